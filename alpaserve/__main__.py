@@ -1,0 +1,5 @@
+import sys
+
+from alpaserve.cli import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""The ``alpaserve`` command line.
+
+Each subcommand lives in its own module under ``alpaserve.cli`` and exposes
+``register(parser)`` and ``run(args)``. Those modules import heavy code inside ``run``, so
+``alpaserve --help`` stays fast. Errors from the library print as one line and exit 2, with
+the traceback only under ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from alpaserve.errors import AlpaServeError
+
+# (name, module, one-line help). Modules are imported lazily.
+SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
+
+
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alpaserve",
+        description="Plan and simulate model-parallel serving on GPU clusters.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module, help_text in SUBCOMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        importlib.import_module(module).register(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    run = importlib.import_module(args._module).run
+    try:
+        return int(run(args) or 0)
+    except AlpaServeError as exc:
+        if args.debug:
+            raise
+        print(f"alpaserve {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("alpaserve: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Accelerator (and CPU) specs with their peak rates, memory and prices.
+
+Sources: peak dense fp16 tensor-core FLOP/s and memory bandwidth from NVIDIA's data sheets
+(V100 SXM2: 125 TFLOP/s, 900 GB/s; A100 SXM4: 312 TFLOP/s, 1.555 TB/s for 40 GB and
+2.039 TB/s for 80 GB; H100 SXM5: 989 TFLOP/s, 3.35 TB/s; T4: 65 TFLOP/s, 320 GB/s).
+``reserved_bytes`` is memory the framework keeps for itself; AlpaServe budgets 13 GB of a
+16 GB V100 for weights. Prices are per device-hour on AWS us-east-1 on-demand (p3, p3dn, p4d,
+p4de, p5, g4dn, c5 instances divided by their GPU count), and typical spot prices; for T4 the
+spot/on-demand pair is SpotServe's $1.90/h vs $3.91/h for a 4×T4 g4dn node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from alpaserve._validation import (
+    non_empty_name,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from alpaserve.errors import SpecError
+
+GB = 1_000_000_000
+GIB = 1 << 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceSpec:
+    """One accelerator.
+
+    Examples
+    --------
+    >>> v100 = device_preset("v100-16gb")
+    >>> round(v100.usable_memory_bytes / 1e9)
+    13
+    """
+
+    name: str
+    peak_flops: float
+    memory_bandwidth: float
+    memory_bytes: int
+    reserved_bytes: int = 0
+    price_on_demand: float = 0.0
+    price_spot: float = 0.0
+    kind: str = "gpu"
+
+    def __post_init__(self) -> None:
+        owner = f"DeviceSpec({self.name!r})"
+        non_empty_name("DeviceSpec", "name", self.name)
+        positive_float(owner, "peak_flops", self.peak_flops)
+        positive_float(owner, "memory_bandwidth", self.memory_bandwidth)
+        positive_int(owner, "memory_bytes", self.memory_bytes)
+        non_negative_int(owner, "reserved_bytes", self.reserved_bytes)
+        if self.reserved_bytes >= self.memory_bytes:
+            raise SpecError(f"{owner}.reserved_bytes={self.reserved_bytes} leaves no memory "
+                            f"of memory_bytes={self.memory_bytes}")
+        non_negative_float(owner, "price_on_demand", self.price_on_demand)
+        non_negative_float(owner, "price_spot", self.price_spot)
+
+    @property
+    def usable_memory_bytes(self) -> int:
+        """Memory available for weights, activations and KV cache."""
+        return self.memory_bytes - self.reserved_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeviceSpec:
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise SpecError(f"cannot build a DeviceSpec from {data!r}: {exc}") from exc
+
+
+def _presets() -> dict[str, DeviceSpec]:
+    specs = [
+        DeviceSpec(name="v100-16gb", peak_flops=125e12, memory_bandwidth=900e9,
+                   memory_bytes=16 * GIB, reserved_bytes=16 * GIB - 13 * GB,
+                   price_on_demand=3.06, price_spot=0.92),
+        DeviceSpec(name="v100-32gb", peak_flops=125e12, memory_bandwidth=900e9,
+                   memory_bytes=32 * GIB, reserved_bytes=3 * GIB,
+                   price_on_demand=3.90, price_spot=1.17),
+        DeviceSpec(name="a100-40gb", peak_flops=312e12, memory_bandwidth=1555e9,
+                   memory_bytes=40 * GIB, reserved_bytes=3 * GIB,
+                   price_on_demand=4.10, price_spot=1.23),
+        DeviceSpec(name="a100-80gb", peak_flops=312e12, memory_bandwidth=2039e9,
+                   memory_bytes=80 * GIB, reserved_bytes=4 * GIB,
+                   price_on_demand=5.12, price_spot=1.54),
+        DeviceSpec(name="h100-80gb", peak_flops=989e12, memory_bandwidth=3350e9,
+                   memory_bytes=80 * GIB, reserved_bytes=4 * GIB,
+                   price_on_demand=12.29, price_spot=3.69),
+        DeviceSpec(name="t4", peak_flops=65e12, memory_bandwidth=320e9,
+                   memory_bytes=16 * GIB, reserved_bytes=2 * GIB,
+                   price_on_demand=3.912 / 4, price_spot=1.90 / 4),
+        DeviceSpec(name="cpu", peak_flops=2.0e12, memory_bandwidth=80e9,
+                   memory_bytes=64 * GIB, reserved_bytes=4 * GIB,
+                   price_on_demand=0.68, price_spot=0.26, kind="cpu"),
+    ]
+    return {s.name: s for s in specs}
+
+
+def device_preset_names() -> tuple[str, ...]:
+    return tuple(_presets())
+
+
+def device_preset(name: str) -> DeviceSpec:
+    """Return the device preset called ``name`` (case-insensitive)."""
+    presets = _presets()
+    spec = presets.get(name.lower())
+    if spec is None:
+        raise SpecError(f"unknown device preset {name!r}; known: {', '.join(presets)}")
+    return spec

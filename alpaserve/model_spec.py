@@ -1,0 +1,224 @@
+"""Transformer model specs and the presets used by AlpaServe and SpotServe.
+
+A spec describes the shape of a model, not its weights: enough to count parameters, FLOPs,
+bytes moved and memory. Three families share one layout:
+
+* ``bert``: an encoder; every request is one forward pass over ``seq_len`` tokens.
+* ``gpt``: a decoder; served either as one forward pass (AlpaServe) or as a prefill followed
+  by token-by-token decoding with a KV cache (SpotServe).
+* ``moe``: an encoder whose every ``expert_interval``-th layer replaces the FFN with
+  ``num_experts`` experts and a gate; each token visits ``top_k`` experts (GShard style).
+
+Sources of the preset sizes: AlpaServe (Li et al., OSDI 2023, Table 1) serves BERT-1.3B,
+2.6B, 6.7B and 103.5B and MoE models of 1.3B to 10B parameters; the GPT sizes follow GPT-3
+(Brown et al., 2020, Table 2.1) and the 20B/30B models SpotServe (Miao et al., ASPLOS 2024)
+serves. Preset shapes are chosen so that :attr:`ModelSpec.num_params` lands within a few
+percent of the published parameter count; ``tests/test_model_spec.py`` checks that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from alpaserve._validation import non_empty_name, positive_int
+from alpaserve.errors import SpecError
+
+Family = Literal["bert", "gpt", "moe"]
+FAMILIES: tuple[Family, ...] = ("bert", "gpt", "moe")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """The shape of one transformer model.
+
+    Examples
+    --------
+    >>> spec = ModelSpec(name="tiny", family="bert", num_layers=2, hidden_size=64,
+    ...                  num_heads=4, ffn_size=256, vocab_size=1000, seq_len=32)
+    >>> spec.num_params
+    166464
+    >>> spec.weight_bytes == 2 * spec.num_params
+    True
+    """
+
+    name: str
+    family: Family
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    ffn_size: int
+    vocab_size: int
+    seq_len: int
+    dtype_bytes: int = 2
+    num_experts: int = 0
+    expert_interval: int = 2
+    top_k: int = 2
+
+    def __post_init__(self) -> None:
+        owner = f"ModelSpec({self.name!r})"
+        non_empty_name("ModelSpec", "name", self.name)
+        if self.family not in FAMILIES:
+            raise SpecError(f"{owner}.family must be one of {FAMILIES}, got {self.family!r}")
+        for field in ("num_layers", "hidden_size", "num_heads", "ffn_size", "vocab_size",
+                      "seq_len", "dtype_bytes", "expert_interval", "top_k"):
+            positive_int(owner, field, getattr(self, field))
+        if self.hidden_size % self.num_heads:
+            raise SpecError(
+                f"{owner}.hidden_size={self.hidden_size} is not divisible by "
+                f"num_heads={self.num_heads}"
+            )
+        if self.family == "moe":
+            if isinstance(self.num_experts, bool) or not isinstance(self.num_experts, int) \
+                    or self.num_experts < 2:
+                raise SpecError(f"{owner}.num_experts must be >= 2 for an MoE model, "
+                                f"got {self.num_experts!r}")
+            if self.top_k > self.num_experts:
+                raise SpecError(f"{owner}.top_k={self.top_k} exceeds "
+                                f"num_experts={self.num_experts}")
+        elif self.num_experts != 0:
+            raise SpecError(f"{owner}.num_experts must be 0 for family {self.family!r}, "
+                            f"got {self.num_experts!r}")
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def is_decoder(self) -> bool:
+        """Whether the model generates tokens autoregressively and keeps a KV cache."""
+        return self.family == "gpt"
+
+    def is_moe_layer(self, layer: int) -> bool:
+        """Whether ``layer`` (0-based) holds experts instead of a dense FFN."""
+        self._check_layer(layer)
+        return self.family == "moe" and layer % self.expert_interval == self.expert_interval - 1
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def attention_params(self) -> int:
+        """QKV and output projections with biases."""
+        h = self.hidden_size
+        return 4 * h * h + 4 * h
+
+    @property
+    def ffn_params(self) -> int:
+        """One dense FFN (two matmuls with biases)."""
+        return 2 * self.hidden_size * self.ffn_size + self.ffn_size + self.hidden_size
+
+    @property
+    def layer_norm_params(self) -> int:
+        return 4 * self.hidden_size
+
+    def layer_params(self, layer: int) -> int:
+        """Parameters of transformer layer ``layer`` (0-based)."""
+        base = self.attention_params + self.layer_norm_params
+        if self.is_moe_layer(layer):
+            return base + self.num_experts * self.ffn_params + self.hidden_size * self.num_experts
+        return base + self.ffn_params
+
+    @property
+    def embedding_params(self) -> int:
+        """Token and position embeddings; the output head is tied to the token embedding."""
+        return (self.vocab_size + self.seq_len) * self.hidden_size
+
+    @property
+    def num_params(self) -> int:
+        return self.embedding_params + sum(self.layer_params(i) for i in range(self.num_layers))
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.num_params * self.dtype_bytes
+
+    def layer_range_weight_bytes(self, start: int, end: int) -> int:
+        """Weight bytes of layers ``[start, end)``; the first stage also holds the embeddings."""
+        if not 0 <= start < end <= self.num_layers:
+            raise SpecError(f"layer range [{start}, {end}) is invalid for model {self.name!r} "
+                            f"with {self.num_layers} layers")
+        params = sum(self.layer_params(i) for i in range(start, end))
+        if start == 0:
+            params += self.embedding_params
+        return params * self.dtype_bytes
+
+    def kv_cache_bytes_per_token(self) -> int:
+        """KV-cache bytes one token adds across all layers (decoders only; 0 otherwise)."""
+        if not self.is_decoder:
+            return 0
+        return 2 * self.num_layers * self.hidden_size * self.dtype_bytes
+
+    def _check_layer(self, layer: int) -> None:
+        if not 0 <= layer < self.num_layers:
+            raise SpecError(f"layer {layer} is out of range for model {self.name!r} "
+                            f"with {self.num_layers} layers")
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise SpecError(f"cannot build a ModelSpec from {data!r}: {exc}") from exc
+
+    def renamed(self, name: str) -> ModelSpec:
+        """The same shape under another name (e.g. ``bert-1.3b#3`` for the 4th copy)."""
+        return ModelSpec(**{**asdict(self), "name": name})
+
+
+def _bert(name: str, layers: int, hidden: int, heads: int) -> ModelSpec:
+    return ModelSpec(name=name, family="bert", num_layers=layers, hidden_size=hidden,
+                     num_heads=heads, ffn_size=4 * hidden, vocab_size=51200, seq_len=2048)
+
+
+def _gpt(name: str, layers: int, hidden: int, heads: int) -> ModelSpec:
+    return ModelSpec(name=name, family="gpt", num_layers=layers, hidden_size=hidden,
+                     num_heads=heads, ffn_size=4 * hidden, vocab_size=51200, seq_len=2048)
+
+
+def _moe(name: str, layers: int, hidden: int, heads: int, experts: int) -> ModelSpec:
+    return ModelSpec(name=name, family="moe", num_layers=layers, hidden_size=hidden,
+                     num_heads=heads, ffn_size=4 * hidden, vocab_size=32000, seq_len=1024,
+                     num_experts=experts, expert_interval=2, top_k=2)
+
+
+def _presets() -> dict[str, ModelSpec]:
+    specs = [
+        _bert("bert-1.3b", 24, 2048, 32),
+        _bert("bert-2.6b", 32, 2560, 32),
+        _bert("bert-6.7b", 32, 4096, 32),
+        _bert("bert-103.5b", 82, 10240, 80),
+        _gpt("gpt-1.3b", 24, 2048, 32),
+        _gpt("gpt-2.7b", 32, 2560, 32),
+        _gpt("gpt-6.7b", 32, 4096, 32),
+        _gpt("gpt-13b", 40, 5120, 40),
+        _gpt("gpt-20b", 44, 6144, 64),
+        _gpt("gpt-30b", 48, 7168, 56),
+        _moe("moe-1.3b", 16, 1024, 16, 16),
+        _moe("moe-2.4b", 16, 1024, 16, 32),
+        _moe("moe-5.3b", 16, 1536, 16, 32),
+        _moe("moe-10b", 18, 2048, 16, 32),
+    ]
+    return {s.name: s for s in specs}
+
+
+def preset_names() -> tuple[str, ...]:
+    """Names of the model presets."""
+    return tuple(_presets())
+
+
+def model_preset(name: str) -> ModelSpec:
+    """Return the preset called ``name`` (case-insensitive).
+
+    Examples
+    --------
+    >>> model_preset("BERT-1.3B").num_layers
+    24
+    """
+    presets = _presets()
+    spec = presets.get(name.lower())
+    if spec is None:
+        raise SpecError(f"unknown model preset {name!r}; known: {', '.join(presets)}")
+    return spec

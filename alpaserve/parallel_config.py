@@ -1,0 +1,185 @@
+"""Parallel configurations: pipeline stages, each a layer range on a tensor-parallel sub-mesh.
+
+A :class:`ParallelConfig` belongs to one model. Stage ``k`` runs layers
+``[layer_start, layer_end)`` sharded over a logical mesh of shape ``mesh_shape``
+(``tensor_degree = rows * cols`` devices). Stages are contiguous and cover the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from alpaserve._validation import non_negative_int, positive_int
+from alpaserve.errors import SpecError
+from alpaserve.model_spec import ModelSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageConfig:
+    """One pipeline stage.
+
+    Examples
+    --------
+    >>> StageConfig(layer_start=0, layer_end=12, mesh_shape=(1, 2)).tensor_degree
+    2
+    """
+
+    layer_start: int
+    layer_end: int
+    mesh_shape: tuple[int, int] = (1, 1)
+
+    def __post_init__(self) -> None:
+        non_negative_int("StageConfig", "layer_start", self.layer_start)
+        positive_int("StageConfig", "layer_end", self.layer_end)
+        if self.layer_end <= self.layer_start:
+            raise SpecError(f"StageConfig layer range [{self.layer_start}, {self.layer_end}) "
+                            "is empty")
+        shape = tuple(self.mesh_shape)
+        if len(shape) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0
+                                  for s in shape):
+            raise SpecError(f"StageConfig.mesh_shape must be two positive ints, "
+                            f"got {self.mesh_shape!r}")
+        object.__setattr__(self, "mesh_shape", shape)
+
+    @property
+    def tensor_degree(self) -> int:
+        return self.mesh_shape[0] * self.mesh_shape[1]
+
+    @property
+    def num_layers(self) -> int:
+        return self.layer_end - self.layer_start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layers": [self.layer_start, self.layer_end], "mesh_shape": list(self.mesh_shape)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StageConfig:
+        try:
+            start, end = data["layers"]
+            return cls(layer_start=start, layer_end=end, mesh_shape=tuple(data["mesh_shape"]))
+        except (TypeError, KeyError, ValueError) as exc:
+            raise SpecError(f"cannot build a StageConfig from {data!r}: {exc}") from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParallelConfig:
+    """A model's pipeline of stages.
+
+    Examples
+    --------
+    >>> cfg = ParallelConfig.uniform(num_layers=24, pipeline_degree=2, tensor_degree=2)
+    >>> cfg.key, cfg.num_devices, [s.layer_end for s in cfg.stages]
+    ('pp2-tp2', 4, [12, 24])
+    """
+
+    stages: tuple[StageConfig, ...]
+
+    def __post_init__(self) -> None:
+        stages = tuple(self.stages)
+        object.__setattr__(self, "stages", stages)
+        if not stages:
+            raise SpecError("ParallelConfig.stages must not be empty")
+        if stages[0].layer_start != 0:
+            raise SpecError(f"ParallelConfig must start at layer 0, starts at "
+                            f"{stages[0].layer_start}")
+        for prev, nxt in zip(stages, stages[1:], strict=False):
+            if prev.layer_end != nxt.layer_start:
+                raise SpecError(f"ParallelConfig stages are not contiguous: "
+                                f"[{prev.layer_start}, {prev.layer_end}) then "
+                                f"[{nxt.layer_start}, {nxt.layer_end})")
+
+    @classmethod
+    def uniform(cls, *, num_layers: int, pipeline_degree: int = 1, tensor_degree: int = 1,
+                mesh_rows: int = 1) -> ParallelConfig:
+        """Split ``num_layers`` as evenly as possible into ``pipeline_degree`` stages.
+
+        Earlier stages get the extra layer when the split is uneven; each stage uses a
+        ``(mesh_rows, tensor_degree // mesh_rows)`` logical mesh.
+        """
+        positive_int("ParallelConfig.uniform", "num_layers", num_layers)
+        positive_int("ParallelConfig.uniform", "pipeline_degree", pipeline_degree)
+        positive_int("ParallelConfig.uniform", "tensor_degree", tensor_degree)
+        positive_int("ParallelConfig.uniform", "mesh_rows", mesh_rows)
+        if pipeline_degree > num_layers:
+            raise SpecError(f"pipeline_degree={pipeline_degree} exceeds num_layers={num_layers}")
+        if tensor_degree % mesh_rows:
+            raise SpecError(f"mesh_rows={mesh_rows} does not divide tensor_degree={tensor_degree}")
+        base, extra = divmod(num_layers, pipeline_degree)
+        stages, start = [], 0
+        for k in range(pipeline_degree):
+            end = start + base + (1 if k < extra else 0)
+            stages.append(StageConfig(layer_start=start, layer_end=end,
+                                      mesh_shape=(mesh_rows, tensor_degree // mesh_rows)))
+            start = end
+        return cls(stages=tuple(stages))
+
+    @property
+    def pipeline_degree(self) -> int:
+        return len(self.stages)
+
+    @property
+    def num_layers(self) -> int:
+        return self.stages[-1].layer_end
+
+    @property
+    def tensor_degrees(self) -> tuple[int, ...]:
+        return tuple(s.tensor_degree for s in self.stages)
+
+    @property
+    def num_devices(self) -> int:
+        return sum(self.tensor_degrees)
+
+    @property
+    def is_uniform(self) -> bool:
+        """Same mesh on every stage and the even layer split of :meth:`uniform`."""
+        first = self.stages[0]
+        try:
+            even = ParallelConfig.uniform(num_layers=self.num_layers,
+                                          pipeline_degree=self.pipeline_degree,
+                                          tensor_degree=first.tensor_degree,
+                                          mesh_rows=first.mesh_shape[0])
+        except SpecError:
+            return False
+        return even == self
+
+    @property
+    def key(self) -> str:
+        """A short readable name; uniform configs read ``pp{p}-tp{t}``."""
+        first = self.stages[0]
+        if self.is_uniform:
+            rows = f"x{first.mesh_shape[0]}" if first.mesh_shape[0] > 1 else ""
+            return f"pp{self.pipeline_degree}-tp{first.tensor_degree}{rows}"
+        parts = [f"{s.layer_start}:{s.layer_end}@{s.mesh_shape[0]}x{s.mesh_shape[1]}"
+                 for s in self.stages]
+        return "stages[" + ",".join(parts) + "]"
+
+    def validate_for(self, model: ModelSpec) -> None:
+        """Raise ``SpecError`` unless this config can run ``model``."""
+        if self.num_layers != model.num_layers:
+            raise SpecError(f"config {self.key} covers {self.num_layers} layers but model "
+                            f"{model.name!r} has {model.num_layers}")
+        for k, stage in enumerate(self.stages):
+            t = stage.tensor_degree
+            if model.num_heads % t:
+                raise SpecError(f"tensor degree {t} of stage {k} in config {self.key} does "
+                                f"not divide num_heads={model.num_heads} of {model.name!r}")
+            if model.ffn_size % t:
+                raise SpecError(f"tensor degree {t} of stage {k} in config {self.key} does "
+                                f"not divide ffn_size={model.ffn_size} of {model.name!r}")
+
+    def stage_weight_bytes(self, model: ModelSpec) -> tuple[int, ...]:
+        """Weight bytes each device of each stage holds (the stage's weights / its degree)."""
+        self.validate_for(model)
+        return tuple(-(-model.layer_range_weight_bytes(s.layer_start, s.layer_end)
+                       // s.tensor_degree) for s in self.stages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": [s.to_dict() for s in self.stages]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParallelConfig:
+        try:
+            return cls(stages=tuple(StageConfig.from_dict(s) for s in data["stages"]))
+        except (TypeError, KeyError) as exc:
+            raise SpecError(f"cannot build a ParallelConfig from {data!r}: {exc}") from exc

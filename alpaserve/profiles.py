@@ -1,0 +1,307 @@
+"""The profile database: stage latencies and memory per (model, parallel config, batch size).
+
+Entries come from the analytic cost model (``source="analytic"``), from the parallel-config
+search (``"analytic-dp-ilp"``) or from real devices (``"measured"``). The database saves to
+JSON and imports/exports AlpaServe's TSV schema::
+
+    ModelName  BS  #Microbatch  DP  OP  PP  #GPU  MeanTime(s)  StdTime(s)  TFLOPs
+    StageWeights(B)  StagePeakMem(B)  StageLatencies(s)
+
+where the last three columns hold Python-style lists with one value per stage. A TSV row only
+says ``PP`` and ``OP``, so on import the layers are split evenly (:meth:`ParallelConfig.uniform`)
+and the model specs must be supplied to know the layer counts.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alpaserve._validation import non_empty_name, positive_int
+from alpaserve.errors import ProfileError, SpecError
+from alpaserve.model_spec import ModelSpec
+from alpaserve.parallel_config import ParallelConfig
+
+SOURCES = ("analytic", "analytic-dp-ilp", "measured")
+TSV_COLUMNS = ("ModelName", "BS", "#Microbatch", "DP", "OP", "PP", "#GPU", "MeanTime(s)",
+               "StdTime(s)", "TFLOPs", "StageWeights(B)", "StagePeakMem(B)",
+               "StageLatencies(s)")
+FORMAT_VERSION = 1
+
+ProfileKey = tuple[str, ParallelConfig, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileEntry:
+    """Measured or estimated behaviour of one model under one config at one batch size.
+
+    ``stage_weight_bytes`` and ``stage_peak_memory_bytes`` are per device of each stage.
+
+    Examples
+    --------
+    >>> cfg = ParallelConfig.uniform(num_layers=4, pipeline_degree=2)
+    >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1, 0.2),
+    ...                  stage_weight_bytes=(10, 10), stage_peak_memory_bytes=(12, 12),
+    ...                  source="analytic")
+    >>> round(e.total_latency, 3), e.max_stage_latency
+    (0.3, 0.2)
+    """
+
+    model: str
+    config: ParallelConfig
+    batch_size: int
+    stage_latencies: tuple[float, ...]
+    stage_weight_bytes: tuple[int, ...]
+    stage_peak_memory_bytes: tuple[int, ...]
+    source: str
+    latency_std: float = 0.0
+    tflops: float = 0.0
+
+    def __post_init__(self) -> None:
+        owner = f"ProfileEntry({self.model!r}, {self.config.key}, bs={self.batch_size})"
+        non_empty_name("ProfileEntry", "model", self.model)
+        positive_int(owner, "batch_size", self.batch_size)
+        if self.source not in SOURCES:
+            raise SpecError(f"{owner}.source must be one of {SOURCES}, got {self.source!r}")
+        p = self.config.pipeline_degree
+        for name in ("stage_latencies", "stage_weight_bytes", "stage_peak_memory_bytes"):
+            values = tuple(getattr(self, name))
+            object.__setattr__(self, name, values)
+            if len(values) != p:
+                raise SpecError(f"{owner}.{name} has {len(values)} values for {p} stages")
+        for lat in self.stage_latencies:
+            if not (isinstance(lat, int | float) and math.isfinite(lat) and lat > 0):
+                raise SpecError(f"{owner}.stage_latencies must be positive and finite, "
+                                f"got {self.stage_latencies}")
+        for name in ("stage_weight_bytes", "stage_peak_memory_bytes"):
+            if any(not isinstance(b, int) or b < 0 for b in getattr(self, name)):
+                raise SpecError(f"{owner}.{name} must be non-negative ints, "
+                                f"got {getattr(self, name)}")
+
+    @property
+    def key(self) -> ProfileKey:
+        return (self.model, self.config, self.batch_size)
+
+    @property
+    def total_latency(self) -> float:
+        """Latency of one batch through every stage (no queueing)."""
+        return float(sum(self.stage_latencies))
+
+    @property
+    def max_stage_latency(self) -> float:
+        """The slowest stage: the pipeline's steady-state time between batches."""
+        return float(max(self.stage_latencies))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "config": self.config.to_dict(),
+            "batch_size": self.batch_size,
+            "stage_latencies": list(self.stage_latencies),
+            "stage_weight_bytes": list(self.stage_weight_bytes),
+            "stage_peak_memory_bytes": list(self.stage_peak_memory_bytes),
+            "source": self.source,
+            "latency_std": self.latency_std,
+            "tflops": self.tflops,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProfileEntry:
+        try:
+            fields = dict(data)
+            fields["config"] = ParallelConfig.from_dict(fields["config"])
+            for name in ("stage_latencies", "stage_weight_bytes", "stage_peak_memory_bytes"):
+                fields[name] = tuple(fields[name])
+            return cls(**fields)
+        except (TypeError, KeyError) as exc:
+            raise SpecError(f"cannot build a ProfileEntry from {data!r}: {exc}") from exc
+
+
+class ProfileDB:
+    """A collection of :class:`ProfileEntry`, keyed by (model, config, batch size).
+
+    Examples
+    --------
+    >>> cfg = ParallelConfig.uniform(num_layers=4)
+    >>> db = ProfileDB([ProfileEntry(model="m", config=cfg, batch_size=1,
+    ...                              stage_latencies=(0.1,), stage_weight_bytes=(8,),
+    ...                              stage_peak_memory_bytes=(8,), source="measured")])
+    >>> db.get("m", cfg, 1).stage_latencies
+    (0.1,)
+    >>> ProfileDB.from_json(db.to_json()) == db
+    True
+    """
+
+    def __init__(self, entries: Iterable[ProfileEntry] = ()) -> None:
+        self._entries: dict[ProfileKey, ProfileEntry] = {}
+        for entry in entries:
+            self.add(entry)
+
+    # ------------------------------------------------------------------ mutation
+    def add(self, entry: ProfileEntry, *, replace: bool = True) -> None:
+        """Add ``entry``; an existing entry with the same key is replaced unless told not to."""
+        if not isinstance(entry, ProfileEntry):
+            raise SpecError(f"ProfileDB holds ProfileEntry objects, got {entry!r}")
+        if not replace and entry.key in self._entries:
+            raise ProfileError(f"profile for {entry.model!r} {entry.config.key} "
+                               f"bs={entry.batch_size} already exists")
+        self._entries[entry.key] = entry
+
+    def update(self, other: ProfileDB | Iterable[ProfileEntry]) -> None:
+        for entry in other:
+            self.add(entry)
+
+    # ------------------------------------------------------------------ queries
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[ProfileEntry]:
+        return iter(self._entries.values())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProfileDB) and self._entries == other._entries
+
+    def __repr__(self) -> str:
+        return f"ProfileDB({len(self)} entries, models {sorted(self.models())})"
+
+    def models(self) -> set[str]:
+        return {k[0] for k in self._entries}
+
+    def configs(self, model: str) -> list[ParallelConfig]:
+        """The configs profiled for ``model``, in insertion order, without repeats."""
+        seen: dict[ParallelConfig, None] = {}
+        for m, cfg, _ in self._entries:
+            if m == model:
+                seen.setdefault(cfg, None)
+        return list(seen)
+
+    def batch_sizes(self, model: str, config: ParallelConfig) -> list[int]:
+        return sorted(b for m, c, b in self._entries if m == model and c == config)
+
+    def get(self, model: str, config: ParallelConfig, batch_size: int = 1) -> ProfileEntry:
+        entry = self._entries.get((model, config, batch_size))
+        if entry is None:
+            have = self.batch_sizes(model, config)
+            if have:
+                raise ProfileError(f"no profile for model {model!r} config {config.key} at "
+                                   f"batch size {batch_size}; profiled sizes: {have}")
+            known = [c.key for c in self.configs(model)]
+            raise ProfileError(f"no profile for model {model!r} config {config.key}; "
+                               f"profiled configs: {known or 'none'}")
+        return entry
+
+    def stage_latencies(self, model: str, config: ParallelConfig,
+                        batch_size: int = 1) -> tuple[float, ...]:
+        return self.get(model, config, batch_size).stage_latencies
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "entries": [e.to_dict() for e in self]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProfileDB:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise SpecError(f"unsupported profile format_version {version!r}")
+        try:
+            return cls(ProfileEntry.from_dict(e) for e in data["entries"])
+        except (TypeError, KeyError) as exc:
+            raise SpecError(f"malformed profile database: {exc!r}") from exc
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> ProfileDB:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"profile JSON is malformed: {exc}") from exc
+        return cls.from_dict(data)
+
+    # ------------------------------------------------------------------ AlpaServe TSV
+    def to_tsv(self) -> str:
+        """AlpaServe's TSV; only configs with the same mesh on every stage can be written."""
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+        writer.writerow(TSV_COLUMNS)
+        for e in self:
+            degrees = set(e.config.tensor_degrees)
+            if len(degrees) != 1:
+                raise ProfileError(f"config {e.config.key} of {e.model!r} has unequal stage "
+                                   "meshes, which AlpaServe's TSV cannot express")
+            op = degrees.pop()
+            pp = e.config.pipeline_degree
+            writer.writerow([e.model, e.batch_size, 1, 1, op, pp, op * pp,
+                             repr(e.total_latency), repr(e.latency_std), repr(e.tflops),
+                             repr(list(e.stage_weight_bytes)),
+                             repr(list(e.stage_peak_memory_bytes)),
+                             repr([float(x) for x in e.stage_latencies])])
+        return out.getvalue()
+
+    @classmethod
+    def from_tsv(cls, text: str, models: Mapping[str, ModelSpec], *,
+                 source: str = "measured", path: str = "<tsv>") -> ProfileDB:
+        """Parse AlpaServe's TSV; ``models`` gives each ModelName's spec (for layer counts)."""
+        rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
+        if not rows or tuple(rows[0]) != TSV_COLUMNS:
+            raise ProfileError(f"{path}: header must be {TSV_COLUMNS}, "
+                               f"got {tuple(rows[0]) if rows else 'nothing'}")
+        db = cls()
+        for line_no, row in enumerate(rows[1:], start=2):
+            if not row:
+                continue
+            if len(row) != len(TSV_COLUMNS):
+                raise ProfileError(f"{path} line {line_no}: expected {len(TSV_COLUMNS)} "
+                                   f"columns, got {len(row)}")
+            rec = dict(zip(TSV_COLUMNS, row, strict=True))
+            db.add(_entry_from_tsv_row(rec, models, source, f"{path} line {line_no}"))
+        return db
+
+
+def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], source: str,
+                        where: str) -> ProfileEntry:
+    name = rec["ModelName"]
+    if name not in models:
+        raise ProfileError(f"{where}: model {name!r} has no spec; known: {sorted(models)}")
+
+    def number(column: str, kind: type) -> Any:
+        try:
+            return kind(float(rec[column])) if kind is int else kind(rec[column])
+        except ValueError:
+            raise ProfileError(f"{where}: column {column!r} is not a number: "
+                               f"{rec[column]!r}") from None
+
+    def values(column: str) -> list[Any]:
+        try:
+            parsed = ast.literal_eval(rec[column])
+        except (ValueError, SyntaxError):
+            raise ProfileError(f"{where}: column {column!r} is not a list: "
+                               f"{rec[column]!r}") from None
+        return list(parsed) if isinstance(parsed, list | tuple) else [parsed]
+
+    dp, op, pp = number("DP", int), number("OP", int), number("PP", int)
+    if dp != 1:
+        raise ProfileError(f"{where}: DP={dp} is not supported; each replica is its own group")
+    try:
+        config = ParallelConfig.uniform(num_layers=models[name].num_layers,
+                                        pipeline_degree=pp, tensor_degree=op)
+        return ProfileEntry(
+            model=name, config=config, batch_size=number("BS", int),
+            stage_latencies=tuple(float(x) for x in values("StageLatencies(s)")),
+            stage_weight_bytes=tuple(int(x) for x in values("StageWeights(B)")),
+            stage_peak_memory_bytes=tuple(int(x) for x in values("StagePeakMem(B)")),
+            source=source, latency_std=number("StdTime(s)", float),
+            tflops=number("TFLOPs", float),
+        )
+    except SpecError as exc:
+        raise ProfileError(f"{where}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Placement algorithms and the ``plan()`` API."""

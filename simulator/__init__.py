@@ -1,0 +1,1 @@
+"""Discrete-event serving simulator (see ``simulator/semantics.py`` once it lands)."""

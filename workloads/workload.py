@@ -1,0 +1,287 @@
+"""The :class:`Workload`: an immutable, columnar set of requests sorted by arrival.
+
+Columns
+-------
+``arrival``
+    Arrival time in seconds, float64, non-decreasing.
+``model_codes``
+    int32 index into ``model_names`` (the categorical ``model`` column).
+``slo``
+    Optional per-request latency SLO in seconds (float64, > 0).
+``prompt_tokens``, ``output_tokens``
+    Optional int64 token counts for LLM requests.
+
+Every array is read-only; operations return new workloads. Sorting on construction is stable,
+so requests that arrive at the same instant keep their given order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from workloads.errors import WorkloadError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+CodeArray = npt.NDArray[np.int32]
+OPTIONAL_COLUMNS = ("slo", "prompt_tokens", "output_tokens")
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Workload:
+    """Requests sorted by arrival time.
+
+    Build one with :meth:`from_arrays` rather than the raw constructor, which expects
+    already-validated, sorted, read-only arrays.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.3, 0.1, 0.2], model=["b", "a", "a"])
+    >>> len(w), w.arrival.tolist(), w.model_names
+    (3, [0.1, 0.2, 0.3], ('a', 'b'))
+    >>> w.models_of().tolist()
+    ['a', 'a', 'b']
+    """
+
+    arrival: FloatArray
+    model_codes: CodeArray
+    model_names: tuple[str, ...]
+    slo: FloatArray | None = None
+    prompt_tokens: IntArray | None = None
+    output_tokens: IntArray | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        arrival: Sequence[float] | npt.ArrayLike,
+        model: Sequence[str] | npt.ArrayLike | str,
+        slo: npt.ArrayLike | float | None = None,
+        prompt_tokens: npt.ArrayLike | None = None,
+        output_tokens: npt.ArrayLike | None = None,
+        model_names: Sequence[str] | None = None,
+    ) -> Workload:
+        """Validate, sort (stably) by arrival and freeze the given columns.
+
+        ``model`` is one name for all requests, a sequence of names, or integer codes into
+        ``model_names``. ``slo`` may be a scalar applied to every request.
+        """
+        arr = np.asarray(arrival, dtype=np.float64).ravel()
+        n = arr.size
+        if n and not np.all(np.isfinite(arr)):
+            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise WorkloadError(f"arrival[{bad}] is {arr[bad]!r}; arrivals must be finite")
+        codes, names = _encode_models(model, n, model_names)
+        columns: dict[str, Any] = {}
+        if slo is not None:
+            s = np.broadcast_to(np.asarray(slo, dtype=np.float64), (n,)).copy()
+            if n and not np.all(s > 0):
+                bad = int(np.flatnonzero(~(s > 0))[0])
+                raise WorkloadError(f"slo[{bad}] is {s[bad]!r}; SLOs must be positive")
+            columns["slo"] = s
+        for name, values in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
+            if values is None:
+                continue
+            raw = np.asarray(values)
+            if raw.shape != (n,):
+                raise WorkloadError(f"{name} has shape {raw.shape}, expected ({n},)")
+            if n and (not np.all(np.isfinite(raw.astype(np.float64)))
+                      or np.any(raw.astype(np.float64) != np.round(raw.astype(np.float64)))):
+                raise WorkloadError(f"{name} must hold whole numbers")
+            ints = raw.astype(np.int64)
+            if n and ints.min() < 0:
+                bad = int(np.argmin(ints))
+                raise WorkloadError(f"{name}[{bad}] is {ints[bad]}; token counts must be >= 0")
+            columns[name] = ints
+        order = np.argsort(arr, kind="stable")
+        if n and np.any(order != np.arange(n)):
+            arr = arr[order]
+            codes = codes[order]
+            columns = {k: v[order] for k, v in columns.items()}
+        return cls(
+            arrival=_readonly(arr),
+            model_codes=_readonly(codes),
+            model_names=names,
+            **{k: _readonly(v) for k, v in columns.items()},
+        )
+
+    @classmethod
+    def empty(cls, model_names: Sequence[str] = ()) -> Workload:
+        return cls.from_arrays(arrival=np.empty(0), model=np.empty(0, dtype=np.int32),
+                               model_names=tuple(model_names))
+
+    def __post_init__(self) -> None:
+        n = self.arrival.shape[0]
+        if self.model_codes.shape != (n,):
+            raise WorkloadError(f"model_codes has shape {self.model_codes.shape}, expected ({n},)")
+        for name in OPTIONAL_COLUMNS:
+            col = getattr(self, name)
+            if col is not None and col.shape != (n,):
+                raise WorkloadError(f"{name} has shape {col.shape}, expected ({n},)")
+        if len(set(self.model_names)) != len(self.model_names):
+            raise WorkloadError(f"model_names has duplicates: {self.model_names}")
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return int(self.arrival.shape[0])
+
+    def __repr__(self) -> str:
+        cols = [c for c in OPTIONAL_COLUMNS if getattr(self, c) is not None]
+        span = f"{self.arrival[0]:.3f}..{self.arrival[-1]:.3f}s" if len(self) else "empty"
+        return (f"Workload({len(self)} requests, {len(self.model_names)} models, {span}"
+                + (f", columns {cols}" if cols else "") + ")")
+
+    @property
+    def duration(self) -> float:
+        """Time from the first to the last arrival (0 for fewer than two requests)."""
+        return float(self.arrival[-1] - self.arrival[0]) if len(self) > 1 else 0.0
+
+    def models_of(self) -> npt.NDArray[np.str_]:
+        """The model name of every request."""
+        return np.asarray(self.model_names, dtype=object)[self.model_codes].astype(str)
+
+    def model_code(self, name: str) -> int:
+        try:
+            return self.model_names.index(name)
+        except ValueError:
+            raise WorkloadError(f"model {name!r} is not in this workload; "
+                                f"models: {list(self.model_names)}") from None
+
+    def counts_by_model(self) -> dict[str, int]:
+        counts = np.bincount(self.model_codes, minlength=len(self.model_names))
+        return {name: int(c) for name, c in zip(self.model_names, counts, strict=True)}
+
+    def slo_array(self, default: float | dict[str, float] | None = None) -> FloatArray:
+        """Per-request SLOs: the ``slo`` column, else ``default`` (scalar or per model)."""
+        if self.slo is not None:
+            return self.slo
+        if default is None:
+            raise WorkloadError("workload has no slo column and no default SLO was given")
+        if isinstance(default, dict):
+            missing = [m for m in self.model_names if m not in default]
+            if missing:
+                raise WorkloadError(f"no SLO given for models {missing}")
+            per_model = np.array([default[m] for m in self.model_names], dtype=np.float64)
+            out = per_model[self.model_codes]
+        else:
+            out = np.full(len(self), float(default))
+        if len(out) and not np.all(out > 0):
+            raise WorkloadError(f"SLOs must be positive, got {default!r}")
+        return out
+
+    # ------------------------------------------------------------------ transforms
+    def _take(self, index: npt.NDArray[Any] | slice) -> Workload:
+        def pick(col: np.ndarray | None) -> np.ndarray | None:
+            return None if col is None else _readonly(col[index])
+
+        return Workload(
+            arrival=_readonly(self.arrival[index]),
+            model_codes=_readonly(self.model_codes[index]),
+            model_names=self.model_names,
+            slo=pick(self.slo),
+            prompt_tokens=pick(self.prompt_tokens),
+            output_tokens=pick(self.output_tokens),
+        )
+
+    def window(self, start: float, end: float, *, rebase: bool = False) -> Workload:
+        """Requests with ``start <= arrival < end``; ``rebase`` shifts times to start at 0."""
+        if not end > start:
+            raise WorkloadError(f"window end {end!r} must exceed start {start!r}")
+        lo, hi = np.searchsorted(self.arrival, [start, end], side="left")
+        out = self._take(slice(int(lo), int(hi)))
+        return out.shifted(-start) if rebase else out
+
+    def shifted(self, offset: float) -> Workload:
+        """The same requests with ``offset`` added to every arrival."""
+        return Workload(arrival=_readonly(self.arrival + offset), model_codes=self.model_codes,
+                        model_names=self.model_names, slo=self.slo,
+                        prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens)
+
+    def filter_models(self, names: Iterable[str]) -> Workload:
+        """Only the requests for ``names`` (model names are kept, codes unchanged)."""
+        codes = [self.model_code(n) for n in names]
+        return self._take(np.isin(self.model_codes, codes))
+
+    def with_slo(self, slo: float | dict[str, float]) -> Workload:
+        """A copy with the ``slo`` column set from a scalar or a per-model mapping."""
+        if self.slo is not None:
+            return self._replace_slo(None).with_slo(slo)
+        return self._replace_slo(_readonly(self.slo_array(slo)))
+
+    def _replace_slo(self, slo: FloatArray | None) -> Workload:
+        return Workload(arrival=self.arrival, model_codes=self.model_codes,
+                        model_names=self.model_names, slo=slo,
+                        prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens)
+
+    @classmethod
+    def merge(cls, workloads: Iterable[Workload]) -> Workload:
+        """Interleave several workloads by arrival; model names are unioned in order seen.
+
+        A column present in only some inputs is dropped from the result unless every input
+        has it, and the dropping is reported by ``WorkloadError`` instead of done silently.
+        """
+        parts = list(workloads)
+        if not parts:
+            return cls.empty()
+        names: list[str] = []
+        for w in parts:
+            names.extend(n for n in w.model_names if n not in names)
+        code_maps = [np.array([names.index(n) for n in w.model_names], dtype=np.int32)
+                     for w in parts]
+        columns: dict[str, Any] = {}
+        for col in OPTIONAL_COLUMNS:
+            present = [getattr(w, col) is not None for w in parts if len(w)]
+            if any(present) and not all(present):
+                raise WorkloadError(f"cannot merge: column {col!r} is present in some "
+                                    "workloads and missing in others")
+            if present and all(present):
+                columns[col] = np.concatenate([getattr(w, col) for w in parts if len(w)])
+        return cls.from_arrays(
+            arrival=np.concatenate([w.arrival for w in parts]),
+            model=np.concatenate([m[w.model_codes] if len(w) else np.empty(0, np.int32)
+                                  for m, w in zip(code_maps, parts, strict=True)]),
+            model_names=tuple(names),
+            **columns,
+        )
+
+
+def _encode_models(model: Any, n: int, model_names: Sequence[str] | None
+                   ) -> tuple[CodeArray, tuple[str, ...]]:
+    if isinstance(model, str):
+        names = tuple(model_names) if model_names is not None else (model,)
+        if model not in names:
+            raise WorkloadError(f"model {model!r} is not in model_names {list(names)}")
+        return np.full(n, names.index(model), dtype=np.int32), names
+    raw = np.asarray(model)
+    if raw.shape != (n,):
+        raise WorkloadError(f"model has shape {raw.shape}, expected ({n},)")
+    if raw.dtype.kind in "iu":
+        if model_names is None:
+            raise WorkloadError("integer model codes need model_names")
+        names = tuple(model_names)
+        if n and (raw.min() < 0 or raw.max() >= len(names)):
+            raise WorkloadError(f"model codes must lie in [0, {len(names)}), "
+                                f"got range [{raw.min()}, {raw.max()}]")
+        return raw.astype(np.int32), names
+    strings = raw.astype(str)
+    uniques, inverse = np.unique(strings, return_inverse=True)
+    if model_names is None:
+        return inverse.astype(np.int32), tuple(str(u) for u in uniques)
+    names = tuple(model_names)
+    unknown = sorted(set(uniques.tolist()) - set(names))
+    if unknown:
+        raise WorkloadError(f"models {unknown} are not in model_names {list(names)}")
+    remap = np.array([names.index(str(u)) for u in uniques], dtype=np.int32)
+    return remap[inverse], names
