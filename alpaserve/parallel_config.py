@@ -8,6 +8,7 @@ A :class:`ParallelConfig` belongs to one model. Stage ``k`` runs layers
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from alpaserve._validation import non_negative_int, positive_int
@@ -83,7 +84,7 @@ class ParallelConfig:
         if stages[0].layer_start != 0:
             raise SpecError(f"ParallelConfig must start at layer 0, starts at "
                             f"{stages[0].layer_start}")
-        for prev, nxt in zip(stages, stages[1:], strict=False):
+        for prev, nxt in pairwise(stages):
             if prev.layer_end != nxt.layer_start:
                 raise SpecError(f"ParallelConfig stages are not contiguous: "
                                 f"[{prev.layer_start}, {prev.layer_end}) then "

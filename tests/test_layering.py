@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("workloads", "alpaserve", "simulator", "placement")
-APP_MODULES = ("alpaserve.cli", "alpaserve.runtime")
+APP_MODULES = ("alpaserve.cli", "alpaserve.runtime", "alpaserve.__main__")
 LAZY_ONLY = ("jax", "jaxlib", "ray", "pandas", "pyarrow", "highspy")
 
 # Layer of each part, and which layers it may import at module level.
