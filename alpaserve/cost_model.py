@@ -40,7 +40,7 @@ def allreduce_time(num_bytes: float, num_devices: int, bandwidth: float,
 
     Examples
     --------
-    >>> allreduce_time(1e9, 4, 100e9, 1e-5)
+    >>> round(allreduce_time(1e9, 4, 100e9, 1e-5), 6)
     0.01501
     >>> allreduce_time(1e9, 1, 100e9, 1e-5)
     0.0

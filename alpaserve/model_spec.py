@@ -37,7 +37,7 @@ class ModelSpec:
     >>> spec = ModelSpec(name="tiny", family="bert", num_layers=2, hidden_size=64,
     ...                  num_heads=4, ffn_size=256, vocab_size=1000, seq_len=32)
     >>> spec.num_params
-    166464
+    166016
     >>> spec.weight_bytes == 2 * spec.num_params
     True
     """
