@@ -138,11 +138,11 @@ def layer_cost(model: ModelSpec, layer: int, *, batch_size: int = 1, seq_len: in
             _elementwise("dispatch", n * h, k * n * h, d),
             OpCost(name="experts_in", flops=2.0 * k * n * h * ft,
                    bytes_moved=(k * n * h + touched * h * ft + k * n * ft) * d,
-                   gemm=(touched, -(-k * n // touched), ft)),
+                   gemm=(1, k * n, ft)),
             _elementwise("gelu", k * n * ft, k * n * ft, d, flops=8 * k * n * ft),
             OpCost(name="experts_out", flops=2.0 * k * n * ft * h,
                    bytes_moved=(k * n * ft + touched * ft * h + k * n * h) * d,
-                   gemm=(touched, -(-k * n // touched), h)),
+                   gemm=(1, k * n, h)),
             _elementwise("combine", k * n * h, n * h, d, flops=2 * k * n * h),
         ]
     else:
