@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import strategies as st
 
 from alpaserve.cluster_spec import ClusterSpec
@@ -60,7 +62,7 @@ def parallel_configs(draw: st.DrawFn, num_layers: int | None = None,
         StageConfig(layer_start=a, layer_end=b,
                     mesh_shape=shape if equal_meshes else (draw(st.integers(1, 2)),
                                                            draw(st.integers(1, 4))))
-        for a, b in zip(bounds, bounds[1:], strict=False)))
+        for a, b in itertools.pairwise(bounds)))
 
 
 @st.composite

@@ -16,8 +16,10 @@ from tests._fixtures_foundation import cluster_specs
 def test_topology() -> None:
     c = homogeneous_cluster(16, "a100-40gb")
     assert (c.num_nodes, c.devices_per_node, c.num_devices) == (2, 8, 16)
-    assert c.node_of(7) == 0 and c.node_of(8) == 1
-    assert not c.spans_nodes(range(8)) and c.spans_nodes([7, 8])
+    assert c.node_of(7) == 0
+    assert c.node_of(8) == 1
+    assert not c.spans_nodes(range(8))
+    assert c.spans_nodes([7, 8])
     assert c.link(range(8)) == (c.intra_node_bandwidth, c.intra_node_latency)
     assert c.link([0, 15]) == (c.inter_node_bandwidth, c.inter_node_latency)
     assert c.inter_node_bandwidth < c.intra_node_bandwidth
@@ -31,9 +33,9 @@ def test_devices_outside_the_cluster_are_named(device_id: object) -> None:
 
 
 def test_mesh_larger_than_cluster() -> None:
-    with pytest.raises(SpecError, match="mesh of 9 devices is larger than the cluster's 8"):
+    with pytest.raises(SpecError, match=r"mesh of 9 devices is larger than the cluster's 8"):
         homogeneous_cluster(8).mesh(range(9))
-    with pytest.raises(SpecError, match="device id 8 is outside"):
+    with pytest.raises(SpecError, match=r"device id 8 is outside"):
         homogeneous_cluster(8).mesh([0, 8])
 
 
@@ -52,13 +54,13 @@ def test_invalid_cluster(kwargs: dict[str, object], match: str) -> None:
 
 def test_homogeneous_cluster_validation() -> None:
     assert homogeneous_cluster(4).devices_per_node == 4
-    with pytest.raises(SpecError, match="num_devices=12 is not a multiple of devices_per_node=8"):
+    with pytest.raises(SpecError, match=r"num_devices=12 is not a multiple of devices_per_node=8"):
         homogeneous_cluster(12)
-    with pytest.raises(SpecError, match="devices_per_node.*0"):
+    with pytest.raises(SpecError, match=r"devices_per_node.*0"):
         homogeneous_cluster(8, devices_per_node=0)
-    with pytest.raises(SpecError, match="num_devices.*-8"):
+    with pytest.raises(SpecError, match=r"num_devices.*-8"):
         homogeneous_cluster(-8)
-    with pytest.raises(SpecError, match="'z100'"):
+    with pytest.raises(SpecError, match=r"'z100'"):
         homogeneous_cluster(8, "z100")
 
 
@@ -82,7 +84,7 @@ def test_json_round_trip(cluster: ClusterSpec) -> None:
 
 
 def test_from_dict_errors() -> None:
-    with pytest.raises(SpecError, match="cannot build a ClusterSpec"):
+    with pytest.raises(SpecError, match=r"cannot build a ClusterSpec"):
         ClusterSpec.from_dict({"num_nodes": 1})
-    with pytest.raises(SpecError, match="cannot build a Mesh"):
+    with pytest.raises(SpecError, match=r"cannot build a Mesh"):
         Mesh.from_dict({"device_ids": [0]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
@@ -115,7 +116,7 @@ def test_memory_per_device_falls_as_one_over_devices() -> None:
         assert sum(weights) / p == pytest.approx(BERT26.weight_bytes / (p * t), rel=1e-6)
     halves = [max(stage_peak_memory_bytes(model=BERT26, config=uniform(BERT26, p, t)))
               for p, t in [(1, 1), (1, 2), (2, 2), (2, 4), (4, 4)]]
-    assert all(b < 0.75 * a for a, b in zip(halves, halves[1:], strict=False))
+    assert all(b < 0.75 * a for a, b in itertools.pairwise(halves))
 
 
 def test_decoders_hold_a_kv_cache() -> None:
@@ -138,18 +139,19 @@ def test_min_devices_and_check_fits() -> None:
         check_fits(model=BERT67, device=V100, max_group_size=1)
     tiny = ModelSpec(name="huge-1l", family="bert", num_layers=1, hidden_size=65536,
                      num_heads=1, ffn_size=65536, vocab_size=10, seq_len=8)
-    with pytest.raises(InfeasibleError, match="'huge-1l' .* GB of weights.*v100-16gb"):
+    with pytest.raises(InfeasibleError, match=r"'huge-1l' .* GB of weights.*v100-16gb"):
         min_devices_to_fit(model=tiny, device=V100)
 
 
 # ---------------------------------------------------------------------- profiles
 def test_uniform_configs_respect_the_model() -> None:
     keys = [c.key for c in uniform_configs(BERT13, 8)]
-    assert keys[:3] == ["pp1-tp1", "pp1-tp2", "pp2-tp1"] and len(keys) == 10
+    assert keys[:3] == ["pp1-tp1", "pp1-tp2", "pp2-tp1"]
+    assert len(keys) == 10
     three_heads = ModelSpec(name="h3", family="bert", num_layers=2, hidden_size=48,
                             num_heads=3, ffn_size=192, vocab_size=10, seq_len=8)
     assert [c.key for c in uniform_configs(three_heads, 8)] == ["pp1-tp1", "pp2-tp1"]
-    with pytest.raises(SpecError, match="max_group_size.*0"):
+    with pytest.raises(SpecError, match=r"max_group_size.*0"):
         uniform_configs(BERT13, 0)
 
 
@@ -161,7 +163,8 @@ def test_analytic_profiles_skip_and_log(caplog: pytest.LogCaptureFixture) -> Non
     assert "pp1-tp1" not in {c.key for c in db.configs("bert-6.7b")}
     assert "skipped 2 of 20 (config, batch size) pairs of bert-6.7b" in caplog.text
     e = db.get("bert-1.3b", uniform(BERT13, 2, 2), 2)
-    assert e.source == "analytic" and e.tflops > 0
+    assert e.source == "analytic"
+    assert e.tflops > 0
     assert e.stage_weight_bytes == uniform(BERT13, 2, 2).stage_weight_bytes(BERT13)
 
 
@@ -169,12 +172,12 @@ def test_analytic_profiles_with_given_configs_and_errors() -> None:
     cfgs = {"bert-1.3b": [uniform(BERT13, 2)]}
     db = analytic_profiles(models=[BERT13], cluster=homogeneous_cluster(4), configs=cfgs)
     assert db.configs("bert-1.3b") == cfgs["bert-1.3b"]
-    with pytest.raises(InfeasibleError, match="'bert-103.5b'.*up to 8 v100-16gb"):
+    with pytest.raises(InfeasibleError, match=r"'bert-103.5b'.*up to 8 v100-16gb"):
         analytic_profiles(models=[model_preset("bert-103.5b")], cluster=homogeneous_cluster(8))
     small = homogeneous_cluster(2)
     assert {c.num_devices for c in analytic_profiles(models=[BERT13], cluster=small)
             .configs("bert-1.3b")} == {1, 2}
-    with pytest.raises(SpecError, match="batch_sizes.*0"):
+    with pytest.raises(SpecError, match=r"batch_sizes.*0"):
         analytic_profiles(models=[BERT13], cluster=small, batch_sizes=(0,))
 
 
@@ -191,7 +194,7 @@ def test_stage_device_errors(ids: list[list[int]], match: str) -> None:
 
 
 def test_config_larger_than_cluster() -> None:
-    with pytest.raises(SpecError, match="pp4-tp2 needs 8 devices but the cluster has 4"):
+    with pytest.raises(SpecError, match=r"pp4-tp2 needs 8 devices but the cluster has 4"):
         profile_entry(model=BERT13, config=uniform(BERT13, 4, 2),
                       cluster=homogeneous_cluster(4))
 

@@ -28,7 +28,7 @@ def test_presets() -> None:
 
 
 def test_unknown_preset_is_named() -> None:
-    with pytest.raises(SpecError, match="'tpu-v9'"):
+    with pytest.raises(SpecError, match=r"'tpu-v9'"):
         device_preset("tpu-v9")
 
 
@@ -42,9 +42,9 @@ def test_invalid_values_are_named(field: str, value: object) -> None:
 
 
 def test_reserved_must_leave_memory() -> None:
-    with pytest.raises(SpecError, match="reserved_bytes=1073741824 leaves no memory"):
+    with pytest.raises(SpecError, match=r"reserved_bytes=1073741824 leaves no memory"):
         DeviceSpec(**{**BASE, "reserved_bytes": 1 << 30})
-    with pytest.raises(SpecError, match="cannot build a DeviceSpec"):
+    with pytest.raises(SpecError, match=r"cannot build a DeviceSpec"):
         DeviceSpec.from_dict({**BASE, "tflops": 3})
 
 

@@ -33,5 +33,5 @@ def test_trace_format_error_names_location() -> None:
 
 
 def test_catching_the_root_catches_spec_errors() -> None:
-    with pytest.raises(alpaserve.AlpaServeError, match="'nope'"):
+    with pytest.raises(alpaserve.AlpaServeError, match=r"'nope'"):
         alpaserve.model_preset("nope")

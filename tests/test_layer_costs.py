@@ -20,7 +20,8 @@ def test_dense_layer_flops_match_the_closed_form() -> None:
     assert {op.name for op in c.ops} >= {"qkv", "attn_score", "softmax", "attn_context",
                                          "attn_out", "ffn_in", "gelu", "ffn_out"}
     assert c.weight_bytes == BERT.layer_params(0) * 2
-    assert c.kv_cache_bytes == 0 and c.num_allreduces == 0
+    assert c.kv_cache_bytes == 0
+    assert c.num_allreduces == 0
 
 
 def test_batch_and_tensor_degree_scale_the_work() -> None:
@@ -54,11 +55,11 @@ def test_decoders_keep_a_kv_cache() -> None:
 
 
 def test_invalid_arguments_are_named() -> None:
-    with pytest.raises(SpecError, match="tensor degree 3 does not divide num_heads=32"):
+    with pytest.raises(SpecError, match=r"tensor degree 3 does not divide num_heads=32"):
         layer_cost(BERT, 0, tensor_degree=3)
-    with pytest.raises(SpecError, match="batch_size.*0"):
+    with pytest.raises(SpecError, match=r"batch_size.*0"):
         layer_cost(BERT, 0, batch_size=0)
-    with pytest.raises(SpecError, match="layer 24 is out of range"):
+    with pytest.raises(SpecError, match=r"layer 24 is out of range"):
         layer_cost(BERT, 24)
-    with pytest.raises(SpecError, match="batch_size.*-1"):
+    with pytest.raises(SpecError, match=r"batch_size.*-1"):
         embedding_cost(BERT, batch_size=-1)

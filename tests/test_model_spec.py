@@ -33,7 +33,7 @@ def test_bert_weights_match_alpaserve() -> None:
 
 
 def test_unknown_preset_is_named() -> None:
-    with pytest.raises(SpecError, match="'bert-9b'"):
+    with pytest.raises(SpecError, match=r"'bert-9b'"):
         model_preset("bert-9b")
 
 
@@ -48,19 +48,19 @@ def test_invalid_sizes_name_the_value(field: str, value: object) -> None:
 
 
 def test_other_invalid_specs() -> None:
-    with pytest.raises(SpecError, match="hidden_size=66 is not divisible by num_heads=4"):
+    with pytest.raises(SpecError, match=r"hidden_size=66 is not divisible by num_heads=4"):
         ModelSpec(**{**BASE, "hidden_size": 66})
-    with pytest.raises(SpecError, match="'rnn'"):
+    with pytest.raises(SpecError, match=r"'rnn'"):
         ModelSpec(**{**BASE, "family": "rnn"})
-    with pytest.raises(SpecError, match="num_experts must be >= 2.*1"):
+    with pytest.raises(SpecError, match=r"num_experts must be >= 2.*1"):
         ModelSpec(**{**BASE, "family": "moe", "num_experts": 1})
-    with pytest.raises(SpecError, match="top_k=3 exceeds num_experts=2"):
+    with pytest.raises(SpecError, match=r"top_k=3 exceeds num_experts=2"):
         ModelSpec(**{**BASE, "family": "moe", "num_experts": 2, "top_k": 3})
-    with pytest.raises(SpecError, match="num_experts must be 0.*4"):
+    with pytest.raises(SpecError, match=r"num_experts must be 0.*4"):
         ModelSpec(**{**BASE, "num_experts": 4})
-    with pytest.raises(SpecError, match="name"):
+    with pytest.raises(SpecError, match=r"name"):
         ModelSpec(**{**BASE, "name": " "})
-    with pytest.raises(SpecError, match="cannot build a ModelSpec.*colour"):
+    with pytest.raises(SpecError, match=r"cannot build a ModelSpec.*colour"):
         ModelSpec.from_dict({**BASE, "colour": "red"})
 
 
@@ -68,7 +68,7 @@ def test_structure_queries() -> None:
     moe = model_preset("moe-1.3b")
     assert [moe.is_moe_layer(i) for i in range(4)] == [False, True, False, True]
     assert moe.layer_params(1) > moe.layer_params(0)
-    with pytest.raises(SpecError, match="layer 16 is out of range"):
+    with pytest.raises(SpecError, match=r"layer 16 is out of range"):
         moe.is_moe_layer(16)
     with pytest.raises(SpecError, match=r"\[3, 3\)"):
         moe.layer_range_weight_bytes(3, 3)

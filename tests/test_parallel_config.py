@@ -20,10 +20,12 @@ def test_uniform_split() -> None:
     assert (cfg.key, cfg.num_devices, cfg.tensor_degrees) == ("pp4-tp2", 8, (2, 2, 2, 2))
     assert cfg.is_uniform
     rows = ParallelConfig.uniform(num_layers=4, tensor_degree=4, mesh_rows=2)
-    assert rows.key == "pp1-tp4x2" and rows.stages[0].mesh_shape == (2, 2)
+    assert rows.key == "pp1-tp4x2"
+    assert rows.stages[0].mesh_shape == (2, 2)
     odd = ParallelConfig(stages=(StageConfig(layer_start=0, layer_end=1),
                                  StageConfig(layer_start=1, layer_end=4, mesh_shape=(1, 2))))
-    assert not odd.is_uniform and odd.key == "stages[0:1@1x1,1:4@1x2]"
+    assert not odd.is_uniform
+    assert odd.key == "stages[0:1@1x1,1:4@1x2]"
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
@@ -38,28 +40,28 @@ def test_invalid_stage(kwargs: dict[str, object], match: str) -> None:
 
 
 def test_invalid_configs() -> None:
-    with pytest.raises(SpecError, match="must not be empty"):
+    with pytest.raises(SpecError, match=r"must not be empty"):
         ParallelConfig(stages=())
-    with pytest.raises(SpecError, match="must start at layer 0, starts at 2"):
+    with pytest.raises(SpecError, match=r"must start at layer 0, starts at 2"):
         ParallelConfig(stages=(StageConfig(layer_start=2, layer_end=4),))
     with pytest.raises(SpecError, match=r"not contiguous: \[0, 2\) then \[3, 4\)"):
         ParallelConfig(stages=(StageConfig(layer_start=0, layer_end=2),
                                StageConfig(layer_start=3, layer_end=4)))
-    with pytest.raises(SpecError, match="must hold StageConfig"):
+    with pytest.raises(SpecError, match=r"must hold StageConfig"):
         ParallelConfig(stages=((0, 4),))  # type: ignore[arg-type]
-    with pytest.raises(SpecError, match="pipeline_degree=5 exceeds num_layers=4"):
+    with pytest.raises(SpecError, match=r"pipeline_degree=5 exceeds num_layers=4"):
         ParallelConfig.uniform(num_layers=4, pipeline_degree=5)
-    with pytest.raises(SpecError, match="tensor_degree.*-2"):
+    with pytest.raises(SpecError, match=r"tensor_degree.*-2"):
         ParallelConfig.uniform(num_layers=4, tensor_degree=-2)
-    with pytest.raises(SpecError, match="mesh_rows=3 does not divide tensor_degree=4"):
+    with pytest.raises(SpecError, match=r"mesh_rows=3 does not divide tensor_degree=4"):
         ParallelConfig.uniform(num_layers=4, tensor_degree=4, mesh_rows=3)
 
 
 def test_validate_for_model() -> None:
     bert = model_preset("bert-1.3b")  # 32 heads, ffn 8192, 24 layers
-    with pytest.raises(SpecError, match="tensor degree 3 of stage 0.*num_heads=32"):
+    with pytest.raises(SpecError, match=r"tensor degree 3 of stage 0.*num_heads=32"):
         ParallelConfig.uniform(num_layers=24, tensor_degree=3).validate_for(bert)
-    with pytest.raises(SpecError, match="covers 12 layers but model 'bert-1.3b' has 24"):
+    with pytest.raises(SpecError, match=r"covers 12 layers but model 'bert-1.3b' has 24"):
         ParallelConfig.uniform(num_layers=12).validate_for(bert)
     ParallelConfig.uniform(num_layers=24, pipeline_degree=4, tensor_degree=8).validate_for(bert)
 
@@ -79,7 +81,9 @@ def test_stage_weights_fall_as_one_over_devices() -> None:
 @given(parallel_configs())
 def test_json_round_trip(config: ParallelConfig) -> None:
     again = ParallelConfig.from_dict(json.loads(json.dumps(config.to_dict())))
-    assert again == config and hash(again) == hash(config) and again.key == config.key
+    assert again == config
+    assert hash(again) == hash(config)
+    assert again.key == config.key
 
 
 @given(st.integers(1, 64), st.integers(1, 64), st.sampled_from([1, 2, 4, 8]))
@@ -88,11 +92,13 @@ def test_uniform_covers_every_layer(layers: int, p: int, t: int) -> None:
         return
     cfg = ParallelConfig.uniform(num_layers=layers, pipeline_degree=p, tensor_degree=t)
     sizes = [s.num_layers for s in cfg.stages]
-    assert sum(sizes) == layers and max(sizes) - min(sizes) <= 1 and cfg.is_uniform
+    assert sum(sizes) == layers
+    assert max(sizes) - min(sizes) <= 1
+    assert cfg.is_uniform
 
 
 def test_from_dict_errors() -> None:
-    with pytest.raises(SpecError, match="cannot build a StageConfig"):
+    with pytest.raises(SpecError, match=r"cannot build a StageConfig"):
         StageConfig.from_dict({"layers": [0, 1, 2], "mesh_shape": [1, 1]})
-    with pytest.raises(SpecError, match="cannot build a ParallelConfig"):
+    with pytest.raises(SpecError, match=r"cannot build a ParallelConfig"):
         ParallelConfig.from_dict({})

@@ -28,9 +28,12 @@ def test_entry_properties_and_coercion() -> None:
     import numpy as np
 
     e = entry(stage_latencies=np.array([0.1, 0.2]), stage_weight_bytes=[np.int64(10), 20])
-    assert e.stage_latencies == (0.1, 0.2) and type(e.stage_latencies[0]) is float
-    assert e.stage_weight_bytes == (10, 20) and type(e.stage_weight_bytes[0]) is int
-    assert e.total_latency == pytest.approx(0.3) and e.max_stage_latency == 0.2
+    assert e.stage_latencies == (0.1, 0.2)
+    assert type(e.stage_latencies[0]) is float
+    assert e.stage_weight_bytes == (10, 20)
+    assert type(e.stage_weight_bytes[0]) is int
+    assert e.total_latency == pytest.approx(0.3)
+    assert e.max_stage_latency == 0.2
 
 
 @pytest.mark.parametrize(("kw", "match"), [
@@ -55,20 +58,22 @@ def test_db_queries() -> None:
     db = ProfileDB([entry(), entry(batch_size=4),
                     entry(config=one, stage_latencies=(0.3,), stage_weight_bytes=(30,),
                           stage_peak_memory_bytes=(70,))])
-    assert len(db) == 3 and db.models() == {"m"}
+    assert len(db) == 3
+    assert db.models() == {"m"}
     assert db.configs("m") == [CFG, one]
     assert db.batch_sizes("m", CFG) == [1, 4]
     assert db.stage_latencies("m", CFG, 4) == (0.1, 0.2)
     assert ("m", CFG, 1) in db
     with pytest.raises(ProfileError, match="batch size 2; profiled sizes: \\[1, 4\\]"):
         db.get("m", CFG, 2)
-    with pytest.raises(ProfileError, match="model 'x' config pp2-tp1; profiled configs: none"):
+    with pytest.raises(ProfileError, match=r"model 'x' config pp2-tp1; profiled configs: none"):
         db.get("x", CFG)
-    with pytest.raises(ProfileError, match="already exists"):
+    with pytest.raises(ProfileError, match=r"already exists"):
         db.add(entry(), replace=False)
     db.add(entry(stage_latencies=(0.5, 0.5)))
-    assert db.get("m", CFG).total_latency == 1.0 and len(db) == 3
-    with pytest.raises(SpecError, match="holds ProfileEntry"):
+    assert db.get("m", CFG).total_latency == 1.0
+    assert len(db) == 3
+    with pytest.raises(SpecError, match=r"holds ProfileEntry"):
         db.add("entry")  # type: ignore[arg-type]
 
 
@@ -96,7 +101,7 @@ def test_tsv_refuses_what_it_cannot_express(caplog: pytest.LogCaptureFixture) ->
     odd = ParallelConfig(stages=(StageConfig(layer_start=0, layer_end=1),
                                  StageConfig(layer_start=1, layer_end=8)))
     db = ProfileDB([entry(), entry(config=odd)])
-    with pytest.raises(ProfileError, match="not a uniform pipeline"):
+    with pytest.raises(ProfileError, match=r"not a uniform pipeline"):
         db.to_tsv()
     text = db.to_tsv(skip_inexpressible=True)
     assert len(text.splitlines()) == 2
@@ -137,13 +142,13 @@ def test_tsv_errors_name_line_and_column(kw: dict[str, str], match: str | None) 
 
 
 def test_tsv_bad_header_and_json_errors() -> None:
-    with pytest.raises(ProfileError, match="header must be"):
+    with pytest.raises(ProfileError, match=r"header must be"):
         ProfileDB.from_tsv("a\tb\n", {"m": SPEC})
-    with pytest.raises(ProfileError, match="expected 13 columns, got 2"):
+    with pytest.raises(ProfileError, match=r"expected 13 columns, got 2"):
         ProfileDB.from_tsv("\t".join(TSV_COLUMNS) + "\na\tb\n", {"m": SPEC})
-    with pytest.raises(SpecError, match="format_version 7"):
+    with pytest.raises(SpecError, match=r"format_version 7"):
         ProfileDB.from_dict({"format_version": 7, "entries": []})
-    with pytest.raises(SpecError, match="must be a JSON object, got list"):
+    with pytest.raises(SpecError, match=r"must be a JSON object, got list"):
         ProfileDB.from_json("[]")
-    with pytest.raises(SpecError, match="malformed"):
+    with pytest.raises(SpecError, match=r"malformed"):
         ProfileDB.from_json("{")
