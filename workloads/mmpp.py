@@ -30,7 +30,7 @@ _UNIT_POISSON = GammaProcess(rate=1.0, cv=1.0)
 
 @dataclass(frozen=True, kw_only=True)
 class MMPPProcess:
-    """Two-state MMPP with rates ``rate_on``/``rate_off`` and mean sojourns ``mean_on``/``mean_off``.
+    """Two-state MMPP: rates ``rate_on``/``rate_off``, mean sojourns ``mean_on``/``mean_off``.
 
     Examples
     --------
