@@ -82,7 +82,8 @@ def interarrival_cv(arrival: npt.ArrayLike) -> float:
 
 
 def _grid(arrival: FloatArray, window: float, start: float | None, end: float | None
-          ) -> tuple[float, int, FloatArray]:
+          ) -> tuple[float, float, int, FloatArray]:
+    """Grid start and end, number of windows and their lengths."""
     if not (math.isfinite(window) and window > 0):
         raise WorkloadError(f"window must be positive and finite, got {window!r}")
     if start is None:
@@ -90,17 +91,17 @@ def _grid(arrival: FloatArray, window: float, start: float | None, end: float | 
     if end is None:
         n = int((float(arrival[-1]) - start) // window) + 1 if arrival.size else 0
         n = max(n, 0)
-        return start, n, np.full(n, float(window))
+        # Index arrivals with the same formula as n, so the last one lands in window n - 1.
+        return start, math.inf, n, np.full(n, float(window))
     if not end > start:
         raise WorkloadError(f"end {end!r} must exceed start {start!r}")
     n = math.ceil((end - start) / window)
     starts = start + window * np.arange(n, dtype=np.float64)
-    return start, n, np.minimum(float(window), end - starts)
+    return start, end, n, np.minimum(float(window), end - starts)
 
 
-def _stats(arrival: FloatArray, start: float, n: int, lengths: FloatArray,
+def _stats(arrival: FloatArray, start: float, end: float, n: int, lengths: FloatArray,
            window: float) -> WindowStats:
-    end = start + float(lengths.sum())
     lo, hi = np.searchsorted(arrival, [start, end], side="left")
     a = arrival[lo:hi]
     idx = ((a - start) // window).astype(np.int64)
@@ -135,8 +136,8 @@ def window_stats(data: Workload | npt.ArrayLike, *, window: float, start: float 
     ([4, 1], [0.4, 0.1], [0.0, nan])
     """
     arrival = data.arrival if isinstance(data, Workload) else np.asarray(data, np.float64)
-    start0, n, lengths = _grid(arrival, window, start, end)
-    return _stats(arrival, start0, n, lengths, window)
+    start0, end0, n, lengths = _grid(arrival, window, start, end)
+    return _stats(arrival, start0, end0, n, lengths, window)
 
 
 def window_stats_by_model(workload: Workload, *, window: float, start: float | None = None,
@@ -149,14 +150,14 @@ def window_stats_by_model(workload: Workload, *, window: float, start: float | N
     >>> {m: s.count.tolist() for m, s in window_stats_by_model(w, window=2.0).items()}
     {'a': [1, 1], 'b': [1, 1]}
     """
-    start0, n, lengths = _grid(workload.arrival, window, start, end)
+    start0, end0, n, lengths = _grid(workload.arrival, window, start, end)
     order = np.argsort(workload.model_codes, kind="stable")
     bounds = np.searchsorted(workload.model_codes[order],
                              np.arange(len(workload.model_names) + 1))
     out: dict[str, WindowStats] = {}
     for code, name in enumerate(workload.model_names):
         arrival = workload.arrival[order[bounds[code]:bounds[code + 1]]]
-        out[name] = _stats(arrival, start0, n, lengths, window)
+        out[name] = _stats(arrival, start0, end0, n, lengths, window)
     return out
 
 
