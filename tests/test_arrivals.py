@@ -86,7 +86,8 @@ def test_pareto_heavy_tail_has_infinite_cv_and_still_generates_by_duration() -> 
     p = ParetoProcess(rate=100.0, shape=1.5)
     assert math.isinf(p.cv)
     t = p.generate(duration=50.0, seed=2)
-    assert t.size > 0 and t.max() < 50.0
+    assert t.size > 0
+    assert t.max() < 50.0
     assert np.all(np.diff(t) >= 0)
 
 
@@ -98,7 +99,8 @@ def test_pareto_heavy_tail_has_infinite_cv_and_still_generates_by_duration() -> 
 )
 def test_generate_by_duration_stays_in_range_and_matches_rate(process: ArrivalProcess) -> None:
     t = process.generate(duration=2000.0, start=100.0, seed=4)
-    assert t.min() >= 100.0 and t.max() < 2100.0
+    assert t.min() >= 100.0
+    assert t.max() < 2100.0
     assert np.all(np.diff(t) >= 0)
     assert t.size / 2000.0 == pytest.approx(50.0, rel=0.05)
     assert isinstance(process, ArrivalProcess)
@@ -184,7 +186,8 @@ def test_invalid_seed(seed: object) -> None:
 def test_gamma_arrivals_sorted_and_after_start(rate: float, cv: float, n: int, start: float,
                                                seed: int) -> None:
     t = GammaProcess(rate=rate, cv=cv).generate(n=n, start=start, seed=seed)
-    assert t.shape == (n,) and t.dtype == np.float64
+    assert t.shape == (n,)
+    assert t.dtype == np.float64
     assert np.all(np.diff(t) >= 0)
     assert np.all(t >= start)
 

@@ -26,7 +26,8 @@ def test_popularity_blocks_and_top_k() -> None:
     r = map_functions(COUNTS, FunctionMapping(num_models=2, policy="popularity", top_k=4,
                                               model_names=("hot", "cold")))
     assert r.assignment == {"f3": 0, "f4": 0, "f6": 1, "f1": 1}
-    assert r.beyond_top_k == 1 and r.empty_dropped == 2
+    assert r.beyond_top_k == 1
+    assert r.empty_dropped == 2
     assert r.model_names == ("hot", "cold")
 
 

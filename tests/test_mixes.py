@@ -43,7 +43,8 @@ def test_explicit_shares_and_zero_share_model() -> None:
     np.testing.assert_allclose(spec.rates(), [7.5, 2.5, 0.0])
     w = generate_mix(spec, duration=400.0, seed=2)
     counts = w.counts_by_model()
-    assert counts["c"] == 0 and w.model_names == ("a", "b", "c")
+    assert counts["c"] == 0
+    assert w.model_names == ("a", "b", "c")
     assert counts["a"] / counts["b"] == pytest.approx(3.0, rel=0.15)
     assert set(w.slo[w.model_codes == 0].tolist()) == {0.5}
 
@@ -69,7 +70,8 @@ def test_streams_are_independent_per_model() -> None:
 def test_workload_from_process() -> None:
     w = workload_from_process(DeterministicProcess(rate=2.0), model="m", duration=2.0, seed=0,
                               slo=1.0)
-    assert w.arrival.tolist() == [0.5, 1.0, 1.5] and w.slo.tolist() == [1.0] * 3
+    assert w.arrival.tolist() == [0.5, 1.0, 1.5]
+    assert w.slo.tolist() == [1.0] * 3
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,9 @@ def test_off_state_with_zero_rate_is_silent() -> None:
 
 def test_generation_modes_and_determinism() -> None:
     a = BURSTY.generate(n=1000, start=5.0, seed=3)
-    assert a.shape == (1000,) and a.min() >= 5.0 and np.all(np.diff(a) >= 0)
+    assert a.shape == (1000,)
+    assert a.min() >= 5.0
+    assert np.all(np.diff(a) >= 0)
     np.testing.assert_array_equal(a, BURSTY.generate(n=1000, start=5.0, seed=3))
     b = BURSTY.generate(duration=30.0, start=5.0, seed=3)
     assert b.size == 0 or (b.min() >= 5.0 and b.max() < 35.0)

@@ -6,10 +6,10 @@ import logging
 
 import numpy as np
 import pytest
+from _fixtures_workloads import workloads
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests._fixtures_workloads import workloads
 from workloads.arrivals import GammaProcess
 from workloads.errors import WorkloadError
 from workloads.mixes import MixSpec, generate_mix
@@ -63,7 +63,8 @@ def test_sparse_windows_use_default_cv_and_are_reported(caplog: pytest.LogCaptur
     w = Workload.from_arrays(arrival=[1.0, 70.0, 71.0, 72.0, 73.0], model="m")
     with caplog.at_level(logging.INFO, logger="workloads.rescale"):
         r = rescale(w, RescaleSpec(window=60.0, start=0.0, end=120.0), seed=0)
-    assert r.default_cv_windows == 1 and r.fitted == 2
+    assert r.default_cv_windows == 1
+    assert r.fitted == 2
     assert "default_cv" in caplog.text
 
 

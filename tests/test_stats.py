@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from _fixtures_workloads import workloads
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests._fixtures_workloads import workloads
 from workloads.arrivals import GammaProcess
 from workloads.errors import WorkloadError
 from workloads.mixes import MixSpec, generate_mix
@@ -29,7 +29,8 @@ def test_known_windows() -> None:
 
 def test_gap_across_a_boundary_belongs_to_no_window() -> None:
     s = window_stats([7.0, 8.0, 9.0, 10.5, 11.5, 12.5], window=10.0, start=0.0)
-    assert s.cv.tolist() == [pytest.approx(0.0), pytest.approx(0.0)]  # the gap 9.0 -> 10.5 is in neither
+    # The gap 9.0 -> 10.5 is in neither window.
+    assert s.cv.tolist() == [pytest.approx(0.0), pytest.approx(0.0)]
 
 
 def test_explicit_range_and_partial_last_window() -> None:
@@ -67,7 +68,8 @@ def test_summary() -> None:
     assert s.cv == pytest.approx(interarrival_cv(w.arrival))
     assert s.by_model["a"].requests == 3
     assert s.by_model["a"].rate == pytest.approx(1.0)
-    assert math.isnan(s.by_model["b"].rate) and s.by_model["d"].requests == 0
+    assert math.isnan(s.by_model["b"].rate)
+    assert s.by_model["d"].requests == 0
 
 
 def test_empty_inputs() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fixtures_workloads import workloads
 from hypothesis import HealthCheck, given, settings
 
-from tests._fixtures_workloads import workloads
 from workloads.errors import WorkloadError
 from workloads.storage import load_workload, pyarrow_available, save_workload
 from workloads.workload import Workload

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from _fixtures_workloads import workloads
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests._fixtures_workloads import workloads
 from workloads.errors import WorkloadError
 from workloads.workload import OPTIONAL_COLUMNS, Workload
 
@@ -25,10 +27,10 @@ def test_sorted_and_read_only(w: Workload) -> None:
 @given(workloads(), st.lists(st.floats(-2e3, 2e3), min_size=1, max_size=5))
 def test_windows_partition_the_workload(w: Workload, cuts: list[float]) -> None:
     edges = sorted({-1e4, *cuts, 1e4})
-    parts = [w.window(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+    parts = [w.window(a, b) for a, b in itertools.pairwise(edges)]
     assert sum(len(p) for p in parts) == len(w)
     assert Workload.merge(parts).equals(w) or len(w) == 0
-    for (a, b), p in zip(zip(edges, edges[1:], strict=False), parts, strict=True):
+    for (a, b), p in zip(itertools.pairwise(edges), parts, strict=True):
         assert np.all((p.arrival >= a) & (p.arrival < b))
 
 

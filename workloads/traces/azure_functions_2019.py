@@ -199,8 +199,11 @@ def read_azure_functions_2019(paths: PathLike | Sequence[PathLike], spec: AzureF
     entry_minute = (np.concatenate(minute_parts) if minute_parts else np.empty(0, np.int64))
     entry_count = np.concatenate(count_parts) if count_parts else np.empty(0, np.int64)
     entry_code = np.concatenate(code_parts) if code_parts else np.empty(0, np.int32)
-    arrival = (np.repeat(entry_minute - first, entry_count) * 60.0
-               + 60.0 * _offsets_in_minute(entry_count, spec, rng))
+    # entry_minute counts from the first selected minute of the first day.
+    base = np.repeat(entry_minute, entry_count) * 60.0
+    arrival = base + 60.0 * _offsets_in_minute(entry_count, spec, rng)
+    base += 60.0
+    np.minimum(arrival, np.nextafter(base, 0.0), out=arrival)  # rounding must not leave the minute
     workload = Workload.from_arrays(arrival=arrival, model=np.repeat(entry_code, entry_count),
                                     model_names=mapping.model_names)
     return TraceReadResult(workload=workload, paths=tuple(str(p) for p in path_list), rows=rows,
@@ -228,4 +231,4 @@ def _offsets_in_minute(count: npt.NDArray[np.int64], spec: AzureFunctions2019Spe
     span = gaps[seg + count] - base
     idx = np.repeat(seg, count) + j
     frac = (gaps[idx] - np.repeat(base, count)) / np.repeat(span, count)
-    return np.minimum(frac, np.nextafter(1.0, 0.0))
+    return frac
