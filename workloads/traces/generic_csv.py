@@ -1,7 +1,8 @@
 """Reader (and writer) for the generic request CSV.
 
 Header ``arrival_s,model`` plus any of ``slo_s,prompt_tokens,output_tokens``, in any order;
-one request per row. Every row must fill every column of the header.
+one request per row. Every row must fill every column of the header. Model names are
+taken exactly as written (no whitespace stripping) and must not be empty.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def read_generic_csv(paths: PathLike | Sequence[PathLike], spec: GenericCsvSpec 
                         raise TraceFormatError(f"arrival {t!r} is earlier than the row before "
                                                "(order is required)", path=path, line=line,
                                                column="arrival_s")
-                    model = row[i_model].strip()
+                    model = row[i_model]  # kept exactly, so names round-trip
                     if not model:
                         raise TraceFormatError("empty model name", path=path, line=line,
                                                column="model")
