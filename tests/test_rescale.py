@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 from _fixtures_workloads import workloads
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workloads.arrivals import GammaProcess
@@ -99,6 +99,7 @@ def test_invalid_time_factor() -> None:
         scale_time(BASE, 0.0)
 
 
+@settings(max_examples=50)
 @given(workloads(max_size=30), st.floats(1.0, 200.0), st.floats(0.0, 3.0))
 def test_rescaled_workload_stays_in_grid_and_sorted(w: Workload, window: float,
                                                     rate_scale: float) -> None:

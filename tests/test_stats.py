@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from _fixtures_workloads import workloads
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workloads.arrivals import GammaProcess
@@ -86,6 +86,7 @@ def test_invalid(kwargs: dict, match: str) -> None:  # type: ignore[type-arg]
         window_stats([1.0, 2.0], **kwargs)
 
 
+@settings(max_examples=50)
 @given(workloads(), st.floats(0.1, 500.0))
 def test_counts_cover_every_request(w: Workload, window: float) -> None:
     s = window_stats(w, window=window)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from _fixtures_workloads import workloads
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workloads.errors import WorkloadError
@@ -40,6 +40,7 @@ def test_window_rebase_shifts_to_start(w: Workload, start: float) -> None:
     assert np.all((part.arrival >= -1e-9) & (part.arrival < 100.0 + 1e-9))
 
 
+@settings(max_examples=50)
 @given(workloads(columns=True), workloads(columns=True))
 def test_merge_keeps_every_request_sorted(a: Workload, b: Workload) -> None:
     m = Workload.merge([a, b])

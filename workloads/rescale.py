@@ -19,7 +19,7 @@ import numpy.typing as npt
 from workloads._rng import SeedLike, spawn
 from workloads.arrivals import GammaProcess
 from workloads.errors import WorkloadError
-from workloads.stats import window_stats_by_model
+from workloads.stats import grid, window_index, window_stats_by_model
 from workloads.workload import OPTIONAL_COLUMNS, Workload
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ def rescale(workload: Workload, spec: RescaleSpec, *, seed: SeedLike) -> Rescale
     (2.0, 10)
     """
     stats = window_stats_by_model(workload, window=spec.window, start=spec.start, end=spec.end)
+    grid_start, grid_end, n_windows, _ = grid(workload.arrival, spec.window, spec.start, spec.end)
     rngs = spawn(seed, len(workload.model_names))
     columns = [c for c in OPTIONAL_COLUMNS if getattr(workload, c) is not None]
     arrivals: list[FloatArray] = []
@@ -104,7 +105,10 @@ def rescale(workload: Workload, spec: RescaleSpec, *, seed: SeedLike) -> Rescale
         windows = len(s)
         rng = rngs[code]
         mine = np.flatnonzero(workload.model_codes == code)
-        times = workload.arrival[mine]
+        lo, hi, idx = window_index(workload.arrival[mine], start=grid_start, end=grid_end,
+                                   n=n_windows, window=spec.window)
+        mine = mine[lo:hi]
+        bounds = np.searchsorted(idx, np.arange(n_windows + 1), side="left")
         for i in np.flatnonzero(s.count > 0):
             fitted += 1
             cv = float(s.cv[i])
@@ -123,8 +127,7 @@ def rescale(workload: Workload, spec: RescaleSpec, *, seed: SeedLike) -> Rescale
             arrivals.append(t)
             codes.append(np.full(t.size, code, dtype=np.int32))
             if columns:
-                lo, hi = np.searchsorted(times, [start, start + length], side="left")
-                picks.append(mine[rng.integers(lo, hi, size=t.size)])
+                picks.append(mine[rng.integers(bounds[i], bounds[i + 1], size=t.size)])
     total_in_grid = sum(int(s.count.sum()) for s in stats.values())
     outside = len(workload) - total_in_grid
     if defaulted:

@@ -81,7 +81,7 @@ def interarrival_cv(arrival: npt.ArrayLike) -> float:
     return float(gaps.std() / mean) if mean > 0 else math.nan
 
 
-def _grid(arrival: FloatArray, window: float, start: float | None, end: float | None
+def grid(arrival: FloatArray, window: float, start: float | None, end: float | None
           ) -> tuple[float, float, int, FloatArray]:
     """Grid start and end, number of windows and their lengths."""
     if not (math.isfinite(window) and window > 0):
@@ -100,12 +100,22 @@ def _grid(arrival: FloatArray, window: float, start: float | None, end: float | 
     return start, end, n, np.minimum(float(window), end - starts)
 
 
+def window_index(arrival: FloatArray, *, start: float, end: float, n: int,
+                 window: float) -> tuple[int, int, IntArray]:
+    """Window of each sorted arrival in ``[start, end)``: ``(lo, hi, index of arrival[lo:hi])``.
+
+    The one place that assigns arrivals to windows, so every user agrees on the boundaries.
+    """
+    lo, hi = np.searchsorted(arrival, [start, end], side="left")
+    idx = ((arrival[lo:hi] - start) // window).astype(np.int64)
+    np.clip(idx, 0, max(n - 1, 0), out=idx)  # rounding at the boundaries
+    return int(lo), int(hi), idx
+
+
 def _stats(arrival: FloatArray, start: float, end: float, n: int, lengths: FloatArray,
            window: float) -> WindowStats:
-    lo, hi = np.searchsorted(arrival, [start, end], side="left")
+    lo, hi, idx = window_index(arrival, start=start, end=end, n=n, window=window)
     a = arrival[lo:hi]
-    idx = ((a - start) // window).astype(np.int64)
-    np.clip(idx, 0, max(n - 1, 0), out=idx)  # rounding at the last boundary
     count = np.bincount(idx, minlength=n).astype(np.int64)
     same = idx[1:] == idx[:-1]
     gaps = np.diff(a)[same]
@@ -136,7 +146,7 @@ def window_stats(data: Workload | npt.ArrayLike, *, window: float, start: float 
     ([4, 1], [0.4, 0.1], [0.0, nan])
     """
     arrival = data.arrival if isinstance(data, Workload) else np.asarray(data, np.float64)
-    start0, end0, n, lengths = _grid(arrival, window, start, end)
+    start0, end0, n, lengths = grid(arrival, window, start, end)
     return _stats(arrival, start0, end0, n, lengths, window)
 
 
@@ -150,7 +160,7 @@ def window_stats_by_model(workload: Workload, *, window: float, start: float | N
     >>> {m: s.count.tolist() for m, s in window_stats_by_model(w, window=2.0).items()}
     {'a': [1, 1], 'b': [1, 1]}
     """
-    start0, end0, n, lengths = _grid(workload.arrival, window, start, end)
+    start0, end0, n, lengths = grid(workload.arrival, window, start, end)
     order = np.argsort(workload.model_codes, kind="stable")
     bounds = np.searchsorted(workload.model_codes[order],
                              np.arange(len(workload.model_names) + 1))
