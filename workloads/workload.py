@@ -106,8 +106,8 @@ class Workload:
                 bad = int(np.argmin(ints))
                 raise WorkloadError(f"{name}[{bad}] is {ints[bad]}; token counts must be >= 0")
             columns[name] = ints
-        order = np.argsort(arr, kind="stable")
-        if n and np.any(order != np.arange(n)):
+        if n > 1 and not np.all(arr[1:] >= arr[:-1]):  # O(n) check spares sorted input a sort
+            order = np.argsort(arr, kind="stable")
             arr = arr[order]
             codes = codes[order]
             columns = {k: v[order] for k, v in columns.items()}

@@ -199,12 +199,20 @@ def read_azure_functions_2019(paths: PathLike | Sequence[PathLike], spec: AzureF
     entry_minute = (np.concatenate(minute_parts) if minute_parts else np.empty(0, np.int64))
     entry_count = np.concatenate(count_parts) if count_parts else np.empty(0, np.int64)
     entry_code = np.concatenate(code_parts) if code_parts else np.empty(0, np.int32)
-    # entry_minute counts from the first selected minute of the first day.
+    # Entries in time order (ties by function rank), so the final sort only has to
+    # interleave arrivals within each minute. entry_minute counts from the first selected
+    # minute of the first day.
+    by_time = np.argsort(entry_minute, kind="stable")
+    entry_minute, entry_count, entry_code = (entry_minute[by_time], entry_count[by_time],
+                                             entry_code[by_time])
     base = np.repeat(entry_minute, entry_count) * 60.0
     arrival = base + 60.0 * _offsets_in_minute(entry_count, spec, rng)
     base += 60.0
     np.minimum(arrival, np.nextafter(base, 0.0), out=arrival)  # rounding must not leave the minute
-    workload = Workload.from_arrays(arrival=arrival, model=np.repeat(entry_code, entry_count),
+    del base
+    order = np.argsort(arrival)  # nearly sorted input: the fast unstable sort is ~3x quicker
+    workload = Workload.from_arrays(arrival=arrival[order],
+                                    model=np.repeat(entry_code, entry_count)[order],
                                     model_names=mapping.model_names)
     return TraceReadResult(workload=workload, paths=tuple(str(p) for p in path_list), rows=rows,
                            rows_skipped=errors.skipped, skipped_examples=tuple(errors.examples),
@@ -216,19 +224,28 @@ def _offsets_in_minute(count: npt.NDArray[np.int64], spec: AzureFunctions2019Spe
     """Fractions in ``[0, 1)`` of a minute for each arrival, ``count[i]`` per entry."""
     total = int(count.sum())
     seg_start = np.cumsum(count) - count
-    j = np.arange(total, dtype=np.int64) - np.repeat(seg_start, count)  # rank within minute
-    c = np.repeat(count, count).astype(np.float64)
     if spec.within_minute == "uniform":
         return rng.random(total)
     if spec.within_minute == "even" or spec.cv == 0:
-        return (j + 0.5) / c
-    # Gamma gaps, count + 1 per minute, normalised so the arrivals fill the minute exactly:
-    # Dirichlet spacings, which keep the count while giving the gaps the requested CV.
-    gaps = rng.standard_gamma(1.0 / spec.cv**2, size=total + count.size)
+        j = np.arange(total, dtype=np.int64) - np.repeat(seg_start, count)  # rank in minute
+        return (j + 0.5) / np.repeat(count, count)
+    # Gamma gaps, count + 1 per minute, normalised so the arrivals fill the minute exactly
+    # (Dirichlet spacings: the count is kept while the gaps get the requested CV). Each
+    # minute's gaps are divided by their own sum before the running sum, so a minute adds
+    # exactly ~1 to it and small minutes keep their precision (to ~1e-10 of a minute).
+    sizes = count + 1
+    seg = np.cumsum(sizes) - sizes
+    gaps = rng.standard_gamma(1.0 / spec.cv**2, size=int(sizes.sum()))
+    sums = np.add.reduceat(gaps, seg) if seg.size else np.empty(0)
+    degenerate = sums <= 0  # every gap underflowed (tiny shapes): space evenly
+    if degenerate.any():
+        gaps[np.repeat(degenerate, sizes)] = 1.0
+        sums[degenerate] = sizes[degenerate]
+    gaps /= np.repeat(sums, sizes)
     np.cumsum(gaps, out=gaps)
-    seg = np.cumsum(count + 1) - (count + 1)  # start of each entry's gaps
-    base = np.where(seg > 0, gaps[np.maximum(seg - 1, 0)], 0.0)
-    span = gaps[seg + count] - base
-    idx = np.repeat(seg, count) + j
-    frac = (gaps[idx] - np.repeat(base, count)) / np.repeat(span, count)
-    return frac
+    before = np.zeros(seg.size)
+    before[1:] = gaps[seg[1:] - 1]  # running sum at the end of the previous minute
+    j = np.arange(total, dtype=np.int64) - np.repeat(seg_start, count)
+    frac = gaps[np.repeat(seg, count) + j]
+    frac -= np.repeat(before, count)
+    return np.clip(frac, 0.0, np.nextafter(1.0, 0.0), out=frac)
