@@ -1,0 +1,125 @@
+"""``alpaserve trace FILE``: statistics (and optionally a plot) of a trace file.
+
+The format is detected from the header: Azure LLM (``TIMESTAMP,ContextTokens,...``), Azure
+Functions 2019 (``HashOwner,HashApp,HashFunction,Trigger,1..``), Azure Functions 2021
+(``app,func,end_timestamp,duration``) or the generic CSV (``arrival_s,model,...``). A saved
+workload (``.npz`` or ``.parquet``) is read as is.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from alpaserve.cli._output import add_output_flags, emit
+from alpaserve.errors import TraceFormatError
+
+FORMATS = ("auto", "azure-llm", "azure-2019", "azure-2021", "csv", "saved")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="trace file")
+    parser.add_argument("--format", choices=FORMATS, default="auto",
+                        help="trace format (default: detect from the header)")
+    parser.add_argument("--models", type=int, default=16,
+                        help="models to map functions onto, for function traces (default: 16)")
+    parser.add_argument("--window", type=float, default=60.0,
+                        help="window for per-window statistics, seconds (default: 60)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for arrivals within a minute of a 2019 trace (default: 0)")
+    parser.add_argument("--plot", metavar="PNG", help="write the arrival-rate plot here")
+    parser.add_argument("--skip-bad-rows", action="store_true",
+                        help="skip and count malformed rows instead of failing")
+    add_output_flags(parser)
+
+
+def detect_format(path: Path) -> str:
+    """The trace format of ``path`` from its suffix or header line."""
+    if path.suffix.lower() in (".npz", ".parquet"):
+        return "saved"
+    try:
+        with path.open() as fh:
+            header = fh.readline().strip()
+    except OSError as exc:
+        raise TraceFormatError(f"cannot read trace: {exc.strerror}", path=str(path)) from exc
+    if header.startswith("TIMESTAMP"):
+        return "azure-llm"
+    if header.startswith("HashOwner"):
+        return "azure-2019"
+    if header.startswith("app,func"):
+        return "azure-2021"
+    if header.startswith("arrival_s"):
+        return "csv"
+    raise TraceFormatError(f"cannot tell the trace format from the header {header[:60]!r}; "
+                           "pass --format", path=str(path), line=1)
+
+
+def read_trace(path: Path, fmt: str, *, models: int, skip_bad_rows: bool,
+               seed: int = 0) -> tuple[Any, dict]:
+    """Read ``path`` into a Workload; also return what the reader counted.
+
+    ``seed`` places the arrivals within each minute of a 2019 per-minute-count trace.
+    """
+    from workloads.mapping import FunctionMapping
+    from workloads.storage import load_workload
+    from workloads.traces import (
+        AzureFunctions2019Spec,
+        AzureFunctions2021Spec,
+        AzureLLMSpec,
+        GenericCsvSpec,
+        OnError,
+        read_azure_functions_2019,
+        read_azure_functions_2021,
+        read_azure_llm,
+        read_generic_csv,
+    )
+
+    on_error: OnError = "skip" if skip_bad_rows else "raise"
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt == "saved":
+        return load_workload(path), {"format": fmt}
+    if fmt == "azure-llm":
+        result = read_azure_llm(path, AzureLLMSpec(on_error=on_error))
+    elif fmt == "azure-2019":
+        result = read_azure_functions_2019(path, AzureFunctions2019Spec(
+            mapping=FunctionMapping(num_models=models), on_error=on_error), seed=seed)
+    elif fmt == "azure-2021":
+        result = read_azure_functions_2021(path, AzureFunctions2021Spec(
+            mapping=FunctionMapping(num_models=models), on_error=on_error))
+    else:
+        result = read_generic_csv(path, GenericCsvSpec(on_error=on_error))
+    counts = {"format": fmt, "rows": result.rows, "rows_skipped": result.rows_skipped,
+              "empty_functions_dropped": result.empty_functions_dropped, **result.counters}
+    return result.workload, counts
+
+
+def run(args: argparse.Namespace) -> int:
+    from workloads.stats import summarize, window_stats
+
+    path = Path(args.path)
+    workload, counts = read_trace(path, args.format, models=args.models,
+                                  skip_bad_rows=args.skip_bad_rows, seed=args.seed)
+    summary = summarize(workload)
+    windows = window_stats(workload, window=args.window) if len(workload) else None
+    rows: list[dict[str, Any]] = [{
+        "model": "(all)", "requests": summary.requests, "rate_per_s": summary.rate,
+        "cv": summary.cv, "duration_s": summary.duration,
+    }]
+    rows += [{"model": name, "requests": m.requests, "rate_per_s": m.rate, "cv": m.cv,
+              "duration_s": summary.duration}
+             for name, m in sorted(summary.by_model.items(), key=lambda kv: -kv[1].requests)]
+    peak = float(windows.rate.max()) if windows is not None and len(windows) else 0.0
+    title = (f"{path.name}: {counts.pop('format')} trace, " +
+             ", ".join(f"{k} {v}" for k, v in counts.items()) +
+             f"; peak {args.window:g}s-window rate {peak:.3g}/s")
+    emit(rows, args, title=title)
+    if args.plot:
+        from alpaserve.plots import plot_arrival_rate
+
+        plot_arrival_rate(workload, window_s=args.window,
+                          per_model=len(workload.model_names) > 1).savefig(args.plot, dpi=120)
+        if not args.json:
+            print(f"wrote {args.plot}")
+    return 0
