@@ -27,9 +27,10 @@ from alpaserve.runtime.weights import random_tokens
 
 logger = logging.getLogger(__name__)
 
-# on_done(request_id, start, finish, error) and on_stage(stage, end); times from ``clock``.
+# on_done(request_id, start, finish, error) and on_stage(request_id, stage, end); times are
+# read from the executor's ``clock``.
 DoneCallback = Callable[[int, float, float, BaseException | None], None]
-StageCallback = Callable[[int, float], None]
+StageCallback = Callable[[int, int, float], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,7 +158,7 @@ class LocalGroupExecutor:
                 on_done(item.request_id, start, float("nan"), exc)
                 continue
             if on_stage is not None:
-                on_stage(k, end)
+                on_stage(item.request_id, k, end)
             if last:
                 on_done(item.request_id, start, end, None)
             else:

@@ -19,6 +19,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from itertools import pairwise
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -34,6 +36,7 @@ from workloads import Workload
 logger = logging.getLogger(__name__)
 
 Backend = Literal["local", "ray"]
+SPIN_WINDOW = 0.002  # seconds before a release when the dispatcher stops sleeping
 
 
 class GroupExecutor(Protocol):
@@ -68,7 +71,12 @@ class Runtime:
     profile
         Stage latencies (batch size 1) the dispatcher predicts with. ``None``: measure each
         hosted (model, config) on its group's devices when the runtime opens; the result is
-        :attr:`profile` (``source="measured"``).
+        :attr:`profile` (``source="measured"``). Each stage is first timed alone
+        (:attr:`kernel_profile`); with ``calibrate`` (the default) its latency is then
+        re-measured through the serving path itself, one request at a time with
+        ``calibration_gap`` seconds between them, so the profile includes what a real request
+        pays (release jitter, thread hand-offs, cold caches after idle). Stage 0's latency
+        is counted from the request's release.
     backend
         ``"local"`` (threads in this process) or ``"ray"`` (one actor per group).
     feedback
@@ -82,7 +90,8 @@ class Runtime:
     def __init__(self, placement: Placement, *, devices: Sequence[Any] | None = None,
                  profile: ProfileDB | None = None, backend: Backend = "local", seed: int = 0,
                  dtype: Any = None, warmup: int = 2, repeats: int = 5, overhead: float = 0.0,
-                 feedback: bool = True, ray_actor_options: Mapping[str, Any] | None = None,
+                 feedback: bool = True, calibrate: bool = True,
+                 calibration_gap: float = 0.01, ray_actor_options: Mapping[str, Any] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         if backend not in ("local", "ray"):
             raise SpecError(f"Runtime backend must be 'local' or 'ray', got {backend!r}")
@@ -95,11 +104,14 @@ class Runtime:
         self.repeats = repeats
         self.overhead = overhead
         self.feedback = feedback
+        self.calibrate = calibrate
+        self.calibration_gap = calibration_gap
         self.ray_actor_options = dict(ray_actor_options or {})
         self.clock = clock
         self._given_profile = profile
         self._executors: list[GroupExecutor] = []
         self._profile: ProfileDB | None = None
+        self._kernel_profile: ProfileDB | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Runtime:
@@ -156,12 +168,64 @@ class Runtime:
                 for model, config in group.models.items():
                     self._given_profile.get(model, config, 1)
             return self._given_profile
-        db = ProfileDB()
+        kernel = ProfileDB()
         for ex in executors:
             for entry in ex.measure(warmup=self.warmup, repeats=self.repeats):
-                if entry.key not in db:  # the first group measured speaks for its config
-                    db.add(entry)
+                if entry.key not in kernel:  # the first group measured speaks for its config
+                    kernel.add(entry)
+        self._kernel_profile = kernel
+        if not self.calibrate:
+            return kernel
+        db = ProfileDB()
+        for g, (ex, group) in enumerate(zip(executors, self.placement.groups, strict=True)):
+            for model, config in group.models.items():
+                entry = kernel.get(model, config, 1)
+                if entry.key in db:
+                    continue
+                lats = self._serving_path_latencies(ex, model, group.num_stages)
+                logger.info("group %d %s: serving-path stages %s ms (alone %s ms)", g, model,
+                            [round(x * 1e3, 3) for x in lats],
+                            [round(x * 1e3, 3) for x in entry.stage_latencies])
+                db.add(replace(entry, stage_latencies=lats))
         return db
+
+    def _serving_path_latencies(self, ex: GroupExecutor, model: str,
+                                depth: int) -> tuple[float, ...]:
+        """Median per-stage latency of lone requests sent through ``ex``'s stage threads."""
+        ends: dict[int, list[float]] = {}
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def on_stage(rid: int, k: int, end: float) -> None:
+            ends.setdefault(rid, [float("nan")] * depth)[k] = end
+
+        def on_done(rid: int, t_start: float, t_end: float, err: BaseException | None) -> None:
+            if err is not None:
+                failure.append(err)
+            done.set()
+
+        samples = []
+        ex.start(on_done, on_stage)
+        try:
+            for i in range(self.warmup + self.repeats):
+                time.sleep(self.calibration_gap)
+                done.clear()
+                released = self.clock()
+                ex.submit(i, model)
+                if not done.wait(60.0) or failure:
+                    raise ExecutionError(f"calibration request {i} for {model!r} on group "
+                                         f"{ex.name!r} failed: {failure or 'timed out'}")
+                if i >= self.warmup:
+                    marks = [released, *ends[i]]
+                    samples.append([b - a for a, b in pairwise(marks)])
+        finally:
+            ex.stop()
+        return tuple(max(float(np.median(col)), 1e-9) for col in zip(*samples, strict=True))
+
+    @property
+    def kernel_profile(self) -> ProfileDB | None:
+        """Stages timed alone, back to back (``None`` when a profile was given)."""
+        return self._kernel_profile
 
     @property
     def profile(self) -> ProfileDB:
@@ -178,6 +242,15 @@ class Runtime:
                 for model, config in group.models.items()}
 
     # ------------------------------------------------------------------ serving
+    def _sleep_until(self, target: float) -> None:
+        """Sleep to ``SPIN_WINDOW`` before ``target``, then yield-spin: ``time.sleep`` alone
+        overshoots by 0.1-1 ms on a loaded host, which would delay every release."""
+        wait = target - self.clock()
+        if wait > SPIN_WINDOW:
+            time.sleep(wait - SPIN_WINDOW)
+        while self.clock() < target:
+            time.sleep(0)
+
     def serve(self, workload: Workload, *, slo: float | dict[str, float] | None = None,
               time_scale: float = 1.0, start_delay: float = 0.05,
               drain_timeout: float = 60.0) -> RunResult:
@@ -214,16 +287,14 @@ class Runtime:
         def stage_hook(g: int) -> StageCallback | None:
             if not self.feedback:
                 return None
-            return lambda k, end: dispatcher.observe(g, k, end - origin)
+            return lambda _rid, k, end: dispatcher.observe(g, k, end - origin)
 
         for g, ex in enumerate(self._executors):
             ex.start(on_done, stage_hook(g))
         lags = np.zeros(n)
         try:
             for i in range(n):
-                wait = origin + arrival[i] - self.clock()
-                if wait > 0:
-                    time.sleep(wait)
+                self._sleep_until(origin + arrival[i])
                 now = self.clock() - origin
                 lags[i] = now - arrival[i]
                 d = dispatcher.decide(names[workload.model_codes[i]], arrival=float(arrival[i]),
