@@ -48,12 +48,14 @@ class Dispatcher:
 
     Examples
     --------
-    >>> d = Dispatcher(num_groups=2, stage_latencies={(0, "m"): (0.1, 0.1), (1, "m"): (0.3,)})
+    >>> d = Dispatcher(num_groups=2,
+    ...                stage_latencies={(0, "m"): (0.125, 0.125), (1, "m"): (0.375,)})
     >>> d.decide("m", arrival=0.0, slo=1.0)
-    Decision(status=<RequestStatus.SERVED: 0>, group=0, predicted_start=0.0, predicted_finish=0.2)
-    >>> d.decide("m", arrival=0.0, slo=1.0).predicted_finish  # stage 0 busy until 0.1
-    0.30000000000000004
-    >>> d.decide("m", arrival=0.0, slo=0.25).status.name
+    Decision(status=<RequestStatus.SERVED: 0>, group=0, predicted_start=0.0, predicted_finish=0.25)
+    >>> dec = d.decide("m", arrival=0.0, slo=1.0)  # g0's stage 0 is busy until 0.125
+    >>> dec.group, dec.predicted_finish  # ties with g1 at 0.375: the lower id wins
+    (0, 0.375)
+    >>> d.decide("m", arrival=0.0, slo=0.3).status.name
     'DROPPED'
     >>> d.decide("other", arrival=0.0, slo=1.0).status.name
     'UNSERVED'

@@ -128,6 +128,10 @@ class Runtime:
         """Build every group (placing weights, compiling stages) and settle the profile."""
         if self.is_open:
             return self
+        if self._given_profile is not None:  # fail before compiling on a missing entry
+            for group in self.placement.groups:
+                for model, config in group.models.items():
+                    self._given_profile.get(model, config, 1)
         executors = [self._make_executor(g) for g in self.placement.groups]
         try:
             for ex in executors:
@@ -164,9 +168,6 @@ class Runtime:
 
     def _settle_profile(self, executors: Sequence[GroupExecutor]) -> ProfileDB:
         if self._given_profile is not None:
-            for group in self.placement.groups:  # fail now, not mid-run, on a missing entry
-                for model, config in group.models.items():
-                    self._given_profile.get(model, config, 1)
             return self._given_profile
         kernel = ProfileDB()
         for ex in executors:
