@@ -43,7 +43,8 @@ def test_observe_pushes_free_time_forward_only() -> None:
 def test_now_later_than_arrival_delays_start() -> None:
     d = Dispatcher(num_groups=1, stage_latencies={(0, "m"): (0.1,)})
     dec = d.decide("m", arrival=0.0, slo=0.12, now=0.05)
-    assert dec.status == RequestStatus.DROPPED and dec.predicted_finish == pytest.approx(0.15)
+    assert dec.status == RequestStatus.DROPPED
+    assert dec.predicted_finish == pytest.approx(0.15)
 
 
 def test_invalid_inputs_are_rejected() -> None:
@@ -67,7 +68,8 @@ def test_replay_invariants(gaps: list[float], slo: float, lat0: float, lat1: flo
     # every admitted request meets its SLO in the prediction; every dropped one would not
     assert np.all(r.latency[served] <= slo + 1e-9)
     assert np.all(r.start[served] >= r.arrival[served] - 1e-12)
-    assert np.all(np.isnan(r.finish[~served])) and np.all(r.group[~served] == -1)
+    assert np.all(np.isnan(r.finish[~served]))
+    assert np.all(r.group[~served] == -1)
     # one request at a time per stage: on each group, stage-0 starts are spaced by >= lat0
     for g, first in ((0, lat0), (1, lat0 + lat1)):
         starts = np.sort(r.start[r.group == g])

@@ -71,8 +71,10 @@ def test_measured_profile_covers_every_hosted_model(runtime) -> None:
     assert all(e.source == "measured" for e in prof)
     lats = runtime.stage_latencies()
     assert set(lats) == {(0, "a"), (0, "b"), (1, "a")}
-    assert len(lats[(0, "a")]) == 2 and len(lats[(1, "a")]) == 1
-    assert runtime.kernel_profile is not None and len(runtime.kernel_profile) == 3
+    assert len(lats[(0, "a")]) == 2
+    assert len(lats[(1, "a")]) == 1
+    assert runtime.kernel_profile is not None
+    assert len(runtime.kernel_profile) == 3
 
 
 def test_a_given_profile_must_cover_the_placement(devices: list) -> None:

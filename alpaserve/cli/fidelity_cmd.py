@@ -35,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from alpaserve.placement_spec import Placement
-    from alpaserve.runtime.fidelity import compare_results, predict_with_profile
-    from alpaserve.runtime.runtime import Runtime
+    from alpaserve.runtime.fidelity import measure_fidelity
     from workloads import Workload
 
     placement = Placement.from_json(args.placement.read_text())
@@ -51,19 +50,12 @@ def run(args: argparse.Namespace) -> int:
     arrival = np.cumsum(rng.gamma(shape, args.cv**2 / args.rate, args.requests))
     workload = Workload.from_arrays(arrival=arrival, model=rng.choice(models, args.requests),
                                     model_names=models)
-    with Runtime(placement, devices=devices_from(args), seed=args.seed, dtype=args.dtype,
-                 repeats=args.repeats) as rt:
-        lats = rt.stage_latencies()
-        slo = {m: args.slo_scale * min(sum(v) for (_, mm), v in lats.items() if mm == m)
-               for m in models}
-        real = rt.serve(workload, slo=slo, time_scale=args.time_scale)
-        profile = rt.profile
-    scaled = Workload.from_arrays(arrival=workload.arrival * args.time_scale,
-                                  model=workload.model_codes, model_names=workload.model_names,
-                                  slo=workload.slo_array(slo))
-    # The simulator hook: the lead swaps predict_with_profile for the simulator package.
-    sim = predict_with_profile(placement, scaled, profile)
-    report = compare_results(real, sim)
+    # The simulator hook: pass simulate=<the simulator package's runner> once it is merged;
+    # until then measure_fidelity replays the same policy with the measured profile.
+    report = measure_fidelity(placement, workload, slo_scale=args.slo_scale,
+                              time_scale=args.time_scale,
+                              runtime_options={"devices": devices_from(args), "seed": args.seed,
+                                               "dtype": args.dtype, "repeats": args.repeats})
     print(report.format())
     if args.out:
         args.out.write_text(json.dumps(report.to_dict(), indent=1))

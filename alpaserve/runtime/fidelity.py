@@ -40,7 +40,7 @@ cores, so:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -198,29 +198,57 @@ def predict_with_profile(placement: Placement, workload: Workload, profile: Prof
                             group_names=[g.name for g in placement.groups])
 
 
+def slo_from_latency(stage_latencies: dict[tuple[int, str], tuple[float, ...]],
+                     scale: float) -> dict[str, float]:
+    """Per model: ``scale`` x its single-request latency on its fastest group.
+
+    Examples
+    --------
+    >>> slo_from_latency({(0, "a"): (0.1, 0.1), (1, "a"): (0.15,)}, 5.0)
+    {'a': 0.75}
+    """
+    out: dict[str, float] = {}
+    for (_, model), lats in stage_latencies.items():
+        total = scale * float(sum(lats))
+        out[model] = min(out.get(model, total), total)
+    return out
+
+
 def measure_fidelity(placement: Placement, workload: Workload, *,
-                     slo: float | dict[str, float] | None = None, time_scale: float = 1.0,
-                     simulate: Simulate | None = None, runtime_options: dict[str, Any] | None
-                     = None, percentiles: Sequence[float] = DEFAULT_PERCENTILES
-                     ) -> FidelityReport:
+                     slo: float | dict[str, float] | None = None,
+                     slo_scale: float | None = None, time_scale: float = 1.0,
+                     simulate: Simulate | None = None,
+                     runtime_options: dict[str, Any] | None = None,
+                     percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> FidelityReport:
     """Serve ``workload`` on ``placement`` for real, simulate it with the measured profile,
     and compare.
 
-    ``runtime_options`` go to :class:`~alpaserve.runtime.runtime.Runtime` (``devices``,
-    ``backend``, ``repeats``...). The simulator sees the workload with its arrivals scaled by
+    SLOs come from the workload, from ``slo``, or (``slo_scale``) as that multiple of each
+    model's measured single-request latency (:func:`slo_from_latency`). ``runtime_options``
+    go to :class:`~alpaserve.runtime.runtime.Runtime` (``devices``, ``backend``,
+    ``repeats``...). The simulator sees the workload with its arrivals scaled by
     ``time_scale``, as the runtime replays it.
     """
     from alpaserve.runtime.runtime import Runtime
 
+    if slo_scale is not None and slo is not None:
+        raise SimulationError("give slo or slo_scale, not both")
     sim_fn = simulate if simulate is not None else predict_with_profile
     with Runtime(placement, **(runtime_options or {})) as rt:
-        real = rt.serve(workload, slo=slo, time_scale=time_scale)
+        if slo_scale is not None:
+            slo = slo_from_latency(rt.stage_latencies(), slo_scale)
+        slos = workload.slo_array(slo)
+        real = rt.serve(_with_slos(workload, slos), time_scale=time_scale)
         profile = rt.profile
     scaled = Workload.from_arrays(arrival=np.asarray(workload.arrival) * time_scale,
                                   model=workload.model_codes, model_names=workload.model_names,
-                                  slo=workload.slo_array(slo))
+                                  slo=slos)
     sim = sim_fn(placement, scaled, profile, None)
     report = compare_results(real, sim, percentiles=percentiles)
-    return FidelityReport(**{**report.__dict__,
-                             "extra": {"time_scale": time_scale,
-                                       "profile_entries": len(profile)}})
+    return replace(report, extra={"time_scale": time_scale, "profile_entries": len(profile),
+                                  "slo": slo if isinstance(slo, dict | float | int) else None})
+
+
+def _with_slos(workload: Workload, slos: np.ndarray) -> Workload:
+    return Workload.from_arrays(arrival=workload.arrival, model=workload.model_codes,
+                                model_names=workload.model_names, slo=slos)

@@ -38,14 +38,22 @@ class RequestStatus(IntEnum):
 class ResultLike(Protocol):
     """The columns a run or simulation result exposes (``SimResult`` and ``RunResult``)."""
 
-    arrival: npt.NDArray[np.float64]
-    start: npt.NDArray[np.float64]
-    finish: npt.NDArray[np.float64]
-    group: npt.NDArray[np.int32]
-    status: npt.NDArray[np.int8]
-    model_codes: npt.NDArray[np.int32]
-    model_names: tuple[str, ...]
-    slo: npt.NDArray[np.float64]
+    @property
+    def arrival(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def start(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def finish(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def group(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def status(self) -> npt.NDArray[np.int8]: ...
+    @property
+    def model_codes(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def model_names(self) -> tuple[str, ...]: ...
+    @property
+    def slo(self) -> npt.NDArray[np.float64]: ...
 
 
 def _frozen(a: Any, dtype: Any) -> np.ndarray:
