@@ -10,7 +10,8 @@
     ├── ProfileError (also KeyError)      a profile entry that is missing or malformed
     ├── SolverError                       an ILP that failed or stopped short of optimal
     ├── SimulationError (also ValueError) inputs the simulator cannot run
-    └── PlacementError                    a placement search that cannot proceed
+    ├── PlacementError                    a placement search that cannot proceed
+    └── ExecutionError                    a placement that fails to run on real devices
 
 Every message names the offending value.
 """
@@ -21,6 +22,7 @@ from workloads.errors import AlpaServeError, TraceFormatError, WorkloadError
 
 __all__ = [
     "AlpaServeError",
+    "ExecutionError",
     "InfeasibleError",
     "PlacementError",
     "ProfileError",
@@ -57,3 +59,7 @@ class SimulationError(AlpaServeError, ValueError):
 
 class PlacementError(AlpaServeError):
     """A placement search that cannot proceed."""
+
+
+class ExecutionError(AlpaServeError):
+    """A placement that fails to build or run on real devices (the runtime)."""

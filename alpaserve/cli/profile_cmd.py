@@ -1,0 +1,69 @@
+"""``alpaserve profile``: measure a model's stage latencies and memory on real devices."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from alpaserve.cli._runtime_args import (
+    add_device_args,
+    add_model_spec_args,
+    devices_from,
+    int_list,
+    parse_config,
+    resolve_model,
+)
+from alpaserve.profiles import ProfileDB
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL",
+                        help="a model preset, a JSON ModelSpec file, or a name for the spec "
+                             "given by --layers/--hidden/--heads...")
+    parser.add_argument("--configs", default="pp1-tp1",
+                        help="comma-separated parallel configs (default pp1-tp1)")
+    parser.add_argument("--batch-sizes", default="1", help="comma-separated (default 1)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="profile database JSON; entries are merged into an existing one")
+    parser.add_argument("--tsv", type=Path, help="also write AlpaServe's TSV here")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs (default 2)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed runs; the median is kept (default 5)")
+    add_device_args(parser)
+    add_model_spec_args(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from alpaserve.runtime.profiler import profile_model
+
+    spec = resolve_model(args.model, args)
+    # split on commas outside stages[...] lists
+    keys, depth, cur = [], 0, ""
+    for ch in args.configs:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            keys.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    keys.append(cur)
+    configs = [parse_config(k, spec.num_layers) for k in keys if k.strip()]
+    for cfg in configs:
+        cfg.validate_for(spec)
+    devices = devices_from(args)
+    db = ProfileDB.from_json(args.out.read_text()) if args.out.is_file() else ProfileDB()
+    fresh = profile_model(spec, configs, devices, int_list(args.batch_sizes),
+                          warmup=args.warmup, repeats=args.repeats, seed=args.seed,
+                          dtype=args.dtype)
+    db.update(fresh)
+    args.out.write_text(db.to_json(indent=1))
+    if args.tsv:
+        args.tsv.write_text(fresh.to_tsv())
+    for e in fresh:
+        stages = " ".join(f"{t * 1e3:.3f}" for t in e.stage_latencies)
+        mem = " ".join(f"{b / 1e6:.2f}" for b in e.stage_weight_bytes)
+        print(f"{e.model}\t{e.config.key}\tbs={e.batch_size}\tstages(ms)=[{stages}]\t"
+              f"weights/device(MB)=[{mem}]")
+    print(f"wrote {len(fresh)} measured entries to {args.out}"
+          + (f" and {args.tsv}" if args.tsv else ""))
+    return 0

@@ -1,0 +1,254 @@
+"""How closely a simulation predicts a real run: attainment and latency differences.
+
+:func:`compare_results` takes any two results with the :class:`ResultLike` columns (the
+runtime's :class:`RunResult`, the simulator's ``SimResult``) for the *same* requests and
+reports SLO attainment overall and per model, the difference in percentage points
+(real minus simulated), latency percentiles of the served requests, and how often the two
+agree request by request on status and group.
+
+:func:`measure_fidelity` runs a placement and workload through the :class:`Runtime`, then
+through a simulator fed the profile the runtime measured, and compares them. The simulator is
+a parameter (``simulate(placement, workload, profile, slo) -> ResultLike``); the default is
+:func:`predict_with_profile`, the virtual-time replay of the same dispatch policy
+(:func:`~alpaserve.runtime.dispatch.replay_predicted`).
+
+When fidelity degrades
+----------------------
+The simulator assumes every stage has its own device and runs in its profiled time. On CPU
+virtual devices (``--xla_force_host_platform_device_count``) all "devices" share the host's
+cores, so:
+
+* *CPU contention.* Stages of different groups that run at once compete for the same cores;
+  a stage profiled alone at ``l`` takes longer when others run (on a 2-core host, about
+  1.2x with two concurrent stages and 2x with four). Attainment falls below the prediction
+  once the offered load keeps more stages busy than there are cores, and requests near their
+  deadline miss it. Keep the load such that the busy stages rarely exceed the core count, or
+  slow the replay down with ``time_scale``.
+* *Python and dispatch overhead.* Each stage hop costs a thread hand-off, a ``device_put`` and
+  a ``block_until_ready`` (tens to hundreds of microseconds, serialised by the GIL); the
+  profile includes one hop per stage but not the queueing between threads. Models whose
+  stages take well under a millisecond are dominated by it.
+* *Timer resolution and sleep jitter.* Requests are released by ``time.sleep``, which
+  overshoots by 50 µs to a few ms under load; the dispatcher sees the real (late) time.
+* *Other processes.* Anything else on the host (other tests, builds) inflates latencies
+  the profile did not see.
+* *Predicted vs observed free times.* Admission uses predicted stage free times; the runtime
+  pushes them forward when a stage really finishes late (``feedback``), which the simulator
+  cannot do, so under overload the runtime drops more and serves late less than predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from alpaserve.errors import SimulationError
+from alpaserve.placement_spec import Placement
+from alpaserve.profiles import ProfileDB
+from alpaserve.runtime.dispatch import replay_predicted
+from alpaserve.runtime.result import RequestStatus, ResultLike, attainment, latency
+from workloads import Workload
+
+DEFAULT_PERCENTILES = (50.0, 90.0, 99.0)
+Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FidelityReport:
+    """Real vs simulated outcomes of the same requests (differences are real - sim)."""
+
+    num_requests: int
+    attainment_real: float
+    attainment_sim: float
+    per_model_real: dict[str, float]
+    per_model_sim: dict[str, float]
+    percentiles: tuple[float, ...]
+    latency_real: tuple[float, ...]
+    latency_sim: tuple[float, ...]
+    status_counts_real: dict[str, int]
+    status_counts_sim: dict[str, int]
+    status_agreement: float
+    group_agreement: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def attainment_diff_pp(self) -> float:
+        """Real minus simulated attainment, in percentage points."""
+        return 100.0 * (self.attainment_real - self.attainment_sim)
+
+    @property
+    def per_model_diff_pp(self) -> dict[str, float]:
+        return {m: 100.0 * (self.per_model_real[m] - self.per_model_sim[m])
+                for m in self.per_model_real}
+
+    @property
+    def latency_diff(self) -> tuple[float, ...]:
+        return tuple(r - s for r, s in zip(self.latency_real, self.latency_sim, strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "num_requests": self.num_requests,
+            "attainment_real": self.attainment_real,
+            "attainment_sim": self.attainment_sim,
+            "attainment_diff_pp": self.attainment_diff_pp,
+            "per_model_real": self.per_model_real,
+            "per_model_sim": self.per_model_sim,
+            "per_model_diff_pp": self.per_model_diff_pp,
+            "percentiles": list(self.percentiles),
+            "latency_real": list(self.latency_real),
+            "latency_sim": list(self.latency_sim),
+            "latency_diff": list(self.latency_diff),
+            "status_counts_real": self.status_counts_real,
+            "status_counts_sim": self.status_counts_sim,
+            "status_agreement": self.status_agreement,
+            "group_agreement": self.group_agreement,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+    def format(self) -> str:
+        """A plain-text table."""
+        lines = [f"requests: {self.num_requests}",
+                 f"{'':<22}{'real':>10}{'sim':>10}{'diff':>10}",
+                 f"{'attainment (%)':<22}{100 * self.attainment_real:>10.2f}"
+                 f"{100 * self.attainment_sim:>10.2f}{self.attainment_diff_pp:>+10.2f}"]
+        for m in sorted(self.per_model_real):
+            lines.append(f"{'  ' + m:<22}{100 * self.per_model_real[m]:>10.2f}"
+                         f"{100 * self.per_model_sim[m]:>10.2f}"
+                         f"{self.per_model_diff_pp[m]:>+10.2f}")
+        for p, r, s in zip(self.percentiles, self.latency_real, self.latency_sim, strict=True):
+            lines.append(f"{f'latency p{p:g} (ms)':<22}{1e3 * r:>10.3f}{1e3 * s:>10.3f}"
+                         f"{1e3 * (r - s):>+10.3f}")
+        for st in RequestStatus:
+            name = st.name.lower()
+            lines.append(f"{name:<22}{self.status_counts_real[name]:>10d}"
+                         f"{self.status_counts_sim[name]:>10d}")
+        lines.append(f"same status: {100 * self.status_agreement:.1f}%   "
+                     f"same group (both served): {100 * self.group_agreement:.1f}%")
+        return "\n".join(lines)
+
+
+def _percentiles(result: ResultLike, qs: Sequence[float]) -> tuple[float, ...]:
+    served = np.asarray(result.status) == RequestStatus.SERVED
+    lat = latency(result)[served]
+    if not lat.size:
+        return tuple(float("nan") for _ in qs)
+    return tuple(float(x) for x in np.percentile(lat, list(qs)))
+
+
+def compare_results(real: ResultLike, sim: ResultLike, *,
+                    percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+                    arrival_tolerance: float = 1e-6) -> FidelityReport:
+    """Compare two results of the same requests field by field.
+
+    Examples
+    --------
+    >>> from alpaserve.runtime.result import RunResult
+    >>> def mk(fin, st):
+    ...     return RunResult.from_columns(arrival=[0, 0, 1, 1], start=[0, 0, 1, 1],
+    ...         finish=fin, group=[0, 0, 0, 0], status=st, model_codes=[0, 1, 0, 1],
+    ...         model_names=("a", "b"), slo=[1, 1, 1, 1])
+    >>> rep = compare_results(mk([0.5, 0.5, 1.5, 2.5], [0, 0, 0, 0]),
+    ...                       mk([0.5, 0.5, 1.5, 1.5], [0, 0, 0, 0]))
+    >>> rep.attainment_diff_pp, rep.per_model_diff_pp
+    (-25.0, {'a': 0.0, 'b': -50.0})
+    """
+    n = len(np.asarray(real.arrival))
+    if len(np.asarray(sim.arrival)) != n:
+        raise SimulationError(f"cannot compare results of {n} and "
+                              f"{len(np.asarray(sim.arrival))} requests")
+    if tuple(real.model_names) != tuple(sim.model_names) or not np.array_equal(
+            real.model_codes, sim.model_codes):
+        raise SimulationError("the two results are for different request models")
+    if n and not np.allclose(real.arrival, sim.arrival, rtol=0, atol=arrival_tolerance):
+        worst = float(np.max(np.abs(np.asarray(real.arrival) - np.asarray(sim.arrival))))
+        raise SimulationError(f"the two results' arrivals differ by up to {worst!r}s; "
+                              "were they run on the same (scaled) workload?")
+    codes = np.asarray(real.model_codes)
+    names = tuple(real.model_names)
+    present = [i for i in range(len(names)) if np.any(codes == i)]
+    real_st, sim_st = np.asarray(real.status), np.asarray(sim.status)
+    both = (real_st == RequestStatus.SERVED) & (sim_st == RequestStatus.SERVED)
+    return FidelityReport(
+        num_requests=n,
+        attainment_real=attainment(real), attainment_sim=attainment(sim),
+        per_model_real={names[i]: attainment(real, codes == i) for i in present},
+        per_model_sim={names[i]: attainment(sim, codes == i) for i in present},
+        percentiles=tuple(float(p) for p in percentiles),
+        latency_real=_percentiles(real, percentiles),
+        latency_sim=_percentiles(sim, percentiles),
+        status_counts_real={s.name.lower(): int(np.sum(real_st == s)) for s in RequestStatus},
+        status_counts_sim={s.name.lower(): int(np.sum(sim_st == s)) for s in RequestStatus},
+        status_agreement=float(np.mean(real_st == sim_st)) if n else 1.0,
+        group_agreement=(float(np.mean(np.asarray(real.group)[both]
+                                       == np.asarray(sim.group)[both]))
+                         if both.any() else 1.0),
+    )
+
+
+def predict_with_profile(placement: Placement, workload: Workload, profile: ProfileDB,
+                         slo: float | dict[str, float] | None = None) -> ResultLike:
+    """The dispatch policy replayed in virtual time with ``profile``'s batch-1 latencies."""
+    lats = {(g, model): profile.get(model, config, 1).stage_latencies
+            for g, group in enumerate(placement.groups)
+            for model, config in group.models.items()}
+    return replay_predicted(workload, stage_latencies=lats, slo=slo,
+                            group_names=[g.name for g in placement.groups])
+
+
+def slo_from_latency(stage_latencies: dict[tuple[int, str], tuple[float, ...]],
+                     scale: float) -> dict[str, float]:
+    """Per model: ``scale`` x its single-request latency on its fastest group.
+
+    Examples
+    --------
+    >>> slo_from_latency({(0, "a"): (0.1, 0.1), (1, "a"): (0.15,)}, 5.0)
+    {'a': 0.75}
+    """
+    out: dict[str, float] = {}
+    for (_, model), lats in stage_latencies.items():
+        total = scale * float(sum(lats))
+        out[model] = min(out.get(model, total), total)
+    return out
+
+
+def measure_fidelity(placement: Placement, workload: Workload, *,
+                     slo: float | dict[str, float] | None = None,
+                     slo_scale: float | None = None, time_scale: float = 1.0,
+                     simulate: Simulate | None = None,
+                     runtime_options: dict[str, Any] | None = None,
+                     percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> FidelityReport:
+    """Serve ``workload`` on ``placement`` for real, simulate it with the measured profile,
+    and compare.
+
+    SLOs come from the workload, from ``slo``, or (``slo_scale``) as that multiple of each
+    model's measured single-request latency (:func:`slo_from_latency`). ``runtime_options``
+    go to :class:`~alpaserve.runtime.runtime.Runtime` (``devices``, ``backend``,
+    ``repeats``...). The simulator sees the workload with its arrivals scaled by
+    ``time_scale``, as the runtime replays it.
+    """
+    from alpaserve.runtime.runtime import Runtime
+
+    if slo_scale is not None and slo is not None:
+        raise SimulationError("give slo or slo_scale, not both")
+    sim_fn = simulate if simulate is not None else predict_with_profile
+    with Runtime(placement, **(runtime_options or {})) as rt:
+        if slo_scale is not None:
+            slo = slo_from_latency(rt.stage_latencies(), slo_scale)
+        slos = workload.slo_array(slo)
+        real = rt.serve(_with_slos(workload, slos), time_scale=time_scale)
+        profile = rt.profile
+    scaled = Workload.from_arrays(arrival=np.asarray(workload.arrival) * time_scale,
+                                  model=workload.model_codes, model_names=workload.model_names,
+                                  slo=slos)
+    sim = sim_fn(placement, scaled, profile, None)
+    report = compare_results(real, sim, percentiles=percentiles)
+    return replace(report, extra={"time_scale": time_scale, "profile_entries": len(profile),
+                                  "slo": slo if isinstance(slo, dict | float | int) else None})
+
+
+def _with_slos(workload: Workload, slos: np.ndarray) -> Workload:
+    return Workload.from_arrays(arrival=workload.arrival, model=workload.model_codes,
+                                model_names=workload.model_names, slo=slos)

@@ -1,0 +1,241 @@
+"""JAX models built from a :class:`ModelSpec` and sharded as a :class:`ParallelConfig` says.
+
+Each pipeline stage is one jitted ``shard_map`` program on its own sub-mesh (the stage's
+``mesh_shape``, axes ``("rows", "cols")``). Tensor-parallel weights are split over both mesh
+axes together (Megatron-style, see :mod:`alpaserve.runtime.layers`); layer norms and the biases
+added after an all-reduce are replicated; the first stage also holds the embeddings, split
+along the hidden axis and all-gathered after the lookup. Activations leave a stage replicated
+on its sub-mesh and are moved to the next one with ``jax.device_put``.
+
+A request is one forward pass over ``seq_len`` tokens (AlpaServe's serving model for both
+BERT and GPT); the output is the last layer's hidden states. ``jax`` is imported lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from alpaserve.errors import SpecError
+from alpaserve.model_spec import ModelSpec
+from alpaserve.parallel_config import ParallelConfig, StageConfig
+from alpaserve.runtime import layers
+from alpaserve.runtime.weights import (
+    LAYER_KEYS,
+    check_supported,
+    embedding_weights,
+    stacked_layer_weights,
+)
+
+logger = logging.getLogger(__name__)
+
+MESH_AXES = ("rows", "cols")
+# Leading None is the stacked-layer axis; the tensor-parallel axis spans the whole sub-mesh.
+_TP_DIMS = {"w_qkv": 3, "b_qkv": 2, "w_o": 1, "w_1": 2, "b_1": 1, "w_2": 1}
+
+
+def resolve_dtype(spec: ModelSpec, dtype: Any = None) -> Any:
+    """The JAX dtype to run ``spec`` in: ``dtype`` if given, else from ``spec.dtype_bytes``."""
+    import jax.numpy as jnp
+
+    if dtype is not None:
+        return jnp.dtype(dtype)
+    by_bytes = {2: jnp.bfloat16, 4: jnp.float32}
+    if spec.dtype_bytes not in by_bytes:
+        raise SpecError(f"model {spec.name!r} has dtype_bytes={spec.dtype_bytes}; the runtime "
+                        "runs 2 (bfloat16) or 4 (float32)")
+    return jnp.dtype(by_bytes[spec.dtype_bytes])
+
+
+def _spec_for(name: str, ndim: int) -> Any:
+    from jax.sharding import PartitionSpec
+
+    dims: list[Any] = [None] * ndim
+    if name in _TP_DIMS:
+        dims[_TP_DIMS[name]] = MESH_AXES
+    return PartitionSpec(*dims)
+
+
+class StageProgram:
+    """One pipeline stage of one model: its sub-mesh, placed weights and jitted program.
+
+    Call it on an input already placed with :meth:`place` (token ids for the first stage,
+    hidden states otherwise); the result is replicated on this stage's sub-mesh.
+    """
+
+    def __init__(self, *, model: str, index: int, stage: StageConfig, mesh: Any,
+                 params: dict[str, Any], fn: Any, first: bool) -> None:
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        self.model = model
+        self.index = index
+        self.stage = stage
+        self.mesh = mesh
+        self.params = params
+        self.fn = fn
+        self.first = first
+        self.input_sharding = NamedSharding(mesh, PartitionSpec())
+
+    def place(self, x: Any) -> Any:
+        """Move ``x`` (host array or another stage's output) onto this stage's devices."""
+        import jax
+
+        return jax.device_put(x, self.input_sharding)
+
+    def __call__(self, x: Any) -> Any:
+        return self.fn(self.params, x)
+
+    @property
+    def device_ids(self) -> tuple[int, ...]:
+        return tuple(int(d.id) for d in self.mesh.devices.flat)
+
+    def weight_bytes_per_device(self) -> dict[int, int]:
+        """Bytes of weights resident on each device, summed over the shards actually placed."""
+        import jax
+
+        totals = dict.fromkeys(self.device_ids, 0)
+        for leaf in jax.tree_util.tree_leaves(self.params):
+            for shard in leaf.addressable_shards:
+                totals[int(shard.device.id)] += int(shard.data.nbytes)
+        return totals
+
+    @property
+    def weight_bytes(self) -> int:
+        """The most weight bytes any device of this stage holds."""
+        return max(self.weight_bytes_per_device().values())
+
+
+class ModelPipeline:
+    """A model's stages, in order. :meth:`forward` runs one batch through all of them."""
+
+    def __init__(self, *, spec: ModelSpec, config: ParallelConfig, dtype: Any,
+                 stages: Sequence[StageProgram]) -> None:
+        self.spec = spec
+        self.config = config
+        self.dtype = dtype
+        self.stages = tuple(stages)
+
+    def forward(self, tokens: Any) -> Any:
+        """Hidden states of the last layer for ``tokens`` of shape ``(batch, seq_len)``."""
+        x = tokens
+        for stage in self.stages:
+            x = stage(stage.place(x))
+        return x
+
+    @property
+    def stage_weight_bytes(self) -> tuple[int, ...]:
+        return tuple(s.weight_bytes for s in self.stages)
+
+
+def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequence[Any], *,
+                seed: int = 0, dtype: Any = None) -> StageProgram:
+    """Place stage ``index``'s weights on ``devices`` and jit its program (compiled lazily)."""
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    check_supported(spec)
+    if len(devices) != stage.tensor_degree:
+        raise SpecError(f"stage {index} of {spec.name!r} needs {stage.tensor_degree} devices "
+                        f"for mesh {stage.mesh_shape}, got {len(devices)}")
+    t = stage.tensor_degree
+    if spec.num_heads % t or spec.ffn_size % t:
+        raise SpecError(f"tensor degree {t} of stage {index} does not divide num_heads="
+                        f"{spec.num_heads} and ffn_size={spec.ffn_size} of {spec.name!r}")
+    jdtype = resolve_dtype(spec, dtype)
+    mesh = Mesh(np.asarray(devices, dtype=object).reshape(stage.mesh_shape), MESH_AXES)
+    first = stage.layer_start == 0
+
+    host = {"layers": stacked_layer_weights(spec, stage.layer_start, stage.layer_end, seed)}
+    specs: dict[str, Any] = {"layers": {k: _spec_for(k, host["layers"][k].ndim)
+                                        for k in LAYER_KEYS}}
+    if first:
+        host["embed"] = embedding_weights(spec, seed)
+        emb_spec = PartitionSpec(None, MESH_AXES)
+        specs["embed"] = {"tok_emb": emb_spec, "pos_emb": emb_spec}
+    params = jax.tree_util.tree_map(
+        lambda a, s: jax.device_put(a.astype(jdtype), NamedSharding(mesh, s)), host, specs)
+
+    head_dim = spec.head_dim
+    decoder = spec.is_decoder
+
+    def local(p: dict[str, Any], x: Any) -> Any:
+        def reduce(y: Any) -> Any:
+            return jax.lax.psum(y, MESH_AXES)
+
+        if first:
+            part = layers.embed(x, p["embed"]["tok_emb"], p["embed"]["pos_emb"])
+            x = jax.lax.all_gather(part, MESH_AXES, axis=2, tiled=True)
+        return layers.layer_stack(x, p["layers"], head_dim=head_dim, decoder=decoder,
+                                  reduce=reduce)
+
+    # Every device ends a stage with the full activation (after the psum), so the output is
+    # replicated; the vma checker cannot prove it through the all_gather and scan carry.
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(specs, PartitionSpec()),
+                            out_specs=PartitionSpec(), check_vma=False)
+    logger.debug("built stage %d of %s on devices %s", index, spec.name,
+                 [d.id for d in devices])
+    return StageProgram(model=spec.name, index=index, stage=stage, mesh=mesh, params=params,
+                        fn=jax.jit(sharded), first=first)
+
+
+def split_devices(config: ParallelConfig, devices: Sequence[Any]) -> list[list[Any]]:
+    """Consecutive runs of ``devices``, one of each stage's tensor degree.
+
+    Examples
+    --------
+    >>> cfg = ParallelConfig.uniform(num_layers=4, pipeline_degree=2, tensor_degree=2)
+    >>> split_devices(cfg, list("abcdef"))
+    [['a', 'b'], ['c', 'd']]
+    """
+    need = config.num_devices
+    if len(devices) < need:
+        raise SpecError(f"config {config.key} needs {need} devices, only {len(devices)} given")
+    out, start = [], 0
+    for stage in config.stages:
+        out.append(list(devices[start:start + stage.tensor_degree]))
+        start += stage.tensor_degree
+    return out
+
+
+def build_pipeline(spec: ModelSpec, config: ParallelConfig, devices: Sequence[Any], *,
+                   seed: int = 0, dtype: Any = None,
+                   stage_devices: Sequence[Sequence[Any]] | None = None) -> ModelPipeline:
+    """Build every stage of ``spec`` under ``config``.
+
+    ``devices`` are consumed in order (stage 0 takes the first ``t_0``, and so on) unless
+    ``stage_devices`` lists each stage's devices explicitly (as a placement's group does).
+    """
+    config.validate_for(spec)
+    per_stage = (split_devices(config, devices) if stage_devices is None
+                 else [list(d) for d in stage_devices])
+    if len(per_stage) != config.pipeline_degree:
+        raise SpecError(f"config {config.key} has {config.pipeline_degree} stages, "
+                        f"got devices for {len(per_stage)}")
+    stages = [build_stage(spec, stage, k, per_stage[k], seed=seed, dtype=dtype)
+              for k, stage in enumerate(config.stages)]
+    return ModelPipeline(spec=spec, config=config, dtype=resolve_dtype(spec, dtype),
+                         stages=stages)
+
+
+def reference_forward(spec: ModelSpec, tokens: Any, *, seed: int = 0, dtype: Any = None,
+                      device: Any = None) -> np.ndarray:
+    """The unsharded forward pass on one device, for checking a sharded pipeline's numerics."""
+    import jax
+
+    check_supported(spec)
+    jdtype = resolve_dtype(spec, dtype)
+    device = device if device is not None else jax.devices()[0]
+    host = {"layers": stacked_layer_weights(spec, 0, spec.num_layers, seed),
+            "embed": embedding_weights(spec, seed)}
+    params = jax.tree_util.tree_map(lambda a: jax.device_put(a.astype(jdtype), device), host)
+
+    @jax.jit
+    def run(p: dict[str, Any], x: Any) -> Any:
+        h = layers.embed(x, p["embed"]["tok_emb"], p["embed"]["pos_emb"])
+        return layers.layer_stack(h, p["layers"], head_dim=spec.head_dim,
+                                  decoder=spec.is_decoder)
+
+    return np.asarray(run(params, jax.device_put(np.asarray(tokens), device)))

@@ -1,0 +1,152 @@
+"""Per-request outcomes of a real run, in the shape the simulator reports.
+
+One row per workload request, in workload order: ``arrival``, ``start`` (first stage begins),
+``finish`` (last stage done), ``group`` (index into ``group_names``, -1 if none), ``status``
+(:class:`RequestStatus`), ``model_codes`` / ``model_names`` and ``slo``. Times are seconds
+on the workload's clock (a run started at wall time ``t0`` records ``wall - t0``); ``start``
+and ``finish`` are NaN for requests that never ran.
+
+A request *meets its SLO* (counts towards goodput) when it was served and
+``finish - arrival <= slo``. Dropped and unserved requests never meet it.
+
+The simulator defines the same fields in ``simulator.result.SimResult``; until both are
+merged this module keeps its own :class:`RunResult` with identical columns and status codes,
+and :mod:`alpaserve.runtime.fidelity` compares any two objects that expose them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaserve.errors import SpecError
+
+
+class RequestStatus(IntEnum):
+    """What happened to a request."""
+
+    SERVED = 0     # ran to completion (possibly after its deadline)
+    DROPPED = 1    # refused at admission: its predicted finish exceeded arrival + SLO
+    UNSERVED = 2   # no group hosts its model
+
+
+class ResultLike(Protocol):
+    """The columns a run or simulation result exposes (``SimResult`` and ``RunResult``)."""
+
+    @property
+    def arrival(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def start(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def finish(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def group(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def status(self) -> npt.NDArray[np.int8]: ...
+    @property
+    def model_codes(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def model_names(self) -> tuple[str, ...]: ...
+    @property
+    def slo(self) -> npt.NDArray[np.float64]: ...
+
+
+def _frozen(a: Any, dtype: Any) -> np.ndarray:
+    out = np.array(a, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class RunResult:
+    """Per-request outcomes of one run (see the module docstring for the columns).
+
+    Examples
+    --------
+    >>> r = RunResult.from_columns(
+    ...     arrival=[0.0, 0.1, 0.2], start=[0.0, 0.1, np.nan], finish=[0.05, 0.4, np.nan],
+    ...     group=[0, 1, -1], status=[0, 0, 1], model_codes=[0, 0, 0], model_names=("m",),
+    ...     slo=[0.1, 0.1, 0.1], group_names=("g0", "g1"))
+    >>> round(r.attainment(), 3), r.count(RequestStatus.DROPPED)
+    (0.333, 1)
+    """
+
+    arrival: npt.NDArray[np.float64]
+    start: npt.NDArray[np.float64]
+    finish: npt.NDArray[np.float64]
+    group: npt.NDArray[np.int32]
+    status: npt.NDArray[np.int8]
+    model_codes: npt.NDArray[np.int32]
+    model_names: tuple[str, ...]
+    slo: npt.NDArray[np.float64]
+    group_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_columns(cls, *, arrival: Any, start: Any, finish: Any, group: Any, status: Any,
+                     model_codes: Any, model_names: Sequence[str], slo: Any,
+                     group_names: Sequence[str] = ()) -> RunResult:
+        out = cls(arrival=_frozen(arrival, np.float64), start=_frozen(start, np.float64),
+                  finish=_frozen(finish, np.float64), group=_frozen(group, np.int32),
+                  status=_frozen(status, np.int8), model_codes=_frozen(model_codes, np.int32),
+                  model_names=tuple(model_names), slo=_frozen(slo, np.float64),
+                  group_names=tuple(group_names))
+        n = out.arrival.shape[0]
+        for name in ("start", "finish", "group", "status", "model_codes", "slo"):
+            if getattr(out, name).shape != (n,):
+                raise SpecError(f"RunResult.{name} has shape {getattr(out, name).shape}, "
+                                f"expected ({n},)")
+        bad = ~np.isin(out.status, [int(s) for s in RequestStatus])
+        if bad.any():
+            raise SpecError(f"RunResult.status has unknown codes "
+                            f"{sorted(set(out.status[bad].tolist()))}")
+        return out
+
+    def __len__(self) -> int:
+        return int(self.arrival.shape[0])
+
+    @property
+    def latency(self) -> npt.NDArray[np.float64]:
+        """``finish - arrival`` (NaN for requests that did not run)."""
+        return latency(self)
+
+    def count(self, status: RequestStatus) -> int:
+        return int(np.count_nonzero(self.status == status))
+
+    def met_slo(self) -> npt.NDArray[np.bool_]:
+        return met_slo(self)
+
+    def attainment(self) -> float:
+        """Fraction of all requests served within their SLO (1.0 for no requests)."""
+        return attainment(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: (getattr(self, name).tolist() if isinstance(getattr(self, name),
+                                                                   np.ndarray)
+                       else list(getattr(self, name)))
+                for name in ("arrival", "start", "finish", "group", "status", "model_codes",
+                             "model_names", "slo", "group_names")}
+
+
+def latency(result: ResultLike) -> npt.NDArray[np.float64]:
+    return np.asarray(result.finish, dtype=np.float64) - np.asarray(result.arrival, np.float64)
+
+
+def met_slo(result: ResultLike) -> npt.NDArray[np.bool_]:
+    """Per request: served and finished within ``slo`` of its arrival."""
+    lat = latency(result)
+    served = np.asarray(result.status) == RequestStatus.SERVED
+    with np.errstate(invalid="ignore"):
+        return served & (lat <= np.asarray(result.slo, dtype=np.float64))
+
+
+def attainment(result: ResultLike, mask: npt.NDArray[np.bool_] | None = None) -> float:
+    """SLO attainment over all requests, or over those selected by ``mask``."""
+    ok = met_slo(result)
+    if mask is not None:
+        ok = ok[mask]
+    return float(ok.mean()) if ok.size else 1.0

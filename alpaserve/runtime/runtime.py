@@ -1,0 +1,329 @@
+"""Serve a :class:`Placement` on real devices and replay a :class:`Workload` in real time.
+
+:class:`Runtime` builds one executor per group (local threads, or a Ray actor per group),
+measures each hosted model's stage latencies unless a profile is given, and replays a
+workload: a dispatcher thread sleeps until each request's arrival, applies the simulator's
+policy (:class:`~alpaserve.runtime.dispatch.Dispatcher`) with the profile's stage latencies,
+and hands admitted requests to their group's stage threads. Each request's start (its first
+stage begins) and finish (its last stage's output is ready) are recorded.
+
+Clock: request ``i`` is released at wall time ``origin + arrival[i] * time_scale``, and every
+recorded time is ``wall - origin``, so results live on the (scaled) workload clock and compare
+directly with a simulation of the same workload with arrivals multiplied by ``time_scale``.
+SLOs and execution times are not scaled.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from itertools import pairwise
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from alpaserve.errors import ExecutionError, SpecError
+from alpaserve.placement_spec import Placement
+from alpaserve.profiles import ProfileDB, ProfileEntry
+from alpaserve.runtime.dispatch import Dispatcher
+from alpaserve.runtime.executor import DoneCallback, LocalGroupExecutor, StageCallback
+from alpaserve.runtime.result import RequestStatus, RunResult
+from workloads import Workload
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["local", "ray"]
+SPIN_WINDOW = 0.002  # seconds before a release when the dispatcher stops sleeping
+
+
+class GroupExecutor(Protocol):
+    """What the runtime needs from a group's executor (local threads or a Ray actor)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def build(self) -> None: ...
+
+    def measure(self, *, warmup: int = 2, repeats: int = 5) -> list[ProfileEntry]: ...
+
+    def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None) -> None: ...
+
+    def submit(self, request_id: int, model: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Runtime:
+    """Run a placement's groups on devices and serve workloads through them.
+
+    Parameters
+    ----------
+    placement
+        Groups, their stage meshes and the models they host. Device ``d`` of the placement is
+        ``devices[d]`` (local backend) or local device ``i`` of its group's actor (Ray).
+    devices
+        JAX devices for the local backend; ``jax.devices()`` by default.
+    profile
+        Stage latencies (batch size 1) the dispatcher predicts with. ``None``: measure each
+        hosted (model, config) on its group's devices when the runtime opens; the result is
+        :attr:`profile` (``source="measured"``). Each stage is first timed alone
+        (:attr:`kernel_profile`); with ``calibrate`` (the default) its latency is then
+        re-measured through the serving path itself, one request at a time with
+        ``calibration_gap`` seconds between them, so the profile includes what a real request
+        pays (release jitter, thread hand-offs, cold caches after idle). Stage 0's latency
+        is counted from the request's release.
+    backend
+        ``"local"`` (threads in this process) or ``"ray"`` (one actor per group).
+    feedback
+        Let observed stage completions push the dispatcher's predicted free times forward.
+
+    Examples
+    --------
+    See ``tests/test_runtime_serve.py``; building compiles JAX programs, so no doctest.
+    """
+
+    def __init__(self, placement: Placement, *, devices: Sequence[Any] | None = None,
+                 profile: ProfileDB | None = None, backend: Backend = "local", seed: int = 0,
+                 dtype: Any = None, warmup: int = 2, repeats: int = 5, overhead: float = 0.0,
+                 feedback: bool = True, calibrate: bool = True,
+                 calibration_gap: float = 0.01, ray_actor_options: Mapping[str, Any] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        if backend not in ("local", "ray"):
+            raise SpecError(f"Runtime backend must be 'local' or 'ray', got {backend!r}")
+        self.placement = placement
+        self.devices = None if devices is None else list(devices)
+        self.backend = backend
+        self.seed = seed
+        self.dtype = dtype
+        self.warmup = warmup
+        self.repeats = repeats
+        self.overhead = overhead
+        self.feedback = feedback
+        self.calibrate = calibrate
+        self.calibration_gap = calibration_gap
+        self.ray_actor_options = dict(ray_actor_options or {})
+        self.clock = clock
+        self._given_profile = profile
+        self._executors: list[GroupExecutor] = []
+        self._profile: ProfileDB | None = None
+        self._kernel_profile: ProfileDB | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Runtime:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self._executors)
+
+    def open(self) -> Runtime:
+        """Build every group (placing weights, compiling stages) and settle the profile."""
+        if self.is_open:
+            return self
+        if self._given_profile is not None:  # fail before compiling on a missing entry
+            for group in self.placement.groups:
+                for model, config in group.models.items():
+                    self._given_profile.get(model, config, 1)
+        executors = [self._make_executor(g) for g in self.placement.groups]
+        try:
+            for ex in executors:
+                ex.build()
+            self._profile = self._settle_profile(executors)
+        except BaseException:
+            for ex in executors:
+                ex.close()
+            raise
+        self._executors = executors
+        return self
+
+    def close(self) -> None:
+        """Stop every group and release its devices (or actors)."""
+        for ex in self._executors:
+            ex.close()
+        self._executors = []
+
+    def _make_executor(self, group: Any) -> GroupExecutor:
+        specs = {m: self.placement.models[m] for m in group.models}
+        if self.backend == "ray":
+            from alpaserve.runtime.ray_executor import RayGroupExecutor
+
+            return RayGroupExecutor(group=group, specs=specs, seed=self.seed, dtype=self.dtype,
+                                    actor_options=self.ray_actor_options)
+        devices = self.devices
+        if devices is None:
+            import jax
+
+            devices = jax.devices()
+        return LocalGroupExecutor(group=group, specs=specs,
+                                  device_map=dict(enumerate(devices)), seed=self.seed,
+                                  dtype=self.dtype, clock=self.clock)
+
+    def _settle_profile(self, executors: Sequence[GroupExecutor]) -> ProfileDB:
+        if self._given_profile is not None:
+            return self._given_profile
+        kernel = ProfileDB()
+        for ex in executors:
+            for entry in ex.measure(warmup=self.warmup, repeats=self.repeats):
+                if entry.key not in kernel:  # the first group measured speaks for its config
+                    kernel.add(entry)
+        self._kernel_profile = kernel
+        if not self.calibrate:
+            return kernel
+        db = ProfileDB()
+        for g, (ex, group) in enumerate(zip(executors, self.placement.groups, strict=True)):
+            for model, config in group.models.items():
+                entry = kernel.get(model, config, 1)
+                if entry.key in db:
+                    continue
+                lats = self._serving_path_latencies(ex, model, group.num_stages)
+                logger.info("group %d %s: serving-path stages %s ms (alone %s ms)", g, model,
+                            [round(x * 1e3, 3) for x in lats],
+                            [round(x * 1e3, 3) for x in entry.stage_latencies])
+                db.add(replace(entry, stage_latencies=lats))
+        return db
+
+    def _serving_path_latencies(self, ex: GroupExecutor, model: str,
+                                depth: int) -> tuple[float, ...]:
+        """Median per-stage latency of lone requests sent through ``ex``'s stage threads."""
+        ends: dict[int, list[float]] = {}
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def on_stage(rid: int, k: int, end: float) -> None:
+            ends.setdefault(rid, [float("nan")] * depth)[k] = end
+
+        def on_done(rid: int, t_start: float, t_end: float, err: BaseException | None) -> None:
+            if err is not None:
+                failure.append(err)
+            done.set()
+
+        samples = []
+        ex.start(on_done, on_stage)
+        try:
+            for i in range(self.warmup + self.repeats):
+                time.sleep(self.calibration_gap)
+                done.clear()
+                released = self.clock()
+                ex.submit(i, model)
+                if not done.wait(60.0) or failure:
+                    raise ExecutionError(f"calibration request {i} for {model!r} on group "
+                                         f"{ex.name!r} failed: {failure or 'timed out'}")
+                if i >= self.warmup:
+                    marks = [released, *ends[i]]
+                    samples.append([b - a for a, b in pairwise(marks)])
+        finally:
+            ex.stop()
+        return tuple(max(float(np.median(col)), 1e-9) for col in zip(*samples, strict=True))
+
+    @property
+    def kernel_profile(self) -> ProfileDB | None:
+        """Stages timed alone, back to back (``None`` when a profile was given)."""
+        return self._kernel_profile
+
+    @property
+    def profile(self) -> ProfileDB:
+        """The profile the dispatcher predicts with (measured at :meth:`open` if not given)."""
+        if self._profile is None:
+            raise ExecutionError("the runtime is not open; call open() first")
+        return self._profile
+
+    def stage_latencies(self) -> dict[tuple[int, str], tuple[float, ...]]:
+        """``(group index, model) -> per-stage latency`` as the dispatcher sees it."""
+        profile = self.profile
+        return {(g, model): profile.get(model, config, 1).stage_latencies
+                for g, group in enumerate(self.placement.groups)
+                for model, config in group.models.items()}
+
+    # ------------------------------------------------------------------ serving
+    def _sleep_until(self, target: float) -> None:
+        """Sleep to ``SPIN_WINDOW`` before ``target``, then yield-spin: ``time.sleep`` alone
+        overshoots by 0.1-1 ms on a loaded host, which would delay every release."""
+        wait = target - self.clock()
+        if wait > SPIN_WINDOW:
+            time.sleep(wait - SPIN_WINDOW)
+        while self.clock() < target:
+            time.sleep(0)
+
+    def serve(self, workload: Workload, *, slo: float | dict[str, float] | None = None,
+              time_scale: float = 1.0, start_delay: float = 0.05,
+              drain_timeout: float = 60.0) -> RunResult:
+        """Replay ``workload`` in real time and return what happened to every request."""
+        if not self.is_open:
+            raise ExecutionError("the runtime is not open; call open() or use 'with'")
+        if not time_scale > 0:
+            raise SpecError(f"time_scale must be positive, got {time_scale!r}")
+        slos = workload.slo_array(slo)
+        n = len(workload)
+        names = workload.model_names
+        arrival = np.asarray(workload.arrival, dtype=np.float64) * time_scale
+        start = np.full(n, np.nan)
+        finish = np.full(n, np.nan)
+        group = np.full(n, -1, dtype=np.int32)
+        status = np.zeros(n, dtype=np.int8)
+        dispatcher = Dispatcher(num_groups=len(self.placement.groups),
+                                stage_latencies=self.stage_latencies(), overhead=self.overhead)
+        lock = threading.Lock()
+        all_done = threading.Event()
+        state = {"pending": 0, "dispatched": False}
+        errors: list[tuple[int, BaseException]] = []
+        origin = self.clock() + start_delay - (float(arrival[0]) if n else 0.0)
+
+        def on_done(rid: int, t_start: float, t_end: float, err: BaseException | None) -> None:
+            with lock:
+                start[rid], finish[rid] = t_start - origin, t_end - origin
+                if err is not None:
+                    errors.append((rid, err))
+                state["pending"] -= 1
+                if state["dispatched"] and state["pending"] == 0:
+                    all_done.set()
+
+        def stage_hook(g: int) -> StageCallback | None:
+            if not self.feedback:
+                return None
+            return lambda _rid, k, end: dispatcher.observe(g, k, end - origin)
+
+        for g, ex in enumerate(self._executors):
+            ex.start(on_done, stage_hook(g))
+        lags = np.zeros(n)
+        try:
+            for i in range(n):
+                self._sleep_until(origin + arrival[i])
+                now = self.clock() - origin
+                lags[i] = now - arrival[i]
+                d = dispatcher.decide(names[workload.model_codes[i]], arrival=float(arrival[i]),
+                                      slo=float(slos[i]), now=now)
+                status[i] = d.status
+                if d.status == RequestStatus.SERVED:
+                    group[i] = d.group
+                    with lock:
+                        state["pending"] += 1
+                    self._executors[d.group].submit(i, names[workload.model_codes[i]])
+            with lock:
+                state["dispatched"] = True
+                if state["pending"] == 0:
+                    all_done.set()
+            if not all_done.wait(drain_timeout):
+                raise ExecutionError(f"{state['pending']} requests were still running "
+                                     f"{drain_timeout}s after the last arrival")
+        finally:
+            for ex in self._executors:
+                ex.stop()
+        if errors:
+            rid, err = errors[0]
+            raise ExecutionError(f"{len(errors)} requests failed; request {rid}: {err!r}") \
+                from err
+        if n:
+            logger.info("served %d requests: dispatch lag mean %.3f ms, max %.3f ms", n,
+                        1e3 * float(lags.mean()), 1e3 * float(lags.max()))
+        return RunResult.from_columns(
+            arrival=arrival, start=start, finish=finish, group=group, status=status,
+            model_codes=workload.model_codes, model_names=names, slo=slos,
+            group_names=[g.name for g in self.placement.groups])

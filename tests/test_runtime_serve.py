@@ -1,0 +1,92 @@
+"""The Runtime serves a two-group placement end to end on 8 virtual CPU devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.errors import ExecutionError, ProfileError
+from alpaserve.placement_spec import Group, Placement
+from alpaserve.profiles import ProfileDB
+from alpaserve.runtime.result import RequestStatus
+from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
+
+
+@pytest.fixture(scope="module")
+def devices() -> list:
+    return cpu_devices()
+
+
+def two_group_placement() -> Placement:
+    a = tiny_spec("a", num_layers=2, hidden_size=32, ffn_size=64, seq_len=8)
+    b = tiny_spec("b", family="gpt", num_layers=2, hidden_size=32, ffn_size=64, seq_len=8)
+    return Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b, "c": a
+                     .renamed("c")}, groups=(
+        Group.uniform(name="g0", device_ids=[0, 1, 2, 3], pipeline_degree=2, models=[a, b]),
+        Group.uniform(name="g1", device_ids=[4], pipeline_degree=1, models=[a])))
+
+
+@pytest.fixture(scope="module")
+def runtime(devices: list):
+    from alpaserve.runtime.runtime import Runtime
+
+    with Runtime(two_group_placement(), devices=devices, repeats=3) as rt:
+        yield rt
+
+
+def test_two_groups_serve_a_gamma_workload(runtime) -> None:
+    w = gamma_workload(rate=60.0, cv=2.0, n=80, models=["a", "b", "c"], seed=1,
+                       weights=[0.6, 0.3, 0.1])
+    r = runtime.serve(w, slo=0.5)
+    status = r.status
+    is_c = w.model_codes == w.model_code("c")
+    assert np.all(status[is_c] == RequestStatus.UNSERVED)  # no group hosts c
+    served = status == RequestStatus.SERVED
+    assert served.sum() >= 0.8 * (~is_c).sum()
+    assert set(r.group[served].tolist()) == {0, 1}  # both groups did work
+    assert np.all(r.group[w.model_codes == w.model_code("b")][served[w.model_codes
+                                                                     == w.model_code("b")]]
+                  == 0)  # b lives on g0 only
+    assert np.all(r.finish[served] > r.start[served])
+    assert np.all(r.start[served] >= r.arrival[served] - 1e-6)
+    np.testing.assert_allclose(r.arrival, w.arrival)
+    assert r.group_names == ("g0", "g1")
+    # a stage runs one request at a time: on g1 (one stage) executions never overlap
+    on_g1 = np.argsort(r.start[r.group == 1])
+    starts, finishes = r.start[r.group == 1][on_g1], r.finish[r.group == 1][on_g1]
+    assert np.all(starts[1:] >= finishes[:-1] - 1e-6)
+
+
+def test_time_scale_stretches_arrivals(runtime) -> None:
+    w = gamma_workload(rate=50.0, cv=1.0, n=10, models=["a"], seed=2)
+    r = runtime.serve(w, slo=1.0, time_scale=2.0)
+    np.testing.assert_allclose(r.arrival, 2.0 * w.arrival)
+    assert r.count(RequestStatus.SERVED) == 10
+
+
+def test_measured_profile_covers_every_hosted_model(runtime) -> None:
+    prof = runtime.profile
+    assert {e.model for e in prof} == {"a", "b"}
+    assert all(e.source == "measured" for e in prof)
+    lats = runtime.stage_latencies()
+    assert set(lats) == {(0, "a"), (0, "b"), (1, "a")}
+    assert len(lats[(0, "a")]) == 2
+    assert len(lats[(1, "a")]) == 1
+    assert runtime.kernel_profile is not None
+    assert len(runtime.kernel_profile) == 3
+
+
+def test_a_given_profile_must_cover_the_placement(devices: list) -> None:
+    from alpaserve.runtime.runtime import Runtime
+
+    with pytest.raises(ProfileError, match="no profile for model"):
+        Runtime(two_group_placement(), devices=devices, profile=ProfileDB()).open()
+
+
+def test_serving_needs_an_open_runtime(devices: list) -> None:
+    from alpaserve.runtime.runtime import Runtime
+
+    w = gamma_workload(rate=10.0, cv=1.0, n=2, models=["a"], seed=0)
+    with pytest.raises(ExecutionError, match="not open"):
+        Runtime(two_group_placement(), devices=devices).serve(w, slo=1.0)
