@@ -11,6 +11,7 @@ from alpaserve.cluster_spec import ClusterSpec, Mesh, homogeneous_cluster
 from alpaserve.device_spec import DeviceSpec, device_preset
 from alpaserve.errors import (
     AlpaServeError,
+    ExecutionError,
     InfeasibleError,
     PlacementError,
     ProfileError,
@@ -34,6 +35,7 @@ __all__ = [
     "AlpaServeError",
     "ClusterSpec",
     "DeviceSpec",
+    "ExecutionError",
     "Group",
     "InfeasibleError",
     "Mesh",

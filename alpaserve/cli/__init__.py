@@ -21,6 +21,10 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("costs", "alpaserve.cli.costs_cmd", "analytic latency and memory of model presets"),
     ("demo", "alpaserve.cli.demo_cmd", "run the default demonstration"),
     ("trace", "alpaserve.cli.trace_cmd", "statistics and plots of a trace file"),
+    ("profile", "alpaserve.cli.profile_cmd",
+     "measure a model's stage latencies and memory on real devices"),
+    ("fidelity", "alpaserve.cli.fidelity_cmd",
+     "serve a placement for real and compare it with its simulation"),
 )
 
 
