@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Generator
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -33,24 +34,28 @@ FORMATION_PRIORITY = NORMAL + 2
 Job = tuple[list[int], int, int]  # (request ids, batch-size slot, model)
 
 
-def _delay_to(now: float, t: float) -> float:
-    """A delay ``d`` with ``now + d == t`` exactly, so event times are the exact times."""
-    d = t - now
-    while now + d < t:
-        d = math.nextafter(d, math.inf)
-    while now + d > t:
-        d = math.nextafter(d, -math.inf)
-    return d
+class _Environment(simpy.Environment):
+    """SimPy's environment, plus scheduling at an absolute time.
+
+    ``Environment.schedule`` puts an event at ``now + delay``, and no delay may land exactly
+    on a given time (round-to-even can skip it), so arrivals at equal times could drift
+    apart by one ulp. This pushes the same heap entry with the exact time instead.
+    """
+
+    def schedule_at(self, event: Event, t: float, priority: int) -> None:
+        if t < self._now:
+            raise ValueError(f"cannot schedule at {t}, before now={self._now}")
+        heappush(self._queue, (t, priority, next(self._eid), event))
 
 
 class _At(Event):
     """An event that fires at absolute time ``t`` with a given priority."""
 
-    def __init__(self, env: simpy.Environment, t: float, priority: int) -> None:
+    def __init__(self, env: _Environment, t: float, priority: int) -> None:
         super().__init__(env)
         self._ok = True
         self._value = None
-        env.schedule(self, priority, _delay_to(env.now, t))
+        env.schedule_at(self, t, priority)
 
 
 class _Run:
@@ -58,7 +63,7 @@ class _Run:
 
     def __init__(self, prepared: PreparedWorkload, tables: PlacementTables,
                  options: SimulationOptions) -> None:
-        self.env = simpy.Environment()
+        self.env = _Environment()
         self.w, self.t, self.o = prepared, tables, options
         n, smax = len(prepared), tables.max_stages
         self.start = np.full(n, np.nan)
