@@ -29,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     HAVE_NUMBA = False
 
-    def _njit(*args: Any, **kwargs: Any) -> Any:
+    def _njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
         def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
             func.py_func = func  # type: ignore[attr-defined]
             return func
@@ -53,10 +53,7 @@ def _clipped(begin: float, length: float, clip: bool, lo: float, hi: float) -> f
 def _exit(F: Any, lat: Any, g: int, m: int, j: int, nst: int, t: float) -> float:
     e = t
     for k in range(nst):
-        f = F[g, k]
-        if f > e:
-            e = f
-        e += lat[g, m, j, k]
+        e = max(e, F[g, k]) + lat[g, m, j, k]
     return e
 
 
@@ -80,16 +77,35 @@ def _push_pipeline(g: int, i: int, ex: float, phead: Any, ptail: Any, pcount: An
     pcount[g] += 1
 
 
+@_njit(cache=True, inline="always")
+def _exit_padded(F: Any, lat1: Any, g: int, m: int, smax: int, t: float) -> float:
+    # Every group is padded to ``smax`` stages of zero latency: the value is unchanged
+    # (``e + 0.0 == e`` and padded ``F`` never exceeds a later exit) and the fixed trip count
+    # keeps the branch predictor out of the way.
+    e = t
+    for k in range(smax):
+        e = max(e, F[g, k]) + lat1[g, m, k]
+    return e
+
+
 @_njit(cache=True)
-def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand_groups: Any,
-                    nstages: Any, lat: Any, F: Any, policy: int, admission: bool,
+def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
+                    nstages: Any, lat1: Any, F: Any, policy: int, admission: bool,
                     overhead: float, record: bool, out_start: Any, out_finish: Any,
                     out_group: Any, out_status: Any, out_stage: Any, record_stages: bool,
-                    i0: int, i1: int, good_pm: Any, count_pm: Any, busy: Any, clip: bool,
-                    lo: float, hi: float) -> None:
-    """Without batching: decide and time each request at its arrival."""
+                    i0: int, i1: int, good_pm: Any, count_pm: Any, busy: Any, served_gm: Any,
+                    clip: bool, lo: float, hi: float) -> None:
+    """Without batching: decide and time each request at its arrival.
+
+    ``cands[m]`` lists the groups hosting ``m`` (ascending), padded to a fixed width with
+    its first group; ``lat1[g, m, k]`` is the batch-1 latency, zero on padded stages.
+    Without clipping, busy time is not summed here: ``served_gm[g, m]`` counts the requests
+    each group served per model instead.
+    """
     n = arrival.shape[0]
     G = nstages.shape[0]
+    smax = F.shape[1]
+    width = cands.shape[1]
     lo_policy = policy == LEAST_OUTSTANDING
     pn = n if lo_policy else 0
     pnext = np.empty(pn, dtype=np.int64)
@@ -102,9 +118,7 @@ def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand
         measured = i0 <= i < i1
         if measured:
             count_pm[m] += 1
-        c0 = cand_ptr[m]
-        c1 = cand_ptr[m + 1]
-        if c0 == c1:
+        if ncand[m] == 0:
             if record:
                 out_status[i] = UNSERVED
                 out_group[i] = -1
@@ -112,36 +126,34 @@ def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand
                 out_finish[i] = np.nan
             continue
         t = arrival[i]
-        g = cand_groups[c0]
-        ex = 0.0
-        if c1 - c0 == 1:
-            ex = _exit(F, lat, g, m, 0, nstages[g], t)
-        elif policy == EARLIEST_FINISH:
-            ex = np.inf
-            for c in range(c0, c1):
-                h = cand_groups[c]
-                e = _exit(F, lat, h, m, 0, nstages[h], t)
+        g = cands[m, 0]
+        if policy == EARLIEST_FINISH:
+            ex = _exit_padded(F, lat1, g, m, smax, t)
+            for c in range(1, width):
+                h = cands[m, c]
+                e = _exit_padded(F, lat1, h, m, smax, t)
                 if e < ex:
                     ex = e
                     g = h
         elif policy == ALPASERVE:
-            best = np.inf
-            for c in range(c0, c1):
-                h = cand_groups[c]
+            best = F[g, nstages[g] - 1]
+            for c in range(1, width):
+                h = cands[m, c]
                 f = F[h, nstages[h] - 1]
-                if c == c0 or f < best:
+                if f < best:
                     best = f
                     g = h
-            ex = _exit(F, lat, g, m, 0, nstages[g], t)
+            ex = _exit_padded(F, lat1, g, m, smax, t)
         else:
-            best_n = -1
-            for c in range(c0, c1):
-                h = cand_groups[c]
+            _pop_exited(g, t, phead, pcount, pnext, pexit)
+            best_n = pcount[g]
+            for c in range(1, width):
+                h = cands[m, c]
                 _pop_exited(h, t, phead, pcount, pnext, pexit)
-                if best_n < 0 or pcount[h] < best_n:
+                if pcount[h] < best_n:
                     best_n = pcount[h]
                     g = h
-            ex = _exit(F, lat, g, m, 0, nstages[g], t)
+            ex = _exit_padded(F, lat1, g, m, smax, t)
         fin = ex + overhead
         if record:
             out_group[i] = g
@@ -152,19 +164,27 @@ def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand
                 out_finish[i] = np.nan
             continue
         # commit: the same recurrence, writing the stage free times
+        if record:
+            out_start[i] = max(t, F[g, 0])
+        if record_stages:
+            e = t
+            for k in range(nstages[g]):
+                out_stage[i, k] = max(e, F[g, k])
+                e = out_stage[i, k] + lat1[g, m, k]
         e = t
-        for k in range(nstages[g]):
-            s = F[g, k]
-            if e > s:
-                s = e
-            if record_stages:
-                out_stage[i, k] = s
-            if k == 0 and record:
-                out_start[i] = s
-            d = lat[g, m, 0, k]
-            busy[g] += _clipped(s, d, clip, lo, hi)
-            e = s + d
-            F[g, k] = e
+        if clip:
+            for k in range(smax):
+                s = max(e, F[g, k])
+                d = lat1[g, m, k]
+                busy[g] += _clipped(s, d, clip, lo, hi)  # padded stages add exactly 0
+                e = s + d
+                F[g, k] = e
+        else:
+            # unclipped busy time is summed per (group, model) afterwards
+            served_gm[g, m] += 1
+            for k in range(smax):
+                e = max(e, F[g, k]) + lat1[g, m, k]
+                F[g, k] = e
         if lo_policy:
             _push_pipeline(g, i, e, phead, ptail, pcount, pnext, pexit)
         if record:
@@ -348,3 +368,39 @@ def batching_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand
                     good_pm[m] += 1
             formed = True
         ready[g] = F[g, 0] if qlen[g] > 0 else np.inf
+
+
+@_njit(cache=True)
+def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status: Any,
+                   i0: int, i1: int, req_pm: Any, good_pm: Any, lat_buf: Any
+                   ) -> tuple[int, int, int, float, int, float]:
+    """One pass of :func:`simulator.result.summarize`; latencies go to ``lat_buf``.
+
+    Returns ``(served, dropped, unserved, latency_sum, num_latencies, max_finish)``; the sum
+    is left to right, like ``cumsum`` in the NumPy version.
+    """
+    served = 0
+    dropped = 0
+    unserved = 0
+    total = 0.0
+    max_finish = -np.inf
+    for i in range(arrival.shape[0]):
+        st = status[i]
+        if st == SERVED:
+            max_finish = max(max_finish, finish[i])
+        if i < i0 or i >= i1:
+            continue
+        m = codes[i]
+        req_pm[m] += 1
+        if st == SERVED:
+            lat = finish[i] - arrival[i]
+            lat_buf[served] = lat
+            total += lat
+            served += 1
+            if finish[i] <= deadline[i]:
+                good_pm[m] += 1
+        elif st == DROPPED:
+            dropped += 1
+        else:
+            unserved += 1
+    return served, dropped, unserved, total, served, max_finish

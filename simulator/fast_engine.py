@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -10,7 +11,14 @@ import numpy as np
 from simulator import fast
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload
-from simulator.result import UNSERVED, AttainmentSummary, SimResult, stats_window
+from simulator.result import (
+    UNSERVED,
+    AttainmentSummary,
+    SimResult,
+    Summary,
+    percentiles_in_place,
+    stats_window,
+)
 from simulator.semantics import POLICY_CODES, PlacementTables
 
 
@@ -43,7 +51,7 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
     rec_stages = record and options.record_stages
     out["stage_start"] = (np.full((n, tables.max_stages), np.nan) if rec_stages
                           else np.empty((0, tables.max_stages)))
-    pipeline, batching = kernels or (fast.pipeline_kernel, fast.batching_kernel)
+    pipeline, batching = kernels[:2] if kernels else (fast.pipeline_kernel, fast.batching_kernel)
     policy = POLICY_CODES[options.policy]
     common = (prepared.arrival, prepared.model_codes, prepared.deadline, tables.cand_ptr,
               tables.cand_groups, tables.num_stages, tables.lat)
@@ -61,9 +69,17 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
                  out["finish"], out["group"], out["status"], out["batch"], out["stage_start"],
                  rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], clip, lo, hi)
     else:
-        pipeline(*common, F, policy, options.admission, options.request_overhead, record,
+        cands, ncand = tables.padded_candidates
+        lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
+        served_gm = np.zeros((G, M), dtype=np.int64)
+        pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
+                 tables.num_stages, lat1, F, policy, options.admission,
+                 options.request_overhead, record,
                  out["start"], out["finish"], out["group"], out["status"], out["stage_start"],
-                 rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], clip, lo, hi)
+                 rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], served_gm,
+                 clip, lo, hi)
+        if not clip:
+            out["busy"] = (served_gm * lat1.sum(axis=2)).sum(axis=1)
         if record:
             out["batch"] = (out["status"] == 0).astype(np.int32)
     return out
@@ -71,8 +87,25 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
 
 def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: SimulationOptions,
              *, kernels: Any = None) -> SimResult:
-    """Simulate with the compiled kernels; ``kernels`` overrides them (e.g. ``py_func``)."""
+    """Simulate with the compiled kernels.
+
+    ``kernels`` overrides ``(pipeline, batching, summary)`` kernels, e.g. with their
+    ``py_func`` to run the uncompiled code.
+    """
     out = _run(prepared, tables, options, record=True, kernels=kernels)
+    summary_kernel = kernels[2] if kernels else fast.summary_kernel
+    i0, i1 = _window(prepared, options)[:2]
+    M = len(prepared.model_names)
+    req_pm, good_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
+    lat_buf = np.empty(i1 - i0)
+    served, dropped, unserved, total, nlat, max_finish = summary_kernel(
+        prepared.arrival, prepared.model_codes, prepared.deadline, out["finish"],
+        out["status"], i0, i1, req_pm, good_pm, lat_buf)
+    summary = Summary(requests_per_model=req_pm, good_per_model=good_pm, num_served=served,
+                      num_dropped=dropped, num_unserved=unserved,
+                      latency_mean=total / nlat if nlat else math.nan,
+                      latency_percentiles=percentiles_in_place(lat_buf[:nlat]),  # type: ignore[arg-type]
+                      max_finish=max_finish)
     return SimResult.from_outcomes(
         model_names=prepared.model_names, group_names=tables.group_names,
         arrival=prepared.arrival, model_codes=prepared.model_codes, slo=prepared.slo,
@@ -80,7 +113,8 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
         batch_size=out["batch"],
         stage_start=out["stage_start"] if options.record_stages else None,
         group_busy_seconds=out["busy"], group_num_stages=tables.num_stages.tolist(),
-        warmup=options.warmup, cooldown=options.cooldown, engine="fast")
+        warmup=options.warmup, cooldown=options.cooldown, engine="fast", summary=summary,
+        copy=False)
 
 
 def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,

@@ -73,12 +73,10 @@ def prepare(workload: Workload, slo: SloSpec = None) -> PreparedWorkload:
         else:
             slo_arr = np.full(len(workload), float(slo))
     arrival = np.ascontiguousarray(workload.arrival, dtype=np.float64)
-    columns = {
-        "arrival": arrival,
-        "model_codes": np.ascontiguousarray(workload.model_codes, dtype=np.int64),
-        "slo": np.ascontiguousarray(slo_arr, dtype=np.float64),
-        "deadline": arrival + slo_arr,
-    }
-    for col in columns.values():
+    codes = np.ascontiguousarray(workload.model_codes, dtype=np.int64)
+    slo_arr = np.ascontiguousarray(slo_arr, dtype=np.float64)
+    deadline = arrival + slo_arr
+    for col in (arrival, codes, slo_arr, deadline):
         col.flags.writeable = False
-    return PreparedWorkload(model_names=tuple(workload.model_names), **columns)
+    return PreparedWorkload(model_names=tuple(workload.model_names), arrival=arrival,
+                            model_codes=codes, slo=slo_arr, deadline=deadline)

@@ -45,7 +45,8 @@ class _Environment(simpy.Environment):
     def schedule_at(self, event: Event, t: float, priority: int) -> None:
         if t < self._now:
             raise ValueError(f"cannot schedule at {t}, before now={self._now}")
-        heappush(self._queue, (t, priority, next(self._eid), event))
+        entry: tuple[float, int, int, Event] = (t, priority, next(self._eid), event)
+        heappush(self._queue, entry)  # type: ignore[misc]
 
 
 class _At(Event):

@@ -39,10 +39,88 @@ STATUS_NAMES = ("served", "dropped", "unserved")
 FloatArray = npt.NDArray[np.float64]
 
 
-def _frozen(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
+def _frozen_copy(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
     out = np.array(array, dtype=dtype, copy=True)
     out.flags.writeable = False
     return out
+
+
+def _frozen_view(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
+    out = np.asarray(array, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
+
+
+PERCENTILES = (50.0, 90.0, 99.0)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Summary:
+    """Counts over measured requests; latency statistics over the measured served ones.
+
+    ``max_finish`` is the latest finish of any served request (measured or not).
+    """
+
+    requests_per_model: npt.NDArray[np.int64]
+    good_per_model: npt.NDArray[np.int64]
+    num_served: int
+    num_dropped: int
+    num_unserved: int
+    latency_mean: float
+    latency_percentiles: tuple[float, float, float]
+    max_finish: float
+
+
+def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES
+                         ) -> tuple[float, ...]:
+    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``); reorders ``latency``.
+
+    Examples
+    --------
+    >>> percentiles_in_place(np.array([4.0, 1.0, 3.0, 2.0]), (50.0, 100.0))
+    (2.5, 4.0)
+    """
+    n = latency.shape[0]
+    if n == 0:
+        return tuple(math.nan for _ in qs)
+    ranks = [q / 100.0 * (n - 1) for q in qs]
+    kth = sorted({min(int(r) + d, n - 1) for r in ranks for d in (0, 1)})
+    latency.partition(kth)
+    out = []
+    for r in ranks:
+        lo = int(r)
+        a, b = float(latency[lo]), float(latency[min(lo + 1, n - 1)])
+        out.append(a + (r - lo) * (b - a))
+    return tuple(out)
+
+
+def summarize(arrival: FloatArray, model_codes: np.ndarray, deadline: FloatArray,
+              finish: FloatArray, status: np.ndarray, i0: int, i1: int,
+              num_models: int) -> Summary:
+    """Count outcomes of requests ``i0 <= i < i1``: the statistics of :class:`SimResult`.
+
+    The latency mean is a left-to-right sum (``cumsum``) so that compiled engines can
+    reproduce it bit for bit.
+    """
+    st = status[i0:i1]
+    served = st == SERVED
+    codes = model_codes[i0:i1]
+    fin = finish[i0:i1]
+    good = served & (fin <= deadline[i0:i1])
+    latency = fin[served] - arrival[i0:i1][served]
+    done = finish[status == SERVED]
+    mean = float(np.cumsum(latency)[-1] / latency.size) if latency.size else math.nan
+    p50, p90, p99 = percentiles_in_place(latency)
+    return Summary(
+        requests_per_model=np.bincount(codes, minlength=num_models),
+        good_per_model=np.bincount(codes[good], minlength=num_models),
+        num_served=int(served.sum()),
+        num_dropped=int(np.count_nonzero(st == DROPPED)),
+        num_unserved=int(np.count_nonzero(st == UNSERVED)),
+        latency_mean=mean,
+        latency_percentiles=(p50, p90, p99),
+        max_finish=float(done.max()) if done.size else -math.inf,
+    )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -118,13 +196,18 @@ class SimResult:
         warmup: float = 0.0,
         cooldown: float = 0.0,
         engine: str = "runtime",
+        summary: Summary | None = None,
+        copy: bool = True,
     ) -> SimResult:
         """Freeze per-request outcomes and derive the statistics.
 
         ``group_busy_seconds[g]`` is the stage-seconds group ``g`` executed inside the
         window, summed over its ``group_num_stages[g]`` stages (see :func:`stats_window` for
-        the window an engine must clip to). Unknown busy time gives NaN fractions.
+        the window an engine must clip to). Unknown busy time gives NaN fractions. An engine
+        that already counted the outcomes passes ``summary`` (see :func:`summarize`) and
+        ``copy=False`` to hand over arrays it owns instead of copying them.
         """
+        _frozen = _frozen_copy if copy else _frozen_view
         arr = _frozen(arrival, np.float64)
         n = arr.shape[0]
         columns = {
@@ -140,31 +223,29 @@ class SimResult:
         for name, col in columns.items():
             if col.shape != (n,):
                 raise SimulationError(f"{name} has shape {col.shape}, expected ({n},)")
-        if n and np.any(np.diff(arr) < 0):
+        if copy and n and np.any(arr[1:] < arr[:-1]):
             raise SimulationError("arrival must be sorted in non-decreasing order")
         names = tuple(model_names)
         gnames = tuple(group_names)
         st = columns["status"]
-        if n and (st.min() < SERVED or st.max() > UNSERVED):
+        if copy and n and (st.min() < SERVED or st.max() > UNSERVED):
             raise SimulationError(f"status values must be in {{0, 1, 2}}, got {np.unique(st)}")
 
-        window, (i0, i1) = stats_window(arr, columns["finish"], warmup=warmup, cooldown=cooldown)
-        codes = columns["model_codes"][i0:i1]
-        st_m = st[i0:i1]
-        served = st_m == SERVED
-        fin = columns["finish"][i0:i1]
-        good = served & (fin <= arr[i0:i1] + columns["slo"][i0:i1])
-        m = len(names)
-        req_pm = np.bincount(codes, minlength=m)
-        good_pm = np.bincount(codes[good], minlength=m)
-        latency = fin[served] - arr[i0:i1][served]
-        if latency.size:
-            p50, p90, p99 = (float(x) for x in np.percentile(latency, [50.0, 90.0, 99.0]))
-            mean = float(latency.mean())
+        if summary is None:
+            done = columns["finish"][st == SERVED]
+            max_finish = float(done.max()) if done.size else -math.inf
         else:
-            p50 = p90 = p99 = mean = math.nan
+            max_finish = summary.max_finish
+        window, (i0, i1) = stats_window(arr, None, warmup=warmup, cooldown=cooldown,
+                                        max_finish=max_finish)
+        if summary is None:
+            summary = summarize(arr, columns["model_codes"], arr + columns["slo"],
+                                columns["finish"], st, i0, i1, len(names))
+        req_pm, good_pm = summary.requests_per_model, summary.good_per_model
+        p50, p90, p99 = summary.latency_percentiles
+        mean = summary.latency_mean
         length = window[1] - window[0]
-        num_served = int(served.sum())
+        num_served = summary.num_served
         busy: dict[str, float] = {}
         for g, gname in enumerate(gnames):
             if group_busy_seconds is None or group_num_stages is None or length <= 0:
@@ -183,10 +264,10 @@ class SimResult:
             measured=(int(i0), int(i1)),
             num_requests=num_measured,
             num_served=num_served,
-            num_dropped=int(np.count_nonzero(st_m == DROPPED)),
-            num_unserved=int(np.count_nonzero(st_m == UNSERVED)),
-            num_good=int(good.sum()),
-            attainment=float(good.sum() / num_measured) if num_measured else math.nan,
+            num_dropped=summary.num_dropped,
+            num_unserved=summary.num_unserved,
+            num_good=int(good_pm.sum()),
+            attainment=float(good_pm.sum() / num_measured) if num_measured else math.nan,
             requests_per_model=MappingProxyType(
                 {nm: int(c) for nm, c in zip(names, req_pm, strict=True)}),
             good_per_model=MappingProxyType(
@@ -249,9 +330,13 @@ class SimResult:
         })
 
 
-def stats_window(arrival: FloatArray, finish: FloatArray, *, warmup: float = 0.0,
-                 cooldown: float = 0.0) -> tuple[tuple[float, float], tuple[int, int]]:
+def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: float = 0.0,
+                 cooldown: float = 0.0, max_finish: float | None = None
+                 ) -> tuple[tuple[float, float], tuple[int, int]]:
     """The statistics window ``(t_lo, t_hi)`` and the index range of measured requests.
+
+    Without trimming the window ends at the later of the last arrival and the last finish
+    (``max_finish``, else the largest non-NaN ``finish``).
 
     Examples
     --------
@@ -270,9 +355,10 @@ def stats_window(arrival: FloatArray, finish: FloatArray, *, warmup: float = 0.0
         return (0.0, 0.0), (0, 0)
     first, last = float(arrival[0]), float(arrival[-1])
     if warmup == 0 and cooldown == 0:
-        done = finish[~np.isnan(finish)]
-        hi = max(last, float(done.max())) if done.size else last
-        return (first, hi), (0, n)
+        if max_finish is None:
+            done = finish[~np.isnan(finish)] if finish is not None else np.empty(0)
+            max_finish = float(done.max()) if done.size else -math.inf
+        return (first, max(last, max_finish)), (0, n)
     lo, hi = first + warmup, last - cooldown
     if not hi > lo:
         raise SimulationError(f"warmup={warmup} and cooldown={cooldown} leave no window in "

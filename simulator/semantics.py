@@ -125,6 +125,23 @@ class PlacementTables:
         return ptr, np.nonzero(hosted)[1].astype(np.int64)
 
     @property
+    def padded_candidates(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``(cands, ncand)``: each model's hosts in a fixed-width row, padded with its first.
+
+        Re-evaluating the first host never changes a strict-minimum choice, and a fixed
+        width keeps the fast kernel's loops free of unpredictable exits.
+        """
+        ncand = np.diff(self.cand_ptr)
+        width = max(int(ncand.max()) if ncand.size else 1, 1)
+        cands = np.zeros((len(self.model_names), width), dtype=np.int64)
+        for m in range(len(self.model_names)):
+            hosts = self.cand_groups[self.cand_ptr[m]:self.cand_ptr[m + 1]]
+            if hosts.size:
+                cands[m, :] = hosts[0]
+                cands[m, :hosts.size] = hosts
+        return cands, ncand
+
+    @property
     def num_groups(self) -> int:
         return len(self.group_names)
 

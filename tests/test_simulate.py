@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -49,7 +51,8 @@ def assert_same_outcomes(a: SimResult, b: SimResult) -> None:
     np.testing.assert_array_equal(a.batch_size, b.batch_size)
     np.testing.assert_allclose(a.start, b.start, rtol=0, atol=1e-9)
     np.testing.assert_allclose(a.finish, b.finish, rtol=0, atol=1e-9)
-    assert a.stage_start is not None and b.stage_start is not None
+    assert a.stage_start is not None
+    assert b.stage_start is not None
     np.testing.assert_allclose(a.stage_start, b.stage_start, rtol=0, atol=1e-9)
     assert (a.num_served, a.num_dropped, a.num_unserved, a.num_good) == \
         (b.num_served, b.num_dropped, b.num_unserved, b.num_good)
@@ -68,7 +71,8 @@ def check_invariants(r: SimResult, tables: PlacementTables, options: SimulationO
     assert np.all(r.group[r.status == UNSERVED] == -1)
     assert np.all(r.group[r.status != UNSERVED] >= 0)
     served = r.status == SERVED
-    assert np.all(np.isnan(r.start[~served])) and np.all(np.isnan(r.finish[~served]))
+    assert np.all(np.isnan(r.start[~served]))
+    assert np.all(np.isnan(r.finish[~served]))
     assert np.all(r.start[served] >= r.arrival[served])
     assert np.all(r.finish[served] > r.start[served])
     if options.admission:
@@ -84,7 +88,7 @@ def check_invariants(r: SimResult, tables: PlacementTables, options: SimulationO
                 j = int(np.flatnonzero(tables.sizes[g, m] == b)[0])
                 seen[r.stage_start[i, k]] = r.stage_start[i, k] + tables.lat[g, m, j, k]
             begins = sorted(seen)
-            for s0, s1 in zip(begins, begins[1:], strict=False):
+            for s0, s1 in itertools.pairwise(begins):
                 assert s1 >= seen[s0] - 1e-12, (g, k, s0, seen[s0], s1)
             if not options.batching:
                 # FCFS: every stage sees the group's requests in arrival order
@@ -131,7 +135,8 @@ def test_engines_agree_with_trimming_and_load(policy: str, max_batch: int) -> No
     sc = random_scenario(7, n=400, cv=4.0, slo_scale=3.0)
     ref, fast = both(sc, policy=policy, max_batch=max_batch, warmup=1.0, cooldown=0.5)
     assert_same_outcomes(ref, fast)
-    assert ref.measured == fast.measured and ref.measured[0] > 0
+    assert ref.measured == fast.measured
+    assert ref.measured[0] > 0
     assert ref.latency_p99 == pytest.approx(fast.latency_p99, rel=1e-12)
 
 
@@ -184,7 +189,8 @@ def test_alpaserve_compatible_overheads(engine: str) -> None:
     assert r.finish[0] == pytest.approx(0.2 * (1 + 0.009 * 2) + 0.011)
     tight = 0.2 * (1 + 0.009 * 2) + 0.005  # met without the 11 ms, missed with it
     r = simulate(placement, db, w, SimulationOptions.alpaserve(engine=engine), slo=tight)
-    assert r.status.tolist() == [DROPPED] and r.attainment == 0.0
+    assert r.status.tolist() == [DROPPED]
+    assert r.attainment == 0.0
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])
@@ -228,7 +234,7 @@ def test_errors_name_the_value() -> None:
         simulate(placement, db, w, slo={"a": -1.0})
     with pytest.raises(SimulationError, match="no slo column"):
         simulate(placement, db, w)
-    with pytest.raises(ProfileError, match="'a'.*does not know"):
+    with pytest.raises(ProfileError, match=r"'a'.*does not know"):
         simulate(placement, ProfileDB(), w, slo=1.0)
     other = ProfileDB([entry("a", ParallelConfig.uniform(num_layers=8, pipeline_degree=2), 1,
                              [0.1, 0.1])])
