@@ -67,15 +67,16 @@ class _Run:
         self.env = _Environment()
         self.w, self.t, self.o = prepared, tables, options
         n, smax = len(prepared), tables.max_stages
-        self.start = np.full(n, np.nan)
-        self.finish = np.full(n, np.nan)
-        self.group = np.full(n, -1, dtype=np.int32)
-        self.status = np.full(n, UNSERVED, dtype=np.int8)
-        self.batch = np.zeros(n, dtype=np.int32)
+        # per-request records (Python lists: cheaper to write one item at a time)
+        self.start = [math.nan] * n
+        self.finish = [math.nan] * n
+        self.group = [-1] * n
+        self.status = [UNSERVED] * n
+        self.batch = [0] * n
         self.stage_start = np.full((n, smax), np.nan) if options.record_stages else None
         self.busy = np.zeros(tables.num_groups)
         self.clip = options.warmup > 0 or options.cooldown > 0
-        self.window = (stats_window(prepared.arrival, self.finish, warmup=options.warmup,
+        self.window = (stats_window(prepared.arrival, None, warmup=options.warmup,
                                     cooldown=options.cooldown)[0] if self.clip else (0.0, 0.0))
         # Committed stage free times F[g][k]: the dispatcher's exact view of each pipeline.
         self.free = [[NEG_INF] * int(s) for s in tables.num_stages]
@@ -85,6 +86,13 @@ class _Run:
         self.outstanding = [0] * tables.num_groups
         self.queue: list[list[int]] = [[] for _ in range(tables.num_groups)]
         self.queued_work = [0.0] * tables.num_groups  # W[g]
+        # Python lists: the latency rows and host lists are read on every decision.
+        self.lat_rows = [[[tables.lat[g, m, j, :s].tolist()
+                           for j in range(int(tables.num_sizes[g, m]))]
+                          for m in range(len(prepared.model_names))]
+                         for g, s in enumerate(tables.num_stages)]
+        self.hosts = [tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]].tolist()
+                      for m in range(len(prepared.model_names))]
         self.codes = prepared.model_codes.tolist()
         self.deadline = prepared.deadline.tolist()
         for g, s in enumerate(tables.num_stages):
@@ -98,10 +106,7 @@ class _Run:
 
     # ------------------------------------------------------------------ helpers
     def _lat(self, g: int, m: int, j: int) -> list[float]:
-        return self.t.lat[g, m, j, :self.t.num_stages[g]].tolist()
-
-    def _hosts(self, m: int) -> list[int]:
-        return self.t.cand_groups[self.t.cand_ptr[m]:self.t.cand_ptr[m + 1]].tolist()
+        return self.lat_rows[g][m][j]
 
     def _put(self, g: int, k: int, job: Job) -> None:
         self.buffers[g][k].append(job)
@@ -144,17 +149,19 @@ class _Run:
             yield from self._hold(g, k, job)
 
     def _hold(self, g: int, k: int, job: Job) -> Generator[Event, Any, None]:
+        """Run ``job`` on stage ``k`` of group ``g``, then hand it on or finish it."""
         ids, j, m = job
         now = self.env.now
-        for i in ids:
-            if k == 0:
+        if k == 0:
+            for i in ids:
                 self.start[i] = now
-            if self.stage_start is not None:
+        if self.stage_start is not None:
+            for i in ids:
                 self.stage_start[i, k] = now
-        latency = float(self.t.lat[g, m, j, k])
+        latency = self.lat_rows[g][m][j][k]
         self._account(g, now, latency)
         yield self.env.timeout(latency)
-        if k + 1 < self.t.num_stages[g]:
+        if k + 1 < len(self.free[g]):
             self._put(g, k + 1, job)
             return
         for i in ids:
@@ -173,7 +180,8 @@ class _Run:
                 yield from self._hold(g, 0, job)
 
     # ------------------------------------------------------------------ decisions
-    def _choose(self, g_list: list[int], m: int, t: float) -> int:
+    def _choose(self, g_list: list[int], m: int, t: float) -> tuple[int, float]:
+        """The group for a request of model ``m`` at ``t``, and the policy's key for it."""
         policy = self.o.policy
         best, best_key = -1, math.inf
         for g in g_list:
@@ -186,18 +194,19 @@ class _Run:
                 key = commit_exit(self.free[g], self._lat(g, m, 0), begin)
             if best < 0 or key < best_key:
                 best, best_key = g, key
-        return best
+        return best, best_key
 
     def _dispatch(self, i: int, t: float) -> None:
         m = self.codes[i]
-        hosts = self._hosts(m)
+        hosts = self.hosts[m]
         if not hosts:
             return  # UNSERVED
-        g = self._choose(hosts, m, t)
+        g, key = self._choose(hosts, m, t)
         self.group[i] = g
         lat = self._lat(g, m, 0)
-        if self.o.admission and \
-                commit_exit(self.free[g], lat, t) + self.o.request_overhead > self.deadline[i]:
+        # earliest-finish already predicted this exit; other policies predict it now
+        exit_ = key if self.o.policy == "earliest-finish" else commit_exit(self.free[g], lat, t)
+        if self.o.admission and exit_ + self.o.request_overhead > self.deadline[i]:
             self.status[i] = DROPPED
             return
         commit(self.free[g], lat, t)
@@ -208,10 +217,10 @@ class _Run:
 
     def _dispatch_batching(self, i: int, t: float) -> None:
         m = self.codes[i]
-        hosts = self._hosts(m)
+        hosts = self.hosts[m]
         if not hosts:
             return
-        g = self._choose(hosts, m, t)
+        g, _ = self._choose(hosts, m, t)
         self.group[i] = g
         lat = self._lat(g, m, 0)
         if self.o.admission and \
@@ -227,7 +236,7 @@ class _Run:
         queue = self.queue[g]
         for i in members:
             queue.remove(i)
-            self.queued_work[g] -= float(self.t.lat[g, self.codes[i], 0, 0])
+            self.queued_work[g] -= self.lat_rows[g][self.codes[i]][0][0]
         if not queue:
             self.queued_work[g] = 0.0
 
@@ -269,8 +278,11 @@ class _Run:
         return SimResult.from_outcomes(
             model_names=self.w.model_names, group_names=self.t.group_names,
             arrival=self.w.arrival, model_codes=self.w.model_codes, slo=self.w.slo,
-            start=self.start, finish=self.finish, group=self.group, status=self.status,
-            batch_size=self.batch, stage_start=self.stage_start, group_busy_seconds=busy,
+            start=np.array(self.start), finish=np.array(self.finish),
+            group=np.array(self.group, dtype=np.int32),
+            status=np.array(self.status, dtype=np.int8),
+            batch_size=np.array(self.batch, dtype=np.int32), stage_start=self.stage_start,
+            group_busy_seconds=busy,
             group_num_stages=self.t.num_stages.tolist(), warmup=self.o.warmup,
             cooldown=self.o.cooldown, engine="reference")
 

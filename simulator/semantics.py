@@ -41,7 +41,7 @@ Without batching (``max_batch == 1``)
 -------------------------------------
 A request arriving at ``t`` is committed at ``t`` to one group hosting its model:
 
-* ``earliest-finish``: the group with the smallest predicted finish (recurrence above);
+* ``earliest-finish``: the group with the smallest predicted exit (recurrence above);
 * ``least-outstanding``: the group with the fewest outstanding requests, i.e. requests
   committed to it whose exit is later than ``t``;
 * ``alpaserve``: the group whose last stage frees earliest (smallest ``F[g][S_g - 1]``).
