@@ -187,7 +187,9 @@ def main() -> None:
 
     compile_s = warm_up()
     stats = getattr(kernels.pipeline_kernel, "stats", None)
-    cache = f"cache hits {stats.cache_hits}" if stats is not None else "numba missing"
+    cache = (f"{sum(stats.cache_hits.values())} kernels loaded from numba's cache, "
+             f"{sum(stats.cache_misses.values())} compiled" if stats is not None
+             else "numba missing: plain Python")
     print(f"numba warm-up (compile or cache load): {compile_s:.2f} s ({cache})")
 
     placements, db, slo, rate = scenario(0)
