@@ -1,0 +1,408 @@
+"""The outcome of one simulated (or measured) serving run: :class:`SimResult`.
+
+A result holds one row per request (arrival, start, finish, group, status, batch size) and
+the statistics derived from those rows. Every engine, and the real runtime, builds it with
+:meth:`SimResult.from_outcomes`, so the statistics mean the same thing everywhere:
+
+* ``status`` is :data:`SERVED` (ran to completion, possibly late when admission control is off),
+  :data:`DROPPED` (rejected by SLO-aware admission; used no resources) or :data:`UNSERVED` (no
+  group hosts the model). Every request has exactly one status.
+* A request is *good* when it was served and ``finish <= arrival + slo``.
+* Statistics cover the *measured* requests: those whose arrival lies in ``window``. Without
+  trimming the window runs from the first arrival to the later of the last arrival and the
+  last finish; with warm-up/cool-down trimming it is ``[first + warmup, last - cooldown]``.
+* ``attainment`` (goodput) is good / measured requests; dropped and unserved requests count as
+  misses. Latency statistics cover measured served requests (late ones included).
+* ``throughput`` is measured served requests per second of window.
+* ``group_busy_fraction`` is the mean over a group's stages of the fraction of the window that
+  the stage spent executing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaserve.errors import SimulationError
+
+SERVED = 0
+DROPPED = 1
+UNSERVED = 2
+STATUS_NAMES = ("served", "dropped", "unserved")
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _frozen_copy(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
+    out = np.array(array, dtype=dtype, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def _frozen_view(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
+    out = np.asarray(array, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
+
+
+PERCENTILES = (50.0, 90.0, 99.0)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Summary:
+    """Counts over measured requests; latency statistics over the measured served ones.
+
+    ``max_finish`` is the latest finish of any served request (measured or not).
+    """
+
+    requests_per_model: npt.NDArray[np.int64]
+    good_per_model: npt.NDArray[np.int64]
+    num_served: int
+    num_dropped: int
+    num_unserved: int
+    latency_mean: float
+    latency_percentiles: tuple[float, float, float]
+    max_finish: float
+
+
+def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES
+                         ) -> tuple[float, ...]:
+    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``); reorders ``latency``.
+
+    Examples
+    --------
+    >>> percentiles_in_place(np.array([4.0, 1.0, 3.0, 2.0]), (50.0, 100.0))
+    (2.5, 4.0)
+    """
+    n = latency.shape[0]
+    if n == 0:
+        return tuple(math.nan for _ in qs)
+    ranks = [q / 100.0 * (n - 1) for q in qs]
+    kth = sorted({min(int(r) + d, n - 1) for r in ranks for d in (0, 1)})
+    latency.partition(kth)
+    out = []
+    for r in ranks:
+        lo = int(r)
+        a, b = float(latency[lo]), float(latency[min(lo + 1, n - 1)])
+        out.append(a + (r - lo) * (b - a))
+    return tuple(out)
+
+
+def summarize(arrival: FloatArray, model_codes: np.ndarray, deadline: FloatArray,
+              finish: FloatArray, status: np.ndarray, i0: int, i1: int,
+              num_models: int) -> Summary:
+    """Count outcomes of requests ``i0 <= i < i1``: the statistics of :class:`SimResult`.
+
+    The latency mean is a left-to-right sum (``cumsum``) so that compiled engines can
+    reproduce it bit for bit.
+    """
+    st = status[i0:i1]
+    served = st == SERVED
+    codes = model_codes[i0:i1]
+    fin = finish[i0:i1]
+    good = served & (fin <= deadline[i0:i1])
+    latency = fin[served] - arrival[i0:i1][served]
+    done = finish[status == SERVED]
+    mean = float(np.cumsum(latency)[-1] / latency.size) if latency.size else math.nan
+    p50, p90, p99 = percentiles_in_place(latency)
+    return Summary(
+        requests_per_model=np.bincount(codes, minlength=num_models),
+        good_per_model=np.bincount(codes[good], minlength=num_models),
+        num_served=int(served.sum()),
+        num_dropped=int(np.count_nonzero(st == DROPPED)),
+        num_unserved=int(np.count_nonzero(st == UNSERVED)),
+        latency_mean=mean,
+        latency_percentiles=(p50, p90, p99),
+        max_finish=float(done.max()) if done.size else -math.inf,
+    )
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SimResult:
+    """Per-request outcomes of a run and their statistics.
+
+    Build one with :meth:`from_outcomes`; the statistics fields are derived there.
+
+    Examples
+    --------
+    >>> r = SimResult.from_outcomes(
+    ...     model_names=("a", "b"), group_names=("g0",),
+    ...     arrival=[0.0, 0.5, 1.0], model_codes=[0, 1, 1], slo=[1.0, 1.0, 1.0],
+    ...     start=[0.0, float("nan"), 1.0], finish=[0.4, float("nan"), 2.5],
+    ...     group=[0, 0, 0], status=[SERVED, DROPPED, SERVED],
+    ...     group_busy_seconds=[1.9], group_num_stages=[1])
+    >>> r.attainment, r.num_served, r.num_dropped, dict(r.attainment_per_model)
+    (0.3333333333333333, 2, 1, {'a': 1.0, 'b': 0.0})
+    >>> r.window, round(r.group_busy_fraction["g0"], 2)
+    ((0.0, 2.5), 0.76)
+    """
+
+    model_names: tuple[str, ...]
+    group_names: tuple[str, ...]
+    engine: str
+    # ---- per request (read-only arrays, arrival order)
+    arrival: FloatArray
+    model_codes: npt.NDArray[np.int32]
+    slo: FloatArray
+    start: FloatArray
+    finish: FloatArray
+    group: npt.NDArray[np.int32]
+    status: npt.NDArray[np.int8]
+    batch_size: npt.NDArray[np.int32]
+    stage_start: FloatArray | None
+    # ---- statistics over the measured requests
+    window: tuple[float, float]
+    measured: tuple[int, int]
+    num_requests: int
+    num_served: int
+    num_dropped: int
+    num_unserved: int
+    num_good: int
+    attainment: float
+    requests_per_model: Mapping[str, int]
+    good_per_model: Mapping[str, int]
+    attainment_per_model: Mapping[str, float]
+    latency_mean: float
+    latency_p50: float
+    latency_p90: float
+    latency_p99: float
+    throughput: float
+    group_busy_fraction: Mapping[str, float]
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_outcomes(
+        cls,
+        *,
+        model_names: Sequence[str],
+        group_names: Sequence[str],
+        arrival: npt.ArrayLike,
+        model_codes: npt.ArrayLike,
+        slo: npt.ArrayLike,
+        start: npt.ArrayLike,
+        finish: npt.ArrayLike,
+        group: npt.ArrayLike,
+        status: npt.ArrayLike,
+        batch_size: npt.ArrayLike | None = None,
+        stage_start: npt.ArrayLike | None = None,
+        group_busy_seconds: npt.ArrayLike | None = None,
+        group_num_stages: Sequence[int] | None = None,
+        warmup: float = 0.0,
+        cooldown: float = 0.0,
+        engine: str = "runtime",
+        summary: Summary | None = None,
+        copy: bool = True,
+    ) -> SimResult:
+        """Freeze per-request outcomes and derive the statistics.
+
+        ``group_busy_seconds[g]`` is the stage-seconds group ``g`` executed inside the
+        window, summed over its ``group_num_stages[g]`` stages (see :func:`stats_window` for
+        the window an engine must clip to). Unknown busy time gives NaN fractions. An engine
+        that already counted the outcomes passes ``summary`` (see :func:`summarize`) and
+        ``copy=False`` to hand over arrays it owns instead of copying them.
+        """
+        _frozen = _frozen_copy if copy else _frozen_view
+        arr = _frozen(arrival, np.float64)
+        n = arr.shape[0]
+        columns = {
+            "model_codes": _frozen(model_codes, np.int32),
+            "slo": _frozen(slo, np.float64),
+            "start": _frozen(start, np.float64),
+            "finish": _frozen(finish, np.float64),
+            "group": _frozen(group, np.int32),
+            "status": _frozen(status, np.int8),
+            "batch_size": _frozen(np.where(np.asarray(status) == SERVED, 1, 0)
+                                  if batch_size is None else batch_size, np.int32),
+        }
+        for name, col in columns.items():
+            if col.shape != (n,):
+                raise SimulationError(f"{name} has shape {col.shape}, expected ({n},)")
+        if copy and n and np.any(arr[1:] < arr[:-1]):
+            raise SimulationError("arrival must be sorted in non-decreasing order")
+        names = tuple(model_names)
+        gnames = tuple(group_names)
+        st = columns["status"]
+        if copy and n and (st.min() < SERVED or st.max() > UNSERVED):
+            raise SimulationError(f"status values must be in {{0, 1, 2}}, got {np.unique(st)}")
+
+        if summary is None:
+            done = columns["finish"][st == SERVED]
+            max_finish = float(done.max()) if done.size else -math.inf
+        else:
+            max_finish = summary.max_finish
+        window, (i0, i1) = stats_window(arr, None, warmup=warmup, cooldown=cooldown,
+                                        max_finish=max_finish)
+        if summary is None:
+            summary = summarize(arr, columns["model_codes"], arr + columns["slo"],
+                                columns["finish"], st, i0, i1, len(names))
+        req_pm, good_pm = summary.requests_per_model, summary.good_per_model
+        p50, p90, p99 = summary.latency_percentiles
+        mean = summary.latency_mean
+        length = window[1] - window[0]
+        num_served = summary.num_served
+        busy: dict[str, float] = {}
+        for g, gname in enumerate(gnames):
+            if group_busy_seconds is None or group_num_stages is None or length <= 0:
+                busy[gname] = math.nan
+            else:
+                busy[gname] = float(np.asarray(group_busy_seconds, dtype=np.float64)[g]
+                                    / (group_num_stages[g] * length))
+        num_measured = int(i1 - i0)
+        return cls(
+            model_names=names,
+            group_names=gnames,
+            engine=engine,
+            arrival=arr,
+            stage_start=None if stage_start is None else _frozen(stage_start, np.float64),
+            window=window,
+            measured=(int(i0), int(i1)),
+            num_requests=num_measured,
+            num_served=num_served,
+            num_dropped=summary.num_dropped,
+            num_unserved=summary.num_unserved,
+            num_good=int(good_pm.sum()),
+            attainment=float(good_pm.sum() / num_measured) if num_measured else math.nan,
+            requests_per_model=MappingProxyType(
+                {nm: int(c) for nm, c in zip(names, req_pm, strict=True)}),
+            good_per_model=MappingProxyType(
+                {nm: int(c) for nm, c in zip(names, good_pm, strict=True)}),
+            attainment_per_model=MappingProxyType(
+                {nm: (float(gd / c) if c else math.nan)
+                 for nm, gd, c in zip(names, good_pm, req_pm, strict=True)}),
+            latency_mean=mean,
+            latency_p50=p50,
+            latency_p90=p90,
+            latency_p99=p99,
+            throughput=num_served / length if length > 0 else math.nan,
+            group_busy_fraction=MappingProxyType(busy),
+            **columns,
+        )
+
+    # ------------------------------------------------------------------ views
+    def __len__(self) -> int:
+        return int(self.arrival.shape[0])
+
+    def __repr__(self) -> str:
+        return (f"SimResult({len(self)} requests, attainment={self.attainment:.4f}, "
+                f"served={self.num_served}, dropped={self.num_dropped}, "
+                f"unserved={self.num_unserved}, engine={self.engine!r})")
+
+    @property
+    def unmet_per_model(self) -> dict[str, int]:
+        """Measured requests per model that were not served within their SLO."""
+        return {m: self.requests_per_model[m] - self.good_per_model[m] for m in self.model_names}
+
+    @property
+    def good(self) -> npt.NDArray[np.bool_]:
+        """Per request: served and finished within its SLO."""
+        with np.errstate(invalid="ignore"):
+            return (self.status == SERVED) & (self.finish <= self.arrival + self.slo)
+
+    @property
+    def latency(self) -> FloatArray:
+        """Per request ``finish - arrival`` (NaN unless served)."""
+        return self.finish - self.arrival
+
+    def to_dataframe(self) -> Any:
+        """The per-request table as a ``pandas.DataFrame`` (pandas is imported here)."""
+        import pandas as pd
+
+        def categorical(codes: np.ndarray, names: Sequence[str]) -> Any:
+            return pd.Categorical.from_codes(codes, categories=list(names))
+
+        return pd.DataFrame({
+            "arrival": self.arrival,
+            "model": categorical(self.model_codes, self.model_names),
+            "slo": self.slo,
+            "start": self.start,
+            "finish": self.finish,
+            "latency": self.latency,
+            "group": categorical(self.group, self.group_names),
+            "status": categorical(self.status.astype(np.int32), STATUS_NAMES),
+            "batch_size": self.batch_size,
+            "good": self.good,
+        })
+
+
+def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: float = 0.0,
+                 cooldown: float = 0.0, max_finish: float | None = None
+                 ) -> tuple[tuple[float, float], tuple[int, int]]:
+    """The statistics window ``(t_lo, t_hi)`` and the index range of measured requests.
+
+    Without trimming the window ends at the later of the last arrival and the last finish
+    (``max_finish``, else the largest non-NaN ``finish``).
+
+    Examples
+    --------
+    >>> a = np.array([0.0, 1.0, 2.0, 3.0]); f = np.array([0.5, 1.5, np.nan, 3.9])
+    >>> stats_window(a, f)
+    ((0.0, 3.9), (0, 4))
+    >>> stats_window(a, f, warmup=0.5, cooldown=1.0)
+    ((0.5, 2.0), (1, 3))
+    """
+    for name, value in (("warmup", warmup), ("cooldown", cooldown)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise SimulationError(f"{name} must be a non-negative number of seconds, "
+                                  f"got {value!r}")
+    n = arrival.shape[0]
+    if n == 0:
+        return (0.0, 0.0), (0, 0)
+    first, last = float(arrival[0]), float(arrival[-1])
+    if warmup == 0 and cooldown == 0:
+        if max_finish is None:
+            done = finish[~np.isnan(finish)] if finish is not None else np.empty(0)
+            max_finish = float(done.max()) if done.size else -math.inf
+        return (first, max(last, max_finish)), (0, n)
+    lo, hi = first + warmup, last - cooldown
+    if not hi > lo:
+        raise SimulationError(f"warmup={warmup} and cooldown={cooldown} leave no window in "
+                              f"arrivals spanning [{first}, {last}]")
+    i0, i1 = np.searchsorted(arrival, [lo, hi], side="left")
+    i1 = int(np.searchsorted(arrival, hi, side="right"))
+    return (lo, hi), (int(i0), i1)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class AttainmentSummary:
+    """Only the counts a placement search needs: measured and good requests per model.
+
+    Examples
+    --------
+    >>> s = AttainmentSummary(model_names=("a", "b"), requests_per_model=np.array([4, 0]),
+    ...                       good_per_model=np.array([3, 0]))
+    >>> s.attainment, s.unmet_per_model.tolist(), s.attainment_per_model.tolist()
+    (0.75, [1, 0], [0.75, nan])
+    """
+
+    model_names: tuple[str, ...]
+    requests_per_model: npt.NDArray[np.int64]
+    good_per_model: npt.NDArray[np.int64]
+
+    @property
+    def num_requests(self) -> int:
+        return int(self.requests_per_model.sum())
+
+    @property
+    def num_good(self) -> int:
+        return int(self.good_per_model.sum())
+
+    @property
+    def attainment(self) -> float:
+        n = self.num_requests
+        return self.num_good / n if n else math.nan
+
+    @property
+    def unmet_per_model(self) -> npt.NDArray[np.int64]:
+        return self.requests_per_model - self.good_per_model
+
+    @property
+    def attainment_per_model(self) -> FloatArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.good_per_model / np.where(self.requests_per_model > 0,
+                                                  self.requests_per_model, np.nan)
