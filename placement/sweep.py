@@ -21,6 +21,7 @@ import io
 import itertools
 import json
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -271,7 +272,10 @@ def run_sweep(
                 failed[case.case_id] = str(exc)
             bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: forking a process that has loaded jax (or any threaded library)
+        # can deadlock the child.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures: dict[Future[dict[str, Any]], SweepCase] = {
                 pool.submit(_execute, runner, c, __version__): c for c in todo}
             pending = set(futures)

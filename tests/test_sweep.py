@@ -93,9 +93,19 @@ run_sweep(grid, {out!r}, runner=synthetic_runner, workers=2)
 """
 
 
-def _children(pid: int) -> list[int]:
+def _pool_workers(pid: int) -> list[int]:
+    """Spawned pool workers of ``pid`` (not the resource tracker)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(x) for x in path.read_text().split()] if path.exists() else []
+    children = [int(x) for x in path.read_text().split()] if path.exists() else []
+    workers = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            workers.append(child)
+    return workers
 
 
 @pytest.mark.slow
@@ -109,7 +119,7 @@ def test_killed_worker_then_rerun_matches_uninterrupted(tmp_path: Path) -> None:
         if out.exists() and len(read_results(out)) >= 3:
             break
         time.sleep(0.05)
-    workers = _children(proc.pid)
+    workers = _pool_workers(proc.pid)
     assert workers, "the sweep started no worker processes"
     os.kill(workers[0], signal.SIGKILL)
     proc.wait(timeout=60)
