@@ -18,8 +18,7 @@ from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
-
-
+    ("configs", "alpaserve.cli.configs_cmd", "candidate parallel configs of a model"),
 )
 
 
