@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import warnings
 from typing import Literal
 
 import pulp
@@ -27,6 +28,12 @@ from alpaserve.parallel.problem import ShardingProblem, ShardingSolution
 logger = logging.getLogger(__name__)
 
 Backend = Literal["auto", "highs", "cbc"]
+
+# Costs are seconds (often ~1e-3); the objective is scaled to microseconds and the MIP gaps
+# tightened, else the solvers' default absolute gap (1e-6) accepts visibly worse plans.
+OBJECTIVE_SCALE = 1e6
+GAP_REL = 1e-9
+GAP_ABS = 1e-9
 
 
 def _highs_available() -> bool:
@@ -39,8 +46,15 @@ def _solver(backend: Backend, time_limit: float | None) -> tuple[str, pulp.LpSol
     if backend == "highs" or (backend == "auto" and _highs_available()):
         if not _highs_available():
             raise SolverError("ILP backend 'highs' needs the highspy package")
-        return "highs", pulp.HiGHS(msg=False, timeLimit=time_limit)
-    return "cbc", pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
+        return "highs", pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=GAP_REL,
+                                   gapAbs=GAP_ABS)
+    coin = pulp.COIN_CMD(msg=False, timeLimit=time_limit, gapRel=GAP_REL, gapAbs=GAP_ABS)
+    if coin.available():
+        return "cbc", coin
+    with warnings.catch_warnings():  # PuLP 3.3 deprecates its bundled CBC for 4.0
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return "cbc", pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=GAP_REL,
+                                        gapAbs=GAP_ABS)
 
 
 def _argmax(values: list[float]) -> int:
@@ -70,9 +84,10 @@ def solve_ilp(problem: ShardingProblem, *, backend: Backend = "auto",
     """
     name, solver = _solver(backend, time_limit)
     lp = pulp.LpProblem("intra_op", pulp.LpMinimize)
-    x = [[pulp.LpVariable(f"x_{v}_{s}", cat=pulp.LpBinary)
+    x = [[lp.add_variable(f"x_{v}_{s}", cat=pulp.LpBinary)
           for s in range(problem.num_strategies(v))] for v in range(problem.num_nodes)]
-    objective = [problem.node_costs[v][s] * x[v][s]
+    scale = OBJECTIVE_SCALE
+    objective = [problem.node_costs[v][s] * scale * x[v][s]
                  for v in range(problem.num_nodes) for s in range(problem.num_strategies(v))
                  if problem.node_costs[v][s]]
     for v in range(problem.num_nodes):
@@ -81,23 +96,26 @@ def solve_ilp(problem: ShardingProblem, *, backend: Backend = "auto",
         if all(c == table[0][0] for row in table for c in row):
             # A constant table needs no edge variables.
             if table[0][0]:
-                objective.append(pulp.lpSum(x[u]) * table[0][0])
+                objective.append(pulp.lpSum(x[u]) * (table[0][0] * scale))
             continue
-        e = [[pulp.LpVariable(f"e_{i}_{a}_{b}", lowBound=0)
+        e = [[lp.add_variable(f"e_{i}_{a}_{b}", lowBound=0)
               for b in range(len(table[0]))] for a in range(len(table))]
         for a in range(len(table)):
             lp += pulp.lpSum(e[a]) == x[u][a], f"eu_{i}_{a}"
         for b in range(len(table[0])):
             lp += pulp.lpSum(e[a][b] for a in range(len(table))) == x[v][b], f"ev_{i}_{b}"
-        objective.extend(table[a][b] * e[a][b] for a in range(len(table))
+        objective.extend(table[a][b] * scale * e[a][b] for a in range(len(table))
                          for b in range(len(table[0])) if table[a][b])
     for j, (u, v) in enumerate(problem.ties):
         for s in range(problem.num_strategies(u)):
             lp += x[u][s] == x[v][s], f"tie_{j}_{s}"
     if math.isfinite(problem.memory_budget):
-        lp += pulp.lpSum(problem.node_memory[v][s] * x[v][s] for v in range(problem.num_nodes)
-                         for s in range(problem.num_strategies(v))) <= problem.memory_budget, \
-            "memory"
+        # Scaled to O(1) so the solver's feasibility tolerance is relative, not in bytes.
+        mem_scale = max(sum(max(row) for row in problem.node_memory), 1.0)
+        lp += pulp.lpSum(problem.node_memory[v][s] / mem_scale * x[v][s]
+                         for v in range(problem.num_nodes)
+                         for s in range(problem.num_strategies(v))) \
+            <= problem.memory_budget / mem_scale, "memory"
     lp += pulp.lpSum(objective)
     try:
         lp.solve(solver)
@@ -131,7 +149,7 @@ def ilp_frontier(problem: ShardingProblem, *, backend: Backend = "auto",
 
     Starts from the unconstrained optimum and re-solves with the budget just below the last
     point's memory until nothing fits. Points come fastest first, memory falling. Memories
-    within a relative 1e-9 of each other count as equal.
+    within a relative 1e-6 of each other count as equal (the solver's tolerance).
 
     Examples
     --------
@@ -143,15 +161,15 @@ def ilp_frontier(problem: ShardingProblem, *, backend: Backend = "auto",
     """
     points: list[ShardingSolution] = []
     budget = problem.memory_budget
-    while len(points) < max_points:
+    for _ in range(max_points):
         sol = solve_ilp(problem.with_budget(budget), backend=backend, time_limit=time_limit)
-        if sol is None:
+        if sol is None or (points and sol.memory >= points[-1].memory):
             break
         if points and sol.cost <= points[-1].cost:
             # Same cost with less memory: the earlier point was not on the frontier.
             points.pop()
         points.append(sol)
-        budget = sol.memory * (1 - 1e-9) - 1e-9
+        budget = sol.memory - max(1e-6 * sol.memory, 1e-9)
         if budget < 0:
             break
     return points

@@ -269,6 +269,7 @@ def smallest_fitting_group(model: ModelSpec, cluster: ClusterSpec, options: Sear
             probe = dataclasses.replace(cluster, num_nodes=-(-group // per_node),
                                         devices_per_node=per_node)
             coster = _make_coster(model, probe, options, planner)
+            coster.flat_meshes_only = True  # feasibility only: 2-D meshes shard no further
             planner = coster.planner
             ref = options.batch_sizes[0]
             for t in tensor_degrees(model, group):

@@ -67,6 +67,7 @@ class StageCoster:
     memory_policy: MemoryPolicy = "min-memory"
     memory_slack: float = 0.05
     layer_overhead_s: float = 0.0
+    flat_meshes_only: bool = False
     _bodies: dict[tuple[object, ...], StageEstimate | None] = field(default_factory=dict,
                                                                     repr=False)
     _matrices: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
@@ -181,9 +182,14 @@ class StageCoster:
     # ------------------------------------------------------------------ DP input
     def best_shape(self, start: int, end: int, offset: int, size: int, batch_size: int
                    ) -> tuple[tuple[int, int], StageEstimate] | None:
-        """The fastest logical mesh shape of ``size`` devices for a stage."""
+        """The fastest logical mesh shape of ``size`` devices for a stage.
+
+        ``flat_meshes_only`` restricts the choice to ``(1, size)`` (a quick feasibility probe:
+        2-D meshes split weights no further).
+        """
         best = None
-        for shape in mesh_shapes(size):
+        shapes = mesh_shapes(size)
+        for shape in shapes[:1] if self.flat_meshes_only else shapes:
             est = self.estimate(start, end, offset, shape, batch_size)
             if est is not None and (best is None or est.latency_s < best[1].latency_s):
                 best = (shape, est)
