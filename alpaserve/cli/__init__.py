@@ -20,6 +20,7 @@ from alpaserve.errors import AlpaServeError
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("costs", "alpaserve.cli.costs_cmd", "analytic latency and memory of model presets"),
     ("demo", "alpaserve.cli.demo_cmd", "run the default demonstration"),
+    ("configs", "alpaserve.cli.configs_cmd", "candidate parallel configs of a model"),
     ("trace", "alpaserve.cli.trace_cmd", "statistics and plots of a trace file"),
     ("profile", "alpaserve.cli.profile_cmd",
      "measure a model's stage latencies and memory on real devices"),

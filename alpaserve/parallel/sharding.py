@@ -1,0 +1,314 @@
+"""Sharding strategies of each operator on a logical mesh, and resharding between layouts.
+
+A *layout* of a 2-D activation ``[rows, cols]`` says which mesh axes split each dimension:
+``((), (1,))`` is split by columns along mesh axis 1; ``((), ())`` is replicated.
+
+A strategy assigns every active mesh axis to one loop of the operator, or to none
+(replicated along that axis). For a matmul ``[m, k] × [k, n]``:
+
+* ``batch@a``: split the token rows ``m``; weights replicated (data parallel);
+* ``col@a``: split the output columns ``n`` (Megatron's column-parallel linear);
+* ``row@a``: split the reduction ``k`` (the weight's rows, Megatron's row-parallel linear);
+  the partial outputs are summed by an all-reduce along ``a``.
+
+Attention splits ``batch`` or ``heads``; layer norms split rows; residual adds split anything;
+MoE experts split tokens, experts (``expert@a``, two all-to-alls) or the FFN inside every
+expert (``tensor@a``, one all-reduce).
+
+Costs use the cost-model primitives: compute is :func:`roofline_time` of the per-device FLOPs
+and bytes, an all-reduce is :func:`allreduce_time`, all-gathers and all-to-alls are
+:func:`p2p_time` of the bytes a device receives.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from alpaserve.cost_model import (
+    DEFAULT_MATMUL_EFFICIENCY,
+    allreduce_time,
+    p2p_time,
+    roofline_time,
+)
+from alpaserve.device_spec import DeviceSpec
+from alpaserve.errors import SpecError
+from alpaserve.parallel.logical_mesh import LogicalMesh
+from alpaserve.parallel.op_graph import TIED_NODES, OpNode
+from alpaserve.parallel.problem import ShardingProblem
+
+Layout = tuple[tuple[int, ...], tuple[int, ...]]
+REPLICATED: Layout = ((), ())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Strategy:
+    """One way to run an operator on a mesh; bytes are per device."""
+
+    name: str
+    in_layouts: tuple[Layout, ...]
+    out_layout: Layout
+    compute_s: float
+    comm_s: float
+    weight_bytes: int
+    activation_bytes: int
+
+    @property
+    def cost_s(self) -> float:
+        return self.compute_s + self.comm_s
+
+
+def layout_name(layout: Layout) -> str:
+    """``R`` or e.g. ``S0[1]`` (dim 0 split along axis 1), ``S1[0,1]``.
+
+    Examples
+    --------
+    >>> layout_name(((), (1,))), layout_name(REPLICATED)
+    ('S1[1]', 'R')
+    """
+    parts = [f"S{d}[{','.join(map(str, axes))}]" for d, axes in enumerate(layout) if axes]
+    return "".join(parts) or "R"
+
+
+def _size(mesh: LogicalMesh, axes: Sequence[int]) -> int:
+    return math.prod(mesh.shape[a] for a in axes)
+
+
+def reshard_time(src: Layout, dst: Layout, tensor_bytes: float, mesh: LogicalMesh) -> float:
+    """Time to turn a tensor laid out as ``src`` into ``dst``, axis by axis.
+
+    Going from split to replicated along an axis is an all-gather; moving the split to the
+    other dimension is an all-to-all; going from replicated to split is a local slice (free).
+
+    Examples
+    --------
+    >>> m = LogicalMesh.uniform((1, 2), bandwidth=1e9, latency=0.0)
+    >>> reshard_time(((1,), ()), REPLICATED, 2e9, m)  # gather the other half: 1 GB
+    1.0
+    >>> reshard_time(REPLICATED, ((1,), ()), 2e9, m)
+    0.0
+    """
+    if src == dst:
+        return 0.0
+    current = tensor_bytes / _size(mesh, src[0] + src[1])
+    total = 0.0
+    for a in mesh.active_axes:
+        s_dim = 0 if a in src[0] else 1 if a in src[1] else None
+        d_dim = 0 if a in dst[0] else 1 if a in dst[1] else None
+        if s_dim is None or s_dim == d_dim:
+            continue
+        n, bw, lat = mesh.shape[a], mesh.bandwidth[a], mesh.latency[a]
+        if d_dim is None:  # all-gather: receive the n - 1 other shards
+            total += p2p_time((n - 1) * current, bw, lat)
+            current *= n
+        else:  # all-to-all: keep 1/n, exchange the rest
+            total += p2p_time((n - 1) / n * current, bw, lat)
+    return total
+
+
+def _assignments(mesh: LogicalMesh, options: Sequence[str | None]
+                 ) -> list[dict[str | None, tuple[int, ...]]]:
+    """Every map of active axes to one of ``options``, as option -> axes."""
+    axes = mesh.active_axes
+    out = []
+    for combo in itertools.product(options, repeat=len(axes)):
+        groups: dict[str | None, tuple[int, ...]] = {o: () for o in options}
+        for a, o in zip(axes, combo, strict=True):
+            groups[o] = (*groups[o], a)
+        out.append(groups)
+    return out
+
+
+def _name(groups: dict[str | None, tuple[int, ...]], labels: dict[str, str]) -> str:
+    parts = [f"{labels[o]}@{','.join(map(str, ax))}" for o, ax in groups.items()
+             if o is not None and ax]
+    return "+".join(parts) or "replicated"
+
+
+def _divides(mesh: LogicalMesh, axes: tuple[int, ...], extent: int) -> bool:
+    return extent % _size(mesh, axes) == 0
+
+
+def _allreduce(mesh: LogicalMesh, axes: tuple[int, ...], num_bytes: float) -> float:
+    return sum(allreduce_time(num_bytes, mesh.shape[a], mesh.bandwidth[a], mesh.latency[a])
+               for a in axes)
+
+
+def _layout_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
+                       dims: str) -> list[Strategy]:
+    """Layout-only ops: ``input``/``output`` (no cost), layer norm, residual add."""
+    rows, cols = op.dims["rows"], op.dims["cols"]
+    options: list[str | None] = [None, "r", "c"] if dims == "rc" else [None, "r"]
+    out = []
+    for g in _assignments(mesh, options):
+        if not (_divides(mesh, g["r"], rows) and _divides(mesh, g.get("c", ()), cols)):
+            continue
+        layout: Layout = (g["r"], g.get("c", ()))
+        shard = op.output_bytes // _size(mesh, layout[0] + layout[1])
+        n_in = len(op.input_shapes)
+        if op.kind in ("input", "output"):
+            compute = 0.0
+        else:
+            compute = roofline_time(0.0, (n_in + 1) * shard, device)
+        out.append(Strategy(name=layout_name(layout), in_layouts=(layout,) * n_in,
+                            out_layout=layout, compute_s=compute, comm_s=0.0,
+                            weight_bytes=op.weight_bytes, activation_bytes=(n_in + 1) * shard))
+    return out
+
+
+def _matmul_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
+                       efficiency: float) -> list[Strategy]:
+    d = op.dims
+    m, k, n, dt = d["m"], d["k"], d["n"], op.dtype_bytes
+    labels = {"m": "batch", "n": "col", "k": "row"}
+    out = []
+    for g in _assignments(mesh, [None, "m", "n", "k"]):
+        if not (_divides(mesh, g["m"], m) and _divides(mesh, g["n"], d.get("n_unit", n))
+                and _divides(mesh, g["k"], d.get("k_unit", k))):
+            continue
+        pm, pn, pk = _size(mesh, g["m"]), _size(mesh, g["n"]), _size(mesh, g["k"])
+        in_b, w_b, out_b = m * k * dt / (pm * pk), k * n * dt / (pk * pn), m * n * dt / (pm * pn)
+        weights = math.ceil(k * n * dt / (pk * pn)) + math.ceil(n * dt / pn)
+        out.append(Strategy(
+            name=_name(g, labels), in_layouts=((g["m"], g["k"]),), out_layout=(g["m"], g["n"]),
+            compute_s=roofline_time(op.flops / (pm * pn * pk), in_b + w_b + out_b, device,
+                                    efficiency),
+            comm_s=_allreduce(mesh, g["k"], out_b), weight_bytes=weights,
+            activation_bytes=math.ceil(in_b + out_b)))
+    return out
+
+
+def _attention_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
+                          efficiency: float) -> list[Strategy]:
+    batch, heads = op.dims["batch"], op.dims["heads"]
+    out = []
+    for g in _assignments(mesh, [None, "b", "h"]):
+        if not (_divides(mesh, g["b"], batch) and _divides(mesh, g["h"], heads)):
+            continue
+        p = _size(mesh, g["b"] + g["h"])
+        layout: Layout = (g["b"], g["h"])
+        in_b, out_b = op.input_bytes / p, op.output_bytes / p
+        # The score kernel also runs the softmax over its output: read and write it again.
+        traffic = in_b + (3 * out_b if op.kind == "attention_score" else out_b)
+        out.append(Strategy(
+            name=_name(g, {"b": "batch", "h": "heads"}),
+            in_layouts=(layout,) * len(op.input_shapes), out_layout=layout,
+            compute_s=roofline_time(op.flops / p, traffic, device, efficiency), comm_s=0.0,
+            weight_bytes=0, activation_bytes=math.ceil(in_b + out_b)))
+    return out
+
+
+def _expert_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
+                       efficiency: float) -> list[Strategy]:
+    d = op.dims
+    e, f, t, h, top_k, dt = d["experts"], d["ffn"], d["tokens"], d["hidden"], d["top_k"], \
+        op.dtype_bytes
+    labels = {"r": "batch", "e": "expert", "f": "tensor"}
+    out = []
+    for g in _assignments(mesh, [None, "r", "e", "f"]):
+        rows = tuple(sorted(g["r"] + g["e"]))
+        if not (_divides(mesh, rows, t) and _divides(mesh, g["e"], e)
+                and _divides(mesh, g["f"], f)):
+            continue
+        pr, pe, pf = _size(mesh, rows), _size(mesh, g["e"]), _size(mesh, g["f"])
+        tokens = t / pr
+        dispatched = tokens * top_k * h * dt
+        comm = _allreduce(mesh, g["f"], tokens * h * dt)
+        for a in g["e"]:  # dispatch and combine all-to-alls
+            n = mesh.shape[a]
+            comm += 2 * p2p_time((n - 1) / n * dispatched, mesh.bandwidth[a], mesh.latency[a])
+        weights = math.ceil(e / pe) * (math.ceil(2 * h * f * dt / pf) + math.ceil(f * dt / pf)
+                                       + h * dt)
+        io = op.input_bytes / pr + op.output_bytes / pr
+        out.append(Strategy(
+            name=_name(g, labels), in_layouts=((rows, ()), (rows, ())), out_layout=(rows, ()),
+            compute_s=roofline_time(op.flops / (pr * pf), io + weights, device, efficiency),
+            comm_s=comm, weight_bytes=weights,
+            activation_bytes=math.ceil(io + dispatched / pf)))
+    return out
+
+
+def op_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
+                  efficiency: float = DEFAULT_MATMUL_EFFICIENCY) -> list[Strategy]:
+    """Every valid strategy of ``op`` on ``mesh`` (splits must divide the split extents).
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.device_spec import device_preset
+    >>> from alpaserve.parallel.op_graph import layer_graph
+    >>> g = layer_graph(model_preset("bert-1.3b"), batch_size=1)
+    >>> mesh = LogicalMesh.uniform((1, 2), bandwidth=100e9, latency=1e-5)
+    >>> [s.name for s in op_strategies(g.nodes["qkv"]["op"], mesh, device_preset("v100-16gb"))]
+    ['replicated', 'batch@1', 'col@1', 'row@1']
+    """
+    if op.kind in ("input", "output", "residual"):
+        return _layout_strategies(op, mesh, device, "rc")
+    if op.kind == "layernorm":
+        return _layout_strategies(op, mesh, device, "r")
+    if op.kind in ("matmul", "moe_gate"):
+        return _matmul_strategies(op, mesh, device, efficiency)
+    if op.kind in ("attention_score", "attention_context"):
+        return _attention_strategies(op, mesh, device, efficiency)
+    if op.kind == "moe_experts":
+        return _expert_strategies(op, mesh, device, efficiency)
+    raise SpecError(f"operator {op.name!r} has unknown kind {op.kind!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerShardingSpace:
+    """A layer's strategy-selection problem and the strategies behind its indices."""
+
+    problem: ShardingProblem
+    strategies: tuple[tuple[Strategy, ...], ...]
+
+
+def build_sharding_problem(graph: nx.DiGraph, mesh: LogicalMesh, device: DeviceSpec,
+                           efficiency: float = DEFAULT_MATMUL_EFFICIENCY
+                           ) -> LayerShardingSpace:
+    """The strategy-selection problem of an operator graph on ``mesh``.
+
+    Node costs are compute + communication; node memory is per-device weight bytes; edges
+    cost the resharding from the producer's output layout to the consumer's input layout.
+    The ``input``/``output`` nodes, when present, are tied.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.device_spec import device_preset
+    >>> from alpaserve.parallel.op_graph import layer_graph
+    >>> g = layer_graph(model_preset("bert-1.3b"), batch_size=1)
+    >>> space = build_sharding_problem(g, LogicalMesh.uniform((1, 1), 1e9, 0.0),
+    ...                                device_preset("v100-16gb"))
+    >>> space.problem.num_choices  # one device: one strategy per node
+    1
+    """
+    order = list(nx.topological_sort(graph))
+    index = {name: i for i, name in enumerate(order)}
+    strategies = []
+    for name in order:
+        found = op_strategies(graph.nodes[name]["op"], mesh, device, efficiency)
+        if not found:
+            raise SpecError(f"operator {name!r} has no valid strategy on mesh {mesh.shape}")
+        strategies.append(tuple(found))
+    edges, tables = [], []
+    for u, v, data in sorted(graph.edges(data=True), key=lambda e: (index[e[0]], index[e[1]])):
+        su, sv = strategies[index[u]], strategies[index[v]]
+        port, nbytes = data["port"], data["bytes"]
+        tables.append(tuple(tuple(reshard_time(a.out_layout, b.in_layouts[port], nbytes, mesh)
+                                  for b in sv) for a in su))
+        edges.append((index[u], index[v]))
+    ties: tuple[tuple[int, int], ...] = ()
+    if all(n in index for n in TIED_NODES):
+        ties = ((index[TIED_NODES[0]], index[TIED_NODES[1]]),)
+    problem = ShardingProblem(
+        node_names=tuple(order),
+        strategy_names=tuple(tuple(s.name for s in ss) for ss in strategies),
+        node_costs=tuple(tuple(s.cost_s for s in ss) for ss in strategies),
+        node_memory=tuple(tuple(float(s.weight_bytes) for s in ss) for ss in strategies),
+        edges=tuple(edges), edge_costs=tuple(tables), ties=ties)
+    return LayerShardingSpace(problem=problem, strategies=tuple(strategies))

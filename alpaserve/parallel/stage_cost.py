@@ -1,0 +1,214 @@
+"""Latency and memory of a pipeline stage: a layer range on a sub-mesh, stitched from plans.
+
+A stage of layers ``[k, i)`` holds ``n_dense`` dense and ``n_moe`` MoE layers, so its cost is
+``n_dense`` copies of the dense layer plan plus ``n_moe`` copies of the MoE one (plus the
+resharding where the two kinds' boundary layouts differ), the embedding lookup on the first
+stage, and the activation transfer to the next stage (not on the last).
+
+Memory per device: the layers' weight shards, the first stage's share of the embedding
+(vocab-parallel over the stage's devices), and the largest activation working set of a plan.
+The per-layer weight budget is each kind's smallest memory scaled by one common factor:
+``memory_policy="min-memory"`` caps that factor at ``1 + memory_slack`` (keep weights
+sharded, as AlpaServe's placement wants many models per group); ``"fastest"`` lets it use all
+free memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from alpaserve.cluster_spec import ClusterSpec
+from alpaserve.cost_model import p2p_time, roofline_time
+from alpaserve.errors import SpecError
+from alpaserve.model_spec import ModelSpec
+from alpaserve.parallel.layer_plans import LayerPlan, LayerPlanner
+from alpaserve.parallel.logical_mesh import LogicalMesh, mesh_shapes
+from alpaserve.parallel.op_graph import LayerKind, layer_kind
+from alpaserve.parallel.sharding import reshard_time
+
+MemoryPolicy = Literal["min-memory", "fastest"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageEstimate:
+    """One stage at one batch size; bytes are per device."""
+
+    latency_s: float
+    weight_bytes: int
+    peak_bytes: int
+    plans: tuple[LayerPlan, ...]
+
+
+@dataclass(kw_only=True)
+class StageCoster:
+    """Stage estimates for one model on one cluster, memoised per distinct stage body.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> spec, cluster = model_preset("bert-1.3b"), homogeneous_cluster(8)
+    >>> coster = StageCoster(model=spec, cluster=cluster,
+    ...                      planner=LayerPlanner(model=spec, device=cluster.device))
+    >>> whole = coster.estimate(0, 24, 0, (1, 1), 1)
+    >>> half = coster.estimate(0, 12, 0, (1, 1), 1)
+    >>> 0.45 < half.latency_s / whole.latency_s < 0.55
+    True
+    """
+
+    model: ModelSpec
+    cluster: ClusterSpec
+    planner: LayerPlanner
+    memory_policy: MemoryPolicy = "min-memory"
+    memory_slack: float = 0.05
+    layer_overhead_s: float = 0.0
+    flat_meshes_only: bool = False
+    _bodies: dict[tuple[object, ...], StageEstimate | None] = field(default_factory=dict,
+                                                                    repr=False)
+    _matrices: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
+    _meshes: dict[tuple[int, tuple[int, int]], LogicalMesh] = field(default_factory=dict,
+                                                                   repr=False)
+
+    def __post_init__(self) -> None:
+        if self.memory_policy not in ("min-memory", "fastest"):
+            raise SpecError(f"memory_policy must be 'min-memory' or 'fastest', got "
+                            f"{self.memory_policy!r}")
+        if not self.memory_slack >= 0:
+            raise SpecError(f"memory_slack must be >= 0, got {self.memory_slack!r}")
+        kinds = [layer_kind(self.model, i) for i in range(self.model.num_layers)]
+        self._moe_prefix = np.concatenate([[0], np.cumsum([k == "moe" for k in kinds])])
+        self._switch_prefix = np.concatenate(
+            [[0, 0], np.cumsum([a != b for a, b in itertools.pairwise(kinds)])])
+
+    # ------------------------------------------------------------------ geometry
+    def aligned(self, offset: int, size: int) -> bool:
+        """Sub-meshes stay inside one node, or are whole nodes."""
+        per_node = self.cluster.devices_per_node
+        if offset < 0 or offset + size > self.cluster.num_devices:
+            return False
+        if size <= per_node:
+            return offset // per_node == (offset + size - 1) // per_node
+        return offset % per_node == 0 and size % per_node == 0
+
+    def mesh(self, offset: int, shape: tuple[int, int]) -> LogicalMesh:
+        key = (offset, shape)
+        mesh = self._meshes.get(key)
+        if mesh is None:
+            ids = range(offset, offset + shape[0] * shape[1])
+            mesh = LogicalMesh.from_cluster(self.cluster, ids, shape)
+            self._meshes[key] = mesh
+        return mesh
+
+    def activation_bytes(self, batch_size: int) -> int:
+        return batch_size * self.model.seq_len * self.model.hidden_size * self.model.dtype_bytes
+
+    def transfer_s(self, end_device: int, batch_size: int) -> float:
+        """Sending the activation from device ``end_device - 1`` to ``end_device``."""
+        if end_device >= self.cluster.num_devices:
+            return 0.0
+        bw, lat = self.cluster.link([end_device - 1, end_device])
+        return p2p_time(self.activation_bytes(batch_size), bw, lat)
+
+    # ------------------------------------------------------------------ stages
+    def estimate(self, start: int, end: int, offset: int, shape: tuple[int, int],
+                 batch_size: int) -> StageEstimate | None:
+        """Layers ``[start, end)`` on the ``shape`` mesh from device ``offset``."""
+        if not 0 <= start < end <= self.model.num_layers:
+            raise SpecError(f"stage [{start}, {end}) is invalid for {self.model.num_layers} "
+                            "layers")
+        n_moe = int(self._moe_prefix[end] - self._moe_prefix[start])
+        switches = int(self._switch_prefix[end] - self._switch_prefix[start + 1])
+        mesh = self.mesh(offset, shape)
+        body = self._body(end - start - n_moe, n_moe, switches, start == 0, mesh, batch_size)
+        if body is None or end == self.model.num_layers:
+            return body
+        size = shape[0] * shape[1]
+        return StageEstimate(latency_s=body.latency_s + self.transfer_s(offset + size,
+                                                                        batch_size),
+                             weight_bytes=body.weight_bytes, peak_bytes=body.peak_bytes,
+                             plans=body.plans)
+
+    def _body(self, n_dense: int, n_moe: int, switches: int, first: bool, mesh: LogicalMesh,
+              batch_size: int) -> StageEstimate | None:
+        key = (n_dense, n_moe, switches, first, mesh, batch_size)
+        if key not in self._bodies:
+            self._bodies[key] = self._compute_body(n_dense, n_moe, switches, first, mesh,
+                                                   batch_size)
+        return self._bodies[key]
+
+    def _compute_body(self, n_dense: int, n_moe: int, switches: int, first: bool,
+                      mesh: LogicalMesh, bs: int) -> StageEstimate | None:
+        spec, device, planner = self.model, self.cluster.device, self.planner
+        both: tuple[tuple[LayerKind, int], ...] = (("dense", n_dense), ("moe", n_moe))
+        counts = [(k, c) for k, c in both if c]
+        usable = device.usable_memory_bytes
+        emb = math.ceil(spec.embedding_params * spec.dtype_bytes / mesh.size) if first else 0
+        mins = {k: planner.min_weight_bytes(k, bs, mesh) for k, _ in counts}
+        min_total = sum(c * mins[k] for k, c in counts)
+        act = max(planner.min_activation_bytes(k, bs, mesh) for k, _ in counts)
+        avail = usable - emb - act
+        cap = 1 + self.memory_slack if self.memory_policy == "min-memory" else math.inf
+        for _ in range(3):
+            if avail < min_total:
+                return None
+            factor = min(avail / min_total, cap)
+            plans = {k: planner.plan(k, bs, mesh, mins[k] * factor) for k, _ in counts}
+            if any(p is None for p in plans.values()):
+                return None
+            ok = {k: p for k, p in plans.items() if p is not None}
+            weights = emb + sum(c * ok[k].weight_bytes for k, c in counts)
+            peak = weights + max(p.activation_bytes for p in ok.values())
+            if peak <= usable:
+                break
+            avail -= peak - usable  # the plan's activations are larger than the bound
+        else:
+            return None
+        latency = sum(c * (ok[k].latency_s + self.layer_overhead_s) for k, c in counts)
+        if switches and len(ok) == 2:
+            a, b = ok["dense"].boundary_layout, ok["moe"].boundary_layout
+            full = self.activation_bytes(bs)
+            latency += switches * (reshard_time(a, b, full, mesh)
+                                   + reshard_time(b, a, full, mesh)) / 2
+        if first:  # embedding gather: read one row per token, write the activation
+            latency += roofline_time(0.0, 2 * self.activation_bytes(bs), device)
+        return StageEstimate(latency_s=latency, weight_bytes=int(weights), peak_bytes=int(peak),
+                             plans=tuple(ok.values()))
+
+    # ------------------------------------------------------------------ DP input
+    def best_shape(self, start: int, end: int, offset: int, size: int, batch_size: int
+                   ) -> tuple[tuple[int, int], StageEstimate] | None:
+        """The fastest logical mesh shape of ``size`` devices for a stage.
+
+        ``flat_meshes_only`` restricts the choice to ``(1, size)`` (a quick feasibility probe:
+        2-D meshes split weights no further).
+        """
+        best = None
+        shapes = mesh_shapes(size)
+        for shape in shapes[:1] if self.flat_meshes_only else shapes:
+            est = self.estimate(start, end, offset, shape, batch_size)
+            if est is not None and (best is None or est.latency_s < best[1].latency_s):
+                best = (shape, est)
+        return best
+
+    def cost_matrix(self, offset: int, size: int, batch_size: int) -> np.ndarray:
+        """``[k, i]`` = latency of layers ``[k, i)`` on ``size`` devices from ``offset``."""
+        key = (offset, size, batch_size)
+        cached = self._matrices.get(key)
+        if cached is not None:
+            return cached
+        n = self.model.num_layers
+        out = np.full((n + 1, n + 1), np.inf)
+        self._matrices[key] = out
+        if not self.aligned(offset, size):
+            return out
+        for k in range(n):
+            for i in range(k + 1, n + 1):
+                best = self.best_shape(k, i, offset, size, batch_size)
+                if best is not None:
+                    out[k, i] = best[1].latency_s
+        return out
