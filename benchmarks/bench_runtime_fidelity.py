@@ -22,7 +22,7 @@ from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.model_spec import ModelSpec
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.runtime.devices import use_cpu_devices
-from alpaserve.runtime.fidelity import compare_results, predict_with_profile, slo_from_latency
+from alpaserve.runtime.fidelity import compare_results, simulate_with_profile, slo_from_latency
 from alpaserve.runtime.runtime import Runtime
 from workloads import Workload
 
@@ -47,8 +47,8 @@ def scenario(name: str, groups: int, rate: float, devices: list) -> None:
         real = rt.serve(w)
         ours, kernel = rt.profile, rt.kernel_profile
     assert kernel is not None
-    rep = compare_results(real, predict_with_profile(placement, w, ours))
-    base = compare_results(real, predict_with_profile(placement, w, kernel))
+    rep = compare_results(real, simulate_with_profile(placement, w, ours))
+    base = compare_results(real, simulate_with_profile(placement, w, kernel))
     print(f"== {name}: {groups} group(s), {n} requests, Gamma rate {rate}/s CV {cv}, "
           f"SLO 5x latency ({1e3 * slo['a']:.2f} ms), wall {time.perf_counter() - t0:.1f}s, "
           f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -75,3 +75,42 @@ def test_replay_invariants(gaps: list[float], slo: float, lat0: float, lat1: flo
         starts = np.sort(r.start[r.group == g])
         assert np.all(np.diff(starts) >= first - 1e-9)
     assert r.attainment() == pytest.approx(served.mean())
+
+
+@given(gaps=st.lists(st.floats(0.0, 0.3), min_size=1, max_size=40),
+       slo=st.floats(0.05, 1.0), lat0=st.floats(0.01, 0.2), lat1=st.floats(0.01, 0.2),
+       models=st.lists(st.sampled_from(["a", "b"]), min_size=40, max_size=40))
+def test_dispatcher_makes_the_simulators_decisions(gaps: list[float], slo: float, lat0: float,
+                                                   lat1: float, models: list[str]) -> None:
+    """The runtime's online dispatcher, replayed in virtual time, is the simulator's policy."""
+    from alpaserve.cluster_spec import homogeneous_cluster
+    from alpaserve.model_spec import ModelSpec
+    from alpaserve.placement_spec import Group, Placement
+    from alpaserve.profiles import ProfileDB, ProfileEntry
+    from simulator import SERVED, simulate
+
+    specs = {n: ModelSpec(name=n, family="bert", num_layers=2, hidden_size=64, num_heads=4,
+                          ffn_size=256, vocab_size=100, seq_len=16) for n in ("a", "b")}
+    groups = (Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2,
+                            models=list(specs.values())),
+              Group.uniform(name="g1", device_ids=[2], pipeline_degree=1,
+                            models=[specs["a"]]))
+    placement = Placement(cluster=homogeneous_cluster(4, "cpu"), models=specs, groups=groups)
+    db = ProfileDB()
+    lats: dict[tuple[int, str], tuple[float, ...]] = {}
+    for g, group in enumerate(groups):
+        for name, config in group.models.items():
+            stage_lats = (lat0, lat1) if group.num_stages == 2 else (lat0 + lat1,)
+            lats[(g, name)] = stage_lats
+            db.add(ProfileEntry(model=name, config=config, batch_size=1,
+                                stage_latencies=stage_lats,
+                                stage_weight_bytes=(0,) * len(stage_lats),
+                                stage_peak_memory_bytes=(0,) * len(stage_lats),
+                                source="measured"))
+    w = Workload.from_arrays(arrival=np.cumsum(gaps), model=models[:len(gaps)], slo=slo)
+    predicted = replay_predicted(w, stage_latencies=lats, group_names=["g0", "g1"])
+    simulated = simulate(placement, db, w)
+    assert predicted.status.tolist() == simulated.status.tolist()
+    served = simulated.status == SERVED
+    assert np.allclose(predicted.finish[served], simulated.finish[served], atol=1e-9)
+    assert predicted.group[served].tolist() == simulated.group[served].tolist()

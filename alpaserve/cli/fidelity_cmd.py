@@ -50,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
     arrival = np.cumsum(rng.gamma(shape, args.cv**2 / args.rate, args.requests))
     workload = Workload.from_arrays(arrival=arrival, model=rng.choice(models, args.requests),
                                     model_names=models)
-    # The simulator hook: pass simulate=<the simulator package's runner> once it is merged;
-    # until then measure_fidelity replays the same policy with the measured profile.
     report = measure_fidelity(placement, workload, slo_scale=args.slo_scale,
                               time_scale=args.time_scale,
                               runtime_options={"devices": devices_from(args), "seed": args.seed,

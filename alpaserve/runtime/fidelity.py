@@ -9,8 +9,8 @@ agree request by request on status and group.
 :func:`measure_fidelity` runs a placement and workload through the :class:`Runtime`, then
 through a simulator fed the profile the runtime measured, and compares them. The simulator is
 a parameter (``simulate(placement, workload, profile, slo) -> ResultLike``); the default is
-:func:`predict_with_profile`, the virtual-time replay of the same dispatch policy
-(:func:`~alpaserve.runtime.dispatch.replay_predicted`).
+:func:`simulate_with_profile`, the library's simulator (:func:`simulator.simulate`) with its
+default options, which are the policy the runtime's dispatcher implements.
 
 When fidelity degrades
 ----------------------
@@ -48,8 +48,8 @@ import numpy as np
 from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
-from alpaserve.runtime.dispatch import replay_predicted
 from alpaserve.runtime.result import RequestStatus, ResultLike, attainment, latency
+from simulator import simulate as run_simulation
 from workloads import Workload
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 99.0)
@@ -188,14 +188,10 @@ def compare_results(real: ResultLike, sim: ResultLike, *,
     )
 
 
-def predict_with_profile(placement: Placement, workload: Workload, profile: ProfileDB,
-                         slo: float | dict[str, float] | None = None) -> ResultLike:
-    """The dispatch policy replayed in virtual time with ``profile``'s batch-1 latencies."""
-    lats = {(g, model): profile.get(model, config, 1).stage_latencies
-            for g, group in enumerate(placement.groups)
-            for model, config in group.models.items()}
-    return replay_predicted(workload, stage_latencies=lats, slo=slo,
-                            group_names=[g.name for g in placement.groups])
+def simulate_with_profile(placement: Placement, workload: Workload, profile: ProfileDB,
+                          slo: float | dict[str, float] | None = None) -> ResultLike:
+    """The simulator's prediction of ``workload`` on ``placement`` with ``profile``."""
+    return run_simulation(placement, profile, workload, slo=slo)
 
 
 def slo_from_latency(stage_latencies: dict[tuple[int, str], tuple[float, ...]],
@@ -233,7 +229,7 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
 
     if slo_scale is not None and slo is not None:
         raise SimulationError("give slo or slo_scale, not both")
-    sim_fn = simulate if simulate is not None else predict_with_profile
+    sim_fn = simulate if simulate is not None else simulate_with_profile
     with Runtime(placement, **(runtime_options or {})) as rt:
         if slo_scale is not None:
             slo = slo_from_latency(rt.stage_latencies(), slo_scale)

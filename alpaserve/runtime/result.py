@@ -9,9 +9,9 @@ and ``finish`` are NaN for requests that never ran.
 A request *meets its SLO* (counts towards goodput) when it was served and
 ``finish - arrival <= slo``. Dropped and unserved requests never meet it.
 
-The simulator defines the same fields in ``simulator.result.SimResult``; until both are
-merged this module keeps its own :class:`RunResult` with identical columns and status codes,
-and :mod:`alpaserve.runtime.fidelity` compares any two objects that expose them.
+The columns and status codes are those of ``simulator.SimResult``;
+:meth:`RunResult.to_sim_result` converts a run into one (statistics included), and
+:mod:`alpaserve.runtime.fidelity` compares any two objects that expose the columns.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SpecError
+from simulator import SimResult
 
 
 class RequestStatus(IntEnum):
@@ -123,6 +124,13 @@ class RunResult:
     def attainment(self) -> float:
         """Fraction of all requests served within their SLO (1.0 for no requests)."""
         return attainment(self)
+
+    def to_sim_result(self) -> SimResult:
+        """The same outcomes as a :class:`simulator.SimResult` (with its statistics)."""
+        return SimResult.from_outcomes(
+            model_names=self.model_names, group_names=self.group_names, arrival=self.arrival,
+            model_codes=self.model_codes, slo=self.slo, start=self.start, finish=self.finish,
+            group=self.group, status=self.status, engine="runtime")
 
     def to_dict(self) -> dict[str, Any]:
         return {name: (getattr(self, name).tolist() if isinstance(getattr(self, name),
