@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("costs", "alpaserve.cli.costs_cmd", "analytic latency and memory of model presets"),
     ("demo", "alpaserve.cli.demo_cmd", "run the default demonstration"),
     ("configs", "alpaserve.cli.configs_cmd", "candidate parallel configs of a model"),
+    ("simulate", "alpaserve.cli.simulate_cmd", "simulate a placement under a workload"),
     ("trace", "alpaserve.cli.trace_cmd", "statistics and plots of a trace file"),
     ("profile", "alpaserve.cli.profile_cmd",
      "measure a model's stage latencies and memory on real devices"),
@@ -58,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"alpaserve {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("alpaserve: interrupted", file=sys.stderr)
         return 130

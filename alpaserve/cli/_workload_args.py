@@ -1,0 +1,79 @@
+"""Workload and SLO flags shared by ``simulate``, ``plan`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from alpaserve.errors import SpecError
+
+
+def add_workload_flags(parser: argparse.ArgumentParser, *, rate: float = 8.0,
+                       cv: float = 4.0, duration: float = 600.0) -> None:
+    g = parser.add_argument_group("workload")
+    g.add_argument("--trace", metavar="FILE",
+                   help="replay a trace file instead of a synthetic Gamma workload")
+    g.add_argument("--rate", type=float, default=rate,
+                   help="total arrival rate, req/s (default: %(default)s); with --trace, "
+                        "a rate scale is --rate-scale")
+    g.add_argument("--cv", type=float, default=cv,
+                   help="inter-arrival CV of each model's Gamma process (default: %(default)s)")
+    g.add_argument("--zipf", type=float, default=0.0,
+                   help="power-law popularity exponent across models; 0 = equal shares")
+    g.add_argument("--duration", type=float, default=duration,
+                   help="seconds of synthetic arrivals (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=0, help="workload seed (default: 0)")
+    g.add_argument("--slo", type=float, help="one SLO in seconds for every model")
+    g.add_argument("--slo-scale", type=float, default=5.0,
+                   help="SLO = this x each model's single-device latency "
+                        "(default: %(default)s; ignored with --slo)")
+
+
+def synthetic_workload(model_names: Sequence[str], args: argparse.Namespace, *,
+                       seed_offset: int = 0) -> Any:
+    """Gamma arrivals for ``model_names`` from ``--rate --cv --zipf --duration --seed``."""
+    from workloads.mixes import MixSpec, generate_mix
+
+    for flag in ("rate", "cv", "duration"):
+        if not getattr(args, flag) > 0:
+            raise SpecError(f"--{flag} must be positive, got {getattr(args, flag)!r}")
+    if args.zipf < 0:
+        raise SpecError(f"--zipf must be >= 0, got {args.zipf!r}")
+    spec = MixSpec(model_names=tuple(model_names), total_rate=args.rate, cv=args.cv,
+                   zipf_alpha=args.zipf if args.zipf > 0 else None)
+    return generate_mix(spec, duration=args.duration, seed=args.seed + seed_offset)
+
+
+def trace_workload(path: str, model_names: Sequence[str]) -> Any:
+    """A trace whose models are mapped round-robin onto ``model_names`` by popularity."""
+    import numpy as np
+
+    from alpaserve.cli.trace_cmd import read_trace
+    from workloads.workload import Workload
+
+    workload, _ = read_trace(Path(path), "auto", models=len(model_names), skip_bad_rows=False)
+    if set(workload.model_names) <= set(model_names):
+        return workload
+    counts = np.bincount(workload.model_codes, minlength=len(workload.model_names))
+    order = np.argsort(-counts, kind="stable")
+    remap = np.empty(len(workload.model_names), dtype=np.int64)
+    remap[order] = np.arange(len(order)) % len(model_names)
+    return Workload.from_arrays(arrival=workload.arrival, model=remap[workload.model_codes],
+                                model_names=tuple(model_names))
+
+
+def slo_per_model(models: Mapping[str, Any], device: Any, args: argparse.Namespace
+                  ) -> dict[str, float]:
+    """``--slo`` for every model, or ``--slo-scale`` × its single-device latency."""
+    from alpaserve.cost_model import single_device_latency
+
+    if args.slo is not None:
+        if not args.slo > 0:
+            raise SpecError(f"--slo must be positive, got {args.slo!r}")
+        return {name: float(args.slo) for name in models}
+    if not args.slo_scale > 0:
+        raise SpecError(f"--slo-scale must be positive, got {args.slo_scale!r}")
+    return {name: args.slo_scale * single_device_latency(model=spec, device=device)
+            for name, spec in models.items()}

@@ -1,0 +1,86 @@
+"""``alpaserve simulate``: analytic or given profiles, synthetic or trace workloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alpaserve.cli import main
+from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.cost_model import profile_entry
+from alpaserve.model_spec import model_preset
+from alpaserve.placement_spec import Group, Placement
+from alpaserve.profiles import ProfileDB
+
+
+@pytest.fixture
+def placement_file(tmp_path: Path) -> Path:
+    models = [model_preset("bert-1.3b").renamed(f"m{i}") for i in range(3)]
+    placement = Placement(
+        cluster=homogeneous_cluster(4), models={m.name: m for m in models},
+        groups=(Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=models),
+                Group.uniform(name="g1", device_ids=[2], pipeline_degree=1,
+                              models=models[:1])))
+    path = tmp_path / "plan.json"
+    path.write_text(placement.to_json())
+    return path
+
+
+def run_json(argv: list[str], capsys: pytest.CaptureFixture) -> list[dict]:
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_light_load_meets_every_slo(placement_file: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = run_json(["simulate", str(placement_file), "--rate", "1", "--cv", "1",
+                     "--duration", "60"], capsys)
+    assert rows[0]["model"] == "(all)"
+    assert rows[0]["attainment"] > 0.95
+    assert {r["model"] for r in rows[1:]} == {"m0", "m1", "m2"}
+
+
+def test_overload_drops_requests(placement_file: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = run_json(["simulate", str(placement_file), "--rate", "60", "--cv", "4",
+                     "--duration", "30", "--slo-scale", "2"], capsys)
+    assert rows[0]["dropped"] > 0
+    assert rows[0]["attainment"] < 0.8
+
+
+def test_given_profiles_are_used(placement_file: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture) -> None:
+    placement = Placement.from_json(placement_file.read_text())
+    db = ProfileDB()
+    for group in placement.groups:
+        for name, config in group.models.items():
+            slow = profile_entry(model=placement.models[name], config=config,
+                                 cluster=placement.cluster)
+            # ten times slower than analytic: the SLO (5x analytic) can no longer be met
+            db.add(type(slow)(**{**slow.__dict__,
+                                 "stage_latencies": tuple(10 * x for x in
+                                                          slow.stage_latencies)}))
+    path = tmp_path / "db.json"
+    path.write_text(db.to_json())
+    rows = run_json(["simulate", str(placement_file), "--profiles", str(path), "--rate", "1",
+                     "--duration", "30"], capsys)
+    assert rows[0]["attainment"] == 0.0
+
+
+def test_trace_models_are_mapped_onto_the_placement(placement_file: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,model\n" + "".join(f"{i * 0.5},fn{i % 5}\n" for i in range(40)))
+    out = tmp_path / "req.csv"
+    rows = run_json(["simulate", str(placement_file), "--trace", str(trace),
+                     "--per-request", str(out)], capsys)
+    assert rows[0]["requests"] == 40
+    assert out.read_text().count("\n") == 41
+
+
+def test_errors_are_one_line(placement_file: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture) -> None:
+    assert main(["simulate", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read placement" in capsys.readouterr().err
+    assert main(["simulate", str(placement_file), "--rate", "-1"]) == 2
+    assert "--rate must be positive, got -1" in capsys.readouterr().err
