@@ -2,8 +2,10 @@
 
 Every function builds and returns a :class:`matplotlib.figure.Figure` through the object API
 (no ``pyplot``, so no global figure state and no window): save it with ``fig.savefig`` or let
-a notebook display it. Inputs are plain data — arrays, mappings, a :class:`Placement`, a
-:class:`Workload` — so the module sits in the core layer and never imports the simulator.
+a notebook display it. Single-panel plots also take ``ax=`` to draw into a panel of a larger
+figure, and then return that figure. Inputs are plain data — arrays, mappings, a
+:class:`Placement`, a :class:`Workload` — so the module sits in the core layer and never
+imports the simulator.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -28,6 +31,16 @@ SWEEP_AXES: dict[str, str] = {
 }
 
 Series = Mapping[str, tuple[Sequence[float], Sequence[float]]]
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        fig = ax.get_figure()
+        if not isinstance(fig, Figure):
+            raise SpecError("ax must belong to a matplotlib Figure")
+        return fig, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
 
 
 def plot_attainment_sweep(sweeps: Mapping[str, Series], *, target: float | None = 0.99,
@@ -71,7 +84,7 @@ def plot_attainment_sweep(sweeps: Mapping[str, Series], *, target: float | None 
 
 
 def plot_latency_cdf(latencies: Mapping[str, npt.ArrayLike], *,
-                     slo: float | None = None) -> Figure:
+                     slo: float | None = None, ax: Axes | None = None) -> Figure:
     """Empirical CDFs of latency, one line per label (e.g. per policy).
 
     Examples
@@ -80,8 +93,7 @@ def plot_latency_cdf(latencies: Mapping[str, npt.ArrayLike], *,
     >>> fig.axes[0].get_xlabel()
     'latency (s)'
     """
-    fig = Figure(figsize=(5, 3.4), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes(ax, (5, 3.4))
     for label, values in latencies.items():
         v = np.sort(np.asarray(values, dtype=float))
         if v.size == 0:
@@ -97,7 +109,8 @@ def plot_latency_cdf(latencies: Mapping[str, npt.ArrayLike], *,
     return fig
 
 
-def plot_model_attainment(per_model: Mapping[str, Mapping[str, float]]) -> Figure:
+def plot_model_attainment(per_model: Mapping[str, Mapping[str, float]], *,
+                          ax: Axes | None = None) -> Figure:
     """Grouped bars of attainment per model, one bar colour per policy.
 
     ``per_model`` is ``{policy: {model: attainment}}``.
@@ -110,9 +123,7 @@ def plot_model_attainment(per_model: Mapping[str, Mapping[str, float]]) -> Figur
     """
     policies = list(per_model)
     models = sorted({m for scores in per_model.values() for m in scores})
-    fig = Figure(figsize=(max(5.0, 0.5 * len(models) * max(1, len(policies))), 3.4),
-                 layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes(ax, (max(5.0, 0.5 * len(models) * max(1, len(policies))), 3.4))
     width = 0.8 / max(1, len(policies))
     x = np.arange(len(models))
     for k, policy in enumerate(policies):
@@ -126,7 +137,8 @@ def plot_model_attainment(per_model: Mapping[str, Mapping[str, float]]) -> Figur
     return fig
 
 
-def plot_placement(placement: Placement, *, max_models_per_label: int = 4) -> Figure:
+def plot_placement(placement: Placement, *, max_models_per_label: int = 4,
+                   ax: Axes | None = None) -> Figure:
     """Devices as a grid (one row per node), groups outlined, stages shaded, models labelled.
 
     Examples
@@ -144,9 +156,7 @@ def plot_placement(placement: Placement, *, max_models_per_label: int = 4) -> Fi
     """
     cluster = placement.cluster
     per_node = cluster.devices_per_node
-    fig = Figure(figsize=(1.1 * per_node + 1.5, 0.9 * cluster.num_nodes + 1.2),
-                 layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes(ax, (1.1 * per_node + 1.5, 0.9 * cluster.num_nodes + 1.2))
     palette = [f"C{i}" for i in range(10)]
 
     def cell(device: int) -> tuple[float, float]:
@@ -184,7 +194,8 @@ def plot_placement(placement: Placement, *, max_models_per_label: int = 4) -> Fi
 
 
 def plot_arrival_rate(workload: Workload, *, window_s: float = 60.0,
-                      per_model: bool = False, top_models: int = 8) -> Figure:
+                      per_model: bool = False, top_models: int = 8,
+                      ax: Axes | None = None) -> Figure:
     """Arrival rate over time in windows of ``window_s`` seconds.
 
     Examples
@@ -196,8 +207,7 @@ def plot_arrival_rate(workload: Workload, *, window_s: float = 60.0,
     """
     if not window_s > 0:
         raise SpecError(f"window_s must be positive, got {window_s!r}")
-    fig = Figure(figsize=(7, 3.2), layout="constrained")
-    ax = fig.add_subplot()
+    fig, ax = _axes(ax, (7, 3.2))
     if len(workload) == 0:
         ax.set_title("empty workload")
         return fig

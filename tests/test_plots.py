@@ -81,3 +81,11 @@ def test_arrival_rate_matches_the_rate() -> None:
     assert plot_arrival_rate(Workload.empty(), window_s=1).axes[0].get_title() == "empty workload"
     with pytest.raises(SpecError, match="window_s must be positive, got 0"):
         plot_arrival_rate(w, window_s=0)
+
+
+def test_plots_draw_into_a_given_panel(placement: Placement) -> None:
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert plot_placement(placement, ax=left) is fig
+    assert plot_model_attainment({"sr": {"m0": 1.0}}, ax=right) is fig
+    assert len(fig.axes) == 2
