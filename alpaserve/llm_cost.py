@@ -205,7 +205,8 @@ def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
             flops = flops + 2.0 * model.vocab_size * h * n
         kv_read = st.layers * _kv_bytes_per_layer_token(model) * ctx / t
         compute = _roofline(flops / t, st.weight_bytes + kv_read, hw.device)
-        comm = 2 * st.layers * allreduce_time(act_bytes, t, bw, lat) if t > 1 else 0.0
+        # allreduce_time is arithmetic only, so it broadcasts over arrays.
+        comm = 2 * st.layers * allreduce_time(act_bytes, t, bw, lat)  # type: ignore[arg-type]
         times.append(compute + comm)
     out = _pipeline_time(times, act_bytes, hw, config)
     return float(out) if np.ndim(out) == 0 else np.asarray(out, dtype=np.float64)

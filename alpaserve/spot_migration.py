@@ -232,9 +232,9 @@ def plan_migration(*, model: ModelSpec, hardware: SpotHardware, old: Deployment 
     # 2. device mapping with the KV term only along the chosen replica mapping.
     total = weight + stay
     col_rep = np.array([j for j, _ in positions])
-    for i, j in enumerate(replica_map):
-        if j is not None:
-            mask = np.outer(rep_of == i, col_rep == j)
+    for i, target in enumerate(replica_map):
+        if target is not None:
+            mask = np.outer(rep_of == i, col_rep == target)
             total = total + np.where(mask, kvpart, 0.0)
     pairs, _ = max_reuse_assignment(total)
     by_col = {c: devs[r] for r, c in pairs}
@@ -331,11 +331,15 @@ def evaluate_transfer(*, model: ModelSpec, hardware: SpotHardware, old: Deployme
                 reused += have * w_bytes + have_kv * kv_per_tok * tokens
                 miss_w = (frac - have) * w_bytes
                 miss_kv = (frac - have_kv) * kv_per_tok * tokens
+                # The LM-head copy is the token embedding: either block can source it.
+                alias = nl if blk == nl + 1 else blk
                 if miss_w > 0:
-                    if _covers(on_node.get((dev[0], blk), []), need.lo, need.hi):
+                    if (_covers(on_node.get((dev[0], blk), []), need.lo, need.hi)
+                            or _covers(on_node.get((dev[0], alias), []), need.lo, need.hi)):
                         intra += miss_w
                         drec[0] += miss_w
-                    elif _covers(anywhere.get(blk, []), need.lo, need.hi):
+                    elif (_covers(anywhere.get(blk, []), need.lo, need.hi)
+                          or _covers(anywhere.get(alias, []), need.lo, need.hi)):
                         inter += miss_w
                         nrec[0] += miss_w
                     else:

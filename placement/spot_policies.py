@@ -24,8 +24,7 @@ from alpaserve.spot_config import ConfigTable
 from alpaserve.spot_deployment import Deployment, DeviceKey, pack_devices
 from alpaserve.spot_migration import MigrationPlan, evaluate_transfer, plan_migration
 from simulator.spot_policy import PolicyContext, Reconfiguration
-from workloads.availability import G4DN_12XLARGE, AvailabilityTrace, NodeType, \
-    static_availability
+from workloads.availability import G4DN_12XLARGE, AvailabilityTrace, NodeType, static_availability
 
 
 def _storage_plan(table: ConfigTable, deployment: Deployment) -> MigrationPlan:
@@ -172,9 +171,11 @@ class ReroutePolicy:
 
 
 def on_demand_fleet(spot: AvailabilityTrace, *, start: float, end: float,
+                    add_at: float | None = None,
                     node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
     """On-demand nodes for the same load: as many as the spot fleet held on average over
-    ``[start, end)`` (rounded up), added at ``start`` and never preempted.
+    ``[start, end)`` (rounded up), added at ``add_at`` (default ``start``) and never
+    preempted.
 
     Examples
     --------
@@ -184,4 +185,5 @@ def on_demand_fleet(spot: AvailabilityTrace, *, start: float, end: float,
     2
     """
     count = max(1, math.ceil(spot.mean_alive(start, end) - 1e-9))
-    return static_availability(num_nodes=count, start=start, node_type=node_type)
+    return static_availability(num_nodes=count, start=start if add_at is None else add_at,
+                               node_type=node_type)

@@ -20,6 +20,7 @@ import logging
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -173,7 +174,7 @@ class _Engine:
         self.request_replan(now, "add")
 
     def on_notice(self, now: float, payload: object) -> None:
-        node, deadline = payload  # type: ignore[misc]
+        node, deadline = cast(tuple[str, float], payload)
         devs = [(node, g) for g in range(self.alive.get(node, 0))]
         for d in devs:
             self.leaving[d] = deadline
@@ -215,7 +216,7 @@ class _Engine:
         self.dispatch(now)
 
     def on_done(self, now: float, payload: object) -> None:
-        replica, batch = payload  # type: ignore[misc]
+        replica, batch = cast(tuple[_Replica, Batch], payload)
         if replica.batch is batch:
             self.finish[batch.ids] = batch.finish
             replica.batch = None
@@ -339,16 +340,16 @@ class _Engine:
                                       f"devices that are not usable: {sorted(bad)[:4]}")
         stop = max(now, d.stop_at)
         reps: list[_Replica] = []
-        for j in range(n_new if new is not None else 0):
+        layout = [(new.config, rep) for rep in new.replicas] if new is not None else []
+        for j, (cfg, devices) in enumerate(layout):
             if j in kept:
                 r = old[kept[j]]
-                if r.devices != new.replicas[j]:
+                if r.devices != devices:
                     raise SimulationError(f"policy {self.policy.name!r} keeps replica "
                                           f"{kept[j]} but moves its devices")
-                r.config = new.config
+                r.config = cfg
             else:
-                r = _Replica(devices=new.replicas[j], config=new.config,
-                             ready_at=max(now, d.ready_at[j]))
+                r = _Replica(devices=devices, config=cfg, ready_at=max(now, d.ready_at[j]))
                 self.push(r.ready_at, _READY)
             reps.append(r)
         kept_old = set(kept.values())
@@ -356,9 +357,9 @@ class _Engine:
         for i, r in enumerate(old):
             if i in kept_old:
                 continue
-            j = d.carry[i] if d.carry else None
+            target = d.carry[i] if d.carry else None
             r.stop_at, r.keep_progress = stop, d.keep_progress
-            r.carry_to = reps[j] if j is not None else None
+            r.carry_to = reps[target] if target is not None else None
             self.retiring.append(r)
             busy = max(busy, stop)
         if any(r not in old for r in reps):

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -127,7 +127,8 @@ class AvailabilityTrace:
             if not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
                 raise TraceFormatError(f"event time must be finite and >= 0, got {t!r}",
                                        path=path)
-            parsed.append(AvailabilityEvent(time=float(t), kind=kind, node=str(node)))
+            parsed.append(AvailabilityEvent(time=float(t), kind=cast(EventKind, kind),
+                                            node=str(node)))
         parsed.sort(key=lambda e: e.time)
         alive: set[str] = set()
         info = dict(nodes or {})
@@ -187,14 +188,14 @@ class AvailabilityTrace:
 
     def node_hours(self, end: float | None = None) -> dict[str, float]:
         """Node-hours held per market up to ``end``."""
-        hours = dict.fromkeys(MARKETS, 0.0)
+        hours: dict[str, float] = dict.fromkeys(MARKETS, 0.0)
         for node, a, b in self.intervals(end):
             hours[self.nodes[node].market] += (b - a) / 3600.0
         return hours
 
     def cost(self, end: float | None = None) -> dict[str, float]:
         """Dollars spent per market up to ``end``: node-hours × each node's price."""
-        dollars = dict.fromkeys(MARKETS, 0.0)
+        dollars: dict[str, float] = dict.fromkeys(MARKETS, 0.0)
         for node, a, b in self.intervals(end):
             info = self.nodes[node]
             dollars[info.market] += (b - a) / 3600.0 * info.type.price(market=info.market)
