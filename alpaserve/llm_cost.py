@@ -95,13 +95,52 @@ class LLMConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Stage:
+class StageCost:
+    """One pipeline stage: its layers, weight bytes per device, whether it runs the LM
+    head, and the dense FLOPs and KV-cache bytes of one token through all its layers."""
+
     layers: int
-    weight_bytes: float  # per device
-    head: bool           # runs the LM head
+    weight_bytes: float
+    head: bool
+    flops_per_token: float
+    kv_bytes_per_token: float
 
 
-def _stages(model: ModelSpec, config: LLMConfig) -> list[_Stage]:
+@dataclass(frozen=True, kw_only=True)
+class StagePlan:
+    """The stages of ``config`` for ``model``, computed once and reused by the simulator.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> plan = stage_plan(model_preset("gpt-1.3b"), LLMConfig(data=1, pipeline=2, tensor=1,
+    ...                                                        batch=1))
+    >>> [s.layers for s in plan.stages], [s.head for s in plan.stages]
+    ([12, 12], [False, True])
+    """
+
+    model: ModelSpec
+    config: LLMConfig
+    stages: tuple[StageCost, ...]
+
+
+def stage_plan(model: ModelSpec, config: LLMConfig) -> StagePlan:
+    """Per-stage costs of ``config`` (raises ``SpecError`` if it cannot run ``model``)."""
+    return StagePlan(model=model, config=config, stages=tuple(_compute_stages(model, config)))
+
+
+def _stages(model: ModelSpec, config: LLMConfig,
+            plan: StagePlan | None = None) -> tuple[StageCost, ...] | list[StageCost]:
+    if plan is not None:
+        if (plan.model is not model and plan.model != model) or \
+                (plan.config.pipeline, plan.config.tensor) != (config.pipeline, config.tensor):
+            raise SpecError(f"stage plan for {plan.config.key} of {plan.model.name!r} does "
+                            f"not match config {config.key} of {model.name!r}")
+        return plan.stages
+    return _compute_stages(model, config)
+
+
+def _compute_stages(model: ModelSpec, config: LLMConfig) -> list[StageCost]:
     if not model.is_decoder:
         raise SpecError(f"model {model.name!r} is not a decoder (family {model.family!r})")
     pc = config.parallel_config(model)
@@ -111,8 +150,11 @@ def _stages(model: ModelSpec, config: LLMConfig) -> list[_Stage]:
     for k, stage in enumerate(pc.stages):
         last = k == len(pc.stages) - 1
         extra = head_bytes if last and config.pipeline > 1 else 0.0
-        out.append(_Stage(layers=stage.num_layers, weight_bytes=per_device[k] + extra,
-                          head=last))
+        out.append(StageCost(layers=stage.num_layers, weight_bytes=per_device[k] + extra,
+                             head=last,
+                             flops_per_token=stage.num_layers * _layer_flops_per_token(model),
+                             kv_bytes_per_token=stage.num_layers
+                             * _kv_bytes_per_layer_token(model)))
     return out
 
 
@@ -146,8 +188,11 @@ def _pipeline_time(stage_times: list[FloatLike], activation_bytes: FloatLike,
 
 
 def prefill_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig,
-                 prompt_lengths: Sequence[int] | npt.ArrayLike) -> float:
+                 prompt_lengths: Sequence[int] | npt.ArrayLike, *,
+                 plan: StagePlan | None = None) -> float:
     """Time to prefill one batch of prompts on one replica (0 for no prompts).
+
+    ``plan`` (from :func:`stage_plan`) saves recomputing the stages on every call.
 
     Examples
     --------
@@ -167,18 +212,19 @@ def prefill_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig,
     act_bytes = tokens * h * model.dtype_bytes
     bw, lat = hw.link(tensor_degree=t)
     times: list[FloatLike] = []
-    for st in _stages(model, config):
-        flops = st.layers * (_layer_flops_per_token(model) * tokens + 2.0 * h * squares)
+    for st in _stages(model, config, plan):
+        flops = st.flops_per_token * tokens + st.layers * 2.0 * h * squares
         if st.head:
             flops += 2.0 * model.vocab_size * h * requests
-        kv_write = st.layers * _kv_bytes_per_layer_token(model) * tokens / t
+        kv_write = st.kv_bytes_per_token * tokens / t
         compute = _roofline(flops / t, st.weight_bytes + kv_write, hw.device)
         times.append(compute + 2 * st.layers * allreduce_time(act_bytes, t, bw, lat))
     return float(_pipeline_time(times, act_bytes, hw, config))
 
 
 def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
-                     active: FloatLike, context_tokens: FloatLike) -> FloatLike:
+                     active: FloatLike, context_tokens: FloatLike,
+                     plan: StagePlan | None = None) -> FloatLike:
     """One decode step of ``active`` requests whose contexts total ``context_tokens``.
 
     Both arguments may be arrays (one entry per step); the result then is too.
@@ -199,11 +245,11 @@ def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
     act_bytes = n * h * model.dtype_bytes
     bw, lat = hw.link(tensor_degree=t)
     times: list[FloatLike] = []
-    for st in _stages(model, config):
-        flops = st.layers * (_layer_flops_per_token(model) * n + 4.0 * h * ctx)
+    for st in _stages(model, config, plan):
+        flops = st.flops_per_token * n + st.layers * 4.0 * h * ctx
         if st.head:
             flops = flops + 2.0 * model.vocab_size * h * n
-        kv_read = st.layers * _kv_bytes_per_layer_token(model) * ctx / t
+        kv_read = st.kv_bytes_per_token * ctx / t
         compute = _roofline(flops / t, st.weight_bytes + kv_read, hw.device)
         # allreduce_time is arithmetic only, so it broadcasts over arrays.
         comm = 2 * st.layers * allreduce_time(act_bytes, t, bw, lat)  # type: ignore[arg-type]
@@ -248,7 +294,7 @@ def device_memory_bytes(model: ModelSpec, config: LLMConfig, *, context_tokens: 
     micro = -(-config.batch // config.micro_batches)
     peak = 0.0
     for st in _stages(model, config):
-        kv = config.batch * context_tokens * st.layers * _kv_bytes_per_layer_token(model) / t
+        kv = config.batch * context_tokens * st.kv_bytes_per_token / t
         act = micro * context_tokens * model.ffn_size * model.dtype_bytes / t
         peak = max(peak, st.weight_bytes + kv + act)
     return peak

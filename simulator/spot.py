@@ -25,7 +25,7 @@ from typing import cast
 import numpy as np
 
 from alpaserve.errors import SimulationError
-from alpaserve.llm_cost import LLMConfig
+from alpaserve.llm_cost import LLMConfig, StagePlan, stage_plan
 from alpaserve.model_spec import ModelSpec
 from alpaserve.spot_deployment import Deployment, DeviceKey
 from alpaserve.spot_hardware import SpotHardware
@@ -116,6 +116,7 @@ class _Engine:
         self.replan_at: float | None = None
         self.last_rate: float | None = None
         self.records: list[ReconfigRecord] = []
+        self.plans: dict[LLMConfig, StagePlan] = {}
         last = float(workload.arrival[-1]) if n else 0.0
         self.end = (options.end_time if options.end_time is not None
                     else max(last, trace.end_time) + options.drain)
@@ -274,9 +275,14 @@ class _Engine:
                                 start=now, ids=ids, context=ctx,
                                 committed=self.committed[ids].copy(),
                                 remaining=self.output[ids] - self.committed[ids],
-                                needs_prefill=~self.kv_valid[ids])
+                                needs_prefill=~self.kv_valid[ids], plan=self.plan(r.config))
             r.batch = batch
             self.push(batch.end, _DONE, (r, batch))
+
+    def plan(self, config: LLMConfig) -> StagePlan:
+        if config not in self.plans:
+            self.plans[config] = stage_plan(self.model, config)
+        return self.plans[config]
 
     def take(self, now: float, size: int) -> IntArray:
         out: list[int] = []
