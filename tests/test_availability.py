@@ -56,7 +56,8 @@ def test_jsonl_round_trip_keeps_types_and_markets(tmp_path: Path) -> None:
     out = tmp_path / "b.jsonl"
     write_availability_jsonl(trace, out)
     again = read_availability(out, types={"tiny": small})
-    assert again.events == trace.events and dict(again.nodes) == dict(trace.nodes)
+    assert again.events == trace.events
+    assert dict(again.nodes) == dict(trace.nodes)
 
 
 @pytest.mark.parametrize(("text", "match", "column"), [
@@ -72,7 +73,8 @@ def test_csv_rejects_malformed_rows(tmp_path: Path, text: str, match: str,
     path = write(tmp_path, "bad.csv", "0,add,ok\n" + text)
     with pytest.raises(TraceFormatError, match=match) as info:
         read_availability_csv(path)
-    assert info.value.line == 2 and info.value.column == column
+    assert info.value.line == 2
+    assert info.value.column == column
     assert info.value.path == str(path)
 
 
@@ -114,7 +116,8 @@ def test_queries_and_cost() -> None:
     assert trace.mean_alive(0.0, 3600.0) == pytest.approx(2.0)
     assert [t for t, _ in events_by_time(trace)] == [0.0, 1800.0]
     clipped = trace.clipped(900.0, 2700.0)
-    assert clipped.alive_at(0.0) == ("od", "s") and clipped.alive_at(900.0) == ("od", "t")
+    assert clipped.alive_at(0.0) == ("od", "s")
+    assert clipped.alive_at(900.0) == ("od", "t")
     with pytest.raises(WorkloadError, match="must exceed"):
         trace.mean_alive(5.0, 5.0)
 

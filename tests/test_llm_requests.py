@@ -13,7 +13,8 @@ from workloads.llm_requests import gamma_arrivals, llm_workload
 def test_gamma_rate_and_cv(cv: float) -> None:
     a = gamma_arrivals(rate=5.0, cv=cv, start=10.0, end=20_010.0, rng=np.random.default_rng(1))
     gaps = np.diff(a)
-    assert a.min() >= 10.0 and a.max() < 20_010.0
+    assert a.min() >= 10.0
+    assert a.max() < 20_010.0
     assert len(a) / 20_000.0 == pytest.approx(5.0, rel=0.1)
     assert gaps.std() / gaps.mean() == pytest.approx(cv, rel=0.15)
 
@@ -21,6 +22,8 @@ def test_gamma_rate_and_cv(cv: float) -> None:
 def test_workload_draws_pairs_and_clips() -> None:
     w = llm_workload(arrivals=np.arange(100.0), rng=np.random.default_rng(0), model="m",
                      token_pairs=[(3000, 10), (100, 5000)], max_context=2048, slo=5.0)
+    assert w.prompt_tokens is not None
+    assert w.output_tokens is not None
     assert set(w.prompt_tokens.tolist()) <= {2038, 100, 1024}
     assert np.all(w.prompt_tokens + w.output_tokens <= 2048)
     assert np.all(w.slo == 5.0)

@@ -79,8 +79,11 @@ def test_single_request_latency_is_the_cost_model() -> None:
                       policy=FixedShape(), model=MODEL, hardware=HW,
                       options=SpotOptions(slo=10.0))
     expect = request_latency(MODEL, HW, SHAPE, prompt_tokens=128, output_tokens=16, batch=1)
-    assert r.finished == 1 and r.latency_p50 == pytest.approx(expect)
-    assert r.slo_attainment == 1.0 and r.tokens_served == 16 and r.prompt_tokens_served == 128
+    assert r.finished == 1
+    assert r.latency_p50 == pytest.approx(expect)
+    assert r.slo_attainment == 1.0
+    assert r.tokens_served == 16
+    assert r.prompt_tokens_served == 128
     assert r.cost_on_demand == pytest.approx(2.0 * r.end_time / 3600)
 
 
@@ -97,7 +100,8 @@ def test_every_request_is_accounted_for(seed: int, stateful: bool, grace: float)
     assert np.all(r.finish[np.isfinite(r.finish)] <= 310.0)
     assert np.all(r.latency[np.isfinite(r.latency)] > 0)
     if stateful:
-        assert r.restarts == 0 and r.lost_tokens == 0
+        assert r.restarts == 0
+        assert r.lost_tokens == 0
 
 
 def test_recovery_never_loses_a_committed_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,15 +120,19 @@ def test_recovery_never_loses_a_committed_token(monkeypatch: pytest.MonkeyPatch)
     assert seen, "the fleet changed, so batches must have been cut"
     assert all(np.all(after >= before) for before, after in seen)
     assert any(np.any(after > before) for before, after in seen)  # progress was committed
-    assert r.restarts == 0 and r.lost_tokens == 0 and r.finished == len(w)
+    assert r.restarts == 0
+    assert r.lost_tokens == 0
+    assert r.finished == len(w)
 
 
 def test_without_state_preemptions_restart_requests() -> None:
     w = workload(7, rate=3.0)
     stateless = simulate_spot(workload=w, trace=fleet(7), policy=FixedShape(stateful=False),
                               model=MODEL, hardware=HW, options=SpotOptions(grace_period=0.0))
-    assert stateless.requests_restarted > 0 and stateless.lost_tokens > 0
-    assert stateless.recomputed_tokens > 0 and stateless.finished == len(w)
+    assert stateless.requests_restarted > 0
+    assert stateless.lost_tokens > 0
+    assert stateless.recomputed_tokens > 0
+    assert stateless.finished == len(w)
 
 
 def test_policy_sees_notices_and_rate_shifts() -> None:
@@ -140,8 +148,10 @@ def test_policy_sees_notices_and_rate_shifts() -> None:
     reasons = [c.reasons for c in pol.calls]
     assert any("rate" in r for r in reasons)
     notice = next(c for c in pol.calls if "notice" in c.reasons)
-    assert notice.now == 370.0 and notice.deadline == 400.0
-    assert ("b", 0) not in notice.usable and notice.leaving[("b", 0)] == 400.0
+    assert notice.now == 370.0
+    assert notice.deadline == 400.0
+    assert ("b", 0) not in notice.usable
+    assert notice.leaving[("b", 0)] == 400.0
     assert notice.arrival_rate > 1.0
 
 

@@ -25,9 +25,12 @@ SPACE = ConfigSpace(tensor=(1, 2, 4, 8), pipeline=(1, 2, 4), batch=(1, 4, 8),
                     micro_batches=(1, 2))
 
 
+TABLE = ConfigTable.build(model=M20, hardware=HW, request=SHAPE, space=SPACE)
+
+
 @pytest.fixture(scope="module")
 def table() -> ConfigTable:
-    return ConfigTable.build(model=M20, hardware=HW, request=SHAPE, space=SPACE)
+    return TABLE
 
 
 def est(key: tuple[int, int], latency: float, thr: float) -> ConfigEstimate:
@@ -53,9 +56,8 @@ def test_table_respects_memory_floor(table: ConfigTable) -> None:
 
 @given(st.integers(1, 40), st.floats(0.01, 20.0))
 def test_choice_follows_the_rule(num_devices: int, rate: float) -> None:
-    tab = ConfigTable.build(model=M20, hardware=HW, request=SHAPE, space=SPACE)
-    choice = tab.choose(num_devices=num_devices, arrival_rate=rate)
-    cands = tab.candidates(num_devices)
+    choice = TABLE.choose(num_devices=num_devices, arrival_rate=rate)
+    cands = TABLE.candidates(num_devices)
     if not cands:
         assert choice is None
         return
@@ -72,7 +74,8 @@ def test_choice_follows_the_rule(num_devices: int, rate: float) -> None:
 def test_fixed_shape_and_entries(table: ConfigTable) -> None:
     fixed = LLMConfig(data=1, pipeline=1, tensor=4, batch=4)
     got = table.choose(num_devices=13, arrival_rate=100.0, fixed=fixed)
-    assert got is not None and got.config == fixed.with_data(3)
+    assert got is not None
+    assert got.config == fixed.with_data(3)
     entry = next(e for e in table.entries if e.config == fixed)
     assert entry.latency == pytest.approx(request_latency(M20, HW, fixed, prompt_tokens=512,
                                                           output_tokens=32))

@@ -17,6 +17,7 @@ from alpaserve.spot_deployment import Deployment, devices_of_nodes, pack_devices
 from alpaserve.spot_hardware import SpotHardware
 from alpaserve.spot_migration import (
     MigrationPlan,
+    Shard,
     max_reuse_assignment,
     plan_migration,
     reuse_bytes,
@@ -35,7 +36,7 @@ def config(shape: tuple[int, int, int]) -> LLMConfig:
     return LLMConfig(data=d, pipeline=p, tensor=t, batch=2)
 
 
-def held(dep: Deployment) -> dict[tuple[str, int], tuple[int, object]]:
+def held(dep: Deployment) -> dict[tuple[str, int], tuple[int, Shard]]:
     out = {}
     for i, rep in enumerate(dep.replicas):
         for k, dev in enumerate(rep):
@@ -54,7 +55,7 @@ def assignment_value(old: Deployment, kv: list[int], new: Deployment,
             if dev in h:
                 i, shard = h[dev]
                 tokens = kv[i] if replica_map[i] == j else 0
-                total += reuse_bytes(MODEL, shard, need, kv_tokens=tokens)  # type: ignore[arg-type]
+                total += reuse_bytes(MODEL, shard, need, kv_tokens=tokens)
     return total
 
 
@@ -112,7 +113,8 @@ def test_unchanged_config_keeps_every_device_in_place(shape: tuple[int, int, int
     plan = plan_migration(model=MODEL, hardware=HW, old=old, kv_tokens=kv,
                           new_config=old.config, devices=DEVICES)
     assert plan.deployment == old
-    assert plan.moved_bytes == 0.0 and plan.transfer_time == 0.0
+    assert plan.moved_bytes == 0.0
+    assert plan.transfer_time == 0.0
     assert plan.kept == tuple((i, i) for i in range(old.config.data))
     assert plan.replica_map == tuple(range(old.config.data))
 
@@ -140,12 +142,14 @@ def test_regrouping_moves_within_nodes_when_possible() -> None:
     old = pack_devices(config((1, 1, 2)), DEVICES[:2])  # one TP-2 replica on node a
     plan = plan_migration(model=MODEL, hardware=HW, old=old, kv_tokens=[0],
                           new_config=config((2, 1, 1)), devices=DEVICES[:2])
-    assert plan.inter_node_bytes == 0.0 and plan.storage_bytes == 0.0
+    assert plan.inter_node_bytes == 0.0
+    assert plan.storage_bytes == 0.0
     # Each device holds half of the model and fetches the other half from its neighbour.
     assert plan.intra_node_bytes == pytest.approx(MODEL.weight_bytes, rel=1e-3)
     assert plan.weight_time == pytest.approx(MODEL.weight_bytes / 2 / HW.intra_node_bandwidth,
                                              rel=1e-3)
-    assert isinstance(plan, MigrationPlan) and plan.kept == ()
+    assert isinstance(plan, MigrationPlan)
+    assert plan.kept == ()
     # Splitting the replica back keeps both devices where they are: nothing to send.
     back = plan_migration(model=MODEL, hardware=HW, old=plan.deployment, kv_tokens=[0, 0],
                           new_config=config((1, 1, 2)), devices=DEVICES[:2])

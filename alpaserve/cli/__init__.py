@@ -18,8 +18,7 @@ from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
-
-
+    ("spot", "alpaserve.cli.spot_cmd", "serve an LLM on a spot fleet (SpotServe vs baselines)"),
 )
 
 
