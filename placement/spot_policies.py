@@ -24,7 +24,8 @@ from alpaserve.spot_config import ConfigTable
 from alpaserve.spot_deployment import Deployment, DeviceKey, pack_devices
 from alpaserve.spot_migration import MigrationPlan, evaluate_transfer, plan_migration
 from simulator.spot_policy import PolicyContext, Reconfiguration
-from workloads.availability import G4DN_12XLARGE, AvailabilityTrace, NodeType, static_availability
+from workloads.availability import G4DN_12XLARGE, AvailabilityTrace, NodeType
+from workloads.synthetic_availability import static_availability
 
 
 def _storage_plan(table: ConfigTable, deployment: Deployment) -> MigrationPlan:

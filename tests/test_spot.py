@@ -17,13 +17,9 @@ from alpaserve.spot_hardware import g4dn_hardware
 from simulator import spot
 from simulator.spot import SpotOptions, simulate_spot
 from simulator.spot_policy import PolicyContext, Reconfiguration
-from workloads.availability import (
-    AvailabilityTrace,
-    NodeType,
-    static_availability,
-    synthetic_availability,
-)
+from workloads.availability import AvailabilityTrace, NodeType
 from workloads.llm_requests import gamma_arrivals, llm_workload
+from workloads.synthetic_availability import static_availability, synthetic_availability
 from workloads.workload import Workload
 
 MODEL, HW = model_preset("gpt-1.3b"), g4dn_hardware()
@@ -178,5 +174,3 @@ def test_bad_policies_and_inputs_are_rejected() -> None:
     with pytest.raises(SimulationError, match="precedes the last arrival"):
         simulate_spot(workload=w, trace=trace, policy=FixedShape(), model=MODEL, hardware=HW,
                       options=SpotOptions(end_time=0.5))
-    with pytest.raises(SimulationError, match="rate_window"):
-        SpotOptions(rate_window=0.0)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from alpaserve.cli import main
-from workloads.availability import synthetic_availability, write_availability_csv
+from workloads.availability import write_availability_csv
+from workloads.synthetic_availability import synthetic_availability
 
 
 @pytest.fixture

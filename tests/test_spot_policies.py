@@ -18,8 +18,8 @@ from placement.spot_policies import (
 )
 from simulator.spot import SpotOptions, simulate_spot
 from simulator.spot_policy import PolicyContext
-from workloads.availability import synthetic_availability
 from workloads.llm_requests import gamma_arrivals, llm_workload
+from workloads.synthetic_availability import synthetic_availability
 
 MODEL, HW = model_preset("gpt-6.7b"), g4dn_hardware()
 TABLE = ConfigTable.build(model=MODEL, hardware=HW,

@@ -10,8 +10,8 @@ from alpaserve.model_spec import model_preset
 from alpaserve.spot_hardware import g4dn_hardware
 from placement.spot_run import POLICY_NAMES, make_policy, request_shape, run_policies
 from simulator.spot import SpotOptions
-from workloads.availability import synthetic_availability
 from workloads.llm_requests import gamma_arrivals, llm_workload
+from workloads.synthetic_availability import synthetic_availability
 from workloads.workload import Workload
 
 MODEL, HW = model_preset("gpt-1.3b"), g4dn_hardware()

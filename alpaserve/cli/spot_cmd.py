@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     end = start + args.duration if args.duration is not None else trace.end_time
     if not end > start:
         raise SimulationError(f"no time for arrivals: start {start}s, end {end}s")
+    drain = 600.0
+    if end + drain < trace.end_time:  # bill only the replayed part of the trace
+        trace = trace.clipped(0.0, end + drain)
     rng = np.random.default_rng(args.seed)
     arrivals = gamma_arrivals(rate=args.rate, cv=args.cv, start=start, end=end, rng=rng)
     workload = llm_workload(arrivals=arrivals, rng=rng, model=model.name,
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if not len(workload):
         raise SimulationError(f"rate {args.rate}/s gives no request in {end - start:.0f}s")
     names = POLICY_NAMES if args.policy == "all" else (args.policy,)
-    opts = SpotOptions(grace_period=args.grace, slo=args.slo)
+    opts = SpotOptions(grace_period=args.grace, slo=args.slo, drain=drain)
     results = run_policies(names=names, workload=workload, trace=trace, model=model,
                            hardware=hw, options=opts)
     rows: list[dict[str, Any]] = [r.to_dict() for r in results.values()]
