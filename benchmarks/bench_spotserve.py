@@ -6,9 +6,9 @@ the Azure LLM code trace when it is present (clipped to the model's 2048-token c
 else every request has 512 prompt and 128 output tokens.
 
 Usage: ``python benchmarks/bench_spotserve.py [--rate R] [--cv 2] [--seed 0] [--hours H]``.
-The default rate, 3 requests/s, is about half the fleet's peak throughput at its
-5th-percentile size, so the fleet carries it except in the deepest dips (``--rate 5.69``,
-half the peak at the 10th percentile, overloads every policy during those dips).
+The default rate, 3 requests/s, is about 30% of the fleet's peak throughput at its
+5th-percentile size (10.1 req/s), so the fleet carries it except in the deepest dips
+(``--rate 5.69``, half the peak at the 10th percentile, overloads every policy there).
 """
 
 from __future__ import annotations
