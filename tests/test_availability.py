@@ -1,0 +1,116 @@
+"""Availability traces: readers, writers, validation and the synthetic generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workloads.availability import (
+    G4DN_12XLARGE,
+    AvailabilityTrace,
+    NodeInfo,
+    NodeType,
+    events_by_time,
+    read_availability,
+    read_availability_csv,
+    read_availability_jsonl,
+    write_availability_csv,
+    write_availability_jsonl,
+)
+from workloads.errors import TraceFormatError, WorkloadError
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_round_trip(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.csv", "0,add,n1\n1500,add,n2\n\n3000,remove,n1\n")
+    trace = read_availability_csv(path)
+    assert [(e.time, e.kind, e.node) for e in trace.events] == [
+        (0.0, "add", "n1"), (1.5, "add", "n2"), (3.0, "remove", "n1")]
+    assert trace.nodes["n1"].type is G4DN_12XLARGE
+    out = tmp_path / "b.csv"
+    write_availability_csv(trace, out)
+    assert read_availability(out).events == trace.events
+
+
+def test_jsonl_round_trip_keeps_types_and_markets(tmp_path: Path) -> None:
+    small = NodeType(name="tiny", gpus_per_node=1, gpu="t4", price_spot=0.1,
+                     price_on_demand=0.3)
+    path = write(tmp_path, "a.jsonl",
+                 '[0, "add", {"nodes": ["a", {"name": "b", "type": "tiny", '
+                 '"market": "on-demand"}]}]\n[2000, "remove", {"nodes": ["a"]}]\n')
+    trace = read_availability_jsonl(path, types={"tiny": small})
+    assert trace.nodes["b"] == NodeInfo(name="b", type=small, market="on-demand")
+    assert trace.alive_at(2.0) == ("b",)
+    out = tmp_path / "b.jsonl"
+    write_availability_jsonl(trace, out)
+    again = read_availability(out, types={"tiny": small})
+    assert again.events == trace.events
+    assert dict(again.nodes) == dict(trace.nodes)
+
+
+@pytest.mark.parametrize(("text", "match", "column"), [
+    ("0,add\n", "expected 3 fields", None),
+    ("x,add,n\n", "t_ms must be a number", "t_ms"),
+    ("-5,add,n\n", "finite and >= 0", "t_ms"),
+    ("nan,add,n\n", "finite and >= 0", "t_ms"),
+    ("0,join,n\n", "'add' or 'remove'", "event"),
+    ("0,add,\n", "node name is empty", "node"),
+])
+def test_csv_rejects_malformed_rows(tmp_path: Path, text: str, match: str,
+                                    column: str | None) -> None:
+    path = write(tmp_path, "bad.csv", "0,add,ok\n" + text)
+    with pytest.raises(TraceFormatError, match=match) as info:
+        read_availability_csv(path)
+    assert info.value.line == 2
+    assert info.value.column == column
+    assert info.value.path == str(path)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("0,add,a\n0,add,a\n", "already alive"),
+    ("0,remove,a\n", "is not alive"),
+])
+def test_csv_rejects_inconsistent_events(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(TraceFormatError, match=match):
+        read_availability_csv(write(tmp_path, "bad.csv", text))
+
+
+@pytest.mark.parametrize(("line", "match"), [
+    ("{not json", "invalid JSON"),
+    ('{"t": 0}', "expected \\[t_ms"),
+    ('["0", "add", {"nodes": ["a"]}]', "t_ms must be a number"),
+    ('[0, "grow", {"nodes": ["a"]}]', "'add' or 'remove'"),
+    ('[0, "add", ["a"]]', "nodes"),
+    ('[0, "add", {"nodes": [5]}]', "name or an object"),
+    ('[0, "add", {"nodes": [{"name": "a", "type": "p5"}]}]', "unknown node type"),
+    ('[0, "add", {"nodes": [{"name": "a", "market": "cheap"}]}]', "market must be"),
+])
+def test_jsonl_rejects_malformed_lines(tmp_path: Path, line: str, match: str) -> None:
+    path = write(tmp_path, "bad.jsonl", '[0, "add", {"nodes": ["ok"]}]\n' + line + "\n")
+    with pytest.raises(TraceFormatError, match=match) as info:
+        read_availability_jsonl(path)
+    assert info.value.line == 2
+
+
+def test_queries_and_cost() -> None:
+    nodes = {"od": NodeInfo(name="od", type=G4DN_12XLARGE, market="on-demand")}
+    trace = AvailabilityTrace.from_events(
+        [(0.0, "add", "od"), (0.0, "add", "s"), (1800.0, "remove", "s"), (1800.0, "add", "t")],
+        nodes=nodes)
+    assert trace.max_alive == 2
+    cost = trace.cost(end=3600.0)
+    assert cost["on-demand"] == pytest.approx(G4DN_12XLARGE.price_on_demand)
+    assert cost["spot"] == pytest.approx(G4DN_12XLARGE.price_spot)  # two half hours
+    assert trace.mean_alive(0.0, 3600.0) == pytest.approx(2.0)
+    assert [t for t, _ in events_by_time(trace)] == [0.0, 1800.0]
+    clipped = trace.clipped(900.0, 2700.0)
+    assert clipped.alive_at(0.0) == ("od", "s")
+    assert clipped.alive_at(900.0) == ("od", "t")
+    with pytest.raises(WorkloadError, match="must exceed"):
+        trace.mean_alive(5.0, 5.0)

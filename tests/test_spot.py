@@ -1,0 +1,176 @@
+"""The changing-cluster simulator: request accounting, stateful recovery, policy seam."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alpaserve.errors import SimulationError
+from alpaserve.llm_cost import LLMConfig, request_latency
+from alpaserve.model_spec import model_preset
+from alpaserve.spot_deployment import pack_devices
+from alpaserve.spot_hardware import g4dn_hardware
+from simulator import spot
+from simulator.spot import SpotOptions, simulate_spot
+from simulator.spot_policy import PolicyContext, Reconfiguration
+from workloads.availability import AvailabilityTrace, NodeType
+from workloads.llm_requests import gamma_arrivals, llm_workload
+from workloads.synthetic_availability import static_availability, synthetic_availability
+from workloads.workload import Workload
+
+MODEL, HW = model_preset("gpt-1.3b"), g4dn_hardware()
+ONE_GPU = NodeType(name="one", gpus_per_node=1, gpu="t4", price_spot=1.0, price_on_demand=2.0)
+SHAPE = LLMConfig(data=1, pipeline=1, tensor=1, batch=4)
+
+
+@dataclass
+class FixedShape:
+    """Test policy: as many ``SHAPE`` replicas as fit; batches carried by index."""
+
+    stateful: bool = True
+    name: str = "fixed"
+    load: float = 2.0
+    margin: float = 1.0
+    calls: list[PolicyContext] = field(default_factory=list)
+
+    def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
+        self.calls.append(ctx)
+        n = len(ctx.usable) // SHAPE.replica_devices
+        cur = ctx.current
+        old = cur.config.data if cur is not None else 0
+        if old == n and ctx.deadline is None:
+            return None
+        stop = max(ctx.now, ctx.deadline - self.margin) if ctx.deadline else ctx.now
+        carry = tuple(i if i < n and self.stateful else None for i in range(old))
+        if n == 0:
+            return Reconfiguration(deployment=None, stop_at=stop, carry=carry,
+                                   keep_progress=self.stateful)
+        dep = pack_devices(SHAPE.with_data(n), ctx.usable)
+        return Reconfiguration(deployment=dep, stop_at=stop, ready_at=(stop + self.load,) * n,
+                               carry=carry, keep_progress=self.stateful, moved_bytes=1.0,
+                               transfer_time=self.load)
+
+
+def workload(seed: int, rate: float = 2.0, end: float = 600.0) -> Workload:
+    rng = np.random.default_rng(seed)
+    arr = gamma_arrivals(rate=rate, cv=2.0, start=5.0, end=end, rng=rng)
+    return llm_workload(arrivals=arr, rng=rng, model=MODEL.name,
+                        token_pairs=[(64, 32), (200, 8), (16, 100)])
+
+
+def fleet(seed: int, end: float = 600.0) -> AvailabilityTrace:
+    return synthetic_availability(duration=end, num_spot=3, num_on_demand=0,
+                                  mean_lifetime=150.0, mean_replacement=20.0,
+                                  rng=np.random.default_rng(seed), node_type=ONE_GPU)
+
+
+def test_single_request_latency_is_the_cost_model() -> None:
+    w = Workload.from_arrays(arrival=[100.0], model=MODEL.name, prompt_tokens=[128],
+                             output_tokens=[16])
+    r = simulate_spot(workload=w, trace=static_availability(num_nodes=1, node_type=ONE_GPU),
+                      policy=FixedShape(), model=MODEL, hardware=HW,
+                      options=SpotOptions(slo=10.0))
+    expect = request_latency(MODEL, HW, SHAPE, prompt_tokens=128, output_tokens=16, batch=1)
+    assert r.finished == 1
+    assert r.latency_p50 == pytest.approx(expect)
+    assert r.slo_attainment == 1.0
+    assert r.tokens_served == 16
+    assert r.prompt_tokens_served == 128
+    assert r.cost_on_demand == pytest.approx(2.0 * r.end_time / 3600)
+
+
+@settings(max_examples=12)
+@given(st.integers(0, 2**16), st.booleans(), st.sampled_from([0.0, 5.0, 30.0]))
+def test_every_request_is_accounted_for(seed: int, stateful: bool, grace: float) -> None:
+    w = workload(seed, rate=1.5, end=300.0)
+    opts = SpotOptions(grace_period=grace, max_queue_time=60.0, end_time=310.0)
+    r = simulate_spot(workload=w, trace=fleet(seed, end=300.0),
+                      policy=FixedShape(stateful=stateful), model=MODEL, hardware=HW,
+                      options=opts)
+    assert r.finished + r.dropped + r.in_flight == r.num_requests == len(w)
+    assert int(np.isfinite(r.finish).sum()) == r.finished
+    assert np.all(r.finish[np.isfinite(r.finish)] <= 310.0)
+    assert np.all(r.latency[np.isfinite(r.latency)] > 0)
+    if stateful:
+        assert r.restarts == 0
+        assert r.lost_tokens == 0
+
+
+def test_recovery_never_loses_a_committed_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    original = spot._Engine.cut
+
+    def spy(self: spot._Engine, *args: object, **kwargs: object) -> None:
+        before = self.committed.copy()
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        seen.append((before, self.committed.copy()))
+
+    monkeypatch.setattr(spot._Engine, "cut", spy)
+    w = workload(7, rate=3.0)
+    r = simulate_spot(workload=w, trace=fleet(7), policy=FixedShape(stateful=True),
+                      model=MODEL, hardware=HW, options=SpotOptions(grace_period=10.0))
+    assert seen, "the fleet changed, so batches must have been cut"
+    assert all(np.all(after >= before) for before, after in seen)
+    assert any(np.any(after > before) for before, after in seen)  # progress was committed
+    assert r.restarts == 0
+    assert r.lost_tokens == 0
+    assert r.finished == len(w)
+
+
+def test_without_state_preemptions_restart_requests() -> None:
+    w = workload(7, rate=3.0)
+    stateless = simulate_spot(workload=w, trace=fleet(7), policy=FixedShape(stateful=False),
+                              model=MODEL, hardware=HW, options=SpotOptions(grace_period=0.0))
+    assert stateless.requests_restarted > 0
+    assert stateless.lost_tokens > 0
+    assert stateless.recomputed_tokens > 0
+    assert stateless.finished == len(w)
+
+
+def test_policy_sees_notices_and_rate_shifts() -> None:
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a"), (0.0, "add", "b"),
+                                           (400.0, "remove", "b")], node_type=ONE_GPU)
+    arr = np.concatenate([np.arange(10.0, 200.0, 2.0), np.arange(200.0, 500.0, 0.25)])
+    w = llm_workload(arrivals=arr, rng=np.random.default_rng(0), model=MODEL.name,
+                     token_pairs=[(32, 4)])
+    pol = FixedShape()
+    simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW,
+                  options=SpotOptions(grace_period=30.0, rate_window=60.0,
+                                      rate_check_interval=20.0))
+    reasons = [c.reasons for c in pol.calls]
+    assert any("rate" in r for r in reasons)
+    notice = next(c for c in pol.calls if "notice" in c.reasons)
+    assert notice.now == 370.0
+    assert notice.deadline == 400.0
+    assert ("b", 0) not in notice.usable
+    assert notice.leaving[("b", 0)] == 400.0
+    assert notice.arrival_rate > 1.0
+
+
+def test_bad_policies_and_inputs_are_rejected() -> None:
+    class Greedy(FixedShape):
+        def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
+            devs = (*ctx.usable, *ctx.leaving)
+            if ctx.current is None or not ctx.leaving:
+                return super().decide(ctx)
+            dep = pack_devices(SHAPE.with_data(len(devs)), devs)
+            return Reconfiguration(deployment=dep, stop_at=ctx.now,
+                                   ready_at=(ctx.now,) * len(devs))
+
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a"), (50.0, "remove", "a")],
+                                          node_type=ONE_GPU)
+    w = llm_workload(arrivals=[1.0], rng=np.random.default_rng(0), model=MODEL.name,
+                     token_pairs=[(8, 2)])
+    with pytest.raises(SimulationError, match="not usable"):
+        simulate_spot(workload=w, trace=trace, policy=Greedy(), model=MODEL, hardware=HW)
+    bare = Workload.from_arrays(arrival=[1.0], model="m")
+    with pytest.raises(SimulationError, match="prompt_tokens"):
+        simulate_spot(workload=bare, trace=trace, policy=FixedShape(), model=MODEL,
+                      hardware=HW)
+    with pytest.raises(SimulationError, match="precedes the last arrival"):
+        simulate_spot(workload=w, trace=trace, policy=FixedShape(), model=MODEL, hardware=HW,
+                      options=SpotOptions(end_time=0.5))

@@ -1,0 +1,81 @@
+"""Synthetic availability traces: Poisson spot preemptions and static on-demand fleets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from workloads.availability import (
+    G4DN_12XLARGE,
+    AvailabilityTrace,
+    Market,
+    NodeInfo,
+    NodeType,
+)
+from workloads.errors import WorkloadError
+
+
+def synthetic_availability(*, duration: float, num_spot: int, mean_lifetime: float,
+                           rng: np.random.Generator, num_on_demand: int = 0,
+                           mean_replacement: float | None = None,
+                           node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
+    """A fleet of ``num_spot`` spot slots and ``num_on_demand`` on-demand nodes.
+
+    Every spot node lives an exponential time of mean ``mean_lifetime`` seconds (preemptions
+    form a Poisson process of rate ``num_spot / mean_lifetime`` while the fleet is full);
+    after a preemption the slot is refilled by a new node after an exponential delay of mean
+    ``mean_replacement`` (default: no refill). On-demand nodes are added at 0 and never leave.
+
+    Examples
+    --------
+    >>> t = synthetic_availability(duration=3600.0, num_spot=3, num_on_demand=1,
+    ...                            mean_lifetime=600.0, rng=np.random.default_rng(0))
+    >>> len(t.alive_at(0.0)), t.nodes["od0"].market
+    (4, 'on-demand')
+    """
+    for name, value in (("duration", duration), ("mean_lifetime", mean_lifetime)):
+        if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
+            raise WorkloadError(f"{name} must be a positive finite number, got {value!r}")
+    if mean_replacement is not None and not mean_replacement > 0:
+        raise WorkloadError(f"mean_replacement must be positive, got {mean_replacement!r}")
+    for name, count in (("num_spot", num_spot), ("num_on_demand", num_on_demand)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise WorkloadError(f"{name} must be a non-negative int, got {count!r}")
+    events: list[tuple[float, str, str]] = []
+    nodes: dict[str, NodeInfo] = {}
+    for i in range(num_on_demand):
+        nodes[f"od{i}"] = NodeInfo(name=f"od{i}", type=node_type, market="on-demand")
+        events.append((0.0, "add", f"od{i}"))
+    serial = 0
+    for _slot in range(num_spot):
+        t = 0.0
+        while t < duration:
+            node = f"spot{serial}"
+            serial += 1
+            events.append((t, "add", node))
+            t += float(rng.exponential(mean_lifetime))
+            if t >= duration:
+                break
+            events.append((t, "remove", node))
+            if mean_replacement is None:
+                break
+            t += float(rng.exponential(mean_replacement))
+    return AvailabilityTrace.from_events(events, node_type=node_type, nodes=nodes)
+
+
+def static_availability(*, num_nodes: int, market: Market = "on-demand", start: float = 0.0,
+                        node_type: NodeType = G4DN_12XLARGE,
+                        prefix: str = "od") -> AvailabilityTrace:
+    """``num_nodes`` nodes added at ``start`` that never leave (an on-demand fleet).
+
+    Examples
+    --------
+    >>> static_availability(num_nodes=2).alive_at(1e9)
+    ('od0', 'od1')
+    """
+    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes <= 0:
+        raise WorkloadError(f"num_nodes must be a positive int, got {num_nodes!r}")
+    names = [f"{prefix}{i}" for i in range(num_nodes)]
+    nodes = {n: NodeInfo(name=n, type=node_type, market=market) for n in names}
+    return AvailabilityTrace.from_events([(start, "add", n) for n in names], nodes=nodes)
