@@ -24,6 +24,11 @@ Model
   layer, the received activation, and for decoders the KV cache of every layer of the
   stage at ``seq_len``.
 
+The config search (:mod:`alpaserve.parallel`) prices every sharding strategy with the same
+:func:`op_time` on the same kernel constructors of :mod:`alpaserve.layer_costs`, at the
+per-device shard shapes, and adds the same overheads, so its Megatron plans cost exactly what
+:func:`stage_latency` gives (``tests/test_cost_consistency.py``).
+
 Calibration
 -----------
 Targets (AlpaServe, Li et al., OSDI 2023, and the figures used throughout this project): on a
