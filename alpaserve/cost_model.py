@@ -24,6 +24,11 @@ Model
   layer, the received activation, and for decoders the KV cache of every layer of the
   stage at ``seq_len``.
 
+The config search (:mod:`alpaserve.parallel`) prices every sharding strategy with the same
+:func:`op_time` on the same kernel constructors of :mod:`alpaserve.layer_costs`, at the
+per-device shard shapes, and adds the same overheads, so its Megatron plans cost exactly what
+:func:`stage_latency` gives (``tests/test_cost_consistency.py``).
+
 Calibration
 -----------
 Targets (AlpaServe, Li et al., OSDI 2023, and the figures used throughout this project): on a
@@ -57,6 +62,7 @@ from alpaserve.cost_primitives import (
     allreduce_time,
     gemm_quantization,
     op_time,
+    ops_time,
     p2p_time,
     roofline_time,
 )
@@ -81,6 +87,7 @@ __all__ = [
     "layer_time",
     "min_devices_to_fit",
     "op_time",
+    "ops_time",
     "p2p_time",
     "profile_entry",
     "resolve_stage_devices",
@@ -94,10 +101,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 def layer_time(cost: LayerCost, device: DeviceSpec, *, bandwidth: float,
                latency: float) -> float:
     """Compute, tensor-parallel all-reduces and fixed overhead of one layer on one device."""
-    compute = sum(op_time(op, device) for op in cost.ops)
+    compute = ops_time(cost.ops, device)
     comm = cost.num_allreduces * allreduce_time(cost.allreduce_bytes, cost.tensor_degree,
                                                 bandwidth, latency)
     return compute + comm + LAYER_OVERHEAD_S

@@ -11,6 +11,7 @@ which re-exports everything here.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from alpaserve.device_spec import DeviceSpec
 from alpaserve.layer_costs import OpCost
@@ -97,10 +98,46 @@ def gemm_quantization(gemm: tuple[int, int, int], device: DeviceSpec) -> float:
     return count * rows * cols / (tiles * tile_rows * tile_cols)
 
 
-def op_time(op: OpCost, device: DeviceSpec) -> float:
-    """Roofline time of one operator on ``device``."""
-    eff = DEFAULT_MATMUL_EFFICIENCY
+def op_time(op: OpCost, device: DeviceSpec, *,
+            matmul_efficiency: float = DEFAULT_MATMUL_EFFICIENCY,
+            memory_efficiency: float = DEFAULT_MEMORY_EFFICIENCY) -> float:
+    """Roofline time of one operator on ``device``: the cost of every kernel in the project.
+
+    A matmul (``op.gemm`` set) runs at ``matmul_efficiency`` times its tile and wave
+    quantization on the device's SMs (:func:`gemm_quantization`); memory traffic streams at
+    ``memory_efficiency`` of the bandwidth. :func:`alpaserve.cost_model.layer_time` sums it
+    over a layer's Megatron-sharded operators; :mod:`alpaserve.parallel.sharding` over the
+    operators of each sharding strategy, built with the same constructors of
+    :mod:`alpaserve.layer_costs` at the per-device shapes.
+
+    Examples
+    --------
+    >>> from alpaserve.device_spec import device_preset
+    >>> from alpaserve.layer_costs import matmul_cost
+    >>> v100 = device_preset("v100-16gb")
+    >>> narrow, wide = (matmul_cost("mm", 2048, 2048, n, 2) for n in (2048, 2560))
+    >>> round(op_time(narrow, v100) * 1e6), round(op_time(wide, v100) * 1e6)  # 1.6 vs 2 waves
+    (215, 215)
+    """
+    eff = matmul_efficiency
     if op.gemm is not None:
         eff *= gemm_quantization(op.gemm, device)
     return roofline_time(op.flops, op.bytes_moved, device, efficiency=eff,
-                         memory_efficiency=DEFAULT_MEMORY_EFFICIENCY)
+                         memory_efficiency=memory_efficiency)
+
+
+def ops_time(ops: Iterable[OpCost], device: DeviceSpec, *,
+             matmul_efficiency: float = DEFAULT_MATMUL_EFFICIENCY,
+             memory_efficiency: float = DEFAULT_MEMORY_EFFICIENCY) -> float:
+    """Sum of :func:`op_time` over ``ops`` (kernels run one after another).
+
+    Examples
+    --------
+    >>> from alpaserve.device_spec import device_preset
+    >>> from alpaserve.layer_costs import gelu_cost
+    >>> v100 = device_preset("v100-16gb")
+    >>> ops_time([gelu_cost(1e6, 2)] * 2, v100) == 2 * op_time(gelu_cost(1e6, 2), v100)
+    True
+    """
+    return sum((op_time(op, device, matmul_efficiency=matmul_efficiency,
+                        memory_efficiency=memory_efficiency) for op in ops), 0.0)

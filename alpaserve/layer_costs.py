@@ -80,14 +80,124 @@ class LayerCost:
         return float(sum(op.flops for op in self.ops if op.matmul))
 
 
-def _matmul(name: str, m: int, k: int, n: int, dtype: int) -> OpCost:
-    """``[m, k] @ [k, n]``: reads both inputs, writes the output."""
+def matmul_cost(name: str, m: int, k: int, n: int, dtype: int) -> OpCost:
+    """``[m, k] @ [k, n]``: reads both inputs, writes the output.
+
+    The operator constructors below are shared by :func:`layer_cost` (whole layers under
+    Megatron sharding) and :mod:`alpaserve.parallel.sharding` (any per-device shard), so both
+    time the same kernels with :func:`alpaserve.cost_primitives.op_time`.
+
+    Examples
+    --------
+    >>> op = matmul_cost("ffn", 8, 4, 16, 2)
+    >>> op.flops, op.bytes_moved, op.gemm
+    (1024.0, 448, (1, 8, 16))
+    """
     return OpCost(name=name, flops=2.0 * m * k * n, bytes_moved=(m * k + k * n + m * n) * dtype,
                   gemm=(1, m, n))
 
 
-def _elementwise(name: str, read: float, write: float, dtype: int, flops: float = 0.0) -> OpCost:
+def elementwise_cost(name: str, read: float, write: float, dtype: int,
+                     flops: float = 0.0) -> OpCost:
+    """A memory-bound kernel reading ``read`` and writing ``write`` elements.
+
+    Examples
+    --------
+    >>> elementwise_cost("add", 10, 5, 2).bytes_moved
+    30
+    """
     return OpCost(name=name, flops=flops, bytes_moved=(read + write) * dtype)
+
+
+def layernorm_cost(elements: float, dtype: int, *, name: str = "layernorm",
+                   fused_input: bool = False) -> OpCost:
+    """Layer norm over ``elements`` values (about 5 FLOPs each).
+
+    ``fused_input``: the kernel is fused with its producer (residual add + layer norm), so
+    its input is still on chip and only the normalised copy is written.
+
+    Examples
+    --------
+    >>> layernorm_cost(10, 2).bytes_moved, layernorm_cost(10, 2, fused_input=True).bytes_moved
+    (40, 20)
+    """
+    return elementwise_cost(name, 0 if fused_input else elements, elements, dtype,
+                            flops=5 * elements)
+
+
+def residual_cost(elements: float, dtype: int, *, name: str = "residual") -> OpCost:
+    """Residual add: reads two tensors of ``elements`` values, writes one.
+
+    Examples
+    --------
+    >>> residual_cost(10, 2).bytes_moved
+    60
+    """
+    return elementwise_cost(name, 2 * elements, elements, dtype, flops=elements)
+
+
+def gelu_cost(elements: float, dtype: int, *, name: str = "gelu") -> OpCost:
+    """GELU activation over ``elements`` values (about 8 FLOPs each).
+
+    Examples
+    --------
+    >>> gelu_cost(10, 2).flops
+    80
+    """
+    return elementwise_cost(name, elements, elements, dtype, flops=8 * elements)
+
+
+def attention_costs(*, batch: int, heads: int, seq_len: int, head_dim: int,
+                    dtype: int) -> tuple[OpCost, OpCost, OpCost]:
+    """Score (QK^T), softmax and context (PV) kernels of ``heads`` heads over ``batch``.
+
+    QK^T and PV are batched over heads; each writes or reads the score matrix once.
+
+    Examples
+    --------
+    >>> score, softmax, context = attention_costs(batch=1, heads=2, seq_len=4, head_dim=8,
+    ...                                           dtype=2)
+    >>> score.gemm, context.gemm, softmax.bytes_moved
+    ((2, 4, 4), (2, 4, 8), 128)
+    """
+    scores = batch * heads * seq_len * seq_len  # score elements
+    qkv_slice = batch * seq_len * heads * head_dim  # one of Q, K, V (or the context)
+    flops = 2.0 * scores * head_dim
+    return (
+        OpCost(name="attn_score", flops=flops, bytes_moved=(2 * qkv_slice + scores) * dtype,
+               gemm=(batch * heads, seq_len, seq_len)),
+        elementwise_cost("softmax", scores, scores, dtype, flops=5 * scores),
+        OpCost(name="attn_context", flops=flops, bytes_moved=(scores + 2 * qkv_slice) * dtype,
+               gemm=(batch * heads, seq_len, head_dim)),
+    )
+
+
+def moe_expert_costs(*, tokens: int, hidden: int, ffn: int, experts: int, top_k: int,
+                     dtype: int) -> tuple[OpCost, ...]:
+    """Dispatch, expert FFNs (``ffn`` columns of each of ``experts``), GELU and combine.
+
+    ``tokens`` tokens each visit ``top_k`` experts; an expert's weights are read once if it
+    receives any token (at best ``min(experts, tokens × top_k)`` experts do).
+
+    Examples
+    --------
+    >>> [op.name for op in moe_expert_costs(tokens=4, hidden=8, ffn=16, experts=2, top_k=2,
+    ...                                     dtype=2)]
+    ['dispatch', 'experts_in', 'gelu', 'experts_out', 'combine']
+    """
+    n, h, f, k = tokens, hidden, ffn, top_k
+    touched = min(experts, n * k)
+    return (
+        elementwise_cost("dispatch", n * h, k * n * h, dtype),
+        OpCost(name="experts_in", flops=2.0 * k * n * h * f,
+               bytes_moved=(k * n * h + touched * h * f + k * n * f) * dtype,
+               gemm=(1, k * n, f)),
+        gelu_cost(k * n * f, dtype),
+        OpCost(name="experts_out", flops=2.0 * k * n * f * h,
+               bytes_moved=(k * n * f + touched * f * h + k * n * h) * dtype,
+               gemm=(1, k * n, h)),
+        elementwise_cost("combine", k * n * h, n * h, dtype, flops=2 * k * n * h),
+    )
 
 
 def layer_cost(model: ModelSpec, layer: int, *, batch_size: int = 1, seq_len: int | None = None,
@@ -119,39 +229,22 @@ def layer_cost(model: ModelSpec, layer: int, *, batch_size: int = 1, seq_len: in
     k = model.top_k if moe else 1  # FFN passes per token
 
     ops = [
-        _elementwise("layernorm_attn", n * h, n * h, d, flops=5 * n * h),
-        _matmul("qkv", n, h, 3 * ht, d),
-        # QK^T and PV are batched over heads; each writes or reads the score matrix once.
-        OpCost(name="attn_score", flops=2.0 * scores * model.head_dim,
-               bytes_moved=(2 * n * ht + scores) * d, gemm=(b * heads, s, s)),
-        _elementwise("softmax", scores, scores, d, flops=5 * scores),
-        OpCost(name="attn_context", flops=2.0 * scores * model.head_dim,
-               bytes_moved=(scores + 2 * n * ht) * d, gemm=(b * heads, s, model.head_dim)),
-        _matmul("attn_out", n, ht, h, d),
-        _elementwise("residual_layernorm_ffn", 2 * n * h, 2 * n * h, d, flops=6 * n * h),
+        layernorm_cost(n * h, d, name="layernorm_attn"),
+        matmul_cost("qkv", n, h, 3 * ht, d),
+        *attention_costs(batch=b, heads=heads, seq_len=s, head_dim=model.head_dim, dtype=d),
+        matmul_cost("attn_out", n, ht, h, d),
+        # One kernel in practice: the residual add also writes the normalised copy.
+        residual_cost(n * h, d, name="residual_attn"),
+        layernorm_cost(n * h, d, name="layernorm_ffn", fused_input=True),
     ]
     if moe:
-        e = model.num_experts
-        touched = min(e, n * k)  # experts that receive at least one token, at best
-        ops += [
-            _matmul("gate", n, h, e, d),
-            _elementwise("dispatch", n * h, k * n * h, d),
-            OpCost(name="experts_in", flops=2.0 * k * n * h * ft,
-                   bytes_moved=(k * n * h + touched * h * ft + k * n * ft) * d,
-                   gemm=(1, k * n, ft)),
-            _elementwise("gelu", k * n * ft, k * n * ft, d, flops=8 * k * n * ft),
-            OpCost(name="experts_out", flops=2.0 * k * n * ft * h,
-                   bytes_moved=(k * n * ft + touched * ft * h + k * n * h) * d,
-                   gemm=(1, k * n, h)),
-            _elementwise("combine", k * n * h, n * h, d, flops=2 * k * n * h),
-        ]
+        ops += [matmul_cost("gate", n, h, model.num_experts, d),
+                *moe_expert_costs(tokens=n, hidden=h, ffn=ft, experts=model.num_experts,
+                                  top_k=k, dtype=d)]
     else:
-        ops += [
-            _matmul("ffn_in", n, h, ft, d),
-            _elementwise("gelu", n * ft, n * ft, d, flops=8 * n * ft),
-            _matmul("ffn_out", n, ft, h, d),
-        ]
-    ops.append(_elementwise("residual_ffn", 2 * n * h, n * h, d, flops=n * h))
+        ops += [matmul_cost("ffn_in", n, h, ft, d), gelu_cost(n * ft, d),
+                matmul_cost("ffn_out", n, ft, h, d)]
+    ops.append(residual_cost(n * h, d, name="residual_ffn"))
 
     # Peak live activations: the residual stream and its normalised copy, plus the larger of
     # the attention working set (QKV, scores before and after softmax, context) and the FFN's.
@@ -179,5 +272,5 @@ def embedding_cost(model: ModelSpec, *, batch_size: int = 1, seq_len: int | None
     """
     s = model.seq_len if seq_len is None else seq_len
     n = positive_int("embedding_cost", "batch_size", batch_size) * s
-    return _elementwise("embedding", 2 * n * model.hidden_size, n * model.hidden_size,
-                        model.dtype_bytes, flops=n * model.hidden_size)
+    return elementwise_cost("embedding", 2 * n * model.hidden_size, n * model.hidden_size,
+                            model.dtype_bytes, flops=n * model.hidden_size)

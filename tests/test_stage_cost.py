@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.cost_model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, layer_time
+from alpaserve.layer_costs import layer_cost
 from alpaserve.model_spec import model_preset
 from alpaserve.parallel.layer_plans import LayerPlanner
 from alpaserve.parallel.stage_cost import StageCoster
@@ -22,11 +24,19 @@ def test_latency_is_linear_in_layers_and_batch() -> None:
     six = c.estimate(4, 10, 0, (1, 1), 1)
     assert one is not None
     assert six is not None
-    transfer = c.transfer_s(1, 1)
-    assert six.latency_s - transfer == pytest.approx(6 * (one.latency_s - transfer))
+    fixed = c.transfer_s(1, 1) + STAGE_OVERHEAD_S  # once per stage
+    assert six.latency_s - fixed == pytest.approx(6 * (one.latency_s - fixed))
     big = c.estimate(4, 10, 0, (1, 1), 4)
     assert big is not None
-    assert 3.9 < (big.latency_s - c.transfer_s(1, 4)) / (six.latency_s - transfer) < 4.4
+    big_fixed = c.transfer_s(1, 4) + STAGE_OVERHEAD_S
+    ratio = (big.latency_s - big_fixed) / (six.latency_s - fixed)
+    # Less than 4×: the per-layer overhead is fixed and a batch of 4 fills the SMs' last
+    # GEMM wave better; on one device it is exactly the analytic model's ratio.
+    lone = homogeneous_cluster(1).device
+    analytic = [layer_time(layer_cost(SPEC, 4, batch_size=b), lone, bandwidth=1.0, latency=0.0)
+                for b in (1, 4)]
+    assert 3.5 < ratio < 4.0
+    assert ratio == pytest.approx(analytic[1] / analytic[0], rel=1e-9)
 
 
 def test_first_stage_holds_the_embedding_and_last_sends_nothing() -> None:
@@ -43,14 +53,16 @@ def test_first_stage_holds_the_embedding_and_last_sends_nothing() -> None:
 
 def test_memory_policy_and_overhead() -> None:
     lean, fast = coster("min-memory"), coster("fastest")
-    a, b = lean.estimate(0, 24, 0, (1, 4), 1), fast.estimate(0, 24, 0, (1, 4), 1)
+    # On two devices, replicating the FFN and out_proj saves an all-reduce per layer.
+    a, b = lean.estimate(0, 24, 0, (1, 2), 1), fast.estimate(0, 24, 0, (1, 2), 1)
     assert a is not None
     assert b is not None
     assert a.weight_bytes < b.weight_bytes
-    assert b.latency_s <= a.latency_s
-    slow = coster(layer_overhead_s=1e-3).estimate(0, 24, 0, (1, 4), 1)
+    assert b.latency_s < a.latency_s
+    slow = coster(layer_overhead_s=1e-3, stage_overhead_s=0.0).estimate(0, 24, 0, (1, 2), 1)
     assert slow is not None
-    assert slow.latency_s == pytest.approx(a.latency_s + 24e-3)
+    assert slow.latency_s == pytest.approx(a.latency_s + 24 * (1e-3 - LAYER_OVERHEAD_S)
+                                           - STAGE_OVERHEAD_S)
 
 
 def test_alignment_and_too_big() -> None:

@@ -27,7 +27,7 @@ from alpaserve.profiles import ProfileEntry
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "ALPASERVE_CACHE_DIR"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: kernels timed by cost_model.op_time, fixed overheads
 
 
 def default_cache_dir() -> Path:

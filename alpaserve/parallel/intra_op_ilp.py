@@ -110,8 +110,10 @@ def solve_ilp(problem: ShardingProblem, *, backend: Backend = "auto",
         for s in range(problem.num_strategies(u)):
             lp += x[u][s] == x[v][s], f"tie_{j}_{s}"
     if math.isfinite(problem.memory_budget):
-        # Scaled to O(1) so the solver's feasibility tolerance is relative, not in bytes.
-        mem_scale = max(sum(max(row) for row in problem.node_memory), 1.0)
+        # Scaled by the budget so the solver's feasibility tolerance (about 1e-7) is relative
+        # to it, finer than the 1e-6 steps of :func:`ilp_frontier`; scaling by the total
+        # memory of the costliest choices let solutions overshoot a tight budget.
+        mem_scale = max(problem.memory_budget, 1.0)
         lp += pulp.lpSum(problem.node_memory[v][s] / mem_scale * x[v][s]
                          for v in range(problem.num_nodes)
                          for s in range(problem.num_strategies(v))) \

@@ -39,8 +39,11 @@ class OpNode:
 
     ``dims`` holds the loop sizes strategies split: for a matmul ``m`` (tokens), ``k``
     (reduction) and ``n`` (output features) plus ``n_unit``/``k_unit`` (the counts a split
-    must divide: heads for head-structured features); for attention ``batch`` and ``heads``;
-    for experts ``experts``, ``ffn`` and ``tokens``.
+    must divide: heads for head-structured features); for attention ``batch`` and ``heads``
+    (plus ``seq`` and ``head_dim``); for experts ``experts``, ``ffn`` and ``tokens``.
+    ``activation`` and ``fused_input`` describe the kernels behind the op, so that
+    :mod:`alpaserve.parallel.sharding` times exactly the kernels of
+    :func:`alpaserve.layer_costs.layer_cost`.
 
     Examples
     --------
@@ -59,6 +62,11 @@ class OpNode:
     weight_bytes: int
     dtype_bytes: int
     dims: dict[str, int] = field(default_factory=dict, hash=False, compare=True)
+    #: Elementwise activation run on the output right after the op (a GELU after ``ffn1``).
+    activation: Literal["gelu"] | None = None
+    #: The input is still on chip from the producer's kernel (residual add + layer norm run
+    #: as one kernel), so it is not read from memory again.
+    fused_input: bool = False
 
     @property
     def output_bytes(self) -> int:
@@ -119,10 +127,11 @@ def layer_graph(model: ModelSpec, *, batch_size: int, kind: LayerKind = "dense")
     g = nx.DiGraph(model=model.name, batch_size=batch_size, kind=kind)
 
     def add(name: str, kind_: OpKind, flops: float, ins: tuple[tuple[int, ...], ...],
-            out: tuple[int, ...], weights: int = 0, **dims: int) -> None:
+            out: tuple[int, ...], weights: int = 0, *, activation: Literal["gelu"] | None = None,
+            fused_input: bool = False, **dims: int) -> None:
         g.add_node(name, op=OpNode(name=name, kind=kind_, flops=float(flops), input_shapes=ins,
                                    output_shape=out, weight_bytes=weights * dt, dtype_bytes=dt,
-                                   dims=dims))
+                                   dims=dims, activation=activation, fused_input=fused_input))
 
     def link(src: str, dst: str, port: int) -> None:
         shape = g.nodes[dst]["op"].input_shapes[port]
@@ -131,21 +140,24 @@ def layer_graph(model: ModelSpec, *, batch_size: int, kind: LayerKind = "dense")
             n *= x
         g.add_edge(src, dst, port=port, bytes=n * dt)
 
-    def matmul(name: str, k: int, n: int, k_unit: int, n_unit: int) -> None:
-        add(name, "matmul", 2 * t * k * n, ((t, k),), (t, n), k * n + n,
+    def matmul(name: str, k: int, n: int, k_unit: int, n_unit: int,
+               activation: Literal["gelu"] | None = None) -> None:
+        add(name, "matmul", 2 * t * k * n, ((t, k),), (t, n), k * n + n, activation=activation,
             m=t, k=k, n=n, k_unit=k_unit, n_unit=n_unit)
 
     add("input", "input", 0, (), (t, h), rows=t, cols=h)
     add("ln1", "layernorm", 0, ((t, h),), (t, h), 2 * h, rows=t, cols=h)
     matmul("qkv", h, 3 * h, k_unit=h, n_unit=nh)
-    # Score: per head Q·Kᵀ -> [b, nh, s, s]; softmax is fused into it (memory traffic only).
+    # Score: per head Q·Kᵀ -> [b, nh, s, s]; the node also runs the softmax over it.
     add("attn_score", "attention_score", 2 * b * s * s * h, ((t, 3 * h),), (b * nh * s, s),
-        batch=b, heads=nh)
+        batch=b, heads=nh, seq=s, head_dim=model.head_dim)
     add("attn_context", "attention_context", 2 * b * s * s * h,
-        ((b * nh * s, s), (t, 3 * h)), (t, h), batch=b, heads=nh)
+        ((b * nh * s, s), (t, 3 * h)), (t, h), batch=b, heads=nh, seq=s,
+        head_dim=model.head_dim)
     matmul("out_proj", h, h, k_unit=nh, n_unit=h)
     add("residual1", "residual", 0, ((t, h), (t, h)), (t, h), rows=t, cols=h)
-    add("ln2", "layernorm", 0, ((t, h),), (t, h), 2 * h, rows=t, cols=h)
+    # Fused with residual1 into one kernel, as in :func:`alpaserve.layer_costs.layer_cost`.
+    add("ln2", "layernorm", 0, ((t, h),), (t, h), 2 * h, fused_input=True, rows=t, cols=h)
     link("input", "ln1", 0)
     link("ln1", "qkv", 0)
     link("qkv", "attn_score", 0)
@@ -156,7 +168,7 @@ def layer_graph(model: ModelSpec, *, batch_size: int, kind: LayerKind = "dense")
     link("input", "residual1", 1)
     link("residual1", "ln2", 0)
     if kind == "dense":
-        matmul("ffn1", h, f, k_unit=h, n_unit=f)
+        matmul("ffn1", h, f, k_unit=h, n_unit=f, activation="gelu")
         matmul("ffn2", f, h, k_unit=f, n_unit=h)
         link("ln2", "ffn1", 0)
         link("ffn1", "ffn2", 0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from alpaserve._validation import positive_int
 from alpaserve.cluster_spec import ClusterSpec
-from alpaserve.cost_model import DEFAULT_MATMUL_EFFICIENCY
+from alpaserve.cost_model import DEFAULT_MATMUL_EFFICIENCY, LAYER_OVERHEAD_S, STAGE_OVERHEAD_S
 from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.inter_op_dp import Partition, partition_layers
@@ -36,7 +36,13 @@ MAX_PROBE_DEVICES = 4096
 
 @dataclass(frozen=True, kw_only=True)
 class SearchOptions:
-    """Knobs of :func:`search_configs`; every field takes part in the cache key."""
+    """Knobs of :func:`search_configs`; every field takes part in the cache key.
+
+    The overheads default to the analytic model's (:data:`LAYER_OVERHEAD_S`,
+    :data:`STAGE_OVERHEAD_S`). ``flat_meshes_only`` keeps every stage on a 1-D ``(1, t)``
+    mesh, the Megatron-style layout :func:`alpaserve.cost_model.profile_entry` assumes;
+    2-D meshes can shard some matmuls both ways and reduce fewer bytes.
+    """
 
     batch_sizes: tuple[int, ...] = (1, 2, 4)
     group_sizes: tuple[int, ...] | None = None
@@ -47,7 +53,9 @@ class SearchOptions:
     ilp_backend: Backend = "auto"
     ilp_time_limit: float | None = None
     matmul_efficiency: float = DEFAULT_MATMUL_EFFICIENCY
-    layer_overhead_s: float = 0.0
+    layer_overhead_s: float = LAYER_OVERHEAD_S
+    stage_overhead_s: float = STAGE_OVERHEAD_S
+    flat_meshes_only: bool = False
     reuse_layers: bool = True
 
     def __post_init__(self) -> None:
@@ -126,7 +134,9 @@ def _make_coster(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions,
         time_limit=options.ilp_time_limit, reuse=options.reuse_layers)
     return StageCoster(model=model, cluster=cluster, planner=planner,
                        memory_policy=options.memory_policy, memory_slack=options.memory_slack,
-                       layer_overhead_s=options.layer_overhead_s)
+                       layer_overhead_s=options.layer_overhead_s,
+                       stage_overhead_s=options.stage_overhead_s,
+                       flat_meshes_only=options.flat_meshes_only)
 
 
 def _partition(coster: StageCoster, stages: int, devices: int, sizes: list[int],

@@ -15,9 +15,13 @@ Attention splits ``batch`` or ``heads``; layer norms split rows; residual adds s
 MoE experts split tokens, experts (``expert@a``, two all-to-alls) or the FFN inside every
 expert (``tensor@a``, one all-reduce).
 
-Costs use the cost-model primitives: compute is :func:`roofline_time` of the per-device FLOPs
-and bytes, an all-reduce is :func:`allreduce_time`, all-gathers and all-to-alls are
-:func:`p2p_time` of the bytes a device receives.
+Costs use the analytic cost model's own functions, so that a Megatron plan costs exactly what
+:func:`alpaserve.cost_model.stage_latency` says: compute is :func:`op_time` of the kernels that
+:mod:`alpaserve.layer_costs` builds (:func:`matmul_cost`, :func:`attention_costs`, ...) at the
+per-device shard shapes, with the same matmul efficiency, SM-wave quantization and memory
+efficiency. An all-reduce is :func:`allreduce_time` (over both axes: the faster of one flat
+ring and a two-level reduction), all-gathers and all-to-alls are :func:`p2p_time` of the bytes
+a device receives.
 """
 
 from __future__ import annotations
@@ -32,11 +36,20 @@ import networkx as nx
 from alpaserve.cost_model import (
     DEFAULT_MATMUL_EFFICIENCY,
     allreduce_time,
+    ops_time,
     p2p_time,
-    roofline_time,
 )
 from alpaserve.device_spec import DeviceSpec
 from alpaserve.errors import SpecError
+from alpaserve.layer_costs import (
+    OpCost,
+    attention_costs,
+    gelu_cost,
+    layernorm_cost,
+    matmul_cost,
+    moe_expert_costs,
+    residual_cost,
+)
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import TIED_NODES, OpNode
 from alpaserve.parallel.problem import ShardingProblem
@@ -134,11 +147,27 @@ def _divides(mesh: LogicalMesh, axes: tuple[int, ...], extent: int) -> bool:
 
 
 def _allreduce(mesh: LogicalMesh, axes: tuple[int, ...], num_bytes: float) -> float:
-    return sum(allreduce_time(num_bytes, mesh.shape[a], mesh.bandwidth[a], mesh.latency[a])
-               for a in axes)
+    """All-reduce over ``axes``: one axis is a ring; both, the faster of a flat ring on the
+    slower link and a two-level reduction (within the first axis, then across the second on
+    a ``1/n`` shard)."""
+    if len(axes) <= 1:
+        return sum(allreduce_time(num_bytes, mesh.shape[a], mesh.bandwidth[a],
+                                  mesh.latency[a]) for a in axes)
+    flat = allreduce_time(num_bytes, _size(mesh, axes), min(mesh.bandwidth[a] for a in axes),
+                          max(mesh.latency[a] for a in axes))
+    two_level = min(
+        allreduce_time(num_bytes, mesh.shape[a], mesh.bandwidth[a], mesh.latency[a])
+        + allreduce_time(num_bytes / mesh.shape[a], mesh.shape[b], mesh.bandwidth[b],
+                         mesh.latency[b])
+        for a, b in itertools.permutations(axes, 2))
+    return min(flat, two_level)
 
 
-def _layout_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
+def _time(ops: Sequence[OpCost], device: DeviceSpec, efficiency: float) -> float:
+    return ops_time(ops, device, matmul_efficiency=efficiency)
+
+
+def _layout_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec, efficiency: float,
                        dims: str) -> list[Strategy]:
     """Layout-only ops: ``input``/``output`` (no cost), layer norm, residual add."""
     rows, cols = op.dims["rows"], op.dims["cols"]
@@ -150,10 +179,14 @@ def _layout_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
         layout: Layout = (g["r"], g.get("c", ()))
         shard = op.output_bytes // _size(mesh, layout[0] + layout[1])
         n_in = len(op.input_shapes)
-        if op.kind in ("input", "output"):
+        elements = shard // op.dtype_bytes
+        if op.kind == "layernorm":
+            compute = _time([layernorm_cost(elements, op.dtype_bytes,
+                                            fused_input=op.fused_input)], device, efficiency)
+        elif op.kind == "residual":
+            compute = _time([residual_cost(elements, op.dtype_bytes)], device, efficiency)
+        else:  # the layer's input and output: no kernel
             compute = 0.0
-        else:
-            compute = roofline_time(0.0, (n_in + 1) * shard, device)
         out.append(Strategy(name=layout_name(layout), in_layouts=(layout,) * n_in,
                             out_layout=layout, compute_s=compute, comm_s=0.0,
                             weight_bytes=op.weight_bytes, activation_bytes=(n_in + 1) * shard))
@@ -171,12 +204,16 @@ def _matmul_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
                 and _divides(mesh, g["k"], d.get("k_unit", k))):
             continue
         pm, pn, pk = _size(mesh, g["m"]), _size(mesh, g["n"]), _size(mesh, g["k"])
-        in_b, w_b, out_b = m * k * dt / (pm * pk), k * n * dt / (pk * pn), m * n * dt / (pm * pn)
+        in_b, out_b = m * k * dt / (pm * pk), m * n * dt / (pm * pn)
         weights = math.ceil(k * n * dt / (pk * pn)) + math.ceil(n * dt / pn)
+        # Every split divides its extent (checked above, units divide the extents).
+        ms, ks, ns = m // pm, k // pk, n // pn
+        kernels = [matmul_cost(op.name, ms, ks, ns, dt)]
+        if op.activation == "gelu":  # on the whole (all-reduced) output shard
+            kernels.append(gelu_cost(ms * ns, dt))
         out.append(Strategy(
             name=_name(g, labels), in_layouts=((g["m"], g["k"]),), out_layout=(g["m"], g["n"]),
-            compute_s=roofline_time(op.flops / (pm * pn * pk), in_b + w_b + out_b, device,
-                                    efficiency),
+            compute_s=_time(kernels, device, efficiency),
             comm_s=_allreduce(mesh, g["k"], out_b), weight_bytes=weights,
             activation_bytes=math.ceil(in_b + out_b)))
     return out
@@ -184,7 +221,7 @@ def _matmul_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
 
 def _attention_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
                           efficiency: float) -> list[Strategy]:
-    batch, heads = op.dims["batch"], op.dims["heads"]
+    batch, heads, seq, head_dim = (op.dims[k] for k in ("batch", "heads", "seq", "head_dim"))
     out = []
     for g in _assignments(mesh, [None, "b", "h"]):
         if not (_divides(mesh, g["b"], batch) and _divides(mesh, g["h"], heads)):
@@ -192,12 +229,14 @@ def _attention_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
         p = _size(mesh, g["b"] + g["h"])
         layout: Layout = (g["b"], g["h"])
         in_b, out_b = op.input_bytes / p, op.output_bytes / p
-        # The score kernel also runs the softmax over its output: read and write it again.
-        traffic = in_b + (3 * out_b if op.kind == "attention_score" else out_b)
+        score, softmax, context = attention_costs(
+            batch=batch // _size(mesh, g["b"]), heads=heads // _size(mesh, g["h"]),
+            seq_len=seq, head_dim=head_dim, dtype=op.dtype_bytes)
+        kernels = [score, softmax] if op.kind == "attention_score" else [context]
         out.append(Strategy(
             name=_name(g, {"b": "batch", "h": "heads"}),
             in_layouts=(layout,) * len(op.input_shapes), out_layout=layout,
-            compute_s=roofline_time(op.flops / p, traffic, device, efficiency), comm_s=0.0,
+            compute_s=_time(kernels, device, efficiency), comm_s=0.0,
             weight_bytes=0, activation_bytes=math.ceil(in_b + out_b)))
     return out
 
@@ -224,9 +263,11 @@ def _expert_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
         weights = math.ceil(e / pe) * (math.ceil(2 * h * f * dt / pf) + math.ceil(f * dt / pf)
                                        + h * dt)
         io = op.input_bytes / pr + op.output_bytes / pr
+        kernels = moe_expert_costs(tokens=t // pr, hidden=h, ffn=f // pf, experts=e // pe,
+                                   top_k=top_k, dtype=dt)
         out.append(Strategy(
             name=_name(g, labels), in_layouts=((rows, ()), (rows, ())), out_layout=(rows, ()),
-            compute_s=roofline_time(op.flops / (pr * pf), io + weights, device, efficiency),
+            compute_s=_time(kernels, device, efficiency),
             comm_s=comm, weight_bytes=weights,
             activation_bytes=math.ceil(io + dispatched / pf)))
     return out
@@ -247,9 +288,9 @@ def op_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
     ['replicated', 'batch@1', 'col@1', 'row@1']
     """
     if op.kind in ("input", "output", "residual"):
-        return _layout_strategies(op, mesh, device, "rc")
+        return _layout_strategies(op, mesh, device, efficiency, "rc")
     if op.kind == "layernorm":
-        return _layout_strategies(op, mesh, device, "r")
+        return _layout_strategies(op, mesh, device, efficiency, "r")
     if op.kind in ("matmul", "moe_gate"):
         return _matmul_strategies(op, mesh, device, efficiency)
     if op.kind in ("attention_score", "attention_context"):

@@ -3,7 +3,9 @@
 A stage of layers ``[k, i)`` holds ``n_dense`` dense and ``n_moe`` MoE layers, so its cost is
 ``n_dense`` copies of the dense layer plan plus ``n_moe`` copies of the MoE one (plus the
 resharding where the two kinds' boundary layouts differ), the embedding lookup on the first
-stage, and the activation transfer to the next stage (not on the last).
+stage, and the activation transfer to the next stage (not on the last). Like
+:func:`alpaserve.cost_model.stage_latency`, every layer pays the fixed ``LAYER_OVERHEAD_S``
+and every stage ``STAGE_OVERHEAD_S`` (kernel and executable launches).
 
 Memory per device: the layers' weight shards, the first stage's share of the embedding
 (vocab-parallel over the stage's devices), and the largest activation working set of a plan.
@@ -23,8 +25,9 @@ from typing import Literal
 import numpy as np
 
 from alpaserve.cluster_spec import ClusterSpec
-from alpaserve.cost_model import p2p_time, roofline_time
+from alpaserve.cost_model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, op_time, p2p_time
 from alpaserve.errors import SpecError
+from alpaserve.layer_costs import embedding_cost
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.layer_plans import LayerPlan, LayerPlanner
 from alpaserve.parallel.logical_mesh import LogicalMesh, mesh_shapes
@@ -66,7 +69,8 @@ class StageCoster:
     planner: LayerPlanner
     memory_policy: MemoryPolicy = "min-memory"
     memory_slack: float = 0.05
-    layer_overhead_s: float = 0.0
+    layer_overhead_s: float = LAYER_OVERHEAD_S
+    stage_overhead_s: float = STAGE_OVERHEAD_S
     flat_meshes_only: bool = False
     _bodies: dict[tuple[object, ...], StageEstimate | None] = field(default_factory=dict,
                                                                     repr=False)
@@ -168,14 +172,16 @@ class StageCoster:
             avail -= peak - usable  # the plan's activations are larger than the bound
         else:
             return None
-        latency = sum(c * (ok[k].latency_s + self.layer_overhead_s) for k, c in counts)
+        latency = self.stage_overhead_s
+        latency += sum(c * (ok[k].latency_s + self.layer_overhead_s) for k, c in counts)
         if switches and len(ok) == 2:
             a, b = ok["dense"].boundary_layout, ok["moe"].boundary_layout
             full = self.activation_bytes(bs)
             latency += switches * (reshard_time(a, b, full, mesh)
                                    + reshard_time(b, a, full, mesh)) / 2
-        if first:  # embedding gather: read one row per token, write the activation
-            latency += roofline_time(0.0, 2 * self.activation_bytes(bs), device)
+        if first:  # embedding lookup, replicated on every device of the stage
+            latency += op_time(embedding_cost(spec, batch_size=bs), device,
+                               matmul_efficiency=planner.efficiency)
         return StageEstimate(latency_s=latency, weight_bytes=int(weights), peak_bytes=int(peak),
                              plans=tuple(ok.values()))
 
