@@ -127,14 +127,14 @@ def steady_load(duration: float, start: float = 650.0, end: float = 700.0) -> Ra
 
 
 def fluctuating_load(duration: float, low: float = 4.0, high: float = 80.0,
-                     period: float = 600.0, step: float = 10.0) -> RateProfile:
+                     period: float = 1800.0, step: float = 10.0) -> RateProfile:
     """INFaaS's fluctuating load: a sinusoid between ``low`` and ``high`` QPS.
 
     It starts at ``low`` and peaks every ``period`` seconds (sampled every ``step`` seconds).
 
     Examples
     --------
-    >>> p = fluctuating_load(600.0)
+    >>> p = fluctuating_load(600.0, period=600.0)
     >>> p.rate(0.0), p.rate(300.0), p.rate(600.0)
     (4.0, 80.0, 4.0)
     """
@@ -152,7 +152,7 @@ def load_preset(name: str, duration: float) -> RateProfile:
     if name == "steady":
         return steady_load(duration)
     if name == "fluctuating":
-        return fluctuating_load(duration, period=min(600.0, duration))
+        return fluctuating_load(duration, period=min(1800.0, duration))
     raise WorkloadError(f"unknown load {name!r}; known: {', '.join(LOAD_NAMES)}")
 
 

@@ -118,8 +118,14 @@ class _Simulation:
         self.status = np.full(n, -1, dtype=np.int8)
         self.completion = np.full(n, np.nan)
         self.variant_code = np.full(n, -1, dtype=np.int32)
-        self.fallback = np.zeros(n, dtype=bool)
+        self.fallback = [False] * n
         self.view = ClusterView(registry)
+        # plain lists: indexing numpy arrays one element at a time is slow
+        self.arr = queries.arrival.tolist()
+        self.slo = queries.slo.tolist()
+        self.acc = queries.min_accuracy.tolist()
+        self.task_names = queries.tasks
+        self.task_code = queries.workload.model_codes.tolist()
         self.heap: list[tuple[float, int, int, int]] = []
         self.seq = 0
         self.next_worker = 0
@@ -257,7 +263,7 @@ class _Simulation:
         best_head = math.inf
         for r in w.replicas.values():
             if r.queue and r.ready_at <= now:
-                head = self.q.arrival[r.queue[0]]
+                head = self.arr[r.queue[0]]
                 if head < best_head:
                     best, best_head = r, head
         if best is None:
@@ -284,24 +290,29 @@ class _Simulation:
         r.exec_ratio = took / profiled
         r.last_exec_end = now
         code = self.variant_index[r.variant.key]
-        idx = np.asarray(batch, dtype=np.int64)
-        self.completion[idx] = now
-        self.variant_code[idx] = code
-        latency = now - self.q.arrival[idx]
-        status = np.where(latency > self.q.slo[idx] + 1e-9, LATE, MET)
-        status = np.where(r.variant.accuracy < self.q.min_accuracy[idx], BELOW_ACCURACY, status)
-        status = np.where(self.fallback[idx], FALLBACK, status)
-        self.status[idx] = status
+        accuracy = r.variant.accuracy
+        arr, slo, acc, fallback = self.arr, self.slo, self.acc, self.fallback
+        for i in batch:
+            self.completion[i] = now
+            self.variant_code[i] = code
+            if fallback[i]:
+                self.status[i] = FALLBACK
+            elif accuracy < acc[i]:
+                self.status[i] = BELOW_ACCURACY
+            elif now - arr[i] > slo[i] + 1e-9:
+                self.status[i] = LATE
+            else:
+                self.status[i] = MET
         self.maybe_unload(r)
         if w.state != STOPPED:
             self.try_start(w)
 
     # ------------------------------------------------------------------ policies
     def arrive(self, i: int) -> None:
-        task = self.q.task_of(i)
+        task = self.task_names[self.task_code[i]]
         self.view.arrivals[task] = self.view.arrivals.get(task, 0) + 1
-        query = Query(index=i, task=task, arrival=float(self.q.arrival[i]),
-                      slo=float(self.q.slo[i]), min_accuracy=float(self.q.min_accuracy[i]))
+        query = Query(index=i, task=task, arrival=self.arr[i], slo=self.slo[i],
+                      min_accuracy=self.acc[i])
         decision = self.selection.select(query, self.view)
         if isinstance(decision, Route):
             r = self.view.replica(decision.replica)
@@ -341,8 +352,8 @@ class _Simulation:
 
     # ------------------------------------------------------------------ loop
     def run(self) -> ModellessResult:
-        arrival = self.q.arrival
-        n = len(self.q)
+        arrival = self.arr
+        n = len(arrival)
         horizon = self.config.horizon
         if horizon is None:
             horizon = float(arrival[-1]) if n else 0.0
@@ -351,7 +362,7 @@ class _Simulation:
             self.push(0.0, _TICK, 0)
         i = 0
         while True:
-            next_arrival = float(arrival[i]) if i < n else math.inf
+            next_arrival = arrival[i] if i < n else math.inf
             if self.heap and self.heap[0][0] <= next_arrival:
                 time, _, kind, ident = heapq.heappop(self.heap)
                 if time > deadline:

@@ -163,7 +163,8 @@ class WorkerState:
         for r in self.replicas.values():
             if r.id == extra_on:
                 own_ready = max(start, r.ready_at)
-                own = r.batches_time(len(r.queue) + 1)
+                own = r.batches_time(len(r.queue) + 1, fill_last=self.current_replica
+                                     is not None or own_ready > now)
             elif r.queue:
                 others += r.batches_time(len(r.queue))
         return max(start + others, own_ready) + own - now
@@ -194,11 +195,16 @@ class ReplicaState:
     def accepting(self) -> bool:
         return self.state in (LOADING, READY) and self.worker.accepting
 
-    def batches_time(self, n: int) -> float:
-        """Profiled time to run ``n`` queued queries in max-size batches."""
+    def batches_time(self, n: int, *, fill_last: bool = False) -> float:
+        """Profiled time to run ``n`` queued queries in max-size batches.
+
+        With ``fill_last`` the last, partial batch is costed as full: queries that arrive
+        while the worker is busy will join it.
+        """
         v = self.variant
         full, rest = divmod(n, v.max_batch)
-        return full * v.latency(v.max_batch) + (v.latency(rest) if rest else 0.0)
+        last = v.latency(v.max_batch if fill_last else rest) if rest else 0.0
+        return full * v.latency(v.max_batch) + last
 
     def predicted_latency(self, now: float) -> float:
         """Predicted latency of a query queued here now."""
