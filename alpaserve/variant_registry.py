@@ -233,17 +233,17 @@ class VariantRegistry:
     def from_file(cls, path: str | Path) -> VariantRegistry:
         """Load a ``.yaml``/``.yml`` or ``.json`` registry file."""
         p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix not in (".yaml", ".yml", ".json"):
+            raise SpecError(f"registry file {str(p)!r} must end in .yaml, .yml or .json "
+                            "(CSV tables need their hardware: use VariantRegistry.from_csv)")
         try:
             text = p.read_text()
         except OSError as exc:
             raise SpecError(f"cannot read registry file {str(p)!r}: {exc}") from exc
-        suffix = p.suffix.lower()
-        if suffix in (".yaml", ".yml"):
-            return cls.from_yaml(text, source=str(p))
         if suffix == ".json":
             return cls.from_json(text, source=str(p))
-        raise SpecError(f"registry file {str(p)!r} must end in .yaml, .yml or .json "
-                        "(CSV tables need their hardware: use VariantRegistry.from_csv)")
+        return cls.from_yaml(text, source=str(p))
 
 
 def example_registry() -> VariantRegistry:

@@ -122,6 +122,9 @@ def fit_latency(batch_sizes: Sequence[int] | np.ndarray,
         slope, intercept = float(slope), float(intercept)
         if intercept < 0:
             slope, intercept = float(np.dot(b, t) / np.dot(b, b)), 0.0
+    if -1e-9 * float(t.max()) < slope < 0:  # rounding noise on a flat profile
+        slope = 0.0
+        intercept = float(t.mean())
     if slope < 0:
         raise ProfileError(f"latency falls with batch size (slope {slope:.3g} s per item) "
                            f"for points {list(zip(b.tolist(), t.tolist(), strict=True))}")

@@ -18,7 +18,7 @@ from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
-
+    ("modelless", "alpaserve.cli.modelless_cmd", "simulate INFaaS model-less serving"),
 
 )
 
