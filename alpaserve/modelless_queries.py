@@ -44,7 +44,7 @@ class ModellessQueries:
             raise WorkloadError(f"min_accuracy has shape {acc.shape}, expected ({n},)")
         if n and (not np.all(np.isfinite(acc)) or acc.min() < 0 or acc.max() > 100):
             bad = int(np.flatnonzero(~(np.isfinite(acc) & (acc >= 0) & (acc <= 100)))[0])
-            raise WorkloadError(f"min_accuracy[{bad}] is {acc[bad]!r}; it must be a top-1 "
+            raise WorkloadError(f"min_accuracy[{bad}] is {float(acc[bad])!r}; it must be a top-1 "
                                 "accuracy in percent, within [0, 100]")
         acc = np.ascontiguousarray(acc)
         acc.flags.writeable = False

@@ -230,29 +230,30 @@ class InfaasPolicy:
             return Route(replica=best_replica.id)
 
         # rule 2: load the cheapest qualifying variant for the current rate, unless the
-        # autoscaler's planned variant already serves this floor (then adding capacity is
-        # its job); a new worker is started only for a task with nothing loaded
+        # autoscaler's planned variant is live and serves this floor (then adding capacity
+        # is its job); a new worker is started only when no live replica meets the floor
+        meeting = [r for r in live if r.variant.accuracy >= query.min_accuracy]
         primary = self._primary.get(task)
-        planned = primary is not None and (
-            self.registry.get(task, primary).accuracy >= query.min_accuracy)
+        planned = primary is not None and any(r.variant.name == primary for r in meeting)
         if not planned:
             pick = self.cheapest_for_rate(task, rate=self.rate(task, now),
                                           min_accuracy=query.min_accuracy, slo=query.slo)
-            has_replica = {r.variant.name for r in cluster.replicas(task)}
-            if pick is not None and pick.name not in has_replica:
+            if pick is not None and all(r.variant.name != pick.name for r in live):
                 wid = self._place(pick, cluster, any_load=True)
-                if wid is not None or not live:
+                if wid is not None or not meeting:
                     return Load(variant=pick.name, worker=wid, reason="select-load")
 
-        # rule 3: the closest replica (or variant, when nothing is loaded); a violation
-        if live:
+        # rule 3: the closest replica, preferring those that meet the floor (or the closest
+        # variant, when nothing is loaded); the query counts as a violation
+        pool = meeting or live
+        if pool:
             def distance(r: ReplicaState) -> tuple[float, float]:
                 short = max(0.0, query.min_accuracy - r.variant.accuracy)
                 pred = r.predicted_latency(now)
                 excess = max(0.0, pred - query.slo)
                 return short / max(query.min_accuracy, 1.0) + excess / query.slo, pred
 
-            scored = [(distance(r), r.id, r) for r in live]
+            scored = [(distance(r), r.id, r) for r in pool]
             (_, pred), _, closest = min(scored, key=lambda x: (x[0][0], x[1]))
             limit = self.config.max_wait_factor * query.slo
             if pred > limit:

@@ -111,9 +111,9 @@ class ModellessResult:
         return {name: int(c) for name, c in zip(OUTCOMES, binc, strict=True)}
 
     def _window(self, start: float, end: float | None) -> tuple[float, float]:
-        stop = self.horizon if end is None else end
-        if not stop > start:
-            raise SimulationError(f"summary window end {stop!r} must exceed start {start!r}")
+        stop = max(self.horizon, start) if end is None else end
+        if not stop >= start:
+            raise SimulationError(f"summary window end {stop!r} precedes its start {start!r}")
         return start, stop
 
     def cost(self, start: float = 0.0, end: float | None = None) -> dict[str, float]:
@@ -145,7 +145,7 @@ class ModellessResult:
             start=lo, end=hi, queries=int(sel.sum()), met=int(counts[MET]),
             late=int(counts[LATE]), below_accuracy=int(counts[BELOW_ACCURACY]),
             fallback=int(counts[FALLBACK]), dropped=int(counts[DROPPED]),
-            throughput=float(codes.size / (hi - lo)),
+            throughput=float(codes.size / (hi - lo)) if hi > lo else 0.0,
             mean_accuracy=float(acc.mean()) if acc.size else float("nan"),
             min_accuracy=float(acc.min()) if acc.size else float("nan"),
             cost=float(sum(cost.values())), cost_by_hardware=cost,
