@@ -70,7 +70,7 @@ class ModellessExperiment:
         if load not in LOAD_NAMES:
             raise SpecError(f"unknown load {load!r}; known: {', '.join(LOAD_NAMES)}")
         d = DEFAULT_DURATION[load] if duration is None else duration
-        return cls(load=load, duration=d, warmup=min(DEFAULT_WARMUP[load], d / 5), seed=seed)
+        return cls(load=load, duration=d, warmup=min(DEFAULT_WARMUP[load], d / 3), seed=seed)
 
     def queries(self) -> ModellessQueries:
         rng = np.random.default_rng(self.seed)
