@@ -10,6 +10,7 @@ INFaaS's evaluation are :func:`flat_load` (4 QPS), :func:`steady_load` (650 → 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,7 +46,7 @@ class RateProfile:
         if not t or len(t) != len(r):
             raise WorkloadError(f"a rate profile needs as many times as rates, got {len(t)} "
                                 f"times and {len(r)} rates")
-        if any(b <= a for a, b in zip(t, t[1:], strict=False)) or not np.all(np.isfinite(t)):
+        if any(b <= a for a, b in itertools.pairwise(t)) or not np.all(np.isfinite(t)):
             raise WorkloadError(f"rate profile times must increase strictly, got {t}")
         if any(not (x >= 0 and np.isfinite(x)) for x in r):
             raise WorkloadError(f"rates must be finite and non-negative, got {r}")

@@ -20,7 +20,6 @@ import numpy as np
 from alpaserve._validation import (
     non_empty_name,
     non_negative_float,
-    positive_float,
     positive_int,
 )
 from alpaserve.errors import ProfileError, SpecError

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alpaserve.variant_registry import example_registry  # noqa: E402
-from placement.infaas_config import InfaasConfig  # noqa: E402
-from placement.infaas_experiment import ModellessExperiment, run_policy  # noqa: E402
+from alpaserve.variant_registry import example_registry
+from placement.infaas_config import InfaasConfig
+from placement.infaas_experiment import ModellessExperiment, run_policy
 
 QUICK_VARIANTS = ("inceptionv3-tf-cpu", "resnet50-tf-cpu", "mobilenet-tf-cpu",
                   "resnet50-neuron-inf1", "resnet50-trt-t4", "resnet50-trt-v100")
@@ -94,7 +94,7 @@ def main() -> int:
         mix = ", ".join(f"{k}: {c}" for k, c in sorted(auto.served_by_variant.items(),
                                                        key=lambda kv: -kv[1]))
         print(f"automatic policy served: {mix}")
-        print(f"automatic policy cost by hardware: "
+        print("automatic policy cost by hardware: "
               + ", ".join(f"{h} ${c:.4f}" for h, c in auto.cost_by_hardware.items() if c))
         summary_lines.append(f"{load}: automatic policy strictly cheaper at <= violations "
                              f"than {wins} of {len(rows) - 2} fixed variants; loses to "

@@ -173,8 +173,20 @@ class WorkerState:
 class ReplicaState:
     """One variant loaded (or loading) on a worker. Read-only for policies."""
 
-    __slots__ = ("exec_ratio", "id", "last_exec_end", "ready_at", "requested_at", "routed",
-                 "served", "state", "task", "variant", "worker", "queue")
+    __slots__ = (
+        "exec_ratio",
+        "id",
+        "last_exec_end",
+        "queue",
+        "ready_at",
+        "requested_at",
+        "routed",
+        "served",
+        "state",
+        "task",
+        "variant",
+        "worker",
+    )
 
     def __init__(self, rid: int, task: str, variant: Variant, worker: WorkerState,
                  now: float) -> None:

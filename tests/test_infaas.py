@@ -63,7 +63,8 @@ def test_selection_picks_the_cheapest_qualifying_loaded_variant() -> None:
     pol = InfaasPolicy(REG)
     # both big variants qualify for 75%; the CPU one is ten times cheaper
     d = pol.select(query(min_accuracy=75.0), view)
-    assert isinstance(d, Route) and not d.fallback
+    assert isinstance(d, Route)
+    assert not d.fallback
     assert variant_of(d, view) == "big-cpu"
     # for 70%, both CPU variants are equally cheap: the smallest slack (the slower) wins
     d = pol.select(query(min_accuracy=70.0), view)
@@ -78,13 +79,18 @@ def test_selection_loads_the_cheapest_when_nothing_loaded_qualifies() -> None:
     pol = InfaasPolicy(REG)
     view = view_with([("small-cpu", 0)])
     d = pol.select(query(min_accuracy=75.0), view)
-    assert isinstance(d, Load) and d.variant == "big-cpu" and not d.fallback
+    assert isinstance(d, Load)
+    assert d.variant == "big-cpu"
+    assert not d.fallback
     # nothing meets 90%: the closest is served and counted as a violation
     d = pol.select(query(min_accuracy=90.0), view)
-    assert isinstance(d, Route) and d.fallback
+    assert isinstance(d, Route)
+    assert d.fallback
     # an empty cluster loads the closest variant
     d = pol.select(query(min_accuracy=90.0), view_with([]))
-    assert isinstance(d, Load) and d.fallback and d.variant in ("big-cpu", "big-gpu")
+    assert isinstance(d, Load)
+    assert d.fallback
+    assert d.variant in ("big-cpu", "big-gpu")
 
 
 def test_selection_skips_interference_and_overload() -> None:
@@ -146,7 +152,8 @@ def test_autoscaling_grows_and_shrinks_the_fleet_on_a_step_load() -> None:
     # the step itself costs violations until capacity arrives, none once it has
     assert res.summary(100.0, 300.0).violation_rate < 0.01  # type: ignore[attr-defined]
     kinds = [e.reason for e in res.events]  # type: ignore[attr-defined]
-    assert "horizontal-up" in kinds and "horizontal-down" in kinds
+    assert "horizontal-up" in kinds
+    assert "horizontal-down" in kinds
 
 
 def test_model_vertical_switch_up_at_the_peak_and_down_at_the_trough() -> None:
@@ -185,7 +192,8 @@ def test_interference_moves_traffic_away() -> None:
 def test_fixed_policy_and_errors() -> None:
     pol = fixed_variant_policy(REG, "small-cpu")
     d = pol.select(query(min_accuracy=75.0), view_with([("small-cpu", 0)]))
-    assert isinstance(d, Route) and d.fallback
+    assert isinstance(d, Route)
+    assert d.fallback
     with pytest.raises(SpecError, match="'nope'"):
         fixed_variant_policy(REG, "nope")
     assert pol.cheapest_for_rate(TASK, rate=1.0, min_accuracy=75.0, slo=0.2) is None

@@ -142,9 +142,7 @@ def test_every_query_is_accounted_for_exactly_once(arrivals: list[float], seed: 
                 return Route(replica=live[int(rng.integers(len(live)))].id,
                              fallback=bool(rng.random() < 0.1))
             name = names[int(rng.integers(len(names)))]
-            held = {w.id for w in cluster.workers() if any(
-                r.variant.name == name for r in w.replicas.values())}
-            return Load(variant=name, worker=None if held else None)
+            return Load(variant=name)
 
         def autoscale(self, cluster: ClusterView) -> list[RemoveReplica | RemoveWorker]:
             out: list[RemoveReplica | RemoveWorker] = []

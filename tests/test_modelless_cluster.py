@@ -55,6 +55,8 @@ def test_view_lists_live_and_accepting_replicas() -> None:
     view._add_worker(w)
     assert [r.id for r in view.replicas(TASK)] == [0, 1]
     assert [r.id for r in view.accepting_replicas(TASK)] == [0]
-    assert view.replica(1) is b and view.worker(0) is w and view.replica(7) is None
+    assert view.replica(1) is b
+    assert view.worker(0) is w
+    assert view.replica(7) is None
     view._drop_replica(a)
     assert view.replicas() == [b]

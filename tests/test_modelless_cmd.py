@@ -14,7 +14,9 @@ from alpaserve.variant_registry import example_registry
 def test_text_and_json_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["modelless", "--load", "flat", "--duration", "60", "--seed", "1"]) == 0
     out = capsys.readouterr().out
-    assert "SLO violations" in out and "cost" in out and "served by" in out
+    assert "SLO violations" in out
+    assert "cost" in out
+    assert "served by" in out
     path = tmp_path / "reg.json"
     path.write_text(example_registry().to_json())
     assert main(["modelless", "--registry", str(path), "--duration", "60", "--json",

@@ -47,7 +47,8 @@ def test_presets() -> None:
     assert (s.rate(0.0), s.rate(100.0)) == (650.0, 700.0)
     f = fluctuating_load(3600.0)
     r = f.rate(np.arange(0.0, 3600.0, 10.0))
-    assert r.min() == pytest.approx(4.0) and r.max() == pytest.approx(80.0)
+    assert r.min() == pytest.approx(4.0)
+    assert r.max() == pytest.approx(80.0)
     assert steady_load(10.0, 1.0, 2.0).rate(5.0) == 1.5
     with pytest.raises(WorkloadError, match="unknown load 'spiky'"):
         load_preset("spiky", 10.0)

@@ -34,17 +34,22 @@ def test_summary_accuracy_cost_and_events() -> None:
     res = run()
     s = res.summary()  # type: ignore[attr-defined]
     assert s.queries == 360
-    assert s.below_accuracy == 180 and s.met == 180 and s.late == 0  # loads fit the SLO
+    assert s.below_accuracy == 180
+    assert s.met == 180
+    assert s.late == 0
     assert s.mean_accuracy == pytest.approx((70 + 78) / 2)
     assert s.min_accuracy == 70.0
     assert s.cost_by_hardware == {"cpu": pytest.approx(0.2), "gpu": pytest.approx(1.0)}
     assert s.cost == pytest.approx(1.2)
-    assert s.worker_starts == 2 and s.load_events == 2 and s.variant_switches == 0
+    assert s.worker_starts == 2
+    assert s.load_events == 2
+    assert s.variant_switches == 0
     assert s.served_by_variant == {"small-cpu": 180, "big-gpu": 180}
     assert s.throughput == pytest.approx(0.1)
     assert s.to_dict()["violations"] == 180
     late = res.summary(1800.0, 3600.0)  # type: ignore[attr-defined]
-    assert late.queries == 180 and late.cost == pytest.approx(0.1 + 1.0)
+    assert late.queries == 180
+    assert late.cost == pytest.approx(0.1 + 1.0)
 
 
 def test_timeline_bins_variant_mix_and_cost_rate() -> None:

@@ -44,7 +44,8 @@ def test_fit_recovers_any_line(slope: float, intercept: float, sizes: list[int])
 
 def test_fit_clips_a_negative_intercept_and_handles_one_point() -> None:
     fit = fit_latency([2, 4], [0.01, 0.03])  # the line through them crosses below zero
-    assert fit.intercept == 0.0 and fit.slope > 0
+    assert fit.intercept == 0.0
+    assert fit.slope > 0
     one = fit_latency([4], [0.02])
     assert (one.slope, one.intercept) == (0.005, 0.0)
 
