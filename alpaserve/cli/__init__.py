@@ -25,6 +25,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("simulate", "alpaserve.cli.simulate_cmd", "simulate a placement under a workload"),
     ("trace", "alpaserve.cli.trace_cmd", "statistics and plots of a trace file"),
     ("spot", "alpaserve.cli.spot_cmd", "serve an LLM on a spot fleet (SpotServe vs baselines)"),
+    ("modelless", "alpaserve.cli.modelless_cmd", "simulate INFaaS model-less serving"),
     ("profile", "alpaserve.cli.profile_cmd",
      "measure a model's stage latencies and memory on real devices"),
     ("fidelity", "alpaserve.cli.fidelity_cmd",

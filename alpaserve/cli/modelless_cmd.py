@@ -1,0 +1,65 @@
+"""``alpaserve modelless``: simulate INFaaS-style model-less serving on one of its loads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", metavar="FILE",
+                        help="variant registry (.yaml/.json); default: the bundled "
+                             "image-classification example")
+    parser.add_argument("--load", choices=("flat", "steady", "fluctuating"), default="flat",
+                        help="INFaaS load: flat 4 QPS, steady 650->700 QPS, fluctuating "
+                             "4-80 QPS (default: flat)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S",
+                        help="simulated seconds (default: the load's benchmark duration)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--task", default=None,
+                        help="task to serve (default: the registry's only or first task)")
+    parser.add_argument("--variant", default=None,
+                        help="serve with this one variant (the fixed baseline) instead of "
+                             "INFaaS's selection")
+    parser.add_argument("--lookahead", type=float, default=0.0, metavar="S",
+                        help="plan for the rate extrapolated this far ahead (default 0)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from alpaserve.variant_registry import VariantRegistry, example_registry
+    from placement.infaas_config import InfaasConfig
+    from placement.infaas_experiment import ModellessExperiment, run_policy
+
+    registry = (example_registry() if args.registry is None
+                else VariantRegistry.from_file(args.registry))
+    exp = ModellessExperiment.preset(args.load, duration=args.duration, seed=args.seed)
+    if args.task is not None or exp.task not in registry.tasks():
+        exp = replace(exp, task=args.task or registry.tasks()[0])
+    result = run_policy(exp, registry, variant=args.variant,
+                        config=InfaasConfig(lookahead=args.lookahead))
+    summary = result.summary(exp.warmup, exp.duration)
+    if args.json:
+        out = summary.to_dict()
+        out.update(load=args.load, duration=exp.duration, warmup=exp.warmup, seed=args.seed,
+                   policy=args.variant or "infaas", outcomes=result.counts())
+        print(json.dumps(out, indent=2, sort_keys=True))
+        return 0
+    print(f"{args.variant or 'infaas'} on the {args.load} load: {summary.queries} queries "
+          f"measured over [{exp.warmup:.0f}, {exp.duration:.0f}) s")
+    print(f"  SLO violations   {summary.violations} ({100 * summary.violation_rate:.2f}%): "
+          f"late {summary.late}, below accuracy {summary.below_accuracy}, "
+          f"fallback {summary.fallback}, dropped {summary.dropped}")
+    print(f"  throughput       {summary.throughput:.1f} queries/s")
+    print(f"  accuracy         mean {summary.mean_accuracy:.2f}%, "
+          f"min {summary.min_accuracy:.2f}%")
+    print(f"  cost             ${summary.cost:.4f} ("
+          + ", ".join(f"{h} ${c:.4f}" for h, c in summary.cost_by_hardware.items() if c)
+          + ")")
+    print(f"  scaling          {summary.worker_starts} worker starts, "
+          f"{summary.load_events} loads, {summary.variant_switches} variant switches")
+    for name, count in sorted(summary.served_by_variant.items(), key=lambda kv: -kv[1]):
+        print(f"  served by {name:<28} {count}")
+    return 0

@@ -1,0 +1,39 @@
+"""Small registries and queries for the model-less simulator and INFaaS policy tests."""
+
+from __future__ import annotations
+
+from alpaserve.modelless_queries import ModellessQueries
+from alpaserve.variant_registry import VariantRegistry
+from alpaserve.variants import HardwareType, Variant
+
+TASK = "classify"
+GIB = 1 << 30
+
+
+def small_registry(*, cpu_startup: float = 10.0, gpu_startup: float = 20.0,
+                   gpu_price: float = 2.0) -> VariantRegistry:
+    """Two CPU variants (cheap, slow) and two GPU variants (dear, fast)."""
+    hw = [HardwareType(name="cpu", kind="cpu", price_per_hour=0.2, startup_time=cpu_startup,
+                       memory_bytes=4 * GIB),
+          HardwareType(name="gpu", kind="gpu", price_per_hour=gpu_price, startup_time=gpu_startup,
+                       memory_bytes=8 * GIB)]
+
+    def v(name: str, hardware: str, acc: float, slope: float, icpt: float, mb: int,
+          price: float) -> Variant:
+        return Variant(task=TASK, name=name, architecture=name.split("-")[0], framework="f",
+                       hardware=hardware, accuracy=acc, latency_slope=slope,
+                       latency_intercept=icpt, load_latency=1.0, peak_memory_bytes=GIB,
+                       max_batch=mb, price_per_hour=price)
+
+    return VariantRegistry(hw, [
+        v("small-cpu", "cpu", 70.0, 0.010, 0.002, 4, 0.2),
+        v("big-cpu", "cpu", 78.0, 0.040, 0.004, 2, 0.2),
+        v("small-gpu", "gpu", 70.0, 0.0005, 0.001, 32, gpu_price),
+        v("big-gpu", "gpu", 78.0, 0.001, 0.002, 32, gpu_price),
+    ])
+
+
+def queries(arrival: list[float], *, slo: float = 0.2, min_accuracy: float = 70.0
+            ) -> ModellessQueries:
+    return ModellessQueries.from_arrays(arrival=arrival, task=TASK, slo=slo,
+                                        min_accuracy=min_accuracy)
