@@ -17,9 +17,10 @@ so requests that arrive at the same instant keep their given order.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -180,6 +181,43 @@ class Workload:
         if len(out) and not np.all(out > 0):
             raise WorkloadError(f"SLOs must be positive, got {default!r}")
         return out
+
+    def equals(self, other: Workload) -> bool:
+        """Whether both workloads hold the same requests, columns and model names, exactly.
+
+        Examples
+        --------
+        >>> a = Workload.from_arrays(arrival=[1.0], model="m")
+        >>> a.equals(Workload.from_arrays(arrival=[1.0], model="m")), a.equals(a.shifted(1.0))
+        (True, False)
+        """
+        if not isinstance(other, Workload) or self.model_names != other.model_names:
+            return False
+        if not (np.array_equal(self.arrival, other.arrival)
+                and np.array_equal(self.model_codes, other.model_codes)):
+            return False
+        for col in OPTIONAL_COLUMNS:
+            mine, theirs = getattr(self, col), getattr(other, col)
+            if (mine is None) != (theirs is None):
+                return False
+            if mine is not None and not np.array_equal(mine, theirs):
+                return False
+        return True
+
+    # ------------------------------------------------------------------ storage
+    def save(self, path: str | os.PathLike[str], *,
+             format: Literal["auto", "parquet", "npz"] = "auto") -> Literal["parquet", "npz"]:
+        """Write to ``path``; see :func:`workloads.storage.save_workload`."""
+        from workloads.storage import save_workload  # storage imports this module
+
+        return save_workload(self, path, format=format)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Workload:
+        """Read a saved workload; see :func:`workloads.storage.load_workload`."""
+        from workloads.storage import load_workload
+
+        return load_workload(path)
 
     # ------------------------------------------------------------------ transforms
     def _take(self, index: npt.NDArray[Any] | slice) -> Workload:
