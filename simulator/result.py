@@ -1,0 +1,282 @@
+"""The outcome of one simulated (or measured) serving run: :class:`SimResult`.
+
+A result holds one row per request (arrival, start, finish, group, status, batch size) and
+the statistics derived from those rows. Every engine, and the real runtime, builds it with
+:meth:`SimResult.from_outcomes`, so the statistics mean the same thing everywhere:
+
+* ``status`` is :data:`SERVED` (ran to completion, possibly late when admission control is off),
+  :data:`DROPPED` (rejected by SLO-aware admission; used no resources) or :data:`UNSERVED` (no
+  group hosts the model). Every request has exactly one status.
+* A request is *good* when it was served and ``finish <= arrival + slo``.
+* Statistics cover the *measured* requests: those whose arrival lies in ``window``. Without
+  trimming the window runs from the first arrival to the later of the last arrival and the
+  last finish; with warm-up/cool-down trimming it is ``[first + warmup, last - cooldown]``.
+* ``attainment`` (goodput) is good / measured requests; dropped and unserved requests count as
+  misses. Latency statistics cover measured served requests (late ones included).
+* ``throughput`` is measured served requests per second of window.
+* ``group_busy_fraction`` is the mean over a group's stages of the fraction of the window that
+  the stage spent executing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaserve.errors import SimulationError
+
+SERVED = 0
+DROPPED = 1
+UNSERVED = 2
+STATUS_NAMES = ("served", "dropped", "unserved")
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _frozen(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
+    out = np.array(array, dtype=dtype, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SimResult:
+    """Per-request outcomes of a run and their statistics.
+
+    Build one with :meth:`from_outcomes`; the statistics fields are derived there.
+
+    Examples
+    --------
+    >>> r = SimResult.from_outcomes(
+    ...     model_names=("a", "b"), group_names=("g0",),
+    ...     arrival=[0.0, 0.5, 1.0], model_codes=[0, 1, 1], slo=[1.0, 1.0, 1.0],
+    ...     start=[0.0, float("nan"), 1.0], finish=[0.4, float("nan"), 2.5],
+    ...     group=[0, 0, 0], status=[SERVED, DROPPED, SERVED],
+    ...     group_busy_seconds=[1.9], group_num_stages=[1])
+    >>> r.attainment, r.num_served, r.num_dropped, dict(r.attainment_per_model)
+    (0.3333333333333333, 2, 1, {'a': 1.0, 'b': 0.0})
+    >>> r.window, round(r.group_busy_fraction["g0"], 2)
+    ((0.0, 2.5), 0.76)
+    """
+
+    model_names: tuple[str, ...]
+    group_names: tuple[str, ...]
+    engine: str
+    # ---- per request (read-only arrays, arrival order)
+    arrival: FloatArray
+    model_codes: npt.NDArray[np.int32]
+    slo: FloatArray
+    start: FloatArray
+    finish: FloatArray
+    group: npt.NDArray[np.int32]
+    status: npt.NDArray[np.int8]
+    batch_size: npt.NDArray[np.int32]
+    stage_start: FloatArray | None
+    # ---- statistics over the measured requests
+    window: tuple[float, float]
+    measured: tuple[int, int]
+    num_requests: int
+    num_served: int
+    num_dropped: int
+    num_unserved: int
+    num_good: int
+    attainment: float
+    requests_per_model: Mapping[str, int]
+    good_per_model: Mapping[str, int]
+    attainment_per_model: Mapping[str, float]
+    latency_mean: float
+    latency_p50: float
+    latency_p90: float
+    latency_p99: float
+    throughput: float
+    group_busy_fraction: Mapping[str, float]
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_outcomes(
+        cls,
+        *,
+        model_names: Sequence[str],
+        group_names: Sequence[str],
+        arrival: npt.ArrayLike,
+        model_codes: npt.ArrayLike,
+        slo: npt.ArrayLike,
+        start: npt.ArrayLike,
+        finish: npt.ArrayLike,
+        group: npt.ArrayLike,
+        status: npt.ArrayLike,
+        batch_size: npt.ArrayLike | None = None,
+        stage_start: npt.ArrayLike | None = None,
+        group_busy_seconds: npt.ArrayLike | None = None,
+        group_num_stages: Sequence[int] | None = None,
+        warmup: float = 0.0,
+        cooldown: float = 0.0,
+        engine: str = "runtime",
+    ) -> SimResult:
+        """Freeze per-request outcomes and derive the statistics.
+
+        ``group_busy_seconds[g]`` is the stage-seconds group ``g`` executed inside the
+        window, summed over its ``group_num_stages[g]`` stages (see :func:`stats_window` for
+        the window an engine must clip to). Unknown busy time gives NaN fractions.
+        """
+        arr = _frozen(arrival, np.float64)
+        n = arr.shape[0]
+        columns = {
+            "model_codes": _frozen(model_codes, np.int32),
+            "slo": _frozen(slo, np.float64),
+            "start": _frozen(start, np.float64),
+            "finish": _frozen(finish, np.float64),
+            "group": _frozen(group, np.int32),
+            "status": _frozen(status, np.int8),
+            "batch_size": _frozen(np.where(np.asarray(status) == SERVED, 1, 0)
+                                  if batch_size is None else batch_size, np.int32),
+        }
+        for name, col in columns.items():
+            if col.shape != (n,):
+                raise SimulationError(f"{name} has shape {col.shape}, expected ({n},)")
+        if n and np.any(np.diff(arr) < 0):
+            raise SimulationError("arrival must be sorted in non-decreasing order")
+        names = tuple(model_names)
+        gnames = tuple(group_names)
+        st = columns["status"]
+        if n and (st.min() < SERVED or st.max() > UNSERVED):
+            raise SimulationError(f"status values must be in {{0, 1, 2}}, got {np.unique(st)}")
+
+        window, (i0, i1) = stats_window(arr, columns["finish"], warmup=warmup, cooldown=cooldown)
+        codes = columns["model_codes"][i0:i1]
+        st_m = st[i0:i1]
+        served = st_m == SERVED
+        fin = columns["finish"][i0:i1]
+        good = served & (fin <= arr[i0:i1] + columns["slo"][i0:i1])
+        m = len(names)
+        req_pm = np.bincount(codes, minlength=m)
+        good_pm = np.bincount(codes[good], minlength=m)
+        latency = fin[served] - arr[i0:i1][served]
+        if latency.size:
+            p50, p90, p99 = (float(x) for x in np.percentile(latency, [50.0, 90.0, 99.0]))
+            mean = float(latency.mean())
+        else:
+            p50 = p90 = p99 = mean = math.nan
+        length = window[1] - window[0]
+        num_served = int(served.sum())
+        busy: dict[str, float] = {}
+        for g, gname in enumerate(gnames):
+            if group_busy_seconds is None or group_num_stages is None or length <= 0:
+                busy[gname] = math.nan
+            else:
+                busy[gname] = float(np.asarray(group_busy_seconds, dtype=np.float64)[g]
+                                    / (group_num_stages[g] * length))
+        num_measured = int(i1 - i0)
+        return cls(
+            model_names=names,
+            group_names=gnames,
+            engine=engine,
+            arrival=arr,
+            stage_start=None if stage_start is None else _frozen(stage_start, np.float64),
+            window=window,
+            measured=(int(i0), int(i1)),
+            num_requests=num_measured,
+            num_served=num_served,
+            num_dropped=int(np.count_nonzero(st_m == DROPPED)),
+            num_unserved=int(np.count_nonzero(st_m == UNSERVED)),
+            num_good=int(good.sum()),
+            attainment=float(good.sum() / num_measured) if num_measured else math.nan,
+            requests_per_model=MappingProxyType(
+                {nm: int(c) for nm, c in zip(names, req_pm, strict=True)}),
+            good_per_model=MappingProxyType(
+                {nm: int(c) for nm, c in zip(names, good_pm, strict=True)}),
+            attainment_per_model=MappingProxyType(
+                {nm: (float(gd / c) if c else math.nan)
+                 for nm, gd, c in zip(names, good_pm, req_pm, strict=True)}),
+            latency_mean=mean,
+            latency_p50=p50,
+            latency_p90=p90,
+            latency_p99=p99,
+            throughput=num_served / length if length > 0 else math.nan,
+            group_busy_fraction=MappingProxyType(busy),
+            **columns,
+        )
+
+    # ------------------------------------------------------------------ views
+    def __len__(self) -> int:
+        return int(self.arrival.shape[0])
+
+    def __repr__(self) -> str:
+        return (f"SimResult({len(self)} requests, attainment={self.attainment:.4f}, "
+                f"served={self.num_served}, dropped={self.num_dropped}, "
+                f"unserved={self.num_unserved}, engine={self.engine!r})")
+
+    @property
+    def unmet_per_model(self) -> dict[str, int]:
+        """Measured requests per model that were not served within their SLO."""
+        return {m: self.requests_per_model[m] - self.good_per_model[m] for m in self.model_names}
+
+    @property
+    def good(self) -> npt.NDArray[np.bool_]:
+        """Per request: served and finished within its SLO."""
+        with np.errstate(invalid="ignore"):
+            return (self.status == SERVED) & (self.finish <= self.arrival + self.slo)
+
+    @property
+    def latency(self) -> FloatArray:
+        """Per request ``finish - arrival`` (NaN unless served)."""
+        return self.finish - self.arrival
+
+    def to_dataframe(self) -> Any:
+        """The per-request table as a ``pandas.DataFrame`` (pandas is imported here)."""
+        import pandas as pd
+
+        def categorical(codes: np.ndarray, names: Sequence[str]) -> Any:
+            return pd.Categorical.from_codes(codes, categories=list(names))
+
+        return pd.DataFrame({
+            "arrival": self.arrival,
+            "model": categorical(self.model_codes, self.model_names),
+            "slo": self.slo,
+            "start": self.start,
+            "finish": self.finish,
+            "latency": self.latency,
+            "group": categorical(self.group, self.group_names),
+            "status": categorical(self.status.astype(np.int32), STATUS_NAMES),
+            "batch_size": self.batch_size,
+            "good": self.good,
+        })
+
+
+def stats_window(arrival: FloatArray, finish: FloatArray, *, warmup: float = 0.0,
+                 cooldown: float = 0.0) -> tuple[tuple[float, float], tuple[int, int]]:
+    """The statistics window ``(t_lo, t_hi)`` and the index range of measured requests.
+
+    Examples
+    --------
+    >>> a = np.array([0.0, 1.0, 2.0, 3.0]); f = np.array([0.5, 1.5, np.nan, 3.9])
+    >>> stats_window(a, f)
+    ((0.0, 3.9), (0, 4))
+    >>> stats_window(a, f, warmup=0.5, cooldown=1.0)
+    ((0.5, 2.0), (1, 3))
+    """
+    for name, value in (("warmup", warmup), ("cooldown", cooldown)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise SimulationError(f"{name} must be a non-negative number of seconds, "
+                                  f"got {value!r}")
+    n = arrival.shape[0]
+    if n == 0:
+        return (0.0, 0.0), (0, 0)
+    first, last = float(arrival[0]), float(arrival[-1])
+    if warmup == 0 and cooldown == 0:
+        done = finish[~np.isnan(finish)]
+        hi = max(last, float(done.max())) if done.size else last
+        return (first, hi), (0, n)
+    lo, hi = first + warmup, last - cooldown
+    if not hi > lo:
+        raise SimulationError(f"warmup={warmup} and cooldown={cooldown} leave no window in "
+                              f"arrivals spanning [{first}, {last}]")
+    i0, i1 = np.searchsorted(arrival, [lo, hi], side="left")
+    i1 = int(np.searchsorted(arrival, hi, side="right"))
+    return (lo, hi), (int(i0), i1)
