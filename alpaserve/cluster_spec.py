@@ -73,6 +73,9 @@ class ClusterSpec:
     def mesh(self, device_ids: Iterable[int], shape: tuple[int, int] | None = None) -> Mesh:
         """A mesh of this cluster's devices; the default shape is ``(1, n)``."""
         ids = tuple(device_ids)
+        if len(ids) > self.num_devices:
+            raise SpecError(f"a mesh of {len(ids)} devices is larger than the cluster's "
+                            f"{self.num_devices} devices")
         for d in ids:
             self.check_device(d)
         return Mesh(device_ids=ids, shape=shape or (1, len(ids)))
@@ -111,6 +114,7 @@ def homogeneous_cluster(num_devices: int, device: str | DeviceSpec = "v100-16gb"
     4
     """
     positive_int("homogeneous_cluster", "num_devices", num_devices)
+    positive_int("homogeneous_cluster", "devices_per_node", devices_per_node)
     spec = device_preset(device) if isinstance(device, str) else device
     per_node = min(devices_per_node, num_devices)
     if num_devices % per_node:
@@ -143,7 +147,8 @@ class Mesh:
         if len(set(ids)) != len(ids):
             raise SpecError(f"Mesh.device_ids has duplicates: {ids}")
         shape = tuple(self.shape) if self.shape != (0, 0) else (1, len(ids))
-        if len(shape) != 2 or any(not isinstance(s, int) or s <= 0 for s in shape):
+        if len(shape) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0
+                                  for s in shape):
             raise SpecError(f"Mesh.shape must be two positive ints, got {self.shape!r}")
         if shape[0] * shape[1] != len(ids):
             raise SpecError(f"Mesh.shape={shape} does not hold {len(ids)} devices {ids}")

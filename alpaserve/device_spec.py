@@ -3,7 +3,9 @@
 Sources: peak dense fp16 tensor-core FLOP/s and memory bandwidth from NVIDIA's data sheets
 (V100 SXM2: 125 TFLOP/s, 900 GB/s; A100 SXM4: 312 TFLOP/s, 1.555 TB/s for 40 GB and
 2.039 TB/s for 80 GB; H100 SXM5: 989 TFLOP/s, 3.35 TB/s; T4: 65 TFLOP/s, 320 GB/s).
-``reserved_bytes`` is memory the framework keeps for itself; AlpaServe budgets 13 GB of a
+``num_sms`` is the number of streaming multiprocessors (V100 80, A100 108, H100 132, T4 40);
+the cost model uses it for wave quantization of matmuls, and 0 (the CPU, custom specs) turns that
+off. ``reserved_bytes`` is memory the framework keeps for itself; AlpaServe budgets 13 GB of a
 16 GB V100 for weights. Prices are per device-hour on AWS us-east-1 on-demand (p3, p3dn, p4d,
 p4de, p5, g4dn, c5 instances divided by their GPU count), and typical spot prices; for T4 the
 spot/on-demand pair is SpotServe's $1.90/h vs $3.91/h for a 4×T4 g4dn node.
@@ -46,6 +48,7 @@ class DeviceSpec:
     price_on_demand: float = 0.0
     price_spot: float = 0.0
     kind: str = "gpu"
+    num_sms: int = 0
 
     def __post_init__(self) -> None:
         owner = f"DeviceSpec({self.name!r})"
@@ -59,6 +62,8 @@ class DeviceSpec:
                             f"of memory_bytes={self.memory_bytes}")
         non_negative_float(owner, "price_on_demand", self.price_on_demand)
         non_negative_float(owner, "price_spot", self.price_spot)
+        non_empty_name(owner, "kind", self.kind)
+        non_negative_int(owner, "num_sms", self.num_sms)
 
     @property
     def usable_memory_bytes(self) -> int:
@@ -80,22 +85,22 @@ def _presets() -> dict[str, DeviceSpec]:
     specs = [
         DeviceSpec(name="v100-16gb", peak_flops=125e12, memory_bandwidth=900e9,
                    memory_bytes=16 * GIB, reserved_bytes=16 * GIB - 13 * GB,
-                   price_on_demand=3.06, price_spot=0.92),
+                   price_on_demand=3.06, price_spot=0.92, num_sms=80),
         DeviceSpec(name="v100-32gb", peak_flops=125e12, memory_bandwidth=900e9,
                    memory_bytes=32 * GIB, reserved_bytes=3 * GIB,
-                   price_on_demand=3.90, price_spot=1.17),
+                   price_on_demand=3.90, price_spot=1.17, num_sms=80),
         DeviceSpec(name="a100-40gb", peak_flops=312e12, memory_bandwidth=1555e9,
                    memory_bytes=40 * GIB, reserved_bytes=3 * GIB,
-                   price_on_demand=4.10, price_spot=1.23),
+                   price_on_demand=4.10, price_spot=1.23, num_sms=108),
         DeviceSpec(name="a100-80gb", peak_flops=312e12, memory_bandwidth=2039e9,
                    memory_bytes=80 * GIB, reserved_bytes=4 * GIB,
-                   price_on_demand=5.12, price_spot=1.54),
+                   price_on_demand=5.12, price_spot=1.54, num_sms=108),
         DeviceSpec(name="h100-80gb", peak_flops=989e12, memory_bandwidth=3350e9,
                    memory_bytes=80 * GIB, reserved_bytes=4 * GIB,
-                   price_on_demand=12.29, price_spot=3.69),
+                   price_on_demand=12.29, price_spot=3.69, num_sms=132),
         DeviceSpec(name="t4", peak_flops=65e12, memory_bandwidth=320e9,
                    memory_bytes=16 * GIB, reserved_bytes=2 * GIB,
-                   price_on_demand=3.912 / 4, price_spot=1.90 / 4),
+                   price_on_demand=3.912 / 4, price_spot=1.90 / 4, num_sms=40),
         DeviceSpec(name="cpu", peak_flops=2.0e12, memory_bandwidth=80e9,
                    memory_bytes=64 * GIB, reserved_bytes=4 * GIB,
                    price_on_demand=0.68, price_spot=0.26, kind="cpu"),

@@ -81,6 +81,9 @@ class ParallelConfig:
         object.__setattr__(self, "stages", stages)
         if not stages:
             raise SpecError("ParallelConfig.stages must not be empty")
+        for stage in stages:
+            if not isinstance(stage, StageConfig):
+                raise SpecError(f"ParallelConfig.stages must hold StageConfig, got {stage!r}")
         if stages[0].layer_start != 0:
             raise SpecError(f"ParallelConfig must start at layer 0, starts at "
                             f"{stages[0].layer_start}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from alpaserve._validation import non_empty_name
+from alpaserve._validation import non_empty_name, positive_int
 from alpaserve.cluster_spec import ClusterSpec, Mesh
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
@@ -79,7 +79,9 @@ class Group:
                 models: Any, mesh_rows: int = 1) -> Group:
         """A group of equal stages over ``device_ids`` hosting ``models`` (ModelSpecs)."""
         ids = tuple(device_ids)
-        if pipeline_degree <= 0 or len(ids) % pipeline_degree:
+        positive_int(f"Group({name!r})", "pipeline_degree", pipeline_degree)
+        positive_int(f"Group({name!r})", "mesh_rows", mesh_rows)
+        if len(ids) % pipeline_degree:
             raise SpecError(f"group {name!r}: pipeline_degree={pipeline_degree} does not "
                             f"divide its {len(ids)} devices")
         t = len(ids) // pipeline_degree
@@ -93,6 +95,9 @@ class Group:
                                                   tensor_degree=t, mesh_rows=mesh_rows)
                    for m in models}
         return cls(name=name, stage_meshes=meshes, models=configs)
+
+    def __hash__(self) -> int:  # the models mapping is read-only, so hash its items
+        return hash((self.name, self.stage_meshes, tuple(sorted(self.models.items()))))
 
     @property
     def device_ids(self) -> tuple[int, ...]:
@@ -193,6 +198,9 @@ class Placement:
                     raise SpecError(f"group {group.name!r} stage {k} needs {total / 1e9:.2f} GB "
                                     f"of weights per device but {self.cluster.device.name} "
                                     f"has {budget / 1e9:.2f} GB usable")
+
+    def __hash__(self) -> int:  # the models mapping is read-only, so hash its items
+        return hash((self.cluster, tuple(sorted(self.models.items())), self.groups))
 
     # ------------------------------------------------------------------ queries
     def group(self, name: str) -> Group:

@@ -18,12 +18,14 @@ import ast
 import csv
 import io
 import json
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
-from alpaserve._validation import non_empty_name, positive_int
+from alpaserve._validation import non_empty_name, non_negative_float, positive_int
 from alpaserve.errors import ProfileError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
@@ -35,6 +37,8 @@ TSV_COLUMNS = ("ModelName", "BS", "#Microbatch", "DP", "OP", "PP", "#GPU", "Mean
 FORMAT_VERSION = 1
 
 ProfileKey = tuple[str, ParallelConfig, int]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +68,8 @@ class ProfileEntry:
     tflops: float = 0.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.config, ParallelConfig):
+            raise SpecError(f"ProfileEntry.config must be a ParallelConfig, got {self.config!r}")
         owner = f"ProfileEntry({self.model!r}, {self.config.key}, bs={self.batch_size})"
         non_empty_name("ProfileEntry", "model", self.model)
         positive_int(owner, "batch_size", self.batch_size)
@@ -75,14 +81,18 @@ class ProfileEntry:
             object.__setattr__(self, name, values)
             if len(values) != p:
                 raise SpecError(f"{owner}.{name} has {len(values)} values for {p} stages")
-        for lat in self.stage_latencies:
-            if not (isinstance(lat, int | float) and math.isfinite(lat) and lat > 0):
-                raise SpecError(f"{owner}.stage_latencies must be positive and finite, "
-                                f"got {self.stage_latencies}")
+        lats = self.stage_latencies
+        if any(isinstance(x, bool) or not isinstance(x, Real) or not (math.isfinite(x) and x > 0)
+               for x in lats):
+            raise SpecError(f"{owner}.stage_latencies must be positive and finite, got {lats}")
+        object.__setattr__(self, "stage_latencies", tuple(float(x) for x in lats))
         for name in ("stage_weight_bytes", "stage_peak_memory_bytes"):
-            if any(not isinstance(b, int) or b < 0 for b in getattr(self, name)):
-                raise SpecError(f"{owner}.{name} must be non-negative ints, "
-                                f"got {getattr(self, name)}")
+            values = getattr(self, name)
+            if any(isinstance(b, bool) or not isinstance(b, Integral) or b < 0 for b in values):
+                raise SpecError(f"{owner}.{name} must be non-negative ints, got {values}")
+            object.__setattr__(self, name, tuple(int(b) for b in values))
+        non_negative_float(owner, "latency_std", self.latency_std)
+        non_negative_float(owner, "tflops", self.tflops)
 
     @property
     def key(self) -> ProfileKey:
@@ -209,6 +219,8 @@ class ProfileDB:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProfileDB:
+        if not isinstance(data, Mapping):
+            raise SpecError(f"a profile database must be a JSON object, got {type(data).__name__}")
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise SpecError(f"unsupported profile format_version {version!r}")
@@ -229,23 +241,36 @@ class ProfileDB:
         return cls.from_dict(data)
 
     # ------------------------------------------------------------------ AlpaServe TSV
-    def to_tsv(self) -> str:
-        """AlpaServe's TSV; only configs with the same mesh on every stage can be written."""
+    def to_tsv(self, *, skip_inexpressible: bool = False) -> str:
+        """AlpaServe's TSV.
+
+        A row only holds ``PP`` and ``OP``, so only uniform configs (even layer split, one
+        ``(1, t)`` mesh on every stage) survive the trip. Others raise ``ProfileError``, or
+        with ``skip_inexpressible`` are left out and their number is logged as a warning.
+        """
         out = io.StringIO()
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
         writer.writerow(TSV_COLUMNS)
+        skipped = 0
         for e in self:
-            degrees = set(e.config.tensor_degrees)
-            if len(degrees) != 1:
-                raise ProfileError(f"config {e.config.key} of {e.model!r} has unequal stage "
-                                   "meshes, which AlpaServe's TSV cannot express")
-            op = degrees.pop()
+            first = e.config.stages[0]
+            if not e.config.is_uniform or first.mesh_shape[0] != 1:
+                if skip_inexpressible:
+                    skipped += 1
+                    continue
+                raise ProfileError(f"config {e.config.key} of {e.model!r} is not a uniform "
+                                   "pipeline of (1, t) meshes, which AlpaServe's TSV cannot "
+                                   "express")
+            op = first.tensor_degree
             pp = e.config.pipeline_degree
             writer.writerow([e.model, e.batch_size, 1, 1, op, pp, op * pp,
                              repr(e.total_latency), repr(e.latency_std), repr(e.tflops),
                              repr(list(e.stage_weight_bytes)),
                              repr(list(e.stage_peak_memory_bytes)),
                              repr([float(x) for x in e.stage_latencies])])
+        if skipped:
+            logger.warning("left %d of %d profile entries out of the TSV: their configs are "
+                           "not uniform", skipped, len(self))
         return out.getvalue()
 
     @classmethod
@@ -276,10 +301,16 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
 
     def number(column: str, kind: type) -> Any:
         try:
-            return kind(float(rec[column])) if kind is int else kind(rec[column])
+            value = float(rec[column])
         except ValueError:
             raise ProfileError(f"{where}: column {column!r} is not a number: "
                                f"{rec[column]!r}") from None
+        if kind is int:
+            if not value.is_integer():
+                raise ProfileError(f"{where}: column {column!r} is not an integer: "
+                                   f"{rec[column]!r}")
+            return int(value)
+        return value
 
     def values(column: str) -> list[Any]:
         try:
@@ -292,6 +323,9 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
     dp, op, pp = number("DP", int), number("OP", int), number("PP", int)
     if dp != 1:
         raise ProfileError(f"{where}: DP={dp} is not supported; each replica is its own group")
+    gpus = number("#GPU", int)
+    if gpus != dp * op * pp:
+        raise ProfileError(f"{where}: #GPU={gpus} is not DP×OP×PP={dp * op * pp}")
     try:
         config = ParallelConfig.uniform(num_layers=models[name].num_layers,
                                         pipeline_degree=pp, tensor_degree=op)

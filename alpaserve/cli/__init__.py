@@ -18,8 +18,8 @@ from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
-
-
+    ("costs", "alpaserve.cli.costs_cmd", "analytic latency and memory of model presets"),
+    ("demo", "alpaserve.cli.demo_cmd", "run the default demonstration"),
 )
 
 
