@@ -23,6 +23,7 @@ from workloads._rng import SeedLike, as_generator
 from workloads.errors import WorkloadError
 
 FloatArray = npt.NDArray[np.float64]
+_MIN_CV = 1e-8  # below this a Gamma process is deterministic to float precision
 
 __all__ = [
     "ArrivalProcess",
@@ -127,7 +128,8 @@ class GammaProcess(_Renewal):
     """Gamma-distributed gaps with mean ``1/rate`` and CV ``cv``.
 
     Shape is ``1/cv**2`` and scale ``cv**2/rate``; ``cv = 1`` is a Poisson process and
-    ``cv = 0`` is deterministic.
+    ``cv = 0`` is deterministic (so is any CV below ``1e-8``, where the gaps would differ
+    from ``1/rate`` by less than their floating-point rounding).
 
     Examples
     --------
@@ -149,7 +151,7 @@ class GammaProcess(_Renewal):
     @property
     def shape(self) -> float:
         """Gamma shape ``1/cv**2`` (infinite for ``cv = 0``)."""
-        return math.inf if self.cv == 0 else 1.0 / self.cv**2
+        return math.inf if self.cv < _MIN_CV else 1.0 / self.cv**2
 
     @property
     def scale(self) -> float:
@@ -157,7 +159,7 @@ class GammaProcess(_Renewal):
         return self.cv**2 / self.rate
 
     def _fill_gaps(self, rng: np.random.Generator, out: FloatArray) -> None:
-        if self.cv == 0:
+        if self.cv < _MIN_CV:
             out.fill(1.0 / self.rate)
         elif self.cv == 1:
             rng.standard_exponential(out=out)  # ziggurat: faster than gamma(1)

@@ -1,0 +1,121 @@
+"""Map trace functions (Azure Functions apps/functions) onto a fixed set of models.
+
+Functions are ranked by invocation count, most popular first (ties keep their order of first
+appearance). Functions with no invocations are dropped, and so are those beyond the top ``K``
+when ``top_k`` is set; both are counted in the result and logged, never dropped silently.
+
+Policies, for the kept functions of rank ``r = 0, 1, …`` (``K`` of them) onto ``N`` models:
+
+``round_robin``
+    ``r mod N``: spreads popular functions over all models, balancing their load.
+``popularity``
+    ``floor(r N / K)``: contiguous blocks of ranks, so model 0 gets the most popular
+    functions and the skew of the trace is kept across models.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from workloads.errors import WorkloadError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FunctionMapping", "MappingPolicy", "MappingResult", "map_functions"]
+
+MappingPolicy = Literal["round_robin", "popularity"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionMapping:
+    """Map functions onto ``num_models`` models named ``model_names`` (or ``{prefix}0..``)."""
+
+    num_models: int
+    policy: MappingPolicy = "round_robin"
+    top_k: int | None = None
+    model_names: tuple[str, ...] | None = None
+    prefix: str = "model"
+
+    def __post_init__(self) -> None:
+        if (isinstance(self.num_models, bool) or not isinstance(self.num_models, int)
+                or self.num_models < 1):
+            raise WorkloadError(f"num_models must be a positive int, got {self.num_models!r}")
+        if self.policy not in ("round_robin", "popularity"):
+            raise WorkloadError(
+                f"policy must be 'round_robin' or 'popularity', got {self.policy!r}")
+        if self.top_k is not None and (isinstance(self.top_k, bool)
+                                       or not isinstance(self.top_k, int) or self.top_k < 1):
+            raise WorkloadError(f"top_k must be a positive int or None, got {self.top_k!r}")
+        if self.model_names is not None:
+            names = tuple(self.model_names)
+            if len(names) != self.num_models or len(set(names)) != len(names):
+                raise WorkloadError(f"model_names must be {self.num_models} distinct names, "
+                                    f"got {names!r}")
+            object.__setattr__(self, "model_names", names)
+
+    def names(self) -> tuple[str, ...]:
+        """The model names, in code order."""
+        if self.model_names is not None:
+            return self.model_names
+        return tuple(f"{self.prefix}{i}" for i in range(self.num_models))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MappingResult:
+    """Which model each kept function maps to, and what was dropped.
+
+    ``assignment`` maps each kept function to a model code (index into ``model_names``);
+    ``ranked`` lists the kept functions, most popular first.
+    """
+
+    assignment: dict[str, int]
+    ranked: tuple[str, ...]
+    model_names: tuple[str, ...]
+    functions_total: int
+    empty_dropped: int
+    beyond_top_k: int
+
+    @property
+    def models_without_functions(self) -> int:
+        """Models that received no function (more models than kept functions)."""
+        return len(self.model_names) - len(set(self.assignment.values()))
+
+
+def map_functions(counts: Mapping[str, int], spec: FunctionMapping) -> MappingResult:
+    """Rank functions by ``counts`` and assign the kept ones to models.
+
+    Examples
+    --------
+    >>> counts = {"f": 5, "g": 0, "h": 9, "k": 1}
+    >>> r = map_functions(counts, FunctionMapping(num_models=2))
+    >>> r.ranked, r.assignment, r.empty_dropped
+    (('h', 'f', 'k'), {'h': 0, 'f': 1, 'k': 0}, 1)
+    >>> map_functions(counts, FunctionMapping(num_models=2, policy="popularity",
+    ...                                       top_k=2)).assignment
+    {'h': 0, 'f': 1}
+    """
+    negative = [f for f, c in counts.items() if c < 0]
+    if negative:
+        raise WorkloadError(f"functions {negative[:5]} have negative invocation counts")
+    order = sorted(counts, key=lambda f: -counts[f])  # stable: ties keep insertion order
+    nonempty = [f for f in order if counts[f] > 0]
+    empty = len(order) - len(nonempty)
+    kept = nonempty if spec.top_k is None else nonempty[: spec.top_k]
+    beyond = len(nonempty) - len(kept)
+    n = spec.num_models
+    if spec.policy == "round_robin":
+        assignment = {f: r % n for r, f in enumerate(kept)}
+    else:
+        assignment = {f: r * n // len(kept) for r, f in enumerate(kept)}
+    result = MappingResult(assignment=assignment, ranked=tuple(kept), model_names=spec.names(),
+                           functions_total=len(order), empty_dropped=empty, beyond_top_k=beyond)
+    logger.info("mapped %d of %d functions onto %d models (%s); dropped %d empty, "
+                "%d beyond top-%s", len(kept), len(order), n, spec.policy, empty, beyond,
+                spec.top_k)
+    if result.models_without_functions:
+        logger.warning("%d of %d models received no function",
+                       result.models_without_functions, n)
+    return result
