@@ -102,6 +102,8 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
             best_state, best_good, since_best = state.copy(), out.good, 0
         else:
             since_best += 1
+        if best_good >= ev.prepared.num_requests:
+            break  # nothing can beat serving every request
         if opts.patience is not None and since_best > opts.patience:
             break
         fit = state.fit_matrix()
@@ -251,6 +253,8 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
     best_state, best_good = state.copy(), ev.evaluate(state.arrays()).good
     steps = 0
     limit = math.inf if max_steps is None else max_steps
+    if best_good >= ev.prepared.num_requests:
+        limit = 0
     while steps < limit:
         fit = state.fit_matrix()
         gs, ms = np.nonzero(fit)
@@ -267,5 +271,7 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
         steps += 1
         if goods[i] > best_good:
             best_state, best_good = state.copy(), int(goods[i])
+        if best_good >= ev.prepared.num_requests:
+            break  # exact shortcut: no later state can score higher
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)
