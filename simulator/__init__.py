@@ -1,1 +1,28 @@
-"""Discrete-event serving simulator (see ``simulator/semantics.py`` once it lands)."""
+"""Discrete-event serving simulator. The rules it implements are in ``simulator.semantics``.
+
+Two engines give identical per-request outcomes: ``"reference"`` (SimPy, written to be read)
+and ``"fast"`` (numba-compiled kernels). For many placements on one workload, encode it once
+with :func:`prepare` and call :func:`simulate_prepared` or the counts-only :func:`attainment`.
+"""
+
+from simulator.options import SimulationOptions
+from simulator.prepared import PreparedWorkload, prepare
+from simulator.result import DROPPED, SERVED, UNSERVED, AttainmentSummary, SimResult
+from simulator.semantics import PlacementTables, compile_placement
+from simulator.simulate import attainment, simulate, simulate_prepared
+
+__all__ = [
+    "DROPPED",
+    "SERVED",
+    "UNSERVED",
+    "AttainmentSummary",
+    "PlacementTables",
+    "PreparedWorkload",
+    "SimResult",
+    "SimulationOptions",
+    "attainment",
+    "compile_placement",
+    "prepare",
+    "simulate",
+    "simulate_prepared",
+]

@@ -280,3 +280,43 @@ def stats_window(arrival: FloatArray, finish: FloatArray, *, warmup: float = 0.0
     i0, i1 = np.searchsorted(arrival, [lo, hi], side="left")
     i1 = int(np.searchsorted(arrival, hi, side="right"))
     return (lo, hi), (int(i0), i1)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class AttainmentSummary:
+    """Only the counts a placement search needs: measured and good requests per model.
+
+    Examples
+    --------
+    >>> s = AttainmentSummary(model_names=("a", "b"), requests_per_model=np.array([4, 0]),
+    ...                       good_per_model=np.array([3, 0]))
+    >>> s.attainment, s.unmet_per_model.tolist(), s.attainment_per_model.tolist()
+    (0.75, [1, 0], [0.75, nan])
+    """
+
+    model_names: tuple[str, ...]
+    requests_per_model: npt.NDArray[np.int64]
+    good_per_model: npt.NDArray[np.int64]
+
+    @property
+    def num_requests(self) -> int:
+        return int(self.requests_per_model.sum())
+
+    @property
+    def num_good(self) -> int:
+        return int(self.good_per_model.sum())
+
+    @property
+    def attainment(self) -> float:
+        n = self.num_requests
+        return self.num_good / n if n else math.nan
+
+    @property
+    def unmet_per_model(self) -> npt.NDArray[np.int64]:
+        return self.requests_per_model - self.good_per_model
+
+    @property
+    def attainment_per_model(self) -> FloatArray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.good_per_model / np.where(self.requests_per_model > 0,
+                                                  self.requests_per_model, np.nan)

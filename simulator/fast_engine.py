@@ -1,0 +1,119 @@
+"""The fast engine: array setup around the kernels of :mod:`simulator.fast`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from simulator import fast
+from simulator.options import SimulationOptions
+from simulator.prepared import PreparedWorkload
+from simulator.result import UNSERVED, AttainmentSummary, SimResult, stats_window
+from simulator.semantics import POLICY_CODES, PlacementTables
+
+
+def _window(prepared: PreparedWorkload, options: SimulationOptions
+            ) -> tuple[int, int, bool, float, float]:
+    """(i0, i1, clip, lo, hi): the measured index range and the busy-time clip window."""
+    if options.warmup == 0 and options.cooldown == 0:
+        return 0, len(prepared), False, 0.0, 0.0
+    (lo, hi), (i0, i1) = stats_window(prepared.arrival, prepared.arrival,
+                                      warmup=options.warmup, cooldown=options.cooldown)
+    return i0, i1, True, lo, hi
+
+
+def _run(prepared: PreparedWorkload, tables: PlacementTables, options: SimulationOptions,
+         record: bool, kernels: Any = None) -> dict[str, Any]:
+    n, G, M = len(prepared), tables.num_groups, len(prepared.model_names)
+    i0, i1, clip, lo, hi = _window(prepared, options)
+    F = np.full((G, tables.max_stages), -np.inf)
+    out: dict[str, Any] = {
+        "good_pm": np.zeros(M, dtype=np.int64),
+        "count_pm": np.zeros(M, dtype=np.int64),
+        "busy": np.zeros(G),
+    }
+    size = n if record else 0
+    out["start"] = np.empty(size)
+    out["finish"] = np.empty(size)
+    out["group"] = np.empty(size, dtype=np.int32)
+    out["status"] = np.empty(size, dtype=np.int8)
+    out["batch"] = np.empty(size, dtype=np.int32)
+    rec_stages = record and options.record_stages
+    out["stage_start"] = (np.full((n, tables.max_stages), np.nan) if rec_stages
+                          else np.empty((0, tables.max_stages)))
+    pipeline, batching = kernels or (fast.pipeline_kernel, fast.batching_kernel)
+    policy = POLICY_CODES[options.policy]
+    common = (prepared.arrival, prepared.model_codes, prepared.deadline, tables.cand_ptr,
+              tables.cand_groups, tables.num_stages, tables.lat)
+    if M == 0 or G == 0:
+        out["status"][:] = UNSERVED
+        out["group"][:] = -1
+        out["start"][:] = np.nan
+        out["finish"][:] = np.nan
+        out["batch"][:] = 0
+        out["count_pm"][:] = np.bincount(prepared.model_codes[i0:i1], minlength=M)
+    elif options.batching:
+        gm_ptr, gm_models = tables.group_models
+        batching(*common, tables.sizes, tables.num_sizes, gm_ptr, gm_models, F, policy,
+                 options.admission, options.request_overhead, record, out["start"],
+                 out["finish"], out["group"], out["status"], out["batch"], out["stage_start"],
+                 rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], clip, lo, hi)
+    else:
+        pipeline(*common, F, policy, options.admission, options.request_overhead, record,
+                 out["start"], out["finish"], out["group"], out["status"], out["stage_start"],
+                 rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], clip, lo, hi)
+        if record:
+            out["batch"] = (out["status"] == 0).astype(np.int32)
+    return out
+
+
+def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: SimulationOptions,
+             *, kernels: Any = None) -> SimResult:
+    """Simulate with the compiled kernels; ``kernels`` overrides them (e.g. ``py_func``)."""
+    out = _run(prepared, tables, options, record=True, kernels=kernels)
+    return SimResult.from_outcomes(
+        model_names=prepared.model_names, group_names=tables.group_names,
+        arrival=prepared.arrival, model_codes=prepared.model_codes, slo=prepared.slo,
+        start=out["start"], finish=out["finish"], group=out["group"], status=out["status"],
+        batch_size=out["batch"],
+        stage_start=out["stage_start"] if options.record_stages else None,
+        group_busy_seconds=out["busy"], group_num_stages=tables.num_stages.tolist(),
+        warmup=options.warmup, cooldown=options.cooldown, engine="fast")
+
+
+def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
+                    options: SimulationOptions) -> AttainmentSummary:
+    """Per-model good and measured counts only: no per-request arrays are written."""
+    out = _run(prepared, tables, options, record=False)
+    return AttainmentSummary(model_names=prepared.model_names,
+                             requests_per_model=out["count_pm"], good_per_model=out["good_pm"])
+
+
+def warm_up() -> float:
+    """Compile (or load from cache) every kernel specialisation; returns the seconds taken."""
+    from alpaserve.cluster_spec import homogeneous_cluster
+    from alpaserve.model_spec import ModelSpec
+    from alpaserve.placement_spec import Group, Placement
+    from alpaserve.profiles import ProfileDB, ProfileEntry
+    from simulator.prepared import prepare
+    from simulator.semantics import compile_placement
+    from workloads.workload import Workload
+
+    begin = time.perf_counter()
+    spec = ModelSpec(name="m", family="bert", num_layers=2, hidden_size=64, num_heads=4,
+                     ffn_size=256, vocab_size=100, seq_len=8)
+    group = Group.uniform(name="g", device_ids=[0], pipeline_degree=1, models=[spec])
+    placement = Placement(cluster=homogeneous_cluster(1), models={"m": spec}, groups=(group,))
+    db = ProfileDB(ProfileEntry(model="m", config=group.models["m"], batch_size=b,
+                                stage_latencies=(0.01 * b,), stage_weight_bytes=(0,),
+                                stage_peak_memory_bytes=(0,), source="analytic")
+                   for b in (1, 2))
+    prepared = prepare(Workload.from_arrays(arrival=[0.0, 0.001], model="m"), slo=1.0)
+    for max_batch in (1, 2):
+        tables = compile_placement(placement, db, prepared.model_names, max_batch=max_batch)
+        options = SimulationOptions(max_batch=max_batch)
+        run_fast(prepared, tables, options)
+        attainment_fast(prepared, tables, options)
+    return time.perf_counter() - begin

@@ -1,0 +1,238 @@
+"""What the simulator computes. Both engines implement exactly these rules.
+
+Inputs
+------
+A :class:`~alpaserve.placement_spec.Placement` (groups, each a pipeline of ``S_g`` stages
+hosting some models under a :class:`~alpaserve.parallel_config.ParallelConfig`), a
+:class:`~alpaserve.profiles.ProfileDB` and a :class:`~workloads.workload.Workload` whose
+requests carry an SLO (the ``slo`` column, else a scalar or per-model default).
+
+Latencies
+---------
+``L[g][m][b][k]``, the time stage ``k`` of group ``g`` takes for a batch of ``b`` requests of
+model ``m``, is the profiled stage latency times ``1 + stage_inflation * S_g``. A request's
+*finish* is the time it leaves the last stage (its *exit*) plus ``request_overhead``; the
+overhead occupies no stage. A request meets its SLO when ``finish <= arrival + slo``.
+
+Order of events
+---------------
+Requests are taken in arrival order; requests with equal arrival times keep their workload
+order (their index is the sequence number that breaks every tie). At one instant, stage
+completions come first, then arrivals (in index order), then batch formations (group by
+group). Group ties in dispatch go to the lower group index (placement order).
+
+Execution
+---------
+Each group runs its requests first come, first served across all the models it hosts. A
+request (or batch) occupies stage 0, then stage 1, and so on; a stage serves one request or
+batch at a time; the next one enters stage 0 as soon as stage 0 is free; one that finishes a
+stage while the next is busy waits in an unbounded FIFO buffer. Because every stage is FIFO
+and latencies are positive, the order is the same at every stage, and a group's state is
+fully described by ``F[g][k]``, the time its stage ``k`` finishes the work committed so far
+(initially ``-inf``). Committing a request (or batch) that may enter stage 0 at ``t`` gives::
+
+    e[-1] = t;  e[k] = max(e[k-1], F[g][k]) + L[g][m][b][k];  F[g][k] = e[k]
+
+with stage ``k`` starting at ``max(e[k-1], F[g][k])``. This is exact, so predictions are exact.
+
+Requests for a model that no group hosts are UNSERVED (group -1). Nothing is lost silently.
+
+Without batching (``max_batch == 1``)
+-------------------------------------
+A request arriving at ``t`` is committed at ``t`` to one group hosting its model:
+
+* ``earliest-finish``: the group with the smallest predicted finish (recurrence above);
+* ``least-outstanding``: the group with the fewest outstanding requests, i.e. requests
+  committed to it whose exit is later than ``t``;
+* ``alpaserve``: the group whose last stage frees earliest (smallest ``F[g][S_g - 1]``).
+
+With admission on, a request whose predicted finish on the chosen group exceeds
+``arrival + slo`` is DROPPED at once (its group is recorded; it uses no resources). Otherwise
+it is SERVED: it runs even when late. Its *start* is when it enters stage 0.
+
+With batching (``max_batch > 1``)
+---------------------------------
+A group keeps a FIFO queue of dispatched requests that have not entered stage 0. The batch
+sizes of ``(g, m)`` are the profiled sizes up to ``max_batch`` (size 1 must be profiled).
+
+* Dispatch at ``t`` uses the routing estimate: the recurrence for the request alone, entering
+  stage 0 at ``max(t, F[g][0]) + W[g]``, where ``W[g]`` is the batch-1 stage-0 latency summed
+  over the queue (``W`` grows on enqueue and shrinks on dequeue in that order, and is reset to
+  0 when the queue empties). ``earliest-finish`` minimises that estimate;
+  ``least-outstanding`` counts queued requests plus committed ones whose exit is later than
+  ``t``; ``alpaserve`` uses ``F[g][S_g - 1]`` as without batching.
+* Admission at dispatch (when on) drops the request if even the optimistic estimate, the same
+  recurrence with ``W[g] = 0``, misses its deadline; otherwise it joins the queue.
+* A batch is formed at the first instant ``t`` when the queue is non-empty and stage 0 is free
+  (``F[g][0] <= t``), after that instant's arrivals. The head is the oldest queued request;
+  the candidates are the queued requests of its model, oldest first. For each batch size
+  ``b`` from the largest down, if ``b`` candidates exist and the batch's predicted finish is
+  within the earliest deadline among the first ``b`` candidates, those ``b`` start at ``t``.
+  If no size fits, admission on drops the head and forms again at ``t``; admission off runs
+  the largest available size anyway (the head is late regardless).
+
+FCFS across models therefore holds only without batching.
+
+Statistics
+----------
+See :mod:`simulator.result`. A stage's busy time is the sum of its latencies, clipped to the
+statistics window when trimming.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaserve.errors import ProfileError, SimulationError
+from alpaserve.placement_spec import Placement
+from alpaserve.profiles import ProfileDB
+
+POLICY_CODES = {"earliest-finish": 0, "least-outstanding": 1, "alpaserve": 2}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PlacementTables:
+    """A placement compiled against a workload's model list: everything an engine reads.
+
+    ``lat[g, m, j, k]`` is the inflated stage-``k`` latency of batch size ``sizes[g, m, j]``
+    (``j < num_sizes[g, m]``, sizes ascending, ``sizes[g, m, 0] == 1``); unhosted pairs have
+    ``num_sizes == 0``. ``cand_groups[cand_ptr[m]:cand_ptr[m + 1]]`` are the groups hosting
+    model ``m`` in ascending order.
+    """
+
+    group_names: tuple[str, ...]
+    model_names: tuple[str, ...]
+    num_stages: npt.NDArray[np.int64]
+    lat: npt.NDArray[np.float64]
+    sizes: npt.NDArray[np.int64]
+    num_sizes: npt.NDArray[np.int64]
+    cand_ptr: npt.NDArray[np.int64]
+    cand_groups: npt.NDArray[np.int64]
+    max_batch: int
+    stage_inflation: float
+
+    @property
+    def group_models(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """CSR lists of the models each group hosts: ``(gm_ptr, gm_models)``."""
+        hosted = self.num_sizes > 0
+        ptr = np.zeros(self.num_groups + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum(hosted.sum(axis=1))
+        return ptr, np.nonzero(hosted)[1].astype(np.int64)
+
+    @property
+    def num_groups(self) -> int:
+        return len(self.group_names)
+
+    @property
+    def max_stages(self) -> int:
+        return int(self.num_stages.max()) if self.num_stages.size else 1
+
+
+def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Sequence[str],
+                      *, max_batch: int = 1, stage_inflation: float = 0.0) -> PlacementTables:
+    """Look up every hosted (model, config) once and lay the latencies out as arrays.
+
+    Raises :class:`ProfileError` when a hosted model or config has no profile, and
+    :class:`SimulationError` when the placement is not a :class:`Placement`.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.placement_spec import Group
+    >>> from alpaserve.profiles import ProfileEntry
+    >>> bert = model_preset("bert-1.3b")
+    >>> g = Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[bert])
+    >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert}, groups=(g,))
+    >>> db = ProfileDB([ProfileEntry(model=bert.name, config=g.models[bert.name],
+    ...     batch_size=1, stage_latencies=(0.1, 0.1), stage_weight_bytes=(0, 0),
+    ...     stage_peak_memory_bytes=(0, 0), source="analytic")])
+    >>> t = compile_placement(p, db, [bert.name], stage_inflation=0.5)
+    >>> t.lat[0, 0, 0].tolist(), t.cand_groups.tolist()
+    ([0.2, 0.2], [0])
+    """
+    if not isinstance(placement, Placement):
+        raise SimulationError(f"expected a Placement, got {placement!r}")
+    if not isinstance(profiles, ProfileDB):
+        raise SimulationError(f"expected a ProfileDB, got {profiles!r}")
+    names = tuple(model_names)
+    index = {m: i for i, m in enumerate(names)}
+    groups = placement.groups
+    num_stages = np.array([g.num_stages for g in groups], dtype=np.int64)
+    smax = int(num_stages.max()) if len(groups) else 1
+    profiled = profiles.models()
+    per_pair: dict[tuple[int, int], list[tuple[int, tuple[float, ...]]]] = {}
+    for gi, group in enumerate(groups):
+        scale = 1.0 + stage_inflation * group.num_stages
+        for model, config in group.models.items():
+            if model not in profiled:
+                raise ProfileError(f"group {group.name!r} hosts model {model!r}, which the "
+                                   f"profile database does not know; profiled models: "
+                                   f"{sorted(profiled)}")
+            entry = profiles.get(model, config, 1)
+            if model not in index:
+                continue  # hosted but never requested
+            rows = [(1, tuple(x * scale for x in entry.stage_latencies))]
+            if max_batch > 1:
+                rows += [(b, tuple(x * scale for x in profiles.get(model, config, b)
+                                   .stage_latencies))
+                         for b in profiles.batch_sizes(model, config) if 1 < b <= max_batch]
+            per_pair[gi, index[model]] = rows
+    nb = max((len(r) for r in per_pair.values()), default=1)
+    lat = np.zeros((len(groups), len(names), nb, smax))
+    sizes = np.zeros((len(groups), len(names), nb), dtype=np.int64)
+    num_sizes = np.zeros((len(groups), len(names)), dtype=np.int64)
+    for (gi, mi), rows in per_pair.items():
+        num_sizes[gi, mi] = len(rows)
+        for j, (b, stage_lat) in enumerate(rows):
+            sizes[gi, mi, j] = b
+            lat[gi, mi, j, :len(stage_lat)] = stage_lat
+    hosts = [[gi for gi in range(len(groups)) if num_sizes[gi, mi]] for mi in range(len(names))]
+    cand_ptr = np.zeros(len(names) + 1, dtype=np.int64)
+    cand_ptr[1:] = np.cumsum([len(h) for h in hosts])
+    cand_groups = np.array([gi for h in hosts for gi in h], dtype=np.int64)
+    return PlacementTables(group_names=tuple(g.name for g in groups), model_names=names,
+                           num_stages=num_stages, lat=lat, sizes=sizes, num_sizes=num_sizes,
+                           cand_ptr=cand_ptr, cand_groups=cand_groups, max_batch=max_batch,
+                           stage_inflation=stage_inflation)
+
+
+def commit_exit(free: list[float], stage_lat: Sequence[float], t: float) -> float:
+    """The exit time of work entering stage 0 at ``t`` (the recurrence; ``free`` is kept).
+
+    Examples
+    --------
+    >>> commit_exit([0.0, 5.0], [1.0, 1.0], 2.0)
+    6.0
+    """
+    e = t
+    for k in range(len(free)):
+        e = max(e, free[k]) + stage_lat[k]
+    return e
+
+
+def commit(free: list[float], stage_lat: Sequence[float], t: float) -> list[float]:
+    """Commit work entering stage 0 at ``t``: update ``free`` and return each stage's start.
+
+    Examples
+    --------
+    >>> free = [0.0, 5.0]
+    >>> commit(free, [1.0, 1.0], 2.0), free
+    ([2.0, 5.0], [3.0, 6.0])
+    """
+    starts = []
+    e = t
+    for k in range(len(free)):
+        s = max(e, free[k])
+        starts.append(s)
+        e = s + stage_lat[k]
+        free[k] = e
+    return starts
+
+
+NEG_INF = -math.inf

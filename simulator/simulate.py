@@ -1,0 +1,129 @@
+"""Entry points: :func:`simulate` for one run, and the prepared path for many placements."""
+
+from __future__ import annotations
+
+from alpaserve.errors import SimulationError
+from alpaserve.placement_spec import Placement
+from alpaserve.profiles import ProfileDB
+from simulator.options import SimulationOptions
+from simulator.prepared import PreparedWorkload, SloSpec, prepare
+from simulator.result import AttainmentSummary, SimResult
+from simulator.semantics import PlacementTables, compile_placement
+from workloads.workload import Workload
+
+PlacementLike = Placement | PlacementTables
+
+
+def simulate(placement: Placement, profiles: ProfileDB, workload: Workload,
+             options: SimulationOptions | None = None, *, slo: SloSpec = None) -> SimResult:
+    """Serve ``workload`` on ``placement`` and report what happened to every request.
+
+    ``slo`` (seconds, or a mapping model -> seconds) is used when the workload has no ``slo``
+    column. The rules are in :mod:`simulator.semantics`.
+
+    Examples
+    --------
+    >>> from alpaserve import (Group, Placement, ProfileDB, ProfileEntry, model_preset,
+    ...                        homogeneous_cluster)
+    >>> from workloads.workload import Workload
+    >>> bert = model_preset("bert-1.3b")
+    >>> group = Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[bert])
+    >>> placement = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
+    ...                       groups=(group,))
+    >>> profiles = ProfileDB([ProfileEntry(model=bert.name, config=group.models[bert.name],
+    ...     batch_size=1, stage_latencies=(0.05, 0.05), stage_weight_bytes=(0, 0),
+    ...     stage_peak_memory_bytes=(0, 0), source="analytic")])
+    >>> workload = Workload.from_arrays(arrival=[0.0, 0.01, 0.02, 0.03], model=bert.name)
+    >>> result = simulate(placement, profiles, workload, slo=0.2)
+    >>> result.status.tolist(), result.finish.round(2).tolist()[:3]
+    ([0, 0, 0, 1], [0.1, 0.15, 0.2])
+    >>> result.attainment
+    0.75
+    """
+    options = options or SimulationOptions()
+    return simulate_prepared(prepare(workload, slo), placement, profiles, options)
+
+
+def tables_for(prepared: PreparedWorkload, placement: PlacementLike,
+               profiles: ProfileDB | None, options: SimulationOptions) -> PlacementTables:
+    """Compile ``placement`` for ``prepared`` unless it already is compatible tables."""
+    if isinstance(placement, PlacementTables):
+        if placement.model_names != prepared.model_names:
+            raise SimulationError(f"tables were compiled for models {placement.model_names}, "
+                                  f"the workload has {prepared.model_names}")
+        if (placement.max_batch, placement.stage_inflation) != \
+                (options.max_batch, options.stage_inflation):
+            raise SimulationError(
+                f"tables were compiled with max_batch={placement.max_batch}, stage_inflation="
+                f"{placement.stage_inflation}; options ask for {options.max_batch} and "
+                f"{options.stage_inflation}")
+        return placement
+    if profiles is None:
+        raise SimulationError("a Placement needs profiles= to look up its latencies")
+    return compile_placement(placement, profiles, prepared.model_names,
+                             max_batch=options.max_batch,
+                             stage_inflation=options.stage_inflation)
+
+
+def simulate_prepared(prepared: PreparedWorkload, placement: PlacementLike,
+                      profiles: ProfileDB | None = None,
+                      options: SimulationOptions | None = None) -> SimResult:
+    """:func:`simulate` on a workload encoded once with :func:`~simulator.prepared.prepare`.
+
+    ``placement`` may be a :class:`Placement` (then ``profiles`` is required) or tables from
+    :func:`~simulator.semantics.compile_placement`, which skips the profile lookups.
+
+    Examples
+    --------
+    >>> from alpaserve import (Group, Placement, ProfileDB, ProfileEntry, model_preset,
+    ...                        homogeneous_cluster)
+    >>> from workloads.workload import Workload
+    >>> bert = model_preset("bert-1.3b")
+    >>> g = Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=[bert])
+    >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=(g,))
+    >>> db = ProfileDB([ProfileEntry(model=bert.name, config=g.models[bert.name],
+    ...     batch_size=1, stage_latencies=(0.1,), stage_weight_bytes=(0,),
+    ...     stage_peak_memory_bytes=(0,), source="measured")])
+    >>> prepared = prepare(Workload.from_arrays(arrival=[0.0, 0.05], model=bert.name),
+    ...                    slo=0.5)
+    >>> simulate_prepared(prepared, p, db).latency.round(2).tolist()
+    [0.1, 0.15]
+    """
+    options = options or SimulationOptions()
+    tables = tables_for(prepared, placement, profiles, options)
+    if options.engine == "reference":
+        from simulator.reference import run_reference
+
+        return run_reference(prepared, tables, options)
+    from simulator.fast_engine import run_fast
+
+    return run_fast(prepared, tables, options)
+
+
+def attainment(prepared: PreparedWorkload, placement: PlacementLike,
+               profiles: ProfileDB | None = None,
+               options: SimulationOptions | None = None) -> AttainmentSummary:
+    """The cheap path of a placement search: per-model good and measured counts only.
+
+    Always uses the fast engine; the counts equal those of :func:`simulate_prepared`.
+
+    Examples
+    --------
+    >>> from alpaserve import (Group, Placement, ProfileDB, ProfileEntry, model_preset,
+    ...                        homogeneous_cluster)
+    >>> from workloads.workload import Workload
+    >>> bert = model_preset("bert-1.3b")
+    >>> g = Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=[bert])
+    >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=(g,))
+    >>> db = ProfileDB([ProfileEntry(model=bert.name, config=g.models[bert.name],
+    ...     batch_size=1, stage_latencies=(0.1,), stage_weight_bytes=(0,),
+    ...     stage_peak_memory_bytes=(0,), source="measured")])
+    >>> prepared = prepare(Workload.from_arrays(arrival=[0.0, 0.0, 0.0], model=bert.name),
+    ...                    slo=0.25)
+    >>> attainment(prepared, p, db).good_per_model.tolist()
+    [2]
+    """
+    from simulator.fast_engine import attainment_fast
+
+    options = options or SimulationOptions()
+    return attainment_fast(prepared, tables_for(prepared, placement, profiles, options), options)
