@@ -30,7 +30,7 @@ import numpy as np
 from alpaserve.placement_spec import Group, Placement
 from placement.buckets import Layout, device_splits, layouts, model_buckets
 from placement.evaluator import Evaluator, PreparedWorkload
-from placement.greedy import GreedyOptions, construct, local_search
+from placement.greedy import GreedyOptions, construct, fill_free_memory, local_search
 from placement.problem import Problem, subset_workload
 from placement.space import Assignment, SearchSpace
 
@@ -116,7 +116,9 @@ def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     out.append(("lookahead", built.assignment, built.good, built.evaluations))
     for phase, begin in (("lookahead+local", built.assignment), ("screen+local", start)):
         res = local_search(ev, begin, options=greedy)
-        out.append((phase, res.assignment, res.good, res.evaluations))
+        filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2))
+        out.append((phase + "+fill", filled.assignment, filled.good,
+                    res.evaluations + filled.evaluations))
     return out
 
 
@@ -191,15 +193,36 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     top = ranked[:max(1, opts.refine_top)]
     refined = _map(_run_refine, [(sp, problem, work, opts, a) for _, _, _, sp, a in top],
                    opts, f"refine {label}")
-    best_good, best = -ranked[0][0], ranked[0][4]
+    finalists = [(-ranked[0][0], ranked[0][4])]
     for (_, _, lay, _, _), (results, secs) in zip(top, refined, strict=True):
         for phase, assign, good, evals in results:
             log.append(LogEntry(bucket=label, devices=len(device_ids), layout=lay.key,
                                 phase=phase, good=good, requests=work.num_requests,
                                 evaluations=evals, seconds=secs))
-            if good > best_good:
-                best_good, best = good, assign
+            finalists.append((good, assign))
+    best_good, best = pick_robust(finalists, work, problem)
     return BucketResult(good=best_good, assignment=best, log=log)
+
+
+def stressed(work: PreparedWorkload, factor: float = 1.5) -> PreparedWorkload:
+    """The same requests arriving ``factor`` times faster (same SLOs)."""
+    arrival = work.arrival / factor
+    return PreparedWorkload(model_names=work.model_names, arrival=arrival, code=work.code,
+                            slo=work.slo, deadline=arrival + (work.deadline - work.arrival),
+                            counts=work.counts)
+
+
+def pick_robust(finalists: list[tuple[int, Assignment]], work: PreparedWorkload,
+                problem: Problem) -> tuple[int, Assignment]:
+    """The most good requests; ties go to the plan that does best under 1.5x the load."""
+    top = max(g for g, _ in finalists)
+    tied = [a for g, a in finalists if g == top]
+    if len(tied) == 1:
+        return top, tied[0]
+    hard = stressed(work)
+    scores = [Evaluator(hard, group_stages=a.space.group_stages,
+                        options=problem.options).evaluate(a.arrays()).good for a in tied]
+    return top, tied[int(np.argmax(scores))]
 
 
 BucketSolver = Callable[[Problem, Sequence[int], Sequence[int], SearchOptions, str],

@@ -275,3 +275,58 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
             break  # exact shortcut: no later state can score higher
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)
+
+
+def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> GreedyResult:
+    """Use leftover memory: add replicas where they do not lower the score.
+
+    A search that serves every training request stops early and leaves memory idle; extra
+    replicas of the models with the most load per replica make the plan more robust on
+    unseen bursts. Additions (``batch`` at a time, on distinct groups) are kept when the
+    number of good requests does not drop; otherwise they are undone one model at a time.
+    """
+    state = start.copy()
+    rates = ev.prepared.rates()
+    evals0 = ev.num_evaluations
+    out = ev.evaluate(state.arrays())
+    blocked = np.zeros(state.space.num_models, dtype=bool)
+    steps = 0
+    while True:
+        fit = state.fit_matrix()
+        fit[:, blocked] = False
+        if not fit.any():
+            break
+        steps += 1
+        per_replica = rates / np.maximum(state.replica_counts(), 1)
+        cand = np.flatnonzero(fit.any(axis=0))
+        models = [int(m) for m in cand[np.lexsort((cand, -per_replica[cand]))]]
+        loads = group_loads(state, rates)
+        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
+        added: list[tuple[int, int]] = []
+        used: set[int] = set()
+        for m in models:
+            if len(added) >= max(1, batch):
+                break
+            mask = fit[:, m].copy()
+            mask[list(used)] = False
+            if not mask.any():
+                continue
+            g = _group_order(loads, free_mem, mask)[0]
+            state.add(g, m)
+            added.append((g, m))
+            used.add(g)
+            fit = state.fit_matrix()
+            fit[:, blocked] = False
+        trial = ev.evaluate(state.arrays())
+        if trial.good >= out.good:
+            out = trial
+            continue
+        for g, m in added:
+            state.remove(g, m)
+        if len(added) == 1:
+            blocked[added[0][1]] = True
+        else:
+            batch = 1
+        out = ev.evaluate(state.arrays())
+    return GreedyResult(assignment=state, good=out.good, steps=steps,
+                        evaluations=ev.num_evaluations - evals0)
