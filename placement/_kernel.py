@@ -25,7 +25,7 @@ import numpy as np
 try:  # numba is a core dependency; the fallback keeps the library importable without it
     from numba import njit
 except ImportError:  # pragma: no cover - exercised only without numba
-    def njit(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def njit(*args, **kwargs):  # type: ignore[no-redef]
         if args and callable(args[0]):
             return args[0]
         return lambda f: f
@@ -100,10 +100,7 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             continue
         # commit: recompute the stage times on the chosen replica
         g = best_g
-        if best_r < n_rep:
-            t = a if a > rep_ready[best_r] else rep_ready[best_r]
-        else:
-            t = a
+        t = (a if a > rep_ready[best_r] else rep_ready[best_r]) if best_r < n_rep else a
         start = INF
         for k in range(grp_nst[g]):
             f = free[g, k]

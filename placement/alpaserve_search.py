@@ -180,7 +180,7 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     tasks = [(lay, problem, list(model_idx), work, opts) for lay in lays]
     screened = _map(_run_screen, tasks, opts, f"screen {label}")
     log: list[LogEntry] = []
-    ranked = []
+    ranked: list[tuple[int, int, Layout, SearchSpace, Assignment]] = []
     for lay, (space, results, secs) in zip(lays, screened, strict=True):
         for phase, assign, good, evals in results:
             log.append(LogEntry(bucket=label, devices=len(device_ids), layout=lay.key,

@@ -9,6 +9,7 @@ compute load (rate × latency) and of the weight memory.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,7 +89,7 @@ def model_buckets(latency: npt.NDArray[np.float64], ratio: float = 2.0) -> list[
     """
     order = [int(i) for i in np.lexsort((np.arange(latency.size), latency))]
     buckets: list[list[int]] = [[order[0]]]
-    for prev, cur in zip(order, order[1:], strict=False):
+    for prev, cur in itertools.pairwise(order):
         if latency[cur] >= ratio * latency[prev]:
             buckets.append([])
         buckets[-1].append(cur)
@@ -112,7 +113,7 @@ def device_splits(num_devices: int, shares: Sequence[Sequence[float]],
     for share in shares:
         s = np.asarray(share, dtype=np.float64)
         s = s / s.sum() if s.sum() > 0 else np.full(k, 1.0 / k)
-        base = [max(minimum[i], int(round(s[i] * num_devices / unit)) * unit) for i in range(k)]
+        base = [max(minimum[i], round(s[i] * num_devices / unit) * unit) for i in range(k)]
         for delta in (-unit, 0, unit):
             split = list(base)
             split[0] += delta

@@ -261,7 +261,8 @@ class Evaluator:
             model[i], group[i] = r.model, r.group
             lat[i, :len(r.latencies)] = r.latencies
             a_from[i], a_until[i], ready[i] = r.active_from, r.active_until, r.ready_at
-        return ReplicaArrays.build(model=model, group=group, latencies=lat, num_models=self.num_models,
+        return ReplicaArrays.build(model=model, group=group, latencies=lat,
+                                   num_models=self.num_models,
                                    active_from=a_from, active_until=a_until, ready_at=ready)
 
     # ------------------------------------------------------------------ evaluation

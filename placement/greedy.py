@@ -189,8 +189,9 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
                     tried += 1
                     continue
                 hosted = np.flatnonzero(state.hosts[g])
-                useful = sorted(hosted, key=lambda b: (out.good_per_replica[index[(int(b), g)]],
-                                                      -unmet[b], int(b)))
+                useful = sorted((int(h) for h in hosted),
+                                key=lambda b: (out.good_per_replica[index[(b, g)]],
+                                               -unmet[b], b))
                 n_swaps = 0
                 for b in useful:
                     if n_swaps >= swaps_per_group:
@@ -198,7 +199,7 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
                     if state.fits(g, a, removing=int(b)):
                         moves.append(Move(skip=index[(int(b), g)], add_model=a, add_group=g,
                                           add_latencies=lat))
-                        touched.append((g, a, int(b)))
+                        touched.append((g, a, int(b)))  # b: a model index
                         n_swaps += 1
                 if n_swaps:
                     tried += 1
@@ -214,7 +215,7 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
         for i in order[:opts.moves_per_round]:
             if goods[i] <= out.good or len(chosen) >= opts.apply_per_round:
                 break
-            g, a, b = touched[i]
+            g, a, b = touched[int(i)]
             if g in groups_used or a in models_used or b in models_used:
                 continue
             chosen.append(int(i))

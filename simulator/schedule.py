@@ -25,6 +25,7 @@ ready time ignored, as the static rule ignores it). The loop below is written to
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,8 +81,7 @@ class PlacementSchedule:
             raise SimulationError("a PlacementSchedule needs at least one window")
         starts = [t for t, _ in windows]
         if any(not math.isfinite(t) for t in starts) or any(b <= a for a, b in
-                                                            zip(starts, starts[1:],
-                                                                strict=False)):
+                                                            itertools.pairwise(starts)):
             raise SimulationError(f"window start times must be finite and increasing, "
                                   f"got {starts}")
         meshes: dict[str, object] = {}
@@ -127,20 +127,20 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
     for w, (start, p) in enumerate(schedule.windows):
         table: dict[int, list[tuple[int, tuple[float, ...], float]]] = {}
         now: set[tuple[str, str]] = set()
-        for g in p.groups:
-            stages[g.name] = g.num_stages
-            factor = 1.0 + opts.stage_inflation * g.num_stages
-            for model, config in g.models.items():
-                now.add((g.name, model))
+        for grp in p.groups:
+            stages[grp.name] = grp.num_stages
+            factor = 1.0 + opts.stage_inflation * grp.num_stages
+            for model, config in grp.models.items():
+                now.add((grp.name, model))
                 if model not in prep.model_names:
                     continue
                 lats = tuple(x * factor for x in profiles.stage_latencies(model, config, 1))
                 ready = -math.inf
-                if w > 0 and (g.name, model) not in prev:
+                if w > 0 and (grp.name, model) not in prev:
                     ready = start + load_seconds(p.models[model], config,
                                                  p.cluster.host_to_device_bandwidth)
                 code = prep.model_names.index(model)
-                table.setdefault(code, []).append((gindex[g.name], lats, ready))
+                table.setdefault(code, []).append((gindex[grp.name], lats, ready))
         for reps in table.values():
             reps.sort(key=lambda r: r[0])
         tables.append(table)
