@@ -218,7 +218,7 @@ class Evaluator:
     Examples
     --------
     >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model=["a", "a", "a"])
-    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.25), group_stages=[1, 1])
+    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.15), group_stages=[1, 1])
     >>> ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))]).good
     2
     >>> ev.evaluate([Replica(model=0, group=g, latencies=(0.1,)) for g in (0, 1)]).good

@@ -111,7 +111,8 @@ class PlanResult:
         for text in self.slo_warnings.values():
             lines.append(f"warning: {text}")
         if self.search_log:
-            lines.append(f"candidates scored: {len(self.search_log)}; best on training:")
+            lines.append(f"candidates scored: {len(self.search_log)}; best on training (ties "
+                         "go to the plan that does best under 1.5x the load):")
             for e in self.runners_up(runners_up):
                 lines.append(f"  {e.attainment:.4f}  {e.bucket:<22} {e.layout:<16} {e.phase}")
         return "\n".join(lines)

@@ -44,4 +44,5 @@ def test_processes_give_the_same_plan():
     p = tiny_problem(seed=4, cv=4.0, slo=0.2, rate=12.0)
     one = alpaserve_search(p, SearchOptions(n_jobs=1))
     two = alpaserve_search(p, SearchOptions(n_jobs=2))
-    assert one.placement == two.placement and one.good == two.good
+    assert one.placement == two.placement
+    assert one.good == two.good

@@ -34,7 +34,8 @@ def test_near_exact_optimum(seed, cv, slo, layout):
     assert improved.good >= built.good
     assert improved.good >= best - 0.02 * n  # within 2 points of the optimum
     assert published.good >= best - 0.05 * n
-    assert improved.good <= best and published.good <= best
+    assert improved.good <= best
+    assert published.good <= best
 
 
 def test_deterministic_and_memory_safe():

@@ -29,19 +29,24 @@ def test_every_policy_returns_a_validated_plan(policy):
     r = _plan(policy=policy, clockwork=ClockworkOptions(window=5.0))
     assert r.policy == policy
     assert r.placement.cluster.num_devices == 4
-    assert 0.0 <= r.attainment <= 1.0 and 0.0 <= r.train_attainment <= 1.0
+    assert 0.0 <= r.attainment <= 1.0
+    assert 0.0 <= r.train_attainment <= 1.0
     assert "fresh sample" in r.test_source
     text = r.explain()
-    assert "groups:" in text and "per-model attainment" in text
+    assert "groups:" in text
+    assert "per-model attainment" in text
     data = json.loads(r.to_json())
-    assert data["policy"] == policy and data["placement"]["groups"]
+    assert data["policy"] == policy
+    assert data["placement"]["groups"]
     if policy == "clockwork++":
-        assert r.schedule is not None and len(r.schedule.windows) >= 2
+        assert r.schedule is not None
+        assert len(r.schedule.windows) >= 2
 
 
 def test_deterministic_for_a_seed_and_test_is_held_out():
     a, b = _plan(seed=7), _plan(seed=7)
-    assert a.placement == b.placement and a.attainment == b.attainment
+    assert a.placement == b.placement
+    assert a.attainment == b.attainment
     train = generate_mix(MIX, duration=20.0, seed=7)
     assert len(a.test_result) != len(train) or a.test_result.arrival.tolist() != \
         train.arrival.tolist()

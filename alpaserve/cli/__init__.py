@@ -20,6 +20,7 @@ from alpaserve.errors import AlpaServeError
 SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("costs", "alpaserve.cli.costs_cmd", "analytic latency and memory of model presets"),
     ("demo", "alpaserve.cli.demo_cmd", "run the default demonstration"),
+    ("plan", "alpaserve.cli.plan_cmd", "plan a placement for a synthetic workload"),
 )
 
 
