@@ -47,6 +47,7 @@ class SearchOptions:
     top_models: int = 4
     top_groups: int = 3
     local_rounds: int = 40
+    lookahead_max_replicas: int = 160
     bucketing: bool = True
     bucket_ratio: float = 2.0
     n_jobs: int = 1
@@ -107,14 +108,22 @@ def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
 
 def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
                   opts: SearchOptions, start: Assignment) -> list[tuple[str, Assignment, int, int]]:
-    """Look-ahead greedy from scratch, then local search on it and on ``start``."""
+    """Look-ahead greedy from scratch, then local search on it and on ``start``.
+
+    The look-ahead costs ``top_models × top_groups`` simulations per replica, so it runs only
+    when the screened plan has at most ``lookahead_max_replicas`` replicas; larger problems
+    rely on local search from the screened plan.
+    """
     ev = _evaluator(space, work, problem)
     greedy = GreedyOptions(top_models=opts.top_models, top_groups=opts.top_groups,
                            local_rounds=opts.local_rounds)
     out = []
-    built = construct(ev, space.empty(), options=greedy)
-    out.append(("lookahead", built.assignment, built.good, built.evaluations))
-    for phase, begin in (("lookahead+local", built.assignment), ("screen+local", start)):
+    starts = [("screen+local", start)]
+    if start.num_replicas <= opts.lookahead_max_replicas:
+        built = construct(ev, space.empty(), options=greedy)
+        out.append(("lookahead", built.assignment, built.good, built.evaluations))
+        starts.insert(0, ("lookahead+local", built.assignment))
+    for phase, begin in starts:
         res = local_search(ev, begin, options=greedy)
         filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2))
         out.append((phase + "+fill", filled.assignment, filled.good,
@@ -243,7 +252,8 @@ def bucketed_search(problem: Problem, opts: SearchOptions, solver: BucketSolver)
     log += single.log
     best_good = single.good
     best_parts: list[Assignment | None] = [single.assignment]
-    latency = np.array([problem.reference_latency()[m.name] for m in problem.models])
+    ref = problem.reference_latency()
+    latency = np.array([ref[m.name] for m in problem.models])
     buckets = model_buckets(latency, opts.bucket_ratio) if opts.bucketing else [all_idx]
     if len(buckets) > 1 and n_dev >= len(buckets):
         rates = problem.train.rates()

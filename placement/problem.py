@@ -41,26 +41,22 @@ class Problem:
 
     def fastest_latency(self) -> dict[str, float]:
         """Per model: the lowest total latency of any profiled config, plus the overhead."""
-        out = {}
-        for m in self.models:
-            lats = [self.options.inflate(e.stage_latencies) for e in self.profiles
-                    if e.model == m.name and e.batch_size == 1]
-            out[m.name] = (min(sum(x) for x in lats) if lats else math.inf) \
-                + self.options.overhead
-        return out
+        out = dict.fromkeys(self.model_names, math.inf)
+        for e in self.profiles:
+            if e.batch_size == 1 and e.model in out:
+                out[e.model] = min(out[e.model], sum(self.options.inflate(e.stage_latencies)))
+        return {k: v + self.options.overhead for k, v in out.items()}
 
     def reference_latency(self) -> dict[str, float]:
         """Per model: the fastest total latency on its smallest profiled group size."""
-        out = {}
-        for m in self.models:
-            entries = [e for e in self.profiles if e.model == m.name and e.batch_size == 1]
-            if not entries:
-                out[m.name] = math.inf
+        best: dict[str, tuple[int, float]] = {}
+        for e in self.profiles:
+            if e.batch_size != 1:
                 continue
-            smallest = min(e.config.num_devices for e in entries)
-            out[m.name] = min(e.total_latency for e in entries
-                              if e.config.num_devices == smallest)
-        return out
+            key = (e.config.num_devices, e.total_latency)
+            if e.model not in best or key < best[e.model]:
+                best[e.model] = key
+        return {m: best[m][1] if m in best else math.inf for m in self.model_names}
 
     def slo_warnings(self) -> dict[str, str]:
         """Models whose SLO is below their fastest possible latency (none can be good)."""

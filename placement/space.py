@@ -24,25 +24,36 @@ from placement.evaluator import EvalOptions, ReplicaArrays
 from placement.partitions import GroupShape, stage_meshes
 
 
-def select_entry(profiles: ProfileDB, model: ModelSpec, shape: GroupShape,
-                 slo: float | None = None) -> ProfileEntry | None:
+def _arch(model: ModelSpec) -> tuple:
+    """A model's shape without its name (copies of one architecture share it)."""
+    return (model.family, model.num_layers, model.hidden_size, model.num_heads,
+            model.ffn_size, model.vocab_size, model.seq_len, model.dtype_bytes,
+            model.num_experts, model.expert_interval, model.top_k)
+
+
+def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
+                 shape: GroupShape, slo: float | None = None,
+                 weights: Mapping[ParallelConfig, tuple[int, ...]] | None = None
+                 ) -> ProfileEntry | None:
     """The best profiled config of ``model`` for groups of ``shape`` (or None).
 
-    Among batch-size-1 entries with ``shape.pipeline`` stages of ``shape.tensor`` devices, it
-    prefers a total latency within ``slo``, then the fastest slowest stage (throughput), then
-    the lowest total latency, then the least memory on the fullest device.
+    ``profiles`` is the database or just ``model``'s entries. Among batch-size-1 entries with
+    ``shape.pipeline`` stages of ``shape.tensor`` devices, it prefers a total latency within
+    ``slo``, then the fastest slowest stage (throughput), then the lowest total latency, then
+    the least memory on the fullest device.
     """
     best: tuple[tuple[float, ...], ProfileEntry] | None = None
-    for config in profiles.configs(model.name):
-        if config.pipeline_degree != shape.pipeline \
+    for entry in profiles:
+        config = entry.config
+        if entry.model != model.name or entry.batch_size != 1 \
+                or config.pipeline_degree != shape.pipeline \
                 or any(t != shape.tensor for t in config.tensor_degrees):
             continue
-        if (model.name, config, 1) not in profiles:
-            continue
-        entry = profiles.get(model.name, config, 1)
+        mem = weights[config] if weights is not None and config in weights \
+            else config.stage_weight_bytes(model)
         late = 1.0 if slo is not None and entry.total_latency > slo else 0.0
         key = (late, round(entry.max_stage_latency, 12), round(entry.total_latency, 12),
-               float(max(config.stage_weight_bytes(model))))
+               float(max(mem)))
         if best is None or key < best[0]:
             best = (key, entry)
     return None if best is None else best[1]
@@ -85,15 +96,29 @@ class SearchSpace:
         feasible = np.zeros((len(shapes), n_m), dtype=bool)
         capacity = cluster.device.usable_memory_bytes
         configs: list[tuple[ParallelConfig | None, ...]] = []
+        by_model: dict[str, list[ProfileEntry]] = {m.name: [] for m in models}
+        for e in profiles:
+            if e.model in by_model:
+                by_model[e.model].append(e)
+        weight_cache: dict[tuple[tuple, ParallelConfig], tuple[int, ...]] = {}
+
+        def weights(model: ModelSpec, config: ParallelConfig) -> tuple[int, ...]:
+            key = (_arch(model), config)
+            if key not in weight_cache:
+                weight_cache[key] = config.stage_weight_bytes(model)
+            return weight_cache[key]
+
         for s, shape in enumerate(shapes):
             row: list[ParallelConfig | None] = []
             for m, model in enumerate(models):
-                entry = select_entry(profiles, model, shape,
-                                     None if slo is None else slo.get(model.name))
+                mine = by_model[model.name]
+                entry = select_entry(mine, model, shape,
+                                     None if slo is None else slo.get(model.name),
+                                     {e.config: weights(model, e.config) for e in mine})
                 if entry is None:
                     row.append(None)
                     continue
-                mem = entry.config.stage_weight_bytes(model)
+                mem = weights(model, entry.config)
                 row.append(entry.config)
                 latency[s, m, :shape.pipeline] = opts.inflate(entry.stage_latencies)
                 memory[s, m, :shape.pipeline] = mem
