@@ -22,6 +22,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("costs", "alpaserve.cli.costs_cmd", "analytic latency and memory of model presets"),
     ("demo", "alpaserve.cli.demo_cmd", "run the default demonstration"),
     ("configs", "alpaserve.cli.configs_cmd", "candidate parallel configs of a model"),
+    ("plan", "alpaserve.cli.plan_cmd", "plan a placement for a synthetic workload"),
     ("simulate", "alpaserve.cli.simulate_cmd", "simulate a placement under a workload"),
     ("trace", "alpaserve.cli.trace_cmd", "statistics and plots of a trace file"),
     ("spot", "alpaserve.cli.spot_cmd", "serve an LLM on a spot fleet (SpotServe vs baselines)"),

@@ -1,0 +1,144 @@
+"""Compiled inner loop of the placement evaluator (numba, with a pure-Python fallback).
+
+The semantics are the simulator's (``simulator/``), restricted to what placement search
+needs: no batching. Requests are taken in arrival order. A request for model ``m`` may go to
+any *active* replica of ``m`` (``active_from <= arrival < active_until``); on its group it
+passes the stages in order, FCFS, with unbounded buffers between stages, so its finish time
+is known at dispatch::
+
+    t = max(arrival, ready_at); for each stage k: t = max(t, free[g, k]) + latency[k]
+
+Dispatch picks the replica with the earliest predicted finish (``mode 0``) or, AlpaServe's
+rule, the one whose group's last stage frees earliest (``mode 1``); ties go to the lower
+group id. With admission on, a request whose finish would exceed its deadline is dropped
+and uses nothing. A request with no active replica is unserved.
+
+Status codes match ``simulator.result``: 0 served, 1 dropped, 2 unserved.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:  # numba is a core dependency; the fallback keeps the library importable without it
+    from numba import njit
+except ImportError:  # pragma: no cover - exercised only without numba
+    def njit(*args, **kwargs):  # type: ignore[no-redef]
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+INF = math.inf
+
+
+@njit(cache=True, nogil=True)
+def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
+             rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
+             admission, free, good_pm, rep_good, record, out_status, out_start, out_finish,
+             out_group, out_rep):
+    """Simulate one placement; returns the number of good requests.
+
+    ``skip_rep`` (a base replica index or -1) is ignored; ``extra_model`` (or -1) gets one more
+    always-active replica on ``extra_group`` with stage latencies ``extra_lat``. Its index in
+    ``rep_good`` and ``out_rep`` is ``len(rep_group)``.
+    """
+    free[:, :] = -INF
+    good_pm[:] = 0
+    rep_good[:] = 0
+    n_rep = rep_group.shape[0]
+    total = 0
+    for i in range(arrival.shape[0]):
+        m = code[i]
+        a = arrival[i]
+        best_key = INF
+        best_fin = INF
+        best_g = -1
+        best_r = -1
+        lo = rep_ptr[m]
+        hi = rep_ptr[m + 1]
+        n_cand = hi - lo
+        if m == extra_model:
+            n_cand += 1
+        for j in range(n_cand):
+            if j < hi - lo:
+                r = lo + j
+                if r == skip_rep or a < rep_from[r] or a >= rep_until[r]:
+                    continue
+                g = rep_group[r]
+                t = a if a > rep_ready[r] else rep_ready[r]
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + rep_lat[r, k]
+                    if mode == 0 and t > best_fin:
+                        break  # stage times only grow: this replica cannot win
+            else:
+                r = n_rep
+                g = extra_group
+                t = a
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + extra_lat[k]
+            key = t if mode == 0 else free[g, grp_nst[g] - 1]
+            if key < best_key or (key == best_key and g < best_g):
+                best_key = key
+                best_fin = t
+                best_g = g
+                best_r = r
+        if best_g < 0:
+            if record:
+                out_status[i] = 2
+                out_group[i] = -1
+                out_rep[i] = -1
+            continue
+        if admission and best_fin > deadline[i]:
+            if record:
+                out_status[i] = 1
+                out_group[i] = best_g
+                out_rep[i] = best_r
+            continue
+        # commit: recompute the stage times on the chosen replica
+        g = best_g
+        t = (a if a > rep_ready[best_r] else rep_ready[best_r]) if best_r < n_rep else a
+        start = INF
+        for k in range(grp_nst[g]):
+            f = free[g, k]
+            s = t if t > f else f
+            if k == 0:
+                start = s
+            lat = rep_lat[best_r, k] if best_r < n_rep else extra_lat[k]
+            t = s + lat
+            free[g, k] = t
+        if t <= deadline[i]:
+            good_pm[m] += 1
+            rep_good[best_r] += 1
+            total += 1
+        if record:
+            out_status[i] = 0
+            out_start[i] = start
+            out_finish[i] = t
+            out_group[i] = g
+            out_rep[i] = best_r
+    return total
+
+
+@njit(cache=True, nogil=True)
+def run_candidates(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
+                   rep_until, rep_ready, cand_skip, cand_model, cand_group, cand_lat, mode,
+                   admission, n_models):
+    """Good-request counts of many one-move variants of a base placement."""
+    n_cand = cand_skip.shape[0]
+    out = np.zeros(n_cand, dtype=np.int64)
+    free = np.zeros((grp_nst.shape[0], rep_lat.shape[1]), dtype=np.float64)
+    good_pm = np.zeros(n_models, dtype=np.int64)
+    rep_good = np.zeros(rep_group.shape[0] + 1, dtype=np.int64)
+    d_i32 = np.zeros(1, dtype=np.int32)
+    d_i8 = np.zeros(1, dtype=np.int8)
+    d_f = np.zeros(1, dtype=np.float64)
+    for c in range(n_cand):
+        out[c] = run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
+                          rep_from, rep_until, rep_ready, cand_skip[c], cand_model[c],
+                          cand_group[c], cand_lat[c], mode, admission, free, good_pm,
+                          rep_good, False, d_i8, d_f, d_f, d_i32, d_i32)
+    return out

@@ -1,0 +1,291 @@
+"""AlpaServe-style placement search: group layouts × simulator-guided replica assignment.
+
+For each bucket of models (one bucket unless latencies differ a lot, see
+:mod:`placement.buckets`) and each split of the devices between buckets:
+
+1. **Screen** every layout (equal power-of-two groups plus leftovers, every pipeline ×
+   tensor shape whose stages stay within a node) with a cheap greedy that adds the
+   neediest models' replicas, several per simulation.
+2. **Refine** the best ``refine_top`` layouts: a look-ahead greedy from scratch that scores
+   the ``top_models × top_groups`` most promising additions per step in one compiled batch,
+   then add/swap local search on both that result and the screened one.
+
+Buckets have disjoint models and devices, so their good-request counts add up exactly.
+The published policy (:mod:`placement.published`) shares the layouts and bucketing but runs
+AlpaServe's exhaustive per-step greedy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+import numpy as np
+
+from alpaserve.placement_spec import Group, Placement
+from placement.buckets import Layout, device_splits, layouts, model_buckets
+from placement.evaluator import Evaluator, PreparedWorkload
+from placement.greedy import GreedyOptions, construct, fill_free_memory, local_search
+from placement.problem import Problem, subset_workload
+from placement.space import Assignment, SearchSpace
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchOptions:
+    """Knobs of the search. ``max_group_size`` None means ``min(devices, 4 × node size)``."""
+
+    max_group_size: int | None = None
+    screen_batch: int | None = None
+    refine_top: int = 2
+    top_models: int = 4
+    top_groups: int = 3
+    local_rounds: int = 40
+    lookahead_max_replicas: int = 160
+    bucketing: bool = True
+    bucket_ratio: float = 2.0
+    n_jobs: int = 1
+    progress: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogEntry:
+    """One candidate the search scored (on the training workload)."""
+
+    bucket: str
+    devices: int
+    layout: str
+    phase: str
+    good: int
+    requests: int
+    evaluations: int
+    seconds: float
+
+    @property
+    def attainment(self) -> float:
+        return self.good / self.requests if self.requests else math.nan
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchOutcome:
+    placement: Placement
+    good: int
+    requests: int
+    log: tuple[LogEntry, ...]
+
+    @property
+    def attainment(self) -> float:
+        return self.good / self.requests if self.requests else math.nan
+
+    @property
+    def evaluations(self) -> int:
+        return sum(e.evaluations for e in self.log)
+
+
+# A solver scores one layout for one bucket: (space, workload, options) -> [(phase, result)]
+Solver = Callable[[SearchSpace, PreparedWorkload, Problem, SearchOptions],
+                  list[tuple[str, Assignment, int, int]]]
+
+
+def _evaluator(space: SearchSpace, work: PreparedWorkload, problem: Problem) -> Evaluator:
+    return Evaluator(work, group_stages=space.group_stages, options=problem.options)
+
+
+def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
+                  opts: SearchOptions) -> list[tuple[str, Assignment, int, int]]:
+    """The cheap greedy: several replicas of the neediest models per simulation."""
+    ev = _evaluator(space, work, problem)
+    batch = opts.screen_batch or max(1, space.num_groups // 2)
+    res = construct(ev, space.empty(), options=GreedyOptions(batch=batch))
+    return [("screen", res.assignment, res.good, res.evaluations)]
+
+
+def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
+                  opts: SearchOptions, start: Assignment) -> list[tuple[str, Assignment, int, int]]:
+    """Look-ahead greedy from scratch, then local search on it and on ``start``.
+
+    The look-ahead costs ``top_models × top_groups`` simulations per replica, so it runs only
+    when the screened plan has at most ``lookahead_max_replicas`` replicas; larger problems
+    rely on local search from the screened plan.
+    """
+    ev = _evaluator(space, work, problem)
+    greedy = GreedyOptions(top_models=opts.top_models, top_groups=opts.top_groups,
+                           local_rounds=opts.local_rounds)
+    out = []
+    starts = [("screen+local", start)]
+    if start.num_replicas <= opts.lookahead_max_replicas:
+        built = construct(ev, space.empty(), options=greedy)
+        out.append(("lookahead", built.assignment, built.good, built.evaluations))
+        starts.insert(0, ("lookahead+local", built.assignment))
+    for phase, begin in starts:
+        res = local_search(ev, begin, options=greedy)
+        filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2))
+        out.append((phase + "+fill", filled.assignment, filled.good,
+                    res.evaluations + filled.evaluations))
+    return out
+
+
+def _run_screen(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload, SearchOptions]
+                ) -> tuple[SearchSpace | None, list[tuple[str, Assignment, int, int]], float]:
+    layout, problem, model_idx, work, opts = task
+    t0 = time.perf_counter()
+    space = SearchSpace.build(cluster=problem.cluster,
+                              models=[problem.models[i] for i in model_idx],
+                              groups=layout.groups(), profiles=problem.profiles,
+                              options=problem.options, slo=problem.slo)
+    if not space.replica_mask().any():
+        return None, [], time.perf_counter() - t0
+    return space, screen_layout(space, work, problem, opts), time.perf_counter() - t0
+
+
+def _run_refine(task: tuple[SearchSpace, Problem, PreparedWorkload, SearchOptions, Assignment]
+                ) -> tuple[list[tuple[str, Assignment, int, int]], float]:
+    space, problem, work, opts, start = task
+    t0 = time.perf_counter()
+    return refine_layout(space, work, problem, opts, start), time.perf_counter() - t0
+
+
+def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str) -> list:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(tasks), desc=desc, disable=not opts.progress, leave=False)
+    try:
+        if opts.n_jobs > 1 and len(tasks) > 1:
+            with ProcessPoolExecutor(max_workers=opts.n_jobs,
+                                     mp_context=get_context("forkserver")) as pool:
+                results = []
+                for r in pool.map(fn, tasks):
+                    results.append(r)
+                    bar.update()
+                return results
+        results = []
+        for t in tasks:
+            results.append(fn(t))
+            bar.update()
+        return results
+    finally:
+        bar.close()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketResult:
+    good: int
+    assignment: Assignment | None
+    log: list[LogEntry]
+
+
+def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequence[int],
+                 opts: SearchOptions, *, label: str = "all") -> BucketResult:
+    """Our search on one bucket: screen every layout, refine the best few."""
+    work = subset_workload(problem.train, model_idx)
+    max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
+    lays = layouts(problem.cluster, device_ids, max_size)
+    tasks = [(lay, problem, list(model_idx), work, opts) for lay in lays]
+    screened = _map(_run_screen, tasks, opts, f"screen {label}")
+    log: list[LogEntry] = []
+    ranked: list[tuple[int, int, Layout, SearchSpace, Assignment]] = []
+    for lay, (space, results, secs) in zip(lays, screened, strict=True):
+        for phase, assign, good, evals in results:
+            log.append(LogEntry(bucket=label, devices=len(device_ids), layout=lay.key,
+                                phase=phase, good=good, requests=work.num_requests,
+                                evaluations=evals, seconds=secs))
+            ranked.append((-good, len(ranked), lay, space, assign))
+    if not ranked:
+        return BucketResult(good=0, assignment=None, log=log)
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    top = ranked[:max(1, opts.refine_top)]
+    refined = _map(_run_refine, [(sp, problem, work, opts, a) for _, _, _, sp, a in top],
+                   opts, f"refine {label}")
+    finalists = [(-ranked[0][0], ranked[0][4])]
+    for (_, _, lay, _, _), (results, secs) in zip(top, refined, strict=True):
+        for phase, assign, good, evals in results:
+            log.append(LogEntry(bucket=label, devices=len(device_ids), layout=lay.key,
+                                phase=phase, good=good, requests=work.num_requests,
+                                evaluations=evals, seconds=secs))
+            finalists.append((good, assign))
+    best_good, best = pick_robust(finalists, work, problem)
+    return BucketResult(good=best_good, assignment=best, log=log)
+
+
+def stressed(work: PreparedWorkload, factor: float = 1.5) -> PreparedWorkload:
+    """The same requests arriving ``factor`` times faster (same SLOs)."""
+    arrival = work.arrival / factor
+    return PreparedWorkload(model_names=work.model_names, arrival=arrival, code=work.code,
+                            slo=work.slo, deadline=arrival + (work.deadline - work.arrival),
+                            counts=work.counts)
+
+
+def pick_robust(finalists: list[tuple[int, Assignment]], work: PreparedWorkload,
+                problem: Problem) -> tuple[int, Assignment]:
+    """The most good requests; ties go to the plan that does best under 1.5x the load."""
+    top = max(g for g, _ in finalists)
+    tied = [a for g, a in finalists if g == top]
+    if len(tied) == 1:
+        return top, tied[0]
+    hard = stressed(work)
+    scores = [Evaluator(hard, group_stages=a.space.group_stages,
+                        options=problem.options).evaluate(a.arrays()).good for a in tied]
+    return top, tied[int(np.argmax(scores))]
+
+
+BucketSolver = Callable[[Problem, Sequence[int], Sequence[int], SearchOptions, str],
+                        BucketResult]
+
+
+def _solve_bucket_kw(problem: Problem, model_idx: Sequence[int], device_ids: Sequence[int],
+                     opts: SearchOptions, label: str) -> BucketResult:
+    return solve_bucket(problem, model_idx, device_ids, opts, label=label)
+
+
+def bucketed_search(problem: Problem, opts: SearchOptions, solver: BucketSolver) -> SearchOutcome:
+    """Try one bucket and, when latencies differ enough, latency buckets on split devices."""
+    n_dev = problem.cluster.num_devices
+    all_idx = list(range(len(problem.models)))
+    log: list[LogEntry] = []
+    single = solver(problem, all_idx, list(range(n_dev)), opts, "all")
+    log += single.log
+    best_good = single.good
+    best_parts: list[Assignment | None] = [single.assignment]
+    ref = problem.reference_latency()
+    latency = np.array([ref[m.name] for m in problem.models])
+    buckets = model_buckets(latency, opts.bucket_ratio) if opts.bucketing else [all_idx]
+    if len(buckets) > 1 and n_dev >= len(buckets):
+        rates = problem.train.rates()
+        weights = np.array([m.weight_bytes for m in problem.models], dtype=np.float64)
+        load = [float((rates[b] * latency[b]).sum()) for b in buckets]
+        mem = [float(weights[b].sum()) for b in buckets]
+        shares = [load, mem, [a / sum(load) + b / sum(mem) for a, b in zip(load, mem,
+                                                                           strict=True)]]
+        unit = problem.cluster.devices_per_node if n_dev >= 2 * len(buckets) * \
+            problem.cluster.devices_per_node else 1
+        for split in device_splits(n_dev, shares, [1] * len(buckets), unit):
+            parts: list[Assignment | None] = []
+            total, start = 0, 0
+            for k, (b, count) in enumerate(zip(buckets, split, strict=True)):
+                ids = list(range(start, start + count))
+                start += count
+                res = solver(problem, b, ids, opts, f"bucket{k}/{len(buckets)}@{split}")
+                log += res.log
+                total += res.good
+                parts.append(res.assignment)
+            if total > best_good:
+                best_good, best_parts = total, parts
+    groups: list[Group] = []
+    for part in best_parts:
+        if part is not None:
+            groups += part.groups(offset=len(groups))
+    placement = Placement(cluster=problem.cluster, models={m.name: m for m in problem.models},
+                          groups=tuple(groups))
+    return SearchOutcome(placement=placement, good=best_good,
+                         requests=problem.train.num_requests, log=tuple(log))
+
+
+def alpaserve_search(problem: Problem, options: SearchOptions | None = None) -> SearchOutcome:
+    """Our AlpaServe search (see the module docstring)."""
+    return bucketed_search(problem, options or SearchOptions(), _solve_bucket_kw)

@@ -1,0 +1,81 @@
+"""Exhaustive search for tiny problems: the optimum the greedy routines are checked against.
+
+For a fixed set of groups, every group independently takes any subset of models that fits
+its memory; the search simulates every combination (the product of the per-group choices)
+and keeps the best. :func:`exact_search` also tries every layout of the cluster. The count
+of combinations is checked up front against ``max_combinations``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from alpaserve.errors import PlacementError
+from placement.buckets import layouts
+from placement.evaluator import Evaluator
+from placement.problem import Problem
+from placement.space import Assignment, SearchSpace
+
+
+def feasible_subsets(space: SearchSpace, group: int) -> list[tuple[int, ...]]:
+    """Every set of models (as sorted indices) that group ``group`` can hold at once."""
+    mask = space.replica_mask()[group]
+    cands = [int(m) for m in np.flatnonzero(mask)]
+    mem = space.memory[space.group_shape[group]]
+    out = []
+    for r in range(len(cands) + 1):
+        for sub in itertools.combinations(cands, r):
+            if not sub or np.all(mem[list(sub)].sum(axis=0) <= space.capacity):
+                out.append(sub)
+    return out
+
+
+def exact_assignment(space: SearchSpace, ev: Evaluator, *,
+                     max_combinations: int = 200_000) -> tuple[Assignment, int]:
+    """The assignment with the most good requests on ``space`` (ties: first enumerated).
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> best, good = exact_assignment(sp, Evaluator(p.train, group_stages=sp.group_stages))
+    >>> 0 < good <= p.train.num_requests
+    True
+    """
+    choices = [feasible_subsets(space, g) for g in range(space.num_groups)]
+    total = math.prod(len(c) for c in choices)
+    if total > max_combinations:
+        raise PlacementError(f"exhaustive search needs {total} simulations, more than "
+                             f"max_combinations={max_combinations}")
+    best, best_good = space.empty(), -1
+    for combo in itertools.product(*choices):
+        assign = space.empty()
+        for g, sub in enumerate(combo):
+            for m in sub:
+                assign.add(g, m)
+        good = ev.evaluate(assign.arrays()).good
+        if good > best_good:
+            best, best_good = assign, good
+    return best, best_good
+
+
+def exact_search(problem: Problem, *, max_group_size: int | None = None,
+                 max_combinations: int = 200_000) -> tuple[Assignment, int, str]:
+    """The best assignment over every layout of the cluster: (assignment, good, layout key)."""
+    best: tuple[Assignment, int, str] | None = None
+    for lay in layouts(problem.cluster, range(problem.cluster.num_devices), max_group_size):
+        space = SearchSpace.build(cluster=problem.cluster, models=problem.models,
+                                  groups=lay.groups(), profiles=problem.profiles,
+                                  options=problem.options, slo=problem.slo)
+        ev = Evaluator(problem.train, group_stages=space.group_stages, options=problem.options)
+        assign, good = exact_assignment(space, ev, max_combinations=max_combinations)
+        if best is None or good > best[1]:
+            best = (assign, good, lay.key)
+    if best is None:
+        raise PlacementError("the cluster has no layout to search")
+    return best

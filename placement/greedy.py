@@ -1,0 +1,333 @@
+"""Simulator-guided replica assignment on a fixed set of groups.
+
+Three routines share the bookkeeping of :class:`~placement.space.Assignment`:
+
+* :func:`construct` builds an assignment from scratch. Each step simulates the current one,
+  ranks models by *unmet* requests (not served within the SLO) and either adds the replica
+  of the neediest model on the least-loaded group that has room (``top_models = top_groups
+  = 1``, one simulation per step, optionally several replicas per step), or scores the
+  ``top_models × top_groups`` most promising additions in one compiled batch and keeps the
+  best.
+* :func:`local_search` improves an assignment with *add* and *swap* moves (drop the least
+  useful replica of a group to make room for a needy model), scoring a batch of moves per
+  round and applying the best ones that touch disjoint groups.
+* :func:`full_greedy` is AlpaServe's published Algorithm 1 with beam width 1: score *every*
+  feasible (model, group) addition at every step.
+
+Everything is deterministic: ties go to the lower model index, then the lower group index.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from placement.evaluator import Evaluator, Move
+from placement.space import Assignment
+
+
+@dataclass(frozen=True, kw_only=True)
+class GreedyOptions:
+    """Knobs of :func:`construct` and :func:`local_search`.
+
+    ``batch`` > 1 lets the one-simulation-per-step construction add up to that many
+    replicas (of distinct models, on distinct groups) per step. ``patience`` stops
+    construction after that many steps without a better score.
+    """
+
+    top_models: int = 1
+    top_groups: int = 1
+    batch: int = 1
+    patience: int | None = None
+    local_rounds: int = 0
+    moves_per_round: int = 24
+    apply_per_round: int = 4
+
+
+@dataclass(frozen=True, kw_only=True)
+class GreedyResult:
+    assignment: Assignment
+    good: int
+    steps: int
+    evaluations: int
+
+
+def group_loads(assign: Assignment, rates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Estimated utilisation of each group's slowest stage if load splits evenly on replicas."""
+    sp = assign.space
+    reps = np.maximum(assign.replica_counts(), 1)
+    per_replica = rates / reps  # [m]
+    bottleneck = sp.latency[sp.group_shape].max(axis=2)  # [g, m]
+    return (assign.hosts * bottleneck * per_replica[None, :]).sum(axis=1)
+
+
+def _unmet(ev: Evaluator, good_pm: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    return ev.prepared.counts - good_pm
+
+
+def _model_order(unmet: npt.NDArray[np.int64], rates: npt.NDArray[np.float64],
+                 mask: npt.NDArray[np.bool_]) -> list[int]:
+    idx = np.flatnonzero(mask)
+    order = np.lexsort((idx, -rates[idx], -unmet[idx]))
+    return [int(i) for i in idx[order]]
+
+
+def _group_order(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float64],
+                 mask: npt.NDArray[np.bool_]) -> list[int]:
+    idx = np.flatnonzero(mask)
+    order = np.lexsort((idx, -free_mem[idx], np.round(loads[idx], 12)))
+    return [int(i) for i in idx[order]]
+
+
+def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
+              stop_without_gain: bool = False) -> GreedyResult:
+    """Greedy construction from ``start`` (copied) until nothing fits.
+
+    ``stop_without_gain`` (selective replication's rule) reverts an addition that does not
+    raise the score and stops considering that model.
+    """
+    opts = options or GreedyOptions()
+    state = start.copy()
+    rates = ev.prepared.rates()
+    evals0 = ev.num_evaluations
+    blocked = np.zeros(state.space.num_models, dtype=bool)
+    best_state, best_good = state.copy(), -1
+    since_best, steps = 0, 0
+    out = ev.evaluate(state.arrays())
+    while True:
+        if out.good > best_good:
+            best_state, best_good, since_best = state.copy(), out.good, 0
+        else:
+            since_best += 1
+        if best_good >= ev.prepared.num_requests:
+            break  # nothing can beat serving every request
+        if opts.patience is not None and since_best > opts.patience:
+            break
+        fit = state.fit_matrix()
+        placeable = fit.any(axis=0) & ~blocked
+        if not placeable.any():
+            break
+        unmet = _unmet(ev, out.good_per_model)
+        models = _model_order(unmet, rates, placeable)
+        loads = group_loads(state, rates)
+        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
+        steps += 1
+        if opts.top_models <= 1 and opts.top_groups <= 1:
+            added: list[tuple[int, int]] = []
+            used_groups: set[int] = set()
+            for m in models:
+                if len(added) >= max(1, opts.batch):
+                    break
+                mask = fit[:, m].copy()
+                mask[list(used_groups)] = False
+                if not mask.any():
+                    continue
+                g = _group_order(loads, free_mem, mask)[0]
+                state.add(g, m)
+                added.append((g, m))
+                used_groups.add(g)
+                fit = state.fit_matrix()
+            prev = out.good
+            out = ev.evaluate(state.arrays())
+            if stop_without_gain and out.good <= prev:
+                for g, m in added:
+                    state.remove(g, m)
+                    blocked[m] = True
+                out = ev.evaluate(state.arrays())
+            continue
+        moves: list[Move] = []
+        pairs: list[tuple[int, int]] = []
+        for m in models[:opts.top_models]:
+            for g in _group_order(loads, free_mem, fit[:, m])[:opts.top_groups]:
+                moves.append(Move(add_model=m, add_group=g,
+                                  add_latencies=state.space.latencies(g, m)))
+                pairs.append((g, m))
+        goods = ev.evaluate_moves(state.arrays(), moves)
+        g, m = pairs[int(np.argmax(goods))]
+        state.add(g, m)
+        out = ev.evaluate(state.arrays())
+    return GreedyResult(assignment=best_state, good=best_good, steps=steps,
+                        evaluations=ev.num_evaluations - evals0)
+
+
+def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
+                 top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2
+                 ) -> GreedyResult:
+    """Hill-climb with add and swap moves for ``options.local_rounds`` rounds at most."""
+    opts = options or GreedyOptions()
+    state = start.copy()
+    rates = ev.prepared.rates()
+    evals0 = ev.num_evaluations
+    arrays = state.arrays()
+    out = ev.evaluate(arrays)
+    rounds = 0
+    for _ in range(opts.local_rounds):
+        rounds += 1
+        unmet = _unmet(ev, out.good_per_model)
+        if not unmet.any():
+            break
+        index = {(int(m), int(g)): i for i, (m, g) in enumerate(zip(arrays.model, arrays.group,
+                                                                    strict=True))}
+        allowed = state.space.replica_mask() & ~state.hosts
+        needy = _model_order(unmet, rates, (unmet > 0) & allowed.any(axis=0))[:top_models]
+        loads = group_loads(state, rates)
+        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
+        moves: list[Move] = []
+        touched: list[tuple[int, int, int]] = []  # (group, added model, removed model)
+        for a in needy:
+            tried = 0
+            for g in _group_order(loads, free_mem, allowed[:, a]):
+                if tried >= top_groups or len(moves) >= opts.moves_per_round:
+                    break
+                lat = state.space.latencies(g, a)
+                if state.fits(g, a):
+                    moves.append(Move(add_model=a, add_group=g, add_latencies=lat))
+                    touched.append((g, a, -1))
+                    tried += 1
+                    continue
+                hosted = np.flatnonzero(state.hosts[g])
+                useful = sorted((int(h) for h in hosted),
+                                key=lambda b: (out.good_per_replica[index[(b, g)]],
+                                               -unmet[b], b))
+                n_swaps = 0
+                for b in useful:
+                    if n_swaps >= swaps_per_group:
+                        break
+                    if state.fits(g, a, removing=int(b)):
+                        moves.append(Move(skip=index[(int(b), g)], add_model=a, add_group=g,
+                                          add_latencies=lat))
+                        touched.append((g, a, int(b)))  # b: a model index
+                        n_swaps += 1
+                if n_swaps:
+                    tried += 1
+        if not moves:
+            break
+        goods = ev.evaluate_moves(arrays, moves)
+        order = np.lexsort((np.arange(len(goods)), -goods))
+        if goods[order[0]] <= out.good:
+            break
+        chosen: list[int] = []
+        groups_used: set[int] = set()
+        models_used: set[int] = set()
+        for i in order[:opts.moves_per_round]:
+            if goods[i] <= out.good or len(chosen) >= opts.apply_per_round:
+                break
+            g, a, b = touched[int(i)]
+            if g in groups_used or a in models_used or b in models_used:
+                continue
+            chosen.append(int(i))
+            groups_used.add(g)
+            models_used.update({a, b} - {-1})
+        trial = state.copy()
+        for i in chosen:
+            g, a, b = touched[i]
+            if b >= 0:
+                trial.remove(g, b)
+            trial.add(g, a)
+        trial_out = ev.evaluate(trial.arrays())
+        if len(chosen) > 1 and trial_out.good < goods[order[0]]:
+            trial = state.copy()
+            g, a, b = touched[int(order[0])]
+            if b >= 0:
+                trial.remove(g, b)
+            trial.add(g, a)
+            trial_out = ev.evaluate(trial.arrays())
+        if trial_out.good <= out.good:
+            break
+        state, out = trial, trial_out
+        arrays = out.arrays
+    return GreedyResult(assignment=state, good=out.good, steps=rounds,
+                        evaluations=ev.num_evaluations - evals0)
+
+
+def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None
+                ) -> GreedyResult:
+    """AlpaServe's Algorithm 1 (beam 1): add the best of *all* feasible replicas each step.
+
+    It keeps adding until nothing fits and returns the best assignment it passed through.
+    """
+    state = start.copy()
+    evals0 = ev.num_evaluations
+    best_state, best_good = state.copy(), ev.evaluate(state.arrays()).good
+    steps = 0
+    limit = math.inf if max_steps is None else max_steps
+    if best_good >= ev.prepared.num_requests:
+        limit = 0
+    while steps < limit:
+        fit = state.fit_matrix()
+        gs, ms = np.nonzero(fit)
+        if gs.size == 0:
+            break
+        order = np.lexsort((gs, ms))  # model-major: (model, group) order
+        gs, ms = gs[order], ms[order]
+        moves = [Move(add_model=int(m), add_group=int(g),
+                      add_latencies=state.space.latencies(int(g), int(m)))
+                 for g, m in zip(gs, ms, strict=True)]
+        goods = ev.evaluate_moves(state.arrays(), moves)
+        i = int(np.argmax(goods))
+        state.add(int(gs[i]), int(ms[i]))
+        steps += 1
+        if goods[i] > best_good:
+            best_state, best_good = state.copy(), int(goods[i])
+        if best_good >= ev.prepared.num_requests:
+            break  # exact shortcut: no later state can score higher
+    return GreedyResult(assignment=best_state, good=best_good, steps=steps,
+                        evaluations=ev.num_evaluations - evals0)
+
+
+def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> GreedyResult:
+    """Use leftover memory: add replicas where they do not lower the score.
+
+    A search that serves every training request stops early and leaves memory idle; extra
+    replicas of the models with the most load per replica make the plan more robust on
+    unseen bursts. Additions (``batch`` at a time, on distinct groups) are kept when the
+    number of good requests does not drop; otherwise they are undone one model at a time.
+    """
+    state = start.copy()
+    rates = ev.prepared.rates()
+    evals0 = ev.num_evaluations
+    out = ev.evaluate(state.arrays())
+    blocked = np.zeros(state.space.num_models, dtype=bool)
+    steps = 0
+    while True:
+        fit = state.fit_matrix()
+        fit[:, blocked] = False
+        if not fit.any():
+            break
+        steps += 1
+        per_replica = rates / np.maximum(state.replica_counts(), 1)
+        cand = np.flatnonzero(fit.any(axis=0))
+        models = [int(m) for m in cand[np.lexsort((cand, -per_replica[cand]))]]
+        loads = group_loads(state, rates)
+        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
+        added: list[tuple[int, int]] = []
+        used: set[int] = set()
+        for m in models:
+            if len(added) >= max(1, batch):
+                break
+            mask = fit[:, m].copy()
+            mask[list(used)] = False
+            if not mask.any():
+                continue
+            g = _group_order(loads, free_mem, mask)[0]
+            state.add(g, m)
+            added.append((g, m))
+            used.add(g)
+            fit = state.fit_matrix()
+            fit[:, blocked] = False
+        trial = ev.evaluate(state.arrays())
+        if trial.good >= out.good:
+            out = trial
+            continue
+        for g, m in added:
+            state.remove(g, m)
+        if len(added) == 1:
+            blocked[added[0][1]] = True
+        else:
+            batch = 1
+        out = ev.evaluate(state.arrays())
+    return GreedyResult(assignment=state, good=out.good, steps=steps,
+                        evaluations=ev.num_evaluations - evals0)

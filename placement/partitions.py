@@ -1,0 +1,223 @@
+"""Partitions of a cluster's devices into groups, and the pipeline × tensor shapes of a group.
+
+AlpaServe's search space: every group of a partition has the same power-of-two size ``s``
+(the *equal groups*); devices left over when ``s`` does not divide the device count form
+smaller power-of-two groups (the *leftovers*). Groups never straddle a node unless they are
+made of whole nodes, and a tensor-parallel stage (one sub-mesh) never spans nodes: its
+all-reduces would run over the slow inter-node link.
+
+Devices are taken in id order, so groups are contiguous ranges of device ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from alpaserve.cluster_spec import ClusterSpec, Mesh
+from alpaserve.errors import SpecError
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupShape:
+    """``pipeline`` stages of ``tensor`` devices each.
+
+    Examples
+    --------
+    >>> GroupShape(pipeline=2, tensor=4).num_devices, GroupShape(pipeline=2, tensor=4).key
+    (8, 'pp2-tp4')
+    """
+
+    pipeline: int
+    tensor: int
+
+    def __post_init__(self) -> None:
+        for name in ("pipeline", "tensor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise SpecError(f"GroupShape.{name} must be a positive int, got {value!r}")
+
+    @property
+    def num_devices(self) -> int:
+        return self.pipeline * self.tensor
+
+    @property
+    def key(self) -> str:
+        return f"pp{self.pipeline}-tp{self.tensor}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Partition:
+    """Disjoint device groups; ``groups[i]`` is a tuple of device ids in id order.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> p = equal_partition(homogeneous_cluster(8), device_ids=range(6), group_size=4)
+    >>> p.groups, p.sizes
+    (((0, 1, 2, 3), (4, 5)), (4, 2))
+    """
+
+    groups: tuple[tuple[int, ...], ...]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(len(g) for g in self.groups)
+
+    @property
+    def num_devices(self) -> int:
+        return sum(self.sizes)
+
+    @property
+    def key(self) -> str:
+        """``4x8+1x4``: how many groups of each size."""
+        counts: dict[int, int] = {}
+        for s in self.sizes:
+            counts[s] = counts.get(s, 0) + 1
+        return "+".join(f"{n}x{s}" for s, n in sorted(counts.items(), reverse=True))
+
+
+def _largest_pow2_at_most(n: int) -> int:
+    return 1 << (n.bit_length() - 1)
+
+
+def _node_runs(cluster: ClusterSpec, device_ids: Sequence[int]) -> list[list[int]]:
+    """Maximal runs of consecutive device ids that lie on one node."""
+    runs: list[list[int]] = []
+    for d in sorted(device_ids):
+        if runs and runs[-1][-1] == d - 1 and cluster.node_of(d) == cluster.node_of(runs[-1][-1]):
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs
+
+
+def equal_partition(cluster: ClusterSpec, *, device_ids: Sequence[int] | range,
+                    group_size: int) -> Partition:
+    """Groups of ``group_size`` devices (a power of two) plus power-of-two leftovers.
+
+    A group no larger than a node lies inside one node. A larger group is made of whole
+    nodes (``group_size`` must then be a multiple of the devices on a node), so each of its
+    node-sized pieces can hold a tensor-parallel stage.
+    """
+    ids = sorted(device_ids)
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size <= 0 \
+            or group_size & (group_size - 1):
+        raise SpecError(f"group_size must be a positive power of two, got {group_size!r}")
+    if len(set(ids)) != len(ids):
+        raise SpecError(f"device_ids has duplicates: {ids}")
+    for d in ids:
+        cluster.check_device(d)
+    per_node = cluster.devices_per_node
+    groups: list[tuple[int, ...]] = []
+    runs = _node_runs(cluster, ids)
+    leftovers: list[list[int]] = []
+    if group_size > per_node:
+        if group_size % per_node:
+            raise SpecError(f"group_size={group_size} spans nodes but is not a multiple of "
+                            f"devices_per_node={per_node}")
+        whole = [r for r in runs if len(r) == per_node]
+        leftovers = [r for r in runs if len(r) != per_node]
+        k = group_size // per_node
+        for i in range(0, len(whole) - k + 1, k):
+            groups.append(tuple(d for r in whole[i:i + k] for d in r))
+        for r in whole[(len(whole) // k) * k:]:
+            leftovers.append(r)
+        size_inside = _largest_pow2_at_most(per_node)
+    else:
+        leftovers = runs
+        size_inside = group_size
+    for run in leftovers:
+        pos = 0
+        while pos < len(run):
+            size = min(size_inside, _largest_pow2_at_most(len(run) - pos))
+            groups.append(tuple(run[pos:pos + size]))
+            pos += size
+    groups.sort(key=lambda g: g[0])
+    return Partition(groups=tuple(groups))
+
+
+def candidate_group_sizes(cluster: ClusterSpec, num_devices: int,
+                          max_group_size: int | None = None) -> list[int]:
+    """Powers of two up to ``num_devices`` (and ``max_group_size``) that can form a group.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> candidate_group_sizes(homogeneous_cluster(32), 32, max_group_size=16)
+    [1, 2, 4, 8, 16]
+    """
+    limit = num_devices if max_group_size is None else min(num_devices, max_group_size)
+    sizes = []
+    s = 1
+    while s <= limit:
+        if s <= cluster.devices_per_node or s % cluster.devices_per_node == 0:
+            sizes.append(s)
+        s *= 2
+    return sizes
+
+
+def group_shapes(cluster: ClusterSpec, group_size: int) -> list[GroupShape]:
+    """Every ``pipeline × tensor`` shape of a group whose tensor stages stay within a node.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> [s.key for s in group_shapes(homogeneous_cluster(16), 16)]
+    ['pp16-tp1', 'pp8-tp2', 'pp4-tp4', 'pp2-tp8']
+    """
+    shapes = []
+    t = 1
+    while t <= group_size:
+        if group_size % t == 0 and t <= cluster.devices_per_node \
+                and cluster.devices_per_node % t == 0:
+            shapes.append(GroupShape(pipeline=group_size // t, tensor=t))
+        t *= 2
+    return shapes
+
+
+def stage_meshes(cluster: ClusterSpec, device_ids: Sequence[int],
+                 shape: GroupShape) -> tuple[Mesh, ...]:
+    """Cut a group's devices into ``shape.pipeline`` consecutive sub-meshes.
+
+    Raises ``SpecError`` when a tensor-parallel stage would span two nodes.
+    """
+    ids = tuple(device_ids)
+    if len(ids) != shape.num_devices:
+        raise SpecError(f"shape {shape.key} needs {shape.num_devices} devices, "
+                        f"got {len(ids)}: {ids}")
+    meshes = []
+    for k in range(shape.pipeline):
+        part = ids[k * shape.tensor:(k + 1) * shape.tensor]
+        if shape.tensor > 1 and cluster.spans_nodes(part):
+            raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans nodes; "
+                            "a tensor-parallel stage must stay within one node")
+        meshes.append(Mesh(device_ids=part, shape=(1, shape.tensor)))
+    return tuple(meshes)
+
+
+def shape_fits(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupShape) -> bool:
+    """Whether ``shape`` can be laid on ``device_ids`` without a stage spanning nodes."""
+    try:
+        stage_meshes(cluster, device_ids, shape)
+    except SpecError:
+        return False
+    return True
+
+
+def split_devices(cluster: ClusterSpec, counts: Sequence[int]) -> list[tuple[int, ...]]:
+    """Consecutive device ranges of the given sizes (for splitting devices among buckets).
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> [len(r) for r in split_devices(homogeneous_cluster(8), [6, 2])]
+    [6, 2]
+    """
+    if sum(counts) > cluster.num_devices or any(c < 0 for c in counts):
+        raise SpecError(f"cannot split {cluster.num_devices} devices into {list(counts)}")
+    out, pos = [], 0
+    for c in counts:
+        out.append(tuple(range(pos, pos + c)))
+        pos += c
+    return out

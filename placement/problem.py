@@ -1,0 +1,173 @@
+"""A placement problem: models, cluster, profiles, SLOs and a prepared training workload.
+
+Also the checks every policy shares: models that fit no group of the cluster raise
+``InfeasibleError`` (naming each model and the memory it is short), and SLOs below a model's
+fastest possible latency are reported per model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from alpaserve.cluster_spec import ClusterSpec
+from alpaserve.errors import InfeasibleError, SpecError
+from alpaserve.model_spec import ModelSpec
+from alpaserve.parallel_config import ParallelConfig
+from alpaserve.profiles import ProfileDB, ProfileEntry
+from placement.evaluator import EvalOptions, PreparedWorkload
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Problem:
+    """Everything a placement policy needs; ``train`` indexes models as ``models`` does."""
+
+    models: tuple[ModelSpec, ...]
+    cluster: ClusterSpec
+    profiles: ProfileDB
+    slo: Mapping[str, float]
+    train: PreparedWorkload
+    options: EvalOptions
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.models)
+
+    def fastest_latency(self) -> dict[str, float]:
+        """Per model: the lowest total latency of any profiled config, plus the overhead."""
+        out = dict.fromkeys(self.model_names, math.inf)
+        for e in self.profiles:
+            if e.batch_size == 1 and e.model in out:
+                out[e.model] = min(out[e.model], sum(self.options.inflate(e.stage_latencies)))
+        return {k: v + self.options.overhead for k, v in out.items()}
+
+    def reference_latency(self) -> dict[str, float]:
+        """Per model: the fastest total latency on its smallest profiled group size."""
+        best: dict[str, tuple[int, float]] = {}
+        for e in self.profiles:
+            if e.batch_size != 1:
+                continue
+            key = (e.config.num_devices, e.total_latency)
+            if e.model not in best or key < best[e.model]:
+                best[e.model] = key
+        return {m: best[m][1] if m in best else math.inf for m in self.model_names}
+
+    def slo_warnings(self) -> dict[str, str]:
+        """Models whose SLO is below their fastest possible latency (none can be good)."""
+        out = {}
+        for name, fastest in self.fastest_latency().items():
+            if self.slo[name] < fastest:
+                out[name] = (f"SLO {self.slo[name] * 1e3:.1f} ms is below the fastest possible "
+                             f"latency {fastest * 1e3:.1f} ms of {name!r}; no request can meet it")
+        return out
+
+
+def subset_workload(prepared: PreparedWorkload, models: Sequence[int]) -> PreparedWorkload:
+    """Only the requests of ``models`` (indices), re-indexed ``0 .. len(models) - 1``."""
+    idx = np.asarray(models, dtype=np.int64)
+    remap = np.full(len(prepared.model_names), -1, dtype=np.int32)
+    remap[idx] = np.arange(idx.size, dtype=np.int32)
+    keep = remap[prepared.code] >= 0
+    return PreparedWorkload(
+        model_names=tuple(prepared.model_names[i] for i in idx),
+        arrival=np.ascontiguousarray(prepared.arrival[keep]),
+        code=np.ascontiguousarray(remap[prepared.code[keep]]),
+        slo=np.ascontiguousarray(prepared.slo[keep]),
+        deadline=np.ascontiguousarray(prepared.deadline[keep]),
+        counts=prepared.counts[idx].copy())
+
+
+def _shape_key(model: ModelSpec) -> tuple:
+    data = asdict(model)
+    data.pop("name")
+    return tuple(sorted(data.items()))
+
+
+def build_profiles(models: Sequence[ModelSpec], cluster: ClusterSpec, *,
+                   max_group_size: int) -> ProfileDB:
+    """Analytic profiles of ``models``, computed once per distinct model shape.
+
+    Copies of one architecture (``bert-1.3b#0``, ``#1``, ...) share their entries, renamed.
+    """
+    from alpaserve.cost_model import analytic_profiles
+
+    by_shape: dict[tuple, list[ModelSpec]] = {}
+    for m in models:
+        by_shape.setdefault(_shape_key(m), []).append(m)
+    db = ProfileDB()
+    size = min(max_group_size, cluster.num_devices)
+    for group in by_shape.values():
+        base = analytic_profiles(models=[group[0]], cluster=cluster, max_group_size=size)
+        for m in group:
+            for e in base:
+                db.add(ProfileEntry(**{**_entry_fields(e), "model": m.name}))
+    return db
+
+
+def _entry_fields(e: ProfileEntry) -> dict:
+    return {"model": e.model, "config": e.config, "batch_size": e.batch_size,
+            "stage_latencies": e.stage_latencies, "stage_weight_bytes": e.stage_weight_bytes,
+            "stage_peak_memory_bytes": e.stage_peak_memory_bytes, "source": e.source,
+            "latency_std": e.latency_std, "tflops": e.tflops}
+
+
+def min_weight_per_device(model: ModelSpec, cluster: ClusterSpec) -> int:
+    """Fewest weight bytes per device ``model`` can need on this cluster.
+
+    Tried are uniform configs on the largest power-of-two group the cluster holds whose
+    tensor stages stay within a node (pipeline across nodes).
+    """
+    size = 1 << (cluster.num_devices.bit_length() - 1)
+    best = math.inf
+    t = 1
+    while t <= min(size, cluster.devices_per_node):
+        p = size // t
+        if size % t == 0 and p <= model.num_layers \
+                and model.num_heads % t == 0 and model.ffn_size % t == 0:
+            cfg = ParallelConfig.uniform(num_layers=model.num_layers, pipeline_degree=p,
+                                         tensor_degree=t)
+            best = min(best, max(cfg.stage_weight_bytes(model)))
+        t *= 2
+    if best is math.inf:  # no admissible config at all: the weights must fit one device
+        best = model.weight_bytes
+    return int(best)
+
+
+def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
+    """Raise ``InfeasibleError`` naming every model that fits no group of ``cluster``.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> from alpaserve.model_spec import model_preset
+    >>> check_feasible([model_preset("bert-1.3b")], homogeneous_cluster(1))
+    >>> check_feasible([model_preset("bert-103.5b")], homogeneous_cluster(4))
+    Traceback (most recent call last):
+    alpaserve.errors.InfeasibleError: 1 model(s) fit no group of the 4 v100-16gb devices ...
+    """
+    names = [m.name for m in models]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SpecError(f"model names must be distinct, got duplicates {dup}")
+    cap = cluster.device.usable_memory_bytes
+    short = []
+    for m in models:
+        need = min_weight_per_device(m, cluster)
+        if need > cap:
+            short.append(f"{m.name!r} needs {need / 1e9:.2f} GB per device, "
+                         f"{(need - cap) / 1e9:.2f} GB short")
+    if short:
+        raise InfeasibleError(f"{len(short)} model(s) fit no group of the {cluster.num_devices} "
+                              f"{cluster.device.name} devices ({cap / 1e9:.2f} GB usable each): "
+                              + "; ".join(short))
+
+
+def log_slo_warnings(warnings: Mapping[str, str]) -> None:
+    for text in warnings.values():
+        logger.warning(text)

@@ -1,0 +1,71 @@
+"""AlpaServe's published placement policy, written from the paper's description.
+
+Algorithm 2 of the paper enumerates model buckets, device splits between buckets, group
+partitions (equal power-of-two groups) and the pipeline × tensor configs of the groups;
+for each candidate it runs Algorithm 1, the simulator-guided greedy with beam width 1:
+at every step, simulate *every* feasible (model, group) addition and keep the one with the
+highest goodput, until nothing fits; the best assignment seen wins.
+
+It shares our layouts, bucketing and evaluator, so the comparison isolates the replica
+assignment algorithm. Its cost is (steps × models × groups) simulations per layout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from placement.alpaserve_search import (
+    BucketResult,
+    LogEntry,
+    SearchOptions,
+    SearchOutcome,
+    _map,
+    bucketed_search,
+)
+from placement.buckets import Layout, layouts
+from placement.evaluator import Evaluator, PreparedWorkload
+from placement.greedy import full_greedy
+from placement.problem import Problem, subset_workload
+from placement.space import Assignment, SearchSpace
+
+
+def _run_full(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload]
+              ) -> tuple[Assignment | None, int, int, float]:
+    layout, problem, model_idx, work = task
+    t0 = time.perf_counter()
+    space = SearchSpace.build(cluster=problem.cluster,
+                              models=[problem.models[i] for i in model_idx],
+                              groups=layout.groups(), profiles=problem.profiles,
+                              options=problem.options, slo=problem.slo)
+    if not space.replica_mask().any():
+        return None, 0, 0, time.perf_counter() - t0
+    ev = Evaluator(work, group_stages=space.group_stages, options=problem.options)
+    res = full_greedy(ev, space.empty())
+    return res.assignment, res.good, res.evaluations, time.perf_counter() - t0
+
+
+def solve_bucket_published(problem: Problem, model_idx: Sequence[int],
+                           device_ids: Sequence[int], opts: SearchOptions,
+                           label: str) -> BucketResult:
+    work = subset_workload(problem.train, model_idx)
+    max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
+    lays = layouts(problem.cluster, device_ids, max_size)
+    results = _map(_run_full, [(lay, problem, list(model_idx), work) for lay in lays], opts,
+                   f"published {label}")
+    log, best_good, best = [], -1, None
+    for lay, (assign, good, evals, secs) in zip(lays, results, strict=True):
+        if assign is None:
+            continue
+        log.append(LogEntry(bucket=label, devices=len(device_ids), layout=lay.key,
+                            phase="published-greedy", good=good, requests=work.num_requests,
+                            evaluations=evals, seconds=secs))
+        if good > best_good:
+            best_good, best = good, assign
+    return BucketResult(good=max(best_good, 0), assignment=best, log=log)
+
+
+def published_alpaserve(problem: Problem, options: SearchOptions | None = None
+                        ) -> SearchOutcome:
+    """AlpaServe's published policy (Algorithms 1 and 2, beam width 1)."""
+    return bucketed_search(problem, options or SearchOptions(), solve_bucket_published)

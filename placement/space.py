@@ -1,0 +1,238 @@
+"""The search space of one placement problem, and the mutable assignment a search edits.
+
+A :class:`SearchSpace` fixes the device groups (their devices and pipeline × tensor shape)
+and, for every (shape, model), the config chosen from the profile database with its stage
+latencies and the weight bytes it puts on each device of each stage. An
+:class:`Assignment` says which group hosts which model; it tracks memory as it changes and
+turns into the evaluator's arrays or into a validated :class:`~alpaserve.Placement`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaserve.cluster_spec import ClusterSpec
+from alpaserve.model_spec import ModelSpec
+from alpaserve.parallel_config import ParallelConfig
+from alpaserve.placement_spec import Group, Placement
+from alpaserve.profiles import ProfileDB, ProfileEntry
+from placement.evaluator import EvalOptions, ReplicaArrays
+from placement.partitions import GroupShape, stage_meshes
+
+
+def _arch(model: ModelSpec) -> tuple:
+    """A model's shape without its name (copies of one architecture share it)."""
+    return (model.family, model.num_layers, model.hidden_size, model.num_heads,
+            model.ffn_size, model.vocab_size, model.seq_len, model.dtype_bytes,
+            model.num_experts, model.expert_interval, model.top_k)
+
+
+def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
+                 shape: GroupShape, slo: float | None = None,
+                 weights: Mapping[ParallelConfig, tuple[int, ...]] | None = None
+                 ) -> ProfileEntry | None:
+    """The best profiled config of ``model`` for groups of ``shape`` (or None).
+
+    ``profiles`` is the database or just ``model``'s entries. Among batch-size-1 entries with
+    ``shape.pipeline`` stages of ``shape.tensor`` devices, it prefers a total latency within
+    ``slo``, then the fastest slowest stage (throughput), then the lowest total latency, then
+    the least memory on the fullest device.
+    """
+    best: tuple[tuple[float, ...], ProfileEntry] | None = None
+    for entry in profiles:
+        config = entry.config
+        if entry.model != model.name or entry.batch_size != 1 \
+                or config.pipeline_degree != shape.pipeline \
+                or any(t != shape.tensor for t in config.tensor_degrees):
+            continue
+        mem = weights[config] if weights is not None and config in weights \
+            else config.stage_weight_bytes(model)
+        late = 1.0 if slo is not None and entry.total_latency > slo else 0.0
+        key = (late, round(entry.max_stage_latency, 12), round(entry.total_latency, 12),
+               float(max(mem)))
+        if best is None or key < best[0]:
+            best = (key, entry)
+    return None if best is None else best[1]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class SearchSpace:
+    """Groups with shapes, and per (shape, model) the config, latencies and memory.
+
+    ``latency[s, m, k]`` is stage ``k``'s latency of model ``m`` on shape ``s`` (inflated by
+    the evaluation options), ``memory[s, m, k]`` its weight bytes per device of stage ``k``;
+    ``feasible[s, m]`` is False when no config exists or it alone exceeds device memory.
+    """
+
+    cluster: ClusterSpec
+    models: tuple[ModelSpec, ...]
+    group_devices: tuple[tuple[int, ...], ...]
+    group_shape: npt.NDArray[np.int64]
+    shapes: tuple[GroupShape, ...]
+    configs: tuple[tuple[ParallelConfig | None, ...], ...]
+    latency: npt.NDArray[np.float64]
+    memory: npt.NDArray[np.int64]
+    feasible: npt.NDArray[np.bool_]
+    capacity: int
+
+    @classmethod
+    def build(cls, *, cluster: ClusterSpec, models: Sequence[ModelSpec],
+              groups: Sequence[tuple[Sequence[int], GroupShape]], profiles: ProfileDB,
+              options: EvalOptions | None = None,
+              slo: Mapping[str, float] | None = None) -> SearchSpace:
+        opts = options or EvalOptions()
+        shapes: list[GroupShape] = []
+        for _, shape in groups:
+            if shape not in shapes:
+                shapes.append(shape)
+        smax = max(s.pipeline for s in shapes)
+        n_m = len(models)
+        latency = np.zeros((len(shapes), n_m, smax))
+        memory = np.zeros((len(shapes), n_m, smax), dtype=np.int64)
+        feasible = np.zeros((len(shapes), n_m), dtype=bool)
+        capacity = cluster.device.usable_memory_bytes
+        configs: list[tuple[ParallelConfig | None, ...]] = []
+        by_model: dict[str, list[ProfileEntry]] = {m.name: [] for m in models}
+        for e in profiles:
+            if e.model in by_model:
+                by_model[e.model].append(e)
+        weight_cache: dict[tuple[tuple, ParallelConfig], tuple[int, ...]] = {}
+
+        def weights(model: ModelSpec, config: ParallelConfig) -> tuple[int, ...]:
+            key = (_arch(model), config)
+            if key not in weight_cache:
+                weight_cache[key] = config.stage_weight_bytes(model)
+            return weight_cache[key]
+
+        for s, shape in enumerate(shapes):
+            row: list[ParallelConfig | None] = []
+            for m, model in enumerate(models):
+                mine = by_model[model.name]
+                entry = select_entry(mine, model, shape,
+                                     None if slo is None else slo.get(model.name),
+                                     {e.config: weights(model, e.config) for e in mine})
+                if entry is None:
+                    row.append(None)
+                    continue
+                mem = weights(model, entry.config)
+                row.append(entry.config)
+                latency[s, m, :shape.pipeline] = opts.inflate(entry.stage_latencies)
+                memory[s, m, :shape.pipeline] = mem
+                feasible[s, m] = max(mem) <= capacity
+            configs.append(tuple(row))
+        for devices, shape in groups:
+            stage_meshes(cluster, devices, shape)  # raises when a stage spans nodes
+        return cls(cluster=cluster, models=tuple(models),
+                   group_devices=tuple(tuple(d) for d, _ in groups),
+                   group_shape=np.array([shapes.index(s) for _, s in groups], dtype=np.int64),
+                   shapes=tuple(shapes), configs=tuple(configs), latency=latency,
+                   memory=memory, feasible=feasible, capacity=int(capacity))
+
+    @property
+    def num_groups(self) -> int:
+        return len(self.group_devices)
+
+    @property
+    def num_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def group_stages(self) -> list[int]:
+        return [self.shapes[s].pipeline for s in self.group_shape]
+
+    def latencies(self, group: int, model: int) -> tuple[float, ...]:
+        s = int(self.group_shape[group])
+        return tuple(float(x) for x in self.latency[s, model, :self.shapes[s].pipeline])
+
+    def replica_mask(self) -> npt.NDArray[np.bool_]:
+        """``[g, m]``: whether model ``m`` can run on group ``g`` at all."""
+        return self.feasible[self.group_shape]
+
+    def empty(self) -> Assignment:
+        return Assignment(self)
+
+
+class Assignment:
+    """Which models each group hosts (``hosts[g, m]``), with the memory used per stage.
+
+    Internal, mutable bookkeeping of a search; :meth:`copy` before branching.
+    """
+
+    def __init__(self, space: SearchSpace, hosts: npt.NDArray[np.bool_] | None = None) -> None:
+        self.space = space
+        self.hosts = np.zeros((space.num_groups, space.num_models), dtype=bool) \
+            if hosts is None else hosts.copy()
+        mem = space.memory[space.group_shape]  # [g, m, k]
+        self._mem = mem
+        self.used = np.einsum("gm,gmk->gk", self.hosts.astype(np.int64), mem)
+        self._allowed = space.replica_mask()
+
+    def copy(self) -> Assignment:
+        return Assignment(self.space, self.hosts)
+
+    def key(self) -> bytes:
+        return np.packbits(self.hosts).tobytes()
+
+    # ------------------------------------------------------------------ memory
+    def fits(self, group: int, model: int, *, removing: int = -1) -> bool:
+        if not self._allowed[group, model] or self.hosts[group, model]:
+            return False
+        used = self.used[group] + self._mem[group, model]
+        if removing >= 0:
+            used = used - self._mem[group, removing]
+        return bool(np.all(used <= self.space.capacity))
+
+    def fit_matrix(self) -> npt.NDArray[np.bool_]:
+        """``[g, m]``: whether adding model ``m`` to group ``g`` is possible now."""
+        room = self.space.capacity - self.used  # [g, k]
+        ok = np.all(self._mem <= room[:, None, :], axis=2)
+        return ok & self._allowed & ~self.hosts
+
+    def add(self, group: int, model: int) -> None:
+        self.hosts[group, model] = True
+        self.used[group] += self._mem[group, model]
+
+    def remove(self, group: int, model: int) -> None:
+        self.hosts[group, model] = False
+        self.used[group] -= self._mem[group, model]
+
+    # ------------------------------------------------------------------ views
+    @property
+    def num_replicas(self) -> int:
+        return int(self.hosts.sum())
+
+    def replica_counts(self) -> npt.NDArray[np.int64]:
+        return self.hosts.sum(axis=0).astype(np.int64)
+
+    def arrays(self) -> ReplicaArrays:
+        """Replicas sorted by (model, group), for the evaluator."""
+        m_idx, g_idx = np.nonzero(self.hosts.T)
+        sp = self.space
+        lat = sp.latency[sp.group_shape[g_idx], m_idx]
+        return ReplicaArrays.build(model=m_idx.astype(np.int64), group=g_idx.astype(np.int64),
+                                   latencies=lat, num_models=sp.num_models)
+
+    def to_placement(self, *, all_models: Sequence[ModelSpec] | None = None,
+                     group_offset: int = 0) -> Placement:
+        """A validated :class:`Placement`; ``all_models`` may list models beyond this space."""
+        return Placement(cluster=self.space.cluster,
+                         models={m.name: m for m in (all_models or self.space.models)},
+                         groups=tuple(self.groups(group_offset)))
+
+    def groups(self, offset: int = 0) -> list[Group]:
+        sp = self.space
+        out = []
+        for g, devices in enumerate(sp.group_devices):
+            s = int(sp.group_shape[g])
+            meshes = stage_meshes(sp.cluster, devices, sp.shapes[s])
+            hosted = {}
+            for m in np.flatnonzero(self.hosts[g]):
+                config = sp.configs[s][m]
+                if config is not None:
+                    hosted[sp.models[m].name] = config
+            out.append(Group(name=f"g{g + offset}", stage_meshes=meshes, models=hosted))
+        return out
