@@ -31,7 +31,7 @@ class PreparedWorkload:
 
     model_names: tuple[str, ...]
     arrival: npt.NDArray[np.float64]
-    model_codes: npt.NDArray[np.int64]
+    model_codes: npt.NDArray[np.int32]
     slo: npt.NDArray[np.float64]
     deadline: npt.NDArray[np.float64]
 
@@ -69,11 +69,12 @@ def prepare(workload: Workload, slo: SloSpec = None) -> PreparedWorkload:
             missing = [m for m in workload.model_names if m not in slo]
             if missing:
                 raise SimulationError(f"no SLO given for models {missing}")
-            slo_arr = workload.slo_array(dict(slo))
+            per_model = np.array([float(slo[m]) for m in workload.model_names])
+            slo_arr = per_model[workload.model_codes]  # each value was checked above
         else:
             slo_arr = np.full(len(workload), float(slo))
     arrival = np.ascontiguousarray(workload.arrival, dtype=np.float64)
-    codes = np.ascontiguousarray(workload.model_codes, dtype=np.int64)
+    codes = np.ascontiguousarray(workload.model_codes, dtype=np.int32)
     slo_arr = np.ascontiguousarray(slo_arr, dtype=np.float64)
     deadline = arrival + slo_arr
     for col in (arrival, codes, slo_arr, deadline):
