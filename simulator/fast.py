@@ -510,3 +510,12 @@ def order_statistics_kernel(x: Any, kth: Any, out: Any) -> bool:
     for j in range(K):
         out[j] = picked[offset[slot[bucket[j]]] + rank[j]]
     return True
+
+
+@_njit(cache=True)
+def slo_kernel(arrival: Any, codes: Any, per_model: Any, slo: Any, deadline: Any) -> None:
+    """``slo[i] = per_model[codes[i]]`` and ``deadline[i] = arrival[i] + slo[i]`` in one pass."""
+    for i in range(arrival.shape[0]):
+        s = per_model[codes[i]]
+        slo[i] = s
+        deadline[i] = arrival[i] + s
