@@ -50,9 +50,9 @@ class _Environment(simpy.Environment):
         """
         queue = self._queue
         while queue:
-            self._now, _, _, event = heappop(queue)  # type: ignore[misc]
+            self._now, _, _, event = heappop(queue)
             callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-            for callback in callbacks:  # type: ignore[union-attr]
+            for callback in callbacks:
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
                 raise event._value
@@ -68,7 +68,9 @@ class _At(Event):
     """An event that fires at absolute time ``t`` with a given priority."""
 
     def __init__(self, env: _Environment, t: float, priority: int) -> None:
-        super().__init__(env)
+        # Event.__init__ inlined, as SimPy's Timeout does: one of these per request
+        self.env = env
+        self.callbacks = []
         self._ok = True
         self._value = None
         env.schedule_at(self, t, priority)
@@ -130,7 +132,10 @@ class _Run:
 
     def _put(self, g: int, k: int, job: Job) -> None:
         self.buffers[g][k].append(job)
-        self._wake(g, k)
+        sleeping = self.sleeping[g]
+        if sleeping[k] is not None:  # _wake, inlined
+            sleeping[k].succeed()  # type: ignore[union-attr]
+            sleeping[k] = None
 
     def _wake(self, g: int, k: int) -> None:
         ev = self.sleeping[g][k]
@@ -238,7 +243,7 @@ class _Run:
             g, exit_ = -1, math.inf
             for h in hosts:
                 e = t
-                for f, d in zip(self.free[h], self.lat_rows[h][m][0]):
+                for f, d in zip(self.free[h], self.lat_rows[h][m][0], strict=True):
                     e = (e if e >= f else f) + d
                 if e < exit_:
                     g, exit_ = h, e
@@ -249,7 +254,13 @@ class _Run:
         if self.o.admission and exit_ + self.overhead > self.deadline[i]:
             self.status[i] = DROPPED
             return
-        commit(self.free[g], self.lat_rows[g][m][0], t)
+        # commit(), inlined: F[g][k] becomes stage k's exit
+        free = self.free[g]
+        e = t
+        for k, d in enumerate(self.lat_rows[g][m][0]):
+            f = free[k]
+            e = (e if e >= f else f) + d
+            free[k] = e
         self.status[i] = SERVED
         self.batch[i] = 1
         self.outstanding[g] += 1
