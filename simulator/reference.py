@@ -167,12 +167,20 @@ class _Run:
         """Stage ``k`` of group ``g``: FIFO, one job at a time."""
         buffer = self.buffers[g][k]
         env = self.env
-        while True:
-            if not buffer:
-                yield self._sleep(g, k)
-            job = buffer.popleft()
-            yield Timeout(env, self._begin(g, k, job))
-            self._end(g, k, job)
+        if k + 1 < self.num_stages[g]:
+            while True:
+                if not buffer:
+                    yield self._sleep(g, k)
+                job = buffer.popleft()
+                yield Timeout(env, self._begin(g, k, job))
+                self._put(g, k + 1, job)  # what _end does on a stage that is not the last
+        else:
+            while True:
+                if not buffer:
+                    yield self._sleep(g, k)
+                job = buffer.popleft()
+                yield Timeout(env, self._begin(g, k, job))
+                self._end(g, k, job)
 
     def _begin(self, g: int, k: int, job: Job) -> float:
         """Record ``job`` entering stage ``k`` of group ``g`` now; return its latency."""
