@@ -92,15 +92,20 @@ def _exit_padded(F: Any, lat1: Any, g: int, m: int, smax: int, t: float) -> floa
 def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
                     nstages: Any, lat1: Any, F: Any, policy: int, admission: bool,
                     overhead: float, record: bool, out_start: Any, out_finish: Any,
-                    out_group: Any, out_status: Any, out_stage: Any, record_stages: bool,
-                    i0: int, i1: int, good_pm: Any, count_pm: Any, busy: Any, served_gm: Any,
-                    clip: bool, lo: float, hi: float) -> None:
+                    out_group: Any, out_status: Any, out_batch: Any, out_stage: Any,
+                    record_stages: bool, i0: int, i1: int, good_pm: Any, count_pm: Any,
+                    busy: Any, served_gm: Any, clip: bool, lo: float, hi: float,
+                    lat_buf: Any, stats: Any) -> None:
     """Without batching: decide and time each request at its arrival.
 
     ``cands[m]`` lists the groups hosting ``m`` (ascending), padded to a fixed width with
     its first group; ``lat1[g, m, k]`` is the batch-1 latency, zero on padded stages.
     Without clipping, busy time is not summed here: ``served_gm[g, m]`` counts the requests
     each group served per model instead.
+
+    When ``record`` is true the statistics of :func:`summary_kernel` are gathered on the way:
+    ``lat_buf`` receives the measured served latencies in index order and ``stats`` becomes
+    ``(served, dropped, unserved, latency_sum, max_finish)`` (counts over measured requests).
     """
     n = arrival.shape[0]
     G = nstages.shape[0]
@@ -113,6 +118,14 @@ def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: 
     phead = np.zeros(G, dtype=np.int64)
     ptail = np.zeros(G, dtype=np.int64)
     pcount = np.zeros(G, dtype=np.int64)
+    # E[c, k]: the exit of stage k if the request went to candidate c. The winner's row is
+    # copied into F on commit instead of running the recurrence a second time.
+    E = np.empty((width, smax))
+    n_served = 0
+    n_dropped = 0
+    n_unserved = 0
+    lat_sum = 0.0
+    max_finish = -np.inf
     for i in range(n):
         m = codes[i]
         measured = i0 <= i < i1
@@ -124,36 +137,49 @@ def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: 
                 out_group[i] = -1
                 out_start[i] = np.nan
                 out_finish[i] = np.nan
+                out_batch[i] = 0
+                if measured:
+                    n_unserved += 1
             continue
         t = arrival[i]
-        g = cands[m, 0]
+        best = 0
         if policy == EARLIEST_FINISH:
-            ex = _exit_padded(F, lat1, g, m, smax, t)
-            for c in range(1, width):
+            ex = np.inf
+            for c in range(width):
                 h = cands[m, c]
-                e = _exit_padded(F, lat1, h, m, smax, t)
-                if e < ex:
-                    ex = e
-                    g = h
-        elif policy == ALPASERVE:
-            best = F[g, nstages[g] - 1]
-            for c in range(1, width):
-                h = cands[m, c]
-                f = F[h, nstages[h] - 1]
-                if f < best:
-                    best = f
-                    g = h
-            ex = _exit_padded(F, lat1, g, m, smax, t)
+                e = t
+                for k in range(smax):
+                    e = max(e, F[h, k]) + lat1[h, m, k]
+                    E[c, k] = e
+                # branch-free selection; a strict improvement is needed, so ties keep the
+                # lower group
+                best = c if e < ex else best
+                ex = min(e, ex)
+            g = cands[m, best]
         else:
-            _pop_exited(g, t, phead, pcount, pnext, pexit)
-            best_n = pcount[g]
-            for c in range(1, width):
-                h = cands[m, c]
-                _pop_exited(h, t, phead, pcount, pnext, pexit)
-                if pcount[h] < best_n:
-                    best_n = pcount[h]
-                    g = h
-            ex = _exit_padded(F, lat1, g, m, smax, t)
+            g = cands[m, 0]
+            if policy == ALPASERVE:
+                key = F[g, nstages[g] - 1]
+                for c in range(1, width):
+                    h = cands[m, c]
+                    f = F[h, nstages[h] - 1]
+                    if f < key:
+                        key = f
+                        g = h
+            else:
+                _pop_exited(g, t, phead, pcount, pnext, pexit)
+                best_n = pcount[g]
+                for c in range(1, width):
+                    h = cands[m, c]
+                    _pop_exited(h, t, phead, pcount, pnext, pexit)
+                    if pcount[h] < best_n:
+                        best_n = pcount[h]
+                        g = h
+            e = t
+            for k in range(smax):
+                e = max(e, F[g, k]) + lat1[g, m, k]
+                E[0, k] = e
+            ex = e
         fin = ex + overhead
         if record:
             out_group[i] = g
@@ -162,36 +188,51 @@ def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: 
                 out_status[i] = DROPPED
                 out_start[i] = np.nan
                 out_finish[i] = np.nan
+                out_batch[i] = 0
+                if measured:
+                    n_dropped += 1
             continue
-        # commit: the same recurrence, writing the stage free times
+        # commit: stage k starts at max(E[best, k - 1], F[g, k]) and frees at E[best, k]
         if record:
             out_start[i] = max(t, F[g, 0])
         if record_stages:
             e = t
             for k in range(nstages[g]):
                 out_stage[i, k] = max(e, F[g, k])
-                e = out_stage[i, k] + lat1[g, m, k]
-        e = t
+                e = E[best, k]
         if clip:
+            e = t
             for k in range(smax):
                 s = max(e, F[g, k])
-                d = lat1[g, m, k]
-                busy[g] += _clipped(s, d, clip, lo, hi)  # padded stages add exactly 0
-                e = s + d
-                F[g, k] = e
+                busy[g] += _clipped(s, lat1[g, m, k], clip, lo, hi)  # padded stages add 0
+                e = E[best, k]
         else:
             # unclipped busy time is summed per (group, model) afterwards
             served_gm[g, m] += 1
-            for k in range(smax):
-                e = max(e, F[g, k]) + lat1[g, m, k]
-                F[g, k] = e
+        for k in range(smax):
+            F[g, k] = E[best, k]
         if lo_policy:
-            _push_pipeline(g, i, e, phead, ptail, pcount, pnext, pexit)
+            _push_pipeline(g, i, ex, phead, ptail, pcount, pnext, pexit)
+        good = fin <= deadline[i]
+        if measured and good:
+            good_pm[m] += 1
         if record:
             out_status[i] = SERVED
             out_finish[i] = fin
-        if measured and fin <= deadline[i]:
-            good_pm[m] += 1
+            out_batch[i] = 1
+            if fin > max_finish:
+                max_finish = fin
+            if measured:
+                lat = fin - t
+                lat_buf[n_served] = lat
+                lat_sum += lat
+                n_served += 1
+    if record:
+        stats[0] = n_served
+        stats[1] = n_dropped
+        stats[2] = n_unserved
+        stats[3] = lat_sum
+        stats[4] = max_finish
 
 
 @_njit(cache=True)
@@ -404,3 +445,77 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
         else:
             unserved += 1
     return served, dropped, unserved, total, served, max_finish
+
+
+_BUCKETS = 1 << 16
+
+
+@_njit(cache=True)
+def order_statistics_kernel(x: Any, kth: Any, out: Any) -> bool:
+    """``out[j]`` = the ``kth[j]``-th smallest value of ``x`` (``kth`` ascending), exactly.
+
+    Finite non-negative doubles order like their bit patterns, so a histogram of the bits
+    finds the bucket of each wanted rank in two passes; only those buckets are gathered and
+    sorted. Returns False, leaving ``out`` alone, when ``x`` holds a negative value (or
+    ``-0.0``), an infinity or a NaN; the caller then falls back to ``np.partition``.
+    """
+    n = x.shape[0]
+    bits = x.view(np.int64)
+    lo = bits[0]
+    hi = bits[0]
+    for v in bits:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if lo < 0 or hi >= 0x7FF0000000000000:
+        return False
+    span = hi - lo
+    shift = 0
+    while (span >> shift) >= _BUCKETS:
+        shift += 1
+    nb = (span >> shift) + 1
+    hist = np.zeros(nb, dtype=np.int64)
+    for v in bits:
+        hist[(v - lo) >> shift] += 1
+    K = kth.shape[0]
+    bucket = np.empty(K, dtype=np.int64)
+    rank = np.empty(K, dtype=np.int64)
+    below = 0
+    j = 0
+    for b in range(nb):
+        while j < K and kth[j] < below + hist[b]:
+            bucket[j] = b
+            rank[j] = kth[j] - below
+            j += 1
+        if j == K:
+            break
+        below += hist[b]
+    slot = np.full(nb, -1, dtype=np.int64)
+    offset = np.zeros(K + 1, dtype=np.int64)
+    nslots = 0
+    for j in range(K):
+        b = bucket[j]
+        if slot[b] < 0:
+            slot[b] = nslots
+            offset[nslots + 1] = offset[nslots] + hist[b]
+            nslots += 1
+    picked = np.empty(offset[nslots])
+    fill = offset[:nslots].copy()
+    for i in range(n):
+        s = slot[(bits[i] - lo) >> shift]
+        if s >= 0:
+            picked[fill[s]] = x[i]
+            fill[s] += 1
+    for s in range(nslots):
+        picked[offset[s]:offset[s + 1]].sort()
+    for j in range(K):
+        out[j] = picked[offset[slot[bucket[j]]] + rank[j]]
+    return True
+
+
+@_njit(cache=True)
+def slo_kernel(arrival: Any, codes: Any, per_model: Any, slo: Any, deadline: Any) -> None:
+    """``slo[i] = per_model[codes[i]]`` and ``deadline[i] = arrival[i] + slo[i]`` in one pass."""
+    for i in range(arrival.shape[0]):
+        s = per_model[codes[i]]
+        slo[i] = s
+        deadline[i] = arrival[i] + s

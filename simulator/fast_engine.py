@@ -41,6 +41,8 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
         "good_pm": np.zeros(M, dtype=np.int64),
         "count_pm": np.zeros(M, dtype=np.int64),
         "busy": np.zeros(G),
+        "window": (i0, i1),
+        "stats": None,  # (served, dropped, unserved, latency sum, max finish) when known
     }
     size = n if record else 0
     out["start"] = np.empty(size)
@@ -48,13 +50,12 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
     out["group"] = np.empty(size, dtype=np.int32)
     out["status"] = np.empty(size, dtype=np.int8)
     out["batch"] = np.empty(size, dtype=np.int32)
+    out["latency"] = np.empty(i1 - i0 if record else 0)
     rec_stages = record and options.record_stages
     out["stage_start"] = (np.full((n, tables.max_stages), np.nan) if rec_stages
                           else np.empty((0, tables.max_stages)))
     pipeline, batching = kernels[:2] if kernels else (fast.pipeline_kernel, fast.batching_kernel)
     policy = POLICY_CODES[options.policy]
-    common = (prepared.arrival, prepared.model_codes, prepared.deadline, tables.cand_ptr,
-              tables.cand_groups, tables.num_stages, tables.lat)
     if M == 0 or G == 0:
         out["status"][:] = UNSERVED
         out["group"][:] = -1
@@ -64,7 +65,9 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
         out["count_pm"][:] = np.bincount(prepared.model_codes[i0:i1], minlength=M)
     elif options.batching:
         gm_ptr, gm_models = tables.group_models
-        batching(*common, tables.sizes, tables.num_sizes, gm_ptr, gm_models, F, policy,
+        batching(prepared.arrival, prepared.model_codes, prepared.deadline, tables.cand_ptr,
+                 tables.cand_groups, tables.num_stages, tables.lat, tables.sizes,
+                 tables.num_sizes, gm_ptr, gm_models, F, policy,
                  options.admission, options.request_overhead, record, out["start"],
                  out["finish"], out["group"], out["status"], out["batch"], out["stage_start"],
                  rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], clip, lo, hi)
@@ -72,16 +75,17 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
         cands, ncand = tables.padded_candidates
         lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
         served_gm = np.zeros((G, M), dtype=np.int64)
+        stats = np.zeros(5)
         pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
                  tables.num_stages, lat1, F, policy, options.admission,
                  options.request_overhead, record,
-                 out["start"], out["finish"], out["group"], out["status"], out["stage_start"],
-                 rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], served_gm,
-                 clip, lo, hi)
+                 out["start"], out["finish"], out["group"], out["status"], out["batch"],
+                 out["stage_start"], rec_stages, i0, i1, out["good_pm"], out["count_pm"],
+                 out["busy"], served_gm, clip, lo, hi, out["latency"], stats)
         if not clip:
             out["busy"] = (served_gm * lat1.sum(axis=2)).sum(axis=1)
         if record:
-            out["batch"] = (out["status"] == 0).astype(np.int32)
+            out["stats"] = stats
     return out
 
 
@@ -93,18 +97,25 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
     ``py_func`` to run the uncompiled code.
     """
     out = _run(prepared, tables, options, record=True, kernels=kernels)
-    summary_kernel = kernels[2] if kernels else fast.summary_kernel
-    i0, i1 = _window(prepared, options)[:2]
-    M = len(prepared.model_names)
-    req_pm, good_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
-    lat_buf = np.empty(i1 - i0)
-    served, dropped, unserved, total, nlat, max_finish = summary_kernel(
-        prepared.arrival, prepared.model_codes, prepared.deadline, out["finish"],
-        out["status"], i0, i1, req_pm, good_pm, lat_buf)
+    i0, i1 = out["window"]
+    lat_buf = out["latency"]
+    if out["stats"] is not None:  # the pipeline kernel counted on the way
+        served, dropped, unserved, total, max_finish = out["stats"].tolist()
+        served, dropped, unserved = int(served), int(dropped), int(unserved)
+        req_pm, good_pm = out["count_pm"], out["good_pm"]
+    else:
+        summary_kernel = kernels[2] if kernels else fast.summary_kernel
+        M = len(prepared.model_names)
+        req_pm, good_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
+        served, dropped, unserved, total, _, max_finish = summary_kernel(
+            prepared.arrival, prepared.model_codes, prepared.deadline, out["finish"],
+            out["status"], i0, i1, req_pm, good_pm, lat_buf)
+    select = fast.order_statistics_kernel if fast.HAVE_NUMBA and not kernels else None
     summary = Summary(requests_per_model=req_pm, good_per_model=good_pm, num_served=served,
                       num_dropped=dropped, num_unserved=unserved,
-                      latency_mean=total / nlat if nlat else math.nan,
-                      latency_percentiles=percentiles_in_place(lat_buf[:nlat]),  # type: ignore[arg-type]
+                      latency_mean=total / served if served else math.nan,
+                      latency_percentiles=percentiles_in_place(  # type: ignore[arg-type]
+                          lat_buf[:served], select=select),
                       max_finish=max_finish)
     return SimResult.from_outcomes(
         model_names=prepared.model_names, group_names=tables.group_names,

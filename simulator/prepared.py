@@ -31,7 +31,7 @@ class PreparedWorkload:
 
     model_names: tuple[str, ...]
     arrival: npt.NDArray[np.float64]
-    model_codes: npt.NDArray[np.int64]
+    model_codes: npt.NDArray[np.int32]
     slo: npt.NDArray[np.float64]
     deadline: npt.NDArray[np.float64]
 
@@ -54,12 +54,15 @@ def prepare(workload: Workload, slo: SloSpec = None) -> PreparedWorkload:
     """
     if not isinstance(workload, Workload):
         raise SimulationError(f"expected a Workload, got {workload!r}")
+    arrival = np.ascontiguousarray(workload.arrival, dtype=np.float64)
+    codes = np.ascontiguousarray(workload.model_codes, dtype=np.int32)
     if workload.slo is not None:
-        slo_arr = np.asarray(workload.slo, dtype=np.float64)
+        slo_arr = np.ascontiguousarray(workload.slo, dtype=np.float64)
         if len(slo_arr) and not np.all(slo_arr > 0):
             bad = int(np.flatnonzero(~(slo_arr > 0))[0])
             raise SimulationError(f"workload slo[{bad}] is {slo_arr[bad]!r}; SLOs must be "
                                   "positive")
+        deadline = arrival + slo_arr
     else:
         if slo is None:
             raise SimulationError("the workload has no slo column; pass slo= (seconds, or a "
@@ -69,13 +72,18 @@ def prepare(workload: Workload, slo: SloSpec = None) -> PreparedWorkload:
             missing = [m for m in workload.model_names if m not in slo]
             if missing:
                 raise SimulationError(f"no SLO given for models {missing}")
-            slo_arr = workload.slo_array(dict(slo))
+            per_model = np.array([float(slo[m]) for m in workload.model_names])
         else:
-            slo_arr = np.full(len(workload), float(slo))
-    arrival = np.ascontiguousarray(workload.arrival, dtype=np.float64)
-    codes = np.ascontiguousarray(workload.model_codes, dtype=np.int64)
-    slo_arr = np.ascontiguousarray(slo_arr, dtype=np.float64)
-    deadline = arrival + slo_arr
+            per_model = np.full(len(workload.model_names), float(slo))
+        slo_arr = np.empty(len(arrival))
+        deadline = np.empty(len(arrival))
+        from simulator import fast  # numba loads on first use, not on `import simulator`
+
+        if fast.HAVE_NUMBA:
+            fast.slo_kernel(arrival, codes, per_model, slo_arr, deadline)
+        else:
+            slo_arr[:] = per_model[codes]
+            np.add(arrival, slo_arr, out=deadline)
     for col in (arrival, codes, slo_arr, deadline):
         col.flags.writeable = False
     return PreparedWorkload(model_names=tuple(workload.model_names), arrival=arrival,

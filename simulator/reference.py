@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Generator
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL, Event, Timeout
 
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload
@@ -42,6 +42,21 @@ class _Environment(simpy.Environment):
     apart by one ulp. This pushes the same heap entry with the exact time instead.
     """
 
+    def run_to_end(self) -> None:
+        """``run()`` without ``until``: :meth:`step` until no event is left, in a tight loop.
+
+        The same steps as SimPy's ``step``: pop the next event, call its callbacks, and
+        crash on a failed event that nobody handled.
+        """
+        queue = self._queue
+        while queue:
+            self._now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                raise event._value
+
     def schedule_at(self, event: Event, t: float, priority: int) -> None:
         if t < self._now:
             raise ValueError(f"cannot schedule at {t}, before now={self._now}")
@@ -53,7 +68,9 @@ class _At(Event):
     """An event that fires at absolute time ``t`` with a given priority."""
 
     def __init__(self, env: _Environment, t: float, priority: int) -> None:
-        super().__init__(env)
+        # Event.__init__ inlined, as SimPy's Timeout does: one of these per request
+        self.env = env
+        self.callbacks = []
         self._ok = True
         self._value = None
         env.schedule_at(self, t, priority)
@@ -74,7 +91,7 @@ class _Run:
         self.status = [UNSERVED] * n
         self.batch = [0] * n
         self.stage_start = np.full((n, smax), np.nan) if options.record_stages else None
-        self.busy = np.zeros(tables.num_groups)
+        self.busy = [0.0] * tables.num_groups
         self.clip = options.warmup > 0 or options.cooldown > 0
         self.window = (stats_window(prepared.arrival, None, warmup=options.warmup,
                                     cooldown=options.cooldown)[0] if self.clip else (0.0, 0.0))
@@ -95,6 +112,9 @@ class _Run:
                       for m in range(len(prepared.model_names))]
         self.codes = prepared.model_codes.tolist()
         self.deadline = prepared.deadline.tolist()
+        self.num_stages = tables.num_stages.tolist()
+        self.overhead = options.request_overhead
+        self.policy = options.policy
         for g, s in enumerate(tables.num_stages):
             first = 0
             if options.batching:
@@ -102,7 +122,9 @@ class _Run:
                 first = 1
             for k in range(first, int(s)):
                 self.env.process(self._stage(g, k))
-        self.env.process(self._source())
+        self.arrival = prepared.arrival.tolist()
+        self.next_arrival = 0
+        self._schedule_arrival(0)
 
     # ------------------------------------------------------------------ helpers
     def _lat(self, g: int, m: int, j: int) -> list[float]:
@@ -110,7 +132,10 @@ class _Run:
 
     def _put(self, g: int, k: int, job: Job) -> None:
         self.buffers[g][k].append(job)
-        self._wake(g, k)
+        sleeping = self.sleeping[g]
+        if sleeping[k] is not None:  # _wake, inlined
+            sleeping[k].succeed()  # type: ignore[union-attr]
+            sleeping[k] = None
 
     def _wake(self, g: int, k: int) -> None:
         ev = self.sleeping[g][k]
@@ -123,33 +148,42 @@ class _Run:
         self.sleeping[g][k] = ev
         return ev
 
-    def _account(self, g: int, begin: float, length: float) -> None:
-        if self.clip:
-            lo, hi = self.window
-            length = max(0.0, min(begin + length, hi) - max(begin, lo))
-        self.busy[g] += length
-
     # ------------------------------------------------------------------ processes
-    def _source(self) -> Generator[Event, Any, None]:
-        arrival = self.w.arrival.tolist()
-        for i, a in enumerate(arrival):
-            yield _At(self.env, a, ARRIVAL_PRIORITY)
-            if self.o.batching:
-                self._dispatch_batching(i, a)
-            else:
-                self._dispatch(i, a)
+    def _schedule_arrival(self, i: int) -> None:
+        """Arrival ``i`` is an event whose callback dispatches it and schedules the next."""
+        if i < len(self.arrival):
+            _At(self.env, self.arrival[i], ARRIVAL_PRIORITY).callbacks.append(self._arrive)
+
+    def _arrive(self, _: Event) -> None:
+        i = self.next_arrival
+        self.next_arrival = i + 1
+        if self.o.batching:
+            self._dispatch_batching(i, self.arrival[i])
+        else:
+            self._dispatch(i, self.arrival[i])
+        self._schedule_arrival(i + 1)
 
     def _stage(self, g: int, k: int) -> Generator[Event, Any, None]:
         """Stage ``k`` of group ``g``: FIFO, one job at a time."""
         buffer = self.buffers[g][k]
-        while True:
-            if not buffer:
-                yield self._sleep(g, k)
-            job = buffer.popleft()
-            yield from self._hold(g, k, job)
+        env = self.env
+        if k + 1 < self.num_stages[g]:
+            while True:
+                if not buffer:
+                    yield self._sleep(g, k)
+                job = buffer.popleft()
+                yield Timeout(env, self._begin(g, k, job))
+                self._put(g, k + 1, job)  # what _end does on a stage that is not the last
+        else:
+            while True:
+                if not buffer:
+                    yield self._sleep(g, k)
+                job = buffer.popleft()
+                yield Timeout(env, self._begin(g, k, job))
+                self._end(g, k, job)
 
-    def _hold(self, g: int, k: int, job: Job) -> Generator[Event, Any, None]:
-        """Run ``job`` on stage ``k`` of group ``g``, then hand it on or finish it."""
+    def _begin(self, g: int, k: int, job: Job) -> float:
+        """Record ``job`` entering stage ``k`` of group ``g`` now; return its latency."""
         ids, j, m = job
         now = self.env.now
         if k == 0:
@@ -159,13 +193,22 @@ class _Run:
             for i in ids:
                 self.stage_start[i, k] = now
         latency = self.lat_rows[g][m][j][k]
-        self._account(g, now, latency)
-        yield self.env.timeout(latency)
-        if k + 1 < len(self.free[g]):
+        if self.clip:
+            lo, hi = self.window
+            self.busy[g] += max(0.0, min(now + latency, hi) - max(now, lo))
+        else:
+            self.busy[g] += latency
+        return latency
+
+    def _end(self, g: int, k: int, job: Job) -> None:
+        """``job`` leaves stage ``k`` of group ``g``: hand it on, or it is finished."""
+        if k + 1 < self.num_stages[g]:
             self._put(g, k + 1, job)
             return
+        ids = job[0]
+        finish = self.env.now + self.overhead
         for i in ids:
-            self.finish[i] = self.env.now + self.o.request_overhead
+            self.finish[i] = finish
         self.outstanding[g] -= len(ids)
 
     def _batcher(self, g: int) -> Generator[Event, Any, None]:
@@ -177,7 +220,8 @@ class _Run:
             yield _At(self.env, self.env.now, FORMATION_PRIORITY)  # after this instant's arrivals
             job = self._form_batch(g, self.env.now)
             if job is not None:
-                yield from self._hold(g, 0, job)
+                yield Timeout(self.env, self._begin(g, 0, job))
+                self._end(g, 0, job)
 
     # ------------------------------------------------------------------ decisions
     def _choose(self, g_list: list[int], m: int, t: float) -> tuple[int, float]:
@@ -197,19 +241,34 @@ class _Run:
         return best, best_key
 
     def _dispatch(self, i: int, t: float) -> None:
+        """Without batching: commit request ``i`` arriving at ``t`` to a group, or drop it."""
         m = self.codes[i]
         hosts = self.hosts[m]
         if not hosts:
             return  # UNSERVED
-        g, key = self._choose(hosts, m, t)
+        if self.policy == "earliest-finish":
+            # the commit_exit recurrence, inlined: it runs for every host of every request
+            g, exit_ = -1, math.inf
+            for h in hosts:
+                e = t
+                for f, d in zip(self.free[h], self.lat_rows[h][m][0], strict=True):
+                    e = (e if e >= f else f) + d
+                if e < exit_:
+                    g, exit_ = h, e
+        else:
+            g, _ = self._choose(hosts, m, t)
+            exit_ = commit_exit(self.free[g], self.lat_rows[g][m][0], t)
         self.group[i] = g
-        lat = self._lat(g, m, 0)
-        # earliest-finish already predicted this exit; other policies predict it now
-        exit_ = key if self.o.policy == "earliest-finish" else commit_exit(self.free[g], lat, t)
-        if self.o.admission and exit_ + self.o.request_overhead > self.deadline[i]:
+        if self.o.admission and exit_ + self.overhead > self.deadline[i]:
             self.status[i] = DROPPED
             return
-        commit(self.free[g], lat, t)
+        # commit(), inlined: F[g][k] becomes stage k's exit
+        free = self.free[g]
+        e = t
+        for k, d in enumerate(self.lat_rows[g][m][0]):
+            f = free[k]
+            e = (e if e >= f else f) + d
+            free[k] = e
         self.status[i] = SERVED
         self.batch[i] = 1
         self.outstanding[g] += 1
@@ -273,8 +332,8 @@ class _Run:
 
     # ------------------------------------------------------------------ result
     def run(self) -> SimResult:
-        self.env.run()
-        busy = self.busy if self.t.num_groups else None
+        self.env.run_to_end()
+        busy = np.array(self.busy) if self.t.num_groups else None
         return SimResult.from_outcomes(
             model_names=self.w.model_names, group_names=self.t.group_names,
             arrival=self.w.arrival, model_codes=self.w.model_codes, slo=self.w.slo,

@@ -21,7 +21,7 @@ the statistics derived from those rows. Every engine, and the real runtime, buil
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -71,9 +71,14 @@ class Summary:
     max_finish: float
 
 
-def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES
+def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES,
+                         select: Callable[[FloatArray, Any, FloatArray], bool] | None = None
                          ) -> tuple[float, ...]:
-    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``); reorders ``latency``.
+    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``); may reorder ``latency``.
+
+    ``select(latency, kth, out)``, when given, writes the ``kth`` order statistics to ``out``
+    (e.g. :func:`simulator.fast.order_statistics_kernel`) or returns False to fall back to
+    ``np.partition``; both give the same exact values.
 
     Examples
     --------
@@ -85,11 +90,15 @@ def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILE
         return tuple(math.nan for _ in qs)
     ranks = [q / 100.0 * (n - 1) for q in qs]
     kth = sorted({min(int(r) + d, n - 1) for r in ranks for d in (0, 1)})
-    latency.partition(kth)
+    values = np.empty(len(kth))
+    if select is None or not select(latency, np.array(kth, dtype=np.int64), values):
+        latency.partition(kth)
+        values = latency[kth]
+    at = dict(zip(kth, values.tolist(), strict=True))
     out = []
     for r in ranks:
         lo = int(r)
-        a, b = float(latency[lo]), float(latency[min(lo + 1, n - 1)])
+        a, b = at[lo], at[min(lo + 1, n - 1)]
         out.append(a + (r - lo) * (b - a))
     return tuple(out)
 

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB
 from simulator import SimulationOptions, attainment, compile_placement, prepare, simulate
 from simulator import fast as kernels
 from simulator.fast_engine import run_fast, warm_up
+from simulator.result import percentiles_in_place
 from simulator.semantics import PlacementTables
 from tests._fixtures_simulator import build_placement, build_profiles, entry, random_scenario
 from workloads.workload import Workload
@@ -137,3 +140,43 @@ def test_repeated_evaluation_reuses_the_prepared_workload() -> None:
         seen.add(quick.num_good)
     assert len(seen) > 1  # the placements really differ
     assert not prepared.arrival.flags.writeable
+
+
+# ---------------------------------------------------------------------- order statistics
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(0, 1e6, allow_nan=False) | st.sampled_from([0.0, 0.1, 0.25, 5e-324]),
+                min_size=1, max_size=300), st.integers(0, 2**32 - 1))
+def test_order_statistics_equal_partition(values: list[float], seed: int) -> None:
+    x = np.array(values)
+    rng = np.random.default_rng(seed)
+    kth = np.unique(rng.integers(0, len(x), size=rng.integers(1, 7)))
+    out = np.empty(len(kth))
+    assert kernels.order_statistics_kernel(x.copy(), kth, out)
+    np.testing.assert_array_equal(out, np.sort(x)[kth])
+    assert percentiles_in_place(x.copy(), select=kernels.order_statistics_kernel) == \
+        percentiles_in_place(x.copy())
+
+
+@pytest.mark.parametrize("bad", [-1.0, -0.0, np.inf, np.nan])
+def test_order_statistics_decline_values_they_cannot_order(bad: float) -> None:
+    out = np.full(1, 7.0)
+    assert not kernels.order_statistics_kernel(np.array([1.0, bad, 2.0]), np.array([1]), out)
+    assert out[0] == 7.0
+    x = np.array([1.0, bad, 2.0, 3.0])
+    expected = percentiles_in_place(x.copy())
+    got = percentiles_in_place(x.copy(), select=kernels.order_statistics_kernel)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_prepare_slo_kernel_equals_numpy() -> None:
+    rng = np.random.default_rng(8)
+    w = Workload.from_arrays(arrival=np.cumsum(rng.exponential(0.1, 500)),
+                             model=rng.integers(0, 3, 500).astype(np.int32),
+                             model_names=["a", "b", "c"])
+    slo = {"a": 0.3, "b": 0.7, "c": 1.1}
+    p = prepare(w, slo)
+    expected = np.array([0.3, 0.7, 1.1])[w.model_codes]
+    np.testing.assert_array_equal(p.slo, expected)
+    np.testing.assert_array_equal(p.deadline, w.arrival + expected)
+    assert p.model_codes.dtype == np.int32
+    assert not p.deadline.flags.writeable
