@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from alpaserve.errors import SpecError
-from alpaserve.placement_spec import Placement
+from alpaserve.placement_spec import Group, Placement
 from workloads.workload import Workload
 
 # Figure 11 of the AlpaServe paper varies these four parameters around a default.
@@ -133,11 +133,11 @@ def plot_model_attainment(per_model: Mapping[str, Mapping[str, float]], *,
                   if len(models) > 6 else "center")
     ax.set_ylabel("SLO attainment (%)")
     ax.set_ylim(0, 102)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="lower right")
     return fig
 
 
-def plot_placement(placement: Placement, *, max_models_per_label: int = 4,
+def plot_placement(placement: Placement, *, max_models_per_label: int = 3,
                    ax: Axes | None = None) -> Figure:
     """Devices as a grid (one row per node), groups outlined, stages shaded, models labelled.
 
@@ -175,13 +175,12 @@ def plot_placement(placement: Placement, *, max_models_per_label: int = 4,
                 x, y = cell(d)
                 ax.add_patch(Rectangle((x + 0.05, y + 0.05), 0.9, 0.9, facecolor=colour,
                                        alpha=alpha, edgecolor=colour, linewidth=1.5))
-        x0, y0 = cell(group.device_ids[0])
-        names = sorted(group.models)
-        label = "\n".join(names[:max_models_per_label])
-        if len(names) > max_models_per_label:
-            label += f"\n+{len(names) - max_models_per_label} more"
-        ax.text(x0 + 0.5, y0 + 0.55, f"{group.name}\n{label}", ha="center", va="center",
-                fontsize=6)
+        cells = [cell(d) for d in group.device_ids]
+        cx = float(np.mean([c[0] for c in cells])) + 0.5
+        cy = float(np.mean([c[1] for c in cells])) + 0.5
+        ax.text(cx, cy, _group_label(group, max_models_per_label), ha="center",
+                va="center", fontsize=6.5,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
     ax.set_xlim(0, per_node)
     ax.set_ylim(0, cluster.num_nodes)
     ax.set_yticks([n + 0.5 for n in range(cluster.num_nodes)],
@@ -191,6 +190,15 @@ def plot_placement(placement: Placement, *, max_models_per_label: int = 4,
     ax.set_title(f"placement: {len(placement.groups)} groups on "
                  f"{placement.num_devices_used} of {cluster.num_devices} devices")
     return fig
+
+
+def _group_label(group: Group, max_models: int) -> str:
+    """``g0 pp2×tp1`` and the hosted models (or their count when there are many)."""
+    configs = {c.key for c in group.models.values()}
+    shape = configs.pop() if len(configs) == 1 else f"{group.num_stages} stages"
+    names = sorted(group.models)
+    models = "\n".join(names) if len(names) <= max_models else f"{len(names)} models"
+    return f"{group.name} {shape}\n{models}"
 
 
 def plot_arrival_rate(workload: Workload, *, window_s: float = 60.0,

@@ -3,7 +3,10 @@
 Each step simulates the current placement, takes the model with the most unmet requests
 (not served within the SLO) and adds its replica to the least-loaded device that still has
 room. An addition that does not raise the number of good requests is undone and that model
-is set aside. The loop stops when nothing fits or no model is left to try.
+is set aside. The loop stops when nothing fits or no model is left to try. Memory still free
+then is filled as the AlpaServe search fills it (:func:`~placement.greedy.fill_free_memory`):
+a greedy that already serves every *training* request would otherwise leave devices idle and
+overfit the training sample, which would make the baseline look worse than it is.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 
 from placement.alpaserve_search import LogEntry
 from placement.evaluator import Evaluator, PreparedWorkload
-from placement.greedy import GreedyResult, construct
+from placement.greedy import GreedyResult, construct, fill_free_memory
 from placement.partitions import GroupShape
 from placement.problem import Problem
 from placement.space import SearchSpace
@@ -43,7 +46,11 @@ def selective_replication(problem: Problem, *, work: PreparedWorkload | None = N
     sp = space or sr_space(problem)
     w = work or problem.train
     ev = Evaluator(w, group_stages=sp.group_stages, options=problem.options)
-    res = construct(ev, sp.empty(), stop_without_gain=True)
+    built = construct(ev, sp.empty(), stop_without_gain=True)
+    filled = fill_free_memory(ev, built.assignment)
+    res = GreedyResult(assignment=filled.assignment, good=filled.good,
+                       steps=built.steps + filled.steps,
+                       evaluations=built.evaluations + filled.evaluations)
     entry = LogEntry(bucket="all", devices=problem.cluster.num_devices,
                      layout=f"{sp.num_groups}x1 pp1-tp1", phase="sr", good=res.good,
                      requests=w.num_requests, evaluations=res.evaluations,

@@ -41,10 +41,3 @@ def test_costs_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_costs_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
-
-
-def test_demo_prints_the_bert_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    for name in ("bert-1.3b", "bert-2.6b", "bert-6.7b"):
-        assert f"{name} (bert)" in out

@@ -67,8 +67,9 @@ def test_placement_diagram_draws_every_device(placement: Placement) -> None:
     # one background cell per device plus one overlay per used device
     assert len(ax.patches) == 16 + placement.num_devices_used
     texts = " ".join(t.get_text() for t in ax.texts)
-    assert "g0" in texts
+    assert "g0 pp2-tp2" in texts
     assert "m2" in texts
+    assert "g1 pp1-tp2\nm0" in texts
 
 
 def test_arrival_rate_matches_the_rate() -> None:

@@ -24,6 +24,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("configs", "alpaserve.cli.configs_cmd", "candidate parallel configs of a model"),
     ("plan", "alpaserve.cli.plan_cmd", "plan a placement for a synthetic workload"),
     ("simulate", "alpaserve.cli.simulate_cmd", "simulate a placement under a workload"),
+    ("sweep", "alpaserve.cli.sweep_cmd", "run a resumable grid of planning studies"),
     ("trace", "alpaserve.cli.trace_cmd", "statistics and plots of a trace file"),
     ("spot", "alpaserve.cli.spot_cmd", "serve an LLM on a spot fleet (SpotServe vs baselines)"),
     ("modelless", "alpaserve.cli.modelless_cmd", "simulate INFaaS model-less serving"),
