@@ -21,7 +21,7 @@ def case(**overrides: object) -> SweepCase:
 def test_parse_models_names_copies() -> None:
     names = [m.name for m in parse_models(" bert-1.3b:2 , gpt-1.3b ")]
     assert names == ["bert-1.3b#0", "bert-1.3b#1", "gpt-1.3b#0"]
-    with pytest.raises(SpecError, match="'bert-1.3b:x' is not an integer"):
+    with pytest.raises(SpecError, match=r"'bert-1\.3b:x' is not an integer"):
         parse_models("bert-1.3b:x")
     with pytest.raises(SpecError, match="must be positive"):
         parse_models("bert-1.3b:0")
