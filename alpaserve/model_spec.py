@@ -222,3 +222,29 @@ def model_preset(name: str) -> ModelSpec:
     if spec is None:
         raise SpecError(f"unknown model preset {name!r}; known: {', '.join(presets)}")
     return spec
+
+
+def model_copies(text: str) -> list[ModelSpec]:
+    """Named copies of presets from ``"bert-1.3b:8,bert-2.6b:4"`` (PRESET[:COPIES], commas).
+
+    Copy ``i`` of preset ``p`` is named ``p#i``, so several copies can share a cluster.
+
+    Examples
+    --------
+    >>> [m.name for m in model_copies("bert-1.3b:2, gpt-1.3b")]
+    ['bert-1.3b#0', 'bert-1.3b#1', 'gpt-1.3b#0']
+    """
+    models: list[ModelSpec] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, count = part.partition(":")
+        try:
+            copies = int(count) if count else 1
+        except ValueError:
+            raise SpecError(f"model count in {part!r} is not an integer") from None
+        if copies < 1:
+            raise SpecError(f"model count in {part!r} must be positive")
+        base = model_preset(name)
+        models += [base.renamed(f"{base.name}#{i}") for i in range(copies)]
+    if not models:
+        raise SpecError(f"no models in {text!r}")
+    return models

@@ -24,36 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.errors import SpecError
-from alpaserve.model_spec import ModelSpec, model_preset
+from alpaserve.model_spec import model_copies
 from placement.plan import plan
 from placement.sweep import SweepCase
 from workloads.mixes import MixSpec
 from workloads.rescale import RescaleSpec, rescale
-
-
-def parse_models(text: str) -> list[ModelSpec]:
-    """``"bert-1.3b:8,bert-2.6b:4"`` → 12 named copies (``bert-1.3b#0`` ...).
-
-    Examples
-    --------
-    >>> [m.name for m in parse_models("bert-1.3b:2,bert-2.6b")]
-    ['bert-1.3b#0', 'bert-1.3b#1', 'bert-2.6b#0']
-    """
-    models: list[ModelSpec] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        name, _, count = part.partition(":")
-        try:
-            copies = int(count) if count else 1
-        except ValueError:
-            raise SpecError(f"model count in {part!r} is not an integer") from None
-        if copies < 1:
-            raise SpecError(f"model count in {part!r} must be positive")
-        base = model_preset(name)
-        models += [base.renamed(f"{base.name}#{i}") for i in range(copies)]
-    if not models:
-        raise SpecError(f"no models in {text!r}")
-    return models
 
 
 def _workload(case: SweepCase, names: tuple[str, ...], settings: Mapping[str, Any]) -> Any:
@@ -76,7 +51,7 @@ def _workload(case: SweepCase, names: tuple[str, ...], settings: Mapping[str, An
 def run_plan_case(case: SweepCase) -> dict[str, Any]:
     """Plan one case and return its metrics (attainment, p99, devices used, plan time)."""
     settings = case.settings
-    models = parse_models(str(settings.get("models", "bert-1.3b:8")))
+    models = model_copies(str(settings.get("models", "bert-1.3b:8")))
     per_node = int(settings.get("devices_per_node", 8))
     cluster = homogeneous_cluster(case.devices, str(settings.get("device", "v100-16gb")),
                                   devices_per_node=min(per_node, case.devices))

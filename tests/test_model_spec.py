@@ -86,3 +86,18 @@ def test_structure_queries() -> None:
 @given(model_specs())
 def test_json_round_trip(spec: ModelSpec) -> None:
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_model_copies_names_and_errors() -> None:
+    from alpaserve.model_spec import model_copies
+
+    names = [m.name for m in model_copies(" bert-1.3b:2 , gpt-1.3b ")]
+    assert names == ["bert-1.3b#0", "bert-1.3b#1", "gpt-1.3b#0"]
+    with pytest.raises(SpecError, match=r"'bert-1\.3b:x' is not an integer"):
+        model_copies("bert-1.3b:x")
+    with pytest.raises(SpecError, match="must be positive"):
+        model_copies("bert-1.3b:0")
+    with pytest.raises(SpecError, match="unknown model preset 'nope'"):
+        model_copies("nope:2")
+    with pytest.raises(SpecError, match="no models in ' , '"):
+        model_copies(" , ")

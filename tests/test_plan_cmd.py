@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from alpaserve.cli import main
-from alpaserve.cli.plan_cmd import parse_models
-from alpaserve.errors import SpecError
 
 
 def test_plan_command_writes_json(tmp_path, capsys):
@@ -24,9 +20,3 @@ def test_plan_command_writes_json(tmp_path, capsys):
     assert len(data["placement"]["models"]) == 3
 
 
-def test_model_list_parsing():
-    assert parse_models("bert-1.3b:8, bert-2.6b") == [("bert-1.3b", 8), ("bert-2.6b", 1)]
-    with pytest.raises(SpecError, match="must be an integer"):
-        parse_models("bert-1.3b:x")
-    with pytest.raises(SpecError, match="must be positive"):
-        parse_models("bert-1.3b:0")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from alpaserve.errors import SpecError
 from placement.sweep import SweepCase
-from placement.sweep_cases import parse_models, run_plan_case
+from placement.sweep_cases import run_plan_case
 
 
 def case(**overrides: object) -> SweepCase:
@@ -16,17 +13,6 @@ def case(**overrides: object) -> SweepCase:
                                  "duration": 20.0}}
     fields.update(overrides)
     return SweepCase(**fields)
-
-
-def test_parse_models_names_copies() -> None:
-    names = [m.name for m in parse_models(" bert-1.3b:2 , gpt-1.3b ")]
-    assert names == ["bert-1.3b#0", "bert-1.3b#1", "gpt-1.3b#0"]
-    with pytest.raises(SpecError, match=r"'bert-1\.3b:x' is not an integer"):
-        parse_models("bert-1.3b:x")
-    with pytest.raises(SpecError, match="must be positive"):
-        parse_models("bert-1.3b:0")
-    with pytest.raises(SpecError, match="unknown model preset 'nope'"):
-        parse_models("nope:2")
 
 
 def test_case_metrics_and_determinism() -> None:

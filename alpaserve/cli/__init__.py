@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from alpaserve.cli._config_file import add_config_flag, preload_config
 from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
@@ -34,6 +35,9 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
      "serve a placement for real and compare it with its simulation"),
 )
 
+# Subcommands whose --config is their own experiment format (a sweep grid).
+OWN_CONFIG = frozenset({"sweep"})
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -46,13 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module, help_text in SUBCOMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _parser=p)
         importlib.import_module(module).register(p)
+        if name not in OWN_CONFIG:
+            add_config_flag(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        preload_config(parser, argv)
+    except AlpaServeError as exc:
+        print(f"alpaserve: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -21,8 +21,8 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model preset name, e.g. bert-6.7b")
-    parser.add_argument("--devices", type=int, required=True,
-                        help="largest group size; groups of 1, 2, 4, ... up to it")
+    parser.add_argument("--devices", type=int, default=8,
+                        help="largest group size; groups of 1, 2, 4, ... up to it (8)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (v100-16gb)")
     parser.add_argument("--devices-per-node", type=int, default=8,
                         help="devices per node of the cluster (8)")

@@ -17,14 +17,15 @@ import sys
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", required=True,
-                        help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4")
-    parser.add_argument("--devices", type=int, required=True, help="number of devices")
+    parser.add_argument("--models", default="bert-1.3b:8",
+                        help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4 "
+                             "(%(default)s)")
+    parser.add_argument("--devices", type=int, default=8, help="number of devices (8)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (%(default)s)")
     parser.add_argument("--devices-per-node", type=int, default=8,
                         help="devices per node (%(default)s)")
-    parser.add_argument("--rate", type=float, required=True,
-                        help="total request rate, requests per second")
+    parser.add_argument("--rate", type=float, default=20.0,
+                        help="total request rate, requests per second (%(default)s)")
     parser.add_argument("--cv", type=float, default=1.0,
                         help="inter-arrival coefficient of variation (%(default)s)")
     parser.add_argument("--zipf", type=float, default=0.5,
@@ -47,39 +48,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-def parse_models(text: str) -> list[tuple[str, int]]:
-    """``"bert-1.3b:8,bert-2.6b"`` -> ``[("bert-1.3b", 8), ("bert-2.6b", 1)]``."""
-    from alpaserve.errors import SpecError
-
-    out = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, _, count = item.partition(":")
-        try:
-            n = int(count) if count else 1
-        except ValueError:
-            raise SpecError(f"--models: count of {name!r} must be an integer, "
-                            f"got {count!r}") from None
-        if n <= 0:
-            raise SpecError(f"--models: count of {name!r} must be positive, got {n}")
-        out.append((name, n))
-    if not out:
-        raise SpecError(f"--models lists no models: {text!r}")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cluster_spec import homogeneous_cluster
-    from alpaserve.model_spec import model_preset
+    from alpaserve.model_spec import model_copies
     from placement import ClockworkOptions, SearchOptions, plan
     from workloads.mixes import MixSpec
 
-    models = []
-    for name, count in parse_models(args.models):
-        spec = model_preset(name)
-        models += [spec.renamed(f"{spec.name}-{i}") for i in range(count)]
+    models = model_copies(args.models)
     cluster = homogeneous_cluster(args.devices, args.device,
                                   devices_per_node=args.devices_per_node)
     mix = MixSpec(model_names=tuple(m.name for m in models), total_rate=args.rate,

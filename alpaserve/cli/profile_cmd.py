@@ -23,8 +23,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", default="pp1-tp1",
                         help="comma-separated parallel configs (default pp1-tp1)")
     parser.add_argument("--batch-sizes", default="1", help="comma-separated (default 1)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="profile database JSON; entries are merged into an existing one")
+    parser.add_argument("--out", type=Path, default=Path("profiles.json"),
+                        help="profile database JSON; entries are merged into an existing one "
+                             "(default profiles.json)")
     parser.add_argument("--tsv", type=Path, help="also write AlpaServe's TSV here")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs (default 2)")
     parser.add_argument("--repeats", type=int, default=5,

@@ -14,10 +14,13 @@ from typing import Any
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trace", required=True,
-                        help="availability trace: CSV t_ms,add|remove,node or JSON lines")
+    parser.add_argument("--trace", default="synthetic",
+                        help="availability trace: CSV t_ms,add|remove,node or JSON lines; "
+                             "'synthetic' (default) draws 16 g4dn spot nodes with a 2-hour "
+                             "mean lifetime, refilled after 10 minutes on average, for 4 hours")
     parser.add_argument("--model", default="gpt-20b", help="decoder preset (default gpt-20b)")
-    parser.add_argument("--rate", type=float, required=True, help="arrival rate, requests/s")
+    parser.add_argument("--rate", type=float, default=3.0,
+                        help="arrival rate, requests/s (default 3)")
     parser.add_argument("--cv", type=float, default=1.0, help="Gamma inter-arrival CV")
     parser.add_argument("--policy", default="all",
                         choices=["spotserve", "reparallelize", "reroute", "ondemand", "all"])
@@ -48,7 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from workloads.llm_requests import gamma_arrivals, llm_workload
 
     try:
-        trace = read_availability(args.trace)
+        if args.trace == "synthetic":
+            import numpy as np
+
+            from workloads.synthetic_availability import synthetic_availability
+
+            trace = synthetic_availability(duration=4 * 3600.0, num_spot=16,
+                                           mean_lifetime=2 * 3600.0, mean_replacement=600.0,
+                                           rng=np.random.default_rng(args.seed))
+        else:
+            trace = read_availability(args.trace)
     except OSError as exc:
         raise SimulationError(f"cannot read trace {args.trace!r}: {exc.strerror}") from None
     if not len(trace):

@@ -1,0 +1,64 @@
+"""The CLI shell: subcommand listing, --config files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alpaserve.cli import SUBCOMMANDS, main
+
+EXPECTED = {"demo", "costs", "configs", "plan", "simulate", "sweep", "trace", "spot",
+            "modelless", "profile", "fidelity"}
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert {name for name, _, _ in SUBCOMMANDS} == EXPECTED
+    for name in EXPECTED:
+        assert name in text
+
+
+def test_config_file_supplies_flags_and_the_command_line_wins(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "exp.yaml"
+    config.write_text("models: bert-1.3b:2\ndevices: 2\nrate: 4\nduration: 20\npolicy: sr\n")
+    assert main(["plan", "--config", str(config), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["policy"] == "sr"
+    assert len(data["placement"]["models"]) == 2
+    assert main(["plan", "--config", str(config), "--policy", "alpaserve", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["policy"] == "alpaserve"
+
+
+def test_json_config_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = tmp_path / "exp.json"
+    config.write_text(json.dumps({"models": ["bert-1.3b"]}))
+    assert main(["costs", "--config", str(config), "--json"]) == 0
+    assert [r["model"] for r in json.loads(capsys.readouterr().out)] == ["bert-1.3b"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("colour: red\n", "unknown keys ['colour']"),
+    ("policy: magic\n", "policy = 'magic' is not one of"),
+    ("devices: many\n", "devices = 'many' is invalid"),
+    ("- a\n- b\n", "must hold a mapping"),
+    ("a: [\n", "is malformed"),
+])
+def test_bad_config_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                              text: str, message: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    assert main(["plan", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["plan", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "cannot read config file" in capsys.readouterr().err
