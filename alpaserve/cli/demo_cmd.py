@@ -41,7 +41,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cluster_spec import homogeneous_cluster
-    from alpaserve.model_spec import model_preset
+    from alpaserve.model_spec import model_copies, model_preset
     from placement.plan import plan
     from workloads.mixes import MixSpec
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"--num-models and --devices must be positive, got {args.num_models} "
                         f"and {args.devices}")
     base = model_preset(args.model)
-    models = [base.renamed(f"{base.name}#{i}") for i in range(args.num_models)]
+    models = model_copies(f"{base.name}:{args.num_models}")
     cluster = homogeneous_cluster(args.devices, args.device)
     mix = MixSpec(model_names=tuple(m.name for m in models), total_rate=args.rate, cv=args.cv)
     results = {policy: plan(models, cluster, mix, slo_scale=args.slo_scale, policy=policy,
