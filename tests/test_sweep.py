@@ -130,3 +130,18 @@ def test_killed_worker_then_rerun_matches_uninterrupted(tmp_path: Path) -> None:
     full = tmp_path / "full.csv"
     run_sweep(grid(sleep_s=0.3), full, runner=synthetic_runner, workers=2)
     assert comparable(read_results(out)) == comparable(read_results(full))
+
+
+@pytest.mark.slow
+def test_ray_sweep_matches_local(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    from placement.sweep_cases import run_plan_case
+
+    small = SweepGrid(policies=("sr",), devices=(1, 2), seed=3,
+                      settings={"models": "bert-1.3b:2", "rate": 4.0, "duration": 10.0})
+    local = run_sweep(small, tmp_path / "local.csv", runner=run_plan_case)
+    remote = run_sweep(small, tmp_path / "ray.csv", runner=run_plan_case, use_ray=True)
+    assert (local.completed, remote.completed) == (2, 2)
+    key = ("case_id", "attainment", "requests", "devices_used")
+    assert sorted(tuple(r[k] for k in key) for r in read_results(tmp_path / "ray.csv")) == \
+        sorted(tuple(r[k] for k in key) for r in read_results(tmp_path / "local.csv"))
