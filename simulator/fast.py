@@ -235,6 +235,61 @@ def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: 
         stats[4] = max_finish
 
 
+def _make_attainment_kernel(smax: int) -> Any:
+    """The earliest-finish pipeline kernel for counts only, with ``smax`` a constant.
+
+    The same recurrence, selection and commit as :func:`pipeline_kernel` (same float
+    operations in the same order), minus everything the attainment path does not read: no
+    per-request outputs, busy time or pipelines. A compile-time stage count lets LLVM unroll
+    the recurrence; candidate lists are per model with latencies laid out contiguously
+    (``latc[m, c, k] = lat1[cands[m, c], m, k]``).
+    """
+
+    @_njit(cache=True, boundscheck=False)
+    def attainment_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
+                          latc: Any, F: Any, admission: bool, overhead: float, i0: int,
+                          i1: int, good_pm: Any, count_pm: Any) -> None:
+        n = arrival.shape[0]
+        width = cands.shape[1]
+        E = np.empty((width, smax))
+        for i in range(n):
+            m = codes[i]
+            measured = i0 <= i < i1
+            if measured:
+                count_pm[m] += 1
+            if ncand[m] == 0:
+                continue
+            t = arrival[i]
+            best = 0
+            g = cands[m, 0]
+            ex = np.inf
+            for c in range(width):
+                h = cands[m, c]
+                e = t
+                for k in range(smax):
+                    e = max(e, F[h, k]) + latc[m, c, k]
+                    E[c, k] = e
+                # strict improvement: ties keep the lower group, as in pipeline_kernel
+                best = c if e < ex else best
+                g = h if e < ex else g
+                ex = min(e, ex)
+            fin = ex + overhead
+            if admission and fin > deadline[i]:
+                continue
+            for k in range(smax):
+                F[g, k] = E[best, k]
+            if measured and fin <= deadline[i]:
+                good_pm[m] += 1
+
+    return attainment_kernel
+
+
+# One lazily compiled kernel per stage count; wider placements use pipeline_kernel.
+ATTAINMENT_MAX_STAGES = 8
+attainment_kernels = tuple(_make_attainment_kernel(s)
+                           for s in range(1, ATTAINMENT_MAX_STAGES + 1))
+
+
 @_njit(cache=True)
 def batching_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand_groups: Any,
                     nstages: Any, lat: Any, sizes: Any, num_sizes: Any, gm_ptr: Any,

@@ -130,7 +130,24 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
 
 def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
                     options: SimulationOptions) -> AttainmentSummary:
-    """Per-model good and measured counts only: no per-request arrays are written."""
+    """Per-model good and measured counts only: no per-request arrays are written.
+
+    Earliest-finish without batching runs a kernel specialised to the stage count (see
+    :func:`simulator.fast._make_attainment_kernel`); other cases use the general kernels.
+    """
+    G, M = tables.num_groups, len(prepared.model_names)
+    if (fast.HAVE_NUMBA and not options.batching and options.policy == "earliest-finish"
+            and G and M and tables.max_stages <= fast.ATTAINMENT_MAX_STAGES):
+        i0, i1, _, _, _ = _window(prepared, options)
+        cands, ncand = tables.padded_candidates
+        latc = np.ascontiguousarray(tables.lat[cands, np.arange(M)[:, None], 0, :])
+        good_pm, count_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
+        fast.attainment_kernels[tables.max_stages - 1](
+            prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand, latc,
+            np.full((G, tables.max_stages), -np.inf), options.admission,
+            options.request_overhead, i0, i1, good_pm, count_pm)
+        return AttainmentSummary(model_names=prepared.model_names,
+                                 requests_per_model=count_pm, good_per_model=good_pm)
     out = _run(prepared, tables, options, record=False)
     return AttainmentSummary(model_names=prepared.model_names,
                              requests_per_model=out["count_pm"], good_per_model=out["good_pm"])

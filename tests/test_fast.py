@@ -180,3 +180,25 @@ def test_prepare_slo_kernel_equals_numpy() -> None:
     np.testing.assert_array_equal(p.deadline, w.arrival + expected)
     assert p.model_codes.dtype == np.int32
     assert not p.deadline.flags.writeable
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from([0.5, 1.0, 4.0]),
+       st.sampled_from([0.5, 1.0, 3.0]), st.booleans(), st.booleans(),
+       st.sampled_from([0.0, 0.002]), st.sampled_from([0.0, 0.3]))
+def test_stage_specialised_attainment_equals_general_kernel(
+        seed: int, cv: float, slo_scale: float, grid: bool, admission: bool, overhead: float,
+        warmup: float) -> None:
+    """The per-stage-count attainment kernels count exactly what pipeline_kernel counts."""
+    from simulator.fast_engine import _run, attainment_fast
+
+    sc = random_scenario(seed, n=80, cv=cv, slo_scale=slo_scale, grid=grid, max_groups=5)
+    span = float(sc.workload.arrival[-1] - sc.workload.arrival[0])
+    options = SimulationOptions(admission=admission, request_overhead=overhead,
+                                warmup=warmup * span)  # a fraction of the span: a window
+    prepared = prepare(sc.workload, sc.slo)
+    tables = tables_of(sc, options)
+    general = _run(prepared, tables, options, record=False)
+    special = attainment_fast(prepared, tables, options)
+    np.testing.assert_array_equal(special.requests_per_model, general["count_pm"])
+    np.testing.assert_array_equal(special.good_per_model, general["good_pm"])
