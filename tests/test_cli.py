@@ -62,3 +62,20 @@ def test_bad_config_files_are_one_line_errors(tmp_path: Path, capsys: pytest.Cap
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["plan", "--config", str(tmp_path / "none.yaml")]) == 2
     assert "cannot read config file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["costs", "--models", "bert-1.3b"],
+    ["configs", "bert-1.3b", "--devices", "2", "--no-cache"],
+    ["modelless", "--load", "flat", "--duration", "200"],
+    ["spot", "--rate", "0.5", "--duration", "600", "--policy", "spotserve"],
+])
+def test_row_commands_write_out_files(argv: list[str], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rows.json"
+    assert main([*argv, "--out", str(out)]) == 0
+    capsys.readouterr()
+    rows = json.loads(out.read_text())
+    assert isinstance(rows, list)
+    assert rows
+    assert all(isinstance(r, dict) for r in rows)

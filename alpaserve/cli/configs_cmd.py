@@ -37,6 +37,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="cache directory ($ALPASERVE_CACHE_DIR or ./.alpaserve_cache)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--out", metavar="FILE",
+                        help="also write the rows to FILE (.csv, .parquet or .json)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +57,15 @@ def run(args: argparse.Namespace) -> int:
         result = search_configs(model, cluster, options=options)
     else:
         result = cached_search(model, cluster, options=options, cache_dir=args.cache_dir)
+    if args.out:
+        from alpaserve.cli._output import write_rows
+
+        write_rows([{"model": result.model, "group_size": c.group_size, "config": c.config.key,
+                     "batch_size": e.batch_size, "total_latency_s": e.total_latency,
+                     "max_stage_latency_s": e.max_stage_latency,
+                     "stage_latencies_s": list(e.stage_latencies),
+                     "peak_memory_bytes": max(e.stage_peak_memory_bytes)}
+                    for c in result.candidates for e in c.entries], args.out)
     if args.json:
         print(json.dumps({"model": result.model,
                           "candidates": [{"config": c.config.to_dict(), "key": c.config.key,

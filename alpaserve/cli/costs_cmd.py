@@ -23,6 +23,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-devices", type=int, default=8,
                         help="largest group to tabulate, within one node (default: 8)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--out", metavar="FILE",
+                        help="also write the rows to FILE (.csv, .parquet or .json)")
 
 
 def cost_rows(models: list[str], device_name: str, batch_size: int,
@@ -95,6 +97,11 @@ def format_table(records: list[dict[str, Any]]) -> str:
 def run(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     records = cost_rows(models, args.device, args.batch_size, args.max_devices)
+    if args.out:
+        from alpaserve.cli._output import write_rows
+
+        write_rows([{**{k: v for k, v in r.items() if k != "configs"}, **c}
+                    for r in records for c in r["configs"]], args.out)
     if args.json:
         print(json.dumps(records, indent=2))
     else:

@@ -24,6 +24,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookahead", type=float, default=0.0, metavar="S",
                         help="plan for the rate extrapolated this far ahead (default 0)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--out", metavar="FILE",
+                        help="also write the rows to FILE (.csv, .parquet or .json)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     result = run_policy(exp, registry, variant=args.variant,
                         config=InfaasConfig(lookahead=args.lookahead))
     summary = result.summary(exp.warmup, exp.duration)
+    if args.out:
+        from alpaserve.cli._output import write_rows
+
+        flat = {k: (json.dumps(v) if isinstance(v, dict) else v)
+                for k, v in summary.to_dict().items()}
+        write_rows([{"policy": args.variant or "infaas", "load": args.load, **flat}], args.out)
     if args.json:
         out = summary.to_dict()
         out.update(load=args.load, duration=exp.duration, warmup=exp.warmup, seed=args.seed,

@@ -43,7 +43,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="Clockwork++ window in seconds (%(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (%(default)s)")
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bars (default: on when stderr is a terminal)")
     parser.add_argument("--out", default=None, help="write the plan as JSON to this file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -61,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
                   zipf_alpha=args.zipf, cv=args.cv)
     result = plan(models, cluster, mix, slo=args.slo, slo_scale=args.slo_scale,
                   policy=args.policy, seed=args.seed, duration=args.duration,
-                  search=SearchOptions(n_jobs=args.jobs, progress=args.progress),
+                  search=SearchOptions(n_jobs=args.jobs,
+                                       progress=sys.stderr.isatty() if args.progress is None
+                                       else args.progress),
                   clockwork=ClockworkOptions(window=args.window))
     text = result.to_json()
     if args.out:

@@ -37,6 +37,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="bytes/s a node reads weights from storage")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--out", metavar="FILE",
+                        help="also write the rows to FILE (.csv, .parquet or .json)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     results = run_policies(names=names, workload=workload, trace=trace, model=model,
                            hardware=hw, options=opts)
     rows: list[dict[str, Any]] = [r.to_dict() for r in results.values()]
+    if args.out:
+        from alpaserve.cli._output import write_rows
+
+        write_rows(rows, args.out)
     if args.json:
         json.dump(rows, sys.stdout, indent=2, default=float)
         print()
