@@ -2,14 +2,15 @@
 
 Two engines give identical per-request outcomes: ``"reference"`` (SimPy, written to be read)
 and ``"fast"`` (numba-compiled kernels). For many placements on one workload, encode it once
-with :func:`prepare` and call :func:`simulate_prepared` or the counts-only :func:`attainment`.
+with :func:`prepare` and call :func:`simulate_prepared` or the counts-only :func:`attainment`
+(:func:`attainment_many` evaluates several placements on threads at once).
 """
 
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload, prepare
 from simulator.result import DROPPED, SERVED, UNSERVED, AttainmentSummary, SimResult
 from simulator.semantics import PlacementTables, compile_placement
-from simulator.simulate import attainment, simulate, simulate_prepared
+from simulator.simulate import attainment, attainment_many, simulate, simulate_prepared
 
 __all__ = [
     "DROPPED",
@@ -21,6 +22,7 @@ __all__ = [
     "SimResult",
     "SimulationOptions",
     "attainment",
+    "attainment_many",
     "compile_placement",
     "prepare",
     "simulate",

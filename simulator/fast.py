@@ -245,7 +245,8 @@ def _make_attainment_kernel(smax: int) -> Any:
     (``latc[m, c, k] = lat1[cands[m, c], m, k]``).
     """
 
-    @_njit(cache=True, boundscheck=False)
+    # nogil: attainment_many evaluates several placements on threads at once.
+    @_njit(cache=True, boundscheck=False, nogil=True)
     def attainment_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
                           latc: Any, F: Any, admission: bool, overhead: float, i0: int,
                           i1: int, good_pm: Any, count_pm: Any) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
@@ -98,6 +102,43 @@ def simulate_prepared(prepared: PreparedWorkload, placement: PlacementLike,
     from simulator.fast_engine import run_fast
 
     return run_fast(prepared, tables, options)
+
+
+def attainment_many(prepared: PreparedWorkload, placements: Sequence[PlacementLike],
+                    profiles: ProfileDB | None = None,
+                    options: SimulationOptions | None = None, *,
+                    workers: int | None = None) -> list[AttainmentSummary]:
+    """:func:`attainment` for several placements on one workload, on ``workers`` threads.
+
+    The compiled attainment kernels release the GIL, so on a machine with several cores the
+    placements are evaluated at the same time (``workers`` defaults to the CPU count). The
+    results are those of calling :func:`attainment` on each placement, in order.
+
+    Examples
+    --------
+    >>> from alpaserve import (Group, Placement, ProfileDB, ProfileEntry, model_preset,
+    ...                        homogeneous_cluster)
+    >>> from workloads.workload import Workload
+    >>> bert = model_preset("bert-1.3b")
+    >>> g = Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=[bert])
+    >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=(g,))
+    >>> db = ProfileDB([ProfileEntry(model=bert.name, config=g.models[bert.name],
+    ...     batch_size=1, stage_latencies=(0.1,), stage_weight_bytes=(0,),
+    ...     stage_peak_memory_bytes=(0,), source="measured")])
+    >>> prepared = prepare(Workload.from_arrays(arrival=[0.0, 0.0, 0.0], model=bert.name),
+    ...                    slo=0.25)
+    >>> [s.good_per_model.tolist() for s in attainment_many(prepared, [p, p], db, workers=2)]
+    [[2], [2]]
+    """
+    from simulator.fast_engine import attainment_fast
+
+    opts = options or SimulationOptions()
+    tables = [tables_for(prepared, p, profiles, opts) for p in placements]
+    threads = min(workers or os.cpu_count() or 1, len(tables))
+    if threads <= 1:
+        return [attainment_fast(prepared, t, opts) for t in tables]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(lambda t: attainment_fast(prepared, t, opts), tables))
 
 
 def attainment(prepared: PreparedWorkload, placement: PlacementLike,

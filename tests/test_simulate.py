@@ -19,6 +19,7 @@ from simulator import (
     SimResult,
     SimulationOptions,
     attainment,
+    attainment_many,
     compile_placement,
     prepare,
     simulate,
@@ -269,3 +270,30 @@ def test_prepared_tables_must_match_options() -> None:
         simulate_prepared(prepared, tables, options=SimulationOptions(stage_inflation=0.1))
     with pytest.raises(SimulationError, match="profiles="):
         simulate_prepared(prepared, placement)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), count=st.integers(1, 5), workers=st.integers(1, 3),
+       admission=st.booleans())
+def test_attainment_many_equals_one_by_one(seed: int, count: int, workers: int,
+                                           admission: bool) -> None:
+    base = random_scenario(seed, n=80)
+    rng = np.random.default_rng(seed + 1)
+    models = list(base.placement.models)
+    placements = [base.placement]
+    profiles = ProfileDB(base.profiles)
+    for _ in range(count - 1):
+        stages = [int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 4)))]
+        hosted = [[m for m in models if rng.random() < 0.6] for _ in stages]
+        other = build_placement(models, stages, hosted)
+        profiles.update(build_profiles(other, rng))
+        placements.append(other)
+    options = SimulationOptions(admission=admission)
+    prepared = prepare(base.workload, base.slo)
+    many = attainment_many(prepared, placements, profiles, options, workers=workers)
+    single = [attainment(prepared, p, profiles, options) for p in placements]
+    assert [m.good_per_model.tolist() for m in many] == \
+        [s.good_per_model.tolist() for s in single]
+    assert [m.requests_per_model.tolist() for m in many] == \
+        [s.requests_per_model.tolist() for s in single]
+
