@@ -97,7 +97,8 @@ class Runtime:
                  profile: ProfileDB | None = None, backend: Backend = "local", seed: int = 0,
                  dtype: Any = None, warmup: int = 2, repeats: int = 5, overhead: float = 0.0,
                  feedback: bool = True, calibrate: bool = True,
-                 calibrate_concurrently: bool = True, calibration_gap: float = 0.01, ray_actor_options: Mapping[str, Any] | None = None,
+                 calibrate_concurrently: bool = True, calibration_gap: float = 0.01,
+                 ray_actor_options: Mapping[str, Any] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         if backend not in ("local", "ray"):
             raise SpecError(f"Runtime backend must be 'local' or 'ray', got {backend!r}")
