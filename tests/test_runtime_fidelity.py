@@ -18,6 +18,8 @@ from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
 # CPU virtual devices is 2 pp. CI hosts are shared with other jobs, so the test allows 1 pp
 # more; benchmarks/bench_runtime_fidelity.py reports the exact figure.
 FIDELITY_BOUND_PP = 3.0
+# Two groups on CPU virtual devices share the host's cores: the issue's 2 pp target itself.
+TWO_GROUP_BOUND_PP = 2.0
 
 
 def result(finish: list[float], status: list[int], group: list[int]) -> RunResult:
@@ -75,3 +77,27 @@ def test_real_run_matches_its_prediction() -> None:
     assert rep.status_counts_sim["dropped"] > 0  # the load is high enough to matter
     assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP, rep.format()
     assert rep.status_agreement >= 0.9
+
+
+def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
+    """Two single-device groups on a 2-core host contend for the cores; the runtime
+    calibrates them concurrently, so the profile holds the contended latency."""
+    from alpaserve.runtime.fidelity import measure_fidelity
+
+    devices = cpu_devices()
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > 0.75 * cores:
+        pytest.skip(f"host busy (1-min load {load:.1f} on {cores} cores): real-time fidelity "
+                    "is only defined on a quiet host (see alpaserve/runtime/fidelity.py)")
+    a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
+    b = a.renamed("b")
+    placement = Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b},
+                          groups=tuple(Group.uniform(name=f"g{g}", device_ids=[g],
+                                                     pipeline_degree=1, models=[a, b])
+                                       for g in range(2)))
+    w = gamma_workload(rate=250.0, cv=3.0, n=300, models=["a", "b"], seed=5,
+                       weights=[0.7, 0.3])
+    rep = measure_fidelity(placement, w, slo_scale=5.0,
+                           runtime_options={"devices": devices, "repeats": 10})
+    assert rep.status_counts_real["served"] > 0
+    assert abs(rep.attainment_diff_pp) <= TWO_GROUP_BOUND_PP, rep.format()

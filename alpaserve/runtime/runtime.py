@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from itertools import pairwise
+from itertools import pairwise, product
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -73,10 +73,16 @@ class Runtime:
         hosted (model, config) on its group's devices when the runtime opens; the result is
         :attr:`profile` (``source="measured"``). Each stage is first timed alone
         (:attr:`kernel_profile`); with ``calibrate`` (the default) its latency is then
-        re-measured through the serving path itself, one request at a time with
+        re-measured through the serving path itself, one request per group at a time with
         ``calibration_gap`` seconds between them, so the profile includes what a real request
         pays (release jitter, thread hand-offs, cold caches after idle). Stage 0's latency
         is counted from the request's release.
+    calibrate_concurrently
+        Calibrate all groups at once (each round releases one request to every group
+        together), so where groups share resources (CPU virtual devices share the host's
+        cores and the GIL) the profile holds the contended latency they serve bursts with.
+        ``False``: each group alone. Admission then uses the contended latency, so it is
+        more conservative when only one group is busy (see ``alpaserve/runtime/fidelity.py``).
     backend
         ``"local"`` (threads in this process) or ``"ray"`` (one actor per group).
     feedback
@@ -91,7 +97,8 @@ class Runtime:
                  profile: ProfileDB | None = None, backend: Backend = "local", seed: int = 0,
                  dtype: Any = None, warmup: int = 2, repeats: int = 5, overhead: float = 0.0,
                  feedback: bool = True, calibrate: bool = True,
-                 calibration_gap: float = 0.01, ray_actor_options: Mapping[str, Any] | None = None,
+                 calibrate_concurrently: bool = True, calibration_gap: float = 0.01,
+                 ray_actor_options: Mapping[str, Any] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         if backend not in ("local", "ray"):
             raise SpecError(f"Runtime backend must be 'local' or 'ray', got {backend!r}")
@@ -105,6 +112,7 @@ class Runtime:
         self.overhead = overhead
         self.feedback = feedback
         self.calibrate = calibrate
+        self.calibrate_concurrently = calibrate_concurrently
         self.calibration_gap = calibration_gap
         self.ray_actor_options = dict(ray_actor_options or {})
         self.clock = clock
@@ -177,51 +185,89 @@ class Runtime:
         self._kernel_profile = kernel
         if not self.calibrate:
             return kernel
+        return self._calibrate(executors, kernel)
+
+    def _calibrate(self, executors: Sequence[GroupExecutor], kernel: ProfileDB) -> ProfileDB:
+        """Re-measure every stage through the serving path, all groups at once.
+
+        Each round releases one request to every group at the same instant (group ``g``
+        cycles through its models), waits until all finish, then pauses ``calibration_gap``.
+        Groups therefore run concurrently, as they do when serving a burst, and share the
+        host's resources (cores, the GIL, the runtime's own threads) as they will then.
+        Without ``calibrate_concurrently`` each group gets its rounds alone, the others idle.
+        A (model, config) hosted by several groups pools their samples; each stage's latency
+        is the median, stage 0 counted from the release.
+        """
+        groups = self.placement.groups
+        models = [list(group.models) for group in groups]
+        ends: list[dict[int, list[float]]] = [{} for _ in executors]
+        lock = threading.Lock()
+        done = threading.Event()
+        failure: list[BaseException] = []
+        left = [0]
+
+        def hooks(g: int) -> tuple[DoneCallback, StageCallback]:
+            depth = groups[g].num_stages
+
+            def on_stage(rid: int, k: int, end: float) -> None:
+                ends[g].setdefault(rid, [float("nan")] * depth)[k] = end
+
+            def on_done(rid: int, t_start: float, t_end: float,
+                        err: BaseException | None) -> None:
+                with lock:
+                    if err is not None:
+                        failure.append(err)
+                    left[0] -= 1
+                    if left[0] == 0:
+                        done.set()
+            return on_done, on_stage
+
+        samples: dict[Any, list[list[float]]] = {}
+        sent: dict[tuple[int, str], int] = {}
+        rounds = (self.warmup + self.repeats) * max(len(m) for m in models)
+        together = ([list(range(len(groups)))] if self.calibrate_concurrently
+                    else [[g] for g in range(len(groups))])
+        started: list[GroupExecutor] = []
+        try:
+            for g, ex in enumerate(executors):
+                on_done, on_stage = hooks(g)
+                ex.start(on_done, on_stage)
+                started.append(ex)
+            for i, members in product(range(rounds), together):
+                time.sleep(self.calibration_gap)
+                picks = {g: models[g][i % len(models[g])] for g in members}
+                with lock:
+                    left[0] = len(members)
+                    done.clear()
+                released = self.clock()
+                for g, model in picks.items():
+                    executors[g].submit(i, model)
+                if not done.wait(60.0) or failure:
+                    raise ExecutionError(f"calibration round {i} ({picks}) failed: "
+                                         f"{failure or 'timed out'}")
+                for g, model in picks.items():
+                    count = sent[g, model] = sent.get((g, model), 0) + 1
+                    if count > self.warmup:
+                        key = kernel.get(model, groups[g].models[model], 1).key
+                        marks = [released, *ends[g][i]]
+                        samples.setdefault(key, []).append(
+                            [b - a for a, b in pairwise(marks)])
+        finally:
+            for ex in started:
+                ex.stop()
         db = ProfileDB()
-        for g, (ex, group) in enumerate(zip(executors, self.placement.groups, strict=True)):
+        for g, group in enumerate(groups):
             for model, config in group.models.items():
                 entry = kernel.get(model, config, 1)
                 if entry.key in db:
                     continue
-                lats = self._serving_path_latencies(ex, model, group.num_stages)
+                lats = tuple(max(float(np.median(col)), 1e-9)
+                             for col in zip(*samples[entry.key], strict=True))
                 logger.info("group %d %s: serving-path stages %s ms (alone %s ms)", g, model,
                             [round(x * 1e3, 3) for x in lats],
                             [round(x * 1e3, 3) for x in entry.stage_latencies])
                 db.add(replace(entry, stage_latencies=lats))
         return db
-
-    def _serving_path_latencies(self, ex: GroupExecutor, model: str,
-                                depth: int) -> tuple[float, ...]:
-        """Median per-stage latency of lone requests sent through ``ex``'s stage threads."""
-        ends: dict[int, list[float]] = {}
-        done = threading.Event()
-        failure: list[BaseException] = []
-
-        def on_stage(rid: int, k: int, end: float) -> None:
-            ends.setdefault(rid, [float("nan")] * depth)[k] = end
-
-        def on_done(rid: int, t_start: float, t_end: float, err: BaseException | None) -> None:
-            if err is not None:
-                failure.append(err)
-            done.set()
-
-        samples = []
-        ex.start(on_done, on_stage)
-        try:
-            for i in range(self.warmup + self.repeats):
-                time.sleep(self.calibration_gap)
-                done.clear()
-                released = self.clock()
-                ex.submit(i, model)
-                if not done.wait(60.0) or failure:
-                    raise ExecutionError(f"calibration request {i} for {model!r} on group "
-                                         f"{ex.name!r} failed: {failure or 'timed out'}")
-                if i >= self.warmup:
-                    marks = [released, *ends[i]]
-                    samples.append([b - a for a, b in pairwise(marks)])
-        finally:
-            ex.stop()
-        return tuple(max(float(np.median(col)), 1e-9) for col in zip(*samples, strict=True))
 
     @property
     def kernel_profile(self) -> ProfileDB | None:
