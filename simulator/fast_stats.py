@@ -1,0 +1,121 @@
+"""The fast engine's statistics and preparation kernels: per-model counts and latencies,
+exact order statistics, and per-request SLOs and deadlines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.fast_common import DROPPED, SERVED, _njit
+
+
+@_njit(cache=True)
+def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status: Any,
+                   i0: int, i1: int, req_pm: Any, good_pm: Any, lat_buf: Any
+                   ) -> tuple[int, int, int, float, int, float]:
+    """One pass of :func:`simulator.result.summarize`; latencies go to ``lat_buf``.
+
+    Returns ``(served, dropped, unserved, latency_sum, num_latencies, max_finish)``; the sum
+    is left to right, like ``cumsum`` in the NumPy version.
+    """
+    served = 0
+    dropped = 0
+    unserved = 0
+    total = 0.0
+    max_finish = -np.inf
+    for i in range(arrival.shape[0]):
+        st = status[i]
+        if st == SERVED:
+            max_finish = max(max_finish, finish[i])
+        if i < i0 or i >= i1:
+            continue
+        m = codes[i]
+        req_pm[m] += 1
+        if st == SERVED:
+            lat = finish[i] - arrival[i]
+            lat_buf[served] = lat
+            total += lat
+            served += 1
+            if finish[i] <= deadline[i]:
+                good_pm[m] += 1
+        elif st == DROPPED:
+            dropped += 1
+        else:
+            unserved += 1
+    return served, dropped, unserved, total, served, max_finish
+
+
+_BUCKETS = 1 << 16
+
+
+@_njit(cache=True)
+def order_statistics_kernel(x: Any, kth: Any, out: Any) -> bool:
+    """``out[j]`` = the ``kth[j]``-th smallest value of ``x`` (``kth`` ascending), exactly.
+
+    Finite non-negative doubles order like their bit patterns, so a histogram of the bits
+    finds the bucket of each wanted rank in two passes; only those buckets are gathered and
+    sorted. Returns False, leaving ``out`` alone, when ``x`` holds a negative value (or
+    ``-0.0``), an infinity or a NaN; the caller then falls back to ``np.partition``.
+    """
+    n = x.shape[0]
+    bits = x.view(np.int64)
+    lo = bits[0]
+    hi = bits[0]
+    for v in bits:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if lo < 0 or hi >= 0x7FF0000000000000:
+        return False
+    span = hi - lo
+    shift = 0
+    while (span >> shift) >= _BUCKETS:
+        shift += 1
+    nb = (span >> shift) + 1
+    hist = np.zeros(nb, dtype=np.int64)
+    for v in bits:
+        hist[(v - lo) >> shift] += 1
+    K = kth.shape[0]
+    bucket = np.empty(K, dtype=np.int64)
+    rank = np.empty(K, dtype=np.int64)
+    below = 0
+    j = 0
+    for b in range(nb):
+        while j < K and kth[j] < below + hist[b]:
+            bucket[j] = b
+            rank[j] = kth[j] - below
+            j += 1
+        if j == K:
+            break
+        below += hist[b]
+    slot = np.full(nb, -1, dtype=np.int64)
+    offset = np.zeros(K + 1, dtype=np.int64)
+    nslots = 0
+    for j in range(K):
+        b = bucket[j]
+        if slot[b] < 0:
+            slot[b] = nslots
+            offset[nslots + 1] = offset[nslots] + hist[b]
+            nslots += 1
+    picked = np.empty(offset[nslots])
+    fill = offset[:nslots].copy()
+    for i in range(n):
+        s = slot[(bits[i] - lo) >> shift]
+        if s >= 0:
+            picked[fill[s]] = x[i]
+            fill[s] += 1
+    for s in range(nslots):
+        picked[offset[s]:offset[s + 1]].sort()
+    for j in range(K):
+        out[j] = picked[offset[slot[bucket[j]]] + rank[j]]
+    return True
+
+
+@_njit(cache=True)
+def slo_kernel(arrival: Any, codes: Any, per_model: Any, slo: Any, deadline: Any) -> None:
+    """``slo[i] = per_model[codes[i]]`` and ``deadline[i] = arrival[i] + slo[i]`` in one pass."""
+    for i in range(arrival.shape[0]):
+        s = per_model[codes[i]]
+        slo[i] = s
+        deadline[i] = arrival[i] + s
