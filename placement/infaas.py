@@ -3,20 +3,8 @@
 :class:`InfaasPolicy` implements both :class:`~simulator.modelless_cluster.SelectionPolicy`
 and :class:`~simulator.modelless_cluster.AutoscalingPolicy`.
 
-Selection, per query (INFaaS §4):
-
-1. Among loaded replicas whose variant meets the query's accuracy floor and whose predicted
-   latency (queueing on their worker included) meets its SLO, take the cheapest variant
-   (by its hardware's $/hour), on its least-loaded replica, and among equally cheap ones the
-   smallest slack. Replicas suspected of interference (last batch slower than
-   ``interference_factor`` × profiled) or on overloaded workers are skipped.
-2. Otherwise load the variant that is cheapest for the task's current arrival rate among
-   those that meet the floor and whose batch-1 latency meets the SLO, unless it already has a
-   replica (then the autoscaler adds capacity); the query pays the load.
-3. Otherwise serve the closest replica (smallest normalised accuracy shortfall plus latency
-   excess); the query counts as a violation. If even that replica would take longer than
-   ``max_wait_factor`` × SLO the query is dropped instead (a client time-out), so that
-   hopeless queries do not pile up behind starting workers.
+Selection, per query, is inherited from :class:`~placement.infaas_selection.InfaasSelection`
+(INFaaS §4; the rules are in that module's docstring).
 
 Autoscaling, every monitoring interval, per task: plan the cheapest variant for the
 observed rate, strictest floor and tightest SLO (``ceil(rate / (threshold × capacity))``
