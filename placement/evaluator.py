@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
 from placement import _kernel
+from simulator.prepared import prepare
 from workloads.workload import Workload
 
 DISPATCH_MODES = {"earliest-finish": 0, "alpaserve": 1}
@@ -110,28 +111,15 @@ def prepare_workload(workload: Workload, model_names: Sequence[str], *,
     if unknown:
         raise SimulationError(f"workload has requests for models {unknown} that are not "
                               f"among the placed models {list(names)}")
+    # SLO validation and deadlines are the simulator's; only the model order and the
+    # per-request overhead are the evaluator's own.
+    base = prepare(workload, slo)
     remap = np.array([index[n] for n in workload.model_names], dtype=np.int32)
-    code = remap[workload.model_codes] if len(workload) else np.empty(0, np.int32)
-    if workload.slo is not None:
-        slo_arr = np.asarray(workload.slo, dtype=np.float64)
-    elif slo is None:
-        raise SimulationError("the workload has no slo column and no slo was given")
-    elif isinstance(slo, Mapping):
-        missing = [n for n in names if n not in slo]
-        if missing:
-            raise SimulationError(f"no SLO given for models {missing}")
-        per = np.array([float(slo[n]) for n in names])
-        if np.any(per <= 0):
-            raise SimulationError(f"SLOs must be positive, got {dict(slo)}")
-        slo_arr = per[code]
-    else:
-        if not float(slo) > 0:
-            raise SimulationError(f"slo must be positive, got {slo!r}")
-        slo_arr = np.full(len(workload), float(slo))
-    arrival = np.ascontiguousarray(workload.arrival, dtype=np.float64)
+    code = np.ascontiguousarray(remap[base.model_codes] if len(base) else
+                                np.empty(0, np.int32), dtype=np.int32)
     return PreparedWorkload(
-        model_names=names, arrival=arrival, code=np.ascontiguousarray(code, dtype=np.int32),
-        slo=slo_arr, deadline=arrival + slo_arr - opts.overhead,
+        model_names=names, arrival=base.arrival, code=code, slo=base.slo,
+        deadline=base.deadline - opts.overhead,
         counts=np.bincount(code, minlength=len(names)).astype(np.int64))
 
 
