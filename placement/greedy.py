@@ -20,6 +20,7 @@ Everything is deterministic: ties go to the lower model index, then the lower gr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,33 @@ def _group_order(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float6
     return [int(i) for i in idx[order]]
 
 
+def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
+                            fit: npt.NDArray[np.bool_], loads: npt.NDArray[np.float64],
+                            free_mem: npt.NDArray[np.float64], batch: int, *,
+                            blocked: npt.NDArray[np.bool_] | None = None
+                            ) -> list[tuple[int, int]]:
+    """Add up to ``batch`` replicas of ``models`` (in order), each on the best group it fits
+    that this batch has not used yet; ``blocked`` models stay unplaceable after each add.
+    Returns the ``(group, model)`` pairs added."""
+    added: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for m in models:
+        if len(added) >= max(1, batch):
+            break
+        mask = fit[:, m].copy()
+        mask[list(used)] = False
+        if not mask.any():
+            continue
+        g = _group_order(loads, free_mem, mask)[0]
+        state.add(g, m)
+        added.append((g, m))
+        used.add(g)
+        fit = state.fit_matrix()
+        if blocked is not None:
+            fit[:, blocked] = False
+    return added
+
+
 def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
               stop_without_gain: bool = False) -> GreedyResult:
     """Greedy construction from ``start`` (copied) until nothing fits.
@@ -116,20 +144,7 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
         steps += 1
         if opts.top_models <= 1 and opts.top_groups <= 1:
-            added: list[tuple[int, int]] = []
-            used_groups: set[int] = set()
-            for m in models:
-                if len(added) >= max(1, opts.batch):
-                    break
-                mask = fit[:, m].copy()
-                mask[list(used_groups)] = False
-                if not mask.any():
-                    continue
-                g = _group_order(loads, free_mem, mask)[0]
-                state.add(g, m)
-                added.append((g, m))
-                used_groups.add(g)
-                fit = state.fit_matrix()
+            added = _add_on_distinct_groups(state, models, fit, loads, free_mem, opts.batch)
             prev = out.good
             out = ev.evaluate(state.arrays())
             if stop_without_gain and out.good <= prev:
@@ -303,21 +318,8 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         models = [int(m) for m in cand[np.lexsort((cand, -per_replica[cand]))]]
         loads = group_loads(state, rates)
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
-        added: list[tuple[int, int]] = []
-        used: set[int] = set()
-        for m in models:
-            if len(added) >= max(1, batch):
-                break
-            mask = fit[:, m].copy()
-            mask[list(used)] = False
-            if not mask.any():
-                continue
-            g = _group_order(loads, free_mem, mask)[0]
-            state.add(g, m)
-            added.append((g, m))
-            used.add(g)
-            fit = state.fit_matrix()
-            fit[:, blocked] = False
+        added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch,
+                                        blocked=blocked)
         trial = ev.evaluate(state.arrays())
         if trial.good >= out.good:
             out = trial
