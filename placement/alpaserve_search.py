@@ -135,10 +135,7 @@ def _run_screen(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload, Se
                 ) -> tuple[SearchSpace | None, list[tuple[str, Assignment, int, int]], float]:
     layout, problem, model_idx, work, opts = task
     t0 = time.perf_counter()
-    space = SearchSpace.build(cluster=problem.cluster,
-                              models=[problem.models[i] for i in model_idx],
-                              groups=layout.groups(), profiles=problem.profiles,
-                              options=problem.options, slo=problem.slo)
+    space = problem.search_space(layout.groups(), model_idx)
     if not space.replica_mask().any():
         return None, [], time.perf_counter() - t0
     return space, screen_layout(space, work, problem, opts), time.perf_counter() - t0

@@ -69,9 +69,7 @@ def exact_search(problem: Problem, *, max_group_size: int | None = None,
     """The best assignment over every layout of the cluster: (assignment, good, layout key)."""
     best: tuple[Assignment, int, str] | None = None
     for lay in layouts(problem.cluster, range(problem.cluster.num_devices), max_group_size):
-        space = SearchSpace.build(cluster=problem.cluster, models=problem.models,
-                                  groups=lay.groups(), profiles=problem.profiles,
-                                  options=problem.options, slo=problem.slo)
+        space = problem.search_space(lay.groups())
         ev = Evaluator(problem.train, group_stages=space.group_stages, options=problem.options)
         assign, good = exact_assignment(space, ev, max_combinations=max_combinations)
         if best is None or good > best[1]:

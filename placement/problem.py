@@ -20,6 +20,8 @@ from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
 from placement.evaluator import EvalOptions, PreparedWorkload
+from placement.partitions import GroupShape
+from placement.space import SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,13 @@ class Problem:
     @property
     def model_names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.models)
+
+    def search_space(self, groups: Sequence[tuple[Sequence[int], GroupShape]],
+                     model_idx: Sequence[int] | None = None) -> SearchSpace:
+        """The search space of ``groups`` for all models, or those at ``model_idx``."""
+        models = self.models if model_idx is None else [self.models[i] for i in model_idx]
+        return SearchSpace.build(cluster=self.cluster, models=models, groups=groups,
+                                 profiles=self.profiles, options=self.options, slo=self.slo)
 
     def fastest_latency(self) -> dict[str, float]:
         """Per model: the lowest total latency of any profiled config, plus the overhead."""

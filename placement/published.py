@@ -27,17 +27,14 @@ from placement.buckets import Layout, layouts
 from placement.evaluator import Evaluator, PreparedWorkload
 from placement.greedy import full_greedy
 from placement.problem import Problem, subset_workload
-from placement.space import Assignment, SearchSpace
+from placement.space import Assignment
 
 
 def _run_full(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload]
               ) -> tuple[Assignment | None, int, int, float]:
     layout, problem, model_idx, work = task
     t0 = time.perf_counter()
-    space = SearchSpace.build(cluster=problem.cluster,
-                              models=[problem.models[i] for i in model_idx],
-                              groups=layout.groups(), profiles=problem.profiles,
-                              options=problem.options, slo=problem.slo)
+    space = problem.search_space(layout.groups(), model_idx)
     if not space.replica_mask().any():
         return None, 0, 0, time.perf_counter() - t0
     ev = Evaluator(work, group_stages=space.group_stages, options=problem.options)

@@ -26,8 +26,7 @@ SINGLE = GroupShape(pipeline=1, tensor=1)
 def sr_space(problem: Problem) -> SearchSpace:
     """One group per device, every model with its single-device config."""
     groups = [((d,), SINGLE) for d in range(problem.cluster.num_devices)]
-    return SearchSpace.build(cluster=problem.cluster, models=problem.models, groups=groups,
-                             profiles=problem.profiles, options=problem.options, slo=problem.slo)
+    return problem.search_space(groups)
 
 
 def selective_replication(problem: Problem, *, work: PreparedWorkload | None = None,
