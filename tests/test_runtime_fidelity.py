@@ -56,14 +56,19 @@ def test_compare_rejects_different_requests() -> None:
         compare_results(a, shifted)
 
 
-def test_real_run_matches_its_prediction() -> None:
-    from alpaserve.runtime.fidelity import measure_fidelity
-
-    devices = cpu_devices()
+def skip_if_host_busy() -> None:
+    """Real-time fidelity is only defined on a quiet host (see alpaserve/runtime/fidelity.py)."""
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
     if load > 0.75 * cores:
         pytest.skip(f"host busy (1-min load {load:.1f} on {cores} cores): real-time fidelity "
                     "is only defined on a quiet host (see alpaserve/runtime/fidelity.py)")
+
+
+def test_real_run_matches_its_prediction() -> None:
+    from alpaserve.runtime.fidelity import measure_fidelity
+
+    devices = cpu_devices()
+    skip_if_host_busy()
     a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
     b = a.renamed("b")
     placement = Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b},
@@ -85,10 +90,7 @@ def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
     from alpaserve.runtime.fidelity import measure_fidelity
 
     devices = cpu_devices()
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if load > 0.75 * cores:
-        pytest.skip(f"host busy (1-min load {load:.1f} on {cores} cores): real-time fidelity "
-                    "is only defined on a quiet host (see alpaserve/runtime/fidelity.py)")
+    skip_if_host_busy()
     a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
     b = a.renamed("b")
     placement = Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b},
