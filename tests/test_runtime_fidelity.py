@@ -99,7 +99,13 @@ def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
                                        for g in range(2)))
     w = gamma_workload(rate=250.0, cv=3.0, n=300, models=["a", "b"], seed=5,
                        weights=[0.7, 0.3])
-    rep = measure_fidelity(placement, w, slo_scale=5.0,
-                           runtime_options={"devices": devices, "repeats": 10})
-    assert rep.status_counts_real["served"] > 0
-    assert abs(rep.attainment_diff_pp) <= TWO_GROUP_BOUND_PP, rep.format()
+    # A real-time run on a shared 2-core VM is itself a random sample: about one run in
+    # fifteen lands 4-5 points off while the others stay within ~1. Fidelity is therefore
+    # judged on the median of three independent runs (each calibrated with 40 rounds, so a
+    # brief load spike cannot move the median stage latency the profile keeps).
+    reports = [measure_fidelity(placement, w, slo_scale=5.0,
+                                runtime_options={"devices": devices, "repeats": 40})
+               for _ in range(3)]
+    assert all(rep.status_counts_real["served"] > 0 for rep in reports)
+    diffs = sorted(rep.attainment_diff_pp for rep in reports)
+    assert abs(diffs[1]) <= TWO_GROUP_BOUND_PP, "\n\n".join(rep.format() for rep in reports)
