@@ -13,6 +13,7 @@ from alpaserve.placement_spec import Group, Placement
 from alpaserve.runtime.fidelity import compare_results
 from alpaserve.runtime.result import RunResult
 from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
+from workloads.workload import Workload
 
 # AlpaServe measured <= 1.6 pp between its simulator and real system; the issue's target on
 # CPU virtual devices is 2 pp. CI hosts are shared with other jobs, so the test allows 1 pp
@@ -64,9 +65,27 @@ def skip_if_host_busy() -> None:
                     "is only defined on a quiet host (see alpaserve/runtime/fidelity.py)")
 
 
-def test_real_run_matches_its_prediction() -> None:
+def median_runs(placement: Placement, workload: Workload, devices: list) -> list:
+    """Three independent real runs vs the simulator, sorted by attainment difference.
+
+    A real-time run on a shared 2-core VM is itself a random sample: about one run in
+    fifteen lands well off while the others stay within ~1 point, so fidelity is judged on
+    the median run (index 1). Each run calibrates with 40 rounds, so a brief load spike
+    cannot move the median stage latency its profile keeps.
+    """
     from alpaserve.runtime.fidelity import measure_fidelity
 
+    reports = [measure_fidelity(placement, workload, slo_scale=5.0,
+                                runtime_options={"devices": devices, "repeats": 40})
+               for _ in range(3)]
+    return sorted(reports, key=lambda rep: rep.attainment_diff_pp)
+
+
+def describe(reports: list) -> str:
+    return "\n\n".join(rep.format() for rep in reports)
+
+
+def test_real_run_matches_its_prediction() -> None:
     devices = cpu_devices()
     skip_if_host_busy()
     a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
@@ -76,19 +95,17 @@ def test_real_run_matches_its_prediction() -> None:
                                                 models=[a, b]),))
     w = gamma_workload(rate=150.0, cv=3.0, n=200, models=["a", "b"], seed=5,
                        weights=[0.7, 0.3])
-    rep = measure_fidelity(placement, w, slo_scale=5.0,
-                           runtime_options={"devices": devices, "repeats": 10})
+    reports = median_runs(placement, w, devices)
+    rep = reports[1]
     assert rep.num_requests == 200
     assert rep.status_counts_sim["dropped"] > 0  # the load is high enough to matter
-    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP, rep.format()
+    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP, describe(reports)
     assert rep.status_agreement >= 0.9
 
 
 def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
     """Two single-device groups on a 2-core host contend for the cores; the runtime
     calibrates them concurrently, so the profile holds the contended latency."""
-    from alpaserve.runtime.fidelity import measure_fidelity
-
     devices = cpu_devices()
     skip_if_host_busy()
     a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
@@ -99,13 +116,6 @@ def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
                                        for g in range(2)))
     w = gamma_workload(rate=250.0, cv=3.0, n=300, models=["a", "b"], seed=5,
                        weights=[0.7, 0.3])
-    # A real-time run on a shared 2-core VM is itself a random sample: about one run in
-    # fifteen lands 4-5 points off while the others stay within ~1. Fidelity is therefore
-    # judged on the median of three independent runs (each calibrated with 40 rounds, so a
-    # brief load spike cannot move the median stage latency the profile keeps).
-    reports = [measure_fidelity(placement, w, slo_scale=5.0,
-                                runtime_options={"devices": devices, "repeats": 40})
-               for _ in range(3)]
+    reports = median_runs(placement, w, devices)
     assert all(rep.status_counts_real["served"] > 0 for rep in reports)
-    diffs = sorted(rep.attainment_diff_pp for rep in reports)
-    assert abs(diffs[1]) <= TWO_GROUP_BOUND_PP, "\n\n".join(rep.format() for rep in reports)
+    assert abs(reports[1].attainment_diff_pp) <= TWO_GROUP_BOUND_PP, describe(reports)
