@@ -47,21 +47,24 @@ def synthetic_workload(model_names: Sequence[str], args: argparse.Namespace, *,
 
 
 def trace_workload(path: str, model_names: Sequence[str]) -> Any:
-    """A trace whose models are mapped round-robin onto ``model_names`` by popularity."""
+    """A trace whose models are mapped onto ``model_names``, round-robin by popularity."""
     import numpy as np
 
     from alpaserve.cli.trace_cmd import read_trace
+    from workloads.mapping import FunctionMapping, map_functions
     from workloads.workload import Workload
 
     workload, _ = read_trace(Path(path), "auto", models=len(model_names), skip_bad_rows=False)
     if set(workload.model_names) <= set(model_names):
         return workload
-    counts = np.bincount(workload.model_codes, minlength=len(workload.model_names))
-    order = np.argsort(-counts, kind="stable")
-    remap = np.empty(len(workload.model_names), dtype=np.int64)
-    remap[order] = np.arange(len(order)) % len(model_names)
+    names = tuple(model_names)
+    mapping = map_functions(workload.counts_by_model(),
+                            FunctionMapping(num_models=len(names), model_names=names))
+    # Trace models without requests are dropped by the mapping and have none to remap.
+    remap = np.array([mapping.assignment.get(m, 0) for m in workload.model_names],
+                     dtype=np.int64)
     return Workload.from_arrays(arrival=workload.arrival, model=remap[workload.model_codes],
-                                model_names=tuple(model_names))
+                                model_names=names)
 
 
 def slo_per_model(models: Mapping[str, Any], device: Any, args: argparse.Namespace
