@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck pytest install install-dev clean
+.PHONY: demo test test-realtime lint typecheck pytest install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ pytest: install-dev
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
+
+# Real-time fidelity checks (runtime vs simulator); need a quiet, otherwise idle host.
+test-realtime: install-dev
+	ALPASERVE_REALTIME_TESTS=1 $(BIN)/python -m pytest tests/test_runtime_fidelity.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
