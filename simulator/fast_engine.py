@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from alpaserve.errors import SimulationError
 from simulator import fast
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload
@@ -54,7 +56,12 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
     rec_stages = record and options.record_stages
     out["stage_start"] = (np.full((n, tables.max_stages), np.nan) if rec_stages
                           else np.empty((0, tables.max_stages)))
-    pipeline, batching = kernels[:2] if kernels else (fast.pipeline_kernel, fast.batching_kernel)
+    if kernels:
+        pipeline, batching = kernels[:2]
+    else:
+        pipeline, batching = fast.pipeline_kernel, fast.batching_kernel
+        if tables.max_stages <= fast.MAX_FIXED_STAGES:
+            pipeline = fast.pipeline_kernels[tables.max_stages - 1]
     policy = POLICY_CODES[options.policy]
     if M == 0 or G == 0:
         out["status"][:] = UNSERVED
@@ -74,10 +81,11 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
     else:
         cands, ncand = tables.padded_candidates
         lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
+        latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
         served_gm = np.zeros((G, M), dtype=np.int64)
         stats = np.zeros(5)
         pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
-                 tables.num_stages, lat1, F, policy, options.admission,
+                 tables.num_stages, lat1, latc, F, policy, options.admission,
                  options.request_overhead, record,
                  out["start"], out["finish"], out["group"], out["status"], out["batch"],
                  out["stage_start"], rec_stages, i0, i1, out["good_pm"], out["count_pm"],
@@ -128,6 +136,85 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
         copy=False)
 
 
+def _specialised(tables: PlacementTables, num_models: int,
+                 options: SimulationOptions) -> bool:
+    """Whether the per-stage-count attainment kernel applies (else the general kernels)."""
+    return (fast.HAVE_NUMBA and not options.batching and options.policy == "earliest-finish"
+            and tables.num_groups > 0 and num_models > 0
+            and tables.max_stages <= fast.MAX_FIXED_STAGES)
+
+
+# Placements interleaved in one pass of the attainment kernel: past about 4 the processor
+# has enough independent chains; 8 leaves room for wide candidate lists.
+MAX_INTERLEAVED = 8
+
+
+def batch_plan(tables: Sequence[PlacementTables], num_models: int,
+               options: SimulationOptions, *, workers: int = 1) -> list[list[int]]:
+    """Split placements (by index) into batches for :func:`attainment_batch`.
+
+    Placements the specialised kernel takes are grouped by stage count into batches of at
+    most :data:`MAX_INTERLEAVED`, small enough that there are at least ``workers`` batches
+    when there are that many placements; every other placement is a batch of its own.
+    """
+    by_stages: dict[int, list[int]] = {}
+    plan: list[list[int]] = []
+    for index, t in enumerate(tables):
+        if _specialised(t, num_models, options):
+            by_stages.setdefault(t.max_stages, []).append(index)
+        else:
+            plan.append([index])
+    size = max(1, min(MAX_INTERLEAVED, -(-len(tables) // max(1, workers))))
+    for indices in by_stages.values():
+        plan.extend(indices[k:k + size] for k in range(0, len(indices), size))
+    return plan
+
+
+def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTables],
+                     options: SimulationOptions) -> list[AttainmentSummary]:
+    """:func:`attainment_fast` of each placement, in one interleaved pass where possible.
+
+    The placements must all take the specialised kernel with the same stage count (as
+    :func:`batch_plan` groups them), or be a single placement of any kind.
+    """
+    M = len(prepared.model_names)
+    if not tables:
+        return []
+    if len(tables) == 1 and not _specialised(tables[0], M, options):
+        out = _run(prepared, tables[0], options, record=False)
+        return [AttainmentSummary(model_names=prepared.model_names,
+                                  requests_per_model=out["count_pm"],
+                                  good_per_model=out["good_pm"])]
+    stages = {t.max_stages for t in tables}
+    if len(stages) != 1 or not all(_specialised(t, M, options) for t in tables):
+        raise SimulationError("attainment_batch needs placements of one stage count that "
+                              f"the specialised kernel takes; got stage counts {sorted(stages)}")
+    smax = stages.pop()
+    P = len(tables)
+    padded = [t.padded_candidates for t in tables]
+    width = max(c.shape[1] for c, _ in padded)
+    cands = np.empty((M, P, width), dtype=np.int64)
+    ncand = np.empty((M, P), dtype=np.int64)
+    latc = np.empty((M, P, width, smax))
+    rows = np.arange(M)[:, None]
+    for p, (t, (c, nc)) in enumerate(zip(tables, padded, strict=True)):
+        # widen with each model's first host: re-evaluating it never changes the choice
+        c = np.concatenate([c, np.repeat(c[:, :1], width - c.shape[1], axis=1)], axis=1)
+        cands[:, p, :] = c
+        ncand[:, p] = nc
+        latc[:, p] = t.lat[c, rows, 0, :]
+    i0, i1, _, _, _ = _window(prepared, options)
+    good_pm, count_pm = np.zeros((M, P), dtype=np.int64), np.zeros(M, dtype=np.int64)
+    F = np.full((P, max(t.num_groups for t in tables), smax), -np.inf)
+    fast.attainment_kernels[smax - 1](
+        prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand, latc, F,
+        options.admission, options.request_overhead, i0, i1, good_pm, count_pm)
+    return [AttainmentSummary(model_names=prepared.model_names,
+                              requests_per_model=count_pm.copy(),
+                              good_per_model=np.ascontiguousarray(good_pm[:, p]))
+            for p in range(P)]
+
+
 def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
                     options: SimulationOptions) -> AttainmentSummary:
     """Per-model good and measured counts only: no per-request arrays are written.
@@ -135,28 +222,20 @@ def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
     Earliest-finish without batching runs a kernel specialised to the stage count (see
     :func:`simulator.fast._make_attainment_kernel`); other cases use the general kernels.
     """
-    G, M = tables.num_groups, len(prepared.model_names)
-    if (fast.HAVE_NUMBA and not options.batching and options.policy == "earliest-finish"
-            and G and M and tables.max_stages <= fast.ATTAINMENT_MAX_STAGES):
-        i0, i1, _, _, _ = _window(prepared, options)
-        cands, ncand = tables.padded_candidates
-        latc = np.ascontiguousarray(tables.lat[cands, np.arange(M)[:, None], 0, :])
-        good_pm, count_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
-        fast.attainment_kernels[tables.max_stages - 1](
-            prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand, latc,
-            np.full((G, tables.max_stages), -np.inf), options.admission,
-            options.request_overhead, i0, i1, good_pm, count_pm)
-        return AttainmentSummary(model_names=prepared.model_names,
-                                 requests_per_model=count_pm, good_per_model=good_pm)
-    out = _run(prepared, tables, options, record=False)
-    return AttainmentSummary(model_names=prepared.model_names,
-                             requests_per_model=out["count_pm"], good_per_model=out["good_pm"])
+    return attainment_batch(prepared, [tables], options)[0]
 
 
-def warm_up() -> float:
-    """Compile (or load from cache) every kernel specialisation; returns the seconds taken."""
-    from alpaserve.cluster_spec import homogeneous_cluster
+def warm_up(stage_counts: Sequence[int] = (1,)) -> float:
+    """Compile (or load from cache) the kernels for these stage counts; returns the seconds.
+
+    Examples
+    --------
+    >>> warm_up((1, 2)) >= 0.0
+    True
+    """
+    from alpaserve.cluster_spec import Mesh, homogeneous_cluster
     from alpaserve.model_spec import ModelSpec
+    from alpaserve.parallel_config import ParallelConfig
     from alpaserve.placement_spec import Group, Placement
     from alpaserve.profiles import ProfileDB, ProfileEntry
     from simulator.prepared import prepare
@@ -164,18 +243,23 @@ def warm_up() -> float:
     from workloads.workload import Workload
 
     begin = time.perf_counter()
-    spec = ModelSpec(name="m", family="bert", num_layers=2, hidden_size=64, num_heads=4,
+    spec = ModelSpec(name="m", family="bert", num_layers=8, hidden_size=64, num_heads=4,
                      ffn_size=256, vocab_size=100, seq_len=8)
-    group = Group.uniform(name="g", device_ids=[0], pipeline_degree=1, models=[spec])
-    placement = Placement(cluster=homogeneous_cluster(1), models={"m": spec}, groups=(group,))
-    db = ProfileDB(ProfileEntry(model="m", config=group.models["m"], batch_size=b,
-                                stage_latencies=(0.01 * b,), stage_weight_bytes=(0,),
-                                stage_peak_memory_bytes=(0,), source="analytic")
-                   for b in (1, 2))
     prepared = prepare(Workload.from_arrays(arrival=[0.0, 0.001], model="m"), slo=1.0)
-    for max_batch in (1, 2):
-        tables = compile_placement(placement, db, prepared.model_names, max_batch=max_batch)
-        options = SimulationOptions(max_batch=max_batch)
-        run_fast(prepared, tables, options)
-        attainment_fast(prepared, tables, options)
+    for stages in stage_counts:
+        config = ParallelConfig.uniform(num_layers=8, pipeline_degree=stages)
+        group = Group(name="g", stage_meshes=tuple(Mesh(device_ids=(k,)) for k in range(stages)),
+                      models={"m": config})
+        placement = Placement(cluster=homogeneous_cluster(stages), models={"m": spec},
+                              groups=(group,))
+        db = ProfileDB(ProfileEntry(model="m", config=config, batch_size=b,
+                                    stage_latencies=(0.01 * b,) * stages,
+                                    stage_weight_bytes=(0,) * stages,
+                                    stage_peak_memory_bytes=(0,) * stages, source="analytic")
+                       for b in (1, 2))
+        for max_batch in (1, 2):
+            tables = compile_placement(placement, db, prepared.model_names, max_batch=max_batch)
+            options = SimulationOptions(max_batch=max_batch)
+            run_fast(prepared, tables, options)
+            attainment_fast(prepared, tables, options)
     return time.perf_counter() - begin

@@ -110,9 +110,12 @@ def attainment_many(prepared: PreparedWorkload, placements: Sequence[PlacementLi
                     workers: int | None = None) -> list[AttainmentSummary]:
     """:func:`attainment` for several placements on one workload, on ``workers`` threads.
 
-    The compiled attainment kernels release the GIL, so on a machine with several cores the
-    placements are evaluated at the same time (``workers`` defaults to the CPU count). The
-    results are those of calling :func:`attainment` on each placement, in order.
+    This is the repeated-evaluation path of a placement search. Placements of one stage
+    count are evaluated in batches, several per pass over the requests (one placement alone
+    is bound by the latency of its request-to-request chain; several overlap), and the
+    compiled kernels release the GIL, so batches run on ``workers`` threads at once
+    (default: the CPU count). The results are those of calling :func:`attainment` on each
+    placement, in order.
 
     Examples
     --------
@@ -130,15 +133,26 @@ def attainment_many(prepared: PreparedWorkload, placements: Sequence[PlacementLi
     >>> [s.good_per_model.tolist() for s in attainment_many(prepared, [p, p], db, workers=2)]
     [[2], [2]]
     """
-    from simulator.fast_engine import attainment_fast
+    from simulator.fast_engine import attainment_batch, batch_plan
 
     opts = options or SimulationOptions()
     tables = [tables_for(prepared, p, profiles, opts) for p in placements]
-    threads = min(workers or os.cpu_count() or 1, len(tables))
-    if threads <= 1:
-        return [attainment_fast(prepared, t, opts) for t in tables]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(lambda t: attainment_fast(prepared, t, opts), tables))
+    threads = max(1, min(workers or os.cpu_count() or 1, len(tables)))
+    plan = batch_plan(tables, len(prepared.model_names), opts, workers=threads)
+
+    def run(indices: list[int]) -> list[AttainmentSummary]:
+        return attainment_batch(prepared, [tables[i] for i in indices], opts)
+
+    if threads <= 1 or len(plan) <= 1:
+        batches = [run(indices) for indices in plan]
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(plan))) as pool:
+            batches = list(pool.map(run, plan))
+    results: list[AttainmentSummary | None] = [None] * len(tables)
+    for indices, batch in zip(plan, batches, strict=True):
+        for i, summary in zip(indices, batch, strict=True):
+            results[i] = summary
+    return [r for r in results if r is not None]
 
 
 def attainment(prepared: PreparedWorkload, placement: PlacementLike,

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alpaserve.errors import SimulationError
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB
 from simulator import SimulationOptions, attainment, compile_placement, prepare, simulate
@@ -202,3 +203,60 @@ def test_stage_specialised_attainment_equals_general_kernel(
     special = attainment_fast(prepared, tables, options)
     np.testing.assert_array_equal(special.requests_per_model, general["count_pm"])
     np.testing.assert_array_equal(special.good_per_model, general["good_pm"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 6), st.integers(1, 8), st.booleans(),
+       st.booleans(), st.sampled_from([0.0, 0.3]))
+def test_interleaved_batch_equals_each_placement_alone(
+        seed: int, count: int, stages: int, grid: bool, admission: bool, warmup: float) -> None:
+    """One interleaved pass over several placements (different group counts, host lists and
+    widths, one stage count) counts exactly what the general kernel counts for each."""
+    from simulator.fast_engine import _run, attainment_batch
+
+    base = random_scenario(seed, n=80, cv=3.0, grid=grid, max_groups=5)
+    rng = np.random.default_rng(seed + 7)
+    models = list(base.placement.models)
+    profiles = ProfileDB(base.profiles)
+    placements = []
+    for _ in range(count):
+        shape = [stages] + [int(rng.integers(1, stages + 1)) for _ in range(rng.integers(0, 5))]
+        hosted = [[m for m in models if rng.random() < 0.7] for _ in shape]
+        placement = build_placement(models, shape, hosted)
+        profiles.update(build_profiles(placement, rng, grid=0.01 if grid else 0.0))
+        placements.append(placement)
+    span = float(base.workload.arrival[-1] - base.workload.arrival[0])
+    options = SimulationOptions(admission=admission, warmup=warmup * span)
+    prepared = prepare(base.workload, base.slo)
+    tables = [compile_placement(p, profiles, prepared.model_names) for p in placements]
+    batch = attainment_batch(prepared, tables, options)
+    for summary, t in zip(batch, tables, strict=True):
+        general = _run(prepared, t, options, record=False)
+        np.testing.assert_array_equal(summary.good_per_model, general["good_pm"])
+        np.testing.assert_array_equal(summary.requests_per_model, general["count_pm"])
+
+
+def test_batch_plan_groups_by_stage_count() -> None:
+    from simulator.fast_engine import MAX_INTERLEAVED, attainment_batch, batch_plan
+
+    models = ["a", "b"]
+    two = build_placement(models, [2, 1], [["a"], ["a", "b"]])
+    three = build_placement(models, [3], [["a", "b"]])
+    rng = np.random.default_rng(0)
+    profiles = ProfileDB(build_profiles(two, rng))
+    profiles.update(build_profiles(three, rng))
+    prepared = prepare(Workload.from_arrays(arrival=[0.0, 0.1], model=["a", "b"]), slo=1.0)
+    tables = [compile_placement(p, profiles, prepared.model_names)
+              for p in [two, three] * (MAX_INTERLEAVED + 1)]
+    options = SimulationOptions()
+    plan = batch_plan(tables, 2, options)
+    assert sorted(i for batch in plan for i in batch) == list(range(len(tables)))
+    assert all(len({tables[i].max_stages for i in batch}) == 1 for batch in plan)
+    assert max(len(batch) for batch in plan) == MAX_INTERLEAVED
+    # enough batches for every worker
+    assert len(batch_plan(tables[:4], 2, options, workers=4)) == 4
+    # batching and other policies take the general kernels: one placement per batch
+    lo = SimulationOptions(policy="least-outstanding")
+    assert all(len(batch) == 1 for batch in batch_plan(tables, 2, lo))
+    with pytest.raises(SimulationError, match=r"stage counts \[2, 3\]"):
+        attainment_batch(prepared, tables[:2], options)
