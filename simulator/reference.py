@@ -39,7 +39,9 @@ ARRIVAL_PRIORITY = NORMAL + 1
 FORMATION_PRIORITY = NORMAL + 2
 
 Job = tuple[Sequence[int], list[float]]  # (request ids, the batch's stage latencies)
-Route = tuple[int, list[float], list[float]]  # (group, its F[g], the model's batch-1 latencies)
+# A group that hosts a model, as the dispatcher reads it: (group, its F[g], the model's batch-1
+# stage latencies on it, range(S_g)); a range made once is cheaper than one per evaluation.
+Route = tuple[int, list[float], list[float], range]
 
 
 class _Environment(simpy.Environment):
@@ -86,7 +88,9 @@ class _At(Event):
         self.callbacks = [] if callback is None else [callback]
         self._ok = True
         self._value = value
-        env.schedule_at(self, t, priority)
+        if t < env._now:
+            raise ValueError(f"cannot schedule at {t}, before now={env._now}")
+        heappush(env._queue, (t, priority, next(env._eid), self))  # env.schedule_at, inlined
 
 
 class _Stage:
@@ -110,41 +114,36 @@ class _Stage:
         if self.busy:
             self.buffer.append(job)
         else:
-            self._start(job)
+            self.start(job)
 
-    def _start(self, job: Job) -> None:
+    def start(self, job: Job) -> Event:
+        """Start ``job`` on this (idle) stage now; return the event of its completion."""
         self.busy = True
-        _At(self.env, self.env.now + self.begin(job), NORMAL, self._done, job)
-
-    def _done(self, event: Event) -> None:
-        """The job of ``event`` is done here: start the next buffered job, hand this one on."""
-        if self.buffer:
-            self._start(self.buffer.popleft())
-        else:
-            self.busy = False
-        self.hand_on(event._value)
-
-    def begin(self, job: Job) -> float:
-        """Record ``job`` entering this stage now; return its latency."""
         ids, lat = job
-        now = self.env.now
-        run = self.run
+        run, now, latency = self.run, self.env.now, lat[self.k]
         if self.k == 0:
             for i in ids:
                 run.start[i] = now
         if run.stage_start is not None:
             for i in ids:
                 run.stage_start[i, self.k] = now
-        latency = lat[self.k]
         if self.window is None:
             self.busy_seconds += latency
         else:
             lo, hi = self.window
             self.busy_seconds += max(0.0, min(now + latency, hi) - max(now, lo))
-        return latency
+        return _At(self.env, now + latency, NORMAL, self._done, job)
 
-    def hand_on(self, job: Job) -> None:
-        """``job`` leaves this stage now: on to the next stage, or it is finished."""
+    def _done(self, event: Event) -> None:
+        """The job of ``event`` leaves this stage now: start the next one, hand this one on.
+
+        Handing on is putting it on the next stage, or, on the last stage, finishing it.
+        """
+        if self.buffer:
+            self.start(self.buffer.popleft())
+        else:
+            self.busy = False
+        job = event._value
         if self.next is not None:
             self.next.put(job)
             return
@@ -190,7 +189,7 @@ class _Run:
                           for m in range(len(prepared.model_names))]
                          for g, s in enumerate(tables.num_stages)]
         self.routes: list[list[Route]] = [
-            [(g, self.free[g], self.lat_rows[g][m][0])
+            [(g, self.free[g], self.lat_rows[g][m][0], range(len(self.free[g])))
              for g in tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]].tolist()]
             for m in range(len(prepared.model_names))]
         self.codes = prepared.model_codes.tolist()
@@ -198,41 +197,43 @@ class _Run:
         self.overhead = options.request_overhead
         self.policy = options.policy
         self.admission = options.admission
+        self._dispatch_one = self._dispatch_batching if options.batching else self._dispatch
         if options.batching:
             for g in range(tables.num_groups):
                 self.env.process(self._batcher(g))
         self.arrival = prepared.arrival.tolist()
+        self.n = n
         self._schedule_arrival(0)
 
     # ------------------------------------------------------------------ arrivals
     def _schedule_arrival(self, i: int) -> None:
         """Arrival ``i`` is an event whose callback dispatches it and schedules the next."""
-        if i < len(self.arrival):
+        if i < self.n:
             _At(self.env, self.arrival[i], ARRIVAL_PRIORITY, self._arrive, i)
 
     def _arrive(self, event: Event) -> None:
+        """Request ``i``, the event's value, arrives now: dispatch it, schedule the next."""
         i = event._value
-        if self.o.batching:
-            self._dispatch_batching(i, self.arrival[i])
-        else:
-            self._dispatch(i, self.arrival[i])
-        self._schedule_arrival(i + 1)
+        self._dispatch_one(i, self.arrival[i])
+        if i + 1 < self.n:  # _schedule_arrival(i + 1), inlined
+            _At(self.env, self.arrival[i + 1], ARRIVAL_PRIORITY, self._arrive, i + 1)
 
     # ------------------------------------------------------------------ decisions
-    def _choose(self, routes: list[Route], m: int, t: float) -> tuple[int, float]:
-        """The group for a request of model ``m`` at ``t``, and the policy's key for it."""
-        best, best_key = -1, math.inf
-        for g, free, lat in routes:
+    def _choose(self, routes: list[Route], t: float) -> Route:
+        """The route (hosting group) for a request arriving at ``t``: the policy's smallest key.
+
+        ``min`` keeps the first of equal keys, so ties go to the lower group index.
+        """
+        def key(route: Route) -> float:
+            g, free, lat, _ = route
             if self.policy == "alpaserve":
-                key = free[-1]
-            elif self.policy == "least-outstanding":
-                key = float(self.outstanding[g])
-            else:
-                begin = max(t, free[0]) + self.queued_work[g] if self.o.batching else t
-                key = commit_exit(free, lat, begin)
-            if best < 0 or key < best_key:
-                best, best_key = g, key
-        return best, best_key
+                return free[-1]
+            if self.policy == "least-outstanding":
+                return float(self.outstanding[g])
+            begin = max(t, free[0]) + self.queued_work[g] if self.o.batching else t
+            return commit_exit(free, lat, begin)
+
+        return min(routes, key=key)
 
     def _dispatch(self, i: int, t: float) -> None:
         """Without batching: commit request ``i`` arriving at ``t`` to a group, or drop it."""
@@ -242,26 +243,28 @@ class _Run:
             return  # UNSERVED
         if self.policy == "earliest-finish":
             # the commit_exit recurrence, inlined: it runs for every host of every request
-            g, exit_ = -1, math.inf
-            for h, free, lat in routes:
+            best, exit_ = routes[0], math.inf
+            for route in routes:
+                _, free, lat, stages = route
                 e = t
-                for f, d in zip(free, lat, strict=True):
-                    e = (e if e >= f else f) + d
+                for k in stages:
+                    f = free[k]
+                    e = (e if e >= f else f) + lat[k]
                 if e < exit_:
-                    g, exit_ = h, e
+                    best, exit_ = route, e
+            g, free, lat, stages = best
         else:
-            g, _ = self._choose(routes, m, t)
-            exit_ = commit_exit(self.free[g], self.lat_rows[g][m][0], t)
+            g, free, lat, stages = self._choose(routes, t)
+            exit_ = commit_exit(free, lat, t)
         self.group[i] = g
         if self.admission and exit_ + self.overhead > self.deadline[i]:
             self.status[i] = DROPPED
             return
         # commit(), inlined: F[g][k] becomes stage k's exit
-        free, lat = self.free[g], self.lat_rows[g][m][0]
         e = t
-        for k, d in enumerate(lat):
+        for k in stages:
             f = free[k]
-            e = (e if e >= f else f) + d
+            e = (e if e >= f else f) + lat[k]
             free[k] = e
         self.status[i] = SERVED
         self.batch[i] = 1
@@ -274,10 +277,9 @@ class _Run:
         routes = self.routes[m]
         if not routes:
             return
-        g, _ = self._choose(routes, m, t)
+        g, free, lat, _ = self._choose(routes, t)
         self.group[i] = g
-        lat = self.lat_rows[g][m][0]
-        if self.admission and commit_exit(self.free[g], lat, t) + self.overhead > self.deadline[i]:
+        if self.admission and commit_exit(free, lat, t) + self.overhead > self.deadline[i]:
             self.status[i] = DROPPED
             return
         self.queue[g].append(i)
@@ -300,8 +302,7 @@ class _Run:
             yield _At(env, env.now, FORMATION_PRIORITY)  # after this instant's arrivals
             job = self._form_batch(g, env.now)
             if job is not None:
-                yield env.timeout(stage.begin(job))
-                stage.hand_on(job)
+                yield stage.start(job)  # stage 0 hands the batch on before this resumes
 
     def _dequeue(self, g: int, members: list[int]) -> None:
         queue = self.queue[g]
