@@ -24,6 +24,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from heapq import heappop, heappush
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -45,12 +46,7 @@ Route = tuple[int, list[float], list[float], range]
 
 
 class _Environment(simpy.Environment):
-    """SimPy's environment, plus scheduling at an absolute time.
-
-    ``Environment.schedule`` puts an event at ``now + delay``, and no delay may land exactly
-    on a given time (round-to-even can skip it), so arrivals at equal times could drift
-    apart by one ulp. This pushes the same heap entry with the exact time instead.
-    """
+    """SimPy's environment, run to the end in a tight loop (see :meth:`run_to_end`)."""
 
     def run_to_end(self) -> None:
         """``run()`` without ``until``: :meth:`step` until no event is left, in a tight loop.
@@ -67,39 +63,42 @@ class _Environment(simpy.Environment):
             if not event._ok and not hasattr(event, "_defused"):
                 raise event._value
 
-    def schedule_at(self, event: Event, t: float, priority: int) -> None:
-        if t < self._now:
-            raise ValueError(f"cannot schedule at {t}, before now={self._now}")
-        entry: tuple[float, int, int, Event] = (t, priority, next(self._eid), event)
-        heappush(self._queue, entry)  # type: ignore[misc]
-
 
 class _At(Event):
     """An event that fires at absolute time ``t`` with a given priority and value.
 
     ``callback``, when given, is its first callback. ``_At(env, env.now + d, NORMAL)`` is
     ``env.timeout(d)``: the same time (``now + d``), priority and place in the queue.
+
+    ``Environment.schedule`` puts an event at ``now + delay``, and no delay may land exactly
+    on a given time (round-to-even can skip it), so arrivals at equal times could drift
+    apart by one ulp. This pushes the same heap entry with the exact time instead.
     """
 
     def __init__(self, env: _Environment, t: float, priority: int,
                  callback: Callable[[Event], None] | None = None, value: Any = None) -> None:
-        # Event.__init__ inlined, as SimPy's Timeout does: one of these per request and stage
+        # Event.__init__ and the scheduling inlined, as SimPy's Timeout does: one of these is
+        # made per request and stage, so every call saved counts
         self.env = env
         self.callbacks = [] if callback is None else [callback]
         self._ok = True
         self._value = value
         if t < env._now:
             raise ValueError(f"cannot schedule at {t}, before now={env._now}")
-        heappush(env._queue, (t, priority, next(env._eid), self))  # env.schedule_at, inlined
+        entry: tuple[float, int, int, Event] = (t, priority, next(env._eid), self)
+        heappush(env._queue, entry)  # type: ignore[misc]
 
 
 class _Stage:
     """Stage ``k`` of group ``g``: one job at a time, first come first served.
 
-    ``busy_seconds`` sums the latencies it executed, clipped to ``window`` when given.
+    ``busy_seconds`` sums the latencies it executed, clipped to ``window`` when given. The
+    records it writes (start times on stage 0, per-stage starts) are the run's lists, held
+    here so that starting a job reads no more attributes than it must.
     """
 
-    __slots__ = ("env", "run", "g", "k", "next", "buffer", "busy", "busy_seconds", "window")
+    __slots__ = ("buffer", "busy", "busy_seconds", "env", "g", "k", "next", "run", "stage_start",
+                 "starts", "window")
 
     def __init__(self, run: _Run, g: int, k: int) -> None:
         self.env, self.run, self.g, self.k = run.env, run, g, k
@@ -108,6 +107,8 @@ class _Stage:
         self.busy = False
         self.busy_seconds = 0.0
         self.window = run.window
+        self.starts = run.start if k == 0 else None  # a request starts when it enters stage 0
+        self.stage_start = run.stage_start
 
     def put(self, job: Job) -> None:
         """``job`` reaches this stage now: it starts at once, or waits behind the others."""
@@ -120,13 +121,13 @@ class _Stage:
         """Start ``job`` on this (idle) stage now; return the event of its completion."""
         self.busy = True
         ids, lat = job
-        run, now, latency = self.run, self.env.now, lat[self.k]
-        if self.k == 0:
+        now, latency = self.env.now, lat[self.k]
+        if self.starts is not None:
             for i in ids:
-                run.start[i] = now
-        if run.stage_start is not None:
+                self.starts[i] = now
+        if self.stage_start is not None:
             for i in ids:
-                run.stage_start[i, self.k] = now
+                self.stage_start[i, self.k] = now
         if self.window is None:
             self.busy_seconds += latency
         else:
@@ -143,7 +144,7 @@ class _Stage:
             self.start(self.buffer.popleft())
         else:
             self.busy = False
-        job = event._value
+        job = event.value
         if self.next is not None:
             self.next.put(job)
             return
@@ -177,7 +178,7 @@ class _Run:
         self.stages = [[_Stage(self, g, k) for k in range(int(s))]
                        for g, s in enumerate(tables.num_stages)]
         for pipeline in self.stages:
-            for stage, after in zip(pipeline, pipeline[1:], strict=False):
+            for stage, after in pairwise(pipeline):
                 stage.next = after
         self.outstanding = [0] * tables.num_groups
         self.queue: list[list[int]] = [[] for _ in range(tables.num_groups)]
@@ -213,10 +214,9 @@ class _Run:
 
     def _arrive(self, event: Event) -> None:
         """Request ``i``, the event's value, arrives now: dispatch it, schedule the next."""
-        i = event._value
+        i = event.value
         self._dispatch_one(i, self.arrival[i])
-        if i + 1 < self.n:  # _schedule_arrival(i + 1), inlined
-            _At(self.env, self.arrival[i + 1], ARRIVAL_PRIORITY, self._arrive, i + 1)
+        self._schedule_arrival(i + 1)
 
     # ------------------------------------------------------------------ decisions
     def _choose(self, routes: list[Route], t: float) -> Route:
@@ -296,9 +296,9 @@ class _Run:
         queue, stage = self.queue[g], self.stages[g][0]
         env = self.env
         while True:
-            if not queue:
-                self.sleeping[g] = env.event()
-                yield self.sleeping[g]
+            if not queue:  # sleep until a dispatch wakes it
+                wake = self.sleeping[g] = env.event()
+                yield wake
             yield _At(env, env.now, FORMATION_PRIORITY)  # after this instant's arrivals
             job = self._form_batch(g, env.now)
             if job is not None:
