@@ -144,7 +144,7 @@ class _Stage:
             self.start(self.buffer.popleft())
         else:
             self.busy = False
-        job = event.value
+        job = event._value  # event.value without the property call (it has fired)
         if self.next is not None:
             self.next.put(job)
             return
@@ -214,7 +214,7 @@ class _Run:
 
     def _arrive(self, event: Event) -> None:
         """Request ``i``, the event's value, arrives now: dispatch it, schedule the next."""
-        i = event.value
+        i = event._value
         self._dispatch_one(i, self.arrival[i])
         self._schedule_arrival(i + 1)
 
