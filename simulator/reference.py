@@ -1,11 +1,18 @@
-"""The reference engine: the rules of :mod:`simulator.semantics` as SimPy processes.
+"""The reference engine: the rules of :mod:`simulator.semantics` as a SimPy simulation.
 
-Written to be read. Every stage of every group is a SimPy process that takes work from an
-unbounded FIFO buffer, holds the stage for the profiled latency and hands the work on; with
-batching, stage 0 is a batcher that forms batches from the group's queue. The dispatcher
-(one process fed by the arrivals) decides from the groups' committed stage free times
+Written to be read. The dispatcher decides from the groups' committed stage free times
 ``F[g][k]``, which it updates when it commits work; SimPy then executes that work, and the
-start and finish times reported are the ones SimPy's clock shows.
+start and finish times reported are the ones SimPy's clock shows, so comparing them with the
+fast engine (which only evaluates the recurrence) checks the recurrence against an execution.
+
+Every stage of every group is a server with an unbounded FIFO buffer that holds one job at a
+time. It is driven by SimPy events and their callbacks rather than by a generator process (the
+same steps as ``while True: job = yield buffer.get(); yield env.timeout(latency); hand on``,
+without a generator resume and a wake-up event per step): a job that reaches an idle stage
+starts at once, and the event that fires when it is done starts the next buffered job and
+hands the finished one on. Each arrival is an event whose callback dispatches the request and
+schedules the next arrival. With batching, stage 0 of a group is a SimPy process, the batcher,
+that forms batches from the group's queue whenever stage 0 is free.
 
 Event order at one instant follows the semantics: completions and wake-ups have SimPy's
 normal priority, arrivals come after them and batch formations last.
@@ -15,13 +22,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Sequence
 from heapq import heappop, heappush
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, Event, Timeout
+from simpy.events import NORMAL, Event
 
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload
@@ -31,16 +39,14 @@ from simulator.semantics import NEG_INF, PlacementTables, commit, commit_exit
 ARRIVAL_PRIORITY = NORMAL + 1
 FORMATION_PRIORITY = NORMAL + 2
 
-Job = tuple[list[int], int, int]  # (request ids, batch-size slot, model)
+Job = tuple[Sequence[int], list[float]]  # (request ids, the batch's stage latencies)
+# A group that hosts a model, as the dispatcher reads it: (group, its F[g], the model's batch-1
+# stage latencies on it, range(S_g)); a range made once is cheaper than one per evaluation.
+Route = tuple[int, list[float], list[float], range]
 
 
 class _Environment(simpy.Environment):
-    """SimPy's environment, plus scheduling at an absolute time.
-
-    ``Environment.schedule`` puts an event at ``now + delay``, and no delay may land exactly
-    on a given time (round-to-even can skip it), so arrivals at equal times could drift
-    apart by one ulp. This pushes the same heap entry with the exact time instead.
-    """
+    """SimPy's environment, run to the end in a tight loop (see :meth:`run_to_end`)."""
 
     def run_to_end(self) -> None:
         """``run()`` without ``until``: :meth:`step` until no event is left, in a tight loop.
@@ -57,27 +63,100 @@ class _Environment(simpy.Environment):
             if not event._ok and not hasattr(event, "_defused"):
                 raise event._value
 
-    def schedule_at(self, event: Event, t: float, priority: int) -> None:
-        if t < self._now:
-            raise ValueError(f"cannot schedule at {t}, before now={self._now}")
-        entry: tuple[float, int, int, Event] = (t, priority, next(self._eid), event)
-        heappush(self._queue, entry)  # type: ignore[misc]
-
 
 class _At(Event):
-    """An event that fires at absolute time ``t`` with a given priority."""
+    """An event that fires at absolute time ``t`` with a given priority and value.
 
-    def __init__(self, env: _Environment, t: float, priority: int) -> None:
-        # Event.__init__ inlined, as SimPy's Timeout does: one of these per request
+    ``callback``, when given, is its first callback. ``_At(env, env.now + d, NORMAL)`` is
+    ``env.timeout(d)``: the same time (``now + d``), priority and place in the queue.
+
+    ``Environment.schedule`` puts an event at ``now + delay``, and no delay may land exactly
+    on a given time (round-to-even can skip it), so arrivals at equal times could drift
+    apart by one ulp. This pushes the same heap entry with the exact time instead.
+    """
+
+    def __init__(self, env: _Environment, t: float, priority: int,
+                 callback: Callable[[Event], None] | None = None, value: Any = None) -> None:
+        # Event.__init__ and the scheduling inlined, as SimPy's Timeout does: one of these is
+        # made per request and stage, so every call saved counts
         self.env = env
-        self.callbacks = []
+        self.callbacks = [] if callback is None else [callback]
         self._ok = True
-        self._value = None
-        env.schedule_at(self, t, priority)
+        self._value = value
+        if t < env._now:
+            raise ValueError(f"cannot schedule at {t}, before now={env._now}")
+        entry: tuple[float, int, int, Event] = (t, priority, next(env._eid), self)
+        heappush(env._queue, entry)  # type: ignore[misc]
+
+
+class _Stage:
+    """Stage ``k`` of group ``g``: one job at a time, first come first served.
+
+    ``busy_seconds`` sums the latencies it executed, clipped to ``window`` when given. The
+    records it writes (start times on stage 0, per-stage starts) are the run's lists, held
+    here so that starting a job reads no more attributes than it must.
+    """
+
+    __slots__ = ("buffer", "busy", "busy_seconds", "env", "g", "k", "next", "run", "stage_start",
+                 "starts", "window")
+
+    def __init__(self, run: _Run, g: int, k: int) -> None:
+        self.env, self.run, self.g, self.k = run.env, run, g, k
+        self.next: _Stage | None = None  # the stage after this one; None on the last
+        self.buffer: deque[Job] = deque()  # jobs that finished stage k-1 while this one was busy
+        self.busy = False
+        self.busy_seconds = 0.0
+        self.window = run.window
+        self.starts = run.start if k == 0 else None  # a request starts when it enters stage 0
+        self.stage_start = run.stage_start
+
+    def put(self, job: Job) -> None:
+        """``job`` reaches this stage now: it starts at once, or waits behind the others."""
+        if self.busy:
+            self.buffer.append(job)
+        else:
+            self.start(job)
+
+    def start(self, job: Job) -> Event:
+        """Start ``job`` on this (idle) stage now; return the event of its completion."""
+        self.busy = True
+        ids, lat = job
+        now, latency = self.env.now, lat[self.k]
+        if self.starts is not None:
+            for i in ids:
+                self.starts[i] = now
+        if self.stage_start is not None:
+            for i in ids:
+                self.stage_start[i, self.k] = now
+        if self.window is None:
+            self.busy_seconds += latency
+        else:
+            lo, hi = self.window
+            self.busy_seconds += max(0.0, min(now + latency, hi) - max(now, lo))
+        return _At(self.env, now + latency, NORMAL, self._done, job)
+
+    def _done(self, event: Event) -> None:
+        """The job of ``event`` leaves this stage now: start the next one, hand this one on.
+
+        Handing on is putting it on the next stage, or, on the last stage, finishing it.
+        """
+        if self.buffer:
+            self.start(self.buffer.popleft())
+        else:
+            self.busy = False
+        job = event._value  # event.value without the property call (it has fired)
+        if self.next is not None:
+            self.next.put(job)
+            return
+        run, ids = self.run, job[0]
+        finish = self.env.now + run.overhead
+        for i in ids:
+            run.finish[i] = finish
+        run.outstanding[self.g] -= len(ids)
 
 
 class _Run:
-    """One simulation: the groups' processes and the per-request records."""
+    """One simulation: the groups' stages, the dispatcher and the per-request records."""
 
     def __init__(self, prepared: PreparedWorkload, tables: PlacementTables,
                  options: SimulationOptions) -> None:
@@ -91,205 +170,139 @@ class _Run:
         self.status = [UNSERVED] * n
         self.batch = [0] * n
         self.stage_start = np.full((n, smax), np.nan) if options.record_stages else None
-        self.busy = [0.0] * tables.num_groups
-        self.clip = options.warmup > 0 or options.cooldown > 0
+        clip = options.warmup > 0 or options.cooldown > 0
         self.window = (stats_window(prepared.arrival, None, warmup=options.warmup,
-                                    cooldown=options.cooldown)[0] if self.clip else (0.0, 0.0))
+                                    cooldown=options.cooldown)[0] if clip else None)
         # Committed stage free times F[g][k]: the dispatcher's exact view of each pipeline.
         self.free = [[NEG_INF] * int(s) for s in tables.num_stages]
-        self.buffers: list[list[deque[Job]]] = [[deque() for _ in range(int(s))]
-                                                for s in tables.num_stages]
-        self.sleeping: list[list[Event | None]] = [[None] * int(s) for s in tables.num_stages]
+        self.stages = [[_Stage(self, g, k) for k in range(int(s))]
+                       for g, s in enumerate(tables.num_stages)]
+        for pipeline in self.stages:
+            for stage, after in pairwise(pipeline):
+                stage.next = after
         self.outstanding = [0] * tables.num_groups
         self.queue: list[list[int]] = [[] for _ in range(tables.num_groups)]
         self.queued_work = [0.0] * tables.num_groups  # W[g]
-        # Python lists: the latency rows and host lists are read on every decision.
+        self.sleeping: list[Event | None] = [None] * tables.num_groups  # idle batchers
+        # Python lists: the latency rows and the routes are read on every decision.
         self.lat_rows = [[[tables.lat[g, m, j, :s].tolist()
                            for j in range(int(tables.num_sizes[g, m]))]
                           for m in range(len(prepared.model_names))]
                          for g, s in enumerate(tables.num_stages)]
-        self.hosts = [tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]].tolist()
-                      for m in range(len(prepared.model_names))]
+        self.routes: list[list[Route]] = [
+            [(g, self.free[g], self.lat_rows[g][m][0], range(len(self.free[g])))
+             for g in tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]].tolist()]
+            for m in range(len(prepared.model_names))]
         self.codes = prepared.model_codes.tolist()
         self.deadline = prepared.deadline.tolist()
-        self.num_stages = tables.num_stages.tolist()
         self.overhead = options.request_overhead
         self.policy = options.policy
-        for g, s in enumerate(tables.num_stages):
-            first = 0
-            if options.batching:
+        self.admission = options.admission
+        self._dispatch_one = self._dispatch_batching if options.batching else self._dispatch
+        if options.batching:
+            for g in range(tables.num_groups):
                 self.env.process(self._batcher(g))
-                first = 1
-            for k in range(first, int(s)):
-                self.env.process(self._stage(g, k))
         self.arrival = prepared.arrival.tolist()
-        self.next_arrival = 0
+        self.n = n
         self._schedule_arrival(0)
 
-    # ------------------------------------------------------------------ helpers
-    def _lat(self, g: int, m: int, j: int) -> list[float]:
-        return self.lat_rows[g][m][j]
-
-    def _put(self, g: int, k: int, job: Job) -> None:
-        self.buffers[g][k].append(job)
-        sleeping = self.sleeping[g]
-        if sleeping[k] is not None:  # _wake, inlined
-            sleeping[k].succeed()  # type: ignore[union-attr]
-            sleeping[k] = None
-
-    def _wake(self, g: int, k: int) -> None:
-        ev = self.sleeping[g][k]
-        if ev is not None:
-            self.sleeping[g][k] = None
-            ev.succeed()
-
-    def _sleep(self, g: int, k: int) -> Event:
-        ev = self.env.event()
-        self.sleeping[g][k] = ev
-        return ev
-
-    # ------------------------------------------------------------------ processes
+    # ------------------------------------------------------------------ arrivals
     def _schedule_arrival(self, i: int) -> None:
         """Arrival ``i`` is an event whose callback dispatches it and schedules the next."""
-        if i < len(self.arrival):
-            _At(self.env, self.arrival[i], ARRIVAL_PRIORITY).callbacks.append(self._arrive)
+        if i < self.n:
+            _At(self.env, self.arrival[i], ARRIVAL_PRIORITY, self._arrive, i)
 
-    def _arrive(self, _: Event) -> None:
-        i = self.next_arrival
-        self.next_arrival = i + 1
-        if self.o.batching:
-            self._dispatch_batching(i, self.arrival[i])
-        else:
-            self._dispatch(i, self.arrival[i])
+    def _arrive(self, event: Event) -> None:
+        """Request ``i``, the event's value, arrives now: dispatch it, schedule the next."""
+        i = event._value
+        self._dispatch_one(i, self.arrival[i])
         self._schedule_arrival(i + 1)
 
-    def _stage(self, g: int, k: int) -> Generator[Event, Any, None]:
-        """Stage ``k`` of group ``g``: FIFO, one job at a time."""
-        buffer = self.buffers[g][k]
-        env = self.env
-        if k + 1 < self.num_stages[g]:
-            while True:
-                if not buffer:
-                    yield self._sleep(g, k)
-                job = buffer.popleft()
-                yield Timeout(env, self._begin(g, k, job))
-                self._put(g, k + 1, job)  # what _end does on a stage that is not the last
-        else:
-            while True:
-                if not buffer:
-                    yield self._sleep(g, k)
-                job = buffer.popleft()
-                yield Timeout(env, self._begin(g, k, job))
-                self._end(g, k, job)
-
-    def _begin(self, g: int, k: int, job: Job) -> float:
-        """Record ``job`` entering stage ``k`` of group ``g`` now; return its latency."""
-        ids, j, m = job
-        now = self.env.now
-        if k == 0:
-            for i in ids:
-                self.start[i] = now
-        if self.stage_start is not None:
-            for i in ids:
-                self.stage_start[i, k] = now
-        latency = self.lat_rows[g][m][j][k]
-        if self.clip:
-            lo, hi = self.window
-            self.busy[g] += max(0.0, min(now + latency, hi) - max(now, lo))
-        else:
-            self.busy[g] += latency
-        return latency
-
-    def _end(self, g: int, k: int, job: Job) -> None:
-        """``job`` leaves stage ``k`` of group ``g``: hand it on, or it is finished."""
-        if k + 1 < self.num_stages[g]:
-            self._put(g, k + 1, job)
-            return
-        ids = job[0]
-        finish = self.env.now + self.overhead
-        for i in ids:
-            self.finish[i] = finish
-        self.outstanding[g] -= len(ids)
-
-    def _batcher(self, g: int) -> Generator[Event, Any, None]:
-        """Stage 0 of a batching group: form a batch whenever stage 0 is free."""
-        queue = self.queue[g]
-        while True:
-            if not queue:
-                yield self._sleep(g, 0)
-            yield _At(self.env, self.env.now, FORMATION_PRIORITY)  # after this instant's arrivals
-            job = self._form_batch(g, self.env.now)
-            if job is not None:
-                yield Timeout(self.env, self._begin(g, 0, job))
-                self._end(g, 0, job)
-
     # ------------------------------------------------------------------ decisions
-    def _choose(self, g_list: list[int], m: int, t: float) -> tuple[int, float]:
-        """The group for a request of model ``m`` at ``t``, and the policy's key for it."""
-        policy = self.o.policy
-        best, best_key = -1, math.inf
-        for g in g_list:
-            if policy == "alpaserve":
-                key = self.free[g][-1]
-            elif policy == "least-outstanding":
-                key = float(self.outstanding[g])
-            else:
-                begin = max(t, self.free[g][0]) + self.queued_work[g] if self.o.batching else t
-                key = commit_exit(self.free[g], self._lat(g, m, 0), begin)
-            if best < 0 or key < best_key:
-                best, best_key = g, key
-        return best, best_key
+    def _choose(self, routes: list[Route], t: float) -> Route:
+        """The route (hosting group) for a request arriving at ``t``: the policy's smallest key.
+
+        ``min`` keeps the first of equal keys, so ties go to the lower group index.
+        """
+        def key(route: Route) -> float:
+            g, free, lat, _ = route
+            if self.policy == "alpaserve":
+                return free[-1]
+            if self.policy == "least-outstanding":
+                return float(self.outstanding[g])
+            begin = max(t, free[0]) + self.queued_work[g] if self.o.batching else t
+            return commit_exit(free, lat, begin)
+
+        return min(routes, key=key)
 
     def _dispatch(self, i: int, t: float) -> None:
         """Without batching: commit request ``i`` arriving at ``t`` to a group, or drop it."""
         m = self.codes[i]
-        hosts = self.hosts[m]
-        if not hosts:
+        routes = self.routes[m]
+        if not routes:
             return  # UNSERVED
         if self.policy == "earliest-finish":
             # the commit_exit recurrence, inlined: it runs for every host of every request
-            g, exit_ = -1, math.inf
-            for h in hosts:
+            best, exit_ = routes[0], math.inf
+            for route in routes:
+                _, free, lat, stages = route
                 e = t
-                for f, d in zip(self.free[h], self.lat_rows[h][m][0], strict=True):
-                    e = (e if e >= f else f) + d
+                for k in stages:
+                    f = free[k]
+                    e = (e if e >= f else f) + lat[k]
                 if e < exit_:
-                    g, exit_ = h, e
+                    best, exit_ = route, e
+            g, free, lat, stages = best
         else:
-            g, _ = self._choose(hosts, m, t)
-            exit_ = commit_exit(self.free[g], self.lat_rows[g][m][0], t)
+            g, free, lat, stages = self._choose(routes, t)
+            exit_ = commit_exit(free, lat, t)
         self.group[i] = g
-        if self.o.admission and exit_ + self.overhead > self.deadline[i]:
+        if self.admission and exit_ + self.overhead > self.deadline[i]:
             self.status[i] = DROPPED
             return
         # commit(), inlined: F[g][k] becomes stage k's exit
-        free = self.free[g]
         e = t
-        for k, d in enumerate(self.lat_rows[g][m][0]):
+        for k in stages:
             f = free[k]
-            e = (e if e >= f else f) + d
+            e = (e if e >= f else f) + lat[k]
             free[k] = e
         self.status[i] = SERVED
         self.batch[i] = 1
         self.outstanding[g] += 1
-        self._put(g, 0, ([i], 0, m))
+        self.stages[g][0].put(((i,), lat))
 
     def _dispatch_batching(self, i: int, t: float) -> None:
+        """With batching: queue request ``i`` arriving at ``t`` on a group, or drop it."""
         m = self.codes[i]
-        hosts = self.hosts[m]
-        if not hosts:
+        routes = self.routes[m]
+        if not routes:
             return
-        g, _ = self._choose(hosts, m, t)
+        g, free, lat, _ = self._choose(routes, t)
         self.group[i] = g
-        lat = self._lat(g, m, 0)
-        if self.o.admission and \
-                commit_exit(self.free[g], lat, t) + self.o.request_overhead > self.deadline[i]:
+        if self.admission and commit_exit(free, lat, t) + self.overhead > self.deadline[i]:
             self.status[i] = DROPPED
             return
         self.queue[g].append(i)
         self.queued_work[g] += lat[0]
         self.outstanding[g] += 1
-        self._wake(g, 0)
+        batcher = self.sleeping[g]
+        if batcher is not None:  # wake the group's batcher
+            self.sleeping[g] = None
+            batcher.succeed()
+
+    # ------------------------------------------------------------------ batching
+    def _batcher(self, g: int) -> Generator[Event, Any, None]:
+        """Stage 0 of a batching group: form a batch whenever stage 0 is free."""
+        queue, stage = self.queue[g], self.stages[g][0]
+        env = self.env
+        while True:
+            if not queue:  # sleep until a dispatch wakes it
+                wake = self.sleeping[g] = env.event()
+                yield wake
+            yield _At(env, env.now, FORMATION_PRIORITY)  # after this instant's arrivals
+            job = self._form_batch(g, env.now)
+            if job is not None:
+                yield stage.start(job)  # stage 0 hands the batch on before this resumes
 
     def _dequeue(self, g: int, members: list[int]) -> None:
         queue = self.queue[g]
@@ -300,6 +313,7 @@ class _Run:
             self.queued_work[g] = 0.0
 
     def _form_batch(self, g: int, t: float) -> Job | None:
+        """The batch that starts on group ``g`` at ``t`` (see the semantics), if any."""
         queue = self.queue[g]
         while queue:
             m = self.codes[queue[0]]
@@ -309,11 +323,11 @@ class _Run:
             chosen = -1
             for j in reversed(fitting):
                 b = int(self.t.sizes[g, m, j])
-                finish = commit_exit(self.free[g], self._lat(g, m, j), t) + self.o.request_overhead
+                finish = commit_exit(self.free[g], self.lat_rows[g][m][j], t) + self.overhead
                 if finish <= min(self.deadline[i] for i in same[:b]):
                     chosen = j
                     break
-            if chosen < 0 and self.o.admission:
+            if chosen < 0 and self.admission:
                 head = queue[0]
                 self._dequeue(g, [head])
                 self.status[head] = DROPPED
@@ -323,17 +337,19 @@ class _Run:
                 chosen = fitting[-1]
             members = same[:int(self.t.sizes[g, m, chosen])]
             self._dequeue(g, members)
-            commit(self.free[g], self._lat(g, m, chosen), t)
+            lat = self.lat_rows[g][m][chosen]
+            commit(self.free[g], lat, t)
             for i in members:
                 self.status[i] = SERVED
                 self.batch[i] = len(members)
-            return members, chosen, m
+            return members, lat
         return None
 
     # ------------------------------------------------------------------ result
     def run(self) -> SimResult:
         self.env.run_to_end()
-        busy = np.array(self.busy) if self.t.num_groups else None
+        busy = (np.array([sum(s.busy_seconds for s in pipeline) for pipeline in self.stages])
+                if self.t.num_groups else None)
         return SimResult.from_outcomes(
             model_names=self.w.model_names, group_names=self.t.group_names,
             arrival=self.w.arrival, model_codes=self.w.model_codes, slo=self.w.slo,
