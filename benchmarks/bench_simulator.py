@@ -243,7 +243,7 @@ def main() -> None:
     # --- SimPy reference on a slice
     nr = min(args.reference_requests, n)
     wr = w.window(float(w.arrival[0]), float(w.arrival[nr - 1]) + 1e-9)
-    t_ref = best_of(1, lambda: simulate(placements[0], db, wr,
+    t_ref = best_of(3, lambda: simulate(placements[0], db, wr,
                                         options.with_(engine="reference"), slo=slo))
     print(f"reference (SimPy):                           {len(wr) / t_ref / 1e3:7.1f} k req/s "
           f"on {len(wr)} requests   [target >= 100 k]")
