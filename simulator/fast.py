@@ -30,12 +30,18 @@ from simulator.fast_common import (
     LEAST_OUTSTANDING,
     SERVED,
     UNSERVED,
+    _checkpoint,
     _clipped,
+    _equivalent,
     _njit,
     _pop_exited,
     _push_pipeline,
 )
-from simulator.fast_stats import order_statistics_kernel, slo_kernel, summary_kernel
+from simulator.fast_stats import (
+    order_statistics_kernel,
+    slo_kernel,
+    summary_kernel,
+)
 
 __all__ = [
     "ALPASERVE",
@@ -63,7 +69,8 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
     from ``F.shape[1]`` at run time, for any width.
     """
 
-    @_njit(cache=True)
+    # nogil: the spans of a time-parallel run execute on threads at once
+    @_njit(cache=True, nogil=True)
     def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
                         nstages: Any, lat1: Any, latc: Any, F: Any, policy: int,
                         admission: bool,
@@ -71,7 +78,8 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
                         out_group: Any, out_status: Any, out_batch: Any, out_stage: Any,
                         record_stages: bool, i0: int, i1: int, good_pm: Any, count_pm: Any,
                         busy: Any, served_gm: Any, clip: bool, lo: float, hi: float,
-                        lat_buf: Any, stats: Any) -> None:
+                        lat_buf: Any, stats: Any, stride: int, snap_out: Any,
+                        couple: Any) -> int:
         """Without batching: decide and time each request at its arrival.
 
         ``cands[m]`` lists the groups hosting ``m`` (ascending), padded to a fixed width with
@@ -83,6 +91,11 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
         When ``record`` is true the statistics of :func:`summary_kernel` are gathered on the way:
         ``lat_buf`` receives the measured served latencies in index order and ``stats`` becomes
         ``(served, dropped, unserved, latency_sum, max_finish)`` (counts over measured requests).
+
+        Checkpoints for time-parallel runs (:mod:`simulator.fast_parallel`): every ``stride``
+        requests (a power of two; 0: never) ``snap_out[j] = F`` when it has rows, and the run
+        stops at the first checkpoint where ``F`` is equivalent to ``couple[j]`` when that has
+        rows (earliest-finish only). Returns the index where it stopped (``n``: the end).
         """
         n = arrival.shape[0]
         G = nstages.shape[0]
@@ -103,11 +116,21 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
         n_unserved = 0
         lat_sum = 0.0
         max_finish = -np.inf
+        stop = n
         for i in range(n):
+            if _checkpoint(i, stride):
+                if snap_out.shape[0] > 0:
+                    snap_out[i // stride] = F
+                if couple.shape[0] > 0 and _equivalent(F, couple[i // stride], arrival[i]):
+                    stop = i
+                    break
             m = codes[i]
             measured = i0 <= i < i1
             if measured:
                 count_pm[m] += 1
+            if record_stages:  # the row is whole even where a repair rewrites it
+                for k in range(smax):
+                    out_stage[i, k] = np.nan
             if ncand[m] == 0:
                 if record:
                     out_status[i] = UNSERVED
@@ -211,6 +234,7 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
             stats[2] = n_unserved
             stats[3] = lat_sum
             stats[4] = max_finish
+        return stop
 
     return pipeline_kernel
 
@@ -231,18 +255,35 @@ def _make_attainment_kernel(smax: int) -> Any:
     ``p``'s ``c``-th host of model ``m`` (padded with its first host), ``ncand[m, p]`` the
     real count, ``latc[m, p, c, k]`` that host's stage latencies, ``F[p, g, k]`` the stage
     free times and ``good_pm[m, p]`` the good counts; ``count_pm[m]`` is shared.
+
+    Checkpoints for time-parallel runs (:mod:`simulator.fast_parallel`): every ``stride``
+    requests (0: never) ``snap_F[j] = F`` and ``snap_good[j] = good_pm`` when those have
+    rows, and the run stops at the first checkpoint where every placement's state is
+    equivalent to ``couple[j]`` when that has rows. Returns where it stopped.
     """
 
     # nogil: attainment_many also spreads batches over threads.
     @_njit(cache=True, boundscheck=False, nogil=True)
     def attainment_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
                           latc: Any, F: Any, admission: bool, overhead: float, i0: int,
-                          i1: int, good_pm: Any, count_pm: Any) -> None:
+                          i1: int, good_pm: Any, count_pm: Any, stride: int, snap_F: Any,
+                          snap_good: Any, couple: Any) -> int:
         n = arrival.shape[0]
         num_placements = cands.shape[1]
         width = cands.shape[2]
         E = np.empty((width, smax))
         for i in range(n):
+            if _checkpoint(i, stride):
+                j = i // stride
+                if snap_F.shape[0] > 0:
+                    snap_F[j] = F
+                    snap_good[j] = good_pm
+                if couple.shape[0] > 0:
+                    same = True
+                    for p in range(num_placements):
+                        same = same and _equivalent(F[p], couple[j, p], arrival[i])
+                    if same:
+                        return i
             m = codes[i]
             measured = i0 <= i < i1
             if measured:
@@ -272,6 +313,7 @@ def _make_attainment_kernel(smax: int) -> Any:
                     F[p, g, k] = E[best, k]
                 if measured and fin <= dl:
                     good_pm[m, p] += 1
+        return n
 
     return attainment_kernel
 

@@ -71,3 +71,28 @@ def _exit_padded(F: Any, lat1: Any, g: int, m: int, smax: int, t: float) -> floa
     for k in range(smax):
         e = max(e, F[g, k]) + lat1[g, m, k]
     return e
+
+
+@_njit(cache=True, inline="always")
+def _checkpoint(i: int, stride: int) -> bool:
+    # stride is a power of two (or 0: no checkpoints)
+    return stride > 0 and (i & (stride - 1)) == 0
+
+
+@_njit(cache=True, inline="always")
+def _equivalent(A: Any, B: Any, t: float) -> bool:
+    """Whether stage-free-time states ``A`` and ``B`` (groups x stages) make the same
+    earliest-finish decisions, with the same float values, for every arrival from ``t``.
+
+    Per group: equal rows, or both rows at or before ``t`` (rows never decrease along the
+    stages, so the last entry says): the recurrence only reads ``max(e, F[g, k])`` with
+    ``e >= t``, where such a row never wins.
+    """
+    last = A.shape[1] - 1
+    for g in range(A.shape[0]):
+        if A[g, last] <= t and B[g, last] <= t:
+            continue
+        for k in range(last + 1):
+            if A[g, k] != B[g, k]:
+                return False
+    return True

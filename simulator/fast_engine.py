@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from alpaserve.errors import SimulationError
-from simulator import fast
+from simulator import fast, fast_parallel
+from simulator.fast_parallel import run_time_parallel, span_bounds
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload
 from simulator.result import (
@@ -23,6 +26,8 @@ from simulator.result import (
 )
 from simulator.semantics import POLICY_CODES, PlacementTables
 
+logger = logging.getLogger(__name__)
+
 
 def _window(prepared: PreparedWorkload, options: SimulationOptions
             ) -> tuple[int, int, bool, float, float]:
@@ -32,6 +37,10 @@ def _window(prepared: PreparedWorkload, options: SimulationOptions
     (lo, hi), (i0, i1) = stats_window(prepared.arrival, prepared.arrival,
                                       warmup=options.warmup, cooldown=options.cooldown)
     return i0, i1, True, lo, hi
+
+
+def _threads(options: SimulationOptions) -> int:
+    return options.threads or os.cpu_count() or 1
 
 
 def _run(prepared: PreparedWorkload, tables: PlacementTables, options: SimulationOptions,
@@ -84,16 +93,43 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
         latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
         served_gm = np.zeros((G, M), dtype=np.int64)
         stats = np.zeros(5)
-        pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
-                 tables.num_stages, lat1, latc, F, policy, options.admission,
-                 options.request_overhead, record,
-                 out["start"], out["finish"], out["group"], out["status"], out["batch"],
-                 out["stage_start"], rec_stages, i0, i1, out["good_pm"], out["count_pm"],
-                 out["busy"], served_gm, clip, lo, hi, out["latency"], stats)
+        bounds = [0, n]
+        if (record and not clip and options.policy == "earliest-finish" and not kernels
+                and fast.HAVE_NUMBA):
+            bounds = span_bounds(n, _threads(options))
+        if len(bounds) > 2:
+            def run_span(span: int, begin: int, end: int, state: np.ndarray,
+                         snap_out: np.ndarray, couple: np.ndarray, stride: int) -> int:
+                # per-span statistics are discarded (the latency buffer is only scratch
+                # here): run_fast sums them from the outcomes
+                return int(pipeline(
+                    prepared.arrival[begin:end], prepared.model_codes[begin:end],
+                    prepared.deadline[begin:end], cands, ncand, tables.num_stages, lat1,
+                    latc, state, policy, options.admission, options.request_overhead, True,
+                    out["start"][begin:end], out["finish"][begin:end],
+                    out["group"][begin:end], out["status"][begin:end],
+                    out["batch"][begin:end], out["stage_start"][begin:end], rec_stages, 0,
+                    end - begin, np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64),
+                    np.zeros(G), np.zeros((G, M), dtype=np.int64), False, 0.0, 0.0,
+                    out["latency"][begin:end], np.zeros(5), stride, snap_out, couple))
+
+            reran = run_time_parallel(bounds, (G, tables.max_stages), run_span)
+            logger.debug("simulate: %d spans on threads, repairs reran %s requests",
+                         len(bounds) - 1, reran)
+            out["served_gm"] = served_gm  # counted with the statistics (run_fast)
+        else:
+            pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
+                     tables.num_stages, lat1, latc, F, policy, options.admission,
+                     options.request_overhead, record,
+                     out["start"], out["finish"], out["group"], out["status"], out["batch"],
+                     out["stage_start"], rec_stages, i0, i1, out["good_pm"], out["count_pm"],
+                     out["busy"], served_gm, clip, lo, hi, out["latency"], stats, 0,
+                     np.empty((0, *F.shape)), np.empty((0, *F.shape)))  # no checkpoints
+            if record:
+                out["stats"] = stats
         if not clip:
-            out["busy"] = (served_gm * lat1.sum(axis=2)).sum(axis=1)
-        if record:
-            out["stats"] = stats
+            out["busy_per_served"] = lat1.sum(axis=2)  # (group, model): seconds per request
+            out["busy"] = (served_gm * out["busy_per_served"]).sum(axis=1)
     return out
 
 
@@ -115,9 +151,12 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
         summary_kernel = kernels[2] if kernels else fast.summary_kernel
         M = len(prepared.model_names)
         req_pm, good_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
+        served_gm = out.get("served_gm", np.zeros((0, 0), dtype=np.int64))
         served, dropped, unserved, total, _, max_finish = summary_kernel(
             prepared.arrival, prepared.model_codes, prepared.deadline, out["finish"],
-            out["status"], i0, i1, req_pm, good_pm, lat_buf)
+            out["status"], i0, i1, req_pm, good_pm, lat_buf, out["group"], served_gm)
+        if served_gm.size:
+            out["busy"] = (served_gm * out["busy_per_served"]).sum(axis=1)
     select = fast.order_statistics_kernel if fast.HAVE_NUMBA and not kernels else None
     summary = Summary(requests_per_model=req_pm, good_per_model=good_pm, num_served=served,
                       num_dropped=dropped, num_unserved=unserved,
@@ -171,11 +210,14 @@ def batch_plan(tables: Sequence[PlacementTables], num_models: int,
 
 
 def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTables],
-                     options: SimulationOptions) -> list[AttainmentSummary]:
+                     options: SimulationOptions, *, threads: int = 1
+                     ) -> list[AttainmentSummary]:
     """:func:`attainment_fast` of each placement, in one interleaved pass where possible.
 
     The placements must all take the specialised kernel with the same stage count (as
-    :func:`batch_plan` groups them), or be a single placement of any kind.
+    :func:`batch_plan` groups them), or be a single placement of any kind. With
+    ``threads > 1`` a long workload is also cut into time-parallel spans
+    (:mod:`simulator.fast_parallel`); the counts are exact either way.
     """
     M = len(prepared.model_names)
     if not tables:
@@ -204,11 +246,40 @@ def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTable
         ncand[:, p] = nc
         latc[:, p] = t.lat[c, rows, 0, :]
     i0, i1, _, _, _ = _window(prepared, options)
-    good_pm, count_pm = np.zeros((M, P), dtype=np.int64), np.zeros(M, dtype=np.int64)
-    F = np.full((P, max(t.num_groups for t in tables), smax), -np.inf)
-    fast.attainment_kernels[smax - 1](
-        prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand, latc, F,
-        options.admission, options.request_overhead, i0, i1, good_pm, count_pm)
+    bounds = span_bounds(len(prepared), threads)
+    spans = len(bounds) - 1
+    # per span: its speculative good counts and their checkpoints, and its repair's counts
+    good = [np.zeros((M, P), dtype=np.int64) for _ in range(spans)]
+    snap_good = [np.empty((0, M, P), dtype=np.int64) for _ in range(spans)]
+    repaired = [np.zeros((M, P), dtype=np.int64) for _ in range(spans)]
+    counts = [np.zeros(M, dtype=np.int64) for _ in range(spans)]
+
+    def run_span(span: int, begin: int, end: int, state: np.ndarray, snap_out: np.ndarray,
+                 couple: np.ndarray, stride: int) -> int:
+        repair = couple.shape[0] > 0
+        if not repair:
+            snap_good[span] = np.empty((snap_out.shape[0], M, P), dtype=np.int64)
+        return int(fast.attainment_kernels[smax - 1](
+            prepared.arrival[begin:end], prepared.model_codes[begin:end],
+            prepared.deadline[begin:end], cands, ncand, latc, state, options.admission,
+            options.request_overhead, i0 - begin, i1 - begin,
+            repaired[span] if repair else good[span],
+            np.zeros(M, dtype=np.int64) if repair else counts[span], stride, snap_out,
+            snap_good[span], couple))
+
+    stride = fast_parallel.CHECKPOINT_STRIDE
+    reran = run_time_parallel(bounds, (P, max(t.num_groups for t in tables), smax), run_span,
+                              stride=stride)
+    good_pm, count_pm = good[0], np.sum(counts, axis=0)
+    for span in range(1, spans):
+        if reran[span] == bounds[span + 1] - bounds[span]:  # the repair redid it all
+            good_pm = good_pm + repaired[span]
+        else:  # the repair's prefix, then the speculative run from where they coincide
+            good_pm = good_pm + repaired[span] + good[span] - \
+                snap_good[span][reran[span] // stride]
+    if spans > 1:
+        logger.debug("attainment: %d spans on threads, repairs reran %s requests", spans,
+                     reran)
     return [AttainmentSummary(model_names=prepared.model_names,
                               requests_per_model=count_pm.copy(),
                               good_per_model=np.ascontiguousarray(good_pm[:, p]))
@@ -220,9 +291,10 @@ def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
     """Per-model good and measured counts only: no per-request arrays are written.
 
     Earliest-finish without batching runs a kernel specialised to the stage count (see
-    :func:`simulator.fast._make_attainment_kernel`); other cases use the general kernels.
+    :func:`simulator.fast._make_attainment_kernel`), on ``options.threads`` threads;
+    other cases use the general kernels.
     """
-    return attainment_batch(prepared, [tables], options)[0]
+    return attainment_batch(prepared, [tables], options, threads=_threads(options))[0]
 
 
 def warm_up(stage_counts: Sequence[int] = (1,)) -> float:

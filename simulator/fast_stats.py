@@ -13,13 +13,15 @@ from simulator.fast_common import DROPPED, SERVED, _njit
 
 @_njit(cache=True)
 def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status: Any,
-                   i0: int, i1: int, req_pm: Any, good_pm: Any, lat_buf: Any
-                   ) -> tuple[int, int, int, float, int, float]:
+                   i0: int, i1: int, req_pm: Any, good_pm: Any, lat_buf: Any,
+                   group: Any, served_gm: Any) -> tuple[int, int, int, float, int, float]:
     """One pass of :func:`simulator.result.summarize`; latencies go to ``lat_buf``.
 
     Returns ``(served, dropped, unserved, latency_sum, num_latencies, max_finish)``; the sum
-    is left to right, like ``cumsum`` in the NumPy version.
+    is left to right, like ``cumsum`` in the NumPy version. When ``served_gm`` has rows,
+    ``served_gm[group[i], m] +=`` every served request (measured or not), for busy time.
     """
+    count_served = served_gm.shape[0] > 0
     served = 0
     dropped = 0
     unserved = 0
@@ -29,6 +31,8 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
         st = status[i]
         if st == SERVED:
             max_finish = max(max_finish, finish[i])
+            if count_served:
+                served_gm[group[i], codes[i]] += 1
         if i < i0 or i >= i1:
             continue
         m = codes[i]

@@ -44,6 +44,11 @@ class SimulationOptions:
         ``"fast"`` (compiled) or ``"reference"`` (SimPy); both give identical outcomes.
     record_stages
         Also return every request's start time on each stage (``SimResult.stage_start``).
+    threads
+        Threads for one fast-engine run (0: one per CPU). Earliest-finish runs without
+        batching or trimming are cut into time-parallel spans, repaired to the exact
+        one-thread result (:mod:`simulator.fast_parallel`); other runs use one thread. The
+        default, 1, suits callers that already run many simulations at once.
 
     Examples
     --------
@@ -63,6 +68,7 @@ class SimulationOptions:
     cooldown: float = 0.0
     engine: Engine = "fast"
     record_stages: bool = False
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -75,6 +81,9 @@ class SimulationOptions:
         if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, int) \
                 or self.max_batch < 1:
             raise SimulationError(f"max_batch must be an integer >= 1, got {self.max_batch!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) \
+                or self.threads < 0:
+            raise SimulationError(f"threads must be an integer >= 0, got {self.threads!r}")
         for name in ("request_overhead", "stage_inflation", "warmup", "cooldown"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) \

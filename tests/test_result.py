@@ -38,7 +38,7 @@ def test_compiled_summary_equals_numpy(seed: int, n: int, m: int, trim: tuple) -
     req, good, buf = np.zeros(m, np.int64), np.zeros(m, np.int64), np.empty(max(i1 - i0, 0))
     served, dropped, unserved, total, nlat, max_finish = kernels.summary_kernel(
         o["arrival"], o["model_codes"], deadline, o["finish"], o["status"], i0, i1, req, good,
-        buf)
+        buf, np.zeros(0, dtype=np.int32), np.zeros((0, 0), dtype=np.int64))
     np.testing.assert_array_equal(req, ref.requests_per_model)
     np.testing.assert_array_equal(good, ref.good_per_model)
     assert (served, dropped, unserved) == (ref.num_served, ref.num_dropped, ref.num_unserved)
