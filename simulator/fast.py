@@ -40,6 +40,7 @@ from simulator.fast_common import (
 from simulator.fast_stats import (
     order_statistics_kernel,
     slo_kernel,
+    sum_kernel,
     summary_kernel,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "pipeline_kernel",
     "pipeline_kernels",
     "slo_kernel",
+    "sum_kernel",
     "summary_kernel",
 ]
 

@@ -43,6 +43,52 @@ def _threads(options: SimulationOptions) -> int:
     return options.threads or os.cpu_count() or 1
 
 
+def _record_spans(prepared: PreparedWorkload, tables: PlacementTables,
+                  options: SimulationOptions, bounds: list[int], out: dict[str, Any],
+                  pipeline: Any, cands: np.ndarray, ncand: np.ndarray, lat1: np.ndarray,
+                  latc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pipeline kernel over time-parallel spans (:mod:`simulator.fast_parallel`):
+    writes the outcomes and ``out["latency"]``; returns the statistics and served counts."""
+    G, M = tables.num_groups, len(prepared.model_names)
+    arrival, codes, deadline = prepared.arrival, prepared.model_codes, prepared.deadline
+    policy = POLICY_CODES[options.policy]
+
+    def run(begin: int, end: int, state: np.ndarray, outs: tuple[np.ndarray, ...],
+            totals: fast_parallel.SpanTotals, stride: int, snap_out: np.ndarray,
+            couple: np.ndarray) -> int:
+        start, finish, group, status, batch, stage_start = outs
+        return int(pipeline(
+            arrival[begin:end], codes[begin:end], deadline[begin:end], cands, ncand,
+            tables.num_stages, lat1, latc, state, policy, options.admission,
+            options.request_overhead, True, start, finish, group, status, batch, stage_start,
+            options.record_stages, 0, end - begin, totals.good, totals.count, np.zeros(G),
+            totals.served, False, 0.0, 0.0, totals.latency, totals.stats, stride, snap_out,
+            couple))
+
+    def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
+                  group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
+        served, dropped, unserved, total, _, max_finish = fast.summary_kernel(
+            arrival[begin:end], codes[begin:end], deadline[begin:end], finish, status, 0,
+            end - begin, totals.count, totals.good, totals.latency, group, totals.served)
+        totals.stats[:] = (served, dropped, unserved, total, max_finish)
+
+    outputs = tuple(out[k] for k in ("start", "finish", "group", "status", "batch",
+                                     "stage_start"))
+    totals, reran = fast_parallel.record_time_parallel(
+        bounds, (G, tables.max_stages), outputs, M, run, summarize)
+    logger.debug("simulate: %d spans on threads, repairs reran %s requests", len(totals),
+                 reran)
+    parts = [part for t in totals for part in t.latencies()]
+    at = sum(len(part) for part in parts)
+    # the latencies in request order, as one thread writes them
+    np.concatenate(parts, out=out["latency"][:at])
+    out["good_pm"] = np.sum([t.good for t in totals], axis=0)
+    out["count_pm"] = np.sum([t.count for t in totals], axis=0)
+    stats = np.array([at, sum(t.stats[1] for t in totals), sum(t.stats[2] for t in totals),
+                      fast.sum_kernel(out["latency"][:at]), max(t.stats[4] for t in totals)])
+    return stats, np.sum([t.served for t in totals], axis=0)
+
+
 def _run(prepared: PreparedWorkload, tables: PlacementTables, options: SimulationOptions,
          record: bool, kernels: Any = None) -> dict[str, Any]:
     n, G, M = len(prepared), tables.num_groups, len(prepared.model_names)
@@ -98,25 +144,8 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
                 and fast.HAVE_NUMBA):
             bounds = span_bounds(n, _threads(options))
         if len(bounds) > 2:
-            def run_span(span: int, begin: int, end: int, state: np.ndarray,
-                         snap_out: np.ndarray, couple: np.ndarray, stride: int) -> int:
-                # per-span statistics are discarded (the latency buffer is only scratch
-                # here): run_fast sums them from the outcomes
-                return int(pipeline(
-                    prepared.arrival[begin:end], prepared.model_codes[begin:end],
-                    prepared.deadline[begin:end], cands, ncand, tables.num_stages, lat1,
-                    latc, state, policy, options.admission, options.request_overhead, True,
-                    out["start"][begin:end], out["finish"][begin:end],
-                    out["group"][begin:end], out["status"][begin:end],
-                    out["batch"][begin:end], out["stage_start"][begin:end], rec_stages, 0,
-                    end - begin, np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64),
-                    np.zeros(G), np.zeros((G, M), dtype=np.int64), False, 0.0, 0.0,
-                    out["latency"][begin:end], np.zeros(5), stride, snap_out, couple))
-
-            reran = run_time_parallel(bounds, (G, tables.max_stages), run_span)
-            logger.debug("simulate: %d spans on threads, repairs reran %s requests",
-                         len(bounds) - 1, reran)
-            out["served_gm"] = served_gm  # counted with the statistics (run_fast)
+            out["stats"], served_gm = _record_spans(prepared, tables, options, bounds, out,
+                                                    pipeline, cands, ncand, lat1, latc)
         else:
             pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
                      tables.num_stages, lat1, latc, F, policy, options.admission,
@@ -128,8 +157,7 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
             if record:
                 out["stats"] = stats
         if not clip:
-            out["busy_per_served"] = lat1.sum(axis=2)  # (group, model): seconds per request
-            out["busy"] = (served_gm * out["busy_per_served"]).sum(axis=1)
+            out["busy"] = (served_gm * lat1.sum(axis=2)).sum(axis=1)
     return out
 
 
@@ -151,12 +179,10 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
         summary_kernel = kernels[2] if kernels else fast.summary_kernel
         M = len(prepared.model_names)
         req_pm, good_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
-        served_gm = out.get("served_gm", np.zeros((0, 0), dtype=np.int64))
         served, dropped, unserved, total, _, max_finish = summary_kernel(
             prepared.arrival, prepared.model_codes, prepared.deadline, out["finish"],
-            out["status"], i0, i1, req_pm, good_pm, lat_buf, out["group"], served_gm)
-        if served_gm.size:
-            out["busy"] = (served_gm * out["busy_per_served"]).sum(axis=1)
+            out["status"], i0, i1, req_pm, good_pm, lat_buf, out["group"],
+            np.zeros((0, 0), dtype=np.int64))
     select = fast.order_statistics_kernel if fast.HAVE_NUMBA and not kernels else None
     summary = Summary(requests_per_model=req_pm, good_per_model=good_pm, num_served=served,
                       num_dropped=dropped, num_unserved=unserved,

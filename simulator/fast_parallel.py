@@ -98,3 +98,75 @@ def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: Span
             states[span] = state
         reran.append(stop)
     return reran
+
+
+class SpanTotals:
+    """What one span's run counted: the statistics of
+    :func:`simulator.fast.pipeline_kernel` over its requests and its served latencies."""
+
+    def __init__(self, num_groups: int, num_models: int, lat_size: int) -> None:
+        self.stats = np.zeros(5)  # served, dropped, unserved, latency sum, max finish
+        self.good = np.zeros(num_models, dtype=np.int64)
+        self.count = np.zeros(num_models, dtype=np.int64)
+        self.served = np.zeros((num_groups, num_models), dtype=np.int64)
+        self.latency = np.empty(lat_size)
+        # the span's served latencies in request order, when not latency[:served]
+        self.parts: list[np.ndarray] | None = None
+
+    def latencies(self) -> list[np.ndarray]:
+        """The span's served latencies in request order, in pieces."""
+        return self.parts if self.parts is not None else [self.latency[:int(self.stats[0])]]
+
+
+# run(begin, end, state, outputs (start, finish, group, status, batch, stage_start), totals,
+#     stride, snap_out, couple) -> where it stopped
+RecordRunner = Callable[[int, int, np.ndarray, tuple[np.ndarray, ...], SpanTotals, int,
+                         np.ndarray, np.ndarray], int]
+# summarize(begin, end, finish, status, group, totals): summary_kernel over those outcomes
+Summarizer = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray, SpanTotals], None]
+
+
+def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
+                         outputs: tuple[np.ndarray, ...], num_models: int,
+                         run: RecordRunner, summarize: Summarizer
+                         ) -> tuple[list[SpanTotals], list[int]]:
+    """:func:`run_time_parallel` for a run that records every request's outcome.
+
+    Speculative spans write their outcomes in place (``outputs`` are full-length arrays:
+    start, finish, group, status, batch size, stage starts) and count their statistics. A
+    repair runs into scratch arrays instead; once it stops, the speculative statistics of
+    the requests it reran are recounted from the outcomes they replace (``summarize``) and
+    swapped for the repair's, and its outcomes are copied over. Returns each span's totals
+    (the latencies of span ``s`` in request order: ``totals[s].latencies()``) and what
+    each repair reran.
+    """
+    num_groups = state_shape[0]
+    totals = [SpanTotals(num_groups, num_models, end - begin)
+              for begin, end in pairwise(bounds)]
+
+    def runner(span: int, begin: int, end: int, state: np.ndarray, snap_out: np.ndarray,
+               couple: np.ndarray, stride: int) -> int:
+        if couple.shape[0] == 0:  # speculative (or the first span): in place
+            return run(begin, end, state, tuple(o[begin:end] for o in outputs), totals[span],
+                       stride, snap_out, couple)
+        scratch = tuple(np.empty_like(o[begin:end]) for o in outputs)
+        repair = SpanTotals(num_groups, num_models, end - begin)
+        stop = run(begin, end, state, scratch, repair, stride, snap_out, couple)
+        replaced = SpanTotals(num_groups, num_models, stop)
+        finish, group, status = (o[begin:begin + stop] for o in outputs[1:4])
+        summarize(begin, begin + stop, finish, status, group, replaced)
+        spec = totals[span]
+        kept = slice(int(replaced.stats[0]), int(spec.stats[0]))  # speculative latencies kept
+        spec.parts = [repair.latency[:int(repair.stats[0])], spec.latency[kept]]
+        spec.stats[:3] += repair.stats[:3] - replaced.stats[:3]
+        rest = outputs[1][begin + stop:end]  # finish times the speculative run keeps (NaN:
+        spec.stats[4] = max(repair.stats[4],  # not served)
+                            np.fmax.reduce(rest) if rest.size else -np.inf)
+        spec.good += repair.good - replaced.good
+        spec.served += repair.served - replaced.served
+        for o, s in zip(outputs, scratch, strict=True):
+            o[begin:begin + stop] = s[:stop]
+        return stop
+
+    reran = run_time_parallel(bounds, state_shape, runner)
+    return totals, reran
