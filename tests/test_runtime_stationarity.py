@@ -107,7 +107,7 @@ def test_tolerance_validates_and_violations_name_the_numbers() -> None:
     assert len(seen(0.3, BUSY).violations(tol)) == 2
     unknown = HostLoad(wall=1.0, other_cores=None, steal_cores=None, own_cores=0.1)
     assert seen(0.0, unknown).violations(tol) == ()  # unmeasurable load is not held against it
-    assert "other load unknown" in seen(0.0, unknown).describe()
+    assert "others' load unknown" in seen(0.0, unknown).describe()
     both = Stationarity(drift={"a": 0.05, "b": -0.2}, load=QUIET)
     assert both.worst_drift == -0.2
     assert both.to_dict()["worst_drift"] == -0.2

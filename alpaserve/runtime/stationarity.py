@@ -193,8 +193,8 @@ class Stationarity:
 
     def describe(self) -> str:
         taken = self.load.taken_cores
-        load = ("other load unknown" if taken is None else
-                f"other load {taken:.2f} cores (steal {self.load.steal_cores or 0.0:.2f})")
+        load = ("others' load unknown" if taken is None else
+                f"others took {taken:.2f} cores (steal {self.load.steal_cores or 0.0:.2f})")
         return (f"speed drift {100 * self.worst_drift:+.1f}%, {load}, own "
                 f"{self.load.own_cores:.2f} cores over {self.load.wall:.1f}s")
 
