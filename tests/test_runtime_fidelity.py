@@ -20,7 +20,7 @@ from alpaserve.runtime.fidelity import (
     simulate_with_profile,
 )
 from alpaserve.runtime.result import ResultLike, RunResult
-from alpaserve.runtime.stationarity import SteadyRuns
+from alpaserve.runtime.stationarity import SteadyRuns, Tolerance
 from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
 from workloads.workload import Workload
 
@@ -129,6 +129,35 @@ def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
     assert all(rep.status_counts_real["served"] > 0 for rep in runs.steady)
     rep = runs.median(lambda r: r.attainment_diff_pp)
     assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP, describe(runs)
+
+
+def test_a_run_reports_what_it_saw_of_the_host() -> None:
+    """The probes' plumbing, without judging fidelity (a short, lightly loaded run)."""
+    from alpaserve.runtime.fidelity import measure_fidelity
+    from alpaserve.runtime.profiler import profile_model
+
+    devices = cpu_devices()
+    placement = one_group()
+    w = gamma_workload(rate=40.0, cv=1.0, n=20, models=["a", "b"], seed=1)
+    rep = measure_fidelity(placement, w, slo_scale=5.0,
+                           runtime_options={"devices": devices, "repeats": 3})
+    assert rep.host is not None
+    assert set(rep.host.drift) == {"a/pp1-tp1/bs1", "b/pp1-tp1/bs1"}
+    assert rep.host.load.wall > 0
+    assert "host: speed drift" in rep.format()
+    assert rep.to_dict()["host"]["drift"] == rep.host.drift
+    # a given profile is not a probe: the attempt takes one, and anything counts as steady
+    config = placement.groups[0].models["a"]
+    given = profile_model(placement.models["a"], [config], devices, repeats=3)
+    given.update(profile_model(placement.models["b"], [config], devices, repeats=3))
+    runs = measure_fidelity_steady(placement, w, slo=0.05, needed=1, max_attempts=1,
+                                   tolerance=Tolerance(max_drift=1e3, max_other_cores=1e3),
+                                   runtime_options={"devices": devices, "repeats": 3,
+                                                    "profile": given})
+    assert runs.complete
+    (only,) = runs.steady
+    assert only.host is not None
+    assert only.extra["attempt"] == 0
 
 
 def halved(profile: ProfileDB) -> ProfileDB:
