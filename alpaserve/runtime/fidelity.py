@@ -95,6 +95,7 @@ from simulator import simulate as run_simulation
 from workloads import Workload
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 99.0)
+PROBE_REPEATS = 100  # back-to-back runs per stage in each speed probe (~0.05 s per model)
 Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
 
 
@@ -329,6 +330,7 @@ class _Session:
         self.slo, self.slo_scale, self.time_scale = slo, slo_scale, time_scale
         self.simulate = simulate if simulate is not None else simulate_with_profile
         self.percentiles = percentiles
+        self.probe_repeats = PROBE_REPEATS
         self.runtime = Runtime(placement, **(runtime_options or {}))
 
     def __enter__(self) -> _Session:
@@ -354,22 +356,16 @@ class _Session:
         return self.runtime.serve(self.served, time_scale=self.time_scale)
 
     def attempt(self, i: int, *, recalibrate: bool) -> tuple[FidelityReport, Stationarity]:
-        """Serve once between two serving-path probes, reading the host's load around it.
-
-        The profile served with is the "before" probe where it was measured (with
-        ``recalibrate``, measured afresh); a given profile is not a probe, so one is taken.
-        """
+        """Serve once between two timings of the stages alone, reading the host's load
+        around it; with ``recalibrate`` a measured profile is first measured afresh."""
         rt = self.runtime
         start = cpu_sample()
-        measured = rt.kernel_profile is not None
-        if measured:
-            before = rt.recalibrate() if recalibrate else rt.profile
-        else:
-            before = rt.measure_serving_path()
+        before = rt.measure_kernels(repeats=self.probe_repeats)
+        if recalibrate and rt.kernel_profile is not None:
+            rt.recalibrate()
         real = self.serve()
-        after = rt.measure_serving_path()
-        seen = Stationarity(drift=profile_drift(before, after),
-                            load=host_load(start, cpu_sample()))
+        drift = profile_drift(before, rt.measure_kernels(repeats=self.probe_repeats))
+        seen = Stationarity(drift=drift, load=host_load(start, cpu_sample()))
         return self.compare(real, attempt=i, host=seen), seen
 
     def compare(self, real: ResultLike, *, attempt: int,

@@ -7,9 +7,13 @@ borderline requests late: on a 2-core host, one other CPU-bound process moved si
 0-17 points below their prediction. When the premise fails the comparison says nothing
 about the simulator, so it is measured, not assumed:
 
-* *Speed drift*: the serving-path profile is measured again right after the run
-  (:meth:`Runtime.measure_serving_path <alpaserve.runtime.runtime.Runtime.measure_serving_path>`);
-  :func:`profile_drift` is each entry's total latency after / before - 1.
+* *Speed drift*: every stage is timed alone, back to back, right before and right after
+  the run (:meth:`Runtime.measure_kernels
+  <alpaserve.runtime.runtime.Runtime.measure_kernels>`, a fixed reference workload on the
+  very stages served); :func:`profile_drift` is each entry's total latency after / before
+  - 1. The serving-path profile itself is a poor probe: its requests arrive one at a time
+  after idle gaps, so the median of 40 samples moves by ~10% between two calibrations of
+  a quiet host.
 * *Other load*: the CPU time the host gave to other processes, plus what the hypervisor
   stole, during the attempt, in cores (:func:`cpu_sample`, :func:`host_load`; read from
   ``/proc/stat`` minus this process's own CPU time, ``None`` where there is no
