@@ -160,8 +160,8 @@ class Tolerance:
     attempt (ignored where it cannot be measured).
     """
 
-    max_drift: float = 0.15
-    max_other_cores: float = 0.1
+    max_drift: float = 0.10
+    max_other_cores: float = 0.05
 
     def __post_init__(self) -> None:
         non_negative_float("Tolerance", "max_drift", self.max_drift)
