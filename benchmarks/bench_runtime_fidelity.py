@@ -74,8 +74,9 @@ def scenario(name: str, groups: int, rate: float, devices: list) -> None:
           f"SLO 5x latency ({1e3 * slo['a']:.2f} ms), wall {time.perf_counter() - t0:.1f}s, "
           f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     seen = Stationarity(drift=drift, load=load)
+    why = seen.violations(Tolerance())
     print(f"host during the run: {seen.describe()}; steady: "
-          f"{'; '.join(seen.violations(Tolerance())) or 'yes'}")
+          f"{'no (' + '; '.join(why) + ')' if why else 'yes'}")
     print(rep.format())
     err, err_base = abs(rep.attainment_diff_pp), abs(base.attainment_diff_pp)
     print(f"|attainment diff|: serving-path profile {err:.2f} pp, kernel-profile baseline "
