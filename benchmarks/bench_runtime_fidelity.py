@@ -56,10 +56,9 @@ def scenario(name: str, groups: int, rate: float, devices: list) -> None:
         slo = slo_from_latency(rt.stage_latencies(), 5.0)
         w = w.with_slo(slo)
         start = cpu_sample()
-        probe = rt.measure_kernels(repeats=100)
         real = rt.serve(w)
         ours, kernel = rt.profile, rt.kernel_profile
-        drift = profile_drift(probe, rt.measure_kernels(repeats=100))
+        drift = profile_drift(ours, rt.measure_serving_path())
         load = host_load(start, cpu_sample())
     assert kernel is not None
     isolated = None

@@ -94,7 +94,7 @@ def test_serving_needs_an_open_runtime(devices: list) -> None:
 
 def test_recalibrating_probes_and_then_predicts_with_the_result(runtime) -> None:
     before = runtime.profile
-    probe = runtime.measure_kernels(repeats=3)
+    probe = runtime.measure_serving_path()
     assert {e.key for e in probe} == {e.key for e in before}
     assert runtime.profile is before  # a probe is not predicted with
     fresh = runtime.recalibrate()
@@ -107,6 +107,6 @@ def test_probing_needs_an_open_runtime(devices: list) -> None:
 
     rt = Runtime(two_group_placement(), devices=devices)
     with pytest.raises(ExecutionError, match="not open"):
-        rt.measure_kernels()
+        rt.measure_serving_path()
     with pytest.raises(ExecutionError, match="not open"):
         rt.recalibrate()

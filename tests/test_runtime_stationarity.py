@@ -71,14 +71,13 @@ def test_host_load_subtracts_own_time_and_clamps() -> None:
     b = CpuSample(wall=14.0, own=3.0, busy=56.0, steal=1.4)
     load = host_load(a, b)
     assert (load.other_cores, load.steal_cores, load.own_cores) == pytest.approx((1.0, 0.1, 0.5))
-    assert load.taken_cores == pytest.approx(1.1)
     # jiffy rounding can make host busy < own: never negative
     rounded = host_load(a, CpuSample(wall=11.0, own=1.5, busy=50.4, steal=1.0))
     assert rounded.other_cores == 0.0
     unknown = host_load(CpuSample(wall=0.0, own=0.0, busy=None, steal=None),
                         CpuSample(wall=1.0, own=0.5, busy=None, steal=None))
     assert unknown.other_cores is None
-    assert unknown.taken_cores is None
+    assert unknown.steal_cores is None
     assert unknown.own_cores == 0.5
     with pytest.raises(SimulationError, match=r"taken in order, got -4\.0s apart"):
         host_load(b, a)
@@ -99,15 +98,18 @@ def test_tolerance_validates_and_violations_name_the_numbers() -> None:
         Tolerance(max_drift=-0.1)
     with pytest.raises(SpecError, match="max_other_cores"):
         Tolerance(max_other_cores=float("nan"))
-    tol = Tolerance(max_drift=0.1, max_other_cores=0.2)
+    with pytest.raises(SpecError, match="max_steal_cores"):
+        Tolerance(max_steal_cores=-1)
+    tol = Tolerance(max_drift=0.1, max_other_cores=0.2, max_steal_cores=0.01)
     assert seen(0.05).violations(tol) == ()
     assert seen(-0.12).violations(tol) == ("speed drifted -12.0% (a/pp1-tp1/bs1; max 10%)",)
-    (why,) = seen(0.0, BUSY).violations(tol)
-    assert why == "other processes and steal took 0.97 cores (steal 0.02; max 0.20)"
-    assert len(seen(0.3, BUSY).violations(tol)) == 2
+    assert seen(0.0, BUSY).violations(tol) == ("other processes took 0.950 cores (max 0.200)",
+                                               "the hypervisor stole 0.020 cores (max 0.010)")
+    assert len(seen(0.3, BUSY).violations(tol)) == 3
     unknown = HostLoad(wall=1.0, other_cores=None, steal_cores=None, own_cores=0.1)
     assert seen(0.0, unknown).violations(tol) == ()  # unmeasurable load is not held against it
     assert "others' load unknown" in seen(0.0, unknown).describe()
+    assert "other processes 0.950 cores, steal 0.020 cores" in seen(0.0, BUSY).describe()
     both = Stationarity(drift={"a": 0.05, "b": -0.2}, load=QUIET)
     assert both.worst_drift == -0.2
     assert both.to_dict()["worst_drift"] == -0.2
@@ -157,7 +159,7 @@ def test_run_until_steady_gives_up_early_and_says_why() -> None:
     reason = runs.skip_reason()
     assert reason.startswith("0 of 3 attempts saw a steady host (2 needed)")
     assert "attempt 1: speed drifted +25.0%" in reason
-    assert "other processes and steal took 0.97 cores" in reason
+    assert "other processes took 0.950 cores" in reason
     with pytest.raises(SimulationError, match="no steady attempt among 3"):
         runs.median(lambda r: r)
 

@@ -177,18 +177,15 @@ class Runtime:
     def _settle_profile(self, executors: Sequence[GroupExecutor]) -> ProfileDB:
         if self._given_profile is not None:
             return self._given_profile
-        kernel = self._kernel_profile = self._measure_kernels(executors, self.repeats)
+        kernel = ProfileDB()
+        for ex in executors:
+            for entry in ex.measure(warmup=self.warmup, repeats=self.repeats):
+                if entry.key not in kernel:  # the first group measured speaks for its config
+                    kernel.add(entry)
+        self._kernel_profile = kernel
         if not self.calibrate:
             return kernel
         return self._calibrate(executors, kernel)
-
-    def _measure_kernels(self, executors: Sequence[GroupExecutor], repeats: int) -> ProfileDB:
-        kernel = ProfileDB()
-        for ex in executors:
-            for entry in ex.measure(warmup=self.warmup, repeats=repeats):
-                if entry.key not in kernel:  # the first group measured speaks for its config
-                    kernel.add(entry)
-        return kernel
 
     def _calibrate(self, executors: Sequence[GroupExecutor], kernel: ProfileDB) -> ProfileDB:
         """Re-measure every stage through the serving path, all groups at once.
@@ -272,22 +269,19 @@ class Runtime:
                 db.add(replace(entry, stage_latencies=lats))
         return db
 
-    def measure_kernels(self, *, repeats: int | None = None) -> ProfileDB:
-        """Time every hosted stage alone, back to back, as :meth:`open` does for
-        :attr:`kernel_profile` (``repeats`` runs each, :attr:`repeats` by default): a cheap,
-        low-noise probe of the host's speed, taken around a run to check that the host kept
-        it (:mod:`alpaserve.runtime.stationarity`). Nothing is predicted with the result."""
-        if not self.is_open:
-            raise ExecutionError("the runtime is not open; call open() or use 'with'")
-        return self._measure_kernels(self._executors, self.repeats if repeats is None
-                                     else repeats)
-
-    def recalibrate(self) -> ProfileDB:
-        """Measure the serving-path profile again and predict with it from now on."""
+    def measure_serving_path(self) -> ProfileDB:
+        """Calibrate every hosted model again through the open groups, as :meth:`open` does,
+        and return the result without predicting with it: a probe of the host's speed, taken
+        after a run to check that the stages kept the latency the run was predicted with
+        (:mod:`alpaserve.runtime.stationarity`)."""
         if not self.is_open:
             raise ExecutionError("the runtime is not open; call open() or use 'with'")
         template = self._kernel_profile if self._kernel_profile is not None else self.profile
-        self._profile = self._calibrate(self._executors, template)
+        return self._calibrate(self._executors, template)
+
+    def recalibrate(self) -> ProfileDB:
+        """Measure the serving-path profile again and predict with it from now on."""
+        self._profile = self.measure_serving_path()
         return self._profile
 
     @property
