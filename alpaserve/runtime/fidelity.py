@@ -51,7 +51,7 @@ cores, so:
   requests up to their deadlines, so the tail lands requests past their SLO: with other
   processes taking 0.3-1.9 of the 2 cores, 60 single runs of the one-group scenario of
   ``tests/test_runtime_fidelity.py`` came out 0-27 points under their prediction (median
-  5-7), the two-group one up to 34; with neither other load nor steal, 17 runs in 21 were
+  5-7), the two-group one up to 34; with neither other load nor steal, 20 runs in 25 were
   within 1 point (next bullet). The load is measured (:attr:`FidelityReport.host`).
 * *Predicted vs observed free times.* Admission uses predicted stage free times; the runtime
   pushes them forward when a stage really finishes late (``feedback``), which the simulator
@@ -61,10 +61,10 @@ cores, so:
   nothing visible inside the VM but the steal counter. The profile measured just before the
   run then no longer holds: in one CI run every real run came out 2.5-7.5 points below its
   prediction, with the same code within 1 point before and after. On a 2-core VM whose
-  physical host was oversubscribed, 184 runs of the two scenarios in
-  ``tests/test_runtime_fidelity.py``: the 21 with steal <= 0.01 cores and other processes
-  <= 0.05 cores came out within 3 points of their prediction (18 within 2), the other 163
-  a median 19 points below it (down to 58). So each run is bracketed by probes
+  physical host was oversubscribed, 213 runs of the two scenarios in
+  ``tests/test_runtime_fidelity.py``: the 25 with steal <= 0.01 cores and other processes
+  <= 0.05 cores came out within 3 points of their prediction (22 within 2), the other 188
+  a median 16 points below it (down to 58). So each run is bracketed by probes
   (:mod:`alpaserve.runtime.stationarity`): the serving-path profile is measured again right
   after the run, and the CPU time other processes and the hypervisor took meanwhile is
   read from ``/proc/stat``; all of it goes into :attr:`FidelityReport.host`.
