@@ -160,6 +160,7 @@ def test_run_until_steady_gives_up_early_and_says_why() -> None:
     assert reason.startswith("0 of 3 attempts saw a steady host (2 needed)")
     assert "attempt 1: speed drifted +25.0%" in reason
     assert "other processes took 0.950 cores" in reason
+    assert runs.skip_reason(lambda r: f"diff {r:+.1f}").endswith("-> diff +0.0")
     with pytest.raises(SimulationError, match="no steady attempt among 3"):
         runs.median(lambda r: r)
 

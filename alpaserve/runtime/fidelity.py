@@ -79,6 +79,7 @@ cores, so:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -100,6 +101,8 @@ from alpaserve.runtime.stationarity import (
 )
 from simulator import simulate as run_simulation
 from workloads import Workload
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 99.0)
 Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
@@ -301,12 +304,12 @@ def measure_fidelity_steady(placement: Placement, workload: Workload, *,
     """:func:`measure_fidelity` repeated on one runtime until ``needed`` attempts saw a
     steady host (:func:`~alpaserve.runtime.stationarity.run_until_steady`).
 
-    Each attempt recalibrates the serving-path profile (unless ``runtime_options`` gives
-    one), serves the workload with it, measures the profile again and reads the host's
-    load; the simulator predicts with the profile the attempt served with. SLOs are fixed
-    once, from the calibration when the runtime opens. When ``runs.complete``, judge
-    ``runs.median(lambda r: r.attainment_diff_pp)``; otherwise ``runs.skip_reason()`` says
-    what the host did.
+    Each attempt recalibrates the serving-path profile (unless ``runtime_options`` gives a
+    profile or turns calibration off), serves the workload with it, measures the profile
+    again and reads the host's load; the simulator predicts with the profile the attempt
+    served with. SLOs are fixed once, from the calibration when the runtime opens. When
+    ``runs.complete``, judge ``runs.median(lambda r: r.attainment_diff_pp)``; otherwise
+    ``runs.skip_reason()`` says what the host did.
 
     Examples
     --------
@@ -364,19 +367,22 @@ class _Session:
         """Serve once, measure the serving-path profile again, and read the host's load
         over both; with ``recalibrate`` a measured profile is first measured afresh.
 
-        The profile served with is the "before" probe where it was measured; a given
-        profile says nothing about this host, so one is taken.
+        The profile served with is the "before" probe where the runtime calibrated it;
+        otherwise one is taken.
         """
         rt = self.runtime
         start = cpu_sample()
-        if rt.kernel_profile is None:
-            before = rt.measure_serving_path()
-        else:
+        if rt.kernel_profile is not None and rt.calibrate:
             before = rt.recalibrate() if recalibrate else rt.profile
+        else:  # a given or kernel-only profile is no serving-path probe
+            before = rt.measure_serving_path()
         real = self.serve()
         drift = profile_drift(before, rt.measure_serving_path())
         seen = Stationarity(drift=drift, load=host_load(start, cpu_sample()))
-        return self.compare(real, attempt=i, host=seen), seen
+        report = self.compare(real, attempt=i, host=seen)
+        logger.info("fidelity attempt %d: real - sim %+.2f pp; host: %s", i,
+                    report.attainment_diff_pp, seen.describe())
+        return report, seen
 
     def compare(self, real: ResultLike, *, attempt: int,
                 host: Stationarity | None) -> FidelityReport:

@@ -249,14 +249,16 @@ class SteadyRuns(Generic[R]):
                                   f"{self.skip_reason()}")
         return ranked[len(ranked) // 2]
 
-    def skip_reason(self) -> str:
-        """Why the comparison could not be made, with every attempt's measurements."""
+    def skip_reason(self, render: Callable[[R], str] | None = None) -> str:
+        """Why the comparison could not be made, with every attempt's measurements and,
+        with ``render``, its (unjudged) result."""
         lines = [f"{len(self.steady)} of {len(self.attempts)} attempts saw a steady host "
                  f"({self.needed} needed); the premise of a real-time comparison (stages "
                  f"keep their profiled speed) failed:"]
         for i, a in enumerate(self.attempts):
             why = "; ".join(a.violations) or "steady"
-            lines.append(f"  attempt {i}: {why} [{a.stationarity.describe()}]")
+            shown = f" -> {render(a.result)}" if render is not None else ""
+            lines.append(f"  attempt {i}: {why} [{a.stationarity.describe()}]{shown}")
         return "\n".join(lines)
 
     def describe(self, render: Callable[[R], str] = str) -> str:
