@@ -51,7 +51,7 @@ cores, so:
   requests up to their deadlines, so the tail lands requests past their SLO: with other
   processes taking 0.3-1.9 of the 2 cores, 60 single runs of the one-group scenario of
   ``tests/test_runtime_fidelity.py`` came out 0-27 points under their prediction (median
-  5-7), the two-group one up to 34; with neither other load nor steal, 20 runs in 25 were
+  5-7), the two-group one up to 34; with neither other load nor steal, 76 runs in 83 were
   within 1 point (next bullet). The load is measured (:attr:`FidelityReport.host`).
 * *Predicted vs observed free times.* Admission uses predicted stage free times; the runtime
   pushes them forward when a stage really finishes late (``feedback``), which the simulator
@@ -61,15 +61,15 @@ cores, so:
   nothing visible inside the VM but the steal counter. The profile measured just before the
   run then no longer holds: in one CI run every real run came out 2.5-7.5 points below its
   prediction, with the same code within 1 point before and after. On a 2-core VM whose
-  physical host was oversubscribed, 213 runs of the two scenarios in
-  ``tests/test_runtime_fidelity.py``: the 25 with steal <= 0.01 cores and other processes
-  <= 0.05 cores came out within 3 points of their prediction (22 within 2), the other 188
-  a median 16 points below it (down to 58). So each run is bracketed by probes
+  physical host was oversubscribed at times, 310 runs of the two scenarios in
+  ``tests/test_runtime_fidelity.py``: the 83 with steal <= 0.01 cores and other processes
+  <= 0.05 cores came out within 3 points of their prediction (79 within 2, 76 within 1),
+  the other 227 a median 17 points below it (down to 58). So each run is bracketed by probes
   (:mod:`alpaserve.runtime.stationarity`): the serving-path profile is measured again right
   after the run, and the CPU time other processes and the hypervisor took meanwhile is
   read from ``/proc/stat``; all of it goes into :attr:`FidelityReport.host`.
   :func:`measure_fidelity_steady` repeats the run until enough attempts saw a steady host
-  (by default: speed within 15%, steal <= 0.01 cores, other processes <= 0.05 cores) and the
+  (by default: steal <= 0.01 cores, other processes <= 0.05 cores, speed within 30%) and the
   fidelity tests judge the median of those, skipping with every attempt's measurements
   when the host was not steady often enough. The probes see changes that outlast the run,
   other processes and accounted steal; a slowdown confined to the middle of a run, with no

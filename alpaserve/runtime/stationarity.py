@@ -13,7 +13,10 @@ about the simulator, so it is measured, not assumed:
   entry's total latency after / before - 1. That calibration spans about a second, as the
   run does; stages timed alone back to back (50-100 ms per model) make a worse probe: on an
   oversubscribed physical host two such timings a few seconds apart differed by 30-90%
-  while the two calibrations around the same runs stayed within about 10%.
+  while the two calibrations around the same runs stayed within about 15%. Even so, two
+  calibrations around runs that matched their prediction differed by up to 18%, so the
+  drift limit is a coarse guard against gross changes (a host that slows down by a third),
+  and steal and other processes' load are the sharp signals.
 * *Other load*: the CPU time the host gave to other processes, plus what the hypervisor
   stole, during the attempt, in cores (:func:`cpu_sample`, :func:`host_load`; read from
   ``/proc/stat`` minus this process's own CPU time, ``None`` where there is no
@@ -155,7 +158,7 @@ class Tolerance:
     be measured).
     """
 
-    max_drift: float = 0.15
+    max_drift: float = 0.30
     max_other_cores: float = 0.05
     max_steal_cores: float = 0.01
 
@@ -278,7 +281,7 @@ def run_until_steady(attempt: Callable[[int], tuple[R, Stationarity]], *, needed
     Examples
     --------
     >>> quiet = HostLoad(wall=1.0, other_cores=0.0, steal_cores=0.0, own_cores=0.5)
-    >>> drifts = iter([0.3, 0.01, 0.02])
+    >>> drifts = iter([0.5, 0.01, 0.02])
     >>> runs = run_until_steady(lambda i: (i, Stationarity(drift={"m": next(drifts)},
     ...                                                    load=quiet)), needed=2)
     >>> runs.steady, runs.complete, len(runs.attempts)
