@@ -28,6 +28,8 @@ from workloads.workload import Workload
 # CPU virtual devices is 2 pp, for one group and for two groups sharing the host's cores.
 # Attempts on an unsteady host (alpaserve/runtime/stationarity.py) do not count.
 FIDELITY_BOUND_PP = 2.0
+# attainments are ratios of counts, so an exact 2-point difference computes as 2.0000000000000018
+ROUNDING_PP = 1e-9
 
 
 def result(finish: list[float], status: list[int], group: list[int]) -> RunResult:
@@ -109,7 +111,7 @@ def test_real_run_matches_its_prediction() -> None:
     rep = runs.median(lambda r: r.attainment_diff_pp)
     assert rep.num_requests == 200
     assert rep.status_counts_sim["dropped"] > 0  # the load is high enough to matter
-    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP, describe(runs)
+    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP + ROUNDING_PP, describe(runs)
     assert rep.status_agreement >= 0.9
     assert rep.host is not None
     assert rep.to_dict()["host"]["other_cores"] is not None
@@ -129,7 +131,7 @@ def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
     runs = steady_runs(placement, w)
     assert all(rep.status_counts_real["served"] > 0 for rep in runs.steady)
     rep = runs.median(lambda r: r.attainment_diff_pp)
-    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP, describe(runs)
+    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP + ROUNDING_PP, describe(runs)
 
 
 def test_a_run_reports_what_it_saw_of_the_host() -> None:
