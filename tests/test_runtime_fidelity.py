@@ -114,6 +114,7 @@ def test_real_run_matches_its_prediction() -> None:
     assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP + ROUNDING_PP, describe(runs)
     assert rep.status_agreement >= 0.9
     assert rep.host is not None
+    assert rep.host.tail is not None  # ~170 served requests: enough for a p99
     assert rep.to_dict()["host"]["other_cores"] is not None
 
 
@@ -147,6 +148,7 @@ def test_a_run_reports_what_it_saw_of_the_host() -> None:
     assert rep.host is not None
     assert set(rep.host.drift) == {"a/pp1-tp1/bs1", "b/pp1-tp1/bs1"}
     assert rep.host.load.wall > 0
+    assert rep.host.tail is None  # 20 requests are too few for a p99
     assert "host: speed drift" in rep.format()
     assert rep.to_dict()["host"]["drift"] == rep.host.drift
     # a given profile is not a probe: the attempt takes one, and anything counts as steady

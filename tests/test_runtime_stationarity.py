@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from alpaserve.errors import SimulationError, SpecError
@@ -19,6 +20,7 @@ from alpaserve.runtime.stationarity import (
     parse_proc_stat,
     profile_drift,
     run_until_steady,
+    service_tail,
 )
 
 QUIET = HostLoad(wall=3.0, other_cores=0.01, steal_cores=0.0, own_cores=0.2)
@@ -92,6 +94,19 @@ def test_profile_drift_is_the_total_latency_ratio() -> None:
         profile_drift(ProfileDB(), profile(a=1e-3))
 
 
+def test_service_tail_is_p99_over_p50_of_enough_finite_times() -> None:
+    steady = np.full(200, 1e-3)
+    assert service_tail(steady) == pytest.approx(1.0)
+    stalled = steady.copy()
+    stalled[-4:] = 8e-3  # four of 200 requests hit a stall: p99 lands among them
+    tail = service_tail(stalled)
+    assert tail is not None
+    assert tail > 3.5
+    assert service_tail(np.full(49, 1e-3)) is None  # too few for a p99
+    assert service_tail(np.r_[np.full(40, 1e-3), np.full(20, np.nan)]) is None
+    assert service_tail(np.zeros(100)) is None
+
+
 def test_tolerance_validates_and_violations_name_the_numbers() -> None:
     with pytest.raises(SpecError, match=r"Tolerance.max_drift must be a non-negative number, "
                                         r"got -0.1"):
@@ -100,6 +115,8 @@ def test_tolerance_validates_and_violations_name_the_numbers() -> None:
         Tolerance(max_other_cores=float("nan"))
     with pytest.raises(SpecError, match="max_steal_cores"):
         Tolerance(max_steal_cores=-1)
+    with pytest.raises(SpecError, match="max_tail"):
+        Tolerance(max_tail=-1)
     tol = Tolerance(max_drift=0.1, max_other_cores=0.2, max_steal_cores=0.01)
     assert seen(0.05).violations(tol) == ()
     assert seen(-0.12).violations(tol) == ("speed drifted -12.0% (a/pp1-tp1/bs1; max 10%)",)
@@ -110,6 +127,11 @@ def test_tolerance_validates_and_violations_name_the_numbers() -> None:
     assert seen(0.0, unknown).violations(tol) == ()  # unmeasurable load is not held against it
     assert "others' load unknown" in seen(0.0, unknown).describe()
     assert "other processes 0.950 cores, steal 0.020 cores" in seen(0.0, BUSY).describe()
+    stalled = Stationarity(drift={"a": 0.0}, load=QUIET, tail=6.0)
+    assert stalled.violations(Tolerance(max_tail=3.5)) == (
+        "service times p99/p50 6.0 (max 3.5): stages stalled during the run",)
+    assert "service p99/p50 6.0" in stalled.describe()
+    assert stalled.to_dict()["tail"] == 6.0
     both = Stationarity(drift={"a": 0.05, "b": -0.2}, load=QUIET)
     assert both.worst_drift == -0.2
     assert both.to_dict()["worst_drift"] == -0.2
