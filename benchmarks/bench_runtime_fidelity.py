@@ -28,6 +28,13 @@ from alpaserve.placement_spec import Group, Placement
 from alpaserve.runtime.devices import use_cpu_devices
 from alpaserve.runtime.fidelity import compare_results, simulate_with_profile, slo_from_latency
 from alpaserve.runtime.runtime import Runtime
+from alpaserve.runtime.stationarity import (
+    Stationarity,
+    Tolerance,
+    cpu_sample,
+    host_load,
+    profile_drift,
+)
 from workloads import Workload
 
 
@@ -48,8 +55,11 @@ def scenario(name: str, groups: int, rate: float, devices: list) -> None:
     with Runtime(placement, devices=devices, repeats=20) as rt:
         slo = slo_from_latency(rt.stage_latencies(), 5.0)
         w = w.with_slo(slo)
+        start = cpu_sample()
         real = rt.serve(w)
         ours, kernel = rt.profile, rt.kernel_profile
+        drift = profile_drift(ours, rt.measure_serving_path())
+        load = host_load(start, cpu_sample())
     assert kernel is not None
     isolated = None
     if groups > 1:
@@ -62,6 +72,10 @@ def scenario(name: str, groups: int, rate: float, devices: list) -> None:
     print(f"== {name}: {groups} group(s), {n} requests, Gamma rate {rate}/s CV {cv}, "
           f"SLO 5x latency ({1e3 * slo['a']:.2f} ms), wall {time.perf_counter() - t0:.1f}s, "
           f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    seen = Stationarity(drift=drift, load=load)
+    why = seen.violations(Tolerance())
+    print(f"host during the run: {seen.describe()}; steady: "
+          f"{'no (' + '; '.join(why) + ')' if why else 'yes'}")
     print(rep.format())
     err, err_base = abs(rep.attainment_diff_pp), abs(base.attainment_diff_pp)
     print(f"|attainment diff|: serving-path profile {err:.2f} pp, kernel-profile baseline "

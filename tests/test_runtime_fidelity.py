@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,17 +12,24 @@ import pytest
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Group, Placement
-from alpaserve.runtime.fidelity import compare_results
-from alpaserve.runtime.result import RunResult
+from alpaserve.profiles import ProfileDB
+from alpaserve.runtime.fidelity import (
+    FidelityReport,
+    compare_results,
+    measure_fidelity_steady,
+    simulate_with_profile,
+)
+from alpaserve.runtime.result import ResultLike, RunResult
+from alpaserve.runtime.stationarity import SteadyRuns, Tolerance
 from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
 from workloads.workload import Workload
 
 # AlpaServe measured <= 1.6 pp between its simulator and real system; the issue's target on
-# CPU virtual devices is 2 pp. CI hosts are shared with other jobs, so the test allows 1 pp
-# more; benchmarks/bench_runtime_fidelity.py reports the exact figure.
-FIDELITY_BOUND_PP = 3.0
-# Two groups on CPU virtual devices share the host's cores: the issue's 2 pp target itself.
-TWO_GROUP_BOUND_PP = 2.0
+# CPU virtual devices is 2 pp, for one group and for two groups sharing the host's cores.
+# Attempts on an unsteady host (alpaserve/runtime/stationarity.py) do not count.
+FIDELITY_BOUND_PP = 2.0
+# attainments are ratios of counts, so an exact 2-point difference computes as 2.0000000000000018
+ROUNDING_PP = 1e-9
 
 
 def result(finish: list[float], status: list[int], group: list[int]) -> RunResult:
@@ -57,67 +66,61 @@ def test_compare_rejects_different_requests() -> None:
         compare_results(a, shifted)
 
 
-def skip_if_host_busy() -> None:
-    """Real-time fidelity needs a quiet host whose speed stays put during the test.
+def steady_runs(placement: Placement, workload: Workload, *, needed: int = 3,
+                max_attempts: int = 5, simulate: Callable[..., ResultLike] | None = None,
+                **runtime_options: Any) -> SteadyRuns[FidelityReport]:
+    """Real runs vs the simulator until ``needed`` of them saw a steady host, else a skip.
 
-    On the shared CI VM the host's speed drifts: in one fresh-clone run all three runs of
-    each scenario came out 2.5-7.5 points pessimistic together (a correlated slowdown no
-    median removes), while the same code passed in the runs before and after. These tests
-    therefore run on request, ``ALPASERVE_REALTIME_TESTS=1`` (``make test-realtime``), on a
-    quiet machine; ``benchmarks/bench_runtime_fidelity.py`` reports the same measurement.
+    A real-time run on a shared 2-core VM is a random sample, and a host whose speed drifts,
+    whose other processes take cores or whose hypervisor steals time breaks the premise of
+    the comparison (in one CI run every run came out 2.5-7.5 points pessimistic together).
+    So each attempt probes the host around its run; fidelity is judged on the median
+    |difference| of the steady attempts, and the test skips, giving every attempt's
+    measurements, only when the host was not steady often enough.
     """
-    if os.environ.get("ALPASERVE_REALTIME_TESTS") != "1":
-        pytest.skip("real-time fidelity runs only with ALPASERVE_REALTIME_TESTS=1 on a quiet "
-                    "host (make test-realtime); see alpaserve/runtime/fidelity.py")
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if load > 0.75 * cores:
-        pytest.skip(f"host busy (1-min load {load:.1f} on {cores} cores): real-time fidelity "
-                    "is only defined on a quiet host (see alpaserve/runtime/fidelity.py)")
+    devices = cpu_devices()
+    runs = measure_fidelity_steady(placement, workload, slo_scale=5.0, simulate=simulate,
+                                   needed=needed, max_attempts=max_attempts,
+                                   runtime_options={"devices": devices, "repeats": 40,
+                                                    **runtime_options})
+    if not runs.complete:
+        pytest.skip(runs.skip_reason(
+            lambda rep: f"real - sim {rep.attainment_diff_pp:+.1f} pp (not judged)"))
+    return runs
 
 
-def median_runs(placement: Placement, workload: Workload, devices: list) -> list:
-    """Three independent real runs vs the simulator, sorted by attainment difference.
-
-    A real-time run on a shared 2-core VM is itself a random sample: about one run in
-    fifteen lands well off while the others stay within ~1 point, so fidelity is judged on
-    the median run (index 1). Each run calibrates with 40 rounds, so a brief load spike
-    cannot move the median stage latency its profile keeps.
-    """
-    from alpaserve.runtime.fidelity import measure_fidelity
-
-    reports = [measure_fidelity(placement, workload, slo_scale=5.0,
-                                runtime_options={"devices": devices, "repeats": 40})
-               for _ in range(3)]
-    return sorted(reports, key=lambda rep: rep.attainment_diff_pp)
+def describe(runs: SteadyRuns[FidelityReport]) -> str:
+    return runs.describe(lambda rep: rep.format())
 
 
-def describe(reports: list) -> str:
-    return "\n\n".join(rep.format() for rep in reports)
+def one_group() -> Placement:
+    a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
+    b = a.renamed("b")
+    return Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b},
+                     groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
+                                           models=[a, b]),))
+
+
+def one_group_workload() -> Workload:
+    return gamma_workload(rate=150.0, cv=3.0, n=200, models=["a", "b"], seed=5,
+                          weights=[0.7, 0.3])
 
 
 def test_real_run_matches_its_prediction() -> None:
-    devices = cpu_devices()
-    skip_if_host_busy()
-    a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
-    b = a.renamed("b")
-    placement = Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b},
-                          groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
-                                                models=[a, b]),))
-    w = gamma_workload(rate=150.0, cv=3.0, n=200, models=["a", "b"], seed=5,
-                       weights=[0.7, 0.3])
-    reports = median_runs(placement, w, devices)
-    rep = reports[1]
+    runs = steady_runs(one_group(), one_group_workload())
+    rep = runs.median(lambda r: r.attainment_diff_pp)
     assert rep.num_requests == 200
     assert rep.status_counts_sim["dropped"] > 0  # the load is high enough to matter
-    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP, describe(reports)
+    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP + ROUNDING_PP, describe(runs)
     assert rep.status_agreement >= 0.9
+    assert rep.host is not None
+    assert rep.host.tail is not None  # ~170 served requests: enough for a p99
+    assert rep.to_dict()["host"]["other_cores"] is not None
 
 
 def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
     """Two single-device groups on a 2-core host contend for the cores; the runtime
     calibrates them concurrently, so the profile holds the contended latency."""
-    devices = cpu_devices()
-    skip_if_host_busy()
     a = tiny_spec("a", num_layers=2, hidden_size=64, seq_len=32)
     b = a.renamed("b")
     placement = Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b},
@@ -126,6 +129,61 @@ def test_two_groups_sharing_the_cores_match_their_prediction() -> None:
                                        for g in range(2)))
     w = gamma_workload(rate=250.0, cv=3.0, n=300, models=["a", "b"], seed=5,
                        weights=[0.7, 0.3])
-    reports = median_runs(placement, w, devices)
-    assert all(rep.status_counts_real["served"] > 0 for rep in reports)
-    assert abs(reports[1].attainment_diff_pp) <= TWO_GROUP_BOUND_PP, describe(reports)
+    runs = steady_runs(placement, w)
+    assert all(rep.status_counts_real["served"] > 0 for rep in runs.steady)
+    rep = runs.median(lambda r: r.attainment_diff_pp)
+    assert abs(rep.attainment_diff_pp) <= FIDELITY_BOUND_PP + ROUNDING_PP, describe(runs)
+
+
+def test_a_run_reports_what_it_saw_of_the_host() -> None:
+    """The probes' plumbing, without judging fidelity (a short, lightly loaded run)."""
+    from alpaserve.runtime.fidelity import measure_fidelity
+    from alpaserve.runtime.profiler import profile_model
+
+    devices = cpu_devices()
+    placement = one_group()
+    w = gamma_workload(rate=40.0, cv=1.0, n=20, models=["a", "b"], seed=1)
+    rep = measure_fidelity(placement, w, slo_scale=5.0,
+                           runtime_options={"devices": devices, "repeats": 3})
+    assert rep.host is not None
+    assert set(rep.host.drift) == {"a/pp1-tp1/bs1", "b/pp1-tp1/bs1"}
+    assert rep.host.load.wall > 0
+    assert rep.host.tail is None  # 20 requests are too few for a p99
+    assert "host: speed drift" in rep.format()
+    assert rep.to_dict()["host"]["drift"] == rep.host.drift
+    # a given profile is not a probe: the attempt takes one, and anything counts as steady
+    config = placement.groups[0].models["a"]
+    given = profile_model(placement.models["a"], [config], devices, repeats=3)
+    given.update(profile_model(placement.models["b"], [config], devices, repeats=3))
+    runs = measure_fidelity_steady(placement, w, slo=0.05, needed=1, max_attempts=1,
+                                   tolerance=Tolerance(max_drift=1e3, max_other_cores=1e3,
+                                                       max_steal_cores=1e3),
+                                   runtime_options={"devices": devices, "repeats": 3,
+                                                    "profile": given})
+    assert runs.complete
+    (only,) = runs.steady
+    assert only.host is not None
+    assert only.extra["attempt"] == 0
+
+
+def halved(profile: ProfileDB) -> ProfileDB:
+    return ProfileDB(replace(e, stage_latencies=tuple(x / 2 for x in e.stage_latencies))
+                     for e in profile)
+
+
+def optimistic_simulator(placement: Placement, workload: Workload, profile: ProfileDB,
+                         slo: Any) -> ResultLike:
+    """A broken simulator: it believes every stage runs twice as fast as profiled."""
+    return simulate_with_profile(placement, workload, halved(profile), slo)
+
+
+@pytest.mark.parametrize("broken", ["simulator", "dispatcher"])
+def test_the_check_fails_when_the_prediction_is_wrong(broken: str) -> None:
+    """The steadiness filter judges only the host, never a result, so a wrong prediction on
+    a steady host still fails the bound: a simulator that halves the latencies, or a
+    dispatcher whose policy differs from the simulator's (2 ms of reserved overhead)."""
+    options: dict[str, Any] = ({"simulate": optimistic_simulator} if broken == "simulator"
+                               else {"overhead": 2e-3})
+    runs = steady_runs(one_group(), one_group_workload(), needed=1, max_attempts=3, **options)
+    (rep,) = runs.steady
+    assert rep.attainment_diff_pp < -2 * FIDELITY_BOUND_PP, describe(runs)

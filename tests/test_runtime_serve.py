@@ -90,3 +90,23 @@ def test_serving_needs_an_open_runtime(devices: list) -> None:
     w = gamma_workload(rate=10.0, cv=1.0, n=2, models=["a"], seed=0)
     with pytest.raises(ExecutionError, match="not open"):
         Runtime(two_group_placement(), devices=devices).serve(w, slo=1.0)
+
+
+def test_recalibrating_probes_and_then_predicts_with_the_result(runtime) -> None:
+    before = runtime.profile
+    probe = runtime.measure_serving_path()
+    assert {e.key for e in probe} == {e.key for e in before}
+    assert runtime.profile is before  # a probe is not predicted with
+    fresh = runtime.recalibrate()
+    assert runtime.profile is fresh
+    assert set(runtime.stage_latencies()) == {(0, "a"), (0, "b"), (1, "a")}
+
+
+def test_probing_needs_an_open_runtime(devices: list) -> None:
+    from alpaserve.runtime.runtime import Runtime
+
+    rt = Runtime(two_group_placement(), devices=devices)
+    with pytest.raises(ExecutionError, match="not open"):
+        rt.measure_serving_path()
+    with pytest.raises(ExecutionError, match="not open"):
+        rt.recalibrate()

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from alpaserve.placement_spec import Placement
     from alpaserve.runtime.fidelity import measure_fidelity
+    from alpaserve.runtime.stationarity import Tolerance
     from workloads import Workload
 
     placement = Placement.from_json(args.placement.read_text())
@@ -55,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
                               runtime_options={"devices": devices_from(args), "seed": args.seed,
                                                "dtype": args.dtype, "repeats": args.repeats})
     print(report.format())
+    if report.host is not None and (why := report.host.violations(Tolerance())):
+        print(f"warning: the host was not steady ({'; '.join(why)}); the difference may "
+              "reflect the host rather than the simulator (alpaserve/runtime/stationarity.py)")
     if args.out:
         args.out.write_text(json.dumps(report.to_dict(), indent=1))
     return 0

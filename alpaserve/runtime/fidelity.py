@@ -45,20 +45,36 @@ cores, so:
   stages take well under a millisecond are dominated by it.
 * *Timer resolution and sleep jitter.* Requests are released by ``time.sleep``, which
   overshoots by 50 µs to a few ms under load; the dispatcher sees the real (late) time.
-* *Other processes.* Anything else on the host (other tests, builds) inflates latencies
-  the profile did not see.
+* *Other processes.* Anything else on the host (other tests, builds, a neighbour's
+  benchmark) takes cores in bursts, so stage latencies grow a tail the deterministic
+  simulator has no term for, and since admission packs requests up to their deadlines the
+  tail lands requests past their SLO: with other processes taking 0.3-1.9 of the 2 cores,
+  60 runs of the one-group test scenario came out 0-27 points under their prediction
+  (median 5-7), the two-group one up to 34 (next bullet for quiet runs).
 * *Predicted vs observed free times.* Admission uses predicted stage free times; the runtime
   pushes them forward when a stage really finishes late (``feedback``), which the simulator
   cannot do, so under overload the runtime drops more and serves late less than predicted.
-* *A host whose speed drifts.* A shared VM can slow down for minutes at a time (noisy
-  neighbours). The profile measured at the start then no longer holds: in one CI run every
-  real run came out 2.5-7.5 points below its prediction, with the same code within 1 point
-  before and after. The fidelity tests therefore run on request on a quiet host
-  (``make test-realtime``), not in the default suite.
+* *A host whose speed drifts.* A shared VM can slow down for minutes or moments at a time
+  (noisy neighbours on the physical host, the hypervisor stealing time), often with nothing
+  visible inside the VM but the steal counter: in one CI run every real run came out
+  2.5-7.5 points below its prediction, with the same code within 1 point before and after.
+  On a 2-core VM whose physical host was oversubscribed at times, of 310 runs of the two
+  scenarios in ``tests/test_runtime_fidelity.py`` the 83 with steal <= 0.01 cores and other
+  processes <= 0.05 cores came out within 3 points of their prediction (79 within 2), the
+  other 227 a median 17 points below it (down to 58). So each run is checked
+  (:mod:`alpaserve.runtime.stationarity`, :attr:`FidelityReport.host`): the serving-path
+  profile is measured again right after it, other processes' CPU time and steal are read
+  from ``/proc/stat``, and the tail of its own service times shows stalls during it.
+  :func:`measure_fidelity_steady` repeats the run until enough attempts saw a steady host
+  (by default steal <= 0.01 cores, other processes <= 0.05, service p99/p50 <= 3.5, speed
+  within 30%); the fidelity tests judge the median of those and skip, with every attempt's
+  readings, when too few were. A slowdown none of these see fails the test, with the
+  readings in its message.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -69,8 +85,20 @@ from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
 from alpaserve.runtime.result import RequestStatus, ResultLike, attainment, latency
+from alpaserve.runtime.stationarity import (
+    Stationarity,
+    SteadyRuns,
+    Tolerance,
+    cpu_sample,
+    host_load,
+    profile_drift,
+    run_until_steady,
+    service_tail,
+)
 from simulator import simulate as run_simulation
 from workloads import Workload
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 99.0)
 Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
@@ -93,6 +121,7 @@ class FidelityReport:
     status_agreement: float
     group_agreement: float
     extra: dict[str, Any] = field(default_factory=dict)
+    host: Stationarity | None = None  # what the run saw of the host (measure_fidelity)
 
     @property
     def attainment_diff_pp(self) -> float:
@@ -126,6 +155,7 @@ class FidelityReport:
             "status_agreement": self.status_agreement,
             "group_agreement": self.group_agreement,
             **({"extra": self.extra} if self.extra else {}),
+            **({"host": self.host.to_dict()} if self.host is not None else {}),
         }
 
     def format(self) -> str:
@@ -147,6 +177,8 @@ class FidelityReport:
                          f"{self.status_counts_sim[name]:>10d}")
         lines.append(f"same status: {100 * self.status_agreement:.1f}%   "
                      f"same group (both served): {100 * self.group_agreement:.1f}%")
+        if self.host is not None:
+            lines.append(f"host: {self.host.describe()}")
         return "\n".join(lines)
 
 
@@ -235,7 +267,8 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
                      slo_scale: float | None = None, time_scale: float = 1.0,
                      simulate: Simulate | None = None,
                      runtime_options: dict[str, Any] | None = None,
-                     percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> FidelityReport:
+                     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+                     probe_host: bool = True) -> FidelityReport:
     """Serve ``workload`` on ``placement`` for real, simulate it with the measured profile,
     and compare.
 
@@ -243,27 +276,127 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
     model's measured single-request latency (:func:`slo_from_latency`). ``runtime_options``
     go to :class:`~alpaserve.runtime.runtime.Runtime` (``devices``, ``backend``,
     ``repeats``...). The simulator sees the workload with its arrivals scaled by
-    ``time_scale``, as the runtime replays it.
+    ``time_scale``, as the runtime replays it. With ``probe_host`` the serving-path profile
+    is measured again after the run and the host's load recorded (:attr:`FidelityReport.host`,
+    see :mod:`alpaserve.runtime.stationarity`); judging it is the caller's business, or use
+    :func:`measure_fidelity_steady`.
     """
-    from alpaserve.runtime.runtime import Runtime
+    with _Session(placement, workload, slo=slo, slo_scale=slo_scale, time_scale=time_scale,
+                  simulate=simulate, runtime_options=runtime_options,
+                  percentiles=percentiles) as session:
+        if not probe_host:
+            return session.compare(session.serve(), attempt=0, host=None)
+        return session.attempt(0, recalibrate=False)[0]
 
-    if slo_scale is not None and slo is not None:
-        raise SimulationError("give slo or slo_scale, not both")
-    sim_fn = simulate if simulate is not None else simulate_with_profile
-    with Runtime(placement, **(runtime_options or {})) as rt:
-        if slo_scale is not None:
-            slo = slo_from_latency(rt.stage_latencies(), slo_scale)
-        slos = workload.slo_array(slo)
-        real = rt.serve(_with_slos(workload, slos), time_scale=time_scale)
-        profile = rt.profile
-    scaled = Workload.from_arrays(arrival=np.asarray(workload.arrival) * time_scale,
-                                  model=workload.model_codes, model_names=workload.model_names,
-                                  slo=slos)
-    sim = sim_fn(placement, scaled, profile, None)
-    report = compare_results(real, sim, percentiles=percentiles)
-    return replace(report, extra={"time_scale": time_scale, "profile_entries": len(profile),
-                                  "slo": slo if isinstance(slo, dict | float | int) else None})
 
+def measure_fidelity_steady(placement: Placement, workload: Workload, *,
+                            slo: float | dict[str, float] | None = None,
+                            slo_scale: float | None = None, time_scale: float = 1.0,
+                            simulate: Simulate | None = None,
+                            runtime_options: dict[str, Any] | None = None,
+                            percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+                            needed: int = 3, max_attempts: int = 5,
+                            tolerance: Tolerance | None = None) -> SteadyRuns[FidelityReport]:
+    """:func:`measure_fidelity` repeated on one runtime until ``needed`` attempts saw a
+    steady host (:func:`~alpaserve.runtime.stationarity.run_until_steady`).
+
+    Each attempt recalibrates the serving-path profile (unless ``runtime_options`` gives a
+    profile or turns calibration off), serves the workload with it, measures the profile
+    again and reads the host's load; the simulator predicts with the profile the attempt
+    served with. SLOs are fixed once, from the calibration when the runtime opens. When
+    ``runs.complete``, judge ``runs.median(lambda r: r.attainment_diff_pp)``; otherwise
+    ``runs.skip_reason()`` says what the host did.
+
+    Examples
+    --------
+    See ``tests/test_runtime_fidelity.py``; it runs in real time, so no doctest.
+    """
+    with _Session(placement, workload, slo=slo, slo_scale=slo_scale, time_scale=time_scale,
+                  simulate=simulate, runtime_options=runtime_options,
+                  percentiles=percentiles) as session:
+        return run_until_steady(lambda i: session.attempt(i, recalibrate=True),
+                                needed=needed, max_attempts=max_attempts, tolerance=tolerance)
+
+
+class _Session:
+    """An open runtime, the workload with its SLOs fixed, and one attempt at a time."""
+
+    def __init__(self, placement: Placement, workload: Workload, *,
+                 slo: float | dict[str, float] | None, slo_scale: float | None,
+                 time_scale: float, simulate: Simulate | None,
+                 runtime_options: dict[str, Any] | None,
+                 percentiles: Sequence[float]) -> None:
+        from alpaserve.runtime.runtime import Runtime
+
+        if slo_scale is not None and slo is not None:
+            raise SimulationError("give slo or slo_scale, not both")
+        self.placement = placement
+        self.workload = workload
+        self.slo, self.slo_scale, self.time_scale = slo, slo_scale, time_scale
+        self.simulate = simulate if simulate is not None else simulate_with_profile
+        self.percentiles = percentiles
+        self.runtime = Runtime(placement, **(runtime_options or {}))
+
+    def __enter__(self) -> _Session:
+        rt = self.runtime.open()
+        try:
+            if self.slo_scale is not None:
+                self.slo = slo_from_latency(rt.stage_latencies(), self.slo_scale)
+            slos = self.workload.slo_array(self.slo)
+        except BaseException:
+            rt.close()
+            raise
+        w = self.workload
+        self.served = _with_slos(w, slos)
+        self.scaled = Workload.from_arrays(arrival=np.asarray(w.arrival) * self.time_scale,
+                                           model=w.model_codes, model_names=w.model_names,
+                                           slo=slos)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.runtime.close()
+
+    def serve(self) -> ResultLike:
+        return self.runtime.serve(self.served, time_scale=self.time_scale)
+
+    def attempt(self, i: int, *, recalibrate: bool) -> tuple[FidelityReport, Stationarity]:
+        """Serve once, measure the serving-path profile again, and read the host's load
+        over both; with ``recalibrate`` a measured profile is first measured afresh.
+
+        The profile served with is the "before" probe where the runtime calibrated it;
+        otherwise one is taken.
+        """
+        rt = self.runtime
+        start = cpu_sample()
+        if rt.kernel_profile is not None and rt.calibrate:
+            before = rt.recalibrate() if recalibrate else rt.profile
+        else:  # a given or kernel-only profile is no serving-path probe
+            before = rt.measure_serving_path()
+        real = self.serve()
+        drift = profile_drift(before, rt.measure_serving_path())
+        seen = Stationarity(drift=drift, load=host_load(start, cpu_sample()),
+                            tail=service_tail(self._service_times(real)))
+        report = self.compare(real, attempt=i, host=seen)
+        logger.info("fidelity attempt %d: real - sim %+.2f pp; host: %s", i,
+                    report.attainment_diff_pp, seen.describe())
+        return report, seen
+
+    def _service_times(self, real: ResultLike) -> np.ndarray:
+        """Finish - start of the requests served by single-stage groups (pure service)."""
+        shallow = [g for g, group in enumerate(self.placement.groups) if group.num_stages == 1]
+        served = np.asarray(real.status) == RequestStatus.SERVED
+        mask = served & np.isin(np.asarray(real.group), shallow)
+        return (np.asarray(real.finish) - np.asarray(real.start))[mask]
+
+    def compare(self, real: ResultLike, *, attempt: int,
+                host: Stationarity | None) -> FidelityReport:
+        profile = self.runtime.profile
+        sim = self.simulate(self.placement, self.scaled, profile, None)
+        report = compare_results(real, sim, percentiles=self.percentiles)
+        slo = self.slo if isinstance(self.slo, dict | float | int) else None
+        return replace(report, host=host,
+                       extra={"time_scale": self.time_scale, "profile_entries": len(profile),
+                              "slo": slo, "attempt": attempt})
 
 def _with_slos(workload: Workload, slos: np.ndarray) -> Workload:
     return Workload.from_arrays(arrival=workload.arrival, model=workload.model_codes,

@@ -269,6 +269,21 @@ class Runtime:
                 db.add(replace(entry, stage_latencies=lats))
         return db
 
+    def measure_serving_path(self) -> ProfileDB:
+        """Calibrate every hosted model again through the open groups, as :meth:`open` does,
+        and return the result without predicting with it: a probe of the host's speed, taken
+        after a run to check that the stages kept the latency the run was predicted with
+        (:mod:`alpaserve.runtime.stationarity`)."""
+        if not self.is_open:
+            raise ExecutionError("the runtime is not open; call open() or use 'with'")
+        template = self._kernel_profile if self._kernel_profile is not None else self.profile
+        return self._calibrate(self._executors, template)
+
+    def recalibrate(self) -> ProfileDB:
+        """Measure the serving-path profile again and predict with it from now on."""
+        self._profile = self.measure_serving_path()
+        return self._profile
+
     @property
     def kernel_profile(self) -> ProfileDB | None:
         """Stages timed alone, back to back (``None`` when a profile was given)."""
