@@ -45,10 +45,11 @@ class SimulationOptions:
     record_stages
         Also return every request's start time on each stage (``SimResult.stage_start``).
     threads
-        Threads for one fast-engine run (0: one per CPU). Earliest-finish runs without
-        batching or trimming are cut into time-parallel spans, repaired to the exact
-        one-thread result (:mod:`simulator.fast_parallel`); other runs use one thread. The
-        default, 1, suits callers that already run many simulations at once.
+        Threads for one fast-engine run (0, the default: one per CPU). Earliest-finish
+        runs without batching or trimming, of at least 2 x 65,536 requests, are cut into
+        time-parallel spans, repaired to the exact one-thread result
+        (:mod:`simulator.fast_parallel`); other runs use one thread. Pass 1 where the
+        caller already runs many simulations at once.
 
     Examples
     --------
@@ -68,7 +69,7 @@ class SimulationOptions:
     cooldown: float = 0.0
     engine: Engine = "fast"
     record_stages: bool = False
-    threads: int = 1
+    threads: int = 0
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:

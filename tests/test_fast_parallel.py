@@ -47,7 +47,7 @@ def test_threads_give_the_one_thread_result(seed: int, cv: float, slo_scale: flo
     sc = random_scenario(seed, n=400, cv=cv, slo_scale=slo_scale, grid=grid,
                          per_request_slo=per_request)
     one = SimulationOptions(admission=admission, request_overhead=overhead,
-                            record_stages=record_stages)
+                            record_stages=record_stages, threads=1)
     prepared = prepare(sc.workload, sc.slo)
     base = simulate(sc.placement, sc.profiles, sc.workload, one, slo=sc.slo)
     base_counts = attainment(prepared, sc.placement, sc.profiles, one)
@@ -82,7 +82,7 @@ def test_a_cluster_that_never_drains_is_repaired_whole(
     placement = build_placement(models, [2], [models])
     profiles = build_profiles(placement, np.random.default_rng(0))
     w = Workload.from_arrays(arrival=np.linspace(0.0, 1.0, 200), model="a")
-    options = SimulationOptions(admission=False)
+    options = SimulationOptions(admission=False, threads=1)
     base = simulate(placement, profiles, w, options, slo=0.5)
     with caplog.at_level(logging.DEBUG, logger="simulator.fast_engine"):
         par = simulate(placement, profiles, w, options.with_(threads=2), slo=0.5)
@@ -109,4 +109,4 @@ def test_a_cluster_that_drains_is_repaired_briefly(
 def test_threads_option_is_validated() -> None:
     with pytest.raises(SimulationError, match="threads must be an integer >= 0, got -1"):
         SimulationOptions(threads=-1)
-    assert SimulationOptions(threads=0).threads == 0  # one per CPU
+    assert SimulationOptions().threads == 0  # the default: one per CPU
