@@ -130,9 +130,6 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
             measured = i0 <= i < i1
             if measured:
                 count_pm[m] += 1
-            if record_stages:  # the row is whole even where a repair rewrites it
-                for k in range(smax):
-                    out_stage[i, k] = np.nan
             if ncand[m] == 0:
                 if record:
                     out_status[i] = UNSERVED

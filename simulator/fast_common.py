@@ -63,17 +63,6 @@ def _push_pipeline(g: int, i: int, ex: float, phead: Any, ptail: Any, pcount: An
 
 
 @_njit(cache=True, inline="always")
-def _exit_padded(F: Any, lat1: Any, g: int, m: int, smax: int, t: float) -> float:
-    # Every group is padded to ``smax`` stages of zero latency: the value is unchanged
-    # (``e + 0.0 == e`` and padded ``F`` never exceeds a later exit) and the fixed trip count
-    # keeps the branch predictor out of the way.
-    e = t
-    for k in range(smax):
-        e = max(e, F[g, k]) + lat1[g, m, k]
-    return e
-
-
-@_njit(cache=True, inline="always")
 def _checkpoint(i: int, stride: int) -> bool:
     # stride is a power of two (or 0: no checkpoints)
     return stride > 0 and (i & (stride - 1)) == 0

@@ -149,7 +149,10 @@ def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
         if couple.shape[0] == 0:  # speculative (or the first span): in place
             return run(begin, end, state, tuple(o[begin:end] for o in outputs), totals[span],
                        stride, snap_out, couple)
-        scratch = tuple(np.empty_like(o[begin:end]) for o in outputs)
+        # every field is written per request except stage starts, written only for the
+        # chosen group's stages: those start as NaN, like the full-length array
+        scratch = (*(np.empty_like(o[begin:end]) for o in outputs[:-1]),
+                   np.full_like(outputs[-1][begin:end], np.nan))
         repair = SpanTotals(num_groups, num_models, end - begin)
         stop = run(begin, end, state, scratch, repair, stride, snap_out, couple)
         replaced = SpanTotals(num_groups, num_models, stop)

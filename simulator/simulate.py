@@ -148,11 +148,9 @@ def attainment_many(prepared: PreparedWorkload, placements: Sequence[PlacementLi
     else:
         with ThreadPoolExecutor(max_workers=min(threads, len(plan))) as pool:
             batches = list(pool.map(run, plan))
-    results: list[AttainmentSummary | None] = [None] * len(tables)
-    for indices, batch in zip(plan, batches, strict=True):
-        for i, summary in zip(indices, batch, strict=True):
-            results[i] = summary
-    return [r for r in results if r is not None]
+    by_index = {i: summary for indices, batch in zip(plan, batches, strict=True)
+                for i, summary in zip(indices, batch, strict=True)}
+    return [by_index[i] for i in range(len(tables))]  # the plan covers every placement
 
 
 def attainment(prepared: PreparedWorkload, placement: PlacementLike,
