@@ -313,7 +313,7 @@ class SteadyRuns(Generic[R]):
 
 
 def run_until_steady(attempt: Callable[[int], tuple[R, Stationarity]], *, needed: int = 3,
-                     max_attempts: int = 6,
+                     max_attempts: int = 5,
                      tolerance: Tolerance | None = None) -> SteadyRuns[R]:
     """Call ``attempt(i)`` until ``needed`` attempts saw a steady host, ``max_attempts`` at most.
 
