@@ -14,6 +14,7 @@ import numpy as np
 from alpaserve.errors import SimulationError
 from simulator import fast, fast_parallel
 from simulator.fast_parallel import run_time_parallel, span_bounds
+from simulator.fast_record import record_run, recordable
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload
 from simulator.result import (
@@ -41,52 +42,6 @@ def _window(prepared: PreparedWorkload, options: SimulationOptions
 
 def _threads(options: SimulationOptions) -> int:
     return options.threads or os.cpu_count() or 1
-
-
-def _record_spans(prepared: PreparedWorkload, tables: PlacementTables,
-                  options: SimulationOptions, bounds: list[int], out: dict[str, Any],
-                  pipeline: Any, cands: np.ndarray, ncand: np.ndarray, lat1: np.ndarray,
-                  latc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pipeline kernel over time-parallel spans (:mod:`simulator.fast_parallel`):
-    writes the outcomes and ``out["latency"]``; returns the statistics and served counts."""
-    G, M = tables.num_groups, len(prepared.model_names)
-    arrival, codes, deadline = prepared.arrival, prepared.model_codes, prepared.deadline
-    policy = POLICY_CODES[options.policy]
-
-    def run(begin: int, end: int, state: np.ndarray, outs: tuple[np.ndarray, ...],
-            totals: fast_parallel.SpanTotals, stride: int, snap_out: np.ndarray,
-            couple: np.ndarray) -> int:
-        start, finish, group, status, batch, stage_start = outs
-        return int(pipeline(
-            arrival[begin:end], codes[begin:end], deadline[begin:end], cands, ncand,
-            tables.num_stages, lat1, latc, state, policy, options.admission,
-            options.request_overhead, True, start, finish, group, status, batch, stage_start,
-            options.record_stages, 0, end - begin, totals.good, totals.count, np.zeros(G),
-            totals.served, False, 0.0, 0.0, totals.latency, totals.stats, stride, snap_out,
-            couple))
-
-    def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
-                  group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
-        served, dropped, unserved, total, _, max_finish = fast.summary_kernel(
-            arrival[begin:end], codes[begin:end], deadline[begin:end], finish, status, 0,
-            end - begin, totals.count, totals.good, totals.latency, group, totals.served)
-        totals.stats[:] = (served, dropped, unserved, total, max_finish)
-
-    outputs = tuple(out[k] for k in ("start", "finish", "group", "status", "batch",
-                                     "stage_start"))
-    totals, reran = fast_parallel.record_time_parallel(
-        bounds, (G, tables.max_stages), outputs, M, run, summarize)
-    logger.debug("simulate: %d spans on threads, repairs reran %s requests", len(totals),
-                 reran)
-    parts = [part for t in totals for part in t.latencies()]
-    at = sum(len(part) for part in parts)
-    # the latencies in request order, as one thread writes them
-    np.concatenate(parts, out=out["latency"][:at])
-    out["good_pm"] = np.sum([t.good for t in totals], axis=0)
-    out["count_pm"] = np.sum([t.count for t in totals], axis=0)
-    stats = np.array([at, sum(t.stats[1] for t in totals), sum(t.stats[2] for t in totals),
-                      fast.sum_kernel(out["latency"][:at]), max(t.stats[4] for t in totals)])
-    return stats, np.sum([t.served for t in totals], axis=0)
 
 
 def _run(prepared: PreparedWorkload, tables: PlacementTables, options: SimulationOptions,
@@ -139,23 +94,15 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
         latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
         served_gm = np.zeros((G, M), dtype=np.int64)
         stats = np.zeros(5)
-        bounds = [0, n]
-        if (record and not clip and options.policy == "earliest-finish" and not kernels
-                and fast.HAVE_NUMBA):
-            bounds = span_bounds(n, _threads(options))
-        if len(bounds) > 2:
-            out["stats"], served_gm = _record_spans(prepared, tables, options, bounds, out,
-                                                    pipeline, cands, ncand, lat1, latc)
-        else:
-            pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
-                     tables.num_stages, lat1, latc, F, policy, options.admission,
-                     options.request_overhead, record,
-                     out["start"], out["finish"], out["group"], out["status"], out["batch"],
-                     out["stage_start"], rec_stages, i0, i1, out["good_pm"], out["count_pm"],
-                     out["busy"], served_gm, clip, lo, hi, out["latency"], stats, 0,
-                     np.empty((0, *F.shape)), np.empty((0, *F.shape)))  # no checkpoints
-            if record:
-                out["stats"] = stats
+        pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,
+                 tables.num_stages, lat1, latc, F, policy, options.admission,
+                 options.request_overhead, record,
+                 out["start"], out["finish"], out["group"], out["status"], out["batch"],
+                 out["stage_start"], rec_stages, i0, i1, out["good_pm"], out["count_pm"],
+                 out["busy"], served_gm, clip, lo, hi, out["latency"], stats, 0,
+                 np.empty((0, *F.shape)), np.empty((0, *F.shape)))  # no checkpoints
+        if record:
+            out["stats"] = stats
         if not clip:
             out["busy"] = (served_gm * lat1.sum(axis=2)).sum(axis=1)
     return out
@@ -165,9 +112,21 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
              *, kernels: Any = None) -> SimResult:
     """Simulate with the compiled kernels.
 
-    ``kernels`` overrides ``(pipeline, batching, summary)`` kernels, e.g. with their
-    ``py_func`` to run the uncompiled code.
+    Earliest-finish runs without batching, trimming or stage starts take the recording
+    kernel of :mod:`simulator.fast_record`, time-parallel on ``options.threads``; the rest
+    take the general kernels. ``kernels`` overrides the general ``(pipeline, batching,
+    summary)`` kernels, e.g. with their ``py_func`` to run the uncompiled code.
     """
+    M = len(prepared.model_names)
+    if not kernels and recordable(tables, M, options, _window(prepared, options)[2]):
+        rec = record_run(prepared, tables, options, threads=_threads(options))
+        return SimResult.from_outcomes(
+            model_names=prepared.model_names, group_names=tables.group_names,
+            arrival=prepared.arrival, model_codes=prepared.model_codes, slo=prepared.slo,
+            start=rec.start, finish=rec.finish, group=rec.group, status=rec.status,
+            group_busy_seconds=rec.busy, group_num_stages=tables.num_stages.tolist(),
+            warmup=options.warmup, cooldown=options.cooldown, engine="fast",
+            summary=rec.summary, copy=False)
     out = _run(prepared, tables, options, record=True, kernels=kernels)
     i0, i1 = out["window"]
     lat_buf = out["latency"]
@@ -177,7 +136,6 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
         req_pm, good_pm = out["count_pm"], out["good_pm"]
     else:
         summary_kernel = kernels[2] if kernels else fast.summary_kernel
-        M = len(prepared.model_names)
         req_pm, good_pm = np.zeros(M, dtype=np.int64), np.zeros(M, dtype=np.int64)
         served, dropped, unserved, total, _, max_finish = summary_kernel(
             prepared.arrival, prepared.model_codes, prepared.deadline, out["finish"],

@@ -21,7 +21,7 @@ thread.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from itertools import pairwise
 
 import numpy as np
@@ -56,7 +56,7 @@ def span_bounds(num_requests: int, threads: int, *, min_span: int | None = None)
 
 
 def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: SpanRunner, *,
-                      stride: int | None = None) -> list[int]:
+                      stride: int | None = None, pool: Executor | None = None) -> list[int]:
     """Run the spans between ``bounds`` at once, then repair every later span in order.
 
     ``run(span, begin, end, F, snap_out, couple, stride)`` simulates requests
@@ -66,7 +66,8 @@ def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: Span
     where it stopped. Speculative runs get ``snap_out``; repairs get ``couple`` and must
     overwrite what the speculative run wrote for the requests they cover.
 
-    ``stride`` (a power of two) defaults to :data:`CHECKPOINT_STRIDE`. Returns, per span,
+    ``stride`` (a power of two) defaults to :data:`CHECKPOINT_STRIDE`; the spans run on
+    ``pool`` (default: a pool of one thread per span). Returns, per span,
     how many requests its repair reran (0 for the first span): equal to the span's length
     when the states never coincided, else a multiple of ``stride``.
     """
@@ -87,7 +88,10 @@ def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: Span
     if len(spans) == 1:
         speculate(0)
         return [0]
-    with ThreadPoolExecutor(max_workers=len(spans)) as pool:
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=len(spans)) as own:
+            list(own.map(speculate, range(len(spans))))
+    else:
         list(pool.map(speculate, range(len(spans))))
     reran = [0]
     for span in range(1, len(spans)):
@@ -102,10 +106,11 @@ def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: Span
 
 class SpanTotals:
     """What one span's run counted: the statistics of
-    :func:`simulator.fast.pipeline_kernel` over its requests and its served latencies."""
+    :func:`simulator.fast_record.record_kernel` over its requests and its served latencies."""
 
-    def __init__(self, num_groups: int, num_models: int, lat_size: int) -> None:
-        self.stats = np.zeros(5)  # served, dropped, unserved, latency sum, max finish
+    def __init__(self, num_groups: int, num_models: int, lat_size: int, num_stats: int
+                 ) -> None:
+        self.stats = np.zeros(num_stats)  # served, dropped, unserved, latency sum, ...
         self.good = np.zeros(num_models, dtype=np.int64)
         self.count = np.zeros(num_models, dtype=np.int64)
         self.served = np.zeros((num_groups, num_models), dtype=np.int64)
@@ -118,30 +123,33 @@ class SpanTotals:
         return self.parts if self.parts is not None else [self.latency[:int(self.stats[0])]]
 
 
-# run(begin, end, state, outputs (start, finish, group, status, batch, stage_start), totals,
-#     stride, snap_out, couple) -> where it stopped
+# run(begin, end, state, outputs (start, finish, group, status), totals, stride, snap_out,
+#     couple) -> where it stopped
 RecordRunner = Callable[[int, int, np.ndarray, tuple[np.ndarray, ...], SpanTotals, int,
                          np.ndarray, np.ndarray], int]
-# summarize(begin, end, finish, status, group, totals): summary_kernel over those outcomes
+# summarize(begin, end, finish, status, group, totals): summary_kernel over those outcomes,
+# writing totals.stats[:5] (served, dropped, unserved, latency sum, max finish)
 Summarizer = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray, SpanTotals], None]
 
 
 def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
-                         outputs: tuple[np.ndarray, ...], num_models: int,
-                         run: RecordRunner, summarize: Summarizer
+                         outputs: tuple[np.ndarray, ...], num_models: int, num_stats: int,
+                         run: RecordRunner, summarize: Summarizer, *,
+                         pool: Executor | None = None
                          ) -> tuple[list[SpanTotals], list[int]]:
     """:func:`run_time_parallel` for a run that records every request's outcome.
 
     Speculative spans write their outcomes in place (``outputs`` are full-length arrays:
-    start, finish, group, status, batch size, stage starts) and count their statistics. A
-    repair runs into scratch arrays instead; once it stops, the speculative statistics of
-    the requests it reran are recounted from the outcomes they replace (``summarize``) and
-    swapped for the repair's, and its outcomes are copied over. Returns each span's totals
-    (the latencies of span ``s`` in request order: ``totals[s].latencies()``) and what
-    each repair reran.
+    start, finish, group, status) and count their statistics (``num_stats`` of them: the
+    five of :data:`Summarizer`, then the smallest and largest latency). A repair runs into
+    scratch arrays instead; once it stops, the speculative statistics of the requests it
+    reran are recounted from the outcomes they replace (``summarize``) and swapped for the
+    repair's, and its outcomes are copied over. The latency bounds stay those of both runs:
+    they only need to contain the latencies. Returns each span's totals (the latencies of
+    span ``s`` in request order: ``totals[s].latencies()``) and what each repair reran.
     """
     num_groups = state_shape[0]
-    totals = [SpanTotals(num_groups, num_models, end - begin)
+    totals = [SpanTotals(num_groups, num_models, end - begin, num_stats)
               for begin, end in pairwise(bounds)]
 
     def runner(span: int, begin: int, end: int, state: np.ndarray, snap_out: np.ndarray,
@@ -149,27 +157,29 @@ def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
         if couple.shape[0] == 0:  # speculative (or the first span): in place
             return run(begin, end, state, tuple(o[begin:end] for o in outputs), totals[span],
                        stride, snap_out, couple)
-        # every field is written per request except stage starts, written only for the
-        # chosen group's stages: those start as NaN, like the full-length array
-        scratch = (*(np.empty_like(o[begin:end]) for o in outputs[:-1]),
-                   np.full_like(outputs[-1][begin:end], np.nan))
-        repair = SpanTotals(num_groups, num_models, end - begin)
+        scratch = tuple(np.empty_like(o[begin:end]) for o in outputs)
+        repair = SpanTotals(num_groups, num_models, end - begin, num_stats)
         stop = run(begin, end, state, scratch, repair, stride, snap_out, couple)
-        replaced = SpanTotals(num_groups, num_models, stop)
+        replaced = SpanTotals(num_groups, num_models, stop, num_stats)
         finish, group, status = (o[begin:begin + stop] for o in outputs[1:4])
         summarize(begin, begin + stop, finish, status, group, replaced)
         spec = totals[span]
         kept = slice(int(replaced.stats[0]), int(spec.stats[0]))  # speculative latencies kept
         spec.parts = [repair.latency[:int(repair.stats[0])], spec.latency[kept]]
         spec.stats[:3] += repair.stats[:3] - replaced.stats[:3]
-        rest = outputs[1][begin + stop:end]  # finish times the speculative run keeps (NaN:
-        spec.stats[4] = max(repair.stats[4],  # not served)
-                            np.fmax.reduce(rest) if rest.size else -np.inf)
+        # the latest finish the speculative run keeps: its own, unless that was replaced
+        kept_max = spec.stats[4]
+        if not kept_max > replaced.stats[4]:
+            rest = outputs[1][begin + stop:end]  # NaN: not served
+            kept_max = np.fmax.reduce(rest) if rest.size else -np.inf
+        spec.stats[4] = max(repair.stats[4], kept_max)
+        spec.stats[5:7] = min(spec.stats[5], repair.stats[5]), max(spec.stats[6],
+                                                                   repair.stats[6])
         spec.good += repair.good - replaced.good
         spec.served += repair.served - replaced.served
         for o, s in zip(outputs, scratch, strict=True):
             o[begin:begin + stop] = s[:stop]
         return stop
 
-    reran = run_time_parallel(bounds, state_shape, runner)
+    reran = run_time_parallel(bounds, state_shape, runner, pool=pool)
     return totals, reran

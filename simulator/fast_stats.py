@@ -51,10 +51,11 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
     return served, dropped, unserved, total, served, max_finish
 
 
-@_njit(cache=True)
-def sum_kernel(x: Any) -> float:
-    """Left-to-right sum (``np.sum`` adds pairwise, which rounds differently)."""
-    total = 0.0
+@_njit(cache=True, nogil=True)
+def sum_kernel(x: Any, start: float = 0.0) -> float:
+    """``start`` plus ``x`` summed left to right (``np.sum`` adds pairwise, which rounds
+    differently); a sum over pieces carries ``start`` from one to the next."""
+    total = start
     for v in x:
         total += v
     return total
@@ -123,6 +124,72 @@ def order_statistics_kernel(x: Any, kth: Any, out: Any) -> bool:
     for j in range(K):
         out[j] = picked[offset[slot[bucket[j]]] + rank[j]]
     return True
+
+
+@_njit(cache=True, inline="always")
+def _bucket(v: int, lo: int, shift: int, nb: int) -> int:
+    # bit patterns below lo (negative doubles too) go to the first bucket, above to the last
+    return 0 if v <= lo else min((v - lo) >> shift, nb - 1)
+
+
+@_njit(cache=True, nogil=True)
+def histogram_kernel(x: Any, lo: int, shift: int, hist: Any) -> None:
+    """``hist[b] +=`` the values of ``x`` whose bit pattern is in bucket ``b``
+    (``(bits - lo) >> shift``, clipped to the histogram)."""
+    nb = hist.shape[0]
+    for v in x.view(np.int64):
+        hist[_bucket(v, lo, shift, nb)] += 1
+
+
+@_njit(cache=True, nogil=True)
+def gather_kernel(x: Any, lo: int, shift: int, slot: Any, picked: Any, fill: Any) -> None:
+    """Copy each value of ``x`` whose bucket has a slot ``s >= 0`` to ``picked[fill[s]]``
+    (advancing ``fill[s]``), in the buckets of :func:`histogram_kernel`."""
+    nb = slot.shape[0]
+    bits = x.view(np.int64)
+    for i in range(x.shape[0]):
+        s = slot[_bucket(bits[i], lo, shift, nb)]
+        if s >= 0:
+            picked[fill[s]] = x[i]
+            fill[s] += 1
+
+
+@_njit(cache=True)
+def gather_plan_kernel(hists: Any, kth: Any, slot: Any, bucket: Any, rank: Any,
+                       offset: Any, starts: Any) -> int:
+    """From per-chunk histograms ``hists[c, b]``: the bucket and the rank inside it of each
+    wanted order statistic ``kth[j]`` (ascending), a slot per wanted bucket (``slot[b]``,
+    -1 for the others; ``slot`` starts at -1), where each slot's values begin in the
+    gathered array (``offset``) and where chunk ``c`` writes its share (``starts[c, s]``).
+    Returns the number of slots."""
+    C, nb = hists.shape
+    K = kth.shape[0]
+    below = 0
+    j = 0
+    for b in range(nb):
+        count = 0
+        for c in range(C):
+            count += hists[c, b]
+        while j < K and kth[j] < below + count:
+            bucket[j] = b
+            rank[j] = kth[j] - below
+            j += 1
+        if j == K:
+            break
+        below += count
+    nslots = 0
+    offset[0] = 0
+    for j in range(K):
+        b = bucket[j]
+        if slot[b] < 0:
+            slot[b] = nslots
+            at = offset[nslots]
+            for c in range(C):
+                starts[c, nslots] = at
+                at += hists[c, b]
+            offset[nslots + 1] = at
+            nslots += 1
+    return nslots
 
 
 @_njit(cache=True)

@@ -21,7 +21,7 @@ the statistics derived from those rows. Every engine, and the real runtime, buil
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
+from simulator.percentiles import percentiles_in_place
 
 SERVED = 0
 DROPPED = 1
@@ -51,9 +52,6 @@ def _frozen_view(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
     return out
 
 
-PERCENTILES = (50.0, 90.0, 99.0)
-
-
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Summary:
     """Counts over measured requests; latency statistics over the measured served ones.
@@ -69,38 +67,6 @@ class Summary:
     latency_mean: float
     latency_percentiles: tuple[float, float, float]
     max_finish: float
-
-
-def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES,
-                         select: Callable[[FloatArray, Any, FloatArray], bool] | None = None
-                         ) -> tuple[float, ...]:
-    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``); may reorder ``latency``.
-
-    ``select(latency, kth, out)``, when given, writes the ``kth`` order statistics to ``out``
-    (e.g. :func:`simulator.fast.order_statistics_kernel`) or returns False to fall back to
-    ``np.partition``; both give the same exact values.
-
-    Examples
-    --------
-    >>> percentiles_in_place(np.array([4.0, 1.0, 3.0, 2.0]), (50.0, 100.0))
-    (2.5, 4.0)
-    """
-    n = latency.shape[0]
-    if n == 0:
-        return tuple(math.nan for _ in qs)
-    ranks = [q / 100.0 * (n - 1) for q in qs]
-    kth = sorted({min(int(r) + d, n - 1) for r in ranks for d in (0, 1)})
-    values = np.empty(len(kth))
-    if select is None or not select(latency, np.array(kth, dtype=np.int64), values):
-        latency.partition(kth)
-        values = latency[kth]
-    at = dict(zip(kth, values.tolist(), strict=True))
-    out = []
-    for r in ranks:
-        lo = int(r)
-        a, b = at[lo], at[min(lo + 1, n - 1)]
-        out.append(a + (r - lo) * (b - a))
-    return tuple(out)
 
 
 def summarize(arrival: FloatArray, model_codes: np.ndarray, deadline: FloatArray,

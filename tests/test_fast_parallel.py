@@ -84,7 +84,7 @@ def test_a_cluster_that_never_drains_is_repaired_whole(
     w = Workload.from_arrays(arrival=np.linspace(0.0, 1.0, 200), model="a")
     options = SimulationOptions(admission=False, threads=1)
     base = simulate(placement, profiles, w, options, slo=0.5)
-    with caplog.at_level(logging.DEBUG, logger="simulator.fast_engine"):
+    with caplog.at_level(logging.DEBUG, logger="simulator.fast_record"):
         par = simulate(placement, profiles, w, options.with_(threads=2), slo=0.5)
     assert "repairs reran [0, 100] requests" in caplog.text
     for name in OUTCOMES:

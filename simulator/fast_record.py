@@ -1,0 +1,236 @@
+"""The recording kernel of the common case: earliest-finish dispatch, no batching, no
+trimming and no per-stage starts, compiled per stage count.
+
+It makes the same decisions with the same float operations as
+:func:`simulator.fast.pipeline_kernel` (the general kernel, which every other case uses) and
+writes the per-request outcomes a :class:`~simulator.result.SimResult` keeps. Dropping the
+general kernel's per-request branches (policy, clipping, measurement window, stage starts,
+batch sizes) and selecting the group without a branch makes it about 10% faster, and
+deadlines may be formed on the fly from per-model SLOs, so that one end-to-end run never
+writes a per-request deadline array.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simulator import fast_parallel
+from simulator.fast_common import (
+    DROPPED,
+    HAVE_NUMBA,
+    SERVED,
+    UNSERVED,
+    _checkpoint,
+    _equivalent,
+    _njit,
+)
+from simulator.fast_stats import sum_kernel, summary_kernel
+from simulator.options import SimulationOptions
+from simulator.percentiles import percentiles_of_parts
+from simulator.prepared import PreparedWorkload
+from simulator.result import Summary
+from simulator.semantics import PlacementTables
+
+logger = logging.getLogger(__name__)
+
+# stats written by the record kernel, by index
+STAT_SERVED, STAT_DROPPED, STAT_UNSERVED, STAT_LATENCY_SUM, STAT_MAX_FINISH = range(5)
+STAT_MIN_LATENCY, STAT_MAX_LATENCY = 5, 6
+NUM_STATS = 7
+
+
+def _make_record_kernel(smax: int) -> Any:
+    """The recording kernel for groups of at most ``smax`` stages (a compile-time constant)."""
+
+    # nogil: the spans of a time-parallel run execute on threads at once
+    @_njit(cache=True, boundscheck=False, nogil=True)
+    def record_kernel(arrival: Any, codes: Any, deadline: Any, slo_pm: Any, cands: Any,
+                      ncand: Any, latc: Any, F: Any, admission: bool, overhead: float,
+                      out_start: Any, out_finish: Any, out_group: Any, out_status: Any,
+                      count_pm: Any, good_pm: Any, served_gm: Any, lat_buf: Any, stats: Any,
+                      stride: int, snap_out: Any, couple: Any) -> int:
+        """Decide, time and record every request; returns where it stopped (``n``: the end).
+
+        ``cands``, ``ncand`` and ``latc`` are as in :func:`simulator.fast.pipeline_kernel`.
+        The deadline of request ``i`` is ``deadline[i]``, or ``arrival[i] + slo_pm[m]`` when
+        ``deadline`` is empty (the same addition :func:`~simulator.prepared.prepare` makes).
+        Every request is measured: ``count_pm``/``good_pm`` count per model,
+        ``served_gm[g, m]`` the requests group ``g`` served, ``lat_buf`` receives the served
+        latencies in index order, and ``stats`` becomes (served, dropped, unserved, latency
+        sum left to right, max finish, min latency, max latency).
+
+        Checkpoints: every ``stride`` requests (a power of two; 0: never)
+        ``snap_out[j] = F`` when it has rows, and the run stops at the first checkpoint whose
+        state is equivalent to ``couple[j]`` when that has rows.
+        """
+        n = arrival.shape[0]
+        width = cands.shape[1]
+        inline = deadline.shape[0] == 0
+        E = np.empty((width, smax))
+        n_served = 0
+        n_dropped = 0
+        n_unserved = 0
+        lat_sum = 0.0
+        max_finish = -np.inf
+        lat_min = np.inf
+        lat_max = -np.inf
+        stop = n
+        for i in range(n):
+            if _checkpoint(i, stride):
+                if snap_out.shape[0] > 0:
+                    snap_out[i // stride] = F
+                if couple.shape[0] > 0 and _equivalent(F, couple[i // stride], arrival[i]):
+                    stop = i
+                    break
+            m = codes[i]
+            count_pm[m] += 1
+            t = arrival[i]
+            if ncand[m] == 0:
+                out_status[i] = UNSERVED
+                out_group[i] = -1
+                out_start[i] = np.nan
+                out_finish[i] = np.nan
+                n_unserved += 1
+                continue
+            dl = t + slo_pm[m] if inline else deadline[i]
+            best = 0
+            g = cands[m, 0]
+            ex = np.inf
+            for c in range(width):
+                h = cands[m, c]
+                e = t
+                for k in range(smax):
+                    e = max(e, F[h, k]) + latc[m, c, k]
+                    E[c, k] = e
+                # strict improvement: ties keep the lower group
+                best = c if e < ex else best
+                g = h if e < ex else g
+                ex = min(e, ex)
+            fin = ex + overhead
+            out_group[i] = g
+            if admission and fin > dl:
+                out_status[i] = DROPPED
+                out_start[i] = np.nan
+                out_finish[i] = np.nan
+                n_dropped += 1
+                continue
+            out_start[i] = max(t, F[g, 0])
+            served_gm[g, m] += 1
+            for k in range(smax):
+                F[g, k] = E[best, k]
+            if fin <= dl:
+                good_pm[m] += 1
+            out_status[i] = SERVED
+            out_finish[i] = fin
+            max_finish = max(max_finish, fin)
+            lat = fin - t
+            lat_min = min(lat_min, lat)
+            lat_max = max(lat_max, lat)
+            lat_buf[n_served] = lat
+            lat_sum += lat
+            n_served += 1
+        stats[STAT_SERVED] = n_served
+        stats[STAT_DROPPED] = n_dropped
+        stats[STAT_UNSERVED] = n_unserved
+        stats[STAT_LATENCY_SUM] = lat_sum
+        stats[STAT_MAX_FINISH] = max_finish
+        stats[STAT_MIN_LATENCY] = lat_min
+        stats[STAT_MAX_LATENCY] = lat_max
+        return stop
+
+    return record_kernel
+
+
+# one lazily compiled kernel per stage count, as for the attainment kernels
+MAX_RECORD_STAGES = 8
+record_kernels = tuple(_make_record_kernel(s) for s in range(1, MAX_RECORD_STAGES + 1))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Recorded:
+    """What :func:`record_run` produced: the per-request outcomes (full length), the
+    statistics of every request and the busy stage-seconds per group."""
+
+    start: np.ndarray
+    finish: np.ndarray
+    group: np.ndarray
+    status: np.ndarray
+    summary: Summary
+    busy: np.ndarray
+
+
+def recordable(tables: PlacementTables, num_models: int, options: SimulationOptions,
+               clip: bool) -> bool:
+    """Whether :func:`record_run` takes this run (else the general kernels do)."""
+    return (HAVE_NUMBA and not clip and not options.batching and not options.record_stages
+            and options.policy == "earliest-finish" and tables.num_groups > 0
+            and num_models > 0 and tables.max_stages <= MAX_RECORD_STAGES)
+
+
+def record_run(prepared: PreparedWorkload, tables: PlacementTables,
+               options: SimulationOptions, *, threads: int) -> Recorded:
+    """Simulate with :func:`record_kernel`, time-parallel on ``threads`` threads when the
+    workload is long enough (:mod:`simulator.fast_parallel`); exact either way."""
+    n, G, M, S = len(prepared), tables.num_groups, len(prepared.model_names), tables.max_stages
+    cands, ncand = tables.padded_candidates
+    lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
+    latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
+    kernel = record_kernels[S - 1]
+    arrival, codes = prepared.arrival, prepared.model_codes
+    deadline, slo_pm = prepared.deadline, np.empty(0)
+    outputs = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32),
+               np.empty(n, dtype=np.int8))
+
+    def run(begin: int, end: int, state: np.ndarray, outs: tuple[np.ndarray, ...],
+            totals: fast_parallel.SpanTotals, stride: int, snap_out: np.ndarray,
+            couple: np.ndarray) -> int:
+        return int(kernel(arrival[begin:end], codes[begin:end], deadline[begin:end], slo_pm,
+                          cands, ncand, latc, state, options.admission,
+                          options.request_overhead, *outs, totals.count, totals.good,
+                          totals.served, totals.latency, totals.stats, stride, snap_out,
+                          couple))
+
+    def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
+                  group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
+        served, dropped, unserved, total, _, max_finish = summary_kernel(
+            arrival[begin:end], codes[begin:end], deadline[begin:end], finish, status, 0,
+            end - begin, totals.count, totals.good, totals.latency, group, totals.served)
+        totals.stats[:5] = (served, dropped, unserved, total, max_finish)
+
+    bounds = fast_parallel.span_bounds(n, threads)
+    workers = len(bounds) - 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        totals, reran = fast_parallel.record_time_parallel(
+            bounds, (G, S), outputs, M, NUM_STATS, run, summarize, pool=pool)
+        if len(totals) > 1:
+            logger.debug("simulate: %d spans on threads, repairs reran %s requests",
+                         len(totals), reran)
+        parts = [part for t in totals for part in t.latencies()]
+        stats = np.array([t.stats for t in totals])
+        served = int(stats[:, STAT_SERVED].sum())
+        total = stats[0, STAT_LATENCY_SUM]
+        if len(totals) > 1:  # left to right over the pieces, as one run adds them
+            total = 0.0
+            for part in parts:
+                total = sum_kernel(part, total)
+        percentiles = percentiles_of_parts(parts, stats[:, STAT_MIN_LATENCY].min(),
+                                           stats[:, STAT_MAX_LATENCY].max(), pool=pool,
+                                           threads=workers)
+    served_gm = np.sum([t.served for t in totals], axis=0)
+    summary = Summary(
+        requests_per_model=np.sum([t.count for t in totals], axis=0),
+        good_per_model=np.sum([t.good for t in totals], axis=0),
+        num_served=served, num_dropped=int(stats[:, STAT_DROPPED].sum()),
+        num_unserved=int(stats[:, STAT_UNSERVED].sum()),
+        latency_mean=total / served if served else math.nan,
+        latency_percentiles=percentiles,  # type: ignore[arg-type]
+        max_finish=float(stats[:, STAT_MAX_FINISH].max()))
+    return Recorded(start=outputs[0], finish=outputs[1], group=outputs[2],
+                    status=outputs[3], summary=summary,
+                    busy=(served_gm * lat1.sum(axis=2)).sum(axis=1))

@@ -1,0 +1,145 @@
+"""Exact latency percentiles: linear interpolation between order statistics.
+
+:func:`percentiles_in_place` takes one array it may reorder. :func:`percentiles_of_parts`
+takes the served latencies as several pieces (as a time-parallel run leaves them) and finds
+the order statistics without joining them, on threads when given a pool. Both give the
+values of ``np.percentile(..., method="linear")`` exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+PERCENTILES = (50.0, 90.0, 99.0)
+# histogram buckets of the order-statistics pass; the values of the wanted ones are sorted
+_BUCKETS_LOG2 = 12
+# pieces shorter than this are not worth a thread
+_MIN_CHUNK = 1 << 17
+
+
+def _ranks(n: int, qs: tuple[float, ...]) -> tuple[list[float], list[int]]:
+    ranks = [q / 100.0 * (n - 1) for q in qs]
+    kth = sorted({min(int(r) + d, n - 1) for r in ranks for d in (0, 1)})
+    return ranks, kth
+
+
+def _interpolate(ranks: list[float], kth: list[int], values: Sequence[float],
+                 n: int) -> tuple[float, ...]:
+    at = dict(zip(kth, values, strict=True))
+    out = []
+    for r in ranks:
+        lo = int(r)
+        a, b = at[lo], at[min(lo + 1, n - 1)]
+        out.append(a + (r - lo) * (b - a))
+    return tuple(out)
+
+
+def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES,
+                         select: Callable[[FloatArray, Any, FloatArray], bool] | None = None
+                         ) -> tuple[float, ...]:
+    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``); may reorder ``latency``.
+
+    ``select(latency, kth, out)``, when given, writes the ``kth`` order statistics to ``out``
+    (e.g. :func:`simulator.fast.order_statistics_kernel`) or returns False to fall back to
+    ``np.partition``; both give the same exact values.
+
+    Examples
+    --------
+    >>> percentiles_in_place(np.array([4.0, 1.0, 3.0, 2.0]), (50.0, 100.0))
+    (2.5, 4.0)
+    """
+    n = latency.shape[0]
+    if n == 0:
+        return tuple(math.nan for _ in qs)
+    ranks, kth = _ranks(n, qs)
+    values = np.empty(len(kth))
+    if select is None or not select(latency, np.array(kth, dtype=np.int64), values):
+        latency.partition(kth)
+        values = latency[kth]
+    return _interpolate(ranks, kth, values.tolist(), n)
+
+
+def _chunks(parts: Sequence[FloatArray], count: int) -> list[FloatArray]:
+    """The pieces cut into about ``count`` views of equal length (none shorter than
+    :data:`_MIN_CHUNK` unless a piece is)."""
+    total = sum(p.shape[0] for p in parts)
+    size = max(_MIN_CHUNK, -(-total // max(1, count)))
+    return [p[k:k + size] for p in parts for k in range(0, p.shape[0], size)
+            if p.shape[0]]
+
+
+def _bits(x: float) -> int:
+    return int(np.array(x, dtype=np.float64).view(np.int64))
+
+
+def order_statistics_of_parts(parts: Sequence[FloatArray], kth: Sequence[int], lo: float,
+                              hi: float, *, pool: Executor | None = None,
+                              threads: int = 1) -> FloatArray:
+    """The ``kth`` smallest values (ascending ranks) of the pieces joined, exactly.
+
+    ``lo`` and ``hi`` should bound the values: the histogram spans them, and a value outside
+    lands in the first or last bucket, which is still exact, only slower. Values are
+    bucketed by their bit patterns (which order non-negative doubles), the wanted buckets
+    gathered and sorted; with a ``pool`` each pass runs on ``threads`` chunks at once.
+    """
+    from simulator.fast_stats import gather_kernel, gather_plan_kernel, histogram_kernel
+
+    top = _bits(float(np.finfo(np.float64).max))
+    lo_bits = _bits(lo) if lo > 0 else 0  # also when lo is NaN
+    hi_bits = min(_bits(hi), top) if hi > 0 else 0
+    hi_bits = max(hi_bits, lo_bits)
+    span = hi_bits - lo_bits
+    shift = max(0, span.bit_length() - _BUCKETS_LOG2)
+    nb = (span >> shift) + 1
+    chunks = _chunks(parts, threads if pool else 1)
+    hists = np.zeros((len(chunks), nb), dtype=np.int64)
+
+    def each(func: Callable[[int], None]) -> None:
+        if pool is None or len(chunks) == 1:
+            for c in range(len(chunks)):
+                func(c)
+        else:
+            list(pool.map(func, range(len(chunks))))
+
+    each(lambda c: histogram_kernel(chunks[c], lo_bits, shift, hists[c]))
+    want = np.asarray(kth, dtype=np.int64)
+    K = want.shape[0]
+    slot = np.full(nb, -1, dtype=np.int64)
+    bucket, rank = np.empty(K, dtype=np.int64), np.empty(K, dtype=np.int64)
+    offset = np.empty(K + 1, dtype=np.int64)
+    starts = np.empty((len(chunks), K), dtype=np.int64)
+    nslots = gather_plan_kernel(hists, want, slot, bucket, rank, offset, starts)
+    picked = np.empty(int(offset[nslots]))
+    each(lambda c: gather_kernel(chunks[c], lo_bits, shift, slot, picked, starts[c]))
+    for s in range(nslots):
+        picked[offset[s]:offset[s + 1]].sort()
+    return picked[offset[slot[bucket]] + rank]
+
+
+def percentiles_of_parts(parts: Sequence[FloatArray], lo: float, hi: float,
+                         qs: tuple[float, ...] = PERCENTILES, *,
+                         pool: Executor | None = None, threads: int = 1
+                         ) -> tuple[float, ...]:
+    """:func:`percentiles_in_place` of the pieces joined, without joining or reordering them.
+
+    ``lo`` and ``hi`` bound the values (see :func:`order_statistics_of_parts`).
+
+    Examples
+    --------
+    >>> percentiles_of_parts([np.array([4.0, 1.0]), np.array([3.0, 2.0])], 1.0, 4.0,
+    ...                      (50.0, 100.0))
+    (2.5, 4.0)
+    """
+    n = sum(p.shape[0] for p in parts)
+    if n == 0:
+        return tuple(math.nan for _ in qs)
+    ranks, kth = _ranks(n, qs)
+    values = order_statistics_of_parts(parts, kth, lo, hi, pool=pool, threads=threads)
+    return _interpolate(ranks, kth, values.tolist(), n)
