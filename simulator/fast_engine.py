@@ -122,7 +122,8 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
         rec = record_run(prepared, tables, options, threads=_threads(options))
         return SimResult.from_outcomes(
             model_names=prepared.model_names, group_names=tables.group_names,
-            arrival=prepared.arrival, model_codes=prepared.model_codes, slo=prepared.slo,
+            arrival=prepared.arrival, model_codes=prepared.model_codes,
+            slo=prepared.request_slo, slo_of_model=prepared.slo_of_model,
             start=rec.start, finish=rec.finish, group=rec.group, status=rec.status,
             group_busy_seconds=rec.busy, group_num_stages=tables.num_stages.tolist(),
             warmup=options.warmup, cooldown=options.cooldown, engine="fast",
@@ -150,7 +151,8 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
                       max_finish=max_finish)
     return SimResult.from_outcomes(
         model_names=prepared.model_names, group_names=tables.group_names,
-        arrival=prepared.arrival, model_codes=prepared.model_codes, slo=prepared.slo,
+        arrival=prepared.arrival, model_codes=prepared.model_codes,
+        slo=prepared.request_slo, slo_of_model=prepared.slo_of_model,
         start=out["start"], finish=out["finish"], group=out["group"], status=out["status"],
         batch_size=out["batch"],
         stage_start=out["stage_start"] if options.record_stages else None,

@@ -183,13 +183,16 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
     latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
     kernel = record_kernels[S - 1]
     arrival, codes = prepared.arrival, prepared.model_codes
-    deadline, slo_pm = prepared.deadline, np.empty(0)
+    inline = prepared.slo_of_model is not None  # deadlines formed on the fly
+    slo_pm = prepared.slo_of_model if prepared.slo_of_model is not None else np.empty(0)
+    deadline = np.empty(0) if inline else prepared.deadline
     outputs = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32),
                np.empty(n, dtype=np.int8))
 
     def run(begin: int, end: int, state: np.ndarray, outs: tuple[np.ndarray, ...],
             totals: fast_parallel.SpanTotals, stride: int, snap_out: np.ndarray,
             couple: np.ndarray) -> int:
+        # an empty deadline array stays empty: the kernel then forms them
         return int(kernel(arrival[begin:end], codes[begin:end], deadline[begin:end], slo_pm,
                           cands, ncand, latc, state, options.admission,
                           options.request_overhead, *outs, totals.count, totals.good,
@@ -198,8 +201,9 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
 
     def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
                   group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
+        dl = arrival[begin:end] + slo_pm[codes[begin:end]] if inline else deadline[begin:end]
         served, dropped, unserved, total, _, max_finish = summary_kernel(
-            arrival[begin:end], codes[begin:end], deadline[begin:end], finish, status, 0,
+            arrival[begin:end], codes[begin:end], dl, finish, status, 0,
             end - begin, totals.count, totals.good, totals.latency, group, totals.served)
         totals.stats[:5] = (served, dropped, unserved, total, max_finish)
 

@@ -1,5 +1,5 @@
-"""The fast engine's statistics and preparation kernels: per-model counts and latencies,
-exact order statistics, and per-request SLOs and deadlines.
+"""The fast engine's statistics kernels: per-model counts and latencies, and exact order
+statistics.
 """
 
 from __future__ import annotations
@@ -190,12 +190,3 @@ def gather_plan_kernel(hists: Any, kth: Any, slot: Any, bucket: Any, rank: Any,
             offset[nslots + 1] = at
             nslots += 1
     return nslots
-
-
-@_njit(cache=True)
-def slo_kernel(arrival: Any, codes: Any, per_model: Any, slo: Any, deadline: Any) -> None:
-    """``slo[i] = per_model[codes[i]]`` and ``deadline[i] = arrival[i] + slo[i]`` in one pass."""
-    for i in range(arrival.shape[0]):
-        s = per_model[codes[i]]
-        slo[i] = s
-        deadline[i] = arrival[i] + s

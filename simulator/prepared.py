@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -19,24 +21,56 @@ SloSpec = float | Mapping[str, float] | None
 class PreparedWorkload:
     """Contiguous arrays of one workload, shared by every placement evaluated on it.
 
-    ``deadline = arrival + slo`` is computed once. Arrays are read-only.
+    SLOs come per request (``request_slo``) or per model (``slo_of_model[m]`` for every
+    request of model ``m``). The per-request ``slo`` and ``deadline = arrival + slo`` are
+    formed on first use and kept; the fast engine's common case forms deadlines on the fly
+    from ``slo_of_model`` instead, so one simulation does not pay for them. Arrays are
+    read-only.
 
     Examples
     --------
     >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "b"])
     >>> p = prepare(w, slo={"a": 0.5, "b": 2.0})
-    >>> p.deadline.tolist(), p.model_names, len(p)
-    ([0.5, 3.0], ('a', 'b'), 2)
+    >>> p.deadline.tolist(), p.model_names, len(p), p.slo_of_model.tolist()
+    ([0.5, 3.0], ('a', 'b'), 2, [0.5, 2.0])
     """
 
     model_names: tuple[str, ...]
     arrival: npt.NDArray[np.float64]
     model_codes: npt.NDArray[np.int32]
-    slo: npt.NDArray[np.float64]
-    deadline: npt.NDArray[np.float64]
+    slo_of_model: npt.NDArray[np.float64] | None = None
+    request_slo: npt.NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.slo_of_model is None) == (self.request_slo is None):
+            raise SimulationError("a PreparedWorkload needs exactly one of slo_of_model and "
+                                  "request_slo")
+        n, M = len(self), len(self.model_names)
+        if self.slo_of_model is not None and self.slo_of_model.shape != (M,):
+            raise SimulationError(f"slo_of_model has shape {self.slo_of_model.shape}, "
+                                  f"expected ({M},)")
+        if self.request_slo is not None and self.request_slo.shape != (n,):
+            raise SimulationError(f"request_slo has shape {self.request_slo.shape}, "
+                                  f"expected ({n},)")
 
     def __len__(self) -> int:
         return int(self.arrival.shape[0])
+
+    @cached_property
+    def slo(self) -> npt.NDArray[np.float64]:
+        """Per request: its SLO in seconds."""
+        if self.slo_of_model is None:  # __post_init__ checked one is given
+            return cast(npt.NDArray[np.float64], self.request_slo)
+        out = self.slo_of_model[self.model_codes]
+        out.flags.writeable = False
+        return out
+
+    @cached_property
+    def deadline(self) -> npt.NDArray[np.float64]:
+        """Per request: ``arrival + slo`` (the one addition every engine compares with)."""
+        out = self.arrival + self.slo
+        out.flags.writeable = False
+        return out
 
 
 def _check_slo(slo: SloSpec) -> None:
@@ -56,35 +90,28 @@ def prepare(workload: Workload, slo: SloSpec = None) -> PreparedWorkload:
         raise SimulationError(f"expected a Workload, got {workload!r}")
     arrival = np.ascontiguousarray(workload.arrival, dtype=np.float64)
     codes = np.ascontiguousarray(workload.model_codes, dtype=np.int32)
+    for col in (arrival, codes):
+        col.flags.writeable = False
     if workload.slo is not None:
         slo_arr = np.ascontiguousarray(workload.slo, dtype=np.float64)
         if len(slo_arr) and not np.all(slo_arr > 0):
             bad = int(np.flatnonzero(~(slo_arr > 0))[0])
             raise SimulationError(f"workload slo[{bad}] is {slo_arr[bad]!r}; SLOs must be "
                                   "positive")
-        deadline = arrival + slo_arr
+        slo_arr.flags.writeable = False
+        return PreparedWorkload(model_names=tuple(workload.model_names), arrival=arrival,
+                                model_codes=codes, request_slo=slo_arr)
+    if slo is None:
+        raise SimulationError("the workload has no slo column; pass slo= (seconds, or a "
+                              "mapping model -> seconds)")
+    _check_slo(slo)
+    if isinstance(slo, Mapping):
+        missing = [m for m in workload.model_names if m not in slo]
+        if missing:
+            raise SimulationError(f"no SLO given for models {missing}")
+        per_model = np.array([float(slo[m]) for m in workload.model_names])
     else:
-        if slo is None:
-            raise SimulationError("the workload has no slo column; pass slo= (seconds, or a "
-                                  "mapping model -> seconds)")
-        _check_slo(slo)
-        if isinstance(slo, Mapping):
-            missing = [m for m in workload.model_names if m not in slo]
-            if missing:
-                raise SimulationError(f"no SLO given for models {missing}")
-            per_model = np.array([float(slo[m]) for m in workload.model_names])
-        else:
-            per_model = np.full(len(workload.model_names), float(slo))
-        slo_arr = np.empty(len(arrival))
-        deadline = np.empty(len(arrival))
-        from simulator import fast  # numba loads on first use, not on `import simulator`
-
-        if fast.HAVE_NUMBA:
-            fast.slo_kernel(arrival, codes, per_model, slo_arr, deadline)
-        else:
-            slo_arr[:] = per_model[codes]
-            np.add(arrival, slo_arr, out=deadline)
-    for col in (arrival, codes, slo_arr, deadline):
-        col.flags.writeable = False
+        per_model = np.full(len(workload.model_names), float(slo))
+    per_model.flags.writeable = False
     return PreparedWorkload(model_names=tuple(workload.model_names), arrival=arrival,
-                            model_codes=codes, slo=slo_arr, deadline=deadline)
+                            model_codes=codes, slo_of_model=per_model)

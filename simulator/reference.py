@@ -352,7 +352,8 @@ class _Run:
                 if self.t.num_groups else None)
         return SimResult.from_outcomes(
             model_names=self.w.model_names, group_names=self.t.group_names,
-            arrival=self.w.arrival, model_codes=self.w.model_codes, slo=self.w.slo,
+            arrival=self.w.arrival, model_codes=self.w.model_codes, slo=self.w.request_slo,
+            slo_of_model=self.w.slo_of_model,
             start=np.array(self.start), finish=np.array(self.finish),
             group=np.array(self.group, dtype=np.int32),
             status=np.array(self.status, dtype=np.int8),

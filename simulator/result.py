@@ -23,8 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -124,13 +125,16 @@ class SimResult:
     # ---- per request (read-only arrays, arrival order)
     arrival: FloatArray
     model_codes: npt.NDArray[np.int32]
-    slo: FloatArray
     start: FloatArray
     finish: FloatArray
     group: npt.NDArray[np.int32]
     status: npt.NDArray[np.int8]
-    batch_size: npt.NDArray[np.int32]
     stage_start: FloatArray | None
+    # the SLOs: per request, or per model (then ``slo`` is formed on first use)
+    request_slo: FloatArray | None
+    slo_of_model: FloatArray | None
+    # batch sizes per request; None when every served request ran alone
+    batch_sizes: npt.NDArray[np.int32] | None
     # ---- statistics over the measured requests
     window: tuple[float, float]
     measured: tuple[int, int]
@@ -159,7 +163,7 @@ class SimResult:
         group_names: Sequence[str],
         arrival: npt.ArrayLike,
         model_codes: npt.ArrayLike,
-        slo: npt.ArrayLike,
+        slo: npt.ArrayLike | None = None,
         start: npt.ArrayLike,
         finish: npt.ArrayLike,
         group: npt.ArrayLike,
@@ -173,6 +177,7 @@ class SimResult:
         engine: str = "runtime",
         summary: Summary | None = None,
         copy: bool = True,
+        slo_of_model: npt.ArrayLike | None = None,
     ) -> SimResult:
         """Freeze per-request outcomes and derive the statistics.
 
@@ -181,26 +186,41 @@ class SimResult:
         the window an engine must clip to). Unknown busy time gives NaN fractions. An engine
         that already counted the outcomes passes ``summary`` (see :func:`summarize`) and
         ``copy=False`` to hand over arrays it owns instead of copying them.
+
+        SLOs are given per request (``slo``) or per model (``slo_of_model``). Without
+        ``batch_size`` every served request ran alone (batch size 1, else 0).
         """
+        if (slo is None) == (slo_of_model is None):
+            raise SimulationError("give exactly one of slo (per request) and slo_of_model")
         _frozen = _frozen_copy if copy else _frozen_view
         arr = _frozen(arrival, np.float64)
         n = arr.shape[0]
-        columns = {
+        columns: dict[str, Any] = {
             "model_codes": _frozen(model_codes, np.int32),
-            "slo": _frozen(slo, np.float64),
             "start": _frozen(start, np.float64),
             "finish": _frozen(finish, np.float64),
             "group": _frozen(group, np.int32),
             "status": _frozen(status, np.int8),
-            "batch_size": _frozen(np.where(np.asarray(status) == SERVED, 1, 0)
-                                  if batch_size is None else batch_size, np.int32),
         }
+        if slo is not None:
+            columns["request_slo"] = _frozen(slo, np.float64)
+        if batch_size is not None:
+            columns["batch_sizes"] = _frozen(batch_size, np.int32)
         for name, col in columns.items():
             if col.shape != (n,):
                 raise SimulationError(f"{name} has shape {col.shape}, expected ({n},)")
+        columns.setdefault("request_slo", None)
+        columns.setdefault("batch_sizes", None)
+        names = tuple(model_names)
+        columns["slo_of_model"] = None
+        if slo_of_model is not None:
+            columns["slo_of_model"] = _frozen(slo_of_model, np.float64)
+            if columns["slo_of_model"].shape != (len(names),):
+                raise SimulationError(f"slo_of_model has shape "
+                                      f"{columns['slo_of_model'].shape}, expected "
+                                      f"({len(names)},)")
         if copy and n and np.any(arr[1:] < arr[:-1]):
             raise SimulationError("arrival must be sorted in non-decreasing order")
-        names = tuple(model_names)
         gnames = tuple(group_names)
         st = columns["status"]
         if copy and n and (st.min() < SERVED or st.max() > UNSERVED):
@@ -214,7 +234,9 @@ class SimResult:
         window, (i0, i1) = stats_window(arr, None, warmup=warmup, cooldown=cooldown,
                                         max_finish=max_finish)
         if summary is None:
-            summary = summarize(arr, columns["model_codes"], arr + columns["slo"],
+            slo_values = (columns["request_slo"] if slo is not None
+                          else columns["slo_of_model"][columns["model_codes"]])
+            summary = summarize(arr, columns["model_codes"], arr + slo_values,
                                 columns["finish"], st, i0, i1, len(names))
         req_pm, good_pm = summary.requests_per_model, summary.good_per_model
         p50, p90, p99 = summary.latency_percentiles
@@ -272,6 +294,24 @@ class SimResult:
     def unmet_per_model(self) -> dict[str, int]:
         """Measured requests per model that were not served within their SLO."""
         return {m: self.requests_per_model[m] - self.good_per_model[m] for m in self.model_names}
+
+    @cached_property
+    def slo(self) -> FloatArray:
+        """Per request: its SLO in seconds."""
+        if self.slo_of_model is None:  # from_outcomes checked one is given
+            return cast(npt.NDArray[np.float64], self.request_slo)
+        out = self.slo_of_model[self.model_codes]
+        out.flags.writeable = False
+        return out
+
+    @cached_property
+    def batch_size(self) -> npt.NDArray[np.int32]:
+        """Per request: the size of the batch it ran in (0 unless served)."""
+        if self.batch_sizes is not None:
+            return self.batch_sizes
+        out = (self.status == SERVED).astype(np.int32)
+        out.flags.writeable = False
+        return out
 
     @property
     def good(self) -> npt.NDArray[np.bool_]:

@@ -182,8 +182,9 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
         finish[i] = t + opts.request_overhead
     return SimResult.from_outcomes(
         model_names=prep.model_names, group_names=gnames, arrival=prep.arrival,
-        model_codes=prep.model_codes, slo=prep.slo, start=start_t, finish=finish, group=group,
-        status=status, group_busy_seconds=busy,
+        model_codes=prep.model_codes, slo=prep.request_slo,
+        slo_of_model=prep.slo_of_model, start=start_t, finish=finish,
+        group=group, status=status, group_busy_seconds=busy,
         group_num_stages=[stages.get(name, 1) for name in gnames],
         warmup=opts.warmup, cooldown=opts.cooldown, engine="schedule")
 

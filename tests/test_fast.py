@@ -169,20 +169,6 @@ def test_order_statistics_decline_values_they_cannot_order(bad: float) -> None:
     np.testing.assert_array_equal(got, expected)
 
 
-def test_prepare_slo_kernel_equals_numpy() -> None:
-    rng = np.random.default_rng(8)
-    w = Workload.from_arrays(arrival=np.cumsum(rng.exponential(0.1, 500)),
-                             model=rng.integers(0, 3, 500).astype(np.int32),
-                             model_names=["a", "b", "c"])
-    slo = {"a": 0.3, "b": 0.7, "c": 1.1}
-    p = prepare(w, slo)
-    expected = np.array([0.3, 0.7, 1.1])[w.model_codes]
-    np.testing.assert_array_equal(p.slo, expected)
-    np.testing.assert_array_equal(p.deadline, w.arrival + expected)
-    assert p.model_codes.dtype == np.int32
-    assert not p.deadline.flags.writeable
-
-
 @settings(max_examples=120, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.sampled_from([0.5, 1.0, 4.0]),
        st.sampled_from([0.5, 1.0, 3.0]), st.booleans(), st.booleans(),
