@@ -20,6 +20,8 @@ FloatArray = npt.NDArray[np.float64]
 PERCENTILES = (50.0, 90.0, 99.0)
 # histogram buckets of the order-statistics pass; the values of the wanted ones are sorted
 _BUCKETS_LOG2 = 12
+# a wanted bucket with more values than this is counted again instead of sorted
+_SORT_AT_MOST = 1 << 14
 # pieces shorter than this are not worth a thread
 _MIN_CHUNK = 1 << 17
 
@@ -118,9 +120,20 @@ def order_statistics_of_parts(parts: Sequence[FloatArray], kth: Sequence[int], l
     nslots = gather_plan_kernel(hists, want, slot, bucket, rank, offset, starts)
     picked = np.empty(int(offset[nslots]))
     each(lambda c: gather_kernel(chunks[c], lo_bits, shift, slot, picked, starts[c]))
+    out = np.empty(K)
+    which = slot[bucket]
     for s in range(nslots):
-        picked[offset[s]:offset[s + 1]].sort()
-    return picked[offset[slot[bucket]] + rank]
+        values = picked[offset[s]:offset[s + 1]]
+        mine = which == s
+        low, high = values.min(), values.max()
+        if values.shape[0] > _SORT_AT_MOST and low < high:
+            # a crowded bucket (values bunched below the histogram's resolution): count
+            # again over its own, narrower range rather than sort it
+            out[mine] = order_statistics_of_parts([values], rank[mine].tolist(), low, high)
+        else:
+            values.sort()
+            out[mine] = values[rank[mine]]
+    return out
 
 
 def percentiles_of_parts(parts: Sequence[FloatArray], lo: float, hi: float,

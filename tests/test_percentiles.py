@@ -56,3 +56,15 @@ def test_parts_on_threads_equal_in_place(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_no_values_give_nan() -> None:
     assert all(np.isnan(v) for v in percentiles_of_parts([np.empty(0)], 0.0, 1.0))
     assert all(np.isnan(v) for v in percentiles_in_place(np.empty(0)))
+
+
+def test_crowded_buckets_are_counted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values bunched far below the histogram's resolution (a few outliers stretch the
+    range) are refined by a second count, still exactly."""
+    monkeypatch.setattr(percentiles, "_SORT_AT_MOST", 16)
+    rng = np.random.default_rng(4)
+    x = np.concatenate([0.1 + rng.random(3000) * 1e-12, [0.1] * 500, [1e6, 3e-9]])
+    rng.shuffle(x)
+    qs = (0.0, 10.0, 50.0, 90.0, 99.0, 100.0)
+    assert percentiles_of_parts([x[:700], x[700:]], float(x.min()), float(x.max()), qs) == \
+        percentiles_in_place(x.copy(), qs)
