@@ -10,9 +10,10 @@ time. It is driven by SimPy events and their callbacks rather than by a generato
 same steps as ``while True: job = yield buffer.get(); yield env.timeout(latency); hand on``,
 without a generator resume and a wake-up event per step): a job that reaches an idle stage
 starts at once, and the event that fires when it is done starts the next buffered job and
-hands the finished one on. Each arrival is an event whose callback dispatches the request and
-schedules the next arrival. With batching, stage 0 of a group is a SimPy process, the batcher,
-that forms batches from the group's queue whenever stage 0 is free.
+hands the finished one on. Arrivals, already sorted, are merged into the event loop in the
+place each would take as an event scheduled when the one before it fired. With batching,
+stage 0 of a group is a SimPy process, the batcher, that forms batches from the group's queue
+whenever stage 0 is free.
 
 Event order at one instant follows the semantics: completions and wake-ups have SimPy's
 normal priority, arrivals come after them and batch formations last.
@@ -48,14 +49,30 @@ Route = tuple[int, list[float], list[float], range]
 class _Environment(simpy.Environment):
     """SimPy's environment, run to the end in a tight loop (see :meth:`run_to_end`)."""
 
-    def run_to_end(self) -> None:
+    def run_to_end(self, arrivals: Sequence[float] = (),
+                   arrive: Callable[[int], None] | None = None) -> None:
         """``run()`` without ``until``: :meth:`step` until no event is left, in a tight loop.
 
         The same steps as SimPy's ``step``: pop the next event, call its callbacks, and
-        crash on a failed event that nobody handled.
+        crash on a failed event that nobody handled. ``arrivals`` (sorted) are merged into
+        the event order as if each were an event of priority :data:`ARRIVAL_PRIORITY`
+        scheduled when the one before it fired: ``arrive(i)`` runs at ``arrivals[i]``, after
+        the events of that instant with a lower priority and before those with a higher one.
         """
         queue = self._queue
-        while queue:
+        n = len(arrivals)
+        i = 0
+        while True:
+            if i < n and arrive is not None:
+                t = arrivals[i]
+                if not queue or t < queue[0][0] or (t == queue[0][0]
+                                                    and queue[0][1] > ARRIVAL_PRIORITY):
+                    self._now = t
+                    arrive(i)
+                    i += 1
+                    continue
+            if not queue:
+                return
             self._now, _, _, event = heappop(queue)
             callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             for callback in callbacks:
@@ -203,20 +220,11 @@ class _Run:
             for g in range(tables.num_groups):
                 self.env.process(self._batcher(g))
         self.arrival = prepared.arrival.tolist()
-        self.n = n
-        self._schedule_arrival(0)
 
     # ------------------------------------------------------------------ arrivals
-    def _schedule_arrival(self, i: int) -> None:
-        """Arrival ``i`` is an event whose callback dispatches it and schedules the next."""
-        if i < self.n:
-            _At(self.env, self.arrival[i], ARRIVAL_PRIORITY, self._arrive, i)
-
-    def _arrive(self, event: Event) -> None:
-        """Request ``i``, the event's value, arrives now: dispatch it, schedule the next."""
-        i = event._value
+    def _arrive(self, i: int) -> None:
+        """Request ``i`` arrives now: dispatch it (the event loop merges the arrivals in)."""
         self._dispatch_one(i, self.arrival[i])
-        self._schedule_arrival(i + 1)
 
     # ------------------------------------------------------------------ decisions
     def _choose(self, routes: list[Route], t: float) -> Route:
@@ -347,7 +355,7 @@ class _Run:
 
     # ------------------------------------------------------------------ result
     def run(self) -> SimResult:
-        self.env.run_to_end()
+        self.env.run_to_end(self.arrival, self._arrive)
         busy = (np.array([sum(s.busy_seconds for s in pipeline) for pipeline in self.stages])
                 if self.t.num_groups else None)
         return SimResult.from_outcomes(
