@@ -106,21 +106,13 @@ def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: Span
 
 class SpanTotals:
     """What one span's run counted: the statistics of
-    :func:`simulator.fast_record.record_kernel` over its requests and its served latencies."""
+    :func:`simulator.fast_record.record_kernel` over its requests."""
 
-    def __init__(self, num_groups: int, num_models: int, lat_size: int, num_stats: int
-                 ) -> None:
+    def __init__(self, num_groups: int, num_models: int, num_stats: int) -> None:
         self.stats = np.zeros(num_stats)  # served, dropped, unserved, latency sum, ...
         self.good = np.zeros(num_models, dtype=np.int64)
         self.count = np.zeros(num_models, dtype=np.int64)
         self.served = np.zeros((num_groups, num_models), dtype=np.int64)
-        self.latency = np.empty(lat_size)
-        # the span's served latencies in request order, when not latency[:served]
-        self.parts: list[np.ndarray] | None = None
-
-    def latencies(self) -> list[np.ndarray]:
-        """The span's served latencies in request order, in pieces."""
-        return self.parts if self.parts is not None else [self.latency[:int(self.stats[0])]]
 
 
 # run(begin, end, state, outputs (start, finish, group, status), totals, stride, snap_out,
@@ -145,12 +137,12 @@ def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
     scratch arrays instead; once it stops, the speculative statistics of the requests it
     reran are recounted from the outcomes they replace (``summarize``) and swapped for the
     repair's, and its outcomes are copied over. The latency bounds stay those of both runs:
-    they only need to contain the latencies. Returns each span's totals (the latencies of
-    span ``s`` in request order: ``totals[s].latencies()``) and what each repair reran.
+    they only need to contain the latencies. A span's latency sum is left as it was: only
+    the whole run's, over its outcomes, is exact. Returns each span's totals and what each
+    repair reran.
     """
     num_groups = state_shape[0]
-    totals = [SpanTotals(num_groups, num_models, end - begin, num_stats)
-              for begin, end in pairwise(bounds)]
+    totals = [SpanTotals(num_groups, num_models, num_stats) for _ in pairwise(bounds)]
 
     def runner(span: int, begin: int, end: int, state: np.ndarray, snap_out: np.ndarray,
                couple: np.ndarray, stride: int) -> int:
@@ -158,14 +150,12 @@ def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
             return run(begin, end, state, tuple(o[begin:end] for o in outputs), totals[span],
                        stride, snap_out, couple)
         scratch = tuple(np.empty_like(o[begin:end]) for o in outputs)
-        repair = SpanTotals(num_groups, num_models, end - begin, num_stats)
+        repair = SpanTotals(num_groups, num_models, num_stats)
         stop = run(begin, end, state, scratch, repair, stride, snap_out, couple)
-        replaced = SpanTotals(num_groups, num_models, stop, num_stats)
+        replaced = SpanTotals(num_groups, num_models, num_stats)
         finish, group, status = (o[begin:begin + stop] for o in outputs[1:4])
         summarize(begin, begin + stop, finish, status, group, replaced)
         spec = totals[span]
-        kept = slice(int(replaced.stats[0]), int(spec.stats[0]))  # speculative latencies kept
-        spec.parts = [repair.latency[:int(repair.stats[0])], spec.latency[kept]]
         spec.stats[:3] += repair.stats[:3] - replaced.stats[:3]
         # the latest finish the speculative run keeps: its own, unless that was replaced
         kept_max = spec.stats[4]

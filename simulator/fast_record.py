@@ -30,9 +30,9 @@ from simulator.fast_common import (
     _equivalent,
     _njit,
 )
-from simulator.fast_stats import sum_kernel, summary_kernel
+from simulator.fast_stats import served_sum_kernel, summary_kernel
 from simulator.options import SimulationOptions
-from simulator.percentiles import percentiles_of_parts
+from simulator.percentiles import served_percentiles
 from simulator.prepared import PreparedWorkload
 from simulator.result import Summary
 from simulator.semantics import PlacementTables
@@ -53,17 +53,16 @@ def _make_record_kernel(smax: int) -> Any:
     def record_kernel(arrival: Any, codes: Any, deadline: Any, slo_pm: Any, cands: Any,
                       ncand: Any, latc: Any, F: Any, admission: bool, overhead: float,
                       out_start: Any, out_finish: Any, out_group: Any, out_status: Any,
-                      count_pm: Any, good_pm: Any, served_gm: Any, lat_buf: Any, stats: Any,
-                      stride: int, snap_out: Any, couple: Any) -> int:
+                      count_pm: Any, good_pm: Any, served_gm: Any, stats: Any, stride: int,
+                      snap_out: Any, couple: Any) -> int:
         """Decide, time and record every request; returns where it stopped (``n``: the end).
 
         ``cands``, ``ncand`` and ``latc`` are as in :func:`simulator.fast.pipeline_kernel`.
         The deadline of request ``i`` is ``deadline[i]``, or ``arrival[i] + slo_pm[m]`` when
         ``deadline`` is empty (the same addition :func:`~simulator.prepared.prepare` makes).
         Every request is measured: ``count_pm``/``good_pm`` count per model,
-        ``served_gm[g, m]`` the requests group ``g`` served, ``lat_buf`` receives the served
-        latencies in index order, and ``stats`` becomes (served, dropped, unserved, latency
-        sum left to right, max finish, min latency, max latency).
+        ``served_gm[g, m]`` the requests group ``g`` served, and ``stats`` becomes (served,
+        dropped, unserved, latency sum left to right, max finish, min latency, max latency).
 
         Checkpoints: every ``stride`` requests (a power of two; 0: never)
         ``snap_out[j] = F`` when it has rows, and the run stops at the first checkpoint whose
@@ -132,7 +131,6 @@ def _make_record_kernel(smax: int) -> Any:
             lat = fin - t
             lat_min = min(lat_min, lat)
             lat_max = max(lat_max, lat)
-            lat_buf[n_served] = lat
             lat_sum += lat
             n_served += 1
         stats[STAT_SERVED] = n_served
@@ -196,45 +194,44 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
         return int(kernel(arrival[begin:end], codes[begin:end], deadline[begin:end], slo_pm,
                           cands, ncand, latc, state, options.admission,
                           options.request_overhead, *outs, totals.count, totals.good,
-                          totals.served, totals.latency, totals.stats, stride, snap_out,
-                          couple))
+                          totals.served, totals.stats, stride, snap_out, couple))
 
     def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
                   group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
         dl = arrival[begin:end] + slo_pm[codes[begin:end]] if inline else deadline[begin:end]
         served, dropped, unserved, total, _, max_finish = summary_kernel(
-            arrival[begin:end], codes[begin:end], dl, finish, status, 0,
-            end - begin, totals.count, totals.good, totals.latency, group, totals.served)
+            arrival[begin:end], codes[begin:end], dl, finish, status, 0, end - begin,
+            totals.count, totals.good, np.empty(end - begin), group, totals.served)
         totals.stats[:5] = (served, dropped, unserved, total, max_finish)
 
     bounds = fast_parallel.span_bounds(n, threads)
     workers = len(bounds) - 1
+    start, finish, group, status = outputs
     with ThreadPoolExecutor(max_workers=workers) as pool:
         totals, reran = fast_parallel.record_time_parallel(
             bounds, (G, S), outputs, M, NUM_STATS, run, summarize, pool=pool)
         if len(totals) > 1:
             logger.debug("simulate: %d spans on threads, repairs reran %s requests",
                          len(totals), reran)
-        parts = [part for t in totals for part in t.latencies()]
         stats = np.array([t.stats for t in totals])
         served = int(stats[:, STAT_SERVED].sum())
-        total = stats[0, STAT_LATENCY_SUM]
-        if len(totals) > 1:  # left to right over the pieces, as one run adds them
-            total = 0.0
-            for part in parts:
-                total = sum_kernel(part, total)
-        percentiles = percentiles_of_parts(parts, stats[:, STAT_MIN_LATENCY].min(),
-                                           stats[:, STAT_MAX_LATENCY].max(), pool=pool,
-                                           threads=workers)
+        # the latency sum left to right, as one run adds it: a second pass over a
+        # time-parallel run's outcomes, beside the order statistics' first
+        total = (pool.submit(served_sum_kernel, finish, arrival, status) if len(totals) > 1
+                 else None)
+        percentiles = served_percentiles(finish, arrival, status, served,
+                                         stats[:, STAT_MIN_LATENCY].min(),
+                                         stats[:, STAT_MAX_LATENCY].max(), pool=pool,
+                                         threads=workers)
+        latency_sum = stats[0, STAT_LATENCY_SUM] if total is None else total.result()
     served_gm = np.sum([t.served for t in totals], axis=0)
     summary = Summary(
         requests_per_model=np.sum([t.count for t in totals], axis=0),
         good_per_model=np.sum([t.good for t in totals], axis=0),
         num_served=served, num_dropped=int(stats[:, STAT_DROPPED].sum()),
         num_unserved=int(stats[:, STAT_UNSERVED].sum()),
-        latency_mean=total / served if served else math.nan,
+        latency_mean=latency_sum / served if served else math.nan,
         latency_percentiles=percentiles,  # type: ignore[arg-type]
         max_finish=float(stats[:, STAT_MAX_FINISH].max()))
-    return Recorded(start=outputs[0], finish=outputs[1], group=outputs[2],
-                    status=outputs[3], summary=summary,
+    return Recorded(start=start, finish=finish, group=group, status=status, summary=summary,
                     busy=(served_gm * lat1.sum(axis=2)).sum(axis=1))

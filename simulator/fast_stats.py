@@ -133,25 +133,43 @@ def _bucket(v: int, lo: int, shift: int, nb: int) -> int:
 
 
 @_njit(cache=True, nogil=True)
-def histogram_kernel(x: Any, lo: int, shift: int, hist: Any) -> None:
-    """``hist[b] +=`` the values of ``x`` whose bit pattern is in bucket ``b``
-    (``(bits - lo) >> shift``, clipped to the histogram)."""
+def histogram_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, hist: Any) -> None:
+    """``hist[k] +=`` the values ``a[i] - b[i]`` (where ``status[i]`` is SERVED) whose bit
+    pattern is in bucket ``k`` (``(bits - lo) >> shift``, clipped to the histogram)."""
     nb = hist.shape[0]
-    for v in x.view(np.int64):
-        hist[_bucket(v, lo, shift, nb)] += 1
+    value = np.empty(1)
+    bits = value.view(np.int64)  # reads value[0]'s bit pattern
+    for i in range(a.shape[0]):
+        if status[i] == SERVED:
+            value[0] = a[i] - b[i]
+            hist[_bucket(bits[0], lo, shift, nb)] += 1
 
 
 @_njit(cache=True, nogil=True)
-def gather_kernel(x: Any, lo: int, shift: int, slot: Any, picked: Any, fill: Any) -> None:
-    """Copy each value of ``x`` whose bucket has a slot ``s >= 0`` to ``picked[fill[s]]``
-    (advancing ``fill[s]``), in the buckets of :func:`histogram_kernel`."""
+def gather_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, slot: Any, picked: Any,
+                  fill: Any) -> None:
+    """Copy each value of :func:`histogram_kernel` whose bucket has a slot ``s >= 0`` to
+    ``picked[fill[s]]``, advancing ``fill[s]``."""
     nb = slot.shape[0]
-    bits = x.view(np.int64)
-    for i in range(x.shape[0]):
-        s = slot[_bucket(bits[i], lo, shift, nb)]
-        if s >= 0:
-            picked[fill[s]] = x[i]
-            fill[s] += 1
+    value = np.empty(1)
+    bits = value.view(np.int64)
+    for i in range(a.shape[0]):
+        if status[i] == SERVED:
+            value[0] = a[i] - b[i]
+            s = slot[_bucket(bits[0], lo, shift, nb)]
+            if s >= 0:
+                picked[fill[s]] = value[0]
+                fill[s] += 1
+
+
+@_njit(cache=True, nogil=True)
+def served_sum_kernel(finish: Any, arrival: Any, status: Any) -> float:
+    """The served requests' latencies summed left to right, as the kernels add them."""
+    total = 0.0
+    for i in range(finish.shape[0]):
+        if status[i] == SERVED:
+            total += finish[i] - arrival[i]
+    return total
 
 
 @_njit(cache=True)

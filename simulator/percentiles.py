@@ -1,9 +1,9 @@
 """Exact latency percentiles: linear interpolation between order statistics.
 
-:func:`percentiles_in_place` takes one array it may reorder. :func:`percentiles_of_parts`
-takes the served latencies as several pieces (as a time-parallel run leaves them) and finds
-the order statistics without joining them, on threads when given a pool. Both give the
-values of ``np.percentile(..., method="linear")`` exactly.
+:func:`percentiles_in_place` takes one array it may reorder. :func:`served_percentiles` reads
+the served requests' latencies straight from the per-request outcomes (finish, arrival and
+status), on threads when given a pool, so that no array of latencies is written. Both give
+the values of ``np.percentile(..., method="linear")`` exactly.
 """
 
 from __future__ import annotations
@@ -68,28 +68,29 @@ def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILE
     return _interpolate(ranks, kth, values.tolist(), n)
 
 
-def _chunks(parts: Sequence[FloatArray], count: int) -> list[FloatArray]:
-    """The pieces cut into about ``count`` views of equal length (none shorter than
-    :data:`_MIN_CHUNK` unless a piece is)."""
-    total = sum(p.shape[0] for p in parts)
-    size = max(_MIN_CHUNK, -(-total // max(1, count)))
-    return [p[k:k + size] for p in parts for k in range(0, p.shape[0], size)
-            if p.shape[0]]
+def _chunks(n: int, count: int) -> list[tuple[int, int]]:
+    """``[0, n)`` cut into about ``count`` ranges of equal length (none shorter than
+    :data:`_MIN_CHUNK` unless ``n`` is)."""
+    size = max(_MIN_CHUNK, -(-n // max(1, count)))
+    return [(k, min(k + size, n)) for k in range(0, n, size)]
 
 
 def _bits(x: float) -> int:
     return int(np.array(x, dtype=np.float64).view(np.int64))
 
 
-def order_statistics_of_parts(parts: Sequence[FloatArray], kth: Sequence[int], lo: float,
-                              hi: float, *, pool: Executor | None = None,
-                              threads: int = 1) -> FloatArray:
-    """The ``kth`` smallest values (ascending ranks) of the pieces joined, exactly.
+def order_statistics(a: FloatArray, b: FloatArray, status: np.ndarray, kth: Sequence[int],
+                     lo: float, hi: float, *, pool: Executor | None = None,
+                     threads: int = 1) -> FloatArray:
+    """The ``kth`` smallest (ascending ranks) of ``a[i] - b[i]`` over the ``i`` with
+    ``status[i] == SERVED``, exactly; for served latencies ``a`` is the finish times and
+    ``b`` the arrivals.
 
     ``lo`` and ``hi`` should bound the values: the histogram spans them, and a value outside
     lands in the first or last bucket, which is still exact, only slower. Values are
     bucketed by their bit patterns (which order non-negative doubles), the wanted buckets
-    gathered and sorted; with a ``pool`` each pass runs on ``threads`` chunks at once.
+    gathered and sorted (or counted again when crowded); with a ``pool`` each pass runs on
+    ``threads`` ranges of requests at once.
     """
     from simulator.fast_stats import gather_kernel, gather_plan_kernel, histogram_kernel
 
@@ -100,17 +101,18 @@ def order_statistics_of_parts(parts: Sequence[FloatArray], kth: Sequence[int], l
     span = hi_bits - lo_bits
     shift = max(0, span.bit_length() - _BUCKETS_LOG2)
     nb = (span >> shift) + 1
-    chunks = _chunks(parts, threads if pool else 1)
+    chunks = _chunks(a.shape[0], threads if pool else 1)
     hists = np.zeros((len(chunks), nb), dtype=np.int64)
 
-    def each(func: Callable[[int], None]) -> None:
-        if pool is None or len(chunks) == 1:
-            for c in range(len(chunks)):
-                func(c)
+    def each(func: Callable[[int, int, int], None]) -> None:
+        if pool is None or len(chunks) <= 1:
+            for c, (begin, end) in enumerate(chunks):
+                func(c, begin, end)
         else:
-            list(pool.map(func, range(len(chunks))))
+            list(pool.map(lambda c: func(c, *chunks[c]), range(len(chunks))))
 
-    each(lambda c: histogram_kernel(chunks[c], lo_bits, shift, hists[c]))
+    each(lambda c, i, j: histogram_kernel(a[i:j], b[i:j], status[i:j], lo_bits, shift,
+                                          hists[c]))
     want = np.asarray(kth, dtype=np.int64)
     K = want.shape[0]
     slot = np.full(nb, -1, dtype=np.int64)
@@ -119,7 +121,8 @@ def order_statistics_of_parts(parts: Sequence[FloatArray], kth: Sequence[int], l
     starts = np.empty((len(chunks), K), dtype=np.int64)
     nslots = gather_plan_kernel(hists, want, slot, bucket, rank, offset, starts)
     picked = np.empty(int(offset[nslots]))
-    each(lambda c: gather_kernel(chunks[c], lo_bits, shift, slot, picked, starts[c]))
+    each(lambda c, i, j: gather_kernel(a[i:j], b[i:j], status[i:j], lo_bits, shift, slot,
+                                       picked, starts[c]))
     out = np.empty(K)
     which = slot[bucket]
     for s in range(nslots):
@@ -129,30 +132,34 @@ def order_statistics_of_parts(parts: Sequence[FloatArray], kth: Sequence[int], l
         if values.shape[0] > _SORT_AT_MOST and low < high:
             # a crowded bucket (values bunched below the histogram's resolution): count
             # again over its own, narrower range rather than sort it
-            out[mine] = order_statistics_of_parts([values], rank[mine].tolist(), low, high)
+            size = values.shape[0]  # as served latencies with arrival 0 (SERVED is 0)
+            out[mine] = order_statistics(values, np.zeros(size), np.zeros(size, np.int8),
+                                         rank[mine].tolist(), low, high)
         else:
             values.sort()
             out[mine] = values[rank[mine]]
     return out
 
 
-def percentiles_of_parts(parts: Sequence[FloatArray], lo: float, hi: float,
-                         qs: tuple[float, ...] = PERCENTILES, *,
-                         pool: Executor | None = None, threads: int = 1
-                         ) -> tuple[float, ...]:
-    """:func:`percentiles_in_place` of the pieces joined, without joining or reordering them.
+def served_percentiles(finish: FloatArray, arrival: FloatArray, status: np.ndarray,
+                       num_served: int, lo: float, hi: float,
+                       qs: tuple[float, ...] = PERCENTILES, *, pool: Executor | None = None,
+                       threads: int = 1) -> tuple[float, ...]:
+    """:func:`percentiles_in_place` of the served requests' latencies (``finish - arrival``
+    where ``status`` is ``SERVED``, ``num_served`` of them), without gathering them first.
 
-    ``lo`` and ``hi`` bound the values (see :func:`order_statistics_of_parts`).
+    ``lo`` and ``hi`` bound the latencies (see :func:`order_statistics`).
 
     Examples
     --------
-    >>> percentiles_of_parts([np.array([4.0, 1.0]), np.array([3.0, 2.0])], 1.0, 4.0,
-    ...                      (50.0, 100.0))
-    (2.5, 4.0)
+    >>> finish, arrival = np.array([5.0, 9.0, 4.0, 3.0]), np.array([1.0, 0.0, 1.0, 1.0])
+    >>> status = np.array([0, 1, 0, 0], dtype=np.int8)  # the second was dropped
+    >>> served_percentiles(finish, arrival, status, 3, 2.0, 4.0, (50.0, 100.0))
+    (3.0, 4.0)
     """
-    n = sum(p.shape[0] for p in parts)
-    if n == 0:
+    if num_served == 0:
         return tuple(math.nan for _ in qs)
-    ranks, kth = _ranks(n, qs)
-    values = order_statistics_of_parts(parts, kth, lo, hi, pool=pool, threads=threads)
-    return _interpolate(ranks, kth, values.tolist(), n)
+    ranks, kth = _ranks(num_served, qs)
+    values = order_statistics(finish, arrival, status, kth, lo, hi, pool=pool,
+                              threads=threads)
+    return _interpolate(ranks, kth, values.tolist(), num_served)

@@ -1,4 +1,5 @@
-"""Exact percentiles: in place, and over pieces on threads with any value bounds."""
+"""Exact percentiles: in place, and of served latencies read from outcomes, on threads and
+with any value bounds."""
 
 from __future__ import annotations
 
@@ -10,52 +11,62 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import percentiles
-from simulator.percentiles import (
-    order_statistics_of_parts,
-    percentiles_in_place,
-    percentiles_of_parts,
-)
+from simulator.fast_stats import served_sum_kernel
+from simulator.percentiles import order_statistics, percentiles_in_place, served_percentiles
+from simulator.result import DROPPED, SERVED
 
 values = st.lists(st.one_of(st.floats(0.0, 10.0), st.sampled_from([0.0, -0.0, 0.1, 0.1, 2.5])),
                   min_size=1, max_size=300)
 
 
+def outcomes(latency: np.ndarray, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Finish, arrival and status whose served latencies are ``latency`` (in order), with
+    dropped requests (NaN finish) in between."""
+    n = latency.shape[0]
+    extra = int(rng.integers(0, n + 1))
+    status = np.full(n + extra, SERVED, dtype=np.int8)
+    status[rng.choice(n + extra, extra, replace=False)] = DROPPED
+    arrival = np.zeros(n + extra)
+    finish = np.full(n + extra, np.nan)
+    finish[status == SERVED] = latency  # arrival 0: finish - arrival is the latency exactly
+    return finish, arrival, status
+
+
 @settings(max_examples=200)
 @given(values, st.integers(0, 2**31 - 1), st.sampled_from(["tight", "loose", "inside", "nan"]))
-def test_parts_equal_in_place(xs: list[float], seed: int, bounds: str) -> None:
-    """Any cut into pieces and any bounds, even ones the values fall outside, give the
-    exact percentiles of the joined values."""
+def test_served_percentiles_equal_in_place(xs: list[float], seed: int, bounds: str) -> None:
+    """Any bounds, even ones the values fall outside, give the exact percentiles."""
     rng = np.random.default_rng(seed)
     x = np.array(xs)
-    cuts = np.sort(rng.integers(0, len(x) + 1, size=rng.integers(0, 4)))
-    parts = np.split(x, cuts)
+    finish, arrival, status = outcomes(x, rng)
     lo, hi = {"tight": (x.min(), x.max()), "loose": (-1.0, np.inf),
               "inside": (float(np.median(x)), float(np.median(x))),
               "nan": (np.nan, np.nan)}[bounds]
     qs = (0.0, 37.5, 50.0, 90.0, 99.0, 100.0)
-    assert percentiles_of_parts(parts, lo, hi, qs) == percentiles_in_place(x.copy(), qs)
+    assert served_percentiles(finish, arrival, status, len(x), lo, hi, qs) == \
+        percentiles_in_place(x.copy(), qs)
     kth = sorted({int(k) for k in rng.integers(0, len(x), size=3)})
-    np.testing.assert_array_equal(order_statistics_of_parts(parts, kth, lo, hi),
+    np.testing.assert_array_equal(order_statistics(finish, arrival, status, kth, lo, hi),
                                   np.sort(x)[kth])
+    assert served_sum_kernel(finish, arrival, status) == float(np.cumsum(x)[-1])
 
 
-def test_parts_on_threads_equal_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With a pool the pieces are cut into chunks that count and gather at once."""
+def test_on_threads_equal_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a pool the requests are cut into ranges that count and gather at once."""
     monkeypatch.setattr(percentiles, "_MIN_CHUNK", 64)
     rng = np.random.default_rng(3)
-    x = np.round(rng.gamma(2.0, 0.1, 5000), 3)  # many ties across chunks
-    parts = [x[:1234], x[1234:1234], x[1234:]]
-    expected = percentiles_in_place(x.copy())
+    arrival = np.cumsum(rng.exponential(0.01, 5000))
+    finish = arrival + np.round(rng.gamma(2.0, 0.1, 5000), 3)  # many ties across ranges
+    status = np.where(rng.random(5000) < 0.1, DROPPED, SERVED).astype(np.int8)
+    latency = (finish - arrival)[status == SERVED]
+    expected = percentiles_in_place(latency.copy())
+    lo, hi, n = float(latency.min()), float(latency.max()), latency.shape[0]
     with ThreadPoolExecutor(max_workers=3) as pool:
         for threads in (1, 2, 3, 7):
-            assert percentiles_of_parts(parts, float(x.min()), float(x.max()), pool=pool,
-                                        threads=threads) == expected
-    assert percentiles_of_parts(parts, 0.0, 0.0) == expected  # every value in one bucket
-
-
-def test_no_values_give_nan() -> None:
-    assert all(np.isnan(v) for v in percentiles_of_parts([np.empty(0)], 0.0, 1.0))
-    assert all(np.isnan(v) for v in percentiles_in_place(np.empty(0)))
+            assert served_percentiles(finish, arrival, status, n, lo, hi, pool=pool,
+                                      threads=threads) == expected
+    assert served_percentiles(finish, arrival, status, n, 0.0, 0.0) == expected  # one bucket
 
 
 def test_crowded_buckets_are_counted_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,6 +76,13 @@ def test_crowded_buckets_are_counted_again(monkeypatch: pytest.MonkeyPatch) -> N
     rng = np.random.default_rng(4)
     x = np.concatenate([0.1 + rng.random(3000) * 1e-12, [0.1] * 500, [1e6, 3e-9]])
     rng.shuffle(x)
+    finish, arrival, status = outcomes(x, rng)
     qs = (0.0, 10.0, 50.0, 90.0, 99.0, 100.0)
-    assert percentiles_of_parts([x[:700], x[700:]], float(x.min()), float(x.max()), qs) == \
-        percentiles_in_place(x.copy(), qs)
+    assert served_percentiles(finish, arrival, status, len(x), float(x.min()),
+                              float(x.max()), qs) == percentiles_in_place(x.copy(), qs)
+
+
+def test_no_values_give_nan() -> None:
+    empty, none = np.empty(0), np.empty(0, dtype=np.int8)
+    assert all(np.isnan(v) for v in served_percentiles(empty, empty, none, 0, 0.0, 1.0))
+    assert all(np.isnan(v) for v in percentiles_in_place(np.empty(0)))
