@@ -251,7 +251,8 @@ def _make_attainment_kernel(smax: int) -> Any:
     out model-major so one request's rows sit together: ``cands[m, p, c]`` is placement
     ``p``'s ``c``-th host of model ``m`` (padded with its first host), ``ncand[m, p]`` the
     real count, ``latc[m, p, c, k]`` that host's stage latencies, ``F[p, g, k]`` the stage
-    free times and ``good_pm[m, p]`` the good counts; ``count_pm[m]`` is shared.
+    free times and ``good_pm[m, p]`` the good counts; ``count_pm[m]`` is shared. Deadlines
+    are ``deadline[i]``, or ``arrival[i] + slo_pm[m]`` when ``deadline`` is empty.
 
     Checkpoints for time-parallel runs (:mod:`simulator.fast_parallel`): every ``stride``
     requests (0: never) ``snap_F[j] = F`` and ``snap_good[j] = good_pm`` when those have
@@ -261,13 +262,15 @@ def _make_attainment_kernel(smax: int) -> Any:
 
     # nogil: attainment_many also spreads batches over threads.
     @_njit(cache=True, boundscheck=False, nogil=True)
-    def attainment_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
-                          latc: Any, F: Any, admission: bool, overhead: float, i0: int,
+    def attainment_kernel(arrival: Any, codes: Any, deadline: Any, slo_pm: Any, cands: Any,
+                          ncand: Any, latc: Any, F: Any, admission: bool, overhead: float,
+                          i0: int,
                           i1: int, good_pm: Any, count_pm: Any, stride: int, snap_F: Any,
                           snap_good: Any, couple: Any) -> int:
         n = arrival.shape[0]
         num_placements = cands.shape[1]
         width = cands.shape[2]
+        inline = deadline.shape[0] == 0
         E = np.empty((width, smax))
         for i in range(n):
             if _checkpoint(i, stride):
@@ -286,7 +289,7 @@ def _make_attainment_kernel(smax: int) -> Any:
             if measured:
                 count_pm[m] += 1
             t = arrival[i]
-            dl = deadline[i]
+            dl = t + slo_pm[m] if inline else deadline[i]
             for p in range(num_placements):
                 if ncand[m, p] == 0:
                     continue

@@ -247,12 +247,15 @@ def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTable
             snap_good[span] = np.empty((snap_out.shape[0], M, P), dtype=np.int64)
         return int(fast.attainment_kernels[smax - 1](
             prepared.arrival[begin:end], prepared.model_codes[begin:end],
-            prepared.deadline[begin:end], cands, ncand, latc, state, options.admission,
+            deadline[begin:end], slo_pm, cands, ncand, latc, state, options.admission,
             options.request_overhead, i0 - begin, i1 - begin,
             repaired[span] if repair else good[span],
             np.zeros(M, dtype=np.int64) if repair else counts[span], stride, snap_out,
             snap_good[span], couple))
 
+    # per-model SLOs: the kernel forms deadlines on the fly (an empty array stays empty)
+    slo_pm = prepared.slo_of_model if prepared.slo_of_model is not None else np.empty(0)
+    deadline = prepared.deadline if prepared.slo_of_model is None else np.empty(0)
     stride = fast_parallel.CHECKPOINT_STRIDE
     reran = run_time_parallel(bounds, (P, max(t.num_groups for t in tables), smax), run_span,
                               stride=stride)
