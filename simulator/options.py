@@ -46,10 +46,11 @@ class SimulationOptions:
         Also return every request's start time on each stage (``SimResult.stage_start``).
     threads
         Threads for one fast-engine run (0, the default: one per CPU). Earliest-finish
-        runs without batching or trimming, of at least 2 x 65,536 requests, are cut into
-        time-parallel spans, repaired to the exact one-thread result
-        (:mod:`simulator.fast_parallel`); other runs use one thread. Pass 1 where the
-        caller already runs many simulations at once.
+        runs without batching of at least 2 x 65,536 requests are cut into time-parallel
+        spans, repaired to the exact one-thread result (:mod:`simulator.fast_parallel`):
+        every such ``attainment`` run, and ``simulate`` runs without trimming or stage
+        starts, whose statistics then also use the threads. Other runs use one thread.
+        Pass 1 where the caller already runs many simulations at once.
 
     Examples
     --------
