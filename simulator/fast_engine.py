@@ -16,15 +16,9 @@ from simulator import fast, fast_parallel
 from simulator.fast_parallel import run_time_parallel, span_bounds
 from simulator.fast_record import record_run, recordable
 from simulator.options import SimulationOptions
+from simulator.percentiles import percentiles_in_place
 from simulator.prepared import PreparedWorkload
-from simulator.result import (
-    UNSERVED,
-    AttainmentSummary,
-    SimResult,
-    Summary,
-    percentiles_in_place,
-    stats_window,
-)
+from simulator.result import UNSERVED, AttainmentSummary, SimResult, Summary, stats_window
 from simulator.semantics import POLICY_CODES, PlacementTables
 
 logger = logging.getLogger(__name__)

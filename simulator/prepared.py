@@ -59,11 +59,7 @@ class PreparedWorkload:
     @cached_property
     def slo(self) -> npt.NDArray[np.float64]:
         """Per request: its SLO in seconds."""
-        if self.slo_of_model is None:  # __post_init__ checked one is given
-            return cast(npt.NDArray[np.float64], self.request_slo)
-        out = self.slo_of_model[self.model_codes]
-        out.flags.writeable = False
-        return out
+        return per_request_slos(self.request_slo, self.slo_of_model, self.model_codes)
 
     @cached_property
     def deadline(self) -> npt.NDArray[np.float64]:
@@ -71,6 +67,23 @@ class PreparedWorkload:
         out = self.arrival + self.slo
         out.flags.writeable = False
         return out
+
+
+def per_request_slos(request_slo: npt.NDArray[np.float64] | None,
+                     slo_of_model: npt.NDArray[np.float64] | None,
+                     model_codes: npt.NDArray[np.int32]) -> npt.NDArray[np.float64]:
+    """Per-request SLOs (read-only) from whichever of the two forms is given.
+
+    Examples
+    --------
+    >>> per_request_slos(None, np.array([0.5, 2.0]), np.array([1, 0, 1])).tolist()
+    [2.0, 0.5, 2.0]
+    """
+    if slo_of_model is None:
+        return cast(npt.NDArray[np.float64], request_slo)
+    out = slo_of_model[model_codes]
+    out.flags.writeable = False
+    return out
 
 
 def _check_slo(slo: SloSpec) -> None:

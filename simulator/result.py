@@ -25,20 +25,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
-from simulator.percentiles import percentiles_in_place
+from simulator.prepared import per_request_slos
+from simulator.summary import (
+    DROPPED,
+    SERVED,
+    STATUS_NAMES,
+    UNSERVED,
+    AttainmentSummary,
+    FloatArray,
+    Summary,
+    stats_window,
+    summarize,
+)
 
-SERVED = 0
-DROPPED = 1
-UNSERVED = 2
-STATUS_NAMES = ("served", "dropped", "unserved")
-
-FloatArray = npt.NDArray[np.float64]
+__all__ = ["DROPPED", "SERVED", "STATUS_NAMES", "UNSERVED", "AttainmentSummary", "SimResult",
+           "Summary", "stats_window", "summarize"]
 
 
 def _frozen_copy(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
@@ -51,52 +58,6 @@ def _frozen_view(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
     out = np.asarray(array, dtype=dtype).view()
     out.flags.writeable = False
     return out
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class Summary:
-    """Counts over measured requests; latency statistics over the measured served ones.
-
-    ``max_finish`` is the latest finish of any served request (measured or not).
-    """
-
-    requests_per_model: npt.NDArray[np.int64]
-    good_per_model: npt.NDArray[np.int64]
-    num_served: int
-    num_dropped: int
-    num_unserved: int
-    latency_mean: float
-    latency_percentiles: tuple[float, float, float]
-    max_finish: float
-
-
-def summarize(arrival: FloatArray, model_codes: np.ndarray, deadline: FloatArray,
-              finish: FloatArray, status: np.ndarray, i0: int, i1: int,
-              num_models: int) -> Summary:
-    """Count outcomes of requests ``i0 <= i < i1``: the statistics of :class:`SimResult`.
-
-    The latency mean is a left-to-right sum (``cumsum``) so that compiled engines can
-    reproduce it bit for bit.
-    """
-    st = status[i0:i1]
-    served = st == SERVED
-    codes = model_codes[i0:i1]
-    fin = finish[i0:i1]
-    good = served & (fin <= deadline[i0:i1])
-    latency = fin[served] - arrival[i0:i1][served]
-    done = finish[status == SERVED]
-    mean = float(np.cumsum(latency)[-1] / latency.size) if latency.size else math.nan
-    p50, p90, p99 = percentiles_in_place(latency)
-    return Summary(
-        requests_per_model=np.bincount(codes, minlength=num_models),
-        good_per_model=np.bincount(codes[good], minlength=num_models),
-        num_served=int(served.sum()),
-        num_dropped=int(np.count_nonzero(st == DROPPED)),
-        num_unserved=int(np.count_nonzero(st == UNSERVED)),
-        latency_mean=mean,
-        latency_percentiles=(p50, p90, p99),
-        max_finish=float(done.max()) if done.size else -math.inf,
-    )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -298,11 +259,7 @@ class SimResult:
     @cached_property
     def slo(self) -> FloatArray:
         """Per request: its SLO in seconds."""
-        if self.slo_of_model is None:  # from_outcomes checked one is given
-            return cast(npt.NDArray[np.float64], self.request_slo)
-        out = self.slo_of_model[self.model_codes]
-        out.flags.writeable = False
-        return out
+        return per_request_slos(self.request_slo, self.slo_of_model, self.model_codes)
 
     @cached_property
     def batch_size(self) -> npt.NDArray[np.int32]:
@@ -343,81 +300,3 @@ class SimResult:
             "batch_size": self.batch_size,
             "good": self.good,
         })
-
-
-def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: float = 0.0,
-                 cooldown: float = 0.0, max_finish: float | None = None
-                 ) -> tuple[tuple[float, float], tuple[int, int]]:
-    """The statistics window ``(t_lo, t_hi)`` and the index range of measured requests.
-
-    Without trimming the window ends at the later of the last arrival and the last finish
-    (``max_finish``, else the largest non-NaN ``finish``).
-
-    Examples
-    --------
-    >>> a = np.array([0.0, 1.0, 2.0, 3.0]); f = np.array([0.5, 1.5, np.nan, 3.9])
-    >>> stats_window(a, f)
-    ((0.0, 3.9), (0, 4))
-    >>> stats_window(a, f, warmup=0.5, cooldown=1.0)
-    ((0.5, 2.0), (1, 3))
-    """
-    for name, value in (("warmup", warmup), ("cooldown", cooldown)):
-        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-            raise SimulationError(f"{name} must be a non-negative number of seconds, "
-                                  f"got {value!r}")
-    n = arrival.shape[0]
-    if n == 0:
-        return (0.0, 0.0), (0, 0)
-    first, last = float(arrival[0]), float(arrival[-1])
-    if warmup == 0 and cooldown == 0:
-        if max_finish is None:
-            done = finish[~np.isnan(finish)] if finish is not None else np.empty(0)
-            max_finish = float(done.max()) if done.size else -math.inf
-        return (first, max(last, max_finish)), (0, n)
-    lo, hi = first + warmup, last - cooldown
-    if not hi > lo:
-        raise SimulationError(f"warmup={warmup} and cooldown={cooldown} leave no window in "
-                              f"arrivals spanning [{first}, {last}]")
-    i0, i1 = np.searchsorted(arrival, [lo, hi], side="left")
-    i1 = int(np.searchsorted(arrival, hi, side="right"))
-    return (lo, hi), (int(i0), i1)
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class AttainmentSummary:
-    """Only the counts a placement search needs: measured and good requests per model.
-
-    Examples
-    --------
-    >>> s = AttainmentSummary(model_names=("a", "b"), requests_per_model=np.array([4, 0]),
-    ...                       good_per_model=np.array([3, 0]))
-    >>> s.attainment, s.unmet_per_model.tolist(), s.attainment_per_model.tolist()
-    (0.75, [1, 0], [0.75, nan])
-    """
-
-    model_names: tuple[str, ...]
-    requests_per_model: npt.NDArray[np.int64]
-    good_per_model: npt.NDArray[np.int64]
-
-    @property
-    def num_requests(self) -> int:
-        return int(self.requests_per_model.sum())
-
-    @property
-    def num_good(self) -> int:
-        return int(self.good_per_model.sum())
-
-    @property
-    def attainment(self) -> float:
-        n = self.num_requests
-        return self.num_good / n if n else math.nan
-
-    @property
-    def unmet_per_model(self) -> npt.NDArray[np.int64]:
-        return self.requests_per_model - self.good_per_model
-
-    @property
-    def attainment_per_model(self) -> FloatArray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.good_per_model / np.where(self.requests_per_model > 0,
-                                                  self.requests_per_model, np.nan)

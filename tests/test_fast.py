@@ -19,7 +19,7 @@ from alpaserve.profiles import ProfileDB
 from simulator import SimulationOptions, attainment, compile_placement, prepare, simulate
 from simulator import fast as kernels
 from simulator.fast_engine import run_fast, warm_up
-from simulator.result import percentiles_in_place
+from simulator.percentiles import percentiles_in_place
 from simulator.semantics import PlacementTables
 from tests._fixtures_simulator import build_placement, build_profiles, entry, random_scenario
 from workloads.workload import Workload

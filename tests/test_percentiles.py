@@ -86,3 +86,11 @@ def test_no_values_give_nan() -> None:
     empty, none = np.empty(0), np.empty(0, dtype=np.int8)
     assert all(np.isnan(v) for v in served_percentiles(empty, empty, none, 0, 0.0, 1.0))
     assert all(np.isnan(v) for v in percentiles_in_place(np.empty(0)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1e3, allow_nan=False), min_size=1, max_size=200))
+def test_percentiles_match_numpy_linear(values: list[float]) -> None:
+    a = np.array(values)
+    expected = np.percentile(a, [50, 90, 99])
+    np.testing.assert_allclose(percentiles_in_place(a.copy()), expected, rtol=1e-12, atol=1e-12)

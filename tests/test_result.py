@@ -1,4 +1,4 @@
-"""SimResult statistics: the NumPy and compiled summaries agree; trimming; the DataFrame."""
+"""SimResult: statistics by hand, trimming, bad outcomes, lazy columns, the DataFrame."""
 
 from __future__ import annotations
 
@@ -6,54 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from alpaserve.errors import SimulationError
 from simulator import DROPPED, SERVED, UNSERVED, SimResult
-from simulator import fast as kernels
-from simulator.result import percentiles_in_place, stats_window, summarize
-
-
-def outcomes(rng: np.random.Generator, n: int, m: int) -> dict[str, np.ndarray]:
-    arrival = np.sort(rng.uniform(0, 10, n))
-    status = rng.choice([SERVED, DROPPED, UNSERVED], size=n, p=[0.7, 0.2, 0.1]).astype(np.int8)
-    start = np.where(status == SERVED, arrival + rng.exponential(0.1, n), np.nan)
-    finish = np.where(status == SERVED, start + rng.uniform(0.01, 0.5, n), np.nan)
-    return {"arrival": arrival, "model_codes": rng.integers(0, m, n).astype(np.int32),
-            "slo": rng.uniform(0.1, 0.6, n), "start": start, "finish": finish,
-            "group": np.where(status == UNSERVED, -1, 0).astype(np.int32), "status": status}
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(0, 300), st.integers(1, 4),
-       st.sampled_from([(0, None), (2, 3)]))
-def test_compiled_summary_equals_numpy(seed: int, n: int, m: int, trim: tuple) -> None:
-    o = outcomes(np.random.default_rng(seed), n, m)
-    if n < 5:
-        trim = (0, None)
-    i0, i1 = trim[0], (trim[1] and n - trim[1]) or n
-    deadline = o["arrival"] + o["slo"]
-    ref = summarize(o["arrival"], o["model_codes"], deadline, o["finish"], o["status"], i0, i1, m)
-    req, good, buf = np.zeros(m, np.int64), np.zeros(m, np.int64), np.empty(max(i1 - i0, 0))
-    served, dropped, unserved, total, nlat, max_finish = kernels.summary_kernel(
-        o["arrival"], o["model_codes"], deadline, o["finish"], o["status"], i0, i1, req, good,
-        buf, np.zeros(0, dtype=np.int32), np.zeros((0, 0), dtype=np.int64))
-    np.testing.assert_array_equal(req, ref.requests_per_model)
-    np.testing.assert_array_equal(good, ref.good_per_model)
-    assert (served, dropped, unserved) == (ref.num_served, ref.num_dropped, ref.num_unserved)
-    if nlat:
-        assert total / nlat == ref.latency_mean  # same left-to-right sum
-        assert percentiles_in_place(buf[:nlat]) == ref.latency_percentiles
-        assert max_finish == ref.max_finish
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(0, 1e3, allow_nan=False), min_size=1, max_size=200))
-def test_percentiles_match_numpy_linear(values: list[float]) -> None:
-    a = np.array(values)
-    expected = np.percentile(a, [50, 90, 99])
-    np.testing.assert_allclose(percentiles_in_place(a.copy()), expected, rtol=1e-12, atol=1e-12)
+from simulator.summary import stats_window
 
 
 def test_from_outcomes_statistics_by_hand() -> None:
@@ -124,3 +80,26 @@ def test_to_dataframe() -> None:
     assert df["group"].isna().iloc[1]
     assert df["latency"].iloc[0] == 0.5
     assert df["good"].tolist() == [True, False]
+
+
+def test_per_model_slos_and_batch_sizes_are_formed_on_first_use() -> None:
+    common = {"model_names": ("a", "b"), "group_names": ("g",), "arrival": [0.0, 0.5, 1.0],
+              "model_codes": [0, 1, 1], "start": [0.0, np.nan, 1.0],
+              "finish": [0.4, np.nan, 2.5], "group": [0, 0, 0],
+              "status": [SERVED, DROPPED, SERVED]}
+    lazy = SimResult.from_outcomes(slo_of_model=[1.0, 2.0], **common)
+    eager = SimResult.from_outcomes(slo=[1.0, 2.0, 2.0], batch_size=[1, 0, 1], **common)
+    assert "slo" not in vars(lazy)
+    assert "batch_size" not in vars(lazy)
+    assert lazy.slo.tolist() == eager.slo.tolist() == [1.0, 2.0, 2.0]
+    assert lazy.batch_size.tolist() == eager.batch_size.tolist() == [1, 0, 1]
+    assert lazy.good.tolist() == eager.good.tolist() == [True, False, True]
+    assert not lazy.slo.flags.writeable
+    assert not lazy.batch_size.flags.writeable
+    assert (lazy.attainment, lazy.num_good) == (eager.attainment, eager.num_good)
+    with pytest.raises(SimulationError, match="exactly one of slo"):
+        SimResult.from_outcomes(**common)
+    with pytest.raises(SimulationError, match="exactly one of slo"):
+        SimResult.from_outcomes(slo=[1.0] * 3, slo_of_model=[1.0, 1.0], **common)
+    with pytest.raises(SimulationError, match=r"slo_of_model has shape \(3,\), expected \(2,\)"):
+        SimResult.from_outcomes(slo_of_model=[1.0] * 3, **common)
