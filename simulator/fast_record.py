@@ -215,10 +215,13 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
                          len(totals), reran)
         stats = np.array([t.stats for t in totals])
         served = int(stats[:, STAT_SERVED].sum())
-        # the latency sum left to right, as one run adds it: a second pass over a
-        # time-parallel run's outcomes, beside the order statistics' first
-        total = (pool.submit(served_sum_kernel, finish, arrival, status) if len(totals) > 1
-                 else None)
+        # the latency sum left to right, as one run adds it: the first span's own (it is
+        # never repaired), carried on over the later spans' outcomes beside the order
+        # statistics' first pass
+        after = bounds[1]
+        total = (pool.submit(served_sum_kernel, finish[after:], arrival[after:],
+                             status[after:], stats[0, STAT_LATENCY_SUM])
+                 if len(totals) > 1 else None)
         percentiles = served_percentiles(finish, arrival, status, served,
                                          stats[:, STAT_MIN_LATENCY].min(),
                                          stats[:, STAT_MAX_LATENCY].max(), pool=pool,

@@ -163,9 +163,10 @@ def gather_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, slot: Any, p
 
 
 @_njit(cache=True, nogil=True)
-def served_sum_kernel(finish: Any, arrival: Any, status: Any) -> float:
-    """The served requests' latencies summed left to right, as the kernels add them."""
-    total = 0.0
+def served_sum_kernel(finish: Any, arrival: Any, status: Any, start: float = 0.0) -> float:
+    """``start`` plus the served requests' latencies summed left to right, as the kernels
+    add them."""
+    total = start
     for i in range(finish.shape[0]):
         if status[i] == SERVED:
             total += finish[i] - arrival[i]
