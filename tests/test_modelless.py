@@ -211,10 +211,6 @@ def test_max_workers_and_config_errors() -> None:
     with pytest.raises(SimulationError, match="max_workers=2"):
         simulate_modelless(queries([0.0, 0.1, 0.2]), reg, selection=Greedy(),
                            config=ModellessSimConfig(max_workers=2))
-    with pytest.raises(SimulationError, match="monitor_interval"):
-        ModellessSimConfig(monitor_interval=0.0)
-    with pytest.raises(SimulationError, match="interference factor"):
-        Interference(worker=0, start=0.0, end=1.0, factor=0.5)
 
 
 class _TwoLoads:
