@@ -39,7 +39,6 @@ from simulator.fast_common import (
 )
 from simulator.fast_stats import (
     order_statistics_kernel,
-    sum_kernel,
     summary_kernel,
 )
 
@@ -57,7 +56,6 @@ __all__ = [
     "order_statistics_kernel",
     "pipeline_kernel",
     "pipeline_kernels",
-    "sum_kernel",
     "summary_kernel",
 ]
 

@@ -51,16 +51,6 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
     return served, dropped, unserved, total, served, max_finish
 
 
-@_njit(cache=True, nogil=True)
-def sum_kernel(x: Any, start: float = 0.0) -> float:
-    """``start`` plus ``x`` summed left to right (``np.sum`` adds pairwise, which rounds
-    differently); a sum over pieces carries ``start`` from one to the next."""
-    total = start
-    for v in x:
-        total += v
-    return total
-
-
 _BUCKETS = 1 << 16
 
 
