@@ -106,14 +106,15 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
              *, kernels: Any = None) -> SimResult:
     """Simulate with the compiled kernels.
 
-    Earliest-finish runs without batching, trimming or stage starts take the recording
-    kernel of :mod:`simulator.fast_record`, time-parallel on ``options.threads``; the rest
-    take the general kernels. ``kernels`` overrides the general ``(pipeline, batching,
+    Earliest-finish runs without batching or stage starts take the recording kernel of
+    :mod:`simulator.fast_record`, time-parallel on ``options.threads`` unless trimmed; the
+    rest take the general kernels. ``kernels`` overrides the general ``(pipeline, batching,
     summary)`` kernels, e.g. with their ``py_func`` to run the uncompiled code.
     """
     M = len(prepared.model_names)
-    if not kernels and recordable(tables, M, options, _window(prepared, options)[2]):
-        rec = record_run(prepared, tables, options, threads=_threads(options))
+    if not kernels and recordable(tables, M, options):
+        rec = record_run(prepared, tables, options, threads=_threads(options),
+                         window=_window(prepared, options))
         return SimResult.from_outcomes(
             model_names=prepared.model_names, group_names=tables.group_names,
             arrival=prepared.arrival, model_codes=prepared.model_codes,

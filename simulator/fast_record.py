@@ -1,11 +1,11 @@
-"""The recording kernel of the common case: earliest-finish dispatch, no batching, no
-trimming and no per-stage starts, compiled per stage count.
+"""The recording kernel of the common case: earliest-finish dispatch, no batching and no
+per-stage starts, compiled per stage count (and a variant for trimmed runs).
 
 It makes the same decisions with the same float operations as
 :func:`simulator.fast.pipeline_kernel` (the general kernel, which every other case uses) and
 writes the per-request outcomes a :class:`~simulator.result.SimResult` keeps. Dropping the
-general kernel's per-request branches (policy, clipping, measurement window, stage starts,
-batch sizes) and selecting the group without a branch makes it about 10% faster, and
+general kernel's per-request branches (policy, stage starts, batch sizes; the window and
+clipping unless trimmed) and selecting the group without a branch makes it about 10% faster, and
 deadlines may be formed on the fly from per-model SLOs, so that one end-to-end run never
 writes a per-request deadline array.
 """
@@ -27,6 +27,7 @@ from simulator.fast_common import (
     SERVED,
     UNSERVED,
     _checkpoint,
+    _clipped,
     _equivalent,
     _njit,
 )
@@ -45,24 +46,29 @@ STAT_MIN_LATENCY, STAT_MAX_LATENCY = 5, 6
 NUM_STATS = 7
 
 
-def _make_record_kernel(smax: int) -> Any:
-    """The recording kernel for groups of at most ``smax`` stages (a compile-time constant)."""
+def _make_record_kernel(smax: int, window: bool) -> Any:
+    """The recording kernel for groups of at most ``smax`` stages; ``window`` (both are
+    compile-time constants) makes it measure only requests ``i0 <= i < i1`` and clip busy
+    time to ``[lo, hi]``, as trimming asks."""
 
     # nogil: the spans of a time-parallel run execute on threads at once
     @_njit(cache=True, boundscheck=False, nogil=True)
     def record_kernel(arrival: Any, codes: Any, deadline: Any, slo_pm: Any, cands: Any,
                       ncand: Any, latc: Any, F: Any, admission: bool, overhead: float,
                       out_start: Any, out_finish: Any, out_group: Any, out_status: Any,
-                      count_pm: Any, good_pm: Any, served_gm: Any, stats: Any, stride: int,
+                      count_pm: Any, good_pm: Any, served_gm: Any, i0: int, i1: int,
+                      busy: Any, lo: float, hi: float, stats: Any, stride: int,
                       snap_out: Any, couple: Any) -> int:
         """Decide, time and record every request; returns where it stopped (``n``: the end).
 
         ``cands``, ``ncand`` and ``latc`` are as in :func:`simulator.fast.pipeline_kernel`.
         The deadline of request ``i`` is ``deadline[i]``, or ``arrival[i] + slo_pm[m]`` when
         ``deadline`` is empty (the same addition :func:`~simulator.prepared.prepare` makes).
-        Every request is measured: ``count_pm``/``good_pm`` count per model,
-        ``served_gm[g, m]`` the requests group ``g`` served, and ``stats`` becomes (served,
-        dropped, unserved, latency sum left to right, max finish, min latency, max latency).
+        ``count_pm``/``good_pm`` count measured requests per model (every request, unless
+        ``window``), and ``stats`` becomes (served, dropped, unserved, latency sum left to
+        right, min latency, max latency: over measured requests; max finish: over all
+        served). Busy time: ``served_gm[g, m]`` counts the requests group ``g`` served, or,
+        with ``window``, ``busy[g]`` sums its stage-seconds clipped to ``[lo, hi]``.
 
         Checkpoints: every ``stride`` requests (a power of two; 0: never)
         ``snap_out[j] = F`` when it has rows, and the run stops at the first checkpoint whose
@@ -88,14 +94,17 @@ def _make_record_kernel(smax: int) -> Any:
                     stop = i
                     break
             m = codes[i]
-            count_pm[m] += 1
+            measured = not window or i0 <= i < i1
+            if measured:
+                count_pm[m] += 1
             t = arrival[i]
             if ncand[m] == 0:
                 out_status[i] = UNSERVED
                 out_group[i] = -1
                 out_start[i] = np.nan
                 out_finish[i] = np.nan
-                n_unserved += 1
+                if measured:
+                    n_unserved += 1
                 continue
             dl = t + slo_pm[m] if inline else deadline[i]
             best = 0
@@ -117,17 +126,26 @@ def _make_record_kernel(smax: int) -> Any:
                 out_status[i] = DROPPED
                 out_start[i] = np.nan
                 out_finish[i] = np.nan
-                n_dropped += 1
+                if measured:
+                    n_dropped += 1
                 continue
             out_start[i] = max(t, F[g, 0])
-            served_gm[g, m] += 1
+            if window:  # stage k runs from max(exit of stage k - 1, F[g, k]), clipped
+                e = t
+                for k in range(smax):
+                    busy[g] += _clipped(max(e, F[g, k]), latc[m, best, k], True, lo, hi)
+                    e = E[best, k]
+            else:
+                served_gm[g, m] += 1
             for k in range(smax):
                 F[g, k] = E[best, k]
-            if fin <= dl:
-                good_pm[m] += 1
             out_status[i] = SERVED
             out_finish[i] = fin
             max_finish = max(max_finish, fin)
+            if not measured:
+                continue
+            if fin <= dl:
+                good_pm[m] += 1
             lat = fin - t
             lat_min = min(lat_min, lat)
             lat_max = max(lat_max, lat)
@@ -147,7 +165,9 @@ def _make_record_kernel(smax: int) -> Any:
 
 # one lazily compiled kernel per stage count, as for the attainment kernels
 MAX_RECORD_STAGES = 8
-record_kernels = tuple(_make_record_kernel(s) for s in range(1, MAX_RECORD_STAGES + 1))
+record_kernels = tuple(_make_record_kernel(s, False) for s in range(1, MAX_RECORD_STAGES + 1))
+window_record_kernels = tuple(_make_record_kernel(s, True)
+                              for s in range(1, MAX_RECORD_STAGES + 1))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -163,23 +183,30 @@ class Recorded:
     busy: np.ndarray
 
 
-def recordable(tables: PlacementTables, num_models: int, options: SimulationOptions,
-               clip: bool) -> bool:
+def recordable(tables: PlacementTables, num_models: int, options: SimulationOptions) -> bool:
     """Whether :func:`record_run` takes this run (else the general kernels do)."""
-    return (HAVE_NUMBA and not clip and not options.batching and not options.record_stages
+    return (HAVE_NUMBA and not options.batching and not options.record_stages
             and options.policy == "earliest-finish" and tables.num_groups > 0
             and num_models > 0 and tables.max_stages <= MAX_RECORD_STAGES)
 
 
 def record_run(prepared: PreparedWorkload, tables: PlacementTables,
-               options: SimulationOptions, *, threads: int) -> Recorded:
+               options: SimulationOptions, *, threads: int,
+               window: tuple[int, int, bool, float, float] | None = None) -> Recorded:
     """Simulate with :func:`record_kernel`, time-parallel on ``threads`` threads when the
-    workload is long enough (:mod:`simulator.fast_parallel`); exact either way."""
+    workload is long enough (:mod:`simulator.fast_parallel`); exact either way.
+
+    ``window`` is ``(i0, i1, clip, lo, hi)``: with ``clip`` (trimming), only requests
+    ``i0:i1`` are measured and busy time is clipped to ``[lo, hi]``. Such runs take one
+    thread: clipped busy time is a float sum over every request in order.
+    """
+    i0, i1, clip, lo, hi = window or (0, len(prepared), False, 0.0, 0.0)
     n, G, M, S = len(prepared), tables.num_groups, len(prepared.model_names), tables.max_stages
     cands, ncand = tables.padded_candidates
     lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
     latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
-    kernel = record_kernels[S - 1]
+    kernel = (window_record_kernels if clip else record_kernels)[S - 1]
+    busy = np.zeros(G)
     arrival, codes = prepared.arrival, prepared.model_codes
     inline = prepared.slo_of_model is not None  # deadlines formed on the fly
     slo_pm = prepared.slo_of_model if prepared.slo_of_model is not None else np.empty(0)
@@ -194,7 +221,8 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
         return int(kernel(arrival[begin:end], codes[begin:end], deadline[begin:end], slo_pm,
                           cands, ncand, latc, state, options.admission,
                           options.request_overhead, *outs, totals.count, totals.good,
-                          totals.served, totals.stats, stride, snap_out, couple))
+                          totals.served, i0 - begin, i1 - begin, busy, lo, hi, totals.stats,
+                          stride, snap_out, couple))
 
     def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
                   group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
@@ -204,8 +232,8 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
             totals.count, totals.good, np.empty(end - begin), group, totals.served)
         totals.stats[:5] = (served, dropped, unserved, total, max_finish)
 
-    bounds = fast_parallel.span_bounds(n, threads)
-    workers = len(bounds) - 1
+    bounds = fast_parallel.span_bounds(n, 1 if clip else threads)
+    workers = max(1, threads)  # the spans, then the statistics' passes
     start, finish, group, status = outputs
     with ThreadPoolExecutor(max_workers=workers) as pool:
         totals, reran = fast_parallel.record_time_parallel(
@@ -222,8 +250,8 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
         total = (pool.submit(served_sum_kernel, finish[after:], arrival[after:],
                              status[after:], stats[0, STAT_LATENCY_SUM])
                  if len(totals) > 1 else None)
-        percentiles = served_percentiles(finish, arrival, status, served,
-                                         stats[:, STAT_MIN_LATENCY].min(),
+        percentiles = served_percentiles(finish[i0:i1], arrival[i0:i1], status[i0:i1],
+                                         served, stats[:, STAT_MIN_LATENCY].min(),
                                          stats[:, STAT_MAX_LATENCY].max(), pool=pool,
                                          threads=workers)
         latency_sum = stats[0, STAT_LATENCY_SUM] if total is None else total.result()
@@ -237,4 +265,4 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
         latency_percentiles=percentiles,  # type: ignore[arg-type]
         max_finish=float(stats[:, STAT_MAX_FINISH].max()))
     return Recorded(start=start, finish=finish, group=group, status=status, summary=summary,
-                    busy=(served_gm * lat1.sum(axis=2)).sum(axis=1))
+                    busy=busy if clip else (served_gm * lat1.sum(axis=2)).sum(axis=1))

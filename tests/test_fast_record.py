@@ -33,18 +33,23 @@ def assert_same(a: SimResult, b: SimResult) -> None:
 @settings(max_examples=150)
 @given(st.integers(0, 2**31 - 1), st.sampled_from([0.3, 1.0, 4.0, 10.0]),
        st.sampled_from([0.5, 1.0, 3.0]), st.booleans(), st.booleans(), st.booleans(),
-       st.sampled_from([0.0, 0.004]))
+       st.sampled_from([0.0, 0.004]), st.sampled_from([(0.0, 0.0), (0.2, 0.0), (0.1, 0.3)]))
 def test_record_kernel_equals_general_kernel(seed: int, cv: float, slo_scale: float,
                                              grid: bool, admission: bool,
-                                             per_request_slo: bool, overhead: float) -> None:
+                                             per_request_slo: bool, overhead: float,
+                                             trim: tuple[float, float]) -> None:
+    """Also with trimming (a measured window, busy time clipped), as fractions of the
+    workload's duration."""
     sc = random_scenario(seed, n=150, cv=cv, slo_scale=slo_scale, grid=grid,
                          per_request_slo=per_request_slo)
-    options = SimulationOptions(admission=admission, request_overhead=overhead, threads=1)
+    duration = sc.workload.duration
+    options = SimulationOptions(admission=admission, request_overhead=overhead, threads=1,
+                                warmup=trim[0] * duration, cooldown=trim[1] * duration)
     prepared = prepare(sc.workload, sc.slo)
     tables = compile_placement(sc.placement, sc.profiles, prepared.model_names)
     if tables.num_groups == 0:
         return
-    assert recordable(tables, len(prepared.model_names), options, False)
+    assert recordable(tables, len(prepared.model_names), options)
     assert_same(run_fast(prepared, tables, options),
                 run_fast(prepared, tables, options, kernels=GENERAL))
 
@@ -55,8 +60,8 @@ def test_only_the_common_case_is_recordable() -> None:
     tables = compile_placement(sc.placement, sc.profiles, prepared.model_names)
     M = len(prepared.model_names)
     plain = SimulationOptions()
-    assert recordable(tables, M, plain, False)
-    assert not recordable(tables, M, plain, True)  # trimming clips busy time
+    assert recordable(tables, M, plain)
+    assert recordable(tables, M, plain.with_(warmup=1.0))  # on one thread
     for other in (plain.with_(max_batch=4), plain.with_(record_stages=True),
                   plain.with_(policy="alpaserve"), plain.with_(policy="least-outstanding")):
-        assert not recordable(tables, M, other, False)
+        assert not recordable(tables, M, other)
