@@ -5,9 +5,9 @@ It makes the same decisions with the same float operations as
 :func:`simulator.fast.pipeline_kernel` (the general kernel, which every other case uses) and
 writes the per-request outcomes a :class:`~simulator.result.SimResult` keeps. Dropping the
 general kernel's per-request branches (policy, stage starts, batch sizes; the window and
-clipping unless trimmed) and selecting the group without a branch makes it about 10% faster, and
-deadlines may be formed on the fly from per-model SLOs, so that one end-to-end run never
-writes a per-request deadline array.
+clipping unless trimmed) and selecting the group without a branch makes it about 10%
+faster, and deadlines may be formed on the fly from per-model SLOs, so that one end-to-end
+run never writes a per-request deadline array.
 """
 
 from __future__ import annotations
