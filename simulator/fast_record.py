@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -46,22 +48,25 @@ STAT_MIN_LATENCY, STAT_MAX_LATENCY = 5, 6
 NUM_STATS = 7
 
 
-def _make_record_kernel(smax: int, window: bool) -> Any:
-    """The recording kernel for groups of at most ``smax`` stages; ``window`` (both are
-    compile-time constants) makes it measure only requests ``i0 <= i < i1`` and clip busy
-    time to ``[lo, hi]``, as trimming asks."""
+def _make_record_kernel(smax: int, window: bool, alpaserve: bool) -> Any:
+    """The recording kernel for groups of at most ``smax`` stages. ``window`` makes it
+    measure only requests ``i0 <= i < i1`` and clip busy time to ``[lo, hi]``, as trimming
+    asks; ``alpaserve`` dispatches by AlpaServe's rule instead of the earliest finish. All
+    three are compile-time constants."""
 
     # nogil: the spans of a time-parallel run execute on threads at once
     @_njit(cache=True, boundscheck=False, nogil=True)
     def record_kernel(arrival: Any, codes: Any, deadline: Any, slo_pm: Any, cands: Any,
-                      ncand: Any, latc: Any, F: Any, admission: bool, overhead: float,
+                      ncand: Any, latc: Any, nstages: Any, F: Any, admission: bool,
+                      overhead: float,
                       out_start: Any, out_finish: Any, out_group: Any, out_status: Any,
                       count_pm: Any, good_pm: Any, served_gm: Any, i0: int, i1: int,
                       busy: Any, lo: float, hi: float, stats: Any, stride: int,
                       snap_out: Any, couple: Any) -> int:
         """Decide, time and record every request; returns where it stopped (``n``: the end).
 
-        ``cands``, ``ncand`` and ``latc`` are as in :func:`simulator.fast.pipeline_kernel`.
+        ``cands``, ``ncand``, ``latc`` and ``nstages`` are as in
+        :func:`simulator.fast.pipeline_kernel`.
         The deadline of request ``i`` is ``deadline[i]``, or ``arrival[i] + slo_pm[m]`` when
         ``deadline`` is empty (the same addition :func:`~simulator.prepared.prepare` makes).
         ``count_pm``/``good_pm`` count measured requests per model (every request, unless
@@ -110,16 +115,31 @@ def _make_record_kernel(smax: int, window: bool) -> Any:
             best = 0
             g = cands[m, 0]
             ex = np.inf
-            for c in range(width):
-                h = cands[m, c]
+            if alpaserve:  # the host whose last stage frees first (ties: the lower group)
+                key = F[g, nstages[g] - 1]
+                for c in range(1, width):
+                    h = cands[m, c]
+                    f = F[h, nstages[h] - 1]
+                    if f < key:
+                        key = f
+                        best = c
+                        g = h
                 e = t
                 for k in range(smax):
-                    e = max(e, F[h, k]) + latc[m, c, k]
-                    E[c, k] = e
-                # strict improvement: ties keep the lower group
-                best = c if e < ex else best
-                g = h if e < ex else g
-                ex = min(e, ex)
+                    e = max(e, F[g, k]) + latc[m, best, k]
+                    E[best, k] = e
+                ex = e
+            else:
+                for c in range(width):
+                    h = cands[m, c]
+                    e = t
+                    for k in range(smax):
+                        e = max(e, F[h, k]) + latc[m, c, k]
+                        E[c, k] = e
+                    # strict improvement: ties keep the lower group
+                    best = c if e < ex else best
+                    g = h if e < ex else g
+                    ex = min(e, ex)
             fin = ex + overhead
             out_group[i] = g
             if admission and fin > dl:
@@ -165,9 +185,11 @@ def _make_record_kernel(smax: int, window: bool) -> Any:
 
 # one lazily compiled kernel per stage count, as for the attainment kernels
 MAX_RECORD_STAGES = 8
-record_kernels = tuple(_make_record_kernel(s, False) for s in range(1, MAX_RECORD_STAGES + 1))
-window_record_kernels = tuple(_make_record_kernel(s, True)
-                              for s in range(1, MAX_RECORD_STAGES + 1))
+# (stage count, window, alpaserve) -> kernel
+RECORD_KERNELS: Mapping[tuple[int, bool, bool], Any] = MappingProxyType({
+    (s, window, alpaserve): _make_record_kernel(s, window, alpaserve)
+    for s in range(1, MAX_RECORD_STAGES + 1) for window in (False, True)
+    for alpaserve in (False, True)})
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -186,7 +208,7 @@ class Recorded:
 def recordable(tables: PlacementTables, num_models: int, options: SimulationOptions) -> bool:
     """Whether :func:`record_run` takes this run (else the general kernels do)."""
     return (HAVE_NUMBA and not options.batching and not options.record_stages
-            and options.policy == "earliest-finish" and tables.num_groups > 0
+            and options.policy in ("earliest-finish", "alpaserve") and tables.num_groups > 0
             and num_models > 0 and tables.max_stages <= MAX_RECORD_STAGES)
 
 
@@ -198,14 +220,17 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
 
     ``window`` is ``(i0, i1, clip, lo, hi)``: with ``clip`` (trimming), only requests
     ``i0:i1`` are measured and busy time is clipped to ``[lo, hi]``. Such runs take one
-    thread: clipped busy time is a float sum over every request in order.
+    thread (clipped busy time is a float sum over every request in order), as do runs under
+    AlpaServe's rule, whose decisions read the free times of idle groups, which the spans'
+    equivalence test ignores.
     """
     i0, i1, clip, lo, hi = window or (0, len(prepared), False, 0.0, 0.0)
     n, G, M, S = len(prepared), tables.num_groups, len(prepared.model_names), tables.max_stages
     cands, ncand = tables.padded_candidates
     lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
     latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
-    kernel = (window_record_kernels if clip else record_kernels)[S - 1]
+    alpaserve = options.policy == "alpaserve"
+    kernel = RECORD_KERNELS[S, clip, alpaserve]
     busy = np.zeros(G)
     arrival, codes = prepared.arrival, prepared.model_codes
     inline = prepared.slo_of_model is not None  # deadlines formed on the fly
@@ -219,7 +244,7 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
             couple: np.ndarray) -> int:
         # an empty deadline array stays empty: the kernel then forms them
         return int(kernel(arrival[begin:end], codes[begin:end], deadline[begin:end], slo_pm,
-                          cands, ncand, latc, state, options.admission,
+                          cands, ncand, latc, tables.num_stages, state, options.admission,
                           options.request_overhead, *outs, totals.count, totals.good,
                           totals.served, i0 - begin, i1 - begin, busy, lo, hi, totals.stats,
                           stride, snap_out, couple))
@@ -232,7 +257,7 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
             totals.count, totals.good, np.empty(end - begin), group, totals.served)
         totals.stats[:5] = (served, dropped, unserved, total, max_finish)
 
-    bounds = fast_parallel.span_bounds(n, 1 if clip else threads)
+    bounds = fast_parallel.span_bounds(n, 1 if clip or alpaserve else threads)
     workers = max(1, threads)  # the spans, then the statistics' passes
     start, finish, group, status = outputs
     with ThreadPoolExecutor(max_workers=workers) as pool:
