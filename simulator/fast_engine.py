@@ -106,10 +106,11 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
              *, kernels: Any = None) -> SimResult:
     """Simulate with the compiled kernels.
 
-    Earliest-finish runs without batching or stage starts take the recording kernel of
-    :mod:`simulator.fast_record`, time-parallel on ``options.threads`` unless trimmed; the
-    rest take the general kernels. ``kernels`` overrides the general ``(pipeline, batching,
-    summary)`` kernels, e.g. with their ``py_func`` to run the uncompiled code.
+    Runs without batching or stage starts, under earliest-finish or AlpaServe's rule, take
+    the recording kernels of :mod:`simulator.fast_record` (earliest-finish runs without
+    trimming time-parallel on ``options.threads``); the rest take the general kernels.
+    ``kernels`` overrides the general ``(pipeline, batching, summary)`` kernels, e.g. with
+    their ``py_func`` to run the uncompiled code.
     """
     M = len(prepared.model_names)
     if not kernels and recordable(tables, M, options):

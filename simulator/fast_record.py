@@ -1,5 +1,6 @@
-"""The recording kernel of the common case: earliest-finish dispatch, no batching and no
-per-stage starts, compiled per stage count (and a variant for trimmed runs).
+"""The recording kernels of the common cases: no batching and no per-stage starts, under
+earliest-finish dispatch or AlpaServe's rule, with or without trimming; one compiled per
+stage count and case.
 
 It makes the same decisions with the same float operations as
 :func:`simulator.fast.pipeline_kernel` (the general kernel, which every other case uses) and
