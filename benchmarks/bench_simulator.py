@@ -265,6 +265,13 @@ def main() -> None:
               f"threads, wall clock): "
               f"{n / t_e2e_par / 1e6:7.1f} M req/s ({t_e2e_par * 1e3:.1f} ms; "
               f"{t_e2e / t_e2e_par:.2f}x one thread; same outcomes: {same})   [target >= 20]")
+    # other modes users run end to end (one thread: neither is time-parallel)
+    for label, mode in (("AlpaServe-compatible mode", SimulationOptions.alpaserve()),
+                        ("trimmed 5% each end", options.with_(warmup=0.05 * w.duration,
+                                                              cooldown=0.05 * w.duration))):
+        t_mode = best_of(3, lambda m=mode: simulate(placements[0], db, w, m, slo=slo))
+        print(f"fast, end to end with statistics, {label}: {n / t_mode / 1e6:7.1f} M req/s "
+              f"({t_mode * 1e3:.1f} ms)")
 
     # --- SimPy reference on a slice
     nr = min(args.reference_requests, n)
