@@ -29,7 +29,7 @@ from alpaserve.profiles import ProfileDB, ProfileEntry
 from simulator import SimulationOptions, attainment, compile_placement, prepare, simulate
 from simulator import fast as kernels
 from simulator.fast_engine import warm_up
-from simulator.fast_record import RECORD_KERNELS
+from simulator.fast_record import record_kernels
 from simulator.semantics import PlacementTables
 from workloads.workload import Workload
 
@@ -190,7 +190,7 @@ def main() -> None:
 
     compile_s = warm_up(sorted({pp for pp, _ in SHAPES}))
     every = (kernels.pipeline_kernel, *kernels.pipeline_kernels, *kernels.attainment_kernels,
-             *RECORD_KERNELS.values(), kernels.batching_kernel)
+             *record_kernels, kernels.batching_kernel)
     stats = [k.stats for k in every if hasattr(k, "stats")]
     cache = (f"{sum(sum(s.cache_hits.values()) for s in stats)} kernels loaded from numba's "
              f"cache, {sum(sum(s.cache_misses.values()) for s in stats)} compiled" if stats

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -49,11 +47,9 @@ STAT_MIN_LATENCY, STAT_MAX_LATENCY = 5, 6
 NUM_STATS = 7
 
 
-def _make_record_kernel(smax: int, window: bool, alpaserve: bool) -> Any:
-    """The recording kernel for groups of at most ``smax`` stages. ``window`` makes it
-    measure only requests ``i0 <= i < i1`` and clip busy time to ``[lo, hi]``, as trimming
-    asks; ``alpaserve`` dispatches by AlpaServe's rule instead of the earliest finish. All
-    three are compile-time constants."""
+def _make_record_kernel(smax: int) -> Any:
+    """The recording kernel for groups of at most ``smax`` stages (a compile-time constant,
+    so the recurrence unrolls)."""
 
     # nogil: the spans of a time-parallel run execute on threads at once
     @_njit(cache=True, boundscheck=False, nogil=True)
@@ -63,8 +59,13 @@ def _make_record_kernel(smax: int, window: bool, alpaserve: bool) -> Any:
                       out_start: Any, out_finish: Any, out_group: Any, out_status: Any,
                       count_pm: Any, good_pm: Any, served_gm: Any, i0: int, i1: int,
                       busy: Any, lo: float, hi: float, stats: Any, stride: int,
-                      snap_out: Any, couple: Any) -> int:
+                      snap_out: Any, couple: Any, window: bool, alpaserve: bool) -> int:
         """Decide, time and record every request; returns where it stopped (``n``: the end).
+
+        ``window`` measures only requests ``i0 <= i < i1`` and clips busy time to
+        ``[lo, hi]``, as trimming asks; ``alpaserve`` dispatches by AlpaServe's rule instead
+        of the earliest finish. (Flags rather than compiled variants: their branches are
+        predicted every time, and each variant would take seconds to compile.)
 
         ``cands``, ``ncand``, ``latc`` and ``nstages`` are as in
         :func:`simulator.fast.pipeline_kernel`.
@@ -186,11 +187,7 @@ def _make_record_kernel(smax: int, window: bool, alpaserve: bool) -> Any:
 
 # one lazily compiled kernel per stage count, as for the attainment kernels
 MAX_RECORD_STAGES = 8
-# (stage count, window, alpaserve) -> kernel
-RECORD_KERNELS: Mapping[tuple[int, bool, bool], Any] = MappingProxyType({
-    (s, window, alpaserve): _make_record_kernel(s, window, alpaserve)
-    for s in range(1, MAX_RECORD_STAGES + 1) for window in (False, True)
-    for alpaserve in (False, True)})
+record_kernels = tuple(_make_record_kernel(s) for s in range(1, MAX_RECORD_STAGES + 1))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -231,7 +228,7 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
     lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
     latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
     alpaserve = options.policy == "alpaserve"
-    kernel = RECORD_KERNELS[S, clip, alpaserve]
+    kernel = record_kernels[S - 1]
     busy = np.zeros(G)
     arrival, codes = prepared.arrival, prepared.model_codes
     inline = prepared.slo_of_model is not None  # deadlines formed on the fly
@@ -248,7 +245,7 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
                           cands, ncand, latc, tables.num_stages, state, options.admission,
                           options.request_overhead, *outs, totals.count, totals.good,
                           totals.served, i0 - begin, i1 - begin, busy, lo, hi, totals.stats,
-                          stride, snap_out, couple))
+                          stride, snap_out, couple, clip, alpaserve))
 
     def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
                   group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
