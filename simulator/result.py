@@ -163,23 +163,18 @@ class SimResult:
             "group": _frozen(group, np.int32),
             "status": _frozen(status, np.int8),
         }
-        if slo is not None:
-            columns["request_slo"] = _frozen(slo, np.float64)
-        if batch_size is not None:
-            columns["batch_sizes"] = _frozen(batch_size, np.int32)
+        # per request, but only when given (else formed on first use)
+        columns["request_slo"] = None if slo is None else _frozen(slo, np.float64)
+        columns["batch_sizes"] = None if batch_size is None else _frozen(batch_size, np.int32)
         for name, col in columns.items():
-            if col.shape != (n,):
+            if col is not None and col.shape != (n,):
                 raise SimulationError(f"{name} has shape {col.shape}, expected ({n},)")
-        columns.setdefault("request_slo", None)
-        columns.setdefault("batch_sizes", None)
         names = tuple(model_names)
-        columns["slo_of_model"] = None
-        if slo_of_model is not None:
-            columns["slo_of_model"] = _frozen(slo_of_model, np.float64)
-            if columns["slo_of_model"].shape != (len(names),):
-                raise SimulationError(f"slo_of_model has shape "
-                                      f"{columns['slo_of_model'].shape}, expected "
-                                      f"({len(names)},)")
+        per_model = None if slo_of_model is None else _frozen(slo_of_model, np.float64)
+        if per_model is not None and per_model.shape != (len(names),):
+            raise SimulationError(f"slo_of_model has shape {per_model.shape}, expected "
+                                  f"({len(names)},)")
+        columns["slo_of_model"] = per_model
         if copy and n and np.any(arr[1:] < arr[:-1]):
             raise SimulationError("arrival must be sorted in non-decreasing order")
         gnames = tuple(group_names)
@@ -195,8 +190,8 @@ class SimResult:
         window, (i0, i1) = stats_window(arr, None, warmup=warmup, cooldown=cooldown,
                                         max_finish=max_finish)
         if summary is None:
-            slo_values = (columns["request_slo"] if slo is not None
-                          else columns["slo_of_model"][columns["model_codes"]])
+            slo_values = per_request_slos(columns["request_slo"], per_model,
+                                          columns["model_codes"])
             summary = summarize(arr, columns["model_codes"], arr + slo_values,
                                 columns["finish"], st, i0, i1, len(names))
         req_pm, good_pm = summary.requests_per_model, summary.good_per_model
