@@ -67,7 +67,7 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
     from ``F.shape[1]`` at run time, for any width.
     """
 
-    # nogil: the spans of a time-parallel run execute on threads at once
+    # nogil: attainment_many runs placements on threads at once
     @_njit(cache=True, nogil=True)
     def pipeline_kernel(arrival: Any, codes: Any, deadline: Any, cands: Any, ncand: Any,
                         nstages: Any, lat1: Any, latc: Any, F: Any, policy: int,
@@ -76,8 +76,7 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
                         out_group: Any, out_status: Any, out_batch: Any, out_stage: Any,
                         record_stages: bool, i0: int, i1: int, good_pm: Any, count_pm: Any,
                         busy: Any, served_gm: Any, clip: bool, lo: float, hi: float,
-                        lat_buf: Any, stats: Any, stride: int, snap_out: Any,
-                        couple: Any) -> int:
+                        lat_buf: Any, stats: Any) -> None:
         """Without batching: decide and time each request at its arrival.
 
         ``cands[m]`` lists the groups hosting ``m`` (ascending), padded to a fixed width with
@@ -89,11 +88,6 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
         When ``record`` is true the statistics of :func:`summary_kernel` are gathered on the way:
         ``lat_buf`` receives the measured served latencies in index order and ``stats`` becomes
         ``(served, dropped, unserved, latency_sum, max_finish)`` (counts over measured requests).
-
-        Checkpoints for time-parallel runs (:mod:`simulator.fast_parallel`): every ``stride``
-        requests (a power of two; 0: never) ``snap_out[j] = F`` when it has rows, and the run
-        stops at the first checkpoint where ``F`` is equivalent to ``couple[j]`` when that has
-        rows (earliest-finish only). Returns the index where it stopped (``n``: the end).
         """
         n = arrival.shape[0]
         G = nstages.shape[0]
@@ -114,14 +108,7 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
         n_unserved = 0
         lat_sum = 0.0
         max_finish = -np.inf
-        stop = n
         for i in range(n):
-            if _checkpoint(i, stride):
-                if snap_out.shape[0] > 0:
-                    snap_out[i // stride] = F
-                if couple.shape[0] > 0 and _equivalent(F, couple[i // stride], arrival[i]):
-                    stop = i
-                    break
             m = codes[i]
             measured = i0 <= i < i1
             if measured:
@@ -229,7 +216,6 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
             stats[2] = n_unserved
             stats[3] = lat_sum
             stats[4] = max_finish
-        return stop
 
     return pipeline_kernel
 

@@ -93,8 +93,7 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
                  options.request_overhead, record,
                  out["start"], out["finish"], out["group"], out["status"], out["batch"],
                  out["stage_start"], rec_stages, i0, i1, out["good_pm"], out["count_pm"],
-                 out["busy"], served_gm, clip, lo, hi, out["latency"], stats, 0,
-                 np.empty((0, *F.shape)), np.empty((0, *F.shape)))  # no checkpoints
+                 out["busy"], served_gm, clip, lo, hi, out["latency"], stats)
         if record:
             out["stats"] = stats
         if not clip:
