@@ -104,12 +104,18 @@ def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: Span
     return reran
 
 
+# The statistics a span counts, by index (the recording kernel writes them in this layout)
+STAT_SERVED, STAT_DROPPED, STAT_UNSERVED, STAT_LATENCY_SUM, STAT_MAX_FINISH = range(5)
+STAT_MIN_LATENCY, STAT_MAX_LATENCY = 5, 6
+NUM_STATS = 7
+
+
 class SpanTotals:
     """What one span's run counted: the statistics of
     :func:`simulator.fast_record.record_kernel` over its requests."""
 
-    def __init__(self, num_groups: int, num_models: int, num_stats: int) -> None:
-        self.stats = np.zeros(num_stats)  # served, dropped, unserved, latency sum, ...
+    def __init__(self, num_groups: int, num_models: int) -> None:
+        self.stats = np.zeros(NUM_STATS)  # by the STAT_* indices
         self.good = np.zeros(num_models, dtype=np.int64)
         self.count = np.zeros(num_models, dtype=np.int64)
         self.served = np.zeros((num_groups, num_models), dtype=np.int64)
@@ -120,29 +126,28 @@ class SpanTotals:
 RecordRunner = Callable[[int, int, np.ndarray, tuple[np.ndarray, ...], SpanTotals, int,
                          np.ndarray, np.ndarray], int]
 # summarize(begin, end, finish, status, group, totals): summary_kernel over those outcomes,
-# writing totals.stats[:5] (served, dropped, unserved, latency sum, max finish)
+# writing the counts, latency sum and max finish of totals.stats
 Summarizer = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray, SpanTotals], None]
 
 
 def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
-                         outputs: tuple[np.ndarray, ...], num_models: int, num_stats: int,
+                         outputs: tuple[np.ndarray, ...], num_models: int,
                          run: RecordRunner, summarize: Summarizer, *,
                          pool: Executor | None = None
                          ) -> tuple[list[SpanTotals], list[int]]:
     """:func:`run_time_parallel` for a run that records every request's outcome.
 
     Speculative spans write their outcomes in place (``outputs`` are full-length arrays:
-    start, finish, group, status) and count their statistics (``num_stats`` of them: the
-    five of :data:`Summarizer`, then the smallest and largest latency). A repair runs into
-    scratch arrays instead; once it stops, the speculative statistics of the requests it
-    reran are recounted from the outcomes they replace (``summarize``) and swapped for the
-    repair's, and its outcomes are copied over. The latency bounds stay those of both runs:
-    they only need to contain the latencies. A span's latency sum is left as it was: only
-    the whole run's, over its outcomes, is exact. Returns each span's totals and what each
-    repair reran.
+    start, finish, group, status) and count their statistics (the ``STAT_*`` layout). A
+    repair runs into scratch arrays instead; once it stops, the speculative statistics of
+    the requests it reran are recounted from the outcomes they replace (``summarize``) and
+    swapped for the repair's, and its outcomes are copied over. The latency bounds stay
+    those of both runs: they only need to contain the latencies. A span's latency sum is
+    left as it was: only the whole run's, over its outcomes, is exact. Returns each span's
+    totals and what each repair reran.
     """
     num_groups = state_shape[0]
-    totals = [SpanTotals(num_groups, num_models, num_stats) for _ in pairwise(bounds)]
+    totals = [SpanTotals(num_groups, num_models) for _ in pairwise(bounds)]
 
     def runner(span: int, begin: int, end: int, state: np.ndarray, snap_out: np.ndarray,
                couple: np.ndarray, stride: int) -> int:
@@ -150,21 +155,24 @@ def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
             return run(begin, end, state, tuple(o[begin:end] for o in outputs), totals[span],
                        stride, snap_out, couple)
         scratch = tuple(np.empty_like(o[begin:end]) for o in outputs)
-        repair = SpanTotals(num_groups, num_models, num_stats)
+        repair = SpanTotals(num_groups, num_models)
         stop = run(begin, end, state, scratch, repair, stride, snap_out, couple)
-        replaced = SpanTotals(num_groups, num_models, num_stats)
+        replaced = SpanTotals(num_groups, num_models)
         finish, group, status = (o[begin:begin + stop] for o in outputs[1:4])
         summarize(begin, begin + stop, finish, status, group, replaced)
         spec = totals[span]
-        spec.stats[:3] += repair.stats[:3] - replaced.stats[:3]
+        counts = slice(STAT_SERVED, STAT_UNSERVED + 1)
+        spec.stats[counts] += repair.stats[counts] - replaced.stats[counts]
         # the latest finish the speculative run keeps: its own, unless that was replaced
-        kept_max = spec.stats[4]
-        if not kept_max > replaced.stats[4]:
+        kept_max = spec.stats[STAT_MAX_FINISH]
+        if not kept_max > replaced.stats[STAT_MAX_FINISH]:
             rest = outputs[1][begin + stop:end]  # NaN: not served
             kept_max = np.fmax.reduce(rest) if rest.size else -np.inf
-        spec.stats[4] = max(repair.stats[4], kept_max)
-        spec.stats[5:7] = min(spec.stats[5], repair.stats[5]), max(spec.stats[6],
-                                                                   repair.stats[6])
+        spec.stats[STAT_MAX_FINISH] = max(repair.stats[STAT_MAX_FINISH], kept_max)
+        spec.stats[STAT_MIN_LATENCY] = min(spec.stats[STAT_MIN_LATENCY],
+                                           repair.stats[STAT_MIN_LATENCY])
+        spec.stats[STAT_MAX_LATENCY] = max(spec.stats[STAT_MAX_LATENCY],
+                                           repair.stats[STAT_MAX_LATENCY])
         spec.good += repair.good - replaced.good
         spec.served += repair.served - replaced.served
         for o, s in zip(outputs, scratch, strict=True):

@@ -32,6 +32,15 @@ from simulator.fast_common import (
     _equivalent,
     _njit,
 )
+from simulator.fast_parallel import (
+    STAT_DROPPED,
+    STAT_LATENCY_SUM,
+    STAT_MAX_FINISH,
+    STAT_MAX_LATENCY,
+    STAT_MIN_LATENCY,
+    STAT_SERVED,
+    STAT_UNSERVED,
+)
 from simulator.fast_stats import served_sum_kernel, summary_kernel
 from simulator.options import SimulationOptions
 from simulator.percentiles import served_percentiles
@@ -40,11 +49,6 @@ from simulator.result import Summary
 from simulator.semantics import PlacementTables
 
 logger = logging.getLogger(__name__)
-
-# stats written by the record kernel, by index
-STAT_SERVED, STAT_DROPPED, STAT_UNSERVED, STAT_LATENCY_SUM, STAT_MAX_FINISH = range(5)
-STAT_MIN_LATENCY, STAT_MAX_LATENCY = 5, 6
-NUM_STATS = 7
 
 
 def _make_record_kernel(smax: int) -> Any:
@@ -253,14 +257,15 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
         served, dropped, unserved, total, _, max_finish = summary_kernel(
             arrival[begin:end], codes[begin:end], dl, finish, status, 0, end - begin,
             totals.count, totals.good, np.empty(end - begin), group, totals.served)
-        totals.stats[:5] = (served, dropped, unserved, total, max_finish)
+        totals.stats[[STAT_SERVED, STAT_DROPPED, STAT_UNSERVED, STAT_LATENCY_SUM,
+                      STAT_MAX_FINISH]] = (served, dropped, unserved, total, max_finish)
 
     bounds = fast_parallel.span_bounds(n, 1 if clip or alpaserve else threads)
     workers = max(1, threads)  # the spans, then the statistics' passes
     start, finish, group, status = outputs
     with ThreadPoolExecutor(max_workers=workers) as pool:
         totals, reran = fast_parallel.record_time_parallel(
-            bounds, (G, S), outputs, M, NUM_STATS, run, summarize, pool=pool)
+            bounds, (G, S), outputs, M, run, summarize, pool=pool)
         if len(totals) > 1:
             logger.debug("simulate: %d spans on threads, repairs reran %s requests",
                          len(totals), reran)
