@@ -249,8 +249,7 @@ def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTable
             snap_good[span], couple))
 
     # per-model SLOs: the kernel forms deadlines on the fly (an empty array stays empty)
-    slo_pm = prepared.slo_of_model if prepared.slo_of_model is not None else np.empty(0)
-    deadline = prepared.deadline if prepared.slo_of_model is None else np.empty(0)
+    deadline, slo_pm = prepared.kernel_deadlines()
     stride = fast_parallel.CHECKPOINT_STRIDE
     reran = run_time_parallel(bounds, (P, max(t.num_groups for t in tables), smax), run_span,
                               stride=stride)

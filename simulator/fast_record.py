@@ -235,9 +235,7 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
     kernel = record_kernels[S - 1]
     busy = np.zeros(G)
     arrival, codes = prepared.arrival, prepared.model_codes
-    inline = prepared.slo_of_model is not None  # deadlines formed on the fly
-    slo_pm = prepared.slo_of_model if prepared.slo_of_model is not None else np.empty(0)
-    deadline = np.empty(0) if inline else prepared.deadline
+    deadline, slo_pm = prepared.kernel_deadlines()
     outputs = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int32),
                np.empty(n, dtype=np.int8))
 
@@ -253,9 +251,9 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
 
     def summarize(begin: int, end: int, finish: np.ndarray, status: np.ndarray,
                   group: np.ndarray, totals: fast_parallel.SpanTotals) -> None:
-        dl = arrival[begin:end] + slo_pm[codes[begin:end]] if inline else deadline[begin:end]
         served, dropped, unserved, total, _, max_finish = summary_kernel(
-            arrival[begin:end], codes[begin:end], dl, finish, status, 0, end - begin,
+            arrival[begin:end], codes[begin:end], prepared.deadlines(begin, end), finish,
+            status, 0, end - begin,
             totals.count, totals.good, np.empty(end - begin), group, totals.served)
         totals.stats[[STAT_SERVED, STAT_DROPPED, STAT_UNSERVED, STAT_LATENCY_SUM,
                       STAT_MAX_FINISH]] = (served, dropped, unserved, total, max_finish)

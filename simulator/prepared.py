@@ -56,6 +56,20 @@ class PreparedWorkload:
     def __len__(self) -> int:
         return int(self.arrival.shape[0])
 
+    def kernel_deadlines(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """``(deadline, slo_of_model)`` as the compiled kernels take them: with per-model
+        SLOs an empty ``deadline`` (the kernels form ``arrival + slo`` on the fly), else the
+        per-request deadlines and an empty per-model array."""
+        if self.slo_of_model is not None:
+            return np.empty(0), self.slo_of_model
+        return self.deadline, np.empty(0)
+
+    def deadlines(self, begin: int, end: int) -> npt.NDArray[np.float64]:
+        """``deadline[begin:end]``, without forming the whole array for per-model SLOs."""
+        if self.slo_of_model is None:
+            return self.deadline[begin:end]
+        return self.arrival[begin:end] + self.slo_of_model[self.model_codes[begin:end]]
+
     @cached_property
     def slo(self) -> npt.NDArray[np.float64]:
         """Per request: its SLO in seconds."""

@@ -32,6 +32,20 @@ def test_per_model_slos_are_formed_on_first_use() -> None:
     assert prepare(w, 0.5).slo_of_model.tolist() == [0.5, 0.5, 0.5]
 
 
+def test_kernel_deadlines_and_slices_match_the_deadlines() -> None:
+    w = workload()
+    per_model = prepare(w, {"a": 0.3, "b": 0.7, "c": 1.1})
+    deadline, slo_pm = per_model.kernel_deadlines()
+    assert deadline.size == 0
+    assert slo_pm.tolist() == [0.3, 0.7, 1.1]
+    np.testing.assert_array_equal(per_model.deadlines(10, 40), per_model.deadline[10:40])
+    per_request = prepare(workload(slo=np.linspace(0.1, 0.9, 500)))
+    deadline, slo_pm = per_request.kernel_deadlines()
+    assert slo_pm.size == 0
+    np.testing.assert_array_equal(deadline, per_request.deadline)
+    np.testing.assert_array_equal(per_request.deadlines(3, 9), per_request.deadline[3:9])
+
+
 def test_per_request_slos_are_kept_as_given() -> None:
     slo = np.linspace(0.1, 0.9, 500)
     p = prepare(workload(slo=slo), 99.0)  # the column wins over slo=
