@@ -84,8 +84,7 @@ def _run(prepared: PreparedWorkload, tables: PlacementTables, options: Simulatio
                  rec_stages, i0, i1, out["good_pm"], out["count_pm"], out["busy"], clip, lo, hi)
     else:
         cands, ncand = tables.padded_candidates
-        lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
-        latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
+        lat1, latc = tables.batch1_latencies
         served_gm = np.zeros((G, M), dtype=np.int64)
         stats = np.zeros(5)
         pipeline(prepared.arrival, prepared.model_codes, prepared.deadline, cands, ncand,

@@ -229,8 +229,7 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
     i0, i1, clip, lo, hi = window or (0, len(prepared), False, 0.0, 0.0)
     n, G, M, S = len(prepared), tables.num_groups, len(prepared.model_names), tables.max_stages
     cands, ncand = tables.padded_candidates
-    lat1 = np.ascontiguousarray(tables.lat[:, :, 0, :])
-    latc = np.ascontiguousarray(lat1[cands, np.arange(M)[:, None], :])
+    lat1, latc = tables.batch1_latencies
     alpaserve = options.policy == "alpaserve"
     kernel = record_kernels[S - 1]
     busy = np.zeros(G)

@@ -142,6 +142,15 @@ class PlacementTables:
         return cands, ncand
 
     @property
+    def batch1_latencies(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """``(lat1, latc)``, both contiguous: the batch-1 stage latencies ``lat1[g, m, k]``
+        and the same per padded candidate, ``latc[m, c, k] = lat1[cands[m, c], m, k]``."""
+        cands, _ = self.padded_candidates
+        lat1 = np.ascontiguousarray(self.lat[:, :, 0, :])
+        rows = np.arange(len(self.model_names))[:, None]
+        return lat1, np.ascontiguousarray(lat1[cands, rows, :])
+
+    @property
     def num_groups(self) -> int:
         return len(self.group_names)
 
