@@ -38,7 +38,6 @@ from simulator.fast_common import (
     _push_pipeline,
 )
 from simulator.fast_stats import (
-    order_statistics_kernel,
     summary_kernel,
 )
 
@@ -53,7 +52,6 @@ __all__ = [
     "UNSERVED",
     "attainment_kernels",
     "batching_kernel",
-    "order_statistics_kernel",
     "pipeline_kernel",
     "pipeline_kernels",
     "summary_kernel",

@@ -16,7 +16,7 @@ from simulator import fast, fast_parallel
 from simulator.fast_parallel import run_time_parallel, span_bounds
 from simulator.fast_record import record_run, recordable
 from simulator.options import SimulationOptions
-from simulator.percentiles import percentiles_in_place
+from simulator.percentiles import percentiles_in_place, percentiles_of
 from simulator.prepared import PreparedWorkload
 from simulator.result import UNSERVED, AttainmentSummary, SimResult, Summary, stats_window
 from simulator.semantics import POLICY_CODES, PlacementTables
@@ -136,12 +136,12 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
             prepared.arrival, prepared.model_codes, prepared.deadline, out["finish"],
             out["status"], i0, i1, req_pm, good_pm, lat_buf, out["group"],
             np.zeros((0, 0), dtype=np.int64))
-    select = fast.order_statistics_kernel if fast.HAVE_NUMBA and not kernels else None
+    percentiles = percentiles_of if fast.HAVE_NUMBA and not kernels else percentiles_in_place
     summary = Summary(requests_per_model=req_pm, good_per_model=good_pm, num_served=served,
                       num_dropped=dropped, num_unserved=unserved,
                       latency_mean=total / served if served else math.nan,
-                      latency_percentiles=percentiles_in_place(  # type: ignore[arg-type]
-                          lat_buf[:served], select=select),
+                      latency_percentiles=percentiles(  # type: ignore[arg-type]
+                          lat_buf[:served]),
                       max_finish=max_finish)
     return SimResult.from_outcomes(
         model_names=prepared.model_names, group_names=tables.group_names,

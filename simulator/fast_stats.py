@@ -51,71 +51,6 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
     return served, dropped, unserved, total, served, max_finish
 
 
-_BUCKETS = 1 << 16
-
-
-@_njit(cache=True)
-def order_statistics_kernel(x: Any, kth: Any, out: Any) -> bool:
-    """``out[j]`` = the ``kth[j]``-th smallest value of ``x`` (``kth`` ascending), exactly.
-
-    Finite non-negative doubles order like their bit patterns, so a histogram of the bits
-    finds the bucket of each wanted rank in two passes; only those buckets are gathered and
-    sorted. Returns False, leaving ``out`` alone, when ``x`` holds a negative value (or
-    ``-0.0``), an infinity or a NaN; the caller then falls back to ``np.partition``.
-    """
-    n = x.shape[0]
-    bits = x.view(np.int64)
-    lo = bits[0]
-    hi = bits[0]
-    for v in bits:
-        lo = min(lo, v)
-        hi = max(hi, v)
-    if lo < 0 or hi >= 0x7FF0000000000000:
-        return False
-    span = hi - lo
-    shift = 0
-    while (span >> shift) >= _BUCKETS:
-        shift += 1
-    nb = (span >> shift) + 1
-    hist = np.zeros(nb, dtype=np.int64)
-    for v in bits:
-        hist[(v - lo) >> shift] += 1
-    K = kth.shape[0]
-    bucket = np.empty(K, dtype=np.int64)
-    rank = np.empty(K, dtype=np.int64)
-    below = 0
-    j = 0
-    for b in range(nb):
-        while j < K and kth[j] < below + hist[b]:
-            bucket[j] = b
-            rank[j] = kth[j] - below
-            j += 1
-        if j == K:
-            break
-        below += hist[b]
-    slot = np.full(nb, -1, dtype=np.int64)
-    offset = np.zeros(K + 1, dtype=np.int64)
-    nslots = 0
-    for j in range(K):
-        b = bucket[j]
-        if slot[b] < 0:
-            slot[b] = nslots
-            offset[nslots + 1] = offset[nslots] + hist[b]
-            nslots += 1
-    picked = np.empty(offset[nslots])
-    fill = offset[:nslots].copy()
-    for i in range(n):
-        s = slot[(bits[i] - lo) >> shift]
-        if s >= 0:
-            picked[fill[s]] = x[i]
-            fill[s] += 1
-    for s in range(nslots):
-        picked[offset[s]:offset[s + 1]].sort()
-    for j in range(K):
-        out[j] = picked[offset[slot[bucket[j]]] + rank[j]]
-    return True
-
-
 @_njit(cache=True, inline="always")
 def _bucket(v: int, lo: int, shift: int, nb: int) -> int:
     # bit patterns below lo (negative doubles too) go to the first bucket, above to the last
@@ -124,14 +59,16 @@ def _bucket(v: int, lo: int, shift: int, nb: int) -> int:
 
 @_njit(cache=True, nogil=True)
 def histogram_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, hist: Any) -> None:
-    """``hist[k] +=`` the values ``a[i] - b[i]`` (where ``status[i]`` is SERVED) whose bit
-    pattern is in bucket ``k`` (``(bits - lo) >> shift``, clipped to the histogram)."""
+    """``hist[k] +=`` the values ``a[i] - b[i]`` (where ``status[i]`` is SERVED; every
+    ``a[i]`` when ``status`` is empty) whose bit pattern is in bucket ``k``
+    (``(bits - lo) >> shift``, clipped to the histogram)."""
     nb = hist.shape[0]
+    plain = status.shape[0] == 0
     value = np.empty(1)
     bits = value.view(np.int64)  # reads value[0]'s bit pattern
     for i in range(a.shape[0]):
-        if status[i] == SERVED:
-            value[0] = a[i] - b[i]
+        if plain or status[i] == SERVED:
+            value[0] = a[i] if plain else a[i] - b[i]
             hist[_bucket(bits[0], lo, shift, nb)] += 1
 
 
@@ -141,11 +78,12 @@ def gather_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, slot: Any, p
     """Copy each value of :func:`histogram_kernel` whose bucket has a slot ``s >= 0`` to
     ``picked[fill[s]]``, advancing ``fill[s]``."""
     nb = slot.shape[0]
+    plain = status.shape[0] == 0
     value = np.empty(1)
     bits = value.view(np.int64)
     for i in range(a.shape[0]):
-        if status[i] == SERVED:
-            value[0] = a[i] - b[i]
+        if plain or status[i] == SERVED:
+            value[0] = a[i] if plain else a[i] - b[i]
             s = slot[_bucket(bits[0], lo, shift, nb)]
             if s >= 0:
                 picked[fill[s]] = value[0]

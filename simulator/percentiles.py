@@ -3,7 +3,8 @@
 :func:`percentiles_in_place` takes one array it may reorder. :func:`served_percentiles` reads
 the served requests' latencies straight from the per-request outcomes (finish, arrival and
 status), on threads when given a pool, so that no array of latencies is written. Both give
-the values of ``np.percentile(..., method="linear")`` exactly.
+the values of ``np.percentile(..., method="linear")`` exactly; :func:`percentiles_of` does
+the same for an array of values.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,14 +43,11 @@ def _interpolate(ranks: list[float], kth: list[int], values: Sequence[float],
     return tuple(out)
 
 
-def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES,
-                         select: Callable[[FloatArray, Any, FloatArray], bool] | None = None
+def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILES
                          ) -> tuple[float, ...]:
-    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``); may reorder ``latency``.
-
-    ``select(latency, kth, out)``, when given, writes the ``kth`` order statistics to ``out``
-    (e.g. :func:`simulator.fast.order_statistics_kernel`) or returns False to fall back to
-    ``np.partition``; both give the same exact values.
+    """Linear-interpolation percentiles (rank ``q/100 * (n - 1)``) by ``np.partition``; may
+    reorder ``latency``. The definition the compiled :func:`percentiles_of` and
+    :func:`served_percentiles` reproduce exactly.
 
     Examples
     --------
@@ -61,11 +58,8 @@ def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILE
     if n == 0:
         return tuple(math.nan for _ in qs)
     ranks, kth = _ranks(n, qs)
-    values = np.empty(len(kth))
-    if select is None or not select(latency, np.array(kth, dtype=np.int64), values):
-        latency.partition(kth)
-        values = latency[kth]
-    return _interpolate(ranks, kth, values.tolist(), n)
+    latency.partition(kth)
+    return _interpolate(ranks, kth, latency[kth].tolist(), n)
 
 
 def _chunks(n: int, count: int) -> list[tuple[int, int]]:
@@ -84,7 +78,7 @@ def order_statistics(a: FloatArray, b: FloatArray, status: np.ndarray, kth: Sequ
                      threads: int = 1) -> FloatArray:
     """The ``kth`` smallest (ascending ranks) of ``a[i] - b[i]`` over the ``i`` with
     ``status[i] == SERVED``, exactly; for served latencies ``a`` is the finish times and
-    ``b`` the arrivals.
+    ``b`` the arrivals. With an empty ``status`` the values are ``a`` itself.
 
     ``lo`` and ``hi`` should bound the values: the histogram spans them, and a value outside
     lands in the first or last bucket, which is still exact, only slower. Values are
@@ -132,13 +126,35 @@ def order_statistics(a: FloatArray, b: FloatArray, status: np.ndarray, kth: Sequ
         if values.shape[0] > _SORT_AT_MOST and low < high:
             # a crowded bucket (values bunched below the histogram's resolution): count
             # again over its own, narrower range rather than sort it
-            size = values.shape[0]  # as served latencies with arrival 0 (SERVED is 0)
-            out[mine] = order_statistics(values, np.zeros(size), np.zeros(size, np.int8),
-                                         rank[mine].tolist(), low, high)
+            out[mine] = _plain_order_statistics(values, rank[mine].tolist(), low, high)
         else:
             values.sort()
             out[mine] = values[rank[mine]]
     return out
+
+
+def _plain_order_statistics(values: FloatArray, kth: Sequence[int], lo: float,
+                            hi: float) -> FloatArray:
+    # no second operand and no status: the values themselves
+    return order_statistics(values, np.empty(0), np.empty(0, dtype=np.int8), kth, lo, hi)
+
+
+def percentiles_of(values: FloatArray, qs: tuple[float, ...] = PERCENTILES
+                   ) -> tuple[float, ...]:
+    """:func:`percentiles_in_place` by the compiled order statistics, leaving ``values``
+    as they are.
+
+    Examples
+    --------
+    >>> percentiles_of(np.array([4.0, 1.0, 3.0, 2.0]), (50.0, 100.0))
+    (2.5, 4.0)
+    """
+    n = values.shape[0]
+    if n == 0:
+        return tuple(math.nan for _ in qs)
+    ranks, kth = _ranks(n, qs)
+    found = _plain_order_statistics(values, kth, float(values.min()), float(values.max()))
+    return _interpolate(ranks, kth, found.tolist(), n)
 
 
 def served_percentiles(finish: FloatArray, arrival: FloatArray, status: np.ndarray,

@@ -19,7 +19,6 @@ from alpaserve.profiles import ProfileDB
 from simulator import SimulationOptions, attainment, compile_placement, prepare, simulate
 from simulator import fast as kernels
 from simulator.fast_engine import run_fast, warm_up
-from simulator.percentiles import percentiles_in_place
 from simulator.semantics import PlacementTables
 from tests._fixtures_simulator import build_placement, build_profiles, entry, random_scenario
 from workloads.workload import Workload
@@ -141,32 +140,6 @@ def test_repeated_evaluation_reuses_the_prepared_workload() -> None:
         seen.add(quick.num_good)
     assert len(seen) > 1  # the placements really differ
     assert not prepared.arrival.flags.writeable
-
-
-# ---------------------------------------------------------------------- order statistics
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.floats(0, 1e6, allow_nan=False) | st.sampled_from([0.0, 0.1, 0.25, 5e-324]),
-                min_size=1, max_size=300), st.integers(0, 2**32 - 1))
-def test_order_statistics_equal_partition(values: list[float], seed: int) -> None:
-    x = np.array(values)
-    rng = np.random.default_rng(seed)
-    kth = np.unique(rng.integers(0, len(x), size=rng.integers(1, 7)))
-    out = np.empty(len(kth))
-    assert kernels.order_statistics_kernel(x.copy(), kth, out)
-    np.testing.assert_array_equal(out, np.sort(x)[kth])
-    assert percentiles_in_place(x.copy(), select=kernels.order_statistics_kernel) == \
-        percentiles_in_place(x.copy())
-
-
-@pytest.mark.parametrize("bad", [-1.0, -0.0, np.inf, np.nan])
-def test_order_statistics_decline_values_they_cannot_order(bad: float) -> None:
-    out = np.full(1, 7.0)
-    assert not kernels.order_statistics_kernel(np.array([1.0, bad, 2.0]), np.array([1]), out)
-    assert out[0] == 7.0
-    x = np.array([1.0, bad, 2.0, 3.0])
-    expected = percentiles_in_place(x.copy())
-    got = percentiles_in_place(x.copy(), select=kernels.order_statistics_kernel)
-    np.testing.assert_array_equal(got, expected)
 
 
 @settings(max_examples=120, deadline=None)

@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 
 from simulator import percentiles
 from simulator.fast_stats import served_sum_kernel
-from simulator.percentiles import order_statistics, percentiles_in_place, served_percentiles
+from simulator.percentiles import (
+    order_statistics,
+    percentiles_in_place,
+    percentiles_of,
+    served_percentiles,
+)
 from simulator.result import DROPPED, SERVED
 
 values = st.lists(st.one_of(st.floats(0.0, 10.0), st.sampled_from([0.0, -0.0, 0.1, 0.1, 2.5])),
@@ -94,3 +99,27 @@ def test_percentiles_match_numpy_linear(values: list[float]) -> None:
     a = np.array(values)
     expected = np.percentile(a, [50, 90, 99])
     np.testing.assert_allclose(percentiles_in_place(a.copy()), expected, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.floats(0, 1e6, allow_nan=False) | st.sampled_from([0.0, 0.1, 0.25, 5e-324]),
+                min_size=1, max_size=300), st.integers(0, 2**32 - 1))
+def test_order_statistics_of_values_equal_partition(values: list[float], seed: int) -> None:
+    x = np.array(values)
+    rng = np.random.default_rng(seed)
+    kth = np.unique(rng.integers(0, len(x), size=rng.integers(1, 7))).tolist()
+    empty, no_status = np.empty(0), np.empty(0, dtype=np.int8)
+    np.testing.assert_array_equal(
+        order_statistics(x, empty, no_status, kth, float(x.min()), float(x.max())),
+        np.sort(x)[kth])
+    kept = x.copy()
+    assert percentiles_of(x) == percentiles_in_place(x.copy())
+    np.testing.assert_array_equal(x, kept)  # the values are left as they were
+
+
+@pytest.mark.parametrize("bad", [-1.0, -0.0, np.inf, np.nan])
+def test_percentiles_of_values_outside_the_ordered_range(bad: float) -> None:
+    """Negative values, -0.0, infinities and NaN land in the edge buckets and still give
+    ``np.partition``'s answer."""
+    x = np.array([1.0, bad, 2.0, 3.0])
+    np.testing.assert_array_equal(percentiles_of(x), percentiles_in_place(x.copy()))
