@@ -49,8 +49,7 @@ Route = tuple[int, list[float], list[float], range]
 class _Environment(simpy.Environment):
     """SimPy's environment, run to the end in a tight loop (see :meth:`run_to_end`)."""
 
-    def run_to_end(self, arrivals: Sequence[float] = (),
-                   arrive: Callable[[int], None] | None = None) -> None:
+    def run_to_end(self, arrivals: Sequence[float], arrive: Callable[[int], None]) -> None:
         """``run()`` without ``until``: :meth:`step` until no event is left, in a tight loop.
 
         The same steps as SimPy's ``step``: pop the next event, call its callbacks, and
@@ -63,7 +62,7 @@ class _Environment(simpy.Environment):
         n = len(arrivals)
         i = 0
         while True:
-            if i < n and arrive is not None:
+            if i < n:
                 t = arrivals[i]
                 if not queue or t < queue[0][0] or (t == queue[0][0]
                                                     and queue[0][1] > ARRIVAL_PRIORITY):
