@@ -1,11 +1,21 @@
 """alpaserve: plan and simulate model-parallel serving of deep-learning models.
 
 ``import alpaserve`` loads only the core layer (specs, cost model, profiles, parallel
-configs). The simulator and the placement search live in the top-level ``simulator`` and
-``placement`` packages and are imported on demand.
+configs). The main entry points of the other layers are importable from here too
+(``from alpaserve import plan, simulate, MixSpec``); they load on first access, so a
+plain ``import alpaserve`` never loads the simulator or the placer.
+
+Examples
+--------
+>>> import alpaserve
+>>> from alpaserve import MixSpec, plan, simulate
+>>> simulate.__module__
+'simulator.simulate'
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from alpaserve.cluster_spec import ClusterSpec, Mesh, homogeneous_cluster
 from alpaserve.device_spec import DeviceSpec, device_preset
@@ -26,12 +36,58 @@ from alpaserve.parallel_config import ParallelConfig, StageConfig
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.profiles import ProfileDB, ProfileEntry
 
+if TYPE_CHECKING:
+    from alpaserve.cost.model import analytic_profiles
+    from placement import PlanResult, SearchOptions, plan
+    from simulator import (
+        PreparedWorkload,
+        SimResult,
+        SimulationOptions,
+        attainment,
+        attainment_many,
+        prepare,
+        simulate,
+    )
+    from workloads import GammaProcess, MixSpec, Workload, generate_mix, load_workload
+
+# Entry points of the layers above and beside the core, loaded on first access.
+_LAZY = {
+    "analytic_profiles": "alpaserve.cost.model",
+    "plan": "placement",
+    "PlanResult": "placement",
+    "SearchOptions": "placement",
+    "simulate": "simulator",
+    "attainment": "simulator",
+    "attainment_many": "simulator",
+    "prepare": "simulator",
+    "PreparedWorkload": "simulator",
+    "SimResult": "simulator",
+    "SimulationOptions": "simulator",
+    "Workload": "workloads",
+    "MixSpec": "workloads",
+    "GammaProcess": "workloads",
+    "generate_mix": "workloads",
+    "load_workload": "workloads",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alpaserve' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 try:
     __version__ = version("alpaserve")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - core names first, then the lazily loaded entry points
     "AlpaServeError",
     "ClusterSpec",
     "DeviceSpec",
@@ -56,4 +112,20 @@ __all__ = [
     "device_preset",
     "homogeneous_cluster",
     "model_preset",
+    "GammaProcess",
+    "MixSpec",
+    "PlanResult",
+    "PreparedWorkload",
+    "SearchOptions",
+    "SimResult",
+    "SimulationOptions",
+    "Workload",
+    "analytic_profiles",
+    "attainment",
+    "attainment_many",
+    "generate_mix",
+    "load_workload",
+    "plan",
+    "prepare",
+    "simulate",
 ]

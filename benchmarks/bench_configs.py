@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.model_spec import model_preset
-from alpaserve.parallel import SearchOptions, cached_search, search_configs
+from alpaserve.parallel import ConfigSearchOptions, cached_search, search_configs
 
 
 def timed(fn):  # type: ignore[no-untyped-def]
@@ -33,7 +33,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     spec, cluster = model_preset("bert-6.7b"), homogeneous_cluster(8)
-    options = SearchOptions(batch_sizes=(1, 2, 4))
+    options = ConfigSearchOptions(batch_sizes=(1, 2, 4))
     with tempfile.TemporaryDirectory() as cache:
         cold, t_cold = timed(lambda: cached_search(spec, cluster, options=options,
                                                    cache_dir=cache))
@@ -52,13 +52,13 @@ def main() -> None:
     print(f"cold / warm:                 {t_cold / t_warm:.0f}x")
 
     ilp_reuse, t_ilp = timed(lambda: search_configs(
-        spec, cluster, options=SearchOptions(batch_sizes=(1, 2, 4), intra_solver="ilp")))
+        spec, cluster, options=ConfigSearchOptions(batch_sizes=(1, 2, 4), intra_solver="ilp")))
     print(f"ILP only (no DP fast path), with reuse: {t_ilp:.3f} s, "
           f"{ilp_reuse.intra_op_solves} solves")
 
-    small = SearchOptions(batch_sizes=(1,), group_sizes=(1, 2))
-    small_ilp = SearchOptions(batch_sizes=(1,), group_sizes=(1, 2), intra_solver="ilp")
-    no_reuse = SearchOptions(batch_sizes=(1,), group_sizes=(1, 2), intra_solver="ilp",
+    small = ConfigSearchOptions(batch_sizes=(1,), group_sizes=(1, 2))
+    small_ilp = ConfigSearchOptions(batch_sizes=(1,), group_sizes=(1, 2), intra_solver="ilp")
+    no_reuse = ConfigSearchOptions(batch_sizes=(1,), group_sizes=(1, 2), intra_solver="ilp",
                              reuse_layers=False)
     ours, t_ours = timed(lambda: search_configs(spec, cluster, options=small))
     ours_ilp, t_ours_ilp = timed(lambda: search_configs(spec, cluster, options=small_ilp))

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from alpaserve.variant_registry import example_registry
-from placement.infaas_config import InfaasConfig
-from placement.infaas_experiment import ModellessExperiment, run_policy
+from alpaserve.modelless.registry import example_registry
+from placement.modelless.config import InfaasConfig
+from placement.modelless.experiment import ModellessExperiment, run_policy
 
 QUICK_VARIANTS = ("inceptionv3-tf-cpu", "resnet50-tf-cpu", "mobilenet-tf-cpu",
                   "resnet50-neuron-inf1", "resnet50-trt-t4", "resnet50-trt-v100")

@@ -27,9 +27,9 @@ from alpaserve.parallel_config import ParallelConfig
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.profiles import ProfileDB, ProfileEntry
 from simulator import SimulationOptions, attainment, compile_placement, prepare, simulate
-from simulator import fast as kernels
-from simulator.fast_engine import warm_up
-from simulator.fast_record import record_kernels
+from simulator.engine import kernels
+from simulator.engine.driver import warm_up
+from simulator.engine.record import record_kernels
 from simulator.semantics import PlacementTables
 from workloads.workload import Workload
 

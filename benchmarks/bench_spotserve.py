@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_hardware import g4dn_hardware
-from placement.spot_run import POLICY_NAMES, build_table, run_policies
-from simulator.spot import SpotOptions
+from alpaserve.spot.hardware import g4dn_hardware
+from placement.spot.run import POLICY_NAMES, build_table, run_policies
+from simulator.spot.simulate import SpotOptions
 from workloads.availability import read_availability_csv
 from workloads.llm_requests import gamma_arrivals, llm_workload
 

@@ -104,7 +104,7 @@ def build_profiles(models: Sequence[ModelSpec], cluster: ClusterSpec, *,
 
     Copies of one architecture (``bert-1.3b#0``, ``#1``, ...) share their entries, renamed.
     """
-    from alpaserve.cost_model import analytic_profiles
+    from alpaserve.cost.model import analytic_profiles
 
     by_shape: dict[tuple, list[ModelSpec]] = {}
     for m in models:

@@ -47,7 +47,7 @@ class SimulationOptions:
     threads
         Threads for one fast-engine run (0, the default: one per CPU). Earliest-finish
         runs without batching of at least 2 x 65,536 requests are cut into time-parallel
-        spans, repaired to the exact one-thread result (:mod:`simulator.fast_parallel`):
+        spans, repaired to the exact one-thread result (:mod:`simulator.engine.parallel`):
         every such ``attainment`` run, and ``simulate`` runs without trimming or stage
         starts, whose statistics then also use the threads. Other runs use one thread.
         Pass 1 where the caller already runs many simulations at once.

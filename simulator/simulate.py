@@ -99,7 +99,7 @@ def simulate_prepared(prepared: PreparedWorkload, placement: PlacementLike,
         from simulator.reference import run_reference
 
         return run_reference(prepared, tables, options)
-    from simulator.fast_engine import run_fast
+    from simulator.engine.driver import run_fast
 
     return run_fast(prepared, tables, options)
 
@@ -133,7 +133,7 @@ def attainment_many(prepared: PreparedWorkload, placements: Sequence[PlacementLi
     >>> [s.good_per_model.tolist() for s in attainment_many(prepared, [p, p], db, workers=2)]
     [[2], [2]]
     """
-    from simulator.fast_engine import attainment_batch, batch_plan
+    from simulator.engine.driver import attainment_batch, batch_plan
 
     opts = options or SimulationOptions()
     tables = [tables_for(prepared, p, profiles, opts) for p in placements]
@@ -176,7 +176,7 @@ def attainment(prepared: PreparedWorkload, placement: PlacementLike,
     >>> attainment(prepared, p, db).good_per_model.tolist()
     [2]
     """
-    from simulator.fast_engine import attainment_fast
+    from simulator.engine.driver import attainment_fast
 
     options = options or SimulationOptions()
     return attainment_fast(prepared, tables_for(prepared, placement, profiles, options), options)

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
-from simulator.percentiles import percentiles_in_place
+from simulator.engine.percentiles import percentiles_in_place
 
 SERVED = 0
 DROPPED = 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alpaserve.modelless_queries import ModellessQueries
-from alpaserve.variant_registry import VariantRegistry
-from alpaserve.variants import HardwareType, Variant
+from alpaserve.modelless.queries import ModellessQueries
+from alpaserve.modelless.registry import VariantRegistry
+from alpaserve.modelless.variants import HardwareType, Variant
 
 TASK = "classify"
 GIB = 1 << 30

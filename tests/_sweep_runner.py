@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from placement.sweep import SweepCase
+from alpaserve.sweep.runner import SweepCase
 
 
 def synthetic_runner(case: SweepCase) -> dict[str, float]:

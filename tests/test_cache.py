@@ -7,10 +7,10 @@ import pytest
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.model_spec import model_preset
 from alpaserve.parallel.cache import CACHE_ENV, cache_key, cached_search, default_cache_dir
-from alpaserve.parallel.search import SearchOptions
+from alpaserve.parallel.search import ConfigSearchOptions
 
 SPEC = model_preset("bert-1.3b")
-OPTS = SearchOptions(batch_sizes=(1,))
+OPTS = ConfigSearchOptions(batch_sizes=(1,))
 
 
 def test_miss_then_hit(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_miss_then_hit(tmp_path: Path) -> None:
     assert first == again
     assert first.profile_db() == again.profile_db()
     assert len(list(tmp_path.glob("configs-bert-1.3b-*.json"))) == 1
-    other = cached_search(SPEC, cluster, options=SearchOptions(batch_sizes=(2,)),
+    other = cached_search(SPEC, cluster, options=ConfigSearchOptions(batch_sizes=(2,)),
                           cache_dir=tmp_path)
     assert other.extra["cache"] == "miss"
     assert cached_search(SPEC, cluster, options=OPTS, cache_dir=tmp_path,

@@ -9,7 +9,7 @@ import pytest
 
 from alpaserve.cli import main
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.cost_model import profile_entry
+from alpaserve.cost.model import profile_entry
 from alpaserve.model_spec import model_preset
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.profiles import ProfileDB

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from alpaserve.cli import main
-from placement.sweep import read_results
+from alpaserve.sweep.runner import read_results
 
 FLAGS = ["--models", "bert-1.3b:2", "--rate", "4", "--duration", "20", "--devices", "1,2",
          "--no-progress"]

@@ -1,8 +1,8 @@
 """The config search and the analytic cost model price the same plan the same way.
 
-:mod:`alpaserve.parallel` costs every operator with :func:`alpaserve.cost_model.op_time` on
-the kernels :mod:`alpaserve.layer_costs` builds, and adds the same fixed overheads, so a
-Megatron plan costs exactly what :func:`alpaserve.cost_model.profile_entry` says; the search
+:mod:`alpaserve.parallel` costs every operator with :func:`alpaserve.cost.model.op_time` on
+the kernels :mod:`alpaserve.cost.layers` builds, and adds the same fixed overheads, so a
+Megatron plan costs exactly what :func:`alpaserve.cost.model.profile_entry` says; the search
 may only find faster plans.
 """
 
@@ -11,18 +11,18 @@ from __future__ import annotations
 import pytest
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.cost_model import (
+from alpaserve.cost.layers import layer_cost
+from alpaserve.cost.model import (
     LAYER_OVERHEAD_S,
     fits,
     layer_time,
     profile_entry,
     uniform_configs,
 )
-from alpaserve.layer_costs import layer_cost
 from alpaserve.model_spec import ModelSpec, model_preset
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import layer_graph, layer_kind
-from alpaserve.parallel.search import SearchOptions, SearchResult, search_configs
+from alpaserve.parallel.search import ConfigSearchOptions, SearchResult, search_configs
 from alpaserve.parallel.sharding import build_sharding_problem
 
 MODELS = ("bert-1.3b", "bert-2.6b", "bert-6.7b", "gpt-2.7b")
@@ -82,7 +82,7 @@ def _check_against_analytic(spec: ModelSpec, result: SearchResult, low: float) -
 def test_flat_search_matches_profile_entry(name: str) -> None:
     """Every uniform pp × tp config on 1-8 devices, at batch 1, 2, 4, on 1-D meshes."""
     spec = model_preset(name)
-    result = search_configs(spec, CLUSTER, options=SearchOptions(
+    result = search_configs(spec, CLUSTER, options=ConfigSearchOptions(
         flat_meshes_only=True, group_sizes=tuple(range(1, 9)), batch_sizes=(1, 2, 4)))
     found = {(c.config.pipeline_degree, c.config.stages[0].tensor_degree)
              for c in result.candidates if c.equal_stages}

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alpaserve.cluster_spec import ClusterSpec, homogeneous_cluster
-from alpaserve.cost_model import (
+from alpaserve.cost.model import (
     analytic_profiles,
     check_fits,
     fits,
@@ -156,7 +156,7 @@ def test_uniform_configs_respect_the_model() -> None:
 
 
 def test_analytic_profiles_skip_and_log(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="alpaserve.cost_model"):
+    with caplog.at_level(logging.INFO, logger="alpaserve.cost.model"):
         db = analytic_profiles(models=[BERT13, BERT67], cluster=homogeneous_cluster(8),
                                batch_sizes=(1, 2))
     assert len(db.configs("bert-1.3b")) == 10

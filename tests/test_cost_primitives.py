@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alpaserve.cost_primitives import (
+from alpaserve.cost.layers import OpCost
+from alpaserve.cost.primitives import (
     DEFAULT_MATMUL_EFFICIENCY,
     allreduce_time,
     gemm_quantization,
@@ -15,7 +16,6 @@ from alpaserve.cost_primitives import (
     roofline_time,
 )
 from alpaserve.device_spec import DeviceSpec, device_preset
-from alpaserve.layer_costs import OpCost
 
 V100 = device_preset("v100-16gb")
 

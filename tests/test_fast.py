@@ -17,8 +17,8 @@ from alpaserve.errors import SimulationError
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB
 from simulator import SimulationOptions, attainment, compile_placement, prepare, simulate
-from simulator import fast as kernels
-from simulator.fast_engine import run_fast, warm_up
+from simulator.engine import kernels
+from simulator.engine.driver import run_fast, warm_up
 from simulator.semantics import PlacementTables
 from tests._fixtures_simulator import build_placement, build_profiles, entry, random_scenario
 from workloads.workload import Workload
@@ -55,7 +55,8 @@ def test_runs_without_numba() -> None:
     script = textwrap.dedent("""
         import sys
         sys.modules["numba"] = None  # makes `import numba` raise ImportError
-        from simulator import fast, simulate, SimulationOptions
+        from simulator import simulate, SimulationOptions
+        from simulator.engine import kernels as fast
         assert not fast.HAVE_NUMBA
         from tests._fixtures_simulator import random_scenario
         sc = random_scenario(5, n=40, cv=2.0)
@@ -150,7 +151,7 @@ def test_stage_specialised_attainment_equals_general_kernel(
         seed: int, cv: float, slo_scale: float, grid: bool, admission: bool, overhead: float,
         warmup: float) -> None:
     """The per-stage-count attainment kernels count exactly what pipeline_kernel counts."""
-    from simulator.fast_engine import _run, attainment_fast
+    from simulator.engine.driver import _run, attainment_fast
 
     sc = random_scenario(seed, n=80, cv=cv, slo_scale=slo_scale, grid=grid, max_groups=5)
     span = float(sc.workload.arrival[-1] - sc.workload.arrival[0])
@@ -171,7 +172,7 @@ def test_interleaved_batch_equals_each_placement_alone(
         seed: int, count: int, stages: int, grid: bool, admission: bool, warmup: float) -> None:
     """One interleaved pass over several placements (different group counts, host lists and
     widths, one stage count) counts exactly what the general kernel counts for each."""
-    from simulator.fast_engine import _run, attainment_batch
+    from simulator.engine.driver import _run, attainment_batch
 
     base = random_scenario(seed, n=80, cv=3.0, grid=grid, max_groups=5)
     rng = np.random.default_rng(seed + 7)
@@ -196,7 +197,7 @@ def test_interleaved_batch_equals_each_placement_alone(
 
 
 def test_batch_plan_groups_by_stage_count() -> None:
-    from simulator.fast_engine import MAX_INTERLEAVED, attainment_batch, batch_plan
+    from simulator.engine.driver import MAX_INTERLEAVED, attainment_batch, batch_plan
 
     models = ["a", "b"]
     two = build_placement(models, [2, 1], [["a"], ["a", "b"]])

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alpaserve.errors import SimulationError
-from simulator import SimulationOptions, attainment, fast_parallel, prepare, simulate
-from simulator.fast_parallel import run_time_parallel, span_bounds
+from simulator import SimulationOptions, attainment, prepare, simulate
+from simulator.engine import parallel as fast_parallel
+from simulator.engine.parallel import run_time_parallel, span_bounds
 from tests._fixtures_simulator import build_placement, build_profiles, random_scenario
 from workloads.workload import Workload
 
@@ -80,7 +81,7 @@ def test_a_cluster_that_never_drains_is_repaired_whole(
     w = Workload.from_arrays(arrival=np.linspace(0.0, 1.0, 200), model="a")
     options = SimulationOptions(admission=False, threads=1)
     base = simulate(placement, profiles, w, options, slo=0.5)
-    with caplog.at_level(logging.DEBUG, logger="simulator.fast_record"):
+    with caplog.at_level(logging.DEBUG, logger="simulator.engine.record"):
         par = simulate(placement, profiles, w, options.with_(threads=2), slo=0.5)
     assert "repairs reran [0, 100] requests" in caplog.text
     for name in OUTCOMES:
@@ -95,7 +96,7 @@ def test_a_cluster_that_drains_is_repaired_briefly(
     placement = build_placement(["a"], [3], [["a"]])
     profiles = build_profiles(placement, np.random.default_rng(0))
     w = Workload.from_arrays(arrival=np.arange(200) * 10.0, model="a")
-    with caplog.at_level(logging.DEBUG, logger="simulator.fast_engine"):
+    with caplog.at_level(logging.DEBUG, logger="simulator.engine.driver"):
         counts = attainment(prepare(w, 1.0), placement, profiles,
                             SimulationOptions(threads=4))
     assert "repairs reran [0, 0, 0, 0] requests" in caplog.text

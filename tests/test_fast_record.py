@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import SimulationOptions, compile_placement, prepare
-from simulator import fast as kernels
-from simulator.fast_engine import run_fast
-from simulator.fast_record import recordable
+from simulator.engine import kernels
+from simulator.engine.driver import run_fast
+from simulator.engine.record import recordable
 from simulator.result import SimResult
 from tests._fixtures_simulator import random_scenario
 

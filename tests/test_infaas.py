@@ -1,4 +1,4 @@
-"""INFaaS's per-query selection and autoscaling (placement.infaas)."""
+"""INFaaS's per-query selection and autoscaling (placement.modelless.policy)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alpaserve.errors import SpecError
-from alpaserve.modelless_loads import concatenate_profiles, flat_load, make_queries
-from placement.infaas import InfaasPolicy, fixed_variant_policy
-from placement.infaas_config import InfaasConfig
-from simulator.modelless import Interference, ModellessSimConfig, simulate_modelless
-from simulator.modelless_cluster import (
+from alpaserve.modelless.loads import concatenate_profiles, flat_load, make_queries
+from placement.modelless.config import InfaasConfig
+from placement.modelless.policy import InfaasPolicy, fixed_variant_policy
+from simulator.modelless.cluster import (
     ClusterView,
     Drop,
     Load,
@@ -21,6 +20,7 @@ from simulator.modelless_cluster import (
     Route,
     WorkerState,
 )
+from simulator.modelless.simulate import Interference, ModellessSimConfig, simulate_modelless
 from tests._fixtures_modelless import TASK, small_registry
 
 REG = small_registry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alpaserve.errors import SpecError
-from placement.infaas_config import InfaasConfig
+from placement.modelless.config import InfaasConfig
 
 
 def test_defaults() -> None:

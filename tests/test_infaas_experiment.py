@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alpaserve.errors import SpecError
-from alpaserve.variant_registry import example_registry
-from placement.infaas_experiment import ModellessExperiment, compare_with_fixed, run_policy
+from alpaserve.modelless.registry import example_registry
+from placement.modelless.experiment import ModellessExperiment, compare_with_fixed, run_policy
 
 
 def test_flat_load_uses_a_cpu_variant_and_beats_accelerators() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from alpaserve.cost.layers import embedding_cost, layer_cost
 from alpaserve.errors import SpecError
-from alpaserve.layer_costs import embedding_cost, layer_cost
 from alpaserve.model_spec import model_preset
 
 BERT = model_preset("bert-1.3b")

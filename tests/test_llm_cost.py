@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alpaserve.cost_model import roofline_time
-from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.llm_cost import (
+from alpaserve.cost.llm import (
     LLMConfig,
     _roofline,
     decode_step_time,
@@ -18,8 +16,10 @@ from alpaserve.llm_cost import (
     request_latency,
     throughput,
 )
+from alpaserve.cost.model import roofline_time
+from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_hardware import g4dn_hardware
+from alpaserve.spot.hardware import g4dn_hardware
 
 M20 = model_preset("gpt-20b")
 HW = g4dn_hardware()

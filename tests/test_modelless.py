@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alpaserve.errors import SimulationError
-from simulator.modelless import Interference, ModellessSimConfig, simulate_modelless
-from simulator.modelless_cluster import (
+from simulator.modelless.cluster import (
     AddReplica,
     AddWorker,
     ClusterView,
@@ -20,7 +19,8 @@ from simulator.modelless_cluster import (
     RemoveWorker,
     Route,
 )
-from simulator.modelless_metrics import BELOW_ACCURACY, DROPPED, FALLBACK, LATE, MET
+from simulator.modelless.metrics import BELOW_ACCURACY, DROPPED, FALLBACK, LATE, MET
+from simulator.modelless.simulate import Interference, ModellessSimConfig, simulate_modelless
 from tests._fixtures_modelless import TASK, queries, small_registry
 
 
@@ -191,7 +191,7 @@ def test_policy_errors_are_named() -> None:
     with pytest.raises(SimulationError, match="not a Route"):
         simulate_modelless(q, reg, selection=NotADecision())  # type: ignore[arg-type]
     other = queries([0.0]).workload.with_slo(0.1)
-    from alpaserve.modelless_queries import ModellessQueries
+    from alpaserve.modelless.queries import ModellessQueries
     from workloads.workload import Workload
     unknown = ModellessQueries(workload=Workload.from_arrays(arrival=[0.0], model="speech",
                                                              slo=0.1),

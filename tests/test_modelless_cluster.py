@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.modelless_cluster import ClusterView, ReplicaState, WorkerState
+from simulator.modelless.cluster import ClusterView, ReplicaState, WorkerState
 from tests._fixtures_modelless import TASK, small_registry
 
 REG = small_registry()

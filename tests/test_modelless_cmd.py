@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alpaserve.cli import main
-from alpaserve.variant_registry import example_registry
+from alpaserve.modelless.registry import example_registry
 
 
 def test_text_and_json_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alpaserve.errors import WorkloadError
-from alpaserve.modelless_loads import (
+from alpaserve.modelless.loads import (
     RateProfile,
     concatenate_profiles,
     flat_load,

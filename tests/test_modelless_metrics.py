@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from alpaserve.errors import SimulationError
-from simulator.modelless import ModellessSimConfig, simulate_modelless
-from simulator.modelless_cluster import ClusterView, Load, Query, Route
-from simulator.modelless_metrics import WorkerRecord
+from simulator.modelless.cluster import ClusterView, Load, Query, Route
+from simulator.modelless.metrics import WorkerRecord
+from simulator.modelless.simulate import ModellessSimConfig, simulate_modelless
 from tests._fixtures_modelless import queries, small_registry
 
 

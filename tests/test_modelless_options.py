@@ -8,7 +8,7 @@ import re
 import pytest
 
 from alpaserve.errors import SimulationError
-from simulator.modelless_options import Interference, ModellessSimConfig
+from simulator.modelless.options import Interference, ModellessSimConfig
 
 
 def test_defaults_and_interference() -> None:

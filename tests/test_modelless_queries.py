@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alpaserve.errors import WorkloadError
-from alpaserve.modelless_queries import ModellessQueries
+from alpaserve.modelless.queries import ModellessQueries
 from workloads.workload import Workload
 
 

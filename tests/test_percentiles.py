@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import percentiles
-from simulator.fast_stats import served_sum_kernel
-from simulator.percentiles import (
+from simulator.engine import percentiles
+from simulator.engine.percentiles import (
     order_statistics,
     percentiles_in_place,
     percentiles_of,
     served_percentiles,
 )
+from simulator.engine.stats import served_sum_kernel
 from simulator.result import DROPPED, SERVED
 
 values = st.lists(st.one_of(st.floats(0.0, 10.0), st.sampled_from([0.0, -0.0, 0.1, 0.1, 2.5])),

@@ -3,13 +3,13 @@ from __future__ import annotations
 import pytest
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.cost_model import STAGE_OVERHEAD_S
+from alpaserve.cost.model import STAGE_OVERHEAD_S
 from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import ModelSpec, model_preset
-from alpaserve.parallel.search import SearchOptions, search_configs, tensor_degrees
+from alpaserve.parallel.search import ConfigSearchOptions, search_configs, tensor_degrees
 
 SPEC = model_preset("bert-1.3b")
-ONE_BS = SearchOptions(batch_sizes=(1,))
+ONE_BS = ConfigSearchOptions(batch_sizes=(1,))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_batch_sizes_and_unequal_meshes() -> None:
     spec = ModelSpec(name="odd", family="bert", num_layers=6, hidden_size=256, num_heads=4,
                      ffn_size=1024, vocab_size=1000, seq_len=64)
     res = search_configs(spec, homogeneous_cluster(4),
-                         options=SearchOptions(batch_sizes=(1, 4), group_sizes=(4,)))
+                         options=ConfigSearchOptions(batch_sizes=(1, 4), group_sizes=(4,)))
     for c in res.candidates:
         assert [e.batch_size for e in c.entries] == [1, 4]
         assert c.entries[1].total_latency > c.entries[0].total_latency
@@ -81,6 +81,6 @@ def test_bad_arguments() -> None:
     with pytest.raises(SpecError, match="max_devices=16"):
         search_configs(SPEC, homogeneous_cluster(8), max_devices=16)
     with pytest.raises(SpecError, match="batch_sizes"):
-        SearchOptions(batch_sizes=(0,))
+        ConfigSearchOptions(batch_sizes=(0,))
     with pytest.raises(SpecError, match="exceed max_devices"):
-        search_configs(SPEC, homogeneous_cluster(2), options=SearchOptions(group_sizes=(4,)))
+        search_configs(SPEC, homogeneous_cluster(2), options=ConfigSearchOptions(group_sizes=(4,)))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from alpaserve.cost_model import allreduce_time
+from alpaserve.cost.model import allreduce_time
 from alpaserve.device_spec import device_preset
 from alpaserve.model_spec import model_preset
 from alpaserve.parallel.logical_mesh import LogicalMesh

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alpaserve.cost.llm import LLMConfig, request_latency
 from alpaserve.errors import SimulationError
-from alpaserve.llm_cost import LLMConfig, request_latency
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_deployment import pack_devices
-from alpaserve.spot_hardware import g4dn_hardware
-from simulator import spot
-from simulator.spot import SpotOptions, simulate_spot
-from simulator.spot_policy import PolicyContext, Reconfiguration
+from alpaserve.spot.deployment import pack_devices
+from alpaserve.spot.hardware import g4dn_hardware
+from simulator.spot import simulate as spot
+from simulator.spot.policy import PolicyContext, Reconfiguration
+from simulator.spot.simulate import SpotOptions, simulate_spot
 from workloads.availability import AvailabilityTrace, NodeType
 from workloads.llm_requests import gamma_arrivals, llm_workload
 from workloads.synthetic_availability import static_availability, synthetic_availability

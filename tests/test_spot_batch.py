@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alpaserve.llm_cost import LLMConfig, decode_step_time, prefill_time
+from alpaserve.cost.llm import LLMConfig, decode_step_time, prefill_time
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_hardware import g4dn_hardware
-from simulator.spot_batch import build_batch
+from alpaserve.spot.hardware import g4dn_hardware
+from simulator.spot.batch import build_batch
 
 MODEL, HW = model_preset("gpt-1.3b"), g4dn_hardware()
 CFG = LLMConfig(data=1, pipeline=1, tensor=1, batch=8)

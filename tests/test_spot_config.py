@@ -6,17 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alpaserve.cost.llm import LLMConfig, fits_memory, request_latency
 from alpaserve.errors import SpecError
-from alpaserve.llm_cost import LLMConfig, fits_memory, request_latency
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_config import (
+from alpaserve.spot.config import (
     ConfigEstimate,
     ConfigSpace,
     ConfigTable,
     RequestShape,
     choose_config,
 )
-from alpaserve.spot_hardware import g4dn_hardware
+from alpaserve.spot.hardware import g4dn_hardware
 
 M20 = model_preset("gpt-20b")
 HW = g4dn_hardware()

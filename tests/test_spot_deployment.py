@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from alpaserve.cost.llm import LLMConfig
 from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.llm_cost import LLMConfig
-from alpaserve.spot_deployment import Deployment, devices_of_nodes, pack_devices
+from alpaserve.spot.deployment import Deployment, devices_of_nodes, pack_devices
 
 
 def test_pack_keeps_tensor_groups_in_nodes() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from alpaserve.device_spec import device_preset
 from alpaserve.errors import SpecError
-from alpaserve.spot_hardware import SpotHardware, g4dn_hardware
+from alpaserve.spot.hardware import SpotHardware, g4dn_hardware
 
 
 def test_links() -> None:

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alpaserve.cost.llm import LLMConfig
 from alpaserve.device_spec import device_preset
 from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.llm_cost import LLMConfig
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_deployment import Deployment, devices_of_nodes, pack_devices
-from alpaserve.spot_hardware import SpotHardware
-from alpaserve.spot_migration import (
+from alpaserve.spot.deployment import Deployment, devices_of_nodes, pack_devices
+from alpaserve.spot.hardware import SpotHardware
+from alpaserve.spot.migration import (
     MigrationPlan,
     Shard,
     max_reuse_assignment,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alpaserve.errors import SimulationError
-from simulator.spot_options import SpotOptions
+from simulator.spot.options import SpotOptions
 
 
 @pytest.mark.parametrize(("field", "value"), [("rate_window", 0.0), ("grace_period", -1.0),

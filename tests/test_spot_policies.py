@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alpaserve.llm_cost import LLMConfig
+from alpaserve.cost.llm import LLMConfig
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_config import ConfigSpace, ConfigTable, RequestShape
-from alpaserve.spot_deployment import devices_of_nodes, pack_devices
-from alpaserve.spot_hardware import g4dn_hardware
-from placement.spot_policies import (
+from alpaserve.spot.config import ConfigSpace, ConfigTable, RequestShape
+from alpaserve.spot.deployment import devices_of_nodes, pack_devices
+from alpaserve.spot.hardware import g4dn_hardware
+from placement.spot.policies import (
     ReparallelizePolicy,
     ReroutePolicy,
     SpotServePolicy,
     on_demand_fleet,
 )
-from simulator.spot import SpotOptions, simulate_spot
-from simulator.spot_policy import PolicyContext
+from simulator.spot.policy import PolicyContext
+from simulator.spot.simulate import SpotOptions, simulate_spot
 from workloads.llm_requests import gamma_arrivals, llm_workload
 from workloads.synthetic_availability import synthetic_availability
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from simulator.spot_result import SpotResult, latency_stats
+from simulator.spot.result import SpotResult, latency_stats
 
 
 def test_latency_stats_and_costs() -> None:

@@ -7,9 +7,9 @@ import pytest
 
 from alpaserve.errors import SimulationError
 from alpaserve.model_spec import model_preset
-from alpaserve.spot_hardware import g4dn_hardware
-from placement.spot_run import POLICY_NAMES, make_policy, request_shape, run_policies
-from simulator.spot import SpotOptions
+from alpaserve.spot.hardware import g4dn_hardware
+from placement.spot.run import POLICY_NAMES, make_policy, request_shape, run_policies
+from simulator.spot.simulate import SpotOptions
 from workloads.llm_requests import gamma_arrivals, llm_workload
 from workloads.synthetic_availability import synthetic_availability
 from workloads.workload import Workload
@@ -38,7 +38,7 @@ def test_errors() -> None:
     rng = np.random.default_rng(0)
     trace = synthetic_availability(duration=10.0, num_spot=1, mean_lifetime=5.0, rng=rng)
     lw = llm_workload(arrivals=[1.0, 2.0], rng=rng, model="m", token_pairs=[(8, 2)])
-    from alpaserve.spot_config import ConfigTable
+    from alpaserve.spot.config import ConfigTable
 
     table = ConfigTable.build(model=MODEL, hardware=HW, request=request_shape(lw))
     with pytest.raises(SimulationError, match="unknown spot policy"):

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.cost_model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, layer_time
-from alpaserve.layer_costs import layer_cost
+from alpaserve.cost.layers import layer_cost
+from alpaserve.cost.model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, layer_time
 from alpaserve.model_spec import model_preset
 from alpaserve.parallel.layer_plans import LayerPlanner
 from alpaserve.parallel.stage_cost import StageCoster

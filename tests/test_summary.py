@@ -7,8 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import fast as kernels
-from simulator.percentiles import percentiles_in_place
+from simulator.engine import kernels
+from simulator.engine.percentiles import percentiles_in_place
 from simulator.summary import DROPPED, SERVED, UNSERVED, AttainmentSummary, stats_window, summarize
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from alpaserve.errors import SpecError
-from placement.sweep import SweepError, SweepGrid, read_results, run_sweep
+from alpaserve.sweep.runner import SweepError, SweepGrid, read_results, run_sweep
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _sweep_runner import failing_runner, synthetic_runner
@@ -86,7 +86,7 @@ SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from _sweep_runner import synthetic_runner
-from placement.sweep import SweepGrid, run_sweep
+from alpaserve.sweep.runner import SweepGrid, run_sweep
 grid = SweepGrid(policies=("sr", "alpaserve"), devices=(2, 4, 8), cv_scales=(1, 4), seed=7,
                  settings={{"sleep_s": {sleep}}})
 run_sweep(grid, {out!r}, runner=synthetic_runner, workers=2)
@@ -135,7 +135,7 @@ def test_killed_worker_then_rerun_matches_uninterrupted(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ray_sweep_matches_local(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    from placement.sweep_cases import run_plan_case
+    from alpaserve.sweep.cases import run_plan_case
 
     small = SweepGrid(policies=("sr",), devices=(1, 2), seed=3,
                       settings={"models": "bert-1.3b:2", "rate": 4.0, "duration": 10.0})

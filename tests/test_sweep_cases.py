@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from placement.sweep import SweepCase
-from placement.sweep_cases import run_plan_case
+from alpaserve.sweep.cases import run_plan_case
+from alpaserve.sweep.runner import SweepCase
 
 
 def case(**overrides: object) -> SweepCase:

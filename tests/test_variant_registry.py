@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from alpaserve.errors import ProfileError, SpecError
+from alpaserve.modelless.registry import VariantRegistry, example_registry, variants_from_profiles
+from alpaserve.modelless.variants import HardwareType
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
-from alpaserve.variant_registry import VariantRegistry, example_registry, variants_from_profiles
-from alpaserve.variants import HardwareType
 
 TASK = "image-classification"
 DOC = """

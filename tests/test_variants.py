@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alpaserve.errors import ProfileError, SpecError
-from alpaserve.variants import HardwareType, Variant, fit_latency
+from alpaserve.modelless.variants import HardwareType, Variant, fit_latency
 
 FIELDS = dict(task="t", name="v", architecture="a", framework="f", hardware="cpu",
               accuracy=75.0, load_latency=1.0, peak_memory_bytes=100, max_batch=8,

@@ -70,7 +70,7 @@ def trace_workload(path: str, model_names: Sequence[str]) -> Any:
 def slo_per_model(models: Mapping[str, Any], device: Any, args: argparse.Namespace
                   ) -> dict[str, float]:
     """``--slo`` for every model, or ``--slo-scale`` × its single-device latency."""
-    from alpaserve.cost_model import single_device_latency
+    from alpaserve.cost.model import single_device_latency
 
     if args.slo is not None:
         if not args.slo > 0:

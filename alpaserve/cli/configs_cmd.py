@@ -44,14 +44,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cluster_spec import homogeneous_cluster
     from alpaserve.model_spec import model_preset
-    from alpaserve.parallel import SearchOptions, cached_search, search_configs
+    from alpaserve.parallel import ConfigSearchOptions, cached_search, search_configs
 
     if args.devices <= 0:
         raise SpecError(f"--devices must be positive, got {args.devices}")
     model = model_preset(args.model)
     cluster = homogeneous_cluster(args.devices, args.device,
                                   devices_per_node=args.devices_per_node)
-    options = SearchOptions(batch_sizes=args.batch_sizes, memory_policy=args.memory_policy,
+    options = ConfigSearchOptions(batch_sizes=args.batch_sizes, memory_policy=args.memory_policy,
                             allow_unequal=not args.no_unequal)
     if args.no_cache:
         result = search_configs(model, cluster, options=options)

@@ -31,7 +31,7 @@ def cost_rows(models: list[str], device_name: str, batch_size: int,
               max_devices: int) -> list[dict[str, Any]]:
     """One record per model with its per-config costs (used by ``costs`` and ``demo``)."""
     from alpaserve.cluster_spec import ClusterSpec
-    from alpaserve.cost_model import (
+    from alpaserve.cost.model import (
         fits,
         min_devices_to_fit,
         profile_entry,

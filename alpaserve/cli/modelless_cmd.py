@@ -31,9 +31,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from alpaserve.variant_registry import VariantRegistry, example_registry
-    from placement.infaas_config import InfaasConfig
-    from placement.infaas_experiment import ModellessExperiment, run_policy
+    from alpaserve.modelless.registry import VariantRegistry, example_registry
+    from placement.modelless.config import InfaasConfig
+    from placement.modelless.experiment import ModellessExperiment, run_policy
 
     registry = (example_registry() if args.registry is None
                 else VariantRegistry.from_file(args.registry))

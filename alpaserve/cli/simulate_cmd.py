@@ -49,7 +49,7 @@ def load_profiles(path: Path, models: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alpaserve.cost_model import profile_entry
+    from alpaserve.cost.model import profile_entry
     from alpaserve.placement_spec import Placement
     from alpaserve.profiles import ProfileDB
     from simulator import SimulationOptions, simulate

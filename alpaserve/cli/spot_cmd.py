@@ -46,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
 
     from alpaserve.errors import SimulationError
     from alpaserve.model_spec import model_preset
-    from alpaserve.spot_hardware import g4dn_hardware
-    from placement.spot_run import POLICY_NAMES, run_policies
-    from simulator.spot import SpotOptions
+    from alpaserve.spot.hardware import g4dn_hardware
+    from placement.spot.run import POLICY_NAMES, run_policies
+    from simulator.spot.simulate import SpotOptions
     from workloads.availability import read_availability
     from workloads.llm_requests import gamma_arrivals, llm_workload
 

@@ -1,9 +1,9 @@
 """``alpaserve sweep``: a resumable grid of planning studies, locally or on Ray.
 
 The grid comes from flags or from a YAML/JSON experiment file (keys of
-:class:`placement.sweep.SweepGrid`: ``policies``, ``devices``, ``rate_scales``,
+:class:`alpaserve.sweep.runner.SweepGrid`: ``policies``, ``devices``, ``rate_scales``,
 ``cv_scales``, ``slo_scales``, ``windows``, ``seed``, ``settings``; settings are described in
-:mod:`placement.sweep_cases`). Rows append to ``--out`` as cases finish; rerunning the same
+:mod:`alpaserve.sweep.cases`). Rows append to ``--out`` as cases finish; rerunning the same
 command skips the cases already there.
 """
 
@@ -57,7 +57,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def grid_from_args(args: argparse.Namespace) -> Any:
-    from placement.sweep import SweepGrid
+    from alpaserve.sweep.runner import SweepGrid
 
     if args.config:
         try:
@@ -86,8 +86,8 @@ def grid_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cli._output import format_table
-    from placement.sweep import read_results, run_sweep
-    from placement.sweep_cases import run_plan_case
+    from alpaserve.sweep.cases import run_plan_case
+    from alpaserve.sweep.runner import read_results, run_sweep
 
     grid = grid_from_args(args)
     report = run_sweep(grid, args.out, runner=run_plan_case, workers=args.workers,

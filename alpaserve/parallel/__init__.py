@@ -18,7 +18,7 @@ from alpaserve.parallel.op_graph import OpNode, layer_graph, layer_kind
 from alpaserve.parallel.problem import ShardingProblem, ShardingSolution
 from alpaserve.parallel.search import (
     Candidate,
-    SearchOptions,
+    ConfigSearchOptions,
     SearchResult,
     search_configs,
     smallest_fitting_group,
@@ -29,12 +29,12 @@ from alpaserve.parallel.stage_cost import StageCoster, StageEstimate
 
 __all__ = [
     "Candidate",
+    "ConfigSearchOptions",
     "LayerPlan",
     "LayerPlanner",
     "LogicalMesh",
     "OpNode",
     "Partition",
-    "SearchOptions",
     "SearchResult",
     "ShardingProblem",
     "ShardingSolution",

@@ -20,7 +20,7 @@ from typing import Any
 from alpaserve.cluster_spec import ClusterSpec
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
-from alpaserve.parallel.search import Candidate, SearchOptions, SearchResult, search_configs
+from alpaserve.parallel.search import Candidate, ConfigSearchOptions, SearchResult, search_configs
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileEntry
 
@@ -37,15 +37,15 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(model: ModelSpec, cluster: ClusterSpec, max_devices: int,
-              options: SearchOptions) -> str:
+              options: ConfigSearchOptions) -> str:
     """A hex digest of everything the search result depends on.
 
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> a = cache_key(model_preset("bert-1.3b"), homogeneous_cluster(2), 2, SearchOptions())
-    >>> b = cache_key(model_preset("bert-1.3b"), homogeneous_cluster(4), 2, SearchOptions())
+    >>> a = cache_key(model_preset("bert-1.3b"), homogeneous_cluster(2), 2, ConfigSearchOptions())
+    >>> b = cache_key(model_preset("bert-1.3b"), homogeneous_cluster(4), 2, ConfigSearchOptions())
     >>> len(a), a == b
     (64, False)
     """
@@ -83,7 +83,7 @@ def _from_dict(data: dict[str, Any], key: str) -> SearchResult:
 
 
 def cached_search(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int | None = None,
-                  options: SearchOptions | None = None, cache_dir: str | Path | None = None,
+                  options: ConfigSearchOptions | None = None, cache_dir: str | Path | None = None,
                   refresh: bool = False) -> SearchResult:
     """:func:`search_configs` through the cache; ``result.extra["cache"]`` is hit or miss.
 
@@ -92,7 +92,7 @@ def cached_search(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int | 
     >>> import tempfile
     >>> from alpaserve.model_spec import model_preset
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> opts = SearchOptions(batch_sizes=(1,))
+    >>> opts = ConfigSearchOptions(batch_sizes=(1,))
     >>> with tempfile.TemporaryDirectory() as d:
     ...     first = cached_search(model_preset("bert-1.3b"), homogeneous_cluster(1),
     ...                           options=opts, cache_dir=d)
@@ -101,7 +101,7 @@ def cached_search(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int | 
     >>> first.extra["cache"], again.extra["cache"], first == again
     ('miss', 'hit', True)
     """
-    options = options or SearchOptions()
+    options = options or ConfigSearchOptions()
     max_devices = cluster.num_devices if max_devices is None else max_devices
     key = cache_key(model, cluster, max_devices, options)
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()

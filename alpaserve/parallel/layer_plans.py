@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from alpaserve.cost_model import DEFAULT_MATMUL_EFFICIENCY
+from alpaserve.cost.model import DEFAULT_MATMUL_EFFICIENCY
 from alpaserve.device_spec import DeviceSpec
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec

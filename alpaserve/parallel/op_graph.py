@@ -43,7 +43,7 @@ class OpNode:
     (plus ``seq`` and ``head_dim``); for experts ``experts``, ``ffn`` and ``tokens``.
     ``activation`` and ``fused_input`` describe the kernels behind the op, so that
     :mod:`alpaserve.parallel.sharding` times exactly the kernels of
-    :func:`alpaserve.layer_costs.layer_cost`.
+    :func:`alpaserve.cost.layers.layer_cost`.
 
     Examples
     --------
@@ -156,7 +156,7 @@ def layer_graph(model: ModelSpec, *, batch_size: int, kind: LayerKind = "dense")
         head_dim=model.head_dim)
     matmul("out_proj", h, h, k_unit=nh, n_unit=h)
     add("residual1", "residual", 0, ((t, h), (t, h)), (t, h), rows=t, cols=h)
-    # Fused with residual1 into one kernel, as in :func:`alpaserve.layer_costs.layer_cost`.
+    # Fused with residual1 into one kernel, as in :func:`alpaserve.cost.layers.layer_cost`.
     add("ln2", "layernorm", 0, ((t, h),), (t, h), 2 * h, fused_input=True, rows=t, cols=h)
     link("input", "ln1", 0)
     link("ln1", "qkv", 0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from alpaserve._validation import positive_int
 from alpaserve.cluster_spec import ClusterSpec
-from alpaserve.cost_model import DEFAULT_MATMUL_EFFICIENCY, LAYER_OVERHEAD_S, STAGE_OVERHEAD_S
+from alpaserve.cost.model import DEFAULT_MATMUL_EFFICIENCY, LAYER_OVERHEAD_S, STAGE_OVERHEAD_S
 from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.inter_op_dp import Partition, partition_layers
@@ -35,12 +35,12 @@ MAX_PROBE_DEVICES = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
-class SearchOptions:
+class ConfigSearchOptions:
     """Knobs of :func:`search_configs`; every field takes part in the cache key.
 
     The overheads default to the analytic model's (:data:`LAYER_OVERHEAD_S`,
     :data:`STAGE_OVERHEAD_S`). ``flat_meshes_only`` keeps every stage on a 1-D ``(1, t)``
-    mesh, the Megatron-style layout :func:`alpaserve.cost_model.profile_entry` assumes;
+    mesh, the Megatron-style layout :func:`alpaserve.cost.model.profile_entry` assumes;
     2-D meshes can shard some matmuls both ways and reduce fewer bytes.
     """
 
@@ -60,11 +60,11 @@ class SearchOptions:
 
     def __post_init__(self) -> None:
         if not self.batch_sizes:
-            raise SpecError("SearchOptions.batch_sizes must not be empty")
+            raise SpecError("ConfigSearchOptions.batch_sizes must not be empty")
         for b in self.batch_sizes:
-            positive_int("SearchOptions", "batch_sizes", b)
+            positive_int("ConfigSearchOptions", "batch_sizes", b)
         for g in self.group_sizes or ():
-            positive_int("SearchOptions", "group_sizes", g)
+            positive_int("ConfigSearchOptions", "group_sizes", g)
         object.__setattr__(self, "batch_sizes", tuple(self.batch_sizes))
         if self.group_sizes is not None:
             object.__setattr__(self, "group_sizes", tuple(sorted(set(self.group_sizes))))
@@ -126,7 +126,7 @@ def _model_flops(model: ModelSpec, batch_size: int) -> float:
     return total
 
 
-def _make_coster(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions,
+def _make_coster(model: ModelSpec, cluster: ClusterSpec, options: ConfigSearchOptions,
                  planner: LayerPlanner | None = None) -> StageCoster:
     planner = planner or LayerPlanner(
         model=model, device=cluster.device, efficiency=options.matmul_efficiency,
@@ -146,7 +146,7 @@ def _partition(coster: StageCoster, stages: int, devices: int, sizes: list[int],
         sizes=sizes, stage_cost=lambda off, m: coster.cost_matrix(off, m, batch_size))
 
 
-def _candidate(coster: StageCoster, part: Partition, group: int, options: SearchOptions,
+def _candidate(coster: StageCoster, part: Partition, group: int, options: ConfigSearchOptions,
                skipped: list[str]) -> Candidate:
     ref = options.batch_sizes[0]
     stages = []
@@ -178,7 +178,7 @@ def _candidate(coster: StageCoster, part: Partition, group: int, options: Search
     return Candidate(config=config, group_size=group, entries=tuple(entries))
 
 
-def _group_sizes(max_devices: int, options: SearchOptions) -> list[int]:
+def _group_sizes(max_devices: int, options: ConfigSearchOptions) -> list[int]:
     if options.group_sizes is not None:
         bad = [g for g in options.group_sizes if g > max_devices]
         if bad:
@@ -191,7 +191,7 @@ def _group_sizes(max_devices: int, options: SearchOptions) -> list[int]:
     return sizes
 
 
-def _search_group(coster: StageCoster, group: int, options: SearchOptions,
+def _search_group(coster: StageCoster, group: int, options: ConfigSearchOptions,
                   skipped: list[str]) -> list[Candidate]:
     model, ref = coster.model, options.batch_sizes[0]
     degrees = tensor_degrees(model, group)
@@ -222,7 +222,7 @@ def _search_group(coster: StageCoster, group: int, options: SearchOptions,
 
 
 def search_configs(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int | None = None,
-                   options: SearchOptions | None = None) -> SearchResult:
+                   options: ConfigSearchOptions | None = None) -> SearchResult:
     """Candidate configs of ``model`` on groups of the first devices of ``cluster``.
 
     Raises :class:`InfeasibleError`, naming the smallest group size that would fit, when no
@@ -233,13 +233,13 @@ def search_configs(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int |
     >>> from alpaserve.model_spec import model_preset
     >>> from alpaserve.cluster_spec import homogeneous_cluster
     >>> res = search_configs(model_preset("bert-1.3b"), homogeneous_cluster(2),
-    ...                      options=SearchOptions(batch_sizes=(1,)))
+    ...                      options=ConfigSearchOptions(batch_sizes=(1,)))
     >>> sorted(c.config.key for c in res.candidates)
     ['pp1-tp1', 'pp1-tp2', 'pp2-tp1']
     >>> res.profile_db().get("bert-1.3b", res.candidates[0].config, 1).source
     'analytic-dp-ilp'
     """
-    options = options or SearchOptions()
+    options = options or ConfigSearchOptions()
     max_devices = cluster.num_devices if max_devices is None else max_devices
     positive_int("search_configs", "max_devices", max_devices)
     if max_devices > cluster.num_devices:
@@ -265,7 +265,7 @@ def search_configs(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int |
                         non_optimal_solves=planner.non_optimal_solves)
 
 
-def smallest_fitting_group(model: ModelSpec, cluster: ClusterSpec, options: SearchOptions,
+def smallest_fitting_group(model: ModelSpec, cluster: ClusterSpec, options: ConfigSearchOptions,
                            *, start: int = 1) -> int | None:
     """The smallest power-of-two group (>= ``start``) of this device type that fits."""
     usable = cluster.device.usable_memory_bytes

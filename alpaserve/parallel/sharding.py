@@ -16,8 +16,8 @@ MoE experts split tokens, experts (``expert@a``, two all-to-alls) or the FFN ins
 expert (``tensor@a``, one all-reduce).
 
 Costs use the analytic cost model's own functions, so that a Megatron plan costs exactly what
-:func:`alpaserve.cost_model.stage_latency` says: compute is :func:`op_time` of the kernels that
-:mod:`alpaserve.layer_costs` builds (:func:`matmul_cost`, :func:`attention_costs`, ...) at the
+:func:`alpaserve.cost.model.stage_latency` says: compute is :func:`op_time` of the kernels that
+:mod:`alpaserve.cost.layers` builds (:func:`matmul_cost`, :func:`attention_costs`, ...) at the
 per-device shard shapes, with the same matmul efficiency, SM-wave quantization and memory
 efficiency. An all-reduce is :func:`allreduce_time` (over both axes: the faster of one flat
 ring and a two-level reduction), all-gathers and all-to-alls are :func:`p2p_time` of the bytes
@@ -33,15 +33,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from alpaserve.cost_model import (
-    DEFAULT_MATMUL_EFFICIENCY,
-    allreduce_time,
-    ops_time,
-    p2p_time,
-)
-from alpaserve.device_spec import DeviceSpec
-from alpaserve.errors import SpecError
-from alpaserve.layer_costs import (
+from alpaserve.cost.layers import (
     OpCost,
     attention_costs,
     gelu_cost,
@@ -50,6 +42,14 @@ from alpaserve.layer_costs import (
     moe_expert_costs,
     residual_cost,
 )
+from alpaserve.cost.model import (
+    DEFAULT_MATMUL_EFFICIENCY,
+    allreduce_time,
+    ops_time,
+    p2p_time,
+)
+from alpaserve.device_spec import DeviceSpec
+from alpaserve.errors import SpecError
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import TIED_NODES, OpNode
 from alpaserve.parallel.problem import ShardingProblem

@@ -4,7 +4,7 @@ A stage of layers ``[k, i)`` holds ``n_dense`` dense and ``n_moe`` MoE layers, s
 ``n_dense`` copies of the dense layer plan plus ``n_moe`` copies of the MoE one (plus the
 resharding where the two kinds' boundary layouts differ), the embedding lookup on the first
 stage, and the activation transfer to the next stage (not on the last). Like
-:func:`alpaserve.cost_model.stage_latency`, every layer pays the fixed ``LAYER_OVERHEAD_S``
+:func:`alpaserve.cost.model.stage_latency`, every layer pays the fixed ``LAYER_OVERHEAD_S``
 and every stage ``STAGE_OVERHEAD_S`` (kernel and executable launches).
 
 Memory per device: the layers' weight shards, the first stage's share of the embedding
@@ -25,9 +25,9 @@ from typing import Literal
 import numpy as np
 
 from alpaserve.cluster_spec import ClusterSpec
-from alpaserve.cost_model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, op_time, p2p_time
+from alpaserve.cost.layers import embedding_cost
+from alpaserve.cost.model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, op_time, p2p_time
 from alpaserve.errors import SpecError
-from alpaserve.layer_costs import embedding_cost
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.layer_plans import LayerPlan, LayerPlanner
 from alpaserve.parallel.logical_mesh import LogicalMesh, mesh_shapes

@@ -1,0 +1,276 @@
+"""FLOPs, bytes moved and memory of one transformer layer's forward pass, per device.
+
+A layer is a list of operators, each with its own FLOPs and bytes moved, so that the cost
+model can apply the roofline to every operator separately: the matmuls are compute-bound,
+while the attention softmax, layer norms, GELU and residual adds are memory-bound. Summing a
+single roofline over the whole layer would hide the memory-bound part, which is what makes a
+layer with many heads and a long sequence cost more than its FLOPs suggest (the attention
+scores of BERT-1.3B at sequence length 2048 are 268 MB per layer, read and written four times).
+
+Tensor parallelism follows Megatron-LM (Shoeybi et al., 2019): QKV and the first FFN matmul
+are split by columns, the output projection and the second FFN matmul by rows, attention by
+heads; layer norms, residual adds and the MoE gate are replicated. Each layer then needs two
+all-reduces of its ``batch × seq_len × hidden`` activation, one after attention and one after
+the FFN. MoE layers shard every expert the same way (so they also end in an all-reduce);
+expert parallelism with all-to-all is not modelled because :class:`ParallelConfig` splits
+every layer's weights by the tensor degree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alpaserve._validation import positive_int
+from alpaserve.errors import SpecError
+from alpaserve.model_spec import ModelSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpCost:
+    """One operator on one device: FLOPs, bytes read plus written, and its matmul shape.
+
+    Matmuls (``gemm`` set) run on tensor cores at the matmul efficiency, reduced by tile and
+    wave quantization of their output shape; other operators are memory-bound.
+    """
+
+    name: str
+    flops: float
+    bytes_moved: float
+    gemm: tuple[int, int, int] | None = None  # (batch count, rows, cols) of a matmul's output
+
+    @property
+    def matmul(self) -> bool:
+        return self.gemm is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerCost:
+    """The forward pass of one layer on one device of a tensor-parallel group.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> c = layer_cost(model_preset("bert-1.3b"), 0)
+    >>> round(c.flops / 1e9), round(c.weight_bytes / 1e6), c.num_allreduces
+    (241, 101, 0)
+    """
+
+    model: str
+    layer: int
+    batch_size: int
+    seq_len: int
+    tensor_degree: int
+    ops: tuple[OpCost, ...]
+    weight_bytes: int
+    activation_bytes: int
+    kv_cache_bytes: int
+    allreduce_bytes: int
+    num_allreduces: int
+
+    @property
+    def flops(self) -> float:
+        return float(sum(op.flops for op in self.ops))
+
+    @property
+    def bytes_moved(self) -> float:
+        return float(sum(op.bytes_moved for op in self.ops))
+
+    @property
+    def matmul_flops(self) -> float:
+        return float(sum(op.flops for op in self.ops if op.matmul))
+
+
+def matmul_cost(name: str, m: int, k: int, n: int, dtype: int) -> OpCost:
+    """``[m, k] @ [k, n]``: reads both inputs, writes the output.
+
+    The operator constructors below are shared by :func:`layer_cost` (whole layers under
+    Megatron sharding) and :mod:`alpaserve.parallel.sharding` (any per-device shard), so both
+    time the same kernels with :func:`alpaserve.cost.primitives.op_time`.
+
+    Examples
+    --------
+    >>> op = matmul_cost("ffn", 8, 4, 16, 2)
+    >>> op.flops, op.bytes_moved, op.gemm
+    (1024.0, 448, (1, 8, 16))
+    """
+    return OpCost(name=name, flops=2.0 * m * k * n, bytes_moved=(m * k + k * n + m * n) * dtype,
+                  gemm=(1, m, n))
+
+
+def elementwise_cost(name: str, read: float, write: float, dtype: int,
+                     flops: float = 0.0) -> OpCost:
+    """A memory-bound kernel reading ``read`` and writing ``write`` elements.
+
+    Examples
+    --------
+    >>> elementwise_cost("add", 10, 5, 2).bytes_moved
+    30
+    """
+    return OpCost(name=name, flops=flops, bytes_moved=(read + write) * dtype)
+
+
+def layernorm_cost(elements: float, dtype: int, *, name: str = "layernorm",
+                   fused_input: bool = False) -> OpCost:
+    """Layer norm over ``elements`` values (about 5 FLOPs each).
+
+    ``fused_input``: the kernel is fused with its producer (residual add + layer norm), so
+    its input is still on chip and only the normalised copy is written.
+
+    Examples
+    --------
+    >>> layernorm_cost(10, 2).bytes_moved, layernorm_cost(10, 2, fused_input=True).bytes_moved
+    (40, 20)
+    """
+    return elementwise_cost(name, 0 if fused_input else elements, elements, dtype,
+                            flops=5 * elements)
+
+
+def residual_cost(elements: float, dtype: int, *, name: str = "residual") -> OpCost:
+    """Residual add: reads two tensors of ``elements`` values, writes one.
+
+    Examples
+    --------
+    >>> residual_cost(10, 2).bytes_moved
+    60
+    """
+    return elementwise_cost(name, 2 * elements, elements, dtype, flops=elements)
+
+
+def gelu_cost(elements: float, dtype: int, *, name: str = "gelu") -> OpCost:
+    """GELU activation over ``elements`` values (about 8 FLOPs each).
+
+    Examples
+    --------
+    >>> gelu_cost(10, 2).flops
+    80
+    """
+    return elementwise_cost(name, elements, elements, dtype, flops=8 * elements)
+
+
+def attention_costs(*, batch: int, heads: int, seq_len: int, head_dim: int,
+                    dtype: int) -> tuple[OpCost, OpCost, OpCost]:
+    """Score (QK^T), softmax and context (PV) kernels of ``heads`` heads over ``batch``.
+
+    QK^T and PV are batched over heads; each writes or reads the score matrix once.
+
+    Examples
+    --------
+    >>> score, softmax, context = attention_costs(batch=1, heads=2, seq_len=4, head_dim=8,
+    ...                                           dtype=2)
+    >>> score.gemm, context.gemm, softmax.bytes_moved
+    ((2, 4, 4), (2, 4, 8), 128)
+    """
+    scores = batch * heads * seq_len * seq_len  # score elements
+    qkv_slice = batch * seq_len * heads * head_dim  # one of Q, K, V (or the context)
+    flops = 2.0 * scores * head_dim
+    return (
+        OpCost(name="attn_score", flops=flops, bytes_moved=(2 * qkv_slice + scores) * dtype,
+               gemm=(batch * heads, seq_len, seq_len)),
+        elementwise_cost("softmax", scores, scores, dtype, flops=5 * scores),
+        OpCost(name="attn_context", flops=flops, bytes_moved=(scores + 2 * qkv_slice) * dtype,
+               gemm=(batch * heads, seq_len, head_dim)),
+    )
+
+
+def moe_expert_costs(*, tokens: int, hidden: int, ffn: int, experts: int, top_k: int,
+                     dtype: int) -> tuple[OpCost, ...]:
+    """Dispatch, expert FFNs (``ffn`` columns of each of ``experts``), GELU and combine.
+
+    ``tokens`` tokens each visit ``top_k`` experts; an expert's weights are read once if it
+    receives any token (at best ``min(experts, tokens × top_k)`` experts do).
+
+    Examples
+    --------
+    >>> [op.name for op in moe_expert_costs(tokens=4, hidden=8, ffn=16, experts=2, top_k=2,
+    ...                                     dtype=2)]
+    ['dispatch', 'experts_in', 'gelu', 'experts_out', 'combine']
+    """
+    n, h, f, k = tokens, hidden, ffn, top_k
+    touched = min(experts, n * k)
+    return (
+        elementwise_cost("dispatch", n * h, k * n * h, dtype),
+        OpCost(name="experts_in", flops=2.0 * k * n * h * f,
+               bytes_moved=(k * n * h + touched * h * f + k * n * f) * dtype,
+               gemm=(1, k * n, f)),
+        gelu_cost(k * n * f, dtype),
+        OpCost(name="experts_out", flops=2.0 * k * n * f * h,
+               bytes_moved=(k * n * f + touched * f * h + k * n * h) * dtype,
+               gemm=(1, k * n, h)),
+        elementwise_cost("combine", k * n * h, n * h, dtype, flops=2 * k * n * h),
+    )
+
+
+def layer_cost(model: ModelSpec, layer: int, *, batch_size: int = 1, seq_len: int | None = None,
+               tensor_degree: int = 1) -> LayerCost:
+    """Per-device cost of layer ``layer`` (0-based) of ``model``.
+
+    ``seq_len`` defaults to the model's; every request is one forward pass over it.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> bert = model_preset("bert-1.3b")
+    >>> one, two = layer_cost(bert, 0), layer_cost(bert, 0, tensor_degree=2)
+    >>> two.num_allreduces, round(one.matmul_flops / two.matmul_flops, 3)
+    (2, 2.0)
+    """
+    positive_int("layer_cost", "batch_size", batch_size)
+    s = positive_int("layer_cost", "seq_len", model.seq_len if seq_len is None else seq_len)
+    t = positive_int("layer_cost", "tensor_degree", tensor_degree)
+    if model.num_heads % t or model.ffn_size % t:
+        raise SpecError(f"tensor degree {t} does not divide num_heads={model.num_heads} and "
+                        f"ffn_size={model.ffn_size} of {model.name!r}")
+    d, b, h, f = model.dtype_bytes, batch_size, model.hidden_size, model.ffn_size
+    ht, ft = h // t, f // t  # hidden (heads) and FFN columns held by one device
+    n = b * s  # tokens in the batch
+    heads = model.num_heads // t
+    scores = b * heads * s * s  # attention-score elements on this device
+    moe = model.is_moe_layer(layer)
+    k = model.top_k if moe else 1  # FFN passes per token
+
+    ops = [
+        layernorm_cost(n * h, d, name="layernorm_attn"),
+        matmul_cost("qkv", n, h, 3 * ht, d),
+        *attention_costs(batch=b, heads=heads, seq_len=s, head_dim=model.head_dim, dtype=d),
+        matmul_cost("attn_out", n, ht, h, d),
+        # One kernel in practice: the residual add also writes the normalised copy.
+        residual_cost(n * h, d, name="residual_attn"),
+        layernorm_cost(n * h, d, name="layernorm_ffn", fused_input=True),
+    ]
+    if moe:
+        ops += [matmul_cost("gate", n, h, model.num_experts, d),
+                *moe_expert_costs(tokens=n, hidden=h, ffn=ft, experts=model.num_experts,
+                                  top_k=k, dtype=d)]
+    else:
+        ops += [matmul_cost("ffn_in", n, h, ft, d), gelu_cost(n * ft, d),
+                matmul_cost("ffn_out", n, ft, h, d)]
+    ops.append(residual_cost(n * h, d, name="residual_ffn"))
+
+    # Peak live activations: the residual stream and its normalised copy, plus the larger of
+    # the attention working set (QKV, scores before and after softmax, context) and the FFN's.
+    attention_live = 4 * n * ht + 2 * scores
+    ffn_live = 2 * k * n * ft + (k * n * h if moe else 0)
+    activation = (2 * n * h + max(attention_live, ffn_live)) * d
+    kv_cache = 2 * n * ht * d if model.is_decoder else 0
+    return LayerCost(
+        model=model.name, layer=layer, batch_size=b, seq_len=s, tensor_degree=t,
+        ops=tuple(ops),
+        weight_bytes=-(-model.layer_params(layer) * d // t),
+        activation_bytes=activation, kv_cache_bytes=kv_cache,
+        allreduce_bytes=n * h * d, num_allreduces=2 if t > 1 else 0,
+    )
+
+
+def embedding_cost(model: ModelSpec, *, batch_size: int = 1, seq_len: int | None = None) -> OpCost:
+    """Token and position embedding lookup of the first stage (memory-bound, replicated).
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> round(embedding_cost(model_preset("bert-1.3b")).bytes_moved / 1e6, 1)
+    25.2
+    """
+    s = model.seq_len if seq_len is None else seq_len
+    n = positive_int("embedding_cost", "batch_size", batch_size) * s
+    return elementwise_cost("embedding", 2 * n * model.hidden_size, n * model.hidden_size,
+                            model.dtype_bytes, flops=n * model.hidden_size)

@@ -1,0 +1,255 @@
+"""Model variants for model-less serving (INFaaS): hardware types, variants, latency fits.
+
+A *variant* is one way to serve a task: an architecture (ResNet-50, MobileNet-v2, ...) in a
+framework or with an optimisation (TensorFlow, TensorRT, Neuron, ...) on one hardware type
+(a CPU VM, a GPU VM, an accelerator VM). Its latency for a batch of ``b`` inputs is modelled as
+``slope × b + intercept``, fitted by least squares from profiled points
+(:func:`fit_latency`). The registry that holds variants per task is in
+:mod:`alpaserve.modelless.registry`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from alpaserve._validation import (
+    non_empty_name,
+    non_negative_float,
+    positive_int,
+)
+from alpaserve.errors import ProfileError, SpecError
+
+HARDWARE_KINDS = ("cpu", "gpu", "accelerator")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareType:
+    """A kind of worker (a VM with its devices) that variants run on.
+
+    ``startup_time`` is how long a new worker of this type takes to boot before it can load
+    variants; ``memory_bytes`` bounds the peak memory of the variants loaded on one worker.
+
+    Examples
+    --------
+    >>> hw = HardwareType(name="cpu", kind="cpu", price_per_hour=0.17, startup_time=30.0,
+    ...                   memory_bytes=8 << 30)
+    >>> hw.price_per_second * 3600
+    0.17
+    """
+
+    name: str
+    kind: str
+    price_per_hour: float
+    startup_time: float
+    memory_bytes: int
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        owner = f"HardwareType({self.name!r})"
+        non_empty_name("HardwareType", "name", self.name)
+        if self.kind not in HARDWARE_KINDS:
+            raise SpecError(f"{owner}.kind must be one of {HARDWARE_KINDS}, got {self.kind!r}")
+        non_negative_float(owner, "price_per_hour", self.price_per_hour)
+        non_negative_float(owner, "startup_time", self.startup_time)
+        positive_int(owner, "memory_bytes", self.memory_bytes)
+
+    @property
+    def price_per_second(self) -> float:
+        return self.price_per_hour / 3600.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatencyFit:
+    """A least-squares line ``latency = slope × batch + intercept`` and its residual.
+
+    Examples
+    --------
+    >>> fit = fit_latency([1, 2, 4], [0.012, 0.014, 0.018])
+    >>> round(fit.slope, 6), round(fit.intercept, 6), round(fit.max_relative_error, 6)
+    (0.002, 0.01, 0.0)
+    """
+
+    slope: float
+    intercept: float
+    max_relative_error: float
+    num_points: int
+
+
+def fit_latency(batch_sizes: Sequence[int] | np.ndarray,
+                latencies: Sequence[float] | np.ndarray) -> LatencyFit:
+    """Fit ``slope × batch + intercept`` to profiled (batch size, latency) points.
+
+    With one point the line goes through the origin (intercept 0). The fit is ordinary least
+    squares; a negative intercept is clipped to 0 and the slope refitted through the origin,
+    and a negative slope is rejected, since neither describes a real device.
+
+    Raises
+    ------
+    ProfileError
+        If there are no points, the arrays differ in length, a batch size is not a positive
+        integer, a latency is not positive and finite, or the fitted slope is negative.
+
+    Examples
+    --------
+    >>> fit = fit_latency([1, 8, 32], [0.05, 0.12, 0.36])
+    >>> 0.009 < fit.slope < 0.011 and fit.intercept > 0
+    True
+    """
+    b = np.asarray(batch_sizes, dtype=np.float64).ravel()
+    t = np.asarray(latencies, dtype=np.float64).ravel()
+    if b.size == 0:
+        raise ProfileError("cannot fit a latency line to no points")
+    if b.shape != t.shape:
+        raise ProfileError(f"batch_sizes has {b.size} points but latencies has {t.size}")
+    if np.any(b < 1) or np.any(b != np.round(b)):
+        raise ProfileError(f"batch sizes must be positive integers, got {b.tolist()}")
+    if not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise ProfileError(f"latencies must be positive and finite, got {t.tolist()}")
+    if np.unique(b).size == 1:
+        slope, intercept = float(np.mean(t / b)), 0.0
+    else:
+        design = np.stack([b, np.ones_like(b)], axis=1)
+        (slope, intercept), *_ = np.linalg.lstsq(design, t, rcond=None)
+        slope, intercept = float(slope), float(intercept)
+        if intercept < 0:
+            slope, intercept = float(np.dot(b, t) / np.dot(b, b)), 0.0
+    if -1e-9 * float(t.max()) < slope < 0:  # rounding noise on a flat profile
+        slope = 0.0
+        intercept = float(t.mean())
+    if slope < 0:
+        raise ProfileError(f"latency falls with batch size (slope {slope:.3g} s per item) "
+                           f"for points {list(zip(b.tolist(), t.tolist(), strict=True))}")
+    predicted = slope * b + intercept
+    error = float(np.max(np.abs(predicted - t) / t))
+    return LatencyFit(slope=slope, intercept=intercept, max_relative_error=error,
+                      num_points=int(b.size))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant:
+    """One servable version of a task: architecture × framework × hardware.
+
+    ``accuracy`` is top-1 accuracy in percent. Latencies are in seconds, memory in bytes,
+    ``price_per_hour`` in dollars for one worker of ``hardware``.
+
+    Examples
+    --------
+    >>> v = Variant(task="classification", name="resnet50-cpu", architecture="resnet50",
+    ...             framework="tensorflow", hardware="cpu", accuracy=74.9,
+    ...             latency_slope=0.04, latency_intercept=0.005, load_latency=2.0,
+    ...             peak_memory_bytes=500 << 20, max_batch=4, price_per_hour=0.17)
+    >>> round(v.latency(4), 3), round(v.throughput(4), 1)
+    (0.165, 24.2)
+    >>> v.max_batch_within(0.1), round(v.capacity(0.2), 1)
+    (2, 23.5)
+    """
+
+    task: str
+    name: str
+    architecture: str
+    framework: str
+    hardware: str
+    accuracy: float
+    latency_slope: float
+    latency_intercept: float
+    load_latency: float
+    peak_memory_bytes: int
+    max_batch: int
+    price_per_hour: float
+
+    def __post_init__(self) -> None:
+        owner = f"Variant({self.name!r})"
+        for name in ("task", "name", "architecture", "framework", "hardware"):
+            non_empty_name("Variant", name, getattr(self, name))
+        acc = non_negative_float(owner, "accuracy", self.accuracy)
+        if acc > 100:
+            raise SpecError(f"{owner}.accuracy is top-1 percent in [0, 100], got {acc!r}")
+        non_negative_float(owner, "latency_slope", self.latency_slope)
+        non_negative_float(owner, "latency_intercept", self.latency_intercept)
+        if self.latency_slope + self.latency_intercept <= 0:
+            raise SpecError(f"{owner} has zero latency at batch 1 "
+                            f"(slope {self.latency_slope!r}, intercept "
+                            f"{self.latency_intercept!r})")
+        non_negative_float(owner, "load_latency", self.load_latency)
+        positive_int(owner, "peak_memory_bytes", self.peak_memory_bytes)
+        positive_int(owner, "max_batch", self.max_batch)
+        non_negative_float(owner, "price_per_hour", self.price_per_hour)
+
+    # ------------------------------------------------------------------ performance
+    def latency(self, batch: int = 1) -> float:
+        """Predicted latency of one batch of ``batch`` inputs (seconds)."""
+        return self.latency_slope * batch + self.latency_intercept
+
+    def throughput(self, batch: int | None = None) -> float:
+        """Inputs per second when running back-to-back batches of ``batch`` (default max)."""
+        b = self.max_batch if batch is None else batch
+        return b / self.latency(b)
+
+    def max_batch_within(self, budget: float) -> int:
+        """Largest batch (≤ ``max_batch``) whose latency fits ``budget``; 0 if none does."""
+        if self.latency_slope == 0:
+            return self.max_batch if self.latency_intercept <= budget else 0
+        b = math.floor((budget - self.latency_intercept) / self.latency_slope + 1e-9)
+        return max(0, min(self.max_batch, b))
+
+    def capacity(self, slo: float) -> float:
+        """Sustainable inputs per second of one replica under a latency SLO.
+
+        Queries wait for the batch ahead of theirs and then run in their own, so a batch
+        size ``b`` meets the SLO when ``2 × latency(b) ≤ slo`` in the worst case; the
+        capacity is the throughput at the largest such batch (0 if even batch 1 is too slow).
+        """
+        b = self.max_batch_within(slo / 2.0)
+        if b == 0:
+            return 0.0 if self.latency(1) > slo else self.throughput(1)
+        return self.throughput(b)
+
+    @property
+    def price_per_second(self) -> float:
+        return self.price_per_hour / 3600.0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.task, self.name)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_points(cls, *, batch_sizes: Sequence[int], latencies: Sequence[float],
+                    max_fit_error: float | None = None, **fields: Any) -> Variant:
+        """Build a variant whose latency line is fitted from profiled points.
+
+        ``max_fit_error`` (relative) rejects profiles that a line does not describe.
+
+        Examples
+        --------
+        >>> v = Variant.from_points(batch_sizes=[1, 4], latencies=[0.03, 0.06],
+        ...     task="t", name="v", architecture="a", framework="f", hardware="cpu",
+        ...     accuracy=70.0, load_latency=1.0, peak_memory_bytes=1, max_batch=4,
+        ...     price_per_hour=0.1)
+        >>> round(v.latency_slope, 3), round(v.latency_intercept, 3)
+        (0.01, 0.02)
+        """
+        fit = fit_latency(batch_sizes, latencies)
+        if max_fit_error is not None and fit.max_relative_error > max_fit_error:
+            raise ProfileError(f"variant {fields.get('name')!r}: a line fits its profile only "
+                               f"within {fit.max_relative_error:.1%}, above the allowed "
+                               f"{max_fit_error:.1%}")
+        return cls(latency_slope=fit.slope, latency_intercept=fit.intercept, **fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Variant:
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise SpecError(f"cannot build a Variant from {data!r}: {exc}") from exc

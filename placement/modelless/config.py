@@ -1,0 +1,99 @@
+"""Parameters of the INFaaS policies (:mod:`placement.modelless.policy`), with their defaults.
+
+INFaaS (Romero et al., ATC 2021) states the shape of its rules but few constants; where the
+paper's value is not known to us the default below is our choice and says so.
+
+``utilization_threshold`` (0.8, INFaaS's ~80%)
+    Replicas are planned so that each runs at most this fraction of its capacity, and a
+    variant whose workers' measured utilisation stays above it gets another replica; a new
+    worker is started when no worker of the hardware has room.
+``interference_factor`` (2.0, ours)
+    A replica whose last batch took more than this many times its profiled latency is
+    treated as suffering interference and skipped for ``recovery_period`` seconds.
+``queue_threshold_batches`` (4.0, ours)
+    A worker whose queued queries exceed this many maximum batches of a variant is
+    overloaded, and that variant is skipped on it.
+``recovery_period`` (10 s, ours)
+    How long a replica suspected of interference is skipped before it is probed again.
+``rate_window`` (10 s, ours)
+    Window of the arrival-rate, accuracy-floor and SLO estimates.
+``scale_down_period`` (30 s, ours)
+    Sustained quiet (fewer replicas needed than loaded) before one replica is removed.
+``switch_down_period`` (30 s, ours)
+    Sustained trough (a cheaper variant would do) before a model-vertical switch down;
+    switches up happen at once, when the current variant would need more replicas.
+``switch_margin`` (0.25, ours)
+    Relative saving a different variant must offer before a switch; a switch costs a
+    worker start-up and a period of paying for both variants, so small savings are not
+    worth it.
+``worker_idle_period`` (60 s, ours)
+    How long a worker must stay empty before it is removed; each time a worker of the same
+    hardware has to be started again within this period of a removal, the period doubles
+    (backoff), up to ``max_backoff`` times.
+``colocate_below`` (0.2, ours)
+    A new replica goes onto an existing worker only if that worker is this idle.
+``max_wait_factor`` (10, ours)
+    A query that nothing qualifies for is dropped (a time-out) rather than queued when even
+    the closest replica predicts more than this many times its SLO.
+``lookahead`` (0 s; our extension, off in INFaaS)
+    Plan for the arrival rate extrapolated this many seconds along its recent trend.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from alpaserve.errors import SpecError
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfaasConfig:
+    """Thresholds and periods of the INFaaS selection and autoscaling policies.
+
+    Examples
+    --------
+    >>> InfaasConfig().utilization_threshold
+    0.8
+    >>> InfaasConfig(utilization_threshold=1.5)
+    Traceback (most recent call last):
+    ...
+    alpaserve.errors.SpecError: InfaasConfig.utilization_threshold must lie in (0, 1], got 1.5
+    """
+
+    utilization_threshold: float = 0.8
+    interference_factor: float = 2.0
+    queue_threshold_batches: float = 4.0
+    recovery_period: float = 10.0
+    rate_window: float = 10.0
+    scale_down_period: float = 30.0
+    switch_down_period: float = 30.0
+    switch_margin: float = 0.25
+    worker_idle_period: float = 60.0
+    max_backoff: float = 8.0
+    colocate_below: float = 0.2
+    max_wait_factor: float = 10.0
+    lookahead: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("utilization_threshold", "colocate_below"):
+            value = getattr(self, name)
+            if not (0 < value <= 1):
+                raise SpecError(f"InfaasConfig.{name} must lie in (0, 1], got {value!r}")
+        if not self.interference_factor > 1:
+            raise SpecError(f"InfaasConfig.interference_factor must exceed 1, got "
+                            f"{self.interference_factor!r}")
+        if not (0 <= self.switch_margin < 1):
+            raise SpecError(f"InfaasConfig.switch_margin must lie in [0, 1), got "
+                            f"{self.switch_margin!r}")
+        if not self.max_backoff >= 1:
+            raise SpecError(f"InfaasConfig.max_backoff must be >= 1, got {self.max_backoff!r}")
+        for name in ("queue_threshold_batches", "rate_window", "max_wait_factor"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise SpecError(f"InfaasConfig.{name} must be positive, got {value!r}")
+        for name in ("recovery_period", "scale_down_period", "switch_down_period",
+                     "worker_idle_period", "lookahead"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise SpecError(f"InfaasConfig.{name} must be >= 0, got {value!r}")

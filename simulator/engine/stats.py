@@ -1,0 +1,139 @@
+"""The fast engine's statistics kernels: per-model counts and latencies, and exact order
+statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simulator.engine.common import DROPPED, SERVED, _njit
+
+
+@_njit(cache=True)
+def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status: Any,
+                   i0: int, i1: int, req_pm: Any, good_pm: Any, lat_buf: Any,
+                   group: Any, served_gm: Any) -> tuple[int, int, int, float, int, float]:
+    """One pass of :func:`simulator.result.summarize`; latencies go to ``lat_buf``.
+
+    Returns ``(served, dropped, unserved, latency_sum, num_latencies, max_finish)``; the sum
+    is left to right, like ``cumsum`` in the NumPy version. When ``served_gm`` has rows,
+    ``served_gm[group[i], m] +=`` every served request (measured or not), for busy time.
+    """
+    count_served = served_gm.shape[0] > 0
+    served = 0
+    dropped = 0
+    unserved = 0
+    total = 0.0
+    max_finish = -np.inf
+    for i in range(arrival.shape[0]):
+        st = status[i]
+        if st == SERVED:
+            max_finish = max(max_finish, finish[i])
+            if count_served:
+                served_gm[group[i], codes[i]] += 1
+        if i < i0 or i >= i1:
+            continue
+        m = codes[i]
+        req_pm[m] += 1
+        if st == SERVED:
+            lat = finish[i] - arrival[i]
+            lat_buf[served] = lat
+            total += lat
+            served += 1
+            if finish[i] <= deadline[i]:
+                good_pm[m] += 1
+        elif st == DROPPED:
+            dropped += 1
+        else:
+            unserved += 1
+    return served, dropped, unserved, total, served, max_finish
+
+
+@_njit(cache=True, inline="always")
+def _bucket(v: int, lo: int, shift: int, nb: int) -> int:
+    # bit patterns below lo (negative doubles too) go to the first bucket, above to the last
+    return 0 if v <= lo else min((v - lo) >> shift, nb - 1)
+
+
+@_njit(cache=True, nogil=True)
+def histogram_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, hist: Any) -> None:
+    """``hist[k] +=`` the values ``a[i] - b[i]`` (where ``status[i]`` is SERVED; every
+    ``a[i]`` when ``status`` is empty) whose bit pattern is in bucket ``k``
+    (``(bits - lo) >> shift``, clipped to the histogram)."""
+    nb = hist.shape[0]
+    plain = status.shape[0] == 0
+    value = np.empty(1)
+    bits = value.view(np.int64)  # reads value[0]'s bit pattern
+    for i in range(a.shape[0]):
+        if plain or status[i] == SERVED:
+            value[0] = a[i] if plain else a[i] - b[i]
+            hist[_bucket(bits[0], lo, shift, nb)] += 1
+
+
+@_njit(cache=True, nogil=True)
+def gather_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, slot: Any, picked: Any,
+                  fill: Any) -> None:
+    """Copy each value of :func:`histogram_kernel` whose bucket has a slot ``s >= 0`` to
+    ``picked[fill[s]]``, advancing ``fill[s]``."""
+    nb = slot.shape[0]
+    plain = status.shape[0] == 0
+    value = np.empty(1)
+    bits = value.view(np.int64)
+    for i in range(a.shape[0]):
+        if plain or status[i] == SERVED:
+            value[0] = a[i] if plain else a[i] - b[i]
+            s = slot[_bucket(bits[0], lo, shift, nb)]
+            if s >= 0:
+                picked[fill[s]] = value[0]
+                fill[s] += 1
+
+
+@_njit(cache=True, nogil=True)
+def served_sum_kernel(finish: Any, arrival: Any, status: Any, start: float = 0.0) -> float:
+    """``start`` plus the served requests' latencies summed left to right, as the kernels
+    add them."""
+    total = start
+    for i in range(finish.shape[0]):
+        if status[i] == SERVED:
+            total += finish[i] - arrival[i]
+    return total
+
+
+@_njit(cache=True)
+def gather_plan_kernel(hists: Any, kth: Any, slot: Any, bucket: Any, rank: Any,
+                       offset: Any, starts: Any) -> int:
+    """From per-chunk histograms ``hists[c, b]``: the bucket and the rank inside it of each
+    wanted order statistic ``kth[j]`` (ascending), a slot per wanted bucket (``slot[b]``,
+    -1 for the others; ``slot`` starts at -1), where each slot's values begin in the
+    gathered array (``offset``) and where chunk ``c`` writes its share (``starts[c, s]``).
+    Returns the number of slots."""
+    C, nb = hists.shape
+    K = kth.shape[0]
+    below = 0
+    j = 0
+    for b in range(nb):
+        count = 0
+        for c in range(C):
+            count += hists[c, b]
+        while j < K and kth[j] < below + count:
+            bucket[j] = b
+            rank[j] = kth[j] - below
+            j += 1
+        if j == K:
+            break
+        below += count
+    nslots = 0
+    offset[0] = 0
+    for j in range(K):
+        b = bucket[j]
+        if slot[b] < 0:
+            slot[b] = nslots
+            at = offset[nslots]
+            for c in range(C):
+                starts[c, nslots] = at
+                at += hists[c, b]
+            offset[nslots + 1] = at
+            nslots += 1
+    return nslots

@@ -1,0 +1,270 @@
+"""Cluster state of the model-less simulator, and the seams to its policies.
+
+Workers are VMs of a :class:`~alpaserve.modelless.variants.HardwareType`. Each runs one batch at a
+time for the variant replicas loaded on it (replicas on one worker share its compute, which
+is how co-located variants slow each other down). A worker bills from the moment it is
+requested until it stops, start-up included.
+
+Policies see the cluster through :class:`ClusterView` and answer with small frozen
+decisions: per query a :data:`Decision` (:class:`Route`, :class:`Load` or :class:`Drop`) from
+a :class:`SelectionPolicy`, and every monitoring interval a list of :data:`Action` from an
+:class:`AutoscalingPolicy`. Policies must treat the state objects as read-only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from alpaserve.modelless.registry import VariantRegistry
+from alpaserve.modelless.variants import HardwareType, Variant
+
+# Worker and replica states.
+STARTING, READY, DRAINING, STOPPED = "starting", "ready", "draining", "stopped"
+LOADING = "loading"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """What a selection policy knows about one query."""
+
+    index: int
+    task: str
+    arrival: float
+    slo: float
+    min_accuracy: float
+
+
+# ---------------------------------------------------------------------- decisions
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """Queue the query on an existing replica. ``fallback`` marks INFaaS's rule 3 (nothing
+    qualified): the query counts as a violation whatever its outcome."""
+
+    replica: int
+    fallback: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Load:
+    """Load ``variant`` (on ``worker``, or on a new worker of its hardware when ``None``)
+    and queue the query on the new replica; the query waits for the load."""
+
+    variant: str
+    worker: int | None = None
+    fallback: bool = False
+    reason: str = "select"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Drop:
+    """Refuse the query (counted as dropped)."""
+
+    reason: str
+
+
+Decision = Route | Load | Drop
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddWorker:
+    hardware: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveWorker:
+    """Drain and stop a worker: its replicas take no new queries and it stops when idle."""
+
+    worker: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddReplica:
+    task: str
+    variant: str
+    worker: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveReplica:
+    """Drain a replica: it takes no new queries and unloads once its queue is empty."""
+
+    replica: int
+    reason: str = ""
+
+
+Action = AddWorker | RemoveWorker | AddReplica | RemoveReplica
+
+
+class SelectionPolicy(Protocol):
+    """Chooses, per query, where it runs."""
+
+    def select(self, query: Query, cluster: ClusterView) -> Decision: ...
+
+
+class AutoscalingPolicy(Protocol):
+    """Adjusts replicas and workers every monitoring interval."""
+
+    def autoscale(self, cluster: ClusterView) -> Sequence[Action]: ...
+
+
+# ---------------------------------------------------------------------- state
+class WorkerState:
+    """One worker (VM). Read-only for policies."""
+
+    __slots__ = ("busy_time", "busy_until", "current_replica", "hardware", "id", "idle_since",
+                 "memory_used", "ready_at", "replicas", "requested_at", "running_length",
+                 "state", "stopped_at")
+
+    def __init__(self, wid: int, hardware: HardwareType, now: float) -> None:
+        self.id = wid
+        self.hardware = hardware
+        self.requested_at = now
+        self.ready_at = now + hardware.startup_time
+        self.stopped_at: float | None = None
+        self.state = STARTING if hardware.startup_time > 0 else READY
+        self.replicas: dict[int, ReplicaState] = {}
+        self.memory_used = 0
+        self.busy_until = 0.0
+        self.busy_time = 0.0  # completed batch time
+        self.current_replica: int | None = None
+        self.running_length = 0.0  # length of the running batch
+        self.idle_since = now
+
+    @property
+    def free_memory(self) -> int:
+        return self.hardware.memory_bytes - self.memory_used
+
+    @property
+    def accepting(self) -> bool:
+        return self.state in (STARTING, READY)
+
+    def busy_time_until(self, now: float) -> float:
+        """Cumulative busy seconds, including the running batch's elapsed part."""
+        if self.current_replica is None:
+            return self.busy_time
+        return self.busy_time + max(0.0, now - (self.busy_until - self.running_length))
+
+    def queued(self) -> int:
+        return sum(len(r.queue) for r in self.replicas.values())
+
+    def backlog(self, now: float, extra_on: int | None = None) -> float:
+        """Seconds until this worker has run everything queued (plus one more query on
+        replica ``extra_on``), counting start-up and loads still in progress."""
+        start = max(now, self.ready_at, self.busy_until)
+        others = 0.0
+        own_ready = start
+        own = 0.0
+        for r in self.replicas.values():
+            if r.id == extra_on:
+                own_ready = max(start, r.ready_at)
+                own = r.batches_time(len(r.queue) + 1, fill_last=self.current_replica
+                                     is not None or own_ready > now)
+            elif r.queue:
+                others += r.batches_time(len(r.queue))
+        return max(start + others, own_ready) + own - now
+
+
+class ReplicaState:
+    """One variant loaded (or loading) on a worker. Read-only for policies."""
+
+    __slots__ = (
+        "exec_ratio",
+        "id",
+        "last_exec_end",
+        "queue",
+        "ready_at",
+        "requested_at",
+        "routed",
+        "served",
+        "state",
+        "task",
+        "variant",
+        "worker",
+    )
+
+    def __init__(self, rid: int, task: str, variant: Variant, worker: WorkerState,
+                 now: float) -> None:
+        self.id = rid
+        self.task = task
+        self.variant = variant
+        self.worker = worker
+        self.requested_at = now
+        self.ready_at = max(now, worker.ready_at) + variant.load_latency
+        self.state = LOADING
+        self.queue: deque[int] = deque()
+        self.routed = 0
+        self.served = 0
+        self.exec_ratio = 1.0  # measured / profiled time of its last batch
+        self.last_exec_end = -1.0
+
+    @property
+    def accepting(self) -> bool:
+        return self.state in (LOADING, READY) and self.worker.accepting
+
+    def batches_time(self, n: int, *, fill_last: bool = False) -> float:
+        """Profiled time to run ``n`` queued queries in max-size batches.
+
+        With ``fill_last`` the last, partial batch is costed as full: queries that arrive
+        while the worker is busy will join it.
+        """
+        v = self.variant
+        full, rest = divmod(n, v.max_batch)
+        last = v.latency(v.max_batch if fill_last else rest) if rest else 0.0
+        return full * v.latency(v.max_batch) + last
+
+    def predicted_latency(self, now: float) -> float:
+        """Predicted latency of a query queued here now."""
+        return self.worker.backlog(now, extra_on=self.id)
+
+
+class ClusterView:
+    """What policies may read: the registry, the time, the live workers and replicas."""
+
+    def __init__(self, registry: VariantRegistry) -> None:
+        self.registry = registry
+        self.now = 0.0
+        self._workers: dict[int, WorkerState] = {}
+        self._replicas: dict[int, ReplicaState] = {}
+        self._by_task: dict[str, dict[int, ReplicaState]] = {}
+        self.arrivals: dict[str, int] = {}
+
+    # mutation is the simulator's; these are not part of the policy seam
+    def _add_worker(self, w: WorkerState) -> None:
+        self._workers[w.id] = w
+
+    def _drop_worker(self, w: WorkerState) -> None:
+        self._workers.pop(w.id, None)
+
+    def _add_replica(self, r: ReplicaState) -> None:
+        self._replicas[r.id] = r
+        self._by_task.setdefault(r.task, {})[r.id] = r
+
+    def _drop_replica(self, r: ReplicaState) -> None:
+        self._replicas.pop(r.id, None)
+        self._by_task.get(r.task, {}).pop(r.id, None)
+
+    # ------------------------------------------------------------------ reads
+    def workers(self) -> Iterator[WorkerState]:
+        """Live workers (starting, ready or draining)."""
+        return iter(list(self._workers.values()))
+
+    def worker(self, wid: int) -> WorkerState | None:
+        return self._workers.get(wid)
+
+    def replica(self, rid: int) -> ReplicaState | None:
+        return self._replicas.get(rid)
+
+    def replicas(self, task: str | None = None) -> list[ReplicaState]:
+        """Live replicas (of ``task``), draining ones included."""
+        if task is None:
+            return list(self._replicas.values())
+        return list(self._by_task.get(task, {}).values())
+
+    def accepting_replicas(self, task: str) -> list[ReplicaState]:
+        return [r for r in self._by_task.get(task, {}).values() if r.accepting]

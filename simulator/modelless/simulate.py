@@ -1,0 +1,404 @@
+"""Event-driven simulation of model-less serving (INFaaS-style) over time.
+
+Queries arrive with a task, a latency SLO and a minimum accuracy. A selection policy routes
+each one to a loaded (or loading) variant replica, or loads a new one; an autoscaling policy
+runs every ``monitor_interval`` seconds and adds or drains replicas and workers. Workers take
+their hardware's start-up time before they can load variants, replicas take their variant's
+load latency, and a worker runs one batch at a time (the largest batch, up to the variant's
+maximum, from the replica whose oldest query has waited longest).
+
+Every query ends in exactly one outcome: met, late, below accuracy, fallback (INFaaS's rule 3:
+nothing qualified, counted as a violation) or dropped (refused by the policy, or still queued
+``drain_limit`` seconds after the last arrival). Policies live in a higher layer
+(``placement.modelless.policy``) and are passed in as objects; see
+:mod:`simulator.modelless.cluster`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+
+import numpy as np
+
+from alpaserve.errors import SimulationError
+from alpaserve.modelless.queries import ModellessQueries
+from alpaserve.modelless.registry import VariantRegistry
+from simulator.modelless.cluster import (
+    DRAINING,
+    LOADING,
+    READY,
+    STOPPED,
+    Action,
+    AddReplica,
+    AddWorker,
+    AutoscalingPolicy,
+    ClusterView,
+    Drop,
+    Load,
+    Query,
+    RemoveReplica,
+    RemoveWorker,
+    ReplicaState,
+    Route,
+    SelectionPolicy,
+    WorkerState,
+)
+from simulator.modelless.metrics import (
+    BELOW_ACCURACY,
+    DROPPED,
+    FALLBACK,
+    LATE,
+    MET,
+    ModellessResult,
+    ScalingEvent,
+    WorkerRecord,
+)
+from simulator.modelless.options import Interference, ModellessSimConfig
+
+__all__ = ["Interference", "ModellessSimConfig", "simulate_modelless"]
+
+logger = logging.getLogger(__name__)
+
+_WORKER_READY, _REPLICA_READY, _BATCH_DONE, _TICK = 0, 1, 2, 3
+
+
+class _Simulation:
+    def __init__(self, queries: ModellessQueries, registry: VariantRegistry,
+                 selection: SelectionPolicy, autoscaler: AutoscalingPolicy | None,
+                 config: ModellessSimConfig) -> None:
+        self.q = queries
+        self.registry = registry
+        self.selection = selection
+        self.autoscaler = autoscaler
+        self.config = config
+        n = len(queries)
+        self.status = np.full(n, -1, dtype=np.int8)
+        self.completion = np.full(n, np.nan)
+        self.variant_code = np.full(n, -1, dtype=np.int32)
+        self.fallback = [False] * n
+        self.view = ClusterView(registry)
+        # plain lists: indexing numpy arrays one element at a time is slow
+        self.arr = queries.arrival.tolist()
+        self.slo = queries.slo.tolist()
+        self.acc = queries.min_accuracy.tolist()
+        self.task_names = queries.tasks
+        self.task_code = queries.workload.model_codes.tolist()
+        self.heap: list[tuple[float, int, int, int]] = []
+        self.seq = 0
+        self.next_worker = 0
+        self.next_replica = 0
+        self.running: dict[int, tuple[ReplicaState, list[int], float, float]] = {}
+        self.records: dict[int, WorkerRecord] = {}
+        self.events: list[ScalingEvent] = []
+        self.variant_names: list[str] = []
+        self.variant_index: dict[tuple[str, str], int] = {}
+        for v in registry:
+            self.variant_index[v.key] = len(self.variant_names)
+            self.variant_names.append(f"{v.task}/{v.name}" if len(registry.tasks()) > 1
+                                      else v.name)
+        self.variant_accuracy = np.array([v.accuracy for v in registry])
+        self.interference: dict[int, list[Interference]] = {}
+        for item in config.interference:
+            self.interference.setdefault(item.worker, []).append(item)
+
+    # ------------------------------------------------------------------ events
+    def push(self, time: float, kind: int, ident: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (time, self.seq, kind, ident))
+
+    def log(self, kind: str, *, task: str = "", variant: str = "", worker: int = -1,
+            replica: int = -1, reason: str = "") -> None:
+        self.events.append(ScalingEvent(time=self.view.now, kind=kind, task=task,
+                                        variant=variant, worker=worker, replica=replica,
+                                        reason=reason))
+
+    # ------------------------------------------------------------------ workers
+    def start_worker(self, hardware: str, reason: str) -> WorkerState:
+        live = sum(1 for _ in self.view.workers())
+        if live >= self.config.max_workers:
+            raise SimulationError(f"policy asked for more than max_workers="
+                                  f"{self.config.max_workers} workers (hardware {hardware!r})")
+        hw = self.registry.hardware_of(hardware)
+        w = WorkerState(self.next_worker, hw, self.view.now)
+        self.next_worker += 1
+        self.view._add_worker(w)
+        self.records[w.id] = WorkerRecord(worker=w.id, hardware=hw.name,
+                                          price_per_hour=hw.price_per_hour,
+                                          requested_at=w.requested_at, ready_at=w.ready_at,
+                                          stopped_at=None)
+        self.push(w.ready_at, _WORKER_READY, w.id)
+        self.log("worker_start", worker=w.id, variant=hw.name, reason=reason)
+        return w
+
+    def stop_worker(self, w: WorkerState, reason: str) -> None:
+        w.state = STOPPED
+        w.stopped_at = self.view.now
+        self.view._drop_worker(w)
+        rec = self.records[w.id]
+        self.records[w.id] = WorkerRecord(worker=rec.worker, hardware=rec.hardware,
+                                          price_per_hour=rec.price_per_hour,
+                                          requested_at=rec.requested_at, ready_at=rec.ready_at,
+                                          stopped_at=self.view.now)
+        self.log("worker_stop", worker=w.id, variant=w.hardware.name, reason=reason)
+
+    def drain_worker(self, w: WorkerState, reason: str) -> None:
+        if w.state in (DRAINING, STOPPED):
+            return
+        w.state = DRAINING
+        for r in list(w.replicas.values()):
+            self.drain_replica(r, reason)
+        self.maybe_stop(w, reason)
+
+    def maybe_stop(self, w: WorkerState, reason: str) -> None:
+        if w.state == DRAINING and not w.replicas and w.current_replica is None:
+            self.stop_worker(w, reason)
+
+    # ------------------------------------------------------------------ replicas
+    def load_replica(self, task: str, variant_name: str, worker_id: int | None,
+                     reason: str) -> ReplicaState:
+        variant = self.registry.get(task, variant_name)
+        if worker_id is None:
+            w = self.start_worker(variant.hardware, reason=f"for {variant_name}")
+        else:
+            found = self.view.worker(worker_id)
+            if found is None or not found.accepting:
+                raise SimulationError(f"cannot load {variant_name!r} on worker {worker_id}: "
+                                      "it is not live or is draining")
+            w = found
+        if w.hardware.name != variant.hardware:
+            raise SimulationError(f"variant {variant_name!r} runs on {variant.hardware!r}, "
+                                  f"not on worker {w.id} ({w.hardware.name!r})")
+        if any(r.variant.key == variant.key for r in w.replicas.values()):
+            raise SimulationError(f"worker {w.id} already holds a replica of "
+                                  f"{variant_name!r}")
+        if variant.peak_memory_bytes > w.free_memory:
+            raise SimulationError(f"variant {variant_name!r} needs "
+                                  f"{variant.peak_memory_bytes} bytes but worker {w.id} has "
+                                  f"{w.free_memory} free")
+        r = ReplicaState(self.next_replica, task, variant, w, self.view.now)
+        self.next_replica += 1
+        w.replicas[r.id] = r
+        w.memory_used += variant.peak_memory_bytes
+        self.view._add_replica(r)
+        self.push(r.ready_at, _REPLICA_READY, r.id)
+        self.log("replica_load", task=task, variant=variant_name, worker=w.id, replica=r.id,
+                 reason=reason)
+        return r
+
+    def drain_replica(self, r: ReplicaState, reason: str) -> None:
+        if r.state == DRAINING:
+            return
+        r.state = DRAINING
+        self.log("replica_drain", task=r.task, variant=r.variant.name, worker=r.worker.id,
+                 replica=r.id, reason=reason)
+        self.maybe_unload(r)
+
+    def maybe_unload(self, r: ReplicaState) -> None:
+        w = r.worker
+        if r.state != DRAINING or r.queue or w.current_replica == r.id:
+            return
+        w.replicas.pop(r.id, None)
+        w.memory_used -= r.variant.peak_memory_bytes
+        self.view._drop_replica(r)
+        self.log("replica_unload", task=r.task, variant=r.variant.name, worker=w.id,
+                 replica=r.id)
+        self.maybe_stop(w, "drained")
+
+    # ------------------------------------------------------------------ execution
+    def slowdown(self, wid: int, now: float) -> float:
+        factor = 1.0
+        for item in self.interference.get(wid, ()):
+            if item.start <= now < item.end:
+                factor *= item.factor
+        return factor
+
+    def try_start(self, w: WorkerState) -> None:
+        now = self.view.now
+        if w.current_replica is not None or now < w.ready_at or w.state == STOPPED:
+            return
+        best: ReplicaState | None = None
+        best_head = math.inf
+        for r in w.replicas.values():
+            if r.queue and r.ready_at <= now:
+                head = self.arr[r.queue[0]]
+                if head < best_head:
+                    best, best_head = r, head
+        if best is None:
+            return
+        size = min(len(best.queue), best.variant.max_batch)
+        batch = [best.queue.popleft() for _ in range(size)]
+        profiled = best.variant.latency(size)
+        took = profiled * self.slowdown(w.id, now)
+        w.current_replica = best.id
+        w.busy_until = now + took
+        w.running_length = took
+        self.running[w.id] = (best, batch, took, profiled)
+        self.push(w.busy_until, _BATCH_DONE, w.id)
+
+    def finish_batch(self, wid: int) -> None:
+        now = self.view.now
+        r, batch, took, profiled = self.running.pop(wid)
+        w = r.worker
+        w.busy_time += took
+        w.current_replica = None
+        w.running_length = 0.0
+        w.idle_since = now
+        r.served += len(batch)
+        r.exec_ratio = took / profiled
+        r.last_exec_end = now
+        code = self.variant_index[r.variant.key]
+        accuracy = r.variant.accuracy
+        arr, slo, acc, fallback = self.arr, self.slo, self.acc, self.fallback
+        for i in batch:
+            self.completion[i] = now
+            self.variant_code[i] = code
+            if fallback[i]:
+                self.status[i] = FALLBACK
+            elif accuracy < acc[i]:
+                self.status[i] = BELOW_ACCURACY
+            elif now - arr[i] > slo[i] + 1e-9:
+                self.status[i] = LATE
+            else:
+                self.status[i] = MET
+        self.maybe_unload(r)
+        if w.state != STOPPED:
+            self.try_start(w)
+
+    # ------------------------------------------------------------------ policies
+    def arrive(self, i: int) -> None:
+        task = self.task_names[self.task_code[i]]
+        self.view.arrivals[task] = self.view.arrivals.get(task, 0) + 1
+        query = Query(index=i, task=task, arrival=self.arr[i], slo=self.slo[i],
+                      min_accuracy=self.acc[i])
+        decision = self.selection.select(query, self.view)
+        if isinstance(decision, Route):
+            r = self.view.replica(decision.replica)
+            if r is None or not r.accepting or r.task != task:
+                raise SimulationError(f"query {i} routed to replica {decision.replica}, which "
+                                      f"is not a live, accepting replica of task {task!r}")
+        elif isinstance(decision, Load):
+            r = self.load_replica(task, decision.variant, decision.worker, decision.reason)
+        elif isinstance(decision, Drop):
+            self.status[i] = DROPPED
+            return
+        else:
+            raise SimulationError(f"selection policy returned {decision!r}, not a Route, Load "
+                                  "or Drop")
+        self.fallback[i] = decision.fallback
+        r.queue.append(i)
+        r.routed += 1
+        self.try_start(r.worker)
+
+    def apply(self, action: Action) -> None:
+        if isinstance(action, AddWorker):
+            self.start_worker(action.hardware, action.reason)
+        elif isinstance(action, RemoveWorker):
+            w = self.view.worker(action.worker)
+            if w is None:
+                raise SimulationError(f"cannot remove worker {action.worker}: not live")
+            self.drain_worker(w, action.reason)
+        elif isinstance(action, AddReplica):
+            self.load_replica(action.task, action.variant, action.worker, action.reason)
+        elif isinstance(action, RemoveReplica):
+            r = self.view.replica(action.replica)
+            if r is None:
+                raise SimulationError(f"cannot remove replica {action.replica}: not live")
+            self.drain_replica(r, action.reason)
+        else:
+            raise SimulationError(f"autoscaler returned {action!r}, not an action")
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> ModellessResult:
+        arrival = self.arr
+        n = len(arrival)
+        horizon = self.config.horizon
+        if horizon is None:
+            horizon = float(arrival[-1]) if n else 0.0
+        deadline = horizon + self.config.drain_limit
+        if self.autoscaler is not None:
+            self.push(0.0, _TICK, 0)
+        i = 0
+        while True:
+            next_arrival = arrival[i] if i < n else math.inf
+            if self.heap and self.heap[0][0] <= next_arrival:
+                time, _, kind, ident = heapq.heappop(self.heap)
+                if time > deadline:
+                    break
+                self.view.now = time
+                if kind == _BATCH_DONE:
+                    self.finish_batch(ident)
+                elif kind == _TICK:
+                    if (i >= n and time >= horizon) or self.autoscaler is None:
+                        continue
+                    for action in self.autoscaler.autoscale(self.view):
+                        self.apply(action)
+                    self.push(time + self.config.monitor_interval, _TICK, 0)
+                elif kind == _WORKER_READY:
+                    w = self.view.worker(ident)
+                    if w is not None:
+                        if w.state != DRAINING:
+                            w.state = READY
+                        self.try_start(w)
+                else:
+                    r = self.view.replica(ident)
+                    if r is not None:
+                        if r.state == LOADING:
+                            r.state = READY
+                        self.try_start(r.worker)
+            elif i < n:
+                self.view.now = next_arrival
+                self.arrive(i)
+                i += 1
+            else:
+                break
+        unserved = int(np.count_nonzero(self.status < 0))
+        if unserved:
+            logger.warning("%d queries were still queued %.0f s after the horizon; counted "
+                           "as dropped", unserved, self.config.drain_limit)
+            self.status[self.status < 0] = DROPPED
+        return ModellessResult(
+            queries=self.q, status=self.status, completion=self.completion,
+            variant_code=self.variant_code, variant_names=tuple(self.variant_names),
+            variant_accuracy=self.variant_accuracy,
+            variant_hardware=tuple(v.hardware for v in self.registry),
+            workers=tuple(self.records.values()), events=tuple(self.events),
+            horizon=horizon, unserved=unserved)
+
+
+def simulate_modelless(queries: ModellessQueries, registry: VariantRegistry, *,
+                       selection: SelectionPolicy,
+                       autoscaler: AutoscalingPolicy | None = None,
+                       config: ModellessSimConfig | None = None) -> ModellessResult:
+    """Simulate model-less serving of ``queries`` with the given policies.
+
+    Raises
+    ------
+    SimulationError
+        If a query's task has no variants in ``registry``, or a policy returns an invalid
+        decision (an unknown replica, a variant on the wrong hardware, a full worker...).
+
+    Examples
+    --------
+    >>> from alpaserve.modelless.registry import example_registry
+    >>> reg = example_registry()
+    >>> q = ModellessQueries.from_arrays(arrival=[0.0, 40.0, 40.5],
+    ...                                  task="image-classification", slo=0.3,
+    ...                                  min_accuracy=70.0)
+    >>> class Always:
+    ...     def select(self, query, cluster):
+    ...         live = cluster.accepting_replicas(query.task)
+    ...         if live:
+    ...             return Route(replica=live[0].id)
+    ...         return Load(variant="mobilenet-tf-cpu")
+    >>> res = simulate_modelless(q, reg, selection=Always())
+    >>> res.status.tolist(), res.summary().met
+    ([1, 0, 0], 2)
+    """
+    cfg = config or ModellessSimConfig()
+    unknown = sorted(set(queries.tasks) - set(registry.tasks()))
+    if unknown:
+        raise SimulationError(f"tasks {unknown} have no variants in the registry "
+                              f"(tasks: {registry.tasks()})")
+    return _Simulation(queries, registry, selection, autoscaler, cfg).run()

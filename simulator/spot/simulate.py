@@ -1,0 +1,412 @@
+"""Event-driven simulation of LLM serving on a fleet whose nodes come and go.
+
+Requests (``prompt_tokens``, ``output_tokens``) arrive per the workload and wait in one FIFO
+queue; each data-parallel replica serves static batches (:mod:`simulator.spot.batch`).
+The availability trace adds nodes, announces removals ``grace_period`` seconds early
+(*notice*), and removes them. After every change of the fleet, and when the arrival rate
+estimated over ``rate_window`` moves by more than ``rate_change`` (relative), the simulator
+asks the policy (:class:`simulator.spot.policy.SpotPolicy`) for a reconfiguration; while one
+is in progress, further requests to re-plan wait until it completes. A device that is removed
+under a running batch loses its KV cache: the batch's requests keep their committed tokens
+when ``policy.stateful``, else restart.
+
+At ``end_time`` requests that have not finished are reported in flight; none is lost.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import cast
+
+import numpy as np
+
+from alpaserve.cost.llm import LLMConfig, StagePlan, stage_plan
+from alpaserve.errors import SimulationError
+from alpaserve.model_spec import ModelSpec
+from alpaserve.spot.deployment import Deployment, DeviceKey
+from alpaserve.spot.hardware import SpotHardware
+from simulator.spot.batch import Batch, IntArray, build_batch
+from simulator.spot.options import SpotOptions
+from simulator.spot.policy import PolicyContext, Reconfiguration, SpotPolicy
+from simulator.spot.result import ReconfigRecord, SpotResult, latency_stats
+from workloads.availability import AvailabilityTrace
+from workloads.workload import Workload
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SpotOptions", "simulate_spot"]
+
+# Event priorities at equal times: the fleet changes first, re-planning after them.
+_REMOVE, _NOTICE, _ADD, _STOP, _READY, _DONE, _REPLAN, _RATE = range(8)
+
+
+@dataclass(eq=False)
+class _Replica:
+    devices: tuple[DeviceKey, ...]
+    config: LLMConfig
+    ready_at: float
+    batch: Batch | None = None
+    pending: list[IntArray] = field(default_factory=list)  # carried batches to resume
+    stop_at: float | None = None
+    carry_to: _Replica | None = None
+    keep_progress: bool = False
+    alive: bool = True
+
+
+class _Engine:
+    def __init__(self, workload: Workload, trace: AvailabilityTrace, policy: SpotPolicy,
+                 model: ModelSpec, hardware: SpotHardware, options: SpotOptions) -> None:
+        self.w, self.trace, self.policy = workload, trace, policy
+        self.model, self.hw, self.opt = model, hardware, options
+        n = len(workload)
+        if workload.prompt_tokens is None or workload.output_tokens is None:
+            raise SimulationError("the workload needs prompt_tokens and output_tokens columns")
+        self.prompt = np.asarray(workload.prompt_tokens, dtype=np.int64)
+        self.output = np.asarray(workload.output_tokens, dtype=np.int64)
+        if n and self.prompt.min() < 1:
+            raise SimulationError("every request needs prompt_tokens >= 1")
+        self.committed = np.zeros(n, dtype=np.int64)
+        self.kv_valid = np.zeros(n, dtype=bool)
+        self.finish = np.full(n, np.nan)
+        self.dropped = np.zeros(n, dtype=bool)
+        self.restarts = np.zeros(n, dtype=np.int64)
+        self.lost_tokens = self.recomputed = 0
+        self.queue: deque[int] = deque()
+        self.events: list[tuple[float, int, int, object]] = []
+        self.seq = 0
+        self.alive: dict[str, int] = {}
+        self.leaving: dict[DeviceKey, float] = {}
+        self.deployment: Deployment | None = None
+        self.replicas: list[_Replica] = []
+        self.retiring: list[_Replica] = []
+        self.busy_until = -math.inf
+        self.reasons: set[str] = set()
+        self.replan_at: float | None = None
+        self.last_rate: float | None = None
+        self.records: list[ReconfigRecord] = []
+        self.plans: dict[LLMConfig, StagePlan] = {}
+        last = float(workload.arrival[-1]) if n else 0.0
+        self.end = (options.end_time if options.end_time is not None
+                    else max(last, trace.end_time) + options.drain)
+        if n and last > self.end:
+            raise SimulationError(f"end_time={self.end} precedes the last arrival at {last}")
+
+    # ------------------------------------------------------------------ events
+    def push(self, time: float, kind: int, payload: object = None) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (time, kind, self.seq, payload))
+
+    def rate(self, now: float) -> float:
+        arr, win = self.w.arrival, self.opt.rate_window
+        first = float(arr[0]) if len(arr) else 0.0
+        if now - first < win:
+            if self.opt.initial_rate is not None:
+                return self.opt.initial_rate
+            count = np.searchsorted(arr, first + win, side="left")
+        else:
+            count = (np.searchsorted(arr, now, side="right")
+                     - np.searchsorted(arr, now - win, side="right"))
+        return float(count) / win
+
+    def run(self) -> SpotResult:
+        added: dict[str, float] = {}
+        for ev in self.trace.events:
+            if ev.kind == "add":
+                added[ev.node] = ev.time
+                self.push(ev.time, _ADD, ev.node)
+            else:
+                notice = max(ev.time - self.opt.grace_period, added[ev.node])
+                self.push(notice, _NOTICE, (ev.node, ev.time))
+                self.push(ev.time, _REMOVE, ev.node)
+        if self.opt.rate_change > 0:
+            self.push(self.opt.rate_check_interval, _RATE)
+        arrivals, ptr, n = self.w.arrival, 0, len(self.w)
+        handlers = {_REMOVE: self.on_remove, _NOTICE: self.on_notice, _ADD: self.on_add,
+                    _STOP: self.on_stop, _READY: self.on_ready, _DONE: self.on_done,
+                    _REPLAN: self.on_replan, _RATE: self.on_rate}
+        while True:
+            t_ev = self.events[0][0] if self.events else math.inf
+            t_arr = float(arrivals[ptr]) if ptr < n else math.inf
+            if min(t_ev, t_arr) > self.end:
+                break
+            if t_ev <= t_arr:
+                time, kind, _, payload = heapq.heappop(self.events)
+                handlers[kind](time, payload)
+            else:
+                self.queue.append(ptr)
+                ptr += 1
+                self.dispatch(t_arr)
+        return self.result()
+
+    def on_add(self, now: float, node: object) -> None:
+        self.alive[str(node)] = self.trace.nodes[str(node)].type.gpus_per_node
+        self.request_replan(now, "add")
+
+    def on_notice(self, now: float, payload: object) -> None:
+        node, deadline = cast(tuple[str, float], payload)
+        devs = [(node, g) for g in range(self.alive.get(node, 0))]
+        for d in devs:
+            self.leaving[d] = deadline
+        if self.deployment is not None and set(devs).intersection(self.deployment.devices):
+            self.request_replan(now, "notice")
+
+    def on_remove(self, now: float, node: object) -> None:
+        gpus = self.alive.pop(str(node), 0)
+        gone = {(str(node), g) for g in range(gpus)}
+        for d in gone:
+            self.leaving.pop(d, None)
+        broke = False
+        for r in [*self.replicas, *self.retiring]:
+            if r.alive and gone.intersection(r.devices):
+                self.cut(r, now, carry=False, keep_progress=self.policy.stateful)
+                r.alive = False
+                broke = broke or r in self.replicas
+        self.retiring = [r for r in self.retiring if r.alive]
+        if broke:
+            self.replicas = [r for r in self.replicas if r.alive]
+            cfg = self.deployment.config if self.deployment else None
+            self.deployment = (Deployment(config=cfg.with_data(len(self.replicas)),
+                                          replicas=tuple(r.devices for r in self.replicas))
+                               if cfg is not None and self.replicas else None)
+            self.request_replan(now, "remove")
+        self.dispatch(now)
+
+    def on_stop(self, now: float, _: object) -> None:
+        for r in self.retiring:
+            if r.alive and r.stop_at is not None and r.stop_at <= now:
+                target = r.carry_to if r.carry_to is not None and r.carry_to.alive else None
+                self.cut(r, now, carry=target is not None, keep_progress=r.keep_progress,
+                         target=target)
+                r.alive = False
+        self.retiring = [r for r in self.retiring if r.alive]
+        self.dispatch(now)
+
+    def on_ready(self, now: float, _: object) -> None:
+        self.dispatch(now)
+
+    def on_done(self, now: float, payload: object) -> None:
+        replica, batch = cast(tuple[_Replica, Batch], payload)
+        if replica.batch is batch:
+            self.finish[batch.ids] = batch.finish
+            replica.batch = None
+            self.dispatch(now)
+
+    def on_rate(self, now: float, _: object) -> None:
+        rate = self.rate(now)
+        last = self.last_rate
+        if last is not None and (abs(rate - last) > self.opt.rate_change * max(last, 1e-12)):
+            self.request_replan(now, "rate")
+        self.push(now + self.opt.rate_check_interval, _RATE)
+
+    # ------------------------------------------------------------------ batches
+    def cut(self, r: _Replica, now: float, *, carry: bool, keep_progress: bool,
+            target: _Replica | None = None) -> None:
+        """Stop ``r`` at ``now``: finished requests complete, the rest commit their tokens
+        and move to ``target`` with their KV cache, or back to the queue without it."""
+        groups = list(r.pending)
+        r.pending = []
+        b = r.batch
+        if b is not None:
+            r.batch = None
+            done = b.finish <= now
+            self.finish[b.ids[done]] = b.finish[done]
+            ids = b.ids[~done]
+            self.committed[ids] += b.tokens_done(now)[~done]
+            self.kv_valid[ids] = now >= b.decode_start
+            groups.insert(0, ids)
+        for ids in groups:
+            if carry and target is not None:
+                target.pending.append(ids)
+                continue
+            had = ids[self.kv_valid[ids]]
+            self.recomputed += int((self.prompt[had] + self.committed[had]).sum())
+            self.kv_valid[ids] = False
+            if not keep_progress:
+                self.lost_tokens += int(self.committed[ids].sum())
+                self.committed[ids] = 0
+                self.restarts[ids] += 1
+            self.queue.extendleft(int(i) for i in ids[::-1])
+
+    def dispatch(self, now: float) -> None:
+        for r in [*self.replicas, *self.retiring]:
+            if (not r.alive or r.batch is not None or r.ready_at > now
+                    or (r.stop_at is not None and now >= r.stop_at)):
+                continue
+            if r.pending:
+                ids = r.pending.pop(0)
+            else:
+                ids = self.take(now, r.config.batch)
+                if ids.size == 0:
+                    continue
+            ctx = self.prompt[ids] + self.committed[ids]
+            batch = build_batch(model=self.model, hardware=self.hw, config=r.config,
+                                start=now, ids=ids, context=ctx,
+                                committed=self.committed[ids].copy(),
+                                remaining=self.output[ids] - self.committed[ids],
+                                needs_prefill=~self.kv_valid[ids], plan=self.plan(r.config))
+            r.batch = batch
+            self.push(batch.end, _DONE, (r, batch))
+
+    def plan(self, config: LLMConfig) -> StagePlan:
+        if config not in self.plans:
+            self.plans[config] = stage_plan(self.model, config)
+        return self.plans[config]
+
+    def take(self, now: float, size: int) -> IntArray:
+        out: list[int] = []
+        limit = self.opt.max_queue_time
+        while self.queue and len(out) < size:
+            i = self.queue.popleft()
+            if limit is not None and now - float(self.w.arrival[i]) > limit:
+                self.dropped[i] = True
+                continue
+            out.append(i)
+        return np.asarray(out, dtype=np.int64)
+
+    # ------------------------------------------------------------------ re-planning
+    def request_replan(self, now: float, reason: str) -> None:
+        self.reasons.add(reason)
+        if self.replan_at is None:
+            self.replan_at = max(now, self.busy_until)
+            self.push(self.replan_at, _REPLAN)
+
+    def on_replan(self, now: float, _: object) -> None:
+        if now < self.busy_until:
+            self.replan_at = self.busy_until
+            self.push(self.busy_until, _REPLAN)
+            return
+        self.replan_at = None
+        reasons, self.reasons = frozenset(self.reasons), set()
+        usable = tuple((n, g) for n, gpus in sorted(self.alive.items()) for g in range(gpus)
+                       if (n, g) not in self.leaving)
+        kv = tuple(self.kv_of(r, now) for r in self.replicas)
+        rate = self.rate(now)
+        ctx = PolicyContext(now=now, reasons=reasons, usable=usable, leaving=dict(self.leaving),
+                            current=self.deployment, kv_tokens=kv, arrival_rate=rate)
+        decision = self.policy.decide(ctx)
+        self.last_rate = rate
+        if decision is not None:
+            self.apply(decision, ctx)
+        self.dispatch(now)
+
+    def kv_of(self, r: _Replica, now: float) -> int:
+        total = r.batch.kv_tokens(now) if r.batch is not None else 0
+        for ids in r.pending:
+            ok = ids[self.kv_valid[ids]]
+            total += int((self.prompt[ok] + self.committed[ok]).sum())
+        return total
+
+    def apply(self, d: Reconfiguration, ctx: PolicyContext) -> None:
+        now, old = ctx.now, self.replicas
+        new = d.deployment
+        n_new = new.config.data if new is not None else 0
+        if len(d.carry) not in (0, len(old)):
+            raise SimulationError(f"policy {self.policy.name!r} gave {len(d.carry)} carry "
+                                  f"entries for {len(old)} replicas")
+        kept = dict((j, i) for i, j in d.kept)
+        if len(d.ready_at) != n_new and len(kept) != n_new:
+            raise SimulationError(f"policy {self.policy.name!r} gave {len(d.ready_at)} ready "
+                                  f"times for {n_new} replicas")
+        if new is not None:
+            bad = set(new.devices) - set(ctx.usable)
+            if bad:
+                raise SimulationError(f"policy {self.policy.name!r} placed replicas on "
+                                      f"devices that are not usable: {sorted(bad)[:4]}")
+        stop = max(now, d.stop_at)
+        reps: list[_Replica] = []
+        layout = [(new.config, rep) for rep in new.replicas] if new is not None else []
+        for j, (cfg, devices) in enumerate(layout):
+            if j in kept:
+                r = old[kept[j]]
+                if r.devices != devices:
+                    raise SimulationError(f"policy {self.policy.name!r} keeps replica "
+                                          f"{kept[j]} but moves its devices")
+                r.config = cfg
+            else:
+                r = _Replica(devices=devices, config=cfg, ready_at=max(now, d.ready_at[j]))
+                self.push(r.ready_at, _READY)
+            reps.append(r)
+        kept_old = set(kept.values())
+        busy = now
+        for i, r in enumerate(old):
+            if i in kept_old:
+                continue
+            target = d.carry[i] if d.carry else None
+            r.stop_at, r.keep_progress = stop, d.keep_progress
+            r.carry_to = reps[target] if target is not None else None
+            self.retiring.append(r)
+            busy = max(busy, stop)
+        if any(r not in old for r in reps):
+            busy = max(busy, *(r.ready_at for r in reps if r not in old))
+        retiring_devs = {dev for r in self.retiring for dev in r.devices}
+        for r in reps:
+            if r not in old and retiring_devs.intersection(r.devices) and r.ready_at < stop:
+                raise SimulationError(f"policy {self.policy.name!r} starts a replica at "
+                                      f"{r.ready_at} on devices still serving until {stop}")
+        self.push(stop, _STOP)
+        self.replicas, self.deployment, self.busy_until = reps, new, busy
+        self.records.append(ReconfigRecord(
+            time=now, reasons=tuple(sorted(ctx.reasons)),
+            config=new.config.key if new is not None else "none",
+            moved_bytes=d.moved_bytes, transfer_time=d.transfer_time, note=d.note))
+
+    # ------------------------------------------------------------------ result
+    def check_accounting(self) -> int:
+        """Requests in flight at the end, each counted once, or ``SimulationError``."""
+        seen = np.zeros(len(self.w), dtype=np.int64)
+        seen[np.fromiter(self.queue, dtype=np.int64, count=len(self.queue))] += 1
+        for r in [*self.replicas, *self.retiring]:
+            if r.batch is not None:
+                done = r.batch.finish <= self.end
+                self.finish[r.batch.ids[done]] = r.batch.finish[done]
+                np.add.at(seen, r.batch.ids[~done], 1)
+            for ids in r.pending:
+                np.add.at(seen, ids, 1)
+        finished = np.isfinite(self.finish)
+        where = finished.astype(np.int64) + self.dropped + seen
+        if np.any(where != 1):
+            bad = int(np.flatnonzero(where != 1)[0])
+            raise SimulationError(f"request {bad} is accounted {int(where[bad])} times "
+                                  "(finished, dropped, queued or running)")
+        return int(seen.sum())
+
+    def result(self) -> SpotResult:
+        in_flight = self.check_accounting()
+        finished = np.isfinite(self.finish)
+        n = len(self.w)
+        lat = self.finish - self.w.arrival
+        mean, p50, p90, p99 = latency_stats(lat)
+        slo = (np.full(n, self.opt.slo) if self.opt.slo is not None
+               else self.w.slo if self.w.slo is not None else None)
+        attain = (float(np.mean(finished & (lat <= slo))) if slo is not None and n
+                  else float("nan"))
+        cost = self.trace.cost(end=self.end)
+        changes = [rec for rec in self.records if rec.moved_bytes > 0 or rec.transfer_time > 0]
+        return SpotResult(
+            policy=self.policy.name, num_requests=n, finished=int(finished.sum()),
+            dropped=int(self.dropped.sum()), in_flight=in_flight,
+            latency_mean=mean, latency_p50=p50, latency_p90=p90, latency_p99=p99,
+            slo_attainment=attain, tokens_served=int(self.output[finished].sum()),
+            prompt_tokens_served=int(self.prompt[finished].sum()),
+            requests_restarted=int((self.restarts > 0).sum()),
+            restarts=int(self.restarts.sum()), lost_tokens=self.lost_tokens,
+            recomputed_tokens=self.recomputed, migrations=len(changes),
+            moved_bytes=float(sum(r.moved_bytes for r in changes)),
+            migration_time=float(sum(r.transfer_time for r in changes)),
+            cost_spot=cost["spot"], cost_on_demand=cost["on-demand"], end_time=self.end,
+            arrival=np.asarray(self.w.arrival, dtype=np.float64), finish=self.finish.copy(),
+            reconfigurations=tuple(self.records))
+
+
+def simulate_spot(*, workload: Workload, trace: AvailabilityTrace, policy: SpotPolicy,
+                  model: ModelSpec, hardware: SpotHardware,
+                  options: SpotOptions | None = None) -> SpotResult:
+    """Serve ``workload`` with ``model`` on the fleet of ``trace``, reconfigured by ``policy``.
+
+    See ``tests/test_spot.py`` and ``placement.spot.policies`` for complete examples.
+    """
+    return _Engine(workload, trace, policy, model, hardware, options or SpotOptions()).run()
