@@ -31,7 +31,13 @@ CACHE_VERSION = 2  # 2: kernels timed by cost_model.op_time, fixed overheads
 
 
 def default_cache_dir() -> Path:
-    """``$ALPASERVE_CACHE_DIR`` if set, else ``./.alpaserve_cache``."""
+    """``$ALPASERVE_CACHE_DIR`` if set, else ``./.alpaserve_cache``.
+
+    Returns
+    -------
+    pathlib.Path
+        The cache folder (it need not exist yet; :func:`cached_search` creates it).
+    """
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else Path.cwd() / ".alpaserve_cache"
 
@@ -39,6 +45,23 @@ def default_cache_dir() -> Path:
 def cache_key(model: ModelSpec, cluster: ClusterSpec, max_devices: int,
               options: ConfigSearchOptions) -> str:
     """A hex digest of everything the search result depends on.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model whose configurations are searched.
+    cluster : ClusterSpec
+        The cluster (device type and link speeds enter the costs).
+    max_devices : int
+        The largest group size searched.
+    options : ConfigSearchOptions
+        The search options (batch sizes, group sizes, solvers, memory policy).
+
+    Returns
+    -------
+    str
+        A 64-character SHA-256 hex digest; it changes with any input and with
+        ``CACHE_VERSION``.
 
     Examples
     --------
@@ -86,6 +109,27 @@ def cached_search(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int | 
                   options: ConfigSearchOptions | None = None, cache_dir: str | Path | None = None,
                   refresh: bool = False) -> SearchResult:
     """:func:`search_configs` through the cache; ``result.extra["cache"]`` is hit or miss.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model whose configurations are searched.
+    cluster : ClusterSpec
+        The cluster the configurations are costed on.
+    max_devices : int, optional
+        The largest group size searched; all of the cluster's devices by default.
+    options : ConfigSearchOptions, optional
+        The search options; the defaults of :class:`ConfigSearchOptions` when omitted.
+    cache_dir : str or pathlib.Path, optional
+        The cache folder; :func:`default_cache_dir` when omitted. Created if missing.
+    refresh : bool, default False
+        Search again and overwrite the cached entry even when one exists.
+
+    Returns
+    -------
+    SearchResult
+        The same result :func:`search_configs` returns; an unreadable or stale cache entry is
+        logged and replaced. Entries are written atomically (a temporary file, then a rename).
 
     Examples
     --------

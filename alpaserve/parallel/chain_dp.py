@@ -48,6 +48,16 @@ def _structure(problem: ShardingProblem
 def max_live_states(problem: ShardingProblem) -> int:
     """The largest state count the DP meets (its cost driver).
 
+    Parameters
+    ----------
+    problem : ShardingProblem
+        The operator graph with per-strategy costs and memories, and edge resharding costs.
+
+    Returns
+    -------
+    int
+        The largest number of joint strategy states alive at one step of the elimination order.
+
     Examples
     --------
     >>> p = ShardingProblem(node_names=("a", "b", "c"), strategy_names=(("x", "y"),) * 3,
@@ -79,6 +89,24 @@ def dp_frontier(problem: ShardingProblem, *, max_states: int = DEFAULT_MAX_STATE
     """Every Pareto-optimal (cost, memory) assignment within the budget, fastest first.
 
     Raises :class:`SolverError` when the live-node state space exceeds ``max_states``.
+
+    Parameters
+    ----------
+    problem : ShardingProblem
+        The operator graph with per-strategy costs and memories, and edge resharding costs.
+    max_states : int, default 50000
+        The largest state count allowed before giving up.
+
+    Returns
+    -------
+    list of ShardingSolution
+        The Pareto points within ``problem.memory_budget``, fastest first (memory falling);
+        empty when no assignment fits.
+
+    Raises
+    ------
+    SolverError
+        When the live-node state space exceeds ``max_states``.
 
     Examples
     --------
@@ -137,6 +165,23 @@ def solve_dp(problem: ShardingProblem, *, max_states: int = DEFAULT_MAX_STATES
              ) -> ShardingSolution | None:
     """The cheapest assignment within the memory budget, or ``None`` if none fits.
 
+    Parameters
+    ----------
+    problem : ShardingProblem
+        The operator graph with per-strategy costs and memories, and edge resharding costs.
+    max_states : int, default 50000
+        The largest state count allowed before giving up.
+
+    Returns
+    -------
+    ShardingSolution or None
+        The optimal assignment (``optimal=True``), or ``None`` when nothing fits the budget.
+
+    Raises
+    ------
+    SolverError
+        When the live-node state space exceeds ``max_states``.
+
     Examples
     --------
     >>> p = ShardingProblem(node_names=("a", "b"), strategy_names=(("x", "y"), ("x", "y")),
@@ -150,7 +195,19 @@ def solve_dp(problem: ShardingProblem, *, max_states: int = DEFAULT_MAX_STATES
 
 
 def solve_chain(problem: ShardingProblem) -> ShardingSolution | None:
-    """Viterbi on a pure chain (edges ``(i, i + 1)`` only, no ties); see :func:`solve_dp`."""
+    """Viterbi on a pure chain (edges ``(i, i + 1)`` only, no ties); see :func:`solve_dp`.
+
+    Parameters
+    ----------
+    problem : ShardingProblem
+        The operator graph with per-strategy costs and memories, and edge resharding costs.
+        Its edges must be ``(i, i + 1)`` only.
+
+    Returns
+    -------
+    ShardingSolution or None
+        The optimal assignment within the memory budget, or ``None`` when nothing fits.
+    """
     if not problem.is_chain:
         raise SpecError(f"problem with edges {problem.edges[:4]}... and ties "
                         f"{problem.ties} is not a pure chain")

@@ -31,6 +31,20 @@ StageCostFn = Callable[[int, int], np.ndarray]
 
 @dataclass(frozen=True, kw_only=True)
 class StagePlacement:
+    """One pipeline stage: a contiguous run of layers on a contiguous sub-mesh.
+
+    Parameters
+    ----------
+    layer_start, layer_end : int
+        The stage runs layers ``[layer_start, layer_end)``.
+    device_offset : int
+        Index of the stage's first device within the group.
+    num_devices : int
+        Size of the stage's sub-mesh.
+    latency : float
+        The stage's latency in seconds, including the activation transfer to the next stage.
+    """
+
     layer_start: int
     layer_end: int
     device_offset: int
@@ -40,7 +54,17 @@ class StagePlacement:
 
 @dataclass(frozen=True, kw_only=True)
 class Partition:
-    """Stages in pipeline order, the slowest stage and the sum of all stages."""
+    """Stages in pipeline order, the slowest stage and the sum of all stages.
+
+    Parameters
+    ----------
+    stages : tuple of StagePlacement
+        The stages in pipeline order; together they cover every layer and every device.
+    max_stage_latency : float
+        The slowest stage's latency in seconds (the pipeline's throughput bound).
+    total_latency : float
+        The sum of the stage latencies in seconds (one request's latency through the pipeline).
+    """
 
     stages: tuple[StagePlacement, ...]
     max_stage_latency: float
@@ -51,6 +75,29 @@ def partition_layers(*, num_layers: int, num_stages: int, num_devices: int,
                      sizes: Sequence[int], stage_cost: StageCostFn,
                      rel_tol: float = 1e-9) -> Partition | None:
     """The exact min-max partition (ties by total latency), or ``None`` if nothing fits.
+
+    Parameters
+    ----------
+    num_layers : int
+        Number of layers ``L`` to split.
+    num_stages : int
+        Number of pipeline stages ``p``.
+    num_devices : int
+        Number of devices ``D`` in the group; every device is used exactly.
+    sizes : sequence of int
+        Allowed sub-mesh sizes; one size gives equal sub-meshes.
+    stage_cost : callable
+        ``stage_cost(offset, size)`` returns an ``(L + 1) × (L + 1)`` array whose ``[k, i]``
+        entry is the latency of layers ``[k, i)`` on ``size`` devices from ``offset`` (``inf``
+        when they do not fit).
+    rel_tol : float, default 1e-9
+        Relative tolerance when collecting stages no slower than the optimal maximum.
+
+    Returns
+    -------
+    Partition or None
+        The min-max partition with ties broken by total latency, or ``None`` when no split
+        fits.
 
     Examples
     --------

@@ -69,6 +69,27 @@ def solve_ilp(problem: ShardingProblem, *, backend: Backend = "auto",
     Raises :class:`SolverError` when the solver fails, and, with ``strict``, when it stops
     without proving optimality. Otherwise such a solve comes back with ``optimal=False``.
 
+    Parameters
+    ----------
+    problem : ShardingProblem
+        The operator graph with per-strategy costs and memories and its memory budget.
+    backend : {"auto", "highs", "cbc"}, default "auto"
+        The MILP solver; ``"auto"`` takes HiGHS when ``highspy`` is installed, else CBC.
+    time_limit : float, optional
+        Wall-clock limit in seconds for one solve; none by default.
+    strict : bool, default False
+        Raise instead of returning a solution whose optimality was not proven.
+
+    Returns
+    -------
+    ShardingSolution or None
+        The cheapest assignment within the budget, or ``None`` when nothing fits.
+
+    Raises
+    ------
+    SolverError
+        When the solver fails, or (with ``strict``) stops without proving optimality.
+
     Examples
     --------
     >>> p = ShardingProblem(node_names=("a", "b"), strategy_names=(("x", "y"), ("x", "y")),
@@ -152,6 +173,22 @@ def ilp_frontier(problem: ShardingProblem, *, backend: Backend = "auto",
     Starts from the unconstrained optimum and re-solves with the budget just below the last
     point's memory until nothing fits. Points come fastest first, memory falling. Memories
     within a relative 1e-6 of each other count as equal (the solver's tolerance).
+
+    Parameters
+    ----------
+    problem : ShardingProblem
+        The operator graph; its memory budget bounds the first solve.
+    backend : {"auto", "highs", "cbc"}, default "auto"
+        The MILP solver, as in :func:`solve_ilp`.
+    time_limit : float, optional
+        Wall-clock limit in seconds for each solve.
+    max_points : int, default 64
+        The most frontier points returned.
+
+    Returns
+    -------
+    list of ShardingSolution
+        The Pareto points, fastest first with memory falling; empty when nothing fits.
 
     Examples
     --------

@@ -34,7 +34,23 @@ IntraSolver = Literal["auto", "dp", "ilp"]
 
 @dataclass(frozen=True, kw_only=True)
 class LayerPlan:
-    """One layer's chosen strategies on a mesh; bytes are per device."""
+    """One layer's chosen strategies on a mesh; bytes are per device.
+
+    Parameters
+    ----------
+    latency_s : float
+        The layer's latency in seconds, resharding between operators included.
+    weight_bytes : int
+        Weight bytes per device.
+    activation_bytes : int
+        Activation working set per device in bytes.
+    boundary_layout : tuple
+        The sharding layout of the layer's output (what the next layer receives).
+    strategies : tuple of (str, str)
+        ``(operator, strategy)`` pairs, one per operator.
+    optimal : bool
+        Whether the solver proved the plan optimal.
+    """
 
     latency_s: float
     weight_bytes: int
@@ -50,6 +66,28 @@ class LayerPlanner:
 
     ``dp_max_states`` is where ``solver="auto"`` switches from the DP to the ILP.
     ``reuse=False`` re-solves every request (the no-reuse baseline of the benchmark).
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model whose layers are planned.
+    device : DeviceSpec
+        The device type (peak FLOP/s, memory bandwidth).
+    efficiency : float, optional
+        Achieved fraction of peak matmul throughput.
+    solver : {"auto", "dp", "ilp"}, default "auto"
+        The intra-operator solver; ``"auto"`` uses the chain DP while the state count stays
+        within ``dp_max_states``, else the ILP.
+    backend : {"auto", "highs", "cbc"}, default "auto"
+        The MILP backend of the ILP.
+    time_limit : float, optional
+        Wall-clock limit in seconds per ILP solve.
+    dp_max_states : int, default 500
+        The DP state count above which ``"auto"`` switches to the ILP.
+    reuse : bool, default True
+        Remember sharding spaces and frontiers across calls.
+    solves, non_optimal_solves : int
+        Counters updated by :meth:`plan` (solver calls, and those not proven optimal).
 
     Examples
     --------
@@ -89,6 +127,22 @@ class LayerPlanner:
                             f"{self.solver!r}")
 
     def space(self, kind: LayerKind, batch_size: int, mesh: LogicalMesh) -> LayerShardingSpace:
+        """The sharding space of one layer (operators, strategies, costs), cached when ``reuse``.
+
+        Parameters
+        ----------
+        kind : {"dense", "moe"}
+            The layer kind (a mixture-of-experts layer holds experts).
+        batch_size : int
+            Requests per batch.
+        mesh : LogicalMesh
+            The logical device mesh the layer is sharded over.
+
+        Returns
+        -------
+        LayerShardingSpace
+            The per-operator strategies and the :class:`ShardingProblem` built from them.
+        """
         key = (kind, batch_size, mesh)
         space = self._spaces.get(key) if self.reuse else None
         if space is None:
@@ -98,13 +152,43 @@ class LayerPlanner:
         return space
 
     def min_weight_bytes(self, kind: LayerKind, batch_size: int, mesh: LogicalMesh) -> float:
-        """The smallest per-device weight memory of a layer (memory is separable per node)."""
+        """The smallest per-device weight memory of a layer (memory is separable per node).
+
+        Parameters
+        ----------
+        kind : {"dense", "moe"}
+            The layer kind (a mixture-of-experts layer holds experts).
+        batch_size : int
+            Requests per batch.
+        mesh : LogicalMesh
+            The logical device mesh the layer is sharded over.
+
+        Returns
+        -------
+        float
+            The least weight bytes per device any plan of the layer needs.
+        """
         problem = self.space(kind, batch_size, mesh).problem
         return float(sum(min(row) for row in problem.node_memory))
 
     def min_activation_bytes(self, kind: LayerKind, batch_size: int,
                              mesh: LogicalMesh) -> int:
-        """A lower bound on a plan's activation working set (largest per-node minimum)."""
+        """A lower bound on a plan's activation working set (largest per-node minimum).
+
+        Parameters
+        ----------
+        kind : {"dense", "moe"}
+            The layer kind (a mixture-of-experts layer holds experts).
+        batch_size : int
+            Requests per batch.
+        mesh : LogicalMesh
+            The logical device mesh the layer is sharded over.
+
+        Returns
+        -------
+        int
+            A lower bound, in bytes per device, on any plan's activation working set.
+        """
         space = self.space(kind, batch_size, mesh)
         return max(min(s.activation_bytes for s in ss) for ss in space.strategies)
 
@@ -142,7 +226,24 @@ class LayerPlanner:
 
     def plan(self, kind: LayerKind, batch_size: int, mesh: LogicalMesh,
              weight_budget: float) -> LayerPlan | None:
-        """The fastest plan whose per-device weights fit ``weight_budget``, or ``None``."""
+        """The fastest plan whose per-device weights fit ``weight_budget``, or ``None``.
+
+        Parameters
+        ----------
+        kind : {"dense", "moe"}
+            The layer kind (a mixture-of-experts layer holds experts).
+        batch_size : int
+            Requests per batch.
+        mesh : LogicalMesh
+            The logical device mesh the layer is sharded over.
+        weight_budget : float
+            Per-device weight bytes the layer may use (``math.inf`` for no limit).
+
+        Returns
+        -------
+        LayerPlan or None
+            The fastest plan within the budget, or ``None`` when no sharding fits.
+        """
         sol = self._solve(kind, batch_size, mesh, weight_budget)
         if sol is None:
             return None

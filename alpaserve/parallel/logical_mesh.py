@@ -20,6 +20,15 @@ from alpaserve.errors import SpecError
 class LogicalMesh:
     """``shape = (rows, cols)`` devices; ``bandwidth[a]``/``latency[a]`` of axis ``a``.
 
+    Parameters
+    ----------
+    shape : tuple of (int, int)
+        ``(rows, cols)``; the mesh has ``rows * cols`` devices.
+    bandwidth : tuple of (float, float)
+        Link bandwidth of each axis in bytes per second.
+    latency : tuple of (float, float)
+        Link latency of each axis in seconds.
+
     Examples
     --------
     >>> m = LogicalMesh(shape=(1, 4), bandwidth=(100e9, 100e9), latency=(1e-5, 1e-5))
@@ -53,13 +62,43 @@ class LogicalMesh:
 
     @classmethod
     def uniform(cls, shape: tuple[int, int], bandwidth: float, latency: float) -> LogicalMesh:
-        """Both axes on the same link."""
+        """Both axes on the same link.
+
+        Parameters
+        ----------
+        shape : tuple of (int, int)
+            ``(rows, cols)``.
+        bandwidth : float
+            Bytes per second on both axes.
+        latency : float
+            Seconds per message on both axes.
+
+        Returns
+        -------
+        LogicalMesh
+            A mesh whose two axes share one link speed.
+        """
         return cls(shape=shape, bandwidth=(bandwidth, bandwidth), latency=(latency, latency))
 
     @classmethod
     def from_cluster(cls, cluster: ClusterSpec, device_ids: Sequence[int],
                      shape: tuple[int, int]) -> LogicalMesh:
         """The mesh of ``device_ids`` (row-major) in ``cluster``.
+
+        Parameters
+        ----------
+        cluster : ClusterSpec
+            The cluster whose link speeds apply (intra-node or inter-node per axis).
+        device_ids : sequence of int
+            The mesh's devices, row-major; ``len(device_ids)`` must equal ``rows * cols``.
+        shape : tuple of (int, int)
+            ``(rows, cols)``.
+
+        Returns
+        -------
+        LogicalMesh
+            Each axis takes the link between the devices along it (intra-node speeds
+    for an axis of one device).
 
         Examples
         --------
@@ -85,6 +124,16 @@ class LogicalMesh:
 
 def mesh_shapes(num_devices: int) -> tuple[tuple[int, int], ...]:
     """Logical shapes of ``num_devices``: ``(1, n)`` and ``(r, n/r)`` with ``2 <= r <= n/r``.
+
+    Parameters
+    ----------
+    num_devices : int
+        The number of devices (a positive integer).
+
+    Returns
+    -------
+    tuple of (int, int)
+        The shapes, ``(1, n)`` first and then by rows ascending.
 
     Examples
     --------

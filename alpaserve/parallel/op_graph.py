@@ -45,6 +45,31 @@ class OpNode:
     :mod:`alpaserve.parallel.sharding` times exactly the kernels of
     :func:`alpaserve.cost.layers.layer_cost`.
 
+    Parameters
+    ----------
+    name : str
+        The operator's name within its layer (e.g. ``"qkv"``, ``"ffn1"``).
+    kind : str
+        The operator kind: ``"input"``, ``"output"``, ``"layernorm"``, ``"matmul"``,
+    ``"attention_score"``, ``"attention_context"``, ``"residual"``, ``"moe_gate"`` or
+    ``"moe_experts"``.
+    flops : float
+        Floating-point operations of the whole (unsharded) operator.
+    input_shapes : tuple of tuple of int
+        Shapes of its inputs.
+    output_shape : tuple of int
+        Shape of its output.
+    weight_bytes : int
+        Bytes of parameters it holds.
+    dtype_bytes : int
+        Bytes per element.
+    dims : dict of str to int
+        The loop sizes strategies split (see above).
+    activation : {"gelu"} or None
+        A fused activation, if any.
+    fused_input : bool
+        Whether the input is produced inside the same fused kernel.
+
     Examples
     --------
     >>> op = OpNode(name="ffn1", kind="matmul", flops=2 * 8 * 4 * 16, input_shapes=((8, 4),),
@@ -89,6 +114,18 @@ class OpNode:
 def layer_kind(model: ModelSpec, layer: int) -> LayerKind:
     """``"moe"`` for a layer holding experts, else ``"dense"``.
 
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    layer : int
+        Layer index, ``0 <= layer < model.num_layers``.
+
+    Returns
+    -------
+    {"dense", "moe"}
+        The layer's kind.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -103,6 +140,20 @@ def layer_graph(model: ModelSpec, *, batch_size: int, kind: LayerKind = "dense")
 
     Edges carry ``port`` (which input of the consumer the tensor feeds) and ``bytes`` (the
     full tensor size). Graph attributes: ``model``, ``batch_size``, ``kind``.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    batch_size : int
+        Requests per batch.
+    kind : {"dense", "moe"}, default "dense"
+        Which kind of layer to build.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes carry an :class:`OpNode` under ``"op"``, in topological order.
 
     Examples
     --------

@@ -19,6 +19,23 @@ from alpaserve.errors import SpecError
 class ShardingProblem:
     """Nodes in topological order; ``edges`` index into them with ``u < v``.
 
+    Parameters
+    ----------
+    node_names : tuple of str
+        Operator names, topologically ordered.
+    strategy_names : tuple of tuple of str
+        Each node's strategy names.
+    node_costs, node_memory : tuple of tuple of float
+        Per node and strategy: latency in seconds and memory in bytes per device.
+    edges : tuple of (int, int)
+        ``(u, v)`` with ``u < v``: ``v`` consumes ``u``'s output.
+    edge_costs : tuple of tuple of tuple of float
+        Per edge, the resharding seconds for each ``(strategy of u, strategy of v)``.
+    ties : tuple of (int, int), default ()
+        Node pairs that must take the same strategy index (shared weights).
+    memory_budget : float, default inf
+        The largest total memory an assignment may use.
+
     Examples
     --------
     >>> p = ShardingProblem(node_names=("a", "b"), strategy_names=(("x", "y"), ("x", "y")),
@@ -75,6 +92,18 @@ class ShardingProblem:
         return len(self.node_names)
 
     def num_strategies(self, v: int) -> int:
+        """The number of strategies of node ``v``.
+
+        Parameters
+        ----------
+        v : int
+            Node index.
+
+        Returns
+        -------
+        int
+            ``len(strategy_names[v])``.
+        """
         return len(self.strategy_names[v])
 
     @property
@@ -89,13 +118,41 @@ class ShardingProblem:
                                                      for i in range(self.num_nodes - 1))
 
     def with_budget(self, memory_budget: float) -> ShardingProblem:
+        """The same problem under another memory budget.
+
+        Parameters
+        ----------
+        memory_budget : float
+            The new budget in bytes (``math.inf`` for none).
+
+        Returns
+        -------
+        ShardingProblem
+            A copy differing only in ``memory_budget``.
+        """
         return ShardingProblem(node_names=self.node_names, strategy_names=self.strategy_names,
                                node_costs=self.node_costs, node_memory=self.node_memory,
                                edges=self.edges, edge_costs=self.edge_costs, ties=self.ties,
                                memory_budget=memory_budget)
 
     def evaluate(self, choice: tuple[int, ...]) -> tuple[float, float]:
-        """(cost, memory) of a full assignment; cost is ``inf`` when a tie is broken."""
+        """(cost, memory) of a full assignment; cost is ``inf`` when a tie is broken.
+
+        Parameters
+        ----------
+        choice : tuple of int
+            One strategy index per node.
+
+        Returns
+        -------
+        tuple of (float, float)
+            ``(cost, memory)``: the latency sum with resharding, and the memory sum.
+
+        Raises
+        ------
+        SpecError
+            When ``choice`` has the wrong length or an index out of range.
+        """
         if len(choice) != self.num_nodes:
             raise SpecError(f"assignment has {len(choice)} entries for {self.num_nodes} nodes")
         if any(choice[u] != choice[v] for u, v in self.ties):
@@ -107,7 +164,18 @@ class ShardingProblem:
         return float(cost), float(memory)
 
     def brute_force(self, max_choices: int = 200_000) -> ShardingSolution | None:
-        """Enumerate every assignment (a reference for tests); ``None`` when infeasible."""
+        """Enumerate every assignment (a reference for tests); ``None`` when infeasible.
+
+        Parameters
+        ----------
+        max_choices : int, default 200000
+            Refuse problems with more joint assignments than this.
+
+        Returns
+        -------
+        ShardingSolution or None
+            The optimal assignment within the budget, or ``None`` when nothing fits.
+        """
         if self.num_choices > max_choices:
             raise SpecError(f"brute force over {self.num_choices} assignments exceeds "
                             f"max_choices={max_choices}")
@@ -130,6 +198,21 @@ class ShardingSolution:
 
     ``optimal`` is False when the solver stopped (e.g. at a time limit) with a feasible but
     unproven assignment; ``status`` says why.
+
+    Parameters
+    ----------
+    choice : tuple of int
+        One strategy index per node.
+    cost : float
+        Latency in seconds, resharding included.
+    memory : float
+        Memory in bytes per device.
+    optimal : bool
+        Whether optimality was proven.
+    status : str
+        The solver's status text.
+    solver : str
+        Which solver found it (e.g. ``"dp"``, ``"brute-force"``, or the MILP backend).
     """
 
     choice: tuple[int, ...]
@@ -140,6 +223,17 @@ class ShardingSolution:
     solver: str
 
     def names(self, problem: ShardingProblem) -> dict[str, str]:
-        """Node name -> chosen strategy name."""
+        """Node name -> chosen strategy name.
+
+        Parameters
+        ----------
+        problem : ShardingProblem
+            The problem this solution answers.
+
+        Returns
+        -------
+        dict of str to str
+            Node name to chosen strategy name.
+        """
         return {problem.node_names[v]: problem.strategy_names[v][s]
                 for v, s in enumerate(self.choice)}

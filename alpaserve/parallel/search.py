@@ -42,6 +42,39 @@ class ConfigSearchOptions:
     :data:`STAGE_OVERHEAD_S`). ``flat_meshes_only`` keeps every stage on a 1-D ``(1, t)``
     mesh, the Megatron-style layout :func:`alpaserve.cost.model.profile_entry` assumes;
     2-D meshes can shard some matmuls both ways and reduce fewer bytes.
+
+    Parameters
+    ----------
+    batch_sizes : tuple of int, default (1, 2, 4)
+        Batch sizes profiled for every candidate.
+    group_sizes : tuple of int, optional
+        Group sizes searched; every power of two up to ``max_devices`` by default.
+    memory_policy : {"min-memory", "fastest"}, default "min-memory"
+        ``"min-memory"`` keeps each stage within ``1 + memory_slack`` of its least weight
+        memory (room for more models per device); ``"fastest"`` uses all usable memory.
+    memory_slack : float, default 0.05
+        The relative slack of ``"min-memory"``.
+    allow_unequal : bool, default True
+        Let the inter-op DP give stages sub-meshes of different sizes.
+    intra_solver : {"auto", "dp", "ilp"}, default "auto"
+        The intra-operator solver (see :class:`~alpaserve.parallel.layer_plans.LayerPlanner`).
+    ilp_backend : {"auto", "highs", "cbc"}, default "auto"
+        The MILP backend.
+    ilp_time_limit : float, optional
+        Seconds per ILP solve.
+    matmul_efficiency : float
+        Achieved fraction of peak matmul throughput.
+    layer_overhead_s, stage_overhead_s : float
+        Fixed seconds added per layer and per stage.
+    flat_meshes_only : bool, default False
+        Only 1-D ``(1, t)`` meshes.
+    reuse_layers : bool, default True
+        Remember layer plans across stages (the no-reuse baseline turns it off).
+
+    Raises
+    ------
+    SpecError
+        When a batch or group size is not a positive integer, or a choice is unknown.
     """
 
     batch_sizes: tuple[int, ...] = (1, 2, 4)
@@ -70,12 +103,29 @@ class ConfigSearchOptions:
             object.__setattr__(self, "group_sizes", tuple(sorted(set(self.group_sizes))))
 
     def to_dict(self) -> dict[str, object]:
+        """Every field by name (for cache keys and logs).
+
+        Returns
+        -------
+        dict of str to object
+            Field name to value.
+        """
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Candidate:
-    """One parallel config on ``group_size`` devices and its profile per batch size."""
+    """One parallel config on ``group_size`` devices and its profile per batch size.
+
+    Parameters
+    ----------
+    config : ParallelConfig
+        Pipeline stages with their layer ranges and tensor degrees.
+    group_size : int
+        Devices the config occupies.
+    entries : tuple of ProfileEntry
+        Its profile (stage latencies, memory), one entry per batch size.
+    """
 
     config: ParallelConfig
     group_size: int
@@ -88,7 +138,21 @@ class Candidate:
 
 @dataclass(frozen=True, kw_only=True)
 class SearchResult:
-    """Every candidate found, what was skipped (with why), and solver statistics."""
+    """Every candidate found, what was skipped (with why), and solver statistics.
+
+    Parameters
+    ----------
+    model : str
+        The model's name.
+    candidates : tuple of Candidate
+        Every config found, over all group sizes.
+    skipped : tuple of str, default ()
+        A reason for each group size or config that was skipped.
+    intra_op_solves, non_optimal_solves : int, default 0
+        Intra-operator solver calls, and those not proven optimal.
+    extra : dict, optional
+        Run metadata, not compared (e.g. ``"cache"``: ``"hit"``/``"miss"`` and its path).
+    """
 
     model: str
     candidates: tuple[Candidate, ...]
@@ -98,11 +162,30 @@ class SearchResult:
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     def profile_db(self) -> ProfileDB:
+        """The candidates' entries as a profile database.
+
+        Returns
+        -------
+        ProfileDB
+            One entry per (config, batch size).
+        """
         return ProfileDB(e for c in self.candidates for e in c.entries)
 
 
 def tensor_degrees(model: ModelSpec, max_degree: int) -> list[int]:
     """Degrees ``t <= max_degree`` dividing both ``num_heads`` and ``ffn_size``.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model (its head count and FFN width must split evenly).
+    max_degree : int
+        The largest degree considered.
+
+    Returns
+    -------
+    list of int
+        The valid degrees, ascending (1 always included).
 
     Examples
     --------
@@ -228,6 +311,27 @@ def search_configs(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int |
     Raises :class:`InfeasibleError`, naming the smallest group size that would fit, when no
     group size up to ``max_devices`` can hold the model.
 
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    cluster : ClusterSpec
+        The cluster; groups are its first ``g`` devices.
+    max_devices : int, optional
+        The largest group searched; all devices by default.
+    options : ConfigSearchOptions, optional
+        The search options; defaults when omitted.
+
+    Returns
+    -------
+    SearchResult
+        Every feasible config with its analytic profile, plus skips and solver counts.
+
+    Raises
+    ------
+    InfeasibleError
+        When no group size up to ``max_devices`` can hold the model.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -267,7 +371,24 @@ def search_configs(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int |
 
 def smallest_fitting_group(model: ModelSpec, cluster: ClusterSpec, options: ConfigSearchOptions,
                            *, start: int = 1) -> int | None:
-    """The smallest power-of-two group (>= ``start``) of this device type that fits."""
+    """The smallest power-of-two group (>= ``start``) of this device type that fits.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    cluster : ClusterSpec
+        The cluster whose device type (memory) and node size apply.
+    options : ConfigSearchOptions
+        The search options (memory policy, overheads).
+    start : int, default 1
+        Begin the probe at the first power of two ``>= start``.
+
+    Returns
+    -------
+    int or None
+        The group size, or ``None`` when even the largest probed group cannot hold it.
+    """
     usable = cluster.device.usable_memory_bytes
     planner: LayerPlanner | None = None
     group = 1

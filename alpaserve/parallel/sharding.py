@@ -60,7 +60,21 @@ REPLICATED: Layout = ((), ())
 
 @dataclass(frozen=True, kw_only=True)
 class Strategy:
-    """One way to run an operator on a mesh; bytes are per device."""
+    """One way to run an operator on a mesh; bytes are per device.
+
+    Parameters
+    ----------
+    name : str
+        E.g. ``"replicated"``, ``"col@1"`` (output features split along mesh axis 1).
+    in_layouts : tuple of Layout
+        The layout each input must arrive in.
+    out_layout : Layout
+        The layout of the output.
+    compute_s, comm_s : float
+        Seconds of compute and of collective communication per device.
+    weight_bytes, activation_bytes : int
+        Bytes per device of weights and of activations.
+    """
 
     name: str
     in_layouts: tuple[Layout, ...]
@@ -77,6 +91,16 @@ class Strategy:
 
 def layout_name(layout: Layout) -> str:
     """``R`` or e.g. ``S0[1]`` (dim 0 split along axis 1), ``S1[0,1]``.
+
+    Parameters
+    ----------
+    layout : tuple of (tuple of int, tuple of int)
+        Mesh axes splitting tensor dims 0 and 1.
+
+    Returns
+    -------
+    str
+        The short name.
 
     Examples
     --------
@@ -96,6 +120,20 @@ def reshard_time(src: Layout, dst: Layout, tensor_bytes: float, mesh: LogicalMes
 
     Going from split to replicated along an axis is an all-gather; moving the split to the
     other dimension is an all-to-all; going from replicated to split is a local slice (free).
+
+    Parameters
+    ----------
+    src, dst : Layout
+        Source and target layouts.
+    tensor_bytes : float
+        The full (unsharded) tensor's size in bytes.
+    mesh : LogicalMesh
+        The mesh whose axis links carry the collectives.
+
+    Returns
+    -------
+    float
+        Seconds.
 
     Examples
     --------
@@ -277,6 +315,22 @@ def op_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
                   efficiency: float = DEFAULT_MATMUL_EFFICIENCY) -> list[Strategy]:
     """Every valid strategy of ``op`` on ``mesh`` (splits must divide the split extents).
 
+    Parameters
+    ----------
+    op : OpNode
+        The operator.
+    mesh : LogicalMesh
+        The device mesh.
+    device : DeviceSpec
+        The device type (peak FLOP/s, memory bandwidth).
+    efficiency : float, optional
+        Achieved fraction of peak matmul throughput.
+
+    Returns
+    -------
+    list of Strategy
+        The strategies, replicated first.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -302,7 +356,15 @@ def op_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
 
 @dataclass(frozen=True, kw_only=True)
 class LayerShardingSpace:
-    """A layer's strategy-selection problem and the strategies behind its indices."""
+    """A layer's strategy-selection problem and the strategies behind its indices.
+
+    Parameters
+    ----------
+    problem : ShardingProblem
+        The selection problem over the layer's operators.
+    strategies : tuple of tuple of Strategy
+        Per node, the strategy behind each strategy index.
+    """
 
     problem: ShardingProblem
     strategies: tuple[tuple[Strategy, ...], ...]
@@ -316,6 +378,22 @@ def build_sharding_problem(graph: nx.DiGraph, mesh: LogicalMesh, device: DeviceS
     Node costs are compute + communication; node memory is per-device weight bytes; edges
     cost the resharding from the producer's output layout to the consumer's input layout.
     The ``input``/``output`` nodes, when present, are tied.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        An operator graph from :func:`~alpaserve.parallel.op_graph.layer_graph`.
+    mesh : LogicalMesh
+        The device mesh.
+    device : DeviceSpec
+        The device type.
+    efficiency : float, optional
+        Achieved fraction of peak matmul throughput.
+
+    Returns
+    -------
+    LayerShardingSpace
+        The problem (unbounded memory budget) and its strategies.
 
     Examples
     --------

@@ -39,7 +39,19 @@ MemoryPolicy = Literal["min-memory", "fastest"]
 
 @dataclass(frozen=True, kw_only=True)
 class StageEstimate:
-    """One stage at one batch size; bytes are per device."""
+    """One stage at one batch size; bytes are per device.
+
+    Parameters
+    ----------
+    latency_s : float
+        Seconds for one batch through the stage, the transfer to the next stage included.
+    weight_bytes : int
+        Weight bytes per device (embeddings on the first stage included).
+    peak_bytes : int
+        Weights plus the largest activation working set, per device.
+    plans : tuple of LayerPlan
+        The layer plans used (dense and/or MoE).
+    """
 
     latency_s: float
     weight_bytes: int
@@ -50,6 +62,23 @@ class StageEstimate:
 @dataclass(kw_only=True)
 class StageCoster:
     """Stage estimates for one model on one cluster, memoised per distinct stage body.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    cluster : ClusterSpec
+        The cluster (device type, node size, links).
+    planner : LayerPlanner
+        Solves and caches layer plans.
+    memory_policy : {"min-memory", "fastest"}, default "min-memory"
+        See :class:`~alpaserve.parallel.search.ConfigSearchOptions`.
+    memory_slack : float, default 0.05
+        The slack of ``"min-memory"``.
+    layer_overhead_s, stage_overhead_s : float
+        Fixed seconds per layer and per stage.
+    flat_meshes_only : bool, default False
+        Only ``(1, size)`` meshes.
 
     Examples
     --------
@@ -91,7 +120,20 @@ class StageCoster:
 
     # ------------------------------------------------------------------ geometry
     def aligned(self, offset: int, size: int) -> bool:
-        """Sub-meshes stay inside one node, or are whole nodes."""
+        """Sub-meshes stay inside one node, or are whole nodes.
+
+        Parameters
+        ----------
+        offset : int
+            First device of the sub-mesh.
+        size : int
+            Its number of devices.
+
+        Returns
+        -------
+        bool
+            Whether the sub-mesh lies within the cluster and respects node boundaries.
+        """
         per_node = self.cluster.devices_per_node
         if offset < 0 or offset + size > self.cluster.num_devices:
             return False
@@ -100,6 +142,20 @@ class StageCoster:
         return offset % per_node == 0 and size % per_node == 0
 
     def mesh(self, offset: int, shape: tuple[int, int]) -> LogicalMesh:
+        """The logical mesh of ``shape`` from device ``offset`` (memoised).
+
+        Parameters
+        ----------
+        offset : int
+            First device.
+        shape : tuple of (int, int)
+            ``(rows, cols)``.
+
+        Returns
+        -------
+        LogicalMesh
+            The mesh with the cluster's link speeds.
+        """
         key = (offset, shape)
         mesh = self._meshes.get(key)
         if mesh is None:
@@ -109,10 +165,35 @@ class StageCoster:
         return mesh
 
     def activation_bytes(self, batch_size: int) -> int:
+        """Bytes of one layer's output activation for a batch.
+
+        Parameters
+        ----------
+        batch_size : int
+            Requests per batch.
+
+        Returns
+        -------
+        int
+            ``batch_size × seq_len × hidden_size × dtype_bytes``.
+        """
         return batch_size * self.model.seq_len * self.model.hidden_size * self.model.dtype_bytes
 
     def transfer_s(self, end_device: int, batch_size: int) -> float:
-        """Sending the activation from device ``end_device - 1`` to ``end_device``."""
+        """Sending the activation from device ``end_device - 1`` to ``end_device``.
+
+        Parameters
+        ----------
+        end_device : int
+            The first device of the next stage.
+        batch_size : int
+            Requests per batch.
+
+        Returns
+        -------
+        float
+            Seconds of the point-to-point transfer; 0 past the cluster's last device.
+        """
         if end_device >= self.cluster.num_devices:
             return 0.0
         bw, lat = self.cluster.link([end_device - 1, end_device])
@@ -121,7 +202,29 @@ class StageCoster:
     # ------------------------------------------------------------------ stages
     def estimate(self, start: int, end: int, offset: int, shape: tuple[int, int],
                  batch_size: int) -> StageEstimate | None:
-        """Layers ``[start, end)`` on the ``shape`` mesh from device ``offset``."""
+        """Layers ``[start, end)`` on the ``shape`` mesh from device ``offset``.
+
+        Parameters
+        ----------
+        start, end : int
+            The stage runs layers ``[start, end)``.
+        offset : int
+            Index of the stage's first device.
+        shape : tuple of (int, int)
+            The logical mesh shape.
+        batch_size : int
+            Requests per batch.
+
+        Returns
+        -------
+        StageEstimate or None
+            The estimate, or ``None`` when the stage does not fit in device memory.
+
+        Raises
+        ------
+        SpecError
+            When ``[start, end)`` is not a valid layer range.
+        """
         if not 0 <= start < end <= self.model.num_layers:
             raise SpecError(f"stage [{start}, {end}) is invalid for {self.model.num_layers} "
                             "layers")
@@ -192,6 +295,22 @@ class StageCoster:
 
         ``flat_meshes_only`` restricts the choice to ``(1, size)`` (a quick feasibility probe:
         2-D meshes split weights no further).
+
+        Parameters
+        ----------
+        start, end : int
+            The stage runs layers ``[start, end)``.
+        offset : int
+            Index of the stage's first device.
+        size : int
+            Devices of the stage's sub-mesh.
+        batch_size : int
+            Requests per batch.
+
+        Returns
+        -------
+        tuple of ((int, int), StageEstimate) or None
+            The fastest shape and its estimate, or ``None`` when no shape fits.
         """
         best = None
         shapes = mesh_shapes(size)
@@ -202,7 +321,23 @@ class StageCoster:
         return best
 
     def cost_matrix(self, offset: int, size: int, batch_size: int) -> np.ndarray:
-        """``[k, i]`` = latency of layers ``[k, i)`` on ``size`` devices from ``offset``."""
+        """``[k, i]`` = latency of layers ``[k, i)`` on ``size`` devices from ``offset``.
+
+        Parameters
+        ----------
+        offset : int
+            First device of the sub-mesh.
+        size : int
+            Its number of devices.
+        batch_size : int
+            Requests per batch.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(L + 1) × (L + 1)`` seconds, ``inf`` where the stage does not fit or the sub-mesh
+            is not aligned to nodes (memoised; do not modify).
+        """
         key = (offset, size, batch_size)
         cached = self._matrices.get(key)
         if cached is not None:
