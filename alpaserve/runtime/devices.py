@@ -16,6 +16,21 @@ def use_cpu_devices(count: int) -> list[Any]:
 
     Must be called before JAX initialises its backends (before the first ``jax.devices()``
     or computation in the process); afterwards it only succeeds if the count already matches.
+
+    Parameters
+    ----------
+    count : int
+        Number of virtual CPU devices (a positive integer).
+
+    Returns
+    -------
+    list
+        The ``count`` JAX CPU devices.
+
+    Raises
+    ------
+    ExecutionError
+        When JAX already initialised with another device count.
     """
     positive_int("use_cpu_devices", "count", count)
     import jax

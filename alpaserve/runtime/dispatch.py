@@ -31,7 +31,18 @@ _EPS = 1e-12  # float slack so a finish exactly at the deadline is admitted
 
 @dataclass(frozen=True, kw_only=True)
 class Decision:
-    """Where a request goes and when it is predicted to run."""
+    """Where a request goes and when it is predicted to run.
+
+    Parameters
+    ----------
+    status : RequestStatus
+        ``SERVED`` (admitted) or ``DROPPED`` (would miss its SLO, or no group hosts the model).
+    group : int, default -1
+        The group chosen; -1 when dropped.
+    predicted_start, predicted_finish : float
+        When the first stage is predicted to start and the last to finish (seconds; NaN when
+        dropped).
+    """
 
     status: RequestStatus
     group: int = -1
@@ -45,6 +56,15 @@ class Dispatcher:
     ``stage_latencies[(g, model)]`` is the per-stage latency of ``model`` on group ``g``
     (batch size 1); a model is hosted on exactly the groups that have an entry for it.
     ``overhead`` is added once per request to its predicted finish.
+
+    Parameters
+    ----------
+    num_groups : int
+        Number of groups.
+    stage_latencies : mapping of (int, str) to sequence of float
+        ``(group, model) -> per-stage seconds`` at batch size 1.
+    overhead : float, default 0.0
+        Seconds added to each request's predicted finish.
 
     Examples
     --------
@@ -90,6 +110,18 @@ class Dispatcher:
         self._lock = threading.Lock()
 
     def hosts(self, model: str) -> tuple[int, ...]:
+        """The groups hosting ``model``.
+
+        Parameters
+        ----------
+        model : str
+            Model name.
+
+        Returns
+        -------
+        tuple of int
+            Group indices, ascending; empty when no group hosts it.
+        """
         return tuple(self._hosts.get(model, ()))
 
     def _predict(self, g: int, model: str, t: float) -> tuple[float, list[float]]:
@@ -101,7 +133,25 @@ class Dispatcher:
 
     def decide(self, model: str, *, arrival: float, slo: float,
                now: float | None = None) -> Decision:
-        """Choose a group for a request and reserve its stages; ``now`` defaults to arrival."""
+        """Choose a group for a request and reserve its stages; ``now`` defaults to arrival.
+
+        Parameters
+        ----------
+        model : str
+            The request's model.
+        arrival : float
+            Its arrival time in seconds.
+        slo : float
+            Its latency SLO in seconds; the request is dropped if its predicted finish would be
+            later than ``arrival + slo``.
+        now : float, optional
+            The time the decision is made; ``arrival`` by default.
+
+        Returns
+        -------
+        Decision
+            The group and predicted times, or ``DROPPED``.
+        """
         groups = self._hosts.get(model)
         if not groups:
             return Decision(status=RequestStatus.UNSERVED)
@@ -118,7 +168,18 @@ class Dispatcher:
                             predicted_finish=finish)
 
     def observe(self, group: int, stage: int, end: float) -> None:
-        """Stage ``stage`` of ``group`` really finished a request at ``end``."""
+        """Stage ``stage`` of ``group`` really finished a request at ``end``.
+
+        Parameters
+        ----------
+        group : int
+            The group.
+        stage : int
+            The stage index within the group.
+        end : float
+            When the stage really finished, in seconds; a later time than predicted pushes back
+            the stage's next free time.
+        """
         with self._lock:
             free = self._free[group]
             free[stage] = max(free[stage], end)
@@ -132,6 +193,24 @@ def replay_predicted(workload: Workload, *, stage_latencies: Mapping[tuple[int, 
 
     Every admitted request runs exactly as predicted, so this is the discrete-event model
     of the simulator's default policy, fed with the given (e.g. measured) stage latencies.
+
+    Parameters
+    ----------
+    workload : Workload
+        The requests, in arrival order.
+    stage_latencies : mapping of (int, str) to sequence of float
+        ``(group, model) -> per-stage seconds``.
+    group_names : sequence of str
+        Group names, in index order.
+    slo : float or dict of str to float, optional
+        SLO in seconds (one for all, or per model); the workload's own by default.
+    overhead : float, default 0.0
+        Seconds added to each request's finish.
+
+    Returns
+    -------
+    RunResult
+        The predicted outcome of every request.
 
     Examples
     --------

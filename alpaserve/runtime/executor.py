@@ -49,6 +49,21 @@ class LocalGroupExecutor:
 
     ``device_map`` maps each placement device id of the group to a JAX device. Nothing is
     built until :meth:`build`; :meth:`start` launches the threads and :meth:`stop` joins them.
+
+    Parameters
+    ----------
+    group : Group
+        The placement group: its devices, stage meshes and hosted models.
+    specs : mapping of str to ModelSpec
+        The specs of the hosted models.
+    device_map : mapping of int to jax.Device
+        Placement device id to JAX device.
+    seed : int, default 0
+        Seed of the random weights.
+    dtype : optional
+        JAX dtype to run in; from each spec's ``dtype_bytes`` by default.
+    clock : callable, default time.perf_counter
+        The clock the callbacks' times are read from.
     """
 
     def __init__(self, *, group: Group, specs: Mapping[str, ModelSpec],
@@ -91,12 +106,35 @@ class LocalGroupExecutor:
             logger.info("group %s: built %s (%s)", self.group.name, name, config.key)
 
     def measure(self, *, warmup: int = 2, repeats: int = 5) -> list[ProfileEntry]:
-        """Profile every hosted model at batch size 1 on this group's devices."""
+        """Profile every hosted model at batch size 1 on this group's devices.
+
+        Parameters
+        ----------
+        warmup : int, default 2
+            Untimed runs before timing.
+        repeats : int, default 5
+            Timed runs; the median is kept.
+
+        Returns
+        -------
+        list of ProfileEntry
+            One ``source="measured"`` entry per hosted model at batch size 1.
+        """
         return [entry for pipe in self._pipelines.values()
                 for entry in profile_pipeline(pipe, [1], warmup=warmup, repeats=repeats,
                                               seed=self.seed)]
 
     def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None) -> None:
+        """Launch one thread per stage; completions are reported through the callbacks.
+
+        Parameters
+        ----------
+        on_done : callable
+            ``on_done(request_id, start, finish, error)`` when a request leaves its last stage
+            (``error`` is the exception that failed it, else ``None``).
+        on_stage : callable, optional
+            ``on_stage(request_id, stage, end)`` when a request leaves each stage.
+        """
         if not self._pipelines:
             raise SpecError(f"group {self.group.name!r} was not built (call build() first)")
         if self._threads:
@@ -111,7 +149,15 @@ class LocalGroupExecutor:
             t.start()
 
     def submit(self, request_id: int, model: str) -> None:
-        """Queue one batch-1 request for ``model`` at stage 0 (returns at once)."""
+        """Queue one batch-1 request for ``model`` at stage 0 (returns at once).
+
+        Parameters
+        ----------
+        request_id : int
+            The request's index in the workload.
+        model : str
+            A model hosted on this group.
+        """
         if model not in self._pipelines:
             raise SpecError(f"group {self.group.name!r} does not host {model!r}")
         if not self._queues:

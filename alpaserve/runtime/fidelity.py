@@ -106,7 +106,31 @@ Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
 
 @dataclass(frozen=True, kw_only=True)
 class FidelityReport:
-    """Real vs simulated outcomes of the same requests (differences are real - sim)."""
+    """Real vs simulated outcomes of the same requests (differences are real - sim).
+
+    Parameters
+    ----------
+    num_requests : int
+        Requests compared.
+    attainment_real, attainment_sim : float
+        SLO attainment of the real run and of the simulation.
+    per_model_real, per_model_sim : dict of str to float
+        Attainment per model.
+    percentiles : tuple of float
+        The latency percentiles compared.
+    latency_real, latency_sim : tuple of float
+        Latency in seconds at each percentile (served requests).
+    status_counts_real, status_counts_sim : dict of str to int
+        Requests per outcome.
+    status_agreement : float
+        Fraction of requests with the same outcome in both.
+    group_agreement : float
+        Fraction of requests served by the same group in both.
+    extra : dict, optional
+        Run metadata (profiles, SLOs, timings).
+    host : Stationarity, optional
+        What the host did during the run, when probed.
+    """
 
     num_requests: int
     attainment_real: float
@@ -138,6 +162,13 @@ class FidelityReport:
         return tuple(r - s for r, s in zip(self.latency_real, self.latency_sim, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready values, differences included.
+
+        Returns
+        -------
+        dict
+            Every field, plus ``attainment_diff_pp`` and per-model differences.
+        """
         return {
             "num_requests": self.num_requests,
             "attainment_real": self.attainment_real,
@@ -159,7 +190,13 @@ class FidelityReport:
         }
 
     def format(self) -> str:
-        """A plain-text table."""
+        """A plain-text table.
+
+        Returns
+        -------
+        str
+            Attainment, per-model attainment, latency percentiles and outcome counts, real vs sim.
+        """
         lines = [f"requests: {self.num_requests}",
                  f"{'':<22}{'real':>10}{'sim':>10}{'diff':>10}",
                  f"{'attainment (%)':<22}{100 * self.attainment_real:>10.2f}"
@@ -194,6 +231,25 @@ def compare_results(real: ResultLike, sim: ResultLike, *,
                     percentiles: Sequence[float] = DEFAULT_PERCENTILES,
                     arrival_tolerance: float = 1e-6) -> FidelityReport:
     """Compare two results of the same requests field by field.
+
+    Parameters
+    ----------
+    real, sim : RunResult or SimResult
+        Outcomes of the same requests.
+    percentiles : sequence of float, default (50, 90, 99)
+        Latency percentiles to compare.
+    arrival_tolerance : float, default 1e-6
+        The largest arrival-time difference, in seconds, still counted as the same request.
+
+    Returns
+    -------
+    FidelityReport
+        Differences are real minus sim.
+
+    Raises
+    ------
+    SimulationError
+        When the two results do not hold the same requests.
 
     Examples
     --------
@@ -242,13 +298,42 @@ def compare_results(real: ResultLike, sim: ResultLike, *,
 
 def simulate_with_profile(placement: Placement, workload: Workload, profile: ProfileDB,
                           slo: float | dict[str, float] | None = None) -> ResultLike:
-    """The simulator's prediction of ``workload`` on ``placement`` with ``profile``."""
+    """The simulator's prediction of ``workload`` on ``placement`` with ``profile``.
+
+    Parameters
+    ----------
+    placement : Placement
+        The groups and hosted models.
+    workload : Workload
+        The requests.
+    profile : ProfileDB
+        The stage latencies to simulate with (e.g. measured on the runtime).
+    slo : float or dict of str to float, optional
+        SLO in seconds, one or per model; the workload's own by default.
+
+    Returns
+    -------
+    SimResult
+        The predicted outcome of every request.
+    """
     return run_simulation(placement, profile, workload, slo=slo)
 
 
 def slo_from_latency(stage_latencies: dict[tuple[int, str], tuple[float, ...]],
                      scale: float) -> dict[str, float]:
     """Per model: ``scale`` x its single-request latency on its fastest group.
+
+    Parameters
+    ----------
+    stage_latencies : dict of (int, str) to tuple of float
+        ``(group, model) -> per-stage seconds``.
+    scale : float
+        The SLO multiple.
+
+    Returns
+    -------
+    dict of str to float
+        SLO in seconds per model.
 
     Examples
     --------
@@ -280,6 +365,33 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
     is measured again after the run and the host's load recorded (:attr:`FidelityReport.host`,
     see :mod:`alpaserve.runtime.stationarity`); judging it is the caller's business, or use
     :func:`measure_fidelity_steady`.
+
+    Parameters
+    ----------
+    placement : Placement
+        The groups and the models they host.
+    workload : Workload
+        The requests to serve.
+    slo : float or dict of str to float, optional
+        SLO in seconds, one or per model; else from the workload or ``slo_scale``.
+    slo_scale : float, optional
+        SLO as this multiple of each model's measured single-request latency.
+    time_scale : float, default 1.0
+        Multiplies every arrival time (both the real replay and the simulation).
+    simulate : callable, optional
+        ``simulate(placement, workload, profile, slo)`` giving the prediction; the simulator
+        by default (the mutation tests pass broken ones).
+    runtime_options : dict, optional
+        Keyword arguments of :class:`~alpaserve.runtime.runtime.Runtime`.
+    percentiles : sequence of float, default (50, 90, 99)
+        Latency percentiles to compare.
+    probe_host : bool, default True
+        Measure the profile again after the run and read the host's load.
+
+    Returns
+    -------
+    FidelityReport
+        Real vs predicted outcomes; ``host`` filled in with ``probe_host``.
     """
     with _Session(placement, workload, slo=slo, slo_scale=slo_scale, time_scale=time_scale,
                   simulate=simulate, runtime_options=runtime_options,
@@ -306,6 +418,38 @@ def measure_fidelity_steady(placement: Placement, workload: Workload, *,
     served with. SLOs are fixed once, from the calibration when the runtime opens. When
     ``runs.complete``, judge ``runs.median(lambda r: r.attainment_diff_pp)``; otherwise
     ``runs.skip_reason()`` says what the host did.
+
+    Parameters
+    ----------
+    placement : Placement
+        The groups and the models they host.
+    workload : Workload
+        The requests to serve.
+    slo : float or dict of str to float, optional
+        SLO in seconds, one or per model; else from the workload or ``slo_scale``.
+    slo_scale : float, optional
+        SLO as this multiple of each model's measured single-request latency.
+    time_scale : float, default 1.0
+        Multiplies every arrival time (both the real replay and the simulation).
+    simulate : callable, optional
+        ``simulate(placement, workload, profile, slo)`` giving the prediction; the simulator
+        by default (the mutation tests pass broken ones).
+    runtime_options : dict, optional
+        Keyword arguments of :class:`~alpaserve.runtime.runtime.Runtime`.
+    percentiles : sequence of float, default (50, 90, 99)
+        Latency percentiles to compare.
+    needed : int, default 3
+        Steady attempts wanted.
+    max_attempts : int, default 5
+        The most attempts made.
+    tolerance : Tolerance, optional
+        How unsteady a host may be; :class:`~alpaserve.runtime.stationarity.Tolerance`'s
+        defaults when omitted.
+
+    Returns
+    -------
+    SteadyRuns of FidelityReport
+        Every attempt with its host verdict.
 
     Examples
     --------

@@ -19,10 +19,36 @@ LN_EPS = 1e-5
 
 
 def identity(x: Any) -> Any:
+    """Return ``x`` unchanged (the reduction of a single device).
+
+    Parameters
+    ----------
+    x : jax.Array
+        Any value.
+
+    Returns
+    -------
+    jax.Array
+        ``x``.
+    """
     return x
 
 
 def layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
+    """Layer normalisation over the last axis, computed in float32.
+
+    Parameters
+    ----------
+    x : jax.Array
+        Activations ``(..., h)``.
+    gamma, beta : jax.Array
+        Scale and shift ``(h,)``.
+
+    Returns
+    -------
+    jax.Array
+        Normalised activations in ``x``'s dtype.
+    """
     import jax.numpy as jnp
 
     x32 = x.astype(jnp.float32)
@@ -34,7 +60,28 @@ def layer_norm(x: Any, gamma: Any, beta: Any) -> Any:
 
 def attention(x: Any, w: Mapping[str, Any], *, head_dim: int, causal: bool,
               reduce: Callable[[Any], Any]) -> Any:
-    """Multi-head self-attention over the local heads, then the row-split output projection."""
+    """Multi-head self-attention over the local heads, then the row-split output projection.
+
+    Parameters
+    ----------
+    x : jax.Array
+        Hidden states ``(batch, seq, h)``.
+    w : mapping of str to jax.Array
+        The layer's (local shards of) weights, keyed as
+        :func:`~alpaserve.runtime.weights.layer_weights` keys them.
+    head_dim : int
+        Width of one head.
+    causal : bool
+        Mask future positions (decoder).
+    reduce : callable
+        Sums partial results across the tensor-parallel devices (``psum`` inside
+        ``shard_map``; the identity on one device).
+
+    Returns
+    -------
+    jax.Array
+        ``(batch, seq, h)`` after the output projection and reduction.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -54,7 +101,24 @@ def attention(x: Any, w: Mapping[str, Any], *, head_dim: int, causal: bool,
 
 
 def ffn(x: Any, w: Mapping[str, Any], *, reduce: Callable[[Any], Any]) -> Any:
-    """Column-split FFN1 with GELU, row-split FFN2."""
+    """Column-split FFN1 with GELU, row-split FFN2.
+
+    Parameters
+    ----------
+    x : jax.Array
+        Hidden states ``(batch, seq, h)``.
+    w : mapping of str to jax.Array
+        The layer's (local shards of) weights, keyed as
+        :func:`~alpaserve.runtime.weights.layer_weights` keys them.
+    reduce : callable
+        Sums partial results across the tensor-parallel devices (``psum`` inside
+        ``shard_map``; the identity on one device).
+
+    Returns
+    -------
+    jax.Array
+        ``(batch, seq, h)``.
+    """
     import jax
 
     hidden = jax.nn.gelu(x @ w["w_1"] + w["b_1"], approximate=True)
@@ -63,7 +127,27 @@ def ffn(x: Any, w: Mapping[str, Any], *, reduce: Callable[[Any], Any]) -> Any:
 
 def transformer_layer(x: Any, w: Mapping[str, Any], *, head_dim: int, decoder: bool,
                       reduce: Callable[[Any], Any] = identity) -> Any:
-    """One layer: post-LN for the BERT encoder, pre-LN with a causal mask for the GPT decoder."""
+    """One layer: post-LN for the BERT encoder, pre-LN with a causal mask for the GPT decoder.
+
+    Parameters
+    ----------
+    x : jax.Array
+        Hidden states ``(batch, seq, h)``.
+    w : mapping of str to jax.Array
+        The layer's (local shards of) weights, keyed as
+        :func:`~alpaserve.runtime.weights.layer_weights` keys them.
+    head_dim : int
+        Width of one head.
+    decoder : bool
+        GPT (pre-LN, causal) when true, BERT (post-LN) otherwise.
+    reduce : callable, optional
+        As for :func:`attention`; the identity by default.
+
+    Returns
+    -------
+    jax.Array
+        The layer's output, same shape as ``x``.
+    """
     if decoder:
         x = x + attention(layer_norm(x, w["ln1_g"], w["ln1_b"]), w, head_dim=head_dim,
                           causal=True, reduce=reduce)
@@ -75,7 +159,27 @@ def transformer_layer(x: Any, w: Mapping[str, Any], *, head_dim: int, decoder: b
 
 def layer_stack(x: Any, stacked: Mapping[str, Any], *, head_dim: int, decoder: bool,
                 reduce: Callable[[Any], Any] = identity) -> Any:
-    """Apply the layers stacked along the leading axis of ``stacked`` (a ``lax.scan``)."""
+    """Apply the layers stacked along the leading axis of ``stacked`` (a ``lax.scan``).
+
+    Parameters
+    ----------
+    x : jax.Array
+        Hidden states ``(batch, seq, h)``.
+    stacked : mapping of str to jax.Array
+        Weights with a leading layer axis
+        (:func:`~alpaserve.runtime.weights.stacked_layer_weights`).
+    head_dim : int
+        Width of one head.
+    decoder : bool
+        GPT when true, BERT otherwise.
+    reduce : callable, optional
+        The tensor-parallel reduction; the identity by default.
+
+    Returns
+    -------
+    jax.Array
+        The last layer's output.
+    """
     import jax
 
     def body(carry: Any, w: Any) -> tuple[Any, None]:
@@ -87,6 +191,21 @@ def layer_stack(x: Any, stacked: Mapping[str, Any], *, head_dim: int, decoder: b
 
 
 def embed(tokens: Any, tok_emb: Any, pos_emb: Any) -> Any:
-    """Token plus position embedding of ``(batch, seq)`` ids (any slice of the hidden axis)."""
+    """Token plus position embedding of ``(batch, seq)`` ids (any slice of the hidden axis).
+
+    Parameters
+    ----------
+    tokens : jax.Array
+        Token ids ``(batch, seq)``.
+    tok_emb : jax.Array
+        Token embeddings ``(vocab, h_local)``.
+    pos_emb : jax.Array
+        Position embeddings ``(seq_len, h_local)``.
+
+    Returns
+    -------
+    jax.Array
+        ``(batch, seq, h_local)``.
+    """
     s = tokens.shape[1]
     return tok_emb[tokens] + pos_emb[:s][None, :, :]

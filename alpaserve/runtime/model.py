@@ -38,7 +38,25 @@ _TP_DIMS = {"w_qkv": 3, "b_qkv": 2, "w_o": 1, "w_1": 2, "b_1": 1, "w_2": 1}
 
 
 def resolve_dtype(spec: ModelSpec, dtype: Any = None) -> Any:
-    """The JAX dtype to run ``spec`` in: ``dtype`` if given, else from ``spec.dtype_bytes``."""
+    """The JAX dtype to run ``spec`` in: ``dtype`` if given, else from ``spec.dtype_bytes``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    dtype : optional
+        A dtype or its name; overrides the spec.
+
+    Returns
+    -------
+    numpy.dtype
+        ``bfloat16`` for 2-byte models, ``float32`` for 4-byte ones, or ``dtype``.
+
+    Raises
+    ------
+    SpecError
+        When ``spec.dtype_bytes`` is neither 2 nor 4 and no ``dtype`` is given.
+    """
     import jax.numpy as jnp
 
     if dtype is not None:
@@ -64,6 +82,23 @@ class StageProgram:
 
     Call it on an input already placed with :meth:`place` (token ids for the first stage,
     hidden states otherwise); the result is replicated on this stage's sub-mesh.
+
+    Parameters
+    ----------
+    model : str
+        The model's name.
+    index : int
+        The stage's index in the pipeline.
+    stage : StageConfig
+        Its layer range and tensor degree.
+    mesh : jax.sharding.Mesh
+        Its sub-mesh.
+    params : dict
+        The placed (sharded) weights.
+    fn : callable
+        The jitted program ``fn(params, x)``.
+    first : bool
+        Whether it is the first stage (takes token ids and embeds them).
     """
 
     def __init__(self, *, model: str, index: int, stage: StageConfig, mesh: Any,
@@ -80,12 +115,35 @@ class StageProgram:
         self.input_sharding = NamedSharding(mesh, PartitionSpec())
 
     def place(self, x: Any) -> Any:
-        """Move ``x`` (host array or another stage's output) onto this stage's devices."""
+        """Move ``x`` (host array or another stage's output) onto this stage's devices.
+
+        Parameters
+        ----------
+        x : array_like or jax.Array
+            The stage's input.
+
+        Returns
+        -------
+        jax.Array
+            ``x`` replicated on this stage's sub-mesh.
+        """
         import jax
 
         return jax.device_put(x, self.input_sharding)
 
     def __call__(self, x: Any) -> Any:
+        """Run the stage on an input already placed with :meth:`place`.
+
+        Parameters
+        ----------
+        x : jax.Array
+            Token ids (first stage) or hidden states.
+
+        Returns
+        -------
+        jax.Array
+            Hidden states, replicated on this stage's sub-mesh.
+        """
         return self.fn(self.params, x)
 
     @property
@@ -93,7 +151,13 @@ class StageProgram:
         return tuple(int(d.id) for d in self.mesh.devices.flat)
 
     def weight_bytes_per_device(self) -> dict[int, int]:
-        """Bytes of weights resident on each device, summed over the shards actually placed."""
+        """Bytes of weights resident on each device, summed over the shards actually placed.
+
+        Returns
+        -------
+        dict of int to int
+            JAX device id to bytes.
+        """
         import jax
 
         totals = dict.fromkeys(self.device_ids, 0)
@@ -109,7 +173,19 @@ class StageProgram:
 
 
 class ModelPipeline:
-    """A model's stages, in order. :meth:`forward` runs one batch through all of them."""
+    """A model's stages, in order. :meth:`forward` runs one batch through all of them.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    config : ParallelConfig
+        Its stages.
+    dtype : numpy.dtype
+        The dtype it runs in.
+    stages : sequence of StageProgram
+        The built stages, in order.
+    """
 
     def __init__(self, *, spec: ModelSpec, config: ParallelConfig, dtype: Any,
                  stages: Sequence[StageProgram]) -> None:
@@ -119,7 +195,18 @@ class ModelPipeline:
         self.stages = tuple(stages)
 
     def forward(self, tokens: Any) -> Any:
-        """Hidden states of the last layer for ``tokens`` of shape ``(batch, seq_len)``."""
+        """Hidden states of the last layer for ``tokens`` of shape ``(batch, seq_len)``.
+
+        Parameters
+        ----------
+        tokens : array_like
+            Token ids ``(batch, seq_len)``.
+
+        Returns
+        -------
+        jax.Array
+            ``(batch, seq_len, hidden_size)``.
+        """
         x = tokens
         for stage in self.stages:
             x = stage(stage.place(x))
@@ -132,7 +219,34 @@ class ModelPipeline:
 
 def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequence[Any], *,
                 seed: int = 0, dtype: Any = None) -> StageProgram:
-    """Place stage ``index``'s weights on ``devices`` and jit its program (compiled lazily)."""
+    """Place stage ``index``'s weights on ``devices`` and jit its program (compiled lazily).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    stage : StageConfig
+        The stage's layer range and tensor degree.
+    index : int
+        The stage's index (stage 0 also embeds).
+    devices : sequence of jax.Device
+        Exactly ``stage.tensor_degree`` devices.
+    seed : int, default 0
+        Seed of the random weights.
+    dtype : optional
+        JAX dtype; from ``spec.dtype_bytes`` by default.
+
+    Returns
+    -------
+    StageProgram
+        The stage, weights placed, program not yet compiled.
+
+    Raises
+    ------
+    SpecError
+        When the device count differs from the tensor degree, or the degree does not divide
+        the head count and FFN width.
+    """
     import jax
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -184,6 +298,23 @@ def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequen
 def split_devices(config: ParallelConfig, devices: Sequence[Any]) -> list[list[Any]]:
     """Consecutive runs of ``devices``, one of each stage's tensor degree.
 
+    Parameters
+    ----------
+    config : ParallelConfig
+        The stages.
+    devices : sequence
+        At least ``config.num_devices`` devices.
+
+    Returns
+    -------
+    list of list
+        Each stage's devices.
+
+    Raises
+    ------
+    SpecError
+        When there are too few devices.
+
     Examples
     --------
     >>> cfg = ParallelConfig.uniform(num_layers=4, pipeline_degree=2, tensor_degree=2)
@@ -207,6 +338,31 @@ def build_pipeline(spec: ModelSpec, config: ParallelConfig, devices: Sequence[An
 
     ``devices`` are consumed in order (stage 0 takes the first ``t_0``, and so on) unless
     ``stage_devices`` lists each stage's devices explicitly (as a placement's group does).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    config : ParallelConfig
+        Its stages.
+    devices : sequence of jax.Device
+        Devices to consume in order (ignored when ``stage_devices`` is given).
+    seed : int, default 0
+        Seed of the random weights.
+    dtype : optional
+        JAX dtype; from ``spec.dtype_bytes`` by default.
+    stage_devices : sequence of sequence of jax.Device, optional
+        Each stage's devices.
+
+    Returns
+    -------
+    ModelPipeline
+        The built stages.
+
+    Raises
+    ------
+    SpecError
+        When devices are missing or ``stage_devices`` has the wrong number of stages.
     """
     config.validate_for(spec)
     per_stage = (split_devices(config, devices) if stage_devices is None
@@ -222,7 +378,26 @@ def build_pipeline(spec: ModelSpec, config: ParallelConfig, devices: Sequence[An
 
 def reference_forward(spec: ModelSpec, tokens: Any, *, seed: int = 0, dtype: Any = None,
                       device: Any = None) -> np.ndarray:
-    """The unsharded forward pass on one device, for checking a sharded pipeline's numerics."""
+    """The unsharded forward pass on one device, for checking a sharded pipeline's numerics.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    tokens : array_like
+        Token ids ``(batch, seq_len)``.
+    seed : int, default 0
+        Seed of the random weights.
+    dtype : optional
+        JAX dtype; from ``spec.dtype_bytes`` by default.
+    device : jax.Device, optional
+        Where to run; JAX's default device when omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        The last layer's hidden states.
+    """
     import jax
 
     check_supported(spec)

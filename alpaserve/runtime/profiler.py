@@ -30,7 +30,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class StageTimings:
-    """Per-stage medians and the spread of one pipeline at one batch size."""
+    """Per-stage medians and the spread of one pipeline at one batch size.
+
+    Parameters
+    ----------
+    medians : tuple of float
+        Median seconds of each stage.
+    total_std : float
+        Standard deviation of the whole pipeline's time over the repeats.
+    samples : tuple of tuple of float
+        Every timed sample, per stage.
+    """
 
     medians: tuple[float, ...]
     total_std: float
@@ -39,6 +49,18 @@ class StageTimings:
 
 def forward_flops(spec: ModelSpec, batch_size: int) -> float:
     """Matmul FLOPs of one forward pass (projections, FFN and attention scores).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    batch_size : int
+        Requests per batch.
+
+    Returns
+    -------
+    float
+        FLOPs (2 per multiply-add).
 
     Examples
     --------
@@ -55,7 +77,31 @@ def forward_flops(spec: ModelSpec, batch_size: int) -> float:
 
 def time_stages(pipeline: ModelPipeline, tokens: Any, *, warmup: int = 2, repeats: int = 5,
                 clock: Callable[[], float] = time.perf_counter) -> StageTimings:
-    """Time every stage of ``pipeline`` on ``tokens`` (see the module docstring)."""
+    """Time every stage of ``pipeline`` on ``tokens`` (see the module docstring).
+
+    Parameters
+    ----------
+    pipeline : ModelPipeline
+        A built pipeline.
+    tokens : array_like
+        Token ids ``(batch, seq_len)``.
+    warmup : int, default 2
+        Untimed runs first (at least 1, so compilation is never timed).
+    repeats : int, default 5
+        Timed runs; medians are kept.
+    clock : callable, default time.perf_counter
+        The clock.
+
+    Returns
+    -------
+    StageTimings
+        Per-stage medians and samples.
+
+    Raises
+    ------
+    SpecError
+        When ``warmup`` or ``repeats`` is not a positive integer.
+    """
     positive_int("time_stages", "repeats", repeats)
     positive_int("time_stages", "warmup", warmup)  # >= 1 so compilation is never timed
     inputs: list[Any] = [tokens]
@@ -78,7 +124,20 @@ def time_stages(pipeline: ModelPipeline, tokens: Any, *, warmup: int = 2, repeat
 
 
 def stage_peak_memory(stage: StageProgram, x: Any) -> int:
-    """Weights on the busiest device plus the compiled program's activation bytes."""
+    """Weights on the busiest device plus the compiled program's activation bytes.
+
+    Parameters
+    ----------
+    stage : StageProgram
+        A built stage.
+    x : array_like
+        An input of the batch size to size the program for.
+
+    Returns
+    -------
+    int
+        Bytes; the weights alone when the backend reports no memory analysis.
+    """
     weights = stage.weight_bytes
     try:
         stats = stage.fn.lower(stage.params, stage.place(x)).compile().memory_analysis()
@@ -90,7 +149,26 @@ def stage_peak_memory(stage: StageProgram, x: Any) -> int:
 
 def profile_pipeline(pipeline: ModelPipeline, batch_sizes: Iterable[int], *, warmup: int = 2,
                      repeats: int = 5, seed: int = 0) -> list[ProfileEntry]:
-    """One ``source="measured"`` entry per batch size for an already-built pipeline."""
+    """One ``source="measured"`` entry per batch size for an already-built pipeline.
+
+    Parameters
+    ----------
+    pipeline : ModelPipeline
+        A built pipeline.
+    batch_sizes : iterable of int
+        Batch sizes to measure.
+    warmup : int, default 2
+        Untimed runs first (at least 1, so compilation is never timed).
+    repeats : int, default 5
+        Timed runs; medians are kept.
+    seed : int, default 0
+        Seed of the random token ids.
+
+    Returns
+    -------
+    list of ProfileEntry
+        Stage latencies, per-stage weight and peak memory, ``source="measured"``.
+    """
     entries = []
     spec = pipeline.spec
     for bs in batch_sizes:
@@ -121,6 +199,32 @@ def profile_model(spec: ModelSpec, configs: Iterable[ParallelConfig], devices: S
 
     Each config uses the first ``config.num_devices`` of ``devices``. Entries are added to
     ``db`` (a new database by default), which is returned.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    configs : iterable of ParallelConfig
+        Configurations to build and measure.
+    devices : sequence of jax.Device
+        Devices; each config takes the first ``config.num_devices``.
+    batch_sizes : iterable of int, default (1,)
+        Batch sizes to measure.
+    warmup : int, default 2
+        Untimed runs first (at least 1, so compilation is never timed).
+    repeats : int, default 5
+        Timed runs; medians are kept.
+    seed : int, default 0
+        Seed of the weights and tokens.
+    dtype : optional
+        JAX dtype; from the spec by default.
+    db : ProfileDB, optional
+        Database to add to; a new one by default.
+
+    Returns
+    -------
+    ProfileDB
+        ``db`` with the measured entries.
     """
     out = db if db is not None else ProfileDB()
     sizes = list(batch_sizes)

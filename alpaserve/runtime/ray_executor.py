@@ -34,7 +34,19 @@ MAX_IN_FLIGHT = 256  # concurrent calls one actor accepts (requests queued in it
 
 
 class GroupActor:
-    """The object each Ray actor holds (plain class; wrapped by ``ray.remote`` lazily)."""
+    """The object each Ray actor holds (plain class; wrapped by ``ray.remote`` lazily).
+
+    Parameters
+    ----------
+    group : dict
+        The group as :meth:`Group.to_dict` writes it.
+    specs : dict of str to dict
+        The hosted models' specs as dictionaries.
+    seed : int
+        Seed of the random weights.
+    dtype : str or None
+        JAX dtype name, or ``None`` for each spec's own.
+    """
 
     def __init__(self, group: dict[str, Any], specs: dict[str, dict[str, Any]], seed: int,
                  dtype: str | None) -> None:
@@ -47,6 +59,18 @@ class GroupActor:
         self._lock = threading.Lock()
 
     def build(self) -> int:
+        """Build the group on the actor's local JAX devices.
+
+        Returns
+        -------
+        int
+            The number of devices the group uses.
+
+        Raises
+        ------
+        ExecutionError
+            When the actor sees fewer devices than the group needs.
+        """
         import jax
 
         devices = jax.devices()
@@ -66,6 +90,20 @@ class GroupActor:
         return self._ex
 
     def measure(self, warmup: int, repeats: int) -> list[dict[str, Any]]:
+        """Profile the hosted models; entries as dictionaries (picklable).
+
+        Parameters
+        ----------
+        warmup : int
+            Untimed runs before timing.
+        repeats : int
+            Timed runs.
+
+        Returns
+        -------
+        list of dict
+            :meth:`ProfileEntry.to_dict` of each entry.
+        """
         return [e.to_dict() for e in self._executor().measure(warmup=warmup, repeats=repeats)]
 
     def start(self) -> None:
@@ -85,7 +123,21 @@ class GroupActor:
         event.set()
 
     def run(self, rid: int, model: str) -> dict[str, Any]:
-        """Serve one request; blocks this call's thread until the request's last stage."""
+        """Serve one request; blocks this call's thread until the request's last stage.
+
+        Parameters
+        ----------
+        rid : int
+            Request id.
+        model : str
+            Hosted model.
+
+        Returns
+        -------
+        dict
+            ``received`` (the actor's clock when the call arrived), ``stages`` (each stage's
+            end), and the fields the completion callback fills in.
+        """
         received = time.perf_counter()
         event = threading.Event()
         record: dict[str, Any] = {"received": received,
@@ -100,7 +152,23 @@ class GroupActor:
 
 
 class RayGroupExecutor:
-    """The driver's handle on a group that lives in a Ray actor (``ray.init()`` first)."""
+    """The driver's handle on a group that lives in a Ray actor (``ray.init()`` first).
+
+    Parameters
+    ----------
+    group : Group
+        The placement group.
+    specs : mapping of str to ModelSpec
+        The hosted models' specs.
+    seed : int, default 0
+        Seed of the random weights.
+    dtype : optional
+        JAX dtype; each spec's own by default.
+    actor_options : mapping, optional
+        Options for ``ray.remote(...).options`` (e.g. ``num_cpus``, ``num_gpus``).
+    clock : callable, default time.perf_counter
+        The driver's clock for the callbacks.
+    """
 
     def __init__(self, *, group: Group, specs: Mapping[str, ModelSpec], seed: int = 0,
                  dtype: Any = None, actor_options: Mapping[str, Any] | None = None,
@@ -147,12 +215,36 @@ class RayGroupExecutor:
                     sys.version.split()[0])
 
     def measure(self, *, warmup: int = 2, repeats: int = 5) -> list[ProfileEntry]:
+        """Profile the hosted models inside the actor.
+
+        Parameters
+        ----------
+        warmup : int, default 2
+            Untimed runs before timing.
+        repeats : int, default 5
+            Timed runs; the median is kept.
+
+        Returns
+        -------
+        list of ProfileEntry
+            One ``source="measured"`` entry per hosted model at batch size 1.
+        """
         import ray
 
         return [ProfileEntry.from_dict(d)
                 for d in ray.get(self._actor.measure.remote(warmup, repeats))]
 
     def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None) -> None:
+        """Start serving; results come back on a driver thread.
+
+        Parameters
+        ----------
+        on_done : callable
+            ``on_done(request_id, start, finish, error)`` when a request leaves its last stage
+            (``error`` is the exception that failed it, else ``None``).
+        on_stage : callable, optional
+            ``on_stage(request_id, stage, end)`` when a request leaves each stage.
+        """
         import ray
 
         if self._collector is not None:
@@ -163,6 +255,15 @@ class RayGroupExecutor:
         self._collector.start()
 
     def submit(self, request_id: int, model: str) -> None:
+        """Send one request to the actor (returns at once).
+
+        Parameters
+        ----------
+        request_id : int
+            The request's index in the workload.
+        model : str
+            A model hosted on this group.
+        """
         sent = self.clock()
         self._pending.put((self._actor.run.remote(request_id, model), request_id, sent))
 

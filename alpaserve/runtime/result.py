@@ -67,6 +67,23 @@ def _frozen(a: Any, dtype: Any) -> np.ndarray:
 class RunResult:
     """Per-request outcomes of one run (see the module docstring for the columns).
 
+    Parameters
+    ----------
+    arrival, start, finish : numpy.ndarray of float64
+        Seconds per request (``start``/``finish`` NaN when not served).
+    group : numpy.ndarray of int32
+        Group index per request, -1 when not served.
+    status : numpy.ndarray of int8
+        :class:`RequestStatus` codes.
+    model_codes : numpy.ndarray of int32
+        Index into ``model_names`` per request.
+    model_names : tuple of str
+        The models.
+    slo : numpy.ndarray of float64
+        SLO in seconds per request.
+    group_names : tuple of str, default ()
+        Group names, in index order.
+
     Examples
     --------
     >>> r = RunResult.from_columns(
@@ -91,6 +108,27 @@ class RunResult:
     def from_columns(cls, *, arrival: Any, start: Any, finish: Any, group: Any, status: Any,
                      model_codes: Any, model_names: Sequence[str], slo: Any,
                      group_names: Sequence[str] = ()) -> RunResult:
+        """Build a result from array-likes, converting and checking the columns.
+
+        Parameters
+        ----------
+        arrival, start, finish, group, status, model_codes, slo : array_like
+            One value per request (see the class parameters).
+        model_names : sequence of str
+            The models.
+        group_names : sequence of str, default ()
+            The groups.
+
+        Returns
+        -------
+        RunResult
+            Read-only columns of equal length.
+
+        Raises
+        ------
+        SpecError
+            When a column's shape differs from ``arrival``'s or a status code is unknown.
+        """
         out = cls(arrival=_frozen(arrival, np.float64), start=_frozen(start, np.float64),
                   finish=_frozen(finish, np.float64), group=_frozen(group, np.int32),
                   status=_frozen(status, np.int8), model_codes=_frozen(model_codes, np.int32),
@@ -116,23 +154,61 @@ class RunResult:
         return latency(self)
 
     def count(self, status: RequestStatus) -> int:
+        """The number of requests with ``status``.
+
+        Parameters
+        ----------
+        status : RequestStatus
+            The outcome to count.
+
+        Returns
+        -------
+        int
+            The count.
+        """
         return int(np.count_nonzero(self.status == status))
 
     def met_slo(self) -> npt.NDArray[np.bool_]:
+        """Per request: served and finished within its SLO.
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            One flag per request.
+        """
         return met_slo(self)
 
     def attainment(self) -> float:
-        """Fraction of all requests served within their SLO (1.0 for no requests)."""
+        """Fraction of all requests served within their SLO (1.0 for no requests).
+
+        Returns
+        -------
+        float
+            In ``[0, 1]``.
+        """
         return attainment(self)
 
     def to_sim_result(self) -> SimResult:
-        """The same outcomes as a :class:`simulator.SimResult` (with its statistics)."""
+        """The same outcomes as a :class:`simulator.SimResult` (with its statistics).
+
+        Returns
+        -------
+        SimResult
+            With the simulator's summary statistics over every request.
+        """
         return SimResult.from_outcomes(
             model_names=self.model_names, group_names=self.group_names, arrival=self.arrival,
             model_codes=self.model_codes, slo=self.slo, start=self.start, finish=self.finish,
             group=self.group, status=self.status, engine="runtime")
 
     def to_dict(self) -> dict[str, Any]:
+        """The columns as plain lists (floats keep NaN for requests not served).
+
+        Returns
+        -------
+        dict
+            Column name to list, plus ``model_names`` and ``group_names``.
+        """
         return {name: (getattr(self, name).tolist() if isinstance(getattr(self, name),
                                                                    np.ndarray)
                        else list(getattr(self, name)))
@@ -141,11 +217,34 @@ class RunResult:
 
 
 def latency(result: ResultLike) -> npt.NDArray[np.float64]:
+    """Finish minus arrival per request (NaN when not served).
+
+    Parameters
+    ----------
+    result : RunResult or SimResult
+        Per-request outcomes (anything with the :class:`ResultLike` columns).
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        Seconds.
+    """
     return np.asarray(result.finish, dtype=np.float64) - np.asarray(result.arrival, np.float64)
 
 
 def met_slo(result: ResultLike) -> npt.NDArray[np.bool_]:
-    """Per request: served and finished within ``slo`` of its arrival."""
+    """Per request: served and finished within ``slo`` of its arrival.
+
+    Parameters
+    ----------
+    result : RunResult or SimResult
+        Per-request outcomes (anything with the :class:`ResultLike` columns).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One flag per request.
+    """
     lat = latency(result)
     served = np.asarray(result.status) == RequestStatus.SERVED
     with np.errstate(invalid="ignore"):
@@ -153,7 +252,20 @@ def met_slo(result: ResultLike) -> npt.NDArray[np.bool_]:
 
 
 def attainment(result: ResultLike, mask: npt.NDArray[np.bool_] | None = None) -> float:
-    """SLO attainment over all requests, or over those selected by ``mask``."""
+    """SLO attainment over all requests, or over those selected by ``mask``.
+
+    Parameters
+    ----------
+    result : RunResult or SimResult
+        Per-request outcomes (anything with the :class:`ResultLike` columns).
+    mask : numpy.ndarray of bool, optional
+        Which requests count; all by default.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 1.0 when no request is selected.
+    """
     ok = met_slo(result)
     if mask is not None:
         ok = ok[mask]

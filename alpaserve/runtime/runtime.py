@@ -47,11 +47,44 @@ class GroupExecutor(Protocol):
 
     def build(self) -> None: ...
 
-    def measure(self, *, warmup: int = 2, repeats: int = 5) -> list[ProfileEntry]: ...
+    def measure(self, *, warmup: int = 2, repeats: int = 5) -> list[ProfileEntry]:
+        """Profile every hosted model at batch size 1.
 
-    def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None) -> None: ...
+        Parameters
+        ----------
+        warmup : int, default 2
+            Untimed runs before timing.
+        repeats : int, default 5
+            Timed runs; the median is kept.
 
-    def submit(self, request_id: int, model: str) -> None: ...
+        Returns
+        -------
+        list of ProfileEntry
+            One ``source="measured"`` entry per hosted model at batch size 1.
+        """
+
+    def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None) -> None:
+        """Start serving submitted requests.
+
+        Parameters
+        ----------
+        on_done : callable
+            ``on_done(request_id, start, finish, error)`` when a request leaves its last stage
+            (``error`` is the exception that failed it, else ``None``).
+        on_stage : callable, optional
+            ``on_stage(request_id, stage, end)`` when a request leaves each stage.
+        """
+
+    def submit(self, request_id: int, model: str) -> None:
+        """Queue one batch-1 request at stage 0 (returns at once).
+
+        Parameters
+        ----------
+        request_id : int
+            The request's index in the workload.
+        model : str
+            A model hosted on this group.
+        """
 
     def stop(self) -> None: ...
 
@@ -133,7 +166,13 @@ class Runtime:
         return bool(self._executors)
 
     def open(self) -> Runtime:
-        """Build every group (placing weights, compiling stages) and settle the profile."""
+        """Build every group (placing weights, compiling stages) and settle the profile.
+
+        Returns
+        -------
+        Runtime
+            ``self``, so that ``with Runtime(...).open() as rt:`` reads naturally.
+        """
         if self.is_open:
             return self
         if self._given_profile is not None:  # fail before compiling on a missing entry
@@ -273,14 +312,26 @@ class Runtime:
         """Calibrate every hosted model again through the open groups, as :meth:`open` does,
         and return the result without predicting with it: a probe of the host's speed, taken
         after a run to check that the stages kept the latency the run was predicted with
-        (:mod:`alpaserve.runtime.stationarity`)."""
+        (:mod:`alpaserve.runtime.stationarity`).
+
+        Returns
+        -------
+        ProfileDB
+            A fresh serving-path profile (the runtime keeps predicting with its current one).
+        """
         if not self.is_open:
             raise ExecutionError("the runtime is not open; call open() or use 'with'")
         template = self._kernel_profile if self._kernel_profile is not None else self.profile
         return self._calibrate(self._executors, template)
 
     def recalibrate(self) -> ProfileDB:
-        """Measure the serving-path profile again and predict with it from now on."""
+        """Measure the serving-path profile again and predict with it from now on.
+
+        Returns
+        -------
+        ProfileDB
+            The new profile, now :attr:`profile`.
+        """
         self._profile = self.measure_serving_path()
         return self._profile
 
@@ -297,7 +348,13 @@ class Runtime:
         return self._profile
 
     def stage_latencies(self) -> dict[tuple[int, str], tuple[float, ...]]:
-        """``(group index, model) -> per-stage latency`` as the dispatcher sees it."""
+        """``(group index, model) -> per-stage latency`` as the dispatcher sees it.
+
+        Returns
+        -------
+        dict of (int, str) to tuple of float
+            Per-stage seconds at batch size 1 from the current profile.
+        """
         profile = self.profile
         return {(g, model): profile.get(model, config, 1).stage_latencies
                 for g, group in enumerate(self.placement.groups)
@@ -316,7 +373,33 @@ class Runtime:
     def serve(self, workload: Workload, *, slo: float | dict[str, float] | None = None,
               time_scale: float = 1.0, start_delay: float = 0.05,
               drain_timeout: float = 60.0) -> RunResult:
-        """Replay ``workload`` in real time and return what happened to every request."""
+        """Replay ``workload`` in real time and return what happened to every request.
+
+        Parameters
+        ----------
+        workload : Workload
+            The requests; every model must be hosted.
+        slo : float or dict of str to float, optional
+            SLO in seconds, one or per model; the workload's own by default.
+        time_scale : float, default 1.0
+            Multiplies every arrival time (2.0 replays at half the rate).
+        start_delay : float, default 0.05
+            Seconds between the call and the first arrival.
+        drain_timeout : float, default 60.0
+            Seconds to wait for in-flight requests after the last arrival.
+
+        Returns
+        -------
+        RunResult
+            Arrival, start, finish, group and status of every request, in workload order.
+
+        Raises
+        ------
+        ExecutionError
+            When the runtime is not open (or, from the executors, when serving fails).
+        SpecError
+            When ``time_scale`` is not positive.
+        """
         if not self.is_open:
             raise ExecutionError("the runtime is not open; call open() or use 'with'")
         if not time_scale > 0:

@@ -56,7 +56,17 @@ MIN_TAIL_SAMPLES = 50  # a p99 of fewer service times says little
 
 @dataclass(frozen=True, kw_only=True)
 class CpuSample:
-    """Host-wide and own CPU seconds at one instant (``busy``/``steal`` ``None``: unknown)."""
+    """Host-wide and own CPU seconds at one instant (``busy``/``steal`` ``None``: unknown).
+
+    Parameters
+    ----------
+    wall : float
+        The clock's time in seconds.
+    own : float
+        This process's CPU seconds so far.
+    busy, steal : float or None
+        Host-wide busy and stolen CPU seconds so far; ``None`` without ``/proc/stat``.
+    """
 
     wall: float
     own: float
@@ -66,7 +76,19 @@ class CpuSample:
 
 @dataclass(frozen=True, kw_only=True)
 class HostLoad:
-    """Average cores used over ``wall`` seconds: by other processes, stolen, and our own."""
+    """Average cores used over ``wall`` seconds: by other processes, stolen, and our own.
+
+    Parameters
+    ----------
+    wall : float
+        Seconds between the two samples.
+    other_cores : float or None
+        Other processes' average CPU use, in cores.
+    steal_cores : float or None
+        Average CPU time the hypervisor gave to others, in cores.
+    own_cores : float
+        This process's average CPU use, in cores.
+    """
 
     wall: float
     other_cores: float | None
@@ -78,6 +100,21 @@ def parse_proc_stat(text: str) -> tuple[float, float]:
     """Busy and stolen jiffies of all CPUs from the text of ``/proc/stat``.
 
     Busy is user + nice + system + irq + softirq (guest time is already inside user).
+
+    Parameters
+    ----------
+    text : str
+        The contents of ``/proc/stat``.
+
+    Returns
+    -------
+    tuple of (float, float)
+        ``(busy, steal)`` in jiffies, summed over all CPUs.
+
+    Raises
+    ------
+    SimulationError
+        When the text has no aggregate ``cpu`` line, or it is malformed.
 
     Examples
     --------
@@ -100,7 +137,20 @@ def parse_proc_stat(text: str) -> tuple[float, float]:
 
 def cpu_sample(*, stat_path: str = PROC_STAT,
                clock: Callable[[], float] = time.perf_counter) -> CpuSample:
-    """Read the host's busy/stolen CPU seconds and this process's own CPU time now."""
+    """Read the host's busy/stolen CPU seconds and this process's own CPU time now.
+
+    Parameters
+    ----------
+    stat_path : str, default "/proc/stat"
+        Where to read the host's counters; unreadable means unknown.
+    clock : callable, default time.perf_counter
+        The wall clock.
+
+    Returns
+    -------
+    CpuSample
+        The counters now.
+    """
     busy = steal = None
     try:
         with open(stat_path, encoding="ascii") as fh:
@@ -115,6 +165,21 @@ def cpu_sample(*, stat_path: str = PROC_STAT,
 
 def host_load(start: CpuSample, end: CpuSample) -> HostLoad:
     """The load between two samples; other = host busy - own (clamped at 0: jiffy rounding).
+
+    Parameters
+    ----------
+    start, end : CpuSample
+        Samples bracketing the interval.
+
+    Returns
+    -------
+    HostLoad
+        Average loads over the interval (``None`` where a sample lacks the host counters).
+
+    Raises
+    ------
+    SimulationError
+        When ``end`` was not taken after ``start``.
 
     Examples
     --------
@@ -139,6 +204,21 @@ def profile_drift(before: ProfileDB, after: ProfileDB) -> dict[str, float]:
 
     Keys read ``model/config/bs``. Raises :class:`SimulationError` when ``after`` lacks an
     entry or ``before`` is empty.
+
+    Parameters
+    ----------
+    before, after : ProfileDB
+        Profiles measured before and after a run.
+
+    Returns
+    -------
+    dict of str to float
+        Relative change of each entry's total latency.
+
+    Raises
+    ------
+    SimulationError
+        When ``before`` is empty or ``after`` lacks one of its entries.
     """
     if not len(before):
         raise SimulationError("profile_drift needs a non-empty 'before' profile")
@@ -165,6 +245,18 @@ def service_tail(service_times: np.ndarray, *, min_samples: int = MIN_TAIL_SAMPL
     timings enter, never the prediction, and the dispatcher affects them only through how
     often groups overlap, which calibration already made the worst case.
 
+    Parameters
+    ----------
+    service_times : numpy.ndarray
+        Seconds from first stage entry to last stage exit, per served request.
+    min_samples : int, default 50
+        The fewest samples judged.
+
+    Returns
+    -------
+    float or None
+        The ratio, or ``None`` with too few samples.
+
     Examples
     --------
     >>> round(service_tail(np.r_[np.full(98, 1.0), 5.0, 9.0], min_samples=10), 2)
@@ -188,6 +280,17 @@ class Tolerance:
     sharpest sign of a noisy physical host (the load limits are ignored where they cannot
     be measured).
     ``max_tail``: the largest p99 / p50 of the run's own service times (:func:`service_tail`).
+
+    Parameters
+    ----------
+    max_drift : float, default 0.3
+        Largest relative profile change allowed.
+    max_other_cores : float, default 0.05
+        Largest average load of other processes, in cores.
+    max_steal_cores : float, default 0.01
+        Largest average steal, in cores.
+    max_tail : float, default 3.5
+        Largest p99/p50 of service times.
     """
 
     max_drift: float = 0.30
@@ -205,7 +308,17 @@ class Tolerance:
 @dataclass(frozen=True, kw_only=True)
 class Stationarity:
     """What one attempt saw of the host: speed drift per profile entry, the load, and the
-    tail of the run's service times (``None``: not measured)."""
+    tail of the run's service times (``None``: not measured).
+
+    Parameters
+    ----------
+    drift : dict of str to float
+        Relative profile change per entry (:func:`profile_drift`).
+    load : HostLoad
+        The host's load during the attempt.
+    tail : float, optional
+        p99/p50 of the run's service times (:func:`service_tail`).
+    """
 
     drift: dict[str, float]
     load: HostLoad
@@ -217,7 +330,18 @@ class Stationarity:
         return max(self.drift.values(), key=abs, default=0.0)
 
     def violations(self, tolerance: Tolerance) -> tuple[str, ...]:
-        """Why this attempt's host was not steady (empty when it was)."""
+        """Why this attempt's host was not steady (empty when it was).
+
+        Parameters
+        ----------
+        tolerance : Tolerance
+            The limits.
+
+        Returns
+        -------
+        tuple of str
+            One reason per limit exceeded.
+        """
         out = []
         worst = self.worst_drift
         if abs(worst) > tolerance.max_drift:
@@ -237,6 +361,13 @@ class Stationarity:
         return tuple(out)
 
     def describe(self) -> str:
+        """One line: worst drift, the loads and the tail.
+
+        Returns
+        -------
+        str
+            Human-readable readings.
+        """
         other, steal = self.load.other_cores, self.load.steal_cores
         load = ("others' load unknown" if other is None else
                 f"other processes {other:.3f} cores, steal {steal or 0.0:.3f} cores")
@@ -245,6 +376,13 @@ class Stationarity:
                 f"{self.load.own_cores:.2f} cores over {self.load.wall:.1f}s{tail}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The readings as JSON-ready values.
+
+        Returns
+        -------
+        dict
+            Drift per entry and its worst value, the loads, and the tail.
+        """
         return {"drift": dict(self.drift), "worst_drift": self.worst_drift,
                 "wall": self.load.wall, "other_cores": self.load.other_cores,
                 "steal_cores": self.load.steal_cores, "own_cores": self.load.own_cores,
@@ -253,7 +391,17 @@ class Stationarity:
 
 @dataclass(frozen=True, kw_only=True)
 class Attempt(Generic[R]):
-    """One attempt's result, what it saw of the host, and why it was set aside (if it was)."""
+    """One attempt's result, what it saw of the host, and why it was set aside (if it was).
+
+    Parameters
+    ----------
+    result : object
+        What the attempt returned (e.g. a :class:`~alpaserve.runtime.fidelity.FidelityReport`).
+    stationarity : Stationarity
+        What it saw of the host.
+    violations : tuple of str
+        Why it was set aside; empty when the host was steady.
+    """
 
     result: R
     stationarity: Stationarity
@@ -266,7 +414,17 @@ class Attempt(Generic[R]):
 
 @dataclass(frozen=True, kw_only=True)
 class SteadyRuns(Generic[R]):
-    """Every attempt of :func:`run_until_steady`, in order."""
+    """Every attempt of :func:`run_until_steady`, in order.
+
+    Parameters
+    ----------
+    attempts : tuple of Attempt
+        Every attempt, in order.
+    needed : int
+        Steady attempts wanted.
+    tolerance : Tolerance
+        The limits the attempts were judged by.
+    """
 
     attempts: tuple[Attempt[R], ...]
     needed: int
@@ -286,6 +444,21 @@ class SteadyRuns(Generic[R]):
 
         Judging ``|key|`` (not ``key``) means at least half the steady attempts are as
         close as the one returned.
+
+        Parameters
+        ----------
+        key : callable
+            Maps a result to the number judged (e.g. an attainment difference in points).
+
+        Returns
+        -------
+        object
+            The chosen steady attempt's result.
+
+        Raises
+        ------
+        SimulationError
+            When no attempt was steady.
         """
         ranked = sorted(self.steady, key=lambda r: abs(key(r)))
         if not ranked:
@@ -295,7 +468,18 @@ class SteadyRuns(Generic[R]):
 
     def skip_reason(self, render: Callable[[R], str] | None = None) -> str:
         """Why the comparison could not be made, with every attempt's measurements and,
-        with ``render``, its (unjudged) result."""
+        with ``render``, its (unjudged) result.
+
+        Parameters
+        ----------
+        render : callable, optional
+            Formats a result for the message.
+
+        Returns
+        -------
+        str
+            A multi-line message for ``pytest.skip`` or a log.
+        """
         lines = [f"{len(self.steady)} of {len(self.attempts)} attempts saw a steady host "
                  f"({self.needed} needed); the premise of a real-time comparison (stages "
                  f"keep their profiled speed) failed:"]
@@ -306,7 +490,18 @@ class SteadyRuns(Generic[R]):
         return "\n".join(lines)
 
     def describe(self, render: Callable[[R], str] = str) -> str:
-        """Every attempt: its verdict on the host, then its result."""
+        """Every attempt: its verdict on the host, then its result.
+
+        Parameters
+        ----------
+        render : callable, default str
+            Formats a result.
+
+        Returns
+        -------
+        str
+            One paragraph per attempt.
+        """
         return "\n\n".join(
             f"attempt {i} ({'steady' if a.steady else '; '.join(a.violations)}):\n"
             f"{render(a.result)}" for i, a in enumerate(self.attempts))
@@ -318,6 +513,22 @@ def run_until_steady(attempt: Callable[[int], tuple[R, Stationarity]], *, needed
     """Call ``attempt(i)`` until ``needed`` attempts saw a steady host, ``max_attempts`` at most.
 
     Stops early once the attempts left cannot reach ``needed``.
+
+    Parameters
+    ----------
+    attempt : callable
+        ``attempt(i)`` runs attempt ``i`` and returns its result and what it saw of the host.
+    needed : int, default 3
+        Steady attempts wanted.
+    max_attempts : int, default 5
+        The most attempts made.
+    tolerance : Tolerance, optional
+        The limits; :class:`Tolerance`'s defaults when omitted.
+
+    Returns
+    -------
+    SteadyRuns
+        Every attempt made; ``complete`` when ``needed`` were steady.
 
     Examples
     --------

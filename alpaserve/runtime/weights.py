@@ -29,7 +29,18 @@ INIT_SCALE = 0.02
 
 
 def check_supported(spec: ModelSpec) -> None:
-    """Raise ``SpecError`` unless the runtime can build ``spec`` (dense BERT or GPT)."""
+    """Raise ``SpecError`` unless the runtime can build ``spec`` (dense BERT or GPT).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+
+    Raises
+    ------
+    SpecError
+        When the model's family is not ``"bert"`` or ``"gpt"``.
+    """
     if spec.family not in ("bert", "gpt"):
         raise SpecError(f"the runtime builds dense 'bert' and 'gpt' models; model "
                         f"{spec.name!r} has family {spec.family!r}")
@@ -37,6 +48,20 @@ def check_supported(spec: ModelSpec) -> None:
 
 def layer_weights(spec: ModelSpec, layer: int, seed: int) -> dict[str, HostArray]:
     """Float32 weights of transformer layer ``layer`` (0-based).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    layer : int
+        Layer index.
+    seed : int
+        Seed; the same seed gives the same weights on every host.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Layer norms, attention (``w_qkv`` as ``(h, 3, h)``) and FFN weights and biases.
 
     Examples
     --------
@@ -71,7 +96,27 @@ def layer_weights(spec: ModelSpec, layer: int, seed: int) -> dict[str, HostArray
 
 def stacked_layer_weights(spec: ModelSpec, start: int, end: int,
                           seed: int) -> dict[str, HostArray]:
-    """Weights of layers ``[start, end)`` stacked along a new leading axis."""
+    """Weights of layers ``[start, end)`` stacked along a new leading axis.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    start, end : int
+        The layer range ``[start, end)``.
+    seed : int
+        Seed; the same seed gives the same weights on every host.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each key of :func:`layer_weights` with a leading axis of ``end - start`` layers.
+
+    Raises
+    ------
+    SpecError
+        When the range is empty or outside the model.
+    """
     if not 0 <= start < end <= spec.num_layers:
         raise SpecError(f"layer range [{start}, {end}) is invalid for model {spec.name!r} "
                         f"with {spec.num_layers} layers")
@@ -81,6 +126,18 @@ def stacked_layer_weights(spec: ModelSpec, start: int, end: int,
 
 def embedding_weights(spec: ModelSpec, seed: int) -> dict[str, HostArray]:
     """Token ``(vocab, h)`` and position ``(seq_len, h)`` embeddings.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    seed : int
+        Seed; the same seed gives the same weights on every host.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``tok_emb`` and ``pos_emb``.
 
     Examples
     --------
@@ -101,6 +158,21 @@ def embedding_weights(spec: ModelSpec, seed: int) -> dict[str, HostArray]:
 
 
 def random_tokens(spec: ModelSpec, batch_size: int, seed: int) -> npt.NDArray[np.int32]:
-    """A ``(batch_size, seq_len)`` batch of token ids (serving latency ignores the values)."""
+    """A ``(batch_size, seq_len)`` batch of token ids (serving latency ignores the values).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    batch_size : int
+        Rows of the batch.
+    seed : int
+        Seed; the same seed gives the same weights on every host.
+
+    Returns
+    -------
+    numpy.ndarray of int32
+        Ids in ``[0, vocab_size)``.
+    """
     rng = np.random.default_rng([seed, 2**31 - 1])
     return rng.integers(0, spec.vocab_size, size=(batch_size, spec.seq_len), dtype=np.int32)
