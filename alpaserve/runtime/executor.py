@@ -27,10 +27,11 @@ from alpaserve.runtime.weights import random_tokens
 
 logger = logging.getLogger(__name__)
 
-# on_done(request_id, start, finish, error) and on_stage(request_id, stage, end); times are
-# read from the executor's ``clock``.
+# on_done(request_id, start, finish, error) and on_stage(request_id, stage, begin, end): a
+# stage's begin is when its thread took the request, its end when the output was ready. Times
+# are read from the executor's ``clock``.
 DoneCallback = Callable[[int, float, float, BaseException | None], None]
-StageCallback = Callable[[int, int, float], None]
+StageCallback = Callable[[int, int, float, float], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,7 +134,8 @@ class LocalGroupExecutor:
             ``on_done(request_id, start, finish, error)`` when a request leaves its last stage
             (``error`` is the exception that failed it, else ``None``).
         on_stage : callable, optional
-            ``on_stage(request_id, stage, end)`` when a request leaves each stage.
+            ``on_stage(request_id, stage, begin, end)`` when a request leaves each stage:
+            ``begin`` is when the stage's thread took it, ``end`` when its output was ready.
         """
         if not self._pipelines:
             raise SpecError(f"group {self.group.name!r} was not built (call build() first)")
@@ -193,8 +195,9 @@ class LocalGroupExecutor:
             start = item.start
             try:
                 stage = self._pipelines[item.model].stages[k]
+                begin = self.clock()
                 if k == 0:
-                    start = self.clock()
+                    start = begin
                 out = stage(stage.place(item.payload))
                 out.block_until_ready()
                 end = self.clock()
@@ -204,7 +207,7 @@ class LocalGroupExecutor:
                 on_done(item.request_id, start, float("nan"), exc)
                 continue
             if on_stage is not None:
-                on_stage(item.request_id, k, end)
+                on_stage(item.request_id, k, begin, end)
             if last:
                 on_done(item.request_id, start, end, None)
             else:

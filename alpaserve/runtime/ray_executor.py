@@ -112,9 +112,11 @@ class GroupActor:
     def stop(self) -> None:
         self._executor().stop()
 
-    def _on_stage(self, rid: int, k: int, end: float) -> None:
+    def _on_stage(self, rid: int, k: int, begin: float, end: float) -> None:
         with self._lock:
-            self._waiting[rid][1]["stages"][k] = end
+            record = self._waiting[rid][1]
+            record["begins"][k] = begin
+            record["stages"][k] = end
 
     def _on_done(self, rid: int, start: float, finish: float, err: BaseException | None) -> None:
         with self._lock:
@@ -135,13 +137,14 @@ class GroupActor:
         Returns
         -------
         dict
-            ``received`` (the actor's clock when the call arrived), ``stages`` (each stage's
-            end), and the fields the completion callback fills in.
+            ``received`` (the actor's clock when the call arrived), ``begins`` and ``stages``
+            (each stage's begin and end), and the fields the completion callback fills in.
         """
         received = time.perf_counter()
         event = threading.Event()
-        record: dict[str, Any] = {"received": received,
-                                  "stages": [float("nan")] * self._group.num_stages}
+        depth = self._group.num_stages
+        record: dict[str, Any] = {"received": received, "begins": [float("nan")] * depth,
+                                  "stages": [float("nan")] * depth}
         with self._lock:
             self._waiting[rid] = (event, record)
         self._executor().submit(rid, model)
@@ -243,7 +246,7 @@ class RayGroupExecutor:
             ``on_done(request_id, start, finish, error)`` when a request leaves its last stage
             (``error`` is the exception that failed it, else ``None``).
         on_stage : callable, optional
-            ``on_stage(request_id, stage, end)`` when a request leaves each stage.
+            ``on_stage(request_id, stage, begin, end)`` when a request leaves each stage.
         """
         import ray
 
@@ -285,8 +288,9 @@ class RayGroupExecutor:
                 return sent + (t - rec["received"])
 
             if on_stage is not None:
-                for k, end in enumerate(rec["stages"]):
-                    on_stage(rid, k, local(end))
+                for k, (begin, end) in enumerate(zip(rec["begins"], rec["stages"],
+                                                     strict=True)):
+                    on_stage(rid, k, local(begin), local(end))
             err = None if rec["error"] is None else ExecutionError(rec["error"])
             on_done(rid, local(rec["start"]), local(rec["finish"]), err)
 

@@ -64,6 +64,37 @@ def _frozen(a: Any, dtype: Any) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
+class ServeTrace:
+    """What the runtime saw of each request on its way through a group.
+
+    Parameters
+    ----------
+    decided : numpy.ndarray of float64
+        ``(n,)`` seconds: when the dispatcher decided each request (its arrival plus the
+        dispatch lag).
+    stage_begin, stage_end : numpy.ndarray of float64
+        ``(n, max_stages)`` seconds: when each stage's thread took the request and when its
+        output was ready; NaN for stages a request did not run.
+    feedback : bool
+        Whether stage ends were reported to the dispatcher during the run.
+    overhead : float
+        Seconds the dispatcher added to every predicted finish.
+    """
+
+    decided: npt.NDArray[np.float64]
+    stage_begin: npt.NDArray[np.float64]
+    stage_end: npt.NDArray[np.float64]
+    feedback: bool
+    overhead: float
+
+    @property
+    def service(self) -> npt.NDArray[np.float64]:
+        """``stage_end - stage_begin``: the measured service time of each request at each
+        stage (what :func:`simulator.replay.replay_measured` replays)."""
+        return self.stage_end - self.stage_begin
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
 class RunResult:
     """Per-request outcomes of one run (see the module docstring for the columns).
 
@@ -83,6 +114,9 @@ class RunResult:
         SLO in seconds per request.
     group_names : tuple of str, default ()
         Group names, in index order.
+    trace : ServeTrace, optional
+        Decision times and per-stage timings, when the run recorded them
+        (:meth:`~alpaserve.runtime.runtime.Runtime.serve` does).
 
     Examples
     --------
@@ -103,11 +137,13 @@ class RunResult:
     model_names: tuple[str, ...]
     slo: npt.NDArray[np.float64]
     group_names: tuple[str, ...] = ()
+    trace: ServeTrace | None = None
 
     @classmethod
     def from_columns(cls, *, arrival: Any, start: Any, finish: Any, group: Any, status: Any,
                      model_codes: Any, model_names: Sequence[str], slo: Any,
-                     group_names: Sequence[str] = ()) -> RunResult:
+                     group_names: Sequence[str] = (),
+                     trace: ServeTrace | None = None) -> RunResult:
         """Build a result from array-likes, converting and checking the columns.
 
         Parameters
@@ -118,6 +154,8 @@ class RunResult:
             The models.
         group_names : sequence of str, default ()
             The groups.
+        trace : ServeTrace, optional
+            The run's per-stage timings.
 
         Returns
         -------
@@ -133,12 +171,16 @@ class RunResult:
                   finish=_frozen(finish, np.float64), group=_frozen(group, np.int32),
                   status=_frozen(status, np.int8), model_codes=_frozen(model_codes, np.int32),
                   model_names=tuple(model_names), slo=_frozen(slo, np.float64),
-                  group_names=tuple(group_names))
+                  group_names=tuple(group_names), trace=trace)
         n = out.arrival.shape[0]
         for name in ("start", "finish", "group", "status", "model_codes", "slo"):
             if getattr(out, name).shape != (n,):
                 raise SpecError(f"RunResult.{name} has shape {getattr(out, name).shape}, "
                                 f"expected ({n},)")
+        if trace is not None and (trace.decided.shape != (n,)
+                                  or trace.stage_begin.shape != trace.stage_end.shape
+                                  or trace.stage_begin.shape[:1] != (n,)):
+            raise SpecError(f"RunResult.trace does not hold {n} requests")
         bad = ~np.isin(out.status, [int(s) for s in RequestStatus])
         if bad.any():
             raise SpecError(f"RunResult.status has unknown codes "

@@ -30,7 +30,7 @@ from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB, ProfileEntry
 from alpaserve.runtime.dispatch import Dispatcher
 from alpaserve.runtime.executor import DoneCallback, LocalGroupExecutor, StageCallback
-from alpaserve.runtime.result import RequestStatus, RunResult
+from alpaserve.runtime.result import RequestStatus, RunResult, ServeTrace
 from workloads import Workload
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class GroupExecutor(Protocol):
             ``on_done(request_id, start, finish, error)`` when a request leaves its last stage
             (``error`` is the exception that failed it, else ``None``).
         on_stage : callable, optional
-            ``on_stage(request_id, stage, end)`` when a request leaves each stage.
+            ``on_stage(request_id, stage, begin, end)`` when a request leaves each stage.
         """
 
     def submit(self, request_id: int, model: str) -> None:
@@ -248,7 +248,7 @@ class Runtime:
         def hooks(g: int) -> tuple[DoneCallback, StageCallback]:
             depth = groups[g].num_stages
 
-            def on_stage(rid: int, k: int, end: float) -> None:
+            def on_stage(rid: int, k: int, _begin: float, end: float) -> None:
                 ends[g].setdefault(rid, [float("nan")] * depth)[k] = end
 
             def on_done(rid: int, t_start: float, t_end: float,
@@ -414,6 +414,9 @@ class Runtime:
         status = np.zeros(n, dtype=np.int8)
         dispatcher = Dispatcher(num_groups=len(self.placement.groups),
                                 stage_latencies=self.stage_latencies(), overhead=self.overhead)
+        depth = max(g.num_stages for g in self.placement.groups)
+        decided = np.full(n, np.nan)
+        stage_begin, stage_end = np.full((n, depth), np.nan), np.full((n, depth), np.nan)
         lock = threading.Lock()
         all_done = threading.Event()
         state = {"pending": 0, "dispatched": False}
@@ -429,10 +432,12 @@ class Runtime:
                 if state["dispatched"] and state["pending"] == 0:
                     all_done.set()
 
-        def stage_hook(g: int) -> StageCallback | None:
-            if not self.feedback:
-                return None
-            return lambda _rid, k, end: dispatcher.observe(g, k, end - origin)
+        def stage_hook(g: int) -> StageCallback:
+            def on_stage(rid: int, k: int, begin: float, end: float) -> None:
+                stage_begin[rid, k], stage_end[rid, k] = begin - origin, end - origin
+                if self.feedback:
+                    dispatcher.observe(g, k, end - origin)
+            return on_stage
 
         for g, ex in enumerate(self._executors):
             ex.start(on_done, stage_hook(g))
@@ -442,6 +447,7 @@ class Runtime:
                 self._sleep_until(origin + arrival[i])
                 now = self.clock() - origin
                 lags[i] = now - arrival[i]
+                decided[i] = max(now, float(arrival[i]))
                 d = dispatcher.decide(names[workload.model_codes[i]], arrival=float(arrival[i]),
                                       slo=float(slos[i]), now=now)
                 status[i] = d.status
@@ -470,4 +476,6 @@ class Runtime:
         return RunResult.from_columns(
             arrival=arrival, start=start, finish=finish, group=group, status=status,
             model_codes=workload.model_codes, model_names=names, slo=slos,
-            group_names=[g.name for g in self.placement.groups])
+            group_names=[g.name for g in self.placement.groups],
+            trace=ServeTrace(decided=decided, stage_begin=stage_begin, stage_end=stage_end,
+                             feedback=self.feedback, overhead=self.overhead))
