@@ -18,8 +18,9 @@ Rules (those of :class:`~alpaserve.runtime.dispatch.Dispatcher` and the stage th
   ``overhead``; the earliest predicted finish wins (ties to the lower group) and a request
   whose predicted finish is later than ``arrival + slo`` is dropped.
 * An admitted request enters stage 0 of its group at ``decided[i]``. Stage ``k`` begins it at
-  ``max(ready, B[g][k])`` (``B`` the stage's real busy-until time, ``ready`` the end of its
-  previous stage) and ends ``service[i, k]`` later: every stage is a FIFO server, and
+  ``max(ready, B[g][k]) + handoff[i, k]`` (``B`` the stage's real busy-until time, ``ready``
+  the end of its previous stage, ``handoff`` the runtime's measured delay in taking it, 0
+  by default) and ends ``service[i, k]`` later: every stage is a FIFO server, and
   consecutive stages overlap across requests (pipelining).
 * With ``feedback`` every stage end is reported to the dispatcher as it happens: before
   deciding request ``i``, each stage end at or before ``decided[i]`` moves ``P[g][k]`` to
@@ -66,7 +67,8 @@ class ReplayResult:
     stage_end: npt.NDArray[np.float64]
 
 
-def run_stages(ready: float, busy: list[float], service: Sequence[float]) -> list[float]:
+def run_stages(ready: float, busy: list[float], service: Sequence[float],
+               handoff: Sequence[float] | None = None) -> list[float]:
     """Begin times of one request through a pipeline of FIFO stages (updates ``busy``).
 
     Parameters
@@ -77,6 +79,9 @@ def run_stages(ready: float, busy: list[float], service: Sequence[float]) -> lis
         Each stage's busy-until time; updated in place to the request's stage ends.
     service : sequence of float
         The request's service time at each stage, in seconds.
+    handoff : sequence of float, optional
+        Seconds between a stage becoming able to take the request and taking it; 0 by
+        default.
 
     Returns
     -------
@@ -93,7 +98,7 @@ def run_stages(ready: float, busy: list[float], service: Sequence[float]) -> lis
     """
     begins = []
     for k, s in enumerate(service):
-        begin = max(ready, busy[k])
+        begin = max(ready, busy[k]) + (handoff[k] if handoff is not None else 0.0)
         begins.append(begin)
         ready = busy[k] = begin + s
     return begins
@@ -101,6 +106,7 @@ def run_stages(ready: float, busy: list[float], service: Sequence[float]) -> lis
 
 def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workload, *,
                     service: npt.ArrayLike, decided: npt.ArrayLike | None = None,
+                    handoff: npt.ArrayLike | None = None,
                     slo: float | dict[str, float] | None = None, feedback: bool = True,
                     overhead: float = 0.0) -> ReplayResult:
     """Replay ``workload`` on ``placement`` with measured service times (see the module doc).
@@ -118,6 +124,9 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
         A NaN (a request the run did not serve) is replaced by the profiled latency.
     decided : array_like, optional
         When each request was decided, in seconds (``>= arrival``); the arrivals by default.
+    handoff : array_like, optional
+        ``(n, max_stages)`` seconds each stage took to take the request once it could (NaN
+        or omitted: 0).
     slo : float or dict of str to float, optional
         SLO in seconds, one or per model; the workload's own by default.
     feedback : bool, default True
@@ -158,7 +167,9 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
     tables = compile_placement(placement, profiles, names)
     n, depth = len(workload), int(tables.num_stages.max(initial=1))
     arrival = np.asarray(workload.arrival, dtype=np.float64)
-    times = _checked_service(service, n, depth)
+    times = _checked_service(service, n, depth, "service")
+    delays = (np.zeros_like(times) if handoff is None
+              else np.nan_to_num(_checked_service(handoff, n, depth, "handoff"), nan=0.0))
     when = arrival.copy() if decided is None else np.asarray(decided, dtype=np.float64)
     if when.shape != (n,) or not np.all(np.isfinite(when)) or np.any(when < arrival):
         raise SimulationError(f"decided must hold {n} finite times, each at or after its "
@@ -197,7 +208,8 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
         predicted[g] = ends
         s = times[i, :stages[g]]
         s = np.where(np.isnan(s), lat1[g, m, :stages[g]], s)
-        begins = run_stages(t, busy[g], [float(x) for x in s])
+        begins = run_stages(t, busy[g], [float(x) for x in s],
+                            [float(x) for x in delays[i, :stages[g]]])
         start[i], finish[i] = begins[0], busy[g][-1]
         begin_at[i, :stages[g]] = begins
         end_at[i, :stages[g]] = busy[g]
@@ -210,13 +222,14 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
     return ReplayResult(result=result, stage_begin=begin_at, stage_end=end_at)
 
 
-def _checked_service(service: npt.ArrayLike, n: int, depth: int) -> npt.NDArray[np.float64]:
-    times = np.asarray(service, dtype=np.float64)
+def _checked_service(values: npt.ArrayLike, n: int, depth: int,
+                     name: str) -> npt.NDArray[np.float64]:
+    times = np.asarray(values, dtype=np.float64)
     if times.ndim == 1 and depth == 1:
         times = times[:, None]
     if times.ndim != 2 or times.shape[0] != n or times.shape[1] < depth:
-        raise SimulationError(f"service must have shape ({n}, >= {depth}), got {times.shape}")
+        raise SimulationError(f"{name} must have shape ({n}, >= {depth}), got {times.shape}")
     known = times[~np.isnan(times)]
     if np.any(~np.isfinite(known)) or np.any(known < 0):
-        raise SimulationError("service times must be finite and non-negative (NaN: unknown)")
+        raise SimulationError(f"{name} times must be finite and non-negative (NaN: unknown)")
     return times

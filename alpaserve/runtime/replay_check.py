@@ -9,10 +9,14 @@ asks whether the simulator then admits or drops the same requests, sends them to
 groups, and finishes them at the same times, up to timer jitter. A slow or noisy host changes
 the service times, not the rules, so the check holds whatever the load.
 
-Timer jitter is the time between a stage becoming able to take a request (the request's
-previous stage done, the stage's previous request done) and its thread taking it: a thread
-wake-up, normally tens of microseconds. It adds up along a queue, so the finish tolerance is
-``jitter_floor`` plus ``jitter_share`` of the request's latency.
+Besides the service times, the replay takes the runtime's *handoff* delays: how long each
+stage took to take a request once the simulator's rules allowed it (its previous stage done,
+the stage's previous request done). They are thread wake-ups, normally tens of microseconds,
+and milliseconds on a loaded host. A negative handoff beyond the clock's resolution would mean
+the runtime broke the rules (a stage serving two requests at once, out of order, or before
+the request's previous stage ended); :attr:`ReplayReport.rule_violations` counts them. With
+both inputs, every admitted request must finish at the replayed time up to ``tolerance``
+(float rounding of sums of clock readings), and every decision must be the same.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from alpaserve.runtime.result import RequestStatus, RunResult
 from simulator.replay import ReplayResult, replay_measured
 from workloads import Workload
 
-JITTER_FLOOR_S = 0.002
-JITTER_SHARE = 0.02
+FINISH_TOLERANCE_S = 1e-4
+CLOCK_RESOLUTION_S = 1e-6
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,8 +55,12 @@ class ReplayReport:
     finish_error_p50, finish_error_p99, finish_error_max : float
         ``|finish_real - finish_replay|`` in seconds over requests served on the same group
         in both (NaN when there are none).
-    jitter_floor, jitter_share : float
-        The finish tolerance: ``jitter_floor + jitter_share × latency``.
+    tolerance : float
+        The largest finish difference counted as reproduced, in seconds.
+    handoff_p50, handoff_p99 : float
+        The runtime's handoff delays in seconds (NaN when nothing was served).
+    rule_violations : int
+        Stage entries that began earlier than the rules allow (beyond the clock's resolution).
     mismatches : tuple of int
         Indices of the requests not reproduced (the first 20).
     """
@@ -64,8 +72,10 @@ class ReplayReport:
     finish_error_p50: float
     finish_error_p99: float
     finish_error_max: float
-    jitter_floor: float
-    jitter_share: float
+    tolerance: float
+    handoff_p50: float
+    handoff_p99: float
+    rule_violations: int
     mismatches: tuple[int, ...]
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,14 +122,52 @@ def replay_run(placement: Placement, profile: ProfileDB, run: RunResult) -> Repl
     workload = Workload.from_arrays(arrival=run.arrival, model=run.model_codes,
                                     model_names=run.model_names, slo=run.slo)
     trace = run.trace
+    handoff = measured_handoffs(run)
     return replay_measured(placement, profile, workload, service=trace.service,
-                           decided=trace.decided, feedback=trace.feedback,
-                           overhead=trace.overhead)
+                           decided=trace.decided, handoff=np.clip(handoff, 0.0, None),
+                           feedback=trace.feedback, overhead=trace.overhead)
+
+
+def measured_handoffs(run: RunResult) -> np.ndarray:
+    """Per served request and stage: its begin minus the earliest begin the rules allow.
+
+    The rules: a stage takes one request at a time, in the order it took them, and a
+    request enters stage ``k`` after leaving stage ``k - 1`` (stage 0: after its decision).
+
+    Parameters
+    ----------
+    run : RunResult
+        A run with a trace.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, max_stages)`` seconds; NaN for stages not run. Negative values break the rules.
+
+    Raises
+    ------
+    ExecutionError
+        When the run recorded no trace.
+    """
+    if run.trace is None:
+        raise ExecutionError("the run has no trace; serve it with Runtime.serve")
+    begin, end, decided = run.trace.stage_begin, run.trace.stage_end, run.trace.decided
+    out = np.full_like(begin, np.nan)
+    served = np.flatnonzero(run.status == RequestStatus.SERVED)
+    for g in np.unique(run.group[served]):
+        mine = served[run.group[served] == g]
+        for k in range(begin.shape[1]):
+            here = mine[~np.isnan(begin[mine, k])]
+            previous_end = -np.inf
+            for i in here[np.argsort(begin[here, k], kind="stable")]:
+                ready = decided[i] if k == 0 else end[i, k - 1]
+                out[i, k] = begin[i, k] - max(ready, previous_end)
+                previous_end = end[i, k]
+    return out
 
 
 def compare_replay(run: RunResult, replay: ReplayResult, *,
-                   jitter_floor: float = JITTER_FLOOR_S,
-                   jitter_share: float = JITTER_SHARE) -> ReplayReport:
+                   tolerance: float = FINISH_TOLERANCE_S) -> ReplayReport:
     """Compare a run with its replay request by request.
 
     Parameters
@@ -128,15 +176,13 @@ def compare_replay(run: RunResult, replay: ReplayResult, *,
         The real run.
     replay : ReplayResult
         Its replay (:func:`replay_run`).
-    jitter_floor : float, default 0.002
-        Seconds of finish difference always tolerated.
-    jitter_share : float, default 0.02
-        Share of the request's latency tolerated on top.
+    tolerance : float, default 1e-4
+        The largest finish difference, in seconds, counted as reproduced.
 
     Returns
     -------
     ReplayReport
-        Agreement fractions and finish errors.
+        Agreement fractions, finish errors and the handoffs.
 
     Examples
     --------
@@ -162,8 +208,11 @@ def compare_replay(run: RunResult, replay: ReplayResult, *,
     served = same_status & (run.status == RequestStatus.SERVED)
     same_group = served & (run.group == sim.group)
     error = np.abs(run.finish - sim.finish)
-    tolerance = jitter_floor + jitter_share * (run.finish - run.arrival)
     ok = same_status & (~served | (same_group & (error <= tolerance)))
+    handoff = np.empty(0)
+    if run.trace is not None:
+        handoff = measured_handoffs(run)
+        handoff = handoff[~np.isnan(handoff)]
     errors = error[same_group]
     stat = (lambda q: float(np.percentile(errors, q))) if errors.size else (lambda q: np.nan)
     return ReplayReport(
@@ -171,14 +220,15 @@ def compare_replay(run: RunResult, replay: ReplayResult, *,
         status_agreement=float(same_status.mean()) if n else 1.0,
         group_agreement=float(same_group.sum() / served.sum()) if served.any() else 1.0,
         finish_error_p50=stat(50), finish_error_p99=stat(99),
-        finish_error_max=float(errors.max()) if errors.size else np.nan,
-        jitter_floor=jitter_floor, jitter_share=jitter_share,
+        finish_error_max=float(errors.max()) if errors.size else np.nan, tolerance=tolerance,
+        handoff_p50=float(np.percentile(handoff, 50)) if handoff.size else np.nan,
+        handoff_p99=float(np.percentile(handoff, 99)) if handoff.size else np.nan,
+        rule_violations=int((handoff < -CLOCK_RESOLUTION_S).sum()),
         mismatches=tuple(int(i) for i in np.flatnonzero(~ok)[:20]))
 
 
 def replay_check(placement: Placement, profile: ProfileDB, run: RunResult, *,
-                 jitter_floor: float = JITTER_FLOOR_S,
-                 jitter_share: float = JITTER_SHARE) -> ReplayReport:
+                 tolerance: float = FINISH_TOLERANCE_S) -> ReplayReport:
     """Replay ``run`` and compare (:func:`replay_run`, then :func:`compare_replay`).
 
     Parameters
@@ -189,15 +239,12 @@ def replay_check(placement: Placement, profile: ProfileDB, run: RunResult, *,
         The profile its dispatcher predicted with.
     run : RunResult
         A run with a trace.
-    jitter_floor : float, default 0.002
-        Seconds of finish difference always tolerated.
-    jitter_share : float, default 0.02
-        Share of the request's latency tolerated on top.
+    tolerance : float, default 1e-4
+        The largest finish difference, in seconds, counted as reproduced.
 
     Returns
     -------
     ReplayReport
         How closely the simulator reproduced the run.
     """
-    return compare_replay(run, replay_run(placement, profile, run),
-                          jitter_floor=jitter_floor, jitter_share=jitter_share)
+    return compare_replay(run, replay_run(placement, profile, run), tolerance=tolerance)

@@ -1,0 +1,156 @@
+"""The replay check on real runs: pipelines, tensor parallelism and several groups.
+
+It needs no steady host, so nothing here skips: the simulator is fed the service and handoff
+times the run measured and must make every decision the runtime made and finish every
+request when the runtime did. The mutation controls (a simulator predicting with the wrong
+latencies, one that ignores pipelining) must fail the same check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+import simulator.replay as replay_module
+from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.errors import ExecutionError
+from alpaserve.placement_spec import Group, Placement
+from alpaserve.profiles import ProfileDB
+from alpaserve.runtime.fidelity import slo_from_latency
+from alpaserve.runtime.replay_check import (
+    compare_replay,
+    measured_handoffs,
+    replay_check,
+    replay_run,
+)
+from alpaserve.runtime.result import RunResult
+from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
+
+AGREEMENT = 0.99
+
+
+def models() -> tuple[Any, Any]:
+    a = tiny_spec("a", num_layers=4, hidden_size=128, ffn_size=512, seq_len=32)
+    b = tiny_spec("b", family="gpt", num_layers=4, hidden_size=128, ffn_size=512, seq_len=32)
+    return a, b
+
+
+def pipelines_and_tensor() -> Placement:
+    """pp2 and tp2 groups of two devices and a pp4 group: three groups, both models."""
+    a, b = models()
+    return Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b}, groups=(
+        Group.uniform(name="pp2", device_ids=[0, 1], pipeline_degree=2, models=[a, b]),
+        Group.uniform(name="tp2", device_ids=[2, 3], pipeline_degree=1, models=[a]),
+        Group.uniform(name="pp4", device_ids=[4, 5, 6, 7], pipeline_degree=4, models=[a, b])))
+
+
+def tp4_and_pp2tp2() -> Placement:
+    a, b = models()
+    return Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b}, groups=(
+        Group.uniform(name="tp4", device_ids=[0, 1, 2, 3], pipeline_degree=1, models=[a, b]),
+        Group.uniform(name="pp2xtp2", device_ids=[4, 5, 6, 7], pipeline_degree=2,
+                      models=[a, b])))
+
+
+def serve(placement: Placement, *, rate: float, cv: float, seed: int,
+          feedback: bool = True) -> tuple[RunResult, ProfileDB]:
+    from alpaserve.runtime.runtime import Runtime
+
+    workload = gamma_workload(rate=rate, cv=cv, n=200, models=["a", "b"], seed=seed)
+    with Runtime(placement, devices=cpu_devices(), repeats=8, feedback=feedback) as rt:
+        slo = slo_from_latency(rt.stage_latencies(), 2.5)  # tight: some requests drop
+        return rt.serve(workload, slo=slo), rt.profile
+
+
+@pytest.fixture(scope="module")
+def three_groups() -> tuple[Placement, RunResult, ProfileDB]:
+    placement = pipelines_and_tensor()
+    run, profile = serve(placement, rate=150.0, cv=3.0, seed=3)
+    return placement, run, profile
+
+
+@pytest.fixture(scope="module")
+def two_groups() -> tuple[Placement, RunResult, ProfileDB]:
+    placement = tp4_and_pp2tp2()
+    run, profile = serve(placement, rate=120.0, cv=3.0, seed=4)
+    return placement, run, profile
+
+
+@pytest.mark.parametrize("case", ["three_groups", "two_groups"])
+def test_the_replay_reproduces_the_run(case: str, request: pytest.FixtureRequest) -> None:
+    placement, run, profile = request.getfixturevalue(case)
+    rep = replay_check(placement, profile, run)
+    summary = f"{case}: {rep}"
+    assert rep.rule_violations == 0, summary
+    assert rep.agreement >= AGREEMENT, summary
+    assert rep.status_agreement >= AGREEMENT, summary
+    served = run.status == 0
+    assert 0 < served.sum() < len(run), summary  # admission was exercised both ways
+    assert len(set(run.group[served].tolist())) == len(placement.groups), summary
+
+
+def test_the_trace_holds_every_stage_of_every_served_request(three_groups: Any) -> None:
+    placement, run, _ = three_groups
+    trace = run.trace
+    assert trace is not None
+    assert trace.feedback
+    for i in np.flatnonzero(run.status == 0):
+        depth = placement.groups[run.group[i]].num_stages
+        begins, ends = trace.stage_begin[i, :depth], trace.stage_end[i, :depth]
+        assert np.all(np.isfinite(begins))
+        assert np.all(np.isnan(trace.stage_begin[i, depth:]))
+        assert np.all(ends > begins)
+        assert np.all(begins[1:] >= ends[:-1] - 1e-6)
+        assert begins[0] == pytest.approx(run.start[i])
+        assert ends[-1] == pytest.approx(run.finish[i])
+        assert trace.decided[i] >= run.arrival[i]
+    handoff = measured_handoffs(run)
+    assert np.nanmin(handoff) >= -1e-6
+
+
+def test_a_simulator_with_wrong_latencies_fails(three_groups: Any) -> None:
+    placement, run, profile = three_groups
+    halved = ProfileDB(dataclasses.replace(
+        e, stage_latencies=tuple(x / 2 for x in e.stage_latencies)) for e in profile)
+    rep = compare_replay(run, replay_run(placement, halved, run))
+    assert rep.agreement < AGREEMENT, rep
+    assert rep.status_agreement < 1.0, rep  # it admits requests the runtime dropped
+
+
+def test_a_simulator_that_ignores_pipelining_fails(three_groups: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    placement, run, profile = three_groups
+
+    def one_request_per_group(ready: float, busy: list[float], service: Any,
+                              handoff: Any = None) -> list[float]:
+        begins, t = [], max(ready, busy[-1])  # the group takes a request when it is empty
+        for k, s in enumerate(service):
+            t += handoff[k] if handoff is not None else 0.0
+            begins.append(t)
+            t = busy[k] = t + s
+        return begins
+
+    monkeypatch.setattr(replay_module, "run_stages", one_request_per_group)
+    rep = compare_replay(run, replay_run(placement, profile, run))
+    assert rep.agreement < AGREEMENT, rep
+
+
+def test_without_feedback_the_replay_still_reproduces_the_run() -> None:
+    placement = tp4_and_pp2tp2()
+    run, profile = serve(placement, rate=120.0, cv=3.0, seed=6, feedback=False)
+    assert run.trace is not None
+    assert not run.trace.feedback
+    rep = replay_check(placement, profile, run)
+    assert rep.agreement >= AGREEMENT, rep
+    assert rep.rule_violations == 0, rep
+
+
+def test_a_run_without_a_trace_is_an_error(three_groups: Any) -> None:
+    placement, run, profile = three_groups
+    bare = dataclasses.replace(run, trace=None)
+    with pytest.raises(ExecutionError, match="no trace"):
+        replay_check(placement, profile, bare)
+    assert compare_replay(bare, replay_run(placement, profile, run)).rule_violations == 0
