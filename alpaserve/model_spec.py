@@ -200,6 +200,11 @@ def _presets() -> dict[str, ModelSpec]:
         _moe("moe-2.4b", 16, 1024, 16, 32),
         _moe("moe-5.3b", 16, 1536, 16, 32),
         _moe("moe-10b", 18, 2048, 16, 32),
+        # Small models for CPU work: the runtime profiles and serves them in seconds.
+        ModelSpec(name="bert-tiny", family="bert", num_layers=4, hidden_size=256,
+                  num_heads=4, ffn_size=1024, vocab_size=30522, seq_len=128),
+        ModelSpec(name="gpt-tiny", family="gpt", num_layers=4, hidden_size=256,
+                  num_heads=4, ffn_size=1024, vocab_size=50257, seq_len=128),
     ]
     return {s.name: s for s in specs}
 

@@ -17,6 +17,9 @@ BASE = dict(name="m", family="bert", num_layers=2, hidden_size=64, num_heads=4, 
 
 @pytest.mark.parametrize("name", preset_names())
 def test_preset_parameter_counts_match_their_names(name: str) -> None:
+    if name.endswith("-tiny"):  # the CPU presets: small enough to serve in milliseconds
+        assert model_preset(name).num_params < 50e6
+        return
     target = float(name.split("-")[1].removesuffix("b")) * 1e9
     assert model_preset(name).num_params == pytest.approx(target, rel=0.05)
 

@@ -81,3 +81,27 @@ def test_profile_cli_custom_spec_and_merge(devices: list, tmp_path: Path,
         run(["unknown-model", "--out", str(out)])
     with pytest.raises(SpecError, match="cannot parse parallel config"):
         run(["mini", "--configs", "pipeline2", *common])
+
+
+@pytest.mark.parametrize("preset", ["bert-tiny", "gpt-tiny"])
+def test_the_cpu_presets_profile_in_seconds_with_progress_on_stderr(
+        devices: list, tmp_path: Path, preset: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import time
+
+    from alpaserve.cli import profile_cmd
+
+    parser = argparse.ArgumentParser()
+    profile_cmd.register(parser)
+    out = tmp_path / "p.json"
+    began = time.perf_counter()
+    assert profile_cmd.run(parser.parse_args(
+        [preset, "--configs", "pp1-tp1,pp2-tp2", "--batch-sizes", "1,2", "--repeats", "3",
+         "--out", str(out)])) == 0
+    assert time.perf_counter() - began < 60.0  # the bound for CPU work
+    captured = capsys.readouterr()
+    assert f"[1/2] {preset} pp1-tp1: placing weights and compiling" in captured.err
+    assert f"[2/2] {preset} pp2-tp2: bs=1" in captured.err
+    db = ProfileDB.from_json(out.read_text())
+    assert len(db) == 4
+    assert all(0 < sum(e.stage_latencies) < 1.0 for e in db)

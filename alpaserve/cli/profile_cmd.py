@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from alpaserve.cli._runtime_args import (
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     db = ProfileDB.from_json(args.out.read_text()) if args.out.is_file() else ProfileDB()
     fresh = profile_model(spec, configs, devices, int_list(args.batch_sizes),
                           warmup=args.warmup, repeats=args.repeats, seed=args.seed,
-                          dtype=args.dtype)
+                          dtype=args.dtype, progress=lambda line: print(line, file=sys.stderr))
     db.update(fresh)
     args.out.write_text(db.to_json(indent=1))
     if args.tsv:

@@ -194,7 +194,8 @@ def profile_pipeline(pipeline: ModelPipeline, batch_sizes: Iterable[int], *, war
 
 def profile_model(spec: ModelSpec, configs: Iterable[ParallelConfig], devices: Sequence[Any],
                   batch_sizes: Iterable[int] = (1,), *, warmup: int = 2, repeats: int = 5,
-                  seed: int = 0, dtype: Any = None, db: ProfileDB | None = None) -> ProfileDB:
+                  seed: int = 0, dtype: Any = None, db: ProfileDB | None = None,
+                  progress: Callable[[str], None] | None = None) -> ProfileDB:
     """Build ``spec`` under each config on ``devices`` and measure it at each batch size.
 
     Each config uses the first ``config.num_devices`` of ``devices``. Entries are added to
@@ -220,6 +221,9 @@ def profile_model(spec: ModelSpec, configs: Iterable[ParallelConfig], devices: S
         JAX dtype; from the spec by default.
     db : ProfileDB, optional
         Database to add to; a new one by default.
+    progress : callable, optional
+        Called with a line of text before each config is built and after it is measured
+        (the CLI prints them on stderr); building a large model takes minutes on a CPU.
 
     Returns
     -------
@@ -228,8 +232,16 @@ def profile_model(spec: ModelSpec, configs: Iterable[ParallelConfig], devices: S
     """
     out = db if db is not None else ProfileDB()
     sizes = list(batch_sizes)
-    for config in configs:
+    configs = list(configs)
+    say = progress if progress is not None else logger.info
+    for i, config in enumerate(configs, 1):
+        began = time.perf_counter()
+        say(f"[{i}/{len(configs)}] {spec.name} {config.key}: placing weights and compiling")
         pipeline = build_pipeline(spec, config, devices, seed=seed, dtype=dtype)
-        out.update(profile_pipeline(pipeline, sizes, warmup=warmup, repeats=repeats,
-                                    seed=seed))
+        entries = profile_pipeline(pipeline, sizes, warmup=warmup, repeats=repeats, seed=seed)
+        out.update(entries)
+        total = ", ".join(f"bs={e.batch_size} {1e3 * sum(e.stage_latencies):.2f} ms"
+                          for e in entries)
+        say(f"[{i}/{len(configs)}] {spec.name} {config.key}: {total} "
+            f"({time.perf_counter() - began:.1f} s)")
     return out
