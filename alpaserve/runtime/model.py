@@ -26,8 +26,7 @@ from alpaserve.runtime import layers
 from alpaserve.runtime.weights import (
     LAYER_KEYS,
     check_supported,
-    embedding_weights,
-    stacked_layer_weights,
+    stage_weights,
 )
 
 logger = logging.getLogger(__name__)
@@ -262,15 +261,14 @@ def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequen
     mesh = Mesh(np.asarray(devices, dtype=object).reshape(stage.mesh_shape), MESH_AXES)
     first = stage.layer_start == 0
 
-    host = {"layers": stacked_layer_weights(spec, stage.layer_start, stage.layer_end, seed)}
-    specs: dict[str, Any] = {"layers": {k: _spec_for(k, host["layers"][k].ndim)
-                                        for k in LAYER_KEYS}}
+    ndims = {"w_qkv": 4, "b_qkv": 3, "w_o": 3, "w_1": 3, "w_2": 3}  # with the layer axis
+    specs: dict[str, Any] = {"layers": {k: _spec_for(k, ndims.get(k, 2)) for k in LAYER_KEYS}}
     if first:
-        host["embed"] = embedding_weights(spec, seed)
         emb_spec = PartitionSpec(None, MESH_AXES)
         specs["embed"] = {"tok_emb": emb_spec, "pos_emb": emb_spec}
-    params = jax.tree_util.tree_map(
-        lambda a, s: jax.device_put(a.astype(jdtype), NamedSharding(mesh, s)), host, specs)
+    shardings = jax.tree_util.tree_map(lambda s: NamedSharding(mesh, s), specs)
+    params = stage_weights(spec, stage.layer_start, stage.layer_end, seed, embed=first,
+                           dtype=jdtype, shardings=shardings)
 
     head_dim = spec.head_dim
     decoder = spec.is_decoder
@@ -403,9 +401,8 @@ def reference_forward(spec: ModelSpec, tokens: Any, *, seed: int = 0, dtype: Any
     check_supported(spec)
     jdtype = resolve_dtype(spec, dtype)
     device = device if device is not None else jax.devices()[0]
-    host = {"layers": stacked_layer_weights(spec, 0, spec.num_layers, seed),
-            "embed": embedding_weights(spec, seed)}
-    params = jax.tree_util.tree_map(lambda a: jax.device_put(a.astype(jdtype), device), host)
+    params = stage_weights(spec, 0, spec.num_layers, seed, embed=True, dtype=jdtype,
+                           shardings=jax.sharding.SingleDeviceSharding(device))
 
     @jax.jit
     def run(p: dict[str, Any], x: Any) -> Any:

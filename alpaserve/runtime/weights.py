@@ -1,8 +1,12 @@
-"""Random transformer weights, generated on the host from an explicit seed.
+"""Random transformer weights, generated where they live from an explicit seed.
 
-Every layer draws from its own stream (``numpy.random.default_rng([seed, 1 + layer])``) and
-the embeddings from ``[seed, 0]``, so a layer's weights do not depend on how the model is cut
-into stages: a sharded pipeline and the unsharded reference see identical values.
+Weights are drawn with JAX's counter-based generator inside a jitted function whose outputs
+carry the stage's shardings, so each device creates only its own shard, directly in the
+model's dtype: nothing passes through host memory at full precision (a 6.7B-parameter model
+used to take minutes and tens of GB of host RAM). Every tensor has its own stream,
+``fold_in(fold_in(key(seed), 1 + layer), tensor)`` (the embeddings use stream 0), so a layer's
+weights do not depend on how the model is cut into stages or sharded: a sharded pipeline and
+the unsharded reference see identical values (jit's results do not depend on shardings).
 
 Layout (``h`` hidden, ``f`` FFN width; one transformer layer)::
 
@@ -15,6 +19,8 @@ device ``num_heads / t`` whole heads (Megatron's column split).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -78,20 +84,8 @@ def layer_weights(spec: ModelSpec, layer: int, seed: int) -> dict[str, HostArray
     if not 0 <= layer < spec.num_layers:
         raise SpecError(f"layer {layer} is out of range for model {spec.name!r} "
                         f"with {spec.num_layers} layers")
-    rng = np.random.default_rng([seed, 1 + layer])
-    h, f = spec.hidden_size, spec.ffn_size
-
-    def normal(*shape: int, scale: float = INIT_SCALE) -> HostArray:
-        return (rng.standard_normal(shape, dtype=np.float32) * np.float32(scale))
-
-    return {
-        "ln1_g": 1.0 + normal(h, scale=0.1), "ln1_b": normal(h, scale=0.1),
-        "w_qkv": normal(h, 3, h), "b_qkv": normal(3, h),
-        "w_o": normal(h, h), "b_o": normal(h),
-        "ln2_g": 1.0 + normal(h, scale=0.1), "ln2_b": normal(h, scale=0.1),
-        "w_1": normal(h, f), "b_1": normal(f),
-        "w_2": normal(f, h), "b_2": normal(h),
-    }
+    return {k: np.asarray(v)[0] for k, v in stage_weights(spec, layer, layer + 1, seed,
+                                                           embed=False)["layers"].items()}
 
 
 def stacked_layer_weights(spec: ModelSpec, start: int, end: int,
@@ -120,8 +114,8 @@ def stacked_layer_weights(spec: ModelSpec, start: int, end: int,
     if not 0 <= start < end <= spec.num_layers:
         raise SpecError(f"layer range [{start}, {end}) is invalid for model {spec.name!r} "
                         f"with {spec.num_layers} layers")
-    layers = [layer_weights(spec, i, seed) for i in range(start, end)]
-    return {k: np.stack([w[k] for w in layers]) for k in LAYER_KEYS}
+    return {k: np.asarray(v) for k, v in stage_weights(spec, start, end, seed,
+                                                        embed=False)["layers"].items()}
 
 
 def embedding_weights(spec: ModelSpec, seed: int) -> dict[str, HostArray]:
@@ -148,13 +142,79 @@ def embedding_weights(spec: ModelSpec, seed: int) -> dict[str, HostArray]:
     True
     """
     check_supported(spec)
-    rng = np.random.default_rng([seed, 0])
-    h = spec.hidden_size
-    scale = np.float32(INIT_SCALE)
-    return {
-        "tok_emb": rng.standard_normal((spec.vocab_size, h), dtype=np.float32) * scale,
-        "pos_emb": rng.standard_normal((spec.seq_len, h), dtype=np.float32) * scale,
-    }
+    return {k: np.asarray(v) for k, v in stage_weights(spec, 0, 1, seed,
+                                                        embed=True)["embed"].items()}
+
+
+def stage_weights(spec: ModelSpec, start: int, end: int, seed: int, *, embed: bool,
+                  dtype: Any = None, shardings: Any = None) -> dict[str, Any]:
+    """The weights of layers ``[start, end)`` (and the embeddings), created on the devices.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A dense BERT or GPT model.
+    start, end : int
+        The layer range ``[start, end)``.
+    seed : int
+        Seed; the same seed gives the same values whatever the shardings.
+    embed : bool
+        Also create the embeddings (the first stage holds them).
+    dtype : optional
+        The dtype the arrays are created in; float32 by default.
+    shardings : pytree of jax.sharding.Sharding, optional
+        ``{"layers": {key: sharding}, "embed": {...}}`` matching the result; the default
+        device when omitted.
+
+    Returns
+    -------
+    dict
+        ``{"layers": {key: (end - start, ...)}, "embed": {"tok_emb", "pos_emb"}}`` of JAX
+        arrays (``"embed"`` only with ``embed``).
+
+    Raises
+    ------
+    SpecError
+        When the range is empty or outside the model, or the family is not supported.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    check_supported(spec)
+    if not 0 <= start < end <= spec.num_layers:
+        raise SpecError(f"layer range [{start}, {end}) is invalid for model {spec.name!r} "
+                        f"with {spec.num_layers} layers")
+    h, f = spec.hidden_size, spec.ffn_size
+    shapes = {"ln1_g": (h,), "ln1_b": (h,), "w_qkv": (h, 3, h), "b_qkv": (3, h), "w_o": (h, h),
+              "b_o": (h,), "ln2_g": (h,), "ln2_b": (h,), "w_1": (h, f), "b_1": (f,),
+              "w_2": (f, h), "b_2": (h,)}
+    out_dtype = jnp.dtype(dtype) if dtype is not None else jnp.float32
+
+    def one_layer(key: Any) -> dict[str, Any]:
+        out = {}
+        for j, name in enumerate(LAYER_KEYS):
+            norm = name.startswith("ln")
+            x = jax.random.normal(jax.random.fold_in(key, j), shapes[name], jnp.float32)
+            x = x * (0.1 if norm else INIT_SCALE) + (1.0 if name.endswith("_g") else 0.0)
+            out[name] = x.astype(out_dtype)
+        return out
+
+    def generate() -> dict[str, Any]:
+        base = jax.random.key(seed)
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start + 1, end + 1))
+        tree: dict[str, Any] = {"layers": jax.vmap(one_layer)(keys)}
+        if embed:
+            key = jax.random.fold_in(base, 0)
+            tree["embed"] = {
+                "tok_emb": (jax.random.normal(jax.random.fold_in(key, 0),
+                                              (spec.vocab_size, h)) * INIT_SCALE
+                            ).astype(out_dtype),
+                "pos_emb": (jax.random.normal(jax.random.fold_in(key, 1), (spec.seq_len, h))
+                            * INIT_SCALE).astype(out_dtype)}
+        return tree
+
+    result: dict[str, Any] = jax.jit(generate, out_shardings=shardings)()
+    return result
 
 
 def random_tokens(spec: ModelSpec, batch_size: int, seed: int) -> npt.NDArray[np.int32]:
