@@ -29,7 +29,13 @@ _INT_DTYPES = {"slo": np.float64, "prompt_tokens": np.int64, "output_tokens": np
 
 
 def pyarrow_available() -> bool:
-    """Whether ``pyarrow`` can be imported (parquet support)."""
+    """Whether ``pyarrow`` can be imported (parquet support).
+
+    Returns
+    -------
+    bool
+        True when parquet files can be written and read.
+    """
     try:
         import pyarrow
         import pyarrow.parquet  # noqa: F401
@@ -44,6 +50,25 @@ def save_workload(workload: Workload, path: str | os.PathLike[str], *,
 
     ``format="auto"`` writes parquet when pyarrow is installed and npz otherwise;
     ``"npz"`` forces npz; ``"parquet"`` fails if pyarrow is missing.
+
+    Parameters
+    ----------
+    workload : Workload
+        The workload to write, with all its columns and model names.
+    path : str or os.PathLike
+        The file to create or overwrite.
+    format : {"auto", "parquet", "npz"}, default "auto"
+        The file format.
+
+    Returns
+    -------
+    {"parquet", "npz"}
+        The format written.
+
+    Raises
+    ------
+    WorkloadError
+        If ``format`` is unknown, or is ``"parquet"`` without pyarrow.
 
     Examples
     --------
@@ -70,7 +95,24 @@ def save_workload(workload: Workload, path: str | os.PathLike[str], *,
 
 
 def load_workload(path: str | os.PathLike[str]) -> Workload:
-    """Read a workload written by :func:`save_workload` (parquet or npz, detected)."""
+    """Read a workload written by :func:`save_workload` (parquet or npz, detected).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its format is told by its first bytes, not its name.
+
+    Returns
+    -------
+    Workload
+        The workload as written.
+
+    Raises
+    ------
+    WorkloadError
+        If the file cannot be read, is neither parquet nor npz, or is parquet without
+        pyarrow installed.
+    """
     p = Path(path)
     try:
         with p.open("rb") as fh:
