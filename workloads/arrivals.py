@@ -71,6 +71,11 @@ class ArrivalProcess(Protocol):
         WorkloadError
             If both or neither of ``n`` and ``duration`` are given, or one is negative or
             not finite.
+
+        Examples
+        --------
+        >>> DeterministicProcess(rate=2.0).generate(duration=2.0, seed=0).tolist()
+        [0.5, 1.0, 1.5]
         """
         ...
 
@@ -363,6 +368,11 @@ class UniformProcess(_Renewal):
         ------
         WorkloadError
             If ``cv`` lies outside ``[0, 1/sqrt(3)]``.
+
+        Examples
+        --------
+        >>> UniformProcess.from_cv(rate=1.0, cv=0.0).spread
+        0.0
         """
         if not (math.isfinite(cv) and 0 <= cv <= 1 / math.sqrt(3) + 1e-12):
             raise WorkloadError(f"a uniform process has CV in [0, 1/sqrt(3)], got {cv!r}")
@@ -435,6 +445,11 @@ class ParetoProcess(_Renewal):
         ------
         WorkloadError
             If ``cv`` is not positive and finite.
+
+        Examples
+        --------
+        >>> round(ParetoProcess.from_cv(rate=2.0, cv=1.0).scale, 4)
+        0.2929
         """
         _check_positive("cv", cv)
         return cls(rate=rate, shape=1.0 + math.sqrt(1.0 + 1.0 / cv**2))

@@ -88,6 +88,11 @@ class NodeType:
         -------
         float
             USD per node-hour.
+
+        Examples
+        --------
+        >>> G4DN_12XLARGE.price(market="on-demand")
+        3.912
         """
         return self.price_spot if market == "spot" else self.price_on_demand
 
@@ -109,6 +114,11 @@ class NodeInfo:
         Its instance type (GPUs, prices).
     market : {"spot", "on-demand"}, default "spot"
         Where it is held: spot nodes may be preempted, on-demand nodes are not.
+
+    Examples
+    --------
+    >>> NodeInfo(name="n0", type=G4DN_12XLARGE).market
+    'spot\'
     """
 
     name: str
@@ -128,6 +138,11 @@ class AvailabilityEvent:
         Whether the node joins or leaves.
     node : str
         The node's name.
+
+    Examples
+    --------
+    >>> AvailabilityEvent(time=1.5, kind="add", node="n0").kind
+    'add\'
     """
 
     time: float
@@ -190,6 +205,16 @@ class AvailabilityTrace:
         TraceFormatError
             If a kind is not ``add``/``remove``, a time is negative or not finite, a node is
             added while alive or removed while absent.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(5.0, "remove", "a"), (0.0, "add", "a")])
+        >>> [(e.time, e.kind) for e in t.events]
+        [(0.0, 'add'), (5.0, 'remove')]
+        >>> AvailabilityTrace.from_events([(0.0, "remove", "a")])
+        Traceback (most recent call last):
+        ...
+        workloads.errors.TraceFormatError: node 'a' is removed at t=0.0s but is not alive
         """
         parsed: list[AvailabilityEvent] = []
         for ev in events:
@@ -242,6 +267,11 @@ class AvailabilityTrace:
         -------
         tuple of str
             The alive nodes' names, sorted.
+
+        Examples
+        --------
+        >>> AvailabilityTrace.from_events([(0.0, "add", "b"), (1.0, "add", "a")]).alive_at(1.0)
+        ('a', 'b')
         """
         alive: set[str] = set()
         for ev in self.events:
@@ -271,6 +301,13 @@ class AvailabilityTrace:
         -------
         list of (str, float, float)
             Node name, start and stop in seconds; empty periods are left out.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (2.0, "add", "b"),
+        ...                                    (4.0, "remove", "a")])
+        >>> t.intervals(), t.intervals(end=10.0)
+        ([('a', 0.0, 4.0), ('b', 2.0, 4.0)], [('a', 0.0, 4.0), ('b', 2.0, 10.0)])
         """
         stop_at = self.end_time if end is None else end
         opened: dict[str, float] = {}
@@ -297,6 +334,11 @@ class AvailabilityTrace:
         -------
         dict of str to float
             Node-hours per market (``"spot"``, ``"on-demand"``; both present).
+
+        Examples
+        --------
+        >>> AvailabilityTrace.from_events([(0.0, "add", "a")]).node_hours(end=7200.0)
+        {'spot': 2.0, 'on-demand': 0.0}
         """
         hours: dict[str, float] = dict.fromkeys(MARKETS, 0.0)
         for node, a, b in self.intervals(end):
@@ -316,6 +358,11 @@ class AvailabilityTrace:
         -------
         dict of str to float
             USD per market (``"spot"``, ``"on-demand"``; both present).
+
+        Examples
+        --------
+        >>> AvailabilityTrace.from_events([(0.0, "add", "a")]).cost(end=3600.0)
+        {'spot': 1.9, 'on-demand': 0.0}
         """
         dollars: dict[str, float] = dict.fromkeys(MARKETS, 0.0)
         for node, a, b in self.intervals(end):
@@ -340,6 +387,12 @@ class AvailabilityTrace:
         ------
         WorkloadError
             If ``end`` does not exceed ``start``.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (5.0, "add", "b")])
+        >>> t.mean_alive(0.0, 10.0)
+        1.5
         """
         if not end > start:
             raise WorkloadError(f"mean_alive end {end!r} must exceed start {start!r}")
@@ -364,6 +417,12 @@ class AvailabilityTrace:
         ------
         WorkloadError
             If ``end`` does not exceed ``start``.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (5.0, "add", "b")])
+        >>> [(e.time, e.node) for e in t.clipped(2.0, 10.0).events]
+        [(0.0, 'a'), (3.0, 'b')]
         """
         if not end > start:
             raise WorkloadError(f"clipped end {end!r} must exceed start {start!r}")
@@ -394,6 +453,16 @@ def read_availability_csv(path: str | Path, *,
     ------
     TraceFormatError
         On a row without three fields, a bad time, kind or node, naming file and line.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "trace.csv")
+    ...     _ = open(p, "w").write("0,add,n0\\n1500,add,n1\\n3000,remove,n0\\n")
+    ...     t = read_availability_csv(p)
+    >>> t.alive_at(2.0), t.end_time
+    (('n0', 'n1'), 3.0)
     """
     name = str(path)
     events: list[tuple[float, str, str]] = []
@@ -434,6 +503,17 @@ def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] |
     TraceFormatError
         On invalid JSON, a malformed event, an unknown type or market, or a node re-added
         with another type or market, naming file and line.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> line = '[0, "add", {"nodes": ["n0", {"name": "od", "market": "on-demand"}]}]\\n'
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "trace.jsonl")
+    ...     _ = open(p, "w").write(line)
+    ...     t = read_availability_jsonl(p)
+    >>> t.nodes["od"].market, t.max_alive
+    ('on-demand', 2)
     """
     name = str(path)
     known = dict(types or {})
@@ -485,6 +565,15 @@ def read_availability(path: str | Path, **kwargs: Any) -> AvailabilityTrace:
     -------
     AvailabilityTrace
         The validated trace.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "trace.jsonl")
+    ...     _ = open(p, "w").write('[0, "add", {"nodes": ["n0"]}]\\n')
+    ...     read_availability(p).alive_at(0.0)
+    ('n0',)
     """
     if str(path).endswith((".jsonl", ".json")):
         return read_availability_jsonl(path, **kwargs)
@@ -500,6 +589,16 @@ def write_availability_csv(trace: AvailabilityTrace, path: str | Path) -> None:
         The trace to write; times are rounded to whole milliseconds.
     path : str or pathlib.Path
         The file to create or overwrite.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (1.25, "remove", "a")])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_availability_csv(t, os.path.join(d, "t.csv"))
+    ...     print(open(os.path.join(d, "t.csv")).read(), end="")
+    0,add,a
+    1250,remove,a
     """
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -516,6 +615,15 @@ def write_availability_jsonl(trace: AvailabilityTrace, path: str | Path) -> None
         The trace to write; times are rounded to whole milliseconds.
     path : str or pathlib.Path
         The file to create or overwrite.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a")])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_availability_jsonl(t, os.path.join(d, "t.jsonl"))
+    ...     read_availability_jsonl(os.path.join(d, "t.jsonl")).nodes == t.nodes
+    True
     """
     with open(path, "w") as fh:
         for ev in trace.events:
@@ -580,6 +688,13 @@ def events_by_time(trace: AvailabilityTrace) -> list[tuple[float, Sequence[Avail
     -------
     list of (float, Sequence[AvailabilityEvent])
         Each distinct time in seconds with its events, in trace order.
+
+    Examples
+    --------
+    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (0.0, "add", "b"),
+    ...                                    (2.0, "remove", "a")])
+    >>> [(time, len(evs)) for time, evs in events_by_time(t)]
+    [(0.0, 2), (2.0, 1)]
     """
     groups: list[tuple[float, list[AvailabilityEvent]]] = []
     for ev in trace.events:

@@ -51,7 +51,7 @@ class Workload:
     arrival : numpy.ndarray
         Arrival times in seconds, float64, sorted, read-only.
     model_codes : numpy.ndarray
-        int32 index into ``model_names`` of each request.
+        Index (int32) into ``model_names`` of each request.
     model_names : tuple of str
         Distinct model names; a model may have no request.
     slo : numpy.ndarray, optional
