@@ -52,6 +52,11 @@ class FunctionMapping:
     WorkloadError
         If ``num_models`` or ``top_k`` is not a positive int, ``policy`` is unknown, or
         ``model_names`` are not ``num_models`` distinct names.
+
+    Examples
+    --------
+    >>> FunctionMapping(num_models=2, prefix="bert").names()
+    ('bert0', 'bert1')
     """
 
     num_models: int
@@ -84,6 +89,11 @@ class FunctionMapping:
         -------
         tuple of str
             ``model_names``, or ``prefix + str(i)`` for ``i`` in ``range(num_models)``.
+
+        Examples
+        --------
+        >>> FunctionMapping(num_models=2, model_names=("a", "b")).names()
+        ('a', 'b')
         """
         if self.model_names is not None:
             return self.model_names
@@ -111,6 +121,12 @@ class MappingResult:
         Functions dropped because they were never invoked.
     beyond_top_k : int
         Invoked functions dropped by ``top_k``.
+
+    Examples
+    --------
+    >>> r = map_functions({"f": 3, "g": 0}, FunctionMapping(num_models=1))
+    >>> r.functions_total, r.empty_dropped, r.beyond_top_k
+    (2, 1, 0)
     """
 
     assignment: dict[str, int]

@@ -169,6 +169,11 @@ class MixSpec:
         WorkloadError
             If ``n_models`` is not a positive int, or a value is rejected by
             :class:`MixSpec`.
+
+        Examples
+        --------
+        >>> MixSpec.zipf(2, total_rate=3.0, alpha=1.0).rates().tolist()
+        [2.0, 1.0]
         """
         if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
             raise WorkloadError(f"n_models must be a positive int, got {n_models!r}")
@@ -190,6 +195,11 @@ class MixSpec:
         numpy.ndarray
             Requests per second per model, in ``model_names`` order; they sum to
             ``total_rate``.
+
+        Examples
+        --------
+        >>> MixSpec(model_names=("a", "b"), total_rate=10.0, shares=(3, 1)).rates().tolist()
+        [7.5, 2.5]
         """
         n = len(self.model_names)
         if self.shares is not None:
@@ -208,6 +218,11 @@ class MixSpec:
         -------
         dict of str to GammaProcess
             One process per model whose share is positive, in ``model_names`` order.
+
+        Examples
+        --------
+        >>> MixSpec(model_names=("a", "b"), total_rate=4.0, shares=(1, 0), cv=2.0).processes()
+        {'a': GammaProcess(rate=4.0, cv=2.0)}
         """
         return {name: GammaProcess(rate=float(rate), cv=cv)
                 for name, rate, cv in zip(self.model_names, self.rates(),
@@ -296,6 +311,13 @@ def generate_mix(spec: MixSpec, *, duration: float, seed: SeedLike,
     -------
     Workload
         The requests of all models; models with a zero share get none but keep their name.
+
+    Examples
+    --------
+    >>> w = generate_mix(MixSpec(model_names=("a", "b"), total_rate=100.0), duration=10.0,
+    ...                  seed=0)
+    >>> w.model_names, 800 < len(w) < 1200
+    (('a', 'b'), True)
     """
     slo: float | dict[str, float] | None
     if spec.slo is None or isinstance(spec.slo, int | float):

@@ -198,6 +198,12 @@ class MMPPProcess:
         WorkloadError
             If both or neither of ``n`` and ``duration`` are given, or one is negative or
             not finite.
+
+        Examples
+        --------
+        >>> p = MMPPProcess(rate_on=50.0, rate_off=1.0, mean_on=2.0, mean_off=8.0)
+        >>> len(p.generate(n=100, seed=0))
+        100
         """
         check_request(n, duration, start)
         rng = as_generator(seed)

@@ -66,6 +66,11 @@ class RescaleSpec:
     ------
     WorkloadError
         If a value is negative or not finite, or ``window`` is not positive.
+
+    Examples
+    --------
+    >>> RescaleSpec(window=60.0, cv=2.0).cv_scale  # ignored when cv is given
+    1.0
     """
 
     window: float
@@ -104,6 +109,13 @@ class RescaleResult:
         Refitted pairs whose CV fell back to ``default_cv``.
     outside_grid : int
         Input requests outside the grid, dropped.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0, 70.0], model="m")
+    >>> r = rescale(w, RescaleSpec(window=60.0), seed=0)
+    >>> r.windows, r.fitted, r.default_cv_windows, r.outside_grid
+    (2, 2, 1, 0)
     """
 
     workload: Workload

@@ -46,6 +46,12 @@ class WindowStats:
         Arrivals per second per window.
     cv : numpy.ndarray
         Inter-arrival CV of the gaps within each window; NaN with fewer than two gaps.
+
+    Examples
+    --------
+    >>> s = window_stats([1.0, 2.0, 3.0], window=5.0)
+    >>> s.start.tolist(), s.length.tolist(), s.count.tolist()
+    ([0.0], [5.0], [3])
     """
 
     start: FloatArray
@@ -70,6 +76,12 @@ class ModelSummary:
         Its requests per second over the workload's span (NaN for a span of 0).
     cv : float
         CV of its inter-arrival gaps (NaN with fewer than two gaps).
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "a", "b"])
+    >>> summarize(w).by_model["a"].requests
+    2
     """
 
     requests: int
@@ -93,6 +105,11 @@ class WorkloadSummary:
         CV of the inter-arrival gaps of all requests (NaN with fewer than two gaps).
     by_model : dict of str to ModelSummary
         The same per model, in name order.
+
+    Examples
+    --------
+    >>> summarize(Workload.from_arrays(arrival=[0.0, 2.0], model="m")).rate
+    1.0
     """
 
     requests: int
@@ -153,6 +170,14 @@ def grid(arrival: FloatArray, window: float, start: float | None, end: float | N
     ------
     WorkloadError
         If ``window`` is not positive and finite or ``end`` does not exceed ``start``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grid(np.array([12.0, 31.0]), 10.0, None, None)[:3]
+    (10.0, inf, 3)
+    >>> grid(np.array([12.0]), 10.0, 0.0, 25.0)[3].tolist()
+    [10.0, 10.0, 5.0]
     """
     if not (math.isfinite(window) and window > 0):
         raise WorkloadError(f"window must be positive and finite, got {window!r}")
@@ -192,6 +217,14 @@ def window_index(arrival: FloatArray, *, start: float, end: float, n: int,
     tuple of (int, int, numpy.ndarray)
         ``lo`` and ``hi``, the slice of arrivals inside the grid, and the int64 window
         index of each of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo, hi, idx = window_index(np.array([1.0, 5.0, 12.0, 30.0]), start=0.0, end=20.0, n=2,
+    ...                            window=10.0)
+    >>> lo, hi, idx.tolist()
+    (0, 3, [0, 0, 1])
     """
     lo, hi = np.searchsorted(arrival, [start, end], side="left")
     idx = ((arrival[lo:hi] - start) // window).astype(np.int64)

@@ -35,6 +35,11 @@ def pyarrow_available() -> bool:
     -------
     bool
         True when parquet files can be written and read.
+
+    Examples
+    --------
+    >>> isinstance(pyarrow_available(), bool)
+    True
     """
     try:
         import pyarrow
@@ -112,6 +117,15 @@ def load_workload(path: str | os.PathLike[str]) -> Workload:
     WorkloadError
         If the file cannot be read, is neither parquet nor npz, or is parquet without
         pyarrow installed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> w = Workload.from_arrays(arrival=[0.5], model="m", prompt_tokens=[7])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = save_workload(w, os.path.join(d, "w.bin"), format="npz")
+    ...     load_workload(os.path.join(d, "w.bin")).prompt_tokens.tolist()
+    [7]
     """
     p = Path(path)
     try:
