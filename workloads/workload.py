@@ -122,6 +122,17 @@ class Workload:
         WorkloadError
             If an arrival is not finite, an SLO is not positive, a token count is negative or
             fractional, a column's length differs, or a model is not in ``model_names``.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[2.0, 1.0], model=[1, 0], model_names=("a", "b"),
+        ...                          slo=0.5)
+        >>> w.arrival.tolist(), w.models_of().tolist(), w.slo.tolist()
+        ([1.0, 2.0], ['a', 'b'], [0.5, 0.5])
+        >>> Workload.from_arrays(arrival=[0.0], model="m", model_names=("a",))
+        Traceback (most recent call last):
+        ...
+        workloads.errors.WorkloadError: model 'm' is not in model_names ['a']
         """
         arr = np.asarray(arrival, dtype=np.float64).ravel()
         n = arr.size
@@ -175,6 +186,12 @@ class Workload:
         -------
         Workload
             Zero requests and no optional column.
+
+        Examples
+        --------
+        >>> w = Workload.empty(("a",))
+        >>> len(w), w.model_names
+        (0, ('a',))
         """
         return cls.from_arrays(arrival=np.empty(0), model=np.empty(0, dtype=np.int32),
                                model_names=tuple(model_names))
@@ -212,6 +229,11 @@ class Workload:
         -------
         numpy.ndarray
             One name (str) per request, in arrival order.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0, 1.0], model=["x", "y"]).models_of().tolist()
+        ['x', 'y']
         """
         return np.asarray(self.model_names, dtype=object)[self.model_codes].astype(str)
 
@@ -232,6 +254,11 @@ class Workload:
         ------
         WorkloadError
             If the workload does not name that model.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0], model="m", model_names=("k", "m")).model_code("m")
+        1
         """
         try:
             return self.model_names.index(name)
@@ -246,6 +273,11 @@ class Workload:
         -------
         dict of str to int
             Every model of ``model_names`` (zero included), in name order.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "b", "a"]).counts_by_model()
+        {'a': 2, 'b': 1}
         """
         counts = np.bincount(self.model_codes, minlength=len(self.model_names))
         return {name: int(c) for name, c in zip(self.model_names, counts, strict=True)}
@@ -269,6 +301,12 @@ class Workload:
         WorkloadError
             If there is neither an ``slo`` column nor a default, a model has no default,
             or an SLO is not positive.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "b"])
+        >>> w.slo_array({"a": 0.1, "b": 0.2}).tolist(), w.slo_array(0.3).tolist()
+        ([0.1, 0.2], [0.3, 0.3])
         """
         if self.slo is not None:
             return self.slo
@@ -334,6 +372,14 @@ class Workload:
         -------
         {"parquet", "npz"}
             The format written.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> w = Workload.from_arrays(arrival=[1.0], model="m")
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     w.save(os.path.join(d, "w.npz"), format="npz")
+        'npz\'
         """
         from workloads.storage import save_workload  # storage imports this module
 
@@ -352,6 +398,15 @@ class Workload:
         -------
         Workload
             The workload as saved.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> w = Workload.from_arrays(arrival=[1.0], model="m")
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = w.save(os.path.join(d, "w.npz"), format="npz")
+        ...     Workload.load(os.path.join(d, "w.npz")).equals(w)
+        True
         """
         from workloads.storage import load_workload
 
@@ -390,6 +445,12 @@ class Workload:
         ------
         WorkloadError
             If ``end`` does not exceed ``start``.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[1.0, 5.0, 9.0], model="m")
+        >>> w.window(4.0, 10.0).arrival.tolist(), w.window(4.0, 10.0, rebase=True).arrival.tolist()
+        ([5.0, 9.0], [1.0, 5.0])
         """
         if not end > start:
             raise WorkloadError(f"window end {end!r} must exceed start {start!r}")
@@ -409,6 +470,11 @@ class Workload:
         -------
         Workload
             The shifted workload.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[1.0], model="m").shifted(-0.5).arrival.tolist()
+        [0.5]
         """
         return Workload(arrival=_readonly(self.arrival + offset), model_codes=self.model_codes,
                         model_names=self.model_names, slo=self.slo,
@@ -431,6 +497,12 @@ class Workload:
         ------
         WorkloadError
             If a name is not a model of the workload.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "b"]).filter_models(["b"])
+        >>> w.arrival.tolist(), w.model_names
+        ([1.0], ('a', 'b'))
         """
         codes = [self.model_code(n) for n in names]
         return self._take(np.isin(self.model_codes, codes))
@@ -452,6 +524,11 @@ class Workload:
         ------
         WorkloadError
             If a model has no SLO or an SLO is not positive.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0], model="m").with_slo(0.25).slo.tolist()
+        [0.25]
         """
         if self.slo is not None:
             return self._replace_slo(None).with_slo(slo)
@@ -483,6 +560,14 @@ class Workload:
         WorkloadError
             If a column is present in some non-empty inputs and missing in others (rather
             than dropping it silently).
+
+        Examples
+        --------
+        >>> a = Workload.from_arrays(arrival=[0.0, 2.0], model="a")
+        >>> b = Workload.from_arrays(arrival=[1.0], model="b")
+        >>> m = Workload.merge([a, b])
+        >>> m.models_of().tolist(), m.model_names
+        (['a', 'b', 'a'], ('a', 'b'))
         """
         parts = list(workloads)
         if not parts:

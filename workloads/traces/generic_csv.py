@@ -50,6 +50,11 @@ class GenericCsvSpec:
     on_error : {"raise", "skip"}, default "raise"
         On a malformed row, raise :class:`TraceFormatError` naming file, line and column,
         or skip it and count it in the result.
+
+    Examples
+    --------
+    >>> GenericCsvSpec(on_error="skip").require_sorted
+    False
     """
 
     require_sorted: bool = False

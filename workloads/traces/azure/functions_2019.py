@@ -78,6 +78,11 @@ class AzureFunctions2019Spec:
     ------
     WorkloadError
         If ``minutes``, ``within_minute`` or ``cv`` is out of range.
+
+    Examples
+    --------
+    >>> AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1), minutes=(0, 60)).minutes
+    (0, 60)
     """
 
     mapping: FunctionMapping

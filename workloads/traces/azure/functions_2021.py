@@ -65,6 +65,13 @@ class AzureFunctions2021Spec:
     ------
     WorkloadError
         If ``start`` or ``end`` is not finite or ``end <= start``.
+
+    Examples
+    --------
+    >>> AzureFunctions2021Spec(mapping=FunctionMapping(num_models=1), start=5.0, end=1.0)
+    Traceback (most recent call last):
+    ...
+    workloads.errors.WorkloadError: end 1.0 must exceed start 5.0
     """
 
     mapping: FunctionMapping

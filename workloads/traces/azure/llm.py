@@ -61,6 +61,11 @@ class AzureLLMSpec:
     on_error : {"raise", "skip"}, default "raise"
         On a malformed row, raise :class:`TraceFormatError` naming file, line and column,
         or skip it and count it in the result.
+
+    Examples
+    --------
+    >>> AzureLLMSpec(model="gpt-20b").require_sorted
+    True
     """
 
     model: str = "llm"
