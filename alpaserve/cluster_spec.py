@@ -93,6 +93,11 @@ class ClusterSpec:
         ------
         SpecError
             If the device is not in the cluster.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(16).node_of(9)
+        1
         """
         self.check_device(device_id)
         return device_id // self.devices_per_node
@@ -109,6 +114,13 @@ class ClusterSpec:
         ------
         SpecError
             If it is not an int in ``[0, num_devices)``.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(2).check_device(2)
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: device id 2 is outside the cluster's 2 devices
         """
         if isinstance(device_id, bool) or not isinstance(device_id, int) \
                 or not 0 <= device_id < self.num_devices:
@@ -127,6 +139,12 @@ class ClusterSpec:
         -------
         bool
             True if at least two of them are on different nodes.
+
+        Examples
+        --------
+        >>> c = homogeneous_cluster(16)
+        >>> c.spans_nodes([0, 7]), c.spans_nodes([7, 8])
+        (False, True)
         """
         return len({self.node_of(d) for d in device_ids}) > 1
 
@@ -142,6 +160,11 @@ class ClusterSpec:
         -------
         tuple of (float, float)
             The inter-node figures if the devices span nodes, else the intra-node ones.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(16).link([7, 8])
+        (3125000000.0, 2e-05)
         """
         if self.spans_nodes(device_ids):
             return self.inter_node_bandwidth, self.inter_node_latency
@@ -166,6 +189,11 @@ class ClusterSpec:
         ------
         SpecError
             If a device is not in the cluster or the shape does not fit.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(8).mesh([4, 5, 6, 7], shape=(2, 2)).shape
+        (2, 2)
         """
         ids = tuple(device_ids)
         if len(ids) > self.num_devices:
@@ -182,6 +210,11 @@ class ClusterSpec:
         -------
         dict of str to Any
             Every field by name; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(8).to_dict()["device"]["name"]
+        'v100-16gb\'
         """
         return {
             "num_nodes": self.num_nodes,
@@ -324,6 +357,11 @@ class Mesh:
         -------
         dict of str to Any
             ``device_ids`` and ``shape`` as lists; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> Mesh(device_ids=(2, 3)).to_dict()
+        {'device_ids': [2, 3], 'shape': [1, 2]}
         """
         return {"device_ids": list(self.device_ids), "shape": list(self.shape)}
 

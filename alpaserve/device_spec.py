@@ -127,6 +127,12 @@ class DeviceSpec:
         ------
         SpecError
             If a key is unknown, a required field is missing or a value is out of range.
+
+        Examples
+        --------
+        >>> DeviceSpec.from_dict({"name": "x", "peak_flops": 1e12, "memory_bandwidth": 1e11,
+        ...                      "memory_bytes": 8 * GIB}).usable_memory_bytes == 8 * GIB
+        True
         """
         try:
             return cls(**data)

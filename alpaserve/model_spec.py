@@ -140,6 +140,12 @@ class ModelSpec:
         ------
         SpecError
             If ``layer`` is out of range.
+
+        Examples
+        --------
+        >>> moe = model_preset("moe-1.3b")
+        >>> [moe.is_moe_layer(i) for i in range(4)]
+        [False, True, False, True]
         """
         self._check_layer(layer)
         return self.family == "moe" and layer % self.expert_interval == self.expert_interval - 1
@@ -177,6 +183,12 @@ class ModelSpec:
         ------
         SpecError
             If ``layer`` is out of range.
+
+        Examples
+        --------
+        >>> bert = model_preset("bert-1.3b")
+        >>> bert.layer_params(0) == bert.attention_params + bert.layer_norm_params + bert.ffn_params
+        True
         """
         base = self.attention_params + self.layer_norm_params
         if self.is_moe_layer(layer):
@@ -213,6 +225,12 @@ class ModelSpec:
         ------
         SpecError
             If the range is invalid.
+
+        Examples
+        --------
+        >>> bert = model_preset("bert-1.3b")
+        >>> bert.layer_range_weight_bytes(0, 24) == bert.weight_bytes
+        True
         """
         if not 0 <= start < end <= self.num_layers:
             raise SpecError(f"layer range [{start}, {end}) is invalid for model {self.name!r} "
@@ -229,6 +247,12 @@ class ModelSpec:
         -------
         int
             ``2 * num_layers * hidden_size * dtype_bytes`` for ``gpt``, else 0.
+
+        Examples
+        --------
+        >>> gpt, bert = model_preset("gpt-1.3b"), model_preset("bert-1.3b")
+        >>> gpt.kv_cache_bytes_per_token(), bert.kv_cache_bytes_per_token()
+        (196608, 0)
         """
         if not self.is_decoder:
             return 0
@@ -247,6 +271,11 @@ class ModelSpec:
         -------
         dict of str to Any
             Every field by name; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> model_preset("bert-1.3b").to_dict()["num_layers"]
+        24
         """
         return asdict(self)
 
@@ -292,6 +321,11 @@ class ModelSpec:
         -------
         ModelSpec
             A spec equal to this one but for the name.
+
+        Examples
+        --------
+        >>> model_preset("bert-1.3b").renamed("bert#0").name
+        'bert#0\'
         """
         return ModelSpec(**{**asdict(self), "name": name})
 
@@ -339,6 +373,11 @@ def preset_names() -> tuple[str, ...]:
     -------
     tuple of str
         Every name :func:`model_preset` accepts.
+
+    Examples
+    --------
+    >>> "gpt-20b" in preset_names()
+    True
     """
     return tuple(_presets())
 

@@ -70,6 +70,11 @@ class StageConfig:
         -------
         dict of str to Any
             ``layers`` as ``[start, end]`` and ``mesh_shape`` as a list.
+
+        Examples
+        --------
+        >>> StageConfig(layer_start=0, layer_end=4, mesh_shape=(1, 2)).to_dict()
+        {'layers': [0, 4], 'mesh_shape': [1, 2]}
         """
         return {"layers": [self.layer_start, self.layer_end], "mesh_shape": list(self.mesh_shape)}
 
@@ -174,6 +179,14 @@ class ParallelConfig:
         SpecError
             If a degree is not positive, ``pipeline_degree > num_layers``, or ``mesh_rows``
             does not divide ``tensor_degree``.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=5, pipeline_degree=2)
+        >>> [(s.layer_start, s.layer_end) for s in cfg.stages]
+        [(0, 3), (3, 5)]
+        >>> ParallelConfig.uniform(num_layers=4, tensor_degree=4, mesh_rows=2).key
+        'pp1-tp4x2\'
         """
         positive_int("ParallelConfig.uniform", "num_layers", num_layers)
         positive_int("ParallelConfig.uniform", "pipeline_degree", pipeline_degree)
@@ -245,6 +258,14 @@ class ParallelConfig:
         SpecError
             If the config covers another number of layers, or a stage's tensor degree does
             not divide the model's ``num_heads`` or ``ffn_size``.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> ParallelConfig.uniform(num_layers=4).validate_for(model_preset("bert-1.3b"))
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: config pp1-tp1 covers 4 layers but model 'bert-1.3b' has 24
         """
         if self.num_layers != model.num_layers:
             raise SpecError(f"config {self.key} covers {self.num_layers} layers but model "
@@ -275,6 +296,14 @@ class ParallelConfig:
         ------
         SpecError
             If the config cannot run ``model``.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> one = ParallelConfig.uniform(num_layers=24).stage_weight_bytes(bert)
+        >>> one == (bert.weight_bytes,)
+        True
         """
         self.validate_for(model)
         return tuple(-(-model.layer_range_weight_bytes(s.layer_start, s.layer_end)
@@ -287,6 +316,11 @@ class ParallelConfig:
         -------
         dict of str to Any
             ``stages``: a list of :meth:`StageConfig.to_dict` dicts.
+
+        Examples
+        --------
+        >>> ParallelConfig.uniform(num_layers=2).to_dict()
+        {'stages': [{'layers': [0, 2], 'mesh_shape': [1, 1]}]}
         """
         return {"stages": [s.to_dict() for s in self.stages]}
 
