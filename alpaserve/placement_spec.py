@@ -118,6 +118,14 @@ class Group:
         SpecError
             If a degree does not divide the device count or stage size, or a model cannot
             run on the shape.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> g = Group.uniform(name="g", device_ids=range(8), pipeline_degree=2,
+        ...                   models=[model_preset("bert-1.3b")], mesh_rows=2)
+        >>> [m.shape for m in g.stage_meshes]
+        [(2, 2), (2, 2)]
         """
         ids = tuple(device_ids)
         positive_int(f"Group({name!r})", "pipeline_degree", pipeline_degree)
@@ -164,6 +172,14 @@ class Group:
         -------
         Group
             A validated group with this one's name and meshes.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> g = Group.uniform(name="g", device_ids=[0], pipeline_degree=1,
+        ...                   models=[model_preset("bert-1.3b")])
+        >>> dict(g.with_models({}).models)
+        {}
         """
         return Group(name=self.name, stage_meshes=self.stage_meshes, models=models)
 
@@ -174,6 +190,11 @@ class Group:
         -------
         dict of str to Any
             ``name``, ``stage_meshes`` and ``models``; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> Group(name="g", stage_meshes=(Mesh(device_ids=(0,)),), models={}).to_dict()
+        {'name': 'g', 'stage_meshes': [{'device_ids': [0], 'shape': [1, 1]}], 'models': {}}
         """
         return {
             "name": self.name,
@@ -199,6 +220,12 @@ class Group:
         ------
         SpecError
             If a key is missing or the group is invalid.
+
+        Examples
+        --------
+        >>> g = Group(name="g", stage_meshes=(Mesh(device_ids=(0, 1)),), models={})
+        >>> Group.from_dict(g.to_dict()) == g
+        True
         """
         try:
             return cls(
@@ -313,6 +340,17 @@ class Placement:
         ------
         SpecError
             If no group has that name.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
+        ...               groups=(Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=1,
+        ...                                     models=[bert]),))
+        >>> p.group("g0").num_devices
+        2
         """
         for g in self.groups:
             if g.name == name:
@@ -331,6 +369,19 @@ class Placement:
         -------
         tuple of Group
             The hosting groups in placement order; empty if none hosts it.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
+        ...               groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
+        ...                                     models=[bert]),
+        ...                       Group.uniform(name="g1", device_ids=[1], pipeline_degree=1,
+        ...                                     models=[])))
+        >>> [g.name for g in p.groups_hosting(bert.name)]
+        ['g0']
         """
         return tuple(g for g in self.groups if model_name in g.models)
 
@@ -350,6 +401,15 @@ class Placement:
         -------
         dict of str to Any
             ``format_version``, ``cluster``, ``models`` and ``groups``.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
+        >>> sorted(p.to_dict())
+        ['cluster', 'format_version', 'groups', 'models']
         """
         return {
             "format_version": FORMAT_VERSION,
@@ -377,6 +437,15 @@ class Placement:
         SpecError
             If the format version is unsupported, a key is missing, or the placement is
             invalid.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
+        >>> Placement.from_dict(p.to_dict()) == p
+        True
         """
         try:
             version = data.get("format_version", FORMAT_VERSION)
@@ -402,6 +471,15 @@ class Placement:
         -------
         str
             JSON of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
+        >>> p.to_json(indent=None)[:20]
+        '{"format_version": 1\'
         """
         return json.dumps(self.to_dict(), indent=indent)
 
@@ -423,6 +501,13 @@ class Placement:
         ------
         SpecError
             If the JSON is malformed or the placement is invalid.
+
+        Examples
+        --------
+        >>> Placement.from_json("{")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: placement JSON is malformed: Expecting property name ...
         """
         try:
             data = json.loads(text)
