@@ -142,6 +142,15 @@ class ProfileEntry:
         -------
         dict of str to Any
             Every field by name (the config as a dict); :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> e.to_dict()["config"]
+        {'stages': [{'layers': [0, 4], 'mesh_shape': [1, 1]}]}
         """
         return {
             "model": self.model,
@@ -173,6 +182,15 @@ class ProfileEntry:
         ------
         SpecError
             If a field is missing, unknown or out of range.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileEntry.from_dict(e.to_dict()) == e
+        True
         """
         try:
             fields = dict(data)
@@ -226,6 +244,18 @@ class ProfileDB:
             If ``entry`` is not a ``ProfileEntry``.
         ProfileError
             If ``replace`` is False and the key is taken.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> db = ProfileDB([e])
+        >>> db.add(e, replace=False)
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.ProfileError: profile for 'm' pp1-tp1 bs=1 already exists
         """
         if not isinstance(entry, ProfileEntry):
             raise SpecError(f"ProfileDB holds ProfileEntry objects, got {entry!r}")
@@ -241,6 +271,17 @@ class ProfileDB:
         ----------
         other : ProfileDB or iterable of ProfileEntry
             The entries to add.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> db = ProfileDB()
+        >>> db.update([e, e])
+        >>> len(db)
+        1
         """
         for entry in other:
             self.add(entry)
@@ -268,6 +309,15 @@ class ProfileDB:
         -------
         set of str
             Model names.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).models()
+        {'m'}
         """
         return {k[0] for k in self._entries}
 
@@ -283,6 +333,15 @@ class ProfileDB:
         -------
         list of ParallelConfig
             Its configs; empty if the model has no entry.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> [c.key for c in ProfileDB([e]).configs("m")]
+        ['pp1-tp1']
         """
         seen: dict[ParallelConfig, None] = {}
         for m, cfg, _ in self._entries:
@@ -304,6 +363,15 @@ class ProfileDB:
         -------
         list of int
             Sorted batch sizes; empty if there is none.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).batch_sizes("m", cfg)
+        [1]
         """
         return sorted(b for m, c, b in self._entries if m == model and c == config)
 
@@ -328,6 +396,17 @@ class ProfileDB:
         ------
         ProfileError
             If there is none; the message lists the profiled batch sizes or configs.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).get("m", cfg, 2)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.ProfileError: no profile for model 'm' config pp1-tp1 at batch size 2; ...
         """
         entry = self._entries.get((model, config, batch_size))
         if entry is None:
@@ -362,6 +441,15 @@ class ProfileDB:
         ------
         ProfileError
             If there is no such entry.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).stage_latencies("m", cfg)
+        (0.1,)
         """
         return self.get(model, config, batch_size).stage_latencies
 
@@ -373,6 +461,16 @@ class ProfileDB:
         -------
         dict of str to Any
             ``format_version`` and ``entries`` (a list of entry dicts).
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> d = ProfileDB([e]).to_dict()
+        >>> d["format_version"], len(d["entries"])
+        (1, 1)
         """
         return {"format_version": FORMAT_VERSION, "entries": [e.to_dict() for e in self]}
 
@@ -395,6 +493,13 @@ class ProfileDB:
         SpecError
             If ``data`` is not a mapping, the version is unsupported or an entry is
             malformed.
+
+        Examples
+        --------
+        >>> ProfileDB.from_dict({"format_version": 99, "entries": []})
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: unsupported profile format_version 99
         """
         if not isinstance(data, Mapping):
             raise SpecError(f"a profile database must be a JSON object, got {type(data).__name__}")
@@ -418,6 +523,11 @@ class ProfileDB:
         -------
         str
             JSON of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> ProfileDB().to_json()
+        '{"format_version": 1, "entries": []}\'
         """
         return json.dumps(self.to_dict(), indent=indent)
 
@@ -439,6 +549,11 @@ class ProfileDB:
         ------
         SpecError
             If the JSON is malformed or the database invalid.
+
+        Examples
+        --------
+        >>> len(ProfileDB.from_json('{"format_version": 1, "entries": []}'))
+        0
         """
         try:
             data = json.loads(text)
@@ -468,6 +583,15 @@ class ProfileDB:
         ------
         ProfileError
             If an entry is not a uniform config and ``skip_inexpressible`` is False.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).to_tsv().splitlines()[1].split("\\t")[:7]
+        ['m', '1', '1', '1', '1', '1', '1']
         """
         out = io.StringIO()
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
@@ -520,6 +644,19 @@ class ProfileDB:
         ProfileError
             If the header differs, a row has the wrong number of columns, names an unknown
             model, or holds a value that cannot be parsed.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> from alpaserve.model_spec import ModelSpec
+        >>> m = ModelSpec(name="m", family="bert", num_layers=4, hidden_size=64, num_heads=4,
+        ...               ffn_size=256, vocab_size=100, seq_len=16)
+        >>> db = ProfileDB.from_tsv(ProfileDB([e]).to_tsv(), {"m": m})
+        >>> db.get("m", cfg).stage_latencies
+        (0.1,)
         """
         rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
         if not rows or tuple(rows[0]) != TSV_COLUMNS:
