@@ -56,6 +56,12 @@ class SweepCase:
     settings : Mapping[str, Any], default empty
         The fixed configuration (models, device, base traffic; see
         :mod:`alpaserve.sweep.cases`).
+
+    Examples
+    --------
+    >>> case = SweepGrid(policies=("sr",)).cases()[0]
+    >>> case.policy, case.devices, len(case.case_id)
+    ('sr', 8, 16)
     """
 
     policy: str
@@ -74,6 +80,11 @@ class SweepCase:
         -------
         dict of str to Any
             Every field, ``settings`` as a dict and ``window`` as a list or None.
+
+        Examples
+        --------
+        >>> SweepGrid(policies=("sr",), windows=((0, 60),)).cases()[0].config()["window"]
+        [0, 60]
         """
         data = asdict(self)
         data["settings"] = dict(self.settings)
@@ -187,6 +198,12 @@ class SweepGrid:
         -------
         list of SweepCase
             One case per combination, policies varying slowest and windows fastest.
+
+        Examples
+        --------
+        >>> [(c.policy, c.devices) for c in SweepGrid(policies=("sr", "alpaserve"),
+        ...                                              devices=(4, 8)).cases()]
+        [('sr', 4), ('sr', 8), ('alpaserve', 4), ('alpaserve', 8)]
         """
         out = []
         combos = itertools.product(self.policies, self.devices, self.rate_scales,
@@ -216,6 +233,16 @@ class SweepReport:
         CSV rows cut by an earlier kill, dropped on resume.
     path : pathlib.Path
         The output file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     report = run_sweep(SweepGrid(policies=("a", "b")), Path(d, "out.csv"),
+    ...                        runner=lambda case: {"x": 1})
+    >>> report.total, report.completed, report.skipped_done, report.failed
+    (2, 2, 0, {})
     """
 
     total: int
@@ -259,6 +286,17 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
     ------
     SweepError
         If the suffix is neither ``.csv`` nor ``.parquet``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = run_sweep(SweepGrid(policies=("a",)), Path(d, "out.csv"),
+    ...                   runner=lambda case: {"x": 1})
+    ...     rows = read_results(Path(d, "out.csv"))
+    >>> [(r["x"], r["seed"]) for r in rows]
+    [(1, 0)]
     """
     rows, _ = _read_rows(Path(path))
     return rows
@@ -366,6 +404,17 @@ def run_sweep(
         If the output suffix is unsupported, cases repeat, or a runner's columns differ
         from the file's. A case whose runner raises an ``AlpaServeError`` is recorded as
         failed instead.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> grid = SweepGrid(policies=("a", "b"))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     first = run_sweep(grid, Path(d, "out.csv"), runner=lambda case: {"x": 1})
+    ...     again = run_sweep(grid, Path(d, "out.csv"), runner=lambda case: {"x": 1})
+    >>> first.completed, again.completed, again.skipped_done
+    (2, 0, 2)
     """
     from alpaserve import __version__
 
