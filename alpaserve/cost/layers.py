@@ -42,6 +42,11 @@ class OpCost:
         Bytes read plus written in device memory.
     gemm : tuple of (int, int, int), optional
         ``(batch count, rows, cols)`` of a matmul's output; None for other operators.
+
+    Examples
+    --------
+    >>> OpCost(name="softmax", flops=5.0, bytes_moved=4.0).matmul
+    False
     """
 
     name: str

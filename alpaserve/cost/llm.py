@@ -108,6 +108,12 @@ class LLMConfig:
         -------
         LLMConfig
             The config with ``data`` replicas.
+
+        Examples
+        --------
+        >>> cfg = LLMConfig(data=1, pipeline=2, tensor=2, batch=4)
+        >>> cfg.with_data(3).key
+        'd3-p2-t2-b4-m1\'
         """
         return LLMConfig(data=data, pipeline=self.pipeline, tensor=self.tensor,
                          batch=self.batch, micro_batches=self.micro_batches)
@@ -129,6 +135,13 @@ class LLMConfig:
         ------
         SpecError
             If the config cannot run ``model``.
+
+        Examples
+        --------
+        >>> cfg = LLMConfig(data=1, pipeline=2, tensor=2, batch=4)
+        >>> from alpaserve.model_spec import model_preset
+        >>> cfg.parallel_config(model_preset("gpt-1.3b")).key
+        'pp2-tp2\'
         """
         cfg = ParallelConfig.uniform(num_layers=model.num_layers, pipeline_degree=self.pipeline,
                                      tensor_degree=self.tensor)
@@ -142,6 +155,12 @@ class LLMConfig:
         -------
         dict of str to Any
             ``data``, ``pipeline``, ``tensor``, ``batch`` and ``micro_batches``.
+
+        Examples
+        --------
+        >>> cfg = LLMConfig(data=1, pipeline=2, tensor=2, batch=4)
+        >>> cfg.to_dict()
+        {'data': 1, 'pipeline': 2, 'tensor': 2, 'batch': 4, 'micro_batches': 1}
         """
         return {"data": self.data, "pipeline": self.pipeline, "tensor": self.tensor,
                 "batch": self.batch, "micro_batches": self.micro_batches}
@@ -165,6 +184,14 @@ class StageCost:
         Dense FLOPs of one token through the stage's layers (whole group).
     kv_bytes_per_token : float
         KV-cache bytes one token adds in the stage (whole group).
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> plan = stage_plan(model_preset("gpt-1.3b"), LLMConfig(data=1, pipeline=1, tensor=1,
+    ...                                                        batch=1))
+    >>> plan.stages[0].layers, plan.stages[0].head
+    (24, True)
     """
 
     layers: int
@@ -220,6 +247,14 @@ def stage_plan(model: ModelSpec, config: LLMConfig) -> StagePlan:
     ------
     SpecError
         If ``model`` is not a decoder or the config cannot run it.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> stage_plan(model_preset("bert-1.3b"), LLMConfig(data=1, pipeline=1, tensor=1, batch=1))
+    Traceback (most recent call last):
+    ...
+    alpaserve.errors.SpecError: model 'bert-1.3b' is not a decoder (family 'bert')
     """
     return StagePlan(model=model, config=config, stages=tuple(_compute_stages(model, config)))
 
@@ -477,6 +512,18 @@ def throughput(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *, prompt_
     ------
     SpecError
         If a token count is not positive or the config cannot run ``model``.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.spot.hardware import g4dn_hardware
+    >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
+    >>> one = throughput(m, hw, LLMConfig(data=1, pipeline=1, tensor=4, batch=1),
+    ...                  prompt_tokens=512, output_tokens=128)
+    >>> two = throughput(m, hw, LLMConfig(data=2, pipeline=1, tensor=4, batch=1),
+    ...                  prompt_tokens=512, output_tokens=128)
+    >>> round(two / one, 6)
+    2.0
     """
     latency = request_latency(model, hw, config, prompt_tokens=prompt_tokens,
                               output_tokens=output_tokens)
@@ -544,6 +591,15 @@ def fits_memory(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
     bool
         True if :func:`device_memory_bytes` fits the device's usable memory; False also
         when the config cannot run ``model``.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.spot.hardware import g4dn_hardware
+    >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
+    >>> [fits_memory(m, hw, LLMConfig(data=1, pipeline=1, tensor=t, batch=1), context_tokens=2048)
+    ...  for t in (2, 4)]
+    [False, True]
     """
     try:
         need = device_memory_bytes(model, config, context_tokens=context_tokens)

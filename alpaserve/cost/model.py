@@ -121,6 +121,15 @@ def layer_time(cost: LayerCost, device: DeviceSpec, *, bandwidth: float,
     -------
     float
         Seconds: operator roofline times, all-reduces and ``LAYER_OVERHEAD_S``.
+
+    Examples
+    --------
+    >>> from alpaserve.device_spec import device_preset
+    >>> from alpaserve.model_spec import model_preset
+    >>> cost = layer_cost(model_preset("bert-1.3b"), 0)
+    >>> t = layer_time(cost, device_preset("v100-16gb"), bandwidth=130e9, latency=5e-6)
+    >>> round(t * 1e3, 1)  # milliseconds
+    4.1
     """
     compute = ops_time(cost.ops, device)
     comm = cost.num_allreduces * allreduce_time(cost.allreduce_bytes, cost.tensor_degree,
@@ -258,6 +267,16 @@ def stage_latencies(*, model: ModelSpec, config: ParallelConfig, cluster: Cluste
     ------
     SpecError
         If the config cannot run ``model`` or the devices do not fit the config.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> from alpaserve.model_spec import model_preset
+    >>> cfg = ParallelConfig.uniform(num_layers=24, pipeline_degree=2)
+    >>> lats = stage_latencies(model=model_preset("bert-1.3b"), config=cfg,
+    ...                        cluster=homogeneous_cluster(8))
+    >>> [round(x, 3) for x in lats]
+    [0.05, 0.05]
     """
     config.validate_for(model)
     meshes = resolve_stage_devices(config, cluster, stage_device_ids)
