@@ -37,7 +37,13 @@ __all__ = [
 
 @runtime_checkable
 class ArrivalProcess(Protocol):
-    """What every arrival process offers: its mean rate, its CV and a generator."""
+    """What every arrival process offers: its mean rate, its CV and a generator.
+
+    Examples
+    --------
+    >>> isinstance(GammaProcess(rate=1.0), ArrivalProcess)
+    True
+    """
 
     @property
     def rate(self) -> float: ...

@@ -254,7 +254,15 @@ class SweepReport:
 
 
 class SweepError(AlpaServeError):
-    """A sweep that cannot run (bad output file, failing cases)."""
+    """A sweep that cannot run (bad output file, failing cases).
+
+    Examples
+    --------
+    >>> run_sweep(SweepGrid(policies=("sr",)), "results.txt", runner=dict)
+    Traceback (most recent call last):
+    ...
+    alpaserve.sweep.runner.SweepError: sweep output 'results.txt' must end in .csv or .parquet
+    """
 
 
 # ---------------------------------------------------------------------- storage
