@@ -293,7 +293,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
     Raises
     ------
     SweepError
-        If the suffix is neither ``.csv`` nor ``.parquet``.
+        If the file exists and its suffix is neither ``.csv`` nor ``.parquet``.
 
     Examples
     --------
