@@ -3,8 +3,15 @@
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 # Document the working tree, not an installed copy.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs"))
+
+from apipages import write_pages  # noqa: E402 (needs the path above)
+
+# One page per package, regenerated from the source tree on every build.
+write_pages(ROOT, ROOT / "docs" / "api")
 
 project = "alpaserve"
 author = "the alpaserve authors"
@@ -27,5 +34,5 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "alabaster"
 html_title = "alpaserve API reference"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "api/toc.rst"]  # toc.rst is included by index.rst
 nitpicky = False
