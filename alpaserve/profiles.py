@@ -643,7 +643,8 @@ class ProfileDB:
         ------
         ProfileError
             If the header differs, a row has the wrong number of columns, names an unknown
-            model, or holds a value that cannot be parsed.
+            model, holds a value that cannot be parsed, has ``DP`` other than 1 or ``#GPU``
+            other than ``DP × OP × PP``, or describes an invalid entry.
 
         Examples
         --------
