@@ -14,11 +14,17 @@ each argument and result. The rule, on the syntax tree of each module:
   ``Iterator`` / ``Generator`` annotation;
 - a class with dataclass fields, a ``NamedTuple`` with fields, or a class whose ``__init__``
   takes parameters needs ``Parameters`` (or ``Attributes``).
+
+In the enforced folders a ``Parameters`` section must also match the signature (numpydoc's
+PR01 and PR02 checks). The last test keeps each folder's modules from sharing a name prefix
+three or more times: such siblings belong in a subpackage.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import itertools
 from collections import Counter
 from pathlib import Path
@@ -239,3 +245,76 @@ def test_no_folder_holds_three_modules_sharing_a_prefix(package: str) -> None:
                                   if p.is_dir() and (p / "__init__.py").is_file()]
     crowded = {str(f.relative_to(ROOT)): c for f in folders if (c := crowded_prefixes(f))}
     assert crowded == {}, f"a shared prefix is a folder waiting to be made: {crowded}"
+
+
+def module_name(path: Path) -> str:
+    """Dotted module name of a file of the repository."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def documented_objects(module: str) -> list[tuple[str, object]]:
+    """Public functions, classes and methods defined in ``module``, by qualified name."""
+    mod = importlib.import_module(module)
+    found: list[tuple[str, object]] = []
+    for name, obj in vars(mod).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module:
+            continue
+        if inspect.isfunction(obj):
+            found.append((f"{module}.{name}", obj))
+        elif inspect.isclass(obj):
+            found.append((f"{module}.{name}", obj))
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") and attr != "__call__":
+                    continue
+                if isinstance(member, classmethod | staticmethod):
+                    member = member.__func__
+                if inspect.isfunction(member):
+                    found.append((f"{module}.{name}.{attr}", member))
+    return found
+
+
+def signature_problems(module: str) -> list[str]:
+    """numpydoc's checks of ``module``'s definitions: PR02, a documented name the signature
+    lacks; PR01, a parameter missing from a Parameters section that exists (a missing
+    section is :func:`file_problems`'s)."""
+    from numpydoc.validate import validate
+
+    problems = []
+    for qualname, obj in documented_objects(module):
+        doc = inspect.getdoc(obj) or ""
+        checks = {"PR02"} | ({"PR01"} if has_section(doc, "Parameters") else set())
+        problems += [f"{qualname}: {code} {msg}" for code, msg in validate(qualname)["errors"]
+                     if code in checks]
+    return problems
+
+
+@pytest.mark.parametrize("target", ENFORCED)
+def test_parameters_sections_match_signatures(target: str) -> None:
+    modules = [module_name(f) for f in python_files(target)
+               if not any(p.startswith("_") and p != "__init__.py"
+                          for p in f.relative_to(ROOT).parts)]
+    problems = [p for m in modules for p in signature_problems(m)]
+    assert problems == [], "\n".join(problems)
+
+
+def test_signature_check_names_wrong_and_missing_parameters(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "docsig_probe.py").write_text('''
+def renamed(rate: float, cv: float) -> None:
+    """Documents a name the signature does not have, and misses one.
+
+    Parameters
+    ----------
+    rates : float
+        Old name.
+    """
+
+
+def unsectioned(rate: float) -> None:
+    """No section: file_problems reports it, not this check."""
+''')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = sorted(p.split(" ", 2)[1] + " " + p.split(":")[0].rsplit(".", 1)[1]
+                   for p in signature_problems("docsig_probe"))
+    assert found == ["PR01 renamed", "PR02 renamed"]
