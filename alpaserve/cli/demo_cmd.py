@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     emit(rows, args, title=title)
     best = results["alpaserve"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MARKER).write_text("Written by `alpaserve demo`; it may overwrite this folder.\n")
+    (out_dir / MARKER).write_text(f"This folder is alpaserve demo's output: each run rewrites "
+                                  f"{FIGURE} and {PLAN} here.\n")
     (out_dir / PLAN).write_text(best.placement.to_json())
     _figure(results).savefig(out_dir / FIGURE, dpi=110)
     wrote = f"wrote {FIGURE} and {PLAN} to {out_dir}{'' if args.out_dir.endswith('/') else '/'}"
