@@ -17,6 +17,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -e '.[dev]'
 	touch $@
 
+# Sphinx and numpydoc only: the reference imports the core and never jax, ray or pandas.
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(PIP) install -e '.[docs]'
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
@@ -40,7 +45,7 @@ test-realtime: install-dev
 	$(BIN)/python -m pytest -rs tests/test_runtime_fidelity.py
 
 # The HTML API reference, built from the docstrings; any Sphinx warning fails the build.
-docs: install-dev
+docs: $(VENV)/.installed-docs
 	$(BIN)/python -m sphinx -b html -W --keep-going -j 1 docs docs/_build/html
 	@echo "API reference: docs/_build/html/index.html"
 
