@@ -93,8 +93,9 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
         [sys.executable, "-c", _BUILD, str(ROOT / "docs"), str(tmp_path / "html"),
          str(tmp_path / "doctrees")],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # -W: any Sphinx warning makes the exit status non-zero. (Other stderr output, such as
+    # matplotlib's one-off font-cache notice on a fresh machine, is not a docs warning.)
     assert proc.returncode == 0, proc.stderr[-5000:]
-    assert proc.stderr.strip() == ""  # -q: anything left on stderr is a warning or an error
     heavy = [line for line in proc.stdout.splitlines() if line.startswith("HEAVY:")]
     assert heavy == ["HEAVY:"]  # autodoc's imports loaded none of jax, ray, pandas, pyarrow
     assert (tmp_path / "html" / "api" / "alpaserve.cost.html").is_file()
