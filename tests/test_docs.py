@@ -89,16 +89,50 @@ def test_pages_group_packages_by_layer() -> None:
 
 @pytest.mark.slow
 def test_docs_build_without_warnings(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", _BUILD, str(ROOT / "docs"), str(tmp_path / "html"),
-         str(tmp_path / "doctrees")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = _build(ROOT / "docs", tmp_path)
     # -W: any Sphinx warning makes the exit status non-zero. (Other stderr output, such as
     # matplotlib's one-off font-cache notice on a fresh machine, is not a docs warning.)
     assert proc.returncode == 0, proc.stderr[-5000:]
     heavy = [line for line in proc.stdout.splitlines() if line.startswith("HEAVY:")]
     assert heavy == ["HEAVY:"]  # autodoc's imports loaded none of jax, ray, pandas, pyarrow
     assert (tmp_path / "html" / "api" / "alpaserve.cost.html").is_file()
+
+
+def _build(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _BUILD, str(source), str(out / "html"),
+                           str(out / "doctrees")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_a_malformed_docstring_fails_the_build(tmp_path: Path) -> None:
+    # The same extensions and settings as docs/conf.py, on one probe module.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "docprobe.py").write_text('''
+def spread(values: list) -> float:
+    """Largest minus smallest: |max - min|.
+
+    Parameters
+    ----------
+    values : list of float
+        The values.
+
+    Returns
+    -------
+    float
+        The spread.
+    """
+    return max(values) - min(values)
+''')
+    conf = (ROOT / "docs" / "conf.py").read_text()
+    settings = conf[conf.index("extensions = ["):conf.index("html_theme")]
+    (tmp_path / "src" / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(tmp_path / 'src')!r})\nproject = 'probe'\n"
+        + settings)
+    (tmp_path / "src" / "index.rst").write_text("Probe\n=====\n\n.. automodule:: docprobe\n")
+    proc = _build(tmp_path / "src", tmp_path / "out")
+    assert proc.returncode == 1
+    assert "docprobe.spread" in proc.stderr
+    assert 'Undefined substitution referenced: "max - min"' in proc.stderr
 
 
 def test_license_is_apache_2() -> None:
