@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-realtime lint typecheck pytest install install-dev clean
+.PHONY: demo test test-realtime lint typecheck pytest docs install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -e '.[dev]'
+	touch $@
+
+# Sphinx and numpydoc only: the reference imports the core and never jax, ray or pandas.
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(PIP) install -e '.[docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,5 +44,10 @@ test: lint typecheck pytest
 test-realtime: install-dev
 	$(BIN)/python -m pytest -rs tests/test_runtime_fidelity.py
 
+# The HTML API reference, built from the docstrings; any Sphinx warning fails the build.
+docs: $(VENV)/.installed-docs
+	$(BIN)/python -m sphinx -b html -W --keep-going -j 1 docs docs/_build/html
+	@echo "API reference: docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build docs/_build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -21,6 +21,31 @@ from alpaserve.errors import SpecError
 class ClusterSpec:
     """``num_nodes`` nodes of ``devices_per_node`` identical devices.
 
+    Parameters
+    ----------
+    num_nodes : int
+        Number of nodes; positive.
+    devices_per_node : int
+        Devices in each node; positive.
+    device : DeviceSpec
+        The device every slot holds.
+    intra_node_bandwidth : float, default 130e9
+        All-reduce bus bandwidth within a node, bytes/s; positive.
+    inter_node_bandwidth : float, default 3.125e9
+        Bandwidth between nodes, bytes/s (25 Gbit/s); positive.
+    intra_node_latency : float, default 5e-6
+        Link latency within a node, seconds; non-negative.
+    inter_node_latency : float, default 20e-6
+        Link latency between nodes, seconds; non-negative.
+    host_to_device_bandwidth : float, default 12e9
+        Host-to-device copy bandwidth (PCIe), bytes/s; positive.
+
+    Raises
+    ------
+    SpecError
+        If a count is not positive, ``device`` is not a ``DeviceSpec`` or a link figure is
+        out of range.
+
     Examples
     --------
     >>> c = ClusterSpec(num_nodes=2, devices_per_node=4, device=device_preset("t4"))
@@ -52,26 +77,124 @@ class ClusterSpec:
         return self.num_nodes * self.devices_per_node
 
     def node_of(self, device_id: int) -> int:
+        """The node that holds device ``device_id``.
+
+        Parameters
+        ----------
+        device_id : int
+            A device of the cluster, ``0 <= device_id < num_devices``.
+
+        Returns
+        -------
+        int
+            ``device_id // devices_per_node``.
+
+        Raises
+        ------
+        SpecError
+            If the device is not in the cluster.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(16).node_of(9)
+        1
+        """
         self.check_device(device_id)
         return device_id // self.devices_per_node
 
     def check_device(self, device_id: int) -> None:
+        """Check that ``device_id`` names a device of the cluster.
+
+        Parameters
+        ----------
+        device_id : int
+            The device id to check.
+
+        Raises
+        ------
+        SpecError
+            If it is not an int in ``[0, num_devices)``.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(2).check_device(2)
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: device id 2 is outside the cluster's 2 devices
+        """
         if isinstance(device_id, bool) or not isinstance(device_id, int) \
                 or not 0 <= device_id < self.num_devices:
             raise SpecError(f"device id {device_id!r} is outside the cluster's "
                             f"{self.num_devices} devices")
 
     def spans_nodes(self, device_ids: Iterable[int]) -> bool:
+        """Whether the devices live on more than one node.
+
+        Parameters
+        ----------
+        device_ids : iterable of int
+            Devices of the cluster.
+
+        Returns
+        -------
+        bool
+            True if at least two of them are on different nodes.
+
+        Examples
+        --------
+        >>> c = homogeneous_cluster(16)
+        >>> c.spans_nodes([0, 7]), c.spans_nodes([7, 8])
+        (False, True)
+        """
         return len({self.node_of(d) for d in device_ids}) > 1
 
     def link(self, device_ids: Iterable[int]) -> tuple[float, float]:
-        """(bandwidth B/s, latency s) of the slowest link among ``device_ids``."""
+        """(bandwidth B/s, latency s) of the slowest link among ``device_ids``.
+
+        Parameters
+        ----------
+        device_ids : iterable of int
+            Devices of the cluster.
+
+        Returns
+        -------
+        tuple of (float, float)
+            The inter-node figures if the devices span nodes, else the intra-node ones.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(16).link([7, 8])
+        (3125000000.0, 2e-05)
+        """
         if self.spans_nodes(device_ids):
             return self.inter_node_bandwidth, self.inter_node_latency
         return self.intra_node_bandwidth, self.intra_node_latency
 
     def mesh(self, device_ids: Iterable[int], shape: tuple[int, int] | None = None) -> Mesh:
-        """A mesh of this cluster's devices; the default shape is ``(1, n)``."""
+        """A mesh of this cluster's devices; the default shape is ``(1, n)``.
+
+        Parameters
+        ----------
+        device_ids : iterable of int
+            Distinct devices of the cluster.
+        shape : tuple of (int, int), optional
+            Logical ``(rows, cols)`` with ``rows * cols`` devices; default ``(1, n)``.
+
+        Returns
+        -------
+        Mesh
+            The validated mesh.
+
+        Raises
+        ------
+        SpecError
+            If a device is not in the cluster or the shape does not fit.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(8).mesh([4, 5, 6, 7], shape=(2, 2)).shape
+        (2, 2)
+        """
         ids = tuple(device_ids)
         if len(ids) > self.num_devices:
             raise SpecError(f"a mesh of {len(ids)} devices is larger than the cluster's "
@@ -81,6 +204,18 @@ class ClusterSpec:
         return Mesh(device_ids=ids, shape=shape or (1, len(ids)))
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (the device as a nested dict).
+
+        Returns
+        -------
+        dict of str to Any
+            Every field by name; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> homogeneous_cluster(8).to_dict()["device"]["name"]
+        'v100-16gb\'
+        """
         return {
             "num_nodes": self.num_nodes,
             "devices_per_node": self.devices_per_node,
@@ -94,6 +229,29 @@ class ClusterSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClusterSpec:
+        """Build a cluster from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict of str to Any
+            The fields by name, ``device`` as a dict.
+
+        Returns
+        -------
+        ClusterSpec
+            The validated cluster.
+
+        Raises
+        ------
+        SpecError
+            If a field is missing, unknown or out of range.
+
+        Examples
+        --------
+        >>> c = homogeneous_cluster(8)
+        >>> ClusterSpec.from_dict(c.to_dict()) == c
+        True
+        """
         try:
             fields = dict(data)
             fields["device"] = DeviceSpec.from_dict(fields["device"])
@@ -105,6 +263,28 @@ class ClusterSpec:
 def homogeneous_cluster(num_devices: int, device: str | DeviceSpec = "v100-16gb",
                         devices_per_node: int = 8) -> ClusterSpec:
     """A cluster of ``num_devices`` devices packed into nodes of ``devices_per_node``.
+
+    A cluster smaller than one node is a single node of ``num_devices`` devices.
+
+    Parameters
+    ----------
+    num_devices : int
+        Total devices; positive, and a multiple of ``devices_per_node`` when larger.
+    device : str or DeviceSpec, default "v100-16gb"
+        A device preset name or a spec.
+    devices_per_node : int, default 8
+        Devices per node; positive.
+
+    Returns
+    -------
+    ClusterSpec
+        The cluster, with the default (p3.16xlarge) link figures.
+
+    Raises
+    ------
+    SpecError
+        If a count is not positive, the preset is unknown, or ``num_devices`` is not a
+        multiple of ``devices_per_node``.
 
     Examples
     --------
@@ -126,6 +306,18 @@ def homogeneous_cluster(num_devices: int, device: str | DeviceSpec = "v100-16gb"
 @dataclass(frozen=True, kw_only=True)
 class Mesh:
     """Devices with a logical 2-D shape ``(rows, cols)``; ``rows * cols`` devices.
+
+    Parameters
+    ----------
+    device_ids : tuple of int
+        Distinct, non-negative device ids; non-empty.
+    shape : tuple of (int, int), default (1, len(device_ids))
+        Logical ``(rows, cols)``; two positive ints whose product is the device count.
+
+    Raises
+    ------
+    SpecError
+        If the ids are empty, negative or repeated, or the shape does not hold them.
 
     Examples
     --------
@@ -159,10 +351,44 @@ class Mesh:
         return len(self.device_ids)
 
     def to_dict(self) -> dict[str, Any]:
+        """The mesh as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            ``device_ids`` and ``shape`` as lists; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> Mesh(device_ids=(2, 3)).to_dict()
+        {'device_ids': [2, 3], 'shape': [1, 2]}
+        """
         return {"device_ids": list(self.device_ids), "shape": list(self.shape)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mesh:
+        """Build a mesh from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict of str to Any
+            ``device_ids`` and ``shape``.
+
+        Returns
+        -------
+        Mesh
+            The validated mesh.
+
+        Raises
+        ------
+        SpecError
+            If a key is missing or the mesh is invalid.
+
+        Examples
+        --------
+        >>> Mesh.from_dict({"device_ids": [0, 1], "shape": [2, 1]}).shape
+        (2, 1)
+        """
         try:
             return cls(device_ids=tuple(data["device_ids"]), shape=tuple(data["shape"]))
         except (TypeError, KeyError) as exc:

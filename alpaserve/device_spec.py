@@ -33,6 +33,30 @@ GIB = 1 << 30
 class DeviceSpec:
     """One accelerator.
 
+    Parameters
+    ----------
+    name : str
+        Preset or custom name; non-empty.
+    peak_flops : float
+        Peak dense fp16 FLOP/s; positive.
+    memory_bandwidth : float
+        Device memory bandwidth in bytes/s; positive.
+    memory_bytes : int
+        Device memory in bytes; positive.
+    reserved_bytes : int, default 0
+        Memory the framework keeps for itself, in bytes; below ``memory_bytes``.
+    price_on_demand, price_spot : float, default 0.0
+        USD per device-hour on each market; non-negative.
+    kind : str, default "gpu"
+        Device kind (``"gpu"``, ``"cpu"``, ...).
+    num_sms : int, default 0
+        Streaming multiprocessors, for wave quantization of matmuls; 0 turns it off.
+
+    Raises
+    ------
+    SpecError
+        If a value is out of range or ``reserved_bytes`` leaves no memory.
+
     Examples
     --------
     >>> v100 = device_preset("v100-16gb")
@@ -71,10 +95,45 @@ class DeviceSpec:
         return self.memory_bytes - self.reserved_bytes
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            Every field by name; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> DeviceSpec.from_dict(device_preset("t4").to_dict()) == device_preset("t4")
+        True
+        """
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeviceSpec:
+        """Build a spec from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict of str to Any
+            The fields by name; missing ones take their defaults.
+
+        Returns
+        -------
+        DeviceSpec
+            The validated spec.
+
+        Raises
+        ------
+        SpecError
+            If a key is unknown, a required field is missing or a value is out of range.
+
+        Examples
+        --------
+        >>> DeviceSpec.from_dict({"name": "x", "peak_flops": 1e12, "memory_bandwidth": 1e11,
+        ...                      "memory_bytes": 8 * GIB}).usable_memory_bytes == 8 * GIB
+        True
+        """
         try:
             return cls(**data)
         except TypeError as exc:
@@ -109,11 +168,44 @@ def _presets() -> dict[str, DeviceSpec]:
 
 
 def device_preset_names() -> tuple[str, ...]:
+    """Names of the device presets.
+
+    Returns
+    -------
+    tuple of str
+        Every name :func:`device_preset` accepts.
+
+    Examples
+    --------
+    >>> device_preset_names()[:2]
+    ('v100-16gb', 'v100-32gb')
+    """
     return tuple(_presets())
 
 
 def device_preset(name: str) -> DeviceSpec:
-    """Return the device preset called ``name`` (case-insensitive)."""
+    """Return the device preset called ``name`` (case-insensitive).
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`device_preset_names`, in any case.
+
+    Returns
+    -------
+    DeviceSpec
+        The preset.
+
+    Raises
+    ------
+    SpecError
+        If no preset has that name.
+
+    Examples
+    --------
+    >>> device_preset("A100-80GB").num_sms
+    108
+    """
     presets = _presets()
     spec = presets.get(name.lower())
     if spec is None:

@@ -32,6 +32,39 @@ FAMILIES: tuple[Family, ...] = ("bert", "gpt", "moe")
 class ModelSpec:
     """The shape of one transformer model.
 
+    Parameters
+    ----------
+    name : str
+        Model name; non-empty (copies of a preset are named ``preset#i``).
+    family : {"bert", "gpt", "moe"}
+        Encoder, decoder or mixture-of-experts encoder.
+    num_layers : int
+        Transformer layers; positive.
+    hidden_size : int
+        Hidden width; positive and divisible by ``num_heads``.
+    num_heads : int
+        Attention heads; positive.
+    ffn_size : int
+        Inner width of each FFN; positive.
+    vocab_size : int
+        Vocabulary size; positive.
+    seq_len : int
+        Sequence length of one request (and of the position embedding); positive.
+    dtype_bytes : int, default 2
+        Bytes per parameter and activation element (2 for fp16).
+    num_experts : int, default 0
+        Experts per MoE layer: at least 2 for ``moe``, 0 otherwise.
+    expert_interval : int, default 2
+        Every ``expert_interval``-th layer is an MoE layer.
+    top_k : int, default 2
+        Experts each token visits; at most ``num_experts``.
+
+    Raises
+    ------
+    SpecError
+        If a field is out of range, ``hidden_size`` is not divisible by ``num_heads``, or
+        ``num_experts`` does not fit the family.
+
     Examples
     --------
     >>> spec = ModelSpec(name="tiny", family="bert", num_layers=2, hidden_size=64,
@@ -91,7 +124,29 @@ class ModelSpec:
         return self.family == "gpt"
 
     def is_moe_layer(self, layer: int) -> bool:
-        """Whether ``layer`` (0-based) holds experts instead of a dense FFN."""
+        """Whether ``layer`` (0-based) holds experts instead of a dense FFN.
+
+        Parameters
+        ----------
+        layer : int
+            Layer index, ``0 <= layer < num_layers``.
+
+        Returns
+        -------
+        bool
+            True for the MoE layers of an ``moe`` model.
+
+        Raises
+        ------
+        SpecError
+            If ``layer`` is out of range.
+
+        Examples
+        --------
+        >>> moe = model_preset("moe-1.3b")
+        >>> [moe.is_moe_layer(i) for i in range(4)]
+        [False, True, False, True]
+        """
         self._check_layer(layer)
         return self.family == "moe" and layer % self.expert_interval == self.expert_interval - 1
 
@@ -112,7 +167,29 @@ class ModelSpec:
         return 4 * self.hidden_size
 
     def layer_params(self, layer: int) -> int:
-        """Parameters of transformer layer ``layer`` (0-based)."""
+        """Parameters of transformer layer ``layer`` (0-based).
+
+        Parameters
+        ----------
+        layer : int
+            Layer index, ``0 <= layer < num_layers``.
+
+        Returns
+        -------
+        int
+            Attention, layer norms and the FFN (all experts and the gate in an MoE layer).
+
+        Raises
+        ------
+        SpecError
+            If ``layer`` is out of range.
+
+        Examples
+        --------
+        >>> bert = model_preset("bert-1.3b")
+        >>> bert.layer_params(0) == bert.attention_params + bert.layer_norm_params + bert.ffn_params
+        True
+        """
         base = self.attention_params + self.layer_norm_params
         if self.is_moe_layer(layer):
             return base + self.num_experts * self.ffn_params + self.hidden_size * self.num_experts
@@ -132,7 +209,29 @@ class ModelSpec:
         return self.num_params * self.dtype_bytes
 
     def layer_range_weight_bytes(self, start: int, end: int) -> int:
-        """Weight bytes of layers ``[start, end)``; the first stage also holds the embeddings."""
+        """Weight bytes of layers ``[start, end)``; the first stage also holds the embeddings.
+
+        Parameters
+        ----------
+        start, end : int
+            Layer range, ``0 <= start < end <= num_layers``.
+
+        Returns
+        -------
+        int
+            Bytes of those layers' weights, plus the embeddings when ``start == 0``.
+
+        Raises
+        ------
+        SpecError
+            If the range is invalid.
+
+        Examples
+        --------
+        >>> bert = model_preset("bert-1.3b")
+        >>> bert.layer_range_weight_bytes(0, 24) == bert.weight_bytes
+        True
+        """
         if not 0 <= start < end <= self.num_layers:
             raise SpecError(f"layer range [{start}, {end}) is invalid for model {self.name!r} "
                             f"with {self.num_layers} layers")
@@ -142,7 +241,19 @@ class ModelSpec:
         return params * self.dtype_bytes
 
     def kv_cache_bytes_per_token(self) -> int:
-        """KV-cache bytes one token adds across all layers (decoders only; 0 otherwise)."""
+        """KV-cache bytes one token adds across all layers (decoders only; 0 otherwise).
+
+        Returns
+        -------
+        int
+            ``2 * num_layers * hidden_size * dtype_bytes`` for ``gpt``, else 0.
+
+        Examples
+        --------
+        >>> gpt, bert = model_preset("gpt-1.3b"), model_preset("bert-1.3b")
+        >>> gpt.kv_cache_bytes_per_token(), bert.kv_cache_bytes_per_token()
+        (196608, 0)
+        """
         if not self.is_decoder:
             return 0
         return 2 * self.num_layers * self.hidden_size * self.dtype_bytes
@@ -154,17 +265,68 @@ class ModelSpec:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            Every field by name; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> model_preset("bert-1.3b").to_dict()["num_layers"]
+        24
+        """
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Build a spec from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict of str to Any
+            The fields by name; missing optional ones take their defaults.
+
+        Returns
+        -------
+        ModelSpec
+            The validated spec.
+
+        Raises
+        ------
+        SpecError
+            If a key is unknown, a required field is missing or a value is out of range.
+
+        Examples
+        --------
+        >>> m = model_preset("gpt-1.3b")
+        >>> ModelSpec.from_dict(m.to_dict()) == m
+        True
+        """
         try:
             return cls(**data)
         except TypeError as exc:
             raise SpecError(f"cannot build a ModelSpec from {data!r}: {exc}") from exc
 
     def renamed(self, name: str) -> ModelSpec:
-        """The same shape under another name (e.g. ``bert-1.3b#3`` for the 4th copy)."""
+        """The same shape under another name (e.g. ``bert-1.3b#3`` for the 4th copy).
+
+        Parameters
+        ----------
+        name : str
+            The new name.
+
+        Returns
+        -------
+        ModelSpec
+            A spec equal to this one but for the name.
+
+        Examples
+        --------
+        >>> model_preset("bert-1.3b").renamed("bert#0").name
+        'bert#0\'
+        """
         return ModelSpec(**{**asdict(self), "name": name})
 
 
@@ -210,12 +372,38 @@ def _presets() -> dict[str, ModelSpec]:
 
 
 def preset_names() -> tuple[str, ...]:
-    """Names of the model presets."""
+    """Names of the model presets.
+
+    Returns
+    -------
+    tuple of str
+        Every name :func:`model_preset` accepts.
+
+    Examples
+    --------
+    >>> "gpt-20b" in preset_names()
+    True
+    """
     return tuple(_presets())
 
 
 def model_preset(name: str) -> ModelSpec:
     """Return the preset called ``name`` (case-insensitive).
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`preset_names`, in any case.
+
+    Returns
+    -------
+    ModelSpec
+        The preset.
+
+    Raises
+    ------
+    SpecError
+        If no preset has that name.
 
     Examples
     --------
@@ -233,6 +421,21 @@ def model_copies(text: str) -> list[ModelSpec]:
     """Named copies of presets from ``"bert-1.3b:8,bert-2.6b:4"`` (PRESET[:COPIES], commas).
 
     Copy ``i`` of preset ``p`` is named ``p#i``, so several copies can share a cluster.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated ``PRESET[:COPIES]`` items; ``COPIES`` defaults to 1.
+
+    Returns
+    -------
+    list of ModelSpec
+        The copies, in the order given.
+
+    Raises
+    ------
+    SpecError
+        If a preset is unknown, a count is not a positive integer, or no model is named.
 
     Examples
     --------

@@ -20,6 +20,18 @@ from alpaserve.model_spec import ModelSpec
 class StageConfig:
     """One pipeline stage.
 
+    Parameters
+    ----------
+    layer_start, layer_end : int
+        The stage's layers ``[layer_start, layer_end)``; non-empty, ``layer_start >= 0``.
+    mesh_shape : tuple of (int, int), default (1, 1)
+        Logical ``(rows, cols)`` device mesh; its product is the tensor degree.
+
+    Raises
+    ------
+    SpecError
+        If the layer range is empty or negative, or the shape is not two positive ints.
+
     Examples
     --------
     >>> StageConfig(layer_start=0, layer_end=12, mesh_shape=(1, 2)).tensor_degree
@@ -52,10 +64,44 @@ class StageConfig:
         return self.layer_end - self.layer_start
 
     def to_dict(self) -> dict[str, Any]:
+        """The stage as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            ``layers`` as ``[start, end]`` and ``mesh_shape`` as a list.
+
+        Examples
+        --------
+        >>> StageConfig(layer_start=0, layer_end=4, mesh_shape=(1, 2)).to_dict()
+        {'layers': [0, 4], 'mesh_shape': [1, 2]}
+        """
         return {"layers": [self.layer_start, self.layer_end], "mesh_shape": list(self.mesh_shape)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageConfig:
+        """Build a stage from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict of str to Any
+            ``layers`` (``[start, end]``) and ``mesh_shape``.
+
+        Returns
+        -------
+        StageConfig
+            The validated stage.
+
+        Raises
+        ------
+        SpecError
+            If a key is missing or a value is invalid.
+
+        Examples
+        --------
+        >>> StageConfig.from_dict({"layers": [0, 4], "mesh_shape": [1, 2]}).num_layers
+        4
+        """
         try:
             start, end = data["layers"]
             return cls(layer_start=start, layer_end=end, mesh_shape=tuple(data["mesh_shape"]))
@@ -66,6 +112,16 @@ class StageConfig:
 @dataclass(frozen=True, kw_only=True)
 class ParallelConfig:
     """A model's pipeline of stages.
+
+    Parameters
+    ----------
+    stages : tuple of StageConfig
+        Non-empty, contiguous stages starting at layer 0.
+
+    Raises
+    ------
+    SpecError
+        If the stages are empty, not ``StageConfig``, or not contiguous from layer 0.
 
     Examples
     --------
@@ -100,6 +156,37 @@ class ParallelConfig:
 
         Earlier stages get the extra layer when the split is uneven; each stage uses a
         ``(mesh_rows, tensor_degree // mesh_rows)`` logical mesh.
+
+        Parameters
+        ----------
+        num_layers : int
+            Layers of the model; positive.
+        pipeline_degree : int, default 1
+            Number of stages; positive, at most ``num_layers``.
+        tensor_degree : int, default 1
+            Devices per stage; positive.
+        mesh_rows : int, default 1
+            Rows of each stage's mesh; must divide ``tensor_degree``.
+
+        Returns
+        -------
+        ParallelConfig
+            The config, keyed ``pp{pipeline_degree}-tp{tensor_degree}`` (``x{mesh_rows}``
+            appended when ``mesh_rows > 1``).
+
+        Raises
+        ------
+        SpecError
+            If a degree is not positive, ``pipeline_degree > num_layers``, or ``mesh_rows``
+            does not divide ``tensor_degree``.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=5, pipeline_degree=2)
+        >>> [(s.layer_start, s.layer_end) for s in cfg.stages]
+        [(0, 3), (3, 5)]
+        >>> ParallelConfig.uniform(num_layers=4, tensor_degree=4, mesh_rows=2).key
+        'pp1-tp4x2\'
         """
         positive_int("ParallelConfig.uniform", "num_layers", num_layers)
         positive_int("ParallelConfig.uniform", "pipeline_degree", pipeline_degree)
@@ -159,7 +246,27 @@ class ParallelConfig:
         return "stages[" + ",".join(parts) + "]"
 
     def validate_for(self, model: ModelSpec) -> None:
-        """Raise ``SpecError`` unless this config can run ``model``."""
+        """Raise ``SpecError`` unless this config can run ``model``.
+
+        Parameters
+        ----------
+        model : ModelSpec
+            The model to check against.
+
+        Raises
+        ------
+        SpecError
+            If the config covers another number of layers, or a stage's tensor degree does
+            not divide the model's ``num_heads`` or ``ffn_size``.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> ParallelConfig.uniform(num_layers=4).validate_for(model_preset("bert-1.3b"))
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: config pp1-tp1 covers 4 layers but model 'bert-1.3b' has 24
+        """
         if self.num_layers != model.num_layers:
             raise SpecError(f"config {self.key} covers {self.num_layers} layers but model "
                             f"{model.name!r} has {model.num_layers}")
@@ -173,16 +280,75 @@ class ParallelConfig:
                                 f"not divide ffn_size={model.ffn_size} of {model.name!r}")
 
     def stage_weight_bytes(self, model: ModelSpec) -> tuple[int, ...]:
-        """Weight bytes each device of each stage holds (the stage's weights / its degree)."""
+        """Weight bytes each device of each stage holds (the stage's weights / its degree).
+
+        Parameters
+        ----------
+        model : ModelSpec
+            The model; checked with :meth:`validate_for`.
+
+        Returns
+        -------
+        tuple of int
+            Bytes per device of each stage, rounded up; the first includes the embeddings.
+
+        Raises
+        ------
+        SpecError
+            If the config cannot run ``model``.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> one = ParallelConfig.uniform(num_layers=24).stage_weight_bytes(bert)
+        >>> one == (bert.weight_bytes,)
+        True
+        """
         self.validate_for(model)
         return tuple(-(-model.layer_range_weight_bytes(s.layer_start, s.layer_end)
                        // s.tensor_degree) for s in self.stages)
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            ``stages``: a list of :meth:`StageConfig.to_dict` dicts.
+
+        Examples
+        --------
+        >>> ParallelConfig.uniform(num_layers=2).to_dict()
+        {'stages': [{'layers': [0, 2], 'mesh_shape': [1, 1]}]}
+        """
         return {"stages": [s.to_dict() for s in self.stages]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParallelConfig:
+        """Build a config from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : dict of str to Any
+            ``stages``: a list of stage dicts.
+
+        Returns
+        -------
+        ParallelConfig
+            The validated config.
+
+        Raises
+        ------
+        SpecError
+            If a key is missing or the stages are invalid.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4, pipeline_degree=2)
+        >>> ParallelConfig.from_dict(cfg.to_dict()) == cfg
+        True
+        """
         try:
             return cls(stages=tuple(StageConfig.from_dict(s) for s in data["stages"]))
         except (TypeError, KeyError) as exc:

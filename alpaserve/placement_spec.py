@@ -28,6 +28,21 @@ FORMAT_VERSION = 1
 class Group:
     """A device group: a pipeline of sub-meshes and the models it hosts.
 
+    Parameters
+    ----------
+    name : str
+        Group name; non-empty, unique within a placement.
+    stage_meshes : tuple of Mesh
+        One mesh per pipeline stage; non-empty, no device in two stages.
+    models : Mapping[str, ParallelConfig]
+        Config of each hosted model by name; each must have one stage per mesh, with
+        the mesh's size as its tensor degree.
+
+    Raises
+    ------
+    SpecError
+        If the meshes are empty or overlap, or a config does not match the meshes.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -77,7 +92,41 @@ class Group:
     @classmethod
     def uniform(cls, *, name: str, device_ids: Any, pipeline_degree: int,
                 models: Any, mesh_rows: int = 1) -> Group:
-        """A group of equal stages over ``device_ids`` hosting ``models`` (ModelSpecs)."""
+        """A group of equal stages over ``device_ids`` hosting ``models`` (ModelSpecs).
+
+        Parameters
+        ----------
+        name : str
+            Group name.
+        device_ids : iterable of int
+            The group's devices, in stage order; their number divisible by
+            ``pipeline_degree``.
+        pipeline_degree : int
+            Number of stages; positive.
+        models : iterable of ModelSpec
+            The hosted models; each gets :meth:`ParallelConfig.uniform` for the shape.
+        mesh_rows : int, default 1
+            Rows of each stage's mesh; must divide the stage size.
+
+        Returns
+        -------
+        Group
+            The validated group.
+
+        Raises
+        ------
+        SpecError
+            If a degree does not divide the device count or stage size, or a model cannot
+            run on the shape.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> g = Group.uniform(name="g", device_ids=range(8), pipeline_degree=2,
+        ...                   models=[model_preset("bert-1.3b")], mesh_rows=2)
+        >>> [m.shape for m in g.stage_meshes]
+        [(2, 2), (2, 2)]
+        """
         ids = tuple(device_ids)
         positive_int(f"Group({name!r})", "pipeline_degree", pipeline_degree)
         positive_int(f"Group({name!r})", "mesh_rows", mesh_rows)
@@ -112,9 +161,41 @@ class Group:
         return len(self.stage_meshes)
 
     def with_models(self, models: Mapping[str, ParallelConfig]) -> Group:
+        """The same meshes hosting other models.
+
+        Parameters
+        ----------
+        models : Mapping[str, ParallelConfig]
+            Config of each hosted model by name.
+
+        Returns
+        -------
+        Group
+            A validated group with this one's name and meshes.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> g = Group.uniform(name="g", device_ids=[0], pipeline_degree=1,
+        ...                   models=[model_preset("bert-1.3b")])
+        >>> dict(g.with_models({}).models)
+        {}
+        """
         return Group(name=self.name, stage_meshes=self.stage_meshes, models=models)
 
     def to_dict(self) -> dict[str, Any]:
+        """The group as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            ``name``, ``stage_meshes`` and ``models``; :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> Group(name="g", stage_meshes=(Mesh(device_ids=(0,)),), models={}).to_dict()
+        {'name': 'g', 'stage_meshes': [{'device_ids': [0], 'shape': [1, 1]}], 'models': {}}
+        """
         return {
             "name": self.name,
             "stage_meshes": [m.to_dict() for m in self.stage_meshes],
@@ -123,6 +204,29 @@ class Group:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Group:
+        """Build a group from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : Mapping[str, Any]
+            ``name``, ``stage_meshes`` and ``models``.
+
+        Returns
+        -------
+        Group
+            The validated group.
+
+        Raises
+        ------
+        SpecError
+            If a key is missing or the group is invalid.
+
+        Examples
+        --------
+        >>> g = Group(name="g", stage_meshes=(Mesh(device_ids=(0, 1)),), models={})
+        >>> Group.from_dict(g.to_dict()) == g
+        True
+        """
         try:
             return cls(
                 name=data["name"],
@@ -139,6 +243,22 @@ class Placement:
     """Groups of devices on a cluster, each hosting some of ``models``.
 
     Models that no group hosts are allowed: a simulation counts their requests as unserved.
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The cluster the groups use devices of.
+    models : Mapping[str, ModelSpec]
+        Every model of the workload, by name (each spec named as its key).
+    groups : tuple of Group
+        Groups with distinct names and disjoint devices; each stage's weights must fit the
+        device's usable memory.
+
+    Raises
+    ------
+    SpecError
+        If a group names an unknown model or device, two groups share a device or name, a
+        config cannot run its model, or a stage's weights exceed device memory.
 
     Examples
     --------
@@ -204,12 +324,65 @@ class Placement:
 
     # ------------------------------------------------------------------ queries
     def group(self, name: str) -> Group:
+        """The group called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A group name.
+
+        Returns
+        -------
+        Group
+            That group.
+
+        Raises
+        ------
+        SpecError
+            If no group has that name.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
+        ...               groups=(Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=1,
+        ...                                     models=[bert]),))
+        >>> p.group("g0").num_devices
+        2
+        """
         for g in self.groups:
             if g.name == name:
                 return g
         raise SpecError(f"no group named {name!r}; groups: {[g.name for g in self.groups]}")
 
     def groups_hosting(self, model_name: str) -> tuple[Group, ...]:
+        """The groups that host ``model_name``.
+
+        Parameters
+        ----------
+        model_name : str
+            A model name.
+
+        Returns
+        -------
+        tuple of Group
+            The hosting groups in placement order; empty if none hosts it.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
+        ...               groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
+        ...                                     models=[bert]),
+        ...                       Group.uniform(name="g1", device_ids=[1], pipeline_degree=1,
+        ...                                     models=[])))
+        >>> [g.name for g in p.groups_hosting(bert.name)]
+        ['g0']
+        """
         return tuple(g for g in self.groups if model_name in g.models)
 
     @property
@@ -222,6 +395,22 @@ class Placement:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
+        """The placement as a JSON-ready dict, with a format version.
+
+        Returns
+        -------
+        dict of str to Any
+            ``format_version``, ``cluster``, ``models`` and ``groups``.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
+        >>> sorted(p.to_dict())
+        ['cluster', 'format_version', 'groups', 'models']
+        """
         return {
             "format_version": FORMAT_VERSION,
             "cluster": self.cluster.to_dict(),
@@ -231,6 +420,33 @@ class Placement:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Placement:
+        """Build a placement from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : Mapping[str, Any]
+            ``cluster``, ``models``, ``groups`` and optionally ``format_version``.
+
+        Returns
+        -------
+        Placement
+            The validated placement.
+
+        Raises
+        ------
+        SpecError
+            If the format version is unsupported, a key is missing, or the placement is
+            invalid.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
+        >>> Placement.from_dict(p.to_dict()) == p
+        True
+        """
         try:
             version = data.get("format_version", FORMAT_VERSION)
             if version != FORMAT_VERSION:
@@ -244,10 +460,55 @@ class Placement:
             raise SpecError(f"cannot build a Placement from the given data: {exc!r}") from exc
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The placement as JSON text (the ``alpaserve plan`` output format).
+
+        Parameters
+        ----------
+        indent : int or None, default 2
+            JSON indentation; None writes one line.
+
+        Returns
+        -------
+        str
+            JSON of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
+        >>> p.to_json(indent=None)[:20]
+        '{"format_version": 1\'
+        """
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> Placement:
+        """Read a placement from :meth:`to_json`'s output.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+
+        Returns
+        -------
+        Placement
+            The validated placement.
+
+        Raises
+        ------
+        SpecError
+            If the JSON is malformed or the placement is invalid.
+
+        Examples
+        --------
+        >>> Placement.from_json("{")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: placement JSON is malformed: Expecting property name ...
+        """
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -49,10 +49,24 @@ def plot_attainment_sweep(sweeps: Mapping[str, Series], *, target: float | None 
 
     Parameters
     ----------
-    sweeps
+    sweeps : Mapping[str, Mapping[str, tuple of (sequence, sequence)]]
         ``{parameter: {policy: (xs, attainments)}}``; attainments are fractions in [0, 1].
-    target
+        Known parameters (``devices``, ``rate``, ``cv``, ``slo_scale``) get readable axis
+        labels.
+    target : float or None, default 0.99
         Draw a dashed line at this attainment (None for none).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure with one panel per parameter.
+
+    Raises
+    ------
+    SpecError
+        If ``sweeps`` is empty or a series has different numbers of x and y values.
 
     Examples
     --------
@@ -87,6 +101,20 @@ def plot_latency_cdf(latencies: Mapping[str, npt.ArrayLike], *,
                      slo: float | None = None, ax: Axes | None = None) -> Figure:
     """Empirical CDFs of latency, one line per label (e.g. per policy).
 
+    Parameters
+    ----------
+    latencies : Mapping[str, array_like]
+        Latencies in seconds per label; empty ones are not drawn.
+    slo : float, optional
+        Draw a dashed line at this latency (seconds).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this panel of an existing figure; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax``'s figure when given).
+
     Examples
     --------
     >>> fig = plot_latency_cdf({"a": [0.1, 0.2, 0.3]}, slo=0.25)
@@ -113,7 +141,17 @@ def plot_model_attainment(per_model: Mapping[str, Mapping[str, float]], *,
                           ax: Axes | None = None) -> Figure:
     """Grouped bars of attainment per model, one bar colour per policy.
 
-    ``per_model`` is ``{policy: {model: attainment}}``.
+    Parameters
+    ----------
+    per_model : Mapping[str, Mapping[str, float]]
+        ``{policy: {model: attainment}}``, attainments as fractions in [0, 1].
+    ax : matplotlib.axes.Axes, optional
+        Draw into this panel of an existing figure; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax``'s figure when given).
 
     Examples
     --------
@@ -140,6 +178,20 @@ def plot_model_attainment(per_model: Mapping[str, Mapping[str, float]], *,
 def plot_placement(placement: Placement, *, max_models_per_label: int = 3,
                    ax: Axes | None = None) -> Figure:
     """Devices as a grid (one row per node), groups outlined, stages shaded, models labelled.
+
+    Parameters
+    ----------
+    placement : Placement
+        The placement to draw.
+    max_models_per_label : int, default 3
+        A group with more hosted models than this shows their count instead of names.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this panel of an existing figure; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax``'s figure when given).
 
     Examples
     --------
@@ -205,6 +257,29 @@ def plot_arrival_rate(workload: Workload, *, window_s: float = 60.0,
                       per_model: bool = False, top_models: int = 8,
                       ax: Axes | None = None) -> Figure:
     """Arrival rate over time in windows of ``window_s`` seconds.
+
+    Parameters
+    ----------
+    workload : Workload
+        The requests.
+    window_s : float, default 60.0
+        Window length in seconds; positive.
+    per_model : bool, default False
+        One line per model instead of one for the total.
+    top_models : int, default 8
+        With ``per_model``, draw only the most requested models.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this panel of an existing figure; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax``'s figure when given).
+
+    Raises
+    ------
+    SpecError
+        If ``window_s`` is not positive.
 
     Examples
     --------

@@ -47,6 +47,33 @@ class ProfileEntry:
 
     ``stage_weight_bytes`` and ``stage_peak_memory_bytes`` are per device of each stage.
 
+    Parameters
+    ----------
+    model : str
+        Model name; non-empty.
+    config : ParallelConfig
+        The parallel config profiled.
+    batch_size : int
+        Requests per batch; positive.
+    stage_latencies : tuple of float
+        Seconds per batch in each stage (one per stage); positive and finite.
+    stage_weight_bytes : tuple of int
+        Weight bytes per device of each stage; non-negative.
+    stage_peak_memory_bytes : tuple of int
+        Peak memory bytes per device of each stage (weights and activations).
+    source : {"analytic", "analytic-dp-ilp", "measured"}
+        Where the numbers come from.
+    latency_std : float, default 0.0
+        Standard deviation of the total latency in seconds (measured profiles).
+    tflops : float, default 0.0
+        Achieved TFLOP/s, when known.
+
+    Raises
+    ------
+    SpecError
+        If a value is out of range or a per-stage tuple's length differs from the number
+        of stages.
+
     Examples
     --------
     >>> cfg = ParallelConfig.uniform(num_layers=4, pipeline_degree=2)
@@ -109,6 +136,22 @@ class ProfileEntry:
         return float(max(self.stage_latencies))
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            Every field by name (the config as a dict); :meth:`from_dict` inverts it.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> e.to_dict()["config"]
+        {'stages': [{'layers': [0, 4], 'mesh_shape': [1, 1]}]}
+        """
         return {
             "model": self.model,
             "config": self.config.to_dict(),
@@ -123,6 +166,32 @@ class ProfileEntry:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProfileEntry:
+        """Build an entry from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : Mapping[str, Any]
+            The fields by name, ``config`` as a dict.
+
+        Returns
+        -------
+        ProfileEntry
+            The validated entry.
+
+        Raises
+        ------
+        SpecError
+            If a field is missing, unknown or out of range.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileEntry.from_dict(e.to_dict()) == e
+        True
+        """
         try:
             fields = dict(data)
             fields["config"] = ParallelConfig.from_dict(fields["config"])
@@ -135,6 +204,11 @@ class ProfileEntry:
 
 class ProfileDB:
     """A collection of :class:`ProfileEntry`, keyed by (model, config, batch size).
+
+    Parameters
+    ----------
+    entries : iterable of ProfileEntry, default ()
+        Initial entries; a later entry replaces an earlier one with the same key.
 
     Examples
     --------
@@ -155,7 +229,34 @@ class ProfileDB:
 
     # ------------------------------------------------------------------ mutation
     def add(self, entry: ProfileEntry, *, replace: bool = True) -> None:
-        """Add ``entry``; an existing entry with the same key is replaced unless told not to."""
+        """Add ``entry``; an existing entry with the same key is replaced unless told not to.
+
+        Parameters
+        ----------
+        entry : ProfileEntry
+            The entry to add.
+        replace : bool, default True
+            Replace an entry with the same key; False raises instead.
+
+        Raises
+        ------
+        SpecError
+            If ``entry`` is not a ``ProfileEntry``.
+        ProfileError
+            If ``replace`` is False and the key is taken.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> db = ProfileDB([e])
+        >>> db.add(e, replace=False)
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.ProfileError: profile for 'm' pp1-tp1 bs=1 already exists
+        """
         if not isinstance(entry, ProfileEntry):
             raise SpecError(f"ProfileDB holds ProfileEntry objects, got {entry!r}")
         if not replace and entry.key in self._entries:
@@ -164,6 +265,24 @@ class ProfileDB:
         self._entries[entry.key] = entry
 
     def update(self, other: ProfileDB | Iterable[ProfileEntry]) -> None:
+        """Add every entry of ``other``, replacing entries with the same key.
+
+        Parameters
+        ----------
+        other : ProfileDB or iterable of ProfileEntry
+            The entries to add.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> db = ProfileDB()
+        >>> db.update([e, e])
+        >>> len(db)
+        1
+        """
         for entry in other:
             self.add(entry)
 
@@ -184,10 +303,46 @@ class ProfileDB:
         return f"ProfileDB({len(self)} entries, models {sorted(self.models())})"
 
     def models(self) -> set[str]:
+        """The models with at least one entry.
+
+        Returns
+        -------
+        set of str
+            Model names.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).models()
+        {'m'}
+        """
         return {k[0] for k in self._entries}
 
     def configs(self, model: str) -> list[ParallelConfig]:
-        """The configs profiled for ``model``, in insertion order, without repeats."""
+        """The configs profiled for ``model``, in insertion order, without repeats.
+
+        Parameters
+        ----------
+        model : str
+            Model name.
+
+        Returns
+        -------
+        list of ParallelConfig
+            Its configs; empty if the model has no entry.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> [c.key for c in ProfileDB([e]).configs("m")]
+        ['pp1-tp1']
+        """
         seen: dict[ParallelConfig, None] = {}
         for m, cfg, _ in self._entries:
             if m == model:
@@ -195,9 +350,64 @@ class ProfileDB:
         return list(seen)
 
     def batch_sizes(self, model: str, config: ParallelConfig) -> list[int]:
+        """The batch sizes profiled for ``model`` under ``config``.
+
+        Parameters
+        ----------
+        model : str
+            Model name.
+        config : ParallelConfig
+            The parallel config.
+
+        Returns
+        -------
+        list of int
+            Sorted batch sizes; empty if there is none.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).batch_sizes("m", cfg)
+        [1]
+        """
         return sorted(b for m, c, b in self._entries if m == model and c == config)
 
     def get(self, model: str, config: ParallelConfig, batch_size: int = 1) -> ProfileEntry:
+        """The entry of ``model`` under ``config`` at ``batch_size``.
+
+        Parameters
+        ----------
+        model : str
+            Model name.
+        config : ParallelConfig
+            The parallel config.
+        batch_size : int, default 1
+            Requests per batch.
+
+        Returns
+        -------
+        ProfileEntry
+            The entry.
+
+        Raises
+        ------
+        ProfileError
+            If there is none; the message lists the profiled batch sizes or configs.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).get("m", cfg, 2)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.ProfileError: no profile for model 'm' config pp1-tp1 at batch size 2; ...
+        """
         entry = self._entries.get((model, config, batch_size))
         if entry is None:
             have = self.batch_sizes(model, config)
@@ -211,14 +421,86 @@ class ProfileDB:
 
     def stage_latencies(self, model: str, config: ParallelConfig,
                         batch_size: int = 1) -> tuple[float, ...]:
+        """Seconds per batch of each stage; see :meth:`get`.
+
+        Parameters
+        ----------
+        model : str
+            Model name.
+        config : ParallelConfig
+            The parallel config.
+        batch_size : int, default 1
+            Requests per batch.
+
+        Returns
+        -------
+        tuple of float
+            The entry's ``stage_latencies``.
+
+        Raises
+        ------
+        ProfileError
+            If there is no such entry.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).stage_latencies("m", cfg)
+        (0.1,)
+        """
         return self.get(model, config, batch_size).stage_latencies
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
+        """The database as a JSON-ready dict, with a format version.
+
+        Returns
+        -------
+        dict of str to Any
+            ``format_version`` and ``entries`` (a list of entry dicts).
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> d = ProfileDB([e]).to_dict()
+        >>> d["format_version"], len(d["entries"])
+        (1, 1)
+        """
         return {"format_version": FORMAT_VERSION, "entries": [e.to_dict() for e in self]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProfileDB:
+        """Build a database from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        data : Mapping[str, Any]
+            ``format_version`` (must be the current one) and ``entries``.
+
+        Returns
+        -------
+        ProfileDB
+            The database.
+
+        Raises
+        ------
+        SpecError
+            If ``data`` is not a mapping, the version is unsupported or an entry is
+            malformed.
+
+        Examples
+        --------
+        >>> ProfileDB.from_dict({"format_version": 99, "entries": []})
+        Traceback (most recent call last):
+        ...
+        alpaserve.errors.SpecError: unsupported profile format_version 99
+        """
         if not isinstance(data, Mapping):
             raise SpecError(f"a profile database must be a JSON object, got {type(data).__name__}")
         version = data.get("format_version")
@@ -230,10 +512,49 @@ class ProfileDB:
             raise SpecError(f"malformed profile database: {exc!r}") from exc
 
     def to_json(self, indent: int | None = None) -> str:
+        """The database as JSON text.
+
+        Parameters
+        ----------
+        indent : int or None, default None
+            JSON indentation; None writes one line.
+
+        Returns
+        -------
+        str
+            JSON of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> ProfileDB().to_json()
+        '{"format_version": 1, "entries": []}\'
+        """
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> ProfileDB:
+        """Read a database from :meth:`to_json`'s output.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+
+        Returns
+        -------
+        ProfileDB
+            The database.
+
+        Raises
+        ------
+        SpecError
+            If the JSON is malformed or the database invalid.
+
+        Examples
+        --------
+        >>> len(ProfileDB.from_json('{"format_version": 1, "entries": []}'))
+        0
+        """
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -247,6 +568,30 @@ class ProfileDB:
         A row only holds ``PP`` and ``OP``, so only uniform configs (even layer split, one
         ``(1, t)`` mesh on every stage) survive the trip. Others raise ``ProfileError``, or
         with ``skip_inexpressible`` are left out and their number is logged as a warning.
+
+        Parameters
+        ----------
+        skip_inexpressible : bool, default False
+            Leave out entries the TSV cannot express instead of raising.
+
+        Returns
+        -------
+        str
+            The TSV text, header first, one row per entry.
+
+        Raises
+        ------
+        ProfileError
+            If an entry is not a uniform config and ``skip_inexpressible`` is False.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> ProfileDB([e]).to_tsv().splitlines()[1].split("\\t")[:7]
+        ['m', '1', '1', '1', '1', '1', '1']
         """
         out = io.StringIO()
         writer = csv.writer(out, delimiter="\t", lineterminator="\n")
@@ -276,7 +621,44 @@ class ProfileDB:
     @classmethod
     def from_tsv(cls, text: str, models: Mapping[str, ModelSpec], *,
                  source: str = "measured", path: str = "<tsv>") -> ProfileDB:
-        """Parse AlpaServe's TSV; ``models`` gives each ModelName's spec (for layer counts)."""
+        """Parse AlpaServe's TSV; ``models`` gives each ModelName's spec (for layer counts).
+
+        Parameters
+        ----------
+        text : str
+            The TSV text, with the exact :data:`TSV_COLUMNS` header; blank rows are skipped.
+        models : Mapping[str, ModelSpec]
+            Spec of every model the rows name.
+        source : str, default "measured"
+            ``source`` of every entry.
+        path : str, default "<tsv>"
+            Name used in error messages.
+
+        Returns
+        -------
+        ProfileDB
+            One entry per row, with uniform configs.
+
+        Raises
+        ------
+        ProfileError
+            If the header differs, a row has the wrong number of columns, names an unknown
+            model, holds a value that cannot be parsed, has ``DP`` other than 1 or ``#GPU``
+            other than ``DP × OP × PP``, or describes an invalid entry.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> e = ProfileEntry(model="m", config=cfg, batch_size=1, stage_latencies=(0.1,),
+        ...                  stage_weight_bytes=(8,), stage_peak_memory_bytes=(8,),
+        ...                  source="measured")
+        >>> from alpaserve.model_spec import ModelSpec
+        >>> m = ModelSpec(name="m", family="bert", num_layers=4, hidden_size=64, num_heads=4,
+        ...               ffn_size=256, vocab_size=100, seq_len=16)
+        >>> db = ProfileDB.from_tsv(ProfileDB([e]).to_tsv(), {"m": m})
+        >>> db.get("m", cfg).stage_latencies
+        (0.1,)
+        """
         rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
         if not rows or tuple(rows[0]) != TSV_COLUMNS:
             raise ProfileError(f"{path}: header must be {TSV_COLUMNS}, "

@@ -24,8 +24,8 @@ import numpy as np
 from workloads.mapping import FunctionMapping
 from workloads.rescale import RescaleSpec, rescale
 from workloads.stats import interarrival_cv, summarize, window_stats
-from workloads.traces.azure_functions_2019 import AzureFunctions2019Spec, read_azure_functions_2019
-from workloads.traces.azure_llm import read_azure_llm
+from workloads.traces.azure.functions_2019 import AzureFunctions2019Spec, read_azure_functions_2019
+from workloads.traces.azure.llm import read_azure_llm
 
 # The shared data sits next to the repository; a git worktree one level deeper also finds it.
 _ROOT = Path(__file__).resolve().parents[1]

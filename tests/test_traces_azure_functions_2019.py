@@ -12,7 +12,7 @@ import pytest
 from workloads.errors import TraceFormatError, WorkloadError
 from workloads.mapping import FunctionMapping
 from workloads.stats import interarrival_cv
-from workloads.traces.azure_functions_2019 import (
+from workloads.traces.azure.functions_2019 import (
     AzureFunctions2019Spec,
     azure_functions_2019_paths,
     read_azure_functions_2019,

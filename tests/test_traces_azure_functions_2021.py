@@ -10,7 +10,7 @@ import pytest
 
 from workloads.errors import TraceFormatError, WorkloadError
 from workloads.mapping import FunctionMapping
-from workloads.traces.azure_functions_2021 import (
+from workloads.traces.azure.functions_2021 import (
     AzureFunctions2021Spec,
     read_azure_functions_2021,
 )

@@ -9,7 +9,7 @@ import pytest
 
 from workloads.errors import TraceFormatError
 from workloads.stats import summarize
-from workloads.traces.azure_llm import AzureLLMSpec, parse_timestamp_ns, read_azure_llm
+from workloads.traces.azure.llm import AzureLLMSpec, parse_timestamp_ns, read_azure_llm
 
 HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens"
 ROWS = [

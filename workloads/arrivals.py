@@ -37,7 +37,13 @@ __all__ = [
 
 @runtime_checkable
 class ArrivalProcess(Protocol):
-    """What every arrival process offers: its mean rate, its CV and a generator."""
+    """What every arrival process offers: its mean rate, its CV and a generator.
+
+    Examples
+    --------
+    >>> isinstance(GammaProcess(rate=1.0), ArrivalProcess)
+    True
+    """
 
     @property
     def rate(self) -> float: ...
@@ -46,7 +52,38 @@ class ArrivalProcess(Protocol):
     def cv(self) -> float: ...
 
     def generate(self, *, seed: SeedLike, n: int | None = None, duration: float | None = None,
-                 start: float = 0.0) -> FloatArray: ...
+                 start: float = 0.0) -> FloatArray:
+        """Sorted arrival times: ``n`` of them, or all those in ``[start, start + duration)``.
+
+        Parameters
+        ----------
+        seed : int, numpy.random.SeedSequence or numpy.random.Generator
+            Source of randomness; the same seed gives the same times.
+        n : int, optional
+            Number of arrivals to draw (non-negative). Give exactly one of ``n`` and
+            ``duration``.
+        duration : float, optional
+            Length in seconds of the span ``[start, start + duration)`` to fill.
+        start : float, default 0.0
+            Time in seconds the process starts at; the first arrival comes one gap later.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted float64 arrival times in seconds.
+
+        Raises
+        ------
+        WorkloadError
+            If both or neither of ``n`` and ``duration`` are given, or one is negative or
+            not finite.
+
+        Examples
+        --------
+        >>> DeterministicProcess(rate=2.0).generate(duration=2.0, seed=0).tolist()
+        [0.5, 1.0, 1.5]
+        """
+        ...
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -56,7 +93,30 @@ def _check_positive(name: str, value: float) -> None:
 
 
 def check_request(n: int | None, duration: float | None, start: float) -> None:
-    """Validate the ``n`` / ``duration`` / ``start`` arguments of ``generate``."""
+    """Validate the ``n`` / ``duration`` / ``start`` arguments of ``generate``.
+
+    Parameters
+    ----------
+    n : int or None
+        Requested number of arrivals: a non-negative int, or None when ``duration`` is given.
+    duration : float or None
+        Requested span in seconds: non-negative and finite, or None when ``n`` is given.
+    start : float
+        Start time in seconds; must be finite.
+
+    Raises
+    ------
+    WorkloadError
+        If both or neither of ``n`` and ``duration`` are given, or a value is out of range.
+
+    Examples
+    --------
+    >>> check_request(10, None, 0.0)
+    >>> check_request(None, None, 0.0)
+    Traceback (most recent call last):
+    ...
+    workloads.errors.WorkloadError: give exactly one of n and duration, got n=None, duration=None
+    """
     if (n is None) == (duration is None):
         raise WorkloadError(f"give exactly one of n and duration, got n={n!r}, "
                             f"duration={duration!r}")
@@ -94,6 +154,29 @@ class _Renewal:
                  start: float = 0.0) -> FloatArray:
         """Sorted arrival times: ``n`` of them, or all those in ``[start, start + duration)``.
 
+        Parameters
+        ----------
+        seed : int, numpy.random.SeedSequence or numpy.random.Generator
+            Source of randomness; the same seed gives the same times.
+        n : int, optional
+            Number of arrivals to draw (non-negative). Give exactly one of ``n`` and
+            ``duration``.
+        duration : float, optional
+            Length in seconds of the span ``[start, start + duration)`` to fill.
+        start : float, default 0.0
+            Time in seconds the process starts at; the first arrival comes one gap later.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted float64 arrival times in seconds.
+
+        Raises
+        ------
+        WorkloadError
+            If both or neither of ``n`` and ``duration`` are given, or one is negative or
+            not finite.
+
         Examples
         --------
         >>> t = GammaProcess(rate=10.0, cv=2.0).generate(n=5, seed=0)
@@ -130,6 +213,18 @@ class GammaProcess(_Renewal):
     Shape is ``1/cv**2`` and scale ``cv**2/rate``; ``cv = 1`` is a Poisson process and
     ``cv = 0`` is deterministic (so is any CV below ``1e-8``, where the gaps would differ
     from ``1/rate`` by less than their floating-point rounding).
+
+    Parameters
+    ----------
+    rate : float
+        Mean arrival rate in requests per second; positive and finite.
+    cv : float, default 1.0
+        Coefficient of variation of the gaps; non-negative and finite (1 is Poisson).
+
+    Raises
+    ------
+    WorkloadError
+        If ``rate`` is not positive or ``cv`` is negative or not finite.
 
     Examples
     --------
@@ -172,6 +267,16 @@ class GammaProcess(_Renewal):
 def poisson(rate: float) -> GammaProcess:
     """A Poisson process: ``GammaProcess(rate=rate, cv=1)``.
 
+    Parameters
+    ----------
+    rate : float
+        Mean arrival rate in requests per second; positive and finite.
+
+    Returns
+    -------
+    GammaProcess
+        The Gamma process with CV 1 (exponential gaps).
+
     Examples
     --------
     >>> poisson(3.0)
@@ -183,6 +288,11 @@ def poisson(rate: float) -> GammaProcess:
 @dataclass(frozen=True, kw_only=True)
 class DeterministicProcess(_Renewal):
     """Evenly spaced arrivals, one every ``1/rate`` seconds (CV 0).
+
+    Parameters
+    ----------
+    rate : float
+        Arrival rate in requests per second; positive and finite.
 
     Examples
     --------
@@ -214,6 +324,19 @@ class UniformProcess(_Renewal):
 
     ``spread`` lies in ``[0, 1]``, so the CV is at most ``1/sqrt(3) ≈ 0.577``.
 
+    Parameters
+    ----------
+    rate : float
+        Mean arrival rate in requests per second; positive and finite.
+    spread : float, default 1.0
+        Half-width of the gap range relative to the mean gap, in ``[0, 1]`` (0 is
+        deterministic).
+
+    Raises
+    ------
+    WorkloadError
+        If ``rate`` is not positive or ``spread`` lies outside ``[0, 1]``.
+
     Examples
     --------
     >>> p = UniformProcess.from_cv(rate=2.0, cv=0.5)
@@ -233,7 +356,30 @@ class UniformProcess(_Renewal):
 
     @classmethod
     def from_cv(cls, *, rate: float, cv: float) -> UniformProcess:
-        """The uniform process with the given CV (at most ``1/sqrt(3)``)."""
+        """The uniform process with the given CV (at most ``1/sqrt(3)``).
+
+        Parameters
+        ----------
+        rate : float
+            Mean arrival rate in requests per second; positive and finite.
+        cv : float
+            Coefficient of variation of the gaps, in ``[0, 1/sqrt(3)]``.
+
+        Returns
+        -------
+        UniformProcess
+            The process with ``spread = cv * sqrt(3)``.
+
+        Raises
+        ------
+        WorkloadError
+            If ``cv`` lies outside ``[0, 1/sqrt(3)]``.
+
+        Examples
+        --------
+        >>> UniformProcess.from_cv(rate=1.0, cv=0.0).spread
+        0.0
+        """
         if not (math.isfinite(cv) and 0 <= cv <= 1 / math.sqrt(3) + 1e-12):
             raise WorkloadError(f"a uniform process has CV in [0, 1/sqrt(3)], got {cv!r}")
         return cls(rate=rate, spread=min(1.0, cv * math.sqrt(3)))
@@ -255,6 +401,18 @@ class ParetoProcess(_Renewal):
     The scale is ``(shape - 1) / (shape * rate)``. The CV is ``1/sqrt(shape (shape - 2))``
     for ``shape > 2`` and infinite otherwise: a heavy-tailed, very bursty process.
 
+    Parameters
+    ----------
+    rate : float
+        Mean arrival rate in requests per second; positive and finite.
+    shape : float
+        Tail index ``a``; must exceed 1 for a finite mean (the CV is finite above 2).
+
+    Raises
+    ------
+    WorkloadError
+        If ``rate`` is not positive or ``shape`` is not above 1.
+
     Examples
     --------
     >>> p = ParetoProcess.from_cv(rate=1.0, cv=2.0)
@@ -275,7 +433,30 @@ class ParetoProcess(_Renewal):
 
     @classmethod
     def from_cv(cls, *, rate: float, cv: float) -> ParetoProcess:
-        """The Pareto process whose gaps have the given (positive, finite) CV."""
+        """The Pareto process whose gaps have the given (positive, finite) CV.
+
+        Parameters
+        ----------
+        rate : float
+            Mean arrival rate in requests per second; positive and finite.
+        cv : float
+            Coefficient of variation of the gaps; positive and finite.
+
+        Returns
+        -------
+        ParetoProcess
+            The process with ``shape = 1 + sqrt(1 + 1/cv**2)``.
+
+        Raises
+        ------
+        WorkloadError
+            If ``cv`` is not positive and finite.
+
+        Examples
+        --------
+        >>> round(ParetoProcess.from_cv(rate=2.0, cv=1.0).scale, 4)
+        0.2929
+        """
         _check_positive("cv", cv)
         return cls(rate=rate, shape=1.0 + math.sqrt(1.0 + 1.0 / cv**2))
 

@@ -35,6 +35,22 @@ MARKETS: tuple[Market, ...] = ("spot", "on-demand")
 class NodeType:
     """A cloud instance type: its GPUs and hourly prices (USD per node-hour).
 
+    Parameters
+    ----------
+    name : str
+        Instance type name (non-empty), e.g. ``"g4dn.12xlarge"``.
+    gpus_per_node : int
+        GPUs in one node; positive.
+    gpu : str
+        GPU model name, e.g. ``"t4"``.
+    price_spot, price_on_demand : float
+        USD per node-hour on the spot and on-demand markets; finite and non-negative.
+
+    Raises
+    ------
+    WorkloadError
+        If a field is empty, not positive or not finite.
+
     Examples
     --------
     >>> G4DN_12XLARGE.gpus_per_node, G4DN_12XLARGE.price(market="spot")
@@ -61,7 +77,23 @@ class NodeType:
                                     f"non-negative number, got {value!r}")
 
     def price(self, *, market: Market) -> float:
-        """Price of one node-hour in ``market``."""
+        """Price of one node-hour in ``market``.
+
+        Parameters
+        ----------
+        market : {"spot", "on-demand"}
+            The market the node is held in.
+
+        Returns
+        -------
+        float
+            USD per node-hour.
+
+        Examples
+        --------
+        >>> G4DN_12XLARGE.price(market="on-demand")
+        3.912
+        """
         return self.price_spot if market == "spot" else self.price_on_demand
 
 
@@ -72,7 +104,22 @@ G4DN_12XLARGE = NodeType(name="g4dn.12xlarge", gpus_per_node=4, gpu="t4",
 
 @dataclass(frozen=True, kw_only=True)
 class NodeInfo:
-    """One node of a trace: its type and market."""
+    """One node of a trace: its type and market.
+
+    Parameters
+    ----------
+    name : str
+        The node's name in the trace.
+    type : NodeType
+        Its instance type (GPUs, prices).
+    market : {"spot", "on-demand"}, default "spot"
+        Where it is held: spot nodes may be preempted, on-demand nodes are not.
+
+    Examples
+    --------
+    >>> NodeInfo(name="n0", type=G4DN_12XLARGE).market
+    'spot\'
+    """
 
     name: str
     type: NodeType
@@ -81,7 +128,22 @@ class NodeInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class AvailabilityEvent:
-    """One node added to or removed from the held fleet, at ``time`` seconds."""
+    """One node added to or removed from the held fleet, at ``time`` seconds.
+
+    Parameters
+    ----------
+    time : float
+        Seconds from the trace start; non-negative.
+    kind : {"add", "remove"}
+        Whether the node joins or leaves.
+    node : str
+        The node's name.
+
+    Examples
+    --------
+    >>> AvailabilityEvent(time=1.5, kind="add", node="n0").kind
+    'add\'
+    """
 
     time: float
     kind: EventKind
@@ -94,6 +156,13 @@ class AvailabilityTrace:
 
     Build one with :meth:`from_events`, which checks that every node is added before it is
     removed, never added twice while alive, and never removed while absent.
+
+    Parameters
+    ----------
+    events : tuple of AvailabilityEvent
+        The events, sorted by time (ties keep their input order).
+    nodes : Mapping[str, NodeInfo], default empty
+        Type and market of every node the events name.
 
     Examples
     --------
@@ -113,7 +182,40 @@ class AvailabilityTrace:
                     node_type: NodeType = G4DN_12XLARGE,
                     nodes: Mapping[str, NodeInfo] | None = None,
                     path: str | None = None) -> AvailabilityTrace:
-        """Validate and sort events; nodes not in ``nodes`` are spot nodes of ``node_type``."""
+        """Validate and sort events; nodes not in ``nodes`` are spot nodes of ``node_type``.
+
+        Parameters
+        ----------
+        events : iterable of (float, str, str) or AvailabilityEvent
+            ``(time_s, "add" | "remove", node)`` tuples or events, in any order.
+        node_type : NodeType, default G4DN_12XLARGE
+            Instance type of the nodes ``nodes`` does not describe.
+        nodes : Mapping[str, NodeInfo], optional
+            Known nodes' types and markets.
+        path : str, optional
+            File the events came from, named in error messages.
+
+        Returns
+        -------
+        AvailabilityTrace
+            The events sorted by time (stable), with every node's info.
+
+        Raises
+        ------
+        TraceFormatError
+            If a kind is not ``add``/``remove``, a time is negative or not finite, a node is
+            added while alive or removed while absent.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(5.0, "remove", "a"), (0.0, "add", "a")])
+        >>> [(e.time, e.kind) for e in t.events]
+        [(0.0, 'add'), (5.0, 'remove')]
+        >>> AvailabilityTrace.from_events([(0.0, "remove", "a")])
+        Traceback (most recent call last):
+        ...
+        workloads.errors.TraceFormatError: node 'a' is removed at t=0.0s but is not alive
+        """
         parsed: list[AvailabilityEvent] = []
         for ev in events:
             if isinstance(ev, AvailabilityEvent):
@@ -154,7 +256,23 @@ class AvailabilityTrace:
         return self.events[-1].time if self.events else 0.0
 
     def alive_at(self, time: float) -> tuple[str, ...]:
-        """Nodes alive at ``time`` (events at exactly ``time`` have taken effect), by name."""
+        """Nodes alive at ``time`` (events at exactly ``time`` have taken effect), by name.
+
+        Parameters
+        ----------
+        time : float
+            Seconds from the trace start.
+
+        Returns
+        -------
+        tuple of str
+            The alive nodes' names, sorted.
+
+        Examples
+        --------
+        >>> AvailabilityTrace.from_events([(0.0, "add", "b"), (1.0, "add", "a")]).alive_at(1.0)
+        ('a', 'b')
+        """
         alive: set[str] = set()
         for ev in self.events:
             if ev.time > time:
@@ -171,8 +289,26 @@ class AvailabilityTrace:
         return best
 
     def intervals(self, end: float | None = None) -> list[tuple[str, float, float]]:
-        """``(node, start, stop)`` of every alive period, clipped at ``end`` (default: last
-        event; nodes never removed stay until then)."""
+        """``(node, start, stop)`` of every alive period, clipped at ``end``.
+
+        Parameters
+        ----------
+    end : float, optional
+        Time in seconds to stop at; default: the last event (nodes never removed stay
+        until then).
+
+        Returns
+        -------
+        list of (str, float, float)
+            Node name, start and stop in seconds; empty periods are left out.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (2.0, "add", "b"),
+        ...                                    (4.0, "remove", "a")])
+        >>> t.intervals(), t.intervals(end=10.0)
+        ([('a', 0.0, 4.0), ('b', 2.0, 4.0)], [('a', 0.0, 4.0), ('b', 2.0, 10.0)])
+        """
         stop_at = self.end_time if end is None else end
         opened: dict[str, float] = {}
         out: list[tuple[str, float, float]] = []
@@ -186,14 +322,48 @@ class AvailabilityTrace:
         return [(n, a, b) for n, a, b in out if b > a]
 
     def node_hours(self, end: float | None = None) -> dict[str, float]:
-        """Node-hours held per market up to ``end``."""
+        """Node-hours held per market up to ``end``.
+
+        Parameters
+        ----------
+    end : float, optional
+        Time in seconds to stop at; default: the last event (nodes never removed stay
+        until then).
+
+        Returns
+        -------
+        dict of str to float
+            Node-hours per market (``"spot"``, ``"on-demand"``; both present).
+
+        Examples
+        --------
+        >>> AvailabilityTrace.from_events([(0.0, "add", "a")]).node_hours(end=7200.0)
+        {'spot': 2.0, 'on-demand': 0.0}
+        """
         hours: dict[str, float] = dict.fromkeys(MARKETS, 0.0)
         for node, a, b in self.intervals(end):
             hours[self.nodes[node].market] += (b - a) / 3600.0
         return hours
 
     def cost(self, end: float | None = None) -> dict[str, float]:
-        """Dollars spent per market up to ``end``: node-hours × each node's price."""
+        """Dollars spent per market up to ``end``: node-hours × each node's price.
+
+        Parameters
+        ----------
+    end : float, optional
+        Time in seconds to stop at; default: the last event (nodes never removed stay
+        until then).
+
+        Returns
+        -------
+        dict of str to float
+            USD per market (``"spot"``, ``"on-demand"``; both present).
+
+        Examples
+        --------
+        >>> AvailabilityTrace.from_events([(0.0, "add", "a")]).cost(end=3600.0)
+        {'spot': 1.9, 'on-demand': 0.0}
+        """
         dollars: dict[str, float] = dict.fromkeys(MARKETS, 0.0)
         for node, a, b in self.intervals(end):
             info = self.nodes[node]
@@ -201,7 +371,29 @@ class AvailabilityTrace:
         return dollars
 
     def mean_alive(self, start: float, end: float) -> float:
-        """Time-averaged number of nodes alive over ``[start, end)``."""
+        """Time-averaged number of nodes alive over ``[start, end)``.
+
+        Parameters
+        ----------
+        start, end : float
+            The window in seconds; ``end`` must exceed ``start``.
+
+        Returns
+        -------
+        float
+            Node-seconds alive in the window divided by its length.
+
+        Raises
+        ------
+        WorkloadError
+            If ``end`` does not exceed ``start``.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (5.0, "add", "b")])
+        >>> t.mean_alive(0.0, 10.0)
+        1.5
+        """
         if not end > start:
             raise WorkloadError(f"mean_alive end {end!r} must exceed start {start!r}")
         total = sum(max(0.0, min(b, end) - max(a, start)) for _, a, b in self.intervals(end))
@@ -209,7 +401,29 @@ class AvailabilityTrace:
 
     def clipped(self, start: float, end: float) -> AvailabilityTrace:
         """Events in ``[start, end)`` rebased to start at 0; nodes alive at ``start`` are
-        added at 0."""
+        added at 0.
+
+        Parameters
+        ----------
+        start, end : float
+            The window in seconds; ``end`` must exceed ``start``.
+
+        Returns
+        -------
+        AvailabilityTrace
+            The clipped trace, with the same node infos.
+
+        Raises
+        ------
+        WorkloadError
+            If ``end`` does not exceed ``start``.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (5.0, "add", "b")])
+        >>> [(e.time, e.node) for e in t.clipped(2.0, 10.0).events]
+        [(0.0, 'a'), (3.0, 'b')]
+        """
         if not end > start:
             raise WorkloadError(f"clipped end {end!r} must exceed start {start!r}")
         events = [AvailabilityEvent(time=0.0, kind="add", node=n) for n in self.alive_at(start)]
@@ -221,7 +435,35 @@ class AvailabilityTrace:
 # ---------------------------------------------------------------------- readers / writers
 def read_availability_csv(path: str | Path, *,
                           node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
-    """Read ``t_ms,add|remove,node`` rows (no header); blank lines are skipped."""
+    """Read ``t_ms,add|remove,node`` rows (no header); blank lines are skipped.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The CSV file; times are in milliseconds.
+    node_type : NodeType, default G4DN_12XLARGE
+        Instance type of every node (all are spot nodes).
+
+    Returns
+    -------
+    AvailabilityTrace
+        The validated, time-sorted trace.
+
+    Raises
+    ------
+    TraceFormatError
+        On a row without three fields, a bad time, kind or node, naming file and line.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "trace.csv")
+    ...     _ = open(p, "w").write("0,add,n0\\n1500,add,n1\\n3000,remove,n0\\n")
+    ...     t = read_availability_csv(p)
+    >>> t.alive_at(2.0), t.end_time
+    (('n0', 'n1'), 3.0)
+    """
     name = str(path)
     events: list[tuple[float, str, str]] = []
     with open(path, newline="") as fh:
@@ -240,7 +482,39 @@ def read_availability_csv(path: str | Path, *,
 def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] | None = None,
                             node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
     """Read ``[t_ms, "add"|"remove", {"nodes": [...]}]`` lines; nodes are names or objects
-    with ``name`` and optional ``type`` (a key of ``types``) and ``market``."""
+    with ``name`` and optional ``type`` (a key of ``types``) and ``market``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON-lines file; times are in milliseconds; blank lines are skipped.
+    types : Mapping[str, NodeType], optional
+        Instance types by name, for nodes that name a ``type``.
+    node_type : NodeType, default G4DN_12XLARGE
+        Type of nodes given by name only or without a ``type``.
+
+    Returns
+    -------
+    AvailabilityTrace
+        The validated, time-sorted trace with each node's type and market.
+
+    Raises
+    ------
+    TraceFormatError
+        On invalid JSON, a malformed event, an unknown type or market, or a node re-added
+        with another type or market, naming file and line.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> line = '[0, "add", {"nodes": ["n0", {"name": "od", "market": "on-demand"}]}]\\n'
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "trace.jsonl")
+    ...     _ = open(p, "w").write(line)
+    ...     t = read_availability_jsonl(p)
+    >>> t.nodes["od"].market, t.max_alive
+    ('on-demand', 2)
+    """
     name = str(path)
     known = dict(types or {})
     known.setdefault(node_type.name, node_type)
@@ -278,14 +552,54 @@ def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] |
 
 
 def read_availability(path: str | Path, **kwargs: Any) -> AvailabilityTrace:
-    """Read a trace, choosing the form by suffix (``.jsonl``/``.json`` else CSV)."""
+    """Read a trace, choosing the form by suffix (``.jsonl``/``.json`` else CSV).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The trace file.
+    **kwargs
+        Passed to :func:`read_availability_jsonl` or :func:`read_availability_csv`.
+
+    Returns
+    -------
+    AvailabilityTrace
+        The validated trace.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "trace.jsonl")
+    ...     _ = open(p, "w").write('[0, "add", {"nodes": ["n0"]}]\\n')
+    ...     read_availability(p).alive_at(0.0)
+    ('n0',)
+    """
     if str(path).endswith((".jsonl", ".json")):
         return read_availability_jsonl(path, **kwargs)
     return read_availability_csv(path, **kwargs)
 
 
 def write_availability_csv(trace: AvailabilityTrace, path: str | Path) -> None:
-    """Write the CSV form (node types and markets are not kept)."""
+    """Write the CSV form (node types and markets are not kept).
+
+    Parameters
+    ----------
+    trace : AvailabilityTrace
+        The trace to write; times are rounded to whole milliseconds.
+    path : str or pathlib.Path
+        The file to create or overwrite.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (1.25, "remove", "a")])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_availability_csv(t, os.path.join(d, "t.csv"))
+    ...     print(open(os.path.join(d, "t.csv")).read(), end="")
+    0,add,a
+    1250,remove,a
+    """
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         for ev in trace.events:
@@ -293,7 +607,24 @@ def write_availability_csv(trace: AvailabilityTrace, path: str | Path) -> None:
 
 
 def write_availability_jsonl(trace: AvailabilityTrace, path: str | Path) -> None:
-    """Write the JSON-lines form, one event per line, with each node's type and market."""
+    """Write the JSON-lines form, one event per line, with each node's type and market.
+
+    Parameters
+    ----------
+    trace : AvailabilityTrace
+        The trace to write; times are rounded to whole milliseconds.
+    path : str or pathlib.Path
+        The file to create or overwrite.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a")])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_availability_jsonl(t, os.path.join(d, "t.jsonl"))
+    ...     read_availability_jsonl(os.path.join(d, "t.jsonl")).nodes == t.nodes
+    True
+    """
     with open(path, "w") as fh:
         for ev in trace.events:
             info = trace.nodes[ev.node]
@@ -346,7 +677,25 @@ def _parse_node_entry(entry: object, types: Mapping[str, NodeType], default: Nod
 
 
 def events_by_time(trace: AvailabilityTrace) -> list[tuple[float, Sequence[AvailabilityEvent]]]:
-    """Events grouped by identical timestamps, in time order."""
+    """Events grouped by identical timestamps, in time order.
+
+    Parameters
+    ----------
+    trace : AvailabilityTrace
+        The trace whose events to group.
+
+    Returns
+    -------
+    list of (float, Sequence[AvailabilityEvent])
+        Each distinct time in seconds with its events, in trace order.
+
+    Examples
+    --------
+    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (0.0, "add", "b"),
+    ...                                    (2.0, "remove", "a")])
+    >>> [(time, len(evs)) for time, evs in events_by_time(t)]
+    [(0.0, 2), (2.0, 1)]
+    """
     groups: list[tuple[float, list[AvailabilityEvent]]] = []
     for ev in trace.events:
         if groups and groups[-1][0] == ev.time:

@@ -31,7 +31,33 @@ MappingPolicy = Literal["round_robin", "popularity"]
 
 @dataclass(frozen=True, kw_only=True)
 class FunctionMapping:
-    """Map functions onto ``num_models`` models named ``model_names`` (or ``{prefix}0..``)."""
+    """Map functions onto ``num_models`` models named ``model_names`` (or ``{prefix}0..``).
+
+    Parameters
+    ----------
+    num_models : int
+        Number of models; positive.
+    policy : {"round_robin", "popularity"}, default "round_robin"
+        ``round_robin`` deals the functions, most popular first, to the models in turn;
+        ``popularity`` gives each model a contiguous block of the popularity ranking.
+    top_k : int, optional
+        Keep only the ``top_k`` most invoked functions (positive); None keeps all.
+    model_names : tuple of str, optional
+        ``num_models`` distinct names; default ``prefix`` followed by the model code.
+    prefix : str, default "model"
+        Name prefix when ``model_names`` is not given.
+
+    Raises
+    ------
+    WorkloadError
+        If ``num_models`` or ``top_k`` is not a positive int, ``policy`` is unknown, or
+        ``model_names`` are not ``num_models`` distinct names.
+
+    Examples
+    --------
+    >>> FunctionMapping(num_models=2, prefix="bert").names()
+    ('bert0', 'bert1')
+    """
 
     num_models: int
     policy: MappingPolicy = "round_robin"
@@ -57,7 +83,18 @@ class FunctionMapping:
             object.__setattr__(self, "model_names", names)
 
     def names(self) -> tuple[str, ...]:
-        """The model names, in code order."""
+        """The model names, in code order.
+
+        Returns
+        -------
+        tuple of str
+            ``model_names``, or ``prefix + str(i)`` for ``i`` in ``range(num_models)``.
+
+        Examples
+        --------
+        >>> FunctionMapping(num_models=2, model_names=("a", "b")).names()
+        ('a', 'b')
+        """
         if self.model_names is not None:
             return self.model_names
         return tuple(f"{self.prefix}{i}" for i in range(self.num_models))
@@ -69,6 +106,27 @@ class MappingResult:
 
     ``assignment`` maps each kept function to a model code (index into ``model_names``);
     ``ranked`` lists the kept functions, most popular first.
+
+    Parameters
+    ----------
+    assignment : dict of str to int
+        Model code of each kept function.
+    ranked : tuple of str
+        The kept functions, most invoked first (ties in input order).
+    model_names : tuple of str
+        Model names, indexed by code.
+    functions_total : int
+        Functions in the input, kept or not.
+    empty_dropped : int
+        Functions dropped because they were never invoked.
+    beyond_top_k : int
+        Invoked functions dropped by ``top_k``.
+
+    Examples
+    --------
+    >>> r = map_functions({"f": 3, "g": 0}, FunctionMapping(num_models=1))
+    >>> r.functions_total, r.empty_dropped, r.beyond_top_k
+    (2, 1, 0)
     """
 
     assignment: dict[str, int]
@@ -86,6 +144,26 @@ class MappingResult:
 
 def map_functions(counts: Mapping[str, int], spec: FunctionMapping) -> MappingResult:
     """Rank functions by ``counts`` and assign the kept ones to models.
+
+    Functions with no invocation are dropped and counted; a model left without a function
+    is logged as a warning.
+
+    Parameters
+    ----------
+    counts : Mapping[str, int]
+        Invocation count per function; non-negative.
+    spec : FunctionMapping
+        Number of models, policy and ``top_k``.
+
+    Returns
+    -------
+    MappingResult
+        The assignment and the counts of what was dropped.
+
+    Raises
+    ------
+    WorkloadError
+        If a count is negative.
 
     Examples
     --------

@@ -29,6 +29,23 @@ __all__ = ["MixSpec", "generate_mix", "mix_processes", "power_law_shares",
 def power_law_shares(n: int, alpha: float) -> FloatArray:
     """Shares ``∝ rank**-alpha`` of ``n`` models, summing to 1 (``alpha = 0``: equal).
 
+    Parameters
+    ----------
+    n : int
+        Number of models; positive.
+    alpha : float
+        Zipf exponent; finite and non-negative.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` float64 shares, largest first.
+
+    Raises
+    ------
+    WorkloadError
+        If ``n`` is not a positive int or ``alpha`` is negative or not finite.
+
     Examples
     --------
     >>> power_law_shares(3, 1.0).round(4).tolist()
@@ -49,6 +66,27 @@ class MixSpec:
     Give at most one of ``shares`` (non-negative, normalised here) and ``zipf_alpha``;
     with neither, the rate is split equally. ``cv`` is one CV for all models or one per
     model. ``slo`` (seconds), when given, fills the ``slo`` column: one value or one per model.
+
+    Parameters
+    ----------
+    model_names : tuple of str
+        The models; non-empty and distinct.
+    total_rate : float
+        Requests per second over all models; positive and finite.
+    shares : tuple of float, optional
+        One non-negative share per model with a positive sum; normalised here.
+    zipf_alpha : float, optional
+        Zipf exponent of the shares by model order (see :func:`power_law_shares`).
+    cv : float or tuple of float, default 1.0
+        Inter-arrival CV, one for all models or one per model; finite, non-negative.
+    slo : float or tuple of float, optional
+        Latency objective in seconds, one for all or one per model; positive.
+
+    Raises
+    ------
+    WorkloadError
+        If the names are empty or repeated, the rate is not positive, both ``shares`` and
+        ``zipf_alpha`` are given, or a per-model tuple has the wrong length or a bad value.
 
     Examples
     --------
@@ -104,7 +142,39 @@ class MixSpec:
     def zipf(cls, n_models: int, *, total_rate: float, alpha: float,
              cv: float | Sequence[float] = 1.0, slo: float | Sequence[float] | None = None,
              prefix: str = "model") -> MixSpec:
-        """``n_models`` models named ``{prefix}0..`` with power-law shares."""
+        """``n_models`` models named ``{prefix}0..`` with power-law shares.
+
+        Parameters
+        ----------
+        n_models : int
+            Number of models; positive.
+        total_rate : float
+            Requests per second over all models.
+        alpha : float
+            Zipf exponent of the shares (0: equal shares).
+        cv : float or sequence of float, default 1.0
+            Inter-arrival CV, one for all models or one per model.
+        slo : float or sequence of float, optional
+            Latency objective in seconds, one for all or one per model.
+        prefix : str, default "model"
+            Model name prefix.
+
+        Returns
+        -------
+        MixSpec
+            The validated spec.
+
+        Raises
+        ------
+        WorkloadError
+            If ``n_models`` is not a positive int, or a value is rejected by
+            :class:`MixSpec`.
+
+        Examples
+        --------
+        >>> MixSpec.zipf(2, total_rate=3.0, alpha=1.0).rates().tolist()
+        [2.0, 1.0]
+        """
         if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 1:
             raise WorkloadError(f"n_models must be a positive int, got {n_models!r}")
         return cls(model_names=tuple(f"{prefix}{i}" for i in range(n_models)),
@@ -118,7 +188,19 @@ class MixSpec:
         return list(value)
 
     def rates(self) -> FloatArray:
-        """Arrival rate of each model."""
+        """Arrival rate of each model.
+
+        Returns
+        -------
+        numpy.ndarray
+            Requests per second per model, in ``model_names`` order; they sum to
+            ``total_rate``.
+
+        Examples
+        --------
+        >>> MixSpec(model_names=("a", "b"), total_rate=10.0, shares=(3, 1)).rates().tolist()
+        [7.5, 2.5]
+        """
         n = len(self.model_names)
         if self.shares is not None:
             shares = np.asarray(self.shares, dtype=np.float64)
@@ -130,7 +212,18 @@ class MixSpec:
         return self.total_rate * shares
 
     def processes(self) -> dict[str, GammaProcess]:
-        """The Gamma process of each model with a positive rate."""
+        """The Gamma process of each model with a positive rate.
+
+        Returns
+        -------
+        dict of str to GammaProcess
+            One process per model whose share is positive, in ``model_names`` order.
+
+        Examples
+        --------
+        >>> MixSpec(model_names=("a", "b"), total_rate=4.0, shares=(1, 0), cv=2.0).processes()
+        {'a': GammaProcess(rate=4.0, cv=2.0)}
+        """
         return {name: GammaProcess(rate=float(rate), cv=cv)
                 for name, rate, cv in zip(self.model_names, self.rates(),
                                           self._per_model(self.cv), strict=True)
@@ -145,6 +238,31 @@ def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike,
 
     ``model_names`` (default: the keys of ``processes``) fixes the name order and may list
     models that get no process.
+
+    Parameters
+    ----------
+    processes : Mapping[str, ArrivalProcess]
+        The arrival process of each model.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of randomness; each model gets its own independent stream.
+    duration : float
+        Length of the span in seconds.
+    start : float, default 0.0
+        Start of the span in seconds.
+    slo : float or Mapping[str, float], optional
+        Latency objective in seconds, one for all models or one per model.
+    model_names : sequence of str, optional
+        Name order of the workload's models; must include every key of ``processes``.
+
+    Returns
+    -------
+    Workload
+        The merged requests, sorted by arrival time.
+
+    Raises
+    ------
+    WorkloadError
+        If a process's model is missing from ``model_names``.
 
     Examples
     --------
@@ -176,7 +294,31 @@ def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike,
 
 def generate_mix(spec: MixSpec, *, duration: float, seed: SeedLike,
                  start: float = 0.0) -> Workload:
-    """Arrivals of every model of ``spec`` over ``[start, start + duration)``."""
+    """Arrivals of every model of ``spec`` over ``[start, start + duration)``.
+
+    Parameters
+    ----------
+    spec : MixSpec
+        Models, rates, CVs and SLOs.
+    duration : float
+        Length of the span in seconds.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of randomness; each model gets its own independent stream.
+    start : float, default 0.0
+        Start of the span in seconds.
+
+    Returns
+    -------
+    Workload
+        The requests of all models; models with a zero share get none but keep their name.
+
+    Examples
+    --------
+    >>> w = generate_mix(MixSpec(model_names=("a", "b"), total_rate=100.0), duration=10.0,
+    ...                  seed=0)
+    >>> w.model_names, 800 < len(w) < 1200
+    (('a', 'b'), True)
+    """
     slo: float | dict[str, float] | None
     if spec.slo is None or isinstance(spec.slo, int | float):
         slo = spec.slo
@@ -190,6 +332,28 @@ def workload_from_process(process: ArrivalProcess, *, model: str, seed: SeedLike
                           n: int | None = None, duration: float | None = None,
                           start: float = 0.0, slo: float | None = None) -> Workload:
     """A one-model workload from an arrival process, by count or by duration.
+
+    Parameters
+    ----------
+    process : ArrivalProcess
+        The arrival process.
+    model : str
+        The model every request targets.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of randomness.
+    n : int, optional
+        Number of requests; give exactly one of ``n`` and ``duration``.
+    duration : float, optional
+        Span in seconds to fill.
+    start : float, default 0.0
+        Start time in seconds.
+    slo : float, optional
+        Latency objective in seconds for every request.
+
+    Returns
+    -------
+    Workload
+        The requests, sorted by arrival time.
 
     Examples
     --------

@@ -32,6 +32,20 @@ _UNIT_POISSON = GammaProcess(rate=1.0, cv=1.0)
 class MMPPProcess:
     """Two-state MMPP: rates ``rate_on``/``rate_off``, mean sojourns ``mean_on``/``mean_off``.
 
+    Parameters
+    ----------
+    rate_on : float
+        Poisson arrival rate in the on (burst) state, req/s; positive and finite.
+    rate_off : float
+        Arrival rate in the off state, req/s; non-negative and finite (0: silent).
+    mean_on, mean_off : float
+        Mean time in seconds spent in each state (exponential sojourns); positive, finite.
+
+    Raises
+    ------
+    WorkloadError
+        If a rate or mean sojourn is out of range.
+
     Examples
     --------
     >>> p = MMPPProcess(rate_on=100.0, rate_off=0.0, mean_on=1.0, mean_off=9.0)
@@ -88,6 +102,16 @@ class MMPPProcess:
 
         1 for a Poisson process; it grows with the window towards its asymptote
         ``1 + 2 p (1 - p) (rate_on - rate_off)**2 / (rate * s)``, ``s = 1/mean_on + 1/mean_off``.
+
+        Parameters
+        ----------
+        window : float
+            Window length in seconds.
+
+        Returns
+        -------
+        float
+            The index of dispersion of counts for that window (at least 1).
 
         Examples
         --------
@@ -148,7 +172,39 @@ class MMPPProcess:
 
     def generate(self, *, seed: SeedLike, n: int | None = None, duration: float | None = None,
                  start: float = 0.0) -> FloatArray:
-        """Sorted arrival times: ``n`` of them, or all those in ``[start, start + duration)``."""
+        """Sorted arrival times: ``n`` of them, or all those in ``[start, start + duration)``.
+
+        The process starts in a state drawn from its stationary distribution.
+
+        Parameters
+        ----------
+        seed : int, numpy.random.SeedSequence or numpy.random.Generator
+            Source of randomness; the same seed gives the same times.
+        n : int, optional
+            Number of arrivals to draw (non-negative). Give exactly one of ``n`` and
+            ``duration``.
+        duration : float, optional
+            Length in seconds of the span ``[start, start + duration)`` to fill.
+        start : float, default 0.0
+            Time in seconds the process starts at.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted float64 arrival times in seconds.
+
+        Raises
+        ------
+        WorkloadError
+            If both or neither of ``n`` and ``duration`` are given, or one is negative or
+            not finite.
+
+        Examples
+        --------
+        >>> p = MMPPProcess(rate_on=50.0, rate_off=1.0, mean_on=2.0, mean_off=8.0)
+        >>> len(p.generate(n=100, seed=0))
+        100
+        """
         check_request(n, duration, start)
         rng = as_generator(seed)
         if n is not None:

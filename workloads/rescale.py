@@ -46,6 +46,31 @@ class RescaleSpec:
     than two gaps for a model (it is then scaled like a fitted one); such windows are counted
     in the result. ``start`` and ``end`` bound the window grid, as in
     :func:`workloads.stats.window_stats`; requests outside it are dropped and counted.
+
+    Parameters
+    ----------
+    window : float
+        Refit window in seconds; positive.
+    rate_scale : float, default 1.0
+        Factor on every fitted rate; non-negative.
+    cv_scale : float, default 1.0
+        Factor on every fitted CV; non-negative; ignored when ``cv`` is given.
+    cv : float, optional
+        One CV for every window instead of the fitted ones.
+    default_cv : float, default 1.0
+        CV of a window with fewer than two gaps for a model.
+    start, end : float, optional
+        Bounds of the window grid in seconds; default: the first and last arrival.
+
+    Raises
+    ------
+    WorkloadError
+        If a value is negative or not finite, or ``window`` is not positive.
+
+    Examples
+    --------
+    >>> RescaleSpec(window=60.0, cv=2.0).cv_scale  # ignored when cv is given
+    1.0
     """
 
     window: float
@@ -71,6 +96,26 @@ class RescaleResult:
     ``fitted`` counts (model, window) pairs that had requests and were refitted;
     ``default_cv_windows`` those among them whose CV fell back to ``default_cv``;
     ``outside_grid`` the input requests outside the window grid (dropped).
+
+    Parameters
+    ----------
+    workload : Workload
+        The new requests; optional columns are resampled from the same model and window.
+    windows : int
+        Windows in the grid.
+    fitted : int
+        (model, window) pairs refitted.
+    default_cv_windows : int
+        Refitted pairs whose CV fell back to ``default_cv``.
+    outside_grid : int
+        Input requests outside the grid, dropped.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0, 70.0], model="m")
+    >>> r = rescale(w, RescaleSpec(window=60.0), seed=0)
+    >>> r.windows, r.fitted, r.default_cv_windows, r.outside_grid
+    (2, 2, 1, 0)
     """
 
     workload: Workload
@@ -82,6 +127,20 @@ class RescaleResult:
 
 def rescale(workload: Workload, spec: RescaleSpec, *, seed: SeedLike) -> RescaleResult:
     """Refit a Gamma process per model and window, scale it, and draw new arrivals.
+
+    Parameters
+    ----------
+    workload : Workload
+        The workload to refit.
+    spec : RescaleSpec
+        Window, scales and CV overrides.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of randomness; each model gets its own stream.
+
+    Returns
+    -------
+    RescaleResult
+        The new workload and the counts of fitted, defaulted and dropped.
 
     Examples
     --------
@@ -150,6 +209,25 @@ def scale_time(workload: Workload, factor: float, *, origin: float = 0.0) -> Wor
     """Stretch time by ``factor`` around ``origin``: every gap times ``factor``.
 
     ``factor = 0.5`` doubles the rate; the inter-arrival CV and the request order are kept.
+
+    Parameters
+    ----------
+    workload : Workload
+        The workload to rescale; all columns are kept.
+    factor : float
+        Time factor; positive and finite.
+    origin : float, default 0.0
+        The fixed point in seconds; finite.
+
+    Returns
+    -------
+    Workload
+        The same requests at the stretched times.
+
+    Raises
+    ------
+    WorkloadError
+        If ``factor`` is not positive and finite or ``origin`` is not finite.
 
     Examples
     --------

@@ -32,7 +32,27 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class WindowStats:
-    """Statistics of consecutive time windows ``[start[i], start[i] + length[i])``."""
+    """Statistics of consecutive time windows ``[start[i], start[i] + length[i])``.
+
+    Parameters
+    ----------
+    start : numpy.ndarray
+        Window start times in seconds (float64).
+    length : numpy.ndarray
+        Window lengths in seconds (the last may be cut short by ``end``).
+    count : numpy.ndarray
+        Arrivals per window (int64).
+    rate : numpy.ndarray
+        Arrivals per second per window.
+    cv : numpy.ndarray
+        Inter-arrival CV of the gaps within each window; NaN with fewer than two gaps.
+
+    Examples
+    --------
+    >>> s = window_stats([1.0, 2.0, 3.0], window=5.0)
+    >>> s.start.tolist(), s.length.tolist(), s.count.tolist()
+    ([0.0], [5.0], [3])
+    """
 
     start: FloatArray
     length: FloatArray
@@ -46,7 +66,23 @@ class WindowStats:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSummary:
-    """Request count, mean rate and inter-arrival CV of one model over a workload's span."""
+    """Request count, mean rate and inter-arrival CV of one model over a workload's span.
+
+    Parameters
+    ----------
+    requests : int
+        The model's requests.
+    rate : float
+        Its requests per second over the workload's span (NaN for a span of 0).
+    cv : float
+        CV of its inter-arrival gaps (NaN with fewer than two gaps).
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "a", "b"])
+    >>> summarize(w).by_model["a"].requests
+    2
+    """
 
     requests: int
     rate: float
@@ -55,7 +91,26 @@ class ModelSummary:
 
 @dataclass(frozen=True, kw_only=True)
 class WorkloadSummary:
-    """Shape of a whole workload: size, span, mean rate, inter-arrival CV, and per model."""
+    """Shape of a whole workload: size, span, mean rate, inter-arrival CV, and per model.
+
+    Parameters
+    ----------
+    requests : int
+        Number of requests.
+    duration : float
+        Seconds from the first to the last arrival.
+    rate : float
+        Requests per second over that span (NaN for a span of 0).
+    cv : float
+        CV of the inter-arrival gaps of all requests (NaN with fewer than two gaps).
+    by_model : dict of str to ModelSummary
+        The same per model, in name order.
+
+    Examples
+    --------
+    >>> summarize(Workload.from_arrays(arrival=[0.0, 2.0], model="m")).rate
+    1.0
+    """
 
     requests: int
     duration: float
@@ -66,6 +121,17 @@ class WorkloadSummary:
 
 def interarrival_cv(arrival: npt.ArrayLike) -> float:
     """CV (std / mean, population) of the gaps of sorted arrival times; NaN with < 2 gaps.
+
+    Parameters
+    ----------
+    arrival : array_like of float
+        Sorted arrival times in seconds.
+
+    Returns
+    -------
+    float
+        The coefficient of variation of the gaps (NaN with fewer than two gaps or a zero
+        mean gap).
 
     Examples
     --------
@@ -83,7 +149,36 @@ def interarrival_cv(arrival: npt.ArrayLike) -> float:
 
 def grid(arrival: FloatArray, window: float, start: float | None, end: float | None
           ) -> tuple[float, float, int, FloatArray]:
-    """Grid start and end, number of windows and their lengths."""
+    """Grid start and end, number of windows and their lengths.
+
+    Parameters
+    ----------
+    arrival : numpy.ndarray
+        Sorted arrival times in seconds.
+    window : float
+        Window length in seconds; positive and finite.
+    start, end : float or None
+        Grid bounds in seconds; None picks them from the arrivals as in
+        :func:`window_stats` (an open end is returned as ``inf``).
+
+    Returns
+    -------
+    tuple of (float, float, int, numpy.ndarray)
+        Grid start, grid end, number of windows and each window's length in seconds.
+
+    Raises
+    ------
+    WorkloadError
+        If ``window`` is not positive and finite or ``end`` does not exceed ``start``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grid(np.array([12.0, 31.0]), 10.0, None, None)[:3]
+    (10.0, inf, 3)
+    >>> grid(np.array([12.0]), 10.0, 0.0, 25.0)[3].tolist()
+    [10.0, 10.0, 5.0]
+    """
     if not (math.isfinite(window) and window > 0):
         raise WorkloadError(f"window must be positive and finite, got {window!r}")
     if start is None:
@@ -105,6 +200,31 @@ def window_index(arrival: FloatArray, *, start: float, end: float, n: int,
     """Window of each sorted arrival in ``[start, end)``: ``(lo, hi, index of arrival[lo:hi])``.
 
     The one place that assigns arrivals to windows, so every user agrees on the boundaries.
+
+    Parameters
+    ----------
+    arrival : numpy.ndarray
+        Sorted arrival times in seconds.
+    start, end : float
+        The grid's bounds in seconds (``end`` may be ``inf``).
+    n : int
+        Number of windows; indices are clipped to ``[0, n - 1]``.
+    window : float
+        Window length in seconds.
+
+    Returns
+    -------
+    tuple of (int, int, numpy.ndarray)
+        ``lo`` and ``hi``, the slice of arrivals inside the grid, and the int64 window
+        index of each of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo, hi, idx = window_index(np.array([1.0, 5.0, 12.0, 30.0]), start=0.0, end=20.0, n=2,
+    ...                            window=10.0)
+    >>> lo, hi, idx.tolist()
+    (0, 3, [0, 0, 1])
     """
     lo, hi = np.searchsorted(arrival, [start, end], side="left")
     idx = ((arrival[lo:hi] - start) // window).astype(np.int64)
@@ -139,6 +259,29 @@ def window_stats(data: Workload | npt.ArrayLike, *, window: float, start: float 
     given ``end`` may cut the last window short). Arrivals outside ``[start, end)`` are not
     counted in any window.
 
+    Parameters
+    ----------
+    data : Workload or array_like of float
+        A workload, or sorted arrival times in seconds.
+    window : float
+        Window length in seconds; positive and finite.
+    start : float, optional
+        Grid start in seconds; default: the first arrival rounded down to a multiple of
+        ``window``.
+    end : float, optional
+        Grid end in seconds (must exceed ``start``); default: the end of the window holding
+        the last arrival.
+
+    Returns
+    -------
+    WindowStats
+        Start, length, count, rate and CV of every window.
+
+    Raises
+    ------
+    WorkloadError
+        If ``window`` is not positive and finite or ``end`` does not exceed ``start``.
+
     Examples
     --------
     >>> s = window_stats([0.5, 1.0, 1.5, 2.0, 12.0], window=10.0)
@@ -153,6 +296,24 @@ def window_stats(data: Workload | npt.ArrayLike, *, window: float, start: float 
 def window_stats_by_model(workload: Workload, *, window: float, start: float | None = None,
                           end: float | None = None) -> dict[str, WindowStats]:
     """:func:`window_stats` of each model, all on the grid of the whole workload.
+
+    Parameters
+    ----------
+    workload : Workload
+        The workload; the grid comes from all its arrivals.
+    window : float
+        Window length in seconds; positive and finite.
+    start : float, optional
+        Grid start in seconds; default: the first arrival rounded down to a multiple of
+        ``window``.
+    end : float, optional
+        Grid end in seconds (must exceed ``start``); default: the end of the window holding
+        the last arrival.
+
+    Returns
+    -------
+    dict of str to WindowStats
+        Each model's windows, in name order, on the shared grid.
 
     Examples
     --------
@@ -176,6 +337,16 @@ def summarize(workload: Workload) -> WorkloadSummary:
 
     The rate is requests over the span from the first to the last arrival (NaN for a span
     of 0).
+
+    Parameters
+    ----------
+    workload : Workload
+        The workload to summarise.
+
+    Returns
+    -------
+    WorkloadSummary
+        Totals and a :class:`ModelSummary` per model.
 
     Examples
     --------

@@ -29,7 +29,18 @@ _INT_DTYPES = {"slo": np.float64, "prompt_tokens": np.int64, "output_tokens": np
 
 
 def pyarrow_available() -> bool:
-    """Whether ``pyarrow`` can be imported (parquet support)."""
+    """Whether ``pyarrow`` can be imported (parquet support).
+
+    Returns
+    -------
+    bool
+        True when parquet files can be written and read.
+
+    Examples
+    --------
+    >>> isinstance(pyarrow_available(), bool)
+    True
+    """
     try:
         import pyarrow
         import pyarrow.parquet  # noqa: F401
@@ -44,6 +55,25 @@ def save_workload(workload: Workload, path: str | os.PathLike[str], *,
 
     ``format="auto"`` writes parquet when pyarrow is installed and npz otherwise;
     ``"npz"`` forces npz; ``"parquet"`` fails if pyarrow is missing.
+
+    Parameters
+    ----------
+    workload : Workload
+        The workload to write, with all its columns and model names.
+    path : str or os.PathLike
+        The file to create or overwrite.
+    format : {"auto", "parquet", "npz"}, default "auto"
+        The file format.
+
+    Returns
+    -------
+    {"parquet", "npz"}
+        The format written.
+
+    Raises
+    ------
+    WorkloadError
+        If ``format`` is unknown, or is ``"parquet"`` without pyarrow.
 
     Examples
     --------
@@ -70,7 +100,33 @@ def save_workload(workload: Workload, path: str | os.PathLike[str], *,
 
 
 def load_workload(path: str | os.PathLike[str]) -> Workload:
-    """Read a workload written by :func:`save_workload` (parquet or npz, detected)."""
+    """Read a workload written by :func:`save_workload` (parquet or npz, detected).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its format is told by its first bytes, not its name.
+
+    Returns
+    -------
+    Workload
+        The workload as written.
+
+    Raises
+    ------
+    WorkloadError
+        If the file cannot be read, is neither parquet nor npz, or is parquet without
+        pyarrow installed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> w = Workload.from_arrays(arrival=[0.5], model="m", prompt_tokens=[7])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = save_workload(w, os.path.join(d, "w.bin"), format="npz")
+    ...     load_workload(os.path.join(d, "w.bin")).prompt_tokens.tolist()
+    [7]
+    """
     p = Path(path)
     try:
         with p.open("rb") as fh:

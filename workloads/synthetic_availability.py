@@ -27,6 +27,33 @@ def synthetic_availability(*, duration: float, num_spot: int, mean_lifetime: flo
     after a preemption the slot is refilled by a new node after an exponential delay of mean
     ``mean_replacement`` (default: no refill). On-demand nodes are added at 0 and never leave.
 
+    Parameters
+    ----------
+    duration : float
+        Trace length in seconds; positive and finite.
+    num_spot : int
+        Spot slots (nodes ``spot0, spot1, ...``); non-negative.
+    mean_lifetime : float
+        Mean spot node lifetime in seconds; positive and finite.
+    rng : numpy.random.Generator
+        Source of randomness.
+    num_on_demand : int, default 0
+        On-demand nodes ``od0, od1, ...``; non-negative.
+    mean_replacement : float, optional
+        Mean refill delay in seconds after a preemption (positive); None: no refill.
+    node_type : NodeType, default G4DN_12XLARGE
+        Instance type of every node.
+
+    Returns
+    -------
+    AvailabilityTrace
+        The add/remove events of the fleet.
+
+    Raises
+    ------
+    WorkloadError
+        If a duration or mean is not positive and finite, or a count is negative.
+
     Examples
     --------
     >>> t = synthetic_availability(duration=3600.0, num_spot=3, num_on_demand=1,
@@ -68,6 +95,29 @@ def static_availability(*, num_nodes: int, market: Market = "on-demand", start: 
                         node_type: NodeType = G4DN_12XLARGE,
                         prefix: str = "od") -> AvailabilityTrace:
     """``num_nodes`` nodes added at ``start`` that never leave (an on-demand fleet).
+
+    Parameters
+    ----------
+    num_nodes : int
+        Number of nodes; positive.
+    market : {"spot", "on-demand"}, default "on-demand"
+        Their market.
+    start : float, default 0.0
+        When they are added, in seconds.
+    node_type : NodeType, default G4DN_12XLARGE
+        Their instance type.
+    prefix : str, default "od"
+        Name prefix; nodes are ``prefix0, prefix1, ...``.
+
+    Returns
+    -------
+    AvailabilityTrace
+        One add event per node.
+
+    Raises
+    ------
+    WorkloadError
+        If ``num_nodes`` is not a positive int.
 
     Examples
     --------

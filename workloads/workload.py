@@ -46,6 +46,24 @@ class Workload:
     Build one with :meth:`from_arrays` rather than the raw constructor, which expects
     already-validated, sorted, read-only arrays.
 
+    Parameters
+    ----------
+    arrival : numpy.ndarray
+        Arrival times in seconds, float64, sorted, read-only.
+    model_codes : numpy.ndarray
+        Index (int32) into ``model_names`` of each request.
+    model_names : tuple of str
+        Distinct model names; a model may have no request.
+    slo : numpy.ndarray, optional
+        Per-request latency objective in seconds (positive).
+    prompt_tokens, output_tokens : numpy.ndarray, optional
+        Per-request int64 token counts (LLM workloads).
+
+    Raises
+    ------
+    WorkloadError
+        If a column's length differs from ``arrival``'s or a model name repeats.
+
     Examples
     --------
     >>> w = Workload.from_arrays(arrival=[0.3, 0.1, 0.2], model=["b", "a", "a"])
@@ -78,6 +96,43 @@ class Workload:
 
         ``model`` is one name for all requests, a sequence of names, or integer codes into
         ``model_names``. ``slo`` may be a scalar applied to every request.
+
+        Parameters
+        ----------
+        arrival : array_like of float
+            Arrival times in seconds; finite, in any order.
+        model : str, sequence of str or array_like of int
+            One model name for all requests, one name per request, or int codes into
+            ``model_names``.
+        slo : float or array_like of float, optional
+            Latency objective in seconds, one for all or one per request; positive.
+        prompt_tokens, output_tokens : array_like of int, optional
+            Per-request token counts; whole numbers, non-negative.
+        model_names : sequence of str, optional
+            The name order (may list models without requests); default: the single name,
+            or the sorted distinct names.
+
+        Returns
+        -------
+        Workload
+            The requests sorted by arrival (ties keep their order), with read-only columns.
+
+        Raises
+        ------
+        WorkloadError
+            If an arrival is not finite, an SLO is not positive, a token count is negative or
+            fractional, a column's length differs, or a model is not in ``model_names``.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[2.0, 1.0], model=[1, 0], model_names=("a", "b"),
+        ...                          slo=0.5)
+        >>> w.arrival.tolist(), w.models_of().tolist(), w.slo.tolist()
+        ([1.0, 2.0], ['a', 'b'], [0.5, 0.5])
+        >>> Workload.from_arrays(arrival=[0.0], model="m", model_names=("a",))
+        Traceback (most recent call last):
+        ...
+        workloads.errors.WorkloadError: model 'm' is not in model_names ['a']
         """
         arr = np.asarray(arrival, dtype=np.float64).ravel()
         n = arr.size
@@ -120,6 +175,24 @@ class Workload:
 
     @classmethod
     def empty(cls, model_names: Sequence[str] = ()) -> Workload:
+        """A workload without requests.
+
+        Parameters
+        ----------
+        model_names : sequence of str, default ()
+            The models it names.
+
+        Returns
+        -------
+        Workload
+            Zero requests and no optional column.
+
+        Examples
+        --------
+        >>> w = Workload.empty(("a",))
+        >>> len(w), w.model_names
+        (0, ('a',))
+        """
         return cls.from_arrays(arrival=np.empty(0), model=np.empty(0, dtype=np.int32),
                                model_names=tuple(model_names))
 
@@ -150,10 +223,43 @@ class Workload:
         return float(self.arrival[-1] - self.arrival[0]) if len(self) > 1 else 0.0
 
     def models_of(self) -> npt.NDArray[np.str_]:
-        """The model name of every request."""
+        """The model name of every request.
+
+        Returns
+        -------
+        numpy.ndarray
+            One name (str) per request, in arrival order.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0, 1.0], model=["x", "y"]).models_of().tolist()
+        ['x', 'y']
+        """
         return np.asarray(self.model_names, dtype=object)[self.model_codes].astype(str)
 
     def model_code(self, name: str) -> int:
+        """The code of model ``name``, its index in ``model_names``.
+
+        Parameters
+        ----------
+        name : str
+            A model name.
+
+        Returns
+        -------
+        int
+            Index into ``model_names``.
+
+        Raises
+        ------
+        WorkloadError
+            If the workload does not name that model.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0], model="m", model_names=("k", "m")).model_code("m")
+        1
+        """
         try:
             return self.model_names.index(name)
         except ValueError:
@@ -161,11 +267,47 @@ class Workload:
                                 f"models: {list(self.model_names)}") from None
 
     def counts_by_model(self) -> dict[str, int]:
+        """Number of requests per model.
+
+        Returns
+        -------
+        dict of str to int
+            Every model of ``model_names`` (zero included), in name order.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "b", "a"]).counts_by_model()
+        {'a': 2, 'b': 1}
+        """
         counts = np.bincount(self.model_codes, minlength=len(self.model_names))
         return {name: int(c) for name, c in zip(self.model_names, counts, strict=True)}
 
     def slo_array(self, default: float | dict[str, float] | None = None) -> FloatArray:
-        """Per-request SLOs: the ``slo`` column, else ``default`` (scalar or per model)."""
+        """Per-request SLOs: the ``slo`` column, else ``default`` (scalar or per model).
+
+        Parameters
+        ----------
+        default : float or dict of str to float, optional
+            SLO in seconds for every request, or per model name; used only when the
+            workload has no ``slo`` column.
+
+        Returns
+        -------
+        numpy.ndarray
+            Per-request SLO in seconds (float64).
+
+        Raises
+        ------
+        WorkloadError
+            If there is neither an ``slo`` column nor a default, a model has no default,
+            or an SLO is not positive.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "b"])
+        >>> w.slo_array({"a": 0.1, "b": 0.2}).tolist(), w.slo_array(0.3).tolist()
+        ([0.1, 0.2], [0.3, 0.3])
+        """
         if self.slo is not None:
             return self.slo
         if default is None:
@@ -184,6 +326,16 @@ class Workload:
 
     def equals(self, other: Workload) -> bool:
         """Whether both workloads hold the same requests, columns and model names, exactly.
+
+        Parameters
+        ----------
+        other : Workload
+            The workload to compare with.
+
+        Returns
+        -------
+        bool
+            True when every column and the model names are equal element by element.
 
         Examples
         --------
@@ -207,14 +359,55 @@ class Workload:
     # ------------------------------------------------------------------ storage
     def save(self, path: str | os.PathLike[str], *,
              format: Literal["auto", "parquet", "npz"] = "auto") -> Literal["parquet", "npz"]:
-        """Write to ``path``; see :func:`workloads.storage.save_workload`."""
+        """Write to ``path``; see :func:`workloads.storage.save_workload`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to create or overwrite.
+        format : {"auto", "parquet", "npz"}, default "auto"
+            The file format; ``auto`` is parquet when pyarrow is installed.
+
+        Returns
+        -------
+        {"parquet", "npz"}
+            The format written.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> w = Workload.from_arrays(arrival=[1.0], model="m")
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     w.save(os.path.join(d, "w.npz"), format="npz")
+        'npz\'
+        """
         from workloads.storage import save_workload  # storage imports this module
 
         return save_workload(self, path, format=format)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Workload:
-        """Read a saved workload; see :func:`workloads.storage.load_workload`."""
+        """Read a saved workload; see :func:`workloads.storage.load_workload`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A parquet or npz file written by :meth:`save`.
+
+        Returns
+        -------
+        Workload
+            The workload as saved.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> w = Workload.from_arrays(arrival=[1.0], model="m")
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = w.save(os.path.join(d, "w.npz"), format="npz")
+        ...     Workload.load(os.path.join(d, "w.npz")).equals(w)
+        True
+        """
         from workloads.storage import load_workload
 
         return load_workload(path)
@@ -234,7 +427,31 @@ class Workload:
         )
 
     def window(self, start: float, end: float, *, rebase: bool = False) -> Workload:
-        """Requests with ``start <= arrival < end``; ``rebase`` shifts times to start at 0."""
+        """Requests with ``start <= arrival < end``; ``rebase`` shifts times to start at 0.
+
+        Parameters
+        ----------
+        start, end : float
+            The window in seconds; ``end`` must exceed ``start``.
+        rebase : bool, default False
+            Subtract ``start`` from every arrival.
+
+        Returns
+        -------
+        Workload
+            The requests in the window, with all columns and model names.
+
+        Raises
+        ------
+        WorkloadError
+            If ``end`` does not exceed ``start``.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[1.0, 5.0, 9.0], model="m")
+        >>> w.window(4.0, 10.0).arrival.tolist(), w.window(4.0, 10.0, rebase=True).arrival.tolist()
+        ([5.0, 9.0], [1.0, 5.0])
+        """
         if not end > start:
             raise WorkloadError(f"window end {end!r} must exceed start {start!r}")
         lo, hi = np.searchsorted(self.arrival, [start, end], side="left")
@@ -242,18 +459,77 @@ class Workload:
         return out.shifted(-start) if rebase else out
 
     def shifted(self, offset: float) -> Workload:
-        """The same requests with ``offset`` added to every arrival."""
+        """The same requests with ``offset`` added to every arrival.
+
+        Parameters
+        ----------
+        offset : float
+            Seconds to add (may be negative).
+
+        Returns
+        -------
+        Workload
+            The shifted workload.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[1.0], model="m").shifted(-0.5).arrival.tolist()
+        [0.5]
+        """
         return Workload(arrival=_readonly(self.arrival + offset), model_codes=self.model_codes,
                         model_names=self.model_names, slo=self.slo,
                         prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens)
 
     def filter_models(self, names: Iterable[str]) -> Workload:
-        """Only the requests for ``names`` (model names are kept, codes unchanged)."""
+        """Only the requests for ``names`` (model names are kept, codes unchanged).
+
+        Parameters
+        ----------
+        names : iterable of str
+            The models to keep.
+
+        Returns
+        -------
+        Workload
+            Their requests, in arrival order.
+
+        Raises
+        ------
+        WorkloadError
+            If a name is not a model of the workload.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "b"]).filter_models(["b"])
+        >>> w.arrival.tolist(), w.model_names
+        ([1.0], ('a', 'b'))
+        """
         codes = [self.model_code(n) for n in names]
         return self._take(np.isin(self.model_codes, codes))
 
     def with_slo(self, slo: float | dict[str, float]) -> Workload:
-        """A copy with the ``slo`` column set from a scalar or a per-model mapping."""
+        """A copy with the ``slo`` column set from a scalar or a per-model mapping.
+
+        Parameters
+        ----------
+        slo : float or dict of str to float
+            SLO in seconds for every request, or per model name (every model needed).
+
+        Returns
+        -------
+        Workload
+            The workload with its ``slo`` column replaced.
+
+        Raises
+        ------
+        WorkloadError
+            If a model has no SLO or an SLO is not positive.
+
+        Examples
+        --------
+        >>> Workload.from_arrays(arrival=[0.0], model="m").with_slo(0.25).slo.tolist()
+        [0.25]
+        """
         if self.slo is not None:
             return self._replace_slo(None).with_slo(slo)
         return self._replace_slo(_readonly(self.slo_array(slo)))
@@ -267,8 +543,31 @@ class Workload:
     def merge(cls, workloads: Iterable[Workload]) -> Workload:
         """Interleave several workloads by arrival; model names are unioned in order seen.
 
-        A column present in only some inputs is dropped from the result unless every input
-        has it, and the dropping is reported by ``WorkloadError`` instead of done silently.
+        An optional column is kept when every non-empty input has it.
+
+        Parameters
+        ----------
+        workloads : iterable of Workload
+            The workloads to merge (none gives an empty workload).
+
+        Returns
+        -------
+        Workload
+            All requests sorted by arrival (stable), with the union of model names.
+
+        Raises
+        ------
+        WorkloadError
+            If a column is present in some non-empty inputs and missing in others (rather
+            than dropping it silently).
+
+        Examples
+        --------
+        >>> a = Workload.from_arrays(arrival=[0.0, 2.0], model="a")
+        >>> b = Workload.from_arrays(arrival=[1.0], model="b")
+        >>> m = Workload.merge([a, b])
+        >>> m.models_of().tolist(), m.model_names
+        (['a', 'b', 'a'], ('a', 'b'))
         """
         parts = list(workloads)
         if not parts:

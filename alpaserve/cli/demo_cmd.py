@@ -4,12 +4,18 @@ An 8-GPU node (V100, 13 GB usable each) serves 8 BERT-1.3B-class models under bu
 traffic (CV 4). The demo plans the cluster with selective replication (SR) and with the
 AlpaServe search, checks both on a held-out sample of the same traffic, prints a comparison
 table, and writes a figure (``demo.png``: both placements and per-model attainment) and the
-AlpaServe plan as JSON. Every value can be changed by a flag.
+AlpaServe plan (``plan.json``) into an output folder (``--out-dir``, default
+``alpaserve-demo/`` under the current directory). Every value can be changed by a flag.
+
+The folder is the demo's own: it writes a marker file there and refuses to write into an
+existing folder that holds other files but no marker (it never overwrites what it did not
+write) unless ``--force`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +23,9 @@ from alpaserve.cli._output import add_output_flags, emit
 from alpaserve.errors import SpecError
 
 POLICIES = ("sr", "alpaserve")
+OUT_DIR = "alpaserve-demo"
+MARKER = ".alpaserve-demo"
+FIGURE, PLAN = "demo.png", "plan.json"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,9 +41,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=120.0,
                         help="seconds of traffic to plan for and to test on (default: 120)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    parser.add_argument("--plot", default="demo.png", help="figure path (default: demo.png)")
-    parser.add_argument("--plan-json", default="demo_plan.json",
-                        help="where to write the AlpaServe plan (default: demo_plan.json)")
+    parser.add_argument("--out-dir", default=OUT_DIR,
+                        help=f"folder for {FIGURE} and {PLAN} (default: %(default)s/)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out-dir even if it holds files the demo did not write")
     parser.add_argument("--explain", action="store_true", help="print why the plan looks so")
     add_output_flags(parser)
 
@@ -48,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.num_models < 1 or args.devices < 1:
         raise SpecError(f"--num-models and --devices must be positive, got {args.num_models} "
                         f"and {args.devices}")
+    out_dir = Path(args.out_dir)
+    _check_out_dir(out_dir, force=args.force)  # before the planning, which takes a while
     base = model_preset(args.model)
     models = model_copies(f"{base.name}:{args.num_models}")
     cluster = homogeneous_cluster(args.devices, args.device)
@@ -68,15 +80,34 @@ def run(args: argparse.Namespace) -> int:
              f"tested on {results['sr'].test_source}")
     emit(rows, args, title=title)
     best = results["alpaserve"]
-    Path(args.plan_json).write_text(best.placement.to_json())
-    _figure(results).savefig(args.plot, dpi=110)
-    if not args.json:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text(f"This folder is alpaserve demo's output: each run rewrites "
+                                  f"{FIGURE} and {PLAN} here.\n")
+    (out_dir / PLAN).write_text(best.placement.to_json())
+    _figure(results).savefig(out_dir / FIGURE, dpi=110)
+    wrote = f"wrote {FIGURE} and {PLAN} to {out_dir}{'' if args.out_dir.endswith('/') else '/'}"
+    if args.json:
+        print(wrote, file=sys.stderr)  # stdout holds only the JSON rows
+    else:
         sr, ours = rows[0]["attainment"], rows[1]["attainment"]
         print(f"AlpaServe attains {100 * ours:.1f}% vs {100 * sr:.1f}% for selective "
-              f"replication; wrote {args.plot} and {args.plan_json}")
+              f"replication; {wrote}")
         if args.explain:
             print(best.explain())
     return 0
+
+
+def _check_out_dir(out_dir: Path, *, force: bool) -> None:
+    """Refuse a path that is not a folder, or a folder of someone else's files without force."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SpecError(f"--out-dir {str(out_dir)!r} exists and is not a folder")
+    if force or not out_dir.is_dir() or (out_dir / MARKER).is_file():
+        return
+    others = sorted(p.name for p in out_dir.iterdir())
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise SpecError(f"--out-dir {str(out_dir)!r} holds files the demo did not write "
+                        f"({shown}); choose another folder or pass --force")
 
 
 def _figure(results: dict[str, Any]) -> Any:

@@ -31,6 +31,22 @@ class OpCost:
 
     Matmuls (``gemm`` set) run on tensor cores at the matmul efficiency, reduced by tile and
     wave quantization of their output shape; other operators are memory-bound.
+
+    Parameters
+    ----------
+    name : str
+        Operator name (``"qkv"``, ``"softmax"``, ...).
+    flops : float
+        Floating-point operations.
+    bytes_moved : float
+        Bytes read plus written in device memory.
+    gemm : tuple of (int, int, int), optional
+        ``(batch count, rows, cols)`` of a matmul's output; None for other operators.
+
+    Examples
+    --------
+    >>> OpCost(name="softmax", flops=5.0, bytes_moved=4.0).matmul
+    False
     """
 
     name: str
@@ -46,6 +62,31 @@ class OpCost:
 @dataclass(frozen=True, kw_only=True)
 class LayerCost:
     """The forward pass of one layer on one device of a tensor-parallel group.
+
+    Parameters
+    ----------
+    model : str
+        Model name.
+    layer : int
+        Layer index (0-based).
+    batch_size : int
+        Requests in the batch.
+    seq_len : int
+        Tokens per request.
+    tensor_degree : int
+        Devices the layer is sharded over.
+    ops : tuple of OpCost
+        The operators one device runs, in order.
+    weight_bytes : int
+        Weight bytes per device.
+    activation_bytes : int
+        Peak live activation bytes per device.
+    kv_cache_bytes : int
+        KV-cache bytes per device the batch adds (decoders; 0 otherwise).
+    allreduce_bytes : int
+        Bytes of each all-reduced activation (``batch × seq_len × hidden``).
+    num_allreduces : int
+        All-reduces per forward pass (2 when sharded, else 0).
 
     Examples
     --------
@@ -87,6 +128,20 @@ def matmul_cost(name: str, m: int, k: int, n: int, dtype: int) -> OpCost:
     Megatron sharding) and :mod:`alpaserve.parallel.sharding` (any per-device shard), so both
     time the same kernels with :func:`alpaserve.cost.primitives.op_time`.
 
+    Parameters
+    ----------
+    name : str
+        Operator name.
+    m, k, n : int
+        Matrix dimensions.
+    dtype : int
+        Bytes per element.
+
+    Returns
+    -------
+    OpCost
+        ``2 m k n`` FLOPs, the bytes of both inputs and the output, and GEMM ``(1, m, n)``.
+
     Examples
     --------
     >>> op = matmul_cost("ffn", 8, 4, 16, 2)
@@ -100,6 +155,22 @@ def matmul_cost(name: str, m: int, k: int, n: int, dtype: int) -> OpCost:
 def elementwise_cost(name: str, read: float, write: float, dtype: int,
                      flops: float = 0.0) -> OpCost:
     """A memory-bound kernel reading ``read`` and writing ``write`` elements.
+
+    Parameters
+    ----------
+    name : str
+        Operator name.
+    read, write : float
+        Elements read and written.
+    dtype : int
+        Bytes per element.
+    flops : float, default 0.0
+        Floating-point operations.
+
+    Returns
+    -------
+    OpCost
+        The operator's FLOPs and bytes moved.
 
     Examples
     --------
@@ -116,6 +187,22 @@ def layernorm_cost(elements: float, dtype: int, *, name: str = "layernorm",
     ``fused_input``: the kernel is fused with its producer (residual add + layer norm), so
     its input is still on chip and only the normalised copy is written.
 
+    Parameters
+    ----------
+    elements : float
+        Values normalised.
+    dtype : int
+        Bytes per element.
+    name : str, default "layernorm"
+        Operator name.
+    fused_input : bool, default False
+        Do not count reading the input.
+
+    Returns
+    -------
+    OpCost
+        The operator's FLOPs and bytes moved.
+
     Examples
     --------
     >>> layernorm_cost(10, 2).bytes_moved, layernorm_cost(10, 2, fused_input=True).bytes_moved
@@ -128,6 +215,20 @@ def layernorm_cost(elements: float, dtype: int, *, name: str = "layernorm",
 def residual_cost(elements: float, dtype: int, *, name: str = "residual") -> OpCost:
     """Residual add: reads two tensors of ``elements`` values, writes one.
 
+    Parameters
+    ----------
+    elements : float
+        Values per tensor.
+    dtype : int
+        Bytes per element.
+    name : str, default "residual"
+        Operator name.
+
+    Returns
+    -------
+    OpCost
+        The operator's FLOPs and bytes moved.
+
     Examples
     --------
     >>> residual_cost(10, 2).bytes_moved
@@ -138,6 +239,20 @@ def residual_cost(elements: float, dtype: int, *, name: str = "residual") -> OpC
 
 def gelu_cost(elements: float, dtype: int, *, name: str = "gelu") -> OpCost:
     """GELU activation over ``elements`` values (about 8 FLOPs each).
+
+    Parameters
+    ----------
+    elements : float
+        Values activated.
+    dtype : int
+        Bytes per element.
+    name : str, default "gelu"
+        Operator name.
+
+    Returns
+    -------
+    OpCost
+        The operator's FLOPs and bytes moved.
 
     Examples
     --------
@@ -152,6 +267,24 @@ def attention_costs(*, batch: int, heads: int, seq_len: int, head_dim: int,
     """Score (QK^T), softmax and context (PV) kernels of ``heads`` heads over ``batch``.
 
     QK^T and PV are batched over heads; each writes or reads the score matrix once.
+
+    Parameters
+    ----------
+    batch : int
+        Requests in the batch.
+    heads : int
+        Attention heads on this device.
+    seq_len : int
+        Tokens per request.
+    head_dim : int
+        Width of one head.
+    dtype : int
+        Bytes per element.
+
+    Returns
+    -------
+    tuple of (OpCost, OpCost, OpCost)
+        The score matmul, the softmax and the context matmul.
 
     Examples
     --------
@@ -179,6 +312,26 @@ def moe_expert_costs(*, tokens: int, hidden: int, ffn: int, experts: int, top_k:
     ``tokens`` tokens each visit ``top_k`` experts; an expert's weights are read once if it
     receives any token (at best ``min(experts, tokens × top_k)`` experts do).
 
+    Parameters
+    ----------
+    tokens : int
+        Tokens in the batch.
+    hidden : int
+        Hidden width.
+    ffn : int
+        FFN columns of each expert held by this device.
+    experts : int
+        Experts in the layer.
+    top_k : int
+        Experts each token visits.
+    dtype : int
+        Bytes per element.
+
+    Returns
+    -------
+    tuple of OpCost
+        Dispatch, first expert matmul, GELU, second expert matmul and combine.
+
     Examples
     --------
     >>> [op.name for op in moe_expert_costs(tokens=4, hidden=8, ffn=16, experts=2, top_k=2,
@@ -205,6 +358,31 @@ def layer_cost(model: ModelSpec, layer: int, *, batch_size: int = 1, seq_len: in
     """Per-device cost of layer ``layer`` (0-based) of ``model``.
 
     ``seq_len`` defaults to the model's; every request is one forward pass over it.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    layer : int
+        Layer index, ``0 <= layer < model.num_layers``.
+    batch_size : int, default 1
+        Requests in the batch; positive.
+    seq_len : int, optional
+        Tokens per request; default ``model.seq_len``.
+    tensor_degree : int, default 1
+        Devices the layer is sharded over (Megatron style); must divide ``num_heads`` and
+        ``ffn_size``.
+
+    Returns
+    -------
+    LayerCost
+        The operators, memory and all-reduces of one device.
+
+    Raises
+    ------
+    SpecError
+        If a size is not positive, the layer is out of range, or ``tensor_degree`` does
+        not divide the heads and FFN width.
 
     Examples
     --------
@@ -263,6 +441,25 @@ def layer_cost(model: ModelSpec, layer: int, *, batch_size: int = 1, seq_len: in
 
 def embedding_cost(model: ModelSpec, *, batch_size: int = 1, seq_len: int | None = None) -> OpCost:
     """Token and position embedding lookup of the first stage (memory-bound, replicated).
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    batch_size : int, default 1
+        Requests in the batch; positive.
+    seq_len : int, optional
+        Tokens per request; default ``model.seq_len``.
+
+    Returns
+    -------
+    OpCost
+        The lookup's FLOPs and bytes moved.
+
+    Raises
+    ------
+    SpecError
+        If ``batch_size`` is not positive.
 
     Examples
     --------

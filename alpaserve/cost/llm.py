@@ -45,6 +45,24 @@ class LLMConfig:
     """``data`` replicas, each ``pipeline`` stages of ``tensor`` devices, serving static
     batches of up to ``batch`` requests split into ``micro_batches``.
 
+    Parameters
+    ----------
+    data : int
+        Replicas; positive.
+    pipeline : int
+        Pipeline stages per replica; positive.
+    tensor : int
+        Devices per stage (tensor parallelism); positive.
+    batch : int
+        Largest static batch, in requests; positive.
+    micro_batches : int, default 1
+        Micro-batches a batch is split into in the pipeline; at most ``batch``.
+
+    Raises
+    ------
+    SpecError
+        If a value is not positive or ``micro_batches > batch``.
+
     Examples
     --------
     >>> c = LLMConfig(data=2, pipeline=2, tensor=4, batch=8, micro_batches=2)
@@ -79,17 +97,71 @@ class LLMConfig:
                 f"-m{self.micro_batches}")
 
     def with_data(self, data: int) -> LLMConfig:
+        """The same replica shape with another number of replicas.
+
+        Parameters
+        ----------
+        data : int
+            Replicas; positive.
+
+        Returns
+        -------
+        LLMConfig
+            The config with ``data`` replicas.
+
+        Examples
+        --------
+        >>> cfg = LLMConfig(data=1, pipeline=2, tensor=2, batch=4)
+        >>> cfg.with_data(3).key
+        'd3-p2-t2-b4-m1\'
+        """
         return LLMConfig(data=data, pipeline=self.pipeline, tensor=self.tensor,
                          batch=self.batch, micro_batches=self.micro_batches)
 
     def parallel_config(self, model: ModelSpec) -> ParallelConfig:
-        """The per-replica pipeline (uniform layer split); raises ``SpecError`` if invalid."""
+        """The per-replica pipeline (uniform layer split).
+
+        Parameters
+        ----------
+        model : ModelSpec
+            The model to split.
+
+        Returns
+        -------
+        ParallelConfig
+            ``pipeline`` stages of ``tensor`` devices.
+
+        Raises
+        ------
+        SpecError
+            If the config cannot run ``model``.
+
+        Examples
+        --------
+        >>> cfg = LLMConfig(data=1, pipeline=2, tensor=2, batch=4)
+        >>> from alpaserve.model_spec import model_preset
+        >>> cfg.parallel_config(model_preset("gpt-1.3b")).key
+        'pp2-tp2\'
+        """
         cfg = ParallelConfig.uniform(num_layers=model.num_layers, pipeline_degree=self.pipeline,
                                      tensor_degree=self.tensor)
         cfg.validate_for(model)
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-ready dict.
+
+        Returns
+        -------
+        dict of str to Any
+            ``data``, ``pipeline``, ``tensor``, ``batch`` and ``micro_batches``.
+
+        Examples
+        --------
+        >>> cfg = LLMConfig(data=1, pipeline=2, tensor=2, batch=4)
+        >>> cfg.to_dict()
+        {'data': 1, 'pipeline': 2, 'tensor': 2, 'batch': 4, 'micro_batches': 1}
+        """
         return {"data": self.data, "pipeline": self.pipeline, "tensor": self.tensor,
                 "batch": self.batch, "micro_batches": self.micro_batches}
 
@@ -97,7 +169,30 @@ class LLMConfig:
 @dataclass(frozen=True, kw_only=True)
 class StageCost:
     """One pipeline stage: its layers, weight bytes per device, whether it runs the LM
-    head, and the dense FLOPs and KV-cache bytes of one token through all its layers."""
+    head, and the dense FLOPs and KV-cache bytes of one token through all its layers.
+
+    Parameters
+    ----------
+    layers : int
+        Layers in the stage.
+    weight_bytes : float
+        Weight bytes per device (with the LM head's copy of the embedding on the last stage
+        of a pipeline).
+    head : bool
+        Whether the stage runs the LM head (the last stage).
+    flops_per_token : float
+        Dense FLOPs of one token through the stage's layers (whole group).
+    kv_bytes_per_token : float
+        KV-cache bytes one token adds in the stage (whole group).
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> plan = stage_plan(model_preset("gpt-1.3b"), LLMConfig(data=1, pipeline=1, tensor=1,
+    ...                                                        batch=1))
+    >>> plan.stages[0].layers, plan.stages[0].head
+    (24, True)
+    """
 
     layers: int
     weight_bytes: float
@@ -109,6 +204,15 @@ class StageCost:
 @dataclass(frozen=True, kw_only=True)
 class StagePlan:
     """The stages of ``config`` for ``model``, computed once and reused by the simulator.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The decoder model.
+    config : LLMConfig
+        The config the stages were computed for.
+    stages : tuple of StageCost
+        One entry per pipeline stage.
 
     Examples
     --------
@@ -125,7 +229,33 @@ class StagePlan:
 
 
 def stage_plan(model: ModelSpec, config: LLMConfig) -> StagePlan:
-    """Per-stage costs of ``config`` (raises ``SpecError`` if it cannot run ``model``)."""
+    """Per-stage costs of ``config``.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    config : LLMConfig
+        The parallel config.
+
+    Returns
+    -------
+    StagePlan
+        The stages, for the ``plan`` argument of the timing functions.
+
+    Raises
+    ------
+    SpecError
+        If ``model`` is not a decoder or the config cannot run it.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> stage_plan(model_preset("bert-1.3b"), LLMConfig(data=1, pipeline=1, tensor=1, batch=1))
+    Traceback (most recent call last):
+    ...
+    alpaserve.errors.SpecError: model 'bert-1.3b' is not a decoder (family 'bert')
+    """
     return StagePlan(model=model, config=config, stages=tuple(_compute_stages(model, config)))
 
 
@@ -194,6 +324,30 @@ def prefill_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig,
 
     ``plan`` (from :func:`stage_plan`) saves recomputing the stages on every call.
 
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    hw : SpotHardware
+        The device and its links.
+    config : LLMConfig
+        The parallel config and batch.
+    prompt_lengths : sequence of int or array_like
+        Prompt tokens of each request in the batch.
+    plan : StagePlan, optional
+        Precomputed stages of ``model`` under ``config``'s pipeline and tensor degrees.
+
+    Returns
+    -------
+    float
+        Seconds to prefill the batch through the pipeline.
+
+    Raises
+    ------
+    SpecError
+        If ``model`` is not a decoder, the config cannot run it, or ``plan`` is for another
+        model or shape.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -229,6 +383,32 @@ def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
 
     Both arguments may be arrays (one entry per step); the result then is too.
 
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    hw : SpotHardware
+        The device and its links.
+    config : LLMConfig
+        The parallel config and batch.
+    active : float or numpy.ndarray
+        Requests decoding in the step.
+    context_tokens : float or numpy.ndarray
+        Total context tokens (prompt plus generated) of those requests.
+    plan : StagePlan, optional
+        Precomputed stages of ``model`` under ``config``'s pipeline and tensor degrees.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Seconds per step; an array when an argument is one.
+
+    Raises
+    ------
+    SpecError
+        If ``model`` is not a decoder, the config cannot run it, or ``plan`` is for another
+        model or shape.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -260,7 +440,43 @@ def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
 
 def request_latency(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
                     prompt_tokens: int, output_tokens: int, batch: int | None = None) -> float:
-    """Latency of a full batch of identical requests: prefill plus every decode step."""
+    """Latency of a full batch of identical requests: prefill plus every decode step.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    hw : SpotHardware
+        The device and its links.
+    config : LLMConfig
+        The parallel config and batch.
+    prompt_tokens : int
+        Prompt length of each request; positive.
+    output_tokens : int
+        Tokens each request generates; positive.
+    batch : int, optional
+        Requests in the batch; default ``config.batch``.
+
+    Returns
+    -------
+    float
+        Seconds from the start of the prefill to the last token.
+
+    Raises
+    ------
+    SpecError
+        If a token count is not positive or the config cannot run ``model``.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.spot.hardware import g4dn_hardware
+    >>> cfg = LLMConfig(data=1, pipeline=1, tensor=4, batch=1)
+    >>> lat = request_latency(model_preset("gpt-20b"), g4dn_hardware(), cfg,
+    ...                       prompt_tokens=512, output_tokens=128)
+    >>> 4.0 < lat < 7.0
+    True
+    """
     b = config.batch if batch is None else batch
     positive_int("request_latency", "prompt_tokens", prompt_tokens)
     positive_int("request_latency", "output_tokens", output_tokens)
@@ -272,7 +488,43 @@ def request_latency(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
 
 def throughput(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *, prompt_tokens: int,
                output_tokens: int) -> float:
-    """Requests per second of all replicas, each serving full static batches back to back."""
+    """Requests per second of all replicas, each serving full static batches back to back.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    hw : SpotHardware
+        The device and its links.
+    config : LLMConfig
+        The parallel config and batch.
+    prompt_tokens : int
+        Prompt length of each request; positive.
+    output_tokens : int
+        Tokens each request generates; positive.
+
+    Returns
+    -------
+    float
+        ``data * batch`` divided by :func:`request_latency` of a full batch.
+
+    Raises
+    ------
+    SpecError
+        If a token count is not positive or the config cannot run ``model``.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.spot.hardware import g4dn_hardware
+    >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
+    >>> one = throughput(m, hw, LLMConfig(data=1, pipeline=1, tensor=4, batch=1),
+    ...                  prompt_tokens=512, output_tokens=128)
+    >>> two = throughput(m, hw, LLMConfig(data=2, pipeline=1, tensor=4, batch=1),
+    ...                  prompt_tokens=512, output_tokens=128)
+    >>> round(two / one, 6)
+    2.0
+    """
     latency = request_latency(model, hw, config, prompt_tokens=prompt_tokens,
                               output_tokens=output_tokens)
     return config.data * config.batch / latency
@@ -281,6 +533,25 @@ def throughput(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *, prompt_
 def device_memory_bytes(model: ModelSpec, config: LLMConfig, *, context_tokens: int) -> float:
     """Peak bytes on the busiest device: weights, the KV cache of a full batch at
     ``context_tokens`` each, and the prefill's FFN activations of one micro-batch.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    config : LLMConfig
+        The parallel config and batch.
+    context_tokens : int
+        Context length (prompt plus output) of every request.
+
+    Returns
+    -------
+    float
+        Bytes on the device of the busiest stage.
+
+    Raises
+    ------
+    SpecError
+        If ``model`` is not a decoder or the config cannot run it.
 
     Examples
     --------
@@ -302,7 +573,34 @@ def device_memory_bytes(model: ModelSpec, config: LLMConfig, *, context_tokens: 
 
 def fits_memory(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
                 context_tokens: int) -> bool:
-    """Whether every device of ``config`` holds its weights, KV cache and activations."""
+    """Whether every device of ``config`` holds its weights, KV cache and activations.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    hw : SpotHardware
+        The device and its links.
+    config : LLMConfig
+        The parallel config and batch.
+    context_tokens : int
+        Context length of every request.
+
+    Returns
+    -------
+    bool
+        True if :func:`device_memory_bytes` fits the device's usable memory; False also
+        when the config cannot run ``model``.
+
+    Examples
+    --------
+    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.spot.hardware import g4dn_hardware
+    >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
+    >>> [fits_memory(m, hw, LLMConfig(data=1, pipeline=1, tensor=t, batch=1), context_tokens=2048)
+    ...  for t in (2, 4)]
+    [False, True]
+    """
     try:
         need = device_memory_bytes(model, config, context_tokens=context_tokens)
     except SpecError:
@@ -313,6 +611,29 @@ def fits_memory(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
 def memory_floor(model: ModelSpec, hw: SpotHardware, *, context_tokens: int,
                  tensor_degrees: Sequence[int] = (1, 2, 4, 8), max_pipeline: int = 16) -> int:
     """The fewest devices (``pipeline × tensor``) one replica needs to serve one request.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder (``gpt``) model.
+    hw : SpotHardware
+        The device and its links.
+    context_tokens : int
+        Context length of the request.
+    tensor_degrees : sequence of int, default (1, 2, 4, 8)
+        Tensor degrees to try.
+    max_pipeline : int, default 16
+        Largest pipeline degree to try.
+
+    Returns
+    -------
+    int
+        The smallest ``pipeline * tensor`` that fits at batch 1.
+
+    Raises
+    ------
+    InfeasibleError
+        If no tried shape fits.
 
     Examples
     --------

@@ -104,7 +104,33 @@ logger = logging.getLogger(__name__)
 
 def layer_time(cost: LayerCost, device: DeviceSpec, *, bandwidth: float,
                latency: float) -> float:
-    """Compute, tensor-parallel all-reduces and fixed overhead of one layer on one device."""
+    """Compute, tensor-parallel all-reduces and fixed overhead of one layer on one device.
+
+    Parameters
+    ----------
+    cost : LayerCost
+        The layer's per-device operators and all-reduces.
+    device : DeviceSpec
+        The device.
+    bandwidth : float
+        Bandwidth of the tensor-parallel group's slowest link, bytes/s.
+    latency : float
+        Latency of that link, seconds.
+
+    Returns
+    -------
+    float
+        Seconds: operator roofline times, all-reduces and ``LAYER_OVERHEAD_S``.
+
+    Examples
+    --------
+    >>> from alpaserve.device_spec import device_preset
+    >>> from alpaserve.model_spec import model_preset
+    >>> cost = layer_cost(model_preset("bert-1.3b"), 0)
+    >>> t = layer_time(cost, device_preset("v100-16gb"), bandwidth=130e9, latency=5e-6)
+    >>> round(t * 1e3, 1)  # milliseconds
+    4.1
+    """
     compute = ops_time(cost.ops, device)
     comm = cost.num_allreduces * allreduce_time(cost.allreduce_bytes, cost.tensor_degree,
                                                 bandwidth, latency)
@@ -119,6 +145,32 @@ def stage_latency(*, model: ModelSpec, stage: StageConfig, cluster: ClusterSpec,
                   device_ids: Sequence[int], batch_size: int = 1,
                   next_device_ids: Sequence[int] | None = None) -> float:
     """Latency of one stage, including the send of its output to the next stage if any.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    stage : StageConfig
+        The stage's layers and mesh.
+    cluster : ClusterSpec
+        The cluster (device and links).
+    device_ids : sequence of int
+        The stage's devices; as many as its tensor degree.
+    batch_size : int, default 1
+        Requests in the batch.
+    next_device_ids : sequence of int, optional
+        Devices of the next stage; the activation transfer to them is added.
+
+    Returns
+    -------
+    float
+        Seconds: ``STAGE_OVERHEAD_S``, the embedding on the first stage, every layer, and
+        the send.
+
+    Raises
+    ------
+    SpecError
+        If the number of devices differs from the stage's tensor degree.
 
     Examples
     --------
@@ -150,6 +202,25 @@ def stage_peak_memory_bytes(*, model: ModelSpec, config: ParallelConfig,
                             batch_size: int = 1) -> tuple[int, ...]:
     """Peak memory per device of each stage: weights, live activations and KV cache.
 
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    config : ParallelConfig
+        The stages.
+    batch_size : int, default 1
+        Requests in the batch.
+
+    Returns
+    -------
+    tuple of int
+        Bytes per device of each stage.
+
+    Raises
+    ------
+    SpecError
+        If the config cannot run ``model``.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -172,7 +243,41 @@ def stage_latencies(*, model: ModelSpec, config: ParallelConfig, cluster: Cluste
                     batch_size: int = 1,
                     stage_device_ids: Sequence[Sequence[int]] | None = None
                     ) -> tuple[float, ...]:
-    """Latency of every stage of ``config`` (see :func:`stage_latency`)."""
+    """Latency of every stage of ``config`` (see :func:`stage_latency`).
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    config : ParallelConfig
+        The stages.
+    cluster : ClusterSpec
+        The cluster.
+    batch_size : int, default 1
+        Requests in the batch.
+    stage_device_ids : sequence of sequence of int, optional
+        Devices of each stage; default: stages packed on devices ``0, 1, ...``.
+
+    Returns
+    -------
+    tuple of float
+        Seconds per stage; each but the last includes the send to the next stage.
+
+    Raises
+    ------
+    SpecError
+        If the config cannot run ``model`` or the devices do not fit the config.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> from alpaserve.model_spec import model_preset
+    >>> cfg = ParallelConfig.uniform(num_layers=24, pipeline_degree=2)
+    >>> lats = stage_latencies(model=model_preset("bert-1.3b"), config=cfg,
+    ...                        cluster=homogeneous_cluster(8))
+    >>> [round(x, 3) for x in lats]
+    [0.05, 0.05]
+    """
     config.validate_for(model)
     meshes = resolve_stage_devices(config, cluster, stage_device_ids)
     return tuple(
@@ -186,6 +291,26 @@ def resolve_stage_devices(config: ParallelConfig, cluster: ClusterSpec,
                           stage_device_ids: Sequence[Sequence[int]] | None
                           ) -> list[tuple[int, ...]]:
     """The device ids of each stage; ``None`` packs stages on devices ``0, 1, ...``.
+
+    Parameters
+    ----------
+    config : ParallelConfig
+        The stages.
+    cluster : ClusterSpec
+        The cluster the devices belong to.
+    stage_device_ids : sequence of sequence of int or None
+        Devices of each stage, or None to pack them.
+
+    Returns
+    -------
+    list of tuple of int
+        The devices of each stage.
+
+    Raises
+    ------
+    SpecError
+        If the config needs more devices than the cluster has, the lists do not match the
+        stages' tensor degrees, a device is outside the cluster or used twice.
 
     Examples
     --------
@@ -228,6 +353,29 @@ def profile_entry(*, model: ModelSpec, config: ParallelConfig, cluster: ClusterS
     Without ``stage_device_ids`` the stages are packed on devices ``0, 1, ...``, so a group
     that fits in a node uses intra-node links. Memory is recorded, not checked.
 
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    config : ParallelConfig
+        The stages.
+    cluster : ClusterSpec
+        The cluster.
+    batch_size : int, default 1
+        Requests in the batch.
+    stage_device_ids : sequence of sequence of int, optional
+        Devices of each stage; default: stages packed on devices ``0, 1, ...``.
+
+    Returns
+    -------
+    ProfileEntry
+        Stage latencies, weights and peak memory, with ``source="analytic"``.
+
+    Raises
+    ------
+    SpecError
+        If the config cannot run ``model`` or the devices do not fit it.
+
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
@@ -254,6 +402,20 @@ def profile_entry(*, model: ModelSpec, config: ParallelConfig, cluster: ClusterS
 def single_device_latency(*, model: ModelSpec, device: DeviceSpec, batch_size: int = 1) -> float:
     """Latency of ``model`` on one ``device``, whether or not its weights fit there.
 
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    device : DeviceSpec
+        The device.
+    batch_size : int, default 1
+        Requests in the batch.
+
+    Returns
+    -------
+    float
+        Seconds of one forward pass as a single stage.
+
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
@@ -273,6 +435,23 @@ def uniform_configs(model: ModelSpec, max_group_size: int = 8) -> list[ParallelC
 
     Kept are those ``model`` admits: the tensor degree divides the heads and the FFN size,
     and the pipeline degree is at most the number of layers.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    max_group_size : int, default 8
+        Largest group size; positive.
+
+    Returns
+    -------
+    list of ParallelConfig
+        The configs by group size, then pipeline degree.
+
+    Raises
+    ------
+    SpecError
+        If ``max_group_size`` is not positive.
 
     Examples
     --------
@@ -302,7 +481,32 @@ def _configs_of_size(model: ModelSpec, size: int) -> list[ParallelConfig]:
 
 def fits(*, model: ModelSpec, config: ParallelConfig, device: DeviceSpec,
          batch_size: int = 1) -> bool:
-    """Whether every stage's peak memory per device fits ``device``'s usable memory."""
+    """Whether every stage's peak memory per device fits ``device``'s usable memory.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    config : ParallelConfig
+        The stages.
+    device : DeviceSpec
+        The device.
+    batch_size : int, default 1
+        Requests in the batch.
+
+    Returns
+    -------
+    bool
+        True if no stage's peak exceeds ``device.usable_memory_bytes``.
+
+    Examples
+    --------
+    >>> from alpaserve.device_spec import device_preset
+    >>> from alpaserve.model_spec import model_preset
+    >>> cfg = ParallelConfig.uniform(num_layers=32)
+    >>> fits(model=model_preset("bert-6.7b"), config=cfg, device=device_preset("v100-16gb"))
+    False
+    """
     peaks = stage_peak_memory_bytes(model=model, config=config, batch_size=batch_size)
     return max(peaks) <= device.usable_memory_bytes
 
@@ -319,7 +523,22 @@ def _smallest_fit(model: ModelSpec, device: DeviceSpec, limit: int) -> int | Non
 def min_devices_to_fit(*, model: ModelSpec, device: DeviceSpec) -> int:
     """Smallest power-of-two group on which some uniform config of ``model`` fits at batch 1.
 
-    Raises ``InfeasibleError`` when no admissible config fits at all.
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    device : DeviceSpec
+        The device.
+
+    Returns
+    -------
+    int
+        Devices in the smallest group that fits.
+
+    Raises
+    ------
+    InfeasibleError
+        When no admissible config fits at all.
 
     Examples
     --------
@@ -339,6 +558,25 @@ def min_devices_to_fit(*, model: ModelSpec, device: DeviceSpec) -> int:
 
 def check_fits(*, model: ModelSpec, device: DeviceSpec, max_group_size: int = 8) -> int:
     """:func:`min_devices_to_fit`, raising ``InfeasibleError`` when it exceeds ``max_group_size``.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    device : DeviceSpec
+        The device.
+    max_group_size : int, default 8
+        Largest group allowed; positive.
+
+    Returns
+    -------
+    int
+        Devices in the smallest power-of-two group that fits.
+
+    Raises
+    ------
+    InfeasibleError
+        If no group up to ``max_group_size`` fits the model.
 
     Examples
     --------
@@ -373,6 +611,31 @@ def analytic_profiles(*, models: Iterable[ModelSpec], cluster: ClusterSpec,
     gets :func:`uniform_configs` up to ``min(max_group_size, cluster.num_devices)``. Configs
     whose peak memory per device exceeds the device's usable memory are skipped; the number
     skipped is logged. A model with no config that fits raises ``InfeasibleError``.
+
+    Parameters
+    ----------
+    models : iterable of ModelSpec
+        The models.
+    cluster : ClusterSpec
+        The cluster (device and links).
+    configs : Mapping[str, sequence of ParallelConfig], optional
+        Configs per model name; default: uniform configs.
+    max_group_size : int, default 8
+        Largest group of the uniform configs; positive.
+    batch_sizes : sequence of int, default (1,)
+        Batch sizes to profile; positive.
+
+    Returns
+    -------
+    ProfileDB
+        One analytic entry per model, fitting config and batch size.
+
+    Raises
+    ------
+    InfeasibleError
+        If a model has no config that fits.
+    SpecError
+        If a size is not positive or a given config cannot run its model.
 
     Examples
     --------

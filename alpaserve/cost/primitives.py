@@ -34,6 +34,24 @@ def roofline_time(flops: float, bytes_moved: float, device: DeviceSpec,
                   memory_efficiency: float = 1.0) -> float:
     """Time of a kernel bound by either compute or memory traffic.
 
+    Parameters
+    ----------
+    flops : float
+        Floating-point operations.
+    bytes_moved : float
+        Bytes read and written in device memory.
+    device : DeviceSpec
+        The device (peak FLOP/s, memory bandwidth, SM count).
+    efficiency : float, default DEFAULT_MATMUL_EFFICIENCY (0.8)
+        Fraction of peak FLOP/s reached.
+    memory_efficiency : float, default 1.0
+        Fraction of the memory bandwidth reached.
+
+    Returns
+    -------
+    float
+        Seconds: the larger of the compute and the memory time.
+
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
@@ -51,6 +69,22 @@ def allreduce_time(num_bytes: float, num_devices: int, bandwidth: float,
                    latency: float) -> float:
     """Ring all-reduce of ``num_bytes`` over ``num_devices`` (0 on one device).
 
+    Parameters
+    ----------
+    num_bytes : float
+        Bytes each device contributes.
+    num_devices : int
+        Devices in the ring.
+    bandwidth : float
+        Link bandwidth in bytes/s.
+    latency : float
+        Link latency in seconds (paid once).
+
+    Returns
+    -------
+    float
+        Seconds: ``2 (n - 1) / n * num_bytes / bandwidth + latency``.
+
     Examples
     --------
     >>> round(allreduce_time(1e9, 4, 100e9, 1e-5), 6)
@@ -65,6 +99,20 @@ def allreduce_time(num_bytes: float, num_devices: int, bandwidth: float,
 
 def p2p_time(num_bytes: float, bandwidth: float, latency: float) -> float:
     """One point-to-point transfer (0 for no bytes).
+
+    Parameters
+    ----------
+    num_bytes : float
+        Bytes sent.
+    bandwidth : float
+        Link bandwidth in bytes/s.
+    latency : float
+        Link latency in seconds.
+
+    Returns
+    -------
+    float
+        Seconds: ``num_bytes / bandwidth + latency``.
 
     Examples
     --------
@@ -81,6 +129,19 @@ def gemm_quantization(gemm: tuple[int, int, int], device: DeviceSpec) -> float:
 
     The tile is :data:`GEMM_TILE`, narrowed to the next power of two (at least 16) for
     outputs thinner than it, as cuBLAS picks narrower tiles for them.
+
+    Parameters
+    ----------
+    gemm : tuple of (int, int, int)
+        ``(count, rows, cols)``: ``count`` independent output matrices of that shape.
+    device : DeviceSpec
+        The device (peak FLOP/s, memory bandwidth, SM count).
+
+    Returns
+    -------
+    float
+        Useful fraction in ``(0, 1]``; waves are rounded up to a multiple of the SM count
+        when the device has SMs.
 
     Examples
     --------
@@ -110,6 +171,22 @@ def op_time(op: OpCost, device: DeviceSpec, *,
     operators of each sharding strategy, built with the same constructors of
     :mod:`alpaserve.cost.layers` at the per-device shapes.
 
+    Parameters
+    ----------
+    op : OpCost
+        The operator's FLOPs, bytes and GEMM shape.
+    device : DeviceSpec
+        The device (peak FLOP/s, memory bandwidth, SM count).
+    matmul_efficiency : float, default DEFAULT_MATMUL_EFFICIENCY (0.8)
+        Fraction of peak FLOP/s a well-shaped GEMM reaches.
+    memory_efficiency : float, default DEFAULT_MEMORY_EFFICIENCY (0.85)
+        Fraction of the memory bandwidth streaming reaches.
+
+    Returns
+    -------
+    float
+        Seconds.
+
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
@@ -130,6 +207,22 @@ def ops_time(ops: Iterable[OpCost], device: DeviceSpec, *,
              matmul_efficiency: float = DEFAULT_MATMUL_EFFICIENCY,
              memory_efficiency: float = DEFAULT_MEMORY_EFFICIENCY) -> float:
     """Sum of :func:`op_time` over ``ops`` (kernels run one after another).
+
+    Parameters
+    ----------
+    ops : iterable of OpCost
+        The operators.
+    device : DeviceSpec
+        The device (peak FLOP/s, memory bandwidth, SM count).
+    matmul_efficiency : float, default DEFAULT_MATMUL_EFFICIENCY (0.8)
+        Fraction of peak FLOP/s a well-shaped GEMM reaches.
+    memory_efficiency : float, default DEFAULT_MEMORY_EFFICIENCY (0.85)
+        Fraction of the memory bandwidth streaming reaches.
+
+    Returns
+    -------
+    float
+        Seconds.
 
     Examples
     --------

@@ -28,7 +28,7 @@ cores, so:
   The runtime therefore calibrates all groups concurrently (``Runtime(...,
   calibrate_concurrently=True)``, the default): the profile holds the latency a stage has
   while the other groups run too, which is what a burst sees. Two groups at 250 req/s
-  (Gamma CV 3, SLO 5x the profiled latency): |attainment difference| 0.5-1.0 pp with
+  (Gamma CV 3, SLO 5x the profiled latency): ``|attainment difference|`` 0.5-1.0 pp with
   concurrent calibration against 3-7 pp (up to 15 pp on a busier host) with each group
   calibrated alone; in one run of five, other jobs' load during the 0.5 s calibration
   doubled the profile and the difference was 5 pp.

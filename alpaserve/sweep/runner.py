@@ -39,7 +39,30 @@ KEY_COLUMNS = ("case_id", "seed", "version", "config")
 
 @dataclass(frozen=True, kw_only=True)
 class SweepCase:
-    """One point of the grid. ``settings`` holds the fixed, non-varied configuration."""
+    """One point of the grid. ``settings`` holds the fixed, non-varied configuration.
+
+    Parameters
+    ----------
+    policy : str
+        Placement policy name (e.g. ``"sr"``, ``"alpaserve"``).
+    devices : int
+        Devices in the cluster.
+    rate_scale, cv_scale, slo_scale : float
+        Factors on the base rate and CV, and the SLO as a multiple of model latency.
+    window : tuple of (float, float) or None
+        Trace window ``(start, end)`` in seconds, or None for all of it.
+    seed : int
+        Seed of the case's randomness; part of ``case_id``.
+    settings : Mapping[str, Any], default empty
+        The fixed configuration (models, device, base traffic; see
+        :mod:`alpaserve.sweep.cases`).
+
+    Examples
+    --------
+    >>> case = SweepGrid(policies=("sr",)).cases()[0]
+    >>> case.policy, case.devices, len(case.case_id)
+    ('sr', 8, 16)
+    """
 
     policy: str
     devices: int
@@ -51,6 +74,18 @@ class SweepCase:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def config(self) -> dict[str, Any]:
+        """The full configuration as a JSON-ready dict (hashed into ``case_id``).
+
+        Returns
+        -------
+        dict of str to Any
+            Every field, ``settings`` as a dict and ``window`` as a list or None.
+
+        Examples
+        --------
+        >>> SweepGrid(policies=("sr",), windows=((0, 60),)).cases()[0].config()["window"]
+        [0, 60]
+        """
         data = asdict(self)
         data["settings"] = dict(self.settings)
         data["window"] = list(self.window) if self.window is not None else None
@@ -66,6 +101,28 @@ class SweepCase:
 @dataclass(frozen=True, kw_only=True)
 class SweepGrid:
     """The cross product of the varied parameters, with fixed ``settings`` for every case.
+
+    Parameters
+    ----------
+    policies : sequence of str
+        Placement policies; non-empty.
+    devices : sequence of int, default (8,)
+        Cluster sizes; positive.
+    rate_scales, cv_scales : sequence of float, default (1.0,)
+        Factors on the base rate and CV; positive.
+    slo_scales : sequence of float, default (5.0,)
+        SLOs as multiples of model latency; positive.
+    windows : sequence of (float, float) or None, default (None,)
+        Trace windows in seconds (None: the whole trace).
+    seed : int, default 0
+        Seed of every case.
+    settings : Mapping[str, Any], default empty
+        Fixed configuration shared by every case.
+
+    Raises
+    ------
+    SpecError
+        If a sequence is empty or a value is not positive.
 
     Examples
     --------
@@ -99,7 +156,28 @@ class SweepGrid:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepGrid:
-        """Build from a mapping, e.g. a parsed YAML or JSON experiment file."""
+        """Build from a mapping, e.g. a parsed YAML or JSON experiment file.
+
+        Parameters
+        ----------
+        data : Mapping[str, Any]
+            The grid's fields by name; ``windows`` items are pairs or None.
+
+        Returns
+        -------
+        SweepGrid
+            The validated grid.
+
+        Raises
+        ------
+        SpecError
+            If a key is unknown or a value is invalid.
+
+        Examples
+        --------
+        >>> SweepGrid.from_dict({"policies": ["sr"], "windows": [[0, 60], None]}).windows
+        ((0.0, 60.0), None)
+        """
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -114,7 +192,19 @@ class SweepGrid:
             raise SpecError(f"cannot build a SweepGrid from {dict(data)!r}: {exc}") from exc
 
     def cases(self) -> list[SweepCase]:
-        """Every case, each with its own seed derived from the grid seed and its index."""
+        """Every case of the cross product; each carries the grid's seed.
+
+        Returns
+        -------
+        list of SweepCase
+            One case per combination, policies varying slowest and windows fastest.
+
+        Examples
+        --------
+        >>> [(c.policy, c.devices) for c in SweepGrid(policies=("sr", "alpaserve"),
+        ...                                              devices=(4, 8)).cases()]
+        [('sr', 4), ('sr', 8), ('alpaserve', 4), ('alpaserve', 8)]
+        """
         out = []
         combos = itertools.product(self.policies, self.devices, self.rate_scales,
                                    self.cv_scales, self.slo_scales, self.windows)
@@ -127,7 +217,33 @@ class SweepGrid:
 
 @dataclass(frozen=True, kw_only=True)
 class SweepReport:
-    """What a call to :func:`run_sweep` did."""
+    """What a call to :func:`run_sweep` did.
+
+    Parameters
+    ----------
+    total : int
+        Cases in the sweep.
+    skipped_done : int
+        Cases already in the output file, not rerun.
+    completed : int
+        Cases run and written in this call.
+    failed : dict of str to str
+        Error message of each failed case, by ``case_id``.
+    torn_rows_dropped : int
+        CSV rows cut by an earlier kill, dropped on resume.
+    path : pathlib.Path
+        The output file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     report = run_sweep(SweepGrid(policies=("a", "b")), Path(d, "out.csv"),
+    ...                        runner=lambda case: {"x": 1})
+    >>> report.total, report.completed, report.skipped_done, report.failed
+    (2, 2, 0, {})
+    """
 
     total: int
     skipped_done: int
@@ -138,7 +254,15 @@ class SweepReport:
 
 
 class SweepError(AlpaServeError):
-    """A sweep that cannot run (bad output file, failing cases)."""
+    """A sweep that cannot run (bad output file, failing cases).
+
+    Examples
+    --------
+    >>> run_sweep(SweepGrid(policies=("sr",)), "results.txt", runner=dict)
+    Traceback (most recent call last):
+    ...
+    alpaserve.sweep.runner.SweepError: sweep output 'results.txt' must end in .csv or .parquet
+    """
 
 
 # ---------------------------------------------------------------------- storage
@@ -152,7 +276,36 @@ def _format_of(path: Path) -> str:
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """Rows already written to ``path`` (empty if it does not exist)."""
+    """Rows already written to ``path`` (empty if it does not exist).
+
+    A CSV whose last row was torn by a kill is repaired (the torn row dropped).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.csv`` or ``.parquet`` sweep output.
+
+    Returns
+    -------
+    list of dict of str to Any
+        One dict per row, in file order.
+
+    Raises
+    ------
+    SweepError
+        If the file exists and its suffix is neither ``.csv`` nor ``.parquet``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = run_sweep(SweepGrid(policies=("a",)), Path(d, "out.csv"),
+    ...                   runner=lambda case: {"x": 1})
+    ...     rows = read_results(Path(d, "out.csv"))
+    >>> [(r["x"], r["seed"]) for r in rows]
+    [(1, 0)]
+    """
     rows, _ = _read_rows(Path(path))
     return rows
 
@@ -229,6 +382,47 @@ def run_sweep(
 
     ``workers=1`` runs in this process (simplest to debug); ``workers>1`` uses a process
     pool; ``use_ray`` (or a ``ray_address``) sends cases to Ray tasks instead.
+
+    Parameters
+    ----------
+    grid : SweepGrid or iterable of SweepCase
+        The cases.
+    out : str or pathlib.Path
+        Output file, ``.csv`` (appended) or ``.parquet`` (rewritten atomically).
+    runner : callable
+        Picklable ``runner(case) -> Mapping`` of metrics; must not return the reserved
+        columns ``case_id``, ``seed``, ``version`` or ``config``.
+    workers : int, default 1
+        Processes; 1 runs in this process.
+    use_ray : bool, default False
+        Run the cases as Ray tasks.
+    ray_address : str, optional
+        Address of a Ray cluster to connect to (implies ``use_ray``).
+    progress : bool, default False
+        Show a progress bar.
+
+    Returns
+    -------
+    SweepReport
+        Counts of cases done, skipped and failed (with their errors).
+
+    Raises
+    ------
+    SweepError
+        If the output suffix is unsupported, cases repeat, or a runner's columns differ
+        from the file's. A case whose runner raises an ``AlpaServeError`` is recorded as
+        failed instead.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> grid = SweepGrid(policies=("a", "b"))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     first = run_sweep(grid, Path(d, "out.csv"), runner=lambda case: {"x": 1})
+    ...     again = run_sweep(grid, Path(d, "out.csv"), runner=lambda case: {"x": 1})
+    >>> first.completed, again.completed, again.skipped_done
+    (2, 0, 2)
     """
     from alpaserve import __version__
 

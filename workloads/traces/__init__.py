@@ -7,16 +7,16 @@ the file, line and column, unless ``on_error="skip"`` was asked for.
 """
 
 from workloads.traces._common import OnError, TraceReadResult
-from workloads.traces.azure_functions_2019 import (
+from workloads.traces.azure.functions_2019 import (
     AzureFunctions2019Spec,
     azure_functions_2019_paths,
     read_azure_functions_2019,
 )
-from workloads.traces.azure_functions_2021 import (
+from workloads.traces.azure.functions_2021 import (
     AzureFunctions2021Spec,
     read_azure_functions_2021,
 )
-from workloads.traces.azure_llm import AzureLLMSpec, parse_timestamp_ns, read_azure_llm
+from workloads.traces.azure.llm import AzureLLMSpec, parse_timestamp_ns, read_azure_llm
 from workloads.traces.generic_csv import GenericCsvSpec, read_generic_csv, write_generic_csv
 
 __all__ = [

@@ -41,7 +41,21 @@ _COLUMN_OF = {"slo_s": "slo", "prompt_tokens": "prompt_tokens", "output_tokens":
 
 @dataclass(frozen=True, kw_only=True)
 class GenericCsvSpec:
-    """How to read a generic CSV; ``require_sorted`` rejects arrivals that go back in time."""
+    """How to read a generic CSV; ``require_sorted`` rejects arrivals that go back in time.
+
+    Parameters
+    ----------
+    require_sorted : bool, default False
+        Reject arrivals that go back in time; otherwise rows are sorted on load.
+    on_error : {"raise", "skip"}, default "raise"
+        On a malformed row, raise :class:`TraceFormatError` naming file, line and column,
+        or skip it and count it in the result.
+
+    Examples
+    --------
+    >>> GenericCsvSpec(on_error="skip").require_sorted
+    False
+    """
 
     require_sorted: bool = False
     on_error: OnError = "raise"
@@ -52,6 +66,24 @@ def read_generic_csv(paths: PathLike | Sequence[PathLike], spec: GenericCsvSpec 
     """Stream one or more generic request CSVs into a workload.
 
     Models are named in order of first appearance.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths
+        CSVs with an ``arrival_s,model`` header plus any of ``slo_s``, ``prompt_tokens``,
+        ``output_tokens``.
+    spec : GenericCsvSpec, optional
+        Ordering and error handling; default ``GenericCsvSpec()``.
+
+    Returns
+    -------
+    TraceReadResult
+        The workload and the counts of the rows skipped or dropped.
+
+    Raises
+    ------
+    TraceFormatError
+        On a malformed header or row (with ``on_error="raise"``).
 
     Examples
     --------
@@ -130,6 +162,13 @@ def read_generic_csv(paths: PathLike | Sequence[PathLike], spec: GenericCsvSpec 
 
 def write_generic_csv(workload: Workload, path: str | os.PathLike[str]) -> None:
     """Write ``workload`` as a generic CSV (floats in shortest round-trip form).
+
+    Parameters
+    ----------
+    workload : Workload
+        The requests; every optional column present is written.
+    path : str or os.PathLike
+        The file to create or overwrite.
 
     Examples
     --------

@@ -59,6 +59,30 @@ class AzureFunctions2019Spec:
     independently and uniformly (a Poisson process conditioned on its count); ``"gamma"``
     spaces them by Gamma gaps of CV ``cv``, normalised to fit the minute (``cv = 1`` matches
     uniform); ``"even"`` spaces them evenly.
+
+    Parameters
+    ----------
+    mapping : FunctionMapping
+        How functions map onto models.
+    minutes : tuple of (int, int), default (0, 1440)
+        Minutes ``[lo, hi)`` of each day to read, ``0 <= lo < hi <= 1440``.
+    within_minute : {"uniform", "gamma", "even"}, default "uniform"
+        How a minute's invocations are placed within it.
+    cv : float, default 1.0
+        CV of the Gamma gaps for ``"gamma"``; finite, non-negative.
+    on_error : {"raise", "skip"}, default "raise"
+        On a malformed row, raise :class:`TraceFormatError` naming file, line and column,
+        or skip it and count it in the result.
+
+    Raises
+    ------
+    WorkloadError
+        If ``minutes``, ``within_minute`` or ``cv`` is out of range.
+
+    Examples
+    --------
+    >>> AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1), minutes=(0, 60)).minutes
+    (0, 60)
     """
 
     mapping: FunctionMapping
@@ -81,6 +105,18 @@ class AzureFunctions2019Spec:
 
 def azure_functions_2019_paths(directory: PathLike, days: Sequence[int]) -> list[Path]:
     """The files of the given days (1-based, as in ``d01``) under ``directory``.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Folder holding ``invocations_per_function_md.anon.dNN.csv`` files.
+    days : sequence of int
+        Day numbers, 1-based.
+
+    Returns
+    -------
+    list of pathlib.Path
+        One path per day, in the order given (existence is not checked).
 
     Examples
     --------
@@ -131,6 +167,27 @@ def _parse_counts(fields: list[str], first_minute: int, path: str,
 def read_azure_functions_2019(paths: PathLike | Sequence[PathLike], spec: AzureFunctions2019Spec,
                               *, seed: SeedLike) -> TraceReadResult:
     """Stream one or more consecutive days of the 2019 trace into a workload.
+
+    The file at 0-based position ``k`` of ``paths`` starts at ``k * 86400`` seconds.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths
+        The per-day invocation-count CSVs, in day order.
+    spec : AzureFunctions2019Spec
+        Function mapping, minutes and placement within a minute.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of randomness for the arrival times within each minute.
+
+    Returns
+    -------
+    TraceReadResult
+        The workload and the counts of the rows skipped or dropped.
+
+    Raises
+    ------
+    TraceFormatError
+        On a malformed header or row (with ``on_error="raise"``).
 
     Examples
     --------

@@ -51,6 +51,21 @@ class AzureLLMSpec:
     ``require_sorted``: timestamps must not decrease (the published traces are sorted); a
     row that goes back in time is malformed. Without it, rows are sorted on load and times
     are taken relative to the earliest.
+
+    Parameters
+    ----------
+    model : str, default "llm"
+        The model every request targets.
+    require_sorted : bool, default True
+        Reject timestamps that go back in time.
+    on_error : {"raise", "skip"}, default "raise"
+        On a malformed row, raise :class:`TraceFormatError` naming file, line and column,
+        or skip it and count it in the result.
+
+    Examples
+    --------
+    >>> AzureLLMSpec(model="gpt-20b").require_sorted
+    True
     """
 
     model: str = "llm"
@@ -65,7 +80,21 @@ class AzureLLMSpec:
 def parse_timestamp_ns(text: str) -> int:
     """Nanoseconds since 1970-01-01 (UTC when an offset is given) of a trace timestamp.
 
-    Raises ``ValueError`` for text that is not such a timestamp.
+    Parameters
+    ----------
+    text : str
+        ``YYYY-MM-DD HH:MM:SS`` (or with ``T``), up to 9 decimals, an optional ``Z`` or
+        ``±hh:mm`` offset.
+
+    Returns
+    -------
+    int
+        Nanoseconds since the Unix epoch.
+
+    Raises
+    ------
+    ValueError
+        For text that is not such a timestamp.
 
     Examples
     --------
@@ -96,6 +125,26 @@ def parse_timestamp_ns(text: str) -> int:
 def read_azure_llm(paths: PathLike | Sequence[PathLike], spec: AzureLLMSpec | None = None,
                    ) -> TraceReadResult:
     """Stream an Azure LLM inference trace (one or more files, in time order) into a workload.
+
+    Times are seconds from the first request; context and generated tokens become
+    ``prompt_tokens`` and ``output_tokens``.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths
+        CSVs with ``TIMESTAMP,ContextTokens,GeneratedTokens`` headers.
+    spec : AzureLLMSpec, optional
+        Model name, ordering and error handling; default ``AzureLLMSpec()``.
+
+    Returns
+    -------
+    TraceReadResult
+        The workload and the counts of the rows skipped or dropped.
+
+    Raises
+    ------
+    TraceFormatError
+        On a malformed header or row (with ``on_error="raise"``).
 
     Examples
     --------

@@ -48,6 +48,30 @@ class AzureFunctions2021Spec:
     Only arrivals in ``[start, end)`` (trace seconds; ``None`` = unbounded) are kept; the
     others are counted in ``counters["out_of_range"]``. With ``rebase``, times are shifted so
     that ``start`` (or, without a ``start``, the earliest kept arrival) is 0.
+
+    Parameters
+    ----------
+    mapping : FunctionMapping
+        How functions map onto models.
+    start, end : float, optional
+        Range of trace seconds to keep; finite, ``end > start``.
+    rebase : bool, default True
+        Shift times so the kept range starts at 0.
+    on_error : {"raise", "skip"}, default "raise"
+        On a malformed row, raise :class:`TraceFormatError` naming file, line and column,
+        or skip it and count it in the result.
+
+    Raises
+    ------
+    WorkloadError
+        If ``start`` or ``end`` is not finite or ``end <= start``.
+
+    Examples
+    --------
+    >>> AzureFunctions2021Spec(mapping=FunctionMapping(num_models=1), start=5.0, end=1.0)
+    Traceback (most recent call last):
+    ...
+    workloads.errors.WorkloadError: end 1.0 must exceed start 5.0
     """
 
     mapping: FunctionMapping
@@ -68,6 +92,25 @@ class AzureFunctions2021Spec:
 def read_azure_functions_2021(paths: PathLike | Sequence[PathLike], spec: AzureFunctions2021Spec,
                               ) -> TraceReadResult:
     """Stream the 2021 invocation trace (one or more files) into a workload.
+
+    An invocation arrives at ``end_timestamp - duration``.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths
+        The trace files (``app,func,end_timestamp,duration`` with a header).
+    spec : AzureFunctions2021Spec
+        Function mapping, time range and error handling.
+
+    Returns
+    -------
+    TraceReadResult
+        The workload and the counts of the rows skipped or dropped.
+
+    Raises
+    ------
+    TraceFormatError
+        On a malformed header or row (with ``on_error="raise"``).
 
     Examples
     --------
