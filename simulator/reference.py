@@ -372,5 +372,22 @@ class _Run:
 
 def run_reference(prepared: PreparedWorkload, tables: PlacementTables,
                   options: SimulationOptions) -> SimResult:
-    """Simulate with SimPy (see :mod:`simulator.semantics`)."""
+    """Simulate with SimPy (see :mod:`simulator.semantics`).
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once (see :func:`simulator.prepared.prepare`).
+    tables : PlacementTables
+        The placement, compiled for this workload's models
+        (see :func:`simulator.semantics.compile_placement`).
+    options : SimulationOptions
+        Dispatch rule, admission, batching, overheads and trimming; ``engine`` and
+        ``threads`` are ignored here.
+
+    Returns
+    -------
+    SimResult
+        Per-request outcomes (``engine="reference"``), identical to the fast engine's.
+    """
     return _Run(prepared, tables, options).run()
