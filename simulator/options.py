@@ -127,6 +127,7 @@ class SimulationOptions:
 
     @property
     def batching(self) -> bool:
+        """Whether batches larger than 1 are allowed (``max_batch > 1``)."""
         return self.max_batch > 1
 
     def with_(self, **changes: Any) -> SimulationOptions:

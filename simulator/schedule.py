@@ -122,6 +122,7 @@ class PlacementSchedule:
 
     @property
     def starts(self) -> list[float]:
+        """The windows' start times in seconds."""
         return [t for t, _ in self.windows]
 
     def window_of(self, time: float) -> int:
