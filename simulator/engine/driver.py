@@ -108,8 +108,23 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
     Runs without batching or stage starts, under earliest-finish or AlpaServe's rule, take
     the recording kernels of :mod:`simulator.engine.record` (earliest-finish runs without
     trimming time-parallel on ``options.threads``); the rest take the general kernels.
-    ``kernels`` overrides the general ``(pipeline, batching, summary)`` kernels, e.g. with
-    their ``py_func`` to run the uncompiled code.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    tables : PlacementTables
+        The placement compiled for ``prepared`` with ``options``' batch limit and inflation.
+    options : SimulationOptions
+        How the run goes (``engine`` is not read).
+    kernels : tuple of callables, optional
+        Replaces the general ``(pipeline, batching, summary)`` kernels, e.g. with their
+        ``py_func`` to run the uncompiled code; the recording kernels are then not used.
+
+    Returns
+    -------
+    SimResult
+        Every request's outcome (``engine="fast"``), identical to the reference engine's.
     """
     M = len(prepared.model_names)
     if not kernels and recordable(tables, M, options):
@@ -158,7 +173,23 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
 
 def _specialised(tables: PlacementTables, num_models: int,
                  options: SimulationOptions) -> bool:
-    """Whether the per-stage-count attainment kernel applies (else the general kernels)."""
+    """Whether the per-stage-count attainment kernel applies (else the general kernels).
+
+    Parameters
+    ----------
+    tables : PlacementTables
+        The compiled placement.
+    num_models : int
+        Models in the workload.
+    options : SimulationOptions
+        The run's options.
+
+    Returns
+    -------
+    bool
+        True for earliest-finish runs without batching, with numba, at least one group and
+        model, and at most :data:`~simulator.engine.kernels.MAX_FIXED_STAGES` stages.
+    """
     return (fast.HAVE_NUMBA and not options.batching and options.policy == "earliest-finish"
             and tables.num_groups > 0 and num_models > 0
             and tables.max_stages <= fast.MAX_FIXED_STAGES)
@@ -176,6 +207,22 @@ def batch_plan(tables: Sequence[PlacementTables], num_models: int,
     Placements the specialised kernel takes are grouped by stage count into batches of at
     most :data:`MAX_INTERLEAVED`, small enough that there are at least ``workers`` batches
     when there are that many placements; every other placement is a batch of its own.
+
+    Parameters
+    ----------
+    tables : Sequence[PlacementTables]
+        The compiled placements.
+    num_models : int
+        Models in the workload.
+    options : SimulationOptions
+        The runs' options (they decide which kernel each placement takes).
+    workers : int, default 1
+        Threads that will run the batches.
+
+    Returns
+    -------
+    list of list of int
+        Batches of indices into ``tables``; every index appears in exactly one batch.
     """
     by_stages: dict[int, list[int]] = {}
     plan: list[list[int]] = []
@@ -199,6 +246,28 @@ def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTable
     :func:`batch_plan` groups them), or be a single placement of any kind. With
     ``threads > 1`` a long workload is also cut into time-parallel spans
     (:mod:`simulator.engine.parallel`); the counts are exact either way.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    tables : Sequence[PlacementTables]
+        The placements, compiled for ``prepared`` and ``options``.
+    options : SimulationOptions
+        The runs' options.
+    threads : int, default 1
+        Threads for the time-parallel spans of one pass.
+
+    Returns
+    -------
+    list of AttainmentSummary
+        Per placement, in order: per-model good and measured counts.
+
+    Raises
+    ------
+    SimulationError
+        If several placements are given that do not all take the specialised kernel with
+        one stage count.
     """
     M = len(prepared.model_names)
     if not tables:
@@ -276,12 +345,36 @@ def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
     Earliest-finish without batching runs a kernel specialised to the stage count (see
     :func:`simulator.engine.kernels._make_attainment_kernel`), on ``options.threads`` threads;
     other cases use the general kernels.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    tables : PlacementTables
+        The placement, compiled for ``prepared`` and ``options``.
+    options : SimulationOptions
+        The run's options.
+
+    Returns
+    -------
+    AttainmentSummary
+        Per-model good and measured counts, equal to those :func:`run_fast` reports.
     """
     return attainment_batch(prepared, [tables], options, threads=_threads(options))[0]
 
 
 def warm_up(stage_counts: Sequence[int] = (1,)) -> float:
-    """Compile (or load from cache) the kernels for these stage counts; returns the seconds.
+    """Compile (or load from cache) the kernels for these stage counts.
+
+    Parameters
+    ----------
+    stage_counts : Sequence[int], default (1,)
+        Pipeline stage counts to compile the kernels for (each >= 1).
+
+    Returns
+    -------
+    float
+        Wall-clock seconds spent.
 
     Examples
     --------

@@ -17,9 +17,34 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
                    group: Any, served_gm: Any) -> tuple[int, int, int, float, int, float]:
     """One pass of :func:`simulator.result.summarize`; latencies go to ``lat_buf``.
 
-    Returns ``(served, dropped, unserved, latency_sum, num_latencies, max_finish)``; the sum
-    is left to right, like ``cumsum`` in the NumPy version. When ``served_gm`` has rows,
-    ``served_gm[group[i], m] +=`` every served request (measured or not), for busy time.
+    The latency sum is left to right, like ``cumsum`` in the NumPy version.
+
+    Parameters
+    ----------
+    arrival, deadline, finish : numpy.ndarray of float64, shape (n,)
+        Per request, in seconds: arrival, ``arrival + slo`` and finish (NaN unless served).
+    codes : numpy.ndarray of int, shape (n,)
+        Per request: its model code.
+    status : numpy.ndarray of int8, shape (n,)
+        Per request: status code.
+    i0, i1 : int
+        Measured requests are ``i0 <= i < i1``.
+    req_pm, good_pm : numpy.ndarray of int64, shape (M,)
+        Incremented: measured and good requests per model.
+    lat_buf : numpy.ndarray of float64
+        Receives the measured served latencies in order (room for ``i1 - i0``).
+    group : numpy.ndarray of int32, shape (n,)
+        Per request: its group; read only when ``served_gm`` has rows.
+    served_gm : numpy.ndarray of int64, shape (G, M) or (0, M)
+        When it has rows, ``served_gm[group[i], m] +=`` every served request (measured or
+        not), for busy time.
+
+    Returns
+    -------
+    tuple
+        ``(served, dropped, unserved, latency_sum, num_latencies, max_finish)``: measured
+        counts, the latency sum in seconds, the number of latencies written, and the
+        latest finish of any served request (``-inf`` if none).
     """
     count_served = served_gm.shape[0] > 0
     served = 0
@@ -61,7 +86,21 @@ def _bucket(v: int, lo: int, shift: int, nb: int) -> int:
 def histogram_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, hist: Any) -> None:
     """``hist[k] +=`` the values ``a[i] - b[i]`` (where ``status[i]`` is SERVED; every
     ``a[i]`` when ``status`` is empty) whose bit pattern is in bucket ``k``
-    (``(bits - lo) >> shift``, clipped to the histogram)."""
+    (``(bits - lo) >> shift``, clipped to the histogram).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of float64
+        The values are ``a[i] - b[i]`` (``a[i]`` alone when ``status`` is empty).
+    status : numpy.ndarray of int8
+        Per ``i``: only SERVED entries count; empty to take every ``a[i]``.
+    lo : int
+        Bit pattern of the histogram's lower bound.
+    shift : int
+        Bits dropped from ``bits - lo`` to form a bucket index.
+    hist : numpy.ndarray of int64
+        The histogram, incremented in place.
+    """
     nb = hist.shape[0]
     plain = status.shape[0] == 0
     value = np.empty(1)
@@ -76,7 +115,21 @@ def histogram_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, hist: Any
 def gather_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, slot: Any, picked: Any,
                   fill: Any) -> None:
     """Copy each value of :func:`histogram_kernel` whose bucket has a slot ``s >= 0`` to
-    ``picked[fill[s]]``, advancing ``fill[s]``."""
+    ``picked[fill[s]]``, advancing ``fill[s]``.
+
+    Parameters
+    ----------
+    a, b, status : numpy.ndarray
+        The values, as for :func:`histogram_kernel`.
+    lo, shift : int
+        The bucketing, as for :func:`histogram_kernel`.
+    slot : numpy.ndarray of int64
+        Per bucket: its slot, or -1 for a bucket not wanted.
+    picked : numpy.ndarray of float64
+        Receives the gathered values.
+    fill : numpy.ndarray of int64
+        Per slot: where its next value goes in ``picked``; advanced in place.
+    """
     nb = slot.shape[0]
     plain = status.shape[0] == 0
     value = np.empty(1)
@@ -93,7 +146,22 @@ def gather_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, slot: Any, p
 @_njit(cache=True, nogil=True)
 def served_sum_kernel(finish: Any, arrival: Any, status: Any, start: float = 0.0) -> float:
     """``start`` plus the served requests' latencies summed left to right, as the kernels
-    add them."""
+    add them.
+
+    Parameters
+    ----------
+    finish, arrival : numpy.ndarray of float64, shape (n,)
+        Per request, in seconds.
+    status : numpy.ndarray of int8, shape (n,)
+        Per request: only SERVED requests count.
+    start : float, default 0.0
+        The running sum to carry on from, in seconds.
+
+    Returns
+    -------
+    float
+        The sum in seconds.
+    """
     total = start
     for i in range(finish.shape[0]):
         if status[i] == SERVED:
@@ -108,7 +176,28 @@ def gather_plan_kernel(hists: Any, kth: Any, slot: Any, bucket: Any, rank: Any,
     wanted order statistic ``kth[j]`` (ascending), a slot per wanted bucket (``slot[b]``,
     -1 for the others; ``slot`` starts at -1), where each slot's values begin in the
     gathered array (``offset``) and where chunk ``c`` writes its share (``starts[c, s]``).
-    Returns the number of slots."""
+
+    Parameters
+    ----------
+    hists : numpy.ndarray of int64, shape (C, B)
+        Per chunk: its histogram of :func:`histogram_kernel`.
+    kth : numpy.ndarray of int64, shape (K,)
+        Wanted 0-based ranks, ascending.
+    slot : numpy.ndarray of int64, shape (B,)
+        All -1 on entry; receives each wanted bucket's slot.
+    bucket, rank : numpy.ndarray of int64, shape (K,)
+        Receive each wanted rank's bucket and its rank inside the bucket.
+    offset : numpy.ndarray of int64, shape (K + 1,)
+        Receives where each slot's values begin in the gathered array (and where the
+        last ends).
+    starts : numpy.ndarray of int64, shape (C, K)
+        Receives where chunk ``c`` writes its share of slot ``s``.
+
+    Returns
+    -------
+    int
+        The number of slots (distinct wanted buckets).
+    """
     C, nb = hists.shape
     K = kth.shape[0]
     below = 0
