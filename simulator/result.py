@@ -237,6 +237,14 @@ class SimResult:
         SimulationError
             If neither or both SLO forms are given, a column has the wrong shape, arrivals
             are not sorted or a status is out of range.
+
+        Examples
+        --------
+        >>> r = SimResult.from_outcomes(model_names=("a",), group_names=("g0",),
+        ...     arrival=[0.0, 1.0], model_codes=[0, 0], start=[0.0, 1.0], finish=[0.5, 2.0],
+        ...     group=[0, 0], status=[SERVED, SERVED], slo_of_model=[0.8])
+        >>> r.good.tolist(), r.attainment, r.latency_p50
+        ([True, False], 0.5, 0.75)
         """
         if (slo is None) == (slo_of_model is None):
             raise SimulationError("give exactly one of slo (per request) and slo_of_model")
@@ -372,6 +380,16 @@ class SimResult:
             One row per request with columns ``arrival``, ``model`` (categorical),
             ``slo``, ``start``, ``finish``, ``latency`` (seconds), ``group`` and ``status``
             (categorical), ``batch_size`` and ``good``.
+
+        Examples
+        --------
+        >>> r = SimResult.from_outcomes(model_names=("a",), group_names=("g0",),
+        ...     arrival=[0.0, 1.0], model_codes=[0, 0], start=[0.0, 1.0], finish=[0.5, 2.0],
+        ...     group=[0, 0], status=[SERVED, SERVED], slo_of_model=[0.8])
+        >>> r.to_dataframe()[["arrival", "latency", "good"]]
+           arrival  latency   good
+        0      0.0      0.5   True
+        1      1.0      1.0  False
         """
         import pandas as pd
 

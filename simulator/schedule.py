@@ -137,6 +137,14 @@ class PlacementSchedule:
         -------
         int
             Index into :attr:`windows`.
+
+        Examples
+        --------
+        >>> from simulator._examples import tiny_placement
+        >>> p, _ = tiny_placement()
+        >>> s = PlacementSchedule(windows=((0.0, p), (60.0, p)))
+        >>> s.window_of(-5.0), s.window_of(60.0)
+        (0, 1)
         """
         return max(0, int(np.searchsorted(self.starts, time, side="right")) - 1)
 
@@ -194,6 +202,15 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
     ------
     SimulationError
         For batching, another policy, or a missing or non-positive SLO.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> p, db = tiny_placement()
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 10.0], model="bert-1.3b")
+    >>> r = simulate_schedule(schedule_from([p, p], [0.0, 5.0]), db, w, slo=0.5)
+    >>> r.finish.tolist(), r.engine
+    ([0.1, 0.2, 10.1], 'schedule')
     """
     opts = options or SimulationOptions()
     if opts.max_batch != 1:
@@ -292,6 +309,13 @@ def schedule_from(placements: Sequence[Placement], starts: Sequence[float]) -> P
     ------
     SimulationError
         If the lengths differ or the schedule is invalid.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> p, _ = tiny_placement()
+    >>> schedule_from([p, p], [0.0, 30.0]).starts
+    [0.0, 30.0]
     """
     if len(placements) != len(starts):
         raise SimulationError(f"{len(placements)} placements for {len(starts)} start times")

@@ -127,6 +127,14 @@ class PlacementTables:
         Largest batch size compiled in (>= 1).
     stage_inflation : float
         The inflation factor per stage applied to ``lat``.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> p, db = tiny_placement(stages=2)
+    >>> t = compile_placement(p, db, ["bert-1.3b"], max_batch=2)
+    >>> t.lat.shape, t.sizes.tolist(), t.num_sizes.tolist()
+    ((1, 1, 2, 2), [[[1, 2]]], [[2]])
     """
 
     group_names: tuple[str, ...]

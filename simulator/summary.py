@@ -41,6 +41,13 @@ class Summary:
     max_finish : float
         The latest finish in seconds of any served request, measured or not (``-inf``
         when none was served).
+
+    Examples
+    --------
+    >>> a = np.array([0.0, 1.0]); f = np.array([0.5, 2.0])
+    >>> s = summarize(a, np.array([0, 0]), a + 0.8, f, np.array([SERVED, SERVED]), 0, 2, 1)
+    >>> s.good_per_model.tolist(), s.latency_percentiles, s.max_finish
+    ([1], (0.75, 0.95, 0.995), 2.0)
     """
 
     requests_per_model: npt.NDArray[np.int64]
