@@ -125,6 +125,23 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
     -------
     SimResult
         Every request's outcome (``engine="fast"``), identical to the reference engine's.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> run_fast(w, t, SimulationOptions()).finish.round(2).tolist()
+    [0.1, 0.2, 0.3]
+    >>> t2 = compile_placement(p, db, w.model_names, max_batch=2)
+    >>> r = run_fast(w, t2, SimulationOptions(max_batch=2))
+    >>> r.batch_size.tolist(), r.finish.tolist()
+    ([1, 2, 2], [0.1, 0.25, 0.25])
     """
     M = len(prepared.model_names)
     if not kernels and recordable(tables, M, options):
@@ -223,6 +240,15 @@ def batch_plan(tables: Sequence[PlacementTables], num_models: int,
     -------
     list of list of int
         Batches of indices into ``tables``; every index appears in exactly one batch.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.semantics import compile_placement
+    >>> p, db = tiny_placement()
+    >>> t = compile_placement(p, db, ["bert-1.3b"])
+    >>> batch_plan([t, t, t], 1, SimulationOptions(), workers=2)
+    [[0, 1], [2]]
     """
     by_stages: dict[int, list[int]] = {}
     plan: list[list[int]] = []
@@ -268,6 +294,19 @@ def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTable
     SimulationError
         If several placements are given that do not all take the specialised kernel with
         one stage count.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> [s.good_per_model.tolist() for s in attainment_batch(w, [t, t], SimulationOptions())]
+    [[3], [3]]
     """
     M = len(prepared.model_names)
     if not tables:
@@ -359,6 +398,19 @@ def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
     -------
     AttainmentSummary
         Per-model good and measured counts, equal to those :func:`run_fast` reports.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> attainment_fast(w, t, SimulationOptions()).attainment
+    1.0
     """
     return attainment_batch(prepared, [tables], options, threads=_threads(options))[0]
 

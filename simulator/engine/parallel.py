@@ -235,6 +235,16 @@ def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
         Each span's statistics after its repair.
     reran : list of int
         Per span, how many requests its repair reran (see :func:`run_time_parallel`).
+
+    Examples
+    --------
+    >>> outs = (np.zeros(4), np.zeros(4), np.zeros(4, np.int32), np.zeros(4, np.int8))
+    >>> def run(begin, end, state, outputs, totals, stride, snap_out, couple):
+    ...     totals.count[0] += end - begin
+    ...     return end - begin
+    >>> totals, reran = record_time_parallel([0, 4], (1, 1), outs, 1, run, None)
+    >>> totals[0].count.tolist(), reran
+    ([4], [0])
     """
     num_groups = state_shape[0]
     totals = [SpanTotals(num_groups, num_models) for _ in pairwise(bounds)]

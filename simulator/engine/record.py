@@ -214,6 +214,10 @@ class Recorded:
         The statistics over the measured requests.
     busy : numpy.ndarray of float64, shape (G,)
         Per group: stage-seconds executed (clipped to the window when trimming).
+
+    Examples
+    --------
+    See :func:`record_run`.
     """
 
     start: np.ndarray
@@ -242,6 +246,17 @@ def recordable(tables: PlacementTables, num_models: int, options: SimulationOpti
         True with numba, without batching or stage starts, under earliest-finish or
         AlpaServe's rule, with at least one group and model and at most
         :data:`MAX_RECORD_STAGES` stages.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.semantics import compile_placement
+    >>> p, db = tiny_placement()
+    >>> t = compile_placement(p, db, ["bert-1.3b"])
+    >>> recordable(t, 1, SimulationOptions()) == HAVE_NUMBA
+    True
+    >>> recordable(t, 1, SimulationOptions(max_batch=2))
+    False
     """
     return (HAVE_NUMBA and not options.batching and not options.record_stages
             and options.policy in ("earliest-finish", "alpaserve") and tables.num_groups > 0
@@ -277,6 +292,20 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
     -------
     Recorded
         The per-request outcomes, their statistics and the busy time per group.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> rec = record_run(w, t, SimulationOptions(), threads=1)
+    >>> rec.status.tolist(), rec.summary.num_served, rec.busy.round(2).tolist()
+    ([0, 0, 0], 3, [0.3])
     """
     i0, i1, clip, lo, hi = window or (0, len(prepared), False, 0.0, 0.0)
     n, G, M, S = len(prepared), tables.num_groups, len(prepared.model_names), tables.max_stages

@@ -45,6 +45,16 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
         ``(served, dropped, unserved, latency_sum, num_latencies, max_finish)``: measured
         counts, the latency sum in seconds, the number of latencies written, and the
         latest finish of any served request (``-inf`` if none).
+
+    Examples
+    --------
+    >>> a, f = np.array([0.0, 1.0]), np.array([0.5, 2.0])
+    >>> req, good, buf = np.zeros(1, np.int64), np.zeros(1, np.int64), np.empty(2)
+    >>> summary_kernel(a, np.zeros(2, np.int32), a + 0.8, f, np.zeros(2, np.int8), 0, 2,
+    ...                req, good, buf, np.empty(0, np.int32), np.empty((0, 1), np.int64))
+    (2, 0, 0, 1.5, 2, 2.0)
+    >>> req.tolist(), good.tolist(), buf.tolist()
+    ([2], [1], [0.5, 1.0])
     """
     count_served = served_gm.shape[0] > 0
     served = 0
@@ -100,6 +110,14 @@ def histogram_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, hist: Any
         Bits dropped from ``bits - lo`` to form a bucket index.
     hist : numpy.ndarray of int64
         The histogram, incremented in place.
+
+    Examples
+    --------
+    >>> hist = np.zeros(2, dtype=np.int64)  # bits >> 62: doubles below 2.0 in bucket 0
+    >>> histogram_kernel(np.array([1.0, 2.0, 4.0]), np.empty(0), np.empty(0, np.int8), 0, 62,
+    ...                  hist)
+    >>> hist.tolist()
+    [1, 2]
     """
     nb = hist.shape[0]
     plain = status.shape[0] == 0
@@ -129,6 +147,14 @@ def gather_kernel(a: Any, b: Any, status: Any, lo: int, shift: int, slot: Any, p
         Receives the gathered values.
     fill : numpy.ndarray of int64
         Per slot: where its next value goes in ``picked``; advanced in place.
+
+    Examples
+    --------
+    >>> picked, fill = np.empty(2), np.zeros(1, dtype=np.int64)
+    >>> gather_kernel(np.array([1.0, 2.0, 4.0]), np.empty(0), np.empty(0, np.int8), 0, 62,
+    ...               np.array([-1, 0]), picked, fill)
+    >>> picked.tolist(), fill.tolist()
+    ([2.0, 4.0], [2])
     """
     nb = slot.shape[0]
     plain = status.shape[0] == 0
@@ -161,6 +187,12 @@ def served_sum_kernel(finish: Any, arrival: Any, status: Any, start: float = 0.0
     -------
     float
         The sum in seconds.
+
+    Examples
+    --------
+    >>> served_sum_kernel(np.array([0.5, 9.0, 2.0]), np.array([0.0, 0.5, 1.0]),
+    ...                   np.array([0, 1, 0], np.int8), 10.0)
+    11.5
     """
     total = start
     for i in range(finish.shape[0]):
@@ -197,6 +229,17 @@ def gather_plan_kernel(hists: Any, kth: Any, slot: Any, bucket: Any, rank: Any,
     -------
     int
         The number of slots (distinct wanted buckets).
+
+    Examples
+    --------
+    >>> slot = np.full(2, -1, dtype=np.int64)
+    >>> bucket, rank = np.empty(2, np.int64), np.empty(2, np.int64)
+    >>> offset, starts = np.empty(3, np.int64), np.empty((1, 2), np.int64)
+    >>> gather_plan_kernel(np.array([[1, 2]]), np.array([0, 2]), slot, bucket, rank, offset,
+    ...                    starts)
+    2
+    >>> bucket.tolist(), rank.tolist(), offset.tolist()
+    ([0, 1], [0, 1], [0, 1, 3])
     """
     C, nb = hists.shape
     K = kth.shape[0]
