@@ -63,6 +63,11 @@ class SearchOptions:
         Processes scoring layouts at once (1: in this process).
     progress : bool
         Show progress bars (tqdm).
+
+    Examples
+    --------
+    >>> SearchOptions(refine_top=1).top_models
+    4
     """
 
     max_group_size: int | None = None
@@ -100,6 +105,13 @@ class LogEntry:
         Simulations the phase ran.
     seconds : float
         Wall-clock seconds the layout's screening or refinement took.
+
+    Examples
+    --------
+    >>> e = LogEntry(bucket="all", devices=2, layout="2x1 pp1-tp1", phase="screen", good=3,
+    ...              requests=4, evaluations=5, seconds=0.1)
+    >>> e.attainment
+    0.75
     """
 
     bucket: str
@@ -131,6 +143,10 @@ class SearchOutcome:
         Training requests.
     log : tuple of LogEntry
         Every candidate scored.
+
+    Examples
+    --------
+    See :func:`alpaserve_search`.
     """
 
     placement: Placement
@@ -178,6 +194,15 @@ def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     list of (str, Assignment, int, int)
         One entry: ``"screen"``, the plan, its good training requests and the
         simulations it took.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> [(phase, good) for phase, _, good, _ in
+    ...  screen_layout(sr_space(p), p.train, p, SearchOptions())]
+    [('screen', 260)]
     """
     ev = _evaluator(space, work, problem)
     batch = opts.screen_batch or max(1, space.num_groups // 2)
@@ -212,6 +237,16 @@ def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     list of (str, Assignment, int, int)
         Per phase: its name, the plan, its good training requests and the simulations it
         took.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> screened = screen_layout(sp, p.train, p, SearchOptions())[0][1]
+    >>> [phase for phase, *_ in refine_layout(sp, p.train, p, SearchOptions(), screened)]
+    ['lookahead', 'lookahead+local+fill', 'screen+local+fill']
     """
     ev = _evaluator(space, work, problem)
     greedy = GreedyOptions(top_models=opts.top_models, top_groups=opts.top_groups,
@@ -281,6 +316,10 @@ class BucketResult:
         The plan; None when no layout could host any model.
     log : list of LogEntry
         Every candidate scored.
+
+    Examples
+    --------
+    See :func:`solve_bucket`.
     """
 
     good: int
@@ -309,6 +348,14 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     -------
     BucketResult
         The best plan (ties broken by :func:`pick_robust`) and the log.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> res = solve_bucket(p, [0, 1], [0, 1], SearchOptions())
+    >>> 0 < res.good <= p.train.num_requests, res.assignment.num_replicas >= 2
+    (True, True)
     """
     work = subset_workload(problem.train, model_idx)
     max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
@@ -389,6 +436,16 @@ def pick_robust(finalists: list[tuple[int, Assignment]], work: PreparedWorkload,
     tuple of (int, Assignment)
         The top count and the chosen plan; among equals, the first of the best under
         :func:`stressed` load.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> plan_a = sr_space(p).empty()
+    >>> good, chosen = pick_robust([(5, plan_a), (3, plan_a.copy())], p.train, p)
+    >>> good, chosen is plan_a
+    (5, True)
     """
     top = max(g for g, _ in finalists)
     tied = [a for g, a in finalists if g == top]
@@ -425,6 +482,16 @@ def bucketed_search(problem: Problem, opts: SearchOptions, solver: BucketSolver)
     -------
     SearchOutcome
         The placement with the most good training requests over every split tried.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> def solver(problem, model_idx, device_ids, opts, label):
+    ...     return solve_bucket(problem, model_idx, device_ids, opts, label=label)
+    >>> out = bucketed_search(p, SearchOptions(bucketing=False), solver)
+    >>> out.requests == p.train.num_requests, [e.bucket for e in out.log][:1]
+    (True, ['all'])
     """
     n_dev = problem.cluster.num_devices
     all_idx = list(range(len(problem.models)))
@@ -481,5 +548,12 @@ def alpaserve_search(problem: Problem, options: SearchOptions | None = None) -> 
     -------
     SearchOutcome
         The best placement, its training score and the log of every candidate.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> out = alpaserve_search(tiny_problem(num_models=2, num_devices=2))
+    >>> 0 < out.attainment <= 1, sorted(out.placement.hosted_models)
+    (True, ['m0', 'm1'])
     """
     return bucketed_search(problem, options or SearchOptions(), _solve_bucket_kw)
