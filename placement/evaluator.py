@@ -79,6 +79,11 @@ class EvalOptions:
         -------
         EvalOptions
             ``dispatch="alpaserve"``, ``overhead=0.011``, ``stage_inflation=0.009``.
+
+        Examples
+        --------
+        >>> EvalOptions.alpaserve_compatible().dispatch
+        'alpaserve'
         """
         return cls(dispatch="alpaserve", admission=True, overhead=0.011, stage_inflation=0.009)
 
@@ -125,6 +130,13 @@ class PreparedWorkload:
         :class:`EvalOptions` it was prepared with, folded in once).
     counts : numpy.ndarray of int64, shape (len(model_names),)
         Requests per model.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "a", "b"])
+    >>> p = prepare_workload(w, ["a", "b"], slo=0.5)
+    >>> p.counts.tolist(), p.num_requests, p.duration
+    ([2, 1], 3, 2.0)
     """
 
     model_names: tuple[str, ...]
@@ -151,6 +163,12 @@ class PreparedWorkload:
         -------
         numpy.ndarray of float64, shape (len(model_names),)
             ``counts / duration`` in requests per second (the span is at least 1 ns).
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "a", "b"])
+        >>> prepare_workload(w, ["a", "b"], slo=0.5).rates().tolist()
+        [1.0, 0.5]
         """
         span = max(self.duration, 1e-9)
         return self.counts.astype(np.float64) / span
@@ -227,6 +245,13 @@ class Replica:
     ready_at : float
         Seconds before which the replica cannot start work (a model load); default
         ``-inf``.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "a"])
+    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.5), group_stages=[1])
+    >>> ev.evaluate([Replica(model=0, group=0, latencies=(0.1,), ready_at=0.5)]).good
+    1
     """
 
     model: int
@@ -251,6 +276,10 @@ class Move:
         Group index of the replica to add.
     add_latencies : tuple of float
         Its stage latencies in seconds, one per stage of ``add_group``.
+
+    Examples
+    --------
+    See :meth:`Evaluator.evaluate_moves`.
     """
 
     skip: int = -1
@@ -275,6 +304,10 @@ class ReplicaArrays:
         Model ``m``'s replicas are ``ptr[m]:ptr[m + 1]``.
     active_from, active_until, ready_at : numpy.ndarray of float64, shape (R,)
         Per replica: as in :class:`Replica`, in seconds.
+
+    Examples
+    --------
+    See :meth:`build`.
     """
 
     model: npt.NDArray[np.int64]
@@ -346,6 +379,14 @@ class EvalOutcome:
         Good requests per replica, in the order of ``arrays``.
     arrays : ReplicaArrays
         The placement evaluated.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 1.0], model=["a", "a", "b"])
+    >>> ev = Evaluator(prepare_workload(w, ["a", "b"], slo=0.12), group_stages=[1])
+    >>> out = ev.evaluate([Replica(model=m, group=0, latencies=(0.1,)) for m in (0, 1)])
+    >>> out.good, out.good_per_model.tolist(), out.good_per_replica.tolist()
+    (2, [1, 1], [1, 1])
     """
 
     good: int
@@ -369,6 +410,10 @@ class DetailedOutcome:
         The group dispatched to; -1 when unserved.
     good : int
         Requests served within their SLO.
+
+    Examples
+    --------
+    See :meth:`Evaluator.detailed`.
     """
 
     status: npt.NDArray[np.int8]
@@ -440,6 +485,15 @@ class Evaluator:
         SimulationError
             If a replica's model or group is out of range, or its stage count differs from
             its group's.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0], model=["b"])
+        >>> ev = Evaluator(prepare_workload(w, ["a", "b"], slo=0.5), group_stages=[1, 1])
+        >>> ra = ev.arrays([Replica(model=1, group=0, latencies=(0.1,)),
+        ...                 Replica(model=0, group=1, latencies=(0.2,))])
+        >>> ra.model.tolist(), ra.group.tolist(), ra.ptr.tolist()
+        ([0, 1], [1, 0], [0, 1, 2])
         """
         order = sorted(range(len(replicas)), key=lambda i: (replicas[i].model,
                                                             replicas[i].group, i))
@@ -481,6 +535,14 @@ class Evaluator:
         ------
         SimulationError
             As :meth:`arrays`, for replicas out of range.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+        >>> out = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
+        >>> out.good, ev.num_evaluations
+        (1, 1)
         """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         p = self.prepared
@@ -563,6 +625,14 @@ class Evaluator:
         -------
         DetailedOutcome
             Status, start, finish (overhead included) and group of every request.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+        >>> d = ev.detailed([Replica(model=0, group=0, latencies=(0.1,))])
+        >>> d.status.tolist(), d.finish.tolist(), d.group.tolist(), d.good
+        ([0, 1], [0.1, nan], [0, 0], 1)
         """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         p = self.prepared
