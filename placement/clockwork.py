@@ -41,6 +41,11 @@ class ClockworkOptions:
     ------
     PlacementError
         If ``window`` is not a positive finite number.
+
+    Examples
+    --------
+    >>> ClockworkOptions(window=30.0).oracle
+    False
     """
 
     window: float = 60.0
@@ -66,6 +71,10 @@ class ClockworkOutcome:
         Each window's replicas, in the order of ``starts``.
     log : tuple of LogEntry
         One entry per solved window (windows without requests are not solved).
+
+    Examples
+    --------
+    See :func:`clockwork_pp`.
     """
 
     space: SearchSpace
@@ -157,6 +166,14 @@ def clockwork_pp(problem: Problem, *, work: PreparedWorkload | None = None,
     ------
     PlacementError
         If the workload has no request.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> out = clockwork_pp(p, window=10.0)
+    >>> len(out.starts), len(out.assignments), out.log[0].phase
+    (3, 3, 'clockwork++-sr')
     """
     w = work or problem.train
     if w.num_requests == 0:
@@ -206,6 +223,17 @@ def schedule_replicas(space: SearchSpace, starts: Sequence[float],
     -------
     list of Replica
         Each window's replicas with their active interval and ready time.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> sp = sr_space(tiny_problem(num_models=2, num_devices=1))
+    >>> first, second = sp.empty(), sp.empty()
+    >>> first.add(0, 0); second.add(0, 1)
+    >>> reps = schedule_replicas(sp, [0.0, 10.0], [first, second], bandwidth=1e9)
+    >>> [(r.model, r.active_from, r.active_until, round(r.ready_at, 6)) for r in reps]
+    [(0, -inf, 10.0, -inf), (1, 10.0, inf, 10.000532)]
     """
     reps: list[Replica] = []
     prev = np.zeros((space.num_groups, space.num_models), dtype=bool)
@@ -242,6 +270,13 @@ def evaluate_schedule(problem: Problem, outcome: ClockworkOutcome, work: Prepare
     -------
     int
         Requests of ``work`` served within their SLO.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> 0 < evaluate_schedule(p, clockwork_pp(p, window=10.0), p.train) <= p.train.num_requests
+    True
     """
     ev = Evaluator(work, group_stages=outcome.space.group_stages, options=problem.options)
     starts = [s + offset for s in outcome.starts]

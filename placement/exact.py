@@ -132,6 +132,14 @@ def exact_search(problem: Problem, *, max_group_size: int | None = None,
     ------
     PlacementError
         If the cluster has no layout, or a layout needs too many simulations.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> best, good, layout = exact_search(p)
+    >>> 0 < good <= p.train.num_requests, layout in ("2x1 pp1-tp1", "1x2 pp2-tp1", "1x2 pp1-tp2")
+    (True, True)
     """
     best: tuple[Assignment, int, str] | None = None
     for lay in layouts(problem.cluster, range(problem.cluster.num_devices), max_group_size):

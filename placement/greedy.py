@@ -50,6 +50,11 @@ class GreedyOptions:
         Most moves :func:`local_search` scores per round.
     apply_per_round : int
         Most improving moves on disjoint groups and models applied per round.
+
+    Examples
+    --------
+    >>> GreedyOptions(top_models=4, top_groups=3).batch
+    1
     """
 
     top_models: int = 1
@@ -75,6 +80,10 @@ class GreedyResult:
         Steps (or local-search rounds) taken.
     evaluations : int
         Simulations run.
+
+    Examples
+    --------
+    See :func:`construct`.
     """
 
     assignment: Assignment
@@ -98,6 +107,15 @@ def group_loads(assign: Assignment, rates: npt.NDArray[np.float64]) -> npt.NDArr
     numpy.ndarray of float64, shape (G,)
         Per group: the sum over its models of ``rate / replicas × slowest-stage latency``
         (busy seconds per second; above 1 means overloaded).
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> a = sr_space(tiny_problem(num_models=2, num_devices=2)).empty()
+    >>> a.add(0, 0); a.add(1, 0)
+    >>> group_loads(a, np.array([8.0, 4.0])).tolist()  # 4 req/s x 0.1 s on each
+    [0.4, 0.4]
     """
     sp = assign.space
     reps = np.maximum(assign.replica_counts(), 1)
@@ -171,6 +189,17 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     -------
     GreedyResult
         The best assignment passed through (it stops early once every request is good).
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
+    >>> res = construct(ev, sp.empty())
+    >>> 0 < res.good <= p.train.num_requests, res.evaluations >= res.steps
+    (True, True)
     """
     opts = options or GreedyOptions()
     state = start.copy()
@@ -250,6 +279,18 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
     -------
     GreedyResult
         The improved assignment; ``steps`` counts rounds.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
+    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
+    >>> res = local_search(ev, start, options=GreedyOptions(local_rounds=5))
+    >>> res.good >= ev.evaluate(start.arrays()).good
+    True
     """
     opts = options or GreedyOptions()
     state = start.copy()
@@ -417,6 +458,18 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
     -------
     GreedyResult
         The filled assignment and its good requests.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
+    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
+    >>> res = fill_free_memory(ev, start)
+    >>> res.good >= ev.evaluate(start.arrays()).good, res.assignment.num_replicas >= 2
+    (True, True)
     """
     state = start.copy()
     rates = ev.prepared.rates()
