@@ -39,6 +39,13 @@ class Layout:
         The shape of the equal-size groups.
     group_shapes : tuple of GroupShape
         One shape per group of ``partition``, in its order (leftover groups may differ).
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> lay = layouts(homogeneous_cluster(4), range(3))[-1]
+    >>> lay.key, [s.key for s in lay.group_shapes]
+    ('1x2+1x1 pp1-tp2', ['pp1-tp2', 'pp1-tp1'])
     """
 
     partition: Partition

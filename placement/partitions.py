@@ -140,6 +140,12 @@ def equal_partition(cluster: ClusterSpec, *, device_ids: Sequence[int] | range,
     SpecError
         For a group size that is not a power of two (or spans nodes without being a
         multiple of the node size), duplicate ids or an id outside the cluster.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> equal_partition(homogeneous_cluster(8), device_ids=range(7), group_size=4).groups
+    ((0, 1, 2, 3), (4, 5), (6,))
     """
     ids = sorted(device_ids)
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size <= 0 \
@@ -304,6 +310,14 @@ def shape_fits(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupShap
     -------
     bool
         True when :func:`stage_meshes` accepts it (device count included).
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> c = homogeneous_cluster(16)  # two nodes of 8
+    >>> tp8 = GroupShape(pipeline=1, tensor=8)
+    >>> shape_fits(c, range(4, 12), tp8), shape_fits(c, range(8, 16), tp8)
+    (False, True)
     """
     try:
         stage_meshes(cluster, device_ids, shape)

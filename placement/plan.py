@@ -49,7 +49,16 @@ POLICIES = ("sr", "clockwork++", "alpaserve", "alpaserve-published")
 
 @runtime_checkable
 class WorkloadSource(Protocol):
-    """Anything that draws a workload from a random process."""
+    """Anything that draws a workload from a random process.
+
+    Examples
+    --------
+    >>> class Steady:
+    ...     def sample(self, *, seed):
+    ...         return Workload.from_arrays(arrival=[0.0, 1.0], model="a")
+    >>> isinstance(Steady(), WorkloadSource)
+    True
+    """
 
     def sample(self, *, seed: np.random.SeedSequence) -> Workload:
         """Draw one workload.
@@ -63,6 +72,16 @@ class WorkloadSource(Protocol):
         -------
         Workload
             The sampled requests.
+
+        Examples
+        --------
+        >>> class Uniform:
+        ...     def sample(self, *, seed):
+        ...         rng = np.random.default_rng(seed)
+        ...         return Workload.from_arrays(arrival=np.sort(rng.uniform(0, 10, 5)),
+        ...                                     model="a")
+        >>> len(Uniform().sample(seed=np.random.SeedSequence(0)))
+        5
         """
 
 
