@@ -44,6 +44,13 @@ class Problem:
         The workload the search scores with, prepared for ``models`` in order.
     options : EvalOptions
         How the search simulates.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2)
+    >>> p.model_names, dict(p.slo)
+    (('m0', 'm1'), {'m0': 0.3, 'm1': 0.3})
     """
 
     models: tuple[ModelSpec, ...]
@@ -74,6 +81,14 @@ class Problem:
         -------
         SearchSpace
             Latencies, memory and feasibility of every (group, model) pair.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> p = tiny_problem(num_models=2, num_devices=2)
+        >>> sp = p.search_space([((0, 1), GroupShape(pipeline=2, tensor=1))], [1])
+        >>> sp.group_stages, [m.name for m in sp.models]
+        ([2], ['m1'])
         """
         models = self.models if model_idx is None else [self.models[i] for i in model_idx]
         return SearchSpace.build(cluster=self.cluster, models=models, groups=groups,
@@ -87,6 +102,12 @@ class Problem:
         dict of str to float
             Seconds at batch size 1, stage inflation applied; ``inf`` for an unprofiled
             model.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> round(tiny_problem(num_models=1).fastest_latency()["m0"], 4)  # on 4 devices
+        0.0265
         """
         out = dict.fromkeys(self.model_names, math.inf)
         for e in self.profiles:
@@ -102,6 +123,12 @@ class Problem:
         dict of str to float
             Seconds at batch size 1, without inflation or overhead; ``inf`` for an
             unprofiled model. :func:`~placement.buckets.model_buckets` cuts on these.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> tiny_problem(num_models=1).reference_latency()  # on one device
+        {'m0': 0.1}
         """
         best: dict[str, tuple[int, float]] = {}
         for e in self.profiles:
@@ -119,6 +146,16 @@ class Problem:
         -------
         dict of str to str
             Per such model name: a message naming both times in ms.
+
+        Examples
+        --------
+        >>> import dataclasses
+        >>> from placement._examples import tiny_problem
+        >>> p = tiny_problem(num_models=2)
+        >>> p.slo_warnings()
+        {}
+        >>> list(dataclasses.replace(p, slo={"m0": 0.01, "m1": 0.3}).slo_warnings())
+        ['m0']
         """
         out = {}
         for name, fastest in self.fastest_latency().items():
@@ -191,6 +228,14 @@ def build_profiles(models: Sequence[ModelSpec], cluster: ClusterSpec, *,
     -------
     ProfileDB
         Analytic entries (see :func:`alpaserve.cost.model.analytic_profiles`).
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_cluster, tiny_model
+    >>> db = build_profiles([tiny_model("a"), tiny_model("b")], tiny_cluster(2),
+    ...                     max_group_size=2)
+    >>> sorted(db.models()), len(db.configs("a")) == len(db.configs("b"))
+    (['a', 'b'], True)
     """
     from alpaserve.cost.model import analytic_profiles
 
@@ -308,6 +353,10 @@ def log_slo_warnings(warnings: Mapping[str, str]) -> None:
     ----------
     warnings : Mapping[str, str]
         Model name to message.
+
+    Examples
+    --------
+    >>> log_slo_warnings({})  # logs nothing
     """
     for text in warnings.values():
         logger.warning(text)

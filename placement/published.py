@@ -65,6 +65,14 @@ def solve_bucket_published(problem: Problem, model_idx: Sequence[int],
     BucketResult
         The layout with the most good training requests (ties: the first); no
         assignment when no layout can host a model.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> res = solve_bucket_published(p, [0, 1], [0, 1], SearchOptions(), "all")
+    >>> {e.phase for e in res.log}, 0 < res.good <= p.train.num_requests
+    ({'published-greedy'}, True)
     """
     work = subset_workload(problem.train, model_idx)
     max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
