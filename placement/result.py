@@ -61,6 +61,17 @@ class PlanResult:
         The seed the plan was made with.
     test_source : str
         Which requests ``test_result`` ran on, in words.
+
+    Examples
+    --------
+    >>> from placement import plan
+    >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+    >>> from workloads.mixes import MixSpec
+    >>> models = [tiny_model("a"), tiny_model("b")]
+    >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+    ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+    >>> result.attainment == result.test_result.attainment, result.schedule is None
+    (True, True)
     """
 
     policy: str
@@ -92,6 +103,17 @@ class PlanResult:
         -------
         list of LogEntry
             By training attainment, then bucket, layout and phase.
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> [(e.layout, e.phase) for e in result.runners_up()]
+        [('2x1 pp1-tp1', 'sr')]
         """
         ranked = sorted(self.search_log, key=lambda e: (-e.attainment
                                                         if not math.isnan(e.attainment)
@@ -110,6 +132,17 @@ class PlanResult:
         -------
         str
             Several lines of text, no trailing newline.
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> print(result.explain().splitlines()[3])
+        groups:
         """
         p = self.placement
         c = p.cluster
@@ -168,6 +201,18 @@ class PlanResult:
             Policy, seed, wall time, test statistics, SLOs and warnings, the placement and
             schedule as :meth:`Placement.to_dict <alpaserve.placement_spec.Placement.to_dict>`
             gives them, and the search log.
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> d = result.to_dict()
+        >>> d["policy"], d["schedule"], d["num_requests"] == result.test_result.num_requests
+        ('sr', None, True)
         """
         r = self.test_result
         return {
@@ -203,5 +248,16 @@ class PlanResult:
         -------
         str
             The JSON text (NaN statistics are written as ``NaN``).
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> json.loads(result.to_json(indent=None))["slo"]
+        {'a': 0.3, 'b': 0.3}
         """
         return json.dumps(self.to_dict(), indent=indent, default=float)
