@@ -117,6 +117,10 @@ class SearchSpace:
         Whether model ``m`` can run on shape ``s`` alone.
     capacity : int
         Usable memory bytes of one device.
+
+    Examples
+    --------
+    See :meth:`build`.
     """
 
     cluster: ClusterSpec
@@ -247,6 +251,14 @@ class SearchSpace:
         -------
         tuple of float
             Seconds, one per stage of the group (zeros when infeasible).
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> sp.latencies(0, 1)
+        (0.1,)
         """
         s = int(self.group_shape[group])
         return tuple(float(x) for x in self.latency[s, model, :self.shapes[s].pipeline])
@@ -258,6 +270,14 @@ class SearchSpace:
         -------
         numpy.ndarray of bool, shape (G, M)
             ``feasible`` looked up by each group's shape.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> sp.replica_mask().tolist()
+        [[True, True], [True, True]]
         """
         return self.feasible[self.group_shape]
 
@@ -268,6 +288,14 @@ class SearchSpace:
         -------
         Assignment
             A new, empty assignment on this space.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> sp.empty().num_replicas
+        0
         """
         return Assignment(self)
 
@@ -316,6 +344,15 @@ class Assignment:
         -------
         Assignment
             Same space, its own ``hosts`` and ``used``.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); b = a.copy(); b.add(0, 0)
+        >>> a.num_replicas, b.num_replicas
+        (0, 1)
         """
         return Assignment(self.space, self.hosts)
 
@@ -326,6 +363,16 @@ class Assignment:
         -------
         bytes
             Equal for assignments with the same replicas on the same space.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a, b = sp.empty(), sp.empty()
+        >>> a.add(1, 0); b.add(1, 0)
+        >>> a.key() == b.key(), a.key() == sp.empty().key()
+        (True, False)
         """
         return np.packbits(self.hosts).tobytes()
 
@@ -345,6 +392,15 @@ class Assignment:
         bool
             True when the model may run on the group, is not hosted there yet and its
             weights fit every stage's free memory.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> a = sr_space(tiny_problem(num_models=3, num_devices=1)).empty()
+        >>> a.add(0, 0); a.add(0, 1)  # a device holds 2.5 models' weights
+        >>> a.fits(0, 2), a.fits(0, 2, removing=1)
+        (False, True)
         """
         if not self._allowed[group, model] or self.hosts[group, model]:
             return False
@@ -360,6 +416,15 @@ class Assignment:
         -------
         numpy.ndarray of bool, shape (G, M)
             :meth:`fits` of every pair, without removals.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(0, 0)
+        >>> a.fit_matrix().tolist()
+        [[False, True], [True, True]]
         """
         room = self.space.capacity - self.used  # [g, k]
         ok = np.all(self._mem <= room[:, None, :], axis=2)
@@ -372,6 +437,15 @@ class Assignment:
         ----------
         group, model : int
             Group and model index.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0)
+        >>> a.hosts.tolist(), int(a.used[1, 0]) == int(sp.memory[0, 0, 0])
+        ([[False, False], [True, False]], True)
         """
         self.hosts[group, model] = True
         self.used[group] += self._mem[group, model]
@@ -383,6 +457,15 @@ class Assignment:
         ----------
         group, model : int
             Group and model index.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0); a.remove(1, 0)
+        >>> a.num_replicas, int(a.used.sum())
+        (0, 0)
         """
         self.hosts[group, model] = False
         self.used[group] -= self._mem[group, model]
@@ -400,6 +483,15 @@ class Assignment:
         -------
         numpy.ndarray of int64, shape (M,)
             Groups hosting each model.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(0, 1); a.add(1, 1)
+        >>> a.replica_counts().tolist()
+        [0, 2]
         """
         return self.hosts.sum(axis=0).astype(np.int64)
 
@@ -410,6 +502,16 @@ class Assignment:
         -------
         ReplicaArrays
             Always active and ready.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0); a.add(0, 1)
+        >>> ra = a.arrays()
+        >>> ra.model.tolist(), ra.group.tolist(), ra.latencies.tolist()
+        ([0, 1], [1, 0], [[0.1], [0.1]])
         """
         m_idx, g_idx = np.nonzero(self.hosts.T)
         sp = self.space
@@ -437,6 +539,16 @@ class Assignment:
         ------
         SpecError
             If the placement is invalid (e.g. over memory).
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(0, 1)
+        >>> p = a.to_placement(group_offset=3)
+        >>> [g.name for g in p.groups], sorted(p.hosted_models)
+        (['g3', 'g4'], ['m1'])
         """
         return Placement(cluster=self.space.cluster,
                          models={m.name: m for m in (all_models or self.space.models)},
@@ -454,6 +566,15 @@ class Assignment:
         -------
         list of Group
             One per group of the space (empty groups included).
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0)
+        >>> [(g.name, sorted(g.models)) for g in a.groups()]
+        [('g0', []), ('g1', ['m0'])]
         """
         sp = self.space
         out = []
