@@ -77,6 +77,25 @@ def batching_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand
         Clip busy time to ``[lo, hi]`` (seconds).
     lo, hi : float
         The statistics window in seconds, read when ``clip``.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.semantics import compile_placement
+    >>> p, db = tiny_placement()
+    >>> t = compile_placement(p, db, ["bert-1.3b"], max_batch=2)
+    >>> gm_ptr, gm_models = t.group_models
+    >>> arrival, n = np.array([0.0, 0.01, 0.02]), 3
+    >>> start, finish = np.empty(n), np.empty(n)
+    >>> group, status, batch = np.empty(n, np.int32), np.empty(n, np.int8), np.empty(n, np.int32)
+    >>> good, count, busy = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)
+    >>> batching_kernel(arrival, np.zeros(n, np.int32), arrival + 1.0, t.cand_ptr,
+    ...                 t.cand_groups, t.num_stages, t.lat, t.sizes, t.num_sizes, gm_ptr,
+    ...                 gm_models, np.full((1, 1), -np.inf), 0, True, 0.0, True, start, finish,
+    ...                 group, status, batch, np.empty((0, 1)), False, 0, n, good, count, busy,
+    ...                 False, 0.0, 0.0)
+    >>> batch.tolist(), finish.tolist(), good.tolist()
+    ([1, 2, 2], [0.1, 0.25, 0.25], [3])
     """
     n = arrival.shape[0]
     G = nstages.shape[0]
