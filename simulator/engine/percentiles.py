@@ -102,7 +102,7 @@ def order_statistics(a: FloatArray, b: FloatArray, status: np.ndarray, kth: Sequ
     ----------
     a, b : numpy.ndarray of float64, shape (n,)
         The values are ``a[i] - b[i]`` (``b`` is ignored when ``status`` is empty); the
-        selected values must be non-negative and not NaN.
+        selected values must not be NaN.
     status : numpy.ndarray of int8
         Per ``i``: only ``SERVED`` (0) entries count; empty to take every ``a[i]``.
     kth : Sequence[int]
