@@ -80,7 +80,8 @@ class SimResult:
     model_codes, group : numpy.ndarray of int32
         Per request: its model and the group it was dispatched to.
     status : numpy.ndarray of int8
-        Per request: :data:`SERVED`, :data:`DROPPED` or :data:`UNSERVED`.
+        Per request: :data:`~simulator.summary.SERVED`, :data:`~simulator.summary.DROPPED`
+        or :data:`~simulator.summary.UNSERVED`.
     stage_start : numpy.ndarray of float64 or None
         Per request and stage, the start time in seconds, when recorded.
     request_slo, slo_of_model : numpy.ndarray of float64 or None
@@ -207,7 +208,8 @@ class SimResult:
         group : array_like of int, shape (n,)
             Per request: the group's index into ``group_names``.
         status : array_like of int, shape (n,)
-            Per request: :data:`SERVED` (0), :data:`DROPPED` (1) or :data:`UNSERVED` (2).
+            Per request: :data:`~simulator.summary.SERVED` (0),
+            :data:`~simulator.summary.DROPPED` (1) or :data:`~simulator.summary.UNSERVED` (2).
         batch_size : array_like of int, shape (n,), optional
             Per request: the size of the batch it ran in.
         stage_start : array_like of float, optional
@@ -219,7 +221,7 @@ class SimResult:
         warmup, cooldown : float, default 0.0
             Seconds trimmed from the start and the end of the arrivals.
         engine : str, default "runtime"
-            Recorded as :attr:`engine`.
+            Recorded as the result's ``engine``.
         summary : Summary, optional
             Counts the engine already made over the measured requests.
         copy : bool, default True

@@ -136,7 +136,7 @@ class PlacementSchedule:
         Returns
         -------
         int
-            Index into :attr:`windows`.
+            Index into ``windows``.
 
         Examples
         --------

@@ -16,9 +16,13 @@ import numpy.typing as npt
 from alpaserve.errors import SimulationError
 from simulator.engine.percentiles import percentiles_in_place
 
+#: Status code: ran to completion (possibly late when admission control is off).
 SERVED = 0
+#: Status code: rejected by SLO-aware admission; used no resources.
 DROPPED = 1
+#: Status code: no group hosts the request's model.
 UNSERVED = 2
+#: The name of each status code, by code.
 STATUS_NAMES = ("served", "dropped", "unserved")
 
 FloatArray = npt.NDArray[np.float64]

@@ -212,8 +212,8 @@ def _specialised(tables: PlacementTables, num_models: int,
             and tables.max_stages <= fast.MAX_FIXED_STAGES)
 
 
-# Placements interleaved in one pass of the attainment kernel: past about 4 the processor
-# has enough independent chains; 8 leaves room for wide candidate lists.
+#: Placements interleaved in one pass of the attainment kernel: past about 4 the processor
+#: has enough independent chains; 8 leaves room for wide candidate lists.
 MAX_INTERLEAVED = 8
 
 

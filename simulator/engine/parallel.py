@@ -28,11 +28,11 @@ import numpy as np
 
 from alpaserve.errors import SimulationError
 
-# Requests between checkpoints (a power of two): each copies ``F`` (a few dozen numbers),
-# so this keeps checkpoints under 1% of the work while a repair overshoots the point where
-# its state coincides by at most this many requests.
+#: Requests between checkpoints (a power of two): each copies ``F`` (a few dozen numbers),
+#: so this keeps checkpoints under 1% of the work while a repair overshoots the point where
+#: its state coincides by at most this many requests.
 CHECKPOINT_STRIDE = 256
-# Spans shorter than this are not worth a thread and a repair.
+#: Spans shorter than this are not worth a thread and a repair.
 MIN_SPAN_REQUESTS = 65_536
 
 # run(span, begin, end, F, snap_out, couple, stride) -> where it stopped (relative to begin)

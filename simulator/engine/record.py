@@ -192,7 +192,8 @@ def _make_record_kernel(smax: int) -> Any:
     return record_kernel
 
 
-# one lazily compiled kernel per stage count, as for the attainment kernels
+#: Most stages the recording kernels take (one lazily compiled kernel per stage count, as for
+#: the attainment kernels).
 MAX_RECORD_STAGES = 8
 record_kernels = tuple(_make_record_kernel(s) for s in range(1, MAX_RECORD_STAGES + 1))
 
