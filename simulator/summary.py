@@ -74,10 +74,12 @@ def summarize(arrival: FloatArray, model_codes: np.ndarray, deadline: FloatArray
 
     Parameters
     ----------
-    arrival, deadline, finish : numpy.ndarray of float64, shape (n,)
-        Per request, in seconds: arrival, ``arrival + slo`` and finish (NaN unless served).
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds.
     model_codes : numpy.ndarray of int, shape (n,)
         Per request: its model code, in ``[0, num_models)``.
+    deadline, finish : numpy.ndarray of float64, shape (n,)
+        Per request, in seconds: ``arrival + slo`` and finish (NaN unless served).
     status : numpy.ndarray of int, shape (n,)
         Per request: :data:`SERVED`, :data:`DROPPED` or :data:`UNSERVED`.
     i0, i1 : int

@@ -35,10 +35,12 @@ def batching_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand
 
     Parameters
     ----------
-    arrival, deadline : numpy.ndarray of float64, shape (n,)
-        Per request, in seconds: arrival (non-decreasing) and ``arrival + slo``.
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds, non-decreasing.
     codes : numpy.ndarray of int32, shape (n,)
         Per request: its model code.
+    deadline : numpy.ndarray of float64, shape (n,)
+        Per request: ``arrival + slo`` in seconds.
     cand_ptr, cand_groups : numpy.ndarray of int64
         CSR lists of the groups hosting each model (see
         :class:`~simulator.semantics.PlacementTables`).

@@ -21,10 +21,12 @@ def summary_kernel(arrival: Any, codes: Any, deadline: Any, finish: Any, status:
 
     Parameters
     ----------
-    arrival, deadline, finish : numpy.ndarray of float64, shape (n,)
-        Per request, in seconds: arrival, ``arrival + slo`` and finish (NaN unless served).
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds.
     codes : numpy.ndarray of int, shape (n,)
         Per request: its model code.
+    deadline, finish : numpy.ndarray of float64, shape (n,)
+        Per request, in seconds: ``arrival + slo`` and finish (NaN unless served).
     status : numpy.ndarray of int8, shape (n,)
         Per request: status code.
     i0, i1 : int
