@@ -52,6 +52,12 @@ class SimulationOptions:
         starts, whose statistics then also use the threads. Other runs use one thread.
         Pass 1 where the caller already runs many simulations at once.
 
+    Raises
+    ------
+    SimulationError
+        For an unknown policy or engine, a non-bool flag, ``max_batch < 1``,
+        ``threads < 0``, or a negative or non-finite number of seconds or inflation.
+
     Examples
     --------
     >>> SimulationOptions().policy
