@@ -39,7 +39,36 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class SearchOptions:
-    """Knobs of the search. ``max_group_size`` None means ``min(devices, 4 × node size)``."""
+    """Knobs of the search.
+
+    Parameters
+    ----------
+    max_group_size : int, optional
+        Largest group in devices; None means ``min(devices, 4 × node size)``.
+    screen_batch : int, optional
+        Replicas the screening greedy adds per simulation; None means half the groups.
+    refine_top : int
+        Screened layouts to refine (at least 1 is refined).
+    top_models, top_groups : int
+        Look-ahead width: the neediest models × the least-loaded groups scored per step.
+    local_rounds : int
+        Most rounds of add/swap local search.
+    lookahead_max_replicas : int
+        The look-ahead runs only when the screened plan has at most this many replicas.
+    bucketing : bool
+        Also try latency buckets on split devices (see :mod:`placement.buckets`).
+    bucket_ratio : float
+        Latency jump between consecutive models that starts a new bucket.
+    n_jobs : int
+        Processes scoring layouts at once (1: in this process).
+    progress : bool
+        Show progress bars (tqdm).
+
+    Examples
+    --------
+    >>> SearchOptions(refine_top=1).top_models
+    4
+    """
 
     max_group_size: int | None = None
     screen_batch: int | None = None
@@ -56,7 +85,34 @@ class SearchOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class LogEntry:
-    """One candidate the search scored (on the training workload)."""
+    """One candidate the search scored (on the training workload).
+
+    Parameters
+    ----------
+    bucket : str
+        The bucket's label (``"all"``, or ``"bucket<k>/<n>@<split>"``).
+    devices : int
+        Devices the bucket had.
+    layout : str
+        The layout's key, e.g. ``"2x2 pp2-tp1"``.
+    phase : str
+        The search phase, e.g. ``"screen"`` or ``"lookahead+local+fill"``.
+    good : int
+        Training requests served within their SLO.
+    requests : int
+        Training requests of the bucket.
+    evaluations : int
+        Simulations the phase ran.
+    seconds : float
+        Wall-clock seconds the layout's screening or refinement took.
+
+    Examples
+    --------
+    >>> e = LogEntry(bucket="all", devices=2, layout="2x1 pp1-tp1", phase="screen", good=3,
+    ...              requests=4, evaluations=5, seconds=0.1)
+    >>> e.attainment
+    0.75
+    """
 
     bucket: str
     devices: int
@@ -69,11 +125,30 @@ class LogEntry:
 
     @property
     def attainment(self) -> float:
+        """Good / requests, in ``[0, 1]`` (NaN without requests)."""
         return self.good / self.requests if self.requests else math.nan
 
 
 @dataclass(frozen=True, kw_only=True)
 class SearchOutcome:
+    """The search's best placement, its score on the training workload and its log.
+
+    Parameters
+    ----------
+    placement : Placement
+        The best placement found.
+    good : int
+        Its training requests served within their SLO.
+    requests : int
+        Training requests.
+    log : tuple of LogEntry
+        Every candidate scored.
+
+    Examples
+    --------
+    See :func:`alpaserve_search`.
+    """
+
     placement: Placement
     good: int
     requests: int
@@ -81,10 +156,12 @@ class SearchOutcome:
 
     @property
     def attainment(self) -> float:
+        """Good / requests on the training workload (NaN without requests)."""
         return self.good / self.requests if self.requests else math.nan
 
     @property
     def evaluations(self) -> int:
+        """Simulations the whole search ran."""
         return sum(e.evaluations for e in self.log)
 
 
@@ -99,7 +176,34 @@ def _evaluator(space: SearchSpace, work: PreparedWorkload, problem: Problem) -> 
 
 def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
                   opts: SearchOptions) -> list[tuple[str, Assignment, int, int]]:
-    """The cheap greedy: several replicas of the neediest models per simulation."""
+    """The cheap greedy: several replicas of the neediest models per simulation.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        One layout's groups and the bucket's models.
+    work : PreparedWorkload
+        The bucket's training workload (see :func:`~placement.problem.subset_workload`).
+    problem : Problem
+        The placement problem (its ``options`` score the plans).
+    opts : SearchOptions
+        The search's knobs.
+
+    Returns
+    -------
+    list of (str, Assignment, int, int)
+        One entry: ``"screen"``, the plan, its good training requests and the
+        simulations it took.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> [(phase, good) for phase, _, good, _ in
+    ...  screen_layout(sr_space(p), p.train, p, SearchOptions())]
+    [('screen', 260)]
+    """
     ev = _evaluator(space, work, problem)
     batch = opts.screen_batch or max(1, space.num_groups // 2)
     res = construct(ev, space.empty(), options=GreedyOptions(batch=batch))
@@ -112,7 +216,37 @@ def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
 
     The look-ahead costs ``top_models × top_groups`` simulations per replica, so it runs only
     when the screened plan has at most ``lookahead_max_replicas`` replicas; larger problems
-    rely on local search from the screened plan.
+    rely on local search from the screened plan. Every local-search result is then filled
+    with replicas that use leftover memory (:func:`~placement.greedy.fill_free_memory`).
+
+    Parameters
+    ----------
+    space : SearchSpace
+        One layout's groups and the bucket's models.
+    work : PreparedWorkload
+        The bucket's training workload (see :func:`~placement.problem.subset_workload`).
+    problem : Problem
+        The placement problem (its ``options`` score the plans).
+    opts : SearchOptions
+        The search's knobs.
+    start : Assignment
+        The screened plan of this layout.
+
+    Returns
+    -------
+    list of (str, Assignment, int, int)
+        Per phase: its name, the plan, its good training requests and the simulations it
+        took.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> screened = screen_layout(sp, p.train, p, SearchOptions())[0][1]
+    >>> [phase for phase, *_ in refine_layout(sp, p.train, p, SearchOptions(), screened)]
+    ['lookahead', 'lookahead+local+fill', 'screen+local+fill']
     """
     ev = _evaluator(space, work, problem)
     greedy = GreedyOptions(top_models=opts.top_models, top_groups=opts.top_groups,
@@ -172,6 +306,22 @@ def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str) -> list:
 
 @dataclass(frozen=True, kw_only=True)
 class BucketResult:
+    """The best plan for one bucket and the log of its search.
+
+    Parameters
+    ----------
+    good : int
+        The plan's good training requests.
+    assignment : Assignment or None
+        The plan; None when no layout could host any model.
+    log : list of LogEntry
+        Every candidate scored.
+
+    Examples
+    --------
+    See :func:`solve_bucket`.
+    """
+
     good: int
     assignment: Assignment | None
     log: list[LogEntry]
@@ -179,7 +329,34 @@ class BucketResult:
 
 def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequence[int],
                  opts: SearchOptions, *, label: str = "all") -> BucketResult:
-    """Our search on one bucket: screen every layout, refine the best few."""
+    """Our search on one bucket: screen every layout, refine the best few.
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem.
+    model_idx : Sequence[int]
+        The bucket's models (indices into ``problem.models``).
+    device_ids : Sequence[int]
+        The bucket's devices.
+    opts : SearchOptions
+        The search's knobs.
+    label : str, default "all"
+        The bucket's name in the log and the progress bars.
+
+    Returns
+    -------
+    BucketResult
+        The best plan (ties broken by :func:`pick_robust`) and the log.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> res = solve_bucket(p, [0, 1], [0, 1], SearchOptions())
+    >>> 0 < res.good <= p.train.num_requests, res.assignment.num_replicas >= 2
+    (True, True)
+    """
     work = subset_workload(problem.train, model_idx)
     max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
     lays = layouts(problem.cluster, device_ids, max_size)
@@ -211,7 +388,30 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
 
 
 def stressed(work: PreparedWorkload, factor: float = 1.5) -> PreparedWorkload:
-    """The same requests arriving ``factor`` times faster (same SLOs)."""
+    """The same requests arriving ``factor`` times faster (same SLOs).
+
+    Parameters
+    ----------
+    work : PreparedWorkload
+        The workload.
+    factor : float, default 1.5
+        Rate multiplier (> 0); arrival times are divided by it.
+
+    Returns
+    -------
+    PreparedWorkload
+        Arrivals and deadlines moved; each request keeps its time to deadline.
+
+    Examples
+    --------
+    >>> from placement.evaluator import prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = prepare_workload(Workload.from_arrays(arrival=[0.0, 3.0], model="a"), ["a"],
+    ...                      slo=1.0)
+    >>> s = stressed(w, 3.0)
+    >>> s.arrival.tolist(), s.deadline.tolist()
+    ([0.0, 1.0], [1.0, 2.0])
+    """
     arrival = work.arrival / factor
     return PreparedWorkload(model_names=work.model_names, arrival=arrival, code=work.code,
                             slo=work.slo, deadline=arrival + (work.deadline - work.arrival),
@@ -220,7 +420,33 @@ def stressed(work: PreparedWorkload, factor: float = 1.5) -> PreparedWorkload:
 
 def pick_robust(finalists: list[tuple[int, Assignment]], work: PreparedWorkload,
                 problem: Problem) -> tuple[int, Assignment]:
-    """The most good requests; ties go to the plan that does best under 1.5x the load."""
+    """The most good requests; ties go to the plan that does best under 1.5x the load.
+
+    Parameters
+    ----------
+    finalists : list of (int, Assignment)
+        Good training requests and the plan, per candidate (at least one).
+    work : PreparedWorkload
+        The training workload the counts were taken on.
+    problem : Problem
+        The placement problem (its ``options`` score the tie-break).
+
+    Returns
+    -------
+    tuple of (int, Assignment)
+        The top count and the chosen plan; among equals, the first of the best under
+        :func:`stressed` load.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> plan_a = sr_space(p).empty()
+    >>> good, chosen = pick_robust([(5, plan_a), (3, plan_a.copy())], p.train, p)
+    >>> good, chosen is plan_a
+    (5, True)
+    """
     top = max(g for g, _ in finalists)
     tied = [a for g, a in finalists if g == top]
     if len(tied) == 1:
@@ -241,7 +467,32 @@ def _solve_bucket_kw(problem: Problem, model_idx: Sequence[int], device_ids: Seq
 
 
 def bucketed_search(problem: Problem, opts: SearchOptions, solver: BucketSolver) -> SearchOutcome:
-    """Try one bucket and, when latencies differ enough, latency buckets on split devices."""
+    """Try one bucket and, when latencies differ enough, latency buckets on split devices.
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem.
+    opts : SearchOptions
+        ``bucketing`` and ``bucket_ratio`` decide the buckets; the rest go to ``solver``.
+    solver : BucketSolver
+        ``solver(problem, model_idx, device_ids, opts, label)`` searches one bucket.
+
+    Returns
+    -------
+    SearchOutcome
+        The placement with the most good training requests over every split tried.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> def solver(problem, model_idx, device_ids, opts, label):
+    ...     return solve_bucket(problem, model_idx, device_ids, opts, label=label)
+    >>> out = bucketed_search(p, SearchOptions(bucketing=False), solver)
+    >>> out.requests == p.train.num_requests, [e.bucket for e in out.log][:1]
+    (True, ['all'])
+    """
     n_dev = problem.cluster.num_devices
     all_idx = list(range(len(problem.models)))
     log: list[LogEntry] = []
@@ -284,5 +535,25 @@ def bucketed_search(problem: Problem, opts: SearchOptions, solver: BucketSolver)
 
 
 def alpaserve_search(problem: Problem, options: SearchOptions | None = None) -> SearchOutcome:
-    """Our AlpaServe search (see the module docstring)."""
+    """Our AlpaServe search (see the module docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+        Models, cluster, profiles, SLOs and the training workload.
+    options : SearchOptions, optional
+        The search's knobs; default ``SearchOptions()``.
+
+    Returns
+    -------
+    SearchOutcome
+        The best placement, its training score and the log of every candidate.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> out = alpaserve_search(tiny_problem(num_models=2, num_devices=2))
+    >>> 0 < out.attainment <= 1, sorted(out.placement.hosted_models)
+    (True, ['m0', 'm1'])
+    """
     return bucketed_search(problem, options or SearchOptions(), _solve_bucket_kw)

@@ -29,7 +29,24 @@ from placement.partitions import (
 
 @dataclass(frozen=True, kw_only=True)
 class Layout:
-    """A partition of a bucket's devices with one shape per group; ``shape`` is the main one."""
+    """A partition of a bucket's devices with one shape per group; ``shape`` is the main one.
+
+    Parameters
+    ----------
+    partition : Partition
+        The bucket's devices cut into groups.
+    shape : GroupShape
+        The shape of the equal-size groups.
+    group_shapes : tuple of GroupShape
+        One shape per group of ``partition``, in its order (leftover groups may differ).
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> lay = layouts(homogeneous_cluster(4), range(3))[-1]
+    >>> lay.key, [s.key for s in lay.group_shapes]
+    ('1x2+1x1 pp1-tp2', ['pp1-tp2', 'pp1-tp1'])
+    """
 
     partition: Partition
     shape: GroupShape
@@ -37,9 +54,24 @@ class Layout:
 
     @property
     def key(self) -> str:
+        """The partition's and the main shape's keys, e.g. ``"2x2 pp2-tp1"``."""
         return f"{self.partition.key} {self.shape.key}"
 
     def groups(self) -> list[tuple[tuple[int, ...], GroupShape]]:
+        """Each group's device ids with its shape.
+
+        Returns
+        -------
+        list of (tuple of int, GroupShape)
+            In the partition's order, as :meth:`~placement.problem.Problem.search_space`
+            takes them.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> layouts(homogeneous_cluster(2), range(2))[1].groups()
+        [((0, 1), GroupShape(pipeline=2, tensor=1))]
+        """
         return list(zip(self.partition.groups, self.group_shapes, strict=True))
 
 
@@ -49,6 +81,21 @@ def layouts(cluster: ClusterSpec, device_ids: Sequence[int],
 
     Leftover groups (smaller than the main size) use the same tensor degree where they can,
     otherwise their own size as the tensor degree.
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The cluster (its node size limits the shapes).
+    device_ids : Sequence[int]
+        The devices to partition, in id order.
+    max_group_size : int, optional
+        Largest group size in devices; default no limit beyond the cluster's.
+
+    Returns
+    -------
+    list of Layout
+        Every layout whose groups all fit (see :func:`~placement.partitions.shape_fits`),
+        by group size, then shape.
 
     Examples
     --------
@@ -80,6 +127,18 @@ def layouts(cluster: ClusterSpec, device_ids: Sequence[int],
 def model_buckets(latency: npt.NDArray[np.float64], ratio: float = 2.0) -> list[list[int]]:
     """Cut models sorted by latency where a latency is at least ``ratio`` × the previous.
 
+    Parameters
+    ----------
+    latency : numpy.ndarray of float64, shape (M,)
+        Per model: its reference latency in seconds (at least one model).
+    ratio : float, default 2.0
+        Jump between consecutive sorted latencies that starts a new bucket.
+
+    Returns
+    -------
+    list of list of int
+        Buckets of model indices, each sorted, in order of increasing latency.
+
     Examples
     --------
     >>> model_buckets(np.array([0.1, 0.5, 0.11, 0.55]))
@@ -102,6 +161,23 @@ def device_splits(num_devices: int, shares: Sequence[Sequence[float]],
 
     Each split gives bucket ``i`` at least ``minimum[i]`` devices, rounds to multiples of
     ``unit`` where possible, and is tried as is and shifted by one unit either way.
+
+    Parameters
+    ----------
+    num_devices : int
+        Devices to split.
+    shares : Sequence of Sequence[float]
+        Share vectors, one weight per bucket each (normalised here; all zero means equal).
+    minimum : Sequence[int]
+        Fewest devices per bucket.
+    unit : int, default 1
+        Granularity of the split (e.g. the node size).
+
+    Returns
+    -------
+    list of tuple of int
+        Distinct splits summing to ``num_devices`` that give every bucket at least its
+        minimum (and at least 1), sorted.
 
     Examples
     --------

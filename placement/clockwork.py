@@ -27,9 +27,26 @@ from placement.space import Assignment, SearchSpace
 
 @dataclass(frozen=True, kw_only=True)
 class ClockworkOptions:
-    """``window`` seconds per placement; ``oracle`` solves each window on the evaluated
-    workload itself (Clockwork++ as the AlpaServe paper runs it: it knows each window's
-    traffic) instead of the training workload."""
+    """How Clockwork++ cuts time and which traffic it solves each window on.
+
+    Parameters
+    ----------
+    window : float
+        Seconds per placement (> 0).
+    oracle : bool
+        Solve each window on the evaluated workload itself (Clockwork++ as the AlpaServe
+        paper runs it: it knows each window's traffic) instead of the training workload.
+
+    Raises
+    ------
+    PlacementError
+        If ``window`` is not a positive finite number.
+
+    Examples
+    --------
+    >>> ClockworkOptions(window=30.0).oracle
+    False
+    """
 
     window: float = 60.0
     oracle: bool = False
@@ -42,6 +59,24 @@ class ClockworkOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class ClockworkOutcome:
+    """One placement per window, on one set of groups.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The groups every window uses (selective replication's one-device groups).
+    starts : tuple of float
+        Each window's start in seconds.
+    assignments : tuple of Assignment
+        Each window's replicas, in the order of ``starts``.
+    log : tuple of LogEntry
+        One entry per solved window (windows without requests are not solved).
+
+    Examples
+    --------
+    See :func:`clockwork_pp`.
+    """
+
     space: SearchSpace
     starts: tuple[float, ...]
     assignments: tuple[Assignment, ...]
@@ -49,7 +84,29 @@ class ClockworkOutcome:
 
 
 def time_slice(prepared: PreparedWorkload, start: float, end: float) -> PreparedWorkload:
-    """The requests arriving in ``[start, end)``."""
+    """The requests arriving in ``[start, end)``.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The workload.
+    start, end : float
+        The interval in seconds.
+
+    Returns
+    -------
+    PreparedWorkload
+        Those requests, with per-model counts recomputed.
+
+    Examples
+    --------
+    >>> from placement.evaluator import prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = prepare_workload(Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model="a"), ["a"],
+    ...                      slo=1.0)
+    >>> time_slice(w, 1.0, 2.0).arrival.tolist()
+    [1.0]
+    """
     lo, hi = np.searchsorted(prepared.arrival, [start, end], side="left")
     code = prepared.code[lo:hi]
     return PreparedWorkload(model_names=prepared.model_names, arrival=prepared.arrival[lo:hi],
@@ -59,6 +116,25 @@ def time_slice(prepared: PreparedWorkload, start: float, end: float) -> Prepared
 
 
 def window_starts(begin: float, end: float, window: float) -> list[float]:
+    """Start times of the windows covering ``[begin, end)``.
+
+    Parameters
+    ----------
+    begin, end : float
+        The span in seconds.
+    window : float
+        Window length in seconds (> 0).
+
+    Returns
+    -------
+    list of float
+        ``begin + k * window`` for each window; at least one.
+
+    Examples
+    --------
+    >>> window_starts(0.0, 150.0, 60.0)
+    [0.0, 60.0, 120.0]
+    """
     n = max(1, math.ceil((end - begin) / window))
     return [begin + k * window for k in range(n)]
 
@@ -66,7 +142,39 @@ def window_starts(begin: float, end: float, window: float) -> list[float]:
 def clockwork_pp(problem: Problem, *, work: PreparedWorkload | None = None,
                  begin: float | None = None, end: float | None = None,
                  window: float = 60.0) -> ClockworkOutcome:
-    """SR per window of ``work`` (default: the training workload) over ``[begin, end)``."""
+    """SR per window of ``work`` (default: the training workload) over ``[begin, end)``.
+
+    A window without requests keeps the previous window's placement.
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem.
+    work : PreparedWorkload, optional
+        The traffic to solve on; default ``problem.train``.
+    begin, end : float, optional
+        The span in seconds; default from the first arrival to just past the last.
+    window : float, default 60.0
+        Seconds per placement.
+
+    Returns
+    -------
+    ClockworkOutcome
+        The windows' start times and placements.
+
+    Raises
+    ------
+    PlacementError
+        If the workload has no request.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> out = clockwork_pp(p, window=10.0)
+    >>> len(out.starts), len(out.assignments), out.log[0].phase
+    (3, 3, 'clockwork++-sr')
+    """
     w = work or problem.train
     if w.num_requests == 0:
         raise PlacementError("Clockwork++ needs a workload with at least one request")
@@ -94,7 +202,39 @@ def clockwork_pp(problem: Problem, *, work: PreparedWorkload | None = None,
 
 def schedule_replicas(space: SearchSpace, starts: Sequence[float],
                       assignments: Sequence[Assignment], bandwidth: float) -> list[Replica]:
-    """Windowed replicas with load delays, for :meth:`Evaluator.evaluate`."""
+    """Windowed replicas with load delays, for :meth:`Evaluator.evaluate`.
+
+    The rules of :mod:`simulator.schedule`: a replica new in window ``w > 0`` is ready once
+    its heaviest stage's weights are copied; the first window's replicas are loaded before
+    serving starts.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The groups of every window.
+    starts : Sequence[float]
+        Each window's start in seconds.
+    assignments : Sequence[Assignment]
+        Each window's replicas.
+    bandwidth : float
+        Host-to-device bandwidth of one device in bytes per second.
+
+    Returns
+    -------
+    list of Replica
+        Each window's replicas with their active interval and ready time.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> sp = sr_space(tiny_problem(num_models=2, num_devices=1))
+    >>> first, second = sp.empty(), sp.empty()
+    >>> first.add(0, 0); second.add(0, 1)
+    >>> reps = schedule_replicas(sp, [0.0, 10.0], [first, second], bandwidth=1e9)
+    >>> [(r.model, r.active_from, r.active_until, round(r.ready_at, 6)) for r in reps]
+    [(0, -inf, 10.0, -inf), (1, 10.0, inf, 10.000532)]
+    """
     reps: list[Replica] = []
     prev = np.zeros((space.num_groups, space.num_models), dtype=bool)
     for w, (s, assign) in enumerate(zip(starts, assignments, strict=True)):
@@ -113,7 +253,31 @@ def schedule_replicas(space: SearchSpace, starts: Sequence[float],
 
 def evaluate_schedule(problem: Problem, outcome: ClockworkOutcome, work: PreparedWorkload,
                       *, offset: float = 0.0) -> int:
-    """Good requests of ``work`` under the schedule shifted by ``offset`` seconds."""
+    """Good requests of ``work`` under the schedule shifted by ``offset`` seconds.
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem (options and host-to-device bandwidth).
+    outcome : ClockworkOutcome
+        The schedule.
+    work : PreparedWorkload
+        The workload to score.
+    offset : float, default 0.0
+        Seconds added to every window start.
+
+    Returns
+    -------
+    int
+        Requests of ``work`` served within their SLO.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> 0 < evaluate_schedule(p, clockwork_pp(p, window=10.0), p.train) <= p.train.num_requests
+    True
+    """
     ev = Evaluator(work, group_stages=outcome.space.group_stages, options=problem.options)
     starts = [s + offset for s in outcome.starts]
     reps = schedule_replicas(outcome.space, starts, outcome.assignments,

@@ -32,9 +32,24 @@ DISPATCH_MODES = {"earliest-finish": 0, "alpaserve": 1}
 class EvalOptions:
     """Simulation settings the search scores with (a subset of the simulator's options).
 
-    ``overhead`` is added to every finish time before the SLO check; every stage latency is
-    multiplied by ``1 + stage_inflation × number_of_stages``. :meth:`alpaserve_compatible`
-    gives the reference implementation's fast-path constants.
+    :meth:`alpaserve_compatible` gives the reference implementation's fast-path constants.
+
+    Parameters
+    ----------
+    dispatch : {'earliest-finish', 'alpaserve'}
+        Dispatch rule, as in :class:`~simulator.options.SimulationOptions`.
+    admission : bool
+        Drop a request at once when it is predicted to miss its SLO.
+    overhead : float
+        Seconds (>= 0) added to every finish time before the SLO check.
+    stage_inflation : float
+        Every stage latency is multiplied by ``1 + stage_inflation × number_of_stages``
+        (>= 0; applied by :meth:`inflate`).
+
+    Raises
+    ------
+    SimulationError
+        For an unknown dispatch rule or a negative or non-finite number.
 
     Examples
     --------
@@ -58,16 +73,71 @@ class EvalOptions:
 
     @classmethod
     def alpaserve_compatible(cls) -> EvalOptions:
+        """AlpaServe's fast-path model: its dispatch rule, 11 ms per request, 0.9 % per stage.
+
+        Returns
+        -------
+        EvalOptions
+            ``dispatch="alpaserve"``, ``overhead=0.011``, ``stage_inflation=0.009``.
+
+        Examples
+        --------
+        >>> EvalOptions.alpaserve_compatible().dispatch
+        'alpaserve'
+        """
         return cls(dispatch="alpaserve", admission=True, overhead=0.011, stage_inflation=0.009)
 
     def inflate(self, latencies: Sequence[float]) -> tuple[float, ...]:
+        """Stage latencies with the pipeline communication overhead applied.
+
+        Parameters
+        ----------
+        latencies : Sequence[float]
+            A replica's stage latencies in seconds, one per stage.
+
+        Returns
+        -------
+        tuple of float
+            Each multiplied by ``1 + stage_inflation * len(latencies)``.
+
+        Examples
+        --------
+        >>> EvalOptions(stage_inflation=0.5).inflate([1.0, 2.0])
+        (2.0, 4.0)
+        """
         factor = 1.0 + self.stage_inflation * len(latencies)
         return tuple(float(x) * factor for x in latencies)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class PreparedWorkload:
-    """A workload as flat arrays with a deadline per request, for one list of models."""
+    """A workload as flat arrays with a deadline per request, for one list of models.
+
+    Build one with :func:`prepare_workload`.
+
+    Parameters
+    ----------
+    model_names : tuple of str
+        The placed models; ``code`` indexes them.
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds, non-decreasing.
+    code : numpy.ndarray of int32, shape (n,)
+        Per request: its model's index into ``model_names``.
+    slo : numpy.ndarray of float64, shape (n,)
+        Per request: its SLO in seconds.
+    deadline : numpy.ndarray of float64, shape (n,)
+        Per request: ``arrival + slo - overhead`` in seconds (the overhead of the
+        :class:`EvalOptions` it was prepared with, folded in once).
+    counts : numpy.ndarray of int64, shape (len(model_names),)
+        Requests per model.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "a", "b"])
+    >>> p = prepare_workload(w, ["a", "b"], slo=0.5)
+    >>> p.counts.tolist(), p.num_requests, p.duration
+    ([2, 1], 3, 2.0)
+    """
 
     model_names: tuple[str, ...]
     arrival: npt.NDArray[np.float64]
@@ -78,14 +148,28 @@ class PreparedWorkload:
 
     @property
     def num_requests(self) -> int:
+        """Requests in the workload."""
         return int(self.arrival.shape[0])
 
     @property
     def duration(self) -> float:
+        """Seconds from the first arrival to the last (0 with fewer than two requests)."""
         return float(self.arrival[-1] - self.arrival[0]) if self.num_requests > 1 else 0.0
 
     def rates(self) -> npt.NDArray[np.float64]:
-        """Requests per second of each model over the workload's span."""
+        """Requests per second of each model over the workload's span.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape (len(model_names),)
+            ``counts / duration`` in requests per second (the span is at least 1 ns).
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "a", "b"])
+        >>> prepare_workload(w, ["a", "b"], slo=0.5).rates().tolist()
+        [1.0, 0.5]
+        """
         span = max(self.duration, 1e-9)
         return self.counts.astype(np.float64) / span
 
@@ -95,7 +179,27 @@ def prepare_workload(workload: Workload, model_names: Sequence[str], *,
                      options: EvalOptions | None = None) -> PreparedWorkload:
     """Map ``workload``'s models onto ``model_names`` and compute each request's deadline.
 
-    A model of the workload that is not in ``model_names`` raises ``SimulationError``.
+    Parameters
+    ----------
+    workload : Workload
+        The requests; every model must be in ``model_names``.
+    model_names : Sequence[str]
+        The placed models, in the order replicas index them; may include models without
+        requests.
+    slo : float or Mapping[str, float], optional
+        SLO in seconds (or per model) when the workload has no ``slo`` column.
+    options : EvalOptions, optional
+        Its ``overhead`` is folded into the deadlines; default ``EvalOptions()``.
+
+    Returns
+    -------
+    PreparedWorkload
+        The flat arrays, with ``deadline = arrival + slo - overhead``.
+
+    Raises
+    ------
+    SimulationError
+        If the workload has a model not in ``model_names``, or no positive SLO is known.
 
     Examples
     --------
@@ -125,7 +229,30 @@ def prepare_workload(workload: Workload, model_names: Sequence[str], *,
 
 @dataclass(frozen=True, kw_only=True)
 class Replica:
-    """Model ``model`` (an index) served by group ``group`` with these stage latencies."""
+    """Model ``model`` (an index) served by group ``group`` with these stage latencies.
+
+    Parameters
+    ----------
+    model : int
+        Index into the evaluator's model names.
+    group : int
+        Index into the evaluator's groups.
+    latencies : tuple of float
+        Stage latencies in seconds, one per stage of the group (already inflated).
+    active_from, active_until : float
+        The replica takes requests arriving in ``[active_from, active_until)`` seconds;
+        default always.
+    ready_at : float
+        Seconds before which the replica cannot start work (a model load); default
+        ``-inf``.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "a"])
+    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.5), group_stages=[1])
+    >>> ev.evaluate([Replica(model=0, group=0, latencies=(0.1,), ready_at=0.5)]).good
+    1
+    """
 
     model: int
     group: int
@@ -137,7 +264,23 @@ class Replica:
 
 @dataclass(frozen=True, kw_only=True)
 class Move:
-    """A one-step change of a base placement: drop base replica ``skip`` and/or add one."""
+    """A one-step change of a base placement: drop base replica ``skip`` and/or add one.
+
+    Parameters
+    ----------
+    skip : int
+        Index of the base replica to drop, in sorted (model, group) order; -1 for none.
+    add_model : int
+        Model index of the replica to add; -1 for none.
+    add_group : int
+        Group index of the replica to add.
+    add_latencies : tuple of float
+        Its stage latencies in seconds, one per stage of ``add_group``.
+
+    Examples
+    --------
+    See :meth:`Evaluator.evaluate_moves`.
+    """
 
     skip: int = -1
     add_model: int = -1
@@ -147,7 +290,25 @@ class Move:
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class ReplicaArrays:
-    """Replicas as flat arrays sorted by (model, group); ``ptr`` is the per-model CSR index."""
+    """Replicas as flat arrays sorted by (model, group); ``ptr`` is the per-model CSR index.
+
+    Build one with :meth:`build` or :meth:`Evaluator.arrays`.
+
+    Parameters
+    ----------
+    model, group : numpy.ndarray of int64, shape (R,)
+        Per replica: its model and group index.
+    latencies : numpy.ndarray of float64, shape (R, S)
+        Per replica: stage latencies in seconds, zero-padded to the widest group.
+    ptr : numpy.ndarray of int64, shape (M + 1,)
+        Model ``m``'s replicas are ``ptr[m]:ptr[m + 1]``.
+    active_from, active_until, ready_at : numpy.ndarray of float64, shape (R,)
+        Per replica: as in :class:`Replica`, in seconds.
+
+    Examples
+    --------
+    See :meth:`build`.
+    """
 
     model: npt.NDArray[np.int64]
     group: npt.NDArray[np.int64]
@@ -163,7 +324,31 @@ class ReplicaArrays:
               active_from: npt.NDArray[np.float64] | None = None,
               active_until: npt.NDArray[np.float64] | None = None,
               ready_at: npt.NDArray[np.float64] | None = None) -> ReplicaArrays:
-        """From arrays already sorted by (model, group)."""
+        """From arrays already sorted by (model, group).
+
+        Parameters
+        ----------
+        model, group : numpy.ndarray of int64, shape (R,)
+            Per replica: its model and group index.
+        latencies : numpy.ndarray of float64, shape (R, S)
+            Per replica: stage latencies in seconds, zero-padded.
+        num_models : int
+            Models the ``ptr`` index covers.
+        active_from, active_until, ready_at : numpy.ndarray of float64, optional
+            Per replica, in seconds; default ``-inf``, ``inf`` and ``-inf``.
+
+        Returns
+        -------
+        ReplicaArrays
+            The arrays, contiguous, with ``ptr`` computed.
+
+        Examples
+        --------
+        >>> ra = ReplicaArrays.build(model=np.array([0, 2]), group=np.array([0, 0]),
+        ...                          latencies=np.ones((2, 1)), num_models=3)
+        >>> ra.ptr.tolist(), ra.size
+        ([0, 1, 1, 2], 2)
+        """
         n = model.shape[0]
         ptr = np.zeros(num_models + 1, dtype=np.int64)
         ptr[1:] = np.cumsum(np.bincount(model, minlength=num_models))
@@ -176,12 +361,33 @@ class ReplicaArrays:
 
     @property
     def size(self) -> int:
+        """Number of replicas."""
         return int(self.model.shape[0])
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class EvalOutcome:
-    """Good requests overall, per model and per replica (in :class:`ReplicaArrays` order)."""
+    """Good requests overall, per model and per replica (in :class:`ReplicaArrays` order).
+
+    Parameters
+    ----------
+    good : int
+        Requests served within their SLO.
+    good_per_model : numpy.ndarray of int64, shape (M,)
+        Good requests per model.
+    good_per_replica : numpy.ndarray of int64, shape (R,)
+        Good requests per replica, in the order of ``arrays``.
+    arrays : ReplicaArrays
+        The placement evaluated.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 1.0], model=["a", "a", "b"])
+    >>> ev = Evaluator(prepare_workload(w, ["a", "b"], slo=0.12), group_stages=[1])
+    >>> out = ev.evaluate([Replica(model=m, group=0, latencies=(0.1,)) for m in (0, 1)])
+    >>> out.good, out.good_per_model.tolist(), out.good_per_replica.tolist()
+    (2, [1, 1], [1, 1])
+    """
 
     good: int
     good_per_model: npt.NDArray[np.int64]
@@ -191,7 +397,24 @@ class EvalOutcome:
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class DetailedOutcome:
-    """Per-request status (0 served, 1 dropped, 2 unserved), start, finish and group."""
+    """Per-request status (0 served, 1 dropped, 2 unserved), start, finish and group.
+
+    Parameters
+    ----------
+    status : numpy.ndarray of int8, shape (n,)
+        0 served, 1 dropped, 2 unserved.
+    start, finish : numpy.ndarray of float64, shape (n,)
+        Stage-0 start and finish in seconds (finish includes the overhead); NaN unless
+        served.
+    group : numpy.ndarray of int32, shape (n,)
+        The group dispatched to; -1 when unserved.
+    good : int
+        Requests served within their SLO.
+
+    Examples
+    --------
+    See :meth:`Evaluator.detailed`.
+    """
 
     status: npt.NDArray[np.int8]
     start: npt.NDArray[np.float64]
@@ -202,6 +425,20 @@ class DetailedOutcome:
 
 class Evaluator:
     """Scores placements of ``prepared``'s models on groups with ``group_stages`` stages.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The workload, prepared with the same ``options`` (its deadlines hold the overhead).
+    group_stages : Sequence[int]
+        Stages of each group (each >= 1, at least one group); replicas index the groups.
+    options : EvalOptions, optional
+        Dispatch rule and admission; default ``EvalOptions()``.
+
+    Raises
+    ------
+    SimulationError
+        If ``group_stages`` is empty or has a count below 1.
 
     Examples
     --------
@@ -226,11 +463,38 @@ class Evaluator:
 
     @property
     def num_models(self) -> int:
+        """Models of the prepared workload."""
         return len(self.prepared.model_names)
 
     # ------------------------------------------------------------------ arrays
     def arrays(self, replicas: Sequence[Replica]) -> ReplicaArrays:
-        """Replicas sorted by (model, group) as flat arrays."""
+        """Replicas sorted by (model, group) as flat arrays.
+
+        Parameters
+        ----------
+        replicas : Sequence[Replica]
+            The placement; ties keep their given order.
+
+        Returns
+        -------
+        ReplicaArrays
+            The sorted arrays.
+
+        Raises
+        ------
+        SimulationError
+            If a replica's model or group is out of range, or its stage count differs from
+            its group's.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0], model=["b"])
+        >>> ev = Evaluator(prepare_workload(w, ["a", "b"], slo=0.5), group_stages=[1, 1])
+        >>> ra = ev.arrays([Replica(model=1, group=0, latencies=(0.1,)),
+        ...                 Replica(model=0, group=1, latencies=(0.2,))])
+        >>> ra.model.tolist(), ra.group.tolist(), ra.ptr.tolist()
+        ([0, 1], [1, 0], [0, 1, 2])
+        """
         order = sorted(range(len(replicas)), key=lambda i: (replicas[i].model,
                                                             replicas[i].group, i))
         reps = [replicas[i] for i in order]
@@ -255,7 +519,31 @@ class Evaluator:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, replicas: Sequence[Replica] | ReplicaArrays) -> EvalOutcome:
-        """Simulate one placement (given as replicas, or as sorted :class:`ReplicaArrays`)."""
+        """Simulate one placement (given as replicas, or as sorted :class:`ReplicaArrays`).
+
+        Parameters
+        ----------
+        replicas : Sequence[Replica] or ReplicaArrays
+            The placement.
+
+        Returns
+        -------
+        EvalOutcome
+            Good requests overall, per model and per replica.
+
+        Raises
+        ------
+        SimulationError
+            As :meth:`arrays`, for replicas out of range.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+        >>> out = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
+        >>> out.good, ev.num_evaluations
+        (1, 1)
+        """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         p = self.prepared
         free = np.zeros((self.group_stages.size, self.max_stages))
@@ -275,8 +563,32 @@ class Evaluator:
                        moves: Sequence[Move]) -> npt.NDArray[np.int64]:
         """Good counts of each one-move variant of a base placement.
 
-        ``Move.skip`` indexes the base replicas in sorted (model, group) order, the order of
-        :class:`ReplicaArrays`.
+        Parameters
+        ----------
+        replicas : Sequence[Replica] or ReplicaArrays
+            The base placement.
+        moves : Sequence[Move]
+            The variants; ``Move.skip`` indexes the base replicas in sorted (model, group)
+            order, the order of :class:`ReplicaArrays`.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (len(moves),)
+            Good requests of each variant.
+
+        Raises
+        ------
+        SimulationError
+            If an added replica has the wrong number of stages.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model=["a", "a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.15), group_stages=[1, 1])
+        >>> base = [Replica(model=0, group=0, latencies=(0.1,))]
+        >>> ev.evaluate_moves(base, [Move(skip=0),
+        ...                          Move(add_model=0, add_group=1, add_latencies=(0.1,))])
+        array([0, 3])
         """
         if not moves:
             return np.zeros(0, dtype=np.int64)
@@ -302,7 +614,26 @@ class Evaluator:
         return np.asarray(out, dtype=np.int64)
 
     def detailed(self, replicas: Sequence[Replica] | ReplicaArrays) -> DetailedOutcome:
-        """Per-request outcomes of one placement (for building a ``SimResult``)."""
+        """Per-request outcomes of one placement (for building a ``SimResult``).
+
+        Parameters
+        ----------
+        replicas : Sequence[Replica] or ReplicaArrays
+            The placement.
+
+        Returns
+        -------
+        DetailedOutcome
+            Status, start, finish (overhead included) and group of every request.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+        >>> d = ev.detailed([Replica(model=0, group=0, latencies=(0.1,))])
+        >>> d.status.tolist(), d.finish.tolist(), d.group.tolist(), d.good
+        ([0, 1], [0.1, nan], [0, 0], 1)
+        """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         p = self.prepared
         n = p.num_requests

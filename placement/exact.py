@@ -21,7 +21,28 @@ from placement.space import Assignment, SearchSpace
 
 
 def feasible_subsets(space: SearchSpace, group: int) -> list[tuple[int, ...]]:
-    """Every set of models (as sorted indices) that group ``group`` can hold at once."""
+    """Every set of models (as sorted indices) that group ``group`` can hold at once.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The groups and models.
+    group : int
+        Index of the group.
+
+    Returns
+    -------
+    list of tuple of int
+        Every subset of the models the group can run whose weights fit each stage's
+        memory, the empty one first, by size.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> feasible_subsets(sr_space(tiny_problem(num_models=2, num_devices=1)), 0)
+    [(), (0,), (1,), (0, 1)]
+    """
     mask = space.replica_mask()[group]
     cands = [int(m) for m in np.flatnonzero(mask)]
     mem = space.memory[space.group_shape[group]]
@@ -36,6 +57,27 @@ def feasible_subsets(space: SearchSpace, group: int) -> list[tuple[int, ...]]:
 def exact_assignment(space: SearchSpace, ev: Evaluator, *,
                      max_combinations: int = 200_000) -> tuple[Assignment, int]:
     """The assignment with the most good requests on ``space`` (ties: first enumerated).
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The groups and models.
+    ev : Evaluator
+        Scores each combination.
+    max_combinations : int, default 200000
+        Most simulations allowed.
+
+    Returns
+    -------
+    assignment : Assignment
+        The best assignment.
+    good : int
+        Its good requests.
+
+    Raises
+    ------
+    PlacementError
+        If the number of combinations exceeds ``max_combinations``.
 
     Examples
     --------
@@ -66,7 +108,39 @@ def exact_assignment(space: SearchSpace, ev: Evaluator, *,
 
 def exact_search(problem: Problem, *, max_group_size: int | None = None,
                  max_combinations: int = 200_000) -> tuple[Assignment, int, str]:
-    """The best assignment over every layout of the cluster: (assignment, good, layout key)."""
+    """The best assignment over every layout of the cluster.
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem.
+    max_group_size : int, optional
+        Largest group size in devices; default no limit.
+    max_combinations : int, default 200000
+        Most simulations per layout.
+
+    Returns
+    -------
+    assignment : Assignment
+        The best assignment (ties: the first layout).
+    good : int
+        Its good training requests.
+    layout : str
+        Its layout's key.
+
+    Raises
+    ------
+    PlacementError
+        If the cluster has no layout, or a layout needs too many simulations.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> best, good, layout = exact_search(p)
+    >>> 0 < good <= p.train.num_requests, layout in ("2x1 pp1-tp1", "1x2 pp2-tp1", "1x2 pp1-tp2")
+    (True, True)
+    """
     best: tuple[Assignment, int, str] | None = None
     for lay in layouts(problem.cluster, range(problem.cluster.num_devices), max_group_size):
         space = problem.search_space(lay.groups())

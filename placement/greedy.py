@@ -34,9 +34,27 @@ from placement.space import Assignment
 class GreedyOptions:
     """Knobs of :func:`construct` and :func:`local_search`.
 
-    ``batch`` > 1 lets the one-simulation-per-step construction add up to that many
-    replicas (of distinct models, on distinct groups) per step. ``patience`` stops
-    construction after that many steps without a better score.
+    Parameters
+    ----------
+    top_models, top_groups : int
+        Construction's look-ahead: the neediest models × the least-loaded groups that fit
+        them, scored in one batch per step; both 1 means one simulation per step.
+    batch : int
+        With ``top_models = top_groups = 1``: replicas (of distinct models, on distinct
+        groups) added per step.
+    patience : int, optional
+        Stop construction after that many steps without a better score; None: never.
+    local_rounds : int
+        Most rounds of :func:`local_search` (0: none).
+    moves_per_round : int
+        Most moves :func:`local_search` scores per round.
+    apply_per_round : int
+        Most improving moves on disjoint groups and models applied per round.
+
+    Examples
+    --------
+    >>> GreedyOptions(top_models=4, top_groups=3).batch
+    1
     """
 
     top_models: int = 1
@@ -50,6 +68,24 @@ class GreedyOptions:
 
 @dataclass(frozen=True, kw_only=True)
 class GreedyResult:
+    """What a greedy routine ended with.
+
+    Parameters
+    ----------
+    assignment : Assignment
+        The best assignment.
+    good : int
+        Its good requests.
+    steps : int
+        Steps (or local-search rounds) taken.
+    evaluations : int
+        Simulations run.
+
+    Examples
+    --------
+    See :func:`construct`.
+    """
+
     assignment: Assignment
     good: int
     steps: int
@@ -57,7 +93,30 @@ class GreedyResult:
 
 
 def group_loads(assign: Assignment, rates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Estimated utilisation of each group's slowest stage if load splits evenly on replicas."""
+    """Estimated utilisation of each group's slowest stage if load splits evenly on replicas.
+
+    Parameters
+    ----------
+    assign : Assignment
+        Which groups host which models.
+    rates : numpy.ndarray of float64, shape (M,)
+        Requests per second of each model.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (G,)
+        Per group: the sum over its models of ``rate / replicas × slowest-stage latency``
+        (busy seconds per second; above 1 means overloaded).
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> a = sr_space(tiny_problem(num_models=2, num_devices=2)).empty()
+    >>> a.add(0, 0); a.add(1, 0)
+    >>> group_loads(a, np.array([8.0, 4.0])).tolist()  # 4 req/s x 0.1 s on each
+    [0.4, 0.4]
+    """
     sp = assign.space
     reps = np.maximum(assign.replica_counts(), 1)
     per_replica = rates / reps  # [m]
@@ -114,8 +173,33 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
               stop_without_gain: bool = False) -> GreedyResult:
     """Greedy construction from ``start`` (copied) until nothing fits.
 
-    ``stop_without_gain`` (selective replication's rule) reverts an addition that does not
-    raise the score and stops considering that model.
+    Parameters
+    ----------
+    ev : Evaluator
+        Scores assignments.
+    start : Assignment
+        The starting point; not modified.
+    options : GreedyOptions, optional
+        Look-ahead, batch and patience; default ``GreedyOptions()``.
+    stop_without_gain : bool, default False
+        Selective replication's rule: revert an addition that does not raise the score and
+        stop considering that model.
+
+    Returns
+    -------
+    GreedyResult
+        The best assignment passed through (it stops early once every request is good).
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
+    >>> res = construct(ev, sp.empty())
+    >>> 0 < res.good <= p.train.num_requests, res.evaluations >= res.steps
+    (True, True)
     """
     opts = options or GreedyOptions()
     state = start.copy()
@@ -171,7 +255,43 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
 def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
                  top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2
                  ) -> GreedyResult:
-    """Hill-climb with add and swap moves for ``options.local_rounds`` rounds at most."""
+    """Hill-climb with add and swap moves for ``options.local_rounds`` rounds at most.
+
+    Stops early when every request is good or no move improves the score.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Scores assignments.
+    start : Assignment
+        The starting point; not modified.
+    options : GreedyOptions, optional
+        ``local_rounds``, ``moves_per_round`` and ``apply_per_round``; default
+        ``GreedyOptions()`` (no rounds).
+    top_models : int, default 4
+        Neediest models considered per round.
+    top_groups : int, default 3
+        Groups tried per needy model.
+    swaps_per_group : int, default 2
+        Swap moves tried per group (dropping its least useful replicas).
+
+    Returns
+    -------
+    GreedyResult
+        The improved assignment; ``steps`` counts rounds.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
+    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
+    >>> res = local_search(ev, start, options=GreedyOptions(local_rounds=5))
+    >>> res.good >= ev.evaluate(start.arrays()).good
+    True
+    """
     opts = options or GreedyOptions()
     state = start.copy()
     rates = ev.prepared.rates()
@@ -263,6 +383,30 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
     """AlpaServe's Algorithm 1 (beam 1): add the best of *all* feasible replicas each step.
 
     It keeps adding until nothing fits and returns the best assignment it passed through.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Scores assignments.
+    start : Assignment
+        The starting point; not modified.
+    max_steps : int, optional
+        Most additions; default until nothing fits.
+
+    Returns
+    -------
+    GreedyResult
+        The best assignment passed through.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> res = full_greedy(Evaluator(p.train, group_stages=sp.group_stages), sp.empty())
+    >>> 0 < res.good <= p.train.num_requests
+    True
     """
     state = start.copy()
     evals0 = ev.num_evaluations
@@ -300,6 +444,32 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
     replicas of the models with the most load per replica make the plan more robust on
     unseen bursts. Additions (``batch`` at a time, on distinct groups) are kept when the
     number of good requests does not drop; otherwise they are undone one model at a time.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Scores assignments.
+    start : Assignment
+        The starting point; not modified.
+    batch : int, default 1
+        Replicas added per step (falls back to 1 after a rejected batch).
+
+    Returns
+    -------
+    GreedyResult
+        The filled assignment and its good requests.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
+    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
+    >>> res = fill_free_memory(ev, start)
+    >>> res.good >= ev.evaluate(start.arrays()).good, res.assignment.num_replicas >= 2
+    (True, True)
     """
     state = start.copy()
     rates = ev.prepared.rates()

@@ -22,6 +22,18 @@ from alpaserve.errors import SpecError
 class GroupShape:
     """``pipeline`` stages of ``tensor`` devices each.
 
+    Parameters
+    ----------
+    pipeline : int
+        Pipeline stages (>= 1).
+    tensor : int
+        Devices per stage, the tensor-parallel degree (>= 1).
+
+    Raises
+    ------
+    SpecError
+        If either is not a positive int.
+
     Examples
     --------
     >>> GroupShape(pipeline=2, tensor=4).num_devices, GroupShape(pipeline=2, tensor=4).key
@@ -39,16 +51,23 @@ class GroupShape:
 
     @property
     def num_devices(self) -> int:
+        """Devices of a group of this shape."""
         return self.pipeline * self.tensor
 
     @property
     def key(self) -> str:
+        """``pp<pipeline>-tp<tensor>``."""
         return f"pp{self.pipeline}-tp{self.tensor}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Partition:
     """Disjoint device groups; ``groups[i]`` is a tuple of device ids in id order.
+
+    Parameters
+    ----------
+    groups : tuple of tuple of int
+        The groups' device ids.
 
     Examples
     --------
@@ -62,10 +81,12 @@ class Partition:
 
     @property
     def sizes(self) -> tuple[int, ...]:
+        """Devices per group."""
         return tuple(len(g) for g in self.groups)
 
     @property
     def num_devices(self) -> int:
+        """Devices over all groups."""
         return sum(self.sizes)
 
     @property
@@ -99,6 +120,32 @@ def equal_partition(cluster: ClusterSpec, *, device_ids: Sequence[int] | range,
     A group no larger than a node lies inside one node. A larger group is made of whole
     nodes (``group_size`` must then be a multiple of the devices on a node), so each of its
     node-sized pieces can hold a tensor-parallel stage.
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices.
+    device_ids : Sequence[int] or range
+        The devices to partition (distinct, valid ids).
+    group_size : int
+        Devices per equal group, a power of two.
+
+    Returns
+    -------
+    Partition
+        Groups sorted by their first device id.
+
+    Raises
+    ------
+    SpecError
+        For a group size that is not a power of two (or spans nodes without being a
+        multiple of the node size), duplicate ids or an id outside the cluster.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> equal_partition(homogeneous_cluster(8), device_ids=range(7), group_size=4).groups
+    ((0, 1, 2, 3), (4, 5), (6,))
     """
     ids = sorted(device_ids)
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size <= 0 \
@@ -141,6 +188,20 @@ def candidate_group_sizes(cluster: ClusterSpec, num_devices: int,
                           max_group_size: int | None = None) -> list[int]:
     """Powers of two up to ``num_devices`` (and ``max_group_size``) that can form a group.
 
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices; a size above a node must be a multiple of the node size.
+    num_devices : int
+        Devices available.
+    max_group_size : int, optional
+        Largest size wanted; default ``num_devices``.
+
+    Returns
+    -------
+    list of int
+        The sizes, ascending.
+
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
@@ -159,6 +220,18 @@ def candidate_group_sizes(cluster: ClusterSpec, num_devices: int,
 
 def group_shapes(cluster: ClusterSpec, group_size: int) -> list[GroupShape]:
     """Every ``pipeline × tensor`` shape of a group whose tensor stages stay within a node.
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices; the tensor degree must divide the node size.
+    group_size : int
+        Devices in the group.
+
+    Returns
+    -------
+    list of GroupShape
+        By increasing tensor degree (powers of two).
 
     Examples
     --------
@@ -180,7 +253,32 @@ def stage_meshes(cluster: ClusterSpec, device_ids: Sequence[int],
                  shape: GroupShape) -> tuple[Mesh, ...]:
     """Cut a group's devices into ``shape.pipeline`` consecutive sub-meshes.
 
-    Raises ``SpecError`` when a tensor-parallel stage would span two nodes.
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices.
+    device_ids : Sequence[int]
+        The group's devices, ``shape.num_devices`` of them, in stage order.
+    shape : GroupShape
+        The group's shape.
+
+    Returns
+    -------
+    tuple of Mesh
+        One ``1 × tensor`` mesh per stage.
+
+    Raises
+    ------
+    SpecError
+        When the device count does not match the shape, or a tensor-parallel stage would
+        span two nodes.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> ms = stage_meshes(homogeneous_cluster(4), [0, 1, 2, 3], GroupShape(pipeline=2, tensor=2))
+    >>> [m.device_ids for m in ms]
+    [(0, 1), (2, 3)]
     """
     ids = tuple(device_ids)
     if len(ids) != shape.num_devices:
@@ -197,7 +295,30 @@ def stage_meshes(cluster: ClusterSpec, device_ids: Sequence[int],
 
 
 def shape_fits(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupShape) -> bool:
-    """Whether ``shape`` can be laid on ``device_ids`` without a stage spanning nodes."""
+    """Whether ``shape`` can be laid on ``device_ids`` without a stage spanning nodes.
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices.
+    device_ids : Sequence[int]
+        The group's devices.
+    shape : GroupShape
+        The shape to try.
+
+    Returns
+    -------
+    bool
+        True when :func:`stage_meshes` accepts it (device count included).
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> c = homogeneous_cluster(16)  # two nodes of 8
+    >>> tp8 = GroupShape(pipeline=1, tensor=8)
+    >>> shape_fits(c, range(4, 12), tp8), shape_fits(c, range(8, 16), tp8)
+    (False, True)
+    """
     try:
         stage_meshes(cluster, device_ids, shape)
     except SpecError:
@@ -207,6 +328,23 @@ def shape_fits(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupShap
 
 def split_devices(cluster: ClusterSpec, counts: Sequence[int]) -> list[tuple[int, ...]]:
     """Consecutive device ranges of the given sizes (for splitting devices among buckets).
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices.
+    counts : Sequence[int]
+        Devices per range (each >= 0, summing to at most the cluster's devices).
+
+    Returns
+    -------
+    list of tuple of int
+        The ranges' device ids, from device 0 on.
+
+    Raises
+    ------
+    SpecError
+        If a count is negative or they exceed the cluster.
 
     Examples
     --------

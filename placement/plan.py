@@ -49,9 +49,40 @@ POLICIES = ("sr", "clockwork++", "alpaserve", "alpaserve-published")
 
 @runtime_checkable
 class WorkloadSource(Protocol):
-    """Anything that draws a workload from a random process."""
+    """Anything that draws a workload from a random process.
 
-    def sample(self, *, seed: np.random.SeedSequence) -> Workload: ...
+    Examples
+    --------
+    >>> class Steady:
+    ...     def sample(self, *, seed):
+    ...         return Workload.from_arrays(arrival=[0.0, 1.0], model="a")
+    >>> isinstance(Steady(), WorkloadSource)
+    True
+    """
+
+    def sample(self, *, seed: np.random.SeedSequence) -> Workload:
+        """Draw one workload.
+
+        Parameters
+        ----------
+        seed : numpy.random.SeedSequence
+            The only source of randomness: equal seeds give equal workloads.
+
+        Returns
+        -------
+        Workload
+            The sampled requests.
+
+        Examples
+        --------
+        >>> class Uniform:
+        ...     def sample(self, *, seed):
+        ...         rng = np.random.default_rng(seed)
+        ...         return Workload.from_arrays(arrival=np.sort(rng.uniform(0, 10, 5)),
+        ...                                     model="a")
+        >>> len(Uniform().sample(seed=np.random.SeedSequence(0)))
+        5
+        """
 
 
 def _split(workload: Any, test_workload: Workload | None, seed: int, duration: float,
@@ -105,9 +136,57 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
          clockwork: ClockworkOptions | None = None) -> PlanResult:
     """Plan the serving of ``models`` on ``cluster`` for ``workload`` with ``policy``.
 
-    ``slo`` is seconds (one value or per model); by default each model's SLO is
-    ``slo_scale`` × its latency on its smallest group (one device when it fits). Profiles
-    default to the analytic cost model. See the module docstring for the workloads.
+    See the module docstring for the workloads and the policies.
+
+    Parameters
+    ----------
+    models : Sequence[ModelSpec] or Mapping[str, ModelSpec]
+        The models to serve (at least one, distinct names).
+    cluster : ClusterSpec
+        The devices.
+    workload : Workload, MixSpec or WorkloadSource
+        The traffic: a trace split in time, or a random process sampled twice.
+    slo : float or Mapping[str, float], optional
+        SLO in seconds, for every model or per model name (covering all). Default: each
+        model's ``slo_scale`` × its latency on its smallest group (one device when it fits).
+    slo_scale : float, default 5.0
+        The default SLO's multiple of that latency.
+    policy : {'alpaserve', 'alpaserve-published', 'sr', 'clockwork++'}
+        The placement policy.
+    test_workload : Workload, optional
+        Held-out requests to test on; default as the module docstring says.
+    seed : int, default 0
+        Seeds the training and test samples of a random process.
+    duration : float, default 60.0
+        Seconds of each sample of a :class:`MixSpec`.
+    train_fraction : float, default 0.5
+        Share of a trace's time span the search sees, in ``(0, 1)``.
+    profiles : ProfileDB, optional
+        Stage latencies and memory; default the analytic cost model.
+    options : SimulationOptions, optional
+        How the test run simulates; the search scores with its dispatch rule (when
+        earliest-finish or alpaserve), admission and overheads, without batching.
+    search : SearchOptions, optional
+        Knobs of the AlpaServe searches (its ``max_group_size`` also bounds the analytic
+        profiles).
+    clockwork : ClockworkOptions, optional
+        Window and oracle mode of Clockwork++.
+
+    Returns
+    -------
+    PlanResult
+        The placement (or schedule), its held-out simulation and the search log.
+
+    Raises
+    ------
+    SpecError
+        For an unknown policy, no models, a missing SLO, or a workload that cannot be split.
+    InfeasibleError
+        If a model fits no group of the cluster.
+    ProfileError
+        If the profiles have no entries for a model.
+    PlacementError
+        For Clockwork++ on an empty training or test workload.
 
     Examples
     --------

@@ -28,7 +28,30 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Problem:
-    """Everything a placement policy needs; ``train`` indexes models as ``models`` does."""
+    """Everything a placement policy needs; ``train`` indexes models as ``models`` does.
+
+    Parameters
+    ----------
+    models : tuple of ModelSpec
+        The models to place, distinct names.
+    cluster : ClusterSpec
+        The devices.
+    profiles : ProfileDB
+        Stage latencies and memory of every (model, parallel configuration, batch size).
+    slo : Mapping[str, float]
+        SLO in seconds per model name.
+    train : PreparedWorkload
+        The workload the search scores with, prepared for ``models`` in order.
+    options : EvalOptions
+        How the search simulates.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2)
+    >>> p.model_names, dict(p.slo)
+    (('m0', 'm1'), {'m0': 0.3, 'm1': 0.3})
+    """
 
     models: tuple[ModelSpec, ...]
     cluster: ClusterSpec
@@ -39,17 +62,53 @@ class Problem:
 
     @property
     def model_names(self) -> tuple[str, ...]:
+        """The models' names, in order."""
         return tuple(m.name for m in self.models)
 
     def search_space(self, groups: Sequence[tuple[Sequence[int], GroupShape]],
                      model_idx: Sequence[int] | None = None) -> SearchSpace:
-        """The search space of ``groups`` for all models, or those at ``model_idx``."""
+        """The search space of ``groups`` for all models, or those at ``model_idx``.
+
+        Parameters
+        ----------
+        groups : Sequence of (Sequence[int], GroupShape)
+            Each group's device ids and shape (see :meth:`Layout.groups
+            <placement.buckets.Layout.groups>`).
+        model_idx : Sequence[int], optional
+            Indices into ``models``; default all.
+
+        Returns
+        -------
+        SearchSpace
+            Latencies, memory and feasibility of every (group, model) pair.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> p = tiny_problem(num_models=2, num_devices=2)
+        >>> sp = p.search_space([((0, 1), GroupShape(pipeline=2, tensor=1))], [1])
+        >>> sp.group_stages, [m.name for m in sp.models]
+        ([2], ['m1'])
+        """
         models = self.models if model_idx is None else [self.models[i] for i in model_idx]
         return SearchSpace.build(cluster=self.cluster, models=models, groups=groups,
                                  profiles=self.profiles, options=self.options, slo=self.slo)
 
     def fastest_latency(self) -> dict[str, float]:
-        """Per model: the lowest total latency of any profiled config, plus the overhead."""
+        """Per model: the lowest total latency of any profiled config, plus the overhead.
+
+        Returns
+        -------
+        dict of str to float
+            Seconds at batch size 1, stage inflation applied; ``inf`` for an unprofiled
+            model.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> round(tiny_problem(num_models=1).fastest_latency()["m0"], 4)  # on 4 devices
+        0.0265
+        """
         out = dict.fromkeys(self.model_names, math.inf)
         for e in self.profiles:
             if e.batch_size == 1 and e.model in out:
@@ -57,7 +116,20 @@ class Problem:
         return {k: v + self.options.overhead for k, v in out.items()}
 
     def reference_latency(self) -> dict[str, float]:
-        """Per model: the fastest total latency on its smallest profiled group size."""
+        """Per model: the fastest total latency on its smallest profiled group size.
+
+        Returns
+        -------
+        dict of str to float
+            Seconds at batch size 1, without inflation or overhead; ``inf`` for an
+            unprofiled model. :func:`~placement.buckets.model_buckets` cuts on these.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> tiny_problem(num_models=1).reference_latency()  # on one device
+        {'m0': 0.1}
+        """
         best: dict[str, tuple[int, float]] = {}
         for e in self.profiles:
             if e.batch_size != 1:
@@ -68,7 +140,23 @@ class Problem:
         return {m: best[m][1] if m in best else math.inf for m in self.model_names}
 
     def slo_warnings(self) -> dict[str, str]:
-        """Models whose SLO is below their fastest possible latency (none can be good)."""
+        """Models whose SLO is below their fastest possible latency (none can be good).
+
+        Returns
+        -------
+        dict of str to str
+            Per such model name: a message naming both times in ms.
+
+        Examples
+        --------
+        >>> import dataclasses
+        >>> from placement._examples import tiny_problem
+        >>> p = tiny_problem(num_models=2)
+        >>> p.slo_warnings()
+        {}
+        >>> list(dataclasses.replace(p, slo={"m0": 0.01, "m1": 0.3}).slo_warnings())
+        ['m0']
+        """
         out = {}
         for name, fastest in self.fastest_latency().items():
             if self.slo[name] < fastest:
@@ -78,7 +166,30 @@ class Problem:
 
 
 def subset_workload(prepared: PreparedWorkload, models: Sequence[int]) -> PreparedWorkload:
-    """Only the requests of ``models`` (indices), re-indexed ``0 .. len(models) - 1``."""
+    """Only the requests of ``models`` (indices), re-indexed ``0 .. len(models) - 1``.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The workload.
+    models : Sequence[int]
+        Indices into ``prepared.model_names``, distinct; their order is the new one.
+
+    Returns
+    -------
+    PreparedWorkload
+        The kept requests, in arrival order, with deadlines unchanged.
+
+    Examples
+    --------
+    >>> from placement.evaluator import prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = prepare_workload(Workload.from_arrays(arrival=[0.0, 1.0, 2.0],
+    ...                                           model=["a", "b", "a"]), ["a", "b"], slo=1.0)
+    >>> s = subset_workload(w, [1])
+    >>> s.model_names, s.arrival.tolist(), s.code.tolist()
+    (('b',), [1.0], [0])
+    """
     idx = np.asarray(models, dtype=np.int64)
     remap = np.full(len(prepared.model_names), -1, dtype=np.int32)
     remap[idx] = np.arange(idx.size, dtype=np.int32)
@@ -103,6 +214,28 @@ def build_profiles(models: Sequence[ModelSpec], cluster: ClusterSpec, *,
     """Analytic profiles of ``models``, computed once per distinct model shape.
 
     Copies of one architecture (``bert-1.3b#0``, ``#1``, ...) share their entries, renamed.
+
+    Parameters
+    ----------
+    models : Sequence[ModelSpec]
+        The models to profile.
+    cluster : ClusterSpec
+        The devices (their type sets the costs).
+    max_group_size : int
+        Largest group size to profile, capped at the cluster's device count.
+
+    Returns
+    -------
+    ProfileDB
+        Analytic entries (see :func:`alpaserve.cost.model.analytic_profiles`).
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_cluster, tiny_model
+    >>> db = build_profiles([tiny_model("a"), tiny_model("b")], tiny_cluster(2),
+    ...                     max_group_size=2)
+    >>> sorted(db.models()), len(db.configs("a")) == len(db.configs("b"))
+    (['a', 'b'], True)
     """
     from alpaserve.cost.model import analytic_profiles
 
@@ -131,6 +264,27 @@ def min_weight_per_device(model: ModelSpec, cluster: ClusterSpec) -> int:
 
     Tried are uniform configs on the largest power-of-two group the cluster holds whose
     tensor stages stay within a node (pipeline across nodes).
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The model.
+    cluster : ClusterSpec
+        The devices.
+
+    Returns
+    -------
+    int
+        Bytes of the heaviest stage in the best config; the whole model's weight bytes
+        when no config is admissible.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> from alpaserve.model_spec import model_preset
+    >>> bert = model_preset("bert-1.3b")
+    >>> min_weight_per_device(bert, homogeneous_cluster(2)) < bert.weight_bytes
+    True
     """
     size = 1 << (cluster.num_devices.bit_length() - 1)
     best = math.inf
@@ -150,6 +304,21 @@ def min_weight_per_device(model: ModelSpec, cluster: ClusterSpec) -> int:
 
 def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
     """Raise ``InfeasibleError`` naming every model that fits no group of ``cluster``.
+
+    Parameters
+    ----------
+    models : Sequence[ModelSpec]
+        The models to place.
+    cluster : ClusterSpec
+        The devices; a model fits when :func:`min_weight_per_device` is within a device's
+        usable memory.
+
+    Raises
+    ------
+    SpecError
+        If two models share a name.
+    InfeasibleError
+        If any model fits no group, naming each with the memory it is short.
 
     Examples
     --------
@@ -178,5 +347,16 @@ def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
 
 
 def log_slo_warnings(warnings: Mapping[str, str]) -> None:
+    """Log each message of :meth:`Problem.slo_warnings` as a warning.
+
+    Parameters
+    ----------
+    warnings : Mapping[str, str]
+        Model name to message.
+
+    Examples
+    --------
+    >>> log_slo_warnings({})  # logs nothing
+    """
     for text in warnings.values():
         logger.warning(text)

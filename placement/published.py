@@ -45,6 +45,35 @@ def _run_full(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload]
 def solve_bucket_published(problem: Problem, model_idx: Sequence[int],
                            device_ids: Sequence[int], opts: SearchOptions,
                            label: str) -> BucketResult:
+    """Algorithm 1 (:func:`~placement.greedy.full_greedy`) on every layout of one bucket.
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem.
+    model_idx : Sequence[int]
+        The bucket's models (indices into ``problem.models``).
+    device_ids : Sequence[int]
+        The bucket's devices.
+    opts : SearchOptions
+        Only ``max_group_size``, ``n_jobs`` and ``progress`` are read.
+    label : str
+        The bucket's name in the log.
+
+    Returns
+    -------
+    BucketResult
+        The layout with the most good training requests (ties: the first); no
+        assignment when no layout can host a model.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> res = solve_bucket_published(p, [0, 1], [0, 1], SearchOptions(), "all")
+    >>> {e.phase for e in res.log}, 0 < res.good <= p.train.num_requests
+    ({'published-greedy'}, True)
+    """
     work = subset_workload(problem.train, model_idx)
     max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
     lays = layouts(problem.cluster, device_ids, max_size)
@@ -64,5 +93,25 @@ def solve_bucket_published(problem: Problem, model_idx: Sequence[int],
 
 def published_alpaserve(problem: Problem, options: SearchOptions | None = None
                         ) -> SearchOutcome:
-    """AlpaServe's published policy (Algorithms 1 and 2, beam width 1)."""
+    """AlpaServe's published policy (Algorithms 1 and 2, beam width 1).
+
+    Parameters
+    ----------
+    problem : Problem
+        Models, cluster, profiles, SLOs and the training workload.
+    options : SearchOptions, optional
+        Layout limits, bucketing and parallelism; default ``SearchOptions()``.
+
+    Returns
+    -------
+    SearchOutcome
+        The best placement, its training score and the log.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> out = published_alpaserve(tiny_problem(num_models=2, num_devices=2))
+    >>> 0 < out.good <= out.requests
+    True
+    """
     return bucketed_search(problem, options or SearchOptions(), solve_bucket_published)

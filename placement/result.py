@@ -37,10 +37,41 @@ def _names(names: list[str], limit: int = 8) -> str:
 class PlanResult:
     """The outcome of :func:`placement.plan`.
 
-    ``placement`` is the plan (for Clockwork++ the first window's; the whole time-varying
-    plan is ``schedule``). ``test_result`` simulates it on the held-out test workload
-    (``test_source`` says which). ``search_log`` lists every candidate scored on the
-    training workload. ``slo_warnings`` names the models whose SLO no config can meet.
+    Parameters
+    ----------
+    policy : str
+        The policy that planned.
+    placement : Placement
+        The plan (for Clockwork++ the first window's).
+    schedule : PlacementSchedule or None
+        The whole time-varying plan of Clockwork++; None for the other policies.
+    test_result : SimResult
+        The plan simulated on the held-out test workload.
+    train_attainment : float
+        Attainment the search reached on the training workload, in ``[0, 1]``.
+    slo : Mapping[str, float]
+        SLO in seconds per model.
+    slo_warnings : Mapping[str, str]
+        The models whose SLO no config can meet, with a message each.
+    search_log : tuple of LogEntry
+        Every candidate scored on the training workload.
+    wall_time : float
+        Seconds :func:`placement.plan` took, test simulation included.
+    seed : int
+        The seed the plan was made with.
+    test_source : str
+        Which requests ``test_result`` ran on, in words.
+
+    Examples
+    --------
+    >>> from placement import plan
+    >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+    >>> from workloads.mixes import MixSpec
+    >>> models = [tiny_model("a"), tiny_model("b")]
+    >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+    ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+    >>> result.attainment == result.test_result.attainment, result.schedule is None
+    (True, True)
     """
 
     policy: str
@@ -61,14 +92,58 @@ class PlanResult:
         return self.test_result.attainment
 
     def runners_up(self, limit: int = 5) -> list[LogEntry]:
-        """The best-scoring logged candidates, best first (one per layout and phase)."""
+        """The best-scoring logged candidates, best first (one per layout and phase).
+
+        Parameters
+        ----------
+        limit : int, default 5
+            Most entries returned.
+
+        Returns
+        -------
+        list of LogEntry
+            By training attainment, then bucket, layout and phase.
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> [(e.layout, e.phase) for e in result.runners_up()]
+        [('2x1 pp1-tp1', 'sr')]
+        """
         ranked = sorted(self.search_log, key=lambda e: (-e.attainment
                                                         if not math.isnan(e.attainment)
                                                         else 0.0, e.bucket, e.layout, e.phase))
         return ranked[:limit]
 
     def explain(self, *, runners_up: int = 5) -> str:
-        """A readable account of the plan: groups, configs, sharing, per-model attainment."""
+        """A readable account of the plan: groups, configs, sharing, per-model attainment.
+
+        Parameters
+        ----------
+        runners_up : int, default 5
+            Best logged candidates listed at the end.
+
+        Returns
+        -------
+        str
+            Several lines of text, no trailing newline.
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> print(result.explain().splitlines()[3])
+        groups:
+        """
         p = self.placement
         c = p.cluster
         r = self.test_result
@@ -118,6 +193,27 @@ class PlanResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as plain data (the per-request arrays are left out).
+
+        Returns
+        -------
+        dict
+            Policy, seed, wall time, test statistics, SLOs and warnings, the placement and
+            schedule as :meth:`Placement.to_dict <alpaserve.placement_spec.Placement.to_dict>`
+            gives them, and the search log.
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> d = result.to_dict()
+        >>> d["policy"], d["schedule"], d["num_requests"] == result.test_result.num_requests
+        ('sr', None, True)
+        """
         r = self.test_result
         return {
             "policy": self.policy,
@@ -141,4 +237,27 @@ class PlanResult:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text.
+
+        Parameters
+        ----------
+        indent : int or None, default 2
+            Indentation, as :func:`json.dumps` takes it; None for one line.
+
+        Returns
+        -------
+        str
+            The JSON text (NaN statistics are written as ``NaN``).
+
+        Examples
+        --------
+        >>> from placement import plan
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> result = plan(models, tiny_cluster(2), MixSpec(model_names=("a", "b"), total_rate=8.0),
+        ...               slo=0.3, duration=20.0, profiles=tiny_profiles(models), policy="sr")
+        >>> json.loads(result.to_json(indent=None))["slo"]
+        {'a': 0.3, 'b': 0.3}
+        """
         return json.dumps(self.to_dict(), indent=indent, default=float)

@@ -24,7 +24,24 @@ SINGLE = GroupShape(pipeline=1, tensor=1)
 
 
 def sr_space(problem: Problem) -> SearchSpace:
-    """One group per device, every model with its single-device config."""
+    """One group per device, every model with its single-device config.
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem.
+
+    Returns
+    -------
+    SearchSpace
+        ``num_devices`` single-device groups.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> sr_space(tiny_problem(num_devices=2)).group_stages
+    [1, 1]
+    """
     groups = [((d,), SINGLE) for d in range(problem.cluster.num_devices)]
     return problem.search_space(groups)
 
@@ -33,6 +50,25 @@ def selective_replication(problem: Problem, *, work: PreparedWorkload | None = N
                           space: SearchSpace | None = None
                           ) -> tuple[GreedyResult, SearchSpace, LogEntry]:
     """Run SR on ``work`` (default: the problem's training workload).
+
+    Parameters
+    ----------
+    problem : Problem
+        The placement problem.
+    work : PreparedWorkload, optional
+        The traffic to solve on; default ``problem.train``.
+    space : SearchSpace, optional
+        The groups; default :func:`sr_space` of ``problem``.
+
+    Returns
+    -------
+    result : GreedyResult
+        The assignment after construction and filling, its good requests and the steps
+        and simulations of both.
+    space : SearchSpace
+        The groups used.
+    entry : LogEntry
+        The run as one log entry (phase ``"sr"``).
 
     Examples
     --------

@@ -41,6 +41,32 @@ def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
     ``shape.pipeline`` stages of ``shape.tensor`` devices, it prefers a total latency within
     ``slo``, then the fastest slowest stage (throughput), then the lowest total latency, then
     the least memory on the fullest device.
+
+    Parameters
+    ----------
+    profiles : ProfileDB or Sequence[ProfileEntry]
+        Where to look.
+    model : ModelSpec
+        The model.
+    shape : GroupShape
+        The group shape the config must match.
+    slo : float, optional
+        The model's SLO in seconds; None: no preference for configs within it.
+    weights : Mapping[ParallelConfig, tuple of int], optional
+        Weight bytes per device of each stage, per config, when already computed.
+
+    Returns
+    -------
+    ProfileEntry or None
+        The chosen batch-size-1 entry; None when no entry matches the shape.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_model, tiny_profiles
+    >>> m = tiny_model("a")
+    >>> e = select_entry(tiny_profiles([m]), m, GroupShape(pipeline=2, tensor=1))
+    >>> e.config.pipeline_degree
+    2
     """
     best: tuple[tuple[float, ...], ProfileEntry] | None = None
     for entry in profiles:
@@ -66,6 +92,35 @@ class SearchSpace:
     ``latency[s, m, k]`` is stage ``k``'s latency of model ``m`` on shape ``s`` (inflated by
     the evaluation options), ``memory[s, m, k]`` its weight bytes per device of stage ``k``;
     ``feasible[s, m]`` is False when no config exists or it alone exceeds device memory.
+    Build one with :meth:`build` (or :meth:`Problem.search_space
+    <placement.problem.Problem.search_space>`).
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices.
+    models : tuple of ModelSpec
+        The models (index ``m``).
+    group_devices : tuple of tuple of int
+        Each group's device ids (index ``g``).
+    group_shape : numpy.ndarray of int64, shape (G,)
+        Each group's index into ``shapes``.
+    shapes : tuple of GroupShape
+        The distinct group shapes (index ``s``).
+    configs : tuple of tuple of (ParallelConfig or None)
+        ``configs[s][m]``: the chosen config, None when none is profiled.
+    latency : numpy.ndarray of float64, shape (len(shapes), M, S)
+        Stage latencies in seconds, zero-padded.
+    memory : numpy.ndarray of int64, shape (len(shapes), M, S)
+        Weight bytes per device of each stage, zero-padded.
+    feasible : numpy.ndarray of bool, shape (len(shapes), M)
+        Whether model ``m`` can run on shape ``s`` alone.
+    capacity : int
+        Usable memory bytes of one device.
+
+    Examples
+    --------
+    See :meth:`build`.
     """
 
     cluster: ClusterSpec
@@ -84,6 +139,43 @@ class SearchSpace:
               groups: Sequence[tuple[Sequence[int], GroupShape]], profiles: ProfileDB,
               options: EvalOptions | None = None,
               slo: Mapping[str, float] | None = None) -> SearchSpace:
+        """Choose every (shape, model)'s config with :func:`select_entry` and lay it out.
+
+        Parameters
+        ----------
+        cluster : ClusterSpec
+            The devices.
+        models : Sequence[ModelSpec]
+            The models.
+        groups : Sequence of (Sequence[int], GroupShape)
+            Each group's device ids and shape (at least one group).
+        profiles : ProfileDB
+            Profiled configs of the models.
+        options : EvalOptions, optional
+            Its stage inflation is applied to the latencies; default ``EvalOptions()``.
+        slo : Mapping[str, float], optional
+            SLO in seconds per model name, preferred by :func:`select_entry`.
+
+        Returns
+        -------
+        SearchSpace
+            The space.
+
+        Raises
+        ------
+        SpecError
+            If a group's stage would span nodes.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_cluster, tiny_model, tiny_profiles
+        >>> m = tiny_model("a")
+        >>> sp = SearchSpace.build(cluster=tiny_cluster(2), models=[m],
+        ...                        groups=[((0, 1), GroupShape(pipeline=2, tensor=1))],
+        ...                        profiles=tiny_profiles([m]))
+        >>> sp.group_stages, sp.feasible.tolist()
+        ([2], [[True]])
+        """
         opts = options or EvalOptions()
         shapes: list[GroupShape] = []
         for _, shape in groups:
@@ -134,25 +226,77 @@ class SearchSpace:
 
     @property
     def num_groups(self) -> int:
+        """Number of groups, ``G``."""
         return len(self.group_devices)
 
     @property
     def num_models(self) -> int:
+        """Number of models, ``M``."""
         return len(self.models)
 
     @property
     def group_stages(self) -> list[int]:
+        """Stages of each group, as :class:`~placement.evaluator.Evaluator` takes them."""
         return [self.shapes[s].pipeline for s in self.group_shape]
 
     def latencies(self, group: int, model: int) -> tuple[float, ...]:
+        """The stage latencies of ``model`` on ``group``.
+
+        Parameters
+        ----------
+        group, model : int
+            Group and model index.
+
+        Returns
+        -------
+        tuple of float
+            Seconds, one per stage of the group (zeros when infeasible).
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> sp.latencies(0, 1)
+        (0.1,)
+        """
         s = int(self.group_shape[group])
         return tuple(float(x) for x in self.latency[s, model, :self.shapes[s].pipeline])
 
     def replica_mask(self) -> npt.NDArray[np.bool_]:
-        """``[g, m]``: whether model ``m`` can run on group ``g`` at all."""
+        """``[g, m]``: whether model ``m`` can run on group ``g`` at all.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (G, M)
+            ``feasible`` looked up by each group's shape.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> sp.replica_mask().tolist()
+        [[True, True], [True, True]]
+        """
         return self.feasible[self.group_shape]
 
     def empty(self) -> Assignment:
+        """An assignment with no replica.
+
+        Returns
+        -------
+        Assignment
+            A new, empty assignment on this space.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> sp.empty().num_replicas
+        0
+        """
         return Assignment(self)
 
 
@@ -160,6 +304,28 @@ class Assignment:
     """Which models each group hosts (``hosts[g, m]``), with the memory used per stage.
 
     Internal, mutable bookkeeping of a search; :meth:`copy` before branching.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The groups and models.
+    hosts : numpy.ndarray of bool, shape (G, M), optional
+        Initial replicas (copied); default none.
+
+    Attributes
+    ----------
+    hosts : numpy.ndarray of bool, shape (G, M)
+        Whether group ``g`` hosts model ``m``.
+    used : numpy.ndarray of int64, shape (G, S)
+        Weight bytes per device of each stage of each group.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> a = sr_space(tiny_problem(num_models=2, num_devices=2)).empty()
+    >>> a.add(0, 1); a.num_replicas, a.fits(0, 1), a.replica_counts().tolist()
+    (1, False, [0, 1])
     """
 
     def __init__(self, space: SearchSpace, hosts: npt.NDArray[np.bool_] | None = None) -> None:
@@ -172,13 +338,70 @@ class Assignment:
         self._allowed = space.replica_mask()
 
     def copy(self) -> Assignment:
+        """An independent copy.
+
+        Returns
+        -------
+        Assignment
+            Same space, its own ``hosts`` and ``used``.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); b = a.copy(); b.add(0, 0)
+        >>> a.num_replicas, b.num_replicas
+        (0, 1)
+        """
         return Assignment(self.space, self.hosts)
 
     def key(self) -> bytes:
+        """A hashable fingerprint of ``hosts``.
+
+        Returns
+        -------
+        bytes
+            Equal for assignments with the same replicas on the same space.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a, b = sp.empty(), sp.empty()
+        >>> a.add(1, 0); b.add(1, 0)
+        >>> a.key() == b.key(), a.key() == sp.empty().key()
+        (True, False)
+        """
         return np.packbits(self.hosts).tobytes()
 
     # ------------------------------------------------------------------ memory
     def fits(self, group: int, model: int, *, removing: int = -1) -> bool:
+        """Whether ``model`` can be added to ``group`` now.
+
+        Parameters
+        ----------
+        group, model : int
+            Group and model index.
+        removing : int, default -1
+            A model of the group to count as removed first (a swap); -1 for none.
+
+        Returns
+        -------
+        bool
+            True when the model may run on the group, is not hosted there yet and its
+            weights fit every stage's free memory.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> a = sr_space(tiny_problem(num_models=3, num_devices=1)).empty()
+        >>> a.add(0, 0); a.add(0, 1)  # a device holds 2.5 models' weights
+        >>> a.fits(0, 2), a.fits(0, 2, removing=1)
+        (False, True)
+        """
         if not self._allowed[group, model] or self.hosts[group, model]:
             return False
         used = self.used[group] + self._mem[group, model]
@@ -187,29 +410,109 @@ class Assignment:
         return bool(np.all(used <= self.space.capacity))
 
     def fit_matrix(self) -> npt.NDArray[np.bool_]:
-        """``[g, m]``: whether adding model ``m`` to group ``g`` is possible now."""
+        """``[g, m]``: whether adding model ``m`` to group ``g`` is possible now.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (G, M)
+            :meth:`fits` of every pair, without removals.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(0, 0)
+        >>> a.fit_matrix().tolist()
+        [[False, True], [True, True]]
+        """
         room = self.space.capacity - self.used  # [g, k]
         ok = np.all(self._mem <= room[:, None, :], axis=2)
         return ok & self._allowed & ~self.hosts
 
     def add(self, group: int, model: int) -> None:
+        """Host ``model`` on ``group`` (unchecked: call :meth:`fits` first).
+
+        Parameters
+        ----------
+        group, model : int
+            Group and model index.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0)
+        >>> a.hosts.tolist(), int(a.used[1, 0]) == int(sp.memory[0, 0, 0])
+        ([[False, False], [True, False]], True)
+        """
         self.hosts[group, model] = True
         self.used[group] += self._mem[group, model]
 
     def remove(self, group: int, model: int) -> None:
+        """Drop ``model`` from ``group`` (unchecked: it must be hosted there).
+
+        Parameters
+        ----------
+        group, model : int
+            Group and model index.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0); a.remove(1, 0)
+        >>> a.num_replicas, int(a.used.sum())
+        (0, 0)
+        """
         self.hosts[group, model] = False
         self.used[group] -= self._mem[group, model]
 
     # ------------------------------------------------------------------ views
     @property
     def num_replicas(self) -> int:
+        """Replicas over all groups."""
         return int(self.hosts.sum())
 
     def replica_counts(self) -> npt.NDArray[np.int64]:
+        """Replicas per model.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (M,)
+            Groups hosting each model.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(0, 1); a.add(1, 1)
+        >>> a.replica_counts().tolist()
+        [0, 2]
+        """
         return self.hosts.sum(axis=0).astype(np.int64)
 
     def arrays(self) -> ReplicaArrays:
-        """Replicas sorted by (model, group), for the evaluator."""
+        """Replicas sorted by (model, group), for the evaluator.
+
+        Returns
+        -------
+        ReplicaArrays
+            Always active and ready.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0); a.add(0, 1)
+        >>> ra = a.arrays()
+        >>> ra.model.tolist(), ra.group.tolist(), ra.latencies.tolist()
+        ([0, 1], [1, 0], [[0.1], [0.1]])
+        """
         m_idx, g_idx = np.nonzero(self.hosts.T)
         sp = self.space
         lat = sp.latency[sp.group_shape[g_idx], m_idx]
@@ -218,12 +521,61 @@ class Assignment:
 
     def to_placement(self, *, all_models: Sequence[ModelSpec] | None = None,
                      group_offset: int = 0) -> Placement:
-        """A validated :class:`Placement`; ``all_models`` may list models beyond this space."""
+        """A validated :class:`Placement`; ``all_models`` may list models beyond this space.
+
+        Parameters
+        ----------
+        all_models : Sequence[ModelSpec], optional
+            The placement's models; default the space's.
+        group_offset : int, default 0
+            Groups are named ``g<offset + index>``.
+
+        Returns
+        -------
+        Placement
+            One group per group of the space, hosting the assigned models' configs.
+
+        Raises
+        ------
+        SpecError
+            If the placement is invalid (e.g. over memory).
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(0, 1)
+        >>> p = a.to_placement(group_offset=3)
+        >>> [g.name for g in p.groups], sorted(p.hosted_models)
+        (['g3', 'g4'], ['m1'])
+        """
         return Placement(cluster=self.space.cluster,
                          models={m.name: m for m in (all_models or self.space.models)},
                          groups=tuple(self.groups(group_offset)))
 
     def groups(self, offset: int = 0) -> list[Group]:
+        """The space's groups with the assigned models.
+
+        Parameters
+        ----------
+        offset : int, default 0
+            Groups are named ``g<offset + index>``.
+
+        Returns
+        -------
+        list of Group
+            One per group of the space (empty groups included).
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> from placement.selective_replication import sr_space
+        >>> sp = sr_space(tiny_problem(num_models=2, num_devices=2))
+        >>> a = sp.empty(); a.add(1, 0)
+        >>> [(g.name, sorted(g.models)) for g in a.groups()]
+        [('g0', []), ('g1', ['m0'])]
+        """
         sp = self.space
         out = []
         for g, devices in enumerate(sp.group_devices):

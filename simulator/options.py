@@ -23,34 +23,40 @@ class SimulationOptions:
 
     Parameters
     ----------
-    policy
+    policy : {'earliest-finish', 'least-outstanding', 'alpaserve'}
         Dispatch rule: ``"earliest-finish"`` (the hosting group predicted to finish the
         request first), ``"least-outstanding"`` (fewest dispatched, unfinished requests) or
         ``"alpaserve"`` (the group whose last stage frees earliest). Ties go to the lower
         group index.
-    admission
+    admission : bool
         SLO-aware admission control: drop a request at once when it is predicted to miss.
-    max_batch
+    max_batch : int
         Largest batch; 1 disables batching. Only profiled batch sizes up to it are used.
-    request_overhead
+    request_overhead : float
         Seconds added to every finish time before the SLO check (client and dispatch
         overhead); it occupies no stage.
-    stage_inflation
+    stage_inflation : float
         Every stage latency of a group with ``S`` stages is multiplied by
         ``1 + stage_inflation * S`` (pipeline communication overhead).
-    warmup, cooldown
+    warmup, cooldown : float
         Seconds trimmed from the start and the end of the arrivals before statistics.
-    engine
+    engine : {'fast', 'reference'}
         ``"fast"`` (compiled) or ``"reference"`` (SimPy); both give identical outcomes.
-    record_stages
+    record_stages : bool
         Also return every request's start time on each stage (``SimResult.stage_start``).
-    threads
+    threads : int
         Threads for one fast-engine run (0, the default: one per CPU). Earliest-finish
         runs without batching of at least 2 x 65,536 requests are cut into time-parallel
         spans, repaired to the exact one-thread result (:mod:`simulator.engine.parallel`):
         every such ``attainment`` run, and ``simulate`` runs without trimming or stage
         starts, whose statistics then also use the threads. Other runs use one thread.
         Pass 1 where the caller already runs many simulations at once.
+
+    Raises
+    ------
+    SimulationError
+        For an unknown policy or engine, a non-bool flag, ``max_batch < 1``,
+        ``threads < 0``, or a negative or non-finite number of seconds or inflation.
 
     Examples
     --------
@@ -97,6 +103,27 @@ class SimulationOptions:
         """AlpaServe's fast-path model: 0.9 % per stage, 11 ms per request, its dispatch rule.
 
         Unbounded buffers between stages and admission control are the defaults already.
+
+        Parameters
+        ----------
+        **overrides : Any
+            Any other :class:`SimulationOptions` field, applied over the AlpaServe values
+            (``policy="alpaserve"``, ``stage_inflation=0.009``, ``request_overhead=0.011``).
+
+        Returns
+        -------
+        SimulationOptions
+            The validated options.
+
+        Raises
+        ------
+        SimulationError
+            If an override is out of range.
+
+        Examples
+        --------
+        >>> SimulationOptions.alpaserve(max_batch=4).max_batch
+        4
         """
         fields: dict[str, Any] = {"policy": "alpaserve",
                                   "stage_inflation": ALPASERVE_STAGE_INFLATION,
@@ -106,8 +133,32 @@ class SimulationOptions:
 
     @property
     def batching(self) -> bool:
+        """Whether batches larger than 1 are allowed (``max_batch > 1``)."""
         return self.max_batch > 1
 
     def with_(self, **changes: Any) -> SimulationOptions:
-        """A copy with ``changes`` applied (validated again)."""
+        """A copy with ``changes`` applied (validated again).
+
+        Parameters
+        ----------
+        **changes : Any
+            Field names and their new values.
+
+        Returns
+        -------
+        SimulationOptions
+            A new instance; ``self`` is unchanged.
+
+        Raises
+        ------
+        SimulationError
+            If a new value is out of range.
+        TypeError
+            If a name is not a field.
+
+        Examples
+        --------
+        >>> SimulationOptions().with_(max_batch=8).batching
+        True
+        """
         return replace(self, **changes)

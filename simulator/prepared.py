@@ -25,7 +25,26 @@ class PreparedWorkload:
     request of model ``m``). The per-request ``slo`` and ``deadline = arrival + slo`` are
     formed on first use and kept; the fast engine's common case forms deadlines on the fly
     from ``slo_of_model`` instead, so one simulation does not pay for them. Arrays are
-    read-only.
+    read-only. Build one with :func:`prepare` rather than by hand.
+
+    Parameters
+    ----------
+    model_names : tuple of str
+        Model names; code ``m`` in ``model_codes`` means ``model_names[m]``.
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds, non-decreasing.
+    model_codes : numpy.ndarray of int32, shape (n,)
+        Per request: the index of its model in ``model_names``.
+    slo_of_model : numpy.ndarray of float64, shape (len(model_names),), optional
+        Per model: the SLO in seconds of each of its requests.
+    request_slo : numpy.ndarray of float64, shape (n,), optional
+        Per request: its SLO in seconds. Exactly one of ``slo_of_model`` and
+        ``request_slo`` is given.
+
+    Raises
+    ------
+    SimulationError
+        If neither or both SLO forms are given, or one has the wrong shape.
 
     Examples
     --------
@@ -57,15 +76,46 @@ class PreparedWorkload:
         return int(self.arrival.shape[0])
 
     def kernel_deadlines(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """``(deadline, slo_of_model)`` as the compiled kernels take them: with per-model
-        SLOs an empty ``deadline`` (the kernels form ``arrival + slo`` on the fly), else the
-        per-request deadlines and an empty per-model array."""
+        """The deadlines in the form the compiled kernels take them.
+
+        Returns
+        -------
+        deadline : numpy.ndarray of float64
+            With per-model SLOs an empty array (the kernels form ``arrival + slo`` on the
+            fly), else the per-request deadlines in seconds, shape ``(n,)``.
+        slo_of_model : numpy.ndarray of float64
+            With per-model SLOs the SLO of each model in seconds, else an empty array.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "a"])
+        >>> d, s = prepare(w, slo=0.5).kernel_deadlines()
+        >>> d.tolist(), s.tolist()
+        ([], [0.5])
+        """
         if self.slo_of_model is not None:
             return np.empty(0), self.slo_of_model
         return self.deadline, np.empty(0)
 
     def deadlines(self, begin: int, end: int) -> npt.NDArray[np.float64]:
-        """``deadline[begin:end]``, without forming the whole array for per-model SLOs."""
+        """``deadline[begin:end]``, without forming the whole array for per-model SLOs.
+
+        Parameters
+        ----------
+        begin, end : int
+            Request index range, as in a slice.
+
+        Returns
+        -------
+        numpy.ndarray of float64
+            ``arrival + slo`` in seconds for requests ``begin`` to ``end - 1``.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model=["a", "a", "a"])
+        >>> prepare(w, slo=0.5).deadlines(1, 3).tolist()
+        [1.5, 2.5]
+        """
         if self.slo_of_model is None:
             return self.deadline[begin:end]
         return self.arrival[begin:end] + self.slo_of_model[self.model_codes[begin:end]]
@@ -88,6 +138,20 @@ def per_request_slos(request_slo: npt.NDArray[np.float64] | None,
                      model_codes: npt.NDArray[np.int32]) -> npt.NDArray[np.float64]:
     """Per-request SLOs (read-only) from whichever of the two forms is given.
 
+    Parameters
+    ----------
+    request_slo : numpy.ndarray of float64 or None
+        Per-request SLOs in seconds, returned as they are when ``slo_of_model`` is None.
+    slo_of_model : numpy.ndarray of float64 or None
+        Per-model SLOs in seconds; takes precedence when given.
+    model_codes : numpy.ndarray of int32
+        Per request: its model's index into ``slo_of_model``.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        The SLO in seconds of every request, shape ``(len(model_codes),)``.
+
     Examples
     --------
     >>> per_request_slos(None, np.array([0.5, 2.0]), np.array([1, 0, 1])).tolist()
@@ -109,9 +173,32 @@ def _check_slo(slo: SloSpec) -> None:
 
 
 def prepare(workload: Workload, slo: SloSpec = None) -> PreparedWorkload:
-    """Encode ``workload`` once; ``slo`` (scalar or per model) applies if it has no column.
+    """Encode ``workload`` once for many simulations.
 
-    Raises :class:`SimulationError` for a non-positive SLO or when no SLO is known.
+    Parameters
+    ----------
+    workload : Workload
+        The requests; its own ``slo`` column, when present, takes precedence over ``slo``.
+    slo : float or Mapping[str, float], optional
+        SLO in seconds for every request, or per model name; used only when the workload
+        has no ``slo`` column. Must then cover every model and be positive.
+
+    Returns
+    -------
+    PreparedWorkload
+        Read-only contiguous arrays of the workload.
+
+    Raises
+    ------
+    SimulationError
+        If ``workload`` is not a :class:`Workload`, an SLO is not positive, a model has
+        no SLO, or no SLO is known at all.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "b"])
+    >>> prepare(w, slo=0.25).slo.tolist()
+    [0.25, 0.25]
     """
     if not isinstance(workload, Workload):
         raise SimulationError(f"expected a Workload, got {workload!r}")

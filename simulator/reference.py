@@ -372,5 +372,34 @@ class _Run:
 
 def run_reference(prepared: PreparedWorkload, tables: PlacementTables,
                   options: SimulationOptions) -> SimResult:
-    """Simulate with SimPy (see :mod:`simulator.semantics`)."""
+    """Simulate with SimPy (see :mod:`simulator.semantics`).
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once (see :func:`simulator.prepared.prepare`).
+    tables : PlacementTables
+        The placement, compiled for this workload's models
+        (see :func:`simulator.semantics.compile_placement`).
+    options : SimulationOptions
+        Dispatch rule, admission, batching, overheads and trimming; ``engine`` and
+        ``threads`` are ignored here.
+
+    Returns
+    -------
+    SimResult
+        Per-request outcomes (``engine="reference"``), identical to the fast engine's.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05], model="bert-1.3b"), slo=0.5)
+    >>> tables = compile_placement(p, db, w.model_names)
+    >>> run_reference(w, tables, SimulationOptions()).finish.tolist()
+    [0.1, 0.2]
+    """
     return _Run(prepared, tables, options).run()

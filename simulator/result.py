@@ -64,7 +64,49 @@ def _frozen_view(array: npt.ArrayLike, dtype: Any) -> np.ndarray:
 class SimResult:
     """Per-request outcomes of a run and their statistics.
 
-    Build one with :meth:`from_outcomes`; the statistics fields are derived there.
+    Build one with :meth:`from_outcomes`; the statistics fields are derived there. Per-request
+    arrays are read-only and in arrival order; statistics cover the measured requests (see
+    the module docstring for the exact definitions).
+
+    Attributes
+    ----------
+    model_names, group_names : tuple of str
+        Model and group names; codes in ``model_codes`` and ``group`` index them.
+    engine : str
+        Who produced the outcomes: ``"fast"``, ``"reference"``, ``"schedule"`` or
+        ``"runtime"``.
+    arrival, start, finish : numpy.ndarray of float64
+        Per request, in seconds; ``start`` and ``finish`` are NaN unless served.
+    model_codes, group : numpy.ndarray of int32
+        Per request: its model and the group it was dispatched to.
+    status : numpy.ndarray of int8
+        Per request: :data:`~simulator.summary.SERVED`, :data:`~simulator.summary.DROPPED`
+        or :data:`~simulator.summary.UNSERVED`.
+    stage_start : numpy.ndarray of float64 or None
+        Per request and stage, the start time in seconds, when recorded.
+    request_slo, slo_of_model : numpy.ndarray of float64 or None
+        The SLOs in seconds, per request or per model (exactly one is set).
+    batch_sizes : numpy.ndarray of int32 or None
+        Per request: its batch size; None when every served request ran alone.
+    window : tuple of float
+        ``(begin, end)`` in seconds of the measured interval.
+    measured : tuple of int
+        ``(i0, i1)``: the measured requests are ``i0 <= i < i1``.
+    num_requests, num_served, num_dropped, num_unserved, num_good : int
+        Counts over the measured requests.
+    attainment : float
+        Good / measured requests, in ``[0, 1]`` (NaN with no measured request).
+    requests_per_model, good_per_model : Mapping[str, int]
+        Measured and good requests per model name.
+    attainment_per_model : Mapping[str, float]
+        Attainment per model name (NaN for a model with no measured request).
+    latency_mean, latency_p50, latency_p90, latency_p99 : float
+        Latency (``finish - arrival``, seconds) of the measured served requests.
+    throughput : float
+        Measured served requests per second of window.
+    group_busy_fraction : Mapping[str, float]
+        Per group: mean over its stages of the fraction of the window spent executing
+        (NaN when busy time is unknown).
 
     Examples
     --------
@@ -150,6 +192,61 @@ class SimResult:
 
         SLOs are given per request (``slo``) or per model (``slo_of_model``). Without
         ``batch_size`` every served request ran alone (batch size 1, else 0).
+
+        Parameters
+        ----------
+        model_names, group_names : Sequence[str]
+            Model and group names, indexed by ``model_codes`` and ``group``.
+        arrival : array_like of float, shape (n,)
+            Arrival times in seconds, non-decreasing.
+        model_codes : array_like of int, shape (n,)
+            Per request: its model's index into ``model_names``.
+        slo : array_like of float, shape (n,), optional
+            Per-request SLOs in seconds.
+        start, finish : array_like of float, shape (n,)
+            Per request: start and finish times in seconds (NaN unless served).
+        group : array_like of int, shape (n,)
+            Per request: the group's index into ``group_names``.
+        status : array_like of int, shape (n,)
+            Per request: :data:`~simulator.summary.SERVED` (0),
+            :data:`~simulator.summary.DROPPED` (1) or :data:`~simulator.summary.UNSERVED` (2).
+        batch_size : array_like of int, shape (n,), optional
+            Per request: the size of the batch it ran in.
+        stage_start : array_like of float, optional
+            Per request and stage: the start time in seconds.
+        group_busy_seconds : array_like of float, optional
+            Per group: stage-seconds executed inside the window.
+        group_num_stages : Sequence[int], optional
+            Per group: its number of stages.
+        warmup, cooldown : float, default 0.0
+            Seconds trimmed from the start and the end of the arrivals.
+        engine : str, default "runtime"
+            Recorded as the result's ``engine``.
+        summary : Summary, optional
+            Counts the engine already made over the measured requests.
+        copy : bool, default True
+            Copy the arrays and validate order and status; False takes read-only views.
+        slo_of_model : array_like of float, shape (len(model_names),), optional
+            Per-model SLOs in seconds; exactly one of ``slo`` and ``slo_of_model`` is given.
+
+        Returns
+        -------
+        SimResult
+            The frozen outcomes and their statistics.
+
+        Raises
+        ------
+        SimulationError
+            If neither or both SLO forms are given, a column has the wrong shape, arrivals
+            are not sorted or a status is out of range.
+
+        Examples
+        --------
+        >>> r = SimResult.from_outcomes(model_names=("a",), group_names=("g0",),
+        ...     arrival=[0.0, 1.0], model_codes=[0, 0], start=[0.0, 1.0], finish=[0.5, 2.0],
+        ...     group=[0, 0], status=[SERVED, SERVED], slo_of_model=[0.8])
+        >>> r.good.tolist(), r.attainment, r.latency_p50
+        ([True, False], 0.5, 0.75)
         """
         if (slo is None) == (slo_of_model is None):
             raise SimulationError("give exactly one of slo (per request) and slo_of_model")
@@ -277,7 +374,25 @@ class SimResult:
         return self.finish - self.arrival
 
     def to_dataframe(self) -> Any:
-        """The per-request table as a ``pandas.DataFrame`` (pandas is imported here)."""
+        """The per-request table as a ``pandas.DataFrame`` (pandas is imported here).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per request with columns ``arrival``, ``model`` (categorical),
+            ``slo``, ``start``, ``finish``, ``latency`` (seconds), ``group`` and ``status``
+            (categorical), ``batch_size`` and ``good``.
+
+        Examples
+        --------
+        >>> r = SimResult.from_outcomes(model_names=("a",), group_names=("g0",),
+        ...     arrival=[0.0, 1.0], model_codes=[0, 0], start=[0.0, 1.0], finish=[0.5, 2.0],
+        ...     group=[0, 0], status=[SERVED, SERVED], slo_of_model=[0.8])
+        >>> r.to_dataframe()[["arrival", "latency", "good"]]
+           arrival  latency   good
+        0      0.0      0.5   True
+        1      1.0      1.0  False
+        """
         import pandas as pd
 
         def categorical(codes: np.ndarray, names: Sequence[str]) -> Any:

@@ -46,6 +46,21 @@ from workloads.workload import Workload
 def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float) -> float:
     """Time to copy a replica's weights to its devices (each device over its own link).
 
+    Parameters
+    ----------
+    model : ModelSpec
+        The model whose weights are copied.
+    config : ParallelConfig
+        Its parallel configuration; the stage with the most weight bytes per device sets
+        the time.
+    bandwidth : float
+        Host-to-device bandwidth of one device's link, in bytes per second (> 0).
+
+    Returns
+    -------
+    float
+        Seconds until every device of the replica holds its shard.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -60,6 +75,18 @@ def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float) -> 
 @dataclass(frozen=True, kw_only=True)
 class PlacementSchedule:
     """Windows ``(start_time, placement)`` with strictly increasing start times.
+
+    Parameters
+    ----------
+    windows : tuple of (float, Placement)
+        Start time in seconds and the placement serving from then on. At least one; start
+        times finite and strictly increasing; a group name keeps its stage meshes in every
+        window that uses it.
+
+    Raises
+    ------
+    SimulationError
+        If a rule above is broken or a window does not hold a :class:`Placement`.
 
     Examples
     --------
@@ -95,12 +122,52 @@ class PlacementSchedule:
 
     @property
     def starts(self) -> list[float]:
+        """The windows' start times in seconds."""
         return [t for t, _ in self.windows]
 
     def window_of(self, time: float) -> int:
+        """The window serving requests that arrive at ``time``.
+
+        Parameters
+        ----------
+        time : float
+            Arrival time in seconds; times before the first start belong to window 0.
+
+        Returns
+        -------
+        int
+            Index into ``windows``.
+
+        Examples
+        --------
+        >>> from simulator._examples import tiny_placement
+        >>> p, _ = tiny_placement()
+        >>> s = PlacementSchedule(windows=((0.0, p), (60.0, p)))
+        >>> s.window_of(-5.0), s.window_of(60.0)
+        (0, 1)
+        """
         return max(0, int(np.searchsorted(self.starts, time, side="right")) - 1)
 
     def group_names(self) -> list[str]:
+        """Every group name of the schedule, each once.
+
+        Returns
+        -------
+        list of str
+            In order of first appearance; a group's index in the result is its index in
+            the :class:`SimResult` of :func:`simulate_schedule`.
+
+        Examples
+        --------
+        >>> from alpaserve import Group, homogeneous_cluster, model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> def one(name):
+        ...     return Placement(cluster=homogeneous_cluster(1), models={bert.name: bert},
+        ...         groups=(Group.uniform(name=name, device_ids=[0], pipeline_degree=1,
+        ...                               models=[bert]),))
+        >>> PlacementSchedule(windows=((0.0, one("a")), (9.0, one("b")))).group_names()
+        ['a', 'b']
+        """
         names: list[str] = []
         for _, p in self.windows:
             names += [g.name for g in p.groups if g.name not in names]
@@ -110,7 +177,41 @@ class PlacementSchedule:
 def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload: Workload,
                       options: SimulationOptions | None = None, *,
                       slo: SloSpec = None) -> SimResult:
-    """Serve ``workload`` on a time-varying placement (rules in the module docstring)."""
+    """Serve ``workload`` on a time-varying placement (rules in the module docstring).
+
+    Parameters
+    ----------
+    schedule : PlacementSchedule
+        The placements and the times they take over.
+    profiles : ProfileDB
+        Stage latencies of every hosted model and parallel configuration.
+    workload : Workload
+        The requests; models no window hosts are unserved.
+    options : SimulationOptions, optional
+        ``max_batch`` must be 1 and ``policy`` ``"earliest-finish"`` or ``"alpaserve"``;
+        ``engine`` and ``threads`` are ignored. Default: ``SimulationOptions()``.
+    slo : float or Mapping[str, float], optional
+        SLO in seconds (or per model) when the workload has no ``slo`` column.
+
+    Returns
+    -------
+    SimResult
+        Per-request outcomes with ``engine="schedule"``.
+
+    Raises
+    ------
+    SimulationError
+        For batching, another policy, or a missing or non-positive SLO.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> p, db = tiny_placement()
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 10.0], model="bert-1.3b")
+    >>> r = simulate_schedule(schedule_from([p, p], [0.0, 5.0]), db, w, slo=0.5)
+    >>> r.finish.tolist(), r.engine
+    ([0.1, 0.2, 10.1], 'schedule')
+    """
     opts = options or SimulationOptions()
     if opts.max_batch != 1:
         raise SimulationError("simulate_schedule does not batch; use max_batch=1")
@@ -190,7 +291,32 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
 
 
 def schedule_from(placements: Sequence[Placement], starts: Sequence[float]) -> PlacementSchedule:
-    """Pair placements with their start times."""
+    """Pair placements with their start times.
+
+    Parameters
+    ----------
+    placements : Sequence[Placement]
+        One placement per window.
+    starts : Sequence[float]
+        The windows' start times in seconds, strictly increasing, as many as placements.
+
+    Returns
+    -------
+    PlacementSchedule
+        The validated schedule.
+
+    Raises
+    ------
+    SimulationError
+        If the lengths differ or the schedule is invalid.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> p, _ = tiny_placement()
+    >>> schedule_from([p, p], [0.0, 30.0]).starts
+    [0.0, 30.0]
+    """
     if len(placements) != len(starts):
         raise SimulationError(f"{len(placements)} placements for {len(starts)} start times")
     return PlacementSchedule(windows=tuple(zip(starts, placements, strict=True)))

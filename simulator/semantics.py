@@ -102,7 +102,39 @@ class PlacementTables:
     ``lat[g, m, j, k]`` is the inflated stage-``k`` latency of batch size ``sizes[g, m, j]``
     (``j < num_sizes[g, m]``, sizes ascending, ``sizes[g, m, 0] == 1``); unhosted pairs have
     ``num_sizes == 0``. ``cand_groups[cand_ptr[m]:cand_ptr[m + 1]]`` are the groups hosting
-    model ``m`` in ascending order.
+    model ``m`` in ascending order. Build one with :func:`compile_placement`.
+
+    Parameters
+    ----------
+    group_names : tuple of str
+        The placement's groups, in its order (index ``g``).
+    model_names : tuple of str
+        The workload's models (index ``m``), hosted or not.
+    num_stages : numpy.ndarray of int64, shape (G,)
+        Pipeline stages of each group.
+    lat : numpy.ndarray of float64, shape (G, M, B, S)
+        Stage latencies in seconds, already multiplied by ``1 + stage_inflation * S_g``;
+        ``S`` is the largest stage count, ``B`` the most batch sizes of any pair.
+    sizes : numpy.ndarray of int64, shape (G, M, B)
+        The batch size of each row of ``lat``.
+    num_sizes : numpy.ndarray of int64, shape (G, M)
+        Rows of ``lat`` in use per pair; 0 when group ``g`` does not host model ``m``.
+    cand_ptr : numpy.ndarray of int64, shape (M + 1,)
+        CSR offsets into ``cand_groups``.
+    cand_groups : numpy.ndarray of int64
+        The hosting groups of every model, concatenated.
+    max_batch : int
+        Largest batch size compiled in (>= 1).
+    stage_inflation : float
+        The inflation factor per stage applied to ``lat``.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> p, db = tiny_placement(stages=2)
+    >>> t = compile_placement(p, db, ["bert-1.3b"], max_batch=2)
+    >>> t.lat.shape, t.sizes.tolist(), t.num_sizes.tolist()
+    ((1, 1, 2, 2), [[[1, 2]]], [[2]])
     """
 
     group_names: tuple[str, ...]
@@ -152,10 +184,12 @@ class PlacementTables:
 
     @property
     def num_groups(self) -> int:
+        """Number of groups, ``G``."""
         return len(self.group_names)
 
     @property
     def max_stages(self) -> int:
+        """The largest stage count of any group (1 without groups)."""
         return int(self.num_stages.max()) if self.num_stages.size else 1
 
 
@@ -163,8 +197,33 @@ def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Se
                       *, max_batch: int = 1, stage_inflation: float = 0.0) -> PlacementTables:
     """Look up every hosted (model, config) once and lay the latencies out as arrays.
 
-    Raises :class:`ProfileError` when a hosted model or config has no profile, and
-    :class:`SimulationError` when the placement is not a :class:`Placement`.
+    Parameters
+    ----------
+    placement : Placement
+        The groups and the models each hosts.
+    profiles : ProfileDB
+        Stage latencies of every hosted (model, config) at batch size 1, and at the
+        larger profiled batch sizes when ``max_batch > 1``.
+    model_names : Sequence[str]
+        The workload's models, in code order; hosted models not listed are skipped.
+    max_batch : int, default 1
+        Largest batch size to compile; profiled sizes above it are left out.
+    stage_inflation : float, default 0.0
+        Stage latencies of a group with ``S`` stages are multiplied by
+        ``1 + stage_inflation * S``.
+
+    Returns
+    -------
+    PlacementTables
+        The latency and candidate arrays every engine reads.
+
+    Raises
+    ------
+    ProfileError
+        When a hosted model or config has no profile.
+    SimulationError
+        When ``placement`` is not a :class:`Placement` or ``profiles`` not a
+        :class:`ProfileDB`.
 
     Examples
     --------
@@ -231,6 +290,20 @@ def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Se
 def commit_exit(free: list[float], stage_lat: Sequence[float], t: float) -> float:
     """The exit time of work entering stage 0 at ``t`` (the recurrence; ``free`` is kept).
 
+    Parameters
+    ----------
+    free : list of float
+        Per stage of the group: the time in seconds it is next free (``F[g][k]``).
+    stage_lat : Sequence[float]
+        Per stage: the work's latency in seconds (at least ``len(free)`` values).
+    t : float
+        Time in seconds the work is ready to enter stage 0.
+
+    Returns
+    -------
+    float
+        The time in seconds the work leaves the last stage.
+
     Examples
     --------
     >>> commit_exit([0.0, 5.0], [1.0, 1.0], 2.0)
@@ -244,6 +317,21 @@ def commit_exit(free: list[float], stage_lat: Sequence[float], t: float) -> floa
 
 def commit(free: list[float], stage_lat: Sequence[float], t: float) -> list[float]:
     """Commit work entering stage 0 at ``t``: update ``free`` and return each stage's start.
+
+    Parameters
+    ----------
+    free : list of float
+        Per stage: the time in seconds it is next free; updated in place to the time the
+        work leaves each stage.
+    stage_lat : Sequence[float]
+        Per stage: the work's latency in seconds.
+    t : float
+        Time in seconds the work is ready to enter stage 0.
+
+    Returns
+    -------
+    list of float
+        The start time in seconds of the work on each stage.
 
     Examples
     --------

@@ -22,8 +22,33 @@ def simulate(placement: Placement, profiles: ProfileDB, workload: Workload,
              options: SimulationOptions | None = None, *, slo: SloSpec = None) -> SimResult:
     """Serve ``workload`` on ``placement`` and report what happened to every request.
 
-    ``slo`` (seconds, or a mapping model -> seconds) is used when the workload has no ``slo``
-    column. The rules are in :mod:`simulator.semantics`.
+    The rules are in :mod:`simulator.semantics`.
+
+    Parameters
+    ----------
+    placement : Placement
+        The groups and the models each hosts.
+    profiles : ProfileDB
+        Stage latencies of every hosted (model, parallel configuration, batch size).
+    workload : Workload
+        The requests; models no group hosts are unserved.
+    options : SimulationOptions, optional
+        Dispatch rule, admission, batching, overheads, trimming and engine; default
+        ``SimulationOptions()``.
+    slo : float or Mapping[str, float], optional
+        SLO in seconds, or per model name, used when the workload has no ``slo`` column.
+
+    Returns
+    -------
+    SimResult
+        Every request's outcome and the statistics over the measured ones.
+
+    Raises
+    ------
+    SimulationError
+        If no positive SLO is known for a request.
+    ProfileError
+        If a hosted model or configuration has no profile.
 
     Examples
     --------
@@ -50,7 +75,49 @@ def simulate(placement: Placement, profiles: ProfileDB, workload: Workload,
 
 def tables_for(prepared: PreparedWorkload, placement: PlacementLike,
                profiles: ProfileDB | None, options: SimulationOptions) -> PlacementTables:
-    """Compile ``placement`` for ``prepared`` unless it already is compatible tables."""
+    """Compile ``placement`` for ``prepared`` unless it already is compatible tables.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The encoded workload whose model list the tables follow.
+    placement : Placement or PlacementTables
+        The placement, or tables from :func:`~simulator.semantics.compile_placement`
+        compiled for this workload and these options (skips the profile lookups).
+    profiles : ProfileDB, optional
+        Stage latencies; required when ``placement`` is a :class:`Placement`.
+    options : SimulationOptions
+        Its ``max_batch`` and ``stage_inflation`` are compiled in.
+
+    Returns
+    -------
+    PlacementTables
+        ``placement`` itself when it is compatible tables, else newly compiled ones.
+
+    Raises
+    ------
+    SimulationError
+        If tables were compiled for other models, batch limit or inflation, or a
+        :class:`Placement` comes without ``profiles``.
+    ProfileError
+        If a hosted model or configuration has no profile.
+
+    Examples
+    --------
+    >>> from alpaserve import (Group, Placement, ProfileDB, ProfileEntry, model_preset,
+    ...                        homogeneous_cluster)
+    >>> from workloads.workload import Workload
+    >>> bert = model_preset("bert-1.3b")
+    >>> g = Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=[bert])
+    >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=(g,))
+    >>> db = ProfileDB([ProfileEntry(model=bert.name, config=g.models[bert.name],
+    ...     batch_size=1, stage_latencies=(0.1,), stage_weight_bytes=(0,),
+    ...     stage_peak_memory_bytes=(0,), source="measured")])
+    >>> prepared = prepare(Workload.from_arrays(arrival=[0.0], model=bert.name), slo=0.5)
+    >>> t = tables_for(prepared, p, db, SimulationOptions())
+    >>> tables_for(prepared, t, None, SimulationOptions()) is t
+    True
+    """
     if isinstance(placement, PlacementTables):
         if placement.model_names != prepared.model_names:
             raise SimulationError(f"tables were compiled for models {placement.model_names}, "
@@ -74,8 +141,30 @@ def simulate_prepared(prepared: PreparedWorkload, placement: PlacementLike,
                       options: SimulationOptions | None = None) -> SimResult:
     """:func:`simulate` on a workload encoded once with :func:`~simulator.prepared.prepare`.
 
-    ``placement`` may be a :class:`Placement` (then ``profiles`` is required) or tables from
-    :func:`~simulator.semantics.compile_placement`, which skips the profile lookups.
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    placement : Placement or PlacementTables
+        The placement, or tables from :func:`~simulator.semantics.compile_placement`
+        compiled for this workload and these options (skips the profile lookups).
+    profiles : ProfileDB, optional
+        Stage latencies; required when ``placement`` is a :class:`Placement`.
+    options : SimulationOptions, optional
+        How the run goes; default ``SimulationOptions()``.
+
+    Returns
+    -------
+    SimResult
+        Every request's outcome and the statistics, as :func:`simulate` gives them.
+
+    Raises
+    ------
+    SimulationError
+        If tables were compiled for other models, batch limit or inflation, or a
+        :class:`Placement` comes without ``profiles``.
+    ProfileError
+        If a hosted model or configuration has no profile.
 
     Examples
     --------
@@ -114,8 +203,33 @@ def attainment_many(prepared: PreparedWorkload, placements: Sequence[PlacementLi
     count are evaluated in batches, several per pass over the requests (one placement alone
     is bound by the latency of its request-to-request chain; several overlap), and the
     compiled kernels release the GIL, so batches run on ``workers`` threads at once
-    (default: the CPU count). The results are those of calling :func:`attainment` on each
-    placement, in order.
+    The results are those of calling :func:`attainment` on each placement, in order.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    placements : Sequence of Placement or PlacementTables
+        The placements to evaluate (tables must match ``prepared`` and ``options``).
+    profiles : ProfileDB, optional
+        Stage latencies; required when any placement is a :class:`Placement`.
+    options : SimulationOptions, optional
+        How the runs go; default ``SimulationOptions()``. The fast engine is always used.
+    workers : int, optional
+        Threads running batches at once; default the CPU count, at most one per placement.
+
+    Returns
+    -------
+    list of AttainmentSummary
+        Per placement, in order: per-model good and measured request counts.
+
+    Raises
+    ------
+    SimulationError
+        If tables were compiled for other models, batch limit or inflation, or a
+        :class:`Placement` comes without ``profiles``.
+    ProfileError
+        If a hosted model or configuration has no profile.
 
     Examples
     --------
@@ -159,6 +273,31 @@ def attainment(prepared: PreparedWorkload, placement: PlacementLike,
     """The cheap path of a placement search: per-model good and measured counts only.
 
     Always uses the fast engine; the counts equal those of :func:`simulate_prepared`.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    placement : Placement or PlacementTables
+        The placement, or tables from :func:`~simulator.semantics.compile_placement`
+        compiled for this workload and these options (skips the profile lookups).
+    profiles : ProfileDB, optional
+        Stage latencies; required when ``placement`` is a :class:`Placement`.
+    options : SimulationOptions, optional
+        How the run goes; default ``SimulationOptions()``.
+
+    Returns
+    -------
+    AttainmentSummary
+        Per-model good and measured request counts over the measured requests.
+
+    Raises
+    ------
+    SimulationError
+        If tables were compiled for other models, batch limit or inflation, or a
+        :class:`Placement` comes without ``profiles``.
+    ProfileError
+        If a hosted model or configuration has no profile.
 
     Examples
     --------

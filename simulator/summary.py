@@ -16,9 +16,13 @@ import numpy.typing as npt
 from alpaserve.errors import SimulationError
 from simulator.engine.percentiles import percentiles_in_place
 
+#: Status code: ran to completion (possibly late when admission control is off).
 SERVED = 0
+#: Status code: rejected by SLO-aware admission; used no resources.
 DROPPED = 1
+#: Status code: no group hosts the request's model.
 UNSERVED = 2
+#: The name of each status code, by code.
 STATUS_NAMES = ("served", "dropped", "unserved")
 
 FloatArray = npt.NDArray[np.float64]
@@ -28,7 +32,26 @@ FloatArray = npt.NDArray[np.float64]
 class Summary:
     """Counts over measured requests; latency statistics over the measured served ones.
 
-    ``max_finish`` is the latest finish of any served request (measured or not).
+    Parameters
+    ----------
+    requests_per_model, good_per_model : numpy.ndarray of int64, shape (M,)
+        Measured requests, and those served within their SLO, per model code.
+    num_served, num_dropped, num_unserved : int
+        Measured requests with each status.
+    latency_mean : float
+        Mean latency in seconds of the measured served requests (NaN if none).
+    latency_percentiles : tuple of float
+        Their 50th, 90th and 99th percentile latencies in seconds (NaN if none).
+    max_finish : float
+        The latest finish in seconds of any served request, measured or not (``-inf``
+        when none was served).
+
+    Examples
+    --------
+    >>> a = np.array([0.0, 1.0]); f = np.array([0.5, 2.0])
+    >>> s = summarize(a, np.array([0, 0]), a + 0.8, f, np.array([SERVED, SERVED]), 0, 2, 1)
+    >>> s.good_per_model.tolist(), s.latency_percentiles, s.max_finish
+    ([1], (0.75, 0.95, 0.995), 2.0)
     """
 
     requests_per_model: npt.NDArray[np.int64]
@@ -48,6 +71,34 @@ def summarize(arrival: FloatArray, model_codes: np.ndarray, deadline: FloatArray
 
     The latency mean is a left-to-right sum (``cumsum``) so that compiled engines can
     reproduce it bit for bit.
+
+    Parameters
+    ----------
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds.
+    model_codes : numpy.ndarray of int, shape (n,)
+        Per request: its model code, in ``[0, num_models)``.
+    deadline, finish : numpy.ndarray of float64, shape (n,)
+        Per request, in seconds: ``arrival + slo`` and finish (NaN unless served).
+    status : numpy.ndarray of int, shape (n,)
+        Per request: :data:`SERVED`, :data:`DROPPED` or :data:`UNSERVED`.
+    i0, i1 : int
+        The measured index range (see :func:`stats_window`).
+    num_models : int
+        Length of the per-model count arrays.
+
+    Returns
+    -------
+    Summary
+        The counts and latency statistics.
+
+    Examples
+    --------
+    >>> a = np.array([0.0, 1.0, 2.0]); f = np.array([0.5, np.nan, 2.9])
+    >>> s = summarize(a, np.array([0, 0, 1]), a + 0.6, f, np.array([SERVED, DROPPED, SERVED]),
+    ...               0, 3, 2)
+    >>> s.good_per_model.tolist(), s.num_dropped, round(s.latency_mean, 2)
+    ([1, 0], 1, 0.7)
     """
     st = status[i0:i1]
     served = st == SERVED
@@ -77,6 +128,31 @@ def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: floa
 
     Without trimming the window ends at the later of the last arrival and the last finish
     (``max_finish``, else the largest non-NaN ``finish``).
+
+    Parameters
+    ----------
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds, non-decreasing.
+    finish : numpy.ndarray of float64 or None
+        Finish times in seconds (NaN unless served); read only without trimming and
+        without ``max_finish``.
+    warmup, cooldown : float, default 0.0
+        Seconds trimmed from the first and the last arrival; both >= 0.
+    max_finish : float, optional
+        The latest finish in seconds, when the caller already knows it.
+
+    Returns
+    -------
+    window : tuple of float
+        ``(t_lo, t_hi)`` in seconds.
+    measured : tuple of int
+        ``(i0, i1)``: requests ``i0 <= i < i1`` arrive inside the window.
+
+    Raises
+    ------
+    SimulationError
+        If ``warmup`` or ``cooldown`` is negative or not finite, or together they leave no
+        window.
 
     Examples
     --------
@@ -112,6 +188,15 @@ def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: floa
 class AttainmentSummary:
     """Only the counts a placement search needs: measured and good requests per model.
 
+    Parameters
+    ----------
+    model_names : tuple of str
+        The workload's models, in code order.
+    requests_per_model : numpy.ndarray of int64, shape (M,)
+        Measured requests per model.
+    good_per_model : numpy.ndarray of int64, shape (M,)
+        Measured requests per model served within their SLO.
+
     Examples
     --------
     >>> s = AttainmentSummary(model_names=("a", "b"), requests_per_model=np.array([4, 0]),
@@ -126,23 +211,28 @@ class AttainmentSummary:
 
     @property
     def num_requests(self) -> int:
+        """Measured requests over all models."""
         return int(self.requests_per_model.sum())
 
     @property
     def num_good(self) -> int:
+        """Measured requests served within their SLO, over all models."""
         return int(self.good_per_model.sum())
 
     @property
     def attainment(self) -> float:
+        """Good / measured requests, in ``[0, 1]`` (NaN with no measured request)."""
         n = self.num_requests
         return self.num_good / n if n else math.nan
 
     @property
     def unmet_per_model(self) -> npt.NDArray[np.int64]:
+        """Per model: measured requests not served within their SLO."""
         return self.requests_per_model - self.good_per_model
 
     @property
     def attainment_per_model(self) -> FloatArray:
+        """Per model: its attainment (NaN for a model with no measured request)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.good_per_model / np.where(self.requests_per_model > 0,
                                                   self.requests_per_model, np.nan)

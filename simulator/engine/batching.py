@@ -31,7 +31,74 @@ def batching_kernel(arrival: Any, codes: Any, deadline: Any, cand_ptr: Any, cand
                     out_status: Any, out_batch: Any, out_stage: Any, record_stages: bool,
                     i0: int, i1: int, good_pm: Any, count_pm: Any, busy: Any, clip: bool,
                     lo: float, hi: float) -> None:
-    """With batching: arrivals and per-group batch formations in time order."""
+    """With batching: arrivals and per-group batch formations in time order.
+
+    Parameters
+    ----------
+    arrival : numpy.ndarray of float64, shape (n,)
+        Arrival times in seconds, non-decreasing.
+    codes : numpy.ndarray of int32, shape (n,)
+        Per request: its model code.
+    deadline : numpy.ndarray of float64, shape (n,)
+        Per request: ``arrival + slo`` in seconds.
+    cand_ptr, cand_groups : numpy.ndarray of int64
+        CSR lists of the groups hosting each model (see
+        :class:`~simulator.semantics.PlacementTables`).
+    nstages : numpy.ndarray of int64, shape (G,)
+        Stages per group.
+    lat, sizes, num_sizes : numpy.ndarray
+        Stage latencies per (group, model, batch-size row, stage), the batch sizes of the
+        rows, and the rows in use per (group, model).
+    gm_ptr, gm_models : numpy.ndarray of int64
+        CSR lists of the models each group hosts.
+    F : numpy.ndarray of float64, shape (G, S)
+        Stage free times in seconds, ``-inf`` initially; updated in place.
+    policy : int
+        Dispatch rule code (``POLICY_CODES`` of :mod:`simulator.semantics`).
+    admission : bool
+        Drop a request at once when it is predicted to miss its deadline.
+    overhead : float
+        Seconds added to every finish before the deadline check.
+    record : bool
+        Write the ``out_*`` arrays (else they may be empty).
+    out_start, out_finish : numpy.ndarray of float64, shape (n,)
+        Per request: stage-0 start and finish in seconds (NaN unless served).
+    out_group, out_status, out_batch : numpy.ndarray of int, shape (n,)
+        Per request: group (-1 when unserved), status code and batch size (0 unless served).
+    out_stage : numpy.ndarray of float64, shape (n, S)
+        Per request and stage: the start time, written when ``record_stages``.
+    record_stages : bool
+        Write ``out_stage``.
+    i0, i1 : int
+        Measured requests are ``i0 <= i < i1``.
+    good_pm, count_pm : numpy.ndarray of int64, shape (M,)
+        Incremented: good and measured requests per model.
+    busy : numpy.ndarray of float64, shape (G,)
+        Incremented: stage-seconds executed per group.
+    clip : bool
+        Clip busy time to ``[lo, hi]`` (seconds).
+    lo, hi : float
+        The statistics window in seconds, read when ``clip``.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.semantics import compile_placement
+    >>> p, db = tiny_placement()
+    >>> t = compile_placement(p, db, ["bert-1.3b"], max_batch=2)
+    >>> gm_ptr, gm_models = t.group_models
+    >>> arrival, n = np.array([0.0, 0.01, 0.02]), 3
+    >>> start, finish = np.empty(n), np.empty(n)
+    >>> group, status, batch = np.empty(n, np.int32), np.empty(n, np.int8), np.empty(n, np.int32)
+    >>> good, count, busy = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)
+    >>> batching_kernel(arrival, np.zeros(n, np.int32), arrival + 1.0, t.cand_ptr,
+    ...                 t.cand_groups, t.num_stages, t.lat, t.sizes, t.num_sizes, gm_ptr,
+    ...                 gm_models, np.full((1, 1), -np.inf), 0, True, 0.0, True, start, finish,
+    ...                 group, status, batch, np.empty((0, 1)), False, 0, n, good, count, busy,
+    ...                 False, 0.0, 0.0)
+    >>> batch.tolist(), finish.tolist(), good.tolist()
+    ([1, 2, 2], [0.1, 0.25, 0.25], [3])
+    """
     n = arrival.shape[0]
     G = nstages.shape[0]
     M = cand_ptr.shape[0] - 1

@@ -108,8 +108,40 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
     Runs without batching or stage starts, under earliest-finish or AlpaServe's rule, take
     the recording kernels of :mod:`simulator.engine.record` (earliest-finish runs without
     trimming time-parallel on ``options.threads``); the rest take the general kernels.
-    ``kernels`` overrides the general ``(pipeline, batching, summary)`` kernels, e.g. with
-    their ``py_func`` to run the uncompiled code.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    tables : PlacementTables
+        The placement compiled for ``prepared`` with ``options``' batch limit and inflation.
+    options : SimulationOptions
+        How the run goes (``engine`` is not read).
+    kernels : tuple of callables, optional
+        Replaces the general ``(pipeline, batching, summary)`` kernels, e.g. with their
+        ``py_func`` to run the uncompiled code; the recording kernels are then not used.
+
+    Returns
+    -------
+    SimResult
+        Every request's outcome (``engine="fast"``), identical to the reference engine's.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> run_fast(w, t, SimulationOptions()).finish.round(2).tolist()
+    [0.1, 0.2, 0.3]
+    >>> t2 = compile_placement(p, db, w.model_names, max_batch=2)
+    >>> r = run_fast(w, t2, SimulationOptions(max_batch=2))
+    >>> r.batch_size.tolist(), r.finish.tolist()
+    ([1, 2, 2], [0.1, 0.25, 0.25])
     """
     M = len(prepared.model_names)
     if not kernels and recordable(tables, M, options):
@@ -158,14 +190,30 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
 
 def _specialised(tables: PlacementTables, num_models: int,
                  options: SimulationOptions) -> bool:
-    """Whether the per-stage-count attainment kernel applies (else the general kernels)."""
+    """Whether the per-stage-count attainment kernel applies (else the general kernels).
+
+    Parameters
+    ----------
+    tables : PlacementTables
+        The compiled placement.
+    num_models : int
+        Models in the workload.
+    options : SimulationOptions
+        The run's options.
+
+    Returns
+    -------
+    bool
+        True for earliest-finish runs without batching, with numba, at least one group and
+        model, and at most :data:`~simulator.engine.kernels.MAX_FIXED_STAGES` stages.
+    """
     return (fast.HAVE_NUMBA and not options.batching and options.policy == "earliest-finish"
             and tables.num_groups > 0 and num_models > 0
             and tables.max_stages <= fast.MAX_FIXED_STAGES)
 
 
-# Placements interleaved in one pass of the attainment kernel: past about 4 the processor
-# has enough independent chains; 8 leaves room for wide candidate lists.
+#: Placements interleaved in one pass of the attainment kernel: past about 4 the processor
+#: has enough independent chains; 8 leaves room for wide candidate lists.
 MAX_INTERLEAVED = 8
 
 
@@ -176,6 +224,31 @@ def batch_plan(tables: Sequence[PlacementTables], num_models: int,
     Placements the specialised kernel takes are grouped by stage count into batches of at
     most :data:`MAX_INTERLEAVED`, small enough that there are at least ``workers`` batches
     when there are that many placements; every other placement is a batch of its own.
+
+    Parameters
+    ----------
+    tables : Sequence[PlacementTables]
+        The compiled placements.
+    num_models : int
+        Models in the workload.
+    options : SimulationOptions
+        The runs' options (they decide which kernel each placement takes).
+    workers : int, default 1
+        Threads that will run the batches.
+
+    Returns
+    -------
+    list of list of int
+        Batches of indices into ``tables``; every index appears in exactly one batch.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.semantics import compile_placement
+    >>> p, db = tiny_placement()
+    >>> t = compile_placement(p, db, ["bert-1.3b"])
+    >>> batch_plan([t, t, t], 1, SimulationOptions(), workers=2)
+    [[0, 1], [2]]
     """
     by_stages: dict[int, list[int]] = {}
     plan: list[list[int]] = []
@@ -199,6 +272,41 @@ def attainment_batch(prepared: PreparedWorkload, tables: Sequence[PlacementTable
     :func:`batch_plan` groups them), or be a single placement of any kind. With
     ``threads > 1`` a long workload is also cut into time-parallel spans
     (:mod:`simulator.engine.parallel`); the counts are exact either way.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    tables : Sequence[PlacementTables]
+        The placements, compiled for ``prepared`` and ``options``.
+    options : SimulationOptions
+        The runs' options.
+    threads : int, default 1
+        Threads for the time-parallel spans of one pass.
+
+    Returns
+    -------
+    list of AttainmentSummary
+        Per placement, in order: per-model good and measured counts.
+
+    Raises
+    ------
+    SimulationError
+        If several placements are given that do not all take the specialised kernel with
+        one stage count.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> [s.good_per_model.tolist() for s in attainment_batch(w, [t, t], SimulationOptions())]
+    [[3], [3]]
     """
     M = len(prepared.model_names)
     if not tables:
@@ -276,12 +384,49 @@ def attainment_fast(prepared: PreparedWorkload, tables: PlacementTables,
     Earliest-finish without batching runs a kernel specialised to the stage count (see
     :func:`simulator.engine.kernels._make_attainment_kernel`), on ``options.threads`` threads;
     other cases use the general kernels.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    tables : PlacementTables
+        The placement, compiled for ``prepared`` and ``options``.
+    options : SimulationOptions
+        The run's options.
+
+    Returns
+    -------
+    AttainmentSummary
+        Per-model good and measured counts, equal to those :func:`run_fast` reports.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> attainment_fast(w, t, SimulationOptions()).attainment
+    1.0
     """
     return attainment_batch(prepared, [tables], options, threads=_threads(options))[0]
 
 
 def warm_up(stage_counts: Sequence[int] = (1,)) -> float:
-    """Compile (or load from cache) the kernels for these stage counts; returns the seconds.
+    """Compile (or load from cache) the kernels for these stage counts.
+
+    Parameters
+    ----------
+    stage_counts : Sequence[int], default (1,)
+        Pipeline stage counts to compile the kernels for (each >= 1).
+
+    Returns
+    -------
+    float
+        Wall-clock seconds spent.
 
     Examples
     --------

@@ -86,6 +86,58 @@ def _make_pipeline_kernel(fixed_stages: int) -> Any:
         When ``record`` is true the statistics of :func:`summary_kernel` are gathered on the way:
         ``lat_buf`` receives the measured served latencies in index order and ``stats`` becomes
         ``(served, dropped, unserved, latency_sum, max_finish)`` (counts over measured requests).
+
+        Parameters
+        ----------
+        arrival : numpy.ndarray of float64, shape (n,)
+            Arrival times in seconds, non-decreasing.
+        codes : numpy.ndarray of int32, shape (n,)
+            Per request: its model code.
+        deadline : numpy.ndarray of float64, shape (n,)
+            Per request: ``arrival + slo`` in seconds.
+        cands, ncand : numpy.ndarray of int64
+            Padded hosts per model, shape (M, width), and how many are real, shape (M,)
+            (see :attr:`~simulator.semantics.PlacementTables.padded_candidates`).
+        nstages : numpy.ndarray of int64, shape (G,)
+            Stages per group.
+        lat1, latc : numpy.ndarray of float64
+            Batch-1 stage latencies in seconds, per (group, model, stage) and per (model,
+            candidate, stage).
+        F : numpy.ndarray of float64, shape (G, S)
+            Stage free times in seconds, ``-inf`` initially; updated in place.
+        policy : int
+            Dispatch rule code (``POLICY_CODES`` of :mod:`simulator.semantics`).
+        admission : bool
+            Drop a request at once when it is predicted to miss its deadline.
+        overhead : float
+            Seconds added to every finish before the deadline check.
+        record : bool
+            Write the ``out_*`` arrays, ``lat_buf`` and ``stats`` (else they may be empty).
+        out_start, out_finish : numpy.ndarray of float64, shape (n,)
+            Per request: stage-0 start and finish in seconds (NaN unless served).
+        out_group, out_status, out_batch : numpy.ndarray of int, shape (n,)
+            Per request: group (-1 when unserved), status code and batch size (1 when
+            served, else 0).
+        out_stage : numpy.ndarray of float64, shape (n, S)
+            Per request and stage: the start time, written when ``record_stages``.
+        record_stages : bool
+            Write ``out_stage``.
+        i0, i1 : int
+            Measured requests are ``i0 <= i < i1``.
+        good_pm, count_pm : numpy.ndarray of int64, shape (M,)
+            Incremented: good and measured requests per model.
+        busy : numpy.ndarray of float64, shape (G,)
+            Incremented with clipped stage-seconds per group when ``clip``.
+        served_gm : numpy.ndarray of int64, shape (G, M)
+            Incremented without ``clip``: served requests per group and model.
+        clip : bool
+            Clip busy time to ``[lo, hi]`` (seconds).
+        lo, hi : float
+            The statistics window in seconds, read when ``clip``.
+        lat_buf : numpy.ndarray of float64
+            Receives the measured served latencies when ``record`` (room for ``i1 - i0``).
+        stats : numpy.ndarray of float64, shape (5,)
+            Receives the statistics above when ``record``.
         """
         n = arrival.shape[0]
         G = nstages.shape[0]

@@ -28,11 +28,11 @@ import numpy as np
 
 from alpaserve.errors import SimulationError
 
-# Requests between checkpoints (a power of two): each copies ``F`` (a few dozen numbers),
-# so this keeps checkpoints under 1% of the work while a repair overshoots the point where
-# its state coincides by at most this many requests.
+#: Requests between checkpoints (a power of two): each copies ``F`` (a few dozen numbers),
+#: so this keeps checkpoints under 1% of the work while a repair overshoots the point where
+#: its state coincides by at most this many requests.
 CHECKPOINT_STRIDE = 256
-# Spans shorter than this are not worth a thread and a repair.
+#: Spans shorter than this are not worth a thread and a repair.
 MIN_SPAN_REQUESTS = 65_536
 
 # run(span, begin, end, F, snap_out, couple, stride) -> where it stopped (relative to begin)
@@ -40,8 +40,23 @@ SpanRunner = Callable[[int, int, int, np.ndarray, np.ndarray, np.ndarray, int], 
 
 
 def span_bounds(num_requests: int, threads: int, *, min_span: int | None = None) -> list[int]:
-    """Span boundaries: ``threads`` spans at most, each at least ``min_span`` long
-    (default :data:`MIN_SPAN_REQUESTS`).
+    """Span boundaries: ``threads`` spans at most, each at least ``min_span`` long.
+
+    Parameters
+    ----------
+    num_requests : int
+        Requests in the run (>= 0).
+    threads : int
+        Most spans wanted (one per thread).
+    min_span : int, optional
+        Fewest requests in a span; default :data:`MIN_SPAN_REQUESTS`. Fewer requests than
+        that give one span.
+
+    Returns
+    -------
+    list of int
+        Increasing boundaries from 0 to ``num_requests``; span ``s`` is
+        ``bounds[s]:bounds[s + 1]``.
 
     Examples
     --------
@@ -66,10 +81,36 @@ def run_time_parallel(bounds: list[int], state_shape: tuple[int, ...], run: Span
     where it stopped. Speculative runs get ``snap_out``; repairs get ``couple`` and must
     overwrite what the speculative run wrote for the requests they cover.
 
-    ``stride`` (a power of two) defaults to :data:`CHECKPOINT_STRIDE`; the spans run on
-    ``pool`` (default: a pool of one thread per span). Returns, per span,
-    how many requests its repair reran (0 for the first span): equal to the span's length
-    when the states never coincided, else a multiple of ``stride``.
+    Parameters
+    ----------
+    bounds : list of int
+        Span boundaries, as :func:`span_bounds` gives them.
+    state_shape : tuple of int
+        Shape of the state ``F`` (e.g. groups x stages, or placements x groups x stages).
+    run : SpanRunner
+        Simulates one span as described above.
+    stride : int, optional
+        Requests between checkpoints, a power of two; default :data:`CHECKPOINT_STRIDE`.
+    pool : concurrent.futures.Executor, optional
+        Runs the speculative spans; default a pool of one thread per span.
+
+    Returns
+    -------
+    list of int
+        Per span, how many requests its repair reran (0 for the first span): the span's
+        length when the states never coincided, else a multiple of ``stride``.
+
+    Raises
+    ------
+    SimulationError
+        If ``stride`` is not a positive power of two.
+
+    Examples
+    --------
+    >>> def run(span, begin, end, F, snap_out, couple, stride):
+    ...     return end - begin  # a chain that never coincides: repairs redo whole spans
+    >>> run_time_parallel([0, 10, 20], (1, 1), run, stride=4)
+    [0, 10]
     """
     stride = CHECKPOINT_STRIDE if stride is None else stride
     if stride <= 0 or stride & (stride - 1):
@@ -112,7 +153,30 @@ NUM_STATS = 7
 
 class SpanTotals:
     """What one span's run counted: the statistics of
-    :func:`simulator.engine.record.record_kernel` over its requests."""
+    :func:`simulator.engine.record.record_kernel` over its requests.
+
+    Parameters
+    ----------
+    num_groups : int
+        Groups of the placement.
+    num_models : int
+        Models of the workload.
+
+    Attributes
+    ----------
+    stats : numpy.ndarray of float64, shape (NUM_STATS,)
+        Served, dropped and unserved counts, latency sum (s), latest finish (s) and the
+        latency bounds (s), at the ``STAT_*`` indices.
+    good, count : numpy.ndarray of int64, shape (num_models,)
+        Good and measured requests per model.
+    served : numpy.ndarray of int64, shape (num_groups, num_models)
+        Served requests per group and model.
+
+    Examples
+    --------
+    >>> SpanTotals(2, 3).served.shape
+    (2, 3)
+    """
 
     def __init__(self, num_groups: int, num_models: int) -> None:
         self.stats = np.zeros(NUM_STATS)  # by the STAT_* indices
@@ -143,8 +207,44 @@ def record_time_parallel(bounds: list[int], state_shape: tuple[int, int],
     the requests it reran are recounted from the outcomes they replace (``summarize``) and
     swapped for the repair's, and its outcomes are copied over. The latency bounds stay
     those of both runs: they only need to contain the latencies. A span's latency sum is
-    left as it was: only the whole run's, over its outcomes, is exact. Returns each span's
-    totals and what each repair reran.
+    left as it was: only the whole run's, over its outcomes, is exact.
+
+    Parameters
+    ----------
+    bounds : list of int
+        Span boundaries, as :func:`span_bounds` gives them.
+    state_shape : tuple of int
+        ``(groups, stages)``: the shape of ``F``.
+    outputs : tuple of numpy.ndarray
+        Full-length ``(start, finish, group, status)`` arrays, written in place.
+    num_models : int
+        Models of the workload.
+    run : RecordRunner
+        ``run(begin, end, state, outputs, totals, stride, snap_out, couple)`` simulates
+        one span into ``outputs`` (slices for that span) and ``totals``; returns where it
+        stopped, relative to ``begin``.
+    summarize : Summarizer
+        ``summarize(begin, end, finish, status, group, totals)`` recounts the statistics of
+        outcomes about to be replaced.
+    pool : concurrent.futures.Executor, optional
+        Runs the speculative spans; default a pool of one thread per span.
+
+    Returns
+    -------
+    totals : list of SpanTotals
+        Each span's statistics after its repair.
+    reran : list of int
+        Per span, how many requests its repair reran (see :func:`run_time_parallel`).
+
+    Examples
+    --------
+    >>> outs = (np.zeros(4), np.zeros(4), np.zeros(4, np.int32), np.zeros(4, np.int8))
+    >>> def run(begin, end, state, outputs, totals, stride, snap_out, couple):
+    ...     totals.count[0] += end - begin
+    ...     return end - begin
+    >>> totals, reran = record_time_parallel([0, 4], (1, 1), outs, 1, run, None)
+    >>> totals[0].count.tolist(), reran
+    ([4], [0])
     """
     num_groups = state_shape[0]
     totals = [SpanTotals(num_groups, num_models) for _ in pairwise(bounds)]

@@ -49,6 +49,18 @@ def percentiles_in_place(latency: FloatArray, qs: tuple[float, ...] = PERCENTILE
     reorder ``latency``. The definition the compiled :func:`percentiles_of` and
     :func:`served_percentiles` reproduce exactly.
 
+    Parameters
+    ----------
+    latency : numpy.ndarray of float64
+        The values (no NaN); reordered in place.
+    qs : tuple of float, default (50.0, 90.0, 99.0)
+        Percentiles wanted, each in ``[0, 100]``.
+
+    Returns
+    -------
+    tuple of float
+        One value per entry of ``qs``, in the unit of ``latency``; NaN for an empty array.
+
     Examples
     --------
     >>> percentiles_in_place(np.array([4.0, 1.0, 3.0, 2.0]), (50.0, 100.0))
@@ -85,6 +97,33 @@ def order_statistics(a: FloatArray, b: FloatArray, status: np.ndarray, kth: Sequ
     bucketed by their bit patterns (which order non-negative doubles), the wanted buckets
     gathered and sorted (or counted again when crowded); with a ``pool`` each pass runs on
     ``threads`` ranges of requests at once.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of float64, shape (n,)
+        The values are ``a[i] - b[i]`` (``b`` is ignored when ``status`` is empty); the
+        selected values must not be NaN.
+    status : numpy.ndarray of int8
+        Per ``i``: only ``SERVED`` (0) entries count; empty to take every ``a[i]``.
+    kth : Sequence[int]
+        0-based ranks wanted, ascending, each below the number of selected values.
+    lo, hi : float
+        Bounds of the values (see above).
+    pool : concurrent.futures.Executor, optional
+        Runs the passes on ``threads`` ranges at once; default one range in this thread.
+    threads : int, default 1
+        Ranges per pass when ``pool`` is given.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (len(kth),)
+        The order statistics, in the order of ``kth``.
+
+    Examples
+    --------
+    >>> order_statistics(np.array([3.0, 1.0, 2.0]), np.empty(0), np.empty(0, np.int8),
+    ...                  [0, 2], 1.0, 3.0).tolist()
+    [1.0, 3.0]
     """
     from simulator.engine.stats import gather_kernel, gather_plan_kernel, histogram_kernel
 
@@ -144,6 +183,18 @@ def percentiles_of(values: FloatArray, qs: tuple[float, ...] = PERCENTILES
     """:func:`percentiles_in_place` by the compiled order statistics, leaving ``values``
     as they are.
 
+    Parameters
+    ----------
+    values : numpy.ndarray of float64
+        Non-negative values without NaN (latencies in seconds); not modified.
+    qs : tuple of float, default (50.0, 90.0, 99.0)
+        Percentiles wanted, each in ``[0, 100]``.
+
+    Returns
+    -------
+    tuple of float
+        One value per entry of ``qs``; NaN for an empty array.
+
     Examples
     --------
     >>> percentiles_of(np.array([4.0, 1.0, 3.0, 2.0]), (50.0, 100.0))
@@ -164,7 +215,27 @@ def served_percentiles(finish: FloatArray, arrival: FloatArray, status: np.ndarr
     """:func:`percentiles_in_place` of the served requests' latencies (``finish - arrival``
     where ``status`` is ``SERVED``, ``num_served`` of them), without gathering them first.
 
-    ``lo`` and ``hi`` bound the latencies (see :func:`order_statistics`).
+    Parameters
+    ----------
+    finish, arrival : numpy.ndarray of float64, shape (n,)
+        Per request, in seconds.
+    status : numpy.ndarray of int8, shape (n,)
+        Per request: only ``SERVED`` (0) requests count.
+    num_served : int
+        How many requests are ``SERVED``.
+    lo, hi : float
+        Bounds of the latencies in seconds (see :func:`order_statistics`).
+    qs : tuple of float, default (50.0, 90.0, 99.0)
+        Percentiles wanted, each in ``[0, 100]``.
+    pool : concurrent.futures.Executor, optional
+        Runs the passes on ``threads`` ranges of requests at once.
+    threads : int, default 1
+        Ranges per pass when ``pool`` is given.
+
+    Returns
+    -------
+    tuple of float
+        One latency in seconds per entry of ``qs``; NaN when nothing was served.
 
     Examples
     --------

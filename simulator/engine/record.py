@@ -192,7 +192,8 @@ def _make_record_kernel(smax: int) -> Any:
     return record_kernel
 
 
-# one lazily compiled kernel per stage count, as for the attainment kernels
+#: Most stages the recording kernels take (one lazily compiled kernel per stage count, as for
+#: the attainment kernels).
 MAX_RECORD_STAGES = 8
 record_kernels = tuple(_make_record_kernel(s) for s in range(1, MAX_RECORD_STAGES + 1))
 
@@ -200,7 +201,25 @@ record_kernels = tuple(_make_record_kernel(s) for s in range(1, MAX_RECORD_STAGE
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Recorded:
     """What :func:`record_run` produced: the per-request outcomes (full length), the
-    statistics of every request and the busy stage-seconds per group."""
+    statistics of every request and the busy stage-seconds per group.
+
+    Parameters
+    ----------
+    start, finish : numpy.ndarray of float64, shape (n,)
+        Per request: stage-0 start and finish in seconds (NaN unless served).
+    group : numpy.ndarray of int32, shape (n,)
+        Per request: the group it was dispatched to (-1 when unserved).
+    status : numpy.ndarray of int8, shape (n,)
+        Per request: ``SERVED``, ``DROPPED`` or ``UNSERVED``.
+    summary : Summary
+        The statistics over the measured requests.
+    busy : numpy.ndarray of float64, shape (G,)
+        Per group: stage-seconds executed (clipped to the window when trimming).
+
+    Examples
+    --------
+    See :func:`record_run`.
+    """
 
     start: np.ndarray
     finish: np.ndarray
@@ -211,7 +230,35 @@ class Recorded:
 
 
 def recordable(tables: PlacementTables, num_models: int, options: SimulationOptions) -> bool:
-    """Whether :func:`record_run` takes this run (else the general kernels do)."""
+    """Whether :func:`record_run` takes this run (else the general kernels do).
+
+    Parameters
+    ----------
+    tables : PlacementTables
+        The compiled placement.
+    num_models : int
+        Models in the workload.
+    options : SimulationOptions
+        The run's options.
+
+    Returns
+    -------
+    bool
+        True with numba, without batching or stage starts, under earliest-finish or
+        AlpaServe's rule, with at least one group and model and at most
+        :data:`MAX_RECORD_STAGES` stages.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.semantics import compile_placement
+    >>> p, db = tiny_placement()
+    >>> t = compile_placement(p, db, ["bert-1.3b"])
+    >>> recordable(t, 1, SimulationOptions()) == HAVE_NUMBA
+    True
+    >>> recordable(t, 1, SimulationOptions(max_batch=2))
+    False
+    """
     return (HAVE_NUMBA and not options.batching and not options.record_stages
             and options.policy in ("earliest-finish", "alpaserve") and tables.num_groups > 0
             and num_models > 0 and tables.max_stages <= MAX_RECORD_STAGES)
@@ -228,6 +275,38 @@ def record_run(prepared: PreparedWorkload, tables: PlacementTables,
     thread (clipped busy time is a float sum over every request in order), as do runs under
     AlpaServe's rule, whose decisions read the free times of idle groups, which the spans'
     equivalence test ignores.
+
+    Parameters
+    ----------
+    prepared : PreparedWorkload
+        The requests, encoded once.
+    tables : PlacementTables
+        The placement, compiled without batching; :func:`recordable` must hold.
+    options : SimulationOptions
+        The run's options (policy, admission, request overhead).
+    threads : int
+        Threads for the spans and the statistics' passes (>= 1).
+    window : tuple, optional
+        ``(i0, i1, clip, lo, hi)`` as above; default: every request measured, no clipping.
+
+    Returns
+    -------
+    Recorded
+        The per-request outcomes, their statistics and the busy time per group.
+
+    Examples
+    --------
+    >>> from simulator._examples import tiny_placement
+    >>> from simulator.prepared import prepare
+    >>> from simulator.semantics import compile_placement
+    >>> from workloads.workload import Workload
+    >>> p, db = tiny_placement()
+    >>> w = prepare(Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model="bert-1.3b"),
+    ...             slo=0.25)
+    >>> t = compile_placement(p, db, w.model_names)
+    >>> rec = record_run(w, t, SimulationOptions(), threads=1)
+    >>> rec.status.tolist(), rec.summary.num_served, rec.busy.round(2).tolist()
+    ([0, 0, 0], 3, [0.3])
     """
     i0, i1, clip, lo, hi = window or (0, len(prepared), False, 0.0, 0.0)
     n, G, M, S = len(prepared), tables.num_groups, len(prepared.model_names), tables.max_stages
