@@ -85,7 +85,7 @@ def test_csv_rejects_inconsistent_events(tmp_path: Path, text: str, match: str) 
     ("{not json", "invalid JSON"),
     ('{"t": 0}', "expected \\[t_ms"),
     ('["0", "add", {"nodes": ["a"]}]', "t_ms must be a number"),
-    ('[0, "grow", {"nodes": ["a"]}]', "'add' or 'remove'"),
+    ('[0, "grow", {"nodes": ["a"]}]', "one of add, remove, DONE, other"),
     ('[0, "add", ["a"]]', "nodes"),
     ('[0, "add", {"nodes": [5]}]', "name or an object"),
     ('[0, "add", {"nodes": [{"name": "a", "type": "p5"}]}]', "unknown node type"),
@@ -114,3 +114,60 @@ def test_queries_and_cost() -> None:
     assert clipped.alive_at(900.0) == ("od", "t")
     with pytest.raises(WorkloadError, match="must exceed"):
         trace.mean_alive(5.0, 5.0)
+
+
+# SpotServe's trace segments as shipped: .txt suffix, DONE, other and required_tpt.
+SEGMENT = ('[0, "add", {"nodes": ["node-0", "node-1", "node-2"]}]\n'
+           '[120000, "add", {"nodes": ["node-3"]}]\n'
+           '[300000, "other", {"nodes": [], "required_tpt": 0.8}]\n'
+           '[600000, "remove", {"nodes": ["node-1", "node-3"], "required_tpt": 0.6}]\n'
+           '[1140000, "DONE", {"nodes": []}]\n')
+
+
+def test_segment_events_of_every_kind(tmp_path: Path) -> None:
+    trace = read_availability(write(tmp_path, "trace_0304_workload.txt", SEGMENT))
+    assert trace.alive_at(119.0) == ("node-0", "node-1", "node-2")
+    assert trace.alive_at(120.0) == ("node-0", "node-1", "node-2", "node-3")   # add
+    assert trace.alive_at(600.0) == ("node-0", "node-2")                       # remove
+    assert trace.alive_at(1140.0) == ()                                        # DONE
+    assert trace.stop_time == 1140.0 and trace.end_time == 1140.0
+    assert trace.targets == ((300.0, 0.8), (600.0, 0.6))                       # other, tpt
+    assert trace.target_at(299.0) is None and trace.target_at(700.0) == 0.6
+    # DONE releases every node held, so each is billed up to it and no further.
+    assert trace.node_hours(end=5000.0)["spot"] == pytest.approx(
+        (2 * 1140 + 600 + 480) / 3600)
+
+
+def test_segment_round_trip_and_forced_format(tmp_path: Path) -> None:
+    trace = read_availability(write(tmp_path, "seg.txt", SEGMENT), format="jsonl")
+    out = tmp_path / "again.jsonl"
+    write_availability_jsonl(trace, out)
+    again = read_availability(out)
+    assert again.events == trace.events
+    assert again.targets == trace.targets and again.stop_time == trace.stop_time
+    csv_txt = write(tmp_path, "g4dn.txt", "0,add,a\n1000,remove,a\n")
+    assert len(read_availability(csv_txt)) == 2                 # sniffed, not by suffix
+    with pytest.raises(TraceFormatError, match="expected 3 fields"):
+        read_availability(write(tmp_path, "x.txt", SEGMENT), format="csv")
+    with pytest.raises(TraceFormatError, match="format must be"):
+        read_availability(csv_txt, format="parquet")  # type: ignore[arg-type]
+
+
+def test_clipping_keeps_targets_and_done(tmp_path: Path) -> None:
+    trace = read_availability(write(tmp_path, "seg.txt", SEGMENT))
+    part = trace.clipped(400.0, 2000.0)
+    assert part.target_at(0.0) == 0.8 and part.stop_time == 740.0
+    assert part.alive_at(200.0) == ("node-0", "node-2")
+
+
+@pytest.mark.parametrize(("lines", "match"), [
+    ('[5, "DONE", {"nodes": []}]\n[6, "add", {"nodes": ["b"]}]', "follows DONE"),
+    ('[5, "DONE", {"nodes": ["ok"]}]', "names no nodes"),
+    ('[5, "other", {"nodes": []}]', "needs a required_tpt"),
+    ('[5, "other", {"nodes": [], "required_tpt": -1}]', "required_tpt must be a positive"),
+    ('[5, "add", {"nodes": ["b"], "required_tpt": "fast"}]', "required_tpt must be"),
+])
+def test_segment_rejects_malformed_events(tmp_path: Path, lines: str, match: str) -> None:
+    path = write(tmp_path, "bad.txt", '[0, "add", {"nodes": ["ok"]}]\n' + lines + "\n")
+    with pytest.raises(TraceFormatError, match=match):
+        read_availability(path)
