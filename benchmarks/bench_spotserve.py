@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs, source = token_pairs()
     start = trace.events[0].time + 600.0  # serve once the first nodes have loaded
     end = trace.end_time - 60.0
-    probe = llm_workload(arrivals=np.linspace(start, end, 2000), rng=np.random.default_rng(1),
+    probe = llm_workload(arrivals=np.linspace(start, end, 2000), seed=np.random.default_rng(1),
                          model=model.name, token_pairs=pairs, max_context=model.seq_len)
     table = build_table(model=model, hardware=hw, workload=probe)
     mean_gpus = int(trace.mean_alive(start, end) * hw.gpus_per_node)
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     peaks = {q: table.choose(num_devices=int(np.percentile(sizes, q)) * hw.gpus_per_node,
                              arrival_rate=float("inf")) for q in (5, 10, 50)}
     rate = args.rate
-    arrivals = gamma_arrivals(rate=rate, cv=args.cv, start=start, end=end, rng=rng)
-    workload = llm_workload(arrivals=arrivals, rng=rng, model=model.name, token_pairs=pairs,
+    arrivals = gamma_arrivals(rate=rate, cv=args.cv, start=start, end=end, seed=rng)
+    workload = llm_workload(arrivals=arrivals, seed=rng, model=model.name, token_pairs=pairs,
                             max_context=model.seq_len)
     slo = round(5 * table.choose(num_devices=mean_gpus, arrival_rate=rate).latency, 1)
     print(f"trace: {TRACE.name}, {len(trace)} events, {len(trace.nodes)} nodes, max "

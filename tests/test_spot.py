@@ -57,15 +57,15 @@ class FixedShape:
 
 def workload(seed: int, rate: float = 2.0, end: float = 600.0) -> Workload:
     rng = np.random.default_rng(seed)
-    arr = gamma_arrivals(rate=rate, cv=2.0, start=5.0, end=end, rng=rng)
-    return llm_workload(arrivals=arr, rng=rng, model=MODEL.name,
+    arr = gamma_arrivals(rate=rate, cv=2.0, start=5.0, end=end, seed=rng)
+    return llm_workload(arrivals=arr, seed=rng, model=MODEL.name,
                         token_pairs=[(64, 32), (200, 8), (16, 100)])
 
 
 def fleet(seed: int, end: float = 600.0) -> AvailabilityTrace:
     return synthetic_availability(duration=end, num_spot=3, num_on_demand=0,
                                   mean_lifetime=150.0, mean_replacement=20.0,
-                                  rng=np.random.default_rng(seed), node_type=ONE_GPU)
+                                  seed=np.random.default_rng(seed), node_type=ONE_GPU)
 
 
 def test_single_request_latency_is_the_cost_model() -> None:
@@ -135,7 +135,7 @@ def test_policy_sees_notices_and_rate_shifts() -> None:
     trace = AvailabilityTrace.from_events([(0.0, "add", "a"), (0.0, "add", "b"),
                                            (400.0, "remove", "b")], node_type=ONE_GPU)
     arr = np.concatenate([np.arange(10.0, 200.0, 2.0), np.arange(200.0, 500.0, 0.25)])
-    w = llm_workload(arrivals=arr, rng=np.random.default_rng(0), model=MODEL.name,
+    w = llm_workload(arrivals=arr, seed=np.random.default_rng(0), model=MODEL.name,
                      token_pairs=[(32, 4)])
     pol = FixedShape()
     simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW,
@@ -163,7 +163,7 @@ def test_bad_policies_and_inputs_are_rejected() -> None:
 
     trace = AvailabilityTrace.from_events([(0.0, "add", "a"), (50.0, "remove", "a")],
                                           node_type=ONE_GPU)
-    w = llm_workload(arrivals=[1.0], rng=np.random.default_rng(0), model=MODEL.name,
+    w = llm_workload(arrivals=[1.0], seed=np.random.default_rng(0), model=MODEL.name,
                      token_pairs=[(8, 2)])
     with pytest.raises(SimulationError, match="not usable"):
         simulate_spot(workload=w, trace=trace, policy=Greedy(), model=MODEL, hardware=HW)

@@ -16,7 +16,7 @@ from workloads.synthetic_availability import synthetic_availability
 @pytest.fixture
 def trace_file(tmp_path: Path) -> Path:
     trace = synthetic_availability(duration=1200.0, num_spot=2, mean_lifetime=400.0,
-                                   mean_replacement=30.0, rng=np.random.default_rng(4))
+                                   mean_replacement=30.0, seed=np.random.default_rng(4))
     path = tmp_path / "fleet.csv"
     write_availability_csv(trace, path)
     return path

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
             trace = synthetic_availability(duration=4 * 3600.0, num_spot=16,
                                            mean_lifetime=2 * 3600.0, mean_replacement=600.0,
-                                           rng=np.random.default_rng(args.seed))
+                                           seed=np.random.default_rng(args.seed))
         else:
             trace = read_availability(args.trace)
     except OSError as exc:
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if end + drain < trace.end_time:  # bill only the replayed part of the trace
         trace = trace.clipped(0.0, end + drain)
     rng = np.random.default_rng(args.seed)
-    arrivals = gamma_arrivals(rate=args.rate, cv=args.cv, start=start, end=end, rng=rng)
-    workload = llm_workload(arrivals=arrivals, rng=rng, model=model.name,
+    arrivals = gamma_arrivals(rate=args.rate, cv=args.cv, start=start, end=end, seed=rng)
+    workload = llm_workload(arrivals=arrivals, seed=rng, model=model.name,
                             token_pairs=[(args.prompt_tokens, args.output_tokens)],
                             max_context=model.seq_len)
     if not len(workload):
