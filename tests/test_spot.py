@@ -77,7 +77,7 @@ def test_single_request_latency_is_the_cost_model() -> None:
     expect = request_latency(MODEL, HW, SHAPE, prompt_tokens=128, output_tokens=16, batch=1)
     assert r.finished == 1
     assert r.latency_p50 == pytest.approx(expect)
-    assert r.slo_attainment == 1.0
+    assert r.attainment == 1.0
     assert r.tokens_served == 16
     assert r.prompt_tokens_served == 128
     assert r.cost_on_demand == pytest.approx(2.0 * r.end_time / 3600)
@@ -171,6 +171,6 @@ def test_bad_policies_and_inputs_are_rejected() -> None:
     with pytest.raises(SimulationError, match="prompt_tokens"):
         simulate_spot(workload=bare, trace=trace, policy=FixedShape(), model=MODEL,
                       hardware=HW)
-    with pytest.raises(SimulationError, match="precedes the last arrival"):
+    with pytest.raises(SimulationError, match="comes after the end of the run"):
         simulate_spot(workload=w, trace=trace, policy=FixedShape(), model=MODEL, hardware=HW,
                       options=SpotOptions(end_time=0.5))

@@ -38,7 +38,7 @@ def test_table_output(trace_file: Path, capsys: pytest.CaptureFixture[str]) -> N
                "--duration", "300", "--prompt-tokens", "64", "--output-tokens", "8"])
     out = capsys.readouterr().out
     assert rc == 0
-    for name in ("spotserve", "reparallelize", "reroute", "ondemand"):
+    for name in ("spotserve", "reparallelize", "reroute", "on-demand"):
         assert name in out
 
 

@@ -28,7 +28,7 @@ def test_all_policies_share_one_end_time() -> None:
     assert list(out) == list(POLICY_NAMES)
     assert len({r.end_time for r in out.values()}) == 1
     assert all(r.finished + r.in_flight + r.dropped == len(w) for r in out.values())
-    assert out["ondemand"].cost_spot == 0.0 < out["ondemand"].cost_on_demand
+    assert out["on-demand"].cost_spot == 0.0 < out["on-demand"].cost_on_demand
 
 
 def test_errors() -> None:

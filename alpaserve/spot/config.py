@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from alpaserve._validation import positive_int
 from alpaserve.cost.llm import LLMConfig, fits_memory, memory_floor, request_latency
+from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.spot.hardware import SpotHardware
@@ -102,27 +103,82 @@ class ConfigTable:
     request: RequestShape
     entries: tuple[ConfigEstimate, ...] = field(repr=False)
     floor: int
+    profile: LLMProfile | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, *, model: ModelSpec, hardware: SpotHardware, request: RequestShape,
-              space: ConfigSpace | None = None) -> ConfigTable:
+              space: ConfigSpace | None = None,
+              profile: LLMProfile | None = None) -> ConfigTable:
+        """Score every memory-feasible replica shape of ``space``.
+
+        Parameters
+        ----------
+        model : ModelSpec
+            The decoder served.
+        hardware : SpotHardware
+            The nodes' hardware (memory, and the analytic latency without a profile).
+        request : RequestShape
+            Token counts the latencies are for.
+        space : ConfigSpace, optional
+            Candidate degrees (default :class:`ConfigSpace`).
+        profile : LLMProfile, optional
+            Measured per-layer latencies; latencies then follow SpotServe's formula, and
+            only the tensor degrees the profile covers, with micro-batches no larger than
+            its largest batch, are candidates.
+
+        Returns
+        -------
+        ConfigTable
+            The table.
+
+        Raises
+        ------
+        InfeasibleError
+            The model fits no replica shape.
+        ProfileError
+            ``profile`` does not match ``model``.
+        """
         space = space or ConfigSpace()
+        tensor = space.tensor
+        if profile is not None:
+            profile.check_model(model)
+            tensor = tuple(t for t in space.tensor if t in profile.tensor_degrees) or tensor
         floor = memory_floor(model, hardware, context_tokens=request.max_context,
-                             tensor_degrees=space.tensor, max_pipeline=max(space.pipeline))
+                             tensor_degrees=tensor, max_pipeline=max(space.pipeline))
         entries = []
         for cfg in space.shapes():
             if cfg.pipeline > model.num_layers or not fits_memory(
                     model, hardware, cfg, context_tokens=request.max_context):
                 continue
-            latency = request_latency(model, hardware, cfg, prompt_tokens=request.prompt_tokens,
-                                      output_tokens=request.output_tokens)
+            if profile is None:
+                latency = request_latency(model, hardware, cfg,
+                                          prompt_tokens=request.prompt_tokens,
+                                          output_tokens=request.output_tokens)
+            elif (cfg.tensor in profile.tensor_degrees
+                  and cfg.batch <= profile.max_batch * cfg.micro_batches):
+                latency = profile.request_latency(cfg, prompt_tokens=request.prompt_tokens,
+                                                  output_tokens=request.output_tokens)
+            else:
+                continue
             entries.append(ConfigEstimate(config=cfg, latency=latency,
                                           throughput=cfg.batch / latency))
         return cls(model=model, hardware=hardware, request=request, entries=tuple(entries),
-                   floor=floor)
+                   floor=floor, profile=profile)
 
     def candidates(self, num_devices: int) -> list[ConfigEstimate]:
-        """Every shape with as many replicas as ``num_devices`` allows."""
+        """Every shape with as many replicas as ``num_devices`` allows.
+
+        Parameters
+        ----------
+        num_devices : int
+            Usable devices.
+
+        Returns
+        -------
+        list of ConfigEstimate
+            Each shape with ``num_devices // replica_devices`` replicas (>= 1), its latency
+            (s) and total throughput (requests/s).
+        """
         out = []
         for e in self.entries:
             data = num_devices // e.config.replica_devices
@@ -133,10 +189,22 @@ class ConfigTable:
 
     def choose(self, *, num_devices: int, arrival_rate: float,
                fixed: LLMConfig | None = None) -> ConfigEstimate | None:
-        """SpotServe's rule on ``num_devices``; ``None`` below the memory floor.
+        """SpotServe's rule on ``num_devices``.
 
-        ``fixed`` restricts the choice to its pipeline, tensor, batch and micro-batch values
-        (only the number of replicas varies), as the rerouting baseline does.
+        Parameters
+        ----------
+        num_devices : int
+            Usable devices.
+        arrival_rate : float
+            The throughput target, requests/s (see :func:`choose_config`).
+        fixed : LLMConfig, optional
+            Restricts the choice to its pipeline, tensor, batch and micro-batch values (only
+            the number of replicas varies), as the rerouting baseline does.
+
+        Returns
+        -------
+        ConfigEstimate or None
+            The choice; ``None`` below the memory floor.
         """
         cands = self.candidates(num_devices)
         if fixed is not None:

@@ -12,6 +12,9 @@
   their in-flight requests; new replicas load their weights from storage.
 * On-demand only: :func:`on_demand_fleet` builds a fleet of never-preempted on-demand
   nodes (served with :class:`SpotServePolicy`, which then never migrates for preemptions).
+
+Every policy plans for ``PolicyContext.target``: the throughput target (``required_tpt`` or
+the measured rate with headroom, plus the queue's backlog).
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class SpotServePolicy:
     stateful: bool = True
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
-        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.arrival_rate)
+        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.target)
         if choice is None:
             return _stop_all(ctx, keep_progress=True, note="below the memory floor")
         cfg, cur, deadline, now = choice.config, ctx.current, ctx.deadline, ctx.now
@@ -114,7 +117,7 @@ class ReparallelizePolicy:
     stateful: bool = False
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
-        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.arrival_rate)
+        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.target)
         if choice is None:
             return _stop_all(ctx, keep_progress=False, note="below the memory floor")
         cfg, cur = choice.config, ctx.current
@@ -176,7 +179,24 @@ def on_demand_fleet(spot: AvailabilityTrace, *, start: float, end: float,
                     node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
     """On-demand nodes for the same load: as many as the spot fleet held on average over
     ``[start, end)`` (rounded up), added at ``add_at`` (default ``start``) and never
-    preempted.
+    preempted; released at the spot trace's ``DONE`` when it has one, so both fleets are
+    billed over the same window.
+
+    Parameters
+    ----------
+    spot : AvailabilityTrace
+        The spot fleet it replaces (its throughput targets are kept).
+    start, end : float
+        The window over which the spot fleet's size is averaged, seconds.
+    add_at : float, optional
+        When the on-demand nodes are acquired (default ``start``).
+    node_type : NodeType
+        Their type.
+
+    Returns
+    -------
+    AvailabilityTrace
+        The on-demand fleet.
 
     Examples
     --------
@@ -186,5 +206,7 @@ def on_demand_fleet(spot: AvailabilityTrace, *, start: float, end: float,
     2
     """
     count = max(1, math.ceil(spot.mean_alive(start, end) - 1e-9))
-    return static_availability(num_nodes=count, start=start if add_at is None else add_at,
-                               node_type=node_type)
+    fleet = static_availability(num_nodes=count, start=start if add_at is None else add_at,
+                                node_type=node_type)
+    return AvailabilityTrace.from_events(fleet.events, nodes=fleet.nodes, targets=spot.targets,
+                                         stop_time=spot.stop_time)

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.cost.llm import LLMConfig, StagePlan, decode_step_time, prefill_time
+from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.model_spec import ModelSpec
 from alpaserve.spot.hardware import SpotHardware
 
@@ -57,7 +58,8 @@ class Batch:
 
 def build_batch(*, model: ModelSpec, hardware: SpotHardware, config: LLMConfig, start: float,
                 ids: IntArray, context: IntArray, committed: IntArray, remaining: IntArray,
-                needs_prefill: npt.NDArray[np.bool_], plan: StagePlan | None = None) -> Batch:
+                needs_prefill: npt.NDArray[np.bool_], plan: StagePlan | None = None,
+                profile: LLMProfile | None = None) -> Batch:
     """Lay out a batch: ``context[i]`` tokens are in request ``i``'s cache at the start
     (prompt + committed) once prefilled; ``needs_prefill[i]`` says it must be prefilled.
     ``plan`` is ``config``'s :func:`~alpaserve.cost.llm.stage_plan`, if precomputed.
@@ -74,7 +76,10 @@ def build_batch(*, model: ModelSpec, hardware: SpotHardware, config: LLMConfig, 
     >>> len(b.step_end), bool(b.finish[1] < b.finish[0] == b.end), b.tokens_done(10.0).tolist()
     (3, True, [0, 0])
     """
-    prefill = prefill_time(model, hardware, config, context[needs_prefill], plan=plan)
+    if profile is not None:
+        prefill = profile.prefill_time(config, context[needs_prefill])
+    else:
+        prefill = prefill_time(model, hardware, config, context[needs_prefill], plan=plan)
     decode_start = start + prefill
     longest = int(remaining.max()) if remaining.size else 0
     if longest > 0:
@@ -82,8 +87,10 @@ def build_batch(*, model: ModelSpec, hardware: SpotHardware, config: LLMConfig, 
         active_mask = remaining[None, :] >= k[:, None]
         active = active_mask.sum(axis=1).astype(np.float64)
         ctx = (active_mask * (context[None, :] + k[:, None])).sum(axis=1).astype(np.float64)
-        dt = decode_step_time(model, hardware, config, active=active, context_tokens=ctx,
-                              plan=plan)
+        dt = (profile.decode_step_time(config, active=active, context_tokens=ctx)
+              if profile is not None else
+              decode_step_time(model, hardware, config, active=active, context_tokens=ctx,
+                               plan=plan))
         step_end = decode_start + np.cumsum(np.atleast_1d(dt))
     else:
         step_end = np.empty(0)
