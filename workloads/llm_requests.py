@@ -130,3 +130,52 @@ def llm_workload(*, arrivals: npt.ArrayLike, seed: SeedLike, model: str,
         prompt = np.where(over, max_context - output, prompt)
     return Workload.from_arrays(arrival=times, model=model, prompt_tokens=prompt,
                                 output_tokens=output, slo=slo)
+
+
+def clip_to_context(workload: Workload, max_context: int) -> tuple[Workload, int]:
+    """Fit every request of ``workload`` into a ``max_context``-token window.
+
+    Outputs are capped at half the window and prompts clipped so ``prompt + output`` fits,
+    as :func:`llm_workload` does; arrivals and order are unchanged.
+
+    Parameters
+    ----------
+    workload : Workload
+        Requests with ``prompt_tokens`` and ``output_tokens``.
+    max_context : int
+        The model's context window, tokens (>= 2).
+
+    Returns
+    -------
+    tuple of (Workload, int)
+        The fitted requests and how many were changed.
+
+    Raises
+    ------
+    WorkloadError
+        No token columns, or ``max_context < 2``.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model="m", prompt_tokens=[10, 3000],
+    ...                          output_tokens=[5, 100])
+    >>> out, changed = clip_to_context(w, 2048)
+    >>> out.prompt_tokens.tolist(), changed
+    ([10, 1948], 1)
+    """
+    if workload.prompt_tokens is None or workload.output_tokens is None:
+        raise WorkloadError("the workload needs prompt_tokens and output_tokens columns")
+    if max_context < 2:
+        raise WorkloadError(f"max_context must be >= 2, got {max_context!r}")
+    prompt = np.asarray(workload.prompt_tokens, dtype=np.int64)
+    output = np.minimum(np.asarray(workload.output_tokens, dtype=np.int64), max_context // 2)
+    new_prompt = np.minimum(prompt, max_context - output)
+    changed = int(np.sum((new_prompt != prompt) | (output != workload.output_tokens)))
+    if changed:
+        logger.info("clipped %d of %d requests to fit a %d-token context", changed,
+                    len(workload), max_context)
+    out = Workload.from_arrays(arrival=workload.arrival, model=workload.model_names[0]
+                               if len(workload.model_names) == 1 else
+                               [workload.model_names[c] for c in workload.model_codes],
+                               prompt_tokens=new_prompt, output_tokens=output, slo=workload.slo)
+    return out, changed
