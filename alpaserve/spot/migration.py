@@ -5,10 +5,15 @@ stage's blocks (layers, plus the embedding on the first stage and the LM-head co
 last stage when ``P > 1``) and the KV cache of its replica's in-flight batch for those
 layers. Every position of the new config needs the same kind of shard.
 
-1. *Replica mapping.* The in-flight batch of old replica ``i`` moves to new replica ``j``;
-   the pair's score is the best device matching of ``i``'s surviving devices onto ``j``'s
-   positions. Kuhn-Munkres (``scipy.optimize.linear_sum_assignment``) over the scores
-   chooses the mapping.
+1. *Replica mapping.* The in-flight batch of old replica ``i`` moves to new replica ``j``.
+   Only batches that hold KV cache which the ``sources`` can supply in full compete for new
+   replicas; as many of them as there are new replicas are carried (a busy batch is never
+   dropped while a slot is free), and among such mappings the one reusing the most bytes in
+   place wins. Small instances (at most ``EXACT_REPLICA_MAPS`` candidate mappings) are
+   solved exactly by trying each mapping with the device matching below; larger ones use
+   Kuhn-Munkres (``scipy.optimize.linear_sum_assignment``) over pair scores, a pair's score
+   being a large constant plus the best device matching of ``i``'s devices onto ``j``'s
+   positions.
 2. *Device mapping.* Kuhn-Munkres again over all surviving devices × all new positions, an
    edge worth the weight bytes plus (for mapped replicas) the KV bytes reusable in place.
 3. *Transfers.* Whatever a position needs and its device lacks is sent by a device on the same
@@ -22,6 +27,8 @@ unchanged config map every device onto itself.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +42,10 @@ from alpaserve.spot.deployment import Deployment, DeviceKey, pack_devices
 from alpaserve.spot.hardware import SpotHardware
 
 _STAY_BONUS = 1.0
+# Outweighs any byte count, so the most batches are carried before bytes are compared.
+_CARRY_BONUS = 1e18
+# Up to this many candidate replica mappings, every one is tried (exact plan).
+EXACT_REPLICA_MAPS = 720
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,11 +176,38 @@ def plan_migration(*, model: ModelSpec, hardware: SpotHardware, old: Deployment 
                    kv_tokens: Sequence[int], new_config: LLMConfig,
                    devices: Sequence[DeviceKey],
                    sources: Collection[DeviceKey] | None = None) -> MigrationPlan:
-    """Map ``new_config`` onto ``devices`` reusing as many bytes in place as possible.
+    """Map ``new_config`` onto ``devices``: carry the most in-flight batches, then reuse the
+    most bytes in place (module docstring).
 
-    ``kv_tokens[i]`` is the context (tokens) cached by old replica ``i``'s in-flight batch;
-    ``sources`` are the devices that can still send (default: every old device, including
-    those about to leave during their grace period).
+    Parameters
+    ----------
+    model : ModelSpec
+        The decoder served.
+    hardware : SpotHardware
+        Links and storage bandwidth, for the transfer times.
+    old : Deployment or None
+        The deployment serving now (``None``: a fresh load from storage).
+    kv_tokens : sequence of int
+        ``kv_tokens[i]``: context tokens cached by old replica ``i``'s in-flight batch.
+    new_config : LLMConfig
+        The config to lay out.
+    devices : sequence of DeviceKey
+        Devices the new deployment may use.
+    sources : collection of DeviceKey, optional
+        Devices that can still send (default: every old device, including those about to
+        leave during their grace period).
+
+    Returns
+    -------
+    MigrationPlan
+        The new deployment, the batches carried and the transfer bytes and times.
+
+    Raises
+    ------
+    InfeasibleError
+        Fewer ``devices`` than ``new_config`` needs.
+    SpecError
+        ``kv_tokens`` does not have one entry per old replica.
 
     Examples
     --------
@@ -212,37 +250,63 @@ def plan_migration(*, model: ModelSpec, hardware: SpotHardware, old: Deployment 
             kvpart[r, c] = reuse_bytes(model, shard, need, kv_tokens=kv[i]) - weight[r, c]
             if j == i and c - j * new_config.replica_devices == old_k:
                 stay[r, c] = _STAY_BONUS
-    # 1. replica mapping: score(i, j) = best matching of i's survivors onto j's positions.
+    # 1. replica mapping over the batches whose whole KV cache the sources can supply.
+    src = set(held) if sources is None else set(sources)
     per = new_config.replica_devices
     n_old = old.config.data if old else 0
-    score = np.zeros((n_old, new_config.data))
-    full = weight + kvpart + stay
-    for i in range(n_old):
-        rows = np.flatnonzero(rep_of == i)
-        if rows.size == 0:
-            continue
-        for j in range(new_config.data):
-            cols = slice(j * per, (j + 1) * per)
-            sub = full[rows, cols]
-            score[i, j] = max_reuse_assignment(sub)[1] + (_STAY_BONUS if i == j else 0.0)
-    replica_map: list[int | None] = [None] * n_old
-    for i, j in max_reuse_assignment(score)[0]:
-        if kv[i] > 0:
-            replica_map[i] = j
-    # 2. device mapping with the KV term only along the chosen replica mapping.
-    total = weight + stay
+    carriable = [i for i in range(n_old)
+                 if kv[i] > 0 and _kv_reachable(model, old, i, src)]  # type: ignore[arg-type]
     col_rep = np.array([j for j, _ in positions])
-    for i, target in enumerate(replica_map):
-        if target is not None:
-            mask = np.outer(rep_of == i, col_rep == target)
-            total = total + np.where(mask, kvpart, 0.0)
-    pairs, _ = max_reuse_assignment(total)
+    base = weight + stay
+
+    def device_matching(mapping: dict[int, int]) -> tuple[list[tuple[int, int]], float]:
+        total = base
+        for i, j in mapping.items():
+            total = total + np.where(np.outer(rep_of == i, col_rep == j), kvpart, 0.0)
+        return max_reuse_assignment(total)
+
+    n_maps = math.perm(new_config.data, min(len(carriable), new_config.data))
+    if n_maps <= EXACT_REPLICA_MAPS:
+        k = min(len(carriable), new_config.data)
+        best_value, chosen, pairs = -math.inf, {}, []
+        for batches in itertools.combinations(carriable, k):
+            for targets in itertools.permutations(range(new_config.data), k):
+                mapping = dict(zip(batches, targets, strict=True))
+                cand, value = device_matching(mapping)
+                if value > best_value + 1e-6:
+                    best_value, chosen, pairs = value, mapping, cand
+    else:
+        full = weight + kvpart + stay
+        score = np.zeros((len(carriable), new_config.data))
+        for a, i in enumerate(carriable):
+            rows = np.flatnonzero(rep_of == i)
+            for j in range(new_config.data):
+                sub = full[rows, j * per:(j + 1) * per]
+                score[a, j] = (_CARRY_BONUS + max_reuse_assignment(sub)[1]
+                               + (_STAY_BONUS if i == j else 0.0))
+        chosen = {carriable[a]: j for a, j in max_reuse_assignment(score)[0]}
+        # 2. device mapping with the KV term only along the chosen replica mapping.
+        pairs, _ = device_matching(chosen)
+    replica_map: list[int | None] = [chosen.get(i) for i in range(n_old)]
     by_col = {c: devs[r] for r, c in pairs}
     reps = tuple(tuple(by_col[j * per + k] for k in range(per)) for j in range(new_config.data))
     new = Deployment(config=new_config, replicas=reps)
     return evaluate_transfer(model=model, hardware=hardware, old=old, kv_tokens=kv, new=new,
                              replica_map=tuple(replica_map),
                              sources=set(held) if sources is None else sources)
+
+
+def _kv_reachable(model: ModelSpec, old: Deployment, replica: int,
+                  sources: Collection[DeviceKey]) -> bool:
+    """Whether ``sources`` hold every layer's KV shard of old ``replica`` in full."""
+    cover: dict[int, list[tuple[float, float]]] = {}
+    cfg = old.config
+    for k, dev in enumerate(old.replicas[replica]):
+        if dev in sources:
+            sh = shard_of(model, cfg, k // cfg.tensor, k % cfg.tensor)
+            for layer in range(sh.start, sh.end):
+                cover.setdefault(layer, []).append((sh.lo, sh.hi))
+    return all(_covers(cover.get(layer, []), 0.0, 1.0) for layer in range(model.num_layers))
 
 
 def _covers(intervals: list[tuple[float, float]], lo: float, hi: float) -> bool:
