@@ -174,3 +174,83 @@ def test_bad_policies_and_inputs_are_rejected() -> None:
     with pytest.raises(SimulationError, match="comes after the end of the run"):
         simulate_spot(workload=w, trace=trace, policy=FixedShape(), model=MODEL, hardware=HW,
                       options=SpotOptions(end_time=0.5))
+
+
+# ------------------------------------------------------- accounting and targets (issue 19)
+def test_percentiles_count_unfinished_requests_to_the_window_end() -> None:
+    # One GPU, batches of 4: 200 requests at once cannot all finish in 30 s.
+    w = Workload.from_arrays(arrival=np.full(200, 1.0), model=MODEL.name,
+                             prompt_tokens=np.full(200, 256), output_tokens=np.full(200, 128))
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          stop_time=30.0)
+    r = simulate_spot(workload=w, trace=trace, policy=FixedShape(load=0.5), model=MODEL,
+                      hardware=HW)
+    assert r.end_time == 30.0 and 0 < r.finished < 100
+    assert r.unfinished == r.in_flight + r.dropped == 200 - r.finished
+    lat = np.where(np.isfinite(r.finish), r.finish - r.arrival, 30.0 - r.arrival)
+    assert r.latency_p99 == pytest.approx(float(np.percentile(lat, 99)))
+    assert r.latency_p99 == pytest.approx(29.0, abs=0.3)  # the unfinished: 29 s and counting
+    done = r.finish[np.isfinite(r.finish)] - 1.0
+    assert r.finished_latency_p99 == pytest.approx(float(np.percentile(done, 99)))
+    assert r.finished_latency_p99 < r.latency_p99
+
+
+def test_billing_window_is_acquisition_to_release_or_done() -> None:
+    w = Workload.from_arrays(arrival=[10.0], model=MODEL.name, prompt_tokens=[16],
+                             output_tokens=[4])
+    trace = AvailabilityTrace.from_events(
+        [(0.0, "add", "a"), (0.0, "add", "b"), (600.0, "remove", "b"), (900.0, "add", "c")],
+        node_type=ONE_GPU, stop_time=1800.0)
+    r = simulate_spot(workload=w, trace=trace, policy=FixedShape(), model=MODEL, hardware=HW,
+                      options=SpotOptions(drain=5000.0))
+    # a: 0-1800, b: 0-600, c: 900-1800 (released at DONE, not billed during the drain).
+    assert r.end_time == 1800.0
+    assert r.cost_spot == pytest.approx((1800 + 600 + 900) / 3600 * ONE_GPU.price_spot)
+    # Without DONE the window runs to the last event plus the drain, for every node alive.
+    open_trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU)
+    r2 = simulate_spot(workload=w, trace=open_trace, policy=FixedShape(), model=MODEL,
+                       hardware=HW, options=SpotOptions(drain=100.0))
+    assert r2.end_time == 110.0
+    assert r2.cost_spot == pytest.approx(110.0 / 3600 * ONE_GPU.price_spot)
+
+
+def test_throughput_target_comes_from_the_trace_the_option_or_the_rate() -> None:
+    arrivals = np.arange(1.0, 1200.0, 2.0)                        # 0.5 req/s
+    w = Workload.from_arrays(arrival=arrivals, model=MODEL.name,
+                             prompt_tokens=np.full(arrivals.size, 16),
+                             output_tokens=np.full(arrivals.size, 2))
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          targets=[(300.0, 0.8), (600.0, 1.6)],
+                                          stop_time=1200.0)
+    pol = FixedShape()
+    simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW)
+    by_reason = {c.reasons: c for c in pol.calls}
+    assert [round(c.throughput_target or 0, 2) for c in pol.calls if "target" in c.reasons] \
+        == [0.8, 1.6]
+    first = pol.calls[0]                            # before any target: rate × 1.1 headroom
+    assert first.throughput_target == pytest.approx(0.5 * 1.1, rel=0.02)
+    assert first.target == first.throughput_target
+    assert by_reason
+    fixed = FixedShape()
+    simulate_spot(workload=w, trace=trace, policy=fixed, model=MODEL, hardware=HW,
+                  options=SpotOptions(required_tpt=3.0))
+    assert all(c.throughput_target == pytest.approx(3.0, abs=0.05) for c in fixed.calls)
+    assert not any("target" in c.reasons for c in fixed.calls)   # the flag overrides
+
+
+def test_a_growing_queue_triggers_a_replan_with_its_backlog() -> None:
+    # 4 req/s of long requests on one GPU: the queue grows without any rate change.
+    arrivals = np.arange(1.0, 400.0, 0.25)
+    w = Workload.from_arrays(arrival=arrivals, model=MODEL.name,
+                             prompt_tokens=np.full(arrivals.size, 256),
+                             output_tokens=np.full(arrivals.size, 64))
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          stop_time=400.0)
+    pol = FixedShape()
+    simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW,
+                  options=SpotOptions(rate_change=0.5, initial_rate=4.0))
+    queued = [c for c in pol.calls if "queue" in c.reasons]
+    assert queued, "no re-plan on queue growth"
+    assert queued[-1].queued > 8
+    assert queued[-1].throughput_target == pytest.approx(
+        4.0 * 1.1 + queued[-1].queued / 300.0, rel=0.05)
