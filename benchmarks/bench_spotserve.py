@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"trace {TRACE.name}: {len(trace.nodes)} nodes, max {trace.max_alive} alive, "
           f"mean {trace.mean_alive(0.0, trace.end_time):.2f}, DONE at {trace.end_time:.0f}s; "
           f"latency from {'the calibrated analytic model' if args.analytic else 'T4-4x profiles'}"
-          f"; arrivals CV {cv:.3f}; 512/128 tokens")  # noqa: T201
+          f"; arrivals CV {cv:.3f}; 512/128 tokens")
     head = (f"{'model':9s} {'rate':>5s} {'tpt':>5s} {'floor':>5s} "
             + " ".join(f"{n + ' p99':>17s}" for n in POLICY_NAMES)
             + f" {'rep/ss':>7s} {'rr/ss':>7s} {'best/ss':>7s} {'unfin ss/rep/rr':>15s} "
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                   + " ".join(f"{x.latency_p99:8.1f}s ({x.finished_latency_p99:5.1f})"
                              for x in (ss, rep, rr, od))
                   + f" {rep.latency_p99 / ss.latency_p99:6.2f}x"
-                  f" {rr.latency_p99 / ss.latency_p99:6.2f}x {best / ss.latency_p99:6.2f}x {ss.unfinished:4d}/{rep.unfinished:4d}/"
+                  f" {rr.latency_p99 / ss.latency_p99:6.2f}x {best / ss.latency_p99:6.2f}x"
+                  f" {ss.unfinished:4d}/{rep.unfinished:4d}/"
                   f"{rr.unfinished:4d} {1 - ss.cost / od.cost:7.1%}")
     wall = time.perf_counter() - t0
     print("p99: over all requests, unfinished ones counted to DONE; (in brackets: finished "

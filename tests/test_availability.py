@@ -130,9 +130,11 @@ def test_segment_events_of_every_kind(tmp_path: Path) -> None:
     assert trace.alive_at(120.0) == ("node-0", "node-1", "node-2", "node-3")   # add
     assert trace.alive_at(600.0) == ("node-0", "node-2")                       # remove
     assert trace.alive_at(1140.0) == ()                                        # DONE
-    assert trace.stop_time == 1140.0 and trace.end_time == 1140.0
+    assert trace.stop_time == 1140.0
+    assert trace.end_time == 1140.0
     assert trace.targets == ((300.0, 0.8), (600.0, 0.6))                       # other, tpt
-    assert trace.target_at(299.0) is None and trace.target_at(700.0) == 0.6
+    assert trace.target_at(299.0) is None
+    assert trace.target_at(700.0) == 0.6
     # DONE releases every node held, so each is billed up to it and no further.
     assert trace.node_hours(end=5000.0)["spot"] == pytest.approx(
         (2 * 1140 + 600 + 480) / 3600)
@@ -144,7 +146,8 @@ def test_segment_round_trip_and_forced_format(tmp_path: Path) -> None:
     write_availability_jsonl(trace, out)
     again = read_availability(out)
     assert again.events == trace.events
-    assert again.targets == trace.targets and again.stop_time == trace.stop_time
+    assert again.targets == trace.targets
+    assert again.stop_time == trace.stop_time
     csv_txt = write(tmp_path, "g4dn.txt", "0,add,a\n1000,remove,a\n")
     assert len(read_availability(csv_txt)) == 2                 # sniffed, not by suffix
     with pytest.raises(TraceFormatError, match="expected 3 fields"):
@@ -156,7 +159,8 @@ def test_segment_round_trip_and_forced_format(tmp_path: Path) -> None:
 def test_clipping_keeps_targets_and_done(tmp_path: Path) -> None:
     trace = read_availability(write(tmp_path, "seg.txt", SEGMENT))
     part = trace.clipped(400.0, 2000.0)
-    assert part.target_at(0.0) == 0.8 and part.stop_time == 740.0
+    assert part.target_at(0.0) == 0.8
+    assert part.stop_time == 740.0
     assert part.alive_at(200.0) == ("node-0", "node-2")
 
 

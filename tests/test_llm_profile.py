@@ -37,11 +37,14 @@ def prof(tmp_path: Path) -> LLMProfile:
 
 
 def test_read_converts_milliseconds(prof: LLMProfile) -> None:
-    assert prof.name == "megatron_tiny_profile" and prof.num_layers == 24
-    assert prof.tensor_degrees == (1, 2, 4) and prof.max_batch == 8
+    assert prof.name == "megatron_tiny_profile"
+    assert prof.num_layers == 24
+    assert prof.tensor_degrees == (1, 2, 4)
+    assert prof.max_batch == 8
     assert prof.prefill[2][4] == pytest.approx(0.020)
     assert prof.decode[1][8] == pytest.approx(0.0013)
-    assert prof.embed[8] == pytest.approx(0.001) and prof.pp_init_comm == pytest.approx(0.007)
+    assert prof.embed[8] == pytest.approx(0.001)
+    assert prof.pp_init_comm == pytest.approx(0.007)
 
 
 @pytest.mark.parametrize(("tp", "pp", "b", "m"), [(1, 1, 1, 1), (2, 3, 4, 2), (4, 2, 8, 4)])
@@ -75,12 +78,14 @@ def test_interpolation_and_prompt_scaling(prof: LLMProfile) -> None:
     assert half - embed == pytest.approx((full - embed) / 2)
     assert prof.prefill_time(cfg, []) == 0.0
     steps = prof.decode_step_time(cfg, active=np.array([1.0, 2.0]))
-    assert isinstance(steps, np.ndarray) and steps[1] > steps[0]
+    assert isinstance(steps, np.ndarray)
+    assert steps[1] > steps[0]
 
 
 def test_profile_db_and_config_table(prof: LLMProfile) -> None:
     db = prof.to_profile_db(MODEL, pipeline_degrees=(1, 2))
-    assert len(db) == 3 * 4 * 2 and {e.source for e in db} == {"measured"}
+    assert len(db) == 3 * 4 * 2
+    assert {e.source for e in db} == {"measured"}
     hw = g4dn_hardware()
     table = ConfigTable.build(model=MODEL, hardware=hw, profile=prof,
                               request=RequestShape(prompt_tokens=512, output_tokens=128,
@@ -88,8 +93,10 @@ def test_profile_db_and_config_table(prof: LLMProfile) -> None:
                               space=ConfigSpace(tensor=(1, 2, 8), pipeline=(1, 2),
                                                 batch=(1, 8, 16), micro_batches=(1, 2)))
     keys = {e.config.key for e in table.entries}
-    assert keys and all(e.config.tensor in (1, 2) for e in table.entries)  # no tp-8 table
-    assert "d1-p1-t1-b16-m1" not in keys and "d1-p1-t1-b16-m2" in keys     # b/M <= 8
+    assert keys
+    assert all(e.config.tensor in (1, 2) for e in table.entries)  # no tp-8 table
+    assert "d1-p1-t1-b16-m1" not in keys
+    assert "d1-p1-t1-b16-m2" in keys  # b/M <= 8
     e = next(x for x in table.entries if x.config.key == "d1-p2-t2-b8-m2")
     assert e.latency == pytest.approx(prof.request_latency(e.config, prompt_tokens=512,
                                                            output_tokens=128))

@@ -185,7 +185,8 @@ def test_percentiles_count_unfinished_requests_to_the_window_end() -> None:
                                           stop_time=30.0)
     r = simulate_spot(workload=w, trace=trace, policy=FixedShape(load=0.5), model=MODEL,
                       hardware=HW)
-    assert r.end_time == 30.0 and 0 < r.finished < 100
+    assert r.end_time == 30.0
+    assert 0 < r.finished < 100
     assert r.unfinished == r.in_flight + r.dropped == 200 - r.finished
     lat = np.where(np.isfinite(r.finish), r.finish - r.arrival, 30.0 - r.arrival)
     assert r.latency_p99 == pytest.approx(float(np.percentile(lat, 99)))

@@ -87,7 +87,8 @@ def test_segment_profile_and_request_streams(tmp_path: Path,
     # Every fleet is billed over the same window, up to DONE.
     spot, od = rows[0], rows[3]
     assert spot["cost"] == pytest.approx((2 * 300 + 120 + 320) / 3600 * 1.9046)
-    assert od["cost_spot"] == 0 and od["cost"] > spot["cost"]
+    assert od["cost_spot"] == 0
+    assert od["cost"] > spot["cost"]
     rates = tmp_path / "arrival-rates.csv"
     rates.write_text("0.3,0.6,0.2,0.4,0.5,0.3,0.2\n")
     assert main(["spot", "--trace", str(seg), "--model", "gpt-1.3b", "--rate-schedule",

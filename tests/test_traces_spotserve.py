@@ -31,12 +31,15 @@ def stream(n: int = 50, gap: float = 2.86) -> str:
 def test_query_stream_as_shipped(tmp_path: Path) -> None:
     w = read_spotserve_queries(write(tmp_path, "query_tpt0.35_cv6.txt", stream()),
                                model="gpt-20b")
-    assert len(w) == 50 and w.arrival[0] == pytest.approx(2.86)
-    assert np.all(w.prompt_tokens == 512) and np.all(w.output_tokens == 128)
+    assert len(w) == 50
+    assert w.arrival[0] == pytest.approx(2.86)
+    assert np.all(w.prompt_tokens == 512)
+    assert np.all(w.output_tokens == 128)
     assert (len(w) - 1) / (w.arrival[-1] - w.arrival[0]) == pytest.approx(0.35, rel=0.01)
     ms = read_spotserve_queries(write(tmp_path, "ms.txt", "0,1500,64,0\n"), time_unit="ms",
                                 output_tokens=16)
-    assert ms.arrival.tolist() == [1.5] and ms.output_tokens.tolist() == [16]
+    assert ms.arrival.tolist() == [1.5]
+    assert ms.output_tokens.tolist() == [16]
 
 
 @pytest.mark.parametrize(("text", "match"), [
@@ -55,14 +58,20 @@ def test_query_stream_rejects_bad_rows(tmp_path: Path, text: str, match: str) ->
 def test_rate_schedule(tmp_path: Path) -> None:
     path = write(tmp_path, "arrival-rates.csv", "0.58,0.65,1.2,\n")
     s = read_rate_schedule(path)
-    assert s.rates == (0.58, 0.65, 1.2) and s.end == 180.0
-    assert s.rate_at(90.0) == 0.65 and s.rate_at(-1.0) == 0.0 and s.rate_at(180.0) == 0.0
+    assert s.rates == (0.58, 0.65, 1.2)
+    assert s.end == 180.0
+    assert s.rate_at(90.0) == 0.65
+    assert s.rate_at(-1.0) == 0.0
+    assert s.rate_at(180.0) == 0.0
     a = s.arrivals(cv=1.0, seed=3)
-    assert np.all(np.diff(a) >= 0) and a.min() >= 0 and a.max() < 180.0
+    assert np.all(np.diff(a) >= 0)
+    assert a.min() >= 0
+    assert a.max() < 180.0
     assert np.array_equal(a, s.arrivals(cv=1.0, seed=3))         # deterministic
     many = RateSchedule(rates=(1.0, 3.0), interval=2000.0).arrivals(cv=2.0, seed=0)
     first, second = int((many < 2000).sum()), int((many >= 2000).sum())
-    assert 1500 < first < 2500 and 5000 < second < 7000          # follows the rates
+    assert 1500 < first < 2500
+    assert 5000 < second < 7000  # follows the rates
     with pytest.raises(TraceFormatError, match="blank rate"):
         read_rate_schedule(write(tmp_path, "b.csv", "1.0,,2.0\n"))
     with pytest.raises(TraceFormatError, match="rate must be finite"):
@@ -78,7 +87,8 @@ def test_requests_are_sniffed(tmp_path: Path) -> None:
     assert sniff_request_format(azure) == "azure-llm"
     assert sniff_request_format(query) == "spotserve"
     w = read_llm_requests(azure, model="m")
-    assert w.arrival.tolist() == [0.0, 0.5] and w.output_tokens.tolist() == [7, 9]
+    assert w.arrival.tolist() == [0.0, 0.5]
+    assert w.output_tokens.tolist() == [7, 9]
     assert len(read_llm_requests(query)) == 3
     with pytest.raises(TraceFormatError):
         read_llm_requests(query, format="azure-llm")

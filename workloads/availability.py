@@ -67,7 +67,7 @@ class NodeType:
 
 
 # SpotServe (Miao et al., ASPLOS 2024): $1.9046/h spot vs $3.912/h on-demand for 4×T4.
-G4DN_12XLARGE = NodeType(name="g4dn.12xlarge", gpus_per_node=4, gpu="t4",
+G4DN_12XLARGE: NodeType = NodeType(name="g4dn.12xlarge", gpus_per_node=4, gpu="t4",
                          price_spot=1.9046, price_on_demand=3.912)
 
 

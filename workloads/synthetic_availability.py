@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from workloads._rng import SeedLike, as_generator
 from workloads.availability import (
     G4DN_12XLARGE,
     AvailabilityTrace,
@@ -11,7 +12,6 @@ from workloads.availability import (
     NodeInfo,
     NodeType,
 )
-from workloads._rng import SeedLike, as_generator
 from workloads.errors import WorkloadError
 
 

@@ -126,10 +126,7 @@ def run(args: argparse.Namespace) -> int:
     profile = LLMProfile.read(args.profile) if args.profile else None
     hw = g4dn_hardware(storage_bandwidth=args.storage_bandwidth)
     start = trace.events[0].time + args.warmup
-    if args.duration is not None:
-        end = start + args.duration
-    else:
-        end = trace.end_time
+    end = start + args.duration if args.duration is not None else trace.end_time
     if not end > start:
         raise SimulationError(f"no time for arrivals: start {start}s, end {end}s")
     drain = 600.0

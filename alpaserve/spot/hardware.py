@@ -101,9 +101,10 @@ class SpotHardware:
 
 # Fitted to SpotServe's T4-4x tables (module docstring); benchmarks/bench_spotserve.py
 # --calibration reprints the fit's error.
-G4DN_CALIBRATION = {"compute_efficiency": 0.055, "memory_efficiency": 0.39,
-                    "intra_node_latency": 64e-6, "inter_node_latency": 450e-6,
-                    "layer_overhead": 0.0}
+G4DN_COMPUTE_EFFICIENCY = 0.055
+G4DN_MEMORY_EFFICIENCY = 0.39
+G4DN_INTRA_NODE_LATENCY = 64e-6
+G4DN_INTER_NODE_LATENCY = 450e-6
 
 
 def g4dn_hardware(*, storage_bandwidth: float = 1e9, calibrated: bool = True) -> SpotHardware:
@@ -124,4 +125,9 @@ def g4dn_hardware(*, storage_bandwidth: float = 1e9, calibrated: bool = True) ->
     """
     hw = SpotHardware(device=device_preset("t4"), gpus_per_node=4, intra_node_bandwidth=8e9,
                       inter_node_bandwidth=6.25e9, storage_bandwidth=storage_bandwidth)
-    return replace(hw, **G4DN_CALIBRATION) if calibrated else hw
+    if not calibrated:
+        return hw
+    return replace(hw, compute_efficiency=G4DN_COMPUTE_EFFICIENCY,
+                   memory_efficiency=G4DN_MEMORY_EFFICIENCY,
+                   intra_node_latency=G4DN_INTRA_NODE_LATENCY,
+                   inter_node_latency=G4DN_INTER_NODE_LATENCY)
