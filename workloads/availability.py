@@ -96,6 +96,17 @@ class AvailabilityTrace:
     Build one with :meth:`from_events`, which checks that every node is added before it is
     removed, never added twice while alive, and never removed while absent.
 
+    Parameters
+    ----------
+    events : tuple of AvailabilityEvent
+        Sorted by time; a ``DONE`` appears as the removal of every node still alive.
+    nodes : mapping of str to NodeInfo
+        Type and market of every node.
+    targets : tuple of (float, float)
+        ``(time_s, requests_per_s)`` throughput targets (``required_tpt``), sorted.
+    stop_time : float, optional
+        End of the experiment (``DONE``), seconds; ``None`` when the trace has none.
+
     Examples
     --------
     >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (5.0, "add", "b"),
@@ -286,8 +297,24 @@ class AvailabilityTrace:
         return total / (end - start)
 
     def clipped(self, start: float, end: float) -> AvailabilityTrace:
-        """Events in ``[start, end)`` rebased to start at 0; nodes alive at ``start`` are
-        added at 0."""
+        """Events in ``[start, end)`` rebased to start at 0.
+
+        Parameters
+        ----------
+        start, end : float
+            The window, seconds (``end > start``).
+
+        Returns
+        -------
+        AvailabilityTrace
+            Nodes alive at ``start`` are added at 0; the target in force at ``start``
+            applies from 0; a ``DONE`` inside the window is kept.
+
+        Raises
+        ------
+        WorkloadError
+            ``end <= start``.
+        """
         if not end > start:
             raise WorkloadError(f"clipped end {end!r} must exceed start {start!r}")
         events = [AvailabilityEvent(time=0.0, kind="add", node=n) for n in self.alive_at(start)]

@@ -195,7 +195,28 @@ def prefill_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig,
                  plan: StagePlan | None = None) -> float:
     """Time to prefill one batch of prompts on one replica (0 for no prompts).
 
-    ``plan`` (from :func:`stage_plan`) saves recomputing the stages on every call.
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder.
+    hw : SpotHardware
+        The replica's hardware, with its calibrated efficiencies.
+    config : LLMConfig
+        Pipeline, tensor and micro-batch degrees.
+    prompt_lengths : array_like of int
+        Tokens to prefill per request.
+    plan : StagePlan, optional
+        ``config``'s :func:`stage_plan`; saves recomputing the stages on every call.
+
+    Returns
+    -------
+    float
+        Seconds.
+
+    Raises
+    ------
+    SpecError
+        ``model`` is not a decoder, or ``config`` cannot run it.
 
     Examples
     --------
@@ -231,7 +252,25 @@ def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
                      plan: StagePlan | None = None) -> FloatLike:
     """One decode step of ``active`` requests whose contexts total ``context_tokens``.
 
-    Both arguments may be arrays (one entry per step); the result then is too.
+    Parameters
+    ----------
+    model : ModelSpec
+        A decoder.
+    hw : SpotHardware
+        The replica's hardware, with its calibrated efficiencies.
+    config : LLMConfig
+        Pipeline, tensor and micro-batch degrees.
+    active : float or array
+        Requests decoding (one entry per step for arrays).
+    context_tokens : float or array
+        Their cached context in total, tokens.
+    plan : StagePlan, optional
+        ``config``'s :func:`stage_plan`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Seconds, shaped like the arguments.
 
     Examples
     --------

@@ -26,6 +26,22 @@ from alpaserve.spot.hardware import SpotHardware
 class ConfigSpace:
     """The candidate degrees, batch sizes and micro-batch counts.
 
+    Parameters
+    ----------
+    tensor : tuple of int
+        Tensor-parallel degrees (each >= 1).
+    pipeline : tuple of int
+        Pipeline degrees (each >= 1).
+    batch : tuple of int
+        Static batch sizes, requests (each >= 1).
+    micro_batches : tuple of int
+        Micro-batch counts (each >= 1; only those <= the batch size are used).
+
+    Raises
+    ------
+    SpecError
+        An empty tuple or a value below 1.
+
     Examples
     --------
     >>> len(list(ConfigSpace(tensor=(4,), pipeline=(1, 2), batch=(1, 2), micro_batches=(1,))
@@ -48,7 +64,13 @@ class ConfigSpace:
                 positive_int("ConfigSpace", name, v)
 
     def shapes(self) -> list[LLMConfig]:
-        """One-replica configs of every combination with ``micro_batches <= batch``."""
+        """One-replica configs of every combination with ``micro_batches <= batch``.
+
+        Returns
+        -------
+        list of LLMConfig
+            Configs with ``data = 1``, tensor-major.
+        """
         return [LLMConfig(data=1, pipeline=p, tensor=t, batch=b, micro_batches=m)
                 for t in self.tensor for p in self.pipeline for b in self.batch
                 for m in self.micro_batches if m <= b]
@@ -56,8 +78,22 @@ class ConfigSpace:
 
 @dataclass(frozen=True, kw_only=True)
 class RequestShape:
-    """The request the optimizer plans for: mean token counts, and the context that the
-    KV cache must hold for every request of a batch."""
+    """The request the optimizer plans for.
+
+    Parameters
+    ----------
+    prompt_tokens : int
+        Mean prompt length, tokens (>= 1).
+    output_tokens : int
+        Mean output length, tokens (>= 1).
+    max_context : int
+        Context the KV cache must hold for every request of a batch, tokens (>= 1).
+
+    Raises
+    ------
+    SpecError
+        A value below 1.
+    """
 
     prompt_tokens: int
     output_tokens: int
@@ -70,7 +106,17 @@ class RequestShape:
 
 @dataclass(frozen=True, kw_only=True)
 class ConfigEstimate:
-    """A config with its request latency (s) and throughput (requests/s)."""
+    """A config with its estimated latency and throughput.
+
+    Parameters
+    ----------
+    config : LLMConfig
+        The config (with its number of replicas).
+    latency : float
+        Seconds one full batch of the planned request takes.
+    throughput : float
+        Requests/s of all replicas serving full batches back to back.
+    """
 
     config: LLMConfig
     latency: float
@@ -80,6 +126,23 @@ class ConfigEstimate:
 @dataclass(frozen=True, kw_only=True)
 class ConfigTable:
     """Latency and per-replica throughput of every memory-feasible replica shape.
+
+    Build one with :meth:`build`.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The decoder served.
+    hardware : SpotHardware
+        The nodes' hardware.
+    request : RequestShape
+        The request planned for.
+    entries : tuple of ConfigEstimate
+        One-replica shapes with their latency (s) and throughput (requests/s).
+    floor : int
+        The memory floor: the fewest devices one replica needs.
+    profile : LLMProfile, optional
+        The measured profile the latencies come from (``None``: the analytic model).
 
     Examples
     --------
@@ -217,6 +280,18 @@ def choose_config(candidates: Sequence[ConfigEstimate], *,
     """Lowest latency with ``throughput >= arrival_rate``, else the highest throughput.
 
     Ties go to higher throughput, then fewer devices, then the config key (deterministic).
+
+    Parameters
+    ----------
+    candidates : sequence of ConfigEstimate
+        The configs to choose from.
+    arrival_rate : float
+        The throughput target, requests/s.
+
+    Returns
+    -------
+    ConfigEstimate or None
+        The choice; ``None`` without candidates.
 
     Examples
     --------

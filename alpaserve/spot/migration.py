@@ -50,8 +50,19 @@ EXACT_REPLICA_MAPS = 720
 
 @dataclass(frozen=True, kw_only=True)
 class Shard:
-    """What one device holds (or one position needs): layers ``[start, end)``, whether it
-    has the embedding and the LM-head copy, and its fraction ``[lo, hi)`` of each."""
+    """What one device holds (or one position needs).
+
+    Parameters
+    ----------
+    start, end : int
+        Layers ``[start, end)``.
+    embedding : bool
+        Whether it holds the token embedding (first stage).
+    head : bool
+        Whether it holds the LM-head copy (last stage when ``pipeline > 1``).
+    lo, hi : float
+        Its tensor-parallel fraction ``[lo, hi)`` of each of those blocks, in [0, 1].
+    """
 
     start: int
     end: int
@@ -62,7 +73,29 @@ class Shard:
 
 
 def shard_of(model: ModelSpec, config: LLMConfig, stage: int, rank: int) -> Shard:
-    """The shard at ``(stage, rank)`` of ``config`` (uniform layer split)."""
+    """The shard at ``(stage, rank)`` of ``config`` (uniform layer split).
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The decoder.
+    config : LLMConfig
+        Its config.
+    stage : int
+        Pipeline stage, ``0 <= stage < config.pipeline``.
+    rank : int
+        Tensor rank, ``0 <= rank < config.tensor``.
+
+    Returns
+    -------
+    Shard
+        What that position holds.
+
+    Raises
+    ------
+    SpecError
+        ``config`` cannot run ``model``.
+    """
     pc = config.parallel_config(model)
     st = pc.stages[stage]
     t = config.tensor
@@ -78,6 +111,22 @@ def _overlap(a: Shard, b: Shard) -> tuple[int, float]:
 
 def reuse_bytes(model: ModelSpec, held: Shard, needed: Shard, *, kv_tokens: int = 0) -> float:
     """Bytes of ``needed`` (weights, plus KV of ``kv_tokens`` tokens) already in ``held``.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The decoder.
+    held : Shard
+        What a device holds.
+    needed : Shard
+        What a position needs.
+    kv_tokens : int
+        Context tokens of the batch whose KV cache counts (0: weights only).
+
+    Returns
+    -------
+    float
+        Bytes reusable in place.
 
     Examples
     --------
@@ -105,6 +154,16 @@ def max_reuse_assignment(weights: npt.ArrayLike) -> tuple[list[tuple[int, int]],
 
     Every column is matched when there are at least as many rows.
 
+    Parameters
+    ----------
+    weights : array_like of shape (rows, columns)
+        Value of each pairing (bytes reused).
+
+    Returns
+    -------
+    tuple of (list of (int, int), float)
+        The matched ``(row, column)`` pairs and their total value.
+
     Examples
     --------
     >>> max_reuse_assignment([[5, 1], [4, 3]])
@@ -124,11 +183,24 @@ def max_reuse_assignment(weights: npt.ArrayLike) -> tuple[list[tuple[int, int]],
 class MigrationPlan:
     """A new deployment, which in-flight batches it carries, and what moving costs.
 
-    ``replica_map[i]`` is the new replica that resumes old replica ``i``'s batch with its
-    KV cache, or ``None``. ``kept`` lists ``(old, new)`` replicas identical in config and
-    devices, which may keep serving through the change. ``intra_node_bytes``,
-    ``inter_node_bytes`` and ``storage_bytes`` count weights; ``kv_bytes`` the KV cache sent.
-    Times are seconds.
+    Parameters
+    ----------
+    deployment : Deployment
+        The new deployment.
+    replica_map : tuple of int or None
+        ``replica_map[i]``: the new replica that resumes old replica ``i``'s batch with its
+        KV cache, or ``None``.
+    kept : tuple of (int, int)
+        ``(old, new)`` replicas identical in config and devices, which may keep serving
+        through the change.
+    reused_bytes : float
+        Weight and KV bytes already in place.
+    intra_node_bytes, inter_node_bytes, storage_bytes : float
+        Weight bytes sent inside nodes, between nodes, and read from storage.
+    kv_bytes : float
+        KV-cache bytes sent.
+    weight_time, kv_time : float
+        Seconds to move the weights, then the KV cache (the busiest node or device).
     """
 
     deployment: Deployment
@@ -345,7 +417,30 @@ def evaluate_transfer(*, model: ModelSpec, hardware: SpotHardware, old: Deployme
                       sources: Collection[DeviceKey]) -> MigrationPlan:
     """Bytes and time to turn ``old`` into ``new`` for a given device and replica mapping.
 
-    A carried batch whose KV cache no source holds is dropped from ``replica_map``.
+    A carried batch whose KV cache the sources do not hold in full is dropped from
+    ``replica_map``.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The decoder.
+    hardware : SpotHardware
+        Links and storage bandwidth.
+    old : Deployment or None
+        The deployment serving now (``None``: everything comes from storage).
+    kv_tokens : sequence of int
+        Context tokens of each old replica's in-flight batch.
+    new : Deployment
+        The new deployment.
+    replica_map : sequence of int or None
+        The new replica carrying each old replica's batch, or ``None``.
+    sources : collection of DeviceKey
+        Old devices that can still send.
+
+    Returns
+    -------
+    MigrationPlan
+        Bytes reused and moved, and the transfer times.
     """
     held = {d: s for d, (_, s) in _holdings(model, old).items() if d in set(sources)}
     rep_of = {d: i for d, (i, _) in _holdings(model, old).items()}

@@ -49,6 +49,15 @@ def _stop_all(ctx: PolicyContext, *, keep_progress: bool, note: str) -> Reconfig
 class SpotServePolicy:
     """SpotServe: optimizer + KM migration planner + stateful recovery.
 
+    Parameters
+    ----------
+    table : ConfigTable
+        The optimizer's table.
+    name : str
+        Name in the results.
+    stateful : bool
+        Requests keep their committed tokens when their replica vanishes.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -71,6 +80,19 @@ class SpotServePolicy:
     stateful: bool = True
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
+        """The optimizer's config for the target, migrated with the most reuse; during a grace period
+        batches decode until the deadline minus the KV transfer.
+
+        Parameters
+        ----------
+        ctx : PolicyContext
+            The fleet, the deployment and the throughput target now.
+
+        Returns
+        -------
+        Reconfiguration or None
+            ``None`` keeps the current deployment.
+        """
         choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.target)
         if choice is None:
             return _stop_all(ctx, keep_progress=True, note="below the memory floor")
@@ -110,13 +132,35 @@ class SpotServePolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class ReparallelizePolicy:
-    """Stop everything, reload from storage, restart in-flight requests from scratch."""
+    """Stop everything, reload from storage, restart in-flight requests from scratch.
+
+    Parameters
+    ----------
+    table : ConfigTable
+        The optimizer's table.
+    name : str
+        Name in the results.
+    stateful : bool
+        Requests keep their committed tokens when their replica vanishes (no).
+    """
 
     table: ConfigTable
     name: str = "reparallelize"
     stateful: bool = False
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
+        """The optimizer's config, loaded from storage once the old one stops.
+
+        Parameters
+        ----------
+        ctx : PolicyContext
+            The fleet, the deployment and the throughput target now.
+
+        Returns
+        -------
+        Reconfiguration or None
+            ``None`` keeps the current deployment.
+        """
         choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.target)
         if choice is None:
             return _stop_all(ctx, keep_progress=False, note="below the memory floor")
@@ -135,7 +179,19 @@ class ReparallelizePolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class ReroutePolicy:
-    """Fixed ``shape`` (its ``data`` is ignored); replicas come and go with the fleet."""
+    """Fixed ``shape`` (its ``data`` is ignored); replicas come and go with the fleet.
+
+    Parameters
+    ----------
+    table : ConfigTable
+        The optimizer's table (for load times).
+    shape : LLMConfig
+        The fixed pipeline, tensor, batch and micro-batch values.
+    name : str
+        Name in the results.
+    stateful : bool
+        Requests keep their committed tokens when their replica vanishes (no).
+    """
 
     table: ConfigTable
     shape: LLMConfig
@@ -143,6 +199,18 @@ class ReroutePolicy:
     stateful: bool = False
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
+        """Keep surviving replicas, add replicas of the shape on free devices.
+
+        Parameters
+        ----------
+        ctx : PolicyContext
+            The fleet, the deployment and the throughput target now.
+
+        Returns
+        -------
+        Reconfiguration or None
+            ``None`` keeps the current deployment.
+        """
         cur, now, size = ctx.current, ctx.now, self.shape.replica_devices
         usable = set(ctx.usable)
         old = cur.replicas if cur is not None else ()
