@@ -80,7 +80,7 @@ class SpotServePolicy:
     stateful: bool = True
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
-        """The optimizer's config for the target, migrated with the most reuse; during a grace period
+        """The optimizer's config for the target, migrated with the most reuse; in a grace period
         batches decode until the deadline minus the KV transfer.
 
         Parameters
