@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the higher load: rate and target times this (default 2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--grace", type=float, default=30.0)
+    ap.add_argument("--cold-start", action="store_true",
+                    help="load the first deployment from storage at t=0 (default: the segment "
+                         "starts with the service running, as in the paper)")
     ap.add_argument("--analytic", action="store_true",
                     help="use the calibrated analytic model instead of the measured profiles")
     ap.add_argument("--calibration", action="store_true",
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                                           seed=args.seed)
                 workload = llm_workload(arrivals=arrivals, seed=args.seed, model=model.name,
                                         token_pairs=[(512, 128)])
-            opts = SpotOptions(grace_period=args.grace, required_tpt=target)
+            opts = SpotOptions(grace_period=args.grace, required_tpt=target,
+                               warm_start=not args.cold_start)
             res = run_policies(names=POLICY_NAMES, workload=workload, trace=trace,
                                model=model, hardware=hw, options=opts, profile=profile)
             floor = memory_floor(model, hw, context_tokens=640)

@@ -255,3 +255,18 @@ def test_a_growing_queue_triggers_a_replan_with_its_backlog() -> None:
     assert queued[-1].queued > 8
     assert queued[-1].throughput_target == pytest.approx(
         4.0 * 1.1 + queued[-1].queued / 300.0, rel=0.05)
+
+
+def test_done_is_not_a_preemption_and_warm_start_serves_at_once() -> None:
+    w = Workload.from_arrays(arrival=[0.0, 590.0], model=MODEL.name, prompt_tokens=[16, 16],
+                             output_tokens=[4, 4])
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          stop_time=600.0)
+    pol = FixedShape(load=20.0)
+    cold = simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW)
+    assert not any("notice" in c.reasons for c in pol.calls)  # no notice 30 s before DONE
+    assert cold.finished == 2                                  # the 590 s request is served
+    assert cold.finish[0] > 20.0                               # waited for the first load
+    warm = simulate_spot(workload=w, trace=trace, policy=FixedShape(load=20.0), model=MODEL,
+                         hardware=HW, options=SpotOptions(warm_start=True))
+    assert warm.finish[0] < 5.0

@@ -56,6 +56,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "trace's required_tpt, else the measured rate with --headroom")
     parser.add_argument("--headroom", type=float, default=0.1,
                         help="optimizer target = measured rate x (1 + headroom) (default 0.1)")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="the first deployment serves at once (the trace is a segment of "
+                             "a running service) instead of loading from storage first")
     parser.add_argument("--policy", default="all",
                         choices=["spotserve", "reparallelize", "reroute", "on-demand", "all"])
     parser.add_argument("--grace", type=float, default=30.0, help="preemption notice, s")
@@ -164,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
     outside = total - len(workload)
     names = POLICY_NAMES if args.policy == "all" else (args.policy,)
     opts = SpotOptions(grace_period=args.grace, slo=args.slo, drain=drain,
-                       required_tpt=args.required_tpt, headroom=args.headroom)
+                       required_tpt=args.required_tpt, headroom=args.headroom,
+                       warm_start=args.warm_start)
     results = run_policies(names=names, workload=workload, trace=trace, model=model,
                            hardware=hw, options=opts, profile=profile)
     rows: list[dict[str, Any]] = [r.to_dict() for r in results.values()]

@@ -47,6 +47,10 @@ class SpotOptions:
         A re-plan is requested when the queue has grown by at least this many requests
         since the previous check and holds more than the current deployment serves in one
         round of batches (>= 1).
+    warm_start : bool
+        The first deployment serves from the moment it is chosen, as when the trace is a
+        segment of a service already running (SpotServe's ``trace_seg``); by default it
+        first loads its weights from storage.
     """
 
     grace_period: float = 30.0
@@ -62,6 +66,7 @@ class SpotOptions:
     headroom: float = 0.1
     backlog_horizon: float = 300.0
     queue_growth: int = 8
+    warm_start: bool = False
 
     def __post_init__(self) -> None:
         for name in ("grace_period", "drain", "rate_change", "headroom"):

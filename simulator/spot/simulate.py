@@ -24,7 +24,7 @@ import heapq
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
@@ -128,7 +128,10 @@ class _Engine:
 
     def run(self) -> SpotResult:
         added: dict[str, float] = {}
+        stop = self.trace.stop_time
         for ev in self.trace.events:
+            if stop is not None and ev.kind == "remove" and ev.time >= stop:
+                continue  # DONE ends the run; it is not a preemption (no notice)
             if ev.kind == "add":
                 added[ev.node] = ev.time
                 self.push(ev.time, _ADD, ev.node)
@@ -351,6 +354,8 @@ class _Engine:
             if bad:
                 raise SimulationError(f"policy {self.policy.name!r} placed replicas on "
                                       f"devices that are not usable: {sorted(bad)[:4]}")
+        if self.opt.warm_start and not self.records and self.deployment is None:
+            d = replace(d, ready_at=(now,) * len(d.ready_at))  # serving before the trace
         stop = max(now, d.stop_at)
         reps: list[_Replica] = []
         layout = [(new.config, rep) for rep in new.replicas] if new is not None else []
