@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from alpaserve.cost.llm import memory_floor
-from alpaserve.cost.llm_profile import LLMProfile, calibration_error
+from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.model_spec import model_preset
+from alpaserve.spot.calibration import calibration_error
 from alpaserve.spot.hardware import g4dn_hardware
 from placement.spot.run import POLICY_NAMES, run_policies
 from simulator.spot.simulate import SpotOptions

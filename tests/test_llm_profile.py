@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from alpaserve.cost.llm import LLMConfig
-from alpaserve.cost.llm_profile import LLMProfile, calibration_error
+from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.errors import ProfileError
 from alpaserve.model_spec import model_preset
+from alpaserve.spot.calibration import calibration_error
 from alpaserve.spot.config import ConfigSpace, ConfigTable, RequestShape
 from alpaserve.spot.hardware import g4dn_hardware
 from simulator.spot.batch import build_batch

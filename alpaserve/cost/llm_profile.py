@@ -39,7 +39,6 @@ from alpaserve.cost.llm import FloatLike, LLMConfig, device_memory_bytes
 from alpaserve.errors import ProfileError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.profiles import ProfileDB, ProfileEntry
-from alpaserve.spot.hardware import SpotHardware
 
 _MS = 1e-3
 
@@ -412,63 +411,6 @@ class LLMProfile:
                                         stage_peak_memory_bytes=(int(peak),) * pp,
                                         source="measured"))
         return db
-
-
-def calibration_error(model: ModelSpec, hardware: SpotHardware, profile: LLMProfile, *,
-                      prompt_tokens: int = 512, output_tokens: int = 128,
-                      tensor_degrees: Sequence[int] | None = None,
-                      batches: Sequence[int] | None = None) -> list[dict[str, float]]:
-    """Relative error of the analytic model (:mod:`alpaserve.cost.llm`) against ``profile``.
-
-    Errors are ``analytic / measured - 1`` on one replica with ``pipeline = 1``: per-layer
-    prefill of ``batch`` prompts, per-layer decode step, and the whole request (the
-    profile's formula against the analytic prefill plus every decode step).
-
-    Parameters
-    ----------
-    model : ModelSpec
-        The profiled model.
-    hardware : SpotHardware
-        The hardware the analytic model assumes (e.g. ``g4dn_hardware()``).
-    profile : LLMProfile
-        The measured tables.
-    prompt_tokens, output_tokens : int
-        The request of the whole-request comparison.
-    tensor_degrees, batches : sequence of int, optional
-        What to compare (default: every tensor degree and batch the tables cover).
-
-    Returns
-    -------
-    list of dict
-        One row per (tensor, batch): ``tensor``, ``batch``, ``prefill``, ``decode``,
-        ``request`` (relative errors) and ``measured_request_s``.
-
-    Raises
-    ------
-    ProfileError
-        The profile does not match ``model``.
-    """
-    from alpaserve.cost.llm import decode_step_time, prefill_time, request_latency
-
-    profile.check_model(model)
-    rows = []
-    for tp in tensor_degrees or profile.tensor_degrees:
-        for b in batches or sorted(profile.prefill[tp]):
-            cfg = LLMConfig(data=1, pipeline=1, tensor=tp, batch=b)
-            layers = model.num_layers
-            pre = prefill_time(model, hardware, cfg, [prompt_tokens] * b) / layers
-            dec = float(decode_step_time(model, hardware, cfg, active=b,
-                                         context_tokens=b * (prompt_tokens
-                                                             + output_tokens // 2))) / layers
-            req = request_latency(model, hardware, cfg, prompt_tokens=prompt_tokens,
-                                  output_tokens=output_tokens)
-            meas = profile.request_latency(cfg, prompt_tokens=prompt_tokens,
-                                           output_tokens=output_tokens)
-            rows.append({"tensor": tp, "batch": b,
-                         "prefill": pre / float(profile.layer_prefill(tp, b)) - 1,
-                         "decode": dec / float(profile.layer_decode(tp, b)) - 1,
-                         "request": req / meas - 1, "measured_request_s": meas})
-    return rows
 
 
 def _degree(key: str, prefix: str, name: str) -> int:
