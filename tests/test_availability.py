@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workloads.availability import (
     G4DN_12XLARGE,
@@ -175,3 +177,33 @@ def test_segment_rejects_malformed_events(tmp_path: Path, lines: str, match: str
     path = write(tmp_path, "bad.txt", '[0, "add", {"nodes": ["ok"]}]\n' + lines + "\n")
     with pytest.raises(TraceFormatError, match=match):
         read_availability(path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.booleans()), min_size=1, max_size=20),
+       st.lists(st.tuples(st.integers(0, 60), st.floats(0.05, 5.0)), max_size=4),
+       st.booleans())
+def test_segments_round_trip(tmp_path_factory: pytest.TempPathFactory,
+                             steps: list[tuple[int, bool]], goals: list[tuple[int, float]],
+                             done: bool) -> None:
+    """Any valid event sequence, with targets and DONE, survives writing and reading."""
+    events, alive, serial, t = [], [], 0, 0.0
+    for gap, add in steps:
+        t += gap
+        if add or not alive:
+            events.append((t, "add", f"n{serial}"))
+            alive.append(f"n{serial}")
+            serial += 1
+        else:
+            events.append((t, "remove", alive.pop(0)))
+    stop = t + 10.0 if done else None
+    targets = [(float(s), round(v, 3)) for s, v in goals if stop is None or s <= stop]
+    trace = AvailabilityTrace.from_events(events, targets=targets, stop_time=stop)
+    path = tmp_path_factory.mktemp("seg") / "seg.txt"
+    write_availability_jsonl(trace, path)
+    again = read_availability(path)
+    assert again.events == trace.events
+    assert again.targets == trace.targets
+    assert again.stop_time == trace.stop_time
+    if stop is not None:
+        assert again.alive_at(stop) == ()
