@@ -36,6 +36,10 @@ class ConfigSpace:
         Static batch sizes, requests (each >= 1).
     micro_batches : tuple of int
         Micro-batch counts (each >= 1; only those <= the batch size are used).
+    min_replica_devices : int
+        Fewest devices (``pipeline × tensor``) per replica, e.g. a memory floor measured on
+        real devices (the SpotServe paper: 4 for OPT-6.7B, 12 for GPT-20B, 16 for its 30B
+        model); 1 leaves the floor to the memory model.
 
     Raises
     ------
@@ -53,8 +57,10 @@ class ConfigSpace:
     pipeline: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
     batch: tuple[int, ...] = (1, 2, 4, 8, 16)
     micro_batches: tuple[int, ...] = (1, 2, 4)
+    min_replica_devices: int = 1
 
     def __post_init__(self) -> None:
+        positive_int("ConfigSpace", "min_replica_devices", self.min_replica_devices)
         for name in ("tensor", "pipeline", "batch", "micro_batches"):
             values = tuple(getattr(self, name))
             object.__setattr__(self, name, values)
@@ -73,7 +79,8 @@ class ConfigSpace:
         """
         return [LLMConfig(data=1, pipeline=p, tensor=t, batch=b, micro_batches=m)
                 for t in self.tensor for p in self.pipeline for b in self.batch
-                for m in self.micro_batches if m <= b]
+                for m in self.micro_batches
+                if m <= b and p * t >= self.min_replica_devices]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,8 +213,9 @@ class ConfigTable:
         if profile is not None:
             profile.check_model(model)
             tensor = tuple(t for t in space.tensor if t in profile.tensor_degrees) or tensor
-        floor = memory_floor(model, hardware, context_tokens=request.max_context,
-                             tensor_degrees=tensor, max_pipeline=max(space.pipeline))
+        floor = max(space.min_replica_devices,
+                    memory_floor(model, hardware, context_tokens=request.max_context,
+                                 tensor_degrees=tensor, max_pipeline=max(space.pipeline)))
         entries = []
         for cfg in space.shapes():
             if cfg.pipeline > model.num_layers or not fits_memory(
