@@ -358,6 +358,9 @@ def _presets() -> dict[str, ModelSpec]:
         _gpt("gpt-13b", 40, 5120, 40),
         _gpt("gpt-20b", 44, 6144, 64),
         _gpt("gpt-30b", 48, 7168, 56),
+        # OPT-6.7B (Zhang et al. 2022), SpotServe's smallest model: its own vocabulary.
+        ModelSpec(name="opt-6.7b", family="gpt", num_layers=32, hidden_size=4096,
+                  num_heads=32, ffn_size=16384, vocab_size=50272, seq_len=2048),
         _moe("moe-1.3b", 16, 1024, 16, 16),
         _moe("moe-2.4b", 16, 1024, 16, 32),
         _moe("moe-5.3b", 16, 1536, 16, 32),

@@ -294,21 +294,28 @@ def plot_arrival_rate(workload: Workload, *, window_s: float = 60.0,
     if len(workload) == 0:
         ax.set_title("empty workload")
         return fig
-    start = float(workload.arrival[0])
-    edges = np.arange(start, float(workload.arrival[-1]) + window_s, window_s)
+    start, stop = float(workload.arrival[0]), float(workload.arrival[-1])
+    edges = np.arange(start, stop + window_s, window_s)
     if edges.size < 2:
         edges = np.array([start, start + window_s])
-    centres = (edges[:-1] - start + window_s / 2) / 60.0
+    # The last window ends at the last arrival, not a full window later: divide its count
+    # by its real length, merging it into the previous window when shorter than half one.
+    edges = edges.astype(np.float64)
+    edges[-1] = max(stop, edges[0] + 1e-9)
+    if edges.size > 2 and edges[-1] - edges[-2] < window_s / 2:
+        edges = np.delete(edges, -2)
+    widths = np.diff(edges)
+    centres = ((edges[:-1] + edges[1:]) / 2 - start) / 60.0
     if per_model:
         counts = workload.counts_by_model()
         for name in sorted(counts, key=counts.__getitem__, reverse=True)[:top_models]:
             sel = workload.arrival[workload.model_codes == workload.model_code(name)]
             hist, _ = np.histogram(sel, bins=edges)
-            ax.plot(centres, hist / window_s, label=name, linewidth=1)
+            ax.plot(centres, hist / widths, label=name, linewidth=1)
         ax.legend(fontsize="x-small", ncols=2)
     else:
         hist, _ = np.histogram(workload.arrival, bins=edges)
-        ax.plot(centres, hist / window_s, linewidth=1)
+        ax.plot(centres, hist / widths, linewidth=1)
     ax.set_xlabel("time (min)")
     ax.set_ylabel("requests / s")
     ax.grid(alpha=0.3)

@@ -43,9 +43,10 @@ def test_config_validation() -> None:
 def test_vector_roofline_matches_primitive() -> None:
     flops = np.array([1e9, 5e12, 0.0])
     bytes_ = np.array([4e9, 1e6, 3e9])
-    vec = _roofline(flops, bytes_, HW.device)
-    assert np.allclose(vec, [roofline_time(f, b, HW.device) for f, b in zip(flops, bytes_,
-                                                                            strict=True)])
+    vec = _roofline(flops, bytes_, HW)
+    assert np.allclose(vec, [roofline_time(f, b, HW.device, efficiency=HW.compute_efficiency,
+                                           memory_efficiency=HW.memory_efficiency)
+                             for f, b in zip(flops, bytes_, strict=True)])
 
 
 def test_decode_is_memory_bound_and_prefill_compute_bound() -> None:

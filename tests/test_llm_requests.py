@@ -11,7 +11,7 @@ from workloads.llm_requests import gamma_arrivals, llm_workload
 
 @pytest.mark.parametrize("cv", [0.5, 1.0, 3.0])
 def test_gamma_rate_and_cv(cv: float) -> None:
-    a = gamma_arrivals(rate=5.0, cv=cv, start=10.0, end=20_010.0, rng=np.random.default_rng(1))
+    a = gamma_arrivals(rate=5.0, cv=cv, start=10.0, end=20_010.0, seed=np.random.default_rng(1))
     gaps = np.diff(a)
     assert a.min() >= 10.0
     assert a.max() < 20_010.0
@@ -20,7 +20,7 @@ def test_gamma_rate_and_cv(cv: float) -> None:
 
 
 def test_workload_draws_pairs_and_clips() -> None:
-    w = llm_workload(arrivals=np.arange(100.0), rng=np.random.default_rng(0), model="m",
+    w = llm_workload(arrivals=np.arange(100.0), seed=np.random.default_rng(0), model="m",
                      token_pairs=[(3000, 10), (100, 5000)], max_context=2048, slo=5.0)
     assert w.prompt_tokens is not None
     assert w.output_tokens is not None
@@ -32,10 +32,10 @@ def test_workload_draws_pairs_and_clips() -> None:
 def test_errors() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(WorkloadError, match="rate"):
-        gamma_arrivals(rate=0.0, cv=1.0, start=0.0, end=1.0, rng=rng)
+        gamma_arrivals(rate=0.0, cv=1.0, start=0.0, end=1.0, seed=rng)
     with pytest.raises(WorkloadError, match="must exceed"):
-        gamma_arrivals(rate=1.0, cv=1.0, start=1.0, end=1.0, rng=rng)
+        gamma_arrivals(rate=1.0, cv=1.0, start=1.0, end=1.0, seed=rng)
     with pytest.raises(WorkloadError, match="empty"):
-        llm_workload(arrivals=[0.0], rng=rng, model="m", token_pairs=np.empty((0, 2)))
+        llm_workload(arrivals=[0.0], seed=rng, model="m", token_pairs=np.empty((0, 2)))
     with pytest.raises(WorkloadError, match="prompt >= 1"):
-        llm_workload(arrivals=[0.0], rng=rng, model="m", token_pairs=[(0, 1)])
+        llm_workload(arrivals=[0.0], seed=rng, model="m", token_pairs=[(0, 1)])

@@ -57,15 +57,15 @@ class FixedShape:
 
 def workload(seed: int, rate: float = 2.0, end: float = 600.0) -> Workload:
     rng = np.random.default_rng(seed)
-    arr = gamma_arrivals(rate=rate, cv=2.0, start=5.0, end=end, rng=rng)
-    return llm_workload(arrivals=arr, rng=rng, model=MODEL.name,
+    arr = gamma_arrivals(rate=rate, cv=2.0, start=5.0, end=end, seed=rng)
+    return llm_workload(arrivals=arr, seed=rng, model=MODEL.name,
                         token_pairs=[(64, 32), (200, 8), (16, 100)])
 
 
 def fleet(seed: int, end: float = 600.0) -> AvailabilityTrace:
     return synthetic_availability(duration=end, num_spot=3, num_on_demand=0,
                                   mean_lifetime=150.0, mean_replacement=20.0,
-                                  rng=np.random.default_rng(seed), node_type=ONE_GPU)
+                                  seed=np.random.default_rng(seed), node_type=ONE_GPU)
 
 
 def test_single_request_latency_is_the_cost_model() -> None:
@@ -77,7 +77,7 @@ def test_single_request_latency_is_the_cost_model() -> None:
     expect = request_latency(MODEL, HW, SHAPE, prompt_tokens=128, output_tokens=16, batch=1)
     assert r.finished == 1
     assert r.latency_p50 == pytest.approx(expect)
-    assert r.slo_attainment == 1.0
+    assert r.attainment == 1.0
     assert r.tokens_served == 16
     assert r.prompt_tokens_served == 128
     assert r.cost_on_demand == pytest.approx(2.0 * r.end_time / 3600)
@@ -135,7 +135,7 @@ def test_policy_sees_notices_and_rate_shifts() -> None:
     trace = AvailabilityTrace.from_events([(0.0, "add", "a"), (0.0, "add", "b"),
                                            (400.0, "remove", "b")], node_type=ONE_GPU)
     arr = np.concatenate([np.arange(10.0, 200.0, 2.0), np.arange(200.0, 500.0, 0.25)])
-    w = llm_workload(arrivals=arr, rng=np.random.default_rng(0), model=MODEL.name,
+    w = llm_workload(arrivals=arr, seed=np.random.default_rng(0), model=MODEL.name,
                      token_pairs=[(32, 4)])
     pol = FixedShape()
     simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW,
@@ -163,7 +163,7 @@ def test_bad_policies_and_inputs_are_rejected() -> None:
 
     trace = AvailabilityTrace.from_events([(0.0, "add", "a"), (50.0, "remove", "a")],
                                           node_type=ONE_GPU)
-    w = llm_workload(arrivals=[1.0], rng=np.random.default_rng(0), model=MODEL.name,
+    w = llm_workload(arrivals=[1.0], seed=np.random.default_rng(0), model=MODEL.name,
                      token_pairs=[(8, 2)])
     with pytest.raises(SimulationError, match="not usable"):
         simulate_spot(workload=w, trace=trace, policy=Greedy(), model=MODEL, hardware=HW)
@@ -171,6 +171,102 @@ def test_bad_policies_and_inputs_are_rejected() -> None:
     with pytest.raises(SimulationError, match="prompt_tokens"):
         simulate_spot(workload=bare, trace=trace, policy=FixedShape(), model=MODEL,
                       hardware=HW)
-    with pytest.raises(SimulationError, match="precedes the last arrival"):
+    with pytest.raises(SimulationError, match="comes after the end of the run"):
         simulate_spot(workload=w, trace=trace, policy=FixedShape(), model=MODEL, hardware=HW,
                       options=SpotOptions(end_time=0.5))
+
+
+# ------------------------------------------------------- accounting and targets (issue 19)
+def test_percentiles_count_unfinished_requests_to_the_window_end() -> None:
+    # One GPU, batches of 4: 200 requests at once cannot all finish in 30 s.
+    w = Workload.from_arrays(arrival=np.full(200, 1.0), model=MODEL.name,
+                             prompt_tokens=np.full(200, 256), output_tokens=np.full(200, 128))
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          stop_time=30.0)
+    r = simulate_spot(workload=w, trace=trace, policy=FixedShape(load=0.5), model=MODEL,
+                      hardware=HW)
+    assert r.end_time == 30.0
+    assert 0 < r.finished < 100
+    assert r.unfinished == r.in_flight + r.dropped == 200 - r.finished
+    lat = np.where(np.isfinite(r.finish), r.finish - r.arrival, 30.0 - r.arrival)
+    assert r.latency_p99 == pytest.approx(float(np.percentile(lat, 99)))
+    assert r.latency_p99 == pytest.approx(29.0, abs=0.3)  # the unfinished: 29 s and counting
+    done = r.finish[np.isfinite(r.finish)] - 1.0
+    assert r.finished_latency_p99 == pytest.approx(float(np.percentile(done, 99)))
+    assert r.finished_latency_p99 < r.latency_p99
+
+
+def test_billing_window_is_acquisition_to_release_or_done() -> None:
+    w = Workload.from_arrays(arrival=[10.0], model=MODEL.name, prompt_tokens=[16],
+                             output_tokens=[4])
+    trace = AvailabilityTrace.from_events(
+        [(0.0, "add", "a"), (0.0, "add", "b"), (600.0, "remove", "b"), (900.0, "add", "c")],
+        node_type=ONE_GPU, stop_time=1800.0)
+    r = simulate_spot(workload=w, trace=trace, policy=FixedShape(), model=MODEL, hardware=HW,
+                      options=SpotOptions(drain=5000.0))
+    # a: 0-1800, b: 0-600, c: 900-1800 (released at DONE, not billed during the drain).
+    assert r.end_time == 1800.0
+    assert r.cost_spot == pytest.approx((1800 + 600 + 900) / 3600 * ONE_GPU.price_spot)
+    # Without DONE the window runs to the last event plus the drain, for every node alive.
+    open_trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU)
+    r2 = simulate_spot(workload=w, trace=open_trace, policy=FixedShape(), model=MODEL,
+                       hardware=HW, options=SpotOptions(drain=100.0))
+    assert r2.end_time == 110.0
+    assert r2.cost_spot == pytest.approx(110.0 / 3600 * ONE_GPU.price_spot)
+
+
+def test_throughput_target_comes_from_the_trace_the_option_or_the_rate() -> None:
+    arrivals = np.arange(1.0, 1200.0, 2.0)                        # 0.5 req/s
+    w = Workload.from_arrays(arrival=arrivals, model=MODEL.name,
+                             prompt_tokens=np.full(arrivals.size, 16),
+                             output_tokens=np.full(arrivals.size, 2))
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          targets=[(300.0, 0.8), (600.0, 1.6)],
+                                          stop_time=1200.0)
+    pol = FixedShape()
+    simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW)
+    by_reason = {c.reasons: c for c in pol.calls}
+    assert [round(c.throughput_target or 0, 2) for c in pol.calls if "target" in c.reasons] \
+        == [0.8, 1.6]
+    first = pol.calls[0]                            # before any target: rate × 1.1 headroom
+    assert first.throughput_target == pytest.approx(0.5 * 1.1, rel=0.02)
+    assert first.target == first.throughput_target
+    assert by_reason
+    fixed = FixedShape()
+    simulate_spot(workload=w, trace=trace, policy=fixed, model=MODEL, hardware=HW,
+                  options=SpotOptions(required_tpt=3.0))
+    assert all(c.throughput_target == pytest.approx(3.0, abs=0.05) for c in fixed.calls)
+    assert not any("target" in c.reasons for c in fixed.calls)   # the flag overrides
+
+
+def test_a_growing_queue_triggers_a_replan_with_its_backlog() -> None:
+    # 4 req/s of long requests on one GPU: the queue grows without any rate change.
+    arrivals = np.arange(1.0, 400.0, 0.25)
+    w = Workload.from_arrays(arrival=arrivals, model=MODEL.name,
+                             prompt_tokens=np.full(arrivals.size, 256),
+                             output_tokens=np.full(arrivals.size, 64))
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          stop_time=400.0)
+    pol = FixedShape()
+    simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW,
+                  options=SpotOptions(rate_change=0.5, initial_rate=4.0))
+    queued = [c for c in pol.calls if "queue" in c.reasons]
+    assert queued, "no re-plan on queue growth"
+    assert queued[-1].queued > 8
+    assert queued[-1].throughput_target == pytest.approx(
+        4.0 * 1.1 + queued[-1].queued / 300.0, rel=0.05)
+
+
+def test_done_is_not_a_preemption_and_warm_start_serves_at_once() -> None:
+    w = Workload.from_arrays(arrival=[0.0, 590.0], model=MODEL.name, prompt_tokens=[16, 16],
+                             output_tokens=[4, 4])
+    trace = AvailabilityTrace.from_events([(0.0, "add", "a")], node_type=ONE_GPU,
+                                          stop_time=600.0)
+    pol = FixedShape(load=20.0)
+    cold = simulate_spot(workload=w, trace=trace, policy=pol, model=MODEL, hardware=HW)
+    assert not any("notice" in c.reasons for c in pol.calls)  # no notice 30 s before DONE
+    assert cold.finished == 2                                  # the 590 s request is served
+    assert cold.finish[0] > 20.0                               # waited for the first load
+    warm = simulate_spot(workload=w, trace=trace, policy=FixedShape(load=20.0), model=MODEL,
+                         hardware=HW, options=SpotOptions(warm_start=True))
+    assert warm.finish[0] < 5.0

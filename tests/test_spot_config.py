@@ -88,3 +88,16 @@ def test_space_validation() -> None:
         ConfigSpace(batch=(0,))
     with pytest.raises(SpecError, match="max_context"):
         RequestShape(prompt_tokens=1, output_tokens=1, max_context=0)
+
+
+def test_min_replica_devices_sets_the_floor() -> None:
+    space = ConfigSpace(tensor=(1, 2, 4), pipeline=(1, 2, 3), batch=(1, 2), micro_batches=(1,),
+                        min_replica_devices=6)
+    assert all(c.replica_devices >= 6 for c in space.shapes())
+    table = ConfigTable.build(model=model_preset("gpt-1.3b"), hardware=g4dn_hardware(),
+                              request=RequestShape(prompt_tokens=64, output_tokens=8,
+                                                   max_context=128), space=space)
+    assert table.floor == 6
+    assert table.choose(num_devices=5, arrival_rate=1.0) is None
+    with pytest.raises(SpecError, match="min_replica_devices"):
+        ConfigSpace(min_replica_devices=0)

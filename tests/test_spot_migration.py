@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 from alpaserve.cost.llm import LLMConfig
 from alpaserve.device_spec import device_preset
 from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_spec import ModelSpec, model_preset
 from alpaserve.spot.deployment import Deployment, devices_of_nodes, pack_devices
 from alpaserve.spot.hardware import SpotHardware
 from alpaserve.spot.migration import (
     MigrationPlan,
     Shard,
+    evaluate_transfer,
     max_reuse_assignment,
     plan_migration,
     reuse_bytes,
@@ -164,3 +165,81 @@ def test_errors() -> None:
     with pytest.raises(SpecError, match="kv_tokens has 2 entries"):
         plan_migration(model=MODEL, hardware=HW, old=old, kv_tokens=[0, 0],
                        new_config=config((1, 1, 2)), devices=DEVICES)
+
+
+# ---------------------------------------------------------------- carried batches (issue 19)
+G4 = SpotHardware(device=device_preset("t4"), gpus_per_node=4, intra_node_bandwidth=8e9,
+                  inter_node_bandwidth=6.25e9)
+
+
+def test_busy_batch_is_carried_into_the_only_slot() -> None:
+    # Grace period: a0 (busy, 500 KV tokens) is leaving, a1 is idle; one slot, on a1.
+    old = Deployment(config=LLMConfig(data=2, pipeline=1, tensor=1, batch=2),
+                     replicas=((("a", 0),), (("a", 1),)))
+    plan = plan_migration(model=MODEL, hardware=G4, old=old, kv_tokens=[500, 0],
+                          new_config=LLMConfig(data=1, pipeline=1, tensor=1, batch=2),
+                          devices=[("a", 1)])
+    assert plan.replica_map == (0, None)
+    assert plan.kv_bytes == pytest.approx(98.304e6)
+    assert plan.transfer_time == pytest.approx(0.012288)
+
+
+def test_batch_the_sources_cannot_supply_does_not_compete() -> None:
+    # Past the grace period a0 cannot send, so the batch cannot be carried; it must not
+    # steer the device mapping away from the most weight reuse.
+    old = pack_devices(LLMConfig(data=1, pipeline=1, tensor=4, batch=2),
+                       [("a", i) for i in range(4)])
+    plan = plan_migration(model=MODEL, hardware=G4, old=old, kv_tokens=[5000],
+                          new_config=LLMConfig(data=2, pipeline=2, tensor=1, batch=2),
+                          devices=[("a", 1), ("a", 2), ("b", 0), ("b", 1)],
+                          sources=[("a", 1), ("a", 2), ("a", 3)])
+    assert plan.replica_map == (None,)
+    assert plan.moved_bytes == pytest.approx(4.97668096e9)
+
+
+TINY = ModelSpec(name="tiny", family="gpt", num_layers=4, hidden_size=256, num_heads=4,
+                 ffn_size=1024, vocab_size=1000, seq_len=512)
+
+
+def _score(plan: MigrationPlan) -> tuple[int, float]:
+    return sum(j is not None for j in plan.replica_map), plan.reused_bytes
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(SHAPES), st.sampled_from(SHAPES), st.integers(0, 2**16),
+       st.integers(3, 5))
+def test_plan_matches_exhaustive_search(old_shape: tuple[int, int, int],
+                                        new_shape: tuple[int, int, int], seed: int,
+                                        survivors: int) -> None:
+    rng = np.random.default_rng(seed)
+    d, p, t = old_shape
+    old = pack_devices(LLMConfig(data=d, pipeline=p, tensor=t, batch=2), DEVICES)
+    new_cfg = LLMConfig(data=new_shape[0], pipeline=new_shape[1], tensor=new_shape[2],
+                        batch=2)
+    usable = [DEVICES[i] for i in sorted(rng.choice(6, size=survivors, replace=False))]
+    if new_cfg.num_devices > len(usable):
+        return
+    kv = [int(x) for x in rng.integers(0, 3, size=old.config.data) * 200]
+    # Sources: the survivors, plus (in the grace period) some of the leaving devices.
+    leaving = [dv for dv in old.devices if dv not in usable]
+    sources = set(usable) | {dv for dv in leaving if rng.random() < 0.5}
+    plan = plan_migration(model=TINY, hardware=G4, old=old, kv_tokens=kv, new_config=new_cfg,
+                          devices=usable, sources=sources)
+    per, busy = new_cfg.replica_devices, [i for i, k in enumerate(kv) if k > 0]
+    best = (0, 0.0)
+    for perm in itertools.permutations(usable, new_cfg.num_devices):
+        reps = tuple(tuple(perm[j * per:(j + 1) * per]) for j in range(new_cfg.data))
+        cand = Deployment(config=new_cfg, replicas=reps)
+        for n in range(min(len(busy), new_cfg.data) + 1):
+            for batches in itertools.combinations(busy, n):
+                for targets in itertools.permutations(range(new_cfg.data), n):
+                    rmap = [None] * old.config.data
+                    for i, j in zip(batches, targets, strict=True):
+                        rmap[i] = j
+                    got = evaluate_transfer(model=TINY, hardware=G4, old=old, kv_tokens=kv,
+                                            new=cand, replica_map=tuple(rmap),
+                                            sources=sources)
+                    best = max(best, _score(got))
+    mine = _score(plan)
+    assert mine[0] == best[0]                                   # batches carried
+    assert mine[1] == pytest.approx(best[1], rel=1e-9, abs=8.0)  # bytes reused

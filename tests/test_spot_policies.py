@@ -100,9 +100,9 @@ def test_reroute_only_touches_broken_replicas() -> None:
 def test_end_to_end_direction() -> None:
     rng = np.random.default_rng(5)
     trace = synthetic_availability(duration=1500.0, num_spot=4, mean_lifetime=500.0,
-                                   mean_replacement=60.0, rng=rng)
-    arr = gamma_arrivals(rate=2.0, cv=1.5, start=120.0, end=1500.0, rng=rng)
-    w = llm_workload(arrivals=arr, rng=rng, model=MODEL.name, token_pairs=[(256, 32)])
+                                   mean_replacement=60.0, seed=rng)
+    arr = gamma_arrivals(rate=2.0, cv=1.5, start=120.0, end=1500.0, seed=rng)
+    w = llm_workload(arrivals=arr, seed=rng, model=MODEL.name, token_pairs=[(256, 32)])
     opts = SpotOptions(slo=10.0, end_time=1800.0)
     spot = simulate_spot(workload=w, trace=trace, policy=SpotServePolicy(table=TABLE),
                          model=MODEL, hardware=HW, options=opts)

@@ -18,7 +18,7 @@ def test_synthetic_is_deterministic_and_poisson() -> None:
     def make(seed: int) -> AvailabilityTrace:
         return synthetic_availability(duration=200_000.0, num_spot=4, num_on_demand=2,
                                       mean_lifetime=1000.0, mean_replacement=10.0,
-                                      rng=np.random.default_rng(seed))
+                                      seed=np.random.default_rng(seed))
     a, b = make(3), make(3)
     assert a.events == b.events
     lifetimes = [stop - start for node, start, stop in a.intervals()
@@ -33,7 +33,7 @@ def test_synthetic_is_deterministic_and_poisson() -> None:
 def test_synthetic_never_exceeds_its_slots(seed: int, spot: int, od: int) -> None:
     trace = synthetic_availability(duration=5000.0, num_spot=spot, num_on_demand=od,
                                    mean_lifetime=500.0, mean_replacement=50.0,
-                                   rng=np.random.default_rng(seed))
+                                   seed=np.random.default_rng(seed))
     assert trace.max_alive <= spot + od
     assert len(trace.alive_at(4999.0)) >= od
 
@@ -41,9 +41,9 @@ def test_synthetic_never_exceeds_its_slots(seed: int, spot: int, od: int) -> Non
 def test_generator_and_static_validation() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(WorkloadError, match="mean_lifetime"):
-        synthetic_availability(duration=10.0, num_spot=1, mean_lifetime=0.0, rng=rng)
+        synthetic_availability(duration=10.0, num_spot=1, mean_lifetime=0.0, seed=rng)
     with pytest.raises(WorkloadError, match="num_spot"):
-        synthetic_availability(duration=10.0, num_spot=-1, mean_lifetime=1.0, rng=rng)
+        synthetic_availability(duration=10.0, num_spot=-1, mean_lifetime=1.0, seed=rng)
     with pytest.raises(WorkloadError, match="num_nodes"):
         static_availability(num_nodes=0)
     with pytest.raises(WorkloadError, match="gpus_per_node"):

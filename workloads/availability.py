@@ -1,10 +1,14 @@
 """Instance-availability traces: which cloud nodes are held, and when they come and go.
 
-Two file forms are read:
+Two file forms are read (:func:`read_availability` tells them apart by content):
 
 * CSV, no header, one event per row: ``t_ms,add|remove,node`` (SpotServe's artifact format);
-* JSON lines, one event per line: ``[t_ms, "add"|"remove", {"nodes": [...]}]`` where each
-  node is a name, or an object ``{"name": ..., "type": ..., "market": "spot"|"on-demand"}``.
+* JSON lines, one event per line: ``[t_ms, kind, {"nodes": [...], "required_tpt": x}]``, the
+  form of SpotServe's trace segments. ``kind`` is ``add``, ``remove``, ``DONE`` (the end of the
+  experiment: every node still held is released) or ``other`` (no nodes, only a new
+  throughput target). ``required_tpt`` (requests/s, optional on any event) is a throughput
+  target for the configuration optimizer. Each node is a name, or an object
+  ``{"name": ..., "type": ..., "market": "spot"|"on-demand"}``.
 
 A node is usable from its ``add`` until its ``remove``; the cloud announces a removal a grace
 period earlier (the simulator's concern, not the trace's). Synthetic traces model spot
@@ -15,14 +19,11 @@ leave (:mod:`workloads.synthetic_availability`). Malformed rows raise
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from workloads.errors import TraceFormatError, WorkloadError
 
@@ -54,7 +55,7 @@ class NodeType:
     Examples
     --------
     >>> G4DN_12XLARGE.gpus_per_node, G4DN_12XLARGE.price(market="spot")
-    (4, 1.9)
+    (4, 1.9046)
     """
 
     name: str
@@ -97,9 +98,9 @@ class NodeType:
         return self.price_spot if market == "spot" else self.price_on_demand
 
 
-# SpotServe (Miao et al., ASPLOS 2024): $1.90/h spot vs $3.91/h on-demand for 4×T4.
-G4DN_12XLARGE = NodeType(name="g4dn.12xlarge", gpus_per_node=4, gpu="t4",
-                         price_spot=1.90, price_on_demand=3.912)
+# SpotServe (Miao et al., ASPLOS 2024): $1.9046/h spot vs $3.912/h on-demand for 4×T4.
+G4DN_12XLARGE: NodeType = NodeType(name="g4dn.12xlarge", gpus_per_node=4, gpu="t4",
+                         price_spot=1.9046, price_on_demand=3.912)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,9 +161,13 @@ class AvailabilityTrace:
     Parameters
     ----------
     events : tuple of AvailabilityEvent
-        The events, sorted by time (ties keep their input order).
-    nodes : Mapping[str, NodeInfo], default empty
-        Type and market of every node the events name.
+        Sorted by time; a ``DONE`` appears as the removal of every node still alive.
+    nodes : mapping of str to NodeInfo
+        Type and market of every node.
+    targets : tuple of (float, float)
+        ``(time_s, requests_per_s)`` throughput targets (``required_tpt``), sorted.
+    stop_time : float, optional
+        End of the experiment (``DONE``), seconds; ``None`` when the trace has none.
 
     Examples
     --------
@@ -176,45 +181,44 @@ class AvailabilityTrace:
 
     events: tuple[AvailabilityEvent, ...]
     nodes: Mapping[str, NodeInfo] = field(default_factory=lambda: MappingProxyType({}))
+    targets: tuple[tuple[float, float], ...] = ()
+    stop_time: float | None = None
 
     @classmethod
     def from_events(cls, events: Iterable[tuple[float, str, str] | AvailabilityEvent], *,
                     node_type: NodeType = G4DN_12XLARGE,
                     nodes: Mapping[str, NodeInfo] | None = None,
-                    path: str | None = None) -> AvailabilityTrace:
-        """Validate and sort events; nodes not in ``nodes`` are spot nodes of ``node_type``.
+                    path: str | None = None,
+                    targets: Iterable[tuple[float, float]] = (),
+                    stop_time: float | None = None) -> AvailabilityTrace:
+        """Validate and sort events into a trace.
 
         Parameters
         ----------
-        events : iterable of (float, str, str) or AvailabilityEvent
-            ``(time_s, "add" | "remove", node)`` tuples or events, in any order.
-        node_type : NodeType, default G4DN_12XLARGE
-            Instance type of the nodes ``nodes`` does not describe.
-        nodes : Mapping[str, NodeInfo], optional
-            Known nodes' types and markets.
+        events : iterable of ``(time_s, "add"|"remove", node)`` or AvailabilityEvent
+            Times in seconds, any order (sorted stably here).
+        node_type : NodeType
+            Type of the nodes not described in ``nodes`` (spot market).
+        nodes : mapping of str to NodeInfo, optional
+            Type and market of named nodes.
         path : str, optional
-            File the events came from, named in error messages.
+            File the events came from, named in errors.
+        targets : iterable of ``(time_s, requests_per_s)``
+            Throughput targets (``required_tpt``) from each time on.
+        stop_time : float, optional
+            End of the experiment (a ``DONE`` event): every node still alive is removed
+            then, and no event may come later.
 
         Returns
         -------
         AvailabilityTrace
-            The events sorted by time (stable), with every node's info.
+            The validated trace.
 
         Raises
         ------
         TraceFormatError
-            If a kind is not ``add``/``remove``, a time is negative or not finite, a node is
-            added while alive or removed while absent.
-
-        Examples
-        --------
-        >>> t = AvailabilityTrace.from_events([(5.0, "remove", "a"), (0.0, "add", "a")])
-        >>> [(e.time, e.kind) for e in t.events]
-        [(0.0, 'add'), (5.0, 'remove')]
-        >>> AvailabilityTrace.from_events([(0.0, "remove", "a")])
-        Traceback (most recent call last):
-        ...
-        workloads.errors.TraceFormatError: node 'a' is removed at t=0.0s but is not alive
+            A node added while alive, removed while absent, a bad kind or time, or an event
+            after ``stop_time``.
         """
         parsed: list[AvailabilityEvent] = []
         for ev in events:
@@ -245,15 +249,60 @@ class AvailabilityTrace:
                     raise TraceFormatError(f"node {ev.node!r} is removed at t={ev.time}s but "
                                            "is not alive", path=path)
                 alive.remove(ev.node)
-        return cls(events=tuple(parsed), nodes=MappingProxyType(info))
+        if stop_time is not None:
+            if not math.isfinite(stop_time) or stop_time < 0:
+                raise TraceFormatError(f"stop time must be finite and >= 0, got {stop_time!r}",
+                                       path=path)
+            late = [e for e in parsed if e.time > stop_time]
+            if late:
+                raise TraceFormatError(f"event at t={late[0].time}s comes after the end of the "
+                                       f"experiment (DONE at t={stop_time}s)", path=path)
+            parsed += [AvailabilityEvent(time=float(stop_time), kind="remove", node=n)
+                       for n in sorted(alive)]
+        goals = sorted((float(t), float(v)) for t, v in targets)
+        for t, v in goals:
+            if not (math.isfinite(t) and t >= 0 and math.isfinite(v) and v > 0):
+                raise TraceFormatError(f"throughput target {v!r} at t={t!r}s must be a positive "
+                                       "finite number at a time >= 0", path=path)
+        return cls(events=tuple(parsed), nodes=MappingProxyType(info), targets=tuple(goals),
+                   stop_time=None if stop_time is None else float(stop_time))
 
     def __len__(self) -> int:
         return len(self.events)
 
     @property
     def end_time(self) -> float:
-        """Time of the last event (0 for an empty trace)."""
+        """Time of the end of the experiment (``DONE``), else of the last event (0 for an
+        empty trace)."""
+        if self.stop_time is not None:
+            return self.stop_time
         return self.events[-1].time if self.events else 0.0
+
+    def target_at(self, time: float) -> float | None:
+        """The throughput target (requests/s) in force at ``time``.
+
+        Parameters
+        ----------
+        time : float
+            Seconds from the start of the trace.
+
+        Returns
+        -------
+        float or None
+            The last ``required_tpt`` given at or before ``time``; ``None`` if none was.
+
+        Examples
+        --------
+        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a")], targets=[(5.0, 0.8)])
+        >>> t.target_at(4.0), t.target_at(5.0)
+        (None, 0.8)
+        """
+        out = None
+        for t, value in self.targets:
+            if t > time:
+                break
+            out = value
+        return out
 
     def alive_at(self, time: float) -> tuple[str, ...]:
         """Nodes alive at ``time`` (events at exactly ``time`` have taken effect), by name.
@@ -400,280 +449,36 @@ class AvailabilityTrace:
         return total / (end - start)
 
     def clipped(self, start: float, end: float) -> AvailabilityTrace:
-        """Events in ``[start, end)`` rebased to start at 0; nodes alive at ``start`` are
-        added at 0.
+        """Events in ``[start, end)`` rebased to start at 0.
 
         Parameters
         ----------
         start, end : float
-            The window in seconds; ``end`` must exceed ``start``.
+            The window, seconds (``end > start``).
 
         Returns
         -------
         AvailabilityTrace
-            The clipped trace, with the same node infos.
+            Nodes alive at ``start`` are added at 0; the target in force at ``start``
+            applies from 0; a ``DONE`` inside the window is kept.
 
         Raises
         ------
         WorkloadError
-            If ``end`` does not exceed ``start``.
-
-        Examples
-        --------
-        >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (5.0, "add", "b")])
-        >>> [(e.time, e.node) for e in t.clipped(2.0, 10.0).events]
-        [(0.0, 'a'), (3.0, 'b')]
+            ``end <= start``.
         """
         if not end > start:
             raise WorkloadError(f"clipped end {end!r} must exceed start {start!r}")
         events = [AvailabilityEvent(time=0.0, kind="add", node=n) for n in self.alive_at(start)]
         events += [AvailabilityEvent(time=e.time - start, kind=e.kind, node=e.node)
                    for e in self.events if start < e.time < end]
-        return AvailabilityTrace.from_events(events, nodes=self.nodes)
-
-
-# ---------------------------------------------------------------------- readers / writers
-def read_availability_csv(path: str | Path, *,
-                          node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
-    """Read ``t_ms,add|remove,node`` rows (no header); blank lines are skipped.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The CSV file; times are in milliseconds.
-    node_type : NodeType, default G4DN_12XLARGE
-        Instance type of every node (all are spot nodes).
-
-    Returns
-    -------
-    AvailabilityTrace
-        The validated, time-sorted trace.
-
-    Raises
-    ------
-    TraceFormatError
-        On a row without three fields, a bad time, kind or node, naming file and line.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = os.path.join(d, "trace.csv")
-    ...     _ = open(p, "w").write("0,add,n0\\n1500,add,n1\\n3000,remove,n0\\n")
-    ...     t = read_availability_csv(p)
-    >>> t.alive_at(2.0), t.end_time
-    (('n0', 'n1'), 3.0)
-    """
-    name = str(path)
-    events: list[tuple[float, str, str]] = []
-    with open(path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != 3:
-                raise TraceFormatError(f"expected 3 fields t_ms,add|remove,node, got {len(row)}",
-                                       path=name, line=lineno)
-            t_raw, kind, node = (c.strip() for c in row)
-            events.append((_parse_ms(t_raw, name, lineno), _parse_kind(kind, name, lineno),
-                           _parse_node(node, name, lineno)))
-    return AvailabilityTrace.from_events(events, node_type=node_type, path=name)
-
-
-def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] | None = None,
-                            node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
-    """Read ``[t_ms, "add"|"remove", {"nodes": [...]}]`` lines; nodes are names or objects
-    with ``name`` and optional ``type`` (a key of ``types``) and ``market``.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The JSON-lines file; times are in milliseconds; blank lines are skipped.
-    types : Mapping[str, NodeType], optional
-        Instance types by name, for nodes that name a ``type``.
-    node_type : NodeType, default G4DN_12XLARGE
-        Type of nodes given by name only or without a ``type``.
-
-    Returns
-    -------
-    AvailabilityTrace
-        The validated, time-sorted trace with each node's type and market.
-
-    Raises
-    ------
-    TraceFormatError
-        On invalid JSON, a malformed event, an unknown type or market, or a node re-added
-        with another type or market, naming file and line.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> line = '[0, "add", {"nodes": ["n0", {"name": "od", "market": "on-demand"}]}]\\n'
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = os.path.join(d, "trace.jsonl")
-    ...     _ = open(p, "w").write(line)
-    ...     t = read_availability_jsonl(p)
-    >>> t.nodes["od"].market, t.max_alive
-    ('on-demand', 2)
-    """
-    name = str(path)
-    known = dict(types or {})
-    known.setdefault(node_type.name, node_type)
-    events: list[tuple[float, str, str]] = []
-    nodes: dict[str, NodeInfo] = {}
-    with open(path) as fh:
-        for lineno, text in enumerate(fh, start=1):
-            if not text.strip():
-                continue
-            try:
-                item = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise TraceFormatError(f"invalid JSON: {exc.msg}", path=name,
-                                       line=lineno) from None
-            if not isinstance(item, list) or len(item) != 3:
-                raise TraceFormatError(f"expected [t_ms, kind, {{\"nodes\": [...]}}], got "
-                                       f"{text.strip()[:80]!r}", path=name, line=lineno)
-            t_raw, kind, payload = item
-            if isinstance(t_raw, bool) or not isinstance(t_raw, int | float):
-                raise TraceFormatError(f"t_ms must be a number, got {t_raw!r}", path=name,
-                                       line=lineno, column="t_ms")
-            t = _parse_ms(str(t_raw), name, lineno)
-            k = _parse_kind(kind if isinstance(kind, str) else repr(kind), name, lineno)
-            if not isinstance(payload, dict) or not isinstance(payload.get("nodes"), list):
-                raise TraceFormatError(f"third field must be {{\"nodes\": [...]}}, got "
-                                       f"{payload!r}", path=name, line=lineno, column="nodes")
-            for entry in payload["nodes"]:
-                info = _parse_node_entry(entry, known, node_type, name, lineno)
-                if info.name in nodes and k == "add" and nodes[info.name] != info:
-                    raise TraceFormatError(f"node {info.name!r} is re-added with another type "
-                                           "or market", path=name, line=lineno, column="nodes")
-                nodes.setdefault(info.name, info)
-                events.append((t, k, info.name))
-    return AvailabilityTrace.from_events(events, node_type=node_type, nodes=nodes, path=name)
-
-
-def read_availability(path: str | Path, **kwargs: Any) -> AvailabilityTrace:
-    """Read a trace, choosing the form by suffix (``.jsonl``/``.json`` else CSV).
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The trace file.
-    **kwargs
-        Passed to :func:`read_availability_jsonl` or :func:`read_availability_csv`.
-
-    Returns
-    -------
-    AvailabilityTrace
-        The validated trace.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = os.path.join(d, "trace.jsonl")
-    ...     _ = open(p, "w").write('[0, "add", {"nodes": ["n0"]}]\\n')
-    ...     read_availability(p).alive_at(0.0)
-    ('n0',)
-    """
-    if str(path).endswith((".jsonl", ".json")):
-        return read_availability_jsonl(path, **kwargs)
-    return read_availability_csv(path, **kwargs)
-
-
-def write_availability_csv(trace: AvailabilityTrace, path: str | Path) -> None:
-    """Write the CSV form (node types and markets are not kept).
-
-    Parameters
-    ----------
-    trace : AvailabilityTrace
-        The trace to write; times are rounded to whole milliseconds.
-    path : str or pathlib.Path
-        The file to create or overwrite.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a"), (1.25, "remove", "a")])
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     write_availability_csv(t, os.path.join(d, "t.csv"))
-    ...     print(open(os.path.join(d, "t.csv")).read(), end="")
-    0,add,a
-    1250,remove,a
-    """
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        for ev in trace.events:
-            writer.writerow([round(ev.time * 1000), ev.kind, ev.node])
-
-
-def write_availability_jsonl(trace: AvailabilityTrace, path: str | Path) -> None:
-    """Write the JSON-lines form, one event per line, with each node's type and market.
-
-    Parameters
-    ----------
-    trace : AvailabilityTrace
-        The trace to write; times are rounded to whole milliseconds.
-    path : str or pathlib.Path
-        The file to create or overwrite.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> t = AvailabilityTrace.from_events([(0.0, "add", "a")])
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     write_availability_jsonl(t, os.path.join(d, "t.jsonl"))
-    ...     read_availability_jsonl(os.path.join(d, "t.jsonl")).nodes == t.nodes
-    True
-    """
-    with open(path, "w") as fh:
-        for ev in trace.events:
-            info = trace.nodes[ev.node]
-            node = {"name": ev.node, "type": info.type.name, "market": info.market}
-            fh.write(json.dumps([round(ev.time * 1000), ev.kind, {"nodes": [node]}]) + "\n")
-
-
-def _parse_ms(raw: str, path: str, line: int) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise TraceFormatError(f"t_ms must be a number, got {raw!r}", path=path, line=line,
-                               column="t_ms") from None
-    if not math.isfinite(value) or value < 0:
-        raise TraceFormatError(f"t_ms must be finite and >= 0, got {raw!r}", path=path,
-                               line=line, column="t_ms")
-    return value / 1000.0
-
-
-def _parse_kind(raw: str, path: str, line: int) -> str:
-    if raw not in ("add", "remove"):
-        raise TraceFormatError(f"event must be 'add' or 'remove', got {raw!r}", path=path,
-                               line=line, column="event")
-    return raw
-
-
-def _parse_node(raw: str, path: str, line: int) -> str:
-    if not raw:
-        raise TraceFormatError("node name is empty", path=path, line=line, column="node")
-    return raw
-
-
-def _parse_node_entry(entry: object, types: Mapping[str, NodeType], default: NodeType,
-                      path: str, line: int) -> NodeInfo:
-    if isinstance(entry, str):
-        return NodeInfo(name=_parse_node(entry, path, line), type=default)
-    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise TraceFormatError(f"node must be a name or an object with 'name', got {entry!r}",
-                               path=path, line=line, column="nodes")
-    type_name = entry.get("type", default.name)
-    if type_name not in types:
-        raise TraceFormatError(f"unknown node type {type_name!r}; known: {sorted(types)}",
-                               path=path, line=line, column="nodes")
-    market = entry.get("market", "spot")
-    if market not in MARKETS:
-        raise TraceFormatError(f"market must be one of {MARKETS}, got {market!r}", path=path,
-                               line=line, column="nodes")
-    return NodeInfo(name=_parse_node(entry["name"], path, line), type=types[type_name],
-                    market=market)
+        before = self.target_at(start)
+        targets = ([(0.0, before)] if before is not None else []) + [
+            (t - start, v) for t, v in self.targets if start < t < end]
+        stop = (self.stop_time - start if self.stop_time is not None
+                and start <= self.stop_time < end else None)
+        return AvailabilityTrace.from_events(events, nodes=self.nodes, targets=targets,
+                                             stop_time=stop)
 
 
 def events_by_time(trace: AvailabilityTrace) -> list[tuple[float, Sequence[AvailabilityEvent]]]:
@@ -703,3 +508,19 @@ def events_by_time(trace: AvailabilityTrace) -> list[tuple[float, Sequence[Avail
         else:
             groups.append((ev.time, [ev]))
     return [(t, tuple(evs)) for t, evs in groups]
+
+
+# The readers and writers live in their own module; they are re-exported here.
+from workloads.availability_io import (  # noqa: E402
+    read_availability,
+    read_availability_csv,
+    read_availability_jsonl,
+    sniff_availability_format,
+    write_availability_csv,
+    write_availability_jsonl,
+)
+
+__all__ = ["G4DN_12XLARGE", "MARKETS", "AvailabilityEvent", "AvailabilityTrace", "EventKind",
+           "Market", "NodeInfo", "NodeType", "events_by_time", "read_availability",
+           "read_availability_csv", "read_availability_jsonl", "sniff_availability_format",
+           "write_availability_csv", "write_availability_jsonl"]

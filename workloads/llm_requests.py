@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from workloads._rng import SeedLike, as_generator
 from workloads.errors import WorkloadError
 from workloads.workload import Workload
 
@@ -21,11 +22,29 @@ logger = logging.getLogger(__name__)
 
 
 def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
-                   rng: np.random.Generator) -> npt.NDArray[np.float64]:
+                   seed: SeedLike) -> npt.NDArray[np.float64]:
     """Arrival times in ``[start, end)`` of a renewal process with Gamma inter-arrivals.
 
-    The mean inter-arrival is ``1 / rate`` and its coefficient of variation ``cv``
-    (``cv = 1`` is Poisson).
+    Parameters
+    ----------
+    rate : float
+        Mean arrival rate, requests/s (> 0); the mean inter-arrival is ``1 / rate``.
+    cv : float
+        Coefficient of variation of the inter-arrivals (> 0; 1 is Poisson).
+    start, end : float
+        The window, seconds (``end > start``).
+    seed : int or numpy.random.Generator
+        Random state (a Generator is advanced in place).
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Sorted arrival times, seconds.
+
+    Raises
+    ------
+    WorkloadError
+        A non-positive ``rate`` or ``cv``, or ``end <= start``.
 
     Parameters
     ----------
@@ -50,8 +69,7 @@ def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
 
     Examples
     --------
-    >>> a = gamma_arrivals(rate=10.0, cv=2.0, start=0.0, end=1000.0,
-    ...                    rng=np.random.default_rng(0))
+    >>> a = gamma_arrivals(rate=10.0, cv=2.0, start=0.0, end=1000.0, seed=0)
     >>> 9000 < len(a) < 11000, bool(np.all(np.diff(a) >= 0))
     (True, True)
     """
@@ -60,6 +78,7 @@ def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
             raise WorkloadError(f"{name} must be a positive finite number, got {value!r}")
     if not end > start:
         raise WorkloadError(f"end {end!r} must exceed start {start!r}")
+    rng = as_generator(seed)
     shape = 1.0 / (cv * cv)
     scale = 1.0 / (rate * shape)
     expected = rate * (end - start)
@@ -73,11 +92,37 @@ def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
     return np.concatenate(chunks) if chunks else np.empty(0)
 
 
-def llm_workload(*, arrivals: npt.ArrayLike, rng: np.random.Generator, model: str,
+def llm_workload(*, arrivals: npt.ArrayLike, seed: SeedLike, model: str,
                  token_pairs: Sequence[tuple[int, int]] | npt.ArrayLike,
                  max_context: int | None = None, slo: float | None = None) -> Workload:
     """A workload of ``model`` requests at ``arrivals`` with token counts drawn from
-    ``token_pairs`` (rows of ``(prompt_tokens, output_tokens)``).
+    ``token_pairs``.
+
+    Parameters
+    ----------
+    arrivals : array_like of float
+        Arrival times, seconds.
+    seed : int or numpy.random.Generator
+        Random state for drawing the token pairs.
+    model : str
+        Model name of every request.
+    token_pairs : array_like of shape (n, 2)
+        Rows of ``(prompt_tokens, output_tokens)``, each >= 1, drawn with replacement.
+    max_context : int, optional
+        Context window (>= 2): outputs are capped at half of it and prompts clipped so
+        ``prompt + output`` fits (the number clipped is logged).
+    slo : float, optional
+        Latency SLO of every request, seconds.
+
+    Returns
+    -------
+    Workload
+        The requests with ``prompt_tokens`` and ``output_tokens``.
+
+    Raises
+    ------
+    WorkloadError
+        Empty or non-positive token pairs, or ``max_context < 2``.
 
     Parameters
     ----------
@@ -107,7 +152,7 @@ def llm_workload(*, arrivals: npt.ArrayLike, rng: np.random.Generator, model: st
 
     Examples
     --------
-    >>> w = llm_workload(arrivals=[0.0, 1.0], rng=np.random.default_rng(0), model="gpt",
+    >>> w = llm_workload(arrivals=[0.0, 1.0], seed=0, model="gpt",
     ...                  token_pairs=[(512, 128)])
     >>> w.prompt_tokens.tolist(), w.output_tokens.tolist()
     ([512, 512], [128, 128])
@@ -118,7 +163,7 @@ def llm_workload(*, arrivals: npt.ArrayLike, rng: np.random.Generator, model: st
     if np.any(pairs[:, 0] < 1) or np.any(pairs[:, 1] < 1):
         raise WorkloadError("token_pairs need prompt >= 1 and output >= 1 tokens")
     times = np.asarray(arrivals, dtype=np.float64).ravel()
-    idx = rng.integers(0, pairs.shape[0], size=times.size)
+    idx = as_generator(seed).integers(0, pairs.shape[0], size=times.size)
     prompt = pairs[idx, 0].copy()
     output = pairs[idx, 1].copy()
     if max_context is not None:
@@ -132,3 +177,52 @@ def llm_workload(*, arrivals: npt.ArrayLike, rng: np.random.Generator, model: st
         prompt = np.where(over, max_context - output, prompt)
     return Workload.from_arrays(arrival=times, model=model, prompt_tokens=prompt,
                                 output_tokens=output, slo=slo)
+
+
+def clip_to_context(workload: Workload, max_context: int) -> tuple[Workload, int]:
+    """Fit every request of ``workload`` into a ``max_context``-token window.
+
+    Outputs are capped at half the window and prompts clipped so ``prompt + output`` fits,
+    as :func:`llm_workload` does; arrivals and order are unchanged.
+
+    Parameters
+    ----------
+    workload : Workload
+        Requests with ``prompt_tokens`` and ``output_tokens``.
+    max_context : int
+        The model's context window, tokens (>= 2).
+
+    Returns
+    -------
+    tuple of (Workload, int)
+        The fitted requests and how many were changed.
+
+    Raises
+    ------
+    WorkloadError
+        No token columns, or ``max_context < 2``.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model="m", prompt_tokens=[10, 3000],
+    ...                          output_tokens=[5, 100])
+    >>> out, changed = clip_to_context(w, 2048)
+    >>> out.prompt_tokens.tolist(), changed
+    ([10, 1948], 1)
+    """
+    if workload.prompt_tokens is None or workload.output_tokens is None:
+        raise WorkloadError("the workload needs prompt_tokens and output_tokens columns")
+    if max_context < 2:
+        raise WorkloadError(f"max_context must be >= 2, got {max_context!r}")
+    prompt = np.asarray(workload.prompt_tokens, dtype=np.int64)
+    output = np.minimum(np.asarray(workload.output_tokens, dtype=np.int64), max_context // 2)
+    new_prompt = np.minimum(prompt, max_context - output)
+    changed = int(np.sum((new_prompt != prompt) | (output != workload.output_tokens)))
+    if changed:
+        logger.info("clipped %d of %d requests to fit a %d-token context", changed,
+                    len(workload), max_context)
+    out = Workload.from_arrays(arrival=workload.arrival, model=workload.model_names[0]
+                               if len(workload.model_names) == 1 else
+                               [workload.model_names[c] for c in workload.model_codes],
+                               prompt_tokens=new_prompt, output_tokens=output, slo=workload.slo)
+    return out, changed

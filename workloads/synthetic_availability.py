@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from workloads._rng import SeedLike, as_generator
 from workloads.availability import (
     G4DN_12XLARGE,
     AvailabilityTrace,
@@ -17,7 +16,7 @@ from workloads.errors import WorkloadError
 
 
 def synthetic_availability(*, duration: float, num_spot: int, mean_lifetime: float,
-                           rng: np.random.Generator, num_on_demand: int = 0,
+                           seed: SeedLike, num_on_demand: int = 0,
                            mean_replacement: float | None = None,
                            node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
     """A fleet of ``num_spot`` spot slots and ``num_on_demand`` on-demand nodes.
@@ -30,34 +29,34 @@ def synthetic_availability(*, duration: float, num_spot: int, mean_lifetime: flo
     Parameters
     ----------
     duration : float
-        Trace length in seconds; positive and finite.
+        Seconds covered (> 0).
     num_spot : int
-        Spot slots (nodes ``spot0, spot1, ...``); non-negative.
+        Spot slots (>= 0).
     mean_lifetime : float
-        Mean spot node lifetime in seconds; positive and finite.
-    rng : numpy.random.Generator
-        Source of randomness.
-    num_on_demand : int, default 0
-        On-demand nodes ``od0, od1, ...``; non-negative.
+        Mean seconds a spot node lives (> 0).
+    seed : int or numpy.random.Generator
+        Random state.
+    num_on_demand : int
+        On-demand nodes (>= 0).
     mean_replacement : float, optional
-        Mean refill delay in seconds after a preemption (positive); None: no refill.
-    node_type : NodeType, default G4DN_12XLARGE
-        Instance type of every node.
+        Mean seconds before a preempted slot is refilled; ``None``: never.
+    node_type : NodeType
+        Type of every node.
 
     Returns
     -------
     AvailabilityTrace
-        The add/remove events of the fleet.
+        The fleet's events.
 
     Raises
     ------
     WorkloadError
-        If a duration or mean is not positive and finite, or a count is negative.
+        A non-positive duration, lifetime or replacement time, or a negative count.
 
     Examples
     --------
     >>> t = synthetic_availability(duration=3600.0, num_spot=3, num_on_demand=1,
-    ...                            mean_lifetime=600.0, rng=np.random.default_rng(0))
+    ...                            mean_lifetime=600.0, seed=0)
     >>> len(t.alive_at(0.0)), t.nodes["od0"].market
     (4, 'on-demand')
     """
@@ -69,6 +68,7 @@ def synthetic_availability(*, duration: float, num_spot: int, mean_lifetime: flo
     for name, count in (("num_spot", num_spot), ("num_on_demand", num_on_demand)):
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise WorkloadError(f"{name} must be a non-negative int, got {count!r}")
+    rng = as_generator(seed)
     events: list[tuple[float, str, str]] = []
     nodes: dict[str, NodeInfo] = {}
     for i in range(num_on_demand):

@@ -21,6 +21,18 @@ DeviceKey = tuple[str, int]
 class Deployment:
     """``config.data`` replicas, each a tuple of ``pipeline × tensor`` distinct devices.
 
+    Parameters
+    ----------
+    config : LLMConfig
+        The config laid out.
+    replicas : tuple of tuple of DeviceKey
+        Replica ``i``'s ``(node, gpu)`` devices, stage-major (module docstring).
+
+    Raises
+    ------
+    SpecError
+        Not ``config.data`` replicas, a replica of the wrong size, or a device used twice.
+
     Examples
     --------
     >>> cfg = LLMConfig(data=2, pipeline=1, tensor=2, batch=4)
@@ -60,7 +72,23 @@ class Deployment:
         return frozenset(n for n, _ in self.devices)
 
     def position(self, device: DeviceKey) -> tuple[int, int, int]:
-        """``(replica, stage, tensor rank)`` of ``device``."""
+        """Where ``device`` serves.
+
+        Parameters
+        ----------
+        device : DeviceKey
+            A ``(node, gpu)`` pair.
+
+        Returns
+        -------
+        tuple of int
+            ``(replica, stage, tensor rank)``.
+
+        Raises
+        ------
+        SpecError
+            ``device`` is not in the deployment.
+        """
         for i, rep in enumerate(self.replicas):
             if device in rep:
                 k = rep.index(device)
@@ -68,17 +96,45 @@ class Deployment:
         raise SpecError(f"device {device!r} is not in deployment {self.config.key}")
 
     def replicas_using(self, devices: Collection[DeviceKey]) -> tuple[int, ...]:
-        """Indices of the replicas that use any of ``devices``."""
+        """Indices of the replicas that use any of ``devices``.
+
+        Parameters
+        ----------
+        devices : collection of DeviceKey
+            Devices, e.g. those of a node being removed.
+
+        Returns
+        -------
+        tuple of int
+            Replica indices, ascending.
+        """
         gone = set(devices)
         return tuple(i for i, rep in enumerate(self.replicas) if gone.intersection(rep))
 
     def to_dict(self) -> dict[str, Any]:
+        """The deployment as JSON-friendly data.
+
+        Returns
+        -------
+        dict
+            ``{"config": ..., "replicas": [[[node, gpu], ...], ...]}``.
+        """
         return {"config": self.config.to_dict(),
                 "replicas": [[list(d) for d in rep] for rep in self.replicas]}
 
 
 def devices_of_nodes(nodes: Iterable[tuple[str, int]]) -> list[DeviceKey]:
     """Every device of ``(node, gpus)`` pairs.
+
+    Parameters
+    ----------
+    nodes : iterable of (str, int)
+        Node names and their GPU counts.
+
+    Returns
+    -------
+    list of DeviceKey
+        ``(node, gpu)`` for each GPU, in order.
 
     Examples
     --------
@@ -90,7 +146,25 @@ def devices_of_nodes(nodes: Iterable[tuple[str, int]]) -> list[DeviceKey]:
 
 def pack_devices(config: LLMConfig, devices: Sequence[DeviceKey]) -> Deployment:
     """Lay ``config`` out on ``devices``, filling replicas node by node (fullest nodes
-    first) so tensor-parallel groups stay inside nodes where they can."""
+    first) so tensor-parallel groups stay inside nodes where they can.
+
+    Parameters
+    ----------
+    config : LLMConfig
+        The config to lay out.
+    devices : sequence of DeviceKey
+        Devices available.
+
+    Returns
+    -------
+    Deployment
+        The layout.
+
+    Raises
+    ------
+    InfeasibleError
+        Fewer devices than ``config.num_devices``.
+    """
     if len(devices) < config.num_devices:
         raise InfeasibleError(f"config {config.key} needs {config.num_devices} devices, "
                               f"only {len(devices)} are available")

@@ -12,6 +12,9 @@
   their in-flight requests; new replicas load their weights from storage.
 * On-demand only: :func:`on_demand_fleet` builds a fleet of never-preempted on-demand
   nodes (served with :class:`SpotServePolicy`, which then never migrates for preemptions).
+
+Every policy plans for ``PolicyContext.target``: the throughput target (``required_tpt`` or
+the measured rate with headroom, plus the queue's backlog).
 """
 
 from __future__ import annotations
@@ -46,6 +49,15 @@ def _stop_all(ctx: PolicyContext, *, keep_progress: bool, note: str) -> Reconfig
 class SpotServePolicy:
     """SpotServe: optimizer + KM migration planner + stateful recovery.
 
+    Parameters
+    ----------
+    table : ConfigTable
+        The optimizer's table.
+    name : str
+        Name in the results.
+    stateful : bool
+        Requests keep their committed tokens when their replica vanishes.
+
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -68,7 +80,20 @@ class SpotServePolicy:
     stateful: bool = True
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
-        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.arrival_rate)
+        """The optimizer's config for the target, migrated with the most reuse; in a grace period
+        batches decode until the deadline minus the KV transfer.
+
+        Parameters
+        ----------
+        ctx : PolicyContext
+            The fleet, the deployment and the throughput target now.
+
+        Returns
+        -------
+        Reconfiguration or None
+            ``None`` keeps the current deployment.
+        """
+        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.target)
         if choice is None:
             return _stop_all(ctx, keep_progress=True, note="below the memory floor")
         cfg, cur, deadline, now = choice.config, ctx.current, ctx.deadline, ctx.now
@@ -107,14 +132,36 @@ class SpotServePolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class ReparallelizePolicy:
-    """Stop everything, reload from storage, restart in-flight requests from scratch."""
+    """Stop everything, reload from storage, restart in-flight requests from scratch.
+
+    Parameters
+    ----------
+    table : ConfigTable
+        The optimizer's table.
+    name : str
+        Name in the results.
+    stateful : bool
+        Requests keep their committed tokens when their replica vanishes (no).
+    """
 
     table: ConfigTable
     name: str = "reparallelize"
     stateful: bool = False
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
-        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.arrival_rate)
+        """The optimizer's config, loaded from storage once the old one stops.
+
+        Parameters
+        ----------
+        ctx : PolicyContext
+            The fleet, the deployment and the throughput target now.
+
+        Returns
+        -------
+        Reconfiguration or None
+            ``None`` keeps the current deployment.
+        """
+        choice = self.table.choose(num_devices=len(ctx.usable), arrival_rate=ctx.target)
         if choice is None:
             return _stop_all(ctx, keep_progress=False, note="below the memory floor")
         cfg, cur = choice.config, ctx.current
@@ -132,7 +179,19 @@ class ReparallelizePolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class ReroutePolicy:
-    """Fixed ``shape`` (its ``data`` is ignored); replicas come and go with the fleet."""
+    """Fixed ``shape`` (its ``data`` is ignored); replicas come and go with the fleet.
+
+    Parameters
+    ----------
+    table : ConfigTable
+        The optimizer's table (for load times).
+    shape : LLMConfig
+        The fixed pipeline, tensor, batch and micro-batch values.
+    name : str
+        Name in the results.
+    stateful : bool
+        Requests keep their committed tokens when their replica vanishes (no).
+    """
 
     table: ConfigTable
     shape: LLMConfig
@@ -140,6 +199,18 @@ class ReroutePolicy:
     stateful: bool = False
 
     def decide(self, ctx: PolicyContext) -> Reconfiguration | None:
+        """Keep surviving replicas, add replicas of the shape on free devices.
+
+        Parameters
+        ----------
+        ctx : PolicyContext
+            The fleet, the deployment and the throughput target now.
+
+        Returns
+        -------
+        Reconfiguration or None
+            ``None`` keeps the current deployment.
+        """
         cur, now, size = ctx.current, ctx.now, self.shape.replica_devices
         usable = set(ctx.usable)
         old = cur.replicas if cur is not None else ()
@@ -176,7 +247,24 @@ def on_demand_fleet(spot: AvailabilityTrace, *, start: float, end: float,
                     node_type: NodeType = G4DN_12XLARGE) -> AvailabilityTrace:
     """On-demand nodes for the same load: as many as the spot fleet held on average over
     ``[start, end)`` (rounded up), added at ``add_at`` (default ``start``) and never
-    preempted.
+    preempted; released at the spot trace's ``DONE`` when it has one, so both fleets are
+    billed over the same window.
+
+    Parameters
+    ----------
+    spot : AvailabilityTrace
+        The spot fleet it replaces (its throughput targets are kept).
+    start, end : float
+        The window over which the spot fleet's size is averaged, seconds.
+    add_at : float, optional
+        When the on-demand nodes are acquired (default ``start``).
+    node_type : NodeType
+        Their type.
+
+    Returns
+    -------
+    AvailabilityTrace
+        The on-demand fleet.
 
     Examples
     --------
@@ -186,5 +274,7 @@ def on_demand_fleet(spot: AvailabilityTrace, *, start: float, end: float,
     2
     """
     count = max(1, math.ceil(spot.mean_alive(start, end) - 1e-9))
-    return static_availability(num_nodes=count, start=start if add_at is None else add_at,
-                               node_type=node_type)
+    fleet = static_availability(num_nodes=count, start=start if add_at is None else add_at,
+                                node_type=node_type)
+    return AvailabilityTrace.from_events(fleet.events, nodes=fleet.nodes, targets=spot.targets,
+                                         stop_time=spot.stop_time)

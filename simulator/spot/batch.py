@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.cost.llm import LLMConfig, StagePlan, decode_step_time, prefill_time
+from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.model_spec import ModelSpec
 from alpaserve.spot.hardware import SpotHardware
 
@@ -24,9 +25,27 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Batch:
-    """Requests ``ids`` started at ``start``; ``decode_start`` ends the prefill;
-    ``step_end[k]`` ends decode step ``k + 1``; request ``i`` needs ``remaining[i]`` more
-    tokens after ``committed[i]`` and finishes at ``finish[i]``."""
+    """One static batch on one replica; build it with :func:`build_batch`.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray of int
+        The requests, by index in the workload.
+    start : float
+        When the batch starts, seconds.
+    decode_start : float
+        When the prefill ends, seconds.
+    step_end : numpy.ndarray of float
+        ``step_end[k]``: when decode step ``k + 1`` ends, seconds.
+    committed : numpy.ndarray of int
+        Tokens each request had already generated before this batch.
+    remaining : numpy.ndarray of int
+        Tokens each request still generates in this batch.
+    context : numpy.ndarray of int
+        Tokens in each request's cache at the start (prompt + committed).
+    finish : numpy.ndarray of float
+        When each request finishes, seconds.
+    """
 
     ids: IntArray
     start: float
@@ -39,16 +58,38 @@ class Batch:
 
     @property
     def end(self) -> float:
+        """When the replica is free again: the last request's finish (s)."""
         return float(self.finish.max()) if self.finish.size else self.start
 
     def tokens_done(self, time: float) -> IntArray:
-        """Tokens each request has decoded in this batch by ``time``."""
+        """Tokens each request has decoded in this batch by ``time``.
+
+        Parameters
+        ----------
+        time : float
+            Seconds.
+
+        Returns
+        -------
+        numpy.ndarray of int
+            Per request, at most its ``remaining``.
+        """
         steps = int(np.searchsorted(self.step_end, time, side="right"))
         return np.minimum(self.remaining, steps).astype(np.int64)
 
     def kv_tokens(self, time: float) -> int:
-        """Context tokens cached at ``time`` by requests still generating (0 before the
-        prefill ends)."""
+        """Context tokens cached at ``time`` by requests still generating.
+
+        Parameters
+        ----------
+        time : float
+            Seconds.
+
+        Returns
+        -------
+        int
+            Tokens (0 before the prefill ends).
+        """
         if time < self.decode_start:
             return 0
         live = self.finish > time
@@ -57,10 +98,39 @@ class Batch:
 
 def build_batch(*, model: ModelSpec, hardware: SpotHardware, config: LLMConfig, start: float,
                 ids: IntArray, context: IntArray, committed: IntArray, remaining: IntArray,
-                needs_prefill: npt.NDArray[np.bool_], plan: StagePlan | None = None) -> Batch:
-    """Lay out a batch: ``context[i]`` tokens are in request ``i``'s cache at the start
-    (prompt + committed) once prefilled; ``needs_prefill[i]`` says it must be prefilled.
-    ``plan`` is ``config``'s :func:`~alpaserve.cost.llm.stage_plan`, if precomputed.
+                needs_prefill: npt.NDArray[np.bool_], plan: StagePlan | None = None,
+                profile: LLMProfile | None = None) -> Batch:
+    """Lay out a batch's timeline.
+
+    Parameters
+    ----------
+    model : ModelSpec
+        The decoder.
+    hardware : SpotHardware
+        The replica's hardware (for the analytic latency).
+    config : LLMConfig
+        The replica's config.
+    start : float
+        When the batch starts, seconds.
+    ids : numpy.ndarray of int
+        The requests.
+    context : numpy.ndarray of int
+        Tokens in each request's cache at the start once prefilled (prompt + committed).
+    committed : numpy.ndarray of int
+        Tokens each request had generated before.
+    remaining : numpy.ndarray of int
+        Tokens each still generates.
+    needs_prefill : numpy.ndarray of bool
+        Which requests must be prefilled (their KV cache is not on the replica).
+    plan : StagePlan, optional
+        ``config``'s :func:`~alpaserve.cost.llm.stage_plan`, if precomputed.
+    profile : LLMProfile, optional
+        Measured per-layer latencies to use instead of the analytic model.
+
+    Returns
+    -------
+    Batch
+        The timeline.
 
     Examples
     --------
@@ -74,7 +144,10 @@ def build_batch(*, model: ModelSpec, hardware: SpotHardware, config: LLMConfig, 
     >>> len(b.step_end), bool(b.finish[1] < b.finish[0] == b.end), b.tokens_done(10.0).tolist()
     (3, True, [0, 0])
     """
-    prefill = prefill_time(model, hardware, config, context[needs_prefill], plan=plan)
+    if profile is not None:
+        prefill = profile.prefill_time(config, context[needs_prefill])
+    else:
+        prefill = prefill_time(model, hardware, config, context[needs_prefill], plan=plan)
     decode_start = start + prefill
     longest = int(remaining.max()) if remaining.size else 0
     if longest > 0:
@@ -82,8 +155,10 @@ def build_batch(*, model: ModelSpec, hardware: SpotHardware, config: LLMConfig, 
         active_mask = remaining[None, :] >= k[:, None]
         active = active_mask.sum(axis=1).astype(np.float64)
         ctx = (active_mask * (context[None, :] + k[:, None])).sum(axis=1).astype(np.float64)
-        dt = decode_step_time(model, hardware, config, active=active, context_tokens=ctx,
-                              plan=plan)
+        dt = (profile.decode_step_time(config, active=active, context_tokens=ctx)
+              if profile is not None else
+              decode_step_time(model, hardware, config, active=active, context_tokens=ctx,
+                               plan=plan))
         step_end = decode_start + np.cumsum(np.atleast_1d(dt))
     else:
         step_end = np.empty(0)

@@ -30,10 +30,29 @@ from alpaserve.spot.deployment import Deployment, DeviceKey
 class PolicyContext:
     """What a policy sees when asked to decide.
 
-    ``usable`` are the devices alive and not announced to leave; ``leaving`` maps devices
-    under notice to their removal time; ``deadline`` is the earliest removal among the
-    current deployment's devices (``None`` if none of them leaves). ``kv_tokens[i]`` is the
-    context cached by current replica ``i``'s in-flight batch.
+    Parameters
+    ----------
+    now : float
+        Seconds.
+    reasons : frozenset of str
+        Why the simulator asks: ``add``, ``notice``, ``remove``, ``rate``, ``queue``,
+        ``target``.
+    usable : tuple of DeviceKey
+        Devices alive and not announced to leave.
+    leaving : mapping of DeviceKey to float
+        Devices under notice, to their removal time (s).
+    current : Deployment, optional
+        The deployment serving now.
+    kv_tokens : tuple of int
+        ``kv_tokens[i]``: context tokens cached by current replica ``i``'s in-flight batch.
+    arrival_rate : float
+        Requests/s measured over the simulator's rate window.
+    throughput_target : float, optional
+        Requests/s the optimizer must reach: the trace's or the options' ``required_tpt``,
+        else the measured rate with headroom, plus what drains the queue in time. ``None``:
+        use ``arrival_rate``.
+    queued : int
+        Requests waiting in the queue.
     """
 
     now: float
@@ -43,9 +62,18 @@ class PolicyContext:
     current: Deployment | None = None
     kv_tokens: tuple[int, ...] = ()
     arrival_rate: float = 0.0
+    throughput_target: float | None = None
+    queued: int = 0
+
+    @property
+    def target(self) -> float:
+        """The throughput (requests/s) to plan for: ``throughput_target``, else
+        ``arrival_rate``."""
+        return self.arrival_rate if self.throughput_target is None else self.throughput_target
 
     @property
     def deadline(self) -> float | None:
+        """The earliest removal (s) among the current deployment's devices, or ``None``."""
         if self.current is None:
             return None
         times = [self.leaving[d] for d in self.current.devices if d in self.leaving]
@@ -56,7 +84,26 @@ class PolicyContext:
 class Reconfiguration:
     """A policy's answer; see the module docstring for its semantics.
 
-    ``moved_bytes`` and ``transfer_time`` are reported in the run's metrics.
+    Parameters
+    ----------
+    deployment : Deployment or None
+        The new deployment (``None``: serve nothing).
+    stop_at : float
+        When the old replicas not kept stop, seconds.
+    ready_at : tuple of float
+        When each new replica starts serving, seconds (kept ones: ignored).
+    kept : tuple of (int, int)
+        ``(old, new)`` replicas that serve on without interruption.
+    carry : tuple of int or None
+        ``carry[i]``: the new replica resuming old replica ``i``'s batch with its KV cache.
+    keep_progress : bool
+        Whether batches not carried keep their committed tokens.
+    moved_bytes : float
+        Bytes moved, reported in the metrics.
+    transfer_time : float
+        Seconds of transfers, reported in the metrics.
+    note : str
+        Free text for the record.
     """
 
     deployment: Deployment | None
@@ -84,5 +131,16 @@ class SpotPolicy(Protocol):
     def stateful(self) -> bool: ...
 
     def decide(self, context: PolicyContext) -> Reconfiguration | None:
-        """The reconfiguration to apply now, or ``None`` to keep the current deployment."""
+        """The reconfiguration to apply now.
+
+        Parameters
+        ----------
+        context : PolicyContext
+            The fleet, the deployment and the load now.
+
+        Returns
+        -------
+        Reconfiguration or None
+            ``None`` keeps the current deployment.
+        """
         ...

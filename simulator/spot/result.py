@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,23 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, kw_only=True)
 class ReconfigRecord:
-    """One applied reconfiguration."""
+    """One applied reconfiguration.
+
+    Parameters
+    ----------
+    time : float
+        When it was decided, seconds.
+    reasons : tuple of str
+        Why the simulator asked the policy.
+    config : str
+        Key of the new config (``"none"`` when serving stops).
+    moved_bytes : float
+        Bytes moved.
+    transfer_time : float
+        Seconds of transfers.
+    note : str
+        The policy's note.
+    """
 
     time: float
     reasons: tuple[str, ...]
@@ -27,10 +44,45 @@ class ReconfigRecord:
 class SpotResult:
     """Metrics of one run. Every request is ``finished``, ``dropped`` or ``in_flight``.
 
-    Latencies are over finished requests (NaN when none). ``slo_attainment`` is the share of
-    *all* requests that finished within their SLO (NaN without an SLO). ``lost_tokens`` are
-    decoded tokens thrown away by restarts; ``recomputed_tokens`` are context tokens
-    prefilled again because a KV cache was lost. Costs are dollars of node-hours held.
+    Parameters
+    ----------
+    policy : str
+        The policy's name.
+    num_requests, finished, dropped, in_flight : int
+        Requests in the window, and how each ended (``dropped`` waited longer than
+        ``max_queue_time``; ``in_flight`` were queued or running at the end).
+    unfinished : int
+        ``dropped + in_flight``.
+    latency_mean, latency_p50, latency_p90, latency_p99 : float
+        Seconds over *all* requests, an unfinished one counting from its arrival to the end
+        of the window (a lower bound on its latency). NaN without requests.
+    finished_latency_p99 : float
+        p99 over finished requests only (NaN when none), reported beside it.
+    attainment : float
+        Share of *all* requests that finished within their SLO (NaN without an SLO).
+    tokens_served, prompt_tokens_served : int
+        Output and prompt tokens of finished requests.
+    requests_restarted, restarts : int
+        Requests restarted from scratch at least once, and restarts in all.
+    lost_tokens : int
+        Decoded tokens thrown away by restarts.
+    recomputed_tokens : int
+        Context tokens prefilled again because a KV cache was lost.
+    migrations : int
+        Reconfigurations that moved bytes or took time.
+    moved_bytes : float
+        Bytes moved by them.
+    migration_time : float
+        Seconds of their transfers.
+    cost_spot, cost_on_demand : float
+        Dollars of node-hours held in each market, every node from its acquisition to its
+        release or the end of the window.
+    end_time : float
+        End of the window, seconds.
+    arrival, finish : numpy.ndarray
+        Per-request arrival and finish times (NaN: unfinished).
+    reconfigurations : tuple of ReconfigRecord
+        Every reconfiguration applied.
     """
 
     policy: str
@@ -38,11 +90,13 @@ class SpotResult:
     finished: int
     dropped: int
     in_flight: int
+    unfinished: int
     latency_mean: float
     latency_p50: float
     latency_p90: float
     latency_p99: float
-    slo_attainment: float
+    finished_latency_p99: float
+    attainment: float
     tokens_served: int
     prompt_tokens_served: int
     requests_restarted: int
@@ -61,6 +115,7 @@ class SpotResult:
 
     @property
     def cost(self) -> float:
+        """Dollars of every node held over the window."""
         return self.cost_spot + self.cost_on_demand
 
     @property
@@ -74,20 +129,38 @@ class SpotResult:
         return self.finish - self.arrival
 
     def to_dict(self) -> dict[str, Any]:
-        """Scalar metrics, JSON-friendly."""
+        """Scalar metrics; NaN becomes ``None`` so the dict is strict JSON.
+
+        Returns
+        -------
+        dict
+            Every scalar field, plus ``cost`` and ``cost_per_1k_tokens``.
+        """
         out = {k: getattr(self, k) for k in (
-            "policy", "num_requests", "finished", "dropped", "in_flight", "latency_mean",
-            "latency_p50", "latency_p90", "latency_p99", "slo_attainment", "tokens_served",
+            "policy", "num_requests", "finished", "dropped", "in_flight", "unfinished",
+            "latency_mean", "latency_p50", "latency_p90", "latency_p99",
+            "finished_latency_p99", "attainment", "tokens_served",
             "prompt_tokens_served", "requests_restarted", "restarts", "lost_tokens",
             "recomputed_tokens", "migrations", "moved_bytes", "migration_time", "cost_spot",
             "cost_on_demand", "end_time")}
         out["cost"] = self.cost
         out["cost_per_1k_tokens"] = self.cost_per_1k_tokens
-        return out
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in out.items()}
 
 
 def latency_stats(latency: FloatArray) -> tuple[float, float, float, float]:
     """Mean, p50, p90 and p99 of the finite entries (NaN when there are none).
+
+    Parameters
+    ----------
+    latency : numpy.ndarray of float
+        Seconds; NaN entries are left out.
+
+    Returns
+    -------
+    tuple of float
+        ``(mean, p50, p90, p99)``, seconds (linear-interpolation percentiles).
 
     Examples
     --------

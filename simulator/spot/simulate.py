@@ -3,14 +3,19 @@
 Requests (``prompt_tokens``, ``output_tokens``) arrive per the workload and wait in one FIFO
 queue; each data-parallel replica serves static batches (:mod:`simulator.spot.batch`).
 The availability trace adds nodes, announces removals ``grace_period`` seconds early
-(*notice*), and removes them. After every change of the fleet, and when the arrival rate
-estimated over ``rate_window`` moves by more than ``rate_change`` (relative), the simulator
-asks the policy (:class:`simulator.spot.policy.SpotPolicy`) for a reconfiguration; while one
-is in progress, further requests to re-plan wait until it completes. A device that is removed
-under a running batch loses its KV cache: the batch's requests keep their committed tokens
-when ``policy.stateful``, else restart.
+(*notice*), and removes them; its ``DONE`` ends the run. After every change of the fleet or
+of the trace's throughput target (``required_tpt``), when the target moves by more than
+``rate_change`` (relative), and when the queue keeps growing, the simulator asks the policy
+(:class:`simulator.spot.policy.SpotPolicy`) for a reconfiguration; while one is in progress,
+further requests to re-plan wait until it completes. The target is ``required_tpt`` (the
+options', else the trace's), else the rate measured over ``rate_window`` times
+``1 + headroom``; the queue's backlog over ``backlog_horizon`` is added to it. A device that
+is removed under a running batch loses its KV cache: the batch's requests keep their
+committed tokens when ``policy.stateful``, else restart.
 
-At ``end_time`` requests that have not finished are reported in flight; none is lost.
+At ``end_time`` requests that have not finished are reported as unfinished (in flight or
+dropped); their latency counts up to ``end_time`` in the percentiles (a lower bound), so a
+policy cannot look faster by leaving more requests unfinished.
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ import heapq
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
 
 from alpaserve.cost.llm import LLMConfig, StagePlan, stage_plan
+from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.errors import SimulationError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.spot.deployment import Deployment, DeviceKey
@@ -41,7 +47,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["SpotOptions", "simulate_spot"]
 
 # Event priorities at equal times: the fleet changes first, re-planning after them.
-_REMOVE, _NOTICE, _ADD, _STOP, _READY, _DONE, _REPLAN, _RATE = range(8)
+_REMOVE, _NOTICE, _ADD, _TARGET, _STOP, _READY, _DONE, _REPLAN, _RATE = range(9)
 
 
 @dataclass(eq=False)
@@ -59,8 +65,11 @@ class _Replica:
 
 class _Engine:
     def __init__(self, workload: Workload, trace: AvailabilityTrace, policy: SpotPolicy,
-                 model: ModelSpec, hardware: SpotHardware, options: SpotOptions) -> None:
-        self.w, self.trace, self.policy = workload, trace, policy
+                 model: ModelSpec, hardware: SpotHardware, options: SpotOptions,
+                 profile: LLMProfile | None) -> None:
+        self.w, self.trace, self.policy, self.profile = workload, trace, policy, profile
+        self.trace_target: float | None = None
+        self.last_queue = 0
         self.model, self.hw, self.opt = model, hardware, options
         n = len(workload)
         if workload.prompt_tokens is None or workload.output_tokens is None:
@@ -86,14 +95,19 @@ class _Engine:
         self.busy_until = -math.inf
         self.reasons: set[str] = set()
         self.replan_at: float | None = None
-        self.last_rate: float | None = None
+        self.last_target: float | None = None
         self.records: list[ReconfigRecord] = []
         self.plans: dict[LLMConfig, StagePlan] = {}
         last = float(workload.arrival[-1]) if n else 0.0
-        self.end = (options.end_time if options.end_time is not None
-                    else max(last, trace.end_time) + options.drain)
+        if options.end_time is not None:
+            self.end = options.end_time
+        elif trace.stop_time is not None:
+            self.end = trace.stop_time
+        else:
+            self.end = max(last, trace.end_time) + options.drain
         if n and last > self.end:
-            raise SimulationError(f"end_time={self.end} precedes the last arrival at {last}")
+            raise SimulationError(f"the last arrival at {last}s comes after the end of the run "
+                                  f"({self.end}s); keep only the requests inside the window")
 
     # ------------------------------------------------------------------ events
     def push(self, time: float, kind: int, payload: object = None) -> None:
@@ -114,7 +128,10 @@ class _Engine:
 
     def run(self) -> SpotResult:
         added: dict[str, float] = {}
+        stop = self.trace.stop_time
         for ev in self.trace.events:
+            if stop is not None and ev.kind == "remove" and ev.time >= stop:
+                continue  # DONE ends the run; it is not a preemption (no notice)
             if ev.kind == "add":
                 added[ev.node] = ev.time
                 self.push(ev.time, _ADD, ev.node)
@@ -122,10 +139,13 @@ class _Engine:
                 notice = max(ev.time - self.opt.grace_period, added[ev.node])
                 self.push(notice, _NOTICE, (ev.node, ev.time))
                 self.push(ev.time, _REMOVE, ev.node)
+        for t, value in self.trace.targets:
+            self.push(t, _TARGET, value)
         if self.opt.rate_change > 0:
             self.push(self.opt.rate_check_interval, _RATE)
         arrivals, ptr, n = self.w.arrival, 0, len(self.w)
         handlers = {_REMOVE: self.on_remove, _NOTICE: self.on_notice, _ADD: self.on_add,
+                    _TARGET: self.on_target,
                     _STOP: self.on_stop, _READY: self.on_ready, _DONE: self.on_done,
                     _REPLAN: self.on_replan, _RATE: self.on_rate}
         while True:
@@ -195,11 +215,26 @@ class _Engine:
             replica.batch = None
             self.dispatch(now)
 
+    def on_target(self, now: float, value: object) -> None:
+        self.trace_target = float(cast(float, value))
+        if self.opt.required_tpt is None:
+            self.request_replan(now, "target")
+
+    def target(self, now: float, rate: float) -> float:
+        """Requests/s to plan for (module docstring)."""
+        base = self.opt.required_tpt or self.trace_target or rate * (1.0 + self.opt.headroom)
+        return base + len(self.queue) / self.opt.backlog_horizon
+
     def on_rate(self, now: float, _: object) -> None:
-        rate = self.rate(now)
-        last = self.last_rate
-        if last is not None and (abs(rate - last) > self.opt.rate_change * max(last, 1e-12)):
+        target = self.target(now, self.rate(now))
+        last = self.last_target
+        if last is not None and abs(target - last) > self.opt.rate_change * max(last, 1e-12):
             self.request_replan(now, "rate")
+        queued = len(self.queue)
+        per_round = sum(r.config.batch for r in self.replicas)
+        if queued - self.last_queue >= self.opt.queue_growth and queued > per_round:
+            self.request_replan(now, "queue")
+        self.last_queue = queued
         self.push(now + self.opt.rate_check_interval, _RATE)
 
     # ------------------------------------------------------------------ batches
@@ -247,7 +282,8 @@ class _Engine:
                                 start=now, ids=ids, context=ctx,
                                 committed=self.committed[ids].copy(),
                                 remaining=self.output[ids] - self.committed[ids],
-                                needs_prefill=~self.kv_valid[ids], plan=self.plan(r.config))
+                                needs_prefill=~self.kv_valid[ids], plan=self.plan(r.config),
+                                profile=self.profile)
             r.batch = batch
             self.push(batch.end, _DONE, (r, batch))
 
@@ -285,10 +321,12 @@ class _Engine:
                        if (n, g) not in self.leaving)
         kv = tuple(self.kv_of(r, now) for r in self.replicas)
         rate = self.rate(now)
+        target = self.target(now, rate)
         ctx = PolicyContext(now=now, reasons=reasons, usable=usable, leaving=dict(self.leaving),
-                            current=self.deployment, kv_tokens=kv, arrival_rate=rate)
+                            current=self.deployment, kv_tokens=kv, arrival_rate=rate,
+                            throughput_target=target, queued=len(self.queue))
         decision = self.policy.decide(ctx)
-        self.last_rate = rate
+        self.last_target = target
         if decision is not None:
             self.apply(decision, ctx)
         self.dispatch(now)
@@ -316,6 +354,8 @@ class _Engine:
             if bad:
                 raise SimulationError(f"policy {self.policy.name!r} placed replicas on "
                                       f"devices that are not usable: {sorted(bad)[:4]}")
+        if self.opt.warm_start and not self.records and self.deployment is None:
+            d = replace(d, ready_at=(now,) * len(d.ready_at))  # serving before the trace
         stop = max(now, d.stop_at)
         reps: list[_Replica] = []
         layout = [(new.config, rep) for rep in new.replicas] if new is not None else []
@@ -379,7 +419,9 @@ class _Engine:
         finished = np.isfinite(self.finish)
         n = len(self.w)
         lat = self.finish - self.w.arrival
-        mean, p50, p90, p99 = latency_stats(lat)
+        # Unfinished requests count up to the end of the window (a lower bound).
+        mean, p50, p90, p99 = latency_stats(np.where(finished, lat, self.end - self.w.arrival))
+        done_p99 = latency_stats(lat)[3]
         slo = (np.full(n, self.opt.slo) if self.opt.slo is not None
                else self.w.slo if self.w.slo is not None else None)
         attain = (float(np.mean(finished & (lat <= slo))) if slo is not None and n
@@ -389,8 +431,10 @@ class _Engine:
         return SpotResult(
             policy=self.policy.name, num_requests=n, finished=int(finished.sum()),
             dropped=int(self.dropped.sum()), in_flight=in_flight,
+            unfinished=n - int(finished.sum()),
             latency_mean=mean, latency_p50=p50, latency_p90=p90, latency_p99=p99,
-            slo_attainment=attain, tokens_served=int(self.output[finished].sum()),
+            finished_latency_p99=done_p99, attainment=attain,
+            tokens_served=int(self.output[finished].sum()),
             prompt_tokens_served=int(self.prompt[finished].sum()),
             requests_restarted=int((self.restarts > 0).sum()),
             restarts=int(self.restarts.sum()), lost_tokens=self.lost_tokens,
@@ -404,9 +448,41 @@ class _Engine:
 
 def simulate_spot(*, workload: Workload, trace: AvailabilityTrace, policy: SpotPolicy,
                   model: ModelSpec, hardware: SpotHardware,
-                  options: SpotOptions | None = None) -> SpotResult:
+                  options: SpotOptions | None = None,
+                  profile: LLMProfile | None = None) -> SpotResult:
     """Serve ``workload`` with ``model`` on the fleet of ``trace``, reconfigured by ``policy``.
 
     See ``tests/test_spot.py`` and ``placement.spot.policies`` for complete examples.
+
+    Parameters
+    ----------
+    workload : Workload
+        Requests with ``prompt_tokens`` and ``output_tokens``, all arriving by the end of
+        the window.
+    trace : AvailabilityTrace
+        The fleet's nodes over time, with throughput targets and ``DONE``.
+    policy : SpotPolicy
+        Decides every reconfiguration.
+    model : ModelSpec
+        The decoder served.
+    hardware : SpotHardware
+        The nodes' hardware (and the analytic latency model without ``profile``).
+    options : SpotOptions, optional
+        Simulation options (defaults of :class:`SpotOptions`).
+    profile : LLMProfile, optional
+        Measured per-layer latencies for the batches' prefill and decode times.
+
+    Returns
+    -------
+    SpotResult
+        Latencies (over all requests, unfinished ones up to the end), attainment, work
+        lost, migrations and the dollars of the nodes held over the window.
+
+    Raises
+    ------
+    SimulationError
+        Missing token columns, an arrival after the end of the window, or an invalid
+        reconfiguration from ``policy``.
     """
-    return _Engine(workload, trace, policy, model, hardware, options or SpotOptions()).run()
+    return _Engine(workload, trace, policy, model, hardware, options or SpotOptions(),
+                   profile).run()
