@@ -46,27 +46,6 @@ def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
     WorkloadError
         A non-positive ``rate`` or ``cv``, or ``end <= start``.
 
-    Parameters
-    ----------
-    rate : float
-        Mean arrival rate in requests per second; positive and finite.
-    cv : float
-        Coefficient of variation of the inter-arrival times; positive and finite.
-    start, end : float
-        The span in seconds; ``end`` must exceed ``start``.
-    rng : numpy.random.Generator
-        Source of randomness.
-
-    Returns
-    -------
-    numpy.ndarray
-        Sorted float64 arrival times in seconds, all in ``[start, end)``.
-
-    Raises
-    ------
-    WorkloadError
-        If ``rate`` or ``cv`` is not positive and finite, or ``end <= start``.
-
     Examples
     --------
     >>> a = gamma_arrivals(rate=10.0, cv=2.0, start=0.0, end=1000.0, seed=0)
@@ -123,32 +102,6 @@ def llm_workload(*, arrivals: npt.ArrayLike, seed: SeedLike, model: str,
     ------
     WorkloadError
         Empty or non-positive token pairs, or ``max_context < 2``.
-
-    Parameters
-    ----------
-    arrivals : array_like of float
-        Arrival times in seconds, one request each.
-    rng : numpy.random.Generator
-        Draws, per request, a row of ``token_pairs`` uniformly at random.
-    model : str
-        The model every request targets.
-    token_pairs : sequence of (int, int) or array_like
-        Non-empty rows of ``(prompt_tokens, output_tokens)``, each at least 1.
-    max_context : int, optional
-        Context window in tokens (at least 2): outputs are capped at half of it and
-        prompts shortened so prompt + output fits (the number clipped is logged).
-    slo : float, optional
-        Latency objective in seconds stored on every request; None leaves it unset.
-
-    Returns
-    -------
-    Workload
-        The requests, with ``prompt_tokens`` and ``output_tokens`` columns.
-
-    Raises
-    ------
-    WorkloadError
-        If ``token_pairs`` is empty or has a count below 1, or ``max_context < 2``.
 
     Examples
     --------

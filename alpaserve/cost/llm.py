@@ -348,30 +348,6 @@ def prefill_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig,
     SpecError
         ``model`` is not a decoder, or ``config`` cannot run it.
 
-    Parameters
-    ----------
-    model : ModelSpec
-        A decoder (``gpt``) model.
-    hw : SpotHardware
-        The device and its links.
-    config : LLMConfig
-        The parallel config and batch.
-    prompt_lengths : sequence of int or array_like
-        Prompt tokens of each request in the batch.
-    plan : StagePlan, optional
-        Precomputed stages of ``model`` under ``config``'s pipeline and tensor degrees.
-
-    Returns
-    -------
-    float
-        Seconds to prefill the batch through the pipeline.
-
-    Raises
-    ------
-    SpecError
-        If ``model`` is not a decoder, the config cannot run it, or ``plan`` is for another
-        model or shape.
-
     Examples
     --------
     >>> from alpaserve.model_spec import model_preset
@@ -425,32 +401,6 @@ def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
     -------
     float or numpy.ndarray
         Seconds, shaped like the arguments.
-
-    Parameters
-    ----------
-    model : ModelSpec
-        A decoder (``gpt``) model.
-    hw : SpotHardware
-        The device and its links.
-    config : LLMConfig
-        The parallel config and batch.
-    active : float or numpy.ndarray
-        Requests decoding in the step.
-    context_tokens : float or numpy.ndarray
-        Total context tokens (prompt plus generated) of those requests.
-    plan : StagePlan, optional
-        Precomputed stages of ``model`` under ``config``'s pipeline and tensor degrees.
-
-    Returns
-    -------
-    float or numpy.ndarray
-        Seconds per step; an array when an argument is one.
-
-    Raises
-    ------
-    SpecError
-        If ``model`` is not a decoder, the config cannot run it, or ``plan`` is for another
-        model or shape.
 
     Examples
     --------
@@ -517,7 +467,7 @@ def request_latency(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
     >>> cfg = LLMConfig(data=1, pipeline=1, tensor=4, batch=1)
     >>> lat = request_latency(model_preset("gpt-20b"), g4dn_hardware(), cfg,
     ...                       prompt_tokens=512, output_tokens=128)
-    >>> 4.0 < lat < 7.0
+    >>> 10.0 < lat < 14.0  # the measured T4 profile gives 12.45 s
     True
     """
     b = config.batch if batch is None else batch
