@@ -29,8 +29,8 @@ from alpaserve.cli._workload_args import SLO_SCALE_DEFAULT, add_workload_flags, 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="bert-1.3b:8",
-                        help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4 "
-                             "(%(default)s)")
+                        help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4; "
+                             "a PRESET may be a ModelSpec JSON file (%(default)s)")
     parser.add_argument("--devices", type=int, default=8, help="number of devices (8)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (%(default)s)")
     parser.add_argument("--devices-per-node", type=int, default=8,
@@ -53,11 +53,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cluster_spec import homogeneous_cluster
-    from alpaserve.model_spec import model_copies
     from placement import ClockworkOptions, SearchOptions, plan
     from workloads.mixes import MixSpec
 
-    models = model_copies(args.models)
+    models = parse_models(args.models)
     names = tuple(m.name for m in models)
     cluster = homogeneous_cluster(args.devices, args.device,
                                   devices_per_node=args.devices_per_node)
@@ -105,3 +104,41 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote the plan file {args.out} (simulate it: alpaserve simulate {args.out})")
     return 0
 
+
+def parse_models(text: str) -> list[Any]:
+    """Copies of presets or of ModelSpec JSON files: ``"bert-1.3b:8,tiny.json:2"``.
+
+    Copy ``i`` of a file's model ``m`` is named ``m#i``, as for presets.
+
+    Examples
+    --------
+    >>> [m.name for m in parse_models("bert-1.3b:2")]
+    ['bert-1.3b#0', 'bert-1.3b#1']
+    """
+    import json
+    from pathlib import Path
+
+    from alpaserve.errors import SpecError
+    from alpaserve.model_spec import ModelSpec, model_copies
+
+    models = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, count = part.rpartition(":") if ":" in part else (part, "", "")
+        if not name.lower().endswith(".json"):
+            models += model_copies(part)
+            continue
+        try:
+            base = ModelSpec.from_dict(json.loads(Path(name).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise SpecError(f"cannot read model file {name!r}: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"model file {name!r} is not valid JSON: {exc}") from exc
+        if not count.isdigit() and count:
+            raise SpecError(f"model count in {part!r} is not an integer")
+        copies = int(count) if count else 1
+        if copies < 1:
+            raise SpecError(f"model count in {part!r} must be positive")
+        models += [base.renamed(f"{base.name}#{i}") for i in range(copies)]
+    if not models:
+        raise SpecError(f"no models in {text!r}")
+    return models
