@@ -8,8 +8,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 
@@ -93,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
         write_rows(rows, args.out)
     if args.json:
-        json.dump(rows, sys.stdout, indent=2, default=float)
-        print()
+        from alpaserve.cli._output import print_json
+
+        print_json(rows, args)
         return 0
     print(f"{len(workload)} requests at {args.rate}/s on {args.trace} "
           f"({len(trace.nodes)} nodes, max {trace.max_alive} alive), model {model.name}")
