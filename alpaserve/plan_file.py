@@ -215,13 +215,15 @@ def load_plan_file(path: str | os.PathLike[str]) -> PlanFile:
 
     Examples
     --------
-    >>> load_plan_file("no-such-plan.json")
-    Traceback (most recent call last):
-    ...
-    alpaserve.errors.SpecError: cannot read placement or plan file 'no-such-plan.json': No such file or directory
+    >>> try:
+    ...     load_plan_file("no-such-plan.json")
+    ... except SpecError as exc:
+    ...     print(exc)
+    cannot read placement or plan file 'no-such-plan.json': No such file or directory
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise SpecError(f"cannot read placement or plan file {str(path)!r}: {exc.strerror}") from exc
+        raise SpecError(f"cannot read placement or plan file {str(path)!r}: "
+                        f"{exc.strerror}") from exc
     return parse_plan_file(text, path=str(path))
