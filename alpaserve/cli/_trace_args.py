@@ -102,9 +102,15 @@ class TraceSpec:
             raise SpecError(f"--rate-scale must be positive, got {self.rate_scale!r}")
         if not 0 < self.train_fraction < 1:
             raise SpecError(f"--train-fraction must be in (0, 1), got {self.train_fraction!r}")
+        if self.map not in (*MAP_POLICIES, "explicit"):
+            raise SpecError(f"--map must be one of {list(MAP_POLICIES)}, got {self.map!r}")
         if self.map_file is not None and self.map not in ("auto", "explicit"):
             raise SpecError(f"--map-file is an explicit mapping; it cannot go with --map "
                             f"{self.map}")
+        if self.map_file is not None:
+            object.__setattr__(self, "map", "explicit")
+        elif self.map == "explicit":
+            raise SpecError("an explicit mapping needs --map-file")
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "trace", **asdict(self)}
@@ -143,8 +149,6 @@ def spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None)
             values["format" if dest == "trace_format" else dest] = given
     if getattr(args, "seed", None) is not None:
         values["seed"] = args.seed
-    if values.get("map_file") is not None and values.get("map", "auto") == "auto":
-        values["map"] = "explicit"
     return TraceSpec.from_dict(values)
 
 
