@@ -135,24 +135,25 @@ def machine_stdout(args: argparse.Namespace) -> Iterator[None]:
         yield
         return
     real = sys.stdout
-    saved_fd: int | None = None
-    try:
-        fd = real.fileno()
-    except (AttributeError, OSError, ValueError):  # captured (e.g. by pytest): no real fd
-        fd = -1
     real.flush()
-    if fd == 1:
-        saved_fd = os.dup(1)
-        os.dup2(sys.stderr.fileno(), 1)
-        args._json_stream = os.fdopen(saved_fd, "w", encoding="utf-8", closefd=False)
-    else:
-        args._json_stream = real
+    try:
+        real_is_fd1 = real.fileno() == 1
+    except (AttributeError, OSError, ValueError):  # captured in memory (e.g. by pytest)
+        real_is_fd1 = False
+    try:  # C code (HiGHS) writes to fd 1 directly: point it at stderr for the run
+        saved_fd: int | None = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:
+        saved_fd = None
+    stream = os.fdopen(saved_fd, "w", encoding="utf-8", closefd=False) \
+        if real_is_fd1 and saved_fd is not None else real
+    args._json_stream = stream
     sys.stdout = sys.stderr
     try:
         yield
     finally:
         sys.stdout = real
-        args._json_stream.flush()
+        stream.flush()
         if saved_fd is not None:
             sys.stderr.flush()
             os.dup2(saved_fd, 1)

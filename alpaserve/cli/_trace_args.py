@@ -149,6 +149,8 @@ def spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None)
             values["format" if dest == "trace_format" else dest] = given
     if getattr(args, "seed", None) is not None:
         values["seed"] = args.seed
+    if args.map is not None and args.map_file is None:  # a new policy drops the plan's table
+        values["map_file"] = None
     return TraceSpec.from_dict(values)
 
 

@@ -36,6 +36,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
                         help="AlpaServe-compatible overheads and dispatch")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="write SLO attainment over time (and the arrival rate) here")
+    parser.add_argument("--plot-window", type=float, default=60.0, metavar="S",
+                        help="window of --plot, seconds (default: %(default)s)")
     parser.add_argument("--per-request", metavar="FILE",
                         help="write the per-request table here (.csv, .parquet or .json)")
     add_workload_flags(parser, from_plan=True)
@@ -102,6 +106,13 @@ def run(args: argparse.Namespace) -> int:
                            f"{len(workload)} requests on {len(placement.groups)} groups, "
                            f"throughput {result.throughput:.3g} req/s, engine {args.engine}",
          extra={"workload": source, "models_without_replica": unplaced})
+    if args.plot:
+        from alpaserve.plots import plot_attainment_over_time
+
+        fig = plot_attainment_over_time(result.arrival, result.good, window_s=args.plot_window,
+                                        label=f"{args.placement.name} ({args.engine})")
+        fig.savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")  # to stderr under --json (machine_stdout)
     if args.per_request:
         from alpaserve.cli._output import write_rows
 
