@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         rows.append({"model": name, "requests": result.requests_per_model.get(name, 0),
                      "attainment": result.attainment_per_model.get(name, float("nan")),
                      "slo_ms": 1e3 * slo[name]})
-    emit(rows, args, title=f"workload: {source['description']}\n"
+    emit(rows, args, columns=("model", "requests", "attainment", "served", "dropped",
+                              "unserved", "p50_ms", "p99_ms", "slo_ms"), title=f"workload: {source['description']}\n"
                            f"{len(workload)} requests on {len(placement.groups)} groups, "
                            f"throughput {result.throughput:.3g} req/s, engine {args.engine}",
          extra={"workload": source, "models_without_replica": unplaced})
