@@ -102,10 +102,11 @@ def run(args: argparse.Namespace) -> int:
         rows.append({"model": name, "requests": result.requests_per_model.get(name, 0),
                      "attainment": result.attainment_per_model.get(name, float("nan")),
                      "slo_ms": 1e3 * slo[name]})
-    emit(rows, args, columns=("model", "requests", "attainment", "served", "dropped",
-                              "unserved", "p50_ms", "p99_ms", "slo_ms"), title=f"workload: {source['description']}\n"
-                           f"{len(workload)} requests on {len(placement.groups)} groups, "
-                           f"throughput {result.throughput:.3g} req/s, engine {args.engine}",
+    title = (f"workload: {source['description']}\n{len(workload)} requests on "
+             f"{len(placement.groups)} groups, throughput {result.throughput:.3g} req/s, "
+             f"engine {args.engine}")
+    emit(rows, args, title=title, columns=("model", "requests", "attainment", "served",
+                                           "dropped", "unserved", "p50_ms", "p99_ms", "slo_ms"),
          extra={"workload": source, "models_without_replica": unplaced})
     if args.plot:
         from alpaserve.plots import plot_attainment_over_time
