@@ -270,3 +270,45 @@ def test_solver_banners_stay_off_stdout(tmp_path: Path) -> None:
     data = strict_loads(proc.stdout)
     assert isinstance(data, dict)
     assert data["model"] == "bert-1.3b"
+
+
+JSON_COMMANDS = {
+    "costs": ["costs", "--models", "bert-1.3b"],
+    "configs": ["configs", "bert-1.3b", "--devices", "2", "--batch-sizes", "1"],
+    "demo": ["demo", "--num-models", "2", "--devices", "2", "--duration", "10"],
+    "trace": ["trace", "llm.csv"],
+    "spot": ["spot", "--trace", "g4dn.csv", "--model", "gpt-1.3b", "--rate", "0.5",
+             "--duration", "600", "--policy", "spotserve", "--slo", "5",
+             "--prompt-tokens", "128", "--output-tokens", "16"],
+    "modelless": ["modelless", "--load", "flat", "--duration", "60"],
+    "sweep": ["sweep", "--models", "bert-1.3b:2", "--rate", "4", "--duration", "10",
+              "--devices", "1", "--policies", "sr", "--no-progress", "--out", "r.csv"],
+    "profile": ["profile", "tiny.json", "--cpu-devices", "8", "--repeats", "2"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(JSON_COMMANDS))
+def test_every_command_prints_strict_json_alone(name: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALPASERVE_CACHE_DIR", str(tmp_path / "cache"))
+    write_user_files(tmp_path)
+    write_azure_llm(tmp_path / "llm.csv", n=100)
+    assert run_line(shlex.join(["alpaserve", *JSON_COMMANDS[name], "--json"])) == 0
+    strict_loads(capsys.readouterr().out)  # the whole of stdout is one JSON document
+
+
+def test_simulate_warns_about_what_it_cannot_replay_as_planned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    trace = write_generic(tmp_path / "t.csv", n=120, functions=2)
+    assert main(["plan", "--models", "bert-1.3b:2", "--devices", "2", "--trace", "t.csv",
+                 "--policy", "clockwork++", "--window", "5", "--out", "plan.json"]) == 0
+    assert "the later part [11.9, 23.8] s of the trace" in capsys.readouterr().out
+    trace.write_text(trace.read_text() + "30.0,fn0\n")
+    assert main(["simulate", "plan.json"]) == 0
+    err = capsys.readouterr().err
+    assert "holds a time-varying plan" in err
+    assert "t.csv changed since the plan was made" in err

@@ -4,6 +4,7 @@ defaults, so that simulating a plan evaluates the workload it was planned for)."
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -120,6 +121,12 @@ def resolve_workload(args: argparse.Namespace, plan_file: Any, names: tuple[str,
         spec = spec_from_args(args, planned if own else None)
         order = tuple(planned.get("model_names") or ()) if own else ()
         targets = order if sorted(order) == sorted(names) else names
+        if own and planned.get("sha256"):
+            from alpaserve.plan_file import file_sha256
+
+            if file_sha256(spec.path) != planned["sha256"]:
+                print(f"warning: {spec.path} changed since the plan was made (its SHA-256 "
+                      "differs); replaying the file as it is now", file=sys.stderr)
         parts = load_trace(spec, targets)
         part = args.part or ("test" if own else "all")
         report = {**parts.report, "part": part, "replays_plan": own,

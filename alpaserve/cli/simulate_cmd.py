@@ -82,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     workload, source = resolve_workload(args, plan_file, tuple(names))
     slo = slo_per_model(placement.models, placement.cluster.device, args, plan_file.slo)
     unplaced = sorted(set(placement.models) - placement.hosted_models)
+    if plan_file.summary.get("schedule"):
+        print(f"warning: {args.placement} holds a time-varying plan "
+              f"({len(plan_file.summary['schedule'])} windows); simulating the placement of "
+              "its first window", file=sys.stderr)
     if unplaced:
         print(f"warning: {len(unplaced)} model(s) have no replica and miss every SLO: "
               f"{', '.join(unplaced[:8])}", file=sys.stderr)
