@@ -234,7 +234,7 @@ def test_plan_takes_workers_and_the_old_jobs_flag(tmp_path: Path,
             "--policy", "sr", "--json"]
     assert main([*base, "--workers", "1"]) == 0
     assert main([*base, "--jobs", "1"]) == 0
-    capsys.readouterr()
+    assert "--jobs is deprecated; use --workers" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["plan", "--help"])
     helptext = capsys.readouterr().out

@@ -27,6 +27,15 @@ from alpaserve.cli._trace_args import add_trace_flags, check_flag_kinds, describ
 from alpaserve.cli._workload_args import SLO_SCALE_DEFAULT, add_workload_flags, mix_spec
 
 
+class _DeprecatedJobs(argparse.Action):
+    """``--jobs N``: the old name of ``--workers`` (one flag name per concept)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print("alpaserve plan: warning: --jobs is deprecated; use --workers", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="bert-1.3b:8",
                         help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4; "
@@ -41,7 +50,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="Clockwork++ window in seconds (%(default)s)")
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes of the search (%(default)s)")
-    parser.add_argument("--jobs", type=int, dest="workers", help=argparse.SUPPRESS)
+    parser.add_argument("--jobs", type=int, dest="workers", action=_DeprecatedJobs,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: on when stderr is a terminal)")
     parser.add_argument("--out", default=None,
