@@ -312,3 +312,37 @@ def test_simulate_warns_about_what_it_cannot_replay_as_planned(
     err = capsys.readouterr().err
     assert "holds a time-varying plan" in err
     assert "t.csv changed since the plan was made" in err
+
+
+def test_simulate_chooses_the_part_of_a_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_azure_llm(tmp_path / "a.csv", n=300, rate=30.0, seed=1)
+    write_azure_llm(tmp_path / "b.csv", n=200, rate=30.0, seed=2)
+    assert main(["plan", "--models", "bert-1.3b:3", "--devices", "2", "--trace", "a.csv",
+                 "--map", "power-law", "--seed", "3", "--policy", "sr", "--out", "p.json",
+                 "--json"]) == 0
+    planned = strict_loads(capsys.readouterr().out)
+    assert isinstance(planned, dict)
+
+    def replay(*flags: str) -> dict:
+        assert main(["simulate", "p.json", *flags, "--json"]) == 0
+        data = strict_loads(capsys.readouterr().out)
+        assert isinstance(data, dict)
+        return data
+
+    train = replay("--part", "train")
+    assert train["rows"][0]["requests"] == planned["workload"]["train_requests"]
+    assert train["workload"]["map"] == "power-law"
+    assert train["workload"]["seed"] == 3
+    other = replay("--trace", "b.csv")
+    assert (other["workload"]["part"], other["rows"][0]["requests"]) == ("all", 200)
+    assert "(not the plan's trace)" in other["workload"]["description"]
+    faster = replay("--rate-scale", "2", "--part", "all")
+    assert faster["rows"][0]["requests"] == 300
+    assert faster["workload"]["test_span"][1] == pytest.approx(
+        planned["workload"]["test_span"][1] / 2)
+    assert main(["simulate", "p.json", "--part", "test", "--trace-format", "csv"]) == 2
+    err = capsys.readouterr().err  # an Azure LLM file read as a generic CSV: one line
+    assert err.count("\n") == 1
+    assert "a.csv" in err
