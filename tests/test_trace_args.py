@@ -125,3 +125,18 @@ def test_flags_fill_from_a_plan_and_kinds_do_not_mix() -> None:
     mix = argparse.Namespace(rate=3.0, cv=None, zipf=1.0, duration=None)
     with pytest.raises(SpecError, match="--rate, --zipf: flags of a synthetic workload"):
         check_flag_kinds(mix, trace=True)
+
+
+def test_times_count_from_the_first_request_and_saved_workloads_read(tmp_path: Path) -> None:
+    late = tmp_path / "late.csv"
+    late.write_text("arrival_s,model\n" + "".join(f"{100 + i},a\n" for i in range(20)))
+    parts = load_trace(TraceSpec(path=str(late), start=5.0, end=15.0), NAMES)
+    assert parts.workload.arrival.tolist() == [float(i) for i in range(10)]
+    assert parts.report["mapping_used"] == "identity"
+    from workloads.workload import Workload
+
+    saved = tmp_path / "w.npz"
+    Workload.from_arrays(arrival=np.arange(10.0) + 3, model=["a", "b"] * 5).save(saved)
+    whole = load_trace(TraceSpec(path=str(saved)), NAMES)
+    assert (whole.report["format"], len(whole.workload)) == ("saved", 10)
+    assert whole.workload.arrival[0] == 0.0

@@ -29,7 +29,7 @@ from typing import Any
 
 from alpaserve.errors import SpecError
 
-TRACE_FORMATS = ("auto", "azure-llm", "azure-2019", "azure-2021", "csv")
+TRACE_FORMATS = ("auto", "azure-llm", "azure-2019", "azure-2021", "csv", "saved")
 MAP_POLICIES = ("auto", "by-function", "popularity", "round-robin", "power-law",
                 "prompt-buckets")
 # Flags that only make sense for one kind of workload (dest, flag).
@@ -43,8 +43,8 @@ def add_trace_flags(parser: argparse.ArgumentParser, *, simulate: bool = False) 
     """The trace flags; every default is None so that a plan file's values can fill in."""
     g = parser.add_argument_group("trace workload (instead of a synthetic mix)")
     g.add_argument("--trace", metavar="FILE",
-                   help="a trace file: Azure LLM 2023/2024, Azure Functions 2019/2021 or a "
-                        "generic CSV (arrival_s,model,...)")
+                   help="a trace file: Azure LLM 2023/2024, Azure Functions 2019/2021, a "
+                        "generic CSV (arrival_s,model,...) or a saved workload (.npz, .parquet)")
     g.add_argument("--trace-format", choices=TRACE_FORMATS, default=None,
                    help="the trace's format (default: detect from the header)")
     g.add_argument("--start", type=float, default=None, metavar="S",
@@ -207,8 +207,11 @@ def _read(spec: TraceSpec, names: tuple[str, ...]) -> tuple[Any, str, int]:
 
     path = Path(spec.path)
     fmt = detect_format(path) if spec.format == "auto" else spec.format
-    if fmt == "saved":
-        raise SpecError(f"{spec.path!r} is a saved workload, not a trace; give a trace file")
+    if fmt == "saved":  # a workload saved by alpaserve (.npz or .parquet): its own models
+        from workloads.storage import load_workload
+
+        saved = load_workload(path)
+        return saved, fmt, len(saved)
     if fmt in ("azure-2019", "azure-2021"):
         if spec.map in ("explicit", "prompt-buckets"):
             raise SpecError(f"--map {spec.map} needs a trace that names its functions per "
@@ -247,12 +250,15 @@ def load_trace(spec: TraceSpec, model_names: tuple[str, ...]) -> TraceParts:
     from workloads.rescale import scale_time
 
     raw, fmt, rows = _read(spec, model_names)
-    end = spec.end if spec.end is not None else \
-        (math.nextafter(float(raw.arrival[-1]), math.inf) if len(raw) else spec.start + 1.0)
+    # times count from the first request (a generic CSV or a saved workload may start later)
+    t0 = float(raw.arrival[0]) if len(raw) else 0.0
+    last = float(raw.arrival[-1]) - t0 if len(raw) else 0.0
+    end = spec.end if spec.end is not None else math.nextafter(last, math.inf)
     if end <= spec.start:
         raise SpecError(f"--start {spec.start:g} s is past the trace's last request "
-                        f"({float(raw.arrival[-1]) if len(raw) else 0.0:g} s)")
-    window = raw.window(spec.start, end, rebase=True)
+                        f"({last:g} s after its first)")
+    hi = math.nextafter(float(raw.arrival[-1]), math.inf) if spec.end is None else t0 + end
+    window = raw.window(t0 + spec.start, hi, rebase=True)
     if len(window) < 2:
         raise SpecError(f"the window [{spec.start:g}, {end:g}) s of {spec.path!r} holds "
                         f"{len(window)} request(s); at least 2 are needed")
