@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alpaserve.cli import main
-from alpaserve.placement_spec import Placement
+from alpaserve.plan_file import load_plan_file
 
 
 def test_demo_compares_policies_and_writes_outputs(tmp_path: Path,
@@ -25,8 +25,10 @@ def test_demo_compares_policies_and_writes_outputs(tmp_path: Path,
     # bursty traffic (CV 4) at a 5x SLO: the model-parallel search is never worse than SR
     assert rows[1]["attainment"] >= rows[0]["attainment"]
     assert png.stat().st_size > 10_000
-    placement = Placement.from_json(plan_json.read_text())
-    assert placement.hosted_models == {f"bert-1.3b#{i}" for i in range(4)}
+    plan = load_plan_file(plan_json)  # a plan file: the placement and the demo's traffic
+    assert plan.placement.hosted_models == {f"bert-1.3b#{i}" for i in range(4)}
+    assert plan.workload is not None
+    assert (plan.workload["rate"], plan.workload["cv"]) == (20.0, 4.0)
 
 
 def test_demo_rejects_bad_sizes(capsys: pytest.CaptureFixture) -> None:

@@ -10,7 +10,6 @@ AlpaServe plan as JSON. Every value can be changed by a flag.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from alpaserve.cli._output import add_output_flags, emit
@@ -34,7 +33,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--plot", default="demo.png", help="figure path (default: demo.png)")
     parser.add_argument("--plan-json", default="demo_plan.json",
-                        help="where to write the AlpaServe plan (default: demo_plan.json)")
+                        help="where to write the AlpaServe plan file, for `simulate` "
+                             "(default: demo_plan.json)")
     parser.add_argument("--explain", action="store_true", help="print why the plan looks so")
     add_output_flags(parser)
 
@@ -68,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
              f"tested on {results['sr'].test_source}")
     emit(rows, args, title=title)
     best = results["alpaserve"]
-    Path(args.plan_json).write_text(best.placement.to_json())
+    # a plan file, so that `alpaserve simulate demo_plan.json` replays the demo's traffic
+    best.to_plan_file(workload={"kind": "mix", "model_names": list(mix.model_names),
+                                "rate": args.rate, "cv": args.cv, "zipf": 0.0,
+                                "duration": args.duration, "seed": args.seed},
+                      profiles={"source": "analytic", "device": cluster.device.name}
+                      ).save(args.plan_json)
     _figure(results).savefig(args.plot, dpi=110)
     if not args.json:
         sr, ours = rows[0]["attainment"], rows[1]["attainment"]
