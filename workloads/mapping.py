@@ -196,8 +196,16 @@ class StreamMapping:
 
 @dataclass(frozen=True, kw_only=True)
 class RequestMapping:
-    """A workload mapped onto models, and how: the policy used (``auto`` resolved) and the
-    requests each model received (``requests_per_model``; models with none included)."""
+    """A workload mapped onto models, and how: the policy used (``auto`` resolved, or
+    ``identity`` when the trace's names were kept) and the requests each model received
+    (``requests_per_model``; models with none included).
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model="llm")
+    >>> map_requests(w, StreamMapping(model_names=("a", "b"))).to_dict()
+    {'policy': 'round-robin', 'requests_per_model': {'a': 2, 'b': 1}}
+    """
 
     workload: Workload
     policy: str

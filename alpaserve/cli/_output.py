@@ -166,7 +166,36 @@ def emit(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, *,
          extra: Mapping[str, Any] | None = None) -> None:
     """Print rows as a table (or JSON with ``--json``) and write ``--out`` when given.
 
-    With ``extra``, the JSON is an object: ``{"rows": [...], **extra}``.
+    Parameters
+    ----------
+    rows
+        One mapping per row.
+    args
+        Parsed flags: ``--json`` and ``--out`` (either may be absent).
+    columns
+        The table's columns (default: the first row's keys).
+    title
+        A line above the table (not printed with ``--json``).
+    extra
+        With ``--json``, print ``{"rows": [...], **extra}`` instead of the bare list.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> ns = argparse.Namespace(json=True, out=None)
+    >>> emit([{"model": "a", "attainment": float("nan")}], ns, extra={"warnings": []})
+    {
+      "rows": [
+        {
+          "model": "a",
+          "attainment": null
+        }
+      ],
+      "warnings": []
+    }
     """
     if getattr(args, "out", None):
         write_rows(rows, args.out)

@@ -40,7 +40,26 @@ MIX_ONLY = (("rate", "--rate"), ("cv", "--cv"), ("zipf", "--zipf"), ("duration",
 
 
 def add_trace_flags(parser: argparse.ArgumentParser, *, simulate: bool = False) -> None:
-    """The trace flags; every default is None so that a plan file's values can fill in."""
+    """Add the trace flags; every default is None so that a plan file's values can fill in.
+
+    Parameters
+    ----------
+    parser
+        The subcommand's parser.
+    simulate
+        Also add ``--part`` (which part of the window ``simulate`` replays).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_trace_flags(p)
+    >>> p.parse_args(["--trace", "t.csv", "--rate-scale", "2"]).rate_scale
+    2.0
+    """
     g = parser.add_argument_group("trace workload (instead of a synthetic mix)")
     g.add_argument("--trace", metavar="FILE",
                    help="a trace file: Azure LLM 2023/2024, Azure Functions 2019/2021, a "
@@ -113,17 +132,24 @@ class TraceSpec:
             raise SpecError("an explicit mapping needs --map-file")
 
     def to_dict(self) -> dict[str, Any]:
+        """The plan file's workload spec (``"kind": "trace"`` and every field)."""
         return {"kind": "trace", **asdict(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TraceSpec:
+        """The spec from :meth:`to_dict` output; other keys (a report's) are ignored."""
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**fields)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TraceParts:
-    """A trace read, windowed, scaled and mapped; its training and test parts."""
+    """A trace read, windowed, scaled and mapped; its training and test parts.
+
+    ``report`` is the spec plus what was read: the format, the rows, the mapping used and
+    the requests per model, and the ``train_span``/``test_span`` (seconds after the window
+    start, rate scaling applied) with their request counts. See :func:`load_trace`.
+    """
 
     workload: Any
     train: Any
@@ -131,11 +157,34 @@ class TraceParts:
     report: dict[str, Any]
 
     def part(self, name: str) -> Any:
+        """``"train"``, ``"test"`` or ``"all"`` (the whole window)."""
         return {"train": self.train, "test": self.test, "all": self.workload}[name]
 
 
 def spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None) -> TraceSpec:
-    """The trace spec from the flags, falling back on ``base`` (a plan file's) then defaults."""
+    """The trace spec from the flags, falling back on ``base`` (a plan file's) then defaults.
+
+    Parameters
+    ----------
+    args
+        Parsed flags of :func:`add_trace_flags` (and ``--seed``).
+    base
+        A plan file's trace spec, or None.
+
+    Returns
+    -------
+    TraceSpec
+        Given flags win; a new ``--map`` drops the plan's mapping file.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_trace_flags(p)
+    >>> args = p.parse_args(["--start", "60"])
+    >>> spec = spec_from_args(args, {"kind": "trace", "path": "t.csv", "rate_scale": 4.0})
+    >>> spec.path, spec.start, spec.rate_scale, spec.map
+    ('t.csv', 60.0, 4.0, 'auto')
+    """
     values = dict(base or {})
     values.pop("kind", None)
     values.pop("sha256", None)
@@ -155,7 +204,27 @@ def spec_from_args(args: argparse.Namespace, base: dict[str, Any] | None = None)
 
 
 def check_flag_kinds(args: argparse.Namespace, *, trace: bool) -> None:
-    """A one-line error for flags of the other kind of workload (never silently ignored)."""
+    """Raise a one-line error for flags of the other kind of workload (never ignored).
+
+    Parameters
+    ----------
+    args
+        Parsed flags; a flag counts as given when it is not None.
+    trace
+        Whether the workload is a trace (then mix flags are errors) or a mix.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> try:
+    ...     check_flag_kinds(argparse.Namespace(rate=5.0), trace=True)
+    ... except SpecError as exc:
+    ...     print(exc)
+    --rate: flag of a synthetic workload, not of a trace; scale a trace's rate with --rate-scale
+    """
     wrong = MIX_ONLY if trace else TRACE_ONLY
     given = [flag for dest, flag in wrong if getattr(args, dest, None) is not None]
     s = "" if len(given) == 1 else "s"
@@ -167,7 +236,27 @@ def check_flag_kinds(args: argparse.Namespace, *, trace: bool) -> None:
 
 
 def read_mapping_file(path: str) -> dict[str, str]:
-    """A function -> model table from JSON (an object) or CSV (``function,model`` rows)."""
+    """A function -> model table from JSON (an object) or CSV (``function,model`` rows).
+
+    Parameters
+    ----------
+    path
+        The file; ``.json`` is read as JSON, anything else as CSV (optional header).
+
+    Returns
+    -------
+    dict
+        Function name to model name.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "map.csv")
+    ...     _ = open(p, "w").write("function,model\\nf1,bert#0\\nf2,bert#1\\n")
+    ...     read_mapping_file(p)
+    {'f1': 'bert#0', 'f2': 'bert#1'}
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -245,6 +334,16 @@ def load_trace(spec: TraceSpec, model_names: tuple[str, ...]) -> TraceParts:
     -------
     TraceParts
         The workload of the window, its parts and a report of the spans used.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "t.csv")
+    ...     _ = open(p, "w").write("arrival_s,model\\n" + "".join(f"{i},f\\n" for i in range(8)))
+    ...     parts = load_trace(TraceSpec(path=p, rate_scale=2.0), ("a", "b"))
+    >>> parts.report["requests_per_model"], [round(t, 3) for t in parts.report["test_span"]]
+    ({'a': 4, 'b': 4}, [1.75, 3.5])
     """
     from workloads.mapping import StreamMapping, map_requests
     from workloads.rescale import scale_time

@@ -16,11 +16,29 @@ SLO_SCALE_DEFAULT = 5.0
 
 
 def add_workload_flags(parser: argparse.ArgumentParser, *, from_plan: bool = False) -> None:
-    """The mix and SLO flags.
+    """Add the mix and SLO flags.
 
     Every mix default is None, resolved at run time by :func:`mix_spec` (from a plan file's
     workload with ``from_plan``, else from :data:`WORKLOAD_DEFAULTS`), so that a mix flag
     given with a trace is told apart from its default.
+
+    Parameters
+    ----------
+    parser
+        The subcommand's parser.
+    from_plan
+        Say in the help that a plan file's values are the defaults (``simulate``).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_workload_flags(p)
+    >>> p.parse_args(["--cv", "4"]).rate is None
+    True
     """
     d = dict.fromkeys(WORKLOAD_DEFAULTS)
     where = "the plan file's, else " if from_plan else ""
@@ -51,7 +69,26 @@ def add_workload_flags(parser: argparse.ArgumentParser, *, from_plan: bool = Fal
 def mix_spec(args: argparse.Namespace, base: Mapping[str, Any] | None = None
              ) -> dict[str, Any]:
     """``rate, cv, zipf, duration`` from the flags, else ``base`` (a plan file's mix), else
-    the defaults; validated."""
+    the defaults; validated.
+
+    Parameters
+    ----------
+    args
+        Parsed flags of :func:`add_workload_flags` (None = not given).
+    base
+        A plan file's mix spec, or None.
+
+    Returns
+    -------
+    dict
+        The four values as floats.
+
+    Examples
+    --------
+    >>> args = argparse.Namespace(rate=None, cv=8.0, zipf=None, duration=None)
+    >>> mix_spec(args, {"rate": 6.0, "cv": 2.0})
+    {'rate': 6.0, 'cv': 8.0, 'zipf': 0.5, 'duration': 60.0}
+    """
     values: dict[str, Any] = {}
     for key, default in WORKLOAD_DEFAULTS.items():
         given = getattr(args, key, None)
@@ -65,7 +102,29 @@ def mix_spec(args: argparse.Namespace, base: Mapping[str, Any] | None = None
 
 
 def synthetic_workload(model_names: Sequence[str], mix: Mapping[str, Any], seed: int) -> Any:
-    """Gamma arrivals for ``model_names`` from a :func:`mix_spec` dict and a seed."""
+    """Gamma arrivals for ``model_names`` from a :func:`mix_spec` dict and a seed.
+
+    Parameters
+    ----------
+    model_names
+        The models, in popularity order (model 0 is the most popular under ``zipf > 0``).
+    mix
+        ``rate, cv, zipf, duration`` (:func:`mix_spec`).
+    seed
+        The sample's seed.
+
+    Returns
+    -------
+    Workload
+        The sample.
+
+    Examples
+    --------
+    >>> w = synthetic_workload(("a", "b"), {"rate": 10.0, "cv": 1.0, "zipf": 0.0,
+    ...                                     "duration": 20.0}, seed=1)
+    >>> w.model_names, 100 < len(w) < 300
+    (('a', 'b'), True)
+    """
     from workloads.mixes import MixSpec, generate_mix
 
     spec = MixSpec(model_names=tuple(model_names), total_rate=mix["rate"], cv=mix["cv"],
@@ -74,7 +133,29 @@ def synthetic_workload(model_names: Sequence[str], mix: Mapping[str, Any], seed:
 
 
 def trace_workload(path: str, model_names: Sequence[str]) -> Any:
-    """A whole trace mapped onto ``model_names`` by the default (``auto``) mapping."""
+    """A whole trace mapped onto ``model_names`` by the default (``auto``) mapping.
+
+    Parameters
+    ----------
+    path
+        The trace file (any format ``--trace`` reads).
+    model_names
+        The models to map onto.
+
+    Returns
+    -------
+    Workload
+        Every request of the trace, times from its first request.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "t.csv")
+    ...     _ = open(p, "w").write("arrival_s,model\\n1,f\\n2,f\\n3,f\\n")
+    ...     trace_workload(p, ["a", "b"]).models_of().tolist()
+    ['a', 'b', 'a']
+    """
     from alpaserve.cli._trace_args import TraceSpec, load_trace
 
     return load_trace(TraceSpec(path=path), tuple(model_names)).workload
@@ -83,7 +164,32 @@ def trace_workload(path: str, model_names: Sequence[str]) -> Any:
 def slo_per_model(models: Mapping[str, Any], device: Any, args: argparse.Namespace,
                   planned: Mapping[str, float] | None = None) -> dict[str, float]:
     """``--slo`` for every model, or ``--slo-scale`` × its single-device latency; without
-    either, the ``planned`` SLOs (a plan file's) or the default scale."""
+    either, the ``planned`` SLOs (a plan file's) or the default scale.
+
+    Parameters
+    ----------
+    models
+        Model name to ``ModelSpec``.
+    device
+        The device whose single-device latency scales the SLO.
+    args
+        Parsed ``--slo`` and ``--slo-scale`` (None = not given).
+    planned
+        A plan file's SLOs, or None.
+
+    Returns
+    -------
+    dict
+        Seconds per model.
+
+    Examples
+    --------
+    >>> from alpaserve import device_preset, model_preset
+    >>> m = {"m": model_preset("bert-1.3b")}
+    >>> none = argparse.Namespace(slo=None, slo_scale=None)
+    >>> slo_per_model(m, device_preset("v100-16gb"), none, {"m": 0.25})
+    {'m': 0.25}
+    """
     from alpaserve.cost.model import single_device_latency
 
     if args.slo is not None:
@@ -106,9 +212,37 @@ def resolve_workload(args: argparse.Namespace, plan_file: Any, names: tuple[str,
                      ) -> tuple[Any, dict[str, Any]]:
     """The workload ``simulate`` replays: the flags over the plan file's workload spec.
 
-    Returns the workload and a report of it (``description`` says what it is in words).
     A synthetic replay uses the plan's seed + 1 unless ``--seed`` is given; a replay of the
     plan's own trace takes its held-out test part unless ``--part`` says otherwise.
+
+    Parameters
+    ----------
+    args
+        ``simulate``'s parsed flags.
+    plan_file
+        The :class:`~alpaserve.plan_file.PlanFile` read (a bare placement has no workload).
+    names
+        The placement's models.
+
+    Returns
+    -------
+    tuple
+        The workload and a report of it (``description`` says what it is in words).
+
+    Examples
+    --------
+    >>> from alpaserve.plan_file import PlanFile
+    >>> from alpaserve import homogeneous_cluster, Placement
+    >>> pf = PlanFile(placement=Placement(cluster=homogeneous_cluster(1), models={},
+    ...                                   groups=()),
+    ...               workload={"kind": "mix", "rate": 5.0, "cv": 2.0, "zipf": 0.0,
+    ...                         "duration": 10.0, "seed": 4})
+    >>> args = argparse.Namespace(trace=None, seed=None, part=None, **dict.fromkeys(
+    ...     ["rate", "cv", "zipf", "duration", "trace_format", "start", "end", "rate_scale",
+    ...      "map", "map_file", "map_alpha", "train_fraction"]))
+    >>> w, report = resolve_workload(args, pf, ("a", "b"))
+    >>> report["seed"], report["description"].split(":")[0]
+    (5, 'the planned mix')
     """
     from alpaserve.cli._trace_args import check_flag_kinds, describe, load_trace, spec_from_args
 
