@@ -153,12 +153,14 @@ def machine_stdout(args: argparse.Namespace) -> Iterator[None]:
         yield
     finally:
         sys.stdout = real
-        stream.flush()
-        if saved_fd is not None:
-            sys.stderr.flush()
-            os.dup2(saved_fd, 1)
-            os.close(saved_fd)
-        args._json_stream = None
+        try:
+            stream.flush()  # may raise BrokenPipeError (`| head`); restore fd 1 regardless
+        finally:
+            if saved_fd is not None:
+                sys.stderr.flush()
+                os.dup2(saved_fd, 1)
+                os.close(saved_fd)
+            args._json_stream = None
 
 
 def emit(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, *,
