@@ -346,3 +346,16 @@ def test_simulate_chooses_the_part_of_a_trace(tmp_path: Path, monkeypatch: pytes
     err = capsys.readouterr().err  # an Azure LLM file read as a generic CSV: one line
     assert err.count("\n") == 1
     assert "a.csv" in err
+
+
+def test_plan_warns_about_models_without_a_replica(capsys: pytest.CaptureFixture) -> None:
+    # six 5 GB models on one 13 GB device: only two fit
+    assert main(["plan", "--models", "bert-2.6b:6", "--devices", "1", "--duration", "10",
+                 "--rate", "4", "--policy", "sr", "--json"]) == 0
+    captured = capsys.readouterr()
+    data = strict_loads(captured.out)
+    assert isinstance(data, dict)
+    assert len(data["models_without_replica"]) == 4
+    assert "warning: 4 model(s) got no replica" in captured.err
+    for name in data["models_without_replica"]:
+        assert data["attainment_per_model"][name] == 0.0
