@@ -359,3 +359,33 @@ def test_plan_warns_about_models_without_a_replica(capsys: pytest.CaptureFixture
     assert "warning: 4 model(s) got no replica" in captured.err
     for name in data["models_without_replica"]:
         assert data["attainment_per_model"][name] == 0.0
+
+
+def test_simulate_uses_the_profile_file_a_plan_names(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    from alpaserve.cost.model import profile_entry
+    from alpaserve.plan_file import PlanFile
+    from alpaserve.profiles import ProfileDB
+
+    placement = placement_missing_a_replica()
+    db = ProfileDB()
+    for group in placement.groups:
+        for name, config in group.models.items():
+            e = profile_entry(model=placement.models[name], config=config,
+                              cluster=placement.cluster)
+            db.add(type(e)(**{**e.__dict__,  # 100x slower than analytic: misses a 1 s SLO
+                              "stage_latencies": tuple(100 * x for x in e.stage_latencies)}))
+    (tmp_path / "db.json").write_text(db.to_json())
+    path = tmp_path / "plan.json"
+    plan = PlanFile(placement=placement, slo=dict.fromkeys(placement.models, 1.0),
+                    workload={"kind": "mix", "rate": 1.0, "cv": 1.0, "zipf": 0.0,
+                              "duration": 30.0, "seed": 0},
+                    profiles={"source": "file", "path": str(tmp_path / "db.json")})
+    plan.save(path)
+    assert main(["simulate", str(path), "--json"]) == 0
+    data = strict_loads(capsys.readouterr().out)
+    assert isinstance(data, dict)
+    assert data["rows"][0]["attainment"] == 0.0
+    (tmp_path / "db.json").unlink()
+    assert main(["simulate", str(path)]) == 2
+    assert "db.json', which is gone; give --profiles" in capsys.readouterr().err

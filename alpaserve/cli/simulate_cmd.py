@@ -26,7 +26,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("placement", type=Path, metavar="PLAN",
                         help="plan file (from `plan --out`) or placement JSON")
     parser.add_argument("--profiles", type=Path,
-                        help="profile database (.json or AlpaServe .tsv); default: analytic")
+                        help="profile database (.json or AlpaServe .tsv); default: the plan "
+                             "file's profile file if it names one, else analytic")
     parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
     parser.add_argument("--dispatch", choices=("earliest-finish", "least-outstanding",
                                                "alpaserve"), default="earliest-finish",
@@ -68,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     if args.max_batch < 1:
         raise SpecError(f"--max-batch must be >= 1, got {args.max_batch}")
     names = sorted(placement.models)
+    planned_profiles = dict(plan_file.profiles or {})
+    if args.profiles is None and planned_profiles.get("source") == "file":
+        args.profiles = Path(planned_profiles["path"])  # the profiles the plan was made with
+        if not args.profiles.is_file():
+            raise SpecError(f"the plan was made with profiles {str(args.profiles)!r}, which "
+                            "is gone; give --profiles")
     if args.profiles:
         profiles = load_profiles(args.profiles, placement.models)
     else:
