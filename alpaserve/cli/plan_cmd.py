@@ -7,7 +7,8 @@ Example::
     alpaserve plan --models bert-1.3b:4 --devices 4 --trace AzureLLMInferenceTrace_code.csv \\
         --rate-scale 4 --out plan.json
 
-Models are presets with a count (copies are named ``bert-1.3b-0``, ``bert-1.3b-1``, ...).
+Models are presets (or ModelSpec JSON files) with a count (copies are named ``bert-1.3b#0``,
+``bert-1.3b#1``, ...).
 A synthetic workload is Gamma arrivals with power-law popularity (``--zipf``): the search
 sees one sample and the plan is tested on a fresh one. A trace (``--trace``) is windowed,
 rate-scaled and mapped onto the models (see ``alpaserve.cli._trace_args``); its early part
