@@ -34,6 +34,7 @@ from alpaserve.errors import (
 from alpaserve.model_spec import ModelSpec, model_preset
 from alpaserve.parallel_config import ParallelConfig, StageConfig
 from alpaserve.placement_spec import Group, Placement
+from alpaserve.plan_file import PlanFile, load_plan_file
 from alpaserve.profiles import ProfileDB, ProfileEntry
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ __all__ = [  # noqa: RUF022 - core names first, then the lazily loaded entry poi
     "ParallelConfig",
     "Placement",
     "PlacementError",
+    "PlanFile",
     "ProfileDB",
     "ProfileEntry",
     "ProfileError",
@@ -111,6 +113,7 @@ __all__ = [  # noqa: RUF022 - core names first, then the lazily loaded entry poi
     "__version__",
     "device_preset",
     "homogeneous_cluster",
+    "load_plan_file",
     "model_preset",
     "GammaProcess",
     "MixSpec",

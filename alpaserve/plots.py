@@ -320,3 +320,66 @@ def plot_arrival_rate(workload: Workload, *, window_s: float = 60.0,
     ax.set_ylabel("requests / s")
     ax.grid(alpha=0.3)
     return fig
+
+
+def plot_attainment_over_time(arrival: npt.ArrayLike, good: npt.ArrayLike, *,
+                              window_s: float = 60.0, label: str | None = None,
+                              ax: Axes | None = None) -> Figure:
+    """SLO attainment per window of ``window_s`` seconds, with the arrival rate beneath.
+
+    Parameters
+    ----------
+    arrival
+        Arrival time of each request (seconds).
+    good
+        Whether each request met its SLO (e.g. ``SimResult.good``).
+    window_s
+        Window length in seconds.
+    label
+        Legend label of the attainment curve (call again with ``ax=`` to overlay runs).
+    ax
+        Draw into this axes instead of a new figure.
+
+    Returns
+    -------
+    Figure
+        Attainment (%) on the left axis, requests/s (grey) on the right; windows without
+        requests are gaps.
+
+    Examples
+    --------
+    >>> fig = plot_attainment_over_time(np.arange(0, 120, 0.5), np.arange(240) % 4 > 0,
+    ...                                 window_s=30, label="sr")
+    >>> fig.axes[0].get_ylabel(), round(fig.axes[0].lines[0].get_ydata()[0])
+    ('SLO attainment (%)', 75)
+    """
+    times = np.asarray(arrival, dtype=np.float64)
+    ok = np.asarray(good, dtype=bool)
+    if times.shape != ok.shape:
+        raise SpecError(f"arrival and good differ in shape: {times.shape} vs {ok.shape}")
+    if not window_s > 0:
+        raise SpecError(f"window_s must be positive, got {window_s!r}")
+    fig, ax = _axes(ax, (7, 3.2))
+    if times.size == 0:
+        ax.set_title("no requests")
+        return fig
+    start = float(times.min())
+    edges = np.arange(start, float(times.max()) + window_s, window_s)
+    if edges.size < 2:
+        edges = np.array([start, start + window_s])
+    total, _ = np.histogram(times, bins=edges)
+    met, _ = np.histogram(times[ok], bins=edges)
+    centres = (edges[:-1] - start + window_s / 2) / 60.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, 100.0 * met / np.maximum(total, 1), np.nan)
+    ax.plot(centres, share, label=label, linewidth=1.2)
+    ax.set_xlabel("time (min)")
+    ax.set_ylabel("SLO attainment (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    if label is not None:
+        ax.legend(fontsize="small")
+    rate_ax = ax.twinx()
+    rate_ax.plot(centres, total / window_s, color="0.6", linewidth=0.8, zorder=0)
+    rate_ax.set_ylabel("requests / s", color="0.4")
+    return fig

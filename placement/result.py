@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alpaserve.placement_spec import Placement
+from alpaserve.plan_file import PlanFile
 from placement.alpaserve_search import LogEntry
 from simulator.result import SimResult
 from simulator.schedule import PlacementSchedule
@@ -261,3 +262,39 @@ class PlanResult:
         {'a': 0.3, 'b': 0.3}
         """
         return json.dumps(self.to_dict(), indent=indent, default=float)
+
+    def to_plan_file(self, *, workload: Mapping[str, Any] | None = None,
+                     profiles: Mapping[str, Any] | None = None) -> PlanFile:
+        """The plan file of this plan: ``save`` it, read it back with ``load_plan_file``.
+
+        Parameters
+        ----------
+        workload
+            The workload spec it was planned for (see :mod:`alpaserve.plan_file`), if any.
+        profiles
+            Where the profiles came from, e.g. ``{"source": "analytic"}``.
+
+        Returns
+        -------
+        PlanFile
+            The placement, SLOs, workload and profiles, with this result as its summary
+            (``models_without_replica`` included).
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_model, tiny_cluster, tiny_profiles
+        >>> from placement import plan
+        >>> from workloads.mixes import MixSpec
+        >>> models = [tiny_model("a"), tiny_model("b")]
+        >>> mix = MixSpec(model_names=("a", "b"), total_rate=4.0, cv=1.0)
+        >>> result = plan(models, tiny_cluster(2), mix, slo=0.3, duration=10.0,
+        ...               profiles=tiny_profiles(models), policy="sr")
+        >>> pf = result.to_plan_file(workload={"kind": "mix", "rate": 4.0})
+        >>> pf.summary["policy"], pf.summary["models_without_replica"]
+        ('sr', [])
+        """
+        p = self.placement
+        summary = {**self.to_dict(),
+                   "models_without_replica": sorted(set(p.models) - p.hosted_models)}
+        return PlanFile(placement=p, slo=dict(self.slo), workload=workload,
+                        profiles=profiles, summary=summary)

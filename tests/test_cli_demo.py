@@ -10,7 +10,7 @@ import pytest
 
 from alpaserve.cli import main
 from alpaserve.cli.demo_cmd import MARKER
-from alpaserve.placement_spec import Placement
+from alpaserve.plan_file import load_plan_file
 
 SMALL = ["--num-models", "2", "--devices", "2", "--rate", "10", "--duration", "10"]
 
@@ -32,8 +32,10 @@ def test_demo_compares_policies_and_writes_outputs(tmp_path: Path, capsys: pytes
     assert "wrote demo.png and plan.json to alpaserve-demo/" in captured.err
     assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "demo.png", "plan.json"])
     assert (out / "demo.png").stat().st_size > 10_000
-    placement = Placement.from_json((out / "plan.json").read_text())
-    assert placement.hosted_models == {f"bert-1.3b#{i}" for i in range(4)}
+    plan = load_plan_file(out / "plan.json")  # a plan file: the placement and the traffic
+    assert plan.placement.hosted_models == {f"bert-1.3b#{i}" for i in range(4)}
+    assert plan.workload is not None
+    assert (plan.workload["rate"], plan.workload["cv"]) == (20.0, 4.0)
     assert not (tmp_path / "demo.png").exists()
 
 
@@ -45,7 +47,7 @@ def test_demo_rewrites_its_own_folder_and_prints_it(tmp_path: Path,
     (out / "plan.json").write_text("stale")
     assert main(["demo", *SMALL, "--out-dir", str(out)]) == 0
     assert f"wrote demo.png and plan.json to {out}/" in capsys.readouterr().out
-    assert Placement.from_json((out / "plan.json").read_text()).hosted_models
+    assert load_plan_file(out / "plan.json").placement.hosted_models
 
 
 def test_demo_refuses_a_folder_it_did_not_write(tmp_path: Path,
@@ -60,7 +62,7 @@ def test_demo_refuses_a_folder_it_did_not_write(tmp_path: Path,
     # --force takes the folder over, the other files stay
     (tmp_path / "notes.txt").write_text("keep")
     assert main(["demo", *SMALL, "--out-dir", str(tmp_path), "--force", "--json"]) == 0
-    assert Placement.from_json((tmp_path / "plan.json").read_text()).hosted_models
+    assert load_plan_file(tmp_path / "plan.json").placement.hosted_models
     assert (tmp_path / "notes.txt").read_text() == "keep"
     assert (tmp_path / MARKER).is_file()
 

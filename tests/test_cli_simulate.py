@@ -30,7 +30,7 @@ def placement_file(tmp_path: Path) -> Path:
 
 def run_json(argv: list[str], capsys: pytest.CaptureFixture) -> list[dict]:
     assert main([*argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out)["rows"]
 
 
 def test_light_load_meets_every_slo(placement_file: Path, capsys: pytest.CaptureFixture) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# ../shared beside the checkout: notebook 02 must replay the real trace when it is there
+REAL_CODE_TRACE = ROOT.parent / "shared/data/azure_llm_2023/AzureLLMInferenceTrace_code.csv"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -41,3 +43,7 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+    if path.name.startswith("02_") and REAL_CODE_TRACE.is_file():
+        printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                          for o in c.outputs)
+        assert f"{REAL_CODE_TRACE.name}: " in printed, "notebook 02 did not use the real trace"

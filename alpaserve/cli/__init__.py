@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from alpaserve.cli._config_file import add_config_flag, preload_config
+from alpaserve.cli._output import machine_stdout
 from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
@@ -23,8 +24,9 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("costs", "alpaserve.cli.costs_cmd", "analytic latency and memory of model presets"),
     ("demo", "alpaserve.cli.demo_cmd", "run the default demonstration"),
     ("configs", "alpaserve.cli.configs_cmd", "candidate parallel configs of a model"),
-    ("plan", "alpaserve.cli.plan_cmd", "plan a placement for a synthetic workload"),
-    ("simulate", "alpaserve.cli.simulate_cmd", "simulate a placement under a workload"),
+    ("plan", "alpaserve.cli.plan_cmd", "plan a placement for a synthetic mix or a trace"),
+    ("simulate", "alpaserve.cli.simulate_cmd",
+     "simulate a plan file or placement under its planned workload (or another)"),
     ("sweep", "alpaserve.cli.sweep_cmd", "run a resumable grid of planning studies"),
     ("trace", "alpaserve.cli.trace_cmd", "statistics and plots of a trace file"),
     ("spot", "alpaserve.cli.spot_cmd", "serve an LLM on a spot fleet (SpotServe vs baselines)"),
@@ -38,20 +40,63 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
 # Subcommands whose --config is their own experiment format (a sweep grid).
 OWN_CONFIG = frozenset({"sweep"})
 
+# Optional dependencies and the extra that installs each (setup.cfg).
+EXTRAS = {"jax": "runtime", "jaxlib": "runtime", "ray": "ray", "pandas": "data",
+          "pyarrow": "data", "highspy": "solvers"}
+
+
+def _add_shell_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # On a subcommand the defaults are suppressed, so a flag given before the
+    # subcommand is not reset by the subcommand's parser.
+    default: dict = {"default": argparse.SUPPRESS} if suppress else {}
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors",
+                        **default)
+    parser.add_argument("-v", "--verbose", action="count", help="log more (-v info, -vv debug)",
+                        **(default or {"default": 0}))
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The one-line message for a missing optional dependency, or None for other modules.
+
+    Parameters
+    ----------
+    exc
+        The import error raised while running a command.
+
+    Returns
+    -------
+    str or None
+        What to install, naming the extra.
+
+    Examples
+    --------
+    >>> missing_extra(ModuleNotFoundError("No module named 'ray'", name="ray"))
+    "this needs ray, which is not installed: pip install 'alpaserve[ray]'"
+    >>> missing_extra(ModuleNotFoundError("x", name="nonexistent")) is None
+    True
+    """
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return f"this needs {top}, which is not installed: pip install 'alpaserve[{extra}]'"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alpaserve",
         description="Plan and simulate model-parallel serving on GPU clusters.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more (-v info, -vv debug)")
+    from alpaserve import __version__
+
+    parser.add_argument("--version", action="version", version=f"alpaserve {__version__}")
+    _add_shell_flags(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module, help_text in SUBCOMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module, _parser=p)
         importlib.import_module(module).register(p)
+        _add_shell_flags(p, suppress=True)
         if name not in OWN_CONFIG:
             add_config_flag(p)
     return parser
@@ -70,11 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     run = importlib.import_module(args._module).run
     try:
-        return int(run(args) or 0)
+        with machine_stdout(args):
+            return int(run(args) or 0)
     except AlpaServeError as exc:
         if args.debug:
             raise
         print(f"alpaserve {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc)
+        if message is None or args.debug:
+            raise
+        print(f"alpaserve {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.

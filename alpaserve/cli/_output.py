@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from alpaserve.errors import SpecError
+from alpaserve.strict_json import dumps_strict, strict
+
+__all__ = ["add_output_flags", "dumps_strict", "emit", "format_table", "machine_stdout",
+           "print_json", "strict", "write_rows"]
 
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +61,7 @@ def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".json":
-        target.write_text(json.dumps(list(rows), indent=2, default=_jsonable))
+        target.write_text(dumps_strict(list(rows)))
     elif suffix == ".csv":
         cols = list(rows[0].keys()) if rows else []
         with target.open("w", newline="") as fh:
@@ -74,21 +80,129 @@ def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
         raise SpecError(f"--out {str(path)!r} must end in .csv, .parquet or .json")
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+def print_json(value: Any, args: argparse.Namespace | None = None) -> None:
+    """Print ``value`` as strict JSON on the command's real standard output.
+
+    Under ``--json``, :func:`machine_stdout` sends everything else the command writes to
+    stderr and keeps the real stdout in ``args``; this writes there.
+
+    Parameters
+    ----------
+    value
+        The machine-readable result.
+    args
+        The parsed arguments (carrying the real stdout under ``--json``), or None.
+
+    Examples
+    --------
+    >>> print_json({"rate": float("inf")})
+    {
+      "rate": null
+    }
+    """
+    stream: TextIO = getattr(args, "_json_stream", None) or sys.stdout
+    stream.write(dumps_strict(value) + "\n")
+    stream.flush()
+
+
+@contextlib.contextmanager
+def machine_stdout(args: argparse.Namespace) -> Iterator[None]:
+    """Under ``--json``, send all other output of the command to stderr.
+
+    Solver banners written by C code (HiGHS), progress bars and stray prints go to stderr,
+    both at the Python level and at the file-descriptor level, so stdout carries only what
+    :func:`print_json` writes. Without ``--json`` this does nothing.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments; ``args.json`` turns the redirection on.
+
+    Returns
+    -------
+    Iterator[None]
+        A context manager.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> ns = argparse.Namespace(json=False)
+    >>> with machine_stdout(ns):
+    ...     print("table")
+    table
+    """
+    if not getattr(args, "json", False):
+        yield
+        return
+    real = sys.stdout
+    real.flush()
+    try:
+        real_is_fd1 = real.fileno() == 1
+    except (AttributeError, OSError, ValueError):  # captured in memory (e.g. by pytest)
+        real_is_fd1 = False
+    try:  # C code (HiGHS) writes to fd 1 directly: point it at stderr for the run
+        saved_fd: int | None = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:
+        saved_fd = None
+    stream = os.fdopen(saved_fd, "w", encoding="utf-8", closefd=False) \
+        if real_is_fd1 and saved_fd is not None else real
+    args._json_stream = stream
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        try:
+            stream.flush()  # may raise BrokenPipeError (`| head`); restore fd 1 regardless
+        finally:
+            if saved_fd is not None:
+                sys.stderr.flush()
+                os.dup2(saved_fd, 1)
+                os.close(saved_fd)
+            args._json_stream = None
 
 
 def emit(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, *,
-         columns: Sequence[str] | None = None, title: str | None = None) -> None:
-    """Print rows as a table (or JSON with ``--json``) and write ``--out`` when given."""
+         columns: Sequence[str] | None = None, title: str | None = None,
+         extra: Mapping[str, Any] | None = None) -> None:
+    """Print rows as a table (or JSON with ``--json``) and write ``--out`` when given.
+
+    Parameters
+    ----------
+    rows
+        One mapping per row.
+    args
+        Parsed flags: ``--json`` and ``--out`` (either may be absent).
+    columns
+        The table's columns (default: the first row's keys).
+    title
+        A line above the table (not printed with ``--json``).
+    extra
+        With ``--json``, print ``{"rows": [...], **extra}`` instead of the bare list.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> ns = argparse.Namespace(json=True, out=None)
+    >>> emit([{"model": "a", "attainment": float("nan")}], ns, extra={"warnings": []})
+    {
+      "rows": [
+        {
+          "model": "a",
+          "attainment": null
+        }
+      ],
+      "warnings": []
+    }
+    """
     if getattr(args, "out", None):
         write_rows(rows, args.out)
     if getattr(args, "json", False):
-        print(json.dumps(list(rows), indent=2, default=_jsonable))
+        print_json(list(rows) if extra is None else {"rows": list(rows), **extra}, args)
         return
     if title:
         print(title)

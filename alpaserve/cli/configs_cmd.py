@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from alpaserve.errors import SpecError
 
@@ -67,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
                      "peak_memory_bytes": max(e.stage_peak_memory_bytes)}
                     for c in result.candidates for e in c.entries], args.out)
     if args.json:
-        print(json.dumps({"model": result.model,
+        from alpaserve.cli._output import print_json
+
+        print_json({"model": result.model,
                           "candidates": [{"config": c.config.to_dict(), "key": c.config.key,
                                           "group_size": c.group_size,
                                           "entries": [e.to_dict() for e in c.entries]}
                                          for c in result.candidates],
-                          "skipped": list(result.skipped)}, indent=2))
+                          "skipped": list(result.skipped)}, args)
         return 0
     header = ("devices", "config", "meshes", "bs", "max_stage_s", "total_s",
               "stage_latencies_s", "peak_mem_GB")

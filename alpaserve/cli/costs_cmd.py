@@ -8,7 +8,6 @@ node) its latency, slowest stage and peak memory per device.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 DEFAULT_MODELS = ("bert-1.3b", "bert-2.6b", "bert-6.7b", "gpt-1.3b", "moe-1.3b", "moe-5.3b")
@@ -103,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         write_rows([{**{k: v for k, v in r.items() if k != "configs"}, **c}
                     for r in records for c in r["configs"]], args.out)
     if args.json:
-        print(json.dumps(records, indent=2))
+        from alpaserve.cli._output import print_json
+
+        print_json(records, args)
     else:
         print(format_table(records), end="")
     return 0

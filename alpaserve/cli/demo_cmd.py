@@ -83,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MARKER).write_text(f"This folder is alpaserve demo's output: each run rewrites "
                                   f"{FIGURE} and {PLAN} here.\n")
-    (out_dir / PLAN).write_text(best.placement.to_json())
+    # a plan file, so that `alpaserve simulate alpaserve-demo/plan.json` replays the traffic
+    best.to_plan_file(workload={"kind": "mix", "model_names": list(mix.model_names),
+                                "rate": args.rate, "cv": args.cv, "zipf": 0.0,
+                                "duration": args.duration, "seed": args.seed},
+                      profiles={"source": "analytic", "device": cluster.device.name}
+                      ).save(out_dir / PLAN)
     _figure(results).savefig(out_dir / FIGURE, dpi=110)
     wrote = f"wrote {FIGURE} and {PLAN} to {out_dir}{'' if args.out_dir.endswith('/') else '/'}"
     if args.json:

@@ -1,22 +1,34 @@
-"""``alpaserve fidelity``: serve a placement for real and compare with its simulation."""
+"""``alpaserve fidelity PLAN``: serve a placement for real and compare with its simulation.
+
+``PLAN`` is a plan file (``alpaserve plan --out``) or a bare placement JSON. The workload is
+Gamma arrivals (``--rate``, ``--cv``, ``--requests``); with a plan file the rate and CV
+default to the planned mix's, and for a plan made for a trace the first ``--requests`` of the
+trace's held-out test part are replayed (unless ``--rate``/``--cv`` are given).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
+from typing import Any
 
+from alpaserve.cli._output import print_json
 from alpaserve.cli._runtime_args import add_device_args, devices_from
 from alpaserve.errors import SpecError
 
+DEFAULT_RATE, DEFAULT_CV = 20.0, 2.0
+
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("placement", type=Path, metavar="PLACEMENT",
-                        help="placement JSON (Placement.to_json)")
-    parser.add_argument("--rate", type=float, default=20.0,
-                        help="total Gamma arrival rate, req/s (default 20)")
-    parser.add_argument("--cv", type=float, default=2.0,
-                        help="coefficient of variation of inter-arrival times (default 2)")
+    parser.add_argument("placement", type=Path, metavar="PLAN",
+                        help="plan file (from `plan --out`) or placement JSON")
+    parser.add_argument("--rate", type=float, default=None,
+                        help=f"total Gamma arrival rate, req/s (default: the plan's, else "
+                             f"{DEFAULT_RATE:g})")
+    parser.add_argument("--cv", type=float, default=None,
+                        help=f"coefficient of variation of inter-arrival times (default: the "
+                             f"plan's, else {DEFAULT_CV:g})")
     parser.add_argument("--requests", type=int, default=200,
                         help="number of requests (default 200)")
     parser.add_argument("--slo-scale", type=float, default=5.0,
@@ -28,37 +40,79 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=10,
                         help="calibration runs per stage (default 10)")
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     add_device_args(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def _workload(args: argparse.Namespace, plan_file: Any, models: list[str]
+              ) -> tuple[Any, str]:
     import numpy as np
 
-    from alpaserve.placement_spec import Placement
-    from alpaserve.runtime.fidelity import measure_fidelity
-    from alpaserve.runtime.stationarity import Tolerance
     from workloads import Workload
 
-    placement = Placement.from_json(args.placement.read_text())
+    planned = dict(plan_file.workload or {})
+    if planned.get("kind") == "trace" and args.rate is None and args.cv is None:
+        from alpaserve.cli._trace_args import TraceSpec, load_trace
+
+        order = tuple(planned.get("model_names") or ())
+        targets = order if sorted(order) == sorted(plan_file.placement.models) \
+            else tuple(sorted(plan_file.placement.models))
+        test = load_trace(TraceSpec.from_dict(planned), targets).test
+        if len(test) > args.requests:  # the requests before the (N+1)-th arrival
+            test = test.window(float(test.arrival[0]), float(test.arrival[args.requests]))
+        keep = np.isin(test.models_of(), models)
+        if not keep.all():
+            print(f"warning: {int((~keep).sum())} of {len(test)} trace requests are for "
+                  "models without a replica and are left out of the real run", file=sys.stderr)
+        arrival = test.arrival[keep]
+        head = Workload.from_arrays(arrival=arrival - (arrival[0] if len(arrival) else 0.0),
+                                    model=test.models_of()[keep], model_names=models)
+        return head, (f"the first {len(head)} held-out requests of the plan's "
+                      f"trace {planned.get('path')}")
+    rate = args.rate if args.rate is not None else float(planned.get("rate", DEFAULT_RATE))
+    cv = args.cv if args.cv is not None else float(planned.get("cv", DEFAULT_CV))
+    if rate <= 0 or cv <= 0:
+        raise SpecError(f"--rate and --cv must be positive, got {rate} and {cv}")
+    rng = np.random.default_rng(args.workload_seed)
+    shape = 1.0 / cv**2
+    arrival = np.cumsum(rng.gamma(shape, cv**2 / rate, args.requests))
+    workload = Workload.from_arrays(arrival=arrival, model=rng.choice(models, args.requests),
+                                    model_names=models)
+    return workload, (f"{args.requests} Gamma arrivals at {rate:g} req/s, CV {cv:g}, seed "
+                      f"{args.workload_seed}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from alpaserve.plan_file import load_plan_file
+    from alpaserve.runtime.fidelity import measure_fidelity
+    from alpaserve.runtime.stationarity import Tolerance
+
+    plan_file = load_plan_file(args.placement)
+    placement = plan_file.placement
     models = sorted(placement.hosted_models)
     if not models:
         raise SpecError(f"placement {args.placement} hosts no model")
-    if args.rate <= 0 or args.cv <= 0 or args.requests <= 0:
-        raise SpecError("--rate, --cv and --requests must be positive, got "
-                        f"{args.rate}, {args.cv}, {args.requests}")
-    rng = np.random.default_rng(args.workload_seed)
-    shape = 1.0 / args.cv**2
-    arrival = np.cumsum(rng.gamma(shape, args.cv**2 / args.rate, args.requests))
-    workload = Workload.from_arrays(arrival=arrival, model=rng.choice(models, args.requests),
-                                    model_names=models)
+    if args.requests <= 0:
+        raise SpecError(f"--requests must be positive, got {args.requests}")
+    workload, source = _workload(args, plan_file, models)
+    if len(workload) == 0:
+        raise SpecError(f"no requests to serve from {source}")
     report = measure_fidelity(placement, workload, slo_scale=args.slo_scale,
                               time_scale=args.time_scale,
                               runtime_options={"devices": devices_from(args), "seed": args.seed,
                                                "dtype": args.dtype, "repeats": args.repeats})
+    why = report.host.violations(Tolerance()) if report.host is not None else []
+    data = {**report.to_dict(), "workload": source, "host_not_steady": list(why)}
+    if args.out:
+        from alpaserve.strict_json import dumps_strict
+
+        args.out.write_text(dumps_strict(data, indent=1))
+    if args.json:
+        print_json(data, args)
+        return 0
+    print(f"workload: {source}")
     print(report.format())
-    if report.host is not None and (why := report.host.violations(Tolerance())):
+    if why:
         print(f"warning: the host was not steady ({'; '.join(why)}); the difference may "
               "reflect the host rather than the simulator (alpaserve/runtime/stationarity.py)")
-    if args.out:
-        args.out.write_text(json.dumps(report.to_dict(), indent=1))
     return 0

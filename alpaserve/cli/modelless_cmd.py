@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
         out = summary.to_dict()
         out.update(load=args.load, duration=exp.duration, warmup=exp.warmup, seed=args.seed,
                    policy=args.variant or "infaas", outcomes=result.counts())
-        print(json.dumps(out, indent=2, sort_keys=True))
+        from alpaserve.cli._output import print_json
+
+        print_json(dict(sorted(out.items())), args)
         return 0
     print(f"{args.variant or 'infaas'} on the {args.load} load: {summary.queries} queries "
           f"measured over [{exp.warmup:.0f}, {exp.duration:.0f}) s")

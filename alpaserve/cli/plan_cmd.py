@@ -1,74 +1,161 @@
-"""``alpaserve plan``: plan a placement for a synthetic multi-model workload.
+"""``alpaserve plan``: plan a placement for a synthetic mix or a trace.
 
 Example::
 
     alpaserve plan --models bert-1.3b:8,bert-2.6b:4 --devices 8 --rate 8 --cv 4 \\
         --slo-scale 5 --policy alpaserve --out plan.json
+    alpaserve plan --models bert-1.3b:4 --devices 4 --trace AzureLLMInferenceTrace_code.csv \\
+        --rate-scale 4 --out plan.json
 
-Models are presets with a count (copies are named ``bert-1.3b-0``, ``bert-1.3b-1``, ...).
-Requests follow Gamma arrivals with power-law popularity (``--zipf``). The plan is printed
-(``PlanResult.explain()``) and, with ``--out``, written as JSON; ``--json`` prints the JSON.
+Models are presets (or ModelSpec JSON files) with a count (copies are named ``bert-1.3b#0``,
+``bert-1.3b#1``, ...).
+A synthetic workload is Gamma arrivals with power-law popularity (``--zipf``): the search
+sees one sample and the plan is tested on a fresh one. A trace (``--trace``) is windowed,
+rate-scaled and mapped onto the models (see ``alpaserve.cli._trace_args``); its early part
+trains the plan and the later part tests it. The plan is printed (``PlanResult.explain()``);
+``--out`` writes the plan file (placement, SLOs, profiles source, workload spec) that
+``simulate`` and ``fidelity`` read; ``--json`` prints it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
+
+from alpaserve.cli._output import print_json
+from alpaserve.cli._trace_args import add_trace_flags, check_flag_kinds, describe
+from alpaserve.cli._workload_args import SLO_SCALE_DEFAULT, add_workload_flags, mix_spec
+
+
+class _DeprecatedJobs(argparse.Action):
+    """``--jobs N``: the old name of ``--workers`` (one flag name per concept)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print("alpaserve plan: warning: --jobs is deprecated; use --workers", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="bert-1.3b:8",
-                        help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4 "
-                             "(%(default)s)")
+                        help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4; "
+                             "a PRESET may be a ModelSpec JSON file (%(default)s)")
     parser.add_argument("--devices", type=int, default=8, help="number of devices (8)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (%(default)s)")
     parser.add_argument("--devices-per-node", type=int, default=8,
                         help="devices per node (%(default)s)")
-    parser.add_argument("--rate", type=float, default=20.0,
-                        help="total request rate, requests per second (%(default)s)")
-    parser.add_argument("--cv", type=float, default=1.0,
-                        help="inter-arrival coefficient of variation (%(default)s)")
-    parser.add_argument("--zipf", type=float, default=0.5,
-                        help="power-law popularity exponent (%(default)s; 0 = equal)")
-    parser.add_argument("--duration", type=float, default=60.0,
-                        help="seconds of training and of test workload (%(default)s)")
-    slo = parser.add_mutually_exclusive_group()
-    slo.add_argument("--slo-scale", type=float, default=5.0,
-                     help="SLO as a multiple of each model's single-device latency "
-                          "(%(default)s)")
-    slo.add_argument("--slo", type=float, default=None, help="one SLO in seconds for all")
     parser.add_argument("--policy", default="alpaserve",
                         choices=("sr", "clockwork++", "alpaserve", "alpaserve-published"))
     parser.add_argument("--window", type=float, default=60.0,
                         help="Clockwork++ window in seconds (%(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (%(default)s)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes of the search (%(default)s)")
+    parser.add_argument("--jobs", type=int, dest="workers", action=_DeprecatedJobs,
+                        help=argparse.SUPPRESS)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: on when stderr is a terminal)")
-    parser.add_argument("--out", default=None, help="write the plan as JSON to this file")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--out", default=None,
+                        help="write the plan file (JSON) here, for `simulate`/`fidelity`")
+    parser.add_argument("--json", action="store_true", help="print the plan file's JSON")
+    add_workload_flags(parser)
+    add_trace_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cluster_spec import homogeneous_cluster
-    from alpaserve.model_spec import model_copies
     from placement import ClockworkOptions, SearchOptions, plan
     from workloads.mixes import MixSpec
 
-    models = model_copies(args.models)
+    models = parse_models(args.models)
+    names = tuple(m.name for m in models)
     cluster = homogeneous_cluster(args.devices, args.device,
                                   devices_per_node=args.devices_per_node)
-    mix = MixSpec(model_names=tuple(m.name for m in models), total_rate=args.rate,
-                  zipf_alpha=args.zipf, cv=args.cv)
-    result = plan(models, cluster, mix, slo=args.slo, slo_scale=args.slo_scale,
-                  policy=args.policy, seed=args.seed, duration=args.duration,
-                  search=SearchOptions(n_jobs=args.jobs,
+    workload: Any
+    test: Any = None
+    trace_report: dict[str, Any] | None = None
+    if args.trace is not None:
+        from alpaserve.cli._trace_args import load_trace, spec_from_args
+        from alpaserve.plan_file import file_sha256
+
+        check_flag_kinds(args, trace=True)
+        parts = load_trace(spec_from_args(args), names)
+        workload, test, trace_report = parts.train, parts.test, parts.report
+        spec: dict[str, Any] = {**trace_report, "sha256": file_sha256(args.trace),
+                                "model_names": list(names)}
+    else:
+        check_flag_kinds(args, trace=False)
+        mix = mix_spec(args)
+        workload = MixSpec(model_names=names, total_rate=mix["rate"], cv=mix["cv"],
+                           zipf_alpha=mix["zipf"] if mix["zipf"] > 0 else None)
+        spec = {"kind": "mix", "model_names": list(names), **mix, "seed": args.seed}
+    result = plan(models, cluster, workload, test_workload=test, slo=args.slo,
+                  slo_scale=SLO_SCALE_DEFAULT if args.slo_scale is None else args.slo_scale,
+                  policy=args.policy, seed=args.seed,
+                  duration=mix_spec(args)["duration"] if test is None else 60.0,
+                  search=SearchOptions(n_jobs=args.workers,
                                        progress=sys.stderr.isatty() if args.progress is None
                                        else args.progress),
                   clockwork=ClockworkOptions(window=args.window))
-    text = result.to_json()
+    if trace_report is not None:  # name the held-out span rather than "the given workload"
+        import dataclasses
+
+        a, b = trace_report["test_span"]
+        result = dataclasses.replace(result, test_source=f"the later part [{a:.6g}, {b:.6g}] "
+                                                         "s of the trace")
+    plan_file = result.to_plan_file(workload=spec, profiles={"source": "analytic",
+                                                             "device": cluster.device.name})
+    unplaced = plan_file.summary["models_without_replica"]
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-    sys.stdout.write((text if args.json else result.explain()) + "\n")
+        plan_file.save(args.out)
+    if unplaced:
+        print(f"warning: {len(unplaced)} model(s) got no replica and will miss every SLO: "
+              f"{', '.join(unplaced[:8])}", file=sys.stderr)
+    if args.json:
+        print_json(plan_file.to_dict(), args)
+        return 0
+    if trace_report is not None:
+        print(describe(trace_report, "test"))
+    print(result.explain())
+    if args.out:
+        print(f"wrote the plan file {args.out} (simulate it: alpaserve simulate {args.out})")
     return 0
+
+
+def parse_models(text: str) -> list[Any]:
+    """Copies of presets or of ModelSpec JSON files: ``"bert-1.3b:8,tiny.json:2"``.
+
+    Copy ``i`` of a file's model ``m`` is named ``m#i``, as for presets.
+
+    Examples
+    --------
+    >>> [m.name for m in parse_models("bert-1.3b:2")]
+    ['bert-1.3b#0', 'bert-1.3b#1']
+    """
+    import json
+    from pathlib import Path
+
+    from alpaserve.errors import SpecError
+    from alpaserve.model_spec import ModelSpec, model_copies
+
+    models = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, count = part.rpartition(":") if ":" in part else (part, "", "")
+        if not name.lower().endswith(".json"):
+            models += model_copies(part)
+            continue
+        try:
+            base = ModelSpec.from_dict(json.loads(Path(name).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise SpecError(f"cannot read model file {name!r}: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"model file {name!r} is not valid JSON: {exc}") from exc
+        if not count.isdigit() and count:
+            raise SpecError(f"model count in {part!r} is not an integer")
+        copies = int(count) if count else 1
+        if copies < 1:
+            raise SpecError(f"model count in {part!r} must be positive")
+        models += [base.renamed(f"{base.name}#{i}") for i in range(copies)]
+    if not models:
+        raise SpecError(f"no models in {text!r}")
+    return models

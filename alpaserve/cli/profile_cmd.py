@@ -28,6 +28,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="profile database JSON; entries are merged into an existing one "
                              "(default profiles.json)")
     parser.add_argument("--tsv", type=Path, help="also write AlpaServe's TSV here")
+    parser.add_argument("--json", action="store_true",
+                        help="print the measured entries as JSON")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs (default 2)")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed runs; the median is kept (default 5)")
@@ -61,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
     args.out.write_text(db.to_json(indent=1))
     if args.tsv:
         args.tsv.write_text(fresh.to_tsv())
+    if args.json:
+        from alpaserve.cli._output import print_json
+
+        print_json({"entries": [e.to_dict() for e in fresh], "out": str(args.out),
+                    "tsv": None if args.tsv is None else str(args.tsv)}, args)
+        return 0
     for e in fresh:
         stages = " ".join(f"{t * 1e3:.3f}" for t in e.stage_latencies)
         mem = " ".join(f"{b / 1e6:.2f}" for b in e.stage_weight_bytes)

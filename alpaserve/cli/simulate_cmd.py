@@ -1,29 +1,33 @@
-"""``alpaserve simulate PLACEMENT``: SLO attainment of a placement under a workload.
+"""``alpaserve simulate PLAN``: SLO attainment of a placement under a workload.
 
-Profiles come from ``--profiles`` (a ProfileDB JSON, or AlpaServe's TSV) or, by default,
-from the analytic cost model for exactly the configs and devices the placement uses.
+``PLAN`` is a plan file (``alpaserve plan --out``) or a bare placement JSON. With a plan
+file and no other flags, the workload it was planned for is replayed: for a synthetic mix a
+fresh sample with the plan's seed + 1 (neither the search's nor the plan's test sample), for
+a trace the held-out test part of the same window; the SLOs are the plan's. Flags override
+each of these. Profiles come from ``--profiles`` (a ProfileDB JSON, or AlpaServe's TSV) or,
+by default, from the analytic cost model for exactly the configs and devices the placement
+uses.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from alpaserve.cli._output import add_output_flags, emit
-from alpaserve.cli._workload_args import (
-    add_workload_flags,
-    slo_per_model,
-    synthetic_workload,
-    trace_workload,
-)
+from alpaserve.cli._trace_args import add_trace_flags
+from alpaserve.cli._workload_args import add_workload_flags, slo_per_model
 from alpaserve.errors import SpecError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("placement", type=Path, help="placement JSON (e.g. from `plan`)")
+    parser.add_argument("placement", type=Path, metavar="PLAN",
+                        help="plan file (from `plan --out`) or placement JSON")
     parser.add_argument("--profiles", type=Path,
-                        help="profile database (.json or AlpaServe .tsv); default: analytic")
+                        help="profile database (.json or AlpaServe .tsv); default: the plan "
+                             "file's profile file if it names one, else analytic")
     parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
     parser.add_argument("--dispatch", choices=("earliest-finish", "least-outstanding",
                                                "alpaserve"), default="earliest-finish",
@@ -33,9 +37,14 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
                         help="AlpaServe-compatible overheads and dispatch")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="write SLO attainment over time (and the arrival rate) here")
+    parser.add_argument("--plot-window", type=float, default=60.0, metavar="S",
+                        help="window of --plot, seconds (default: %(default)s)")
     parser.add_argument("--per-request", metavar="FILE",
                         help="write the per-request table here (.csv, .parquet or .json)")
-    add_workload_flags(parser)
+    add_workload_flags(parser, from_plan=True)
+    add_trace_flags(parser, simulate=True)
     add_output_flags(parser)
 
 
@@ -49,19 +58,23 @@ def load_profiles(path: Path, models: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alpaserve.cli._workload_args import resolve_workload
     from alpaserve.cost.model import profile_entry
-    from alpaserve.placement_spec import Placement
+    from alpaserve.plan_file import load_plan_file
     from alpaserve.profiles import ProfileDB
     from simulator import SimulationOptions, simulate
 
-    try:
-        placement = Placement.from_json(args.placement.read_text())
-    except OSError as exc:
-        raise SpecError(f"cannot read placement {str(args.placement)!r}: {exc.strerror}") \
-            from exc
+    plan_file = load_plan_file(args.placement)
+    placement = plan_file.placement
     if args.max_batch < 1:
         raise SpecError(f"--max-batch must be >= 1, got {args.max_batch}")
     names = sorted(placement.models)
+    planned_profiles = dict(plan_file.profiles or {})
+    if args.profiles is None and planned_profiles.get("source") == "file":
+        args.profiles = Path(planned_profiles["path"])  # the profiles the plan was made with
+        if not args.profiles.is_file():
+            raise SpecError(f"the plan was made with profiles {str(args.profiles)!r}, which "
+                            "is gone; give --profiles")
     if args.profiles:
         profiles = load_profiles(args.profiles, placement.models)
     else:
@@ -73,9 +86,16 @@ def run(args: argparse.Namespace) -> int:
                     profiles.add(profile_entry(model=placement.models[name], config=config,
                                                cluster=placement.cluster, batch_size=b,
                                                stage_device_ids=stage_ids))
-    workload = (trace_workload(args.trace, names) if args.trace
-                else synthetic_workload(names, args))
-    slo = slo_per_model(placement.models, placement.cluster.device, args)
+    workload, source = resolve_workload(args, plan_file, tuple(names))
+    slo = slo_per_model(placement.models, placement.cluster.device, args, plan_file.slo)
+    unplaced = sorted(set(placement.models) - placement.hosted_models)
+    if plan_file.summary.get("schedule"):
+        print(f"warning: {args.placement} holds a time-varying plan "
+              f"({len(plan_file.summary['schedule'])} windows); simulating the placement of "
+              "its first window", file=sys.stderr)
+    if unplaced:
+        print(f"warning: {len(unplaced)} model(s) have no replica and miss every SLO: "
+              f"{', '.join(unplaced[:8])}", file=sys.stderr)
     if args.alpaserve_mode:
         options = SimulationOptions.alpaserve(engine=args.engine, max_batch=args.max_batch,
                                               admission=not args.no_admission)
@@ -93,8 +113,19 @@ def run(args: argparse.Namespace) -> int:
         rows.append({"model": name, "requests": result.requests_per_model.get(name, 0),
                      "attainment": result.attainment_per_model.get(name, float("nan")),
                      "slo_ms": 1e3 * slo[name]})
-    emit(rows, args, title=f"{len(workload)} requests on {len(placement.groups)} groups, "
-                           f"throughput {result.throughput:.3g} req/s, engine {args.engine}")
+    title = (f"workload: {source['description']}\n{len(workload)} requests on "
+             f"{len(placement.groups)} groups, throughput {result.throughput:.3g} req/s, "
+             f"engine {args.engine}")
+    emit(rows, args, title=title, columns=("model", "requests", "attainment", "served",
+                                           "dropped", "unserved", "p50_ms", "p99_ms", "slo_ms"),
+         extra={"workload": source, "models_without_replica": unplaced})
+    if args.plot:
+        from alpaserve.plots import plot_attainment_over_time
+
+        fig = plot_attainment_over_time(result.arrival, result.good, window_s=args.plot_window,
+                                        label=f"{args.placement.name} ({args.engine})")
+        fig.savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")  # to stderr under --json (machine_stdout)
     if args.per_request:
         from alpaserve.cli._output import write_rows
 

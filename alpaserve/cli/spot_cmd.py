@@ -14,8 +14,6 @@ policy, ``on-demand`` included, is billed over it, so every preemption is kept.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
 
@@ -177,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
 
         write_rows(rows, args.out)
     if args.json:
-        json.dump(rows, sys.stdout, indent=2, allow_nan=False)
-        print()
+        from alpaserve.cli._output import print_json
+
+        print_json(rows, args)
         return 0
     print(f"{len(workload)} requests ({source}) on {args.trace} ({len(trace.nodes)} nodes, "
           f"max {trace.max_alive} alive), model {model.name}, latency from "

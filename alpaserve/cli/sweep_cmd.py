@@ -54,6 +54,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray", action="store_true", help="run the cases as Ray tasks")
     parser.add_argument("--ray-address", help="connect to this Ray cluster (implies --ray)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report and the result rows as JSON")
 
 
 def grid_from_args(args: argparse.Namespace) -> Any:
@@ -93,6 +95,14 @@ def run(args: argparse.Namespace) -> int:
     report = run_sweep(grid, args.out, runner=run_plan_case, workers=args.workers,
                        use_ray=args.ray, ray_address=args.ray_address,
                        progress=not args.no_progress)
+    if args.json:
+        from alpaserve.cli._output import print_json
+
+        print_json({"total": report.total, "skipped_done": report.skipped_done,
+                    "completed": report.completed, "failed": dict(report.failed),
+                    "torn_rows_dropped": report.torn_rows_dropped, "path": str(report.path),
+                    "rows": read_results(args.out)}, args)
+        return 1 if report.failed else 0
     print(f"{report.total} cases: {report.skipped_done} already done, {report.completed} run, "
           f"{len(report.failed)} failed" +
           (f", {report.torn_rows_dropped} torn row dropped" if report.torn_rows_dropped else "")

@@ -20,7 +20,8 @@ FORMATS = ("auto", "azure-llm", "azure-2019", "azure-2021", "csv", "saved")
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="trace file")
-    parser.add_argument("--format", choices=FORMATS, default="auto",
+    parser.add_argument("--trace-format", "--format", dest="format", choices=FORMATS,
+                        default="auto",
                         help="trace format (default: detect from the header)")
     parser.add_argument("--models", type=int, default=16,
                         help="models to map functions onto, for function traces (default: 16)")

@@ -1,0 +1,391 @@
+"""The user's path through the command line: every command line of the README runs in a
+temporary directory, chains included (``plan --trace ... --out`` -> ``simulate`` ->
+``fidelity`` on virtual CPU devices), with strict JSON and the shell's conventions."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alpaserve import __version__
+from alpaserve.cli import SUBCOMMANDS, main
+from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.errors import AlpaServeError
+from alpaserve.model_spec import model_preset
+from alpaserve.placement_spec import Group, Placement
+from tests._fixtures_traces import write_azure_llm, write_generic, write_tiny_model
+from workloads.availability import write_availability_csv
+from workloads.synthetic_availability import synthetic_availability
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RUNTIME_COMMANDS = ("profile", "fidelity")
+
+
+def strict_loads(text: str) -> object:
+    """JSON that a strict parser accepts (``NaN``/``Infinity`` are rejected)."""
+    def reject(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+    return json.loads(text, parse_constant=reject)
+
+
+def readme_commands(section: str) -> list[str]:
+    """The ``alpaserve`` lines of the first code block after ``section``'s heading."""
+    text = README.read_text()
+    after = text.split(section, 1)[1]
+    block = re.search(r"```\n(.*?)```", after, flags=re.S)
+    assert block is not None, f"no code block after {section!r}"
+    lines = [line.split("  #", 1)[0].strip() for line in block.group(1).splitlines()]
+    return [line for line in lines if line.startswith("alpaserve")]
+
+
+def run_line(line: str) -> int:
+    argv = shlex.split(line)[1:]
+    if argv[0] in RUNTIME_COMMANDS:
+        pytest.importorskip("jax", reason="profile/fidelity need the 'runtime' extra")
+        from tests._fixtures_runtime import cpu_devices
+
+        cpu_devices()  # the suite's JAX runs on 8 virtual CPU devices
+    try:
+        return main(argv)
+    except SystemExit as exc:  # --version, --help
+        return int(exc.code or 0)
+
+
+def write_user_files(cwd: Path) -> None:
+    """The files the README's commands name, small and generated."""
+    write_azure_llm(cwd / "AzureLLMInferenceTrace_code.csv", n=600, rate=20.0)
+    write_tiny_model(cwd / "tiny.json")
+    fleet = synthetic_availability(duration=1200.0, num_spot=4, mean_lifetime=600.0,
+                                   mean_replacement=30.0, rng=np.random.default_rng(4))
+    write_availability_csv(fleet, cwd / "g4dn.csv")
+    (cwd / "experiment.yaml").write_text(
+        "policies: [sr]\ndevices: [2]\nsettings: {models: 'bert-1.3b:2', rate: 4, "
+        "duration: 20}\n")
+
+
+@pytest.mark.slow
+def test_every_readme_command_line_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALPASERVE_CACHE_DIR", str(tmp_path / "cache"))
+    write_user_files(tmp_path)
+    lines = readme_commands("## Command line")
+    assert len(lines) >= 15
+    ran = set()
+    for line in lines:
+        assert run_line(line) == 0, f"{line!r} failed: {capsys.readouterr().err}"
+        out = capsys.readouterr().out
+        if "--json" in line:
+            strict_loads(out)
+        ran.add(shlex.split(line)[1])
+    assert {name for name, _, _ in SUBCOMMANDS} <= ran
+    assert (tmp_path / "rate.png").is_file()
+    assert (tmp_path / "profiles.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_readme_trace_study_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture) -> None:
+    """The study's commands, on a generated trace where ``../shared`` holds the real one."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write_azure_llm(tmp_path / "shared/data/azure_llm_2023/AzureLLMInferenceTrace_code.csv",
+                    n=800, rate=4.0)
+    if (ROOT / "examples").is_dir():
+        shutil.copytree(ROOT / "examples", repo / "examples")
+    monkeypatch.chdir(repo)
+    lines = readme_commands("### A trace-driven study")
+    assert [shlex.split(line)[1] for line in lines] == ["plan", "simulate", "sweep", "simulate"]
+    for line in lines:
+        config = re.search(r"--config (\S+)", line)
+        if config and not Path(config.group(1)).is_file():
+            continue  # the sweep's experiment file ships with the sweep schema
+        assert run_line(line) == 0, f"{line!r} failed: {capsys.readouterr().err}"
+    assert (repo / "code_attainment.png").is_file()
+    plan = json.loads((repo / "code_plan.json").read_text())
+    assert plan["workload"]["map"] == "prompt-buckets"
+    assert plan["workload"]["rate_scale"] == 4.0
+
+
+def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_azure_llm(tmp_path / "llm.csv", n=400, rate=40.0)
+    write_tiny_model(tmp_path / "tiny.json")
+    assert main(["plan", "--models", "tiny.json:2", "--device", "cpu", "--devices", "2",
+                 "--trace", "llm.csv", "--policy", "sr", "--out", "plan.json", "--json"]) == 0
+    planned = strict_loads(capsys.readouterr().out)
+    assert isinstance(planned, dict)
+    assert planned["format"] == "alpaserve-plan"
+    work = planned["workload"]
+    assert (work["kind"], work["mapping_used"]) == ("trace", "round-robin")
+    assert all(n > 0 for n in work["requests_per_model"].values())  # not all to the first
+    assert work["train_span"][1] == work["test_span"][0]
+    # simulate replays the held-out part exactly: the plan's own test attainment
+    assert main(["simulate", "plan.json", "--json"]) == 0
+    sim = strict_loads(capsys.readouterr().out)
+    assert isinstance(sim, dict)
+    assert sim["workload"]["part"] == "test"
+    assert sim["rows"][0]["requests"] == work["test_requests"] == planned["num_requests"]
+    assert sim["rows"][0]["attainment"] == pytest.approx(planned["attainment"])
+    assert main(["simulate", "plan.json"]) == 0
+    assert "tested on [" in capsys.readouterr().out
+    pytest.importorskip("jax", reason="fidelity needs the 'runtime' extra")
+    from tests._fixtures_runtime import cpu_devices
+
+    cpu_devices()
+    assert main(["fidelity", "plan.json", "--cpu-devices", "8", "--requests", "30",
+                 "--repeats", "2", "--json"]) == 0
+    report = strict_loads(capsys.readouterr().out)
+    assert isinstance(report, dict)
+    assert report["num_requests"] == 30
+    assert "held-out requests of the plan's trace" in report["workload"]
+
+
+def test_simulate_replays_the_planned_mix_and_flags_override(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--models", "bert-1.3b:2", "--devices", "2", "--rate", "6", "--cv",
+                 "3", "--duration", "20", "--seed", "7", "--policy", "sr",
+                 "--out", "plan.json"]) == 0
+    capsys.readouterr()
+    planned = json.loads((tmp_path / "plan.json").read_text())
+    assert planned["workload"] == {"kind": "mix", "model_names": ["bert-1.3b#0", "bert-1.3b#1"],
+                                   "rate": 6.0, "cv": 3.0, "zipf": 0.5, "duration": 20.0,
+                                   "seed": 7}
+    assert main(["simulate", "plan.json", "--json"]) == 0
+    replay = strict_loads(capsys.readouterr().out)
+    assert isinstance(replay, dict)
+    assert {k: replay["workload"][k] for k in ("rate", "cv", "zipf", "duration", "seed")} == \
+        {"rate": 6.0, "cv": 3.0, "zipf": 0.5, "duration": 20.0, "seed": 8}
+    slo = {r["model"]: r["slo_ms"] / 1e3 for r in replay["rows"][1:]}
+    assert slo == pytest.approx(planned["slo"])
+    assert main(["simulate", "plan.json", "--cv", "1", "--seed", "2", "--json"]) == 0
+    changed = strict_loads(capsys.readouterr().out)
+    assert isinstance(changed, dict)
+    assert (changed["workload"]["cv"], changed["workload"]["seed"]) == (1.0, 2)
+    assert "--cv changed" in changed["workload"]["description"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", "--trace", "t.csv", "--rate", "5"],
+    ["plan", "--trace", "t.csv", "--cv", "2"],
+    ["simulate", "p.json", "--trace", "t.csv", "--rate", "5"],
+    ["plan", "--rate-scale", "2"],
+])
+def test_mix_and_trace_flags_do_not_mix(argv: list[str], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_generic(tmp_path / "t.csv")
+    (tmp_path / "p.json").write_text(placement_missing_a_replica().to_json())
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "flag" in err
+
+
+def placement_missing_a_replica() -> Placement:
+    models = [model_preset("bert-1.3b").renamed(name) for name in ("fn0", "fn1", "fn2")]
+    return Placement(cluster=homogeneous_cluster(2), models={m.name: m for m in models},
+                     groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
+                                           models=models[:2]),))
+
+
+def test_a_model_without_replica_is_warned_and_listed(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(placement_missing_a_replica().to_json())
+    trace = write_generic(tmp_path / "t.csv", n=30, functions=2)  # fn2 gets no request
+    assert main(["simulate", str(path), "--trace", str(trace), "--json"]) == 0
+    captured = capsys.readouterr()
+    data = strict_loads(captured.out)
+    assert isinstance(data, dict)
+    assert data["models_without_replica"] == ["fn2"]
+    assert "warning: 1 model(s) have no replica" in captured.err
+    fn2 = next(r for r in data["rows"] if r["model"] == "fn2")
+    assert fn2["attainment"] is None  # NaN (no requests) is null, not NaN
+    assert data["workload"]["mapping_used"] == "identity"
+
+
+def test_version_and_flags_after_the_subcommand(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"alpaserve {__version__}"
+    assert main(["costs", "--models", "bert-1.3b", "-v", "--json"]) == 0
+    strict_loads(capsys.readouterr().out)
+    with pytest.raises(AlpaServeError, match="no-such-model"):  # --debug: the traceback
+        main(["costs", "--models", "no-such-model", "--debug"])
+
+
+def test_plan_takes_workers_and_the_old_jobs_flag(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    base = ["plan", "--models", "bert-1.3b:2", "--devices", "2", "--duration", "10",
+            "--policy", "sr", "--json"]
+    assert main([*base, "--workers", "1"]) == 0
+    assert main([*base, "--jobs", "1"]) == 0
+    assert "--jobs is deprecated; use --workers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    helptext = capsys.readouterr().out
+    assert "--workers" in helptext
+    assert "--jobs" not in helptext
+    assert "--rate-scale" in helptext
+
+
+def test_a_missing_extra_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture) -> None:
+    def needs_ray(args: object) -> int:
+        import ray  # noqa: F401
+
+        return 0
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.setattr("alpaserve.cli.costs_cmd.run", needs_ray)
+    assert main(["costs"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("alpaserve costs: error: this needs ray, which is not installed: "
+                   "pip install 'alpaserve[ray]'\n")
+
+
+def test_solver_banners_stay_off_stdout(tmp_path: Path) -> None:
+    """In a real process the HiGHS banner (written by C code to fd 1) goes to stderr."""
+    pytest.importorskip("highspy")
+    code = "import sys; from alpaserve.cli import main; sys.exit(main())"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "configs", "bert-1.3b", "--devices", "2",
+         "--batch-sizes", "1", "--no-cache", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    data = strict_loads(proc.stdout)
+    assert isinstance(data, dict)
+    assert data["model"] == "bert-1.3b"
+
+
+JSON_COMMANDS = {
+    "costs": ["costs", "--models", "bert-1.3b"],
+    "configs": ["configs", "bert-1.3b", "--devices", "2", "--batch-sizes", "1"],
+    "demo": ["demo", "--num-models", "2", "--devices", "2", "--duration", "10"],
+    "trace": ["trace", "llm.csv"],
+    "spot": ["spot", "--trace", "g4dn.csv", "--model", "gpt-1.3b", "--rate", "0.5",
+             "--duration", "600", "--policy", "spotserve", "--slo", "5",
+             "--prompt-tokens", "128", "--output-tokens", "16"],
+    "modelless": ["modelless", "--load", "flat", "--duration", "60"],
+    "sweep": ["sweep", "--models", "bert-1.3b:2", "--rate", "4", "--duration", "10",
+              "--devices", "1", "--policies", "sr", "--no-progress", "--out", "r.csv"],
+    "profile": ["profile", "tiny.json", "--cpu-devices", "8", "--repeats", "2"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(JSON_COMMANDS))
+def test_every_command_prints_strict_json_alone(name: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALPASERVE_CACHE_DIR", str(tmp_path / "cache"))
+    write_user_files(tmp_path)
+    write_azure_llm(tmp_path / "llm.csv", n=100)
+    assert run_line(shlex.join(["alpaserve", *JSON_COMMANDS[name], "--json"])) == 0
+    strict_loads(capsys.readouterr().out)  # the whole of stdout is one JSON document
+
+
+def test_simulate_warns_about_what_it_cannot_replay_as_planned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    trace = write_generic(tmp_path / "t.csv", n=120, functions=2)
+    assert main(["plan", "--models", "bert-1.3b:2", "--devices", "2", "--trace", "t.csv",
+                 "--policy", "clockwork++", "--window", "5", "--out", "plan.json"]) == 0
+    assert "the later part [11.9, 23.8] s of the trace" in capsys.readouterr().out
+    trace.write_text(trace.read_text() + "30.0,fn0\n")
+    assert main(["simulate", "plan.json"]) == 0
+    err = capsys.readouterr().err
+    assert "holds a time-varying plan" in err
+    assert "t.csv changed since the plan was made" in err
+
+
+def test_simulate_chooses_the_part_of_a_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_azure_llm(tmp_path / "a.csv", n=300, rate=30.0, seed=1)
+    write_azure_llm(tmp_path / "b.csv", n=200, rate=30.0, seed=2)
+    assert main(["plan", "--models", "bert-1.3b:3", "--devices", "2", "--trace", "a.csv",
+                 "--map", "power-law", "--seed", "3", "--policy", "sr", "--out", "p.json",
+                 "--json"]) == 0
+    planned = strict_loads(capsys.readouterr().out)
+    assert isinstance(planned, dict)
+
+    def replay(*flags: str) -> dict:
+        assert main(["simulate", "p.json", *flags, "--json"]) == 0
+        data = strict_loads(capsys.readouterr().out)
+        assert isinstance(data, dict)
+        return data
+
+    train = replay("--part", "train")
+    assert train["rows"][0]["requests"] == planned["workload"]["train_requests"]
+    assert train["workload"]["map"] == "power-law"
+    assert train["workload"]["seed"] == 3
+    other = replay("--trace", "b.csv")
+    assert (other["workload"]["part"], other["rows"][0]["requests"]) == ("all", 200)
+    assert "(not the plan's trace)" in other["workload"]["description"]
+    faster = replay("--rate-scale", "2", "--part", "all")
+    assert faster["rows"][0]["requests"] == 300
+    assert faster["workload"]["test_span"][1] == pytest.approx(
+        planned["workload"]["test_span"][1] / 2)
+    assert main(["simulate", "p.json", "--part", "test", "--trace-format", "csv"]) == 2
+    err = capsys.readouterr().err  # an Azure LLM file read as a generic CSV: one line
+    assert err.count("\n") == 1
+    assert "a.csv" in err
+
+
+def test_plan_warns_about_models_without_a_replica(capsys: pytest.CaptureFixture) -> None:
+    # six 5 GB models on one 13 GB device: only two fit
+    assert main(["plan", "--models", "bert-2.6b:6", "--devices", "1", "--duration", "10",
+                 "--rate", "4", "--policy", "sr", "--json"]) == 0
+    captured = capsys.readouterr()
+    data = strict_loads(captured.out)
+    assert isinstance(data, dict)
+    assert len(data["models_without_replica"]) == 4
+    assert "warning: 4 model(s) got no replica" in captured.err
+    for name in data["models_without_replica"]:
+        assert data["attainment_per_model"][name] == 0.0
+
+
+def test_simulate_uses_the_profile_file_a_plan_names(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    from alpaserve.cost.model import profile_entry
+    from alpaserve.plan_file import PlanFile
+    from alpaserve.profiles import ProfileDB
+
+    placement = placement_missing_a_replica()
+    db = ProfileDB()
+    for group in placement.groups:
+        for name, config in group.models.items():
+            e = profile_entry(model=placement.models[name], config=config,
+                              cluster=placement.cluster)
+            db.add(type(e)(**{**e.__dict__,  # 100x slower than analytic: misses a 1 s SLO
+                              "stage_latencies": tuple(100 * x for x in e.stage_latencies)}))
+    (tmp_path / "db.json").write_text(db.to_json())
+    path = tmp_path / "plan.json"
+    plan = PlanFile(placement=placement, slo=dict.fromkeys(placement.models, 1.0),
+                    workload={"kind": "mix", "rate": 1.0, "cv": 1.0, "zipf": 0.0,
+                              "duration": 30.0, "seed": 0},
+                    profiles={"source": "file", "path": str(tmp_path / "db.json")})
+    plan.save(path)
+    assert main(["simulate", str(path), "--json"]) == 0
+    data = strict_loads(capsys.readouterr().out)
+    assert isinstance(data, dict)
+    assert data["rows"][0]["attainment"] == 0.0
+    (tmp_path / "db.json").unlink()
+    assert main(["simulate", str(path)]) == 2
+    assert "db.json', which is gone; give --profiles" in capsys.readouterr().err
