@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from alpaserve.cli._config_file import add_config_flag, preload_config
+from alpaserve.cli._output import check_outputs
 from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(module).register(p)
         if name not in OWN_CONFIG:
             add_config_flag(p)
+        p.add_argument("--force", action="store_true",
+                       help="replace output files that alpaserve did not write")
     return parser
 
 
@@ -70,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     run = importlib.import_module(args._module).run
     try:
+        check_outputs(args)
         return int(run(args) or 0)
     except AlpaServeError as exc:
         if args.debug:

@@ -10,11 +10,11 @@ AlpaServe plan as JSON. Every value can be changed by a flag.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from alpaserve.cli._output import add_output_flags, emit
 from alpaserve.errors import SpecError
+from alpaserve.safe_files import save_figure, write_text
 
 POLICIES = ("sr", "alpaserve")
 
@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
              f"tested on {results['sr'].test_source}")
     emit(rows, args, title=title)
     best = results["alpaserve"]
-    Path(args.plan_json).write_text(best.placement.to_json())
-    _figure(results).savefig(args.plot, dpi=110)
+    write_text(args.plan_json, best.placement.to_json(), force=args.force)
+    save_figure(_figure(results), args.plot, force=args.force, dpi=110)
     if not args.json:
         sr, ours = rows[0]["attainment"], rows[1]["attainment"]
         print(f"AlpaServe attains {100 * ours:.1f}% vs {100 * sr:.1f}% for selective "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alpaserve.cli._runtime_args import add_device_args, devices_from
 from alpaserve.errors import SpecError
+from alpaserve.safe_files import write_text
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -60,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the host was not steady ({'; '.join(why)}); the difference may "
               "reflect the host rather than the simulator (alpaserve/runtime/stationarity.py)")
     if args.out:
-        args.out.write_text(json.dumps(report.to_dict(), indent=1))
+        write_text(args.out, json.dumps(report.to_dict(), indent=1), force=args.force)
     return 0

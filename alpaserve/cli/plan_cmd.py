@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from alpaserve.safe_files import write_text
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="bert-1.3b:8",
@@ -68,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
                   clockwork=ClockworkOptions(window=args.window))
     text = result.to_json()
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+        write_text(args.out, text + "\n", force=args.force)
     sys.stdout.write((text if args.json else result.explain()) + "\n")
     return 0

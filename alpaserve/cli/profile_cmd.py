@@ -14,6 +14,7 @@ from alpaserve.cli._runtime_args import (
     resolve_model,
 )
 from alpaserve.profiles import ProfileDB
+from alpaserve.safe_files import atomic_open, write_text
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -57,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
                           warmup=args.warmup, repeats=args.repeats, seed=args.seed,
                           dtype=args.dtype)
     db.update(fresh)
-    args.out.write_text(db.to_json(indent=1))
+    with atomic_open(args.out, force=args.force, owned=args.out.is_file()) as fh:
+        fh.write(db.to_json(indent=1))  # an existing file parsed as a profile DB: merged
     if args.tsv:
-        args.tsv.write_text(fresh.to_tsv())
+        write_text(args.tsv, fresh.to_tsv(), force=args.force)
     for e in fresh:
         stages = " ".join(f"{t * 1e3:.3f}" for t in e.stage_latencies)
         mem = " ".join(f"{b / 1e6:.2f}" for b in e.stage_weight_bytes)
