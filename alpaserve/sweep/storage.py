@@ -399,7 +399,7 @@ def claim(path: Path, experiment: str, *, force: bool) -> tuple[bool, int]:
     found = experiment_of(path)
     if found is None:
         if not force:
-            check_target(path)  # a symlink or a non-regular file gets its own message
+            check_target(path, owned=True)  # a symlink or a non-regular file: own message
             raise SweepError(f"{str(path)!r} exists and is not an alpaserve sweep file; "
                              "choose another --out or pass --force to replace it")
         return False, 0
