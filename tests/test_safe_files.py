@@ -58,7 +58,8 @@ def test_a_planted_symlink_is_not_followed(tmp_path: Path) -> None:
         write_bytes(link, b"png")
     assert victim.read_text() == "precious"
     write_bytes(link, b"png", force=True)  # replaces the link itself
-    assert not link.is_symlink() and link.read_bytes() == b"png"
+    assert not link.is_symlink()
+    assert link.read_bytes() == b"png"
     assert victim.read_text() == "precious"
 
 
@@ -74,9 +75,13 @@ def test_a_planted_temp_name_cannot_be_used(tmp_path: Path) -> None:
 def test_a_failed_write_leaves_the_target_and_no_temp_file(tmp_path: Path) -> None:
     out = tmp_path / "r.csv"
     write_text(out, "old")
-    with pytest.raises(RuntimeError), atomic_open(out) as fh:
-        fh.write("half")
-        raise RuntimeError("boom")
+    def half_write() -> None:
+        with atomic_open(out) as fh:
+            fh.write("half")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        half_write()
     assert out.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MANIFEST, "r.csv"])
 
@@ -100,9 +105,8 @@ def test_figures(tmp_path: Path) -> None:
 
 def test_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     out = tmp_path / "r.csv"
-    with exclusive(out), pytest.raises(OutputFileError, match="--wait"):
-        with exclusive(out):
-            pass
+    with exclusive(out), pytest.raises(OutputFileError, match="--wait"), exclusive(out):
+        pass
     with exclusive(out):  # released by the first block
         pass
     assert lock_path(out).exists()
@@ -112,9 +116,9 @@ def test_lock_file_symlink_is_refused(tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     lock_path(tmp_path / "r.csv").symlink_to(victim)
-    with pytest.raises(OutputFileError, match="cannot create the lock file"):
-        with exclusive(tmp_path / "r.csv"):
-            pass
+    with pytest.raises(OutputFileError, match="cannot create the lock file"), \
+            exclusive(tmp_path / "r.csv"):
+        pass
     assert victim.read_text() == "precious"
 
 

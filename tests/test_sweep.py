@@ -136,7 +136,8 @@ def test_two_sweeps_on_one_file(tmp_path: Path) -> None:
         if first.poll() is None:
             first.kill()
     rows = read_results(out)
-    assert len(rows) == 12 and len({r["case_id"] for r in rows}) == 12
+    assert len(rows) == 12
+    assert len({r["case_id"] for r in rows}) == 12
     waiter = subprocess.Popen([sys.executable, "-c", code.replace(
         "workers=1)", "workers=1, wait_for_lock=True)")], cwd=ROOT)
     from alpaserve.safe_files import exclusive

@@ -55,7 +55,8 @@ def test_policies_required_and_a_mapping_expected() -> None:
 
 def test_values_and_lists() -> None:
     g = grid(devices=4, windows=[0, 60], seeds=[1, 2], settings={"rate": 8})
-    assert g.policies == ("sr",) and g.devices == (4,)
+    assert g.policies == ("sr",)
+    assert g.devices == (4,)
     assert g.windows == ((0.0, 60.0),)
     assert grid(windows=[[0, 60], None]).windows == ((0.0, 60.0), None)
     assert len(grid(seeds=[1, 2], devices=[2, 4]).cases()) == 4
@@ -77,7 +78,7 @@ def test_file_errors(tmp_path: Path, name: str, text: str, match: str) -> None:
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="cannot read experiment file .*none.yaml"):
+    with pytest.raises(SpecError, match=r"cannot read experiment file .*none\.yaml"):
         load_experiment(tmp_path / "none.yaml")
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(SpecError, match="not UTF-8 text"):

@@ -29,9 +29,11 @@ def test_tables_are_tidy_and_typed(tmp_path: Path, suffix: str) -> None:
     df = load_sweep(out)
     assert len(df) == 16
     assert len(df[df.policy == "sr"]) == 8
-    assert df.devices.dtype.kind == "i" and df.attainment.dtype.kind == "f"
+    assert df.devices.dtype.kind == "i"
+    assert df.attainment.dtype.kind == "f"
     assert set(df.seed) == {0, 1}
-    assert df.window_start.isna().sum() == 8 and set(df.window_end.dropna()) == {60.0}
+    assert df.window_start.isna().sum() == 8
+    assert set(df.window_end.dropna()) == {60.0}
     assert df.experiment.nunique() == 1
     if suffix == ".csv":  # plain pandas reads the same table
         plain = pd.read_csv(out)
@@ -51,7 +53,8 @@ def test_local_rows_equal_in_both_formats(tmp_path: Path) -> None:
                  st.floats(allow_nan=False), st.text(alphabet="abcxyz_-# ,\"", min_size=1)))
 def test_cells_round_trip(value: object) -> None:
     back = decode_cell(encode_cell(value))
-    assert back == value and type(back) is type(value)
+    assert back == value
+    assert type(back) is type(value)
 
 
 def test_foreign_csv_without_final_newline_is_byte_identical(tmp_path: Path) -> None:
@@ -81,7 +84,8 @@ def test_force_replaces_a_foreign_file_only_when_a_row_is_ready(tmp_path: Path) 
     out = tmp_path / "user.csv"
     out.write_bytes(b"a,b\n1,2")
     report = run_sweep(GRID, out, runner=synthetic_runner, force=True)
-    assert report.completed == 16 and len(read_results(out)) == 16
+    assert report.completed == 16
+    assert len(read_results(out)) == 16
 
 
 def test_planted_symlink_at_the_output(tmp_path: Path) -> None:
