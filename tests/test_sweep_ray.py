@@ -29,6 +29,8 @@ from alpaserve.sweep.ray_backend import runtime_env
 from alpaserve.sweep.runner import SweepGrid, read_results, run_sweep
 
 sys.path.insert(0, str(Path(__file__).parent))
+import contextlib
+
 from _sweep_runner import failing_runner, synthetic_runner
 
 pytestmark = pytest.mark.slow
@@ -112,10 +114,8 @@ def _stop(proc: subprocess.Popen, temp: str) -> None:
         except OSError:
             continue
         if temp.encode() in cmdline:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_dir.name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def comparable(path: Path) -> list[dict]:

@@ -115,3 +115,14 @@ def test_planted_symlink_at_the_old_temp_name(tmp_path: Path) -> None:
 def test_missing_file_for_the_loader(tmp_path: Path) -> None:
     with pytest.raises(SweepError, match="does not exist"):
         load_sweep(tmp_path / "none.csv")
+
+
+def test_hashes_that_look_like_numbers_stay_text(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    out.write_text("case_id,experiment,version,config,policy,attainment\n"
+                   "1234567890123456,12e4567890123456,1.0,{},sr,0.5\n")
+    row = read_results(out)[0]
+    assert (row["case_id"], row["experiment"], row["version"]) == \
+        ("1234567890123456", "12e4567890123456", "1.0")
+    assert row["attainment"] == 0.5
+    assert load_sweep(out).case_id.tolist() == ["1234567890123456"]

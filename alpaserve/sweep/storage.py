@@ -4,8 +4,9 @@ A row is one case: the key columns (``case_id``, ``experiment``, ``version``, ``
 the case's axes (``policy``, ``devices``, ``rate_scale``, ``cv_scale``, ``slo_scale``,
 ``window_start``, ``window_end``, ``seed``) and the runner's metrics. Cells are plain:
 numbers as numbers, strings as strings, an empty cell for a missing value, so
-``pandas.read_csv`` (or :func:`load_sweep`) gives typed columns and ``df[df.policy == "sr"]``
-works. A metric that is a list or mapping is stored as its JSON text.
+:func:`load_sweep` (or ``pandas.read_csv(path, dtype={"case_id": str, "experiment": str})``:
+a hex hash may look like a number) gives typed columns and ``df[df.policy == "sr"]`` works.
+A metric that is a list or mapping is stored as its JSON text.
 
 Ownership: a CSV is a sweep file when its first line is the sweep header (it starts with the
 key columns); a parquet file when its schema metadata has the ``alpaserve-sweep`` key. The
@@ -243,7 +244,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         return list(pq.read_table(path).to_pylist())
     text = path.read_text(encoding="utf-8")
     text = text[: text.rfind("\n") + 1]
-    return [{k: decode_cell(v) for k, v in row.items()}
+    # The key columns are text even when a hash happens to look like a number.
+    return [{k: v if k in KEY_COLUMNS else decode_cell(v) for k, v in row.items()}
             for row in csv.DictReader(io.StringIO(text))]
 
 
