@@ -69,7 +69,8 @@ def test_foreign_output_is_refused_then_forced(tmp_path: Path,
     out.write_bytes(b"x,y\n1,2")
     assert main(["sweep", "--out", str(out), *FLAGS]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "is not an alpaserve sweep file" in err
+    assert err.count("\n") == 1
+    assert "is not an alpaserve sweep file" in err
     assert out.read_bytes() == b"x,y\n1,2"
     assert main(["sweep", "--out", str(out), "--force", *FLAGS]) == 0
     assert len(read_results(out)) == 4

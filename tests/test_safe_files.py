@@ -125,3 +125,49 @@ def test_lock_file_symlink_is_refused(tmp_path: Path) -> None:
 def test_permissions_are_readable(tmp_path: Path) -> None:
     out = write_text(tmp_path / "a.txt", "x")
     assert os.stat(out).st_mode & 0o644 == 0o644
+
+
+@pytest.fixture
+def small_trace(tmp_path: Path) -> Path:
+    trace = tmp_path / "t.csv"
+    trace.write_text("arrival_s,model\n" + "".join(f"{i * 0.5},fn{i % 2}\n" for i in range(100)))
+    return trace
+
+
+@pytest.mark.parametrize(("argv", "name"), [
+    (["costs", "--models", "bert-1.3b", "--out"], "rows.csv"),
+    (["costs", "--models", "bert-1.3b", "--out"], "rows.json"),
+    (["trace", "{trace}", "--plot"], "rate.png"),
+])
+def test_commands_refuse_foreign_outputs(tmp_path: Path, small_trace: Path,
+                                         capsys: pytest.CaptureFixture, argv: list[str],
+                                         name: str) -> None:
+    from alpaserve.cli import main
+
+    argv = [a.format(trace=small_trace) for a in argv]
+    out = tmp_path / name
+    out.write_bytes(b"user data, no final newline")
+    assert main([*argv, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{str(out)!r} exists and was not written by alpaserve" in err
+    assert out.read_bytes() == b"user data, no final newline"
+    assert main([*argv, str(out), "--force"]) == 0
+    assert out.read_bytes() != b"user data, no final newline"
+    assert main([*argv, str(out)]) == 0  # now it is alpaserve's own: rewritten freely
+    link = tmp_path / f"link-{name}"
+    link.symlink_to(out)
+    assert main([*argv, str(link)]) == 2
+    assert "is a symbolic link" in capsys.readouterr().err
+
+
+def test_output_checks_come_before_the_work(tmp_path: Path, small_trace: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    from alpaserve.cli import main
+
+    assert main(["trace", str(small_trace), "--plot", str(tmp_path / "r.xyz")]) == 2
+    assert "unknown image format" in capsys.readouterr().err
+    assert main(["trace", str(small_trace), "--plot", str(tmp_path / "no" / "r.png")]) == 2
+    err = capsys.readouterr()
+    assert "does not exist" in err.err
+    assert err.out == ""  # refused before the trace was read and its table printed

@@ -109,7 +109,8 @@ def run_on_ray(todo: Sequence[Any], runner: Callable[..., Any], *, address: str 
         The sweep runner.
     address
         A cluster address (``host:port`` or ``ray://...``); ``None`` starts a local Ray
-        unless one is already initialised in this process.
+        unless one is already initialised in this process (then that one is used, and
+        left running).
     num_cpus
         CPUs per task.
     execute, args
@@ -137,11 +138,14 @@ def run_on_ray(todo: Sequence[Any], runner: Callable[..., Any], *, address: str 
         raise SweepError(f"Ray tasks need a positive CPU count, got num_cpus={num_cpus!r}")
     import ray
 
+    env = runtime_env(runner, num_cpus=num_cpus)
     started_here = not ray.is_initialized()
     if started_here:
-        _connect(ray, address, runtime_env(runner, num_cpus=num_cpus))
+        _connect(ray, address, env)
     try:
-        remote = ray.remote(execute).options(num_cpus=num_cpus)
+        # A Ray the caller initialised has its own job environment: ship the code per task.
+        remote = ray.remote(execute).options(
+            num_cpus=num_cpus, **({} if started_here else {"runtime_env": env}))
         refs = {remote.remote(runner, case, *args): case for case in todo}
         pending = list(refs)
         while pending:
