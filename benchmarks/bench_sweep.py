@@ -8,7 +8,8 @@ kernels inside the timing, as a user's run would). The local pool is the baselin
 ratio against it is printed, with the absolute numbers. The rows of every backend are
 checked equal.
 
-Run: ``python benchmarks/bench_sweep.py [--workers 2] [--ray-address HOST:PORT]``
+Run from the repository root: ``python benchmarks/bench_sweep.py [--workers 2]
+[--ray-address HOST:PORT]``
 (without an address a local Ray with ``--workers`` CPUs is started and stopped). Set
 ``ALPASERVE_DATA`` to the folder holding ``azure_llm_2023/`` if it is not found.
 """
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 from alpaserve.sweep.cases import run_plan_case
+from alpaserve.sweep.ray_backend import runtime_env
 from alpaserve.sweep.runner import SweepGrid, read_results, run_sweep
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +75,7 @@ def main() -> None:
             import ray
 
             ray.init(address="local", num_cpus=args.workers, include_dashboard=False,
-                     log_to_driver=False)
+                     log_to_driver=False, runtime_env=runtime_env(run_plan_case))
         try:
             label = f"ray ({args.ray_address or f'local, {args.workers} CPUs'})"
             results[label] = timed_sweep(out / "ray.csv", ray_address=args.ray_address,

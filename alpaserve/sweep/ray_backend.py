@@ -108,9 +108,10 @@ def run_on_ray(todo: Sequence[Any], runner: Callable[..., Any], *, address: str 
     runner
         The sweep runner.
     address
-        A cluster address (``host:port`` or ``ray://...``); ``None`` starts a local Ray
-        unless one is already initialised in this process (then that one is used, and
-        left running).
+        A cluster address (``host:port`` or ``ray://...``); ``None`` uses Ray's default
+        (``RAY_ADDRESS``, a cluster on this machine, or a new local one). If Ray is already
+        initialised in this process, that connection is used and left open, and the code
+        the workers run is what its ``runtime_env`` ships (see :func:`runtime_env`).
     num_cpus
         CPUs per task.
     execute, args
@@ -138,14 +139,15 @@ def run_on_ray(todo: Sequence[Any], runner: Callable[..., Any], *, address: str 
         raise SweepError(f"Ray tasks need a positive CPU count, got num_cpus={num_cpus!r}")
     import ray
 
-    env = runtime_env(runner, num_cpus=num_cpus)
     started_here = not ray.is_initialized()
     if started_here:
-        _connect(ray, address, env)
+        _connect(ray, address, runtime_env(runner, num_cpus=num_cpus))
+    else:
+        # Ray ships local code only at the job level, which the caller has fixed.
+        logger.info("Ray was initialised by the caller: the workers run the code of its "
+                    "runtime_env (pass runtime_env(runner) to ray.init to ship this one)")
     try:
-        # A Ray the caller initialised has its own job environment: ship the code per task.
-        remote = ray.remote(execute).options(
-            num_cpus=num_cpus, **({} if started_here else {"runtime_env": env}))
+        remote = ray.remote(execute).options(num_cpus=num_cpus)
         refs = {remote.remote(runner, case, *args): case for case in todo}
         pending = list(refs)
         while pending:
