@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
           (f", {report.torn_rows_dropped} torn row dropped" if report.torn_rows_dropped else "")
           + f"; results in {report.path} (experiment {report.experiment})")
     for case_id, message in report.failed.items():
-        print(f"  failed {case_id}: {message}")
+        print(f"  failed {case_id}: {' '.join(message.split())}")
     columns = ["policy", "devices", "rate_scale", "cv_scale", "slo_scale", "seed",
                "attainment", "p99_s", "devices_used"]
     print(format_table(read_results(args.out), columns))

@@ -12,7 +12,9 @@ What a task gets:
   and the BLAS variables in ``runtime_env.env_vars``), and the plan runner simulates on one
   thread, so tasks do not oversubscribe a node.
 * **Failures.** A case whose runner raises is counted in the report's ``failed`` mapping as
-  ``"ErrorType: message"`` exactly as in the local pool; a lost worker is retried by Ray.
+  ``"ErrorType: message"`` exactly as in the local pool; a lost worker is retried by Ray,
+  and if it is lost for good the sweep stops with a :class:`SweepError` (as a dead pool
+  process does), keeping every row written so far for the rerun.
 
 Authentication: Ray clusters started with ``ray start`` use token authentication by default
 in recent Ray releases. The driver then needs ``RAY_AUTH_MODE=token`` and the cluster's token
@@ -158,6 +160,9 @@ def run_on_ray(todo: Sequence[Any], runner: Callable[..., Any], *, address: str 
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.cause if isinstance(exc.cause, BaseException) else exc
                     failed[refs[ref].case_id] = f"{type(cause).__name__}: {cause}"
+                except ray.exceptions.RayError as exc:  # a lost worker, after Ray's retries
+                    raise SweepError(f"a Ray worker died ({type(exc).__name__}); rerun the "
+                                     "same command to resume") from exc
                 else:
                     record(row)
                 bar.update(1)
