@@ -107,3 +107,37 @@ def test_help_describes_the_format(capsys: pytest.CaptureFixture) -> None:
     for word in ("policies:", "seeds:", "windows:", "settings:", "load_sweep", "--force",
                  "RAY_AUTH_MODE=token", "examples/"):
         assert word in text
+
+
+def test_synthetic_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "synthetic.csv"
+    assert main(["sweep", "--config", str(ROOT / "examples" / "sweep_synthetic.yaml"),
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "24 cases: 0 already done, 24 run, 0 failed" in capsys.readouterr().out
+    from alpaserve.sweep import load_sweep
+
+    df = load_sweep(out)
+    assert sorted(df.groupby(["policy", "devices"]).size().unique()) == [6]
+    assert df.attainment.between(0, 1).all()
+
+
+_SHARED = [ROOT.parent / "shared" / "data", ROOT.parents[2] / "shared" / "data"]
+_CODE_TRACE = next((p / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv" for p in _SHARED
+                    if (p / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv").exists()),
+                   None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_CODE_TRACE is None, reason="the shared Azure LLM code trace is absent")
+def test_trace_example_on_the_real_code_trace(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "trace_sweep.csv"
+    assert main(["sweep", "--config", str(ROOT / "examples" / "trace_sweep.yaml"), "--trace",
+                 str(_CODE_TRACE), "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "36 cases: 0 already done, 36 run, 0 failed" in text
+    assert "window_start" in text
+    rows = read_results(out)
+    assert {(r["window_start"], r["window_end"]) for r in rows} == \
+        {(0.0, 1200.0), (1200.0, 2400.0), (2400.0, 3600.0)}
+    assert all(r["requests"] > 0 for r in rows)

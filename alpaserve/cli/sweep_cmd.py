@@ -146,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
           + f"; results in {report.path} (experiment {report.experiment})")
     for case_id, message in report.failed.items():
         print(f"  failed {case_id}: {' '.join(message.split())}")
-    columns = ["policy", "devices", "rate_scale", "cv_scale", "slo_scale", "seed",
+    rows = read_results(args.out)
+    windows = ["window_start", "window_end"] if any(r.get("window_end") is not None
+                                                    for r in rows) else []
+    columns = ["policy", "devices", "rate_scale", "cv_scale", "slo_scale", *windows, "seed",
                "attainment", "p99_s", "devices_used"]
-    print(format_table(read_results(args.out), columns))
+    print(format_table(rows, columns))
     return 1 if report.failed else 0
