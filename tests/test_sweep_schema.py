@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alpaserve.errors import SpecError
 from alpaserve.sweep.cases import SETTINGS
-from alpaserve.sweep.schema import grid_from_mapping, load_experiment
+from alpaserve.sweep.schema import ALLOWED, grid_from_mapping, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +30,7 @@ def grid(**data: object) -> Any:
     ({"rate_scales": ["x"]}, r"rate_scales must be a number .* got 'x' \(str\)"),
     ({"cv_scales": {"a": 1}}, r"cv_scales must be a number .* got \{'a': 1\} \(dict\)"),
     ({"slo_scales": None}, r"slo_scales must be a number .* got None"),
-    ({"windows": [[0, 10, 20]]}, r"windows must be a \[start_s, end_s\] pair or null"),
+    ({"windows": [[0, 10, 20]]}, r"windows must be a \[start_s, end_s\] pair .* or null"),
     ({"windows": [["a", 1]]}, r"windows must be a \[start_s, end_s\] pair"),
     ({"seed": 1.5}, r"seed must be an integer, got 1\.5 \(float\)"),
     ({"seeds": ["1"]}, r"seeds must be an integer .* got '1' \(str\)"),
@@ -39,7 +41,11 @@ def grid(**data: object) -> Any:
     ({"settings": {"models": 3}}, r"settings\.models must be a string"),
     ({"settings": {"devices_per_node": 0}}, r"devices_per_node must be a positive integer"),
     ({"devices": [0]}, r"devices must be positive ints, got 0"),
-    ({"rate_scales": [-1]}, r"rate_scales must be positive, got -1"),
+    ({"rate_scales": [-1]}, r"rate_scales must be positive and finite, got -1"),
+    ({"cv_scales": [float("inf")]}, r"cv_scales must be positive and finite, got inf"),
+    ({"slo_scales": [float("nan")]}, r"slo_scales must be positive and finite, got nan"),
+    ({"windows": [[60, 0]]}, r"windows must be a \[start_s, end_s\] pair \(0 <= start < end\)"),
+    ({"windows": [[-1, 5]]}, r"windows must be a \[start_s, end_s\] pair"),
 ])
 def test_schema_errors(data: dict, match: str) -> None:
     with pytest.raises(SpecError, match=match):
@@ -89,3 +95,21 @@ def test_unreadable_files(tmp_path: Path) -> None:
 def test_example_files_are_valid(name: str) -> None:
     g = load_experiment(ROOT / "examples" / name, settings_schema=SETTINGS)
     assert len(g.cases()) >= 16
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 50) | st.floats(-1, 50)
+                     | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([*ALLOWED, "colour", "seeds "]), _JSON, max_size=5)
+       | _JSON)
+def test_any_parsed_file_gives_a_grid_or_a_spec_error(data: object) -> None:
+    try:
+        g = grid_from_mapping(data, settings_schema=SETTINGS)
+    except SpecError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert all(isinstance(c.policy, str) for c in g.cases())

@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -155,8 +156,8 @@ class SweepGrid:
                 raise SpecError(f"SweepGrid.devices must be positive ints, got {d!r}")
         for name in ("rate_scales", "cv_scales", "slo_scales"):
             for v in getattr(self, name):
-                if not isinstance(v, int | float) or not v > 0:
-                    raise SpecError(f"SweepGrid.{name} must be positive, got {v!r}")
+                if not isinstance(v, int | float) or not 0 < v < math.inf:
+                    raise SpecError(f"SweepGrid.{name} must be positive and finite, got {v!r}")
         for s in self.seeds or (self.seed,):
             if isinstance(s, bool) or not isinstance(s, int) or s < 0:
                 raise SpecError(f"SweepGrid seeds must be non-negative ints, got {s!r}")

@@ -21,6 +21,7 @@ A single string is one value: ``policies: sr`` is the policy ``sr``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def _is_str(v: Any) -> bool:
 
 def _is_window(v: Any) -> bool:
     return v is None or (isinstance(v, list | tuple) and len(v) == 2
-                         and all(_is_number(x) for x in v))
+                         and all(_is_number(x) for x in v) and 0 <= v[0] < v[1] < math.inf)
 
 
 # key -> (description of one value, predicate on one value, may be a list)
@@ -55,7 +56,7 @@ _AXES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "rate_scales": ("a number", _is_number),
     "cv_scales": ("a number", _is_number),
     "slo_scales": ("a number", _is_number),
-    "windows": ("a [start_s, end_s] pair or null", _is_window),
+    "windows": ("a [start_s, end_s] pair (0 <= start < end) or null", _is_window),
     "seeds": ("an integer", _is_int),
 }
 ALLOWED = (*_AXES, "seed", "settings")
