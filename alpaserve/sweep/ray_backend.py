@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from alpaserve.sweep.pool import failure
 from alpaserve.sweep.storage import SweepError
 
 logger = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ def run_on_ray(todo: Sequence[Any], runner: Callable[..., Any], *, address: str 
                     row = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.cause if isinstance(exc.cause, BaseException) else exc
-                    failed[refs[ref].case_id] = f"{type(cause).__name__}: {cause}"
+                    failed[refs[ref].case_id] = failure(cause)
                 except ray.exceptions.RayError as exc:  # a lost worker, after Ray's retries
                     raise SweepError(f"a Ray worker died ({type(exc).__name__}); rerun the "
                                      "same command to resume") from exc

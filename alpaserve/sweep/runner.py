@@ -25,17 +25,14 @@ import itertools
 import json
 import logging
 import math
-import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alpaserve.errors import SpecError
 from alpaserve.safe_files import exclusive
+from alpaserve.sweep.pool import failure, progress_bar, run_pool
 from alpaserve.sweep.storage import (
     AXIS_COLUMNS,
     KEY_COLUMNS,
@@ -231,32 +228,6 @@ def _execute(runner: Runner, case: SweepCase, version: str,
             **case.axes(), **metrics}
 
 
-def _failure(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def limit_threads(threads: int) -> None:
-    """Make this process's compiled and BLAS code use ``threads`` threads (a sweep worker
-    runs one case per CPU it was given).
-
-    Parameters
-    ----------
-    threads
-        Threads per worker.
-
-    Returns
-    -------
-    None
-
-    Examples
-    --------
-    >>> limit_threads(1)
-    """
-    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-
-
 def run_sweep(
     grid: SweepGrid | Iterable[SweepCase],
     out: str | Path,
@@ -345,7 +316,7 @@ def run_sweep(
                 rewrite_parquet(path, rows, experiment)
             completed += 1
 
-        bar = _progress(len(todo), progress)
+        bar = progress_bar(len(todo), progress)
         try:
             if use_ray or ray_address:
                 from alpaserve.sweep.ray_backend import run_on_ray
@@ -358,13 +329,13 @@ def run_sweep(
                     try:
                         row = _execute(runner, case, __version__, experiment)
                     except Exception as exc:  # counted, as on every backend
-                        failed[case.case_id] = _failure(exc)
+                        failed[case.case_id] = failure(exc)
                     else:
                         record(row)
                     bar.update(1)
             else:
-                _run_pool(todo, runner, (__version__, experiment), workers, record, failed,
-                          bar)
+                run_pool(todo, runner, _execute, (__version__, experiment), workers, record,
+                         failed, bar)
         finally:
             bar.close()
     if failed:
@@ -372,45 +343,3 @@ def run_sweep(
     return SweepReport(total=len(cases), skipped_done=len(cases) - len(todo),
                        completed=completed, failed=failed, torn_rows_dropped=torn, path=path,
                        experiment=experiment)
-
-
-def _run_pool(todo: list[SweepCase], runner: Runner, args: tuple[str, str], workers: int,
-              record: Callable[[dict[str, Any]], None], failed: dict[str, str],
-              bar: Any) -> None:
-    # spawn, not fork: forking a process that has loaded jax (or any threaded library) can
-    # deadlock the child. One thread per worker: the pool already uses the cores.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=limit_threads, initargs=(1,)) as pool:
-        futures: dict[Future[dict[str, Any]], SweepCase] = {
-            pool.submit(_execute, runner, c, *args): c for c in todo}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                try:
-                    row = fut.result()
-                except BrokenProcessPool as exc:
-                    raise SweepError("a sweep worker process died; rerun the same command to "
-                                     "resume") from exc
-                except Exception as exc:  # counted, as on every backend
-                    failed[futures[fut].case_id] = _failure(exc)
-                else:
-                    record(row)
-                bar.update(1)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        del n
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="sweep", unit="case")
