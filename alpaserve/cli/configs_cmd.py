@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
                      "max_stage_latency_s": e.max_stage_latency,
                      "stage_latencies_s": list(e.stage_latencies),
                      "peak_memory_bytes": max(e.stage_peak_memory_bytes)}
-                    for c in result.candidates for e in c.entries], args.out, force=args.force)
+                    for c in result.candidates for e in c.entries], args.out,
+                   force=getattr(args, "force", False))
     if args.json:
         print(json.dumps({"model": result.model,
                           "candidates": [{"config": c.config.to_dict(), "key": c.config.key,

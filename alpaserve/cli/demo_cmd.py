@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
              f"tested on {results['sr'].test_source}")
     emit(rows, args, title=title)
     best = results["alpaserve"]
-    write_text(args.plan_json, best.placement.to_json(), force=args.force)
-    save_figure(_figure(results), args.plot, force=args.force, dpi=110)
+    write_text(args.plan_json, best.placement.to_json(), force=getattr(args, "force", False))
+    save_figure(_figure(results), args.plot, force=getattr(args, "force", False), dpi=110)
     if not args.json:
         sr, ours = rows[0]["attainment"], rows[1]["attainment"]
         print(f"AlpaServe attains {100 * ours:.1f}% vs {100 * sr:.1f}% for selective "

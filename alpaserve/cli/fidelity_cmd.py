@@ -61,5 +61,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: the host was not steady ({'; '.join(why)}); the difference may "
               "reflect the host rather than the simulator (alpaserve/runtime/stationarity.py)")
     if args.out:
-        write_text(args.out, json.dumps(report.to_dict(), indent=1), force=args.force)
+        write_text(args.out, json.dumps(report.to_dict(), indent=1),
+                   force=getattr(args, "force", False))
     return 0

@@ -70,6 +70,6 @@ def run(args: argparse.Namespace) -> int:
                   clockwork=ClockworkOptions(window=args.window))
     text = result.to_json()
     if args.out:
-        write_text(args.out, text + "\n", force=args.force)
+        write_text(args.out, text + "\n", force=getattr(args, "force", False))
     sys.stdout.write((text if args.json else result.explain()) + "\n")
     return 0

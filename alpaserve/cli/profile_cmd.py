@@ -58,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
                           warmup=args.warmup, repeats=args.repeats, seed=args.seed,
                           dtype=args.dtype)
     db.update(fresh)
-    with atomic_open(args.out, force=args.force, owned=args.out.is_file()) as fh:
+    with atomic_open(args.out, force=getattr(args, "force", False), owned=args.out.is_file()) as fh:
         fh.write(db.to_json(indent=1))  # an existing file parsed as a profile DB: merged
     if args.tsv:
-        write_text(args.tsv, fresh.to_tsv(), force=args.force)
+        write_text(args.tsv, fresh.to_tsv(), force=getattr(args, "force", False))
     for e in fresh:
         stages = " ".join(f"{t * 1e3:.3f}" for t in e.stage_latencies)
         mem = " ".join(f"{b / 1e6:.2f}" for b in e.stage_weight_bytes)

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from alpaserve.cli._output import write_rows
 
-        write_rows(rows, args.out, force=args.force)
+        write_rows(rows, args.out, force=getattr(args, "force", False))
     if args.json:
         json.dump(rows, sys.stdout, indent=2, default=float)
         print()

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
         figure = plot_arrival_rate(workload, window_s=args.window,
                                    per_model=len(workload.model_names) > 1)
-        save_figure(figure, args.plot, force=args.force, dpi=120)
+        save_figure(figure, args.plot, force=getattr(args, "force", False), dpi=120)
         if not args.json:
             print(f"wrote {args.plot}")
     return 0
