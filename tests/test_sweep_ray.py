@@ -149,3 +149,20 @@ def test_runtime_env_ships_the_packages_and_the_runner() -> None:
     import alpaserve
 
     assert str(Path(alpaserve.__file__).parent) in env["py_modules"]
+
+
+def test_a_refused_connection_names_the_auth_variables(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from alpaserve.sweep.ray_backend import _connect
+    from alpaserve.sweep.storage import SweepError
+
+    class RefusingRay:
+        def init(self, **kwargs: object) -> None:
+            assert "include_dashboard" not in kwargs  # refused by Ray for an address
+            raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379")
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with pytest.raises(SweepError, match=r"cannot connect to the Ray cluster at '10\.0\.0\.1:"
+                                         r"6379': Failed .* set RAY_AUTH_MODE=token and "
+                                         r"RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH"):
+        _connect(RefusingRay(), "10.0.0.1:6379", {})
