@@ -29,6 +29,7 @@ from typing import Any
 
 from alpaserve.errors import SpecError
 from alpaserve.placement_spec import Placement
+from alpaserve.safe_files import write_text
 from alpaserve.strict_json import dumps_strict
 
 __all__ = ["PLAN_FORMAT", "PLAN_VERSION", "PlanFile", "file_sha256", "load_plan_file",
@@ -115,13 +116,15 @@ class PlanFile:
         """Strict JSON (no ``NaN``)."""
         return dumps_strict(self.to_dict(), indent=indent)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the plan file to ``path``.
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+        """Write the plan file to ``path`` (atomically; see :mod:`alpaserve.safe_files`).
 
         Parameters
         ----------
         path
-            Where to write (overwritten).
+            Where to write. An existing file is replaced only if alpaserve wrote it.
+        force
+            Replace a file alpaserve did not write.
 
         Returns
         -------
@@ -138,7 +141,7 @@ class PlanFile:
         ...     load_plan_file(os.path.join(d, "plan.json")).slo
         {}
         """
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+        write_text(Path(path), self.to_json() + "\n", force=force)
 
 
 def parse_plan_file(text: str, *, path: str | None = None) -> PlanFile:

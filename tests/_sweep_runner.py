@@ -23,3 +23,7 @@ def failing_runner(case: SweepCase) -> dict[str, float]:
     if case.devices == 2:
         raise InfeasibleError("2 devices cannot hold the models")
     return synthetic_runner(case)
+
+
+def value_error_runner(case: SweepCase) -> dict[str, float]:
+    raise ValueError("no such policy")

@@ -15,7 +15,7 @@ from alpaserve.errors import SpecError
 from alpaserve.sweep.runner import SweepError, SweepGrid, read_results, run_sweep
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _sweep_runner import failing_runner, synthetic_runner
+from _sweep_runner import failing_runner, synthetic_runner, value_error_runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,8 +41,22 @@ def test_grid_rejects_bad_values() -> None:
         SweepGrid(policies=("sr",), devices=(0,))
     with pytest.raises(SpecError, match="policies must not be empty"):
         SweepGrid(policies=())
-    with pytest.raises(SpecError, match=r"unknown sweep keys \['colour'\]"):
+    with pytest.raises(SpecError, match=r"unknown key 'colour'; allowed: policies"):
         SweepGrid.from_dict({"policies": ["sr"], "colour": "red"})
+    with pytest.raises(SpecError, match="seed or seeds, not both"):
+        SweepGrid(policies=("sr",), seed=1, seeds=(2,))
+    with pytest.raises(SpecError, match="seeds must be non-negative ints, got -1"):
+        SweepGrid(policies=("sr",), seeds=(-1,))
+
+
+def test_a_string_is_one_value_and_seeds_are_an_axis() -> None:
+    assert [c.policy for c in SweepGrid(policies="sr").cases()] == ["sr"]
+    cases = SweepGrid(policies=("sr",), devices=(2, 4), seeds=(0, 1, 2)).cases()
+    assert sorted((c.devices, c.seed) for c in cases) == \
+        [(d, s) for d in (2, 4) for s in (0, 1, 2)]
+    # the default single seed keeps the case ids of a grid without seeds
+    assert SweepGrid(policies="sr", seeds=(0,)).cases()[0].case_id == \
+        SweepGrid(policies="sr").cases()[0].case_id
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -70,11 +84,69 @@ def test_torn_csv_row_is_dropped_and_rerun(tmp_path: Path) -> None:
     assert comparable(read_results(out)) == reference
 
 
-def test_failures_are_counted_not_dropped(tmp_path: Path) -> None:
-    report = run_sweep(grid(), tmp_path / "r.csv", runner=failing_runner)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failures_are_counted_not_dropped(tmp_path: Path, workers: int) -> None:
+    report = run_sweep(grid(), tmp_path / "r.csv", runner=failing_runner, workers=workers)
     assert report.completed == 8
     assert len(report.failed) == 4
-    assert all("2 devices" in msg for msg in report.failed.values())
+    assert all(msg == "InfeasibleError: 2 devices cannot hold the models"
+               for msg in report.failed.values())
+    again = run_sweep(grid(), tmp_path / "r.csv", runner=failing_runner)  # failures rerun
+    assert (again.skipped_done, again.completed, len(again.failed)) == (8, 0, 4)
+
+
+def test_any_runner_error_is_a_counted_failure(tmp_path: Path) -> None:
+    report = run_sweep(grid(), tmp_path / "r.csv", runner=value_error_runner)
+    assert report.completed == 0
+    assert set(report.failed.values()) == {"ValueError: no such policy"}
+
+
+def test_another_experiment_is_refused_before_a_row_is_read(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    run_sweep(grid(), out, runner=synthetic_runner)
+    before = out.read_bytes()
+    other = SweepGrid(policies=("sr",), devices=(2,), seed=1)
+    with pytest.raises(SweepError, match=r"holds another experiment \(\w+, this one is \w+\)"):
+        run_sweep(other, out, runner=synthetic_runner)
+    assert out.read_bytes() == before
+    out.write_bytes(before[:-5])  # torn, and still refused: the repair waits for the check
+    with pytest.raises(SweepError, match="holds another experiment"):
+        run_sweep(other, out, runner=synthetic_runner)
+    assert out.read_bytes() == before[:-5]
+    report = run_sweep(other, out, runner=synthetic_runner, force=True)
+    assert report.completed == 1
+    assert len(read_results(out)) == 1
+
+
+def test_two_sweeps_on_one_file(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    code = SCRIPT.format(tests=str(Path(__file__).parent), sleep=0.5, out=str(out),
+                         workers=1)
+    first = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode != 0
+        assert "is being written by another alpaserve process" in second.stderr
+        assert first.wait(timeout=120) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    rows = read_results(out)
+    assert len(rows) == 12
+    assert len({r["case_id"] for r in rows}) == 12
+    waiter = subprocess.Popen([sys.executable, "-c", code.replace(
+        "workers=1)", "workers=1, wait_for_lock=True)")], cwd=ROOT)
+    from alpaserve.safe_files import exclusive
+
+    with exclusive(out):  # the waiter waits for this lock, then finds everything done
+        time.sleep(1.0)
+        assert waiter.poll() is None
+    assert waiter.wait(timeout=120) == 0
+    assert len(read_results(out)) == 12
 
 
 def test_bad_output_suffix(tmp_path: Path) -> None:
@@ -89,7 +161,7 @@ from _sweep_runner import synthetic_runner
 from alpaserve.sweep.runner import SweepGrid, run_sweep
 grid = SweepGrid(policies=("sr", "alpaserve"), devices=(2, 4, 8), cv_scales=(1, 4), seed=7,
                  settings={{"sleep_s": {sleep}}})
-run_sweep(grid, {out!r}, runner=synthetic_runner, workers=2)
+run_sweep(grid, {out!r}, runner=synthetic_runner, workers={workers})
 """
 
 
@@ -112,7 +184,7 @@ def _pool_workers(pid: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc").exists(), reason="needs /proc to find worker pids")
 def test_killed_worker_then_rerun_matches_uninterrupted(tmp_path: Path) -> None:
     out = tmp_path / "killed.csv"
-    code = SCRIPT.format(tests=str(Path(__file__).parent), sleep=0.3, out=str(out))
+    code = SCRIPT.format(tests=str(Path(__file__).parent), sleep=0.3, out=str(out), workers=2)
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -130,18 +202,3 @@ def test_killed_worker_then_rerun_matches_uninterrupted(tmp_path: Path) -> None:
     full = tmp_path / "full.csv"
     run_sweep(grid(sleep_s=0.3), full, runner=synthetic_runner, workers=2)
     assert comparable(read_results(out)) == comparable(read_results(full))
-
-
-@pytest.mark.slow
-def test_ray_sweep_matches_local(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
-    from alpaserve.sweep.cases import run_plan_case
-
-    small = SweepGrid(policies=("sr",), devices=(1, 2), seed=3,
-                      settings={"models": "bert-1.3b:2", "rate": 4.0, "duration": 10.0})
-    local = run_sweep(small, tmp_path / "local.csv", runner=run_plan_case)
-    remote = run_sweep(small, tmp_path / "ray.csv", runner=run_plan_case, use_ray=True)
-    assert (local.completed, remote.completed) == (2, 2)
-    key = ("case_id", "attainment", "requests", "devices_used")
-    assert sorted(tuple(r[k] for k in key) for r in read_results(tmp_path / "ray.csv")) == \
-        sorted(tuple(r[k] for k in key) for r in read_results(tmp_path / "local.csv"))

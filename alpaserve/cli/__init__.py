@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from alpaserve.cli._config_file import add_config_flag, preload_config
-from alpaserve.cli._output import machine_stdout
+from alpaserve.cli._output import check_outputs, machine_stdout
 from alpaserve.errors import AlpaServeError
 
 # (name, module, one-line help). Modules are imported lazily.
@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_shell_flags(p, suppress=True)
         if name not in OWN_CONFIG:
             add_config_flag(p)
+        p.add_argument("--force", action="store_true",
+                       help="replace output files that alpaserve did not write")
     return parser
 
 
@@ -115,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     run = importlib.import_module(args._module).run
     try:
+        check_outputs(args)
         with machine_stdout(args):
             return int(run(args) or 0)
     except AlpaServeError as exc:

@@ -56,15 +56,20 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Non
     return "\n".join([fmt(cols), *(fmt(row) for row in cells)])
 
 
-def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
-    """Write rows to CSV, parquet (needs pyarrow) or JSON, chosen by the file suffix."""
+def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path, *,
+               force: bool = False) -> None:
+    """Write rows to CSV, parquet (needs pyarrow) or JSON, chosen by the file suffix, through
+    :mod:`alpaserve.safe_files` (atomic; a file alpaserve did not write needs ``force``)."""
+    from alpaserve.safe_files import atomic_open
+
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix == ".json":
-        target.write_text(dumps_strict(list(rows)))
+        with atomic_open(target, force=force) as fh:
+            fh.write(dumps_strict(list(rows)))
     elif suffix == ".csv":
         cols = list(rows[0].keys()) if rows else []
-        with target.open("w", newline="") as fh:
+        with atomic_open(target, newline="", force=force) as fh:
             writer = csv.DictWriter(fh, fieldnames=cols)
             writer.writeheader()
             writer.writerows(rows)
@@ -75,7 +80,8 @@ def write_rows(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
         except ImportError as exc:
             raise SpecError("writing parquet needs pyarrow: pip install 'alpaserve[data]'") \
                 from exc
-        pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]), target)
+        with atomic_open(target, "wb", force=force) as fh:
+            pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]), fh)
     else:
         raise SpecError(f"--out {str(path)!r} must end in .csv, .parquet or .json")
 
@@ -200,10 +206,48 @@ def emit(rows: Sequence[Mapping[str, Any]], args: argparse.Namespace, *,
     }
     """
     if getattr(args, "out", None):
-        write_rows(rows, args.out)
+        write_rows(rows, args.out, force=getattr(args, "force", False))
     if getattr(args, "json", False):
         print_json(list(rows) if extra is None else {"rows": list(rows), **extra}, args)
         return
     if title:
         print(title)
     print(format_table(rows, columns))
+
+
+# Flags naming files a command writes; checked before the command starts its work.
+OUTPUT_FLAGS = ("out", "plot", "per_request", "plan_json", "tsv")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that alpaserve would not be allowed to write.
+
+    Parameters
+    ----------
+    args
+        Parsed arguments of a subcommand.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> check_outputs(argparse.Namespace(command="costs", out=None, force=False))
+    """
+    from alpaserve.safe_files import check_target
+
+    if args.command == "sweep":
+        return  # a sweep file carries its own header; run_sweep checks it under its lock
+    for flag in OUTPUT_FLAGS:
+        value = getattr(args, flag, None)
+        if not value or (args.command == "profile" and flag == "out"):
+            continue  # profile merges into an existing profile database
+        if flag == "plot":
+            from matplotlib.backend_bases import FigureCanvasBase
+
+            known = FigureCanvasBase.get_supported_filetypes()
+            if Path(value).suffix.lower().lstrip(".") not in known:
+                raise SpecError(f"--plot {str(value)!r}: unknown image format; use one of "
+                                f"{', '.join('.' + k for k in sorted(known))}")
+        check_target(value, force=getattr(args, "force", False))

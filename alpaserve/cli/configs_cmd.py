@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                      "max_stage_latency_s": e.max_stage_latency,
                      "stage_latencies_s": list(e.stage_latencies),
                      "peak_memory_bytes": max(e.stage_peak_memory_bytes)}
-                    for c in result.candidates for e in c.entries], args.out)
+                    for c in result.candidates for e in c.entries], args.out,
+                   force=getattr(args, "force", False))
     if args.json:
         from alpaserve.cli._output import print_json
 

@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         from alpaserve.cli._output import write_rows
 
         write_rows([{**{k: v for k, v in r.items() if k != "configs"}, **c}
-                    for r in records for c in r["configs"]], args.out)
+                    for r in records for c in r["configs"]], args.out,
+                   force=getattr(args, "force", False))
     if args.json:
         from alpaserve.cli._output import print_json
 

@@ -43,8 +43,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--out-dir", default=OUT_DIR,
                         help=f"folder for {FIGURE} and {PLAN} (default: %(default)s/)")
-    parser.add_argument("--force", action="store_true",
-                        help="write into --out-dir even if it holds files the demo did not write")
     parser.add_argument("--explain", action="store_true", help="print why the plan looks so")
     add_output_flags(parser)
 

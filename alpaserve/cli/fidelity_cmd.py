@@ -16,6 +16,7 @@ from typing import Any
 from alpaserve.cli._output import print_json
 from alpaserve.cli._runtime_args import add_device_args, devices_from
 from alpaserve.errors import SpecError
+from alpaserve.safe_files import write_text
 
 DEFAULT_RATE, DEFAULT_CV = 20.0, 2.0
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from alpaserve.strict_json import dumps_strict
 
-        args.out.write_text(dumps_strict(data, indent=1))
+        write_text(args.out, dumps_strict(data, indent=1), force=getattr(args, "force", False))
     if args.json:
         print_json(data, args)
         return 0

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
         flat = {k: (json.dumps(v) if isinstance(v, dict) else v)
                 for k, v in summary.to_dict().items()}
-        write_rows([{"policy": args.variant or "infaas", "load": args.load, **flat}], args.out)
+        write_rows([{"policy": args.variant or "infaas", "load": args.load, **flat}], args.out,
+                   force=getattr(args, "force", False))
     if args.json:
         out = summary.to_dict()
         out.update(load=args.load, duration=exp.duration, warmup=exp.warmup, seed=args.seed,

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                                                              "device": cluster.device.name})
     unplaced = plan_file.summary["models_without_replica"]
     if args.out:
-        plan_file.save(args.out)
+        plan_file.save(args.out, force=getattr(args, "force", False))
     if unplaced:
         print(f"warning: {len(unplaced)} model(s) got no replica and will miss every SLO: "
               f"{', '.join(unplaced[:8])}", file=sys.stderr)

@@ -15,6 +15,7 @@ from alpaserve.cli._runtime_args import (
     resolve_model,
 )
 from alpaserve.profiles import ProfileDB
+from alpaserve.safe_files import atomic_open, write_text
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
                           warmup=args.warmup, repeats=args.repeats, seed=args.seed,
                           dtype=args.dtype, progress=lambda line: print(line, file=sys.stderr))
     db.update(fresh)
-    args.out.write_text(db.to_json(indent=1))
+    with atomic_open(args.out, force=getattr(args, "force", False), owned=args.out.is_file()) as fh:
+        fh.write(db.to_json(indent=1))  # an existing file parsed as a profile DB: merged
     if args.tsv:
-        args.tsv.write_text(fresh.to_tsv())
+        write_text(args.tsv, fresh.to_tsv(), force=getattr(args, "force", False))
     if args.json:
         from alpaserve.cli._output import print_json
 

@@ -130,5 +130,6 @@ def run(args: argparse.Namespace) -> int:
         from alpaserve.cli._output import write_rows
 
         table = result.to_dataframe()
-        write_rows(table.to_dict(orient="records"), args.per_request)
+        write_rows(table.to_dict(orient="records"), args.per_request,
+                   force=getattr(args, "force", False))
     return 0

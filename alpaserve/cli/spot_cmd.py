@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from alpaserve.cli._output import write_rows
 
-        write_rows(rows, args.out)
+        write_rows(rows, args.out, force=getattr(args, "force", False))
     if args.json:
         from alpaserve.cli._output import print_json
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from alpaserve.cli._output import add_output_flags, emit
 from alpaserve.errors import TraceFormatError
+from alpaserve.safe_files import save_figure
 
 FORMATS = ("auto", "azure-llm", "azure-2019", "azure-2021", "csv", "saved")
 
@@ -119,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from alpaserve.plots import plot_arrival_rate
 
-        plot_arrival_rate(workload, window_s=args.window,
-                          per_model=len(workload.model_names) > 1).savefig(args.plot, dpi=120)
+        figure = plot_arrival_rate(workload, window_s=args.window,
+                                   per_model=len(workload.model_names) > 1)
+        save_figure(figure, args.plot, force=getattr(args, "force", False), dpi=120)
         if not args.json:
             print(f"wrote {args.plot}")
     return 0

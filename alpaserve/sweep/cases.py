@@ -14,7 +14,11 @@ a trace, the time window). Settings keys and defaults:
 ``trace``
     A trace file (any format ``alpaserve trace`` reads) replacing the synthetic traffic;
     a case's ``window`` (seconds) selects part of it, and its rate and CV scales refit each
-    60-second window's Gamma process, as AlpaServe does.
+    60-second window's Gamma process, as AlpaServe does. A relative path is taken from the
+    current directory (``alpaserve sweep --trace FILE`` overrides it).
+
+Any other key is an error (:data:`SETTINGS` is the schema). Each case simulates on one
+thread: a sweep gets its parallelism from running cases side by side.
 """
 
 from __future__ import annotations
@@ -26,9 +30,35 @@ from typing import Any
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.model_spec import model_copies
 from alpaserve.sweep.runner import SweepCase
+from alpaserve.sweep.schema import SettingsSchema
 from placement.plan import plan
+from simulator.options import SimulationOptions
 from workloads.mixes import MixSpec
 from workloads.rescale import RescaleSpec, rescale
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+SETTINGS: SettingsSchema = {
+    "models": ("a string like 'bert-1.3b:8,bert-2.6b:4'", _text),
+    "device": ("a device preset name", _text),
+    "devices_per_node": ("a positive integer", _positive_int),
+    "rate": ("a number (req/s)", _number),
+    "cv": ("a number", _number),
+    "zipf": ("a number (0 = equal shares)", _number),
+    "duration": ("a number (seconds)", _number),
+    "trace": ("a trace file path", _text),
+}
 
 
 def _workload(case: SweepCase, names: tuple[str, ...], settings: Mapping[str, Any]) -> Any:
@@ -53,24 +83,22 @@ def run_plan_case(case: SweepCase) -> dict[str, Any]:
 
     Parameters
     ----------
-    case : SweepCase
-        The case; its ``settings`` are read as described in this module's docstring.
+    case
+        The case; its ``settings`` follow :data:`SETTINGS`.
 
     Returns
     -------
-    dict of str to Any
-        The case's varied values and ``attainment``, ``p99_s`` (seconds), ``dropped``,
-        ``requests``, ``devices_used``, ``groups`` and ``plan_wall_s`` (seconds) on the
-        held-out test traffic.
+    dict
+        ``attainment``, ``p99_s``, ``dropped``, ``requests``, ``devices_used``, ``groups``,
+        ``plan_wall_s`` (the case's axes are added by the sweep).
 
     Examples
     --------
-    >>> from alpaserve.sweep.runner import SweepGrid
-    >>> grid = SweepGrid(policies=("sr",), devices=(1,),
-    ...                  settings={"models": "bert-1.3b:1", "rate": 2, "duration": 10})
-    >>> row = run_plan_case(grid.cases()[0])
-    >>> row["devices_used"], row["requests"] > 0, 0.0 <= row["attainment"] <= 1.0
-    (1, True, True)
+    >>> case = SweepCase(policy="sr", devices=1, rate_scale=1.0, cv_scale=1.0, slo_scale=5.0,
+    ...                  window=None, seed=0, settings={"models": "bert-1.3b:1", "rate": 2,
+    ...                                                 "duration": 10})
+    >>> 0.0 <= run_plan_case(case)["attainment"] <= 1.0
+    True
     """
     settings = case.settings
     models = model_copies(str(settings.get("models", "bert-1.3b:8")))
@@ -80,11 +108,10 @@ def run_plan_case(case: SweepCase) -> dict[str, Any]:
     names = tuple(m.name for m in models)
     result = plan(models, cluster, _workload(case, names, settings),
                   slo_scale=case.slo_scale, policy=case.policy, seed=case.seed,
-                  duration=float(settings.get("duration", 60.0)))
+                  duration=float(settings.get("duration", 60.0)),
+                  options=SimulationOptions(threads=1))
     r = result.test_result
-    return {"policy": case.policy, "devices": case.devices, "rate_scale": case.rate_scale,
-            "cv_scale": case.cv_scale, "slo_scale": case.slo_scale,
-            "attainment": r.attainment, "p99_s": r.latency_p99,
+    return {"attainment": r.attainment, "p99_s": r.latency_p99,
             "dropped": r.num_dropped, "requests": r.num_requests,
             "devices_used": result.placement.num_devices_used,
             "groups": len(result.placement.groups), "plan_wall_s": result.wall_time}

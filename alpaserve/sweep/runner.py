@@ -1,40 +1,55 @@
-"""Resumable experiment sweeps: a grid of cases, run on a process pool or Ray.
+"""Resumable experiment sweeps: a grid of cases, run in this process, a process pool or Ray.
 
 A sweep expands a :class:`SweepGrid` (policies × devices × rate scale × CV scale × SLO scale ×
-trace windows) into :class:`SweepCase` objects, each with a stable ``case_id`` derived from
-its full configuration. Results append to a CSV or parquet file one row per case, as each
-case completes; a rerun reads the file first and skips every ``case_id`` already there, so a
-sweep that crashed or was killed resumes with no lost and no duplicated rows.
+trace windows × seeds) into :class:`SweepCase` objects, each with a stable ``case_id`` derived
+from its full configuration; the set of case ids gives the *experiment* hash. Results go to a
+CSV or parquet table (:mod:`alpaserve.sweep.storage`) one row per case, as each case
+completes; a rerun of the same experiment reads the file and skips every ``case_id`` already
+there, so a sweep that crashed or was killed resumes with no lost and no duplicated rows.
 
-CSV rows are appended and flushed with ``fsync``; a final line torn by a kill is detected on
-resume, dropped and reported. Parquet cannot be appended to, so the file is rewritten through
-a temporary file and ``os.replace`` (atomic) after each completed case.
+The output is locked while a sweep runs (a second sweep on it fails, or waits with
+``wait=True``); a file that is not a sweep file, or another experiment's, is refused unless
+``force=True``. CSV rows are appended and flushed with ``fsync``; a final line torn by a kill
+is dropped on resume once the file is known to be this experiment's. Parquet cannot be
+appended to, so the file is rewritten through a fresh temporary file and ``os.replace``.
 
 The work per case is a *runner*: a picklable callable ``runner(case) -> dict`` of metrics.
+Every backend treats a case that raises the same way: the error is counted in
+:attr:`SweepReport.failed` (as ``"ErrorType: message"``) and the other cases go on.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import itertools
 import json
 import logging
-import multiprocessing
-import os
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alpaserve.errors import AlpaServeError, SpecError
+from alpaserve.errors import SpecError
+from alpaserve.safe_files import exclusive
+from alpaserve.sweep.pool import failure, progress_bar, run_pool
+from alpaserve.sweep.storage import (
+    AXIS_COLUMNS,
+    KEY_COLUMNS,
+    SweepError,
+    append_csv,
+    claim,
+    format_of,
+    read_rows,
+    rewrite_parquet,
+)
+
+__all__ = ["SweepCase", "SweepError", "SweepGrid", "SweepReport", "experiment_id",
+           "read_results", "run_sweep"]
 
 logger = logging.getLogger(__name__)
 
 Runner = Callable[["SweepCase"], Mapping[str, Any]]
-KEY_COLUMNS = ("case_id", "seed", "version", "config")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,38 +112,53 @@ class SweepCase:
         text = json.dumps(self.config(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def axes(self) -> dict[str, Any]:
+        """The varied values as plain table columns (the window as start and end)."""
+        start, end = self.window if self.window is not None else (None, None)
+        return {"policy": self.policy, "devices": self.devices, "rate_scale": self.rate_scale,
+                "cv_scale": self.cv_scale, "slo_scale": self.slo_scale,
+                "window_start": start, "window_end": end, "seed": self.seed}
+
+
+def experiment_id(cases: Iterable[SweepCase]) -> str:
+    """The hash of an experiment: of the sorted ids of all its cases.
+
+    Parameters
+    ----------
+    cases
+        The experiment's cases.
+
+    Returns
+    -------
+    str
+        16 hex digits, stored in every row's ``experiment`` column.
+
+    Examples
+    --------
+    >>> grid = SweepGrid(policies=["sr"], devices=[2, 4])
+    >>> experiment_id(grid.cases()) == experiment_id(reversed(grid.cases()))
+    True
+    """
+    text = "\n".join(sorted(c.case_id for c in cases))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 @dataclass(frozen=True, kw_only=True)
 class SweepGrid:
     """The cross product of the varied parameters, with fixed ``settings`` for every case.
 
-    Parameters
-    ----------
-    policies : sequence of str
-        Placement policies; non-empty.
-    devices : sequence of int, default (8,)
-        Cluster sizes; positive.
-    rate_scales, cv_scales : sequence of float, default (1.0,)
-        Factors on the base rate and CV; positive.
-    slo_scales : sequence of float, default (5.0,)
-        SLOs as multiples of model latency; positive.
-    windows : sequence of (float, float) or None, default (None,)
-        Trace windows in seconds (None: the whole trace).
-    seed : int, default 0
-        Seed of every case.
-    settings : Mapping[str, Any], default empty
-        Fixed configuration shared by every case.
-
-    Raises
-    ------
-    SpecError
-        If a sequence is empty or a value is not positive.
+    ``seed`` gives every case one seed; ``seeds`` makes the seed an axis (give one or the
+    other). A string where a sequence is expected is one value (``policies="sr"`` is the one
+    policy ``sr``). :func:`alpaserve.sweep.schema.grid_from_mapping` builds one from an
+    experiment file, with type checks.
 
     Examples
     --------
-    >>> grid = SweepGrid(policies=("sr", "alpaserve"), devices=(8, 16), seed=1)
+    >>> grid = SweepGrid(policies=("sr", "alpaserve"), devices=(8, 16), seeds=(1, 2))
     >>> len(grid.cases())
-    4
+    8
+    >>> [c.policy for c in SweepGrid(policies="sr").cases()]
+    ['sr']
     """
 
     policies: Sequence[str]
@@ -138,11 +168,18 @@ class SweepGrid:
     slo_scales: Sequence[float] = (5.0,)
     windows: Sequence[tuple[float, float] | None] = (None,)
     seed: int = 0
+    seeds: Sequence[int] | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("policies", "devices", "rate_scales", "cv_scales", "slo_scales", "windows"):
-            values = tuple(getattr(self, name))
+        if self.seeds is not None and self.seed != 0:
+            raise SpecError("SweepGrid takes seed or seeds, not both")
+        for name in ("policies", "devices", "rate_scales", "cv_scales", "slo_scales", "windows",
+                     "seeds"):
+            raw = getattr(self, name)
+            if raw is None:
+                continue
+            values = (raw,) if isinstance(raw, str | int | float) else tuple(raw)
             object.__setattr__(self, name, values)
             if not values:
                 raise SpecError(f"SweepGrid.{name} must not be empty")
@@ -151,67 +188,31 @@ class SweepGrid:
                 raise SpecError(f"SweepGrid.devices must be positive ints, got {d!r}")
         for name in ("rate_scales", "cv_scales", "slo_scales"):
             for v in getattr(self, name):
-                if not isinstance(v, int | float) or not v > 0:
-                    raise SpecError(f"SweepGrid.{name} must be positive, got {v!r}")
+                if not isinstance(v, int | float) or not 0 < v < math.inf:
+                    raise SpecError(f"SweepGrid.{name} must be positive and finite, got {v!r}")
+        for s in self.seeds or (self.seed,):
+            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+                raise SpecError(f"SweepGrid seeds must be non-negative ints, got {s!r}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepGrid:
-        """Build from a mapping, e.g. a parsed YAML or JSON experiment file.
+        """Build from a mapping, e.g. a parsed experiment file (checked key by key and type by
+        type by :func:`alpaserve.sweep.schema.grid_from_mapping`; ``settings`` are not
+        checked here, as they belong to the runner)."""
+        from alpaserve.sweep.schema import grid_from_mapping
 
-        Parameters
-        ----------
-        data : Mapping[str, Any]
-            The grid's fields by name; ``windows`` items are pairs or None.
-
-        Returns
-        -------
-        SweepGrid
-            The validated grid.
-
-        Raises
-        ------
-        SpecError
-            If a key is unknown or a value is invalid.
-
-        Examples
-        --------
-        >>> SweepGrid.from_dict({"policies": ["sr"], "windows": [[0, 60], None]}).windows
-        ((0.0, 60.0), None)
-        """
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"unknown sweep keys {unknown}; known: {sorted(known)}")
-        fields = dict(data)
-        if "windows" in fields:
-            fields["windows"] = tuple(None if w is None else (float(w[0]), float(w[1]))
-                                      for w in fields["windows"])
-        try:
-            return cls(**fields)
-        except TypeError as exc:
-            raise SpecError(f"cannot build a SweepGrid from {dict(data)!r}: {exc}") from exc
+        return grid_from_mapping(data)
 
     def cases(self) -> list[SweepCase]:
-        """Every case of the cross product; each carries the grid's seed.
-
-        Returns
-        -------
-        list of SweepCase
-            One case per combination, policies varying slowest and windows fastest.
-
-        Examples
-        --------
-        >>> [(c.policy, c.devices) for c in SweepGrid(policies=("sr", "alpaserve"),
-        ...                                              devices=(4, 8)).cases()]
-        [('sr', 4), ('sr', 8), ('alpaserve', 4), ('alpaserve', 8)]
-        """
+        """Every case of the cross product (seeds vary last)."""
         out = []
         combos = itertools.product(self.policies, self.devices, self.rate_scales,
-                                   self.cv_scales, self.slo_scales, self.windows)
-        for policy, devices, rate, cv, slo, window in combos:
+                                   self.cv_scales, self.slo_scales, self.windows,
+                                   self.seeds or (self.seed,))
+        for policy, devices, rate, cv, slo, window, seed in combos:
             out.append(SweepCase(policy=policy, devices=devices, rate_scale=float(rate),
                                  cv_scale=float(cv), slo_scale=float(slo), window=window,
-                                 seed=self.seed, settings=dict(self.settings)))
+                                 seed=seed, settings=dict(self.settings)))
         return out
 
 
@@ -251,121 +252,41 @@ class SweepReport:
     failed: dict[str, str]
     torn_rows_dropped: int
     path: Path
+    experiment: str = ""
 
-
-class SweepError(AlpaServeError):
-    """A sweep that cannot run (bad output file, failing cases).
-
-    Examples
-    --------
-    >>> run_sweep(SweepGrid(policies=("sr",)), "results.txt", runner=dict)
-    Traceback (most recent call last):
-    ...
-    alpaserve.sweep.runner.SweepError: sweep output 'results.txt' must end in .csv or .parquet
-    """
-
-
-# ---------------------------------------------------------------------- storage
-def _format_of(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise SweepError(f"sweep output {str(path)!r} must end in .csv or .parquet")
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """Rows already written to ``path`` (empty if it does not exist).
-
-    A CSV whose last row was torn by a kill is repaired (the torn row dropped).
+    """Rows already written to ``path`` (empty if it does not exist); the file is only read.
 
     Parameters
     ----------
-    path : str or pathlib.Path
-        A ``.csv`` or ``.parquet`` sweep output.
+    path
+        A sweep CSV or parquet file.
 
     Returns
     -------
-    list of dict of str to Any
-        One dict per row, in file order.
-
-    Raises
-    ------
-    SweepError
-        If the file exists and its suffix is neither ``.csv`` nor ``.parquet``.
+    list[dict]
+        One dict per complete row, cells typed.
 
     Examples
     --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = run_sweep(SweepGrid(policies=("a",)), Path(d, "out.csv"),
-    ...                   runner=lambda case: {"x": 1})
-    ...     rows = read_results(Path(d, "out.csv"))
-    >>> [(r["x"], r["seed"]) for r in rows]
-    [(1, 0)]
+    >>> read_results("no-such-sweep.parquet")
+    []
     """
-    rows, _ = _read_rows(Path(path))
-    return rows
-
-
-def _read_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
-    if not path.exists():
-        return [], 0
-    if _format_of(path) == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist(), 0
-    text = path.read_text()
-    torn = 0
-    if text and not text.endswith("\n"):
-        # The last row was cut by a kill mid-write: drop it and rewrite the file cleanly.
-        text = text[: text.rfind("\n") + 1]
-        torn = 1
-        path.write_text(text)
-    rows = list(csv.DictReader(io.StringIO(text)))
-    return [_decode_csv_row(r) for r in rows], torn
-
-
-def _decode_csv_row(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        try:
-            out[key] = json.loads(value)
-        except (json.JSONDecodeError, TypeError):
-            out[key] = value
-    return out
-
-
-def _append_csv(path: Path, row: Mapping[str, Any], columns: list[str]) -> None:
-    new = not path.exists() or path.stat().st_size == 0
-    with path.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
-        if new:
-            writer.writeheader()
-        writer.writerow({k: json.dumps(row.get(k)) for k in columns})
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _rewrite_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
-    os.replace(tmp, path)
+    return read_rows(Path(path))
 
 
 # ---------------------------------------------------------------------- running
-def _execute(runner: Runner, case: SweepCase, version: str) -> dict[str, Any]:
+def _execute(runner: Runner, case: SweepCase, version: str,
+             experiment: str) -> dict[str, Any]:
     metrics = dict(runner(case))
-    clash = sorted(set(metrics) & set(KEY_COLUMNS))
+    clash = sorted(set(metrics) & {*KEY_COLUMNS, *AXIS_COLUMNS})
     if clash:
         raise SweepError(f"runner returned reserved columns {clash}")
-    return {"case_id": case.case_id, "seed": case.seed, "version": version,
-            "config": json.dumps(case.config(), sort_keys=True, default=str), **metrics}
+    return {"case_id": case.case_id, "experiment": experiment, "version": version,
+            "config": json.dumps(case.config(), sort_keys=True, default=str),
+            **case.axes(), **metrics}
 
 
 def run_sweep(
@@ -376,154 +297,110 @@ def run_sweep(
     workers: int = 1,
     use_ray: bool = False,
     ray_address: str | None = None,
+    ray_num_cpus: float = 1.0,
+    force: bool = False,
+    wait_for_lock: bool = False,
     progress: bool = False,
 ) -> SweepReport:
     """Run every case not yet in ``out``, appending one row per case as it completes.
 
-    ``workers=1`` runs in this process (simplest to debug); ``workers>1`` uses a process
-    pool; ``use_ray`` (or a ``ray_address``) sends cases to Ray tasks instead.
-
     Parameters
     ----------
-    grid : SweepGrid or iterable of SweepCase
-        The cases.
-    out : str or pathlib.Path
-        Output file, ``.csv`` (appended) or ``.parquet`` (rewritten atomically).
-    runner : callable
-        Picklable ``runner(case) -> Mapping`` of metrics; must not return the reserved
-        columns ``case_id``, ``seed``, ``version`` or ``config``.
-    workers : int, default 1
-        Processes; 1 runs in this process.
-    use_ray : bool, default False
-        Run the cases as Ray tasks.
-    ray_address : str, optional
-        Address of a Ray cluster to connect to (implies ``use_ray``).
-    progress : bool, default False
-        Show a progress bar.
+    grid
+        The grid, or any iterable of distinct cases.
+    out
+        The results table, ``.csv`` or ``.parquet``.
+    runner
+        ``runner(case) -> dict`` of metrics; picklable for a pool or Ray.
+    workers
+        ``1`` runs in this process (simplest to debug); more uses a process pool of spawned
+        processes, each limited to one thread.
+    use_ray, ray_address
+        Send cases to Ray tasks instead (see :mod:`alpaserve.sweep.ray_backend`);
+        an address connects to an existing cluster.
+    ray_num_cpus
+        CPUs each Ray task reserves (and threads it may use).
+    force
+        Replace an ``out`` that is not this experiment's sweep file.
+    wait_for_lock
+        Wait while another sweep writes ``out`` instead of failing.
+    progress
+        Show a progress bar on stderr.
 
     Returns
     -------
     SweepReport
-        Counts of cases done, skipped and failed (with their errors).
-
-    Raises
-    ------
-    SweepError
-        If the output suffix is unsupported, cases repeat, or a runner's columns differ
-        from the file's. A case whose runner raises an ``AlpaServeError`` is recorded as
-        failed instead.
+        Counts of the cases done before, run now and failed (with messages).
 
     Examples
     --------
     >>> import tempfile
-    >>> from pathlib import Path
-    >>> grid = SweepGrid(policies=("a", "b"))
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     first = run_sweep(grid, Path(d, "out.csv"), runner=lambda case: {"x": 1})
-    ...     again = run_sweep(grid, Path(d, "out.csv"), runner=lambda case: {"x": 1})
-    >>> first.completed, again.completed, again.skipped_done
-    (2, 0, 2)
+    >>> out = Path(tempfile.mkdtemp()) / "r.csv"
+    >>> grid = SweepGrid(policies=["sr"], devices=[1, 2])
+    >>> run_sweep(grid, out, runner=lambda c: {"x": c.devices}).completed
+    2
+    >>> run_sweep(grid, out, runner=lambda c: {"x": c.devices}).skipped_done
+    2
     """
     from alpaserve import __version__
 
     path = Path(out)
-    fmt = _format_of(path)
+    fmt = format_of(path)
     cases = grid.cases() if isinstance(grid, SweepGrid) else list(grid)
     ids = [c.case_id for c in cases]
     if len(set(ids)) != len(ids):
         raise SweepError("the sweep has duplicate cases (same configuration and seed)")
-    rows, torn = _read_rows(path)
-    done = {r["case_id"] for r in rows}
-    todo = [c for c in cases if c.case_id not in done]
-    logger.info("sweep: %d cases, %d already done, %d to run", len(cases),
-                len(cases) - len(todo), len(todo))
-    columns: list[str] = list(rows[0]) if rows else []
-    failed: dict[str, str] = {}
-    completed = 0
+    experiment = experiment_id(cases)
+    with exclusive(path, wait=wait_for_lock):
+        resume, torn = claim(path, experiment, force=force)
+        rows = read_rows(path) if resume else []
+        done = {r["case_id"] for r in rows}
+        todo = [c for c in cases if c.case_id not in done]
+        logger.info("sweep %s: %d cases, %d already done, %d to run", experiment, len(cases),
+                    len(cases) - len(todo), len(todo))
+        columns: list[str] = list(rows[0]) if rows else []
+        failed: dict[str, str] = {}
+        completed = 0
 
-    def record(row: dict[str, Any]) -> None:
-        nonlocal columns, completed
-        if fmt == "csv":
-            if not columns:
-                columns = list(row)
-            if set(row) != set(columns):
-                raise SweepError(f"case {row['case_id']} returned columns {sorted(row)} but "
-                                 f"the file has {sorted(columns)}")
-            _append_csv(path, row, columns)
-        else:
-            rows.append(row)
-            _rewrite_parquet(path, rows)
-        completed += 1
+        def record(row: dict[str, Any]) -> None:
+            nonlocal columns, completed
+            if fmt == "csv":
+                create = not columns
+                if create:
+                    columns = list(row)
+                if set(row) != set(columns):
+                    raise SweepError(f"case {row['case_id']} returned columns {sorted(row)} "
+                                     f"but the file has {sorted(columns)}")
+                append_csv(path, row, columns, create=create)
+            else:
+                rows.append(row)
+                rewrite_parquet(path, rows, experiment)
+            completed += 1
 
-    bar = _progress(len(todo), progress)
-    if use_ray or ray_address:
-        _run_ray(todo, runner, __version__, ray_address, record, failed, bar)
-    elif workers <= 1:
-        for case in todo:
-            try:
-                record(_execute(runner, case, __version__))
-            except AlpaServeError as exc:
-                failed[case.case_id] = str(exc)
-            bar.update(1)
-    else:
-        # spawn, not fork: forking a process that has loaded jax (or any threaded library)
-        # can deadlock the child.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures: dict[Future[dict[str, Any]], SweepCase] = {
-                pool.submit(_execute, runner, c, __version__): c for c in todo}
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
+        bar = progress_bar(len(todo), progress)
+        try:
+            if use_ray or ray_address:
+                from alpaserve.sweep.ray_backend import run_on_ray
+
+                run_on_ray(todo, runner, address=ray_address, num_cpus=ray_num_cpus,
+                           execute=_execute, args=(__version__, experiment), record=record,
+                           failed=failed, bar=bar)
+            elif workers <= 1:
+                for case in todo:
                     try:
-                        record(fut.result())
-                    except AlpaServeError as exc:
-                        failed[futures[fut].case_id] = str(exc)
+                        row = _execute(runner, case, __version__, experiment)
+                    except Exception as exc:  # counted, as on every backend
+                        failed[case.case_id] = failure(exc)
+                    else:
+                        record(row)
                     bar.update(1)
-    bar.close()
+            else:
+                run_pool(todo, runner, _execute, (__version__, experiment), workers, record,
+                         failed, bar)
+        finally:
+            bar.close()
     if failed:
         logger.warning("sweep: %d cases failed: %s", len(failed), failed)
     return SweepReport(total=len(cases), skipped_done=len(cases) - len(todo),
-                       completed=completed, failed=failed, torn_rows_dropped=torn, path=path)
-
-
-def _run_ray(todo: list[SweepCase], runner: Runner, version: str, address: str | None,
-             record: Callable[[dict[str, Any]], None], failed: dict[str, str],
-             bar: Any) -> None:
-    import ray
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    try:
-        remote = ray.remote(_execute)
-        refs = {remote.remote(runner, c, version): c for c in todo}
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            for ref in ready:
-                try:
-                    record(ray.get(ref))
-                except (AlpaServeError, ray.exceptions.RayTaskError) as exc:
-                    failed[refs[ref].case_id] = str(exc)
-                bar.update(1)
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        del n
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="sweep", unit="case")
+                       completed=completed, failed=failed, torn_rows_dropped=torn, path=path,
+                       experiment=experiment)
