@@ -68,8 +68,8 @@ def test_streams_are_independent_per_model() -> None:
 
 
 def test_workload_from_process() -> None:
-    w = workload_from_process(DeterministicProcess(rate=2.0), model="m", duration=2.0, seed=0,
-                              slo=1.0)
+    w = workload_from_process(DeterministicProcess(rate=2.0, start_mode="ordinary"), model="m",
+                              duration=2.0, seed=0, slo=1.0)
     assert w.arrival.tolist() == [0.5, 1.0, 1.5]
     assert w.slo.tolist() == [1.0] * 3
 

@@ -7,14 +7,29 @@ vectorised: inter-arrival gaps are drawn into one float64 buffer and summed in p
 1 M arrivals cost a few tens of milliseconds. Randomness comes only from the given ``seed``
 (an int, a ``SeedSequence`` or a ``numpy.random.Generator``).
 
-A renewal process starts at ``start`` and its first arrival comes one gap later.
+Stationary start (the default)
+------------------------------
+A renewal process observed from an arbitrary time ``start`` has its first arrival after the
+*residual life* of the gap that straddles ``start``, not after an ordinary gap: the gap that
+covers a given instant is length-biased. With gap CDF ``F`` and mean ``1/rate`` the residual
+life has density ``rate * (1 - F(x))``. With ``start_mode="stationary"`` every process draws
+its first gap from that law, exactly, as ``U * L`` with ``L`` the length-biased gap (density
+``rate * x * f(x)``) and ``U`` uniform on ``[0, 1)``; the count in any window of length ``T``
+then has mean ``rate * T``. For Gamma(shape ``k``, scale ``θ``) gaps, ``L`` is
+Gamma(``k + 1``, ``θ``).
+
+``start_mode="ordinary"`` (AlpaServe's generator, and this module's behaviour before) takes
+the first arrival one ordinary gap after ``start``. By the renewal theorem its expected count
+in ``[start, start + T)`` is ``rate * T + (cv**2 - 1) / 2 + o(1)`` for large ``T``: about
+``(cv**2 - 1) / 2`` extra requests per process (31.5 at CV 8), so bursty multi-model mixes
+over short windows carry noticeably more load than their nominal rate.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,12 +39,21 @@ from workloads.errors import WorkloadError
 
 FloatArray = npt.NDArray[np.float64]
 _MIN_CV = 1e-8  # below this a Gamma process is deterministic to float precision
+StartMode = Literal["stationary", "ordinary"]
+START_MODES: tuple[str, ...] = ("stationary", "ordinary")
+# The most arrivals one ``generate`` call may produce (8 bytes each: 400 MB). A larger
+# request is almost always a unit mistake or an extreme CV, and fails before allocating.
+MAX_ARRIVALS = 50_000_000
+_CHUNK = 1 << 22  # gaps drawn at a time by duration (32 MB), so memory follows the count
 
 __all__ = [
+    "MAX_ARRIVALS",
+    "START_MODES",
     "ArrivalProcess",
     "DeterministicProcess",
     "GammaProcess",
     "ParetoProcess",
+    "StartMode",
     "UniformProcess",
     "poisson",
 ]
@@ -66,6 +90,24 @@ def check_request(n: int | None, duration: float | None, start: float) -> None:
         raise WorkloadError(f"duration must be a non-negative finite number, got {duration!r}")
     if not math.isfinite(start):
         raise WorkloadError(f"start must be finite, got {start!r}")
+    if n is not None and n > MAX_ARRIVALS:
+        raise WorkloadError(f"n = {n} arrivals exceeds the limit of {MAX_ARRIVALS} "
+                            "(workloads.arrivals.MAX_ARRIVALS)")
+
+
+def check_start_mode(mode: object) -> None:
+    """Raise unless ``mode`` is ``"stationary"`` or ``"ordinary"``."""
+    if mode not in START_MODES:
+        raise WorkloadError(f"start_mode must be one of {list(START_MODES)}, got {mode!r}")
+
+
+def check_expected(rate: float, duration: float) -> None:
+    """Raise if ``rate * duration`` arrivals would exceed :data:`MAX_ARRIVALS`."""
+    expected = rate * duration
+    if not expected <= MAX_ARRIVALS:
+        raise WorkloadError(f"rate {rate!r}/s over {duration!r} s expects {expected:.3g} "
+                            f"arrivals, above the limit of {MAX_ARRIVALS} "
+                            "(workloads.arrivals.MAX_ARRIVALS)")
 
 
 class _Renewal:
@@ -79,13 +121,33 @@ class _Renewal:
         @property
         def cv(self) -> float: ...
 
+        @property
+        def start_mode(self) -> StartMode: ...
+
     def _fill_gaps(self, rng: np.random.Generator, out: FloatArray) -> None:
         raise NotImplementedError
 
-    def _by_count(self, rng: np.random.Generator, n: int, start: float) -> FloatArray:
+    def _length_biased(self, rng: np.random.Generator) -> float:
+        """One gap drawn with density ``rate * x * f(x)`` (the gap covering an instant)."""
+        raise NotImplementedError
+
+    @property
+    def _memoryless(self) -> bool:
+        """True when an ordinary first gap is already a residual life (Poisson)."""
+        return False
+
+    def _residual(self, rng: np.random.Generator) -> float:
+        """One draw of the residual life (density ``rate * (1 - F(x))``): ``U * L``."""
+        length = self._length_biased(rng)
+        return float(rng.random()) * length
+
+    def _by_count(self, rng: np.random.Generator, n: int, start: float,
+                  stationary: bool = False) -> FloatArray:
         buf = np.empty(n, dtype=np.float64)
         if n:
             self._fill_gaps(rng, buf)
+            if stationary:
+                buf[0] = self._residual(rng)
             buf[0] += start
             np.cumsum(buf, out=buf)  # in place: no second n-sized array
         return buf
@@ -93,6 +155,24 @@ class _Renewal:
     def generate(self, *, seed: SeedLike, n: int | None = None, duration: float | None = None,
                  start: float = 0.0) -> FloatArray:
         """Sorted arrival times: ``n`` of them, or all those in ``[start, start + duration)``.
+
+        With ``start_mode="stationary"`` the first gap is a residual life (see the module
+        docstring), otherwise an ordinary gap. More than :data:`MAX_ARRIVALS` arrivals
+        (asked for, expected, or drawn) raise :class:`WorkloadError`.
+
+        Parameters
+        ----------
+        seed
+            An int, a ``SeedSequence`` or a ``numpy.random.Generator``.
+        n, duration
+            Exactly one: the number of arrivals, or the span in seconds.
+        start
+            Time origin in seconds.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted float64 arrival times.
 
         Examples
         --------
@@ -104,23 +184,39 @@ class _Renewal:
         True
         """
         check_request(n, duration, start)
+        # A Poisson process needs no residual draw, which keeps its streams as they were.
+        stationary = self.start_mode == "stationary" and not self._memoryless
         rng = as_generator(seed)
         if n is not None:
-            return self._by_count(rng, int(n), float(start))
+            return self._by_count(rng, int(n), float(start), stationary)
         if duration is None:  # for mypy; check_request guarantees it
             raise WorkloadError("duration is required when n is not given")
+        check_expected(self.rate, duration)
         end = float(start) + float(duration)
         mean = self.rate * duration
         # Draw enough for the whole span with high probability; loop on the rare shortfall.
+        # Chunks are bounded, so an extreme CV fails below instead of allocating gigabytes.
         spread = self.cv * math.sqrt(mean) if math.isfinite(self.cv) else 0.1 * mean
-        want = int(mean + 6.0 * spread + 16)
-        chunks = [self._by_count(rng, want, float(start))]
+        want = min(int(mean + 6.0 * spread + 16), _CHUNK)
+        chunks = [self._by_count(rng, want, float(start), stationary)]
+        drawn = want
         while chunks[-1][-1] < end:
+            if drawn > MAX_ARRIVALS:
+                raise WorkloadError(
+                    f"more than {MAX_ARRIVALS} arrivals drawn in {duration!r} s at rate "
+                    f"{self.rate!r}/s and CV {self.cv!r} (workloads.arrivals.MAX_ARRIVALS); "
+                    "lower the CV or the duration")
             remaining = (end - chunks[-1][-1]) * self.rate
-            want = int(remaining * 1.2 + 6.0 * math.sqrt(remaining + 1.0) + 16)
+            want = min(int(remaining * 1.2 + 6.0 * math.sqrt(remaining + 1.0) + 16), _CHUNK)
             chunks.append(self._by_count(rng, want, float(chunks[-1][-1])))
+            drawn += want
         arr = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-        return arr[: int(np.searchsorted(arr, end, side="left"))]
+        kept = int(np.searchsorted(arr, end, side="left"))
+        if kept > MAX_ARRIVALS:
+            raise WorkloadError(f"{kept} arrivals in {duration!r} s at rate {self.rate!r}/s "
+                                f"and CV {self.cv!r} exceed the limit of {MAX_ARRIVALS} "
+                                "(workloads.arrivals.MAX_ARRIVALS); lower the CV or duration")
+        return arr[:kept]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,20 +227,36 @@ class GammaProcess(_Renewal):
     ``cv = 0`` is deterministic (so is any CV below ``1e-8``, where the gaps would differ
     from ``1/rate`` by less than their floating-point rounding).
 
+    Parameters
+    ----------
+    rate
+        Mean arrivals per second.
+    cv
+        Coefficient of variation of the gaps.
+    start_mode
+        ``"stationary"`` (default): the first gap is a residual life ``U * L`` with
+        ``L ~ Gamma(1/cv**2 + 1, cv**2/rate)``, so any window of length ``T`` holds
+        ``rate * T`` arrivals on average. ``"ordinary"``: the first gap is an ordinary one
+        (AlpaServe's generator), which adds about ``(cv**2 - 1) / 2`` arrivals.
+
     Examples
     --------
     >>> t = GammaProcess(rate=50.0, cv=4.0).generate(n=200_000, seed=1)
     >>> round(float(len(t) / t[-1]) / 50.0, 1)
     1.0
+    >>> GammaProcess(rate=2.0, cv=8.0, start_mode="ordinary").start_mode
+    'ordinary'
     """
 
     rate: float
     cv: float = 1.0
+    start_mode: StartMode = "stationary"
 
     def __post_init__(self) -> None:
         _check_positive("rate", self.rate)
         if not (math.isfinite(self.cv) and self.cv >= 0):
             raise WorkloadError(f"cv must be a non-negative finite number, got {self.cv!r}")
+        check_start_mode(self.start_mode)
         object.__setattr__(self, "rate", float(self.rate))
         object.__setattr__(self, "cv", float(self.cv))
 
@@ -157,6 +269,15 @@ class GammaProcess(_Renewal):
     def scale(self) -> float:
         """Gamma scale ``cv**2/rate``."""
         return self.cv**2 / self.rate
+
+    @property
+    def _memoryless(self) -> bool:
+        return self.cv == 1
+
+    def _length_biased(self, rng: np.random.Generator) -> float:
+        if self.cv < _MIN_CV:
+            return 1.0 / self.rate
+        return float(rng.standard_gamma(self.shape + 1.0)) * self.scale
 
     def _fill_gaps(self, rng: np.random.Generator, out: FloatArray) -> None:
         if self.cv < _MIN_CV:
@@ -175,7 +296,7 @@ def poisson(rate: float) -> GammaProcess:
     Examples
     --------
     >>> poisson(3.0)
-    GammaProcess(rate=3.0, cv=1.0)
+    GammaProcess(rate=3.0, cv=1.0, start_mode='stationary')
     """
     return GammaProcess(rate=rate, cv=1.0)
 
@@ -184,25 +305,39 @@ def poisson(rate: float) -> GammaProcess:
 class DeterministicProcess(_Renewal):
     """Evenly spaced arrivals, one every ``1/rate`` seconds (CV 0).
 
+    With ``start_mode="stationary"`` (default) the phase is random: the first arrival is
+    uniform on ``[start, start + 1/rate)``; ``"ordinary"`` puts it at ``start + 1/rate``.
+
     Examples
     --------
-    >>> DeterministicProcess(rate=4.0).generate(n=3, seed=0).tolist()
+    >>> DeterministicProcess(rate=4.0, start_mode="ordinary").generate(n=3, seed=0).tolist()
     [0.25, 0.5, 0.75]
+    >>> t = DeterministicProcess(rate=4.0).generate(n=3, seed=0)
+    >>> bool(0.0 <= t[0] < 0.25), (t[1:] - t[:-1]).round(6).tolist()
+    (True, [0.25, 0.25])
     """
 
     rate: float
+    start_mode: StartMode = "stationary"
 
     def __post_init__(self) -> None:
         _check_positive("rate", self.rate)
+        check_start_mode(self.start_mode)
         object.__setattr__(self, "rate", float(self.rate))
 
     @property
     def cv(self) -> float:
         return 0.0
 
-    def _by_count(self, rng: np.random.Generator, n: int, start: float) -> FloatArray:
+    def _length_biased(self, rng: np.random.Generator) -> float:
+        return 1.0 / self.rate
+
+    def _by_count(self, rng: np.random.Generator, n: int, start: float,
+                  stationary: bool = False) -> FloatArray:
         # Multiply instead of summing so that rounding errors do not accumulate.
         out = np.arange(1, n + 1, dtype=np.float64)
+        if stationary:
+            out -= 1.0 - float(rng.random())
         out /= self.rate
         out += start
         return out
@@ -223,24 +358,33 @@ class UniformProcess(_Renewal):
 
     rate: float
     spread: float = 1.0
+    start_mode: StartMode = "stationary"
 
     def __post_init__(self) -> None:
         _check_positive("rate", self.rate)
         if not (math.isfinite(self.spread) and 0 <= self.spread <= 1):
             raise WorkloadError(f"spread must lie in [0, 1], got {self.spread!r}")
+        check_start_mode(self.start_mode)
         object.__setattr__(self, "rate", float(self.rate))
         object.__setattr__(self, "spread", float(self.spread))
 
     @classmethod
-    def from_cv(cls, *, rate: float, cv: float) -> UniformProcess:
+    def from_cv(cls, *, rate: float, cv: float,
+                start_mode: StartMode = "stationary") -> UniformProcess:
         """The uniform process with the given CV (at most ``1/sqrt(3)``)."""
         if not (math.isfinite(cv) and 0 <= cv <= 1 / math.sqrt(3) + 1e-12):
             raise WorkloadError(f"a uniform process has CV in [0, 1/sqrt(3)], got {cv!r}")
-        return cls(rate=rate, spread=min(1.0, cv * math.sqrt(3)))
+        return cls(rate=rate, spread=min(1.0, cv * math.sqrt(3)), start_mode=start_mode)
 
     @property
     def cv(self) -> float:
         return self.spread / math.sqrt(3)
+
+    def _length_biased(self, rng: np.random.Generator) -> float:
+        # Density proportional to x on [lo, hi]: invert its CDF (x² - lo²) / (hi² - lo²).
+        lo = (1.0 - self.spread) / self.rate
+        hi = (1.0 + self.spread) / self.rate
+        return math.sqrt(lo * lo + float(rng.random()) * (hi * hi - lo * lo))
 
     def _fill_gaps(self, rng: np.random.Generator, out: FloatArray) -> None:
         rng.random(out=out)
@@ -264,20 +408,23 @@ class ParetoProcess(_Renewal):
 
     rate: float
     shape: float
+    start_mode: StartMode = "stationary"
 
     def __post_init__(self) -> None:
         _check_positive("rate", self.rate)
         if not (math.isfinite(self.shape) and self.shape > 1):
             raise WorkloadError(
                 f"Pareto shape must exceed 1 for a finite mean, got {self.shape!r}")
+        check_start_mode(self.start_mode)
         object.__setattr__(self, "rate", float(self.rate))
         object.__setattr__(self, "shape", float(self.shape))
 
     @classmethod
-    def from_cv(cls, *, rate: float, cv: float) -> ParetoProcess:
+    def from_cv(cls, *, rate: float, cv: float,
+                start_mode: StartMode = "stationary") -> ParetoProcess:
         """The Pareto process whose gaps have the given (positive, finite) CV."""
         _check_positive("cv", cv)
-        return cls(rate=rate, shape=1.0 + math.sqrt(1.0 + 1.0 / cv**2))
+        return cls(rate=rate, shape=1.0 + math.sqrt(1.0 + 1.0 / cv**2), start_mode=start_mode)
 
     @property
     def cv(self) -> float:
@@ -288,6 +435,10 @@ class ParetoProcess(_Renewal):
     def scale(self) -> float:
         """The minimum gap ``x_m``."""
         return (self.shape - 1.0) / (self.shape * self.rate)
+
+    def _length_biased(self, rng: np.random.Generator) -> float:
+        # x * f(x) of Pareto(a, x_m) is Pareto(a - 1, x_m): a proper law for any a > 1.
+        return self.scale * math.exp(float(rng.standard_exponential()) / (self.shape - 1.0))
 
     def _fill_gaps(self, rng: np.random.Generator, out: FloatArray) -> None:
         # Inverse transform x_m * U**(-1/a) = x_m * exp(E/a), computed in place.

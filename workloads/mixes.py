@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from workloads._rng import SeedLike, spawn
-from workloads.arrivals import ArrivalProcess, GammaProcess
+from workloads.arrivals import ArrivalProcess, GammaProcess, StartMode, check_start_mode
 from workloads.errors import WorkloadError
 from workloads.workload import Workload
 
@@ -49,6 +49,10 @@ class MixSpec:
     Give at most one of ``shares`` (non-negative, normalised here) and ``zipf_alpha``;
     with neither, the rate is split equally. ``cv`` is one CV for all models or one per
     model. ``slo`` (seconds), when given, fills the ``slo`` column: one value or one per model.
+    ``start_mode`` is each process's first gap: ``"stationary"`` (default, a residual life,
+    so every window holds ``total_rate`` × its length on average) or ``"ordinary"``
+    (AlpaServe's generator: about ``(cv**2 - 1) / 2`` extra requests per model; see
+    :mod:`workloads.arrivals`).
 
     Examples
     --------
@@ -66,8 +70,10 @@ class MixSpec:
     zipf_alpha: float | None = None
     cv: float | tuple[float, ...] = 1.0
     slo: float | tuple[float, ...] | None = None
+    start_mode: StartMode = "stationary"
 
     def __post_init__(self) -> None:
+        check_start_mode(self.start_mode)
         names = tuple(self.model_names)
         object.__setattr__(self, "model_names", names)
         n = len(names)
@@ -131,7 +137,7 @@ class MixSpec:
 
     def processes(self) -> dict[str, GammaProcess]:
         """The Gamma process of each model with a positive rate."""
-        return {name: GammaProcess(rate=float(rate), cv=cv)
+        return {name: GammaProcess(rate=float(rate), cv=cv, start_mode=self.start_mode)
                 for name, rate, cv in zip(self.model_names, self.rates(),
                                           self._per_model(self.cv), strict=True)
                 if rate > 0}
@@ -149,8 +155,9 @@ def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike,
     Examples
     --------
     >>> from workloads.arrivals import DeterministicProcess
-    >>> w = mix_processes({"a": DeterministicProcess(rate=1.0),
-    ...                    "b": DeterministicProcess(rate=2.0)}, duration=2.0, seed=0)
+    >>> w = mix_processes({"a": DeterministicProcess(rate=1.0, start_mode="ordinary"),
+    ...                    "b": DeterministicProcess(rate=2.0, start_mode="ordinary")},
+    ...                   duration=2.0, seed=0)
     >>> w.counts_by_model()
     {'a': 1, 'b': 3}
     """

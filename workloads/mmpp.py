@@ -25,7 +25,7 @@ FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["MMPPProcess"]
 
-_UNIT_POISSON = GammaProcess(rate=1.0, cv=1.0)
+_UNIT_POISSON = GammaProcess(rate=1.0, cv=1.0, start_mode="ordinary")
 
 
 @dataclass(frozen=True, kw_only=True)
