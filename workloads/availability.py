@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 
 from workloads.errors import TraceFormatError, WorkloadError
+from workloads.traces._common import MAX_SECONDS, next_row, open_text
 
 EventKind = Literal["add", "remove"]
 Market = Literal["spot", "on-demand"]
@@ -224,8 +225,10 @@ def read_availability_csv(path: str | Path, *,
     """Read ``t_ms,add|remove,node`` rows (no header); blank lines are skipped."""
     name = str(path)
     events: list[tuple[float, str, str]] = []
-    with open(path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
+    with open_text(path) as fh:
+        reader = csv.reader(fh)
+        while (row := next_row(reader, name)) is not None:
+            lineno = reader.line_num
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) != 3:
@@ -246,7 +249,7 @@ def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] |
     known.setdefault(node_type.name, node_type)
     events: list[tuple[float, str, str]] = []
     nodes: dict[str, NodeInfo] = {}
-    with open(path) as fh:
+    with open_text(path) as fh:
         for lineno, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
@@ -254,6 +257,9 @@ def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] |
                 item = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise TraceFormatError(f"invalid JSON: {exc.msg}", path=name,
+                                       line=lineno) from None
+            except RecursionError:
+                raise TraceFormatError("invalid JSON: nested too deeply", path=name,
                                        line=lineno) from None
             if not isinstance(item, list) or len(item) != 3:
                 raise TraceFormatError(f"expected [t_ms, kind, {{\"nodes\": [...]}}], got "
@@ -310,6 +316,9 @@ def _parse_ms(raw: str, path: str, line: int) -> float:
     if not math.isfinite(value) or value < 0:
         raise TraceFormatError(f"t_ms must be finite and >= 0, got {raw!r}", path=path,
                                line=line, column="t_ms")
+    if value > 1000.0 * MAX_SECONDS:
+        raise TraceFormatError(f"t_ms {raw!r} is out of range: at most {1000 * MAX_SECONDS:g}",
+                               path=path, line=line, column="t_ms")
     return value / 1000.0
 
 
@@ -334,11 +343,11 @@ def _parse_node_entry(entry: object, types: Mapping[str, NodeType], default: Nod
         raise TraceFormatError(f"node must be a name or an object with 'name', got {entry!r}",
                                path=path, line=line, column="nodes")
     type_name = entry.get("type", default.name)
-    if type_name not in types:
+    if not isinstance(type_name, str) or type_name not in types:
         raise TraceFormatError(f"unknown node type {type_name!r}; known: {sorted(types)}",
                                path=path, line=line, column="nodes")
     market = entry.get("market", "spot")
-    if market not in MARKETS:
+    if not isinstance(market, str) or market not in MARKETS:
         raise TraceFormatError(f"market must be one of {MARKETS}, got {market!r}", path=path,
                                line=line, column="nodes")
     return NodeInfo(name=_parse_node(entry["name"], path, line), type=types[type_name],

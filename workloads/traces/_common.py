@@ -100,10 +100,12 @@ class CheckedLines:
     >>> import io
     >>> list(CheckedLines(io.StringIO("a\\nb\\n"), "x.csv"))
     ['a\\n', 'b\\n']
-    >>> next(CheckedLines(io.TextIOWrapper(io.BytesIO(b"\\xff\\xfe"), "utf-8"), "x.csv"))
-    Traceback (most recent call last):
-    ...
-    workloads.errors.TraceFormatError: file x.csv, line 1: not UTF-8 text (byte b'\\xff'); a binary or compressed file?
+    >>> lines = CheckedLines(io.TextIOWrapper(io.BytesIO(b"\\xff\\xfe"), "utf-8"), "x.csv")
+    >>> try:
+    ...     next(lines)
+    ... except TraceFormatError as exc:
+    ...     print(exc)
+    file x.csv, line 1: not UTF-8 text (byte b'\\xff'); a binary or compressed file?
     """
 
     def __init__(self, fh: Any, path: str) -> None:
