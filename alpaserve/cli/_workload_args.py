@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.errors import SpecError
 
 
@@ -15,18 +16,18 @@ def add_workload_flags(parser: argparse.ArgumentParser, *, rate: float = 8.0,
     g = parser.add_argument_group("workload")
     g.add_argument("--trace", metavar="FILE",
                    help="replay a trace file instead of a synthetic Gamma workload")
-    g.add_argument("--rate", type=float, default=rate,
+    g.add_argument("--rate", type=checks.rate, default=rate,
                    help="total arrival rate, req/s (default: %(default)s); with --trace, "
                         "a rate scale is --rate-scale")
-    g.add_argument("--cv", type=float, default=cv,
+    g.add_argument("--cv", type=checks.cv, default=cv,
                    help="inter-arrival CV of each model's Gamma process (default: %(default)s)")
-    g.add_argument("--zipf", type=float, default=0.0,
+    g.add_argument("--zipf", type=checks.zipf, default=0.0,
                    help="power-law popularity exponent across models; 0 = equal shares")
-    g.add_argument("--duration", type=float, default=duration,
+    g.add_argument("--duration", type=checks.duration, default=duration,
                    help="seconds of synthetic arrivals (default: %(default)s)")
-    g.add_argument("--seed", type=int, default=0, help="workload seed (default: 0)")
-    g.add_argument("--slo", type=float, help="one SLO in seconds for every model")
-    g.add_argument("--slo-scale", type=float, default=5.0,
+    g.add_argument("--seed", type=checks.seed, default=0, help="workload seed (default: 0)")
+    g.add_argument("--slo", type=checks.seconds, help="one SLO in seconds for every model")
+    g.add_argument("--slo-scale", type=checks.scale, default=5.0,
                    help="SLO = this x each model's single-device latency "
                         "(default: %(default)s; ignored with --slo)")
 

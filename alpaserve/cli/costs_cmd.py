@@ -11,6 +11,8 @@ import argparse
 import json
 from typing import Any
 
+from alpaserve.cli import _checks as checks
+
 DEFAULT_MODELS = ("bert-1.3b", "bert-2.6b", "bert-6.7b", "gpt-1.3b", "moe-1.3b", "moe-5.3b")
 
 
@@ -19,11 +21,12 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated model presets (default: %(default)s)")
     parser.add_argument("--device", default="v100-16gb",
                         help="device preset (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=1, help="batch size (default: 1)")
-    parser.add_argument("--max-devices", type=int, default=8,
+    parser.add_argument("--batch-size", type=checks.batch, default=1,
+                        help=f"batch size, at most {checks.MAX_BATCH} (default: 1)")
+    parser.add_argument("--max-devices", type=checks.devices, default=8,
                         help="largest group to tabulate, within one node (default: 8)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--out", metavar="FILE",
+    parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the rows to FILE (.csv, .parquet or .json)")
 
 

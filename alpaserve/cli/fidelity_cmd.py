@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._runtime_args import add_device_args, devices_from
 from alpaserve.errors import SpecError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("placement", type=Path, metavar="PLACEMENT",
+    parser.add_argument("placement", type=checks.input_file, metavar="PLACEMENT",
                         help="placement JSON (Placement.to_json)")
-    parser.add_argument("--rate", type=float, default=20.0,
+    parser.add_argument("--rate", type=checks.rate, default=20.0,
                         help="total Gamma arrival rate, req/s (default 20)")
-    parser.add_argument("--cv", type=float, default=2.0,
+    parser.add_argument("--cv", type=checks.cv, default=2.0,
                         help="coefficient of variation of inter-arrival times (default 2)")
-    parser.add_argument("--requests", type=int, default=200,
+    parser.add_argument("--requests", type=checks.count, default=200,
                         help="number of requests (default 200)")
-    parser.add_argument("--slo-scale", type=float, default=5.0,
+    parser.add_argument("--slo-scale", type=checks.scale, default=5.0,
                         help="SLO = this x the model's measured single-request latency on "
                              "its fastest group (default 5)")
-    parser.add_argument("--time-scale", type=float, default=1.0,
+    parser.add_argument("--time-scale", type=checks.scale, default=1.0,
                         help="replay the arrivals this many times slower (default 1)")
-    parser.add_argument("--workload-seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=10,
+    parser.add_argument("--workload-seed", type=checks.seed, default=0)
+    parser.add_argument("--repeats", type=checks.count, default=10,
                         help="calibration runs per stage (default 10)")
-    parser.add_argument("--out", type=Path, help="write the report as JSON here")
+    parser.add_argument("--out", type=checks.json_file, help="write the report as JSON here")
     add_device_args(parser)
 
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from alpaserve.runtime.stationarity import Tolerance
     from workloads import Workload
 
-    placement = Placement.from_json(args.placement.read_text())
+    placement = Placement.from_json(checks.read_text(args.placement, "placement"))
     models = sorted(placement.hosted_models)
     if not models:
         raise SpecError(f"placement {args.placement} hosts no model")

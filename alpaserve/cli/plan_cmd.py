@@ -15,37 +15,41 @@ from __future__ import annotations
 import argparse
 import sys
 
+from alpaserve.cli import _checks as checks
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="bert-1.3b:8",
                         help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4 "
                              "(%(default)s)")
-    parser.add_argument("--devices", type=int, default=8, help="number of devices (8)")
+    parser.add_argument("--devices", type=checks.devices, default=8, help="number of devices (8)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (%(default)s)")
-    parser.add_argument("--devices-per-node", type=int, default=8,
+    parser.add_argument("--devices-per-node", type=checks.devices, default=8,
                         help="devices per node (%(default)s)")
-    parser.add_argument("--rate", type=float, default=20.0,
+    parser.add_argument("--rate", type=checks.rate, default=20.0,
                         help="total request rate, requests per second (%(default)s)")
-    parser.add_argument("--cv", type=float, default=1.0,
+    parser.add_argument("--cv", type=checks.cv, default=1.0,
                         help="inter-arrival coefficient of variation (%(default)s)")
-    parser.add_argument("--zipf", type=float, default=0.5,
+    parser.add_argument("--zipf", type=checks.zipf, default=0.5,
                         help="power-law popularity exponent (%(default)s; 0 = equal)")
-    parser.add_argument("--duration", type=float, default=60.0,
+    parser.add_argument("--duration", type=checks.duration, default=60.0,
                         help="seconds of training and of test workload (%(default)s)")
     slo = parser.add_mutually_exclusive_group()
-    slo.add_argument("--slo-scale", type=float, default=5.0,
+    slo.add_argument("--slo-scale", type=checks.scale, default=5.0,
                      help="SLO as a multiple of each model's single-device latency "
                           "(%(default)s)")
-    slo.add_argument("--slo", type=float, default=None, help="one SLO in seconds for all")
+    slo.add_argument("--slo", type=checks.seconds, default=None, help="one SLO in seconds for all")
     parser.add_argument("--policy", default="alpaserve",
                         choices=("sr", "clockwork++", "alpaserve", "alpaserve-published"))
-    parser.add_argument("--window", type=float, default=60.0,
+    parser.add_argument("--window", type=checks.seconds, default=60.0,
                         help="Clockwork++ window in seconds (%(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (%(default)s)")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (%(default)s)")
+    parser.add_argument("--seed", type=checks.seed, default=0, help="random seed (%(default)s)")
+    parser.add_argument("--jobs", type=checks.whole(1, 1024), default=1,
+                        help="worker processes (%(default)s)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: on when stderr is a terminal)")
-    parser.add_argument("--out", default=None, help="write the plan as JSON to this file")
+    parser.add_argument("--out", default=None, type=checks.json_file,
+                        help="write the plan as JSON to this file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 

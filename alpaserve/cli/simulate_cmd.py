@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._output import add_output_flags, emit
 from alpaserve.cli._workload_args import (
     add_workload_flags,
@@ -21,19 +22,21 @@ from alpaserve.errors import SpecError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("placement", type=Path, help="placement JSON (e.g. from `plan`)")
-    parser.add_argument("--profiles", type=Path,
+    parser.add_argument("placement", type=checks.input_file,
+                        help="placement JSON (e.g. from `plan`)")
+    parser.add_argument("--profiles", type=checks.input_file,
                         help="profile database (.json or AlpaServe .tsv); default: analytic")
     parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
     parser.add_argument("--dispatch", choices=("earliest-finish", "least-outstanding",
                                                "alpaserve"), default="earliest-finish",
                         help="dispatch policy (default: %(default)s)")
-    parser.add_argument("--max-batch", type=int, default=1, help="batching limit (default 1)")
+    parser.add_argument("--max-batch", type=checks.batch, default=1,
+                        help=f"batching limit, at most {checks.MAX_BATCH} (default 1)")
     parser.add_argument("--no-admission", action="store_true",
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
                         help="AlpaServe-compatible overheads and dispatch")
-    parser.add_argument("--per-request", metavar="FILE",
+    parser.add_argument("--per-request", metavar="FILE", type=checks.table_file,
                         help="write the per-request table here (.csv, .parquet or .json)")
     add_workload_flags(parser)
     add_output_flags(parser)
@@ -42,7 +45,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def load_profiles(path: Path, models: Any) -> Any:
     from alpaserve.profiles import ProfileDB
 
-    text = path.read_text()
+    text = checks.read_text(path, "profiles")
     if path.suffix.lower() == ".tsv":
         return ProfileDB.from_tsv(text, models, path=str(path))
     return ProfileDB.from_json(text)
@@ -54,11 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from alpaserve.profiles import ProfileDB
     from simulator import SimulationOptions, simulate
 
-    try:
-        placement = Placement.from_json(args.placement.read_text())
-    except OSError as exc:
-        raise SpecError(f"cannot read placement {str(args.placement)!r}: {exc.strerror}") \
-            from exc
+    placement = Placement.from_json(checks.read_text(args.placement, "placement"))
     if args.max_batch < 1:
         raise SpecError(f"--max-batch must be >= 1, got {args.max_batch}")
     names = sorted(placement.models)

@@ -12,32 +12,39 @@ import json
 import sys
 from typing import Any
 
+from alpaserve.cli import _checks as checks
+
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trace", default="synthetic",
+    parser.add_argument("--trace", default="synthetic", type=checks.trace_or_synthetic,
                         help="availability trace: CSV t_ms,add|remove,node or JSON lines; "
                              "'synthetic' (default) draws 16 g4dn spot nodes with a 2-hour "
                              "mean lifetime, refilled after 10 minutes on average, for 4 hours")
     parser.add_argument("--model", default="gpt-20b", help="decoder preset (default gpt-20b)")
-    parser.add_argument("--rate", type=float, default=3.0,
+    parser.add_argument("--rate", type=checks.rate, default=3.0,
                         help="arrival rate, requests/s (default 3)")
-    parser.add_argument("--cv", type=float, default=1.0, help="Gamma inter-arrival CV")
+    parser.add_argument("--cv", type=checks.cv, default=1.0, help="Gamma inter-arrival CV")
     parser.add_argument("--policy", default="all",
                         choices=["spotserve", "reparallelize", "reroute", "ondemand", "all"])
-    parser.add_argument("--grace", type=float, default=30.0, help="preemption notice, s")
-    parser.add_argument("--duration", type=float, default=None,
+    parser.add_argument("--grace", type=checks.seconds_or_zero, default=30.0,
+                        help="preemption notice, s")
+    parser.add_argument("--duration", type=checks.duration, default=None,
                         help="seconds of arrivals after the first node is added "
                              "(default: until the last trace event)")
-    parser.add_argument("--warmup", type=float, default=300.0,
+    parser.add_argument("--warmup", type=checks.seconds_or_zero, default=300.0,
                         help="seconds after the first node before requests arrive")
-    parser.add_argument("--prompt-tokens", type=int, default=512)
-    parser.add_argument("--output-tokens", type=int, default=128)
-    parser.add_argument("--slo", type=float, default=None, help="latency SLO, s")
-    parser.add_argument("--storage-bandwidth", type=float, default=1e9,
+    parser.add_argument("--prompt-tokens", type=checks.tokens, default=512,
+                        help="prompt tokens per request; prompt + output must fit the "
+                             "model's context and output at most half of it (default 512)")
+    parser.add_argument("--output-tokens", type=checks.tokens, default=128,
+                        help="output tokens per request (default 128)")
+    parser.add_argument("--slo", type=checks.seconds, default=None, help="latency SLO, s")
+    parser.add_argument("--storage-bandwidth", type=checks.real(0.0, 1e15, above=True),
+                        default=1e9,
                         help="bytes/s a node reads weights from storage")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=checks.seed, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--out", metavar="FILE",
+    parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the rows to FILE (.csv, .parquet or .json)")
 
 
@@ -68,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if not len(trace):
         raise SimulationError(f"trace {args.trace!r} has no events")
     model = model_preset(args.model)
+    checks.fits_context(args.prompt_tokens, args.output_tokens, model.name, model.seq_len)
     hw = g4dn_hardware(storage_bandwidth=args.storage_bandwidth)
     start = trace.events[0].time + args.warmup
     end = start + args.duration if args.duration is not None else trace.end_time
