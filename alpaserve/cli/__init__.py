@@ -68,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AlpaServeError as exc:
         print(f"alpaserve: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error, already one line on stderr
+        if exc.code in (0, None):  # --help
+            raise
+        return exc.code if isinstance(exc.code, int) else 2
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     run = importlib.import_module(args._module).run

@@ -79,11 +79,15 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def _range_text(lo: float | None, hi: float | None, above: bool) -> str:
     if lo is None:
-        return f"at most {hi:g}"
-    low = f"above {lo:g}" if above else f"at least {lo:g}"
-    return low if hi is None else f"{low} and at most {hi:g}"
+        return f"at most {_num(hi or 0)}"
+    low = f"above {_num(lo)}" if above else f"at least {_num(lo)}"
+    return low if hi is None else f"{low} and at most {_num(hi)}"
 
 
 def real(lo: float | None = None, hi: float | None = None, *,

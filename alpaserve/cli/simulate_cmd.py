@@ -95,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
     emit(rows, args, title=f"{len(workload)} requests on {len(placement.groups)} groups, "
                            f"throughput {result.throughput:.3g} req/s, engine {args.engine}")
     if args.per_request:
-        from alpaserve.cli._output import write_rows
+        from alpaserve.cli._per_request import write_per_request
 
-        table = result.to_dataframe()
-        write_rows(table.to_dict(orient="records"), args.per_request)
+        write_per_request(result, args.per_request)
     return 0
