@@ -34,7 +34,11 @@ def add_workload_flags(parser: argparse.ArgumentParser, *, rate: float = 8.0,
 
 def synthetic_workload(model_names: Sequence[str], args: argparse.Namespace, *,
                        seed_offset: int = 0) -> Any:
-    """Gamma arrivals for ``model_names`` from ``--rate --cv --zipf --duration --seed``."""
+    """Gamma arrivals for ``model_names`` from ``--rate --cv --zipf --duration --seed``.
+
+    Each model's process starts stationary, except with ``--alpaserve-mode``, which keeps
+    AlpaServe's ordinary start (see :mod:`workloads.arrivals`).
+    """
     from workloads.mixes import MixSpec, generate_mix
 
     for flag in ("rate", "cv", "duration"):
@@ -43,7 +47,9 @@ def synthetic_workload(model_names: Sequence[str], args: argparse.Namespace, *,
     if args.zipf < 0:
         raise SpecError(f"--zipf must be >= 0, got {args.zipf!r}")
     spec = MixSpec(model_names=tuple(model_names), total_rate=args.rate, cv=args.cv,
-                   zipf_alpha=args.zipf if args.zipf > 0 else None)
+                   zipf_alpha=args.zipf if args.zipf > 0 else None,
+                   start_mode="ordinary" if getattr(args, "alpaserve_mode", False)
+                   else "stationary")
     return generate_mix(spec, duration=args.duration, seed=args.seed + seed_offset)
 
 

@@ -35,7 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-admission", action="store_true",
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
-                        help="AlpaServe-compatible overheads and dispatch")
+                        help="AlpaServe-compatible overheads and dispatch, and synthetic "
+                             "arrivals with AlpaServe's ordinary (non-stationary) start")
     parser.add_argument("--per-request", metavar="FILE", type=checks.table_file,
                         help="write the per-request table here (.csv, .parquet or .json)")
     add_workload_flags(parser)
