@@ -31,4 +31,4 @@ def test_demo_compares_policies_and_writes_outputs(tmp_path: Path,
 
 def test_demo_rejects_bad_sizes(capsys: pytest.CaptureFixture) -> None:
     assert main(["demo", "--num-models", "0"]) == 2
-    assert "--num-models and --devices must be positive, got 0" in capsys.readouterr().err
+    assert "--num-models: must be an integer at least 1" in capsys.readouterr().err
