@@ -68,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AlpaServeError as exc:
         print(f"alpaserve: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except Exception as exc:  # anything else a config file provokes: still one line
+        report_unexpected("--config", exc)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # a usage error, already one line on stderr

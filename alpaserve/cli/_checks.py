@@ -30,7 +30,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 MAX_RATE = 1e6
 MAX_CV = 100.0
@@ -359,6 +359,27 @@ def read_text(path: Path, what: str) -> str:
     except UnicodeDecodeError as exc:
         raise SpecError(f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}); a binary "
                         "or compressed file?") from None
+
+
+def load_placement(path: Path) -> Any:
+    """The :class:`~alpaserve.placement_spec.Placement` in ``path``; an error names the file.
+
+    Examples
+    --------
+    >>> try:
+    ...     load_placement(Path("/no/plan.json"))
+    ... except Exception as exc:
+    ...     print(exc)
+    cannot read placement '/no/plan.json': No such file or directory
+    """
+    from alpaserve.errors import SpecError
+    from alpaserve.placement_spec import Placement
+
+    text = read_text(path, "placement")
+    try:
+        return Placement.from_json(text)
+    except SpecError as exc:
+        raise SpecError(f"placement {str(path)!r}: {exc}") from exc
 
 
 def report_unexpected(command: str, exc: BaseException) -> None:

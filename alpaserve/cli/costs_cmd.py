@@ -99,6 +99,10 @@ def format_table(records: list[dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models:
+        from alpaserve.errors import SpecError
+
+        raise SpecError(f"--models {args.models!r} names no model preset")
     records = cost_rows(models, args.device, args.batch_size, args.max_devices)
     if args.out:
         from alpaserve.cli._output import write_rows

@@ -34,12 +34,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from alpaserve.placement_spec import Placement
     from alpaserve.runtime.fidelity import measure_fidelity
     from alpaserve.runtime.stationarity import Tolerance
     from workloads import Workload
 
-    placement = Placement.from_json(checks.read_text(args.placement, "placement"))
+    placement = checks.load_placement(args.placement)
     models = sorted(placement.hosted_models)
     if not models:
         raise SpecError(f"placement {args.placement} hosts no model")

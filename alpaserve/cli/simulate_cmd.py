@@ -54,11 +54,10 @@ def load_profiles(path: Path, models: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cost.model import profile_entry
-    from alpaserve.placement_spec import Placement
     from alpaserve.profiles import ProfileDB
     from simulator import SimulationOptions, simulate
 
-    placement = Placement.from_json(checks.read_text(args.placement, "placement"))
+    placement = checks.load_placement(args.placement)
     if args.max_batch < 1:
         raise SpecError(f"--max-batch must be >= 1, got {args.max_batch}")
     names = sorted(placement.models)
