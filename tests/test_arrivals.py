@@ -257,7 +257,7 @@ def test_poisson_streams_do_not_depend_on_the_start_mode() -> None:
 
 
 def test_bad_start_mode_is_named() -> None:
-    with pytest.raises(WorkloadError, match="start_mode.*'stationry'"):
+    with pytest.raises(WorkloadError, match=r"start_mode.*'stationry'"):
         GammaProcess(rate=1.0, cv=2.0, start_mode="stationry")  # type: ignore[arg-type]
 
 

@@ -8,6 +8,7 @@ an :class:`~alpaserve.errors.AlpaServeError`; never ``UnicodeDecodeError``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -81,11 +82,10 @@ SEP = {"profiles-tsv": "\t"}
 
 
 def read_safely(reader: str, data: bytes, on_error: str = "raise") -> None:
-    with written(data, "trace" + SUFFIX.get(reader, ".csv")) as path:
-        try:
-            _readers(on_error)[reader](path)
-        except AlpaServeError:
-            pass  # a named error is the allowed outcome; anything else fails the test
+    # A named error is the allowed outcome; anything else fails the test.
+    with written(data, "trace" + SUFFIX.get(reader, ".csv")) as path, \
+            contextlib.suppress(AlpaServeError):
+        _readers(on_error)[reader](path)
 
 
 @pytest.mark.parametrize("reader", sorted(_readers("raise")))

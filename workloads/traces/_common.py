@@ -131,7 +131,17 @@ class CheckedLines:
 
 
 def is_gzip(path: PathLike) -> bool:
-    """True when the file starts with the gzip magic bytes (whatever its name)."""
+    """True when the file starts with the gzip magic bytes (whatever its name).
+
+    Examples
+    --------
+    >>> import gzip, os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = os.path.join(d, "t.csv")
+    ...     _ = open(p, "wb").write(gzip.compress(b"x"))
+    ...     is_gzip(p)
+    True
+    """
     try:
         with open(path, "rb") as fh:
             return fh.read(2) == _GZIP_MAGIC
@@ -159,10 +169,18 @@ def open_text(path: PathLike) -> Iterator[Iterator[str]]:
 
 
 def next_row(reader: Any, path: str) -> list[str] | None:
-    """The next row of a ``csv.reader`` (``None`` at the end); a ``csv.Error`` (an unclosed
-    quote, a field over the size limit) becomes :class:`TraceFormatError` with its line."""
+    """The next row of a ``csv.reader`` (``None`` at the end); a ``csv.Error`` (e.g. a field
+    over the size limit) becomes :class:`TraceFormatError` with its line.
+
+    Examples
+    --------
+    >>> import csv, io
+    >>> reader = csv.reader(io.StringIO("a,b\\n"))
+    >>> next_row(reader, "x.csv"), next_row(reader, "x.csv")
+    (['a', 'b'], None)
+    """
     try:
-        return next(reader, None)  # type: ignore[no-any-return]
+        return next(reader, None)
     except csv.Error as exc:
         raise TraceFormatError(f"malformed CSV: {exc}", path=path,
                                line=reader.line_num) from None
