@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 
 from workloads.errors import TraceFormatError, WorkloadError
 from workloads.mapping import MappingResult
@@ -91,21 +91,22 @@ class RowErrors:
 
 
 class CheckedLines:
-    """The lines of an open text file; a read that fails (bytes that are not UTF-8, a
-    corrupt or truncated gzip stream) raises :class:`TraceFormatError` naming the
-    file and the line, instead of ``UnicodeDecodeError`` or ``OSError``.
+    """The lines of a file opened in binary mode, decoded as UTF-8 one line at a time (a
+    byte-order mark on the first line is dropped), so a read that fails (bytes that are not
+    UTF-8, a corrupt or truncated gzip stream) raises :class:`TraceFormatError` naming the
+    file and the exact line, instead of ``UnicodeDecodeError`` or ``OSError``.
 
     Examples
     --------
     >>> import io
-    >>> list(CheckedLines(io.StringIO("a\\nb\\n"), "x.csv"))
+    >>> list(CheckedLines(io.BytesIO(b"\\xef\\xbb\\xbfa\\nb\\n"), "x.csv"))
     ['a\\n', 'b\\n']
-    >>> lines = CheckedLines(io.TextIOWrapper(io.BytesIO(b"\\xff\\xfe"), "utf-8"), "x.csv")
+    >>> lines = CheckedLines(io.BytesIO(b"a\\n\\xff\\xfe\\n"), "x.csv")
     >>> try:
-    ...     next(lines)
+    ...     list(lines)
     ... except TraceFormatError as exc:
     ...     print(exc)
-    file x.csv, line 1: not UTF-8 text (byte b'\\xff'); a binary or compressed file?
+    file x.csv, line 2: not UTF-8 text (byte b'\\xff'); a binary or compressed file?
     """
 
     def __init__(self, fh: Any, path: str) -> None:
@@ -119,15 +120,17 @@ class CheckedLines:
     def __next__(self) -> str:
         where = self.line + 1
         try:
-            text: str = next(self._fh)
-        except UnicodeDecodeError as exc:
-            raise TraceFormatError(f"not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r}"
-                                   "); a binary or compressed file?", path=self.path,
-                                   line=where) from None
+            raw: bytes = next(self._fh)
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise TraceFormatError(f"cannot read: {exc}", path=self.path, line=where) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TraceFormatError(f"not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r}); "
+                                   "a binary or compressed file?", path=self.path,
+                                   line=where) from None
         self.line = where
-        return text
+        return text.removeprefix("\ufeff") if where == 1 else text
 
 
 def is_gzip(path: PathLike) -> bool:
@@ -158,10 +161,7 @@ def open_text(path: PathLike) -> Iterator[Iterator[str]]:
     if p.is_dir():
         raise TraceFormatError("is a directory, not a trace file", path=str(p))
     try:
-        if is_gzip(p):
-            fh: TextIO = gzip.open(p, "rt", encoding="utf-8-sig", newline="")  # noqa: SIM115
-        else:
-            fh = p.open("r", encoding="utf-8-sig", newline="")
+        fh: Any = gzip.open(p, "rb") if is_gzip(p) else p.open("rb")  # noqa: SIM115
     except OSError as exc:
         raise TraceFormatError(f"cannot open: {exc.strerror or exc}", path=str(p)) from exc
     with fh:
