@@ -315,8 +315,8 @@ TSV_CASES = [
     ("tsv-dp2", TSV_HEAD + TSV_ROW.replace("\t1\t1\t1\t2\t2\t", "\t1\t2\t1\t2\t4\t"), "DP=2"),
     ("tsv-float-bs", TSV_HEAD + TSV_ROW.replace("m0\t1\t", "m0\t1.5\t"), "not an integer"),
     ("tsv-bad-gpus", TSV_HEAD + TSV_ROW.replace("\t2\t2\t0.1", "\t2\t3\t0.1"), "#GPU"),
-    ("profiles-json-bad", "{", "malformed"),
-    ("profiles-json-wrong", '{"format_version": 1, "entries": [{"model": 3}]}', "ProfileEntry"),
+    ("profiles-json-bad", "{", "db.json"),
+    ("profiles-json-wrong", '{"format_version": 1, "entries": [{"model": 3}]}', "db.json"),
 ]
 
 

@@ -18,7 +18,7 @@ from alpaserve.cli._workload_args import (
     synthetic_workload,
     trace_workload,
 )
-from alpaserve.errors import SpecError
+from alpaserve.errors import ProfileError, SpecError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,10 @@ def load_profiles(path: Path, models: Any) -> Any:
     text = checks.read_text(path, "profiles")
     if path.suffix.lower() == ".tsv":
         return ProfileDB.from_tsv(text, models, path=str(path))
-    return ProfileDB.from_json(text)
+    try:
+        return ProfileDB.from_json(text)
+    except (SpecError, ProfileError) as exc:  # name the file, as the TSV reader does
+        raise type(exc)(f"profiles {str(path)!r}: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
