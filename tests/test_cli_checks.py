@@ -362,7 +362,11 @@ def test_bad_profile_files(data: str, text: str, files: dict[str, Path], tmp_pat
     pytest.param(["plan", "--zipf", "nan"], "'nan'", id="zipf-nan"),
     pytest.param(["plan", "--models", "nope:2"], "nope", id="unknown-preset"),
     pytest.param(["plan", "--device", "z100"], "z100", id="unknown-device"),
-    pytest.param(["costs", "--models", ""], "", id="no-models"),
+    pytest.param(["costs", "--models", ""], "names no model preset", id="no-models"),
+    pytest.param(["modelless", "--load", "steady", "--duration", "1e7"], "rate grid",
+                 id="modelless-long"),
+    pytest.param(["modelless", "--load", "steady", "--duration", "2e5"], "MAX_ARRIVALS",
+                 id="modelless-many"),
 ])
 def test_run_time_limits(argv: list[str], text: str, files: dict[str, Path],
                          capsys: pytest.CaptureFixture[str]) -> None:
