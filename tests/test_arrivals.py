@@ -277,9 +277,9 @@ def test_extreme_cv_fails_with_a_named_error_instead_of_growing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # CV 1e6 gives bursts of ~cv² zero gaps: the draw stops at the documented limit
     # (lowered here so the test stays fast; the loop is the same).
-    import workloads.arrivals as arrivals
+    import workloads._renewal as renewal
 
-    monkeypatch.setattr(arrivals, "MAX_ARRIVALS", 2_000_000)
-    monkeypatch.setattr(arrivals, "_CHUNK", 1 << 18)
+    monkeypatch.setattr(renewal, "MAX_ARRIVALS", 2_000_000)
+    monkeypatch.setattr(renewal, "_CHUNK", 1 << 18)
     with pytest.raises(WorkloadError, match="MAX_ARRIVALS"):
         GammaProcess(rate=8.0, cv=1e6, start_mode="ordinary").generate(duration=600.0, seed=0)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from workloads.arrivals import MAX_ARRIVALS, GammaProcess, StartMode, check_start_mode
+from workloads._renewal import check_start_mode
+from workloads.arrivals import MAX_ARRIVALS, GammaProcess, StartMode
 from workloads.errors import WorkloadError
 from workloads.workload import Workload
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from workloads._renewal import check_start_mode
 from workloads._rng import SeedLike, spawn
-from workloads.arrivals import ArrivalProcess, GammaProcess, StartMode, check_start_mode
+from workloads.arrivals import ArrivalProcess, GammaProcess, StartMode
 from workloads.errors import WorkloadError
 from workloads.workload import Workload
 

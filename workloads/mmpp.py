@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from workloads._renewal import check_request
 from workloads._rng import SeedLike, as_generator
-from workloads.arrivals import GammaProcess, check_request
+from workloads.arrivals import GammaProcess
 from workloads.errors import WorkloadError
 
 FloatArray = npt.NDArray[np.float64]
