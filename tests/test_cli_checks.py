@@ -68,25 +68,25 @@ INT_BAD = ("1.5", "abc", "", "-1", "1e3", "nan", "99999999999999999999999")
 # "int0" >= 0. The prefix names the placement, trace or model where a command needs one.
 FLAGS: list[tuple[str, tuple[str, ...], str, str, float | None]] = [
     *[("simulate", ("@placement",), f, k, c) for f, k, c in [
-        ("--rate", "pos", checks.MAX_RATE), ("--cv", "nonneg", checks.MAX_CV),
+        ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
         ("--zipf", "nonneg", checks.MAX_ZIPF), ("--duration", "pos", checks.MAX_DURATION),
         ("--slo", "pos", checks.MAX_SECONDS), ("--slo-scale", "pos", 1e6),
         ("--max-batch", "int1", checks.MAX_BATCH), ("--seed", "int0", None)]],
     *[("plan", (), f, k, c) for f, k, c in [
         ("--devices", "int1", checks.MAX_DEVICES),
         ("--devices-per-node", "int1", checks.MAX_DEVICES),
-        ("--rate", "pos", checks.MAX_RATE), ("--cv", "nonneg", checks.MAX_CV),
+        ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
         ("--zipf", "nonneg", checks.MAX_ZIPF), ("--duration", "pos", checks.MAX_DURATION),
         ("--slo-scale", "pos", 1e6), ("--slo", "pos", checks.MAX_SECONDS),
         ("--window", "pos", checks.MAX_SECONDS), ("--seed", "int0", None),
         ("--jobs", "int1", 1024)]],
     *[("demo", (), f, k, c) for f, k, c in [
         ("--num-models", "int1", checks.MAX_COUNT), ("--devices", "int1", checks.MAX_DEVICES),
-        ("--rate", "pos", checks.MAX_RATE), ("--cv", "nonneg", checks.MAX_CV),
+        ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
         ("--slo-scale", "pos", 1e6), ("--duration", "pos", checks.MAX_DURATION),
         ("--seed", "int0", None)]],
     *[("spot", (), f, k, c) for f, k, c in [
-        ("--rate", "pos", checks.MAX_RATE), ("--cv", "nonneg", checks.MAX_CV),
+        ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
         ("--grace", "nonneg", checks.MAX_SECONDS), ("--duration", "pos", checks.MAX_DURATION),
         ("--warmup", "nonneg", checks.MAX_SECONDS),
         ("--prompt-tokens", "int1", checks.MAX_TOKENS),
@@ -104,7 +104,7 @@ FLAGS: list[tuple[str, tuple[str, ...], str, str, float | None]] = [
         ("--duration", "pos", checks.MAX_DURATION), ("--seed", "int0", None),
         ("--lookahead", "nonneg", checks.MAX_SECONDS)]],
     *[("fidelity", ("@placement",), f, k, c) for f, k, c in [
-        ("--rate", "pos", checks.MAX_RATE), ("--cv", "nonneg", checks.MAX_CV),
+        ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
         ("--requests", "int1", checks.MAX_COUNT), ("--slo-scale", "pos", 1e6),
         ("--time-scale", "pos", 1e6), ("--workload-seed", "int0", None),
         ("--repeats", "int1", checks.MAX_COUNT), ("--cpu-devices", "int1", checks.MAX_DEVICES)]],
@@ -390,7 +390,7 @@ def test_unexpected_exceptions_are_one_line_and_debug_shows_them(
 
 # ------------------------------------------------------------------ the types themselves
 @pytest.mark.parametrize(("parse", "text", "value"), [
-    (checks.cv, "0", 0.0), (checks.cv, "100", 100.0), (checks.rate, "1e-9", 1e-9),
+    (checks.cv, "0.01", 0.01), (checks.cv, "100", 100.0), (checks.rate, "1e-9", 1e-9),
     (checks.batch, "256", 256), (checks.batch, " 7 ", 7), (checks.seed, "0", 0),
     (checks.tokens, "+5", 5), (checks.zipf, "1.5", 1.5),
 ])

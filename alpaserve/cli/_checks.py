@@ -173,7 +173,7 @@ def whole(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
 
 # The types most flags use, named once so that every command documents the same caps.
 rate = real(0.0, MAX_RATE, above=True)
-cv = real(0.0, MAX_CV)
+cv = real(0.0, MAX_CV, above=True)  # the commands' Gamma draws need a positive CV
 duration = real(0.0, MAX_DURATION, above=True)
 zipf = real(0.0, MAX_ZIPF)
 seconds = real(0.0, MAX_SECONDS, above=True)
