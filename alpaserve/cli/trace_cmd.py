@@ -52,6 +52,9 @@ def detect_format(path: Path) -> str:
         return "azure-2021"
     if header.startswith("arrival_s"):
         return "csv"
+    if any(ch < " " and ch != "\t" for ch in header):
+        raise TraceFormatError("control characters in the first line: a binary file, not a "
+                               "text trace", path=str(path), line=1)
     raise TraceFormatError(f"cannot tell the trace format from the header {header[:60]!r}; "
                            "pass --format", path=str(path), line=1)
 
