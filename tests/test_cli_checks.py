@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alpaserve.cli import _checks as checks
 from alpaserve.cli import main
@@ -432,3 +434,17 @@ def test_a_bom_json_config_is_accepted(tmp_path: Path, capsys: pytest.CaptureFix
     code, out, err, _ = run_cli(["costs", "--config", str(config), "--json"], capsys)
     assert code == 0, err
     assert [r["model"] for r in json.loads(out)] == ["bert-1.3b"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.binary(max_size=400), header=st.sampled_from(
+    ["", "arrival_s,model\n", "TIMESTAMP,ContextTokens,GeneratedTokens\n",
+     "app,func,end_timestamp,duration\n"]))
+def test_trace_command_on_random_bytes(data: bytes, header: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(header.encode() + data)
+    code, _, err, elapsed = run_cli(["trace", str(path)], capsys)
+    if code != 0:
+        assert_one_line_error(code, err, elapsed, "fuzz.csv")
