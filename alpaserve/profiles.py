@@ -26,7 +26,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from alpaserve._validation import non_empty_name, non_negative_float, positive_int
-from alpaserve.errors import ProfileError, SpecError
+from alpaserve.errors import AlpaServeError, ProfileError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
 
@@ -508,7 +508,9 @@ class ProfileDB:
             raise SpecError(f"unsupported profile format_version {version!r}")
         try:
             return cls(ProfileEntry.from_dict(e) for e in data["entries"])
-        except (TypeError, KeyError) as exc:
+        except AlpaServeError:
+            raise
+        except (TypeError, KeyError, ValueError, AttributeError, OverflowError) as exc:
             raise SpecError(f"malformed profile database: {exc!r}") from exc
 
     def to_json(self, indent: int | None = None) -> str:
@@ -557,7 +559,7 @@ class ProfileDB:
         """
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise SpecError(f"profile JSON is malformed: {exc}") from exc
         return cls.from_dict(data)
 
@@ -659,14 +661,17 @@ class ProfileDB:
         >>> db.get("m", cfg).stage_latencies
         (0.1,)
         """
-        rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
-        if not rows or tuple(rows[0]) != TSV_COLUMNS:
+        try:
+            rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter="\t"))
+        except csv.Error as exc:
+            raise ProfileError(f"{path}: malformed TSV: {exc}") from None
+        if not rows or tuple(c.strip() for c in rows[0]) != TSV_COLUMNS:
             raise ProfileError(f"{path}: header must be {TSV_COLUMNS}, "
                                f"got {tuple(rows[0]) if rows else 'nothing'}")
         db = cls()
         for line_no, row in enumerate(rows[1:], start=2):
-            if not row:
-                continue
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # a blank line
             if len(row) != len(TSV_COLUMNS):
                 raise ProfileError(f"{path} line {line_no}: expected {len(TSV_COLUMNS)} "
                                    f"columns, got {len(row)}")
@@ -686,7 +691,9 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
             value = float(rec[column])
         except ValueError:
             raise ProfileError(f"{where}: column {column!r} is not a number: "
-                               f"{rec[column]!r}") from None
+                               f"{rec[column][:40]!r}") from None
+        if not math.isfinite(value):
+            raise ProfileError(f"{where}: column {column!r} is not finite: {rec[column]!r}")
         if kind is int:
             if not value.is_integer():
                 raise ProfileError(f"{where}: column {column!r} is not an integer: "
@@ -697,9 +704,9 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
     def values(column: str) -> list[Any]:
         try:
             parsed = ast.literal_eval(rec[column])
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise ProfileError(f"{where}: column {column!r} is not a list: "
-                               f"{rec[column]!r}") from None
+                               f"{rec[column][:40]!r}") from None
         return list(parsed) if isinstance(parsed, list | tuple) else [parsed]
 
     dp, op, pp = number("DP", int), number("OP", int), number("PP", int)
@@ -719,5 +726,6 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
             source=source, latency_std=number("StdTime(s)", float),
             tflops=number("TFLOPs", float),
         )
-    except SpecError as exc:
+    except (SpecError, TypeError, ValueError, OverflowError) as exc:
+        # SpecError from the entry's checks; the others from list items that are not numbers
         raise ProfileError(f"{where}: {exc}") from exc

@@ -89,6 +89,10 @@ def _split(workload: Any, test_workload: Workload | None, seed: int, duration: f
            train_fraction: float) -> tuple[Workload, Workload, str]:
     train_seed, test_seed = np.random.SeedSequence(seed).spawn(2)
     if isinstance(workload, MixSpec):
+        if not (isinstance(duration, int | float) and math.isfinite(duration) and duration > 0):
+            # a zero span would plan for no requests and report NaN attainment
+            raise SpecError(f"duration must be a positive finite number of seconds, got "
+                            f"{duration!r}")
         train = generate_mix(workload, duration=duration, seed=train_seed)
         if test_workload is not None:
             return train, test_workload, "the given test workload"

@@ -207,3 +207,19 @@ def test_segments_round_trip(tmp_path_factory: pytest.TempPathFactory,
     assert again.stop_time == trace.stop_time
     if stop is not None:
         assert again.alive_at(stop) == ()
+
+
+def test_bom_binary_and_out_of_range_times(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\xef\xbb\xbf0,add,n1\n3600000,remove,n1\n")
+    assert len(read_availability_csv(path)) == 2
+    path.write_bytes(b"0,add,n1\n\xff,add,n2\n")
+    with pytest.raises(TraceFormatError, match=r"line 2: not UTF-8"):
+        read_availability_csv(path)
+    path.write_text("1e300,add,n1\n")
+    with pytest.raises(TraceFormatError, match=r"line 1, column 't_ms'.*out of range"):
+        read_availability_csv(path)
+    deep = tmp_path / "a.jsonl"
+    deep.write_text("[" * 100_000 + "\n")
+    with pytest.raises(TraceFormatError, match="line 1: invalid JSON"):
+        read_availability_jsonl(deep)

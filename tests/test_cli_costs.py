@@ -36,7 +36,7 @@ def test_costs_json(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["costs", "--models", "bert-9b"], "unknown model preset 'bert-9b'"),
     (["costs", "--device", "z100"], "unknown device preset 'z100'"),
-    (["costs", "--batch-size", "0"], "must be positive, got 0"),
+    (["costs", "--batch-size", "0"], "at least 1 and at most 256, got '0'"),
 ])
 def test_costs_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2

@@ -76,4 +76,4 @@ def test_demo_rejects_a_file_as_folder(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_demo_rejects_bad_sizes(capsys: pytest.CaptureFixture) -> None:
     assert main(["demo", "--num-models", "0"]) == 2
-    assert "--num-models and --devices must be positive, got 0" in capsys.readouterr().err
+    assert "--num-models: must be an integer at least 1" in capsys.readouterr().err

@@ -81,6 +81,9 @@ def test_trace_models_are_mapped_onto_the_placement(placement_file: Path, tmp_pa
 def test_errors_are_one_line(placement_file: Path, tmp_path: Path,
                              capsys: pytest.CaptureFixture) -> None:
     assert main(["simulate", str(tmp_path / "missing.json")]) == 2
-    assert "cannot read placement" in capsys.readouterr().err
+    assert "argument placement: file" in capsys.readouterr().err
     assert main(["simulate", str(placement_file), "--rate", "-1"]) == 2
-    assert "--rate must be positive, got -1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--rate: must be a finite number above 0" in err
+    assert "got '-1'" in err
+    assert err.count("\n") == 1

@@ -39,3 +39,19 @@ def test_errors() -> None:
         llm_workload(arrivals=[0.0], seed=rng, model="m", token_pairs=np.empty((0, 2)))
     with pytest.raises(WorkloadError, match="prompt >= 1"):
         llm_workload(arrivals=[0.0], seed=rng, model="m", token_pairs=[(0, 1)])
+
+
+def test_gamma_arrivals_start_stationary_unless_told_otherwise() -> None:
+    def mean_count(start_mode: str) -> float:
+        return float(np.mean([len(gamma_arrivals(rate=2.0, cv=8.0, start=5.0, end=25.0,
+                                                 seed=s,
+                                                 start_mode=start_mode))  # type: ignore[arg-type]
+                              for s in range(2000)]))
+
+    assert mean_count("stationary") == pytest.approx(40.0, rel=0.05)
+    assert mean_count("ordinary") > 1.4 * 40.0  # about (cv² - 1) / 2 = 31.5 extra
+    with pytest.raises(WorkloadError, match="start_mode"):
+        gamma_arrivals(rate=1.0, cv=2.0, start=0.0, end=1.0, seed=0,
+                       start_mode="late")  # type: ignore[arg-type]
+    with pytest.raises(WorkloadError, match="above the limit"):
+        gamma_arrivals(rate=1e6, cv=1.0, start=0.0, end=1e6, seed=0)

@@ -68,8 +68,8 @@ def test_streams_are_independent_per_model() -> None:
 
 
 def test_workload_from_process() -> None:
-    w = workload_from_process(DeterministicProcess(rate=2.0), model="m", duration=2.0, seed=0,
-                              slo=1.0)
+    w = workload_from_process(DeterministicProcess(rate=2.0, start_mode="ordinary"), model="m",
+                              duration=2.0, seed=0, slo=1.0)
     assert w.arrival.tolist() == [0.5, 1.0, 1.5]
     assert w.slo.tolist() == [1.0] * 3
 
@@ -98,3 +98,12 @@ def test_invalid_specs(kwargs: dict, match: str) -> None:  # type: ignore[type-a
 def test_unknown_process_model() -> None:
     with pytest.raises(WorkloadError, match="not in model_names"):
         mix_processes({"x": GammaProcess(rate=1.0)}, duration=1.0, seed=0, model_names=["a"])
+
+
+def test_start_mode_reaches_every_process() -> None:
+    spec = MixSpec(model_names=("a", "b"), total_rate=2.0, cv=4.0, start_mode="ordinary")
+    assert {p.start_mode for p in spec.processes().values()} == {"ordinary"}
+    assert MixSpec(model_names=("a",), total_rate=1.0).processes()["a"].start_mode \
+        == "stationary"
+    with pytest.raises(WorkloadError, match="start_mode"):
+        MixSpec(model_names=("a",), total_rate=1.0, start_mode="warm")  # type: ignore[arg-type]

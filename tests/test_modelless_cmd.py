@@ -29,6 +29,6 @@ def test_text_and_json_output(capsys: pytest.CaptureFixture[str], tmp_path: Path
 
 def test_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["modelless", "--registry", str(tmp_path / "missing.yaml")]) == 2
-    assert "cannot read registry file" in capsys.readouterr().err
+    assert "argument --registry: file" in capsys.readouterr().err
     assert main(["modelless", "--duration", "30", "--variant", "nope"]) == 2
     assert "'nope'" in capsys.readouterr().err

@@ -79,3 +79,13 @@ def test_errors() -> None:
     with pytest.raises(WorkloadError, match="high >= low"):
         fluctuating_load(10.0, low=5.0, high=1.0)
     assert sample_arrivals(flat_load(0.0), 10.0, rng).size == 0
+
+
+def test_sizes_are_checked_before_allocating() -> None:
+    from alpaserve.modelless.loads import RateProfile, sample_arrivals
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(WorkloadError, match="rate grid of 2e\\+08 points"):
+        sample_arrivals(RateProfile(times=(0.0,), rates=(1.0,)), 1e7, rng)
+    with pytest.raises(WorkloadError, match="expects 1e\\+09 arrivals"):
+        sample_arrivals(RateProfile(times=(0.0,), rates=(1e4,)), 1e5, rng)

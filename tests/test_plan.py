@@ -77,3 +77,12 @@ def test_errors():
         _plan(profiles=tiny_profiles(MODELS[:2]))
     with pytest.raises(SpecError, match=r"no SLO given for models \['c'\]"):
         _plan(slo={"a": 1.0, "b": 1.0})
+
+
+@pytest.mark.parametrize("duration", [0.0, -1.0, math.nan, math.inf])
+def test_a_mix_needs_a_positive_duration(duration: float) -> None:
+    # issue 17: a zero span planned for no requests and reported NaN attainment
+    models = [tiny_model("a")]
+    with pytest.raises(SpecError, match="duration must be a positive finite"):
+        plan(models, tiny_cluster(2), MixSpec(model_names=("a",), total_rate=8.0), slo=0.3,
+             duration=duration, profiles=tiny_profiles(models), policy="sr")

@@ -131,6 +131,10 @@ def _row(**kw: str) -> str:
     ({"StageLatencies(s)": "[0.1"}, "'StageLatencies\\(s\\)' is not a list"),
     ({"StageLatencies(s)": "[0.1]"}, "stage_latencies has 1 values for 2 stages"),
     ({"OP": "3", "#GPU": "6"}, None),
+    ({"StdTime(s)": "nan"}, "column 'StdTime\\(s\\)' is not finite"),
+    ({"StageLatencies(s)": "['a', 'b']"}, "line 2: could not convert"),
+    ({"StageWeights(B)": "[1e400, 1]"}, "line 2: cannot convert float infinity"),
+    ({"StageWeights(B)": "[" * 3000 + "]" * 3000}, "'StageWeights\\(B\\)' is not a list"),
 ])
 def test_tsv_errors_name_line_and_column(kw: dict[str, str], match: str | None) -> None:
     text = _row(**kw)
@@ -152,3 +156,8 @@ def test_tsv_bad_header_and_json_errors() -> None:
         ProfileDB.from_json("[]")
     with pytest.raises(SpecError, match=r"malformed"):
         ProfileDB.from_json("{")
+
+
+def test_tsv_accepts_a_bom_and_blank_lines() -> None:
+    text = "\ufeff" + _row() + "\n   \n"
+    assert len(ProfileDB.from_tsv(text, {"m": SPEC})) == 1

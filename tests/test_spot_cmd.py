@@ -50,7 +50,7 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "line 2" in err
     assert "explode" in err
     assert main(["spot", "--trace", str(tmp_path / "none.csv"), "--rate", "1"]) == 2
-    assert "cannot read trace" in capsys.readouterr().err
+    assert "argument --trace: file" in capsys.readouterr().err
 
 
 def _profile_json(layers: int) -> dict[str, object]:

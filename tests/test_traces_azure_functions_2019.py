@@ -192,3 +192,36 @@ def test_skip_mode_counts_and_reports(tmp_path: Path, caplog: pytest.LogCaptureF
 def test_invalid_spec(tmp_path: Path, kwargs: dict, match: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(WorkloadError, match=match):
         read_azure_functions_2019(_day(tmp_path), _spec(**kwargs), seed=0)
+
+
+def test_per_minute_counts_and_the_total_are_bounded(tmp_path: Path) -> None:
+    from workloads.traces.azure_functions_2019 import MAX_PER_MINUTE
+
+    path = _write(tmp_path / "d.csv", [_row("o", "a", "f", [MAX_PER_MINUTE + 1] + [0] * 9)])
+    spec = AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1), minutes=(0, MINUTES))
+    with pytest.raises(TraceFormatError, match=r"line 2, column '1': count .* exceeds"):
+        read_azure_functions_2019(path, spec, seed=0)
+    # 1e12 a minute (7 TiB of arrivals) fails on its row, before anything is allocated.
+    path = _write(tmp_path / "d.csv", [_row("o", "a", "f", [10**12] + [0] * 9),
+                                       _row("o", "a", "g", [2] * 10)])
+    skip = AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1), minutes=(0, MINUTES),
+                                  on_error="skip")
+    result = read_azure_functions_2019(path, skip, seed=0)
+    assert (result.rows_skipped, len(result.workload)) == (1, 20)
+    capped = AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1),
+                                    minutes=(0, MINUTES), max_arrivals=19)
+    with pytest.raises(TraceFormatError, match=r"line 3: more than 19 invocations"):
+        read_azure_functions_2019(path, AzureFunctions2019Spec(
+            mapping=FunctionMapping(num_models=1), minutes=(0, MINUTES), max_arrivals=19,
+            on_error="skip"), seed=0)
+    with pytest.raises(WorkloadError, match="max_arrivals"):
+        AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1), max_arrivals=-1)
+    assert capped.max_arrivals == 19
+
+
+def test_gzip_is_recognised_by_its_bytes(tmp_path: Path) -> None:
+    text = "\n".join([HEADER, _row("o", "a", "f", [1] * MINUTES)]) + "\n"
+    path = tmp_path / "day.csv"  # no .gz suffix
+    path.write_bytes(gzip.compress(text.encode()))
+    spec = AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1), minutes=(0, MINUTES))
+    assert len(read_azure_functions_2019(path, spec, seed=0).workload) == MINUTES

@@ -104,3 +104,31 @@ def test_header_and_empty_file(tmp_path: Path) -> None:
     w = read_azure_llm(_write(tmp_path / "e.csv", [])).workload
     assert len(w) == 0
     assert w.prompt_tokens is not None
+
+
+@pytest.mark.parametrize(("row", "match"), [
+    ("9999-01-01 00:00:00,1,1", "year 9999 is out of range"),
+    ("1600-01-01 00:00:00,1,1", "year 1600 is out of range"),
+    ("2023-11-16 18:15:46,12345678901234567890123,1", r"count '1234.*' exceeds the limit"),
+    ("2023-11-16 18:15:46,1,10000001", "GeneratedTokens.*exceeds the limit of 10000000"),
+])
+def test_values_beyond_the_documented_limits(tmp_path: Path, row: str, match: str) -> None:
+    path = _write(tmp_path / "t.csv", [row])
+    with pytest.raises(TraceFormatError, match=match):
+        read_azure_llm(path)
+    # Skipping counts the row instead of failing (issue 17: the 23-digit count did not).
+    result = read_azure_llm(path, AzureLLMSpec(on_error="skip"))
+    assert (result.rows, result.rows_skipped, len(result.workload)) == (1, 1, 0)
+
+
+def test_a_span_beyond_int64_nanoseconds_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path / "t.csv", ["1700-01-01 00:00:00,1,1", "2250-01-01 00:00:00,1,1"])
+    with pytest.raises(TraceFormatError, match="292 years"):
+        read_azure_llm(path)
+
+
+def test_undecodable_bytes_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes((HEADER + "\n").encode() + b"2023-11-16 18:15:46,1,\xff\xfe\n")
+    with pytest.raises(TraceFormatError, match=r"t\.csv, line 2: not UTF-8"):
+        read_azure_llm(path)

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from workloads._renewal import check_start_mode
 from workloads._rng import SeedLike, as_generator
+from workloads.arrivals import MAX_ARRIVALS, GammaProcess, StartMode
 from workloads.errors import WorkloadError
 from workloads.workload import Workload
 
@@ -22,8 +24,14 @@ logger = logging.getLogger(__name__)
 
 
 def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
-                   seed: SeedLike) -> npt.NDArray[np.float64]:
+                   seed: SeedLike,
+                   start_mode: StartMode = "stationary") -> npt.NDArray[np.float64]:
     """Arrival times in ``[start, end)`` of a renewal process with Gamma inter-arrivals.
+
+    With ``start_mode="stationary"`` (default) the first gap is a residual life, so the
+    expected count is ``rate * (end - start)``; ``"ordinary"`` starts with an ordinary gap
+    (see :mod:`workloads.arrivals`). More than :data:`workloads.arrivals.MAX_ARRIVALS`
+    arrivals raise :class:`WorkloadError`.
 
     Parameters
     ----------
@@ -32,9 +40,11 @@ def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
     cv : float
         Coefficient of variation of the inter-arrivals (> 0; 1 is Poisson).
     start, end : float
-        The window, seconds (``end > start``).
+        The window, seconds (``end > start``, both finite).
     seed : int or numpy.random.Generator
         Random state (a Generator is advanced in place).
+    start_mode : {"stationary", "ordinary"}, default "stationary"
+        The first gap.
 
     Returns
     -------
@@ -44,7 +54,8 @@ def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
     Raises
     ------
     WorkloadError
-        A non-positive ``rate`` or ``cv``, or ``end <= start``.
+        A non-positive ``rate`` or ``cv``, ``end <= start``, an unknown ``start_mode``, or
+        more arrivals than the limit.
 
     Examples
     --------
@@ -55,18 +66,34 @@ def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
     for name, value in (("rate", rate), ("cv", cv)):
         if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
             raise WorkloadError(f"{name} must be a positive finite number, got {value!r}")
-    if not end > start:
-        raise WorkloadError(f"end {end!r} must exceed start {start!r}")
+    check_start_mode(start_mode)
+    if not (math.isfinite(start) and math.isfinite(end) and end > start):
+        raise WorkloadError(f"end {end!r} must exceed start {start!r}, both finite")
     rng = as_generator(seed)
     shape = 1.0 / (cv * cv)
     scale = 1.0 / (rate * shape)
     expected = rate * (end - start)
+    if not expected <= MAX_ARRIVALS:
+        raise WorkloadError(f"rate {rate!r}/s over {end - start!r} s expects {expected:.3g} "
+                            f"arrivals, above the limit of {MAX_ARRIVALS}")
+    chunk = min(max(16, int(expected * 1.1) + 16), 1 << 22)
     chunks: list[npt.NDArray[np.float64]] = []
+    kept = 0
     t = start
+    if start_mode == "stationary" and cv != 1:  # Poisson: an ordinary gap is a residual
+        first = GammaProcess(rate=rate, cv=cv)._residual(rng)
+        t = start + first
+        if t < end:
+            chunks.append(np.array([t]))
+            kept = 1
     while t < end:
-        gaps = rng.gamma(shape, scale, size=max(16, int(expected * 1.1) + 16))
+        gaps = rng.gamma(shape, scale, size=chunk)
         times = t + np.cumsum(gaps)
         chunks.append(times[times < end])
+        kept += len(chunks[-1])
+        if kept > MAX_ARRIVALS:
+            raise WorkloadError(f"more than {MAX_ARRIVALS} arrivals at rate {rate!r}/s and "
+                                f"CV {cv!r} in {end - start!r} s; lower the CV or the span")
         t = float(times[-1])
     return np.concatenate(chunks) if chunks else np.empty(0)
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from workloads._renewal import check_start_mode
 from workloads._rng import SeedLike, spawn
-from workloads.arrivals import ArrivalProcess, GammaProcess
+from workloads.arrivals import ArrivalProcess, GammaProcess, StartMode
 from workloads.errors import WorkloadError
 from workloads.workload import Workload
 
@@ -66,6 +67,10 @@ class MixSpec:
     Give at most one of ``shares`` (non-negative, normalised here) and ``zipf_alpha``;
     with neither, the rate is split equally. ``cv`` is one CV for all models or one per
     model. ``slo`` (seconds), when given, fills the ``slo`` column: one value or one per model.
+    ``start_mode`` is each process's first gap: ``"stationary"`` (default, a residual life,
+    so every window holds ``total_rate`` × its length on average) or ``"ordinary"``
+    (AlpaServe's generator: about ``(cv**2 - 1) / 2`` extra requests per model; see
+    :mod:`workloads.arrivals`).
 
     Parameters
     ----------
@@ -104,8 +109,10 @@ class MixSpec:
     zipf_alpha: float | None = None
     cv: float | tuple[float, ...] = 1.0
     slo: float | tuple[float, ...] | None = None
+    start_mode: StartMode = "stationary"
 
     def __post_init__(self) -> None:
+        check_start_mode(self.start_mode)
         names = tuple(self.model_names)
         object.__setattr__(self, "model_names", names)
         n = len(names)
@@ -224,7 +231,7 @@ class MixSpec:
         >>> MixSpec(model_names=("a", "b"), total_rate=4.0, shares=(1, 0), cv=2.0).processes()
         {'a': GammaProcess(rate=4.0, cv=2.0)}
         """
-        return {name: GammaProcess(rate=float(rate), cv=cv)
+        return {name: GammaProcess(rate=float(rate), cv=cv, start_mode=self.start_mode)
                 for name, rate, cv in zip(self.model_names, self.rates(),
                                           self._per_model(self.cv), strict=True)
                 if rate > 0}
@@ -267,8 +274,9 @@ def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike,
     Examples
     --------
     >>> from workloads.arrivals import DeterministicProcess
-    >>> w = mix_processes({"a": DeterministicProcess(rate=1.0),
-    ...                    "b": DeterministicProcess(rate=2.0)}, duration=2.0, seed=0)
+    >>> w = mix_processes({"a": DeterministicProcess(rate=1.0, start_mode="ordinary"),
+    ...                    "b": DeterministicProcess(rate=2.0, start_mode="ordinary")},
+    ...                   duration=2.0, seed=0)
     >>> w.counts_by_model()
     {'a': 1, 'b': 3}
     """

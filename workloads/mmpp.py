@@ -17,15 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from workloads._renewal import check_request
 from workloads._rng import SeedLike, as_generator
-from workloads.arrivals import GammaProcess, check_request
+from workloads.arrivals import GammaProcess
 from workloads.errors import WorkloadError
 
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["MMPPProcess"]
 
-_UNIT_POISSON = GammaProcess(rate=1.0, cv=1.0)
+_UNIT_POISSON = GammaProcess(rate=1.0, cv=1.0, start_mode="ordinary")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module under ``alpaserve.cli`` and exposes
 ``register(parser)`` and ``run(args)``. Those modules import heavy code inside ``run``, so
-``alpaserve --help`` stays fast. Errors from the library print as one line and exit 2, with
-the traceback only under ``--debug``.
+``alpaserve --help`` stays fast. Flags are checked while parsing (``alpaserve.cli._checks``).
+Errors print as one line and exit 2, with the traceback only under ``--debug``: usage
+errors, the library's own errors, and any other exception that escapes a command.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from alpaserve.cli._checks import OneLineParser, one_line, report_unexpected
 from alpaserve.cli._config_file import add_config_flag, preload_config
 from alpaserve.cli._output import check_outputs, machine_stdout
 from alpaserve.errors import AlpaServeError
@@ -83,7 +85,7 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="alpaserve",
         description="Plan and simulate model-parallel serving on GPU clusters.",
     )
@@ -91,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"alpaserve {__version__}")
     _add_shell_flags(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=OneLineParser)
     for name, module, help_text in SUBCOMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module, _parser=p)
@@ -110,9 +113,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         preload_config(parser, argv)
     except AlpaServeError as exc:
-        print(f"alpaserve: error: {exc}", file=sys.stderr)
+        print(f"alpaserve: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    args = parser.parse_args(argv)
+    except Exception as exc:  # anything else a config file provokes: still one line
+        report_unexpected("--config", exc)
+        return 2
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error, already one line on stderr
+        if exc.code in (0, None):  # --help
+            raise
+        return exc.code if isinstance(exc.code, int) else 2
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     run = importlib.import_module(args._module).run
@@ -123,13 +134,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AlpaServeError as exc:
         if args.debug:
             raise
-        print(f"alpaserve {args.command}: error: {exc}", file=sys.stderr)
+        print(f"alpaserve {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:
-        message = missing_extra(exc)
-        if message is None or args.debug:
+        if args.debug:
             raise
-        print(f"alpaserve {args.command}: error: {message}", file=sys.stderr)
+        message = missing_extra(exc)
+        if message is None:
+            report_unexpected(args.command, exc)
+        else:
+            print(f"alpaserve {args.command}: error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
@@ -139,6 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alpaserve: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the shell's last resort: one line, exit 2
+        if args.debug:
+            raise
+        report_unexpected(args.command, exc)
+        return 2
 
 
 if __name__ == "__main__":

@@ -26,10 +26,9 @@ def add_config_flag(parser: argparse.ArgumentParser) -> None:
 
 def load_mapping(path: Path) -> dict[str, Any]:
     """A YAML (``.yaml``/``.yml``) or JSON file holding one mapping."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read config file {str(path)!r}: {exc.strerror}") from exc
+    from alpaserve.cli._checks import read_text
+
+    text = read_text(path, "config file")  # a named error for a missing or binary file
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from alpaserve.cli import _checks as checks
 from alpaserve.errors import SpecError
 from alpaserve.strict_json import dumps_strict, strict
 
@@ -21,7 +22,7 @@ __all__ = ["add_output_flags", "dumps_strict", "emit", "format_table", "machine_
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--out", metavar="FILE",
+    parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the rows to FILE (.csv, .parquet or .json)")
 
 

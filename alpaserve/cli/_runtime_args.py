@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec, model_preset, preset_names
 from alpaserve.parallel_config import ParallelConfig, StageConfig
@@ -17,9 +18,9 @@ _STAGE = re.compile(r"^(\d+):(\d+)@(\d+)x(\d+)$")
 
 
 def add_device_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cpu-devices", type=int, default=None, metavar="N",
+    parser.add_argument("--cpu-devices", type=checks.devices, default=None, metavar="N",
                         help="run on N virtual CPU devices (default: JAX's devices)")
-    parser.add_argument("--seed", type=int, default=0, help="weight seed (default 0)")
+    parser.add_argument("--seed", type=checks.seed, default=0, help="weight seed (default 0)")
     parser.add_argument("--dtype", default=None,
                         help="compute dtype, e.g. float32 (default: from the model spec)")
 
@@ -27,13 +28,13 @@ def add_device_args(parser: argparse.ArgumentParser) -> None:
 def add_model_spec_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("custom model (when MODEL is neither a preset nor a file)")
     g.add_argument("--family", choices=("bert", "gpt"), default="bert")
-    g.add_argument("--layers", type=int)
-    g.add_argument("--hidden", type=int)
-    g.add_argument("--heads", type=int)
-    g.add_argument("--ffn", type=int, help="FFN width (default 4 x hidden)")
-    g.add_argument("--vocab", type=int, default=1024)
-    g.add_argument("--seq-len", type=int, default=64)
-    g.add_argument("--dtype-bytes", type=int, default=4)
+    g.add_argument("--layers", type=checks.whole(1, 10_000))
+    g.add_argument("--hidden", type=checks.whole(1, 1 << 20))
+    g.add_argument("--heads", type=checks.whole(1, 1 << 14))
+    g.add_argument("--ffn", type=checks.whole(1, 1 << 22), help="FFN width (default 4 x hidden)")
+    g.add_argument("--vocab", type=checks.whole(1, 1 << 24), default=1024)
+    g.add_argument("--seq-len", type=checks.whole(1, checks.MAX_TOKENS), default=64)
+    g.add_argument("--dtype-bytes", type=checks.whole(1, 8), default=4)
 
 
 def resolve_model(name: str, args: argparse.Namespace) -> ModelSpec:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.errors import SpecError
 
 # The synthetic mix of `plan` and `simulate`, when neither flags nor a plan file say otherwise.
@@ -43,24 +44,25 @@ def add_workload_flags(parser: argparse.ArgumentParser, *, from_plan: bool = Fal
     d = dict.fromkeys(WORKLOAD_DEFAULTS)
     where = "the plan file's, else " if from_plan else ""
     g = parser.add_argument_group("synthetic workload (Gamma arrivals, power-law popularity)")
-    g.add_argument("--rate", type=float, default=d["rate"],
+    g.add_argument("--rate", type=checks.rate, default=d["rate"],
                    help=f"total arrival rate, req/s (default: {where}"
                         f"{WORKLOAD_DEFAULTS['rate']:g})")
-    g.add_argument("--cv", type=float, default=d["cv"],
+    g.add_argument("--cv", type=checks.cv, default=d["cv"],
                    help=f"inter-arrival CV of each model's Gamma process (default: {where}"
                         f"{WORKLOAD_DEFAULTS['cv']:g})")
-    g.add_argument("--zipf", type=float, default=d["zipf"],
+    g.add_argument("--zipf", type=checks.zipf, default=d["zipf"],
                    help=f"power-law popularity exponent across models, 0 = equal shares "
                         f"(default: {where}{WORKLOAD_DEFAULTS['zipf']:g})")
-    g.add_argument("--duration", type=float, default=d["duration"],
+    g.add_argument("--duration", type=checks.duration, default=d["duration"],
                    help=f"seconds of synthetic arrivals (default: {where}"
                         f"{WORKLOAD_DEFAULTS['duration']:g})")
-    g.add_argument("--seed", type=int, default=None if from_plan else 0,
+    g.add_argument("--seed", type=checks.seed, default=None if from_plan else 0,
                    help="workload seed (default: the plan's seed + 1 for a fresh sample, "
                         "else 0)" if from_plan else "random seed (default: 0)")
     s = parser.add_argument_group("SLO")
-    s.add_argument("--slo", type=float, default=None, help="one SLO in seconds for every model")
-    s.add_argument("--slo-scale", type=float, default=None,
+    s.add_argument("--slo", type=checks.seconds, default=None,
+                   help="one SLO in seconds for every model")
+    s.add_argument("--slo-scale", type=checks.scale, default=None,
                    help="SLO = this x each model's single-device latency (default: "
                         + ("the plan file's SLOs, else " if from_plan else "")
                         + f"{SLO_SCALE_DEFAULT:g}; ignored with --slo)")
@@ -101,8 +103,12 @@ def mix_spec(args: argparse.Namespace, base: Mapping[str, Any] | None = None
     return values
 
 
-def synthetic_workload(model_names: Sequence[str], mix: Mapping[str, Any], seed: int) -> Any:
+def synthetic_workload(model_names: Sequence[str], mix: Mapping[str, Any], seed: int, *,
+                       start_mode: Any = "stationary") -> Any:
     """Gamma arrivals for ``model_names`` from a :func:`mix_spec` dict and a seed.
+
+    Each model's process starts stationary, unless ``start_mode="ordinary"`` (AlpaServe's
+    start, which ``--alpaserve-mode`` keeps; see :mod:`workloads.arrivals`).
 
     Parameters
     ----------
@@ -112,6 +118,8 @@ def synthetic_workload(model_names: Sequence[str], mix: Mapping[str, Any], seed:
         ``rate, cv, zipf, duration`` (:func:`mix_spec`).
     seed
         The sample's seed.
+    start_mode
+        ``"stationary"`` or ``"ordinary"``.
 
     Returns
     -------
@@ -128,7 +136,7 @@ def synthetic_workload(model_names: Sequence[str], mix: Mapping[str, Any], seed:
     from workloads.mixes import MixSpec, generate_mix
 
     spec = MixSpec(model_names=tuple(model_names), total_rate=mix["rate"], cv=mix["cv"],
-                   zipf_alpha=mix["zipf"] if mix["zipf"] > 0 else None)
+                   zipf_alpha=mix["zipf"] if mix["zipf"] > 0 else None, start_mode=start_mode)
     return generate_mix(spec, duration=mix["duration"], seed=seed)
 
 
@@ -283,5 +291,10 @@ def resolve_workload(args: argparse.Namespace, plan_file: Any, names: tuple[str,
               if kind == "mix" else "a synthetic mix (the placement carries no workload)")
     description = (f"{origin}: rate {mix['rate']:g} req/s, CV {mix['cv']:g}, zipf "
                    f"{mix['zipf']:g}, {mix['duration']:g} s, seed {seed} ({why})")
-    return (synthetic_workload(names, mix, seed),
-            {"kind": "mix", **mix, "seed": seed, "description": description})
+    # --alpaserve-mode, or a plan made on AlpaServe's arrivals, keeps the ordinary start
+    start_mode = ("ordinary" if getattr(args, "alpaserve_mode", False)
+                  else str(planned.get("start_mode", "stationary")) if kind == "mix"
+                  else "stationary")
+    return (synthetic_workload(names, mix, seed, start_mode=start_mode),
+            {"kind": "mix", **mix, "seed": seed, "start_mode": start_mode,
+             "description": description + f", {start_mode} start"})

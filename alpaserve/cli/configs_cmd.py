@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from alpaserve.cli import _checks as checks
 from alpaserve.errors import SpecError
 
 
@@ -13,17 +14,18 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"batch sizes must be integers like 1,2,4, "
                                          f"got {text!r}") from None
-    if not sizes or any(b <= 0 for b in sizes):
-        raise argparse.ArgumentTypeError(f"batch sizes must be positive, got {text!r}")
+    if not sizes or any(not 0 < b <= checks.MAX_BATCH for b in sizes):
+        raise argparse.ArgumentTypeError(f"batch sizes must lie in 1..{checks.MAX_BATCH}, "
+                                         f"got {text!r}")
     return sizes
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model preset name, e.g. bert-6.7b")
-    parser.add_argument("--devices", type=int, default=8,
+    parser.add_argument("--devices", type=checks.devices, default=8,
                         help="largest group size; groups of 1, 2, 4, ... up to it (8)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (v100-16gb)")
-    parser.add_argument("--devices-per-node", type=int, default=8,
+    parser.add_argument("--devices-per-node", type=checks.devices, default=8,
                         help="devices per node of the cluster (8)")
     parser.add_argument("--batch-sizes", type=_batch_sizes, default=(1, 2, 4),
                         help="comma-separated batch sizes (1,2,4)")
@@ -32,11 +34,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="keep weights sharded (min-memory) or use free memory (fastest)")
     parser.add_argument("--no-unequal", action="store_true",
                         help="only equal sub-meshes per stage")
-    parser.add_argument("--cache-dir", default=None,
+    parser.add_argument("--cache-dir", default=None, type=checks.cache_dir,
                         help="cache directory ($ALPASERVE_CACHE_DIR or ./.alpaserve_cache)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--out", metavar="FILE",
+    parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the rows to FILE (.csv, .parquet or .json)")
 
 

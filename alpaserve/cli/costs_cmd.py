@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from alpaserve.cli import _checks as checks
+
 DEFAULT_MODELS = ("bert-1.3b", "bert-2.6b", "bert-6.7b", "gpt-1.3b", "moe-1.3b", "moe-5.3b")
 
 
@@ -18,11 +20,12 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated model presets (default: %(default)s)")
     parser.add_argument("--device", default="v100-16gb",
                         help="device preset (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=1, help="batch size (default: 1)")
-    parser.add_argument("--max-devices", type=int, default=8,
+    parser.add_argument("--batch-size", type=checks.batch, default=1,
+                        help=f"batch size, at most {checks.MAX_BATCH} (default: 1)")
+    parser.add_argument("--max-devices", type=checks.devices, default=8,
                         help="largest group to tabulate, within one node (default: 8)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--out", metavar="FILE",
+    parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the rows to FILE (.csv, .parquet or .json)")
 
 
@@ -95,6 +98,10 @@ def format_table(records: list[dict[str, Any]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models:
+        from alpaserve.errors import SpecError
+
+        raise SpecError(f"--models {args.models!r} names no model preset")
     records = cost_rows(models, args.device, args.batch_size, args.max_devices)
     if args.out:
         from alpaserve.cli._output import write_rows

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._output import add_output_flags, emit
 from alpaserve.errors import SpecError
 
@@ -30,17 +31,19 @@ FIGURE, PLAN = "demo.png", "plan.json"
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="bert-1.3b", help="model preset (default: %(default)s)")
-    parser.add_argument("--num-models", type=int, default=8, help="copies of the model (8)")
-    parser.add_argument("--devices", type=int, default=8, help="GPUs (default: 8, one node)")
+    parser.add_argument("--num-models", type=checks.count, default=8,
+                        help="copies of the model (8)")
+    parser.add_argument("--devices", type=checks.devices, default=8,
+                        help="GPUs (default: 8, one node)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (default: v100-16gb)")
-    parser.add_argument("--rate", type=float, default=40.0,
+    parser.add_argument("--rate", type=checks.rate, default=40.0,
                         help="total request rate, req/s (default: %(default)s)")
-    parser.add_argument("--cv", type=float, default=4.0, help="burstiness CV (default: 4)")
-    parser.add_argument("--slo-scale", type=float, default=5.0,
+    parser.add_argument("--cv", type=checks.cv, default=4.0, help="burstiness CV (default: 4)")
+    parser.add_argument("--slo-scale", type=checks.scale, default=5.0,
                         help="SLO = this x single-device latency (default: 5)")
-    parser.add_argument("--duration", type=float, default=120.0,
+    parser.add_argument("--duration", type=checks.duration, default=120.0,
                         help="seconds of traffic to plan for and to test on (default: 120)")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    parser.add_argument("--seed", type=checks.seed, default=0, help="seed (default: 0)")
     parser.add_argument("--out-dir", default=OUT_DIR,
                         help=f"folder for {FIGURE} and {PLAN} (default: %(default)s/)")
     parser.add_argument("--explain", action="store_true", help="print why the plan looks so")

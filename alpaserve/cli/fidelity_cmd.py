@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._output import print_json
 from alpaserve.cli._runtime_args import add_device_args, devices_from
 from alpaserve.errors import SpecError
@@ -22,25 +22,25 @@ DEFAULT_RATE, DEFAULT_CV = 20.0, 2.0
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("placement", type=Path, metavar="PLAN",
+    parser.add_argument("placement", type=checks.input_file, metavar="PLAN",
                         help="plan file (from `plan --out`) or placement JSON")
-    parser.add_argument("--rate", type=float, default=None,
+    parser.add_argument("--rate", type=checks.rate, default=None,
                         help=f"total Gamma arrival rate, req/s (default: the plan's, else "
                              f"{DEFAULT_RATE:g})")
-    parser.add_argument("--cv", type=float, default=None,
+    parser.add_argument("--cv", type=checks.cv, default=None,
                         help=f"coefficient of variation of inter-arrival times (default: the "
                              f"plan's, else {DEFAULT_CV:g})")
-    parser.add_argument("--requests", type=int, default=200,
+    parser.add_argument("--requests", type=checks.count, default=200,
                         help="number of requests (default 200)")
-    parser.add_argument("--slo-scale", type=float, default=5.0,
+    parser.add_argument("--slo-scale", type=checks.scale, default=5.0,
                         help="SLO = this x the model's measured single-request latency on "
                              "its fastest group (default 5)")
-    parser.add_argument("--time-scale", type=float, default=1.0,
+    parser.add_argument("--time-scale", type=checks.scale, default=1.0,
                         help="replay the arrivals this many times slower (default 1)")
-    parser.add_argument("--workload-seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=10,
+    parser.add_argument("--workload-seed", type=checks.seed, default=0)
+    parser.add_argument("--repeats", type=checks.count, default=10,
                         help="calibration runs per stage (default 10)")
-    parser.add_argument("--out", type=Path, help="write the report as JSON here")
+    parser.add_argument("--out", type=checks.json_file, help="write the report as JSON here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     add_device_args(parser)
 

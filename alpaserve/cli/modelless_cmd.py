@@ -5,26 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 
+from alpaserve.cli import _checks as checks
+
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", metavar="FILE",
+    parser.add_argument("--registry", metavar="FILE", type=checks.input_file,
                         help="variant registry (.yaml/.json); default: the bundled "
                              "image-classification example")
     parser.add_argument("--load", choices=("flat", "steady", "fluctuating"), default="flat",
                         help="INFaaS load: flat 4 QPS, steady 650->700 QPS, fluctuating "
                              "4-80 QPS (default: flat)")
-    parser.add_argument("--duration", type=float, default=None, metavar="S",
+    parser.add_argument("--duration", type=checks.duration, default=None, metavar="S",
                         help="simulated seconds (default: the load's benchmark duration)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=checks.seed, default=0)
     parser.add_argument("--task", default=None,
                         help="task to serve (default: the registry's only or first task)")
     parser.add_argument("--variant", default=None,
                         help="serve with this one variant (the fixed baseline) instead of "
                              "INFaaS's selection")
-    parser.add_argument("--lookahead", type=float, default=0.0, metavar="S",
+    parser.add_argument("--lookahead", type=checks.seconds_or_zero, default=0.0, metavar="S",
                         help="plan for the rate extrapolated this far ahead (default 0)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--out", metavar="FILE",
+    parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the rows to FILE (.csv, .parquet or .json)")
 
 

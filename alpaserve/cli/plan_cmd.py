@@ -15,6 +15,8 @@ rate-scaled and mapped onto the models (see ``alpaserve.cli._trace_args``); its 
 trains the plan and the later part tests it. The plan is printed (``PlanResult.explain()``);
 ``--out`` writes the plan file (placement, SLOs, profiles source, workload spec) that
 ``simulate`` and ``fidelity`` read; ``--json`` prints it.
+Synthetic arrivals start stationary (``--policy alpaserve-published`` keeps AlpaServe's
+ordinary start).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import sys
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._output import print_json
 from alpaserve.cli._trace_args import add_trace_flags, check_flag_kinds, describe
 from alpaserve.cli._workload_args import SLO_SCALE_DEFAULT, add_workload_flags, mix_spec
@@ -41,21 +44,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default="bert-1.3b:8",
                         help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4; "
                              "a PRESET may be a ModelSpec JSON file (%(default)s)")
-    parser.add_argument("--devices", type=int, default=8, help="number of devices (8)")
+    parser.add_argument("--devices", type=checks.devices, default=8, help="number of devices (8)")
     parser.add_argument("--device", default="v100-16gb", help="device preset (%(default)s)")
-    parser.add_argument("--devices-per-node", type=int, default=8,
+    parser.add_argument("--devices-per-node", type=checks.devices, default=8,
                         help="devices per node (%(default)s)")
     parser.add_argument("--policy", default="alpaserve",
                         choices=("sr", "clockwork++", "alpaserve", "alpaserve-published"))
-    parser.add_argument("--window", type=float, default=60.0,
+    parser.add_argument("--window", type=checks.seconds, default=60.0,
                         help="Clockwork++ window in seconds (%(default)s)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=checks.whole(1, 1024), default=1,
                         help="worker processes of the search (%(default)s)")
-    parser.add_argument("--jobs", type=int, dest="workers", action=_DeprecatedJobs,
+    parser.add_argument("--jobs", type=checks.whole(1, 1024), dest="workers",
+                        action=_DeprecatedJobs,
                         help=argparse.SUPPRESS)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: on when stderr is a terminal)")
-    parser.add_argument("--out", default=None,
+    parser.add_argument("--out", default=None, type=checks.json_file,
                         help="write the plan file (JSON) here, for `simulate`/`fidelity`")
     parser.add_argument("--json", action="store_true", help="print the plan file's JSON")
     add_workload_flags(parser)
@@ -86,9 +90,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         check_flag_kinds(args, trace=False)
         mix = mix_spec(args)
+        # The paper's policy is replayed on AlpaServe's own arrivals: the ordinary start.
         workload = MixSpec(model_names=names, total_rate=mix["rate"], cv=mix["cv"],
-                           zipf_alpha=mix["zipf"] if mix["zipf"] > 0 else None)
-        spec = {"kind": "mix", "model_names": list(names), **mix, "seed": args.seed}
+                           zipf_alpha=mix["zipf"] if mix["zipf"] > 0 else None,
+                           start_mode="ordinary" if args.policy == "alpaserve-published"
+                           else "stationary")
+        spec = {"kind": "mix", "model_names": list(names), **mix, "seed": args.seed,
+                "start_mode": workload.start_mode}
     result = plan(models, cluster, workload, test_workload=test, slo=args.slo,
                   slo_scale=SLO_SCALE_DEFAULT if args.slo_scale is None else args.slo_scale,
                   policy=args.policy, seed=args.seed,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._runtime_args import (
     add_device_args,
     add_model_spec_args,
@@ -25,14 +26,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", default="pp1-tp1",
                         help="comma-separated parallel configs (default pp1-tp1)")
     parser.add_argument("--batch-sizes", default="1", help="comma-separated (default 1)")
-    parser.add_argument("--out", type=Path, default=Path("profiles.json"),
+    parser.add_argument("--out", type=checks.json_file, default=Path("profiles.json"),
                         help="profile database JSON; entries are merged into an existing one "
                              "(default profiles.json)")
-    parser.add_argument("--tsv", type=Path, help="also write AlpaServe's TSV here")
+    parser.add_argument("--tsv", type=checks.output_file(".tsv"),
+                        help="also write AlpaServe's TSV here")
     parser.add_argument("--json", action="store_true",
                         help="print the measured entries as JSON")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed runs (default 2)")
-    parser.add_argument("--repeats", type=int, default=5,
+    parser.add_argument("--warmup", type=checks.count_or_zero, default=2,
+                        help="untimed runs (default 2)")
+    parser.add_argument("--repeats", type=checks.count, default=5,
                         help="timed runs; the median is kept (default 5)")
     add_device_args(parser)
     add_model_spec_args(parser)

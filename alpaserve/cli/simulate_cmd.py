@@ -16,32 +16,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._output import add_output_flags, emit
 from alpaserve.cli._trace_args import add_trace_flags
 from alpaserve.cli._workload_args import add_workload_flags, slo_per_model
-from alpaserve.errors import SpecError
+from alpaserve.errors import ProfileError, SpecError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("placement", type=Path, metavar="PLAN",
+    parser.add_argument("placement", type=checks.input_file, metavar="PLAN",
                         help="plan file (from `plan --out`) or placement JSON")
-    parser.add_argument("--profiles", type=Path,
+    parser.add_argument("--profiles", type=checks.input_file,
                         help="profile database (.json or AlpaServe .tsv); default: the plan "
                              "file's profile file if it names one, else analytic")
     parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
     parser.add_argument("--dispatch", choices=("earliest-finish", "least-outstanding",
                                                "alpaserve"), default="earliest-finish",
                         help="dispatch policy (default: %(default)s)")
-    parser.add_argument("--max-batch", type=int, default=1, help="batching limit (default 1)")
+    parser.add_argument("--max-batch", type=checks.batch, default=1,
+                        help=f"batching limit, at most {checks.MAX_BATCH} (default 1)")
     parser.add_argument("--no-admission", action="store_true",
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
-                        help="AlpaServe-compatible overheads and dispatch")
-    parser.add_argument("--plot", metavar="PNG",
+                        help="AlpaServe-compatible overheads and dispatch, and synthetic "
+                             "arrivals with AlpaServe's ordinary (non-stationary) start")
+    parser.add_argument("--plot", metavar="PNG", type=checks.plot_file,
                         help="write SLO attainment over time (and the arrival rate) here")
-    parser.add_argument("--plot-window", type=float, default=60.0, metavar="S",
+    parser.add_argument("--plot-window", type=checks.seconds, default=60.0, metavar="S",
                         help="window of --plot, seconds (default: %(default)s)")
-    parser.add_argument("--per-request", metavar="FILE",
+    parser.add_argument("--per-request", metavar="FILE", type=checks.table_file,
                         help="write the per-request table here (.csv, .parquet or .json)")
     add_workload_flags(parser, from_plan=True)
     add_trace_flags(parser, simulate=True)
@@ -51,10 +54,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 def load_profiles(path: Path, models: Any) -> Any:
     from alpaserve.profiles import ProfileDB
 
-    text = path.read_text()
+    text = checks.read_text(path, "profiles")
     if path.suffix.lower() == ".tsv":
         return ProfileDB.from_tsv(text, models, path=str(path))
-    return ProfileDB.from_json(text)
+    try:
+        return ProfileDB.from_json(text)
+    except (SpecError, ProfileError) as exc:  # name the file, as the TSV reader does
+        raise type(exc)(f"profiles {str(path)!r}: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,9 +133,7 @@ def run(args: argparse.Namespace) -> int:
         fig.savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")  # to stderr under --json (machine_stdout)
     if args.per_request:
-        from alpaserve.cli._output import write_rows
+        from alpaserve.cli._per_request import write_per_request
 
-        table = result.to_dataframe()
-        write_rows(table.to_dict(orient="records"), args.per_request,
-                   force=getattr(args, "force", False))
+        write_per_request(result, args.per_request, force=getattr(args, "force", False))
     return 0

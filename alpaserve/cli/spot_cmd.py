@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from alpaserve.cli import _checks as checks
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the command's flags.
@@ -25,7 +27,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser : argparse.ArgumentParser
         The subcommand's parser.
     """
-    parser.add_argument("--trace", default="synthetic",
+    parser.add_argument("--trace", default="synthetic", type=checks.trace_or_synthetic,
                         help="availability trace: CSV t_ms,add|remove,node or JSON lines "
                              "(SpotServe's segments: add, remove, DONE, other, required_tpt), "
                              "told apart by content; 'synthetic' (default) draws 16 g4dn spot "
@@ -34,47 +36,51 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["csv", "jsonl"], default=None,
                         help="force the trace's form instead of sniffing it")
     parser.add_argument("--model", default="gpt-20b", help="decoder preset (default gpt-20b)")
-    parser.add_argument("--profile", metavar="FILE", default=None,
+    parser.add_argument("--profile", metavar="FILE", default=None, type=checks.input_file,
                         help="measured per-layer latency profile (SpotServe's JSON) for the "
                              "optimizer and the simulator; default: the analytic model")
-    parser.add_argument("--rate", type=float, default=3.0,
+    parser.add_argument("--rate", type=checks.rate, default=3.0,
                         help="arrival rate, requests/s (default 3)")
-    parser.add_argument("--cv", type=float, default=1.0, help="Gamma inter-arrival CV")
-    parser.add_argument("--requests", metavar="FILE", default=None,
+    parser.add_argument("--cv", type=checks.cv, default=1.0, help="Gamma inter-arrival CV")
+    parser.add_argument("--requests", metavar="FILE", default=None, type=checks.input_file,
                         help="replay requests from FILE instead: a SpotServe query stream "
                              "(index, arrival s, prompt tokens) or an Azure LLM trace "
                              "(TIMESTAMP, ContextTokens, GeneratedTokens)")
     parser.add_argument("--requests-format", choices=["spotserve", "azure-llm"], default=None,
                         help="force the request file's form instead of sniffing it")
-    parser.add_argument("--rate-schedule", metavar="FILE", default=None,
+    parser.add_argument("--rate-schedule", metavar="FILE", default=None, type=checks.input_file,
                         help="per-minute arrival rates (req/s, comma-separated) for Gamma "
                              "arrivals of CV --cv, instead of --rate")
-    parser.add_argument("--required-tpt", type=float, default=None,
+    parser.add_argument("--required-tpt", type=checks.rate, default=None,
                         help="throughput target (req/s) for the optimizer; default: the "
                              "trace's required_tpt, else the measured rate with --headroom")
-    parser.add_argument("--headroom", type=float, default=0.1,
+    parser.add_argument("--headroom", type=checks.real(0.0, 100.0), default=0.1,
                         help="optimizer target = measured rate x (1 + headroom) (default 0.1)")
     parser.add_argument("--warm-start", action="store_true",
                         help="the first deployment serves at once (the trace is a segment of "
                              "a running service) instead of loading from storage first")
     parser.add_argument("--policy", default="all",
                         choices=["spotserve", "reparallelize", "reroute", "on-demand", "all"])
-    parser.add_argument("--grace", type=float, default=30.0, help="preemption notice, s")
-    parser.add_argument("--duration", type=float, default=None,
+    parser.add_argument("--grace", type=checks.seconds_or_zero, default=30.0,
+                        help="preemption notice, s")
+    parser.add_argument("--duration", type=checks.duration, default=None,
                         help="seconds of arrivals after the first trace event "
                              "(default: until DONE or the last trace event)")
-    parser.add_argument("--warmup", type=float, default=0.0,
+    parser.add_argument("--warmup", type=checks.seconds_or_zero, default=0.0,
                         help="seconds after the first node before requests arrive (default 0, "
                              "so no preemption falls outside the window)")
-    parser.add_argument("--prompt-tokens", type=int, default=512)
-    parser.add_argument("--output-tokens", type=int, default=128,
+    parser.add_argument("--prompt-tokens", type=checks.tokens, default=512,
+                        help="prompt tokens per request; prompt + output must fit the "
+                             "model's context and output at most half of it (default 512)")
+    parser.add_argument("--output-tokens", type=checks.tokens, default=128,
                         help="tokens per request (also for SpotServe streams, which omit it)")
-    parser.add_argument("--slo", type=float, default=None, help="latency SLO, s")
-    parser.add_argument("--storage-bandwidth", type=float, default=1e9,
+    parser.add_argument("--slo", type=checks.seconds, default=None, help="latency SLO, s")
+    parser.add_argument("--storage-bandwidth", type=checks.real(0.0, 1e15, above=True),
+                        default=1e9,
                         help="bytes/s a node reads weights from storage")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=checks.seed, default=0)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--out", metavar="FILE",
+    parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the rows to FILE (.csv, .parquet or .json)")
 
 
@@ -125,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         raise SimulationError(f"trace {args.trace!r} has no events")
     model = model_preset(args.model)
     profile = LLMProfile.read(args.profile) if args.profile else None
+    checks.fits_context(args.prompt_tokens, args.output_tokens, model.name, model.seq_len)
     hw = g4dn_hardware(storage_bandwidth=args.storage_bandwidth)
     start = trace.events[0].time + args.warmup
     end = start + args.duration if args.duration is not None else trace.end_time

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from alpaserve.cli import _checks as checks
 from alpaserve.cli._output import add_output_flags, emit
 from alpaserve.errors import TraceFormatError
 from alpaserve.safe_files import save_figure
@@ -20,17 +21,18 @@ FORMATS = ("auto", "azure-llm", "azure-2019", "azure-2021", "csv", "saved")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="trace file")
+    parser.add_argument("path", type=checks.input_file, help="trace file")
     parser.add_argument("--trace-format", "--format", dest="format", choices=FORMATS,
                         default="auto",
                         help="trace format (default: detect from the header)")
-    parser.add_argument("--models", type=int, default=16,
+    parser.add_argument("--models", type=checks.count, default=16,
                         help="models to map functions onto, for function traces (default: 16)")
-    parser.add_argument("--window", type=float, default=60.0,
+    parser.add_argument("--window", type=checks.seconds, default=60.0,
                         help="window for per-window statistics, seconds (default: 60)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=checks.seed, default=0,
                         help="seed for arrivals within a minute of a 2019 trace (default: 0)")
-    parser.add_argument("--plot", metavar="PNG", help="write the arrival-rate plot here")
+    parser.add_argument("--plot", metavar="PNG", type=checks.plot_file,
+                        help="write the arrival-rate plot here")
     parser.add_argument("--skip-bad-rows", action="store_true",
                         help="skip and count malformed rows instead of failing")
     add_output_flags(parser)
@@ -40,11 +42,10 @@ def detect_format(path: Path) -> str:
     """The trace format of ``path`` from its suffix or header line."""
     if path.suffix.lower() in (".npz", ".parquet"):
         return "saved"
-    try:
-        with path.open() as fh:
-            header = fh.readline().strip()
-    except OSError as exc:
-        raise TraceFormatError(f"cannot read trace: {exc.strerror}", path=str(path)) from exc
+    from workloads.traces._common import open_text
+
+    with open_text(path) as lines:  # gzip by magic bytes; undecodable bytes are named errors
+        header = next(lines, "").strip().removeprefix("\ufeff")
     if header.startswith("TIMESTAMP"):
         return "azure-llm"
     if header.startswith("HashOwner"):
@@ -53,6 +54,9 @@ def detect_format(path: Path) -> str:
         return "azure-2021"
     if header.startswith("arrival_s"):
         return "csv"
+    if any(ch < " " and ch != "\t" for ch in header):
+        raise TraceFormatError("control characters in the first line: a binary file, not a "
+                               "text trace", path=str(path), line=1)
     raise TraceFormatError(f"cannot tell the trace format from the header {header[:60]!r}; "
                            "pass --format", path=str(path), line=1)
 

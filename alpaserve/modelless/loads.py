@@ -19,6 +19,9 @@ import numpy.typing as npt
 
 from alpaserve.errors import WorkloadError
 from alpaserve.modelless.queries import ModellessQueries
+from workloads.arrivals import MAX_ARRIVALS
+
+_MAX_GRID = 10_000_000  # 50 ms rate-grid points: 5.8 days of load, 80 MB
 
 FloatArray = npt.NDArray[np.float64]
 LOAD_NAMES = ("flat", "steady", "fluctuating")
@@ -68,8 +71,12 @@ class RateProfile:
 
 
 def _grid(profile: RateProfile, duration: float) -> FloatArray:
+    points = duration / 0.05
+    if not points <= _MAX_GRID:  # checked before allocating (NaN fails too)
+        raise WorkloadError(f"duration {duration!r} s needs a 50 ms rate grid of {points:.3g} "
+                            f"points, above the limit of {_MAX_GRID} ({_MAX_GRID * 0.05:g} s)")
     knots = [t for t in profile.times if 0 < t < duration]
-    base = np.linspace(0.0, duration, max(2, int(duration / 0.05) + 1))
+    base = np.linspace(0.0, duration, max(2, int(points) + 1))
     return np.unique(np.concatenate([base, knots]))
 
 
@@ -101,6 +108,9 @@ def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Genera
     total = float(cum[-1])
     if total <= 0:
         return np.empty(0)
+    if total > MAX_ARRIVALS:
+        raise WorkloadError(f"the load expects {total:.3g} arrivals in {duration!r} s, above "
+                            f"the limit of {MAX_ARRIVALS} (workloads.arrivals.MAX_ARRIVALS)")
     shape = 1.0 / (cv * cv)
     chunks: list[FloatArray] = []
     reached = 0.0

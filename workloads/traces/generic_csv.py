@@ -2,7 +2,8 @@
 
 Header ``arrival_s,model`` plus any of ``slo_s,prompt_tokens,output_tokens``, in any order;
 one request per row. Every row must fill every column of the header. Model names are
-taken exactly as written (no whitespace stripping) and must not be empty.
+taken exactly as written (no whitespace stripping) and must not be empty. Times are at most
+``MAX_SECONDS`` (1e12) in magnitude and token counts fit in int64.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from workloads.errors import TraceFormatError
 from workloads.traces._common import (
+    MAX_SECONDS,
     OnError,
     PathLike,
     RowErrors,
@@ -118,11 +120,12 @@ def read_generic_csv(paths: PathLike | Sequence[PathLike], spec: GenericCsvSpec 
                 raise TraceFormatError(f"columns {present} differ from the first file's "
                                        f"{sorted(optional)}", path=path, line=1)
             i_arr, i_model = index["arrival_s"], index["model"]
-            for line, row in data_rows(reader):
+            for line, row in data_rows(reader, path):
                 file_rows += 1
                 try:
                     check_width(row, header, path, line)
-                    t = parse_float(row[i_arr], path=path, line=line, column="arrival_s")
+                    t = parse_float(row[i_arr], path=path, line=line, column="arrival_s",
+                                    limit=MAX_SECONDS)
                     if spec.require_sorted and t < previous:
                         raise TraceFormatError(f"arrival {t!r} is earlier than the row before "
                                                "(order is required)", path=path, line=line,
@@ -134,7 +137,8 @@ def read_generic_csv(paths: PathLike | Sequence[PathLike], spec: GenericCsvSpec 
                     values: dict[str, float | int] = {}
                     for c in present:
                         if c == "slo_s":
-                            slo = parse_float(row[index[c]], path=path, line=line, column=c)
+                            slo = parse_float(row[index[c]], path=path, line=line, column=c,
+                                              limit=MAX_SECONDS)
                             if slo <= 0:
                                 raise TraceFormatError(f"SLO must be positive, got {slo!r}",
                                                        path=path, line=line, column=c)

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from workloads._rng import SeedLike, as_generator
+from workloads.arrivals import MAX_ARRIVALS
 from workloads.errors import TraceFormatError, WorkloadError
 from workloads.mapping import FunctionMapping, map_functions
 from workloads.traces._common import (
@@ -36,6 +37,7 @@ from workloads.traces._common import (
     as_paths,
     check_width,
     data_rows,
+    next_row,
     open_text,
     parse_count,
 )
@@ -46,6 +48,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["AzureFunctions2019Spec", "azure_functions_2019_paths", "read_azure_functions_2019"]
 
 MINUTES_PER_DAY = 1440
+# At most this many invocations in one minute of one function (1.7 M/s); a larger count is a
+# malformed row. The whole read is bounded by ``AzureFunctions2019Spec.max_arrivals``.
+MAX_PER_MINUTE = 100_000_000
 KEY_COLUMNS = ("HashOwner", "HashApp", "HashFunction", "Trigger")
 WithinMinute = Literal["uniform", "gamma", "even"]
 
@@ -58,7 +63,10 @@ class AzureFunctions2019Spec:
     minute ``m``). ``within_minute``: ``"uniform"`` places the arrivals of a minute
     independently and uniformly (a Poisson process conditioned on its count); ``"gamma"``
     spaces them by Gamma gaps of CV ``cv``, normalised to fit the minute (``cv = 1`` matches
-    uniform); ``"even"`` spaces them evenly.
+    uniform); ``"even"`` spaces them evenly. A count above ``MAX_PER_MINUTE`` (1e8) is a
+    malformed row; more than ``max_arrivals`` arrivals in all (default
+    :data:`workloads.arrivals.MAX_ARRIVALS`, 50 M, 8 bytes each) fail the read at the row
+    that crosses it, before anything that size is allocated.
 
     Parameters
     ----------
@@ -90,6 +98,7 @@ class AzureFunctions2019Spec:
     within_minute: WithinMinute = "uniform"
     cv: float = 1.0
     on_error: OnError = "raise"
+    max_arrivals: int = MAX_ARRIVALS
 
     def __post_init__(self) -> None:
         lo, hi = self.minutes
@@ -101,6 +110,9 @@ class AzureFunctions2019Spec:
                                 f"got {self.within_minute!r}")
         if not (math.isfinite(self.cv) and self.cv >= 0):
             raise WorkloadError(f"cv must be finite and >= 0, got {self.cv!r}")
+        if isinstance(self.max_arrivals, bool) or not isinstance(self.max_arrivals, int) \
+                or self.max_arrivals < 0:
+            raise WorkloadError(f"max_arrivals must be an int >= 0, got {self.max_arrivals!r}")
 
 
 def azure_functions_2019_paths(directory: PathLike, days: Sequence[int]) -> list[Path]:
@@ -155,12 +167,13 @@ def _parse_counts(fields: list[str], first_minute: int, path: str,
                   line: int) -> npt.NDArray[np.int64]:
     try:
         counts = np.array(fields, dtype=np.int64)  # fast path: C parsing of the whole slice
-        if counts.size == 0 or counts.min() >= 0:
+        if counts.size == 0 or (counts.min() >= 0 and counts.max() <= MAX_PER_MINUTE):
             return counts
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     for m, text in enumerate(fields):  # slow path only to name the bad column
-        parse_count(text, path=path, line=line, column=str(first_minute + m + 1))
+        parse_count(text, path=path, line=line, column=str(first_minute + m + 1),
+                    limit=MAX_PER_MINUTE)
     raise TraceFormatError("malformed counts", path=path, line=line)  # pragma: no cover
 
 
@@ -208,16 +221,16 @@ def read_azure_functions_2019(paths: PathLike | Sequence[PathLike], spec: AzureF
     totals: dict[str, int] = {}
     minutes: dict[str, list[npt.NDArray[np.int64]]] = {}
     counts: dict[str, list[npt.NDArray[np.int64]]] = {}
-    rows = duplicates = 0
+    rows = duplicates = total = 0
     for day, p in enumerate(path_list):
         path = str(p)
         seen_today: set[str] = set()
         day_rows = 0
         with open_text(p) as fh:
             reader = csv.reader(fh)
-            width = len(KEY_COLUMNS) + _check_header(next(reader, None), path, last)
+            width = len(KEY_COLUMNS) + _check_header(next_row(reader, path), path, last)
             header = [*KEY_COLUMNS, *(str(m + 1) for m in range(width - len(KEY_COLUMNS)))]
-            for line, row in data_rows(reader):
+            for line, row in data_rows(reader, path):
                 day_rows += 1
                 try:
                     check_width(row, header, path, line)
@@ -230,6 +243,12 @@ def read_azure_functions_2019(paths: PathLike | Sequence[PathLike], spec: AzureF
                 except TraceFormatError as exc:
                     errors(exc)
                     continue
+                total += int(c.sum())
+                if total > spec.max_arrivals:
+                    raise TraceFormatError(
+                        f"more than {spec.max_arrivals} invocations in the selected minutes "
+                        "(AzureFunctions2019Spec.max_arrivals); select fewer minutes or days",
+                        path=path, line=line)
                 key = f"{row[0]}/{row[1]}/{row[2]}"
                 if key in seen_today:
                     duplicates += 1

@@ -2,9 +2,10 @@
 
 ``AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt`` is a CSV with columns
 ``app,func,end_timestamp,duration`` (seconds). A request arrives at
-``end_timestamp - duration``. The file is streamed row by row; only the arrival times of
-rows inside the selected time range are kept, grouped by function (``app/func``), and the
-functions are then mapped to models (:mod:`workloads.mapping`). Row order is not required.
+``end_timestamp - duration``; both are at most ``MAX_SECONDS`` (1e12) in magnitude. The
+file is streamed row by row; only the arrival times of rows inside the selected time range
+are kept, grouped by function (``app/func``), and the functions are then mapped to models
+(:mod:`workloads.mapping`). Row order is not required.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from workloads.errors import TraceFormatError, WorkloadError
 from workloads.mapping import FunctionMapping, map_functions
 from workloads.traces._common import (
+    MAX_SECONDS,
     OnError,
     PathLike,
     RowErrors,
@@ -139,7 +141,7 @@ def read_azure_functions_2021(paths: PathLike | Sequence[PathLike], spec: AzureF
             header = [name for name, _ in sorted(index.items(), key=lambda kv: kv[1])]
             i_app, i_func = index["app"], index["func"]
             i_end, i_dur = index["end_timestamp"], index["duration"]
-            for line, row in data_rows(reader):
+            for line, row in data_rows(reader, path):
                 file_rows += 1
                 try:
                     check_width(row, header, path, line)
@@ -147,9 +149,10 @@ def read_azure_functions_2021(paths: PathLike | Sequence[PathLike], spec: AzureF
                         if not row[i].strip():
                             raise TraceFormatError("empty function key", path=path, line=line,
                                                    column=name)
-                    end = parse_float(row[i_end], path=path, line=line, column="end_timestamp")
+                    end = parse_float(row[i_end], path=path, line=line, column="end_timestamp",
+                                      limit=MAX_SECONDS)
                     duration = parse_float(row[i_dur], path=path, line=line, column="duration",
-                                           non_negative=True)
+                                           non_negative=True, limit=MAX_SECONDS)
                 except TraceFormatError as exc:
                     errors(exc)
                     continue

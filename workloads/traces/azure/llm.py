@@ -4,7 +4,8 @@ Columns ``TIMESTAMP,ContextTokens,GeneratedTokens``: a wall-clock time such as
 ``2023-11-16 18:15:46.6805900`` (any number of decimals up to 9, optional ``Z`` or ``±hh:mm``
 offset), the prompt length and the number of generated tokens. The file is streamed row by
 row. Timestamps are parsed to integer nanoseconds, so no precision is lost before arrivals
-are taken relative to the first request. Token counts become the workload's
+are taken relative to the first request; years must lie in 1678..2261, the span of int64
+nanoseconds. Token counts (at most ``MAX_TOKENS``, 10 M) become the workload's
 ``prompt_tokens`` and ``output_tokens`` columns.
 """
 
@@ -21,6 +22,8 @@ import numpy as np
 
 from workloads.errors import TraceFormatError, WorkloadError
 from workloads.traces._common import (
+    INT64_MAX,
+    MAX_TOKENS,
     OnError,
     PathLike,
     RowErrors,
@@ -111,6 +114,8 @@ def parse_timestamp_ns(text: str) -> int:
     days = dt.date(year, month, day).toordinal() - _EPOCH  # ValueError for an impossible date
     if hour > 23 or minute > 59 or second > 60:
         raise ValueError(f"time of day out of range: {text!r}")
+    if not 1678 <= year <= 2261:  # int64 nanoseconds since 1970 span 1677-09-21..2262-04-11
+        raise ValueError(f"year {year} is out of range (1678 to 2261): {text!r}")
     frac = m.group(7) or ""
     ns = ((days * 24 + hour) * 60 + minute) * 60 + second
     ns = ns * _NS + int(frac.ljust(9, "0")) if frac else ns * _NS
@@ -174,7 +179,7 @@ def read_azure_llm(paths: PathLike | Sequence[PathLike], spec: AzureLLMSpec | No
             index = read_header(reader, path, required=COLUMNS)
             header = [name for name, _ in sorted(index.items(), key=lambda kv: kv[1])]
             i_ts, i_in, i_out = (index[c] for c in COLUMNS)
-            for line, row in data_rows(reader):
+            for line, row in data_rows(reader, path):
                 file_rows += 1
                 try:
                     check_width(row, header, path, line)
@@ -188,9 +193,10 @@ def read_azure_llm(paths: PathLike | Sequence[PathLike], spec: AzureLLMSpec | No
                             f"timestamp {row[i_ts].strip()!r} is earlier than the row before "
                             "(order is required; pass require_sorted=False to sort instead)",
                             path=path, line=line, column="TIMESTAMP")
-                    n_in = parse_count(row[i_in], path=path, line=line, column="ContextTokens")
+                    n_in = parse_count(row[i_in], path=path, line=line, column="ContextTokens",
+                                       limit=MAX_TOKENS)
                     n_out = parse_count(row[i_out], path=path, line=line,
-                                        column="GeneratedTokens")
+                                        column="GeneratedTokens", limit=MAX_TOKENS)
                 except TraceFormatError as exc:
                     errors(exc)
                     continue
@@ -202,6 +208,9 @@ def read_azure_llm(paths: PathLike | Sequence[PathLike], spec: AzureLLMSpec | No
         errors.report(path, file_rows)
     ns_arr = np.frombuffer(stamps, dtype=np.int64) if stamps else np.empty(0, np.int64)
     origin = int(ns_arr.min()) if ns_arr.size else 0
+    if ns_arr.size and int(ns_arr.max()) - origin > INT64_MAX:
+        raise TraceFormatError("timestamps span more than 292 years, beyond int64 nanoseconds",
+                               path=", ".join(str(p) for p in path_list), column="TIMESTAMP")
     arrival = (ns_arr - origin).astype(np.float64) / _NS  # exact: differences < 2**53 ns
     workload = Workload.from_arrays(
         arrival=arrival, model=spec.model,

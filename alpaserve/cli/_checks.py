@@ -1,0 +1,393 @@
+"""Checked argparse types: every flag is validated while the command line is parsed, before
+any work starts, and a bad value is one line on stderr that names it and what is allowed.
+
+Numbers must be finite and lie in a documented range; the caps below keep a typo from
+turning into hours of work or gigabytes of memory:
+
+==================  =========================================================
+``MAX_RATE``        1e6 requests per second
+``MAX_CV``          100 (a Gamma process at CV ``c`` bursts ~``c**2`` requests)
+``MAX_DURATION``    1e7 seconds (about 116 days)
+``MAX_ZIPF``        100 (power-law exponent)
+``MAX_BATCH``       256 requests per batch
+``MAX_TOKENS``      1,048,576 tokens per prompt or output
+``MAX_SECONDS``     1e6 seconds for SLOs, windows, grace periods and warmups
+``MAX_DEVICES``     4096 devices
+``MAX_COUNT``       1e6 models, requests, repeats or workers
+==================  =========================================================
+
+Paths: an input must be an existing, readable regular file; an output must have a known
+suffix and a parent directory that exists and is writable (it is not created); a cache
+directory must be, or be creatable inside, a writable directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+MAX_RATE = 1e6
+MAX_CV = 100.0
+MAX_DURATION = 1e7
+MAX_ZIPF = 100.0
+MAX_BATCH = 256
+MAX_TOKENS = 1 << 20
+MAX_SECONDS = 1e6
+MAX_DEVICES = 4096
+MAX_COUNT = 1_000_000
+MAX_SEED = 2**63 - 1
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".json")
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff",
+                 ".webp")
+
+_INT = re.compile(r"[+-]?\d+")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line (``PROG: error: ...``), exit 2.
+
+    Examples
+    --------
+    >>> p = OneLineParser(prog="demo")
+    >>> _ = p.add_argument("--n", type=int)
+    >>> try:
+    ...     p.parse_args(["--n", "x"])
+    ... except SystemExit as exc:
+    ...     print(exc.code)
+    2
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space.
+
+    Examples
+    --------
+    >>> one_line("a\\n  b ")
+    'a b'
+    """
+    return " ".join(str(text).split())
+
+
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+def _range_text(lo: float | None, hi: float | None, above: bool) -> str:
+    if lo is None:
+        return f"at most {_num(hi or 0)}"
+    low = f"above {_num(lo)}" if above else f"at least {_num(lo)}"
+    return low if hi is None else f"{low} and at most {_num(hi)}"
+
+
+def real(lo: float | None = None, hi: float | None = None, *,
+         above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite float in ``[lo, hi]`` (``(lo, hi]`` with ``above``).
+
+    Parameters
+    ----------
+    lo, hi
+        Bounds; ``None`` leaves that side open.
+    above
+        Exclude ``lo`` itself (for values that must be positive).
+
+    Returns
+    -------
+    Callable[[str], float]
+        The parser, raising ``argparse.ArgumentTypeError`` with a one-line message.
+
+    Examples
+    --------
+    >>> real(0.0, 100.0)("2.5")
+    2.5
+    >>> try:
+    ...     real(0.0, 100.0)("nan")
+    ... except argparse.ArgumentTypeError as exc:
+    ...     print(exc)
+    must be a finite number at least 0 and at most 100, got 'nan'
+    """
+    allowed = _range_text(lo, hi, above)
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {allowed}, got {text!r}") from None
+        low_ok = lo is None or value > lo or (value == lo and not above)
+        if not (math.isfinite(value) and low_ok and (hi is None or value <= hi)):
+            raise argparse.ArgumentTypeError(f"must be a finite number {allowed}, got {text!r}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def whole(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[lo, hi]`` (digits only, no ``1e3`` or ``2.0``).
+
+    Parameters
+    ----------
+    lo, hi
+        Inclusive bounds; ``None`` leaves that side open.
+
+    Returns
+    -------
+    Callable[[str], int]
+        The parser, raising ``argparse.ArgumentTypeError`` with a one-line message.
+
+    Examples
+    --------
+    >>> whole(1, MAX_BATCH)("16")
+    16
+    >>> try:
+    ...     whole(1, MAX_BATCH)("100000")
+    ... except argparse.ArgumentTypeError as exc:
+    ...     print(exc)
+    must be an integer at least 1 and at most 256, got '100000'
+    """
+    allowed = _range_text(lo, hi, False)
+
+    def parse(text: str) -> int:
+        stripped = str(text).strip()
+        if not _INT.fullmatch(stripped) or len(stripped) > 20:
+            raise argparse.ArgumentTypeError(f"must be an integer {allowed}, got {text!r}")
+        value = int(stripped)
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be an integer {allowed}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+# The types most flags use, named once so that every command documents the same caps.
+rate = real(0.0, MAX_RATE, above=True)
+cv = real(0.0, MAX_CV, above=True)  # the commands' Gamma draws need a positive CV
+duration = real(0.0, MAX_DURATION, above=True)
+zipf = real(0.0, MAX_ZIPF)
+seconds = real(0.0, MAX_SECONDS, above=True)
+seconds_or_zero = real(0.0, MAX_SECONDS)
+scale = real(0.0, 1e6, above=True)
+seed = whole(0, MAX_SEED)
+batch = whole(1, MAX_BATCH)
+tokens = whole(1, MAX_TOKENS)
+devices = whole(1, MAX_DEVICES)
+count = whole(1, MAX_COUNT)
+count_or_zero = whole(0, MAX_COUNT)
+
+
+def input_file(text: str) -> Path:
+    """An argparse type: an existing, readable regular file.
+
+    Examples
+    --------
+    >>> try:
+    ...     input_file("/no/such/file.json")
+    ... except argparse.ArgumentTypeError as exc:
+    ...     print(exc)
+    file '/no/such/file.json' does not exist
+    """
+    path = Path(text)
+    try:
+        if not path.exists():
+            raise argparse.ArgumentTypeError(f"file {text!r} does not exist")
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+        if not path.is_file():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a regular file")
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise argparse.ArgumentTypeError(f"cannot use {text!r}: {exc.strerror}") from None
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"file {text!r} is not readable")
+    return path
+
+
+def trace_or_synthetic(text: str) -> str:
+    """An argparse type: ``"synthetic"`` or an existing, readable file (as given).
+
+    Examples
+    --------
+    >>> trace_or_synthetic("synthetic")
+    'synthetic'
+    """
+    if text != "synthetic":
+        input_file(text)
+    return text
+
+
+def _writable_dir(directory: Path, text: str) -> None:
+    if not directory.exists():
+        raise argparse.ArgumentTypeError(f"the directory of {text!r} ({str(directory)!r}) "
+                                         "does not exist")
+    if not directory.is_dir():
+        raise argparse.ArgumentTypeError(f"{str(directory)!r} in {text!r} is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"the directory of {text!r} ({str(directory)!r}) "
+                                         "is not writable")
+
+
+def output_file(*suffixes: str) -> Callable[[str], Path]:
+    """An argparse type: a file to write, with one of ``suffixes`` (any, when none are
+    given), in an existing writable directory, and not itself a directory.
+
+    Parameters
+    ----------
+    suffixes
+        Allowed suffixes, lower case with the dot (matched case-insensitively).
+
+    Returns
+    -------
+    Callable[[str], Path]
+        The parser, raising ``argparse.ArgumentTypeError`` with a one-line message.
+
+    Examples
+    --------
+    >>> output_file(".csv", ".json")("rows.csv").name
+    'rows.csv'
+    >>> try:
+    ...     output_file(".png")("plot.bmp")
+    ... except argparse.ArgumentTypeError as exc:
+    ...     print(exc)
+    'plot.bmp' must end in .png
+    """
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if not text or text.endswith(("/", os.sep)):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a file name")
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r} must end in {', '.join(suffixes)}")
+        try:
+            _writable_dir(path.parent, text)
+            if path.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot use {text!r}: {exc.strerror}") from None
+        return path
+
+    parse.__name__ = "output file"
+    return parse
+
+
+table_file = output_file(*TABLE_SUFFIXES)
+plot_file = output_file(*PLOT_SUFFIXES)
+json_file = output_file(".json")
+
+
+def cache_dir(text: str) -> Path:
+    """An argparse type: a writable directory, or one that can be created in a writable
+    directory.
+
+    Examples
+    --------
+    >>> cache_dir(".").is_dir()
+    True
+    """
+    path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("the cache directory name is empty")
+    try:
+        if path.exists():
+            if not path.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r} exists and is not a directory")
+            _writable_dir(path, text)
+            return path
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise argparse.ArgumentTypeError(f"{str(parent)!r} in {text!r} is not a directory")
+        _writable_dir(parent, text)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot use {text!r}: {exc.strerror}") from None
+    return path
+
+
+def fits_context(prompt: int, output: int, model: str, context: int) -> None:
+    """Raise :class:`~alpaserve.errors.SpecError` unless a ``prompt + output`` request fits
+    ``model``'s context, with at most half of it generated (the LLM workloads' rule), so a
+    token count is rejected with its cap instead of being clipped.
+
+    Examples
+    --------
+    >>> fits_context(512, 128, "gpt", 2048)
+    >>> try:
+    ...     fits_context(512, 10_000_000, "gpt", 2048)
+    ... except Exception as exc:
+    ...     print(exc)
+    --output-tokens 10000000 is above the cap for gpt: at most 1024 (half its 2048-token context)
+    """
+    from alpaserve.errors import SpecError
+
+    if output > context // 2:
+        raise SpecError(f"--output-tokens {output} is above the cap for {model}: at most "
+                        f"{context // 2} (half its {context}-token context)")
+    if prompt + output > context:
+        raise SpecError(f"--prompt-tokens {prompt} + --output-tokens {output} exceed {model}'s "
+                        f"{context}-token context; at most {context - output} prompt tokens")
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path`` (a byte-order mark is dropped); a file that cannot be read
+    or is not UTF-8 raises :class:`~alpaserve.errors.SpecError` naming it.
+
+    Examples
+    --------
+    >>> try:
+    ...     read_text(Path("/no/such.json"), "placement")
+    ... except Exception as exc:
+    ...     print(exc)
+    cannot read placement '/no/such.json': No such file or directory
+    """
+    from alpaserve.errors import SpecError
+
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise SpecError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}); a binary "
+                        "or compressed file?") from None
+
+
+def load_placement(path: Path) -> Any:
+    """The :class:`~alpaserve.placement_spec.Placement` in ``path``; an error names the file.
+
+    Examples
+    --------
+    >>> try:
+    ...     load_placement(Path("/no/plan.json"))
+    ... except Exception as exc:
+    ...     print(exc)
+    cannot read placement '/no/plan.json': No such file or directory
+    """
+    from alpaserve.errors import SpecError
+    from alpaserve.placement_spec import Placement
+
+    text = read_text(path, "placement")
+    try:
+        return Placement.from_json(text)
+    except SpecError as exc:
+        raise SpecError(f"placement {str(path)!r}: {exc}") from exc
+
+
+def report_unexpected(command: str, exc: BaseException) -> None:
+    """Print an exception that escaped a command as one line on stderr."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename!s}" if exc.filename else ""
+        message = f"{exc.strerror}{where}"
+    else:
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    print(f"alpaserve {command}: error: {one_line(message)} (rerun with --debug for the "
+          "traceback)", file=sys.stderr)
