@@ -75,6 +75,23 @@ class PlanFile:
     ``slo``, ``workload`` and ``profiles`` are None for a bare placement; ``summary`` holds
     the plan's other fields (policy, attainment, search log, ...) as written.
 
+    Parameters
+    ----------
+    placement : Placement
+        The groups and the models they host.
+    slo : mapping of str to float, optional
+        SLO in seconds per model.
+    workload : mapping, optional
+        The workload the plan was made for: ``{"kind": "mix", rate, cv, zipf, duration, seed,
+        start_mode}`` or ``{"kind": "trace", path, window, mapping, rate_scale, split, sha256}``.
+    profiles : mapping, optional
+        Where the latencies came from (``{"source": "analytic", ...}`` or a profile file and
+        its hash).
+    summary : mapping, optional
+        The plan result's other fields, as written.
+    path : str, optional
+        The file it was read from.
+
     Examples
     --------
     >>> from alpaserve import Group, Placement, homogeneous_cluster, model_preset
@@ -104,7 +121,14 @@ class PlanFile:
         return self.slo is None and self.workload is None and self.profiles is None
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan file's fields (the summary's keys first, then the plan's own)."""
+        """The plan file's fields (the summary's keys first, then the plan's own).
+
+        Returns
+        -------
+        dict
+            ``format``, ``version``, the summary's keys, ``placement``, ``slo``, ``profiles`` and
+            ``workload``.
+        """
         return {"format": PLAN_FORMAT, "version": PLAN_VERSION,
                 **{k: v for k, v in self.summary.items() if k not in _OWN_KEYS},
                 "placement": self.placement.to_dict(),
@@ -113,7 +137,18 @@ class PlanFile:
                 "workload": None if self.workload is None else dict(self.workload)}
 
     def to_json(self, indent: int | None = 2) -> str:
-        """Strict JSON (no ``NaN``)."""
+        """Strict JSON (no ``NaN``).
+
+        Parameters
+        ----------
+        indent : int or None, default 2
+            JSON indentation; ``None`` for one line.
+
+        Returns
+        -------
+        str
+            The plan file's text.
+        """
         return dumps_strict(self.to_dict(), indent=indent)
 
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:

@@ -177,6 +177,8 @@ def atomic_open(path: str | Path, mode: str = "w", *, force: bool = False,
         ``"w"`` (text, ``kwargs`` as for :func:`open`) or ``"wb"``.
     force, owned
         As for :func:`check_target`.
+    **kwargs
+        Passed to :func:`open` (``newline``, ``encoding``).
 
     Returns
     -------

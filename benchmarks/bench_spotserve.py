@@ -33,7 +33,7 @@ from alpaserve.spot.config import ConfigSpace
 from alpaserve.spot.hardware import g4dn_hardware
 from placement.spot.run import POLICY_NAMES, build_table, run_policies
 from simulator.spot.simulate import SpotOptions
-from workloads.availability import read_availability
+from workloads.availability_io import read_availability
 from workloads.llm_requests import gamma_arrivals, llm_workload
 from workloads.traces.spotserve import read_spotserve_queries
 

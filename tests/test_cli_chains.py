@@ -22,7 +22,7 @@ from alpaserve.errors import AlpaServeError
 from alpaserve.model_spec import model_preset
 from alpaserve.placement_spec import Group, Placement
 from tests._fixtures_traces import write_azure_llm, write_generic, write_tiny_model
-from workloads.availability import write_availability_csv
+from workloads.availability_io import write_availability_csv
 from workloads.synthetic_availability import synthetic_availability
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from alpaserve.errors import AlpaServeError
 from alpaserve.model_spec import model_preset
 from alpaserve.profiles import TSV_COLUMNS, ProfileDB
-from workloads.availability import read_availability_csv, read_availability_jsonl
+from workloads.availability_io import read_availability_csv, read_availability_jsonl
 from workloads.mapping import FunctionMapping
 from workloads.storage import load_workload
 from workloads.traces import (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from alpaserve.cli import main
-from workloads.availability import write_availability_csv
+from workloads.availability_io import write_availability_csv
 from workloads.synthetic_availability import synthetic_availability
 
 

@@ -276,6 +276,8 @@ class UniformProcess(_Renewal):
     spread : float, default 1.0
         Half-width of the gap range relative to the mean gap, in ``[0, 1]`` (0 is
         deterministic).
+    start_mode : {"stationary", "ordinary"}, default "stationary"
+        The first gap (see :class:`GammaProcess`).
 
     Raises
     ------
@@ -363,6 +365,8 @@ class ParetoProcess(_Renewal):
         Mean arrival rate in requests per second; positive and finite.
     shape : float
         Tail index ``a``; must exceed 1 for a finite mean (the CV is finite above 2).
+    start_mode : {"stationary", "ordinary"}, default "stationary"
+        The first gap (see :class:`GammaProcess`).
 
     Raises
     ------

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from workloads.errors import TraceFormatError, WorkloadError
 
@@ -510,17 +510,20 @@ def events_by_time(trace: AvailabilityTrace) -> list[tuple[float, Sequence[Avail
     return [(t, tuple(evs)) for t, evs in groups]
 
 
-# The readers and writers live in their own module; they are re-exported here.
-from workloads.availability_io import (  # noqa: E402
-    read_availability,
-    read_availability_csv,
-    read_availability_jsonl,
-    sniff_availability_format,
-    write_availability_csv,
-    write_availability_jsonl,
-)
+# The readers and writers live in workloads.availability_io, which imports this module; they
+# are re-exported here on first access, so either module can be imported first.
+_IO_NAMES = frozenset({"read_availability", "read_availability_csv", "read_availability_jsonl",
+                       "sniff_availability_format", "write_availability_csv",
+                       "write_availability_jsonl"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _IO_NAMES:
+        from workloads import availability_io
+
+        return getattr(availability_io, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["G4DN_12XLARGE", "MARKETS", "AvailabilityEvent", "AvailabilityTrace", "EventKind",
-           "Market", "NodeInfo", "NodeType", "events_by_time", "read_availability",
-           "read_availability_csv", "read_availability_jsonl", "sniff_availability_format",
-           "write_availability_csv", "write_availability_jsonl"]
+           "Market", "NodeInfo", "NodeType", "events_by_time"]

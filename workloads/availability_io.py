@@ -24,6 +24,7 @@ from workloads.availability import (
     NodeType,
 )
 from workloads.errors import TraceFormatError
+from workloads.traces._common import MAX_SECONDS, next_row, open_text
 
 AvailabilityFormat = Literal["csv", "jsonl"]
 JSONL_KINDS = ("add", "remove", "DONE", "other")
@@ -52,8 +53,10 @@ def read_availability_csv(path: str | Path, *,
     """
     name = str(path)
     events: list[tuple[float, str, str]] = []
-    with open(path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
+    with open_text(path) as fh:
+        reader = csv.reader(fh)
+        while (row := next_row(reader, name)) is not None:
+            lineno = reader.line_num
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) != 3:
@@ -113,7 +116,7 @@ def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] |
     nodes: dict[str, NodeInfo] = {}
     targets: list[tuple[float, float]] = []
     stop: float | None = None
-    with open(path) as fh:
+    with open_text(path) as fh:
         for lineno, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
@@ -121,6 +124,9 @@ def read_availability_jsonl(path: str | Path, *, types: Mapping[str, NodeType] |
                 item = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise TraceFormatError(f"invalid JSON: {exc.msg}", path=name,
+                                       line=lineno) from None
+            except RecursionError:
+                raise TraceFormatError("invalid JSON: nested too deeply", path=name,
                                        line=lineno) from None
             if not isinstance(item, list) or len(item) != 3:
                 raise TraceFormatError(f"expected [t_ms, kind, {{\"nodes\": [...]}}], got "
@@ -180,7 +186,7 @@ def sniff_availability_format(path: str | Path) -> AvailabilityFormat:
     TraceFormatError
         The file has no non-blank line.
     """
-    with open(path) as fh:
+    with open_text(path) as fh:
         for line in fh:
             if line.strip():
                 return "jsonl" if line.lstrip().startswith("[") else "csv"
@@ -282,6 +288,9 @@ def _parse_ms(raw: str, path: str, line: int) -> float:
     if not math.isfinite(value) or value < 0:
         raise TraceFormatError(f"t_ms must be finite and >= 0, got {raw!r}", path=path,
                                line=line, column="t_ms")
+    if value > 1000.0 * MAX_SECONDS:
+        raise TraceFormatError(f"t_ms {raw!r} is out of range: at most {1000 * MAX_SECONDS:g}",
+                               path=path, line=line, column="t_ms")
     return value / 1000.0
 
 

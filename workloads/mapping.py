@@ -238,6 +238,28 @@ class StreamMapping:
     ``alpha`` is the power-law exponent (``power-law``), ``seed`` its random draw and
     ``explicit`` the function → model table (``explicit``). See the module docstring.
 
+    Parameters
+    ----------
+    model_names : tuple of str
+        The plan's models (distinct, at least one).
+    policy : str, default "auto"
+        One of ``"auto"``, ``"by-function"``, ``"popularity"``, ``"round-robin"``,
+        ``"power-law"``, ``"prompt-buckets"``, ``"explicit"``: how requests are dealt out.
+        ``"auto"`` keeps the trace's own names when they are the models, else deals a single
+        stream round-robin.
+    alpha : float, default 1.0
+        The power-law exponent (``>= 0``) of ``"power-law"``.
+    seed : int, default 0
+        Seed of the power-law draw.
+    explicit : mapping of str to str, optional
+        Function → model table; required with (and only with) ``"explicit"``.
+
+    Raises
+    ------
+    WorkloadError
+        When the names repeat, the policy is unknown, ``alpha`` is negative or not finite, or
+        the table names unknown models.
+
     Examples
     --------
     >>> StreamMapping(model_names=("a", "b"), policy="power-law", alpha=1.0).policy
@@ -278,6 +300,15 @@ class RequestMapping:
     ``identity`` when the trace's names were kept) and the requests each model received
     (``requests_per_model``; models with none included).
 
+    Parameters
+    ----------
+    workload : Workload
+        The mapped workload: every request names one of the plan's models.
+    policy : str
+        The policy used (``"auto"`` resolved; ``"identity"`` when the names were kept).
+    requests_per_model : dict of str to int
+        Requests each model received, zeros included.
+
     Examples
     --------
     >>> w = Workload.from_arrays(arrival=[0.0, 1.0, 2.0], model="llm")
@@ -290,7 +321,13 @@ class RequestMapping:
     requests_per_model: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain fields for reports."""
+        """Plain fields for reports.
+
+        Returns
+        -------
+        dict
+            ``policy`` and ``requests_per_model``.
+        """
         return {"policy": self.policy, "requests_per_model": dict(self.requests_per_model)}
 
 

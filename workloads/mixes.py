@@ -86,6 +86,9 @@ class MixSpec:
         Inter-arrival CV, one for all models or one per model; finite, non-negative.
     slo : float or tuple of float, optional
         Latency objective in seconds, one for all or one per model; positive.
+    start_mode : {"stationary", "ordinary"}, default "stationary"
+        The first gap of every model's process (see :class:`~workloads.arrivals.GammaProcess`):
+        stationary, or AlpaServe's ordinary start.
 
     Raises
     ------

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from alpaserve.spot.hardware import g4dn_hardware
     from placement.spot.run import POLICY_NAMES, run_policies
     from simulator.spot.simulate import SpotOptions
-    from workloads.availability import read_availability
+    from workloads.availability_io import read_availability
     from workloads.llm_requests import clip_to_context, gamma_arrivals, llm_workload
     from workloads.traces.spotserve import RateSchedule, read_llm_requests, read_rate_schedule
 

@@ -113,7 +113,14 @@ class SweepCase:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def axes(self) -> dict[str, Any]:
-        """The varied values as plain table columns (the window as start and end)."""
+        """The varied values as plain table columns (the window as start and end).
+
+        Returns
+        -------
+        dict
+            ``policy``, ``devices``, ``rate_scale``, ``cv_scale``, ``slo_scale``, ``window_start``,
+            ``window_end`` and ``seed``.
+        """
         start, end = self.window if self.window is not None else (None, None)
         return {"policy": self.policy, "devices": self.devices, "rate_scale": self.rate_scale,
                 "cv_scale": self.cv_scale, "slo_scale": self.slo_scale,
@@ -151,6 +158,28 @@ class SweepGrid:
     other). A string where a sequence is expected is one value (``policies="sr"`` is the one
     policy ``sr``). :func:`alpaserve.sweep.schema.grid_from_mapping` builds one from an
     experiment file, with type checks.
+
+    Parameters
+    ----------
+    policies : sequence of str or str
+        Placement policies.
+    devices : sequence of int, default (8,)
+        Cluster sizes.
+    rate_scales, cv_scales, slo_scales : sequence of float
+        Factors on the base rate and CV, and SLO multiples; positive and finite.
+    windows : sequence of (float, float) or None, default (None,)
+        Trace windows in seconds (``None``: the whole trace).
+    seed : int, default 0
+        The seed of every case (without ``seeds``).
+    seeds : sequence of int, optional
+        Seeds as an axis.
+    settings : mapping, optional
+        Fixed configuration shared by every case (the runner's settings).
+
+    Raises
+    ------
+    SpecError
+        When an axis is empty, a value is out of range, or both ``seed`` and ``seeds`` are given.
 
     Examples
     --------
@@ -198,13 +227,30 @@ class SweepGrid:
     def from_dict(cls, data: Mapping[str, Any]) -> SweepGrid:
         """Build from a mapping, e.g. a parsed experiment file (checked key by key and type by
         type by :func:`alpaserve.sweep.schema.grid_from_mapping`; ``settings`` are not
-        checked here, as they belong to the runner)."""
+        checked here, as they belong to the runner).
+
+        Parameters
+        ----------
+        data : mapping
+            The experiment's keys (see :mod:`alpaserve.sweep.schema`).
+
+        Returns
+        -------
+        SweepGrid
+            The checked grid.
+        """
         from alpaserve.sweep.schema import grid_from_mapping
 
         return grid_from_mapping(data)
 
     def cases(self) -> list[SweepCase]:
-        """Every case of the cross product (seeds vary last)."""
+        """Every case of the cross product (seeds vary last).
+
+        Returns
+        -------
+        list of SweepCase
+            One case per combination, policies varying slowest and seeds fastest.
+        """
         out = []
         combos = itertools.product(self.policies, self.devices, self.rate_scales,
                                    self.cv_scales, self.slo_scales, self.windows,
@@ -234,6 +280,8 @@ class SweepReport:
         CSV rows cut by an earlier kill, dropped on resume.
     path : pathlib.Path
         The output file.
+    experiment : str, default ""
+        The experiment's hash (:func:`experiment_id`).
 
     Examples
     --------

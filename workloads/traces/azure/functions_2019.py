@@ -81,6 +81,9 @@ class AzureFunctions2019Spec:
     on_error : {"raise", "skip"}, default "raise"
         On a malformed row, raise :class:`TraceFormatError` naming file, line and column,
         or skip it and count it in the result.
+    max_arrivals : int, default MAX_ARRIVALS
+        The most arrivals a read may produce (50 M); a read that would exceed it fails at
+        the row that crosses it.
 
     Raises
     ------
