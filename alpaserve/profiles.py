@@ -150,6 +150,8 @@ class ProfileDB:
 
     def __init__(self, entries: Iterable[ProfileEntry] = ()) -> None:
         self._entries: dict[ProfileKey, ProfileEntry] = {}
+        # model -> config -> batch size -> entry: lookups by model or config never scan
+        self._index: dict[str, dict[ParallelConfig, dict[int, ProfileEntry]]] = {}
         for entry in entries:
             self.add(entry)
 
@@ -162,6 +164,8 @@ class ProfileDB:
             raise ProfileError(f"profile for {entry.model!r} {entry.config.key} "
                                f"bs={entry.batch_size} already exists")
         self._entries[entry.key] = entry
+        self._index.setdefault(entry.model, {}).setdefault(entry.config, {})[
+            entry.batch_size] = entry
 
     def update(self, other: ProfileDB | Iterable[ProfileEntry]) -> None:
         for entry in other:
@@ -184,18 +188,79 @@ class ProfileDB:
         return f"ProfileDB({len(self)} entries, models {sorted(self.models())})"
 
     def models(self) -> set[str]:
-        return {k[0] for k in self._entries}
+        return set(self._index)
 
     def configs(self, model: str) -> list[ParallelConfig]:
         """The configs profiled for ``model``, in insertion order, without repeats."""
-        seen: dict[ParallelConfig, None] = {}
-        for m, cfg, _ in self._entries:
-            if m == model:
-                seen.setdefault(cfg, None)
-        return list(seen)
+        return list(self._index.get(model, ()))
 
     def batch_sizes(self, model: str, config: ParallelConfig) -> list[int]:
-        return sorted(b for m, c, b in self._entries if m == model and c == config)
+        return sorted(self._index.get(model, {}).get(config, ()))
+
+    def entries(self, model: str, batch_size: int | None = None) -> list[ProfileEntry]:
+        """``model``'s entries (at ``batch_size`` only, when given), configs in insertion order.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> db = ProfileDB([ProfileEntry(model="m", config=cfg, batch_size=b,
+        ...                              stage_latencies=(0.1 * b,), stage_weight_bytes=(8,),
+        ...                              stage_peak_memory_bytes=(9,), source="measured")
+        ...                 for b in (1, 2)])
+        >>> [e.batch_size for e in db.entries("m")], len(db.entries("m", 2))
+        ([1, 2], 1)
+        """
+        by_config = self._index.get(model, {})
+        if batch_size is not None:
+            return [b[batch_size] for b in by_config.values() if batch_size in b]
+        return [e for b in by_config.values() for e in b.values()]
+
+    def memory_entry(self, model: str, config: ParallelConfig) -> ProfileEntry | None:
+        """The entry whose memory stands for ``model`` under ``config`` (or None).
+
+        Weights do not depend on the batch size; the smallest profiled batch is used so the
+        peak memory is that of one request.
+        """
+        sizes = self._index.get(model, {}).get(config)
+        return sizes[min(sizes)] if sizes else None
+
+    def stage_weights(self, model: ModelSpec, config: ParallelConfig
+                      ) -> tuple[tuple[int, ...], str]:
+        """Per-device weight bytes of each stage, and where they come from.
+
+        The profile is the truth when it has an entry for ``(model.name, config)`` (source
+        ``"profile (measured)"`` and the like); only otherwise does the analytic model
+        (:meth:`ParallelConfig.stage_weight_bytes`) answer, with source ``"analytic"``.
+
+        Parameters
+        ----------
+        model
+            The model's spec (its name is the profile key).
+        config
+            The parallel config.
+
+        Returns
+        -------
+        tuple
+            ``(bytes per device of each stage, source)``.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> cfg = ParallelConfig.uniform(num_layers=bert.num_layers, pipeline_degree=2)
+        >>> db = ProfileDB([ProfileEntry(model=bert.name, config=cfg, batch_size=1,
+        ...                              stage_latencies=(0.1, 0.1), stage_weight_bytes=(5, 6),
+        ...                              stage_peak_memory_bytes=(7, 8), source="measured")])
+        >>> db.stage_weights(bert, cfg)
+        ((5, 6), 'profile (measured)')
+        >>> ProfileDB().stage_weights(bert, cfg)[1]
+        'analytic'
+        """
+        entry = self.memory_entry(model.name, config)
+        if entry is None:
+            return config.stage_weight_bytes(model), "analytic"
+        return entry.stage_weight_bytes, f"profile ({entry.source})"
 
     def get(self, model: str, config: ParallelConfig, batch_size: int = 1) -> ProfileEntry:
         entry = self._entries.get((model, config, batch_size))

@@ -278,7 +278,7 @@ def bucketed_search(problem: Problem, opts: SearchOptions, solver: BucketSolver)
         if part is not None:
             groups += part.groups(offset=len(groups))
     placement = Placement(cluster=problem.cluster, models={m.name: m for m in problem.models},
-                          groups=tuple(groups))
+                          groups=tuple(groups), profiles=problem.profiles)
     return SearchOutcome(placement=placement, good=best_good,
                          requests=problem.train.num_requests, log=tuple(log))
 

@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -102,12 +103,21 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
          duration: float = 60.0, train_fraction: float = 0.5,
          profiles: ProfileDB | None = None, options: SimulationOptions | None = None,
          search: SearchOptions | None = None,
-         clockwork: ClockworkOptions | None = None) -> PlanResult:
+         clockwork: ClockworkOptions | None = None, memory_budget: int | None = None,
+         in_sample: bool = False) -> PlanResult:
     """Plan the serving of ``models`` on ``cluster`` for ``workload`` with ``policy``.
 
     ``slo`` is seconds (one value or per model); by default each model's SLO is
     ``slo_scale`` × its latency on its smallest group (one device when it fits). Profiles
-    default to the analytic cost model. See the module docstring for the workloads.
+    default to the analytic cost model; where a profile entry exists its weights are the
+    memory charged (search, validation, feasibility, load delays). See the module docstring
+    for the workloads.
+
+    ``memory_budget`` is the usable bytes per device (default: the device's
+    ``usable_memory_bytes``; AlpaServe's artifact uses ``13 * 2**30`` on a V100); the
+    returned placement's cluster carries it. ``in_sample=True`` plans on the evaluation
+    workload itself, as AlpaServe's artifact does; by default the search never sees the
+    requests the plan is tested on.
 
     Examples
     --------
@@ -125,7 +135,11 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     specs = tuple(models.values()) if isinstance(models, Mapping) else tuple(models)
     if not specs:
         raise SpecError("plan needs at least one model")
-    check_feasible(specs, cluster)
+    if memory_budget is not None:
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, int):
+            raise SpecError(f"memory_budget must be an int of bytes, got {memory_budget!r}")
+        cluster = replace(cluster, device=cluster.device.with_usable_memory(memory_budget))
+    check_feasible(specs, cluster, profiles)
     sopts = search or SearchOptions()
     sim_opts = options or SimulationOptions()
     if profiles is None:
@@ -135,6 +149,8 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     if missing:
         raise ProfileError(f"the profile database has no entries for models {missing}")
     train, test, test_source = _split(workload, test_workload, seed, duration, train_fraction)
+    if in_sample:  # the artifact's protocol: search and evaluation see the same requests
+        train, test_source = test, f"{test_source}, also planned on (in-sample)"
     names = tuple(m.name for m in specs)
     eopts = _eval_options(sim_opts)
     probe = Problem(models=specs, cluster=cluster, profiles=profiles,

@@ -148,8 +148,26 @@ def min_weight_per_device(model: ModelSpec, cluster: ClusterSpec) -> int:
     return int(best)
 
 
-def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
+def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec,
+                   profiles: ProfileDB | None = None) -> None:
     """Raise ``InfeasibleError`` naming every model that fits no group of ``cluster``.
+
+    A model with profile entries needs the fewest weight bytes per device (the entries' own
+    weights) of any profiled config that the cluster has devices for; a model without
+    entries needs the analytic :func:`min_weight_per_device`.
+
+    Parameters
+    ----------
+    models
+        The models, with distinct names.
+    cluster
+        The cluster; its device's usable memory is the budget.
+    profiles
+        Profiles whose weights are the truth where they exist.
+
+    Returns
+    -------
+    None
 
     Examples
     --------
@@ -167,9 +185,16 @@ def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
     cap = cluster.device.usable_memory_bytes
     short = []
     for m in models:
-        need = min_weight_per_device(m, cluster)
+        source = "analytic"
+        usable = [] if profiles is None else [
+            max(e.stage_weight_bytes) for e in profiles.entries(m.name)
+            if e.config.num_devices <= cluster.num_devices]
+        if usable:
+            need, source = min(usable), "profiled"
+        else:
+            need = min_weight_per_device(m, cluster)
         if need > cap:
-            short.append(f"{m.name!r} needs {need / 1e9:.2f} GB per device, "
+            short.append(f"{m.name!r} needs {need / 1e9:.2f} GB per device ({source}), "
                          f"{(need - cap) / 1e9:.2f} GB short")
     if short:
         raise InfeasibleError(f"{len(short)} model(s) fit no group of the {cluster.num_devices} "

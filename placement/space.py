@@ -37,20 +37,27 @@ def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
                  ) -> ProfileEntry | None:
     """The best profiled config of ``model`` for groups of ``shape`` (or None).
 
-    ``profiles`` is the database or just ``model``'s entries. Among batch-size-1 entries with
+    ``profiles`` is the database or just ``model``'s entries. Memory is ``weights[config]``
+    when given, else the database's (the profile's, the analytic model's without an entry),
+    else the analytic model's. Among batch-size-1 entries with
     ``shape.pipeline`` stages of ``shape.tensor`` devices, it prefers a total latency within
     ``slo``, then the fastest slowest stage (throughput), then the lowest total latency, then
     the least memory on the fullest device.
     """
+    own = not isinstance(profiles, ProfileDB)
     best: tuple[tuple[float, ...], ProfileEntry] | None = None
-    for entry in profiles:
+    for entry in profiles if own else profiles.entries(model.name, 1):
         config = entry.config
         if entry.model != model.name or entry.batch_size != 1 \
                 or config.pipeline_degree != shape.pipeline \
                 or any(t != shape.tensor for t in config.tensor_degrees):
             continue
-        mem = weights[config] if weights is not None and config in weights \
-            else config.stage_weight_bytes(model)
+        if weights is not None and config in weights:
+            mem = weights[config]
+        elif own:
+            mem = config.stage_weight_bytes(model)
+        else:
+            mem = profiles.stage_weights(model, config)[0]
         late = 1.0 if slo is not None and entry.total_latency > slo else 0.0
         key = (late, round(entry.max_stage_latency, 12), round(entry.total_latency, 12),
                float(max(mem)))
@@ -78,6 +85,9 @@ class SearchSpace:
     memory: npt.NDArray[np.int64]
     feasible: npt.NDArray[np.bool_]
     capacity: int
+    #: the weights' source (profile entries, the analytic model without one); placements
+    #: built from this space are validated with it
+    profiles: ProfileDB | None = None
 
     @classmethod
     def build(cls, *, cluster: ClusterSpec, models: Sequence[ModelSpec],
@@ -96,29 +106,30 @@ class SearchSpace:
         feasible = np.zeros((len(shapes), n_m), dtype=bool)
         capacity = cluster.device.usable_memory_bytes
         configs: list[tuple[ParallelConfig | None, ...]] = []
-        by_model: dict[str, list[ProfileEntry]] = {m.name: [] for m in models}
-        for e in profiles:
-            if e.model in by_model:
-                by_model[e.model].append(e)
-        weight_cache: dict[tuple[tuple, ParallelConfig], tuple[int, ...]] = {}
-
-        def weights(model: ModelSpec, config: ParallelConfig) -> tuple[int, ...]:
-            key = (_arch(model), config)
-            if key not in weight_cache:
-                weight_cache[key] = config.stage_weight_bytes(model)
-            return weight_cache[key]
-
+        # Memory comes from the profile entry when there is one (the analytic model only
+        # otherwise); copies of one model with identical profiles share one selection.
+        mine: list[list[ProfileEntry]] = [profiles.entries(m.name, 1) for m in models]
+        weights: list[dict[ParallelConfig, tuple[int, ...]]] = [
+            {e.config: profiles.stage_weights(model, e.config)[0] for e in entries}
+            for model, entries in zip(models, mine, strict=True)]
+        signature: dict[tuple, int] = {}
+        sig = [signature.setdefault(
+            (_arch(model), None if slo is None else slo.get(model.name),
+             tuple((e.config, e.stage_latencies, weights[m][e.config]) for e in mine[m])),
+            len(signature)) for m, model in enumerate(models)]
         for s, shape in enumerate(shapes):
             row: list[ParallelConfig | None] = []
+            chosen: dict[int, ProfileEntry | None] = {}
             for m, model in enumerate(models):
-                mine = by_model[model.name]
-                entry = select_entry(mine, model, shape,
-                                     None if slo is None else slo.get(model.name),
-                                     {e.config: weights(model, e.config) for e in mine})
+                if sig[m] not in chosen:
+                    chosen[sig[m]] = select_entry(
+                        mine[m], model, shape, None if slo is None else slo.get(model.name),
+                        weights[m])
+                entry = chosen[sig[m]]
                 if entry is None:
                     row.append(None)
                     continue
-                mem = weights(model, entry.config)
+                mem = weights[m][entry.config]
                 row.append(entry.config)
                 latency[s, m, :shape.pipeline] = opts.inflate(entry.stage_latencies)
                 memory[s, m, :shape.pipeline] = mem
@@ -130,7 +141,8 @@ class SearchSpace:
                    group_devices=tuple(tuple(d) for d, _ in groups),
                    group_shape=np.array([shapes.index(s) for _, s in groups], dtype=np.int64),
                    shapes=tuple(shapes), configs=tuple(configs), latency=latency,
-                   memory=memory, feasible=feasible, capacity=int(capacity))
+                   memory=memory, feasible=feasible, capacity=int(capacity),
+                   profiles=profiles)
 
     @property
     def num_groups(self) -> int:
@@ -221,7 +233,8 @@ class Assignment:
         """A validated :class:`Placement`; ``all_models`` may list models beyond this space."""
         return Placement(cluster=self.space.cluster,
                          models={m.name: m for m in (all_models or self.space.models)},
-                         groups=tuple(self.groups(group_offset)))
+                         groups=tuple(self.groups(group_offset)),
+                         profiles=self.space.profiles)
 
     def groups(self, offset: int = 0) -> list[Group]:
         sp = self.space

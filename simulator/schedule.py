@@ -11,10 +11,11 @@ arriving in ``[start_w, start_{w+1})`` (the first window also those before it). 
   window ``w - 1`` is loaded from host memory at ``start_w``: it is ready at
   ``start_w + load_seconds`` with ``load_seconds = max over stages of the stage's weight
   bytes per device / cluster.host_to_device_bandwidth`` (every device loads its shard over
-  its own link). Until then the group cannot serve that model: a request dispatched to it
-  enters stage 0 no earlier than the ready time, and the dispatch rule and admission check
-  see that. The group keeps serving its other models meanwhile. Models of the first window
-  are loaded before serving starts.
+  its own link); the weight bytes are the profile entry's when the profile has one for the
+  model and config, the analytic model's otherwise. Until then the group cannot serve that
+  model: a request dispatched to it enters stage 0 no earlier than the ready time, and the
+  dispatch rule and admission check see that. The group keeps serving its other models
+  meanwhile. Models of the first window are loaded before serving starts.
 * **Evictions drain.** A model removed at ``start_w`` takes no new requests; those already
   committed to it finish.
 
@@ -43,8 +44,24 @@ from simulator.result import DROPPED, SERVED, UNSERVED, SimResult
 from workloads.workload import Workload
 
 
-def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float) -> float:
+def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float,
+                 profiles: ProfileDB | None = None) -> float:
     """Time to copy a replica's weights to its devices (each device over its own link).
+
+    Parameters
+    ----------
+    model, config
+        The replica.
+    bandwidth
+        Host-to-device bytes per second of each device.
+    profiles
+        Where the weights come from: the profile entry of ``(model, config)`` when there is
+        one, the analytic model otherwise (and without ``profiles``).
+
+    Returns
+    -------
+    float
+        Seconds.
 
     Examples
     --------
@@ -54,7 +71,8 @@ def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float) -> 
     >>> round(load_seconds(bert, cfg, 12e9), 3)
     0.22
     """
-    return max(config.stage_weight_bytes(model)) / bandwidth
+    db = profiles if profiles is not None else ProfileDB()
+    return max(db.stage_weights(model, config)[0]) / bandwidth
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,7 +156,7 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
                 ready = -math.inf
                 if w > 0 and (grp.name, model) not in prev:
                     ready = start + load_seconds(p.models[model], config,
-                                                 p.cluster.host_to_device_bandwidth)
+                                                 p.cluster.host_to_device_bandwidth, profiles)
                 code = prep.model_names.index(model)
                 table.setdefault(code, []).append((gindex[grp.name], lats, ready))
         for reps in table.values():

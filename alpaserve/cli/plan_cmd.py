@@ -13,6 +13,7 @@ Requests follow Gamma arrivals with power-law popularity (``--zipf``). The plan 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 
@@ -45,6 +46,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (%(default)s)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: on when stderr is a terminal)")
+    parser.add_argument("--memory-gib", type=float, default=None,
+                        help="usable GiB per device (default: the preset's; AlpaServe's V100 "
+                             "budget is 13)")
+    parser.add_argument("--in-sample", action="store_true",
+                        help="plan on the evaluation workload itself (AlpaServe's artifact); "
+                             "by default the plan is tested on an independent sample")
     parser.add_argument("--out", default=None, help="write the plan as JSON to this file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -55,7 +62,14 @@ def run(args: argparse.Namespace) -> int:
     from placement import ClockworkOptions, SearchOptions, plan
     from workloads.mixes import MixSpec
 
+    from alpaserve.errors import SpecError
+
     models = model_copies(args.models)
+    budget = None
+    if args.memory_gib is not None:
+        if not (math.isfinite(args.memory_gib) and args.memory_gib > 0):
+            raise SpecError(f"--memory-gib must be a positive number, got {args.memory_gib}")
+        budget = round(args.memory_gib * 2**30)
     cluster = homogeneous_cluster(args.devices, args.device,
                                   devices_per_node=args.devices_per_node)
     mix = MixSpec(model_names=tuple(m.name for m in models), total_rate=args.rate,
@@ -65,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                   search=SearchOptions(n_jobs=args.jobs,
                                        progress=sys.stderr.isatty() if args.progress is None
                                        else args.progress),
-                  clockwork=ClockworkOptions(window=args.window))
+                  clockwork=ClockworkOptions(window=args.window), memory_budget=budget,
+                  in_sample=args.in_sample)
     text = result.to_json()
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
