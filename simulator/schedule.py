@@ -41,6 +41,7 @@ from alpaserve.profiles import ProfileDB
 from simulator.options import SimulationOptions
 from simulator.prepared import SloSpec, prepare
 from simulator.result import DROPPED, SERVED, UNSERVED, SimResult
+from simulator.semantics import inflate_stage
 from workloads.workload import Workload
 
 
@@ -152,7 +153,8 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
                 now.add((grp.name, model))
                 if model not in prep.model_names:
                     continue
-                lats = tuple(x * factor for x in profiles.stage_latencies(model, config, 1))
+                lats = inflate_stage(profiles.stage_latencies(model, config, 1), factor,
+                                     opts.float32_latencies)
                 ready = -math.inf
                 if w > 0 and (grp.name, model) not in prev:
                     ready = start + load_seconds(p.models[model], config,
@@ -204,7 +206,7 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
         slo_of_model=prep.slo_of_model, start=start_t, finish=finish,
         group=group, status=status, group_busy_seconds=busy,
         group_num_stages=[stages.get(name, 1) for name in gnames],
-        warmup=opts.warmup, cooldown=opts.cooldown, engine="schedule")
+        warmup=opts.warmup, cooldown=opts.cooldown, trim=opts.trim, engine="schedule")
 
 
 def schedule_from(placements: Sequence[Placement], starts: Sequence[float]) -> PlacementSchedule:

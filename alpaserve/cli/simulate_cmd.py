@@ -32,7 +32,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-admission", action="store_true",
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
-                        help="AlpaServe-compatible overheads and dispatch")
+                        help="AlpaServe-compatible overheads, dispatch, float32 latencies "
+                             "and request-count trimming")
+    parser.add_argument("--warmup", type=float, default=0.0,
+                        help="seconds trimmed at the start before statistics (AlpaServe mode: "
+                             "int(warmup / span * n) requests)")
+    parser.add_argument("--cooldown", type=float, default=0.0,
+                        help="seconds trimmed at the end before statistics")
     parser.add_argument("--per-request", metavar="FILE",
                         help="write the per-request table here (.csv, .parquet or .json)")
     add_workload_flags(parser)
@@ -78,10 +84,12 @@ def run(args: argparse.Namespace) -> int:
     slo = slo_per_model(placement.models, placement.cluster.device, args)
     if args.alpaserve_mode:
         options = SimulationOptions.alpaserve(engine=args.engine, max_batch=args.max_batch,
-                                              admission=not args.no_admission)
+                                              admission=not args.no_admission,
+                                              warmup=args.warmup, cooldown=args.cooldown)
     else:
         options = SimulationOptions(engine=args.engine, policy=args.dispatch,
-                                    max_batch=args.max_batch, admission=not args.no_admission)
+                                    max_batch=args.max_batch, admission=not args.no_admission,
+                                    warmup=args.warmup, cooldown=args.cooldown)
     result = simulate(placement, profiles, workload, options, slo=slo)
     rows: list[dict[str, Any]] = [{
         "model": "(all)", "requests": result.num_requests, "attainment": result.attainment,
