@@ -211,7 +211,8 @@ class Placement:
         >>> from alpaserve.model_spec import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert},
-        ...               groups=(Group.uniform(name="g0", device_ids=[0], models=[bert]),))
+        ...               groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
+        ...                                     models=[bert]),))
         >>> used, sources = p.stage_memory(p.groups[0])
         >>> used == (bert.weight_bytes,), sources
         (True, {'bert-1.3b': 'analytic'})
