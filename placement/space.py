@@ -44,9 +44,9 @@ def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
     ``slo``, then the fastest slowest stage (throughput), then the lowest total latency, then
     the least memory on the fullest device.
     """
-    own = not isinstance(profiles, ProfileDB)
+    db = profiles if isinstance(profiles, ProfileDB) else None
     best: tuple[tuple[float, ...], ProfileEntry] | None = None
-    for entry in profiles if own else profiles.entries(model.name, 1):
+    for entry in profiles if db is None else db.entries(model.name, 1):
         config = entry.config
         if entry.model != model.name or entry.batch_size != 1 \
                 or config.pipeline_degree != shape.pipeline \
@@ -54,10 +54,10 @@ def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
             continue
         if weights is not None and config in weights:
             mem = weights[config]
-        elif own:
+        elif db is None:
             mem = config.stage_weight_bytes(model)
         else:
-            mem = profiles.stage_weights(model, config)[0]
+            mem = db.stage_weights(model, config)[0]
         late = 1.0 if slo is not None and entry.total_latency > slo else 0.0
         key = (late, round(entry.max_stage_latency, 12), round(entry.total_latency, 12),
                float(max(mem)))

@@ -58,11 +58,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alpaserve.cluster_spec import homogeneous_cluster
+    from alpaserve.errors import SpecError
     from alpaserve.model_spec import model_copies
     from placement import ClockworkOptions, SearchOptions, plan
     from workloads.mixes import MixSpec
-
-    from alpaserve.errors import SpecError
 
     models = model_copies(args.models)
     budget = None
