@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
 
+from alpaserve.errors import SpecError
 from alpaserve.placement_spec import Group, Placement
 from placement.buckets import Layout, device_splits, layouts, model_buckets
 from placement.evaluator import Evaluator, PreparedWorkload
@@ -39,7 +41,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class SearchOptions:
-    """Knobs of the search. ``max_group_size`` None means ``min(devices, 4 × node size)``."""
+    """Knobs of the search. ``max_group_size`` None means ``min(devices, 4 × node size)``.
+
+    ``threads`` screens and refines layouts on threads when ``n_jobs`` is 1 (0: one per
+    CPU; the compiled evaluator releases the GIL). Layouts are independent and results keep
+    their order, so the plan is the same for any number of threads.
+    """
 
     max_group_size: int | None = None
     screen_batch: int | None = None
@@ -52,6 +59,13 @@ class SearchOptions:
     bucket_ratio: float = 2.0
     n_jobs: int = 1
     progress: bool = False
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) \
+                or self.threads < 0:
+            raise SpecError(f"SearchOptions.threads must be an integer >= 0, "
+                            f"got {self.threads!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +172,14 @@ def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str) -> list:
                                      mp_context=get_context("forkserver")) as pool:
                 results = []
                 for r in pool.map(fn, tasks):
+                    results.append(r)
+                    bar.update()
+                return results
+        threads = min(opts.threads or os.cpu_count() or 1, len(tasks))
+        if threads > 1:
+            with ThreadPoolExecutor(max_workers=threads) as tpool:
+                results = []
+                for r in tpool.map(fn, tasks):
                     results.append(r)
                     bar.update()
                 return results

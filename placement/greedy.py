@@ -93,6 +93,7 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
     Returns the ``(group, model)`` pairs added."""
     added: list[tuple[int, int]] = []
     used: set[int] = set()
+    original = fit
     for m in models:
         if len(added) >= max(1, batch):
             break
@@ -104,9 +105,11 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
         state.add(g, m)
         added.append((g, m))
         used.add(g)
-        fit = state.fit_matrix()
+        if fit is original:  # the caller's matrix stays as it was
+            fit = fit.copy()
+        fit[g] = state.fit_row(g)  # only group g's room changed
         if blocked is not None:
-            fit[:, blocked] = False
+            fit[g, blocked] = False
     return added
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
 from placement.evaluator import EvalOptions, PreparedWorkload
 from placement.partitions import GroupShape
-from placement.space import SearchSpace
+from placement.space import SearchSpace, ShapeRows, shape_rows
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ class Problem:
     slo: Mapping[str, float]
     train: PreparedWorkload
     options: EvalOptions
+    #: each group shape's config selection for all models, made once (searches build a
+    #: space per layout and bucket, and layouts share shapes)
+    _rows: dict[GroupShape, ShapeRows] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -45,8 +48,19 @@ class Problem:
                      model_idx: Sequence[int] | None = None) -> SearchSpace:
         """The search space of ``groups`` for all models, or those at ``model_idx``."""
         models = self.models if model_idx is None else [self.models[i] for i in model_idx]
+
+        def rows(shape: GroupShape) -> ShapeRows:
+            if shape not in self._rows:
+                self._rows[shape] = shape_rows(
+                    models=self.models, shape=shape, profiles=self.profiles,
+                    options=self.options, slo=self.slo,
+                    capacity=self.cluster.device.usable_memory_bytes)
+            full = self._rows[shape]
+            return full if model_idx is None else full.take(model_idx)
+
         return SearchSpace.build(cluster=self.cluster, models=models, groups=groups,
-                                 profiles=self.profiles, options=self.options, slo=self.slo)
+                                 profiles=self.profiles, options=self.options, slo=self.slo,
+                                 rows=rows)
 
     def fastest_latency(self) -> dict[str, float]:
         """Per model: the lowest total latency of any profiled config, plus the overhead."""

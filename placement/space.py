@@ -9,7 +9,7 @@ turns into the evaluator's arrays or into a validated :class:`~alpaserve.Placeme
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +67,96 @@ def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
+class ShapeRows:
+    """Per model, on groups of one shape: the config, inflated latencies and memory.
+
+    ``latency`` and ``memory`` are ``[model, stage]``; a model without a config has
+    ``configs[m] is None``, zeros and ``feasible[m]`` False.
+    """
+
+    configs: tuple[ParallelConfig | None, ...]
+    latency: npt.NDArray[np.float64]
+    memory: npt.NDArray[np.int64]
+    feasible: npt.NDArray[np.bool_]
+
+    def take(self, idx: Sequence[int]) -> ShapeRows:
+        """The rows of the models at ``idx``."""
+        i = np.asarray(idx, dtype=np.int64)
+        return ShapeRows(configs=tuple(self.configs[k] for k in idx), latency=self.latency[i],
+                         memory=self.memory[i], feasible=self.feasible[i])
+
+
+def shape_rows(*, models: Sequence[ModelSpec], shape: GroupShape, profiles: ProfileDB,
+               options: EvalOptions, slo: Mapping[str, float] | None, capacity: int
+               ) -> ShapeRows:
+    """Select every model's config on groups of ``shape`` (:func:`select_entry`).
+
+    Memory comes from the profile entry when there is one (the analytic model only
+    otherwise). Models whose batch-1 entries, SLO and architecture are all equal (copies
+    of one model) share one selection.
+
+    Parameters
+    ----------
+    models
+        The models.
+    shape
+        Pipeline × tensor shape of the groups.
+    profiles
+        The profile database.
+    options
+        Latency inflation of the search.
+    slo
+        Per-model SLOs (seconds), or None.
+    capacity
+        Usable bytes per device.
+
+    Returns
+    -------
+    ShapeRows
+        One row per model.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_model, tiny_profiles
+    >>> from placement.partitions import GroupShape
+    >>> ms = [tiny_model("a"), tiny_model("b")]
+    >>> r = shape_rows(models=ms, shape=GroupShape(pipeline=2, tensor=1),
+    ...                profiles=tiny_profiles(ms), options=EvalOptions(), slo=None,
+    ...                capacity=10**9)
+    >>> [c.pipeline_degree for c in r.configs], r.feasible.tolist()
+    ([2, 2], [True, True])
+    """
+    n_m, p = len(models), shape.pipeline
+    latency = np.zeros((n_m, p))
+    memory = np.zeros((n_m, p), dtype=np.int64)
+    feasible = np.zeros(n_m, dtype=bool)
+    configs: list[ParallelConfig | None] = []
+    chosen: dict[tuple, tuple[ProfileEntry, tuple[int, ...]] | None] = {}
+    for m, model in enumerate(models):
+        own = [e for e in profiles.entries(model.name, 1)
+               if e.config.pipeline_degree == p
+               and all(t == shape.tensor for t in e.config.tensor_degrees)]
+        weights = {e.config: profiles.stage_weights(model, e.config)[0] for e in own}
+        limit = None if slo is None else slo.get(model.name)
+        key = (_arch(model), limit,
+               tuple((e.config, e.stage_latencies, weights[e.config]) for e in own))
+        if key not in chosen:
+            entry = select_entry(own, model, shape, limit, weights)
+            chosen[key] = None if entry is None else (entry, weights[entry.config])
+        pick = chosen[key]
+        if pick is None:
+            configs.append(None)
+            continue
+        entry, mem = pick
+        configs.append(entry.config)
+        latency[m] = options.inflate(entry.stage_latencies)
+        memory[m] = mem
+        feasible[m] = max(mem) <= capacity
+    return ShapeRows(configs=tuple(configs), latency=latency, memory=memory,
+                     feasible=feasible)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
 class SearchSpace:
     """Groups with shapes, and per (shape, model) the config, latencies and memory.
 
@@ -93,48 +183,36 @@ class SearchSpace:
     def build(cls, *, cluster: ClusterSpec, models: Sequence[ModelSpec],
               groups: Sequence[tuple[Sequence[int], GroupShape]], profiles: ProfileDB,
               options: EvalOptions | None = None,
-              slo: Mapping[str, float] | None = None) -> SearchSpace:
+              slo: Mapping[str, float] | None = None,
+              rows: Callable[[GroupShape], ShapeRows] | None = None) -> SearchSpace:
+        """The space of ``groups`` for ``models``.
+
+        ``rows`` (optional) gives each shape's :class:`ShapeRows` for exactly ``models``, so
+        a caller that builds many spaces (one per layout) selects configs once per shape;
+        without it they are selected here with :func:`shape_rows`.
+        """
         opts = options or EvalOptions()
+        capacity = cluster.device.usable_memory_bytes
         shapes: list[GroupShape] = []
         for _, shape in groups:
             if shape not in shapes:
                 shapes.append(shape)
+        if rows is None:
+            def rows(shape: GroupShape) -> ShapeRows:
+                return shape_rows(models=models, shape=shape, profiles=profiles, options=opts,
+                                  slo=slo, capacity=capacity)
         smax = max(s.pipeline for s in shapes)
         n_m = len(models)
         latency = np.zeros((len(shapes), n_m, smax))
         memory = np.zeros((len(shapes), n_m, smax), dtype=np.int64)
         feasible = np.zeros((len(shapes), n_m), dtype=bool)
-        capacity = cluster.device.usable_memory_bytes
         configs: list[tuple[ParallelConfig | None, ...]] = []
-        # Memory comes from the profile entry when there is one (the analytic model only
-        # otherwise); copies of one model with identical profiles share one selection.
-        mine: list[list[ProfileEntry]] = [profiles.entries(m.name, 1) for m in models]
-        weights: list[dict[ParallelConfig, tuple[int, ...]]] = [
-            {e.config: profiles.stage_weights(model, e.config)[0] for e in entries}
-            for model, entries in zip(models, mine, strict=True)]
-        signature: dict[tuple, int] = {}
-        sig = [signature.setdefault(
-            (_arch(model), None if slo is None else slo.get(model.name),
-             tuple((e.config, e.stage_latencies, weights[m][e.config]) for e in mine[m])),
-            len(signature)) for m, model in enumerate(models)]
         for s, shape in enumerate(shapes):
-            row: list[ParallelConfig | None] = []
-            chosen: dict[int, ProfileEntry | None] = {}
-            for m, model in enumerate(models):
-                if sig[m] not in chosen:
-                    chosen[sig[m]] = select_entry(
-                        mine[m], model, shape, None if slo is None else slo.get(model.name),
-                        weights[m])
-                entry = chosen[sig[m]]
-                if entry is None:
-                    row.append(None)
-                    continue
-                mem = weights[m][entry.config]
-                row.append(entry.config)
-                latency[s, m, :shape.pipeline] = opts.inflate(entry.stage_latencies)
-                memory[s, m, :shape.pipeline] = mem
-                feasible[s, m] = max(mem) <= capacity
-            configs.append(tuple(row))
+            r = rows(shape)
+            latency[s, :, :shape.pipeline] = r.latency
+            memory[s, :, :shape.pipeline] = r.memory
+            feasible[s] = r.feasible
+            configs.append(r.configs)
         for devices, shape in groups:
             stage_meshes(cluster, devices, shape)  # raises when a stage spans nodes
         return cls(cluster=cluster, models=tuple(models),
@@ -203,6 +281,12 @@ class Assignment:
         room = self.space.capacity - self.used  # [g, k]
         ok = np.all(self._mem <= room[:, None, :], axis=2)
         return ok & self._allowed & ~self.hosts
+
+    def fit_row(self, group: int) -> npt.NDArray[np.bool_]:
+        """Row ``group`` of :meth:`fit_matrix` (all that one add or remove changes)."""
+        room = self.space.capacity - self.used[group]  # [k]
+        ok = np.all(self._mem[group] <= room[None, :], axis=1)
+        return ok & self._allowed[group] & ~self.hosts[group]
 
     def add(self, group: int, model: int) -> None:
         self.hosts[group, model] = True
