@@ -142,9 +142,10 @@ def main() -> None:
             if tree is None:
                 continue
             env = {**os.environ, "PYTHONPATH": tree}
-            proc = subprocess.run([sys.executable, os.path.abspath(__file__), name,
-                                   "--child", kind, "--threads", str(args.threads)], env=env, cwd=tree, check=True,
-                                  capture_output=True, text=True)
+            argv = [sys.executable, os.path.abspath(__file__), name, "--child", kind,
+                    "--threads", str(args.threads)]
+            proc = subprocess.run(argv, env=env, cwd=tree, check=True, capture_output=True,
+                                  text=True)
             rows[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
         devices, spec, rate, cv, slo_scale, theirs, target = CASES[name]
         label = (f"{name}: {devices} dev, {spec[0][1]} x {spec[0][0][5:]}, rate {rate:g}, "
