@@ -347,6 +347,7 @@ class ProfileDB:
             raise ProfileError(f"{path}: header must be {TSV_COLUMNS}, "
                                f"got {tuple(rows[0]) if rows else 'nothing'}")
         db = cls()
+        configs: dict[tuple[int, int, int], ParallelConfig] = {}  # one per shape, not per row
         for line_no, row in enumerate(rows[1:], start=2):
             if not row:
                 continue
@@ -354,12 +355,14 @@ class ProfileDB:
                 raise ProfileError(f"{path} line {line_no}: expected {len(TSV_COLUMNS)} "
                                    f"columns, got {len(row)}")
             rec = dict(zip(TSV_COLUMNS, row, strict=True))
-            db.add(_entry_from_tsv_row(rec, models, source, f"{path} line {line_no}"))
+            db.add(_entry_from_tsv_row(rec, models, source, f"{path} line {line_no}",
+                                       configs))
         return db
 
 
 def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], source: str,
-                        where: str) -> ProfileEntry:
+                        where: str, configs: dict[tuple[int, int, int], ParallelConfig]
+                        ) -> ProfileEntry:
     name = rec["ModelName"]
     if name not in models:
         raise ProfileError(f"{where}: model {name!r} has no spec; known: {sorted(models)}")
@@ -378,6 +381,12 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
         return value
 
     def values(column: str) -> list[Any]:
+        try:  # plain lists of numbers are JSON, which parses faster than Python literals
+            parsed = json.loads(rec[column])
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return parsed
         try:
             parsed = ast.literal_eval(rec[column])
         except (ValueError, SyntaxError):
@@ -392,8 +401,11 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
     if gpus != dp * op * pp:
         raise ProfileError(f"{where}: #GPU={gpus} is not DP×OP×PP={dp * op * pp}")
     try:
-        config = ParallelConfig.uniform(num_layers=models[name].num_layers,
-                                        pipeline_degree=pp, tensor_degree=op)
+        shape = (models[name].num_layers, pp, op)
+        if shape not in configs:
+            configs[shape] = ParallelConfig.uniform(num_layers=shape[0], pipeline_degree=pp,
+                                                    tensor_degree=op)
+        config = configs[shape]
         return ProfileEntry(
             model=name, config=config, batch_size=number("BS", int),
             stage_latencies=tuple(float(x) for x in values("StageLatencies(s)")),
