@@ -23,6 +23,7 @@ import numpy.typing as npt
 from alpaserve.errors import SimulationError
 from placement import _kernel
 from simulator.prepared import prepare
+from simulator.semantics import inflate_stage
 from workloads.workload import Workload
 
 DISPATCH_MODES = {"earliest-finish": 0, "alpaserve": 1}
@@ -33,7 +34,8 @@ class EvalOptions:
     """Simulation settings the search scores with (a subset of the simulator's options).
 
     ``overhead`` is added to every finish time before the SLO check; every stage latency is
-    multiplied by ``1 + stage_inflation × number_of_stages``. :meth:`alpaserve_compatible`
+    multiplied by ``1 + stage_inflation × number_of_stages`` (in float32 with
+    ``float32_latencies``, as the simulator's option of that name). :meth:`alpaserve_compatible`
     gives the reference implementation's fast-path constants.
 
     Examples
@@ -46,6 +48,7 @@ class EvalOptions:
     admission: bool = True
     overhead: float = 0.0
     stage_inflation: float = 0.0
+    float32_latencies: bool = False
 
     def __post_init__(self) -> None:
         if self.dispatch not in DISPATCH_MODES:
@@ -62,6 +65,8 @@ class EvalOptions:
 
     def inflate(self, latencies: Sequence[float]) -> tuple[float, ...]:
         factor = 1.0 + self.stage_inflation * len(latencies)
+        if self.float32_latencies:
+            return inflate_stage(latencies, factor, True)
         return tuple(float(x) * factor for x in latencies)
 
 

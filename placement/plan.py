@@ -93,7 +93,8 @@ def _eval_options(options: SimulationOptions) -> EvalOptions:
                     "test simulation uses the given options")
     return EvalOptions(dispatch=dispatch, admission=options.admission,
                        overhead=options.request_overhead,
-                       stage_inflation=options.stage_inflation)
+                       stage_inflation=options.stage_inflation,
+                       float32_latencies=options.float32_latencies)
 
 
 def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: ClusterSpec,

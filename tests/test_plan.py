@@ -142,3 +142,12 @@ def test_bad_memory_budget():
         _plan(memory_budget=1 << 50)
     with pytest.raises(SpecError, match="memory_budget must be an int"):
         _plan(memory_budget=1.5e9)
+
+
+def test_alpaserve_mode_search_scores_what_the_simulator_runs():
+    from simulator.options import SimulationOptions
+
+    # in-sample, the search's count and the test simulation's must agree exactly, which
+    # needs the search to use float32 latencies too
+    r = _plan(policy="sr", in_sample=True, options=SimulationOptions.alpaserve())
+    assert r.train_attainment == r.attainment
