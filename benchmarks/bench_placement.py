@@ -160,7 +160,8 @@ def main() -> None:
                  f"CV {cv:g}, SLO {slo_scale:g}x")
         new = rows["new"]
         old = rows.get("old")
-        print(f"{label:<44} {theirs:>8.2f}s {target:>6.2f}s {new['seconds']:>7.3f}s "
+        theirs_s = f"{theirs:>8.2f}s" if theirs == theirs else f"{'-':>9}"
+        print(f"{label:<44} {theirs_s} {target:>6.2f}s {new['seconds']:>7.3f}s "
               + (f"{old['seconds']:>7.3f}s {old['seconds'] / new['seconds']:>7.1f}x  "
                  f"{new['attainment']:.4f} / {old['attainment']:.4f}" if old else
                  f"{'-':>8} {'-':>8}  {new['attainment']:.4f}")

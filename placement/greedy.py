@@ -61,8 +61,7 @@ def group_loads(assign: Assignment, rates: npt.NDArray[np.float64]) -> npt.NDArr
     sp = assign.space
     reps = np.maximum(assign.replica_counts(), 1)
     per_replica = rates / reps  # [m]
-    bottleneck = sp.latency[sp.group_shape].max(axis=2)  # [g, m]
-    return (assign.hosts * bottleneck * per_replica[None, :]).sum(axis=1)
+    return (assign.hosts * sp.bottleneck * per_replica[None, :]).sum(axis=1)
 
 
 def _unmet(ev: Evaluator, good_pm: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

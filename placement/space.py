@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -233,6 +234,11 @@ class SearchSpace:
     @property
     def group_stages(self) -> list[int]:
         return [self.shapes[s].pipeline for s in self.group_shape]
+
+    @cached_property
+    def bottleneck(self) -> npt.NDArray[np.float64]:
+        """``[g, m]``: the slowest stage of model ``m`` on group ``g`` (computed once)."""
+        return self.latency[self.group_shape].max(axis=2)
 
     def latencies(self, group: int, model: int) -> tuple[float, ...]:
         s = int(self.group_shape[group])
