@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from numbers import Integral
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -137,9 +138,10 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     if not specs:
         raise SpecError("plan needs at least one model")
     if memory_budget is not None:
-        if isinstance(memory_budget, bool) or not isinstance(memory_budget, int):
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, Integral):
             raise SpecError(f"memory_budget must be an int of bytes, got {memory_budget!r}")
-        cluster = replace(cluster, device=cluster.device.with_usable_memory(memory_budget))
+        cluster = replace(cluster,
+                          device=cluster.device.with_usable_memory(int(memory_budget)))
     check_feasible(specs, cluster, profiles)
     sopts = search or SearchOptions()
     sim_opts = options or SimulationOptions()
