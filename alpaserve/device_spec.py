@@ -5,15 +5,19 @@ Sources: peak dense fp16 tensor-core FLOP/s and memory bandwidth from NVIDIA's d
 2.039 TB/s for 80 GB; H100 SXM5: 989 TFLOP/s, 3.35 TB/s; T4: 65 TFLOP/s, 320 GB/s).
 ``num_sms`` is the number of streaming multiprocessors (V100 80, A100 108, H100 132, T4 40);
 the cost model uses it for wave quantization of matmuls, and 0 (the CPU, custom specs) turns that
-off. ``reserved_bytes`` is memory the framework keeps for itself; AlpaServe budgets 13 GB of a
-16 GB V100 for weights. Prices are per device-hour on AWS us-east-1 on-demand (p3, p3dn, p4d,
-p4de, p5, g4dn, c5 instances divided by their GPU count), and typical spot prices; for T4 the
-spot/on-demand pair is SpotServe's $1.90/h vs $3.91/h for a 4×T4 g4dn node.
+off. ``reserved_bytes`` is memory the framework keeps for itself. Memory budgets of the V100
+presets: ``v100-16gb`` leaves 13 GB (13e9 bytes, 12.1 GiB) of its 16 GiB usable, ``v100-32gb``
+29 GiB. AlpaServe's artifact budgets "13 GB" per 16 GB V100 as ``13 * 1024**3`` bytes (13 GiB,
+5 bert-1.3b per device instead of 4): reproduce it with ``with_usable_memory(13 * GIB)``,
+``plan(..., memory_budget=13 * GIB)`` or ``alpaserve plan --memory-gib 13``. Prices are per
+device-hour on AWS us-east-1 on-demand (p3, p3dn, p4d, p4de, p5, g4dn, c5 instances divided
+by their GPU count), and typical spot prices; for T4 the spot/on-demand pair is
+SpotServe's $1.90/h vs $3.91/h for a 4×T4 g4dn node.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from alpaserve._validation import (
@@ -93,6 +97,31 @@ class DeviceSpec:
     def usable_memory_bytes(self) -> int:
         """Memory available for weights, activations and KV cache."""
         return self.memory_bytes - self.reserved_bytes
+
+    def with_usable_memory(self, budget: int) -> DeviceSpec:
+        """This device with exactly ``budget`` bytes usable (the rest reserved).
+
+        Parameters
+        ----------
+        budget
+            Usable bytes per device, at most ``memory_bytes``.
+
+        Returns
+        -------
+        DeviceSpec
+            A copy whose ``reserved_bytes`` is ``memory_bytes - budget``.
+
+        Examples
+        --------
+        >>> v100 = device_preset("v100-16gb").with_usable_memory(13 * GIB)
+        >>> v100.usable_memory_bytes == 13 * GIB, v100.name
+        (True, 'v100-16gb')
+        """
+        positive_int(f"DeviceSpec({self.name!r})", "memory budget", budget)
+        if budget > self.memory_bytes:
+            raise SpecError(f"memory budget {budget} bytes ({budget / GIB:.2f} GiB) exceeds "
+                            f"the {self.memory_bytes / GIB:.2f} GiB of {self.name!r}")
+        return replace(self, reserved_bytes=self.memory_bytes - int(budget))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +20,7 @@ from alpaserve.cluster_spec import ClusterSpec, Mesh
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
+from alpaserve.profiles import ProfileDB
 
 FORMAT_VERSION = 1
 
@@ -275,8 +276,13 @@ class Placement:
     cluster: ClusterSpec
     models: Mapping[str, ModelSpec]
     groups: tuple[Group, ...]
+    #: where weights per device come from: a profile entry of (model, config) when there is
+    #: one, the analytic model otherwise. Not serialised; not part of equality.
+    profiles: ProfileDB | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.profiles is not None and not isinstance(self.profiles, ProfileDB):
+            raise SpecError(f"Placement.profiles must be a ProfileDB, got {self.profiles!r}")
         if not isinstance(self.cluster, ClusterSpec):
             raise SpecError(f"Placement.cluster must be a ClusterSpec, got {self.cluster!r}")
         models = MappingProxyType(dict(self.models))
@@ -306,18 +312,51 @@ class Placement:
                 config.validate_for(models[model_name])
         self._check_memory()
 
+    def stage_memory(self, group: Group) -> tuple[tuple[int, ...], dict[str, str]]:
+        """Weight bytes per device of each stage of ``group``, and each model's source.
+
+        Parameters
+        ----------
+        group
+            One of this placement's groups.
+
+        Returns
+        -------
+        tuple
+            ``(bytes per device of each stage, {model: "analytic" or "profile (...)"})``.
+
+        Examples
+        --------
+        >>> from alpaserve.cluster_spec import homogeneous_cluster
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert},
+        ...               groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
+        ...                                     models=[bert]),))
+        >>> used, sources = p.stage_memory(p.groups[0])
+        >>> used == (bert.weight_bytes,), sources
+        (True, {'bert-1.3b': 'analytic'})
+        """
+        used = [0] * group.num_stages
+        sources = {}
+        db = self.profiles if self.profiles is not None else ProfileDB()
+        for model_name, config in group.models.items():
+            weights, sources[model_name] = db.stage_weights(self.models[model_name], config)
+            for k, b in enumerate(weights):
+                used[k] += b
+        return tuple(used), sources
+
     def _check_memory(self) -> None:
         budget = self.cluster.device.usable_memory_bytes
         for group in self.groups:
-            used = [0] * group.num_stages
-            for model_name, config in group.models.items():
-                for k, b in enumerate(config.stage_weight_bytes(self.models[model_name])):
-                    used[k] += b
+            used, sources = self.stage_memory(group)
             for k, total in enumerate(used):
                 if total > budget:
+                    how = ", ".join(sorted(set(sources.values())))
                     raise SpecError(f"group {group.name!r} stage {k} needs {total / 1e9:.2f} GB "
-                                    f"of weights per device but {self.cluster.device.name} "
-                                    f"has {budget / 1e9:.2f} GB usable")
+                                    f"of weights per device ({how} weights) but "
+                                    f"{self.cluster.device.name} has {budget / 1e9:.2f} GB "
+                                    "usable")
 
     def __hash__(self) -> int:  # the models mapping is read-only, so hash its items
         return hash((self.cluster, tuple(sorted(self.models.items())), self.groups))
@@ -419,13 +458,17 @@ class Placement:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Placement:
+    def from_dict(cls, data: Mapping[str, Any], *,
+                  profiles: ProfileDB | None = None) -> Placement:
         """Build a placement from :meth:`to_dict`'s output.
 
         Parameters
         ----------
         data : Mapping[str, Any]
             ``cluster``, ``models``, ``groups`` and optionally ``format_version``.
+        profiles : ProfileDB, optional
+            Profiles whose weights the placement's memory is checked with (analytic
+            weights where they have no entry).
 
         Returns
         -------
@@ -455,6 +498,7 @@ class Placement:
                 cluster=ClusterSpec.from_dict(data["cluster"]),
                 models={name: ModelSpec.from_dict(spec) for name, spec in data["models"].items()},
                 groups=tuple(Group.from_dict(g) for g in data["groups"]),
+                profiles=profiles,
             )
         except (TypeError, KeyError, AttributeError) as exc:
             raise SpecError(f"cannot build a Placement from the given data: {exc!r}") from exc
@@ -484,13 +528,15 @@ class Placement:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> Placement:
+    def from_json(cls, text: str, *, profiles: ProfileDB | None = None) -> Placement:
         """Read a placement from :meth:`to_json`'s output.
 
         Parameters
         ----------
         text : str
             The JSON text.
+        profiles : ProfileDB, optional
+            Profiles whose weights the placement's memory is checked with.
 
         Returns
         -------
@@ -513,4 +559,4 @@ class Placement:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError(f"placement JSON is malformed: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(data, profiles=profiles)

@@ -22,15 +22,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alpaserve.errors import SpecError
+from alpaserve.model_spec import ModelSpec
 from alpaserve.placement_spec import Placement
+from alpaserve.profiles import ProfileDB
 from alpaserve.safe_files import write_text
 from alpaserve.strict_json import dumps_strict
+
+#: The profiles a plan file's memory is checked with, or a reader of them given its models.
+ProfilesArg = ProfileDB | Callable[[Mapping[str, ModelSpec]], ProfileDB] | None
 
 __all__ = ["PLAN_FORMAT", "PLAN_VERSION", "PlanFile", "file_sha256", "load_plan_file",
            "parse_plan_file"]
@@ -179,7 +184,8 @@ class PlanFile:
         write_text(Path(path), self.to_json() + "\n", force=force)
 
 
-def parse_plan_file(text: str, *, path: str | None = None) -> PlanFile:
+def parse_plan_file(text: str, *, path: str | None = None,
+                    profiles: ProfilesArg = None) -> PlanFile:
     """Read a plan file's text, or a bare placement JSON.
 
     Parameters
@@ -188,6 +194,10 @@ def parse_plan_file(text: str, *, path: str | None = None) -> PlanFile:
         The file's contents.
     path
         Where it came from, for messages.
+    profiles
+        The profiles the placement's memory is checked with (their weights where they
+        have an entry, analytic weights elsewhere): a :class:`ProfileDB`, or a function of
+        the file's models that reads one (an AlpaServe TSV needs the specs).
 
     Returns
     -------
@@ -212,7 +222,8 @@ def parse_plan_file(text: str, *, path: str | None = None) -> PlanFile:
         if "cluster" not in data:
             raise SpecError(f"{where}neither a plan file (no 'format' key) nor a placement "
                             "(no 'cluster' key)")
-        return PlanFile(placement=Placement.from_dict(data), path=path)
+        return PlanFile(placement=Placement.from_dict(data, profiles=_profiles_for(
+            data, profiles, where)), path=path)
     if data["format"] != PLAN_FORMAT:
         raise SpecError(f"{where}format {data['format']!r} is not {PLAN_FORMAT!r}")
     version = data.get("version")
@@ -232,19 +243,35 @@ def parse_plan_file(text: str, *, path: str | None = None) -> PlanFile:
         bad = {k: v for k, v in slo.items() if not isinstance(v, int | float) or not v > 0}
         if bad:
             raise SpecError(f"{where}plan file SLOs must be positive seconds, got {bad}")
-    return PlanFile(placement=Placement.from_dict(data["placement"]),
+    db = _profiles_for(data["placement"], profiles, where)
+    return PlanFile(placement=Placement.from_dict(data["placement"], profiles=db),
                     slo=None if slo is None else {k: float(v) for k, v in slo.items()},
                     workload=data.get("workload"), profiles=data.get("profiles"),
                     summary={k: v for k, v in data.items() if k not in _OWN_KEYS}, path=path)
 
 
-def load_plan_file(path: str | os.PathLike[str]) -> PlanFile:
+def _profiles_for(placement: Mapping[str, Any], profiles: ProfilesArg,
+                  where: str) -> ProfileDB | None:
+    if profiles is None or isinstance(profiles, ProfileDB):
+        return profiles
+    try:
+        models = {name: ModelSpec.from_dict(spec)
+                  for name, spec in dict(placement["models"]).items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SpecError(f"{where}the placement's models are malformed: {exc!r}") from exc
+    return profiles(models)
+
+
+def load_plan_file(path: str | os.PathLike[str], *,
+                   profiles: ProfilesArg = None) -> PlanFile:
     """Read a plan file (``alpaserve plan --out``) or a bare placement JSON.
 
     Parameters
     ----------
     path
         The file.
+    profiles
+        As for :func:`parse_plan_file`: the profiles memory is checked with.
 
     Returns
     -------
@@ -264,4 +291,4 @@ def load_plan_file(path: str | os.PathLike[str]) -> PlanFile:
     except OSError as exc:
         raise SpecError(f"cannot read placement or plan file {str(path)!r}: "
                         f"{exc.strerror}") from exc
-    return parse_plan_file(text, path=str(path))
+    return parse_plan_file(text, path=str(path), profiles=profiles)

@@ -224,6 +224,8 @@ class ProfileDB:
 
     def __init__(self, entries: Iterable[ProfileEntry] = ()) -> None:
         self._entries: dict[ProfileKey, ProfileEntry] = {}
+        # model -> config -> batch size -> entry: lookups by model or config never scan
+        self._index: dict[str, dict[ParallelConfig, dict[int, ProfileEntry]]] = {}
         for entry in entries:
             self.add(entry)
 
@@ -263,6 +265,8 @@ class ProfileDB:
             raise ProfileError(f"profile for {entry.model!r} {entry.config.key} "
                                f"bs={entry.batch_size} already exists")
         self._entries[entry.key] = entry
+        self._index.setdefault(entry.model, {}).setdefault(entry.config, {})[
+            entry.batch_size] = entry
 
     def update(self, other: ProfileDB | Iterable[ProfileEntry]) -> None:
         """Add every entry of ``other``, replacing entries with the same key.
@@ -319,7 +323,7 @@ class ProfileDB:
         >>> ProfileDB([e]).models()
         {'m'}
         """
-        return {k[0] for k in self._entries}
+        return set(self._index)
 
     def configs(self, model: str) -> list[ParallelConfig]:
         """The configs profiled for ``model``, in insertion order, without repeats.
@@ -343,11 +347,7 @@ class ProfileDB:
         >>> [c.key for c in ProfileDB([e]).configs("m")]
         ['pp1-tp1']
         """
-        seen: dict[ParallelConfig, None] = {}
-        for m, cfg, _ in self._entries:
-            if m == model:
-                seen.setdefault(cfg, None)
-        return list(seen)
+        return list(self._index.get(model, ()))
 
     def batch_sizes(self, model: str, config: ParallelConfig) -> list[int]:
         """The batch sizes profiled for ``model`` under ``config``.
@@ -373,7 +373,96 @@ class ProfileDB:
         >>> ProfileDB([e]).batch_sizes("m", cfg)
         [1]
         """
-        return sorted(b for m, c, b in self._entries if m == model and c == config)
+        return sorted(self._index.get(model, {}).get(config, ()))
+
+    def entries(self, model: str, batch_size: int | None = None) -> list[ProfileEntry]:
+        """``model``'s entries (at ``batch_size`` only, when given), configs in insertion order.
+
+        Parameters
+        ----------
+        model : str
+            Model name.
+        batch_size : int, optional
+            Only the entries of this batch size.
+
+        Returns
+        -------
+        list of ProfileEntry
+            The entries; empty if there is none.
+
+        Examples
+        --------
+        >>> cfg = ParallelConfig.uniform(num_layers=4)
+        >>> db = ProfileDB([ProfileEntry(model="m", config=cfg, batch_size=b,
+        ...                              stage_latencies=(0.1 * b,), stage_weight_bytes=(8,),
+        ...                              stage_peak_memory_bytes=(9,), source="measured")
+        ...                 for b in (1, 2)])
+        >>> [e.batch_size for e in db.entries("m")], len(db.entries("m", 2))
+        ([1, 2], 1)
+        """
+        by_config = self._index.get(model, {})
+        if batch_size is not None:
+            return [b[batch_size] for b in by_config.values() if batch_size in b]
+        return [e for b in by_config.values() for e in b.values()]
+
+    def memory_entry(self, model: str, config: ParallelConfig) -> ProfileEntry | None:
+        """The entry whose memory stands for ``model`` under ``config`` (or None).
+
+        Weights do not depend on the batch size; the smallest profiled batch is used so the
+        peak memory is that of one request.
+
+        Parameters
+        ----------
+        model : str
+            Model name.
+        config : ParallelConfig
+            The parallel config.
+
+        Returns
+        -------
+        ProfileEntry or None
+            The entry, or None when ``(model, config)`` has none.
+        """
+        sizes = self._index.get(model, {}).get(config)
+        return sizes[min(sizes)] if sizes else None
+
+    def stage_weights(self, model: ModelSpec, config: ParallelConfig
+                      ) -> tuple[tuple[int, ...], str]:
+        """Per-device weight bytes of each stage, and where they come from.
+
+        The profile is the truth when it has an entry for ``(model.name, config)`` (source
+        ``"profile (measured)"`` and the like); only otherwise does the analytic model
+        (:meth:`ParallelConfig.stage_weight_bytes`) answer, with source ``"analytic"``.
+
+        Parameters
+        ----------
+        model : ModelSpec
+            The model's spec (its name is the profile key).
+        config : ParallelConfig
+            The parallel config.
+
+        Returns
+        -------
+        tuple
+            ``(bytes per device of each stage, source)``.
+
+        Examples
+        --------
+        >>> from alpaserve.model_spec import model_preset
+        >>> bert = model_preset("bert-1.3b")
+        >>> cfg = ParallelConfig.uniform(num_layers=bert.num_layers, pipeline_degree=2)
+        >>> db = ProfileDB([ProfileEntry(model=bert.name, config=cfg, batch_size=1,
+        ...                              stage_latencies=(0.1, 0.1), stage_weight_bytes=(5, 6),
+        ...                              stage_peak_memory_bytes=(7, 8), source="measured")])
+        >>> db.stage_weights(bert, cfg)
+        ((5, 6), 'profile (measured)')
+        >>> ProfileDB().stage_weights(bert, cfg)[1]
+        'analytic'
+        """
+        entry = self.memory_entry(model.name, config)
+        if entry is None:
+            return config.stage_weight_bytes(model), "analytic"
+        return entry.stage_weight_bytes, f"profile ({entry.source})"
 
     def get(self, model: str, config: ParallelConfig, batch_size: int = 1) -> ProfileEntry:
         """The entry of ``model`` under ``config`` at ``batch_size``.
@@ -669,6 +758,7 @@ class ProfileDB:
             raise ProfileError(f"{path}: header must be {TSV_COLUMNS}, "
                                f"got {tuple(rows[0]) if rows else 'nothing'}")
         db = cls()
+        configs: dict[tuple[int, int, int], ParallelConfig] = {}  # one per shape, not per row
         for line_no, row in enumerate(rows[1:], start=2):
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # a blank line
@@ -676,12 +766,14 @@ class ProfileDB:
                 raise ProfileError(f"{path} line {line_no}: expected {len(TSV_COLUMNS)} "
                                    f"columns, got {len(row)}")
             rec = dict(zip(TSV_COLUMNS, row, strict=True))
-            db.add(_entry_from_tsv_row(rec, models, source, f"{path} line {line_no}"))
+            db.add(_entry_from_tsv_row(rec, models, source, f"{path} line {line_no}",
+                                       configs))
         return db
 
 
 def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], source: str,
-                        where: str) -> ProfileEntry:
+                        where: str, configs: dict[tuple[int, int, int], ParallelConfig]
+                        ) -> ProfileEntry:
     name = rec["ModelName"]
     if name not in models:
         raise ProfileError(f"{where}: model {name!r} has no spec; known: {sorted(models)}")
@@ -702,6 +794,12 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
         return value
 
     def values(column: str) -> list[Any]:
+        try:  # plain lists of numbers are JSON, which parses faster than Python literals
+            parsed = json.loads(rec[column])
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return parsed
         try:
             parsed = ast.literal_eval(rec[column])
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -716,8 +814,11 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
     if gpus != dp * op * pp:
         raise ProfileError(f"{where}: #GPU={gpus} is not DP×OP×PP={dp * op * pp}")
     try:
-        config = ParallelConfig.uniform(num_layers=models[name].num_layers,
-                                        pipeline_degree=pp, tensor_degree=op)
+        shape = (models[name].num_layers, pp, op)
+        if shape not in configs:
+            configs[shape] = ParallelConfig.uniform(num_layers=shape[0], pipeline_degree=pp,
+                                                    tensor_degree=op)
+        config = configs[shape]
         return ProfileEntry(
             model=name, config=config, batch_size=number("BS", int),
             stage_latencies=tuple(float(x) for x in values("StageLatencies(s)")),

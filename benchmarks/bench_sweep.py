@@ -29,7 +29,7 @@ from alpaserve.sweep.runner import SweepGrid, read_results, run_sweep
 
 _ROOT = Path(__file__).resolve().parents[1]
 _CANDIDATES = [Path(os.environ["ALPASERVE_DATA"])] if "ALPASERVE_DATA" in os.environ else []
-_CANDIDATES += [_ROOT.parent / "shared" / "data", _ROOT.parents[2] / "shared" / "data"]
+_CANDIDATES += [p / "shared" / "data" for p in _ROOT.parents[:3]]
 DATA = next((p for p in _CANDIDATES if p.exists()), _CANDIDATES[0])
 TRACE = DATA / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv"
 

@@ -67,6 +67,10 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 if r == skip_rep or a < rep_from[r] or a >= rep_until[r]:
                     continue
                 g = rep_group[r]
+                if mode == 1:  # the key needs no stage walk: skip a replica that cannot win
+                    key = free[g, grp_nst[g] - 1]
+                    if not (key < best_key or (key == best_key and g < best_g)):
+                        continue
                 t = a if a > rep_ready[r] else rep_ready[r]
                 for k in range(grp_nst[g]):
                     f = free[g, k]
@@ -76,6 +80,10 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             else:
                 r = n_rep
                 g = extra_group
+                if mode == 1:
+                    key = free[g, grp_nst[g] - 1]
+                    if not (key < best_key or (key == best_key and g < best_g)):
+                        continue
                 t = a
                 for k in range(grp_nst[g]):
                     f = free[g, k]

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
 
+from alpaserve.errors import SpecError
 from alpaserve.placement_spec import Group, Placement
 from placement.buckets import Layout, device_splits, layouts, model_buckets
 from placement.evaluator import Evaluator, PreparedWorkload
@@ -61,6 +63,10 @@ class SearchOptions:
         Latency jump between consecutive models that starts a new bucket.
     n_jobs : int
         Processes scoring layouts at once (1: in this process).
+    threads : int
+        With ``n_jobs`` 1, threads screening and refining layouts (0: one per CPU; the
+        compiled evaluator releases the GIL). Layouts are independent and results keep
+        their order, so the plan is the same for any number of threads.
     progress : bool
         Show progress bars (tqdm).
 
@@ -81,6 +87,13 @@ class SearchOptions:
     bucket_ratio: float = 2.0
     n_jobs: int = 1
     progress: bool = False
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) \
+                or self.threads < 0:
+            raise SpecError(f"SearchOptions.threads must be an integer >= 0, "
+                            f"got {self.threads!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -292,6 +305,14 @@ def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str) -> list:
                                      mp_context=get_context("forkserver")) as pool:
                 results = []
                 for r in pool.map(fn, tasks):
+                    results.append(r)
+                    bar.update()
+                return results
+        threads = min(opts.threads or os.cpu_count() or 1, len(tasks))
+        if threads > 1:
+            with ThreadPoolExecutor(max_workers=threads) as tpool:
+                results = []
+                for r in tpool.map(fn, tasks):
                     results.append(r)
                     bar.update()
                 return results
@@ -529,7 +550,7 @@ def bucketed_search(problem: Problem, opts: SearchOptions, solver: BucketSolver)
         if part is not None:
             groups += part.groups(offset=len(groups))
     placement = Placement(cluster=problem.cluster, models={m.name: m for m in problem.models},
-                          groups=tuple(groups))
+                          groups=tuple(groups), profiles=problem.profiles)
     return SearchOutcome(placement=placement, good=best_good,
                          requests=problem.train.num_requests, log=tuple(log))
 

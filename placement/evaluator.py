@@ -23,6 +23,7 @@ import numpy.typing as npt
 from alpaserve.errors import SimulationError
 from placement import _kernel
 from simulator.prepared import prepare
+from simulator.semantics import inflate_stage
 from workloads.workload import Workload
 
 DISPATCH_MODES = {"earliest-finish": 0, "alpaserve": 1}
@@ -45,6 +46,8 @@ class EvalOptions:
     stage_inflation : float
         Every stage latency is multiplied by ``1 + stage_inflation × number_of_stages``
         (>= 0; applied by :meth:`inflate`).
+    float32_latencies : bool
+        Round the inflated latencies to float32, as the simulator's option of that name.
 
     Raises
     ------
@@ -61,6 +64,7 @@ class EvalOptions:
     admission: bool = True
     overhead: float = 0.0
     stage_inflation: float = 0.0
+    float32_latencies: bool = False
 
     def __post_init__(self) -> None:
         if self.dispatch not in DISPATCH_MODES:
@@ -106,6 +110,8 @@ class EvalOptions:
         (2.0, 4.0)
         """
         factor = 1.0 + self.stage_inflation * len(latencies)
+        if self.float32_latencies:
+            return inflate_stage(latencies, factor, True)
         return tuple(float(x) * factor for x in latencies)
 
 

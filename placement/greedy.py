@@ -120,8 +120,7 @@ def group_loads(assign: Assignment, rates: npt.NDArray[np.float64]) -> npt.NDArr
     sp = assign.space
     reps = np.maximum(assign.replica_counts(), 1)
     per_replica = rates / reps  # [m]
-    bottleneck = sp.latency[sp.group_shape].max(axis=2)  # [g, m]
-    return (assign.hosts * bottleneck * per_replica[None, :]).sum(axis=1)
+    return (assign.hosts * sp.bottleneck * per_replica[None, :]).sum(axis=1)
 
 
 def _unmet(ev: Evaluator, good_pm: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -152,6 +151,7 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
     Returns the ``(group, model)`` pairs added."""
     added: list[tuple[int, int]] = []
     used: set[int] = set()
+    original = fit
     for m in models:
         if len(added) >= max(1, batch):
             break
@@ -163,9 +163,11 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
         state.add(g, m)
         added.append((g, m))
         used.add(g)
-        fit = state.fit_matrix()
+        if fit is original:  # the caller's matrix stays as it was
+            fit = fit.copy()
+        fit[g] = state.fit_row(g)  # only group g's room changed
         if blocked is not None:
-            fit[:, blocked] = False
+            fit[g, blocked] = False
     return added
 
 

@@ -20,6 +20,8 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from numbers import Integral
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -127,7 +129,8 @@ def _eval_options(options: SimulationOptions) -> EvalOptions:
                     "test simulation uses the given options")
     return EvalOptions(dispatch=dispatch, admission=options.admission,
                        overhead=options.request_overhead,
-                       stage_inflation=options.stage_inflation)
+                       stage_inflation=options.stage_inflation,
+                       float32_latencies=options.float32_latencies)
 
 
 def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: ClusterSpec,
@@ -137,7 +140,8 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
          duration: float = 60.0, train_fraction: float = 0.5,
          profiles: ProfileDB | None = None, options: SimulationOptions | None = None,
          search: SearchOptions | None = None,
-         clockwork: ClockworkOptions | None = None) -> PlanResult:
+         clockwork: ClockworkOptions | None = None, memory_budget: int | None = None,
+         in_sample: bool = False) -> PlanResult:
     """Plan the serving of ``models`` on ``cluster`` for ``workload`` with ``policy``.
 
     See the module docstring for the workloads and the policies.
@@ -166,7 +170,9 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     train_fraction : float, default 0.5
         Share of a trace's time span the search sees, in ``(0, 1)``.
     profiles : ProfileDB, optional
-        Stage latencies and memory; default the analytic cost model.
+        Stage latencies and memory; default the analytic cost model. Where a profile entry
+        exists its weights are the memory charged (search, validation, feasibility, load
+        delays).
     options : SimulationOptions, optional
         How the test run simulates; the search scores with its dispatch rule (when
         earliest-finish or alpaserve), admission and overheads, without batching.
@@ -175,6 +181,13 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
         profiles).
     clockwork : ClockworkOptions, optional
         Window and oracle mode of Clockwork++.
+    memory_budget : float, optional
+        Usable bytes per device; default the device's ``usable_memory_bytes``
+        (AlpaServe's artifact uses ``13 * 2**30`` on a V100). The returned placement's
+        cluster carries it.
+    in_sample : bool, default False
+        Plan on the evaluation workload itself, as AlpaServe's artifact does; by default
+        the search never sees the requests the plan is tested on.
 
     Returns
     -------
@@ -208,7 +221,12 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     specs = tuple(models.values()) if isinstance(models, Mapping) else tuple(models)
     if not specs:
         raise SpecError("plan needs at least one model")
-    check_feasible(specs, cluster)
+    if memory_budget is not None:
+        if isinstance(memory_budget, bool) or not isinstance(memory_budget, Integral):
+            raise SpecError(f"memory_budget must be an int of bytes, got {memory_budget!r}")
+        cluster = replace(cluster,
+                          device=cluster.device.with_usable_memory(int(memory_budget)))
+    check_feasible(specs, cluster, profiles)
     sopts = search or SearchOptions()
     sim_opts = options or SimulationOptions()
     if profiles is None:
@@ -218,6 +236,8 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     if missing:
         raise ProfileError(f"the profile database has no entries for models {missing}")
     train, test, test_source = _split(workload, test_workload, seed, duration, train_fraction)
+    if in_sample:  # the artifact's protocol: search and evaluation see the same requests
+        train, test_source = test, f"{test_source}, also planned on (in-sample)"
     names = tuple(m.name for m in specs)
     eopts = _eval_options(sim_opts)
     probe = Problem(models=specs, cluster=cluster, profiles=profiles,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
 from placement.evaluator import EvalOptions, PreparedWorkload
 from placement.partitions import GroupShape
-from placement.space import SearchSpace
+from placement.space import SearchSpace, ShapeRows, shape_rows
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class Problem:
     slo: Mapping[str, float]
     train: PreparedWorkload
     options: EvalOptions
+    #: each group shape's config selection for all models, made once (searches build a
+    #: space per layout and bucket, and layouts share shapes)
+    _rows: dict[GroupShape, ShapeRows] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -91,8 +94,19 @@ class Problem:
         ([2], ['m1'])
         """
         models = self.models if model_idx is None else [self.models[i] for i in model_idx]
+
+        def rows(shape: GroupShape) -> ShapeRows:
+            if shape not in self._rows:
+                self._rows[shape] = shape_rows(
+                    models=self.models, shape=shape, profiles=self.profiles,
+                    options=self.options, slo=self.slo,
+                    capacity=self.cluster.device.usable_memory_bytes)
+            full = self._rows[shape]
+            return full if model_idx is None else full.take(model_idx)
+
         return SearchSpace.build(cluster=self.cluster, models=models, groups=groups,
-                                 profiles=self.profiles, options=self.options, slo=self.slo)
+                                 profiles=self.profiles, options=self.options, slo=self.slo,
+                                 rows=rows)
 
     def fastest_latency(self) -> dict[str, float]:
         """Per model: the lowest total latency of any profiled config, plus the overhead.
@@ -302,16 +316,22 @@ def min_weight_per_device(model: ModelSpec, cluster: ClusterSpec) -> int:
     return int(best)
 
 
-def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
+def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec,
+                   profiles: ProfileDB | None = None) -> None:
     """Raise ``InfeasibleError`` naming every model that fits no group of ``cluster``.
+
+    A model with profile entries needs the fewest weight bytes per device (the entries' own
+    weights) of any profiled config that the cluster has devices for; a model without
+    entries needs the analytic :func:`min_weight_per_device`.
 
     Parameters
     ----------
     models : Sequence[ModelSpec]
-        The models to place.
+        The models, with distinct names.
     cluster : ClusterSpec
-        The devices; a model fits when :func:`min_weight_per_device` is within a device's
-        usable memory.
+        The cluster; its device's usable memory is the budget.
+    profiles : ProfileDB, optional
+        Profiles whose weights are the truth where they exist.
 
     Raises
     ------
@@ -319,6 +339,10 @@ def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
         If two models share a name.
     InfeasibleError
         If any model fits no group, naming each with the memory it is short.
+
+    Returns
+    -------
+    None
 
     Examples
     --------
@@ -336,9 +360,16 @@ def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec) -> None:
     cap = cluster.device.usable_memory_bytes
     short = []
     for m in models:
-        need = min_weight_per_device(m, cluster)
+        source = "analytic"
+        usable = [] if profiles is None else [
+            max(e.stage_weight_bytes) for e in profiles.entries(m.name)
+            if e.config.num_devices <= cluster.num_devices]
+        if usable:
+            need, source = min(usable), "profiled"
+        else:
+            need = min_weight_per_device(m, cluster)
         if need > cap:
-            short.append(f"{m.name!r} needs {need / 1e9:.2f} GB per device, "
+            short.append(f"{m.name!r} needs {need / 1e9:.2f} GB per device ({source}), "
                          f"{(need - cap) / 1e9:.2f} GB short")
     if short:
         raise InfeasibleError(f"{len(short)} model(s) fit no group of the {cluster.num_devices} "

@@ -162,12 +162,18 @@ class PlanResult:
                          + (" ..." if len(self.schedule.windows) > 6 else "")
                          + "; the groups below are the first window's")
         lines.append("groups:")
+        sources: set[str] = set()
         for g in p.groups:
             keys = sorted({cfg.key for cfg in g.models.values()})
             shape = f"{g.num_stages} stage(s) x {g.stage_meshes[0].size} device(s)"
+            used, by_model = p.stage_memory(g)
+            sources.update(by_model.values())
             lines.append(f"  {g.name:<5} devices {_ranges(g.device_ids):<9} {shape:<24} "
-                         f"configs {','.join(keys) or '-':<10} hosts {len(g.models)}: "
-                         f"{_names(sorted(g.models))}")
+                         f"configs {','.join(keys) or '-':<10} "
+                         f"weights {max(used, default=0) / 2**30:.2f} GiB/device; "
+                         f"hosts {len(g.models)}: {_names(sorted(g.models))}")
+        lines.append(f"memory: weights from {', '.join(sorted(sources)) or 'no model'}; "
+                     f"budget {c.device.usable_memory_bytes / 2**30:.2f} GiB per device")
         sharing: dict[tuple[str, ...], list[str]] = {}
         for g in p.groups:
             if len(g.models) > 1:

@@ -9,8 +9,9 @@ turns into the evaluator's arrays or into a validated :class:`~alpaserve.Placeme
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +38,9 @@ def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
                  ) -> ProfileEntry | None:
     """The best profiled config of ``model`` for groups of ``shape`` (or None).
 
-    ``profiles`` is the database or just ``model``'s entries. Among batch-size-1 entries with
+    ``profiles`` is the database or just ``model``'s entries. Memory is ``weights[config]``
+    when given, else the database's (the profile's, the analytic model's without an entry),
+    else the analytic model's. Among batch-size-1 entries with
     ``shape.pipeline`` stages of ``shape.tensor`` devices, it prefers a total latency within
     ``slo``, then the fastest slowest stage (throughput), then the lowest total latency, then
     the least memory on the fullest device.
@@ -68,21 +71,116 @@ def select_entry(profiles: ProfileDB | Sequence[ProfileEntry], model: ModelSpec,
     >>> e.config.pipeline_degree
     2
     """
+    db = profiles if isinstance(profiles, ProfileDB) else None
     best: tuple[tuple[float, ...], ProfileEntry] | None = None
-    for entry in profiles:
+    for entry in profiles if db is None else db.entries(model.name, 1):
         config = entry.config
         if entry.model != model.name or entry.batch_size != 1 \
                 or config.pipeline_degree != shape.pipeline \
                 or any(t != shape.tensor for t in config.tensor_degrees):
             continue
-        mem = weights[config] if weights is not None and config in weights \
-            else config.stage_weight_bytes(model)
+        if weights is not None and config in weights:
+            mem = weights[config]
+        elif db is None:
+            mem = config.stage_weight_bytes(model)
+        else:
+            mem = db.stage_weights(model, config)[0]
         late = 1.0 if slo is not None and entry.total_latency > slo else 0.0
         key = (late, round(entry.max_stage_latency, 12), round(entry.total_latency, 12),
                float(max(mem)))
         if best is None or key < best[0]:
             best = (key, entry)
     return None if best is None else best[1]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ShapeRows:
+    """Per model, on groups of one shape: the config, inflated latencies and memory.
+
+    ``latency`` and ``memory`` are ``[model, stage]``; a model without a config has
+    ``configs[m] is None``, zeros and ``feasible[m]`` False.
+    """
+
+    configs: tuple[ParallelConfig | None, ...]
+    latency: npt.NDArray[np.float64]
+    memory: npt.NDArray[np.int64]
+    feasible: npt.NDArray[np.bool_]
+
+    def take(self, idx: Sequence[int]) -> ShapeRows:
+        """The rows of the models at ``idx``."""
+        i = np.asarray(idx, dtype=np.int64)
+        return ShapeRows(configs=tuple(self.configs[k] for k in idx), latency=self.latency[i],
+                         memory=self.memory[i], feasible=self.feasible[i])
+
+
+def shape_rows(*, models: Sequence[ModelSpec], shape: GroupShape, profiles: ProfileDB,
+               options: EvalOptions, slo: Mapping[str, float] | None, capacity: int
+               ) -> ShapeRows:
+    """Select every model's config on groups of ``shape`` (:func:`select_entry`).
+
+    Memory comes from the profile entry when there is one (the analytic model only
+    otherwise). Models whose batch-1 entries, SLO and architecture are all equal (copies
+    of one model) share one selection.
+
+    Parameters
+    ----------
+    models
+        The models.
+    shape
+        Pipeline × tensor shape of the groups.
+    profiles
+        The profile database.
+    options
+        Latency inflation of the search.
+    slo
+        Per-model SLOs (seconds), or None.
+    capacity
+        Usable bytes per device.
+
+    Returns
+    -------
+    ShapeRows
+        One row per model.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_model, tiny_profiles
+    >>> from placement.partitions import GroupShape
+    >>> ms = [tiny_model("a"), tiny_model("b")]
+    >>> r = shape_rows(models=ms, shape=GroupShape(pipeline=2, tensor=1),
+    ...                profiles=tiny_profiles(ms), options=EvalOptions(), slo=None,
+    ...                capacity=10**9)
+    >>> [c.pipeline_degree for c in r.configs], r.feasible.tolist()
+    ([2, 2], [True, True])
+    """
+    n_m, p = len(models), shape.pipeline
+    latency = np.zeros((n_m, p))
+    memory = np.zeros((n_m, p), dtype=np.int64)
+    feasible = np.zeros(n_m, dtype=bool)
+    configs: list[ParallelConfig | None] = []
+    chosen: dict[tuple, tuple[ProfileEntry, tuple[int, ...]] | None] = {}
+    for m, model in enumerate(models):
+        own = [e for e in profiles.entries(model.name, 1)
+               if e.config.pipeline_degree == p
+               and all(t == shape.tensor for t in e.config.tensor_degrees)]
+        weights = {e.config: profiles.stage_weights(model, e.config)[0] for e in own}
+        limit = None if slo is None else slo.get(model.name)
+        key = (_arch(model), limit,
+               tuple((e.config, e.stage_latencies, weights[e.config]) for e in own))
+        if key not in chosen:
+            entry = select_entry(own, model, shape, limit, weights)
+            chosen[key] = None if entry is None else (entry, weights[entry.config])
+        pick = chosen[key]
+        if pick is None:
+            configs.append(None)
+            continue
+        entry, mem = pick
+        configs.append(entry.config)
+        latency[m] = options.inflate(entry.stage_latencies)
+        memory[m] = mem
+        feasible[m] = max(mem) <= capacity
+    return ShapeRows(configs=tuple(configs), latency=latency, memory=memory,
+                     feasible=feasible)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -133,12 +231,16 @@ class SearchSpace:
     memory: npt.NDArray[np.int64]
     feasible: npt.NDArray[np.bool_]
     capacity: int
+    #: the weights' source (profile entries, the analytic model without one); placements
+    #: built from this space are validated with it
+    profiles: ProfileDB | None = None
 
     @classmethod
     def build(cls, *, cluster: ClusterSpec, models: Sequence[ModelSpec],
               groups: Sequence[tuple[Sequence[int], GroupShape]], profiles: ProfileDB,
               options: EvalOptions | None = None,
-              slo: Mapping[str, float] | None = None) -> SearchSpace:
+              slo: Mapping[str, float] | None = None,
+              rows: Callable[[GroupShape], ShapeRows] | None = None) -> SearchSpace:
         """Choose every (shape, model)'s config with :func:`select_entry` and lay it out.
 
         Parameters
@@ -155,6 +257,10 @@ class SearchSpace:
             Its stage inflation is applied to the latencies; default ``EvalOptions()``.
         slo : Mapping[str, float], optional
             SLO in seconds per model name, preferred by :func:`select_entry`.
+        rows : callable, optional
+            Each shape's :class:`ShapeRows` for exactly ``models``, so that a caller that
+            builds many spaces (one per layout) selects configs once per shape; without it
+            they are selected here with :func:`shape_rows`.
 
         Returns
         -------
@@ -177,52 +283,35 @@ class SearchSpace:
         ([2], [[True]])
         """
         opts = options or EvalOptions()
+        capacity = cluster.device.usable_memory_bytes
         shapes: list[GroupShape] = []
         for _, shape in groups:
             if shape not in shapes:
                 shapes.append(shape)
+        if rows is None:
+            def rows(shape: GroupShape) -> ShapeRows:
+                return shape_rows(models=models, shape=shape, profiles=profiles, options=opts,
+                                  slo=slo, capacity=capacity)
         smax = max(s.pipeline for s in shapes)
         n_m = len(models)
         latency = np.zeros((len(shapes), n_m, smax))
         memory = np.zeros((len(shapes), n_m, smax), dtype=np.int64)
         feasible = np.zeros((len(shapes), n_m), dtype=bool)
-        capacity = cluster.device.usable_memory_bytes
         configs: list[tuple[ParallelConfig | None, ...]] = []
-        by_model: dict[str, list[ProfileEntry]] = {m.name: [] for m in models}
-        for e in profiles:
-            if e.model in by_model:
-                by_model[e.model].append(e)
-        weight_cache: dict[tuple[tuple, ParallelConfig], tuple[int, ...]] = {}
-
-        def weights(model: ModelSpec, config: ParallelConfig) -> tuple[int, ...]:
-            key = (_arch(model), config)
-            if key not in weight_cache:
-                weight_cache[key] = config.stage_weight_bytes(model)
-            return weight_cache[key]
-
         for s, shape in enumerate(shapes):
-            row: list[ParallelConfig | None] = []
-            for m, model in enumerate(models):
-                mine = by_model[model.name]
-                entry = select_entry(mine, model, shape,
-                                     None if slo is None else slo.get(model.name),
-                                     {e.config: weights(model, e.config) for e in mine})
-                if entry is None:
-                    row.append(None)
-                    continue
-                mem = weights(model, entry.config)
-                row.append(entry.config)
-                latency[s, m, :shape.pipeline] = opts.inflate(entry.stage_latencies)
-                memory[s, m, :shape.pipeline] = mem
-                feasible[s, m] = max(mem) <= capacity
-            configs.append(tuple(row))
+            r = rows(shape)
+            latency[s, :, :shape.pipeline] = r.latency
+            memory[s, :, :shape.pipeline] = r.memory
+            feasible[s] = r.feasible
+            configs.append(r.configs)
         for devices, shape in groups:
             stage_meshes(cluster, devices, shape)  # raises when a stage spans nodes
         return cls(cluster=cluster, models=tuple(models),
                    group_devices=tuple(tuple(d) for d, _ in groups),
                    group_shape=np.array([shapes.index(s) for _, s in groups], dtype=np.int64),
                    shapes=tuple(shapes), configs=tuple(configs), latency=latency,
-                   memory=memory, feasible=feasible, capacity=int(capacity))
+                   memory=memory, feasible=feasible, capacity=int(capacity),
+                   profiles=profiles)
 
     @property
     def num_groups(self) -> int:
@@ -238,6 +327,11 @@ class SearchSpace:
     def group_stages(self) -> list[int]:
         """Stages of each group, as :class:`~placement.evaluator.Evaluator` takes them."""
         return [self.shapes[s].pipeline for s in self.group_shape]
+
+    @cached_property
+    def bottleneck(self) -> npt.NDArray[np.float64]:
+        """``[g, m]``: the slowest stage of model ``m`` on group ``g`` (computed once)."""
+        return self.latency[self.group_shape].max(axis=2)
 
     def latencies(self, group: int, model: int) -> tuple[float, ...]:
         """The stage latencies of ``model`` on ``group``.
@@ -430,6 +524,12 @@ class Assignment:
         ok = np.all(self._mem <= room[:, None, :], axis=2)
         return ok & self._allowed & ~self.hosts
 
+    def fit_row(self, group: int) -> npt.NDArray[np.bool_]:
+        """Row ``group`` of :meth:`fit_matrix` (all that one add or remove changes)."""
+        room = self.space.capacity - self.used[group]  # [k]
+        ok = np.all(self._mem[group] <= room[None, :], axis=1)
+        return ok & self._allowed[group] & ~self.hosts[group]
+
     def add(self, group: int, model: int) -> None:
         """Host ``model`` on ``group`` (unchecked: call :meth:`fits` first).
 
@@ -552,7 +652,8 @@ class Assignment:
         """
         return Placement(cluster=self.space.cluster,
                          models={m.name: m for m in (all_models or self.space.models)},
-                         groups=tuple(self.groups(group_offset)))
+                         groups=tuple(self.groups(group_offset)),
+                         profiles=self.space.profiles)
 
     def groups(self, offset: int = 0) -> list[Group]:
         """The space's groups with the assigned models.

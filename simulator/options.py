@@ -10,6 +10,8 @@ from alpaserve.errors import SimulationError
 
 Policy = Literal["earliest-finish", "least-outstanding", "alpaserve"]
 Engine = Literal["reference", "fast"]
+Trim = Literal["time", "requests"]
+TRIMS: tuple[Trim, ...] = ("time", "requests")
 POLICIES: tuple[Policy, ...] = ("earliest-finish", "least-outstanding", "alpaserve")
 ENGINES: tuple[Engine, ...] = ("reference", "fast")
 
@@ -40,6 +42,13 @@ class SimulationOptions:
         ``1 + stage_inflation * S`` (pipeline communication overhead).
     warmup, cooldown : float
         Seconds trimmed from the start and the end of the arrivals before statistics.
+    trim : {'time', 'requests'}, default 'time'
+        How: ``"time"`` keeps the requests arriving inside the window; ``"requests"`` skips
+        ``int(warmup / span * n)`` requests at the start (and likewise for ``cooldown``),
+        AlpaServe's rule (see :func:`simulator.summary.stats_window`).
+    float32_latencies : bool, default False
+        Round every inflated stage latency to float32, as AlpaServe stores them; finish times
+        then match its simulator's bit for bit.
     engine : {'fast', 'reference'}
         ``"fast"`` (compiled) or ``"reference"`` (SimPy); both give identical outcomes.
     record_stages : bool
@@ -63,8 +72,8 @@ class SimulationOptions:
     >>> SimulationOptions().policy
     'earliest-finish'
     >>> o = SimulationOptions.alpaserve()
-    >>> o.policy, o.stage_inflation, o.request_overhead
-    ('alpaserve', 0.009, 0.011)
+    >>> o.policy, o.stage_inflation, o.request_overhead, o.trim, o.float32_latencies
+    ('alpaserve', 0.009, 0.011, 'requests', True)
     """
 
     policy: Policy = "earliest-finish"
@@ -74,6 +83,8 @@ class SimulationOptions:
     stage_inflation: float = 0.0
     warmup: float = 0.0
     cooldown: float = 0.0
+    trim: Trim = "time"
+    float32_latencies: bool = False
     engine: Engine = "fast"
     record_stages: bool = False
     threads: int = 0
@@ -83,6 +94,11 @@ class SimulationOptions:
             raise SimulationError(f"policy must be one of {POLICIES}, got {self.policy!r}")
         if self.engine not in ENGINES:
             raise SimulationError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.trim not in TRIMS:
+            raise SimulationError(f"trim must be one of {TRIMS}, got {self.trim!r}")
+        if not isinstance(self.float32_latencies, bool):
+            raise SimulationError(f"float32_latencies must be a bool, got "
+                                  f"{self.float32_latencies!r}")
         if not isinstance(self.admission, bool) or not isinstance(self.record_stages, bool):
             raise SimulationError(f"admission and record_stages must be bools, got "
                                   f"{self.admission!r} and {self.record_stages!r}")
@@ -102,13 +118,18 @@ class SimulationOptions:
     def alpaserve(cls, **overrides: Any) -> SimulationOptions:
         """AlpaServe's fast-path model: 0.9 % per stage, 11 ms per request, its dispatch rule.
 
-        Unbounded buffers between stages and admission control are the defaults already.
+        Also its measurement protocol: request-count trimming (``trim="requests"``, with the
+        ``warmup``/``cooldown`` given) and float32 stage latencies. Unbounded buffers between
+        stages and admission control are the defaults already. Stationary versus ordinary
+        renewal starts are a property of the workload's arrival process
+        (:mod:`workloads.arrivals`), not of these options.
 
         Parameters
         ----------
         **overrides : Any
             Any other :class:`SimulationOptions` field, applied over the AlpaServe values
-            (``policy="alpaserve"``, ``stage_inflation=0.009``, ``request_overhead=0.011``).
+            (``policy="alpaserve"``, ``stage_inflation=0.009``, ``request_overhead=0.011``,
+            ``trim="requests"``, ``float32_latencies=True``).
 
         Returns
         -------
@@ -127,7 +148,8 @@ class SimulationOptions:
         """
         fields: dict[str, Any] = {"policy": "alpaserve",
                                   "stage_inflation": ALPASERVE_STAGE_INFLATION,
-                                  "request_overhead": ALPASERVE_REQUEST_OVERHEAD}
+                                  "request_overhead": ALPASERVE_REQUEST_OVERHEAD,
+                                  "trim": "requests", "float32_latencies": True}
         fields.update(overrides)
         return cls(**fields)
 

@@ -188,7 +188,8 @@ class _Run:
         self.stage_start = np.full((n, smax), np.nan) if options.record_stages else None
         clip = options.warmup > 0 or options.cooldown > 0
         self.window = (stats_window(prepared.arrival, None, warmup=options.warmup,
-                                    cooldown=options.cooldown)[0] if clip else None)
+                                    cooldown=options.cooldown, trim=options.trim)[0]
+                       if clip else None)
         # Committed stage free times F[g][k]: the dispatcher's exact view of each pipeline.
         self.free = [[NEG_INF] * int(s) for s in tables.num_stages]
         self.stages = [[_Stage(self, g, k) for k in range(int(s))]
@@ -367,7 +368,7 @@ class _Run:
             batch_size=np.array(self.batch, dtype=np.int32), stage_start=self.stage_start,
             group_busy_seconds=busy,
             group_num_stages=self.t.num_stages.tolist(), warmup=self.o.warmup,
-            cooldown=self.o.cooldown, engine="reference")
+            cooldown=self.o.cooldown, trim=self.o.trim, engine="reference")
 
 
 def run_reference(prepared: PreparedWorkload, tables: PlacementTables,

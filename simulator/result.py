@@ -177,6 +177,7 @@ class SimResult:
         group_num_stages: Sequence[int] | None = None,
         warmup: float = 0.0,
         cooldown: float = 0.0,
+        trim: str = "time",
         engine: str = "runtime",
         summary: Summary | None = None,
         copy: bool = True,
@@ -285,7 +286,7 @@ class SimResult:
         else:
             max_finish = summary.max_finish
         window, (i0, i1) = stats_window(arr, None, warmup=warmup, cooldown=cooldown,
-                                        max_finish=max_finish)
+                                        max_finish=max_finish, trim=trim)
         if summary is None:
             slo_values = per_request_slos(columns["request_slo"], per_model,
                                           columns["model_codes"])

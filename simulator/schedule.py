@@ -11,10 +11,11 @@ arriving in ``[start_w, start_{w+1})`` (the first window also those before it). 
   window ``w - 1`` is loaded from host memory at ``start_w``: it is ready at
   ``start_w + load_seconds`` with ``load_seconds = max over stages of the stage's weight
   bytes per device / cluster.host_to_device_bandwidth`` (every device loads its shard over
-  its own link). Until then the group cannot serve that model: a request dispatched to it
-  enters stage 0 no earlier than the ready time, and the dispatch rule and admission check
-  see that. The group keeps serving its other models meanwhile. Models of the first window
-  are loaded before serving starts.
+  its own link); the weight bytes are the profile entry's when the profile has one for the
+  model and config, the analytic model's otherwise. Until then the group cannot serve that
+  model: a request dispatched to it enters stage 0 no earlier than the ready time, and the
+  dispatch rule and admission check see that. The group keeps serving its other models
+  meanwhile. Models of the first window are loaded before serving starts.
 * **Evictions drain.** A model removed at ``start_w`` takes no new requests; those already
   committed to it finish.
 
@@ -40,10 +41,12 @@ from alpaserve.profiles import ProfileDB
 from simulator.options import SimulationOptions
 from simulator.prepared import SloSpec, prepare
 from simulator.result import DROPPED, SERVED, UNSERVED, SimResult
+from simulator.semantics import inflate_stage
 from workloads.workload import Workload
 
 
-def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float) -> float:
+def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float,
+                 profiles: ProfileDB | None = None) -> float:
     """Time to copy a replica's weights to its devices (each device over its own link).
 
     Parameters
@@ -55,6 +58,9 @@ def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float) -> 
         the time.
     bandwidth : float
         Host-to-device bandwidth of one device's link, in bytes per second (> 0).
+    profiles : ProfileDB, optional
+        Where the weights come from: the profile entry of ``(model, config)`` when there is
+        one, the analytic model otherwise (and without ``profiles``).
 
     Returns
     -------
@@ -69,7 +75,8 @@ def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float) -> 
     >>> round(load_seconds(bert, cfg, 12e9), 3)
     0.22
     """
-    return max(config.stage_weight_bytes(model)) / bandwidth
+    db = profiles if profiles is not None else ProfileDB()
+    return max(db.stage_weights(model, config)[0]) / bandwidth
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,11 +242,12 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
                 now.add((grp.name, model))
                 if model not in prep.model_names:
                     continue
-                lats = tuple(x * factor for x in profiles.stage_latencies(model, config, 1))
+                lats = inflate_stage(profiles.stage_latencies(model, config, 1), factor,
+                                     opts.float32_latencies)
                 ready = -math.inf
                 if w > 0 and (grp.name, model) not in prev:
                     ready = start + load_seconds(p.models[model], config,
-                                                 p.cluster.host_to_device_bandwidth)
+                                                 p.cluster.host_to_device_bandwidth, profiles)
                 code = prep.model_names.index(model)
                 table.setdefault(code, []).append((gindex[grp.name], lats, ready))
         for reps in table.values():
@@ -287,7 +295,7 @@ def simulate_schedule(schedule: PlacementSchedule, profiles: ProfileDB, workload
         slo_of_model=prep.slo_of_model, start=start_t, finish=finish,
         group=group, status=status, group_busy_seconds=busy,
         group_num_stages=[stages.get(name, 1) for name in gnames],
-        warmup=opts.warmup, cooldown=opts.cooldown, engine="schedule")
+        warmup=opts.warmup, cooldown=opts.cooldown, trim=opts.trim, engine="schedule")
 
 
 def schedule_from(placements: Sequence[Placement], starts: Sequence[float]) -> PlacementSchedule:

@@ -147,6 +147,7 @@ class PlacementTables:
     cand_groups: npt.NDArray[np.int64]
     max_batch: int
     stage_inflation: float
+    float32_latencies: bool = False
 
     @property
     def group_models(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -194,7 +195,8 @@ class PlacementTables:
 
 
 def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Sequence[str],
-                      *, max_batch: int = 1, stage_inflation: float = 0.0) -> PlacementTables:
+                      *, max_batch: int = 1, stage_inflation: float = 0.0,
+                      float32_latencies: bool = False) -> PlacementTables:
     """Look up every hosted (model, config) once and lay the latencies out as arrays.
 
     Parameters
@@ -211,6 +213,9 @@ def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Se
     stage_inflation : float, default 0.0
         Stage latencies of a group with ``S`` stages are multiplied by
         ``1 + stage_inflation * S``.
+    float32_latencies : bool, default False
+        Take each profiled latency as float32 and inflate it in float32
+        (:func:`inflate_stage`), as AlpaServe's simulator stores and scales them.
 
     Returns
     -------
@@ -262,10 +267,10 @@ def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Se
             entry = profiles.get(model, config, 1)
             if model not in index:
                 continue  # hosted but never requested
-            rows = [(1, tuple(x * scale for x in entry.stage_latencies))]
+            rows = [(1, inflate_stage(entry.stage_latencies, scale, float32_latencies))]
             if max_batch > 1:
-                rows += [(b, tuple(x * scale for x in profiles.get(model, config, b)
-                                   .stage_latencies))
+                rows += [(b, inflate_stage(profiles.get(model, config, b).stage_latencies,
+                                           scale, float32_latencies))
                          for b in profiles.batch_sizes(model, config) if 1 < b <= max_batch]
             per_pair[gi, index[model]] = rows
     nb = max((len(r) for r in per_pair.values()), default=1)
@@ -284,7 +289,39 @@ def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Se
     return PlacementTables(group_names=tuple(g.name for g in groups), model_names=names,
                            num_stages=num_stages, lat=lat, sizes=sizes, num_sizes=num_sizes,
                            cand_ptr=cand_ptr, cand_groups=cand_groups, max_batch=max_batch,
-                           stage_inflation=stage_inflation)
+                           stage_inflation=stage_inflation,
+                           float32_latencies=float32_latencies)
+
+
+def inflate_stage(latencies: Sequence[float], scale: float, float32: bool = False
+                  ) -> tuple[float, ...]:
+    """Stage latencies times ``scale``; in float32 arithmetic when ``float32``.
+
+    Parameters
+    ----------
+    latencies
+        Profiled stage latencies.
+    scale
+        ``1 + stage_inflation * stages``.
+    float32
+        Round each latency to float32 and multiply in float32 (AlpaServe's arrays).
+
+    Returns
+    -------
+    tuple of float
+        The inflated latencies.
+
+    Examples
+    --------
+    >>> inflate_stage((0.1,), 1.5)
+    (0.15000000000000002,)
+    >>> inflate_stage((0.1,), 1.5, float32=True) == (float(np.float32(0.15)),)
+    True
+    """
+    if float32:
+        return tuple(float(x) for x in np.asarray(latencies, dtype=np.float32)
+                     * np.float32(scale))
+    return tuple(x * scale for x in latencies)
 
 
 def commit_exit(free: list[float], stage_lat: Sequence[float], t: float) -> float:

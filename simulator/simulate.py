@@ -122,18 +122,20 @@ def tables_for(prepared: PreparedWorkload, placement: PlacementLike,
         if placement.model_names != prepared.model_names:
             raise SimulationError(f"tables were compiled for models {placement.model_names}, "
                                   f"the workload has {prepared.model_names}")
-        if (placement.max_batch, placement.stage_inflation) != \
-                (options.max_batch, options.stage_inflation):
+        if (placement.max_batch, placement.stage_inflation, placement.float32_latencies) != \
+                (options.max_batch, options.stage_inflation, options.float32_latencies):
             raise SimulationError(
                 f"tables were compiled with max_batch={placement.max_batch}, stage_inflation="
-                f"{placement.stage_inflation}; options ask for {options.max_batch} and "
-                f"{options.stage_inflation}")
+                f"{placement.stage_inflation}, float32_latencies="
+                f"{placement.float32_latencies}; options ask for {options.max_batch}, "
+                f"{options.stage_inflation} and {options.float32_latencies}")
         return placement
     if profiles is None:
         raise SimulationError("a Placement needs profiles= to look up its latencies")
     return compile_placement(placement, profiles, prepared.model_names,
                              max_batch=options.max_batch,
-                             stage_inflation=options.stage_inflation)
+                             stage_inflation=options.stage_inflation,
+                             float32_latencies=options.float32_latencies)
 
 
 def simulate_prepared(prepared: PreparedWorkload, placement: PlacementLike,

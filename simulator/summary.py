@@ -121,13 +121,37 @@ def summarize(arrival: FloatArray, model_codes: np.ndarray, deadline: FloatArray
     )
 
 
+TRIMS = ("time", "requests")
+
 def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: float = 0.0,
-                 cooldown: float = 0.0, max_finish: float | None = None
+                 cooldown: float = 0.0, max_finish: float | None = None, trim: str = "time"
                  ) -> tuple[tuple[float, float], tuple[int, int]]:
     """The statistics window ``(t_lo, t_hi)`` and the index range of measured requests.
 
     Without trimming the window ends at the later of the last arrival and the last finish
-    (``max_finish``, else the largest non-NaN ``finish``).
+    (``max_finish``, else the largest non-NaN ``finish``). With ``trim="time"`` the measured
+    requests arrive in ``[first + warmup, last - cooldown]``; with ``trim="requests"``
+    (AlpaServe's rule) the first ``int(warmup / span * n)`` and the last
+    ``int(cooldown / span * n)`` requests in arrival order are skipped, ``span`` being
+    ``last - first``, which differs from the time rule when arrivals are bursty or tied.
+
+    Parameters
+    ----------
+    arrival
+        Sorted arrival times.
+    finish
+        Finish times (NaN when not served), or None.
+    warmup, cooldown
+        Seconds trimmed at the start and at the end.
+    max_finish
+        The last finish, when known.
+    trim
+        ``"time"`` or ``"requests"``.
+
+    Returns
+    -------
+    tuple
+        ``((t_lo, t_hi), (i0, i1))``.
 
     Parameters
     ----------
@@ -161,7 +185,11 @@ def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: floa
     ((0.0, 3.9), (0, 4))
     >>> stats_window(a, f, warmup=0.5, cooldown=1.0)
     ((0.5, 2.0), (1, 3))
+    >>> stats_window(np.array([0.0, 0.0, 0.0, 3.0]), None, warmup=1.0, trim="requests")
+    ((0.0, 3.0), (1, 4))
     """
+    if trim not in TRIMS:
+        raise SimulationError(f"trim must be one of {TRIMS}, got {trim!r}")
     for name, value in (("warmup", warmup), ("cooldown", cooldown)):
         if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
             raise SimulationError(f"{name} must be a non-negative number of seconds, "
@@ -175,6 +203,16 @@ def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: floa
             done = finish[~np.isnan(finish)] if finish is not None else np.empty(0)
             max_finish = float(done.max()) if done.size else -math.inf
         return (first, max(last, max_finish)), (0, n)
+    if trim == "requests":
+        span = last - first
+        if span <= 0:
+            raise SimulationError(f"request trimming needs arrivals spanning some time, got "
+                                  f"{n} at {first}")
+        i0, i1 = int(warmup / span * n), n - int(cooldown / span * n)
+        if not i1 > i0:
+            raise SimulationError(f"warmup={warmup} and cooldown={cooldown} skip all {n} "
+                                  f"requests spanning [{first}, {last}]")
+        return (float(arrival[i0]), float(arrival[i1 - 1])), (i0, i1)
     lo, hi = first + warmup, last - cooldown
     if not hi > lo:
         raise SimulationError(f"warmup={warmup} and cooldown={cooldown} leave no window in "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from alpaserve.errors import SpecError
 from placement._examples import tiny_problem
 from placement.alpaserve_search import SearchOptions, alpaserve_search
 from placement.exact import exact_search
@@ -46,3 +47,13 @@ def test_processes_give_the_same_plan():
     two = alpaserve_search(p, SearchOptions(n_jobs=2))
     assert one.placement == two.placement
     assert one.good == two.good
+
+
+def test_threads_do_not_change_the_plan():
+    p = tiny_problem(num_models=4, num_devices=4, seed=3, cv=4.0)
+    one = alpaserve_search(p, SearchOptions(threads=1))
+    two = alpaserve_search(p, SearchOptions(threads=3))
+    assert one.good == two.good
+    assert one.placement == two.placement
+    with pytest.raises(SpecError, match="threads must be an integer >= 0"):
+        SearchOptions(threads=-1)

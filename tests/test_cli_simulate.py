@@ -87,3 +87,15 @@ def test_errors_are_one_line(placement_file: Path, tmp_path: Path,
     assert "--rate: must be a finite number above 0" in err
     assert "got '-1'" in err
     assert err.count("\n") == 1
+
+
+def test_alpaserve_mode_trims_requests(placement_file: Path,
+                                       capsys: pytest.CaptureFixture) -> None:
+    base = ["simulate", str(placement_file), "--rate", "20", "--cv", "4", "--duration", "30",
+            "--alpaserve-mode"]
+    whole = run_json(base, capsys)[0]["requests"]
+    trimmed = run_json([*base, "--warmup", "3", "--cooldown", "3"], capsys)[0]["requests"]
+    # int(3 / span * n) requests at each end: about a fifth of them
+    assert 0.7 * whole < trimmed < 0.9 * whole
+    assert main([*base, "--warmup", "-1"]) == 2
+    assert "--warmup" in capsys.readouterr().err

@@ -121,7 +121,7 @@ def test_synthetic_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert df.attainment.between(0, 1).all()
 
 
-_SHARED = [ROOT.parent / "shared" / "data", ROOT.parents[2] / "shared" / "data"]
+_SHARED = [p / "shared" / "data" for p in ROOT.parents[:3]]  # beside the clone (or a worktree)
 _CODE_TRACE = next((p / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv" for p in _SHARED
                     if (p / "azure_llm_2023" / "AzureLLMInferenceTrace_code.csv").exists()),
                    None)

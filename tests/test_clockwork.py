@@ -41,3 +41,20 @@ def test_new_replicas_wait_for_their_weights():
 def test_errors():
     with pytest.raises(PlacementError, match="window must be positive"):
         ClockworkOptions(window=0.0)
+
+
+def test_load_delays_use_profile_weights():
+    import dataclasses
+
+    from tests._fixtures_profiles import scaled_weights
+
+    base = tiny_problem(seed=4, cv=4.0, duration=30.0)
+    p = dataclasses.replace(base, profiles=scaled_weights(base.profiles, 0.9))
+    out = clockwork_pp(p, window=10.0)
+    bw = p.cluster.host_to_device_bandwidth
+    reps = schedule_replicas(out.space, out.starts, out.assignments, bw)
+    delayed = [r for r in reps if r.ready_at > -math.inf]
+    assert delayed
+    for r in delayed:
+        assert r.ready_at == pytest.approx(
+            r.active_from + int(p.models[r.model].weight_bytes * 0.9) / bw, rel=1e-6)

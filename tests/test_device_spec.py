@@ -51,3 +51,16 @@ def test_reserved_must_leave_memory() -> None:
 @given(device_specs())
 def test_json_round_trip(spec: DeviceSpec) -> None:
     assert DeviceSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+
+
+def test_usable_memory_budget() -> None:
+    v100 = device_preset("v100-16gb")
+    assert v100.usable_memory_bytes == 13 * 10**9  # the preset: 13 GB
+    gib = v100.with_usable_memory(13 << 30)  # AlpaServe's budget: 13 GiB
+    assert gib.usable_memory_bytes == 13 << 30
+    assert gib.memory_bytes == v100.memory_bytes
+    assert v100.with_usable_memory(v100.memory_bytes).reserved_bytes == 0
+    with pytest.raises(SpecError, match="exceeds"):
+        v100.with_usable_memory(v100.memory_bytes + 1)
+    with pytest.raises(SpecError, match="positive integer"):
+        v100.with_usable_memory(0)

@@ -95,3 +95,36 @@ def test_errors():
                                     slo=1.0), group_stages=[2])
     with pytest.raises(SimulationError, match="stages"):
         ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
+
+
+@pytest.mark.parametrize("dispatch", ["earliest-finish", "alpaserve"])
+@pytest.mark.parametrize("admission", [True, False])
+def test_many_interleaved_moves_equal_direct_evaluation(dispatch, admission):
+    p = tiny_problem(num_models=4, num_devices=4, cv=4.0, slo=0.2, seed=5)
+    space = SearchSpace.build(cluster=p.cluster, models=p.models,
+                              groups=layouts(p.cluster, range(4))[0].groups(),
+                              profiles=p.profiles)
+    base = space.empty()
+    for g, m in [(0, 0), (1, 1), (2, 0), (3, 2)]:
+        base.add(g, m)
+    ev = Evaluator(p.train, group_stages=space.group_stages,
+                   options=EvalOptions(dispatch=dispatch, admission=admission))
+    arrays = base.arrays()
+    moves, variants = [], []
+    for g in range(space.num_groups):  # more moves than one interleaved block
+        for m in range(space.num_models):
+            if base.fits(g, m):
+                moves.append(Move(add_model=m, add_group=g,
+                                  add_latencies=space.latencies(g, m)))
+                v = base.copy()
+                v.add(g, m)
+                variants.append(v)
+    for r in range(base.num_replicas):
+        moves.append(Move(skip=r))
+        m_idx, g_idx = np.nonzero(base.hosts.T)
+        v = base.copy()
+        v.remove(int(g_idx[r]), int(m_idx[r]))
+        variants.append(v)
+    assert len(moves) > 8
+    goods = ev.evaluate_moves(arrays, moves)
+    assert goods.tolist() == [ev.evaluate(v.arrays()).good for v in variants]

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from alpaserve.device_spec import device_preset
 from alpaserve.errors import SolverError
 from alpaserve.model_spec import model_preset
+from alpaserve.parallel import intra_op_ilp
 from alpaserve.parallel.intra_op_ilp import ilp_frontier, solve_ilp
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import layer_graph
+from alpaserve.parallel.problem import ShardingProblem
 from alpaserve.parallel.sharding import build_sharding_problem
 from tests._fixtures_parallel import random_problem
 
@@ -114,3 +116,56 @@ def test_bad_backend(rng: np.random.Generator) -> None:
     with pytest.raises(ValueError, match="backend"):
         solve_ilp(random_problem(rng, nodes=2), backend="gurobi")  # type: ignore[arg-type]
     assert math.isinf(random_problem(rng, nodes=2).memory_budget)
+
+
+@pytest.mark.parametrize("backend", ["highs", "cbc"])
+def test_budget_is_exact_below_solver_tolerance(backend: str) -> None:
+    # HiGHS's default MIP feasibility tolerance (1e-6) took the first strategy, 0.5 byte over
+    p = ShardingProblem(node_names=("a",), strategy_names=(("x", "y"),),
+                        node_costs=((1.0, 2.0),), node_memory=((1_000_001, 1_000_000),),
+                        edges=(), edge_costs=())
+    sol = solve_ilp(p.with_budget(1_000_000.5), backend=backend)
+    assert sol is not None
+    assert (sol.choice, sol.memory) == ((1,), 1_000_000.0)
+    assert solve_ilp(p.with_budget(999_999.5), backend=backend) is None
+
+
+def test_over_budget_answer_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = ShardingProblem(node_names=("a",), strategy_names=(("x", "y"),),
+                        node_costs=((1.0, 2.0),), node_memory=((1_000_001, 1_000_000),),
+                        edges=(), edge_costs=())
+    # a solver as loose as HiGHS's defaults: the verification must still hold the budget
+    monkeypatch.setattr(intra_op_ilp, "FEAS_TOL", 1e-5)
+    sol = solve_ilp(p.with_budget(1_000_000.5))
+    assert sol is not None
+    assert sol.memory <= 1_000_000.5
+
+
+def _exhaustive_frontier(p: ShardingProblem) -> list[tuple[float, float]]:
+    grids = np.meshgrid(*[np.arange(p.num_strategies(v)) for v in range(p.num_nodes)],
+                        indexing="ij")
+    ch = [g.ravel() for g in grids]
+    cost = sum(np.asarray(p.node_costs[v])[ch[v]] for v in range(p.num_nodes))
+    for (u, v), table in zip(p.edges, p.edge_costs, strict=True):
+        cost = cost + np.asarray(table)[ch[u], ch[v]]
+    mem = sum(np.asarray(p.node_memory[v], dtype=float)[ch[v]] for v in range(p.num_nodes))
+    ok = np.ones(cost.size, dtype=bool)
+    for u, v in p.ties:
+        ok &= ch[u] == ch[v]
+    cost, mem = cost[ok], mem[ok]
+    points: list[tuple[float, float]] = []
+    for i in np.lexsort((mem, cost)):
+        if not points or mem[i] < points[-1][1]:
+            points.append((float(cost[i]), float(mem[i])))
+    return points
+
+
+def test_frontier_of_a_bert_layer_on_eight_devices_is_complete() -> None:
+    space = build_sharding_problem(layer_graph(model_preset("bert-1.3b"), batch_size=8),
+                                   LogicalMesh.uniform((1, 8), 12e9, 5e-6), V100)
+    p = space.problem
+    want = _exhaustive_frontier(p)
+    got = [(s.cost, s.memory) for s in ilp_frontier(p)]
+    assert len(want) == 9
+    assert [m for _, m in got] == [m for _, m in want]
+    assert [c for c, _ in got] == pytest.approx([c for c, _ in want], rel=1e-9)

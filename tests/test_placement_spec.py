@@ -109,3 +109,33 @@ def test_json_round_trip(p: Placement) -> None:
     again = Placement.from_json(p.to_json())
     assert again == p
     assert hash(again) == hash(p)
+
+
+def _copies(n: int) -> list:
+    from alpaserve.model_spec import model_copies
+
+    return list(model_copies(f"bert-1.3b:{n}"))
+
+
+def test_profile_weights_drive_validation() -> None:
+    from tests._fixtures_profiles import measured_profiles
+
+    six = _copies(6)  # 6 x 2.64 GB analytic > 13 GB; 6 x 2.11 GB measured fits
+    group = Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=six)
+    kwargs = {"cluster": homogeneous_cluster(1), "models": {m.name: m for m in six},
+              "groups": (group,)}
+    with pytest.raises(SpecError, match=r"15\.81 GB of weights per device \(analytic"):
+        Placement(**kwargs)
+    light = measured_profiles(six, weight_scale=0.8)
+    p = Placement(**kwargs, profiles=light)
+    used, sources = p.stage_memory(group)
+    assert used == (6 * int(six[0].weight_bytes * 0.8),)
+    assert set(sources.values()) == {"profile (measured)"}
+    assert Placement.from_json(p.to_json(), profiles=light) == p
+    four = six[:4]  # 4 x 2.64 GB analytic fits; 4 x 3.43 GB measured does not
+    heavy = measured_profiles(four, weight_scale=1.3)
+    g4 = Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=four)
+    Placement(cluster=homogeneous_cluster(1), models={m.name: m for m in four}, groups=(g4,))
+    with pytest.raises(SpecError, match=r"profile \(measured\) weights"):
+        Placement(cluster=homogeneous_cluster(1), models={m.name: m for m in four},
+                  groups=(g4,), profiles=heavy)

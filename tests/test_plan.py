@@ -86,3 +86,77 @@ def test_a_mix_needs_a_positive_duration(duration: float) -> None:
     with pytest.raises(SpecError, match="duration must be a positive finite"):
         plan(models, tiny_cluster(2), MixSpec(model_names=("a",), total_rate=8.0), slo=0.3,
              duration=duration, profiles=tiny_profiles(models), policy="sr")
+
+
+def _bert_copies(n: int) -> list:
+    from alpaserve.model_spec import model_copies
+
+    return list(model_copies(f"bert-1.3b:{n}"))
+
+
+def _hosted_on_one_device(result) -> int:
+    return sum(len(g.models) for g in result.placement.groups)
+
+
+@pytest.mark.parametrize(("scale", "budget", "want"), [
+    (1.0, None, 4),          # analytic 2.64 GB each, 13e9 bytes (the preset): 4
+    (1.0, 13 << 30, 5),      # AlpaServe's 13 GiB: 5
+    (0.8, 13 << 30, 6),      # measured 2.11 GB each, 13 GiB: 6
+])
+def test_memory_budget_and_profile_weights_decide_what_fits(scale, budget, want):
+    from alpaserve.profiles import ProfileDB
+    from placement.problem import build_profiles
+    from tests._fixtures_profiles import measured_profiles
+
+    models = _bert_copies(7)
+    cluster = homogeneous_cluster(1)
+    profiles = (build_profiles(models, cluster, max_group_size=1) if scale == 1.0
+                else measured_profiles(models, weight_scale=scale))
+    assert isinstance(profiles, ProfileDB)
+    mix = MixSpec(model_names=tuple(m.name for m in models), total_rate=20.0, cv=1.0)
+    r = plan(models, cluster, mix, slo=2.0, duration=20.0, profiles=profiles, policy="sr",
+             memory_budget=budget)
+    assert _hosted_on_one_device(r) == want
+    if budget is not None:
+        assert r.placement.cluster.device.usable_memory_bytes == budget
+    text = r.explain()
+    assert ("profile (measured)" if scale != 1.0 else "profile (analytic)") in text
+
+
+def test_infeasibility_follows_profile_weights():
+    from tests._fixtures_profiles import measured_profiles
+
+    big = model_preset("bert-6.7b")  # 13.3 GB analytic: one V100 (13 GB) cannot hold it
+    with pytest.raises(InfeasibleError, match=r"bert-6.7b.*\(analytic\)"):
+        plan([big], homogeneous_cluster(1), MixSpec(model_names=(big.name,), total_rate=1.0))
+    light = measured_profiles([big], weight_scale=0.9)
+    r = plan([big], homogeneous_cluster(1), MixSpec(model_names=(big.name,), total_rate=1.0),
+             slo=5.0, duration=20.0, profiles=light, policy="sr")
+    assert r.placement.hosted_models == {big.name}
+    small = model_preset("bert-1.3b")
+    heavy = measured_profiles([small], weight_scale=6.0, )  # 15.8 GB measured
+    with pytest.raises(InfeasibleError, match=r"bert-1.3b.*\(profiled\)"):
+        plan([small], homogeneous_cluster(1), MixSpec(model_names=(small.name,),
+                                                      total_rate=1.0), profiles=heavy)
+
+
+def test_in_sample_plans_on_the_evaluation_workload():
+    r = _plan(policy="sr", in_sample=True)
+    assert "in-sample" in r.test_source
+    assert r.train_attainment == pytest.approx(r.attainment)
+
+
+def test_bad_memory_budget():
+    with pytest.raises(SpecError, match="exceeds"):
+        _plan(memory_budget=1 << 50)
+    with pytest.raises(SpecError, match="memory_budget must be an int"):
+        _plan(memory_budget=1.5e9)
+
+
+def test_alpaserve_mode_search_scores_what_the_simulator_runs():
+    from simulator.options import SimulationOptions
+
+    # in-sample, the search's count and the test simulation's must agree exactly, which
+    # needs the search to use float32 latencies too
+    r = _plan(policy="sr", in_sample=True, options=SimulationOptions.alpaserve())
+    assert r.train_attainment == r.attainment

@@ -161,3 +161,44 @@ def test_tsv_bad_header_and_json_errors() -> None:
 def test_tsv_accepts_a_bom_and_blank_lines() -> None:
     text = "\ufeff" + _row() + "\n   \n"
     assert len(ProfileDB.from_tsv(text, {"m": SPEC})) == 1
+
+
+def _three_configs() -> ProfileDB:
+    db = ProfileDB()
+    for p in (1, 2, 4):
+        cfg = ParallelConfig.uniform(num_layers=8, pipeline_degree=p)
+        for b in (4, 1, 2):
+            db.add(ProfileEntry(model="m", config=cfg, batch_size=b,
+                                stage_latencies=(0.1 * b / p,) * p,
+                                stage_weight_bytes=(100 // p + b,) * p,
+                                stage_peak_memory_bytes=(200,) * p, source="measured"))
+    return db
+
+
+def test_index_answers_by_model_config_and_batch() -> None:
+    db = _three_configs()
+    cfgs = db.configs("m")
+    assert [c.pipeline_degree for c in cfgs] == [1, 2, 4]
+    assert db.batch_sizes("m", cfgs[1]) == [1, 2, 4]
+    assert [e.batch_size for e in db.entries("m", 2)] == [2, 2, 2]
+    assert len(db.entries("m")) == 9
+    assert db.configs("other") == []
+    assert db.entries("other") == []
+    # weights are those of the smallest profiled batch; replacing an entry keeps the index
+    assert db.memory_entry("m", cfgs[0]).batch_size == 1
+    db.add(ProfileEntry(model="m", config=cfgs[0], batch_size=1, stage_latencies=(0.5,),
+                        stage_weight_bytes=(7,), stage_peak_memory_bytes=(9,),
+                        source="measured"))
+    assert db.get("m", cfgs[0], 1).stage_latencies == (0.5,)
+    assert len(db) == 9
+    assert db.memory_entry("m", cfgs[0]).stage_weight_bytes == (7,)
+
+
+def test_stage_weights_prefer_the_profile() -> None:
+    spec = ModelSpec(name="m", family="bert", num_layers=8, hidden_size=64, num_heads=4,
+                     ffn_size=256, vocab_size=1000, seq_len=32)
+    db = _three_configs()
+    cfg = db.configs("m")[1]
+    assert db.stage_weights(spec, cfg) == ((51, 51), "profile (measured)")
+    other = ParallelConfig.uniform(num_layers=8, pipeline_degree=8)
+    assert db.stage_weights(spec, other) == (other.stage_weight_bytes(spec), "analytic")

@@ -297,3 +297,61 @@ def test_attainment_many_equals_one_by_one(seed: int, count: int, workers: int,
     assert [m.requests_per_model.tolist() for m in many] == \
         [s.requests_per_model.tolist() for s in single]
 
+
+
+# ---------------------------------------------------------------- AlpaServe's protocol
+BURSTY = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 5.0, 9.0, 9.0, 9.0]  # bursts of tied arrivals
+
+
+def _alpaserve_case() -> tuple[object, ProfileDB, Workload]:
+    placement = build_placement(["a"], [1, 1], [["a"], ["a"]])
+    config = placement.groups[0].models["a"]
+    db = ProfileDB([entry("a", config, 1, [0.5])])
+    return placement, db, Workload.from_arrays(arrival=BURSTY, model="a")
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize(("trim", "span", "want"), [
+    # AlpaServe's rule: skip int(1 / 9 * 10) = 1 request at each end (r1..r8), int(2.2) = 2
+    # (r2..r7, splitting the tie at t = 0); the time rule keeps arrivals in [1, 8] / [2, 7]
+    ("requests", 1.0, (6, 8)), ("requests", 2.0, (4, 6)),
+    ("time", 1.0, (3, 3)), ("time", 2.0, (1, 1))])
+def test_alpaserve_goodput_by_hand(engine: str, trim: str, span: float,
+                                   want: tuple[int, int]) -> None:
+    placement, db, workload = _alpaserve_case()
+    opts = SimulationOptions.alpaserve(engine=engine, trim=trim, warmup=span, cooldown=span)
+    # AlpaServe's float32 arrays: 0.5 inflated by 1 + 0.009 in float32; 11 ms per request
+    lat, o = float(np.float32(0.5) * np.float32(1.009)), 0.011
+    result = simulate(placement, db, workload, opts, slo=1.0)
+    # Dispatch to the group whose last stage frees earliest (ties: g0), drop if late:
+    # r0 g0, r1 g1 good; r2, r3 would end at 2 lat + o = 1.02 > 1: dropped; r4 g0, r5 g1
+    # at t = 1 good; r6 g0; r7 g1 (free at 1 + lat), r8 g0 good; r9 g0 at 9 + 2 lat: dropped
+    assert result.status.tolist() == [SERVED, SERVED, DROPPED, DROPPED, SERVED, SERVED,
+                                      SERVED, SERVED, SERVED, DROPPED]
+    assert result.group[[0, 1, 4, 5, 6, 7, 8]].tolist() == [0, 1, 0, 1, 0, 1, 0]
+    assert result.finish[0] == 0.0 + lat + o
+    assert result.finish[6] == 5.0 + lat + o
+    assert (result.num_good, result.num_requests) == want
+    assert result.attainment == want[0] / want[1]
+    if engine == "fast":
+        summary = attainment(prepare(workload, 1.0), placement, db, opts)
+        assert summary.attainment == want[0] / want[1]
+
+
+def test_float32_latencies_are_rounded() -> None:
+    placement, db, workload = _alpaserve_case()
+    f64 = simulate(placement, db, workload, SimulationOptions.alpaserve(float32_latencies=False),
+                   slo=1.0)
+    f32 = simulate(placement, db, workload, SimulationOptions.alpaserve(), slo=1.0)
+    assert f64.finish[0] == 0.5 * (1 + 0.009) + 0.011
+    assert f32.finish[0] == float(np.float32(0.5) * np.float32(1.009)) + 0.011
+    assert f32.finish[0] != f64.finish[0]
+
+
+def test_request_trimming_errors() -> None:
+    with pytest.raises(SimulationError, match="trim must be one of"):
+        SimulationOptions(trim="seconds")  # type: ignore[arg-type]
+    placement, db, workload = _alpaserve_case()
+    with pytest.raises(SimulationError, match="skip all 10 requests"):
+        simulate(placement, db, workload,
+                 SimulationOptions.alpaserve(warmup=5.0, cooldown=5.0), slo=1.0)

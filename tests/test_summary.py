@@ -4,9 +4,11 @@ measurement window; attainment counts."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alpaserve.errors import SimulationError
 from simulator.engine import kernels
 from simulator.engine.percentiles import percentiles_in_place
 from simulator.summary import DROPPED, SERVED, UNSERVED, AttainmentSummary, stats_window, summarize
@@ -59,3 +61,29 @@ def test_attainment_summary_counts() -> None:
     assert (s.num_requests, s.num_good, s.attainment) == (4, 3, 0.75)
     assert s.unmet_per_model.tolist() == [1, 0]
     assert np.isnan(s.attainment_per_model[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(gaps=st.lists(st.sampled_from([0.0, 0.0, 0.25, 1.0, 3.0]), min_size=2, max_size=60),
+       warmup=st.floats(0.0, 5.0), cooldown=st.floats(0.0, 5.0))
+def test_request_trimming_skips_a_count_at_each_end(gaps, warmup, cooldown):
+    arrival = np.cumsum(np.array([0.0, *gaps]))
+    n, span = arrival.size, float(arrival[-1] - arrival[0])
+    if span == 0:
+        return
+    skip_lo, skip_hi = int(warmup / span * n), int(cooldown / span * n)
+    if (warmup, cooldown) == (0.0, 0.0):
+        assert stats_window(arrival, None, trim="requests")[1] == (0, n)
+    elif skip_lo + skip_hi >= n:
+        with pytest.raises(SimulationError, match="skip all"):
+            stats_window(arrival, None, warmup=warmup, cooldown=cooldown, trim="requests")
+    else:
+        (lo, hi), (i0, i1) = stats_window(arrival, None, warmup=warmup, cooldown=cooldown,
+                                          trim="requests")
+        assert (i0, i1) == (skip_lo, n - skip_hi)
+        assert (lo, hi) == (arrival[i0], arrival[i1 - 1])
+
+
+def test_unknown_trim_rule():
+    with pytest.raises(SimulationError, match="trim must be one of"):
+        stats_window(np.array([0.0, 1.0]), None, warmup=0.5, trim="seconds")

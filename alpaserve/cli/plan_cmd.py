@@ -59,6 +59,12 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help=argparse.SUPPRESS)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: on when stderr is a terminal)")
+    parser.add_argument("--memory-gib", type=checks.real(0.0, 1e6, above=True), default=None,
+                        help="usable GiB per device (default: the preset's; AlpaServe's V100 "
+                             "budget is 13)")
+    parser.add_argument("--in-sample", action="store_true",
+                        help="plan on the evaluation workload itself (AlpaServe's artifact); "
+                             "by default the plan is tested on an independent sample")
     parser.add_argument("--out", default=None, type=checks.json_file,
                         help="write the plan file (JSON) here, for `simulate`/`fidelity`")
     parser.add_argument("--json", action="store_true", help="print the plan file's JSON")
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     models = parse_models(args.models)
     names = tuple(m.name for m in models)
+    budget = None if args.memory_gib is None else round(args.memory_gib * 2**30)
     cluster = homogeneous_cluster(args.devices, args.device,
                                   devices_per_node=args.devices_per_node)
     workload: Any
@@ -104,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
                   search=SearchOptions(n_jobs=args.workers,
                                        progress=sys.stderr.isatty() if args.progress is None
                                        else args.progress),
-                  clockwork=ClockworkOptions(window=args.window))
+                  clockwork=ClockworkOptions(window=args.window), memory_budget=budget,
+                  in_sample=args.in_sample)
     if trace_report is not None:  # name the held-out span rather than "the given workload"
         import dataclasses
 

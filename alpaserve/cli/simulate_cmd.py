@@ -38,8 +38,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-admission", action="store_true",
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
-                        help="AlpaServe-compatible overheads and dispatch, and synthetic "
-                             "arrivals with AlpaServe's ordinary (non-stationary) start")
+                        help="AlpaServe-compatible overheads, dispatch, float32 latencies "
+                             "and request-count trimming, and synthetic arrivals with "
+                             "AlpaServe's ordinary (non-stationary) start")
+    parser.add_argument("--warmup", type=checks.seconds_or_zero, default=0.0,
+                        help="seconds trimmed at the start before statistics (AlpaServe mode: "
+                             "int(warmup / span * n) requests)")
+    parser.add_argument("--cooldown", type=checks.seconds_or_zero, default=0.0,
+                        help="seconds trimmed at the end before statistics")
     parser.add_argument("--plot", metavar="PNG", type=checks.plot_file,
                         help="write SLO attainment over time (and the arrival rate) here")
     parser.add_argument("--plot-window", type=checks.seconds, default=60.0, metavar="S",
@@ -70,19 +76,23 @@ def run(args: argparse.Namespace) -> int:
     from alpaserve.profiles import ProfileDB
     from simulator import SimulationOptions, simulate
 
-    plan_file = load_plan_file(args.placement)
-    placement = plan_file.placement
     if args.max_batch < 1:
         raise SpecError(f"--max-batch must be >= 1, got {args.max_batch}")
+    if args.profiles is None:  # the profiles the plan was made with, if it names a file
+        planned_profiles = dict(load_plan_file(args.placement).profiles or {})
+        if planned_profiles.get("source") == "file":
+            args.profiles = Path(planned_profiles["path"])
+            if not args.profiles.is_file():
+                raise SpecError(f"the plan was made with profiles {str(args.profiles)!r}, "
+                                "which is gone; give --profiles")
+    given = args.profiles
+    # Profiles are the truth for memory: the placement is checked with their weights.
+    plan_file = load_plan_file(args.placement, profiles=None if given is None else (
+        lambda models: load_profiles(given, models)))
+    placement = plan_file.placement
     names = sorted(placement.models)
-    planned_profiles = dict(plan_file.profiles or {})
-    if args.profiles is None and planned_profiles.get("source") == "file":
-        args.profiles = Path(planned_profiles["path"])  # the profiles the plan was made with
-        if not args.profiles.is_file():
-            raise SpecError(f"the plan was made with profiles {str(args.profiles)!r}, which "
-                            "is gone; give --profiles")
-    if args.profiles:
-        profiles = load_profiles(args.profiles, placement.models)
+    if given is not None:
+        profiles = placement.profiles if placement.profiles is not None else ProfileDB()
     else:
         profiles = ProfileDB()
         for group in placement.groups:
@@ -104,10 +114,12 @@ def run(args: argparse.Namespace) -> int:
               f"{', '.join(unplaced[:8])}", file=sys.stderr)
     if args.alpaserve_mode:
         options = SimulationOptions.alpaserve(engine=args.engine, max_batch=args.max_batch,
-                                              admission=not args.no_admission)
+                                              admission=not args.no_admission,
+                                              warmup=args.warmup, cooldown=args.cooldown)
     else:
         options = SimulationOptions(engine=args.engine, policy=args.dispatch,
-                                    max_batch=args.max_batch, admission=not args.no_admission)
+                                    max_batch=args.max_batch, admission=not args.no_admission,
+                                    warmup=args.warmup, cooldown=args.cooldown)
     result = simulate(placement, profiles, workload, options, slo=slo)
     rows: list[dict[str, Any]] = [{
         "model": "(all)", "requests": result.num_requests, "attainment": result.attainment,
@@ -127,10 +139,11 @@ def run(args: argparse.Namespace) -> int:
          extra={"workload": source, "models_without_replica": unplaced})
     if args.plot:
         from alpaserve.plots import plot_attainment_over_time
+        from alpaserve.safe_files import save_figure
 
         fig = plot_attainment_over_time(result.arrival, result.good, window_s=args.plot_window,
                                         label=f"{args.placement.name} ({args.engine})")
-        fig.savefig(args.plot, dpi=120)
+        save_figure(fig, args.plot, force=getattr(args, "force", False), dpi=120)
         print(f"wrote {args.plot}")  # to stderr under --json (machine_stdout)
     if args.per_request:
         from alpaserve.cli._per_request import write_per_request

@@ -6,7 +6,10 @@ One binary ``x[v, s]`` per node and strategy with ``sum_s x[v, s] = 1``; one con
 binary). The objective is node costs plus ``sum e · resharding``; the memory constraint is
 ``sum x · memory <= budget``. Ties are ``x[u, s] = x[v, s]``.
 
-HiGHS (``pulp.HiGHS``) is used when ``highspy`` imports, else CBC. PuLP reports
+HiGHS (``pulp.HiGHS``) is used when ``highspy`` imports, else CBC. Budgets are exact: the
+solvers' feasibility tolerances are set explicitly (HiGHS's MIP default, 1e-6, let a solution
+over the budget by a relative 5e-7 through), and every answer is checked against the budget
+in exact arithmetic; one over it is cut off (no-good cut) and the ILP re-solved. PuLP reports
 ``status == Optimal`` even when CBC stops at its time limit with an unproven incumbent, so the
 result's ``optimal`` flag comes from ``sol_status``; ``strict=True`` raises
 :class:`SolverError` for such a solve.
@@ -34,6 +37,10 @@ Backend = Literal["auto", "highs", "cbc"]
 OBJECTIVE_SCALE = 1e6
 GAP_REL = 1e-9
 GAP_ABS = 1e-9
+# Feasibility tolerance of both solvers (the smallest HiGHS accepts is 1e-10).
+FEAS_TOL = 1e-9
+# Re-solves after an answer over the budget before giving up.
+MAX_CUTS = 64
 
 
 def _highs_available() -> bool:
@@ -47,14 +54,17 @@ def _solver(backend: Backend, time_limit: float | None) -> tuple[str, pulp.LpSol
         if not _highs_available():
             raise SolverError("ILP backend 'highs' needs the highspy package")
         return "highs", pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=GAP_REL,
-                                   gapAbs=GAP_ABS)
-    coin = pulp.COIN_CMD(msg=False, timeLimit=time_limit, gapRel=GAP_REL, gapAbs=GAP_ABS)
+                                   gapAbs=GAP_ABS, mip_feasibility_tolerance=FEAS_TOL,
+                                   primal_feasibility_tolerance=FEAS_TOL)
+    tol = [f"primalTolerance {FEAS_TOL}", f"integerTolerance {FEAS_TOL}"]
+    coin = pulp.COIN_CMD(msg=False, timeLimit=time_limit, gapRel=GAP_REL, gapAbs=GAP_ABS,
+                         options=tol)
     if coin.available():
         return "cbc", coin
     with warnings.catch_warnings():  # PuLP 3.3 deprecates its bundled CBC for 4.0
         warnings.simplefilter("ignore", DeprecationWarning)
         return "cbc", pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=GAP_REL,
-                                        gapAbs=GAP_ABS)
+                                        gapAbs=GAP_ABS, options=tol)
 
 
 def _argmax(values: list[float]) -> int:
@@ -140,6 +150,37 @@ def solve_ilp(problem: ShardingProblem, *, backend: Backend = "auto",
                          for s in range(problem.num_strategies(v))) \
             <= problem.memory_budget / mem_scale, "memory"
     lp += pulp.lpSum(objective)
+    for cut in range(MAX_CUTS + 1):
+        solved = _solve_once(lp, solver, name, problem, x)
+        if solved is None:
+            return None
+        choice, status = solved
+        cost, memory = problem.evaluate(choice)
+        if memory <= problem.memory_budget:
+            break
+        # Within the solver's tolerance but over the budget: forbid exactly this choice.
+        logger.info("%s answered memory %r over the budget %r; cutting it off and re-solving",
+                    name, memory, problem.memory_budget)
+        lp += pulp.lpSum(x[v][c] for v, c in enumerate(choice)) <= problem.num_nodes - 1, \
+            f"cut_{cut}"
+    else:
+        raise SolverError(f"{name} kept answering over the memory budget "
+                          f"{problem.memory_budget!r} after {MAX_CUTS} cuts")
+    optimal = status == pulp.LpSolutionOptimal
+    if not optimal:
+        message = (f"{name} stopped without proving optimality (sol_status "
+                   f"{pulp.LpSolution.get(status, status)}); best cost {cost:.6g}")
+        if strict:
+            raise SolverError(message)
+        logger.warning(message)
+    return ShardingSolution(choice=choice, cost=cost, memory=memory, optimal=optimal,
+                            status="optimal" if optimal else "time-limit", solver=name)
+
+
+def _solve_once(lp: pulp.LpProblem, solver: pulp.LpSolver, name: str,
+                problem: ShardingProblem, x: list[list[pulp.LpVariable]]
+                ) -> tuple[tuple[int, ...], int] | None:
+    """One solve: the chosen strategy per node and the solution status, or None."""
     try:
         lp.solve(solver)
     except pulp.PulpSolverError as exc:
@@ -152,17 +193,7 @@ def solve_ilp(problem: ShardingProblem, *, backend: Backend = "auto",
         raise SolverError(f"{name} found no solution: status "
                           f"{pulp.LpStatus.get(lp.status, lp.status)}, "
                           f"sol_status {pulp.LpSolution.get(status, status)}")
-    choice = tuple(_argmax([var.value() or 0.0 for var in xs]) for xs in x)
-    cost, memory = problem.evaluate(choice)
-    optimal = status == pulp.LpSolutionOptimal
-    if not optimal:
-        message = (f"{name} stopped without proving optimality (sol_status "
-                   f"{pulp.LpSolution.get(status, status)}); best cost {cost:.6g}")
-        if strict:
-            raise SolverError(message)
-        logger.warning(message)
-    return ShardingSolution(choice=choice, cost=cost, memory=memory, optimal=optimal,
-                            status="optimal" if optimal else "time-limit", solver=name)
+    return tuple(_argmax([var.value() or 0.0 for var in xs]) for xs in x), status
 
 
 def ilp_frontier(problem: ShardingProblem, *, backend: Backend = "auto",
@@ -171,8 +202,10 @@ def ilp_frontier(problem: ShardingProblem, *, backend: Backend = "auto",
     """The (cost, memory) Pareto frontier by repeated ILP solves with a shrinking budget.
 
     Starts from the unconstrained optimum and re-solves with the budget just below the last
-    point's memory until nothing fits. Points come fastest first, memory falling. Memories
-    within a relative 1e-6 of each other count as equal (the solver's tolerance).
+    point's memory until nothing fits: half a byte below when every memory is a whole number
+    (the usual case), a relative 1e-12 below otherwise. Budgets are exact (see
+    :func:`solve_ilp`), so no Pareto point is skipped. Points come fastest first, memory
+    falling.
 
     Parameters
     ----------
@@ -200,6 +233,7 @@ def ilp_frontier(problem: ShardingProblem, *, backend: Backend = "auto",
     """
     points: list[ShardingSolution] = []
     budget = problem.memory_budget
+    integral = all(float(m).is_integer() for row in problem.node_memory for m in row)
     for _ in range(max_points):
         sol = solve_ilp(problem.with_budget(budget), backend=backend, time_limit=time_limit)
         if sol is None or (points and sol.memory >= points[-1].memory):
@@ -208,7 +242,7 @@ def ilp_frontier(problem: ShardingProblem, *, backend: Backend = "auto",
             # Same cost with less memory: the earlier point was not on the frontier.
             points.pop()
         points.append(sol)
-        budget = sol.memory - max(1e-6 * sol.memory, 1e-9)
+        budget = sol.memory - 0.5 if integral else sol.memory - max(1e-12 * sol.memory, 1e-300)
         if budget < 0:
             break
     return points

@@ -31,7 +31,8 @@ def _window(prepared: PreparedWorkload, options: SimulationOptions
     if options.warmup == 0 and options.cooldown == 0:
         return 0, len(prepared), False, 0.0, 0.0
     (lo, hi), (i0, i1) = stats_window(prepared.arrival, prepared.arrival,
-                                      warmup=options.warmup, cooldown=options.cooldown)
+                                      warmup=options.warmup, cooldown=options.cooldown,
+                                      trim=options.trim)
     return i0, i1, True, lo, hi
 
 
@@ -153,7 +154,8 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
             slo=prepared.request_slo, slo_of_model=prepared.slo_of_model,
             start=rec.start, finish=rec.finish, group=rec.group, status=rec.status,
             group_busy_seconds=rec.busy, group_num_stages=tables.num_stages.tolist(),
-            warmup=options.warmup, cooldown=options.cooldown, engine="fast",
+            warmup=options.warmup, cooldown=options.cooldown, trim=options.trim,
+            engine="fast",
             summary=rec.summary, copy=False)
     out = _run(prepared, tables, options, record=True, kernels=kernels)
     i0, i1 = out["window"]
@@ -184,7 +186,8 @@ def run_fast(prepared: PreparedWorkload, tables: PlacementTables, options: Simul
         batch_size=out["batch"],
         stage_start=out["stage_start"] if options.record_stages else None,
         group_busy_seconds=out["busy"], group_num_stages=tables.num_stages.tolist(),
-        warmup=options.warmup, cooldown=options.cooldown, engine="fast", summary=summary,
+        warmup=options.warmup, cooldown=options.cooldown, trim=options.trim,
+            engine="fast", summary=summary,
         copy=False)
 
 
