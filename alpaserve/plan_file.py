@@ -216,6 +216,8 @@ def parse_plan_file(text: str, *, path: str | None = None,
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{where}not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise SpecError(f"{where}not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise SpecError(f"{where}a plan file or placement must be a JSON object")
     if "format" not in data:
@@ -287,8 +289,11 @@ def load_plan_file(path: str | os.PathLike[str], *,
     cannot read placement or plan file 'no-such-plan.json': No such file or directory
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise SpecError(f"cannot read placement or plan file {str(path)!r}: "
                         f"{exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"placement or plan file {str(path)!r} is not UTF-8 text (byte "
+                        f"{exc.start}); a binary or compressed file?") from None
     return parse_plan_file(text, path=str(path), profiles=profiles)

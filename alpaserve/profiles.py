@@ -796,7 +796,7 @@ def _entry_from_tsv_row(rec: dict[str, str], models: Mapping[str, ModelSpec], so
     def values(column: str) -> list[Any]:
         try:  # plain lists of numbers are JSON, which parses faster than Python literals
             parsed = json.loads(rec[column])
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, list):
             return parsed

@@ -160,7 +160,6 @@ def _path_cases() -> list[tuple[str, list[str], str]]:
     outputs = [("simulate", ["@placement", "--out"], ".csv"),
                ("simulate", ["@placement", "--per-request"], ".csv"),
                ("trace", ["@trace", "--out"], ".csv"), ("trace", ["@trace", "--plot"], ".png"),
-               ("demo", ["--plot"], ".png"), ("demo", ["--plan-json"], ".json"),
                ("demo", ["--out"], ".json"), ("plan", ["--out"], ".json"),
                ("spot", ["--out"], ".csv"), ("modelless", ["--out"], ".json"),
                ("costs", ["--out"], ".json"), ("configs", ["bert-1.3b", "--out"], ".csv"),

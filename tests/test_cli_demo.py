@@ -30,7 +30,8 @@ def test_demo_compares_policies_and_writes_outputs(tmp_path: Path, capsys: pytes
     assert rows[1]["attainment"] >= rows[0]["attainment"]
     out = tmp_path / "alpaserve-demo"
     assert "wrote demo.png and plan.json to alpaserve-demo/" in captured.err
-    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "demo.png", "plan.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [MARKER, ".alpaserve-outputs.json", "demo.png", "plan.json"])  # + safe-files manifest
     assert (out / "demo.png").stat().st_size > 10_000
     plan = load_plan_file(out / "plan.json")  # a plan file: the placement and the traffic
     assert plan.placement.hosted_models == {f"bert-1.3b#{i}" for i in range(4)}

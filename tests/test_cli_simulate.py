@@ -81,7 +81,7 @@ def test_trace_models_are_mapped_onto_the_placement(placement_file: Path, tmp_pa
 def test_errors_are_one_line(placement_file: Path, tmp_path: Path,
                              capsys: pytest.CaptureFixture) -> None:
     assert main(["simulate", str(tmp_path / "missing.json")]) == 2
-    assert "argument placement: file" in capsys.readouterr().err
+    assert "argument PLAN: file" in capsys.readouterr().err
     assert main(["simulate", str(placement_file), "--rate", "-1"]) == 2
     err = capsys.readouterr().err
     assert "--rate: must be a finite number above 0" in err

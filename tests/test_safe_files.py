@@ -166,7 +166,7 @@ def test_output_checks_come_before_the_work(tmp_path: Path, small_trace: Path,
     from alpaserve.cli import main
 
     assert main(["trace", str(small_trace), "--plot", str(tmp_path / "r.xyz")]) == 2
-    assert "unknown image format" in capsys.readouterr().err
+    assert "must end in .png" in capsys.readouterr().err  # checked while parsing the flags
     assert main(["trace", str(small_trace), "--plot", str(tmp_path / "no" / "r.png")]) == 2
     err = capsys.readouterr()
     assert "does not exist" in err.err

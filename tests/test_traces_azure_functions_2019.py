@@ -195,7 +195,7 @@ def test_invalid_spec(tmp_path: Path, kwargs: dict, match: str) -> None:  # type
 
 
 def test_per_minute_counts_and_the_total_are_bounded(tmp_path: Path) -> None:
-    from workloads.traces.azure_functions_2019 import MAX_PER_MINUTE
+    from workloads.traces.azure.functions_2019 import MAX_PER_MINUTE
 
     path = _write(tmp_path / "d.csv", [_row("o", "a", "f", [MAX_PER_MINUTE + 1] + [0] * 9)])
     spec = AzureFunctions2019Spec(mapping=FunctionMapping(num_models=1), minutes=(0, MINUTES))

@@ -315,11 +315,11 @@ def _parse_node_entry(entry: object, types: Mapping[str, NodeType], default: Nod
         raise TraceFormatError(f"node must be a name or an object with 'name', got {entry!r}",
                                path=path, line=line, column="nodes")
     type_name = entry.get("type", default.name)
-    if type_name not in types:
+    if not isinstance(type_name, str) or type_name not in types:
         raise TraceFormatError(f"unknown node type {type_name!r}; known: {sorted(types)}",
                                path=path, line=line, column="nodes")
     market = entry.get("market", "spot")
-    if market not in MARKETS:
+    if not isinstance(market, str) or market not in MARKETS:
         raise TraceFormatError(f"market must be one of {MARKETS}, got {market!r}", path=path,
                                line=line, column="nodes")
     return NodeInfo(name=_parse_node(entry["name"], path, line), type=types[type_name],

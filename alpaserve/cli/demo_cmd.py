@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                                 "rate": args.rate, "cv": args.cv, "zipf": 0.0,
                                 "duration": args.duration, "seed": args.seed},
                       profiles={"source": "analytic", "device": cluster.device.name}
-                      ).save(out_dir / PLAN)
+                      ).save(out_dir / PLAN, force=True)  # the folder is ours (checked above)
     _figure(results).savefig(out_dir / FIGURE, dpi=110)
     wrote = f"wrote {FIGURE} and {PLAN} to {out_dir}{'' if args.out_dir.endswith('/') else '/'}"
     if args.json:

@@ -309,7 +309,7 @@ def read_llm_requests(path: PathLike, *, format: RequestFormat | None = None,
     if fmt == "spotserve":
         return read_spotserve_queries(path, model=model, output_tokens=output_tokens)
     if fmt == "azure-llm":
-        from workloads.traces.azure_llm import AzureLLMSpec, read_azure_llm
+        from workloads.traces.azure.llm import AzureLLMSpec, read_azure_llm
 
         return read_azure_llm(path, AzureLLMSpec(model=model)).workload
     raise TraceFormatError(f"request format must be 'spotserve' or 'azure-llm', got "
