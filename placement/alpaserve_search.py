@@ -215,7 +215,7 @@ def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     >>> p = tiny_problem(num_models=2, num_devices=2)
     >>> [(phase, good) for phase, _, good, _ in
     ...  screen_layout(sr_space(p), p.train, p, SearchOptions())]
-    [('screen', 260)]
+    [('screen', 266)]
     """
     ev = _evaluator(space, work, problem)
     batch = opts.screen_batch or max(1, space.num_groups // 2)

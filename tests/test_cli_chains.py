@@ -65,8 +65,21 @@ def write_user_files(cwd: Path) -> None:
     write_azure_llm(cwd / "AzureLLMInferenceTrace_code.csv", n=600, rate=20.0)
     write_tiny_model(cwd / "tiny.json")
     fleet = synthetic_availability(duration=1200.0, num_spot=4, mean_lifetime=600.0,
-                                   mean_replacement=30.0, rng=np.random.default_rng(4))
+                                   mean_replacement=30.0, seed=4)
     write_availability_csv(fleet, cwd / "g4dn.csv")
+    # SpotServe's own formats: a trace segment, a measured profile (ms) and a request stream
+    (cwd / "trace_0304_real.txt").write_text(
+        '[0, "add", {"nodes": ["node-0", "node-1", "node-2", "node-3"]}]\n'
+        '[200000, "other", {"nodes": [], "required_tpt": 0.4}]\n'
+        '[400000, "remove", {"nodes": ["node-1"]}]\n[900000, "DONE", {"nodes": []}]\n')
+    rows = {f"tp-{t}": {f"bsz-{b}": {"init": 20.0 * b / t + 2, "incr": 0.5 + 0.1 * b}
+                        for b in (1, 2, 4, 8)} for t in (1, 2, 4, 8)}
+    (cwd / "megatron_h6144_profile.json").write_text(json.dumps(
+        {"layer_num": 44, "padded_layer_num": 44, "hidden_size": 6144, "max_tp": 8,
+         "final_fix_factor": 1.1, "pp_init_comm": 1.0, "pp_incr_comm": 0.05,
+         "embed": [0.2, 0.3, 0.4, 0.6], **rows}))
+    (cwd / "query_tpt0.35_cv6.txt").write_text(
+        "".join(f"{i},{3.0 * i + 1},512,{i}\n" for i in range(100)))
     (cwd / "experiment.yaml").write_text(
         "policies: [sr]\ndevices: [2]\nsettings: {models: 'bert-1.3b:2', rate: 4, "
         "duration: 20}\n")
@@ -99,7 +112,7 @@ def test_the_readme_trace_study_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     repo = tmp_path / "repo"
     repo.mkdir()
     write_azure_llm(tmp_path / "shared/data/azure_llm_2023/AzureLLMInferenceTrace_code.csv",
-                    n=800, rate=4.0)
+                    n=800, rate=0.2)  # the example sweep windows reach 3,600 s
     if (ROOT / "examples").is_dir():
         shutil.copytree(ROOT / "examples", repo / "examples")
     monkeypatch.chdir(repo)
@@ -161,7 +174,7 @@ def test_simulate_replays_the_planned_mix_and_flags_override(
     planned = json.loads((tmp_path / "plan.json").read_text())
     assert planned["workload"] == {"kind": "mix", "model_names": ["bert-1.3b#0", "bert-1.3b#1"],
                                    "rate": 6.0, "cv": 3.0, "zipf": 0.5, "duration": 20.0,
-                                   "seed": 7}
+                                   "seed": 7, "start_mode": "stationary"}
     assert main(["simulate", "plan.json", "--json"]) == 0
     replay = strict_loads(capsys.readouterr().out)
     assert isinstance(replay, dict)

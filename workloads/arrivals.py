@@ -105,7 +105,8 @@ class ArrivalProcess(Protocol):
 
         Examples
         --------
-        >>> DeterministicProcess(rate=2.0).generate(duration=2.0, seed=0).tolist()
+        >>> DeterministicProcess(rate=2.0, start_mode="ordinary").generate(duration=2.0,
+        ...                                                              seed=0).tolist()
         [0.5, 1.0, 1.5]
         """
         ...

@@ -411,7 +411,7 @@ class AvailabilityTrace:
         Examples
         --------
         >>> AvailabilityTrace.from_events([(0.0, "add", "a")]).cost(end=3600.0)
-        {'spot': 1.9, 'on-demand': 0.0}
+        {'spot': 1.9046, 'on-demand': 0.0}
         """
         dollars: dict[str, float] = dict.fromkeys(MARKETS, 0.0)
         for node, a, b in self.intervals(end):

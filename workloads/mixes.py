@@ -232,7 +232,7 @@ class MixSpec:
         Examples
         --------
         >>> MixSpec(model_names=("a", "b"), total_rate=4.0, shares=(1, 0), cv=2.0).processes()
-        {'a': GammaProcess(rate=4.0, cv=2.0)}
+        {'a': GammaProcess(rate=4.0, cv=2.0, start_mode='stationary')}
         """
         return {name: GammaProcess(rate=float(rate), cv=cv, start_mode=self.start_mode)
                 for name, rate, cv in zip(self.model_names, self.rates(),
