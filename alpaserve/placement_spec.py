@@ -254,6 +254,9 @@ class Placement:
     groups : tuple of Group
         Groups with distinct names and disjoint devices; each stage's weights must fit the
         device's usable memory.
+    profiles : ProfileDB, optional
+        Profiles whose per-stage weights are the memory checked where they have an entry
+        (analytic weights elsewhere); not saved to JSON and not part of equality.
 
     Raises
     ------

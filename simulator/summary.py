@@ -137,24 +137,6 @@ def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: floa
 
     Parameters
     ----------
-    arrival
-        Sorted arrival times.
-    finish
-        Finish times (NaN when not served), or None.
-    warmup, cooldown
-        Seconds trimmed at the start and at the end.
-    max_finish
-        The last finish, when known.
-    trim
-        ``"time"`` or ``"requests"``.
-
-    Returns
-    -------
-    tuple
-        ``((t_lo, t_hi), (i0, i1))``.
-
-    Parameters
-    ----------
     arrival : numpy.ndarray of float64, shape (n,)
         Arrival times in seconds, non-decreasing.
     finish : numpy.ndarray of float64 or None
@@ -164,6 +146,8 @@ def stats_window(arrival: FloatArray, finish: FloatArray | None, *, warmup: floa
         Seconds trimmed from the first and the last arrival; both >= 0.
     max_finish : float, optional
         The latest finish in seconds, when the caller already knows it.
+    trim : {"time", "requests"}, default "time"
+        Trim by arrival time, or by request count (AlpaServe's rule).
 
     Returns
     -------

@@ -33,4 +33,4 @@ def test_memory_gib_sets_the_budget(capsys):
     assert hosted == [4, 5]
     assert gib13["placement"]["cluster"]["device"]["reserved_bytes"] == (16 - 13) << 30
     assert main([*argv, "--memory-gib", "0"]) == 2
-    assert "--memory-gib must be a positive number" in capsys.readouterr().err
+    assert "argument --memory-gib: must be a finite number above 0" in capsys.readouterr().err

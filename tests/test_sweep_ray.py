@@ -63,7 +63,11 @@ def ray_head() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         for key, value in auth.items():
             mp.setenv(key, value)
-        pytest.importorskip("ray")
+        ray = pytest.importorskip("ray")
+        # Ray rewrites a loopback address to the machine's outward IP (found by a route
+        # lookup), where this head, started on the loopback, does not listen; everything
+        # here stays on the loopback interface.
+        mp.setattr(ray._private.services, "get_node_ip_address", lambda address=None: "127.0.0.1")
         yield from _head(ray_bin, gcs, [agent, agent_grpc, node, objects, env_agent, metrics],
                          {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
 
