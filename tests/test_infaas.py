@@ -130,7 +130,7 @@ def test_never_below_the_floor_while_a_variant_qualifies(
 def _run_step(policy: InfaasPolicy, reg: object, low: float, high: float) -> object:
     prof = concatenate_profiles([(60.0, flat_load(low)), (90.0, flat_load(high)),
                                  (150.0, flat_load(low))])
-    q = make_queries(prof, 300.0, np.random.default_rng(3), task=TASK, slo=0.2,
+    q = make_queries(prof, 300.0, seed=np.random.default_rng(3), task=TASK, slo=0.2,
                      accuracy_mix={70.0: 1.0})
     return simulate_modelless(q, reg, selection=policy, autoscaler=policy,  # type: ignore[arg-type]
                               config=ModellessSimConfig(horizon=300.0))
@@ -174,7 +174,7 @@ def test_model_vertical_switch_up_at_the_peak_and_down_at_the_trough() -> None:
 
 def test_interference_moves_traffic_away() -> None:
     reg = small_registry(cpu_startup=0.0, gpu_startup=0.0)
-    q = make_queries(flat_load(20.0), 120.0, np.random.default_rng(1), task=TASK, slo=0.2,
+    q = make_queries(flat_load(20.0), 120.0, seed=np.random.default_rng(1), task=TASK, slo=0.2,
                      accuracy_mix={75.0: 1.0})
     # worker 0 hosts the first big-cpu replica; a noisy neighbour slows it 5x for a minute
     cfg = ModellessSimConfig(horizon=120.0, interference=(

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from alpaserve.errors import WorkloadError
 from alpaserve.modelless.queries import ModellessQueries
+from workloads._rng import SeedLike, as_generator
 
 FloatArray = npt.NDArray[np.float64]
 LOAD_NAMES = ("flat", "steady", "fluctuating")
@@ -73,7 +74,7 @@ def _grid(profile: RateProfile, duration: float) -> FloatArray:
     return np.unique(np.concatenate([base, knots]))
 
 
-def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Generator, *,
+def sample_arrivals(profile: RateProfile, duration: float, *, seed: SeedLike,
                     cv: float = 1.0) -> FloatArray:
     """Arrival times in ``[0, duration)`` of a renewal process following ``profile``.
 
@@ -87,8 +88,7 @@ def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Genera
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> a = sample_arrivals(RateProfile(times=(0.0,), rates=(100.0,)), 50.0, rng)
+    >>> a = sample_arrivals(RateProfile(times=(0.0,), rates=(100.0,)), 50.0, seed=0)
     >>> 4700 < a.size < 5300, bool(np.all(np.diff(a) >= 0)), bool(a.max() < 50.0)
     (True, True, True)
     """
@@ -96,6 +96,7 @@ def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Genera
         raise WorkloadError(f"duration must be positive and finite, got {duration!r}")
     if not (np.isfinite(cv) and cv > 0):
         raise WorkloadError(f"cv must be positive and finite, got {cv!r}")
+    rng = as_generator(seed)
     grid = _grid(profile, duration)
     cum = profile.cumulative(grid)
     total = float(cum[-1])
@@ -157,7 +158,7 @@ def load_preset(name: str, duration: float) -> RateProfile:
     raise WorkloadError(f"unknown load {name!r}; known: {', '.join(LOAD_NAMES)}")
 
 
-def make_queries(profile: RateProfile, duration: float, rng: np.random.Generator, *,
+def make_queries(profile: RateProfile, duration: float, *, seed: SeedLike,
                  task: str, slo: float, accuracy_mix: Mapping[float, float] | None = None,
                  cv: float = 1.0) -> ModellessQueries:
     """Model-less queries for one task with a rate profile and a mix of accuracy floors.
@@ -167,12 +168,13 @@ def make_queries(profile: RateProfile, duration: float, rng: np.random.Generator
 
     Examples
     --------
-    >>> q = make_queries(flat_load(10.0), 100.0, np.random.default_rng(1), task="t",
+    >>> q = make_queries(flat_load(10.0), 100.0, seed=1, task="t",
     ...                  slo=0.2, accuracy_mix={70.0: 0.5, 75.0: 0.5})
     >>> sorted(set(q.min_accuracy.tolist())), q.tasks
     ([70.0, 75.0], ('t',))
     """
-    arrival = sample_arrivals(profile, duration, rng, cv=cv)
+    rng = as_generator(seed)
+    arrival = sample_arrivals(profile, duration, seed=rng, cv=cv)
     mix = {0.0: 1.0} if accuracy_mix is None else dict(accuracy_mix)
     floors = np.array(list(mix), dtype=np.float64)
     weights = np.array(list(mix.values()), dtype=np.float64)

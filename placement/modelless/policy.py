@@ -64,7 +64,7 @@ class InfaasPolicy(InfaasSelection):
             self._requirements.setdefault(task, deque()).append((now, *req))
         self._tick_req.clear()
         actions: list[Action] = []
-        for task in sorted(self._arrivals):
+        for task in sorted(set(self._arrivals) | set(self._expected)):
             actions.extend(self._scale_task(task, cluster))
         actions.extend(self._scale_workers(cluster, actions))
         return actions
@@ -101,15 +101,47 @@ class InfaasPolicy(InfaasSelection):
                 self._replica_util.pop(rid, None)
                 self._suspect_until.pop(rid, None)
 
+    def lookahead(self, task: str) -> float:
+        """Seconds of rate trend the autoscaler plans ahead for ``task``.
+
+        Parameters
+        ----------
+        task : str
+            A task of the registry.
+
+        Returns
+        -------
+        float
+            ``config.lookahead`` when set; otherwise (``None``) the longest worker
+            start-up plus variant load time among the task's candidate variants, the time a
+            planned replica takes to become ready.
+
+        Examples
+        --------
+        >>> from alpaserve.modelless.registry import example_registry
+        >>> InfaasPolicy(example_registry()).lookahead("image-classification")
+        49.8
+        """
+        if self.config.lookahead is not None:
+            return self.config.lookahead
+        return max((self.registry.hardware_of(v).startup_time + v.load_latency
+                    for v in self.candidates(task)), default=0.0)
+
     def _planning_rate(self, task: str, now: float) -> float:
         rate = self.rate(task, now)
+        expected = self._expected.get(task)
+        first = self._first_seen.get(task)
+        if expected is not None and (first is None or now - first < self.config.rate_window):
+            rate = max(rate, expected.rate)  # too few arrivals yet for a measured rate
         hist = self._rate_history.setdefault(task, deque())
         hist.append((now, rate))
         while hist and hist[0][0] < now - self.config.rate_window:
             hist.popleft()
-        if self.config.lookahead > 0 and len(hist) > 1 and now > hist[0][0]:
+        ahead = self.lookahead(task)
+        if ahead > 0 and len(hist) > 1 and now > hist[0][0]:
             trend = (rate - hist[0][1]) / (now - hist[0][0])
-            rate = max(rate, rate + trend * self.config.lookahead)
+            self._trend[task] = trend
+            rate = max(rate, rate + trend * ahead)
         return rate
 
     def _scale_task(self, task: str, cluster: ClusterView) -> list[Action]:
@@ -118,6 +150,9 @@ class InfaasPolicy(InfaasSelection):
         rate = self._planning_rate(task, now)
         req = self._requirements_now(task, now)
         primary = self._primary.get(task)
+        expected = self._expected.get(task)
+        if req is None and expected is not None and task not in self._first_seen:
+            req = (expected.min_accuracy, expected.slo)
         if req is None:
             if primary is None:
                 return []
@@ -148,7 +183,9 @@ class InfaasPolicy(InfaasSelection):
                 self._switch_since.pop(task, None)
             elif best_cost < cur_cost * (1 - cfg.switch_margin):
                 since = self._switch_since.setdefault(task, now)
-                if now - since >= cfg.switch_down_period:
+                wait = max(cfg.switch_down_period,
+                           self._break_even(current, cur_cost, best, best_cost))
+                if now - since >= wait:
                     self._primary[task] = best.name
                     current, reason = best, direction
                     self._switch_since.pop(task, None)
@@ -156,6 +193,8 @@ class InfaasPolicy(InfaasSelection):
                 self._switch_since.pop(task, None)
         else:
             self._switch_since.pop(task, None)
+        if reason == "horizontal-up":
+            current, reason = self._switch_ahead(task, cluster, current, rate, floor, slo_eff)
 
         actions: list[Action] = []
         _, need = self.plan_cost(current, rate, slo_eff)
@@ -196,6 +235,54 @@ class InfaasPolicy(InfaasSelection):
                     actions.append(RemoveReplica(replica=r.id, reason="consolidate"))
                     self._switched_out.add(r.worker.id)
         return actions
+
+    def _switch_ahead(self, task: str, cluster: ClusterView, current: Variant, rate: float,
+                      floor: float, slo: float) -> tuple[Variant, str]:
+        """On a rising load that needs another worker now, pick the variant that will be
+        cheapest over that worker's useful life rather than the next provisioning time.
+
+        Adding a replica of the current variant and then switching away within minutes
+        pays two start-ups and a period of running both; when the trend says the switch is
+        coming within ``far_horizon`` seconds, make it now, while it replaces a scale-up.
+        """
+        trend = self._trend.get(task, 0.0)
+        _, need = self.plan_cost(current, rate, slo)
+        have = sum(1 for r in cluster.replicas(task)
+                   if r.variant.name == current.name and r.accepting)
+        if trend <= 0 or need <= have:
+            return current, "horizontal-up"
+        far = rate + trend * self.far_horizon(task)
+        best = self.cheapest_for_rate(task, rate=far, min_accuracy=floor, slo=slo)
+        if best is None or best.name == current.name:
+            return current, "horizontal-up"
+        best_cost, _ = self.plan_cost(best, far, slo)
+        cur_cost, _ = self.plan_cost(current, far, slo)
+        if best_cost < cur_cost * (1 - self.config.switch_margin):
+            self._primary[task] = best.name
+            self._switch_since.pop(task, None)
+            return best, "switch-up"
+        return current, "horizontal-up"
+
+    def far_horizon(self, task: str) -> float:
+        return 3.0 * self.lookahead(task)
+
+    def _break_even(self, current: Variant, cur_cost: float, best: Variant,
+                    best_cost: float) -> float:
+        """Seconds of a trough after which switching to ``best`` has paid for itself.
+
+        A round trip (to ``best`` now, back to ``current`` when the load returns) pays each
+        variant's plan while its workers start and load; the saving accrues at the plans'
+        difference. Waiting that long before switching costs at most twice the best choice
+        in hindsight (the ski-rental argument), whatever the trough's length.
+        """
+        saving = cur_cost - best_cost  # $/hour; positive when called
+        if saving <= 0:
+            return math.inf
+
+        def provision(v: Variant) -> float:
+            return self.registry.hardware_of(v).startup_time + v.load_latency
+
+        return (provision(current) * cur_cost + provision(best) * best_cost) / saving
 
     def _place_excluding(self, v: Variant, cluster: ClusterView,
                          taken: list[int]) -> int | None:

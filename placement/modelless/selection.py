@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from alpaserve.errors import SpecError
 from alpaserve.modelless.registry import VariantRegistry
 from alpaserve.modelless.variants import Variant
-from placement.modelless.config import InfaasConfig
+from placement.modelless.config import Expectation, InfaasConfig
 from simulator.modelless.cluster import (
     ClusterView,
     Decision,
@@ -64,7 +64,8 @@ class InfaasSelection:
     """
 
     def __init__(self, registry: VariantRegistry, config: InfaasConfig | None = None, *,
-                 variants: Iterable[str] | None = None) -> None:
+                 variants: Iterable[str] | None = None,
+                 expected: Iterable[Expectation] = ()) -> None:
         self.registry = registry
         self.config = config or InfaasConfig()
         self.allowed = None if variants is None else frozenset(variants)
@@ -95,6 +96,13 @@ class InfaasSelection:
                                Variant | None] = {}
         self._task_slo: dict[str, float] = {}
         self._switched_out: set[int] = set()
+        self._expected: dict[str, Expectation] = {}
+        self._trend: dict[str, float] = {}
+        for e in expected:
+            if e.task not in registry.tasks():
+                raise SpecError(f"expected task {e.task!r} has no variants in the registry "
+                                f"(tasks: {registry.tasks()})")
+            self._expected[e.task] = e
 
     # ------------------------------------------------------------------ variants
     def candidates(self, task: str) -> list[Variant]:
