@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.variant or 'infaas'} on the {args.load} load: {summary.queries} queries "
           f"measured over [{exp.warmup:.0f}, {exp.duration:.0f}) s")
-    print(f"  SLO violations   {summary.violations} ({100 * summary.violation_rate:.2f}%): "
+    print(f"  SLO violations   {summary.violations} (attainment {100 * summary.attainment:.2f}%): "
           f"late {summary.late}, below accuracy {summary.below_accuracy}, "
           f"fallback {summary.fallback}, dropped {summary.dropped}")
     print(f"  throughput       {summary.throughput:.1f} queries/s")

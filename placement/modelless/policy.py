@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from alpaserve.modelless.registry import VariantRegistry
 from alpaserve.modelless.variants import Variant
 from placement.modelless.config import InfaasConfig
-from placement.modelless.selection import InfaasSelection
+from placement.modelless.selection import INTERFERED, InfaasSelection
 from simulator.modelless.cluster import (
     Action,
     AddReplica,
@@ -141,7 +141,8 @@ class InfaasPolicy(InfaasSelection):
         if ahead > 0 and len(hist) > 1 and now > hist[0][0]:
             trend = (rate - hist[0][1]) / (now - hist[0][0])
             self._trend[task] = trend
-            rate = max(rate, rate + trend * ahead)
+            # capped at twice the measured rate: a step is not an endless ramp
+            rate = max(rate, min(rate + trend * ahead, 2.0 * rate))
         return rate
 
     def _scale_task(self, task: str, cluster: ClusterView) -> list[Action]:
@@ -199,7 +200,8 @@ class InfaasPolicy(InfaasSelection):
         actions: list[Action] = []
         _, need = self.plan_cost(current, rate, slo_eff)
         mine = [r for r in cluster.replicas(task)
-                if r.variant.name == current.name and r.accepting]
+                if r.variant.name == current.name and r.accepting
+                and self.replica_state(r, now) != INTERFERED]  # not capacity while slowed
         key = (task, current.name)
         utils = [self._replica_util.get(r.id, 0.0) for r in mine if r.ready_at <= now]
         if utils and len(utils) == len(mine) and min(utils) > cfg.utilization_threshold:

@@ -8,14 +8,16 @@ Selection, per query (INFaaS §4):
    latency (queueing on their worker included) meets its SLO, take the cheapest variant
    (by its hardware's $/hour), on its least-loaded replica, and among equally cheap ones the
    smallest slack. Replicas suspected of interference (last batch slower than
-   ``interference_factor`` × profiled) or on overloaded workers are skipped.
+   ``interference_factor`` × profiled) or on overloaded workers are skipped
+   (:meth:`InfaasSelection.replica_state`).
 2. Otherwise load the variant that is cheapest for the task's current arrival rate among
    those that meet the floor and whose batch-1 latency meets the SLO, unless it already has a
    replica (then the autoscaler adds capacity); the query pays the load.
 3. Otherwise serve the closest replica (smallest normalised accuracy shortfall plus latency
-   excess); the query counts as a violation. If even that replica would take longer than
-   ``max_wait_factor`` × SLO the query is dropped instead (a client time-out), so that
-   hopeless queries do not pile up behind starting workers.
+   excess). Below the query's floor it counts as a violation (a fallback); a replica that
+   meets the floor but is only predicted late serves it, and its measured latency decides.
+   If even that replica would take longer than ``max_wait_factor`` × SLO the query is
+   dropped instead (a client time-out), so that hopeless queries do not pile up behind starting workers.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from simulator.modelless.cluster import (
 )
 
 logger = logging.getLogger(__name__)
+
+ACTIVE, OVERLOADED, INTERFERED = "active", "overloaded", "interfered"
+REPLICA_STATES = (ACTIVE, OVERLOADED, INTERFERED)
 
 
 class InfaasSelection:
@@ -178,15 +183,39 @@ class InfaasSelection:
             return None
         return max(h[1] for h in hist), min(h[2] for h in hist)
 
-    def _overloaded(self, r: ReplicaState, now: float) -> bool:
+    def replica_state(self, r: ReplicaState, now: float) -> str:
+        """INFaaS's state of a replica: ``active``, ``overloaded`` or ``interfered``.
+
+        *Interfered*: its last batch took more than ``interference_factor`` times its
+        profiled latency (a co-located job or a noisy neighbour slows it) within the last
+        ``recovery_period`` seconds; it stays so until the period has passed. *Overloaded*:
+        its worker has more than ``queue_threshold_batches`` maximum batches queued (the
+        replicas sharing the worker have more work than it can absorb). Selection skips
+        both, and the autoscaler does not count them as capacity.
+
+        Parameters
+        ----------
+        r : ReplicaState
+            A live replica.
+        now : float
+            Current time, seconds.
+
+        Returns
+        -------
+        str
+            One of :data:`REPLICA_STATES`.
+        """
         if self._suspect_until.get(r.id, -1.0) > now:
-            return True
+            return INTERFERED
         if (r.exec_ratio > self.config.interference_factor
                 and now - r.last_exec_end < self.config.recovery_period):
             self._suspect_until[r.id] = r.last_exec_end + self.config.recovery_period
-            return True
+            return INTERFERED
         limit = self.config.queue_threshold_batches * r.variant.max_batch
-        return r.worker.queued() > limit
+        return OVERLOADED if r.worker.queued() > limit else ACTIVE
+
+    def _overloaded(self, r: ReplicaState, now: float) -> bool:
+        return self.replica_state(r, now) != ACTIVE
 
     # ------------------------------------------------------------------ selection
     def select(self, query: Query, cluster: ClusterView) -> Decision:
@@ -203,9 +232,10 @@ class InfaasSelection:
         live = [r for r in cluster.accepting_replicas(task)
                 if self.allowed is None or r.variant.name in self.allowed]
         per_variant: dict[str, tuple[float, ReplicaState]] = {}
+        usable = {r.id for r in live if not self._overloaded(r, now)}
         for r in live:
             v = r.variant
-            if v.accuracy < query.min_accuracy or self._overloaded(r, now):
+            if v.accuracy < query.min_accuracy or r.id not in usable:
                 continue
             pred = r.predicted_latency(now)
             if pred > query.slo:
@@ -229,14 +259,15 @@ class InfaasSelection:
         if not planned:
             pick = self.cheapest_for_rate(task, rate=self.rate(task, now),
                                           min_accuracy=query.min_accuracy, slo=query.slo)
-            if pick is not None and all(r.variant.name != pick.name for r in live):
+            if pick is not None and all(r.variant.name != pick.name or r.id not in usable
+                                        for r in live):
                 wid = self._place(pick, cluster, any_load=True)
                 if wid is not None or not meeting:
                     return Load(variant=pick.name, worker=wid, reason="select-load")
 
         # rule 3: the closest replica, preferring those that meet the floor (or the closest
         # variant, when nothing is loaded); the query counts as a violation
-        pool = meeting or live
+        pool = [r for r in meeting if r.id in usable] or meeting or live
         if pool:
             def distance(r: ReplicaState) -> tuple[float, float]:
                 short = max(0.0, query.min_accuracy - r.variant.accuracy)
@@ -249,7 +280,11 @@ class InfaasSelection:
             limit = self.config.max_wait_factor * query.slo
             if pred > limit:
                 return Drop(reason="predicted latency above max_wait_factor × SLO")
-            return Route(replica=closest.id, fallback=True)
+            # a replica that meets the floor but is predicted late is not a known miss: the
+            # prediction costs the batch being formed as full, so it is pessimistic, and the
+            # query's real latency decides; below the floor it is a miss whatever happens
+            return Route(replica=closest.id,
+                         fallback=closest.variant.accuracy < query.min_accuracy)
         v = self._closest(task, query.min_accuracy, query.slo)
         return Load(variant=v.name, worker=self._place(v, cluster), fallback=True,
                     reason="select-closest")

@@ -79,13 +79,24 @@ class ModellessSummary:
         return self.queries - self.met
 
     @property
-    def violation_rate(self) -> float:
-        return self.violations / self.queries if self.queries else 0.0
+    def attainment(self) -> float:
+        """Fraction of the queries that met their SLO and floor (1.0 for no queries)."""
+        return self.met / self.queries if self.queries else 1.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields plus ``violations`` and ``attainment``, JSON-ready.
+
+        Returns
+        -------
+        dict
+            Field names to values; a NaN accuracy (no query served) becomes None.
+        """
         out = asdict(self)
         out["violations"] = self.violations
-        out["violation_rate"] = self.violation_rate
+        out["attainment"] = self.attainment
+        for key in ("mean_accuracy", "min_accuracy"):
+            if isinstance(out[key], float) and out[key] != out[key]:
+                out[key] = None
         return out
 
 

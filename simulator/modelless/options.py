@@ -32,7 +32,10 @@ class ModellessSimConfig:
 
     ``horizon`` is the billing window's end (default: the last arrival); ``drain_limit`` is
     how long after the horizon queued queries may still finish before they count as dropped;
-    ``max_workers`` guards against a runaway policy.
+    ``max_workers`` guards against a runaway policy. ``colocation_slowdown`` models GPU
+    sharing: a batch that starts while another replica on the same worker has queries
+    waiting runs this many times slower (the two models' kernels contend for the device);
+    1 (the default) turns it off.
     """
 
     monitor_interval: float = 2.0
@@ -40,6 +43,7 @@ class ModellessSimConfig:
     drain_limit: float = 600.0
     max_workers: int = 1000
     interference: tuple[Interference, ...] = field(default_factory=tuple)
+    colocation_slowdown: float = 1.0
 
     def __post_init__(self) -> None:
         if not (self.monitor_interval > 0 and math.isfinite(self.monitor_interval)):
@@ -49,5 +53,8 @@ class ModellessSimConfig:
             raise SimulationError(f"horizon must be positive, got {self.horizon!r}")
         if not self.drain_limit >= 0:
             raise SimulationError(f"drain_limit must be >= 0, got {self.drain_limit!r}")
+        if not (self.colocation_slowdown >= 1 and math.isfinite(self.colocation_slowdown)):
+            raise SimulationError(f"colocation_slowdown must be >= 1, got "
+                                  f"{self.colocation_slowdown!r}")
         if self.max_workers < 1:
             raise SimulationError(f"max_workers must be >= 1, got {self.max_workers!r}")
