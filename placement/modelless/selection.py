@@ -17,7 +17,8 @@ Selection, per query (INFaaS §4):
    excess). Below the query's floor it counts as a violation (a fallback); a replica that
    meets the floor but is only predicted late serves it, and its measured latency decides.
    If even that replica would take longer than ``max_wait_factor`` × SLO the query is
-   dropped instead (a client time-out), so that hopeless queries do not pile up behind starting workers.
+   dropped instead (a client time-out), so that hopeless queries do not pile up behind
+   starting workers.
 """
 
 from __future__ import annotations
