@@ -197,3 +197,46 @@ def test_fixed_policy_and_errors() -> None:
     with pytest.raises(SpecError, match="'nope'"):
         fixed_variant_policy(REG, "nope")
     assert pol.cheapest_for_rate(TASK, rate=1.0, min_accuracy=75.0, slo=0.2) is None
+
+
+def test_lookahead_defaults_to_the_longest_provisioning_time() -> None:
+    reg = small_registry(cpu_startup=10.0, gpu_startup=20.0)
+    assert InfaasPolicy(reg).lookahead(TASK) == 21.0  # GPU start-up 20 s + load 1 s
+    assert InfaasPolicy(reg, InfaasConfig(lookahead=5.0)).lookahead(TASK) == 5.0
+    assert fixed_variant_policy(reg, "small-cpu").lookahead(TASK) == 11.0
+
+
+def test_break_even_waits_longer_for_smaller_savings() -> None:
+    pol = InfaasPolicy(REG)
+    big, small = REG.get(TASK, "big-gpu"), REG.get(TASK, "small-cpu")
+    # from $2/h to $0.2/h: a round trip costs 21 s × 2 + 11 s × 0.2 dollars-seconds/hour
+    assert pol._break_even(big, 2.0, small, 0.2) == pytest.approx((21 * 2 + 11 * 0.2) / 1.8)
+    assert pol._break_even(big, 2.0, small, 1.9) > pol._break_even(big, 2.0, small, 0.2)
+    assert pol._break_even(big, 2.0, small, 2.0) == float("inf")
+
+
+def test_replica_states_overloaded_and_interfered() -> None:
+    pol = InfaasPolicy(REG)
+    view = view_with([("small-cpu", 0), ("small-cpu", 17)])
+    calm, busy = view.replicas(TASK)
+    assert pol.replica_state(calm, 100.0) == "active"
+    assert pol.replica_state(busy, 100.0) == "overloaded"  # 17 > 4 batches of 4
+    calm.exec_ratio, calm.last_exec_end = 3.0, 99.0
+    assert pol.replica_state(calm, 100.0) == "interfered"
+    calm.exec_ratio = 1.0  # stays suspect for recovery_period after the slow batch
+    assert pol.replica_state(calm, 105.0) == "interfered"
+    assert pol.replica_state(calm, 110.0) == "active"
+    # selection skips both: the query is served elsewhere or falls back to the closest
+    d = pol.select(query(), view)
+    assert isinstance(d, Load | Route)
+
+
+def test_a_floor_meeting_fallback_is_measured_not_assumed_late() -> None:
+    pol = InfaasPolicy(REG)
+    view = view_with([("big-cpu", 6)])  # predicted late for a 0.2 s SLO
+    d = pol.select(query(min_accuracy=75.0, slo=0.2), view)
+    assert isinstance(d, Route)
+    assert not d.fallback
+    d = pol.select(query(min_accuracy=79.0, slo=0.2), view)  # below every floor
+    assert isinstance(d, Route)
+    assert d.fallback

@@ -195,7 +195,7 @@ class Variant:
 
     def max_batch_within(self, budget: float) -> int:
         """Largest batch (≤ ``max_batch``) whose latency fits ``budget``; 0 if none does."""
-        if self.latency_slope == 0:
+        if self.latency_slope == 0 or math.isinf(budget):
             return self.max_batch if self.latency_intercept <= budget else 0
         b = math.floor((budget - self.latency_intercept) / self.latency_slope + 1e-9)
         return max(0, min(self.max_batch, b))

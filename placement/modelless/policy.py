@@ -202,6 +202,9 @@ class InfaasPolicy(InfaasSelection):
         mine = [r for r in cluster.replicas(task)
                 if r.variant.name == current.name and r.accepting
                 and self.replica_state(r, now) != INTERFERED]  # not capacity while slowed
+        # no scale-down while a replica is slowed: its replacement is what carries the load
+        slowed = any(r.variant.name == current.name and r.accepting and r not in mine
+                     for r in cluster.replicas(task))
         key = (task, current.name)
         utils = [self._replica_util.get(r.id, 0.0) for r in mine if r.ready_at <= now]
         if utils and len(utils) == len(mine) and min(utils) > cfg.utilization_threshold:
@@ -220,7 +223,7 @@ class InfaasPolicy(InfaasSelection):
                     planned.append(wid)
                 actions.append(AddReplica(task=task, variant=current.name, worker=wid,
                                           reason=reason))
-        elif len(mine) > need:
+        elif len(mine) > need and not slowed:
             since = self._low_since.setdefault(key, now)
             if now - since >= cfg.scale_down_period:
                 victim = min(mine, key=lambda r: (r.ready_at <= now, len(r.queue), -r.id))

@@ -298,7 +298,10 @@ class InfaasSelection:
         for w in cluster.workers():
             if (w.hardware.name != v.hardware or not w.accepting
                     or w.free_memory < v.peak_memory_bytes
-                    or any(r.variant.key == v.key for r in w.replicas.values())):
+                    or any(r.variant.key == v.key for r in w.replicas.values())
+                    # sharing a device that already slows its replicas adds to the harm
+                    or any(self._suspect_until.get(r.id, -1.0) > cluster.now
+                           for r in w.replicas.values())):
                 continue
             util = self._util.get(w.id, 0.0)
             if util > self.config.colocate_below and not any_load:
