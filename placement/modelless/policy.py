@@ -243,22 +243,28 @@ class InfaasPolicy(InfaasSelection):
 
     def _switch_ahead(self, task: str, cluster: ClusterView, current: Variant, rate: float,
                       floor: float, slo: float) -> tuple[Variant, str]:
-        """On a rising load that needs another worker now, pick the variant that will be
-        cheapest over that worker's useful life rather than the next provisioning time.
+        """On a rising load, switch early to the variant that will be cheapest over the
+        next ``far_horizon`` seconds, in time for it to be ready before the current
+        replicas run out of capacity.
 
         Adding a replica of the current variant and then switching away within minutes
         pays two start-ups and a period of running both; when the trend says the switch is
-        coming within ``far_horizon`` seconds, make it now, while it replaces a scale-up.
+        coming, make it while it still replaces a scale-up.
         """
         trend = self._trend.get(task, 0.0)
-        _, need = self.plan_cost(current, rate, slo)
-        have = sum(1 for r in cluster.replicas(task)
-                   if r.variant.name == current.name and r.accepting)
-        if trend <= 0 or need <= have:
+        if trend <= 0:
             return current, "horizontal-up"
         far = rate + trend * self.far_horizon(task)
         best = self.cheapest_for_rate(task, rate=far, min_accuracy=floor, slo=slo)
         if best is None or best.name == current.name:
+            return current, "horizontal-up"
+        # switch only when the current replicas will not carry the load until the new
+        # variant is ready; until then scaling the current variant is the cheaper move
+        soon = rate + trend * self._provision(best)
+        _, need = self.plan_cost(current, soon, slo)
+        have = sum(1 for r in cluster.replicas(task)
+                   if r.variant.name == current.name and r.accepting)
+        if need <= have:
             return current, "horizontal-up"
         best_cost, _ = self.plan_cost(best, far, slo)
         cur_cost, _ = self.plan_cost(current, far, slo)
@@ -267,6 +273,9 @@ class InfaasPolicy(InfaasSelection):
             self._switch_since.pop(task, None)
             return best, "switch-up"
         return current, "horizontal-up"
+
+    def _provision(self, v: Variant) -> float:
+        return self.registry.hardware_of(v).startup_time + v.load_latency
 
     def far_horizon(self, task: str) -> float:
         return 3.0 * self.lookahead(task)
