@@ -29,6 +29,7 @@ LOAD_NAMES = ("flat", "steady", "fluctuating")
 class RateProfile:
     """A piecewise-linear rate: ``rates[i]`` QPS at ``times[i]``, constant past the ends.
 
+
     Parameters
     ----------
     times : tuple of float
@@ -67,6 +68,7 @@ class RateProfile:
     def rate(self, t: float | FloatArray) -> FloatArray | float:
         """The rate at ``t``: linear between knots, constant past the ends.
 
+
         Parameters
         ----------
         t : float or numpy.ndarray
@@ -82,6 +84,7 @@ class RateProfile:
 
     def cumulative(self, grid: FloatArray) -> FloatArray:
         """Expected arrivals in [0, t] for each t of a sorted grid starting at 0.
+
 
         Parameters
         ----------
@@ -182,6 +185,7 @@ def sample_arrivals(profile: RateProfile, duration: float, *, seed: SeedLike,
 def flat_load(rate: float = 4.0) -> RateProfile:
     """INFaaS's flat low load: a constant rate (default 4 QPS).
 
+
     Parameters
     ----------
     rate : float
@@ -197,6 +201,7 @@ def flat_load(rate: float = 4.0) -> RateProfile:
 
 def steady_load(duration: float, start: float = 650.0, end: float = 700.0) -> RateProfile:
     """INFaaS's steady high load: a slow ramp from ``start`` to ``end`` QPS.
+
 
     Parameters
     ----------
@@ -259,6 +264,7 @@ def fluctuating_load(duration: float, low: float = 4.0, high: float = 80.0,
 
 def load_preset(name: str, duration: float) -> RateProfile:
     """The named INFaaS load: ``flat``, ``steady`` or ``fluctuating``.
+
 
     Parameters
     ----------
@@ -342,6 +348,7 @@ def make_queries(profile: RateProfile, duration: float, *, seed: SeedLike,
 
 def concatenate_profiles(parts: Sequence[tuple[float, RateProfile]]) -> RateProfile:
     """Profiles played one after another, each for its duration (a step load, say).
+
 
     Parameters
     ----------

@@ -24,6 +24,7 @@ FloatArray = npt.NDArray[np.float64]
 class ModellessQueries:
     """Queries with a task, a latency SLO and a minimum accuracy each.
 
+
     Parameters
     ----------
     workload : Workload
@@ -69,6 +70,7 @@ class ModellessQueries:
                     slo: npt.ArrayLike | float, min_accuracy: npt.ArrayLike | float
                     ) -> ModellessQueries:
         """Validate and sort (stably, by arrival) the given columns.
+
 
         Parameters
         ----------
@@ -121,6 +123,7 @@ class ModellessQueries:
 
     def task_of(self, index: int) -> str:
         """The task of the query at ``index``.
+
         Parameters
         ----------
         index : int
@@ -135,6 +138,7 @@ class ModellessQueries:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain columns (for JSON or a data frame).
+
 
         Returns
         -------

@@ -84,6 +84,7 @@ class HardwareType:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict.
+
         Returns
         -------
         dict
@@ -95,6 +96,7 @@ class HardwareType:
 @dataclass(frozen=True, kw_only=True)
 class LatencyFit:
     """A least-squares line ``latency = slope × batch + intercept`` and its residual.
+
 
     Parameters
     ----------
@@ -268,6 +270,7 @@ class Variant:
     def latency(self, batch: int = 1) -> float:
         """Predicted latency of one batch of ``batch`` inputs (seconds).
 
+
         Parameters
         ----------
         batch : int
@@ -282,6 +285,7 @@ class Variant:
 
     def throughput(self, batch: int | None = None) -> float:
         """Inputs per second when running back-to-back batches of ``batch`` (default max).
+
 
         Parameters
         ----------
@@ -298,6 +302,7 @@ class Variant:
 
     def max_batch_within(self, budget: float) -> int:
         """Largest batch (≤ ``max_batch``) whose latency fits ``budget``; 0 if none does.
+
 
         Parameters
         ----------
@@ -391,6 +396,7 @@ class Variant:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict.
+
         Returns
         -------
         dict
@@ -401,6 +407,7 @@ class Variant:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Variant:
         """A variant from a plain dict.
+
         Parameters
         ----------
         data : dict
