@@ -11,7 +11,24 @@ from alpaserve.errors import SimulationError
 
 @dataclass(frozen=True, kw_only=True)
 class Interference:
-    """A noisy neighbour: batches on ``worker`` run ``factor`` times slower in [start, end)."""
+    """A noisy neighbour: batches on ``worker`` run ``factor`` times slower in [start, end).
+
+    Parameters
+    ----------
+    worker : int
+        Id of the slowed worker.
+    start : float
+        Start, seconds.
+    end : float
+        End, seconds (> start).
+    factor : float
+        Slowdown (>= 1).
+
+    Raises
+    ------
+    SimulationError
+        If the factor is below 1 or the window is empty.
+    """
 
     worker: int
     start: float
@@ -30,12 +47,27 @@ class Interference:
 class ModellessSimConfig:
     """Simulation options.
 
-    ``horizon`` is the billing window's end (default: the last arrival); ``drain_limit`` is
-    how long after the horizon queued queries may still finish before they count as dropped;
-    ``max_workers`` guards against a runaway policy. ``colocation_slowdown`` models GPU
-    sharing: a batch that starts while another replica on the same worker has queries
-    waiting runs this many times slower (the two models' kernels contend for the device);
-    1 (the default) turns it off.
+    Parameters
+    ----------
+    monitor_interval : float
+        Seconds between autoscaling ticks (> 0).
+    horizon : float or None
+        End of billing, seconds; None: the last arrival.
+    drain_limit : float
+        Seconds after the horizon queued queries may still finish (>= 0).
+    max_workers : int
+        Most live workers (>= 1); a policy asking for more is an error.
+    interference : tuple of Interference
+        Noisy-neighbour windows.
+    colocation_slowdown : float
+        Models GPU sharing: a batch that starts while another replica on its worker has
+        queries waiting runs this many times slower, the two models' kernels contending for
+        the device (>= 1; 1, the default, turns it off).
+
+    Raises
+    ------
+    SimulationError
+        If a value is out of range.
     """
 
     monitor_interval: float = 2.0

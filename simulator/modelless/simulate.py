@@ -382,6 +382,24 @@ def simulate_modelless(queries: ModellessQueries, registry: VariantRegistry, *,
                        config: ModellessSimConfig | None = None) -> ModellessResult:
     """Simulate model-less serving of ``queries`` with the given policies.
 
+    Parameters
+    ----------
+    queries : ModellessQueries
+        The queries, in arrival order.
+    registry : VariantRegistry
+        Variants and hardware.
+    selection : SelectionPolicy
+        Decides, per query, where it runs.
+    autoscaler : AutoscalingPolicy or None
+        Called every ``monitor_interval`` seconds from time 0; None: no autoscaling.
+    config : ModellessSimConfig or None
+        Options; None: the defaults.
+
+    Returns
+    -------
+    ModellessResult
+        Every query's outcome, the workers' bills and the scaling events.
+
     Raises
     ------
     SimulationError
