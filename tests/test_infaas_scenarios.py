@@ -63,3 +63,5 @@ def test_two_models_on_one_gpu_interference_detection_pays() -> None:
     assert on.worker_starts >= 1  # capacity moved off the shared GPU
     with pytest.raises(SpecError, match="warmup"):
         SharingExperiment(duration=10.0, warmup=10.0)
+    with pytest.raises(SpecError, match="surge_at"):
+        SharingExperiment(duration=100.0, warmup=10.0)

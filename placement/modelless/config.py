@@ -60,6 +60,40 @@ from alpaserve.errors import SpecError
 class InfaasConfig:
     """Thresholds and periods of the INFaaS selection and autoscaling policies.
 
+    Parameters
+    ----------
+    utilization_threshold : float
+        In (0, 1]; see the module docstring for this and every field below.
+    interference_factor : float
+        > 1.
+    queue_threshold_batches : float
+        > 0.
+    recovery_period : float
+        Seconds, >= 0.
+    rate_window : float
+        Seconds, > 0.
+    scale_down_period : float
+        Seconds, >= 0.
+    switch_down_period : float
+        Seconds, >= 0.
+    switch_margin : float
+        In [0, 1).
+    worker_idle_period : float
+        Seconds, >= 0.
+    max_backoff : float
+        >= 1.
+    colocate_below : float
+        In (0, 1].
+    max_wait_factor : float
+        > 0.
+    lookahead : float or None
+        Seconds, >= 0; None: automatic.
+
+    Raises
+    ------
+    SpecError
+        If a value is out of range (the message names the field).
+
     Examples
     --------
     >>> InfaasConfig().utilization_threshold

@@ -58,6 +58,18 @@ class InfaasPolicy(InfaasSelection):
     """
 
     def autoscale(self, cluster: ClusterView) -> Sequence[Action]:
+        """Plan every task seen or declared, then stop idle workers.
+
+        Parameters
+        ----------
+        cluster : ClusterView
+            The cluster, read-only.
+
+        Returns
+        -------
+        sequence of Action
+            Replicas to add or drain (per task) and workers to remove.
+        """
         now = cluster.now
         self._measure_workers(cluster)
         for task, req in self._tick_req.items():
@@ -120,7 +132,7 @@ class InfaasPolicy(InfaasSelection):
         --------
         >>> from alpaserve.modelless.registry import example_registry
         >>> InfaasPolicy(example_registry()).lookahead("image-classification")
-        49.8
+        49.32
         """
         if self.config.lookahead is not None:
             return self.config.lookahead
@@ -278,6 +290,19 @@ class InfaasPolicy(InfaasSelection):
         return self.registry.hardware_of(v).startup_time + v.load_latency
 
     def far_horizon(self, task: str) -> float:
+        """Seconds of trend a switch ahead of a scale-up looks over.
+
+        Parameters
+        ----------
+        task : str
+            A task of the registry.
+
+        Returns
+        -------
+        float
+            Three lookaheads (:meth:`lookahead`): the time over which a new worker is expected
+            to be used.
+        """
         return 3.0 * self.lookahead(task)
 
     def _break_even(self, current: Variant, cur_cost: float, best: Variant,
@@ -341,6 +366,25 @@ def _hosts_live_replicas(w: WorkerState) -> bool:
 def fixed_variant_policy(registry: VariantRegistry, variant: str,
                          config: InfaasConfig | None = None) -> InfaasPolicy:
     """The baseline that serves every query with one variant, replicated as load grows.
+
+    Parameters
+    ----------
+    registry : VariantRegistry
+        The variants.
+    variant : str
+        The one variant served (any task's variant of that name).
+    config : InfaasConfig or None
+        Thresholds (INFaaS's defaults when None).
+
+    Returns
+    -------
+    InfaasPolicy
+        Restricted to ``variant``.
+
+    Raises
+    ------
+    SpecError
+        If no variant has that name.
 
     Examples
     --------

@@ -43,11 +43,35 @@ class Scenario(Protocol):
     @property
     def duration(self) -> float: ...
 
-    def queries(self) -> ModellessQueries: ...
+    def queries(self) -> ModellessQueries:
+        """The scenario's queries.
 
-    def expectations(self) -> tuple[Expectation, ...]: ...
+        Returns
+        -------
+        ModellessQueries
+            The same for the same seed.
+        """
+        ...
 
-    def sim_config(self) -> ModellessSimConfig: ...
+    def expectations(self) -> tuple[Expectation, ...]:
+        """What the applications declare before traffic arrives.
+
+        Returns
+        -------
+        tuple of Expectation
+            Empty when nothing is declared.
+        """
+        ...
+
+    def sim_config(self) -> ModellessSimConfig:
+        """The simulation options every policy runs with.
+
+        Returns
+        -------
+        ModellessSimConfig
+            Including the billing horizon.
+        """
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -344,7 +368,7 @@ class SharingExperiment:
 
     Examples
     --------
-    >>> e = SharingExperiment(duration=60.0, warmup=10.0)
+    >>> e = SharingExperiment(duration=60.0, warmup=10.0, surge_at=30.0)
     >>> e.queries().tasks, e.sim_config().colocation_slowdown
     (('a', 'b'), 3.0)
     """
@@ -364,6 +388,8 @@ class SharingExperiment:
     def __post_init__(self) -> None:
         if not 0 <= self.warmup < self.duration:
             raise SpecError(f"warmup must lie in [0, {self.duration}), got {self.warmup!r}")
+        if not 0 < self.surge_at < self.duration:
+            raise SpecError(f"surge_at must lie in (0, {self.duration}), got {self.surge_at!r}")
 
     def apps(self) -> tuple[Application, ...]:
         """The two applications.

@@ -56,6 +56,22 @@ class InfaasSelection:
     keeps the estimates it needs (rates, utilisations, timers) between calls, so use one
     instance per simulation.
 
+    Parameters
+    ----------
+    registry : VariantRegistry
+        The variants.
+    config : InfaasConfig or None
+        Thresholds (INFaaS's defaults when None).
+    variants : iterable of str or None
+        Variant names allowed; None: all.
+    expected : iterable of Expectation
+        Applications declared before their traffic (plan at time 0).
+
+    Raises
+    ------
+    SpecError
+        If an allowed name or an expected task is not in the registry.
+
     Examples
     --------
     >>> from alpaserve.modelless.registry import example_registry
@@ -112,6 +128,18 @@ class InfaasSelection:
 
     # ------------------------------------------------------------------ variants
     def candidates(self, task: str) -> list[Variant]:
+        """The variants of ``task`` the policy may use.
+
+        Parameters
+        ----------
+        task : str
+            A task.
+
+        Returns
+        -------
+        list of Variant
+            Sorted by name.
+        """
         vs = self.registry.variants(task)
         return [v for v in vs if self.allowed is None or v.name in self.allowed]
 
@@ -128,7 +156,24 @@ class InfaasSelection:
 
     def plan_cost(self, v: Variant, rate: float, slo: float,
                   capacity: float | None = None) -> tuple[float, int]:
-        """$/hour and replicas to serve ``rate`` QPS with ``v`` at the utilisation target."""
+        """$/hour and replicas to serve ``rate`` QPS with ``v`` at the utilisation target.
+
+        Parameters
+        ----------
+        v : Variant
+            The variant.
+        rate : float
+            Queries per second.
+        slo : float
+            Latency SLO, seconds.
+        capacity : float or None
+            The variant's capacity at ``slo`` when known (queries per second).
+
+        Returns
+        -------
+        tuple of (float, int)
+            Dollars per hour, and replicas (at least one).
+        """
         cap = (v.capacity(slo) if capacity is None else capacity) or v.throughput(1)
         n = max(1, math.ceil(rate / (self.config.utilization_threshold * cap) - 1e-9))
         return n * v.price_per_hour, n
@@ -136,7 +181,26 @@ class InfaasSelection:
     def cheapest_for_rate(self, task: str, *, rate: float, min_accuracy: float,
                           slo: float, exclude: frozenset[str] = frozenset()
                           ) -> Variant | None:
-        """The qualifying variant that serves ``rate`` at the least $/hour (None if none)."""
+        """The qualifying variant that serves ``rate`` at the least $/hour (None if none).
+
+        Parameters
+        ----------
+        task : str
+            The task.
+        rate : float
+            Queries per second to plan for (rounded to three significant digits).
+        min_accuracy : float
+            Floor, top-1 percent.
+        slo : float
+            Latency SLO, seconds.
+        exclude : frozenset of str
+            Variant names not to consider.
+
+        Returns
+        -------
+        Variant or None
+            Ties go to the larger capacity, then the higher accuracy.
+        """
         rate = float(f"{rate:.3g}")  # plans change in steps; a coarse rate memoises well
         memo = (task, rate, min_accuracy, slo, exclude)
         if memo in self._pick_cache:
@@ -164,7 +228,20 @@ class InfaasSelection:
 
     # ------------------------------------------------------------------ estimates
     def rate(self, task: str, now: float) -> float:
-        """Arrivals per second over the last ``rate_window`` seconds."""
+        """Arrivals per second over the last ``rate_window`` seconds.
+
+        Parameters
+        ----------
+        task : str
+            The task.
+        now : float
+            Current time, seconds.
+
+        Returns
+        -------
+        float
+            Queries per second (over the time since the first query while that is shorter).
+        """
         window = self.config.rate_window
         times = self._arrivals.get(task)
         if not times:
@@ -220,6 +297,20 @@ class InfaasSelection:
 
     # ------------------------------------------------------------------ selection
     def select(self, query: Query, cluster: ClusterView) -> Decision:
+        """Route, load or drop a query by the rules in the module docstring.
+
+        Parameters
+        ----------
+        query : Query
+            The arriving query.
+        cluster : ClusterView
+            The cluster, read-only.
+
+        Returns
+        -------
+        Decision
+            A Route, Load or Drop.
+        """
         now = query.arrival
         task = query.task
         self._arrivals.setdefault(task, deque()).append(now)
