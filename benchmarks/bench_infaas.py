@@ -14,7 +14,8 @@ Policies: ``infaas`` (defaults of ``InfaasConfig``: automatic lookahead, plan be
 ``sm+`` (the same variant, a worker per replica, a static one-minute target-tracking scaler)
 and every fixed variant; ``best fixed`` is the fixed variant with the fewest violations, the
 cheapest among those. Metrics leave out the first 120 s (start-up) and bill workers over the
-rest. ``dec ms`` is the mean wall time of one selection decision in this simulator (Python).
+rest. ``thr`` counts queries served per second, ``good`` those served within their SLO and
+floor. ``dec ms`` is the mean wall time of one selection decision in this simulator (Python).
 
 Then the done-when check: on the fluctuating load at durations from 300 to 3,600 s and on
 the trace, INFaaS has no more violations than any fixed variant, and costs no more than any
@@ -27,7 +28,6 @@ Usage: python benchmarks/bench_infaas.py [--loads flat steady fluctuating trace]
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -69,7 +69,7 @@ def verdict(rows: list[ComparisonRow]) -> tuple[bool, str]:
 
 def table(title: str, rows: list[ComparisonRow]) -> None:
     print(f"\n== {title}")
-    head = (f"{'policy':<24}{'thr q/s':>9}{'viol':>8}{'attain':>8}{'cost $':>9}"
+    head = (f"{'policy':<36}{'thr q/s':>9}{'good q/s':>9}{'viol':>8}{'attain':>8}{'cost $':>9}"
             f"{'acc':>6}{'loads':>6}{'sw':>4}{'dec ms':>8}")
     print(head)
     print("-" * len(head))
@@ -79,7 +79,8 @@ def table(title: str, rows: list[ComparisonRow]) -> None:
             continue
         s = r.summary
         label = r.policy if r is not bf else f"best fixed: {r.policy}"
-        print(f"{label:<24}{s.throughput:>9.1f}{s.violations:>8d}{s.attainment:>8.4f}"
+        good = s.met / (s.end - s.start) if s.end > s.start else 0.0
+        print(f"{label:<36}{s.throughput:>9.1f}{good:>9.1f}{s.violations:>8d}{s.attainment:>8.4f}"
               f"{s.cost:>9.4f}{s.mean_accuracy:>6.1f}{s.load_events:>6d}"
               f"{s.variant_switches:>4d}{r.decision_ms:>8.3f}")
     by = {r.policy: r.summary for r in rows}
@@ -164,7 +165,7 @@ def main() -> int:
     if checks:
         print("\ndone-when summary: " + "; ".join(
             f"{name} {'PASS' if ok else 'EXCEPTION'}" for name, ok, _ in checks))
-    return 0 if all(math.isfinite(1.0) for _ in checks) else 1
+    return 0
 
 
 if __name__ == "__main__":
