@@ -272,7 +272,11 @@ class InfaasPolicy(InfaasSelection):
             return current, "horizontal-up"
         # switch only when the current replicas will not carry the load until the new
         # variant is ready; until then scaling the current variant is the cheaper move
-        soon = rate + trend * self._provision(best)
+        # from the measured rate (``rate`` already looks ahead), which lags the true rate by
+        # half a window; capped so that a burst on a flat load is not read as a ramp
+        measured = self.rate(task, cluster.now)
+        horizon = self._provision(best) + self.config.rate_window / 2
+        soon = min(measured + trend * horizon, 2.5 * measured)
         _, need = self.plan_cost(current, soon, slo)
         have = sum(1 for r in cluster.replicas(task)
                    if r.variant.name == current.name and r.accepting)
