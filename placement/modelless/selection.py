@@ -40,6 +40,7 @@ from simulator.modelless.cluster import (
     Query,
     ReplicaState,
     Route,
+    WorkerState,
 )
 
 logger = logging.getLogger(__name__)
@@ -392,7 +393,8 @@ class InfaasSelection:
                     or any(r.variant.key == v.key for r in w.replicas.values())
                     # sharing a device that already slows its replicas adds to the harm
                     or any(self._suspect_until.get(r.id, -1.0) > cluster.now
-                           for r in w.replicas.values())):
+                           for r in w.replicas.values())
+                    or not self._can_share(v, w)):
                 continue
             util = self._util.get(w.id, 0.0)
             if util > self.config.colocate_below and not any_load:
@@ -404,6 +406,19 @@ class InfaasSelection:
             self._note_worker_start(v.hardware, cluster.now)
             return None
         return best[1]
+
+    def _can_share(self, v: Variant, w: WorkerState) -> bool:
+        """Whether ``v`` and the replicas on ``w`` can take turns on it: a worker runs one
+        batch at a time, so each side's queries may wait for a full batch of the other and
+        must still meet their SLO (batch-1 latency included)."""
+        slo_v = self._task_slo.get(v.task, math.inf)
+        for r in w.replicas.values():
+            o = r.variant
+            if o.latency(o.max_batch) + v.latency(1) > slo_v:
+                return False
+            if v.latency(v.max_batch) + o.latency(1) > self._task_slo.get(r.task, math.inf):
+                return False
+        return True
 
     def _note_worker_start(self, hardware: str, now: float) -> None:
         last = self._last_removed.get(hardware)
