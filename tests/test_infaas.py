@@ -240,3 +240,16 @@ def test_a_floor_meeting_fallback_is_measured_not_assumed_late() -> None:
     d = pol.select(query(min_accuracy=79.0, slo=0.2), view)  # below every floor
     assert isinstance(d, Route)
     assert d.fallback
+
+
+def test_colocation_only_where_both_sides_can_wait_for_the_other() -> None:
+    pol = InfaasPolicy(REG)
+    view = view_with([("big-cpu", 0)])
+    [w] = view.workers()
+    small = REG.get(TASK, "small-cpu")
+    pol._task_slo[TASK] = 0.1  # 0.084 (big's full batch) + 0.012 (small's batch of 1) fits
+    assert pol._can_share(small, w)
+    assert pol._place(small, view, any_load=True) == w.id
+    pol._task_slo[TASK] = 0.09
+    assert not pol._can_share(small, w)
+    assert pol._place(small, view, any_load=True) is None  # a worker of its own
