@@ -17,11 +17,15 @@ cheapest among those. Metrics leave out the first 120 s (start-up) and bill work
 rest. ``thr`` counts queries served per second, ``good`` those served within their SLO and
 floor. ``dec ms`` is the mean wall time of one selection decision in this simulator (Python).
 
+Then GPU sharing (``SharingExperiment``): two applications on one T4, one surging, INFaaS
+with and without its Overloaded/Interfered states, Clipper+ and SM+.
+
 Then the done-when check: on the fluctuating load at durations from 300 to 3,600 s and on
 the trace, INFaaS has no more violations than any fixed variant, and costs no more than any
 fixed variant with as few violations.
 
-Usage: python benchmarks/bench_infaas.py [--loads flat steady fluctuating trace] [--quick]
+Usage: python benchmarks/bench_infaas.py [--loads flat steady fluctuating trace sharing]
+       [--quick]
        [--trace invocations_per_function_md.anon.d01.csv] [--apps 8]
 """
 
@@ -36,8 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alpaserve.modelless.production import write_synthetic_functions_trace
 from alpaserve.modelless.registry import VariantRegistry, example_registry
-from placement.modelless.experiment import POLICIES, ComparisonRow, compare_policies
-from placement.modelless.scenarios import ModellessExperiment, Scenario, TraceExperiment
+from placement.modelless.config import InfaasConfig
+from placement.modelless.experiment import POLICIES, ComparisonRow, compare_policies, run_policy
+from placement.modelless.scenarios import (
+    ModellessExperiment,
+    Scenario,
+    SharingExperiment,
+    TraceExperiment,
+)
 
 QUICK_VARIANTS = ("inceptionv3-tf-cpu", "resnet50-tf-cpu", "resnet50-neuron-inf1",
                   "inceptionv3-neuron-inf1", "resnet50-trt-t4", "resnet152v2-trt-t4")
@@ -109,9 +119,28 @@ def run(exp: Scenario, reg: VariantRegistry, variants: list[str]) -> list[Compar
     return compare_policies(exp, reg, variants=variants)
 
 
+def sharing(reg: VariantRegistry) -> None:
+    """Two models on one GPU: INFaaS with and without its Overloaded/Interfered states."""
+    exp = SharingExperiment()
+    sreg = exp.registry(reg)
+    q = exp.queries()
+    print(f"\n== sharing: apps a ({exp.rate_a:.0f} QPS) and b ({exp.rate_b:.0f} -> "
+          f"{exp.surge_rate:.0f} QPS at {exp.surge_at:.0f} s) on {exp.hardware}, SLO "
+          f"{exp.slo * 1e3:.0f} ms, {exp.slowdown:.1f}x slowdown while both have work; "
+          f"{len(q)} queries over {exp.duration:.0f} s")
+    off = InfaasConfig(interference_factor=1e9, queue_threshold_batches=1e9)
+    for label, policy, cfg in (("infaas", "infaas", None), ("infaas, states off", "infaas", off),
+                               ("clipper+", "clipper+", None), ("sm+", "sm+", None)):
+        res = run_policy(exp, sreg, policy=policy, config=cfg, queries=q)
+        s = res.summary(exp.warmup, exp.duration)
+        print(f"{label:<22} violations {s.violations:>7d} (late {s.late}, dropped "
+              f"{s.dropped})  cost ${s.cost:.4f}  worker starts {s.worker_starts}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--loads", nargs="+", default=["flat", "steady", "fluctuating", "trace"])
+    parser.add_argument("--loads", nargs="+",
+                        default=["flat", "steady", "fluctuating", "trace", "sharing"])
     parser.add_argument("--quick", action="store_true",
                         help=f"fixed baselines only for {', '.join(QUICK_VARIANTS)}")
     parser.add_argument("--trace", metavar="FILE", help="a real 2019 day (default: synthetic)")
@@ -125,7 +154,7 @@ def main() -> int:
     names = list(QUICK_VARIANTS) if args.quick else [v.name for v in reg.variants(task)]
     checks: list[tuple[str, bool, str]] = []
     for load in args.loads:
-        if load == "trace":
+        if load in ("trace", "sharing"):
             continue
         exp = ModellessExperiment.preset(load, seed=args.seed)
         rows = run(exp, reg, names)
@@ -162,6 +191,8 @@ def main() -> int:
                   f"{args.apps} applications ({apps})", rows)
             ok, why = verdict(rows)
             checks.append(("trace", ok, why))
+    if "sharing" in args.loads:
+        sharing(reg)
     if checks:
         print("\ndone-when summary: " + "; ".join(
             f"{name} {'PASS' if ok else 'EXCEPTION'}" for name, ok, _ in checks))
