@@ -126,9 +126,6 @@ def sample_arrivals(profile: RateProfile, duration: float, *, seed: SeedLike,
                     cv: float = 1.0) -> FloatArray:
     """Arrival times in ``[0, duration)`` of a renewal process following ``profile``.
 
-    ``cv`` is the coefficient of variation of the unit-rate gaps: 1 gives a Poisson process,
-    larger values Gamma-distributed bursts (shape ``1/cv²``).
-
     Parameters
     ----------
     profile : RateProfile
@@ -138,7 +135,8 @@ def sample_arrivals(profile: RateProfile, duration: float, *, seed: SeedLike,
     seed : int or numpy.random.Generator
         Random state (a Generator is advanced).
     cv : float
-        Coefficient of variation of the gaps (positive, finite); 1 is Poisson.
+        Coefficient of variation of the unit-rate gaps (positive, finite): 1 gives a Poisson
+        process, larger values Gamma-distributed bursts (shape ``1/cv²``).
 
     Returns
     -------
@@ -298,9 +296,6 @@ def make_queries(profile: RateProfile, duration: float, *, seed: SeedLike,
                  cv: float = 1.0) -> ModellessQueries:
     """Model-less queries for one task with a rate profile and a mix of accuracy floors.
 
-    ``accuracy_mix`` maps a minimum accuracy to the fraction of queries that ask for it
-    (fractions must sum to 1); by default no query sets a floor.
-
     Parameters
     ----------
     profile : RateProfile
@@ -314,7 +309,8 @@ def make_queries(profile: RateProfile, duration: float, *, seed: SeedLike,
     slo : float
         Latency SLO of every query, seconds.
     accuracy_mix : mapping of float to float or None
-        Floor (top-1 %) to the fraction of queries asking for it; None: no floor.
+        Floor (top-1 %) to the fraction of queries asking for it (fractions sum to 1);
+        None: no query sets a floor.
     cv : float
         Coefficient of variation of the inter-arrival gaps.
 

@@ -31,9 +31,6 @@ HARDWARE_KINDS = ("cpu", "gpu", "accelerator")
 class HardwareType:
     """A kind of worker (a VM with its devices) that variants run on.
 
-    ``startup_time`` is how long a new worker of this type takes to boot before it can load
-    variants; ``memory_bytes`` bounds the peak memory of the variants loaded on one worker.
-
     Parameters
     ----------
     name : str
@@ -187,9 +184,6 @@ def fit_latency(batch_sizes: Sequence[int] | np.ndarray,
 @dataclass(frozen=True, kw_only=True)
 class Variant:
     """One servable version of a task: architecture × framework × hardware.
-
-    ``accuracy`` is top-1 accuracy in percent. Latencies are in seconds, memory in bytes,
-    ``price_per_hour`` in dollars for one worker of ``hardware``.
 
     Parameters
     ----------

@@ -45,8 +45,19 @@ logger = logging.getLogger(__name__)
 class InfaasPolicy(InfaasSelection):
     """INFaaS's selection (inherited) and autoscaling over the variants of a registry.
 
-    ``variants`` restricts the policy to some variant names (all by default). The object
-    keeps the estimates it needs between calls, so use one instance per simulation.
+    The object keeps the estimates it needs between calls, so use one instance per
+    simulation.
+
+    Parameters
+    ----------
+    registry : VariantRegistry
+        The variants.
+    config : InfaasConfig or None
+        Thresholds (INFaaS's defaults when None).
+    variants : iterable of str or None
+        Variant names allowed; None: all.
+    expected : iterable of Expectation
+        Applications declared before their traffic (plan at time 0).
 
     Examples
     --------

@@ -53,9 +53,8 @@ class InfaasSelection:
     """INFaaS's per-query selection over the variants of a registry, and the estimates
     (rates, utilisations, timers) that selection and autoscaling share.
 
-    ``variants`` restricts the policy to some variant names (all by default). The object
-    keeps the estimates it needs (rates, utilisations, timers) between calls, so use one
-    instance per simulation.
+    The object keeps the estimates it needs between calls, so use one instance per
+    simulation.
 
     Parameters
     ----------
