@@ -42,12 +42,8 @@ from alpaserve.modelless.production import write_synthetic_functions_trace
 from alpaserve.modelless.registry import VariantRegistry, example_registry
 from placement.modelless.config import InfaasConfig
 from placement.modelless.experiment import POLICIES, ComparisonRow, compare_policies, run_policy
-from placement.modelless.scenarios import (
-    ModellessExperiment,
-    Scenario,
-    SharingExperiment,
-    TraceExperiment,
-)
+from placement.modelless.scenarios import ModellessExperiment, Scenario, TraceExperiment
+from placement.modelless.sharing import SharingExperiment
 
 QUICK_VARIANTS = ("inceptionv3-tf-cpu", "resnet50-tf-cpu", "resnet50-neuron-inf1",
                   "inceptionv3-neuron-inf1", "resnet50-trt-t4", "resnet152v2-trt-t4")

@@ -1,4 +1,4 @@
-"""INFaaS's scenarios (placement.modelless.scenarios): loads, the trace, GPU sharing."""
+"""INFaaS's scenarios (placement.modelless.scenarios): the loads and the trace."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ import pytest
 from alpaserve.errors import SpecError
 from alpaserve.modelless.production import write_synthetic_functions_trace
 from alpaserve.modelless.registry import example_registry
-from placement.modelless.config import InfaasConfig
 from placement.modelless.experiment import compare_policies, run_policy
-from placement.modelless.scenarios import (
-    ModellessExperiment,
-    SharingExperiment,
-    TraceExperiment,
-)
+from placement.modelless.scenarios import ModellessExperiment, TraceExperiment
 
 
 def test_plan_ahead_starts_workers_before_the_first_query() -> None:
@@ -44,24 +39,3 @@ def test_trace_experiment_runs_every_policy(tmp_path: Path) -> None:
         assert r.decision_ms > 0
     with pytest.raises(SpecError, match="warmup"):
         TraceExperiment(path=p, minutes=(0, 1), warmup=60.0)
-
-
-def test_two_models_on_one_gpu_interference_detection_pays() -> None:
-    exp = SharingExperiment(duration=160.0, warmup=60.0, surge_at=100.0, rate_a=30.0,
-                            rate_b=10.0, surge_rate=1000.0)
-    reg = exp.registry(example_registry())
-    assert {v.hardware for v in reg} == {"gpu-t4"}
-    q = exp.queries()
-    res = run_policy(exp, reg, queries=q)
-    loads = [e for e in res.events if e.kind == "replica_load"]
-    assert loads[0].worker == loads[1].worker  # a and b share the first GPU
-    on = res.summary(exp.warmup, exp.duration)
-    off = run_policy(exp, reg, queries=q, config=InfaasConfig(
-        interference_factor=1e9, queue_threshold_batches=1e9)).summary(exp.warmup,
-                                                                       exp.duration)
-    assert on.violations < off.violations / 3
-    assert on.worker_starts >= 1  # capacity moved off the shared GPU
-    with pytest.raises(SpecError, match="warmup"):
-        SharingExperiment(duration=10.0, warmup=10.0)
-    with pytest.raises(SpecError, match="surge_at"):
-        SharingExperiment(duration=100.0, warmup=10.0)
