@@ -161,7 +161,10 @@ class InfaasPolicy(InfaasSelection):
         while hist and hist[0][0] < now - self.config.rate_window:
             hist.popleft()
         ahead = self.lookahead(task)
-        if ahead > 0 and len(hist) > 1 and now > hist[0][0]:
+        # a trend needs two full-window estimates: earlier ones count a few arrivals over a
+        # short span, and their noise would read as a steep ramp
+        settled = first is not None and now - first >= 2 * self.config.rate_window
+        if ahead > 0 and settled and len(hist) > 1 and now > hist[0][0]:
             trend = (rate - hist[0][1]) / (now - hist[0][0])
             self._trend[task] = trend
             # capped at twice the measured rate: a step is not an endless ramp
