@@ -253,3 +253,22 @@ def test_colocation_only_where_both_sides_can_wait_for_the_other() -> None:
     pol._task_slo[TASK] = 0.09
     assert not pol._can_share(small, w)
     assert pol._place(small, view, any_load=True) is None  # a worker of its own
+
+
+def test_no_trend_until_two_full_rate_windows() -> None:
+    pol = InfaasPolicy(REG, InfaasConfig(rate_window=10.0, lookahead=20.0))
+    view = view_with([("small-cpu", 0)], now=0.0)
+    t = 0.0
+    for i in range(2000):  # the rate ramps from 1 QPS by 2 QPS a second
+        t += 1.0 / (1.0 + 2.0 * t)
+        pol.select(query(now=t), view)
+        if i % 10 == 0:
+            pol._planning_rate(TASK, t)
+        if t > 25.0:
+            break
+    early = InfaasPolicy(REG, InfaasConfig(rate_window=10.0, lookahead=20.0))
+    for s in (0.0, 0.5, 1.0, 1.5):
+        early.select(query(now=s), view)
+    assert early._planning_rate(TASK, 1.5) == early.rate(TASK, 1.5)  # no extrapolation
+    assert TASK not in early._trend
+    assert pol._planning_rate(TASK, t) > pol.rate(TASK, t)  # settled: looks ahead
