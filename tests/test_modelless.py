@@ -223,3 +223,41 @@ class _TwoLoads:
         if query.index == 0:
             return Load(variant=self.names[0])
         return Load(variant=self.names[1], worker=0)
+
+
+def test_batch_size_keeps_the_oldest_query_within_its_slo() -> None:
+    reg = small_registry(cpu_startup=0.0)
+    # small-cpu: 0.010 × b + 0.002 s. Five queries at 0 with a 1.03 s SLO; the load takes
+    # 1 s, leaving 0.03 s: a batch of 2 (0.022 s) fits, 3 (0.032 s) would not
+    res = simulate_modelless(queries([0.0] * 5, slo=1.03), reg, selection=LoadOnce("small-cpu"))
+    assert res.completion.tolist()[:2] == pytest.approx([1.022, 1.022])
+    assert res.status.tolist()[:2] == [MET, MET]
+    # once the oldest query is late anyway, the batch is as large as allowed (max 4)
+    res = simulate_modelless(queries([0.0] * 5, slo=0.5), reg, selection=LoadOnce("small-cpu"))
+    assert res.completion.tolist()[:4] == pytest.approx([1.042] * 4)
+
+
+def test_colocation_slows_batches_while_another_model_waits() -> None:
+    reg = small_registry(cpu_startup=0.0)
+
+    class Two:
+        def select(self, query: Query, cluster: ClusterView) -> Route | Load:
+            want = "small-cpu" if query.index % 2 == 0 else "big-cpu"
+            for r in cluster.accepting_replicas(query.task):
+                if r.variant.name == want:
+                    return Route(replica=r.id)
+            return Load(variant=want, worker=None if query.index == 0 else 0)
+
+    q = queries([0.0, 0.0, 2.0, 2.0, 2.0, 2.0], slo=5.0)
+    plain = simulate_modelless(q, reg, selection=Two())
+    shared = simulate_modelless(q, reg, selection=Two(),
+                                config=ModellessSimConfig(colocation_slowdown=3.0))
+    # both loads end at 1 s with a query each: small-cpu's batch runs 3x slower while
+    # big-cpu's query waits, and big-cpu's then runs alone at full speed
+    assert shared.completion[0] - 1.0 == pytest.approx(3 * (plain.completion[0] - 1.0))
+    assert shared.completion[1] - shared.completion[0] == pytest.approx(
+        plain.completion[1] - plain.completion[0])
+    # query 2 starts alone at 2 s: not slowed
+    assert shared.completion[2] == pytest.approx(plain.completion[2])
+    with pytest.raises(SimulationError, match="colocation_slowdown must be >= 1"):
+        ModellessSimConfig(colocation_slowdown=0.5)

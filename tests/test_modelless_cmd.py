@@ -32,3 +32,12 @@ def test_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     assert "argument --registry: file" in capsys.readouterr().err
     assert main(["modelless", "--duration", "30", "--variant", "nope"]) == 2
     assert "'nope'" in capsys.readouterr().err
+
+
+def test_baseline_policies(capsys: pytest.CaptureFixture[str]) -> None:
+    for policy in ("clipper+", "sm+"):
+        assert main(["modelless", "--duration", "60", "--json", "--policy", policy,
+                     "--lookahead", "0", "--no-plan-ahead"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["policy"] == policy
+        assert 0.0 <= data["attainment"] <= 1.0

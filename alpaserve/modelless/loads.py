@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from alpaserve.errors import WorkloadError
 from alpaserve.modelless.queries import ModellessQueries
+from workloads._rng import SeedLike, as_generator
 from workloads.arrivals import MAX_ARRIVALS
 
 _MAX_GRID = 10_000_000  # 50 ms rate-grid points: 5.8 days of load, 80 MB
@@ -30,6 +31,19 @@ LOAD_NAMES = ("flat", "steady", "fluctuating")
 @dataclass(frozen=True, kw_only=True)
 class RateProfile:
     """A piecewise-linear rate: ``rates[i]`` QPS at ``times[i]``, constant past the ends.
+
+
+    Parameters
+    ----------
+    times : tuple of float
+        Knot times, seconds, strictly increasing (finite).
+    rates : tuple of float
+        Arrival rate at each knot, queries per second (finite, >= 0); as many as ``times``.
+
+    Raises
+    ------
+    WorkloadError
+        If the lengths differ, the times do not increase or a rate is negative.
 
     Examples
     --------
@@ -55,17 +69,52 @@ class RateProfile:
             raise WorkloadError(f"rates must be finite and non-negative, got {r}")
 
     def rate(self, t: float | FloatArray) -> FloatArray | float:
+        """The rate at ``t``: linear between knots, constant past the ends.
+
+
+        Parameters
+        ----------
+        t : float or numpy.ndarray
+            Time or times, seconds.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The interpolated rate, queries per second (a float for a scalar ``t``).
+        """
         out = np.interp(t, self.times, self.rates)
         return float(out) if np.ndim(out) == 0 else out
 
     def cumulative(self, grid: FloatArray) -> FloatArray:
-        """Expected arrivals in [0, t] for each t of a sorted grid starting at 0."""
+        """Expected arrivals in [0, t] for each t of a sorted grid starting at 0.
+
+
+        Parameters
+        ----------
+        grid : numpy.ndarray
+            Sorted times, seconds, starting at 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Expected arrivals in ``[0, grid[i]]`` (trapezoidal rule), same shape as ``grid``.
+        """
         r = np.interp(grid, self.times, self.rates)
         steps = np.diff(grid) * (r[1:] + r[:-1]) / 2.0
         # np.interp is exact at the profile's knots only if they are on the grid
         return np.concatenate([[0.0], np.cumsum(steps)])
 
     def expected_count(self, duration: float) -> float:
+        """Parameters
+        ----------
+        duration : float
+            End of the window, seconds.
+
+        Returns
+        -------
+        float
+            Expected number of arrivals in ``[0, duration]``.
+        """
         grid = _grid(self, duration)
         return float(self.cumulative(grid)[-1])
 
@@ -80,12 +129,26 @@ def _grid(profile: RateProfile, duration: float) -> FloatArray:
     return np.unique(np.concatenate([base, knots]))
 
 
-def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Generator, *,
+def sample_arrivals(profile: RateProfile, duration: float, *, seed: SeedLike,
                     cv: float = 1.0) -> FloatArray:
     """Arrival times in ``[0, duration)`` of a renewal process following ``profile``.
 
-    ``cv`` is the coefficient of variation of the unit-rate gaps: 1 gives a Poisson process,
-    larger values Gamma-distributed bursts (shape ``1/cv²``).
+    Parameters
+    ----------
+    profile : RateProfile
+        The arrival rate over time.
+    duration : float
+        Length of the window, seconds (positive, finite).
+    seed : int or numpy.random.Generator
+        Random state (a Generator is advanced).
+    cv : float
+        Coefficient of variation of the unit-rate gaps (positive, finite): 1 gives a Poisson
+        process, larger values Gamma-distributed bursts (shape ``1/cv²``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted arrival times, seconds, in ``[0, duration)``; empty when the rate is 0.
 
     Raises
     ------
@@ -94,8 +157,7 @@ def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Genera
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> a = sample_arrivals(RateProfile(times=(0.0,), rates=(100.0,)), 50.0, rng)
+    >>> a = sample_arrivals(RateProfile(times=(0.0,), rates=(100.0,)), 50.0, seed=0)
     >>> 4700 < a.size < 5300, bool(np.all(np.diff(a) >= 0)), bool(a.max() < 50.0)
     (True, True, True)
     """
@@ -103,6 +165,7 @@ def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Genera
         raise WorkloadError(f"duration must be positive and finite, got {duration!r}")
     if not (np.isfinite(cv) and cv > 0):
         raise WorkloadError(f"cv must be positive and finite, got {cv!r}")
+    rng = as_generator(seed)
     grid = _grid(profile, duration)
     cum = profile.cumulative(grid)
     total = float(cum[-1])
@@ -128,12 +191,40 @@ def sample_arrivals(profile: RateProfile, duration: float, rng: np.random.Genera
 
 
 def flat_load(rate: float = 4.0) -> RateProfile:
-    """INFaaS's flat low load: a constant rate (default 4 QPS)."""
+    """INFaaS's flat low load: a constant rate (default 4 QPS).
+
+
+    Parameters
+    ----------
+    rate : float
+        Queries per second.
+
+    Returns
+    -------
+    RateProfile
+        The constant rate.
+    """
     return RateProfile(times=(0.0,), rates=(rate,))
 
 
 def steady_load(duration: float, start: float = 650.0, end: float = 700.0) -> RateProfile:
-    """INFaaS's steady high load: a slow ramp from ``start`` to ``end`` QPS."""
+    """INFaaS's steady high load: a slow ramp from ``start`` to ``end`` QPS.
+
+
+    Parameters
+    ----------
+    duration : float
+        Seconds over which the rate ramps.
+    start : float
+        Rate at time 0, queries per second.
+    end : float
+        Rate at ``duration``, queries per second.
+
+    Returns
+    -------
+    RateProfile
+        A linear ramp, constant after ``duration``.
+    """
     return RateProfile(times=(0.0, duration), rates=(start, end))
 
 
@@ -142,6 +233,29 @@ def fluctuating_load(duration: float, low: float = 4.0, high: float = 80.0,
     """INFaaS's fluctuating load: a sinusoid between ``low`` and ``high`` QPS.
 
     It starts at ``low`` and peaks every ``period`` seconds (sampled every ``step`` seconds).
+
+    Parameters
+    ----------
+    duration : float
+        Seconds covered by the profile's knots.
+    low : float
+        Trough rate, queries per second (>= 0).
+    high : float
+        Peak rate, queries per second (>= ``low``).
+    period : float
+        Seconds between peaks.
+    step : float
+        Seconds between knots.
+
+    Returns
+    -------
+    RateProfile
+        The sampled sinusoid.
+
+    Raises
+    ------
+    WorkloadError
+        If ``high < low`` or ``low < 0``.
 
     Examples
     --------
@@ -157,7 +271,27 @@ def fluctuating_load(duration: float, low: float = 4.0, high: float = 80.0,
 
 
 def load_preset(name: str, duration: float) -> RateProfile:
-    """The named INFaaS load: ``flat``, ``steady`` or ``fluctuating``."""
+    """The named INFaaS load: ``flat``, ``steady`` or ``fluctuating``.
+
+
+    Parameters
+    ----------
+    name : str
+        ``flat`` (4 QPS), ``steady`` (650 -> 700 QPS over the run) or ``fluctuating`` (4-80
+        QPS, period ``min(1800, duration)``).
+    duration : float
+        Length of the run, seconds.
+
+    Returns
+    -------
+    RateProfile
+        The load.
+
+    Raises
+    ------
+    WorkloadError
+        If ``name`` is unknown.
+    """
     if name == "flat":
         return flat_load()
     if name == "steady":
@@ -167,22 +301,48 @@ def load_preset(name: str, duration: float) -> RateProfile:
     raise WorkloadError(f"unknown load {name!r}; known: {', '.join(LOAD_NAMES)}")
 
 
-def make_queries(profile: RateProfile, duration: float, rng: np.random.Generator, *,
+def make_queries(profile: RateProfile, duration: float, *, seed: SeedLike,
                  task: str, slo: float, accuracy_mix: Mapping[float, float] | None = None,
                  cv: float = 1.0) -> ModellessQueries:
     """Model-less queries for one task with a rate profile and a mix of accuracy floors.
 
-    ``accuracy_mix`` maps a minimum accuracy to the fraction of queries that ask for it
-    (fractions must sum to 1); by default no query sets a floor.
+    Parameters
+    ----------
+    profile : RateProfile
+        The arrival rate over time.
+    duration : float
+        Length of the window, seconds.
+    seed : int or numpy.random.Generator
+        Random state of the arrivals and of the floors drawn.
+    task : str
+        Task of every query.
+    slo : float
+        Latency SLO of every query, seconds.
+    accuracy_mix : mapping of float to float or None
+        Floor (top-1 %) to the fraction of queries asking for it (fractions sum to 1);
+        None: no query sets a floor.
+    cv : float
+        Coefficient of variation of the inter-arrival gaps.
+
+    Returns
+    -------
+    ModellessQueries
+        The queries, sorted by arrival.
+
+    Raises
+    ------
+    WorkloadError
+        If the fractions are negative or do not sum to 1, or a window value is invalid.
 
     Examples
     --------
-    >>> q = make_queries(flat_load(10.0), 100.0, np.random.default_rng(1), task="t",
+    >>> q = make_queries(flat_load(10.0), 100.0, seed=1, task="t",
     ...                  slo=0.2, accuracy_mix={70.0: 0.5, 75.0: 0.5})
     >>> sorted(set(q.min_accuracy.tolist())), q.tasks
     ([70.0, 75.0], ('t',))
     """
-    arrival = sample_arrivals(profile, duration, rng, cv=cv)
+    rng = as_generator(seed)
+    arrival = sample_arrivals(profile, duration, seed=rng, cv=cv)
     mix = {0.0: 1.0} if accuracy_mix is None else dict(accuracy_mix)
     floors = np.array(list(mix), dtype=np.float64)
     weights = np.array(list(mix.values()), dtype=np.float64)
@@ -194,6 +354,22 @@ def make_queries(profile: RateProfile, duration: float, rng: np.random.Generator
 
 def concatenate_profiles(parts: Sequence[tuple[float, RateProfile]]) -> RateProfile:
     """Profiles played one after another, each for its duration (a step load, say).
+
+
+    Parameters
+    ----------
+    parts : sequence of (float, RateProfile)
+        Each part's duration, seconds (positive), and profile (read from its own time 0).
+
+    Returns
+    -------
+    RateProfile
+        The parts back to back.
+
+    Raises
+    ------
+    WorkloadError
+        If a duration is not positive.
 
     Examples
     --------

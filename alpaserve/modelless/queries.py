@@ -24,6 +24,21 @@ FloatArray = npt.NDArray[np.float64]
 class ModellessQueries:
     """Queries with a task, a latency SLO and a minimum accuracy each.
 
+
+    Parameters
+    ----------
+    workload : Workload
+        Arrivals (seconds); its ``model`` column holds task names and its ``slo`` column
+        (required) each query's latency SLO, seconds.
+    min_accuracy : numpy.ndarray
+        Each query's minimum top-1 accuracy, percent in [0, 100] (0: no floor).
+
+    Raises
+    ------
+    WorkloadError
+        If the workload has no SLO column, or ``min_accuracy`` has the wrong shape or a value
+        outside [0, 100].
+
     Examples
     --------
     >>> q = ModellessQueries.from_arrays(arrival=[0.2, 0.1], task="classify", slo=0.3,
@@ -54,7 +69,30 @@ class ModellessQueries:
     def from_arrays(cls, *, arrival: npt.ArrayLike, task: npt.ArrayLike | str,
                     slo: npt.ArrayLike | float, min_accuracy: npt.ArrayLike | float
                     ) -> ModellessQueries:
-        """Validate and sort (stably, by arrival) the given columns."""
+        """Validate and sort (stably, by arrival) the given columns.
+
+
+        Parameters
+        ----------
+        arrival : array_like
+            Arrival times, seconds (any order).
+        task : array_like or str
+            Task per query, or one task for all.
+        slo : array_like or float
+            Latency SLO per query, or one for all, seconds.
+        min_accuracy : array_like or float
+            Accuracy floor per query, or one for all, top-1 percent.
+
+        Returns
+        -------
+        ModellessQueries
+            The queries, sorted by arrival (ties keep their order).
+
+        Raises
+        ------
+        WorkloadError
+            If a column is invalid.
+        """
         arr = np.asarray(arrival, dtype=np.float64).ravel()
         n = arr.size
         acc = np.broadcast_to(np.asarray(min_accuracy, dtype=np.float64), (n,)).copy()
@@ -84,10 +122,29 @@ class ModellessQueries:
         return slo
 
     def task_of(self, index: int) -> str:
+        """The task of the query at ``index``.
+
+        Parameters
+        ----------
+        index : int
+            Position of a query (in arrival order).
+
+        Returns
+        -------
+        str
+            Its task.
+        """
         return self.workload.model_names[int(self.workload.model_codes[index])]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain columns (for JSON or a data frame)."""
+        """Plain columns (for JSON or a data frame).
+
+
+        Returns
+        -------
+        dict
+            ``arrival``, ``task``, ``slo`` and ``min_accuracy``, each a list.
+        """
         return {"arrival": self.arrival.tolist(),
                 "task": self.workload.models_of().tolist(),
                 "slo": self.slo.tolist(), "min_accuracy": self.min_accuracy.tolist()}

@@ -50,6 +50,18 @@ GIB = 1 << 30
 class VariantRegistry:
     """Hardware types and variants; variants are keyed by ``(task, name)``.
 
+    Parameters
+    ----------
+    hardware : iterable of HardwareType
+        Worker types, registered first.
+    variants : iterable of Variant
+        Variants, each on a registered hardware type (see :meth:`add`).
+
+    Raises
+    ------
+    SpecError
+        If a hardware name is registered twice differently, or a variant is invalid.
+
     Examples
     --------
     >>> reg = example_registry()
@@ -73,6 +85,18 @@ class VariantRegistry:
 
     # ------------------------------------------------------------------ mutation
     def add_hardware(self, hw: HardwareType) -> None:
+        """Register a hardware type.
+
+        Parameters
+        ----------
+        hw : HardwareType
+            The type; registering an equal one again is a no-op.
+
+        Raises
+        ------
+        SpecError
+            If another type with the same name is registered.
+        """
         if not isinstance(hw, HardwareType):
             raise SpecError(f"expected a HardwareType, got {hw!r}")
         if hw.name in self._hardware and self._hardware[hw.name] != hw:
@@ -80,7 +104,19 @@ class VariantRegistry:
         self._hardware[hw.name] = hw
 
     def add(self, variant: Variant) -> None:
-        """Register ``variant``; its hardware must be known and its price must match."""
+        """Register ``variant``; its hardware must be known and its price must match.
+
+        Parameters
+        ----------
+        variant : Variant
+            Its ``(task, name)`` must be new, its hardware known, its price the hardware's and
+            its peak memory within the hardware's.
+
+        Raises
+        ------
+        SpecError
+            If any of those does not hold.
+        """
         if not isinstance(variant, Variant):
             raise SpecError(f"expected a Variant, got {variant!r}")
         hw = self._hardware.get(variant.hardware)
@@ -114,6 +150,13 @@ class VariantRegistry:
                 f"hardware {sorted(self._hardware)})")
 
     def tasks(self) -> list[str]:
+        """The tasks that have variants.
+
+        Returns
+        -------
+        list of str
+            Sorted task names.
+        """
         return sorted({t for t, _ in self._variants})
 
     @property
@@ -121,6 +164,23 @@ class VariantRegistry:
         return dict(self._hardware)
 
     def hardware_of(self, variant: Variant | str) -> HardwareType:
+        """The hardware type of a variant, or by name.
+
+        Parameters
+        ----------
+        variant : Variant or str
+            A variant, or a hardware name.
+
+        Returns
+        -------
+        HardwareType
+            The registered type.
+
+        Raises
+        ------
+        SpecError
+            If the hardware is not registered.
+        """
         name = variant.hardware if isinstance(variant, Variant) else variant
         try:
             return self._hardware[name]
@@ -129,6 +189,25 @@ class VariantRegistry:
                             ) from None
 
     def get(self, task: str, name: str) -> Variant:
+        """The variant ``name`` of ``task``.
+
+        Parameters
+        ----------
+        task : str
+            A task.
+        name : str
+            A variant name within it.
+
+        Returns
+        -------
+        Variant
+            The variant.
+
+        Raises
+        ------
+        SpecError
+            If the task or the variant is unknown.
+        """
         v = self._variants.get((task, name))
         if v is None:
             if task not in self.tasks():
@@ -139,7 +218,22 @@ class VariantRegistry:
 
     def variants(self, task: str, *, min_accuracy: float = 0.0,
                  hardware: str | None = None) -> list[Variant]:
-        """Variants of ``task`` with at least ``min_accuracy``, sorted by name."""
+        """Variants of ``task`` with at least ``min_accuracy``, sorted by name.
+
+        Parameters
+        ----------
+        task : str
+            A task (an unknown one gives an empty list).
+        min_accuracy : float
+            Top-1 floor, percent.
+        hardware : str or None
+            Only variants on this hardware type; None: all.
+
+        Returns
+        -------
+        list of Variant
+            Sorted by name.
+        """
         if task not in self.tasks():
             raise SpecError(f"unknown task {task!r}; known tasks: {self.tasks()}")
         out = [v for (t, _), v in self._variants.items() if t == task
@@ -148,6 +242,13 @@ class VariantRegistry:
 
     # ------------------------------------------------------------------ documents
     def to_dict(self) -> dict[str, Any]:
+        """The registry as a document of the module's schema.
+
+        Returns
+        -------
+        dict
+            ``format_version``, ``hardware`` and ``variants`` (with fitted latency lines).
+        """
         return {"format_version": FORMAT_VERSION,
                 "hardware": [hw.to_dict() for hw in self._hardware.values()],
                 "variants": [v.to_dict() for v in self]}
@@ -155,7 +256,25 @@ class VariantRegistry:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<registry>"
                   ) -> VariantRegistry:
-        """Build a registry from the document schema in this module's docstring."""
+        """Build a registry from the document schema in this module's docstring.
+
+        Parameters
+        ----------
+        data : mapping
+            The document.
+        source : str
+            Where it came from, named in errors.
+
+        Returns
+        -------
+        VariantRegistry
+            The registry.
+
+        Raises
+        ------
+        SpecError
+            If the document does not follow the schema (the message names the entry).
+        """
         if not isinstance(data, Mapping):
             raise SpecError(f"{source}: a registry document is a mapping, got {type(data)}")
         version = data.get("format_version", FORMAT_VERSION)
@@ -176,10 +295,41 @@ class VariantRegistry:
         return reg
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The registry as a JSON document.
+
+        Parameters
+        ----------
+        indent : int or None
+            JSON indentation; None: one line.
+
+        Returns
+        -------
+        str
+            The JSON text (:meth:`from_json` reads it back).
+        """
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "<json>") -> VariantRegistry:
+        """A registry from a JSON document.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+        source : str
+            Where it came from, named in errors.
+
+        Returns
+        -------
+        VariantRegistry
+            The registry.
+
+        Raises
+        ------
+        SpecError
+            If the text is not JSON or does not follow the schema.
+        """
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -188,6 +338,25 @@ class VariantRegistry:
 
     @classmethod
     def from_yaml(cls, text: str, *, source: str = "<yaml>") -> VariantRegistry:
+        """A registry from a YAML document.
+
+        Parameters
+        ----------
+        text : str
+            The YAML text.
+        source : str
+            Where it came from, named in errors.
+
+        Returns
+        -------
+        VariantRegistry
+            The registry.
+
+        Raises
+        ------
+        SpecError
+            If the text is not YAML or does not follow the schema.
+        """
         import yaml
 
         try:
@@ -204,6 +373,25 @@ class VariantRegistry:
         Columns are the variant fields of the document schema; ``batch_sizes`` and
         ``latency_ms`` hold ``;``-separated numbers when the row gives a profile instead of
         ``latency_slope``/``latency_intercept``.
+
+        Parameters
+        ----------
+        text : str
+            The CSV text, with a header row.
+        hardware : iterable of HardwareType
+            The types the rows may name.
+        source : str
+            Where it came from, named in errors (with the line number).
+
+        Returns
+        -------
+        VariantRegistry
+            The hardware and the rows' variants.
+
+        Raises
+        ------
+        SpecError
+            If a row is malformed.
 
         Examples
         --------
@@ -231,7 +419,23 @@ class VariantRegistry:
 
     @classmethod
     def from_file(cls, path: str | Path) -> VariantRegistry:
-        """Load a ``.yaml``/``.yml`` or ``.json`` registry file."""
+        """Load a ``.yaml``/``.yml`` or ``.json`` registry file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file; its suffix picks the format.
+
+        Returns
+        -------
+        VariantRegistry
+            The registry.
+
+        Raises
+        ------
+        SpecError
+            If the suffix is unknown, the file cannot be read or its content is invalid.
+        """
         p = Path(path)
         suffix = p.suffix.lower()
         if suffix not in (".yaml", ".yml", ".json"):
@@ -247,7 +451,14 @@ class VariantRegistry:
 
 
 def example_registry() -> VariantRegistry:
-    """The bundled image-classification registry modelled on INFaaS's variants."""
+    """The bundled image-classification registry modelled on INFaaS's variants.
+
+    Returns
+    -------
+    VariantRegistry
+        Task ``image-classification``: ResNet, Inception, MobileNet and DenseNet variants on
+        CPU, T4, V100 and Inferentia workers (see the YAML file's header for the sources).
+    """
     text = resources.files("alpaserve").joinpath("data", EXAMPLE_FILE).read_text()
     return VariantRegistry.from_yaml(text, source=EXAMPLE_FILE)
 
@@ -266,6 +477,37 @@ def variants_from_profiles(db: ProfileDB, *, task: str, hardware: HardwareType,
     ``accuracy`` gives each model's top-1 accuracy; models missing from it are an error.
     ``hardware`` is one worker with ``devices_per_worker`` devices: only configs that use
     exactly that many devices become variants (the others are counted and logged).
+
+    Parameters
+    ----------
+    db : ProfileDB
+        The profiles.
+    task : str
+        Task of the variants.
+    hardware : HardwareType
+        The worker type they run on.
+    accuracy : mapping of str to float
+        Top-1 accuracy (percent) of each model.
+    framework : str
+        Framework name of the variants.
+    load_bandwidth : float
+        Bytes per second at which weights load.
+    load_overhead : float
+        Seconds added to every load.
+    devices_per_worker : int
+        Devices of one worker; only configs using exactly that many become variants.
+    models : sequence of str or None
+        Models to take; None: all of ``db``'s.
+
+    Returns
+    -------
+    list of Variant
+        One per (model, parallel config) kept, named ``{model}-pp{p}-tp{t}-{hardware}``.
+
+    Raises
+    ------
+    SpecError
+        If a model has no accuracy or no profile.
 
     Examples
     --------

@@ -31,8 +31,25 @@ HARDWARE_KINDS = ("cpu", "gpu", "accelerator")
 class HardwareType:
     """A kind of worker (a VM with its devices) that variants run on.
 
-    ``startup_time`` is how long a new worker of this type takes to boot before it can load
-    variants; ``memory_bytes`` bounds the peak memory of the variants loaded on one worker.
+    Parameters
+    ----------
+    name : str
+        Unique name of the type (non-empty).
+    kind : str
+        ``cpu``, ``gpu`` or ``accelerator``.
+    price_per_hour : float
+        Dollars per hour for one worker (>= 0).
+    startup_time : float
+        Seconds from request to a worker ready to load variants (>= 0).
+    memory_bytes : int
+        Memory for the variants loaded on one worker, bytes (> 0).
+    description : str
+        Free text.
+
+    Raises
+    ------
+    SpecError
+        If a value is out of range.
 
     Examples
     --------
@@ -63,12 +80,31 @@ class HardwareType:
         return self.price_per_hour / 3600.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict.
+
+        Returns
+        -------
+        dict
+            The fields by name.
+        """
         return asdict(self)
 
 
 @dataclass(frozen=True, kw_only=True)
 class LatencyFit:
     """A least-squares line ``latency = slope × batch + intercept`` and its residual.
+
+
+    Parameters
+    ----------
+    slope : float
+        Seconds per item in the batch (>= 0).
+    intercept : float
+        Seconds per batch (>= 0).
+    max_relative_error : float
+        Largest ``|fit - measured| / measured`` over the points.
+    num_points : int
+        Points fitted.
 
     Examples
     --------
@@ -90,6 +126,18 @@ def fit_latency(batch_sizes: Sequence[int] | np.ndarray,
     With one point the line goes through the origin (intercept 0). The fit is ordinary least
     squares; a negative intercept is clipped to 0 and the slope refitted through the origin,
     and a negative slope is rejected, since neither describes a real device.
+
+    Parameters
+    ----------
+    batch_sizes : sequence of int or numpy.ndarray
+        Profiled batch sizes (positive integers).
+    latencies : sequence of float or numpy.ndarray
+        Measured latency of each, seconds (positive, finite).
+
+    Returns
+    -------
+    LatencyFit
+        The line and its largest relative error on the points.
 
     Raises
     ------
@@ -137,8 +185,37 @@ def fit_latency(batch_sizes: Sequence[int] | np.ndarray,
 class Variant:
     """One servable version of a task: architecture × framework × hardware.
 
-    ``accuracy`` is top-1 accuracy in percent. Latencies are in seconds, memory in bytes,
-    ``price_per_hour`` in dollars for one worker of ``hardware``.
+    Parameters
+    ----------
+    task : str
+        Task the variant serves.
+    name : str
+        Name, unique within the task.
+    architecture : str
+        Model architecture (``resnet50``, ...).
+    framework : str
+        Framework or optimisation (``tensorflow``, ``tensorrt-fp16``, ...).
+    hardware : str
+        Name of its :class:`HardwareType`.
+    accuracy : float
+        Top-1 accuracy, percent in [0, 100].
+    latency_slope : float
+        Seconds per item of a batch (>= 0).
+    latency_intercept : float
+        Seconds per batch (>= 0; slope + intercept > 0).
+    load_latency : float
+        Seconds to load it on a ready worker (>= 0).
+    peak_memory_bytes : int
+        Peak memory while serving, bytes (> 0).
+    max_batch : int
+        Largest batch it runs (>= 1).
+    price_per_hour : float
+        Dollars per hour of one worker of ``hardware``.
+
+    Raises
+    ------
+    SpecError
+        If a value is out of range.
 
     Examples
     --------
@@ -185,17 +262,53 @@ class Variant:
 
     # ------------------------------------------------------------------ performance
     def latency(self, batch: int = 1) -> float:
-        """Predicted latency of one batch of ``batch`` inputs (seconds)."""
+        """Predicted latency of one batch of ``batch`` inputs (seconds).
+
+
+        Parameters
+        ----------
+        batch : int
+            Inputs in the batch.
+
+        Returns
+        -------
+        float
+            ``slope × batch + intercept``, seconds.
+        """
         return self.latency_slope * batch + self.latency_intercept
 
     def throughput(self, batch: int | None = None) -> float:
-        """Inputs per second when running back-to-back batches of ``batch`` (default max)."""
+        """Inputs per second when running back-to-back batches of ``batch`` (default max).
+
+
+        Parameters
+        ----------
+        batch : int or None
+            Batch size; None means ``max_batch``.
+
+        Returns
+        -------
+        float
+            Inputs per second.
+        """
         b = self.max_batch if batch is None else batch
         return b / self.latency(b)
 
     def max_batch_within(self, budget: float) -> int:
-        """Largest batch (≤ ``max_batch``) whose latency fits ``budget``; 0 if none does."""
-        if self.latency_slope == 0:
+        """Largest batch (≤ ``max_batch``) whose latency fits ``budget``; 0 if none does.
+
+
+        Parameters
+        ----------
+        budget : float
+            Seconds available (``inf`` allowed).
+
+        Returns
+        -------
+        int
+            A batch size in ``[0, max_batch]``.
+        """
+        if self.latency_slope == 0 or math.isinf(budget):
             return self.max_batch if self.latency_intercept <= budget else 0
         b = math.floor((budget - self.latency_intercept) / self.latency_slope + 1e-9)
         return max(0, min(self.max_batch, b))
@@ -206,6 +319,16 @@ class Variant:
         Queries wait for the batch ahead of theirs and then run in their own, so a batch
         size ``b`` meets the SLO when ``2 × latency(b) ≤ slo`` in the worst case; the
         capacity is the throughput at the largest such batch (0 if even batch 1 is too slow).
+
+        Parameters
+        ----------
+        slo : float
+            Latency SLO, seconds.
+
+        Returns
+        -------
+        float
+            Inputs per second of one replica; 0 when batch 1 misses the SLO.
         """
         b = self.max_batch_within(slo / 2.0)
         if b == 0:
@@ -228,6 +351,27 @@ class Variant:
 
         ``max_fit_error`` (relative) rejects profiles that a line does not describe.
 
+        Parameters
+        ----------
+        batch_sizes : sequence of int
+            Profiled batch sizes.
+        latencies : sequence of float
+            Their latencies, seconds.
+        max_fit_error : float or None
+            Largest relative error allowed at a point; None accepts any fit.
+        **fields
+            The other fields of :class:`Variant`.
+
+        Returns
+        -------
+        Variant
+            With the fitted slope and intercept.
+
+        Raises
+        ------
+        ProfileError
+            If the points cannot be fitted or the fit is worse than ``max_fit_error``.
+
         Examples
         --------
         >>> v = Variant.from_points(batch_sizes=[1, 4], latencies=[0.03, 0.06],
@@ -245,10 +389,34 @@ class Variant:
         return cls(latency_slope=fit.slope, latency_intercept=fit.intercept, **fields)
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict.
+
+        Returns
+        -------
+        dict
+            The fields by name (:meth:`from_dict` reads it back).
+        """
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Variant:
+        """A variant from a plain dict.
+
+        Parameters
+        ----------
+        data : dict
+            Fields by name, as :meth:`to_dict` writes them.
+
+        Returns
+        -------
+        Variant
+            The variant.
+
+        Raises
+        ------
+        SpecError
+            If a field is missing, unknown or out of range.
+        """
         try:
             return cls(**data)
         except TypeError as exc:

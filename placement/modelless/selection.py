@@ -8,14 +8,17 @@ Selection, per query (INFaaS §4):
    latency (queueing on their worker included) meets its SLO, take the cheapest variant
    (by its hardware's $/hour), on its least-loaded replica, and among equally cheap ones the
    smallest slack. Replicas suspected of interference (last batch slower than
-   ``interference_factor`` × profiled) or on overloaded workers are skipped.
+   ``interference_factor`` × profiled) or on overloaded workers are skipped
+   (:meth:`InfaasSelection.replica_state`).
 2. Otherwise load the variant that is cheapest for the task's current arrival rate among
    those that meet the floor and whose batch-1 latency meets the SLO, unless it already has a
    replica (then the autoscaler adds capacity); the query pays the load.
 3. Otherwise serve the closest replica (smallest normalised accuracy shortfall plus latency
-   excess); the query counts as a violation. If even that replica would take longer than
-   ``max_wait_factor`` × SLO the query is dropped instead (a client time-out), so that
-   hopeless queries do not pile up behind starting workers.
+   excess). Below the query's floor it counts as a violation (a fallback); a replica that
+   meets the floor but is only predicted late serves it, and its measured latency decides.
+   If even that replica would take longer than ``max_wait_factor`` × SLO the query is
+   dropped instead (a client time-out), so that hopeless queries do not pile up behind
+   starting workers.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Iterable
 from alpaserve.errors import SpecError
 from alpaserve.modelless.registry import VariantRegistry
 from alpaserve.modelless.variants import Variant
-from placement.modelless.config import InfaasConfig
+from placement.modelless.config import Expectation, InfaasConfig
 from simulator.modelless.cluster import (
     ClusterView,
     Decision,
@@ -37,18 +40,37 @@ from simulator.modelless.cluster import (
     Query,
     ReplicaState,
     Route,
+    WorkerState,
 )
 
 logger = logging.getLogger(__name__)
+
+ACTIVE, OVERLOADED, INTERFERED = "active", "overloaded", "interfered"
+REPLICA_STATES = (ACTIVE, OVERLOADED, INTERFERED)
 
 
 class InfaasSelection:
     """INFaaS's per-query selection over the variants of a registry, and the estimates
     (rates, utilisations, timers) that selection and autoscaling share.
 
-    ``variants`` restricts the policy to some variant names (all by default). The object
-    keeps the estimates it needs (rates, utilisations, timers) between calls, so use one
-    instance per simulation.
+    The object keeps the estimates it needs between calls, so use one instance per
+    simulation.
+
+    Parameters
+    ----------
+    registry : VariantRegistry
+        The variants.
+    config : InfaasConfig or None
+        Thresholds (INFaaS's defaults when None).
+    variants : iterable of str or None
+        Variant names allowed; None: all.
+    expected : iterable of Expectation
+        Applications declared before their traffic (plan at time 0).
+
+    Raises
+    ------
+    SpecError
+        If an allowed name or an expected task is not in the registry.
 
     Examples
     --------
@@ -64,7 +86,8 @@ class InfaasSelection:
     """
 
     def __init__(self, registry: VariantRegistry, config: InfaasConfig | None = None, *,
-                 variants: Iterable[str] | None = None) -> None:
+                 variants: Iterable[str] | None = None,
+                 expected: Iterable[Expectation] = ()) -> None:
         self.registry = registry
         self.config = config or InfaasConfig()
         self.allowed = None if variants is None else frozenset(variants)
@@ -95,9 +118,28 @@ class InfaasSelection:
                                Variant | None] = {}
         self._task_slo: dict[str, float] = {}
         self._switched_out: set[int] = set()
+        self._expected: dict[str, Expectation] = {}
+        self._trend: dict[str, float] = {}
+        for e in expected:
+            if e.task not in registry.tasks():
+                raise SpecError(f"expected task {e.task!r} has no variants in the registry "
+                                f"(tasks: {registry.tasks()})")
+            self._expected[e.task] = e
 
     # ------------------------------------------------------------------ variants
     def candidates(self, task: str) -> list[Variant]:
+        """The variants of ``task`` the policy may use.
+
+        Parameters
+        ----------
+        task : str
+            A task.
+
+        Returns
+        -------
+        list of Variant
+            Sorted by name.
+        """
         vs = self.registry.variants(task)
         return [v for v in vs if self.allowed is None or v.name in self.allowed]
 
@@ -114,7 +156,24 @@ class InfaasSelection:
 
     def plan_cost(self, v: Variant, rate: float, slo: float,
                   capacity: float | None = None) -> tuple[float, int]:
-        """$/hour and replicas to serve ``rate`` QPS with ``v`` at the utilisation target."""
+        """$/hour and replicas to serve ``rate`` QPS with ``v`` at the utilisation target.
+
+        Parameters
+        ----------
+        v : Variant
+            The variant.
+        rate : float
+            Queries per second.
+        slo : float
+            Latency SLO, seconds.
+        capacity : float or None
+            The variant's capacity at ``slo`` when known (queries per second).
+
+        Returns
+        -------
+        tuple of (float, int)
+            Dollars per hour, and replicas (at least one).
+        """
         cap = (v.capacity(slo) if capacity is None else capacity) or v.throughput(1)
         n = max(1, math.ceil(rate / (self.config.utilization_threshold * cap) - 1e-9))
         return n * v.price_per_hour, n
@@ -122,7 +181,26 @@ class InfaasSelection:
     def cheapest_for_rate(self, task: str, *, rate: float, min_accuracy: float,
                           slo: float, exclude: frozenset[str] = frozenset()
                           ) -> Variant | None:
-        """The qualifying variant that serves ``rate`` at the least $/hour (None if none)."""
+        """The qualifying variant that serves ``rate`` at the least $/hour (None if none).
+
+        Parameters
+        ----------
+        task : str
+            The task.
+        rate : float
+            Queries per second to plan for (rounded to three significant digits).
+        min_accuracy : float
+            Floor, top-1 percent.
+        slo : float
+            Latency SLO, seconds.
+        exclude : frozenset of str
+            Variant names not to consider.
+
+        Returns
+        -------
+        Variant or None
+            Ties go to the larger capacity, then the higher accuracy.
+        """
         rate = float(f"{rate:.3g}")  # plans change in steps; a coarse rate memoises well
         memo = (task, rate, min_accuracy, slo, exclude)
         if memo in self._pick_cache:
@@ -150,7 +228,20 @@ class InfaasSelection:
 
     # ------------------------------------------------------------------ estimates
     def rate(self, task: str, now: float) -> float:
-        """Arrivals per second over the last ``rate_window`` seconds."""
+        """Arrivals per second over the last ``rate_window`` seconds.
+
+        Parameters
+        ----------
+        task : str
+            The task.
+        now : float
+            Current time, seconds.
+
+        Returns
+        -------
+        float
+            Queries per second (over the time since the first query while that is shorter).
+        """
         window = self.config.rate_window
         times = self._arrivals.get(task)
         if not times:
@@ -170,18 +261,56 @@ class InfaasSelection:
             return None
         return max(h[1] for h in hist), min(h[2] for h in hist)
 
-    def _overloaded(self, r: ReplicaState, now: float) -> bool:
+    def replica_state(self, r: ReplicaState, now: float) -> str:
+        """INFaaS's state of a replica: ``active``, ``overloaded`` or ``interfered``.
+
+        *Interfered*: its last batch took more than ``interference_factor`` times its
+        profiled latency (a co-located job or a noisy neighbour slows it) within the last
+        ``recovery_period`` seconds; it stays so until the period has passed. *Overloaded*:
+        its worker has more than ``queue_threshold_batches`` maximum batches queued (the
+        replicas sharing the worker have more work than it can absorb). Selection skips
+        both, and the autoscaler does not count them as capacity.
+
+        Parameters
+        ----------
+        r : ReplicaState
+            A live replica.
+        now : float
+            Current time, seconds.
+
+        Returns
+        -------
+        str
+            One of :data:`REPLICA_STATES`.
+        """
         if self._suspect_until.get(r.id, -1.0) > now:
-            return True
+            return INTERFERED
         if (r.exec_ratio > self.config.interference_factor
                 and now - r.last_exec_end < self.config.recovery_period):
             self._suspect_until[r.id] = r.last_exec_end + self.config.recovery_period
-            return True
+            return INTERFERED
         limit = self.config.queue_threshold_batches * r.variant.max_batch
-        return r.worker.queued() > limit
+        return OVERLOADED if r.worker.queued() > limit else ACTIVE
+
+    def _overloaded(self, r: ReplicaState, now: float) -> bool:
+        return self.replica_state(r, now) != ACTIVE
 
     # ------------------------------------------------------------------ selection
     def select(self, query: Query, cluster: ClusterView) -> Decision:
+        """Route, load or drop a query by the rules in the module docstring.
+
+        Parameters
+        ----------
+        query : Query
+            The arriving query.
+        cluster : ClusterView
+            The cluster, read-only.
+
+        Returns
+        -------
+        Decision
+            A Route, Load or Drop.
+        """
         now = query.arrival
         task = query.task
         self._arrivals.setdefault(task, deque()).append(now)
@@ -195,9 +324,10 @@ class InfaasSelection:
         live = [r for r in cluster.accepting_replicas(task)
                 if self.allowed is None or r.variant.name in self.allowed]
         per_variant: dict[str, tuple[float, ReplicaState]] = {}
+        usable = {r.id for r in live if not self._overloaded(r, now)}
         for r in live:
             v = r.variant
-            if v.accuracy < query.min_accuracy or self._overloaded(r, now):
+            if v.accuracy < query.min_accuracy or r.id not in usable:
                 continue
             pred = r.predicted_latency(now)
             if pred > query.slo:
@@ -221,14 +351,15 @@ class InfaasSelection:
         if not planned:
             pick = self.cheapest_for_rate(task, rate=self.rate(task, now),
                                           min_accuracy=query.min_accuracy, slo=query.slo)
-            if pick is not None and all(r.variant.name != pick.name for r in live):
+            if pick is not None and all(r.variant.name != pick.name or r.id not in usable
+                                        for r in live):
                 wid = self._place(pick, cluster, any_load=True)
                 if wid is not None or not meeting:
                     return Load(variant=pick.name, worker=wid, reason="select-load")
 
         # rule 3: the closest replica, preferring those that meet the floor (or the closest
         # variant, when nothing is loaded); the query counts as a violation
-        pool = meeting or live
+        pool = [r for r in meeting if r.id in usable] or meeting or live
         if pool:
             def distance(r: ReplicaState) -> tuple[float, float]:
                 short = max(0.0, query.min_accuracy - r.variant.accuracy)
@@ -241,7 +372,11 @@ class InfaasSelection:
             limit = self.config.max_wait_factor * query.slo
             if pred > limit:
                 return Drop(reason="predicted latency above max_wait_factor × SLO")
-            return Route(replica=closest.id, fallback=True)
+            # a replica that meets the floor but is predicted late is not a known miss: the
+            # prediction costs the batch being formed as full, so it is pessimistic, and the
+            # query's real latency decides; below the floor it is a miss whatever happens
+            return Route(replica=closest.id,
+                         fallback=closest.variant.accuracy < query.min_accuracy)
         v = self._closest(task, query.min_accuracy, query.slo)
         return Load(variant=v.name, worker=self._place(v, cluster), fallback=True,
                     reason="select-closest")
@@ -254,7 +389,11 @@ class InfaasSelection:
         for w in cluster.workers():
             if (w.hardware.name != v.hardware or not w.accepting
                     or w.free_memory < v.peak_memory_bytes
-                    or any(r.variant.key == v.key for r in w.replicas.values())):
+                    or any(r.variant.key == v.key for r in w.replicas.values())
+                    # sharing a device that already slows its replicas adds to the harm
+                    or any(self._suspect_until.get(r.id, -1.0) > cluster.now
+                           for r in w.replicas.values())
+                    or not self._can_share(v, w)):
                 continue
             util = self._util.get(w.id, 0.0)
             if util > self.config.colocate_below and not any_load:
@@ -266,6 +405,19 @@ class InfaasSelection:
             self._note_worker_start(v.hardware, cluster.now)
             return None
         return best[1]
+
+    def _can_share(self, v: Variant, w: WorkerState) -> bool:
+        """Whether ``v`` and the replicas on ``w`` can take turns on it: a worker runs one
+        batch at a time, so each side's queries may wait for a full batch of the other and
+        must still meet their SLO (batch-1 latency included)."""
+        slo_v = self._task_slo.get(v.task, math.inf)
+        for r in w.replicas.values():
+            o = r.variant
+            if o.latency(o.max_batch) + v.latency(1) > slo_v:
+                return False
+            if v.latency(v.max_batch) + o.latency(1) > self._task_slo.get(r.task, math.inf):
+                return False
+        return True
 
     def _note_worker_start(self, hardware: str, now: float) -> None:
         last = self._last_removed.get(hardware)

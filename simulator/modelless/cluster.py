@@ -28,7 +28,21 @@ LOADING = "loading"
 
 @dataclass(frozen=True, kw_only=True)
 class Query:
-    """What a selection policy knows about one query."""
+    """What a selection policy knows about one query.
+
+    Parameters
+    ----------
+    index : int
+        Position of the query in arrival order.
+    task : str
+        Task it asks for.
+    arrival : float
+        Arrival time, seconds.
+    slo : float
+        Latency SLO, seconds.
+    min_accuracy : float
+        Accuracy floor, top-1 percent.
+    """
 
     index: int
     task: str
@@ -41,7 +55,15 @@ class Query:
 @dataclass(frozen=True, kw_only=True)
 class Route:
     """Queue the query on an existing replica. ``fallback`` marks INFaaS's rule 3 (nothing
-    qualified): the query counts as a violation whatever its outcome."""
+    qualified): the query counts as a violation whatever its outcome.
+
+    Parameters
+    ----------
+    replica : int
+        Id of a live, accepting replica of the query's task.
+    fallback : bool
+        Count the query as a violation (a known miss).
+    """
 
     replica: int
     fallback: bool = False
@@ -50,7 +72,19 @@ class Route:
 @dataclass(frozen=True, kw_only=True)
 class Load:
     """Load ``variant`` (on ``worker``, or on a new worker of its hardware when ``None``)
-    and queue the query on the new replica; the query waits for the load."""
+    and queue the query on the new replica; the query waits for the load.
+
+    Parameters
+    ----------
+    variant : str
+        Name of a variant of the query's task.
+    worker : int or None
+        A live worker of the variant's hardware with room; None starts a new worker.
+    fallback : bool
+        Count the query as a violation (a known miss).
+    reason : str
+        Why, recorded in the scaling events.
+    """
 
     variant: str
     worker: int | None = None
@@ -60,7 +94,13 @@ class Load:
 
 @dataclass(frozen=True, kw_only=True)
 class Drop:
-    """Refuse the query (counted as dropped)."""
+    """Refuse the query (counted as dropped).
+
+    Parameters
+    ----------
+    reason : str
+        Why, recorded in the scaling events.
+    """
 
     reason: str
 
@@ -70,13 +110,30 @@ Decision = Route | Load | Drop
 
 @dataclass(frozen=True, kw_only=True)
 class AddWorker:
+    """Start a worker of ``hardware`` (billed from now).
+
+    Parameters
+    ----------
+    hardware : str
+        A hardware type of the registry.
+    reason : str
+        Why, recorded in the scaling events.
+    """
     hardware: str
     reason: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class RemoveWorker:
-    """Drain and stop a worker: its replicas take no new queries and it stops when idle."""
+    """Drain and stop a worker: its replicas take no new queries and it stops when idle.
+
+    Parameters
+    ----------
+    worker : int
+        Id of a live worker.
+    reason : str
+        Why, recorded in the scaling events.
+    """
 
     worker: int
     reason: str = ""
@@ -84,6 +141,19 @@ class RemoveWorker:
 
 @dataclass(frozen=True, kw_only=True)
 class AddReplica:
+    """Load ``variant`` of ``task`` on ``worker``.
+
+    Parameters
+    ----------
+    task : str
+        The task.
+    variant : str
+        A variant of the task.
+    worker : int or None
+        A live worker of the variant's hardware with room; None starts a new worker.
+    reason : str
+        Why, recorded in the scaling events.
+    """
     task: str
     variant: str
     worker: int | None = None
@@ -92,7 +162,15 @@ class AddReplica:
 
 @dataclass(frozen=True, kw_only=True)
 class RemoveReplica:
-    """Drain a replica: it takes no new queries and unloads once its queue is empty."""
+    """Drain a replica: it takes no new queries and unloads once its queue is empty.
+
+    Parameters
+    ----------
+    replica : int
+        Id of a live replica.
+    reason : str
+        Why, recorded in the scaling events.
+    """
 
     replica: int
     reason: str = ""
@@ -104,18 +182,56 @@ Action = AddWorker | RemoveWorker | AddReplica | RemoveReplica
 class SelectionPolicy(Protocol):
     """Chooses, per query, where it runs."""
 
-    def select(self, query: Query, cluster: ClusterView) -> Decision: ...
+    def select(self, query: Query, cluster: ClusterView) -> Decision:
+        """Decide where ``query`` runs.
+
+        Parameters
+        ----------
+        query : Query
+            The query arriving now (``cluster.now``).
+        cluster : ClusterView
+            The cluster, read-only.
+
+        Returns
+        -------
+        Decision
+            A :class:`Route`, :class:`Load` or :class:`Drop`.
+        """
+        ...
 
 
 class AutoscalingPolicy(Protocol):
     """Adjusts replicas and workers every monitoring interval."""
 
-    def autoscale(self, cluster: ClusterView) -> Sequence[Action]: ...
+    def autoscale(self, cluster: ClusterView) -> Sequence[Action]:
+        """Adjust the cluster; called every ``monitor_interval`` seconds from time 0.
+
+        Parameters
+        ----------
+        cluster : ClusterView
+            The cluster, read-only.
+
+        Returns
+        -------
+        sequence of Action
+            Applied in order; empty to change nothing.
+        """
+        ...
 
 
 # ---------------------------------------------------------------------- state
 class WorkerState:
-    """One worker (VM). Read-only for policies."""
+    """One worker (VM). Read-only for policies.
+
+    Parameters
+    ----------
+    wid : int
+        Worker id.
+    hardware : HardwareType
+        Its type (start-up time, memory, price).
+    now : float
+        Time it was requested, seconds; it is ready ``startup_time`` later.
+    """
 
     __slots__ = ("busy_time", "busy_until", "current_replica", "hardware", "id", "idle_since",
                  "memory_used", "ready_at", "replicas", "requested_at", "running_length",
@@ -145,17 +261,48 @@ class WorkerState:
         return self.state in (STARTING, READY)
 
     def busy_time_until(self, now: float) -> float:
-        """Cumulative busy seconds, including the running batch's elapsed part."""
+        """Cumulative busy seconds, including the running batch's elapsed part.
+
+        Parameters
+        ----------
+        now : float
+            Current time, seconds.
+
+        Returns
+        -------
+        float
+            Seconds spent running batches.
+        """
         if self.current_replica is None:
             return self.busy_time
         return self.busy_time + max(0.0, now - (self.busy_until - self.running_length))
 
     def queued(self) -> int:
+        """Queries waiting on this worker's replicas.
+
+        Returns
+        -------
+        int
+            Their number (the running batch excluded).
+        """
         return sum(len(r.queue) for r in self.replicas.values())
 
     def backlog(self, now: float, extra_on: int | None = None) -> float:
         """Seconds until this worker has run everything queued (plus one more query on
-        replica ``extra_on``), counting start-up and loads still in progress."""
+        replica ``extra_on``), counting start-up and loads still in progress.
+
+        Parameters
+        ----------
+        now : float
+            Current time, seconds.
+        extra_on : int or None
+            Id of a replica of this worker that receives one more query; None: none.
+
+        Returns
+        -------
+        float
+            Seconds from ``now``.
+        """
         start = max(now, self.ready_at, self.busy_until)
         others = 0.0
         own_ready = start
@@ -171,7 +318,22 @@ class WorkerState:
 
 
 class ReplicaState:
-    """One variant loaded (or loading) on a worker. Read-only for policies."""
+    """One variant loaded (or loading) on a worker. Read-only for policies.
+
+    Parameters
+    ----------
+    rid : int
+        Replica id.
+    task : str
+        Task it serves.
+    variant : Variant
+        The variant loaded.
+    worker : WorkerState
+        Its worker.
+    now : float
+        Time the load was requested, seconds; it is ready once the worker is and the
+        variant's load latency has passed.
+    """
 
     __slots__ = (
         "exec_ratio",
@@ -212,6 +374,18 @@ class ReplicaState:
 
         With ``fill_last`` the last, partial batch is costed as full: queries that arrive
         while the worker is busy will join it.
+
+        Parameters
+        ----------
+        n : int
+            Queries to run.
+        fill_last : bool
+            Cost the last, partial batch as a full one.
+
+        Returns
+        -------
+        float
+            Seconds, at the profiled latency.
         """
         v = self.variant
         full, rest = divmod(n, v.max_batch)
@@ -219,12 +393,29 @@ class ReplicaState:
         return full * v.latency(v.max_batch) + last
 
     def predicted_latency(self, now: float) -> float:
-        """Predicted latency of a query queued here now."""
+        """Predicted latency of a query queued here now.
+
+        Parameters
+        ----------
+        now : float
+            Current time, seconds.
+
+        Returns
+        -------
+        float
+            Seconds from ``now`` to its completion (:meth:`WorkerState.backlog`).
+        """
         return self.worker.backlog(now, extra_on=self.id)
 
 
 class ClusterView:
-    """What policies may read: the registry, the time, the live workers and replicas."""
+    """What policies may read: the registry, the time, the live workers and replicas.
+
+    Parameters
+    ----------
+    registry : VariantRegistry
+        The variants and hardware the cluster uses.
+    """
 
     def __init__(self, registry: VariantRegistry) -> None:
         self.registry = registry
@@ -251,20 +442,73 @@ class ClusterView:
 
     # ------------------------------------------------------------------ reads
     def workers(self) -> Iterator[WorkerState]:
-        """Live workers (starting, ready or draining)."""
+        """Live workers (starting, ready or draining).
+
+        Yields
+        ------
+        WorkerState
+            Each live worker, in id order (a snapshot: safe while the cluster changes).
+        """
         return iter(list(self._workers.values()))
 
     def worker(self, wid: int) -> WorkerState | None:
+        """The live worker ``wid``.
+
+        Parameters
+        ----------
+        wid : int
+            Worker id.
+
+        Returns
+        -------
+        WorkerState or None
+            None when it is not live.
+        """
         return self._workers.get(wid)
 
     def replica(self, rid: int) -> ReplicaState | None:
+        """The live replica ``rid``.
+
+        Parameters
+        ----------
+        rid : int
+            Replica id.
+
+        Returns
+        -------
+        ReplicaState or None
+            None when it is not live.
+        """
         return self._replicas.get(rid)
 
     def replicas(self, task: str | None = None) -> list[ReplicaState]:
-        """Live replicas (of ``task``), draining ones included."""
+        """Live replicas (of ``task``), draining ones included.
+
+        Parameters
+        ----------
+        task : str or None
+            Only this task's; None: all.
+
+        Returns
+        -------
+        list of ReplicaState
+            Loading, ready and draining replicas.
+        """
         if task is None:
             return list(self._replicas.values())
         return list(self._by_task.get(task, {}).values())
 
     def accepting_replicas(self, task: str) -> list[ReplicaState]:
+        """Live replicas of ``task`` that take new queries.
+
+        Parameters
+        ----------
+        task : str
+            The task.
+
+        Returns
+        -------
+        list of ReplicaState
+            Loading or ready replicas on workers that are not draining.
+        """
         return [r for r in self._by_task.get(task, {}).values() if r.accepting]

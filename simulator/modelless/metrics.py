@@ -23,7 +23,23 @@ OUTCOMES = ("met", "late", "below_accuracy", "fallback", "dropped")
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerRecord:
-    """One worker's life: billed from ``requested_at`` to ``stopped_at`` (None: still up)."""
+    """One worker's life: billed from ``requested_at`` to ``stopped_at`` (None: still up).
+
+    Parameters
+    ----------
+    worker : int
+        Worker id.
+    hardware : str
+        Its hardware type.
+    price_per_hour : float
+        Dollars per hour.
+    requested_at : float
+        Seconds; billing starts here.
+    ready_at : float
+        Seconds; end of its start-up.
+    stopped_at : float or None
+        Seconds; billing ends here (None: still up at the end).
+    """
 
     worker: int
     hardware: str
@@ -33,6 +49,20 @@ class WorkerRecord:
     stopped_at: float | None
 
     def billed_seconds(self, start: float, end: float) -> float:
+        """Seconds billed within ``[start, end)``.
+
+        Parameters
+        ----------
+        start : float
+            Window start, seconds.
+        end : float
+            Window end, seconds.
+
+        Returns
+        -------
+        float
+            Seconds (>= 0).
+        """
         stop = end if self.stopped_at is None else min(self.stopped_at, end)
         return max(0.0, stop - max(start, self.requested_at))
 
@@ -40,7 +70,25 @@ class WorkerRecord:
 @dataclass(frozen=True, kw_only=True)
 class ScalingEvent:
     """``kind`` is worker_start, worker_stop, replica_load, replica_drain or replica_unload;
-    ``reason`` is the policy's (``switch-up``/``switch-down`` mark model-vertical switches)."""
+    ``reason`` is the policy's (``switch-up``/``switch-down`` mark model-vertical switches).
+
+    Parameters
+    ----------
+    time : float
+        Seconds.
+    kind : str
+        See above.
+    task : str
+        Task of the replica ('' for worker events).
+    variant : str
+        Variant name (the hardware name for worker events).
+    worker : int
+        Worker id.
+    replica : int
+        Replica id (-1 for worker events).
+    reason : str
+        The policy's reason.
+    """
 
     time: float
     kind: str
@@ -53,7 +101,45 @@ class ScalingEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class ModellessSummary:
-    """Aggregates over queries arriving in ``[start, end)`` and bills over the same window."""
+    """Aggregates over queries arriving in ``[start, end)`` and bills over the same window.
+
+    Parameters
+    ----------
+    start : float
+        Window start, seconds.
+    end : float
+        Window end, seconds.
+    queries : int
+        Queries arriving in the window.
+    met : int
+        Served within their SLO by a variant meeting their floor.
+    late : int
+        Served after their SLO.
+    below_accuracy : int
+        Served by a variant below their floor.
+    fallback : int
+        Served by INFaaS's rule 3 as a known miss.
+    dropped : int
+        Refused, or still queued at the end.
+    throughput : float
+        Queries served per second of the window.
+    mean_accuracy : float
+        Mean top-1 accuracy of the variants that served them, percent (NaN: none served).
+    min_accuracy : float
+        Lowest such accuracy, percent (NaN: none served).
+    cost : float
+        Dollars billed in the window.
+    cost_by_hardware : dict of str to float
+        The same, per hardware type.
+    worker_starts : int
+        Workers started in the window.
+    load_events : int
+        Replicas loaded in the window.
+    variant_switches : int
+        Loads made by a model-vertical switch.
+    served_by_variant : dict of str to int
+        Queries served by each variant.
+    """
 
     start: float
     end: float
@@ -79,19 +165,56 @@ class ModellessSummary:
         return self.queries - self.met
 
     @property
-    def violation_rate(self) -> float:
-        return self.violations / self.queries if self.queries else 0.0
+    def attainment(self) -> float:
+        """Fraction of the queries that met their SLO and floor (1.0 for no queries)."""
+        return self.met / self.queries if self.queries else 1.0
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields plus ``violations`` and ``attainment``, JSON-ready.
+
+        Returns
+        -------
+        dict
+            Field names to values; a NaN accuracy (no query served) becomes None.
+        """
         out = asdict(self)
         out["violations"] = self.violations
-        out["violation_rate"] = self.violation_rate
+        out["attainment"] = self.attainment
+        for key in ("mean_accuracy", "min_accuracy"):
+            if isinstance(out[key], float) and out[key] != out[key]:
+                out[key] = None
         return out
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class ModellessResult:
-    """Per-query outcomes (``status`` codes: see ``OUTCOMES``), worker records, events."""
+    """Per-query outcomes (``status`` codes: see ``OUTCOMES``), worker records, events.
+
+    Parameters
+    ----------
+    queries : ModellessQueries
+        The queries simulated.
+    status : numpy.ndarray
+        Outcome code per query (index into ``OUTCOMES``).
+    completion : numpy.ndarray
+        Completion time per query, seconds (NaN if dropped).
+    variant_code : numpy.ndarray
+        Index into ``variant_names`` of the variant that served it (-1: none).
+    variant_names : tuple of str
+        Variant names (``task/name`` with several tasks).
+    variant_accuracy : numpy.ndarray
+        Top-1 accuracy of each variant, percent.
+    variant_hardware : tuple of str
+        Hardware of each variant.
+    workers : tuple of WorkerRecord
+        Every worker started.
+    events : tuple of ScalingEvent
+        Scaling events in time order.
+    horizon : float
+        End of the billing window, seconds.
+    unserved : int
+        Queries still queued after the drain limit (counted as dropped).
+    """
 
     queries: ModellessQueries
     status: npt.NDArray[np.int8]
@@ -106,7 +229,13 @@ class ModellessResult:
     unserved: int
 
     def counts(self) -> dict[str, int]:
-        """How many queries ended in each outcome; they sum to the number of queries."""
+        """How many queries ended in each outcome; they sum to the number of queries.
+
+        Returns
+        -------
+        dict of str to int
+            Outcome name to count.
+        """
         binc = np.bincount(self.status.astype(np.int64), minlength=len(OUTCOMES))
         return {name: int(c) for name, c in zip(OUTCOMES, binc, strict=True)}
 
@@ -117,7 +246,25 @@ class ModellessResult:
         return start, stop
 
     def cost(self, start: float = 0.0, end: float | None = None) -> dict[str, float]:
-        """Dollars billed per hardware type in ``[start, end)``."""
+        """Dollars billed per hardware type in ``[start, end)``.
+
+        Parameters
+        ----------
+        start : float
+            Window start, seconds.
+        end : float or None
+            Window end, seconds; None: the horizon.
+
+        Returns
+        -------
+        dict of str to float
+            Hardware name to dollars.
+
+        Raises
+        ------
+        SimulationError
+            If ``end < start``.
+        """
         lo, hi = self._window(start, end)
         out: dict[str, float] = {}
         for w in self.workers:
@@ -129,6 +276,23 @@ class ModellessResult:
         """Metrics over queries arriving in ``[start, end)`` (default: from ``start`` on).
 
         A warm-up can be left out by passing ``start``.
+
+        Parameters
+        ----------
+        start : float
+            Window start, seconds.
+        end : float or None
+            Window end, seconds; None: every later arrival, billed up to the horizon.
+
+        Returns
+        -------
+        ModellessSummary
+            The window's aggregates.
+
+        Raises
+        ------
+        SimulationError
+            If ``end < start``.
         """
         lo, hi = self._window(start, end)
         arr = self.queries.arrival
@@ -161,6 +325,21 @@ class ModellessResult:
         """Per-bin arrays over ``[0, horizon)``: ``time`` (bin starts), ``arrivals``,
         ``violations``, ``served`` (variant → counts by arrival bin), ``cost_rate``
         (hardware → $/hour averaged over the bin) and ``workers`` (hardware → mean count).
+
+        Parameters
+        ----------
+        bin_seconds : float
+            Bin width, seconds (> 0).
+
+        Returns
+        -------
+        dict
+            The arrays described above.
+
+        Raises
+        ------
+        SimulationError
+            If ``bin_seconds`` is not positive.
 
         Examples
         --------

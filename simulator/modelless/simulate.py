@@ -4,8 +4,9 @@ Queries arrive with a task, a latency SLO and a minimum accuracy. A selection po
 each one to a loaded (or loading) variant replica, or loads a new one; an autoscaling policy
 runs every ``monitor_interval`` seconds and adds or drains replicas and workers. Workers take
 their hardware's start-up time before they can load variants, replicas take their variant's
-load latency, and a worker runs one batch at a time (the largest batch, up to the variant's
-maximum, from the replica whose oldest query has waited longest).
+load latency, and a worker runs one batch at a time, from the replica whose oldest query has
+waited longest: the largest batch (up to the variant's maximum) whose latency still lets that
+oldest query meet its SLO, or the largest allowed when it cannot meet it anyway.
 
 Every query ends in exactly one outcome: met, late, below accuracy, fallback (INFaaS's rule 3:
 nothing qualified, counted as a violation) or dropped (refused by the policy, or still queued
@@ -227,10 +228,18 @@ class _Simulation:
                     best, best_head = r, head
         if best is None:
             return
-        size = min(len(best.queue), best.variant.max_batch)
+        v = best.variant
+        # the largest batch that still lets the oldest query meet its SLO; a query already
+        # late gains nothing from a small batch, so then the batch is as large as allowed
+        head = best.queue[0]
+        fits = v.max_batch_within(self.arr[head] + self.slo[head] - now)
+        size = min(len(best.queue), fits if fits > 0 else v.max_batch)
         batch = [best.queue.popleft() for _ in range(size)]
         profiled = best.variant.latency(size)
         took = profiled * self.slowdown(w.id, now)
+        if self.config.colocation_slowdown > 1 and any(
+                r.queue for r in w.replicas.values() if r is not best):
+            took *= self.config.colocation_slowdown  # another model on the device is busy
         w.current_replica = best.id
         w.busy_until = now + took
         w.running_length = took
@@ -372,6 +381,24 @@ def simulate_modelless(queries: ModellessQueries, registry: VariantRegistry, *,
                        autoscaler: AutoscalingPolicy | None = None,
                        config: ModellessSimConfig | None = None) -> ModellessResult:
     """Simulate model-less serving of ``queries`` with the given policies.
+
+    Parameters
+    ----------
+    queries : ModellessQueries
+        The queries, in arrival order.
+    registry : VariantRegistry
+        Variants and hardware.
+    selection : SelectionPolicy
+        Decides, per query, where it runs.
+    autoscaler : AutoscalingPolicy or None
+        Called every ``monitor_interval`` seconds from time 0; None: no autoscaling.
+    config : ModellessSimConfig or None
+        Options; None: the defaults.
+
+    Returns
+    -------
+    ModellessResult
+        Every query's outcome, the workers' bills and the scaling events.
 
     Raises
     ------
