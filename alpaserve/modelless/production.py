@@ -1,7 +1,7 @@
 """A production-like model-less workload: per-application query streams from a function trace.
 
 Each function of an Azure Functions 2019 trace (read by
-:func:`workloads.traces.azure_functions_2019.read_azure_functions_2019`) becomes one
+:func:`workloads.traces.azure.functions_2019.read_azure_functions_2019`) becomes one
 *application*: a task of its own with its own latency SLO and accuracy floor
 (:class:`Application`), served by copies of a base task's variants
 (:func:`application_registry`). :func:`production_queries` turns a trace file into
@@ -24,18 +24,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from workloads.traces.azure_functions_2019 import (
-    KEY_COLUMNS,
-    MINUTES_PER_DAY,
-    AzureFunctions2019Spec,
-    read_azure_functions_2019,
-)
 
 from alpaserve.errors import SpecError, WorkloadError
 from alpaserve.modelless.queries import ModellessQueries
 from alpaserve.modelless.registry import VariantRegistry
 from workloads._rng import SeedLike, as_generator
 from workloads.mapping import FunctionMapping
+from workloads.traces.azure.functions_2019 import (
+    KEY_COLUMNS,
+    MINUTES_PER_DAY,
+    AzureFunctions2019Spec,
+    read_azure_functions_2019,
+)
 
 #: Latency SLOs (seconds) and accuracy floors (top-1 %) that applications draw from.
 SLO_CHOICES = (0.1, 0.2, 0.3, 0.5)
