@@ -31,7 +31,7 @@ import numpy as np
 from alpaserve.errors import SpecError
 from alpaserve.placement_spec import Group, Placement
 from placement.buckets import Layout, device_splits, layouts, model_buckets
-from placement.evaluator import Evaluator, PreparedWorkload
+from placement.evaluator import Evaluator, EvalWorkload
 from placement.greedy import GreedyOptions, construct, fill_free_memory, local_search
 from placement.problem import Problem, subset_workload
 from placement.space import Assignment, SearchSpace
@@ -179,15 +179,15 @@ class SearchOutcome:
 
 
 # A solver scores one layout for one bucket: (space, workload, options) -> [(phase, result)]
-Solver = Callable[[SearchSpace, PreparedWorkload, Problem, SearchOptions],
+Solver = Callable[[SearchSpace, EvalWorkload, Problem, SearchOptions],
                   list[tuple[str, Assignment, int, int]]]
 
 
-def _evaluator(space: SearchSpace, work: PreparedWorkload, problem: Problem) -> Evaluator:
+def _evaluator(space: SearchSpace, work: EvalWorkload, problem: Problem) -> Evaluator:
     return Evaluator(work, group_stages=space.group_stages, options=problem.options)
 
 
-def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
+def screen_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
                   opts: SearchOptions) -> list[tuple[str, Assignment, int, int]]:
     """The cheap greedy: several replicas of the neediest models per simulation.
 
@@ -195,7 +195,7 @@ def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     ----------
     space : SearchSpace
         One layout's groups and the bucket's models.
-    work : PreparedWorkload
+    work : EvalWorkload
         The bucket's training workload (see :func:`~placement.problem.subset_workload`).
     problem : Problem
         The placement problem (its ``options`` score the plans).
@@ -223,7 +223,7 @@ def screen_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     return [("screen", res.assignment, res.good, res.evaluations)]
 
 
-def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
+def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
                   opts: SearchOptions, start: Assignment) -> list[tuple[str, Assignment, int, int]]:
     """Look-ahead greedy from scratch, then local search on it and on ``start``.
 
@@ -236,7 +236,7 @@ def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     ----------
     space : SearchSpace
         One layout's groups and the bucket's models.
-    work : PreparedWorkload
+    work : EvalWorkload
         The bucket's training workload (see :func:`~placement.problem.subset_workload`).
     problem : Problem
         The placement problem (its ``options`` score the plans).
@@ -278,7 +278,7 @@ def refine_layout(space: SearchSpace, work: PreparedWorkload, problem: Problem,
     return out
 
 
-def _run_screen(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload, SearchOptions]
+def _run_screen(task: tuple[Layout, Problem, Sequence[int], EvalWorkload, SearchOptions]
                 ) -> tuple[SearchSpace | None, list[tuple[str, Assignment, int, int]], float]:
     layout, problem, model_idx, work, opts = task
     t0 = time.perf_counter()
@@ -288,7 +288,7 @@ def _run_screen(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload, Se
     return space, screen_layout(space, work, problem, opts), time.perf_counter() - t0
 
 
-def _run_refine(task: tuple[SearchSpace, Problem, PreparedWorkload, SearchOptions, Assignment]
+def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, Assignment]
                 ) -> tuple[list[tuple[str, Assignment, int, int]], float]:
     space, problem, work, opts, start = task
     t0 = time.perf_counter()
@@ -408,19 +408,19 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     return BucketResult(good=best_good, assignment=best, log=log)
 
 
-def stressed(work: PreparedWorkload, factor: float = 1.5) -> PreparedWorkload:
+def stressed(work: EvalWorkload, factor: float = 1.5) -> EvalWorkload:
     """The same requests arriving ``factor`` times faster (same SLOs).
 
     Parameters
     ----------
-    work : PreparedWorkload
+    work : EvalWorkload
         The workload.
     factor : float, default 1.5
         Rate multiplier (> 0); arrival times are divided by it.
 
     Returns
     -------
-    PreparedWorkload
+    EvalWorkload
         Arrivals and deadlines moved; each request keeps its time to deadline.
 
     Examples
@@ -434,12 +434,12 @@ def stressed(work: PreparedWorkload, factor: float = 1.5) -> PreparedWorkload:
     ([0.0, 1.0], [1.0, 2.0])
     """
     arrival = work.arrival / factor
-    return PreparedWorkload(model_names=work.model_names, arrival=arrival, code=work.code,
+    return EvalWorkload(model_names=work.model_names, arrival=arrival, code=work.code,
                             slo=work.slo, deadline=arrival + (work.deadline - work.arrival),
                             counts=work.counts)
 
 
-def pick_robust(finalists: list[tuple[int, Assignment]], work: PreparedWorkload,
+def pick_robust(finalists: list[tuple[int, Assignment]], work: EvalWorkload,
                 problem: Problem) -> tuple[int, Assignment]:
     """The most good requests; ties go to the plan that does best under 1.5x the load.
 
@@ -447,7 +447,7 @@ def pick_robust(finalists: list[tuple[int, Assignment]], work: PreparedWorkload,
     ----------
     finalists : list of (int, Assignment)
         Good training requests and the plan, per candidate (at least one).
-    work : PreparedWorkload
+    work : EvalWorkload
         The training workload the counts were taken on.
     problem : Problem
         The placement problem (its ``options`` score the tie-break).

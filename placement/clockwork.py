@@ -19,7 +19,7 @@ import numpy as np
 
 from alpaserve.errors import PlacementError
 from placement.alpaserve_search import LogEntry
-from placement.evaluator import Evaluator, PreparedWorkload, Replica
+from placement.evaluator import Evaluator, EvalWorkload, Replica
 from placement.problem import Problem
 from placement.selective_replication import selective_replication, sr_space
 from placement.space import Assignment, SearchSpace
@@ -83,19 +83,19 @@ class ClockworkOutcome:
     log: tuple[LogEntry, ...]
 
 
-def time_slice(prepared: PreparedWorkload, start: float, end: float) -> PreparedWorkload:
+def time_slice(prepared: EvalWorkload, start: float, end: float) -> EvalWorkload:
     """The requests arriving in ``[start, end)``.
 
     Parameters
     ----------
-    prepared : PreparedWorkload
+    prepared : EvalWorkload
         The workload.
     start, end : float
         The interval in seconds.
 
     Returns
     -------
-    PreparedWorkload
+    EvalWorkload
         Those requests, with per-model counts recomputed.
 
     Examples
@@ -109,7 +109,7 @@ def time_slice(prepared: PreparedWorkload, start: float, end: float) -> Prepared
     """
     lo, hi = np.searchsorted(prepared.arrival, [start, end], side="left")
     code = prepared.code[lo:hi]
-    return PreparedWorkload(model_names=prepared.model_names, arrival=prepared.arrival[lo:hi],
+    return EvalWorkload(model_names=prepared.model_names, arrival=prepared.arrival[lo:hi],
                             code=code, slo=prepared.slo[lo:hi], deadline=prepared.deadline[lo:hi],
                             counts=np.bincount(code, minlength=len(prepared.model_names))
                             .astype(np.int64))
@@ -139,7 +139,7 @@ def window_starts(begin: float, end: float, window: float) -> list[float]:
     return [begin + k * window for k in range(n)]
 
 
-def clockwork_pp(problem: Problem, *, work: PreparedWorkload | None = None,
+def clockwork_pp(problem: Problem, *, work: EvalWorkload | None = None,
                  begin: float | None = None, end: float | None = None,
                  window: float = 60.0) -> ClockworkOutcome:
     """SR per window of ``work`` (default: the training workload) over ``[begin, end)``.
@@ -150,7 +150,7 @@ def clockwork_pp(problem: Problem, *, work: PreparedWorkload | None = None,
     ----------
     problem : Problem
         The placement problem.
-    work : PreparedWorkload, optional
+    work : EvalWorkload, optional
         The traffic to solve on; default ``problem.train``.
     begin, end : float, optional
         The span in seconds; default from the first arrival to just past the last.
@@ -251,7 +251,7 @@ def schedule_replicas(space: SearchSpace, starts: Sequence[float],
     return reps
 
 
-def evaluate_schedule(problem: Problem, outcome: ClockworkOutcome, work: PreparedWorkload,
+def evaluate_schedule(problem: Problem, outcome: ClockworkOutcome, work: EvalWorkload,
                       *, offset: float = 0.0) -> int:
     """Good requests of ``work`` under the schedule shifted by ``offset`` seconds.
 
@@ -261,7 +261,7 @@ def evaluate_schedule(problem: Problem, outcome: ClockworkOutcome, work: Prepare
         The placement problem (options and host-to-device bandwidth).
     outcome : ClockworkOutcome
         The schedule.
-    work : PreparedWorkload
+    work : EvalWorkload
         The workload to score.
     offset : float, default 0.0
         Seconds added to every window start.

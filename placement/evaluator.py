@@ -116,7 +116,7 @@ class EvalOptions:
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class PreparedWorkload:
+class EvalWorkload:
     """A workload as flat arrays with a deadline per request, for one list of models.
 
     Build one with :func:`prepare_workload`.
@@ -182,7 +182,7 @@ class PreparedWorkload:
 
 def prepare_workload(workload: Workload, model_names: Sequence[str], *,
                      slo: float | Mapping[str, float] | None = None,
-                     options: EvalOptions | None = None) -> PreparedWorkload:
+                     options: EvalOptions | None = None) -> EvalWorkload:
     """Map ``workload``'s models onto ``model_names`` and compute each request's deadline.
 
     Parameters
@@ -199,7 +199,7 @@ def prepare_workload(workload: Workload, model_names: Sequence[str], *,
 
     Returns
     -------
-    PreparedWorkload
+    EvalWorkload
         The flat arrays, with ``deadline = arrival + slo - overhead``.
 
     Raises
@@ -227,7 +227,7 @@ def prepare_workload(workload: Workload, model_names: Sequence[str], *,
     remap = np.array([index[n] for n in workload.model_names], dtype=np.int32)
     code = np.ascontiguousarray(remap[base.model_codes] if len(base) else
                                 np.empty(0, np.int32), dtype=np.int32)
-    return PreparedWorkload(
+    return EvalWorkload(
         model_names=names, arrival=base.arrival, code=code, slo=base.slo,
         deadline=base.deadline - opts.overhead,
         counts=np.bincount(code, minlength=len(names)).astype(np.int64))
@@ -434,7 +434,7 @@ class Evaluator:
 
     Parameters
     ----------
-    prepared : PreparedWorkload
+    prepared : EvalWorkload
         The workload, prepared with the same ``options`` (its deadlines hold the overhead).
     group_stages : Sequence[int]
         Stages of each group (each >= 1, at least one group); replicas index the groups.
@@ -456,7 +456,7 @@ class Evaluator:
     3
     """
 
-    def __init__(self, prepared: PreparedWorkload, *, group_stages: Sequence[int],
+    def __init__(self, prepared: EvalWorkload, *, group_stages: Sequence[int],
                  options: EvalOptions | None = None) -> None:
         self.prepared = prepared
         self.options = options or EvalOptions()

@@ -19,7 +19,7 @@ from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
-from placement.evaluator import EvalOptions, PreparedWorkload
+from placement.evaluator import EvalOptions, EvalWorkload
 from placement.partitions import GroupShape
 from placement.space import SearchSpace, ShapeRows, shape_rows
 
@@ -40,7 +40,7 @@ class Problem:
         Stage latencies and memory of every (model, parallel configuration, batch size).
     slo : Mapping[str, float]
         SLO in seconds per model name.
-    train : PreparedWorkload
+    train : EvalWorkload
         The workload the search scores with, prepared for ``models`` in order.
     options : EvalOptions
         How the search simulates.
@@ -57,7 +57,7 @@ class Problem:
     cluster: ClusterSpec
     profiles: ProfileDB
     slo: Mapping[str, float]
-    train: PreparedWorkload
+    train: EvalWorkload
     options: EvalOptions
     #: each group shape's config selection for all models, made once (searches build a
     #: space per layout and bucket, and layouts share shapes)
@@ -179,19 +179,19 @@ class Problem:
         return out
 
 
-def subset_workload(prepared: PreparedWorkload, models: Sequence[int]) -> PreparedWorkload:
+def subset_workload(prepared: EvalWorkload, models: Sequence[int]) -> EvalWorkload:
     """Only the requests of ``models`` (indices), re-indexed ``0 .. len(models) - 1``.
 
     Parameters
     ----------
-    prepared : PreparedWorkload
+    prepared : EvalWorkload
         The workload.
     models : Sequence[int]
         Indices into ``prepared.model_names``, distinct; their order is the new one.
 
     Returns
     -------
-    PreparedWorkload
+    EvalWorkload
         The kept requests, in arrival order, with deadlines unchanged.
 
     Examples
@@ -208,7 +208,7 @@ def subset_workload(prepared: PreparedWorkload, models: Sequence[int]) -> Prepar
     remap = np.full(len(prepared.model_names), -1, dtype=np.int32)
     remap[idx] = np.arange(idx.size, dtype=np.int32)
     keep = remap[prepared.code] >= 0
-    return PreparedWorkload(
+    return EvalWorkload(
         model_names=tuple(prepared.model_names[i] for i in idx),
         arrival=np.ascontiguousarray(prepared.arrival[keep]),
         code=np.ascontiguousarray(remap[prepared.code[keep]]),

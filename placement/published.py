@@ -24,13 +24,13 @@ from placement.alpaserve_search import (
     bucketed_search,
 )
 from placement.buckets import Layout, layouts
-from placement.evaluator import Evaluator, PreparedWorkload
+from placement.evaluator import Evaluator, EvalWorkload
 from placement.greedy import full_greedy
 from placement.problem import Problem, subset_workload
 from placement.space import Assignment
 
 
-def _run_full(task: tuple[Layout, Problem, Sequence[int], PreparedWorkload]
+def _run_full(task: tuple[Layout, Problem, Sequence[int], EvalWorkload]
               ) -> tuple[Assignment | None, int, int, float]:
     layout, problem, model_idx, work = task
     t0 = time.perf_counter()

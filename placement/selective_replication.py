@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from placement.alpaserve_search import LogEntry
-from placement.evaluator import Evaluator, PreparedWorkload
+from placement.evaluator import Evaluator, EvalWorkload
 from placement.greedy import GreedyResult, construct, fill_free_memory
 from placement.partitions import GroupShape
 from placement.problem import Problem
@@ -46,7 +46,7 @@ def sr_space(problem: Problem) -> SearchSpace:
     return problem.search_space(groups)
 
 
-def selective_replication(problem: Problem, *, work: PreparedWorkload | None = None,
+def selective_replication(problem: Problem, *, work: EvalWorkload | None = None,
                           space: SearchSpace | None = None
                           ) -> tuple[GreedyResult, SearchSpace, LogEntry]:
     """Run SR on ``work`` (default: the problem's training workload).
@@ -55,7 +55,7 @@ def selective_replication(problem: Problem, *, work: PreparedWorkload | None = N
     ----------
     problem : Problem
         The placement problem.
-    work : PreparedWorkload, optional
+    work : EvalWorkload, optional
         The traffic to solve on; default ``problem.train``.
     space : SearchSpace, optional
         The groups; default :func:`sr_space` of ``problem``.

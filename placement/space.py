@@ -99,6 +99,17 @@ class ShapeRows:
 
     ``latency`` and ``memory`` are ``[model, stage]``; a model without a config has
     ``configs[m] is None``, zeros and ``feasible[m]`` False.
+
+    Parameters
+    ----------
+    configs : tuple of ParallelConfig or None
+        The config chosen for each model on this shape (None when it fits no config).
+    latency : numpy.ndarray of float64
+        ``[model, stage]`` inflated stage latencies, seconds.
+    memory : numpy.ndarray of int64
+        ``[model, stage]`` weight bytes per device (the profile's where it has an entry).
+    feasible : numpy.ndarray of bool
+        Per model: whether a config fits.
     """
 
     configs: tuple[ParallelConfig | None, ...]
@@ -107,7 +118,18 @@ class ShapeRows:
     feasible: npt.NDArray[np.bool_]
 
     def take(self, idx: Sequence[int]) -> ShapeRows:
-        """The rows of the models at ``idx``."""
+        """The rows of the models at ``idx``.
+
+        Parameters
+        ----------
+        idx : sequence of int
+            Model indices.
+
+        Returns
+        -------
+        ShapeRows
+            Those models' rows, in ``idx`` order.
+        """
         i = np.asarray(idx, dtype=np.int64)
         return ShapeRows(configs=tuple(self.configs[k] for k in idx), latency=self.latency[i],
                          memory=self.memory[i], feasible=self.feasible[i])
@@ -215,6 +237,8 @@ class SearchSpace:
         Whether model ``m`` can run on shape ``s`` alone.
     capacity : int
         Usable memory bytes of one device.
+    profiles : ProfileDB, optional
+        The profiles the space was built from (their weights are its memory).
 
     Examples
     --------
@@ -525,7 +549,18 @@ class Assignment:
         return ok & self._allowed & ~self.hosts
 
     def fit_row(self, group: int) -> npt.NDArray[np.bool_]:
-        """Row ``group`` of :meth:`fit_matrix` (all that one add or remove changes)."""
+        """Row ``group`` of :meth:`fit_matrix` (all that one add or remove changes).
+
+        Parameters
+        ----------
+        group : int
+            Group index.
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            Per model: whether one more replica fits on ``group``.
+        """
         room = self.space.capacity - self.used[group]  # [k]
         ok = np.all(self._mem[group] <= room[None, :], axis=1)
         return ok & self._allowed[group] & ~self.hosts[group]

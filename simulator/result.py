@@ -229,6 +229,8 @@ class SimResult:
             Copy the arrays and validate order and status; False takes read-only views.
         slo_of_model : array_like of float, shape (len(model_names),), optional
             Per-model SLOs in seconds; exactly one of ``slo`` and ``slo_of_model`` is given.
+        trim : {"time", "requests"}, default "time"
+            How ``warmup``/``cooldown`` trim the measured requests (see :func:`stats_window`).
 
         Returns
         -------

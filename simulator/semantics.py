@@ -127,6 +127,8 @@ class PlacementTables:
         Largest batch size compiled in (>= 1).
     stage_inflation : float
         The inflation factor per stage applied to ``lat``.
+    float32_latencies : bool, default False
+        Whether ``lat`` holds float32-rounded latencies (AlpaServe's storage).
 
     Examples
     --------

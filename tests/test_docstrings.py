@@ -36,11 +36,23 @@ PACKAGES = ("workloads", "alpaserve", "simulator", "placement")
 
 # Folders (relative to the repository root; each with its subfolders) whose docstrings are
 # complete and kept so; a glob such as ``alpaserve/*.py`` names files of one folder only.
-ENFORCED = (
+ENFORCED = (  # every folder of the four packages
     "workloads",
     "alpaserve/*.py",
     "alpaserve/cost",
+    "alpaserve/parallel",
+    "alpaserve/spot",
+    "alpaserve/modelless",
     "alpaserve/sweep",
+    "alpaserve/cli",
+    "alpaserve/runtime",
+    "simulator/*.py",
+    "simulator/engine",
+    "simulator/spot",
+    "simulator/modelless",
+    "placement/*.py",
+    "placement/spot",
+    "placement/modelless",
 )
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef

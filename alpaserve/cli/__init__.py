@@ -85,6 +85,13 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``alpaserve`` argument parser with every subcommand registered.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser (subcommand modules are imported here, their heavy imports stay lazy).
+    """
     parser = OneLineParser(
         prog="alpaserve",
         description="Plan and simulate model-parallel serving on GPU clusters.",
@@ -108,6 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line: parse, check the inputs and outputs, run the subcommand.
+
+    Errors become one line on stderr (``--debug`` shows the traceback): the library's named
+    errors, usage errors, a missing optional dependency (naming the extra to install), and any
+    other exception that escapes.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 on an error, 1 when a sweep case failed, 130 on
+        Ctrl-C, 141 when stdout was closed.
+    """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -21,6 +21,13 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve configs``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("model", help="model preset name, e.g. bert-6.7b")
     parser.add_argument("--devices", type=checks.devices, default=8,
                         help="largest group size; groups of 1, 2, 4, ... up to it (8)")
@@ -43,6 +50,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve configs``: the parallel configurations of a model.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from alpaserve.cluster_spec import homogeneous_cluster
     from alpaserve.model_spec import model_preset
     from alpaserve.parallel import ConfigSearchOptions, cached_search, search_configs

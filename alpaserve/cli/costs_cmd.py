@@ -16,6 +16,13 @@ DEFAULT_MODELS = ("bert-1.3b", "bert-2.6b", "bert-6.7b", "gpt-1.3b", "moe-1.3b",
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve costs``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help="comma-separated model presets (default: %(default)s)")
     parser.add_argument("--device", default="v100-16gb",
@@ -31,7 +38,24 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def cost_rows(models: list[str], device_name: str, batch_size: int,
               max_devices: int) -> list[dict[str, Any]]:
-    """One record per model with its per-config costs (used by ``costs`` and ``demo``)."""
+    """One record per model with its per-config costs (used by ``costs`` and ``demo``).
+
+    Parameters
+    ----------
+    models : list of str
+        Model presets.
+    device_name : str
+        A device preset.
+    batch_size : int
+        Requests per batch.
+    max_devices : int
+        The largest group size costed.
+
+    Returns
+    -------
+    list of dict
+        One record per model: its configs with stage latencies and per-device memory.
+    """
     from alpaserve.cluster_spec import ClusterSpec
     from alpaserve.cost.model import (
         fits,
@@ -78,6 +102,18 @@ def cost_rows(models: list[str], device_name: str, batch_size: int,
 
 
 def format_table(records: list[dict[str, Any]]) -> str:
+    """The records of :func:`cost_rows` as a plain-text table.
+
+    Parameters
+    ----------
+    records : list of dict
+        What :func:`cost_rows` returned.
+
+    Returns
+    -------
+    str
+        One line per (model, config).
+    """
     lines = []
     for r in records:
         need = r["min_devices_to_fit"]
@@ -97,6 +133,19 @@ def format_table(records: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve costs``: the cost model's latency and memory table.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models:
         from alpaserve.errors import SpecError

@@ -30,6 +30,13 @@ FIGURE, PLAN = "demo.png", "plan.json"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve demo``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("--model", default="bert-1.3b", help="model preset (default: %(default)s)")
     parser.add_argument("--num-models", type=checks.count, default=8,
                         help="copies of the model (8)")
@@ -51,6 +58,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve demo``: the README's main job.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from alpaserve.cluster_spec import homogeneous_cluster
     from alpaserve.model_spec import model_copies, model_preset
     from placement.plan import plan

@@ -22,6 +22,13 @@ DEFAULT_RATE, DEFAULT_CV = 20.0, 2.0
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve fidelity``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("placement", type=checks.input_file, metavar="PLAN",
                         help="plan file (from `plan --out`) or placement JSON")
     parser.add_argument("--rate", type=checks.rate, default=None,
@@ -42,6 +49,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="calibration runs per stage (default 10)")
     parser.add_argument("--out", type=checks.json_file, help="write the report as JSON here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--calibrate-concurrently", action=argparse.BooleanOptionalAction,
+                        default=True,
+                        help="calibrate all groups at once, so groups that share hardware "
+                             "(CPU virtual devices) are profiled contended; turn off on "
+                             "GPUs, where groups have their own devices (default: on)")
     add_device_args(parser)
 
 
@@ -84,6 +96,19 @@ def _workload(args: argparse.Namespace, plan_file: Any, models: list[str]
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve fidelity``: a real run against its simulation.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from alpaserve.plan_file import load_plan_file
     from alpaserve.runtime.fidelity import measure_fidelity
     from alpaserve.runtime.stationarity import Tolerance
@@ -101,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     report = measure_fidelity(placement, workload, slo_scale=args.slo_scale,
                               time_scale=args.time_scale,
                               runtime_options={"devices": devices_from(args), "seed": args.seed,
-                                               "dtype": args.dtype, "repeats": args.repeats})
+                                               "dtype": args.dtype, "repeats": args.repeats,
+                                               "calibrate_concurrently":
+                                                   args.calibrate_concurrently})
     why = report.host.violations(Tolerance()) if report.host is not None else []
     data = {**report.to_dict(), "workload": source, "host_not_steady": list(why)}
     if args.out:

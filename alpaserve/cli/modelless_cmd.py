@@ -9,6 +9,13 @@ from alpaserve.cli import _checks as checks
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve modelless``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("--registry", metavar="FILE", type=checks.input_file,
                         help="variant registry (.yaml/.json); default: the bundled "
                              "image-classification example")
@@ -40,6 +47,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve modelless``: model-less (INFaaS) serving.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from dataclasses import replace
 
     from alpaserve.modelless.registry import VariantRegistry, example_registry

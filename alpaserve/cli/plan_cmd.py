@@ -41,6 +41,13 @@ class _DeprecatedJobs(argparse.Action):
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve plan``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("--models", default="bert-1.3b:8",
                         help="comma-separated PRESET[:COUNT], e.g. bert-1.3b:8,bert-2.6b:4; "
                              "a PRESET may be a ModelSpec JSON file (%(default)s)")
@@ -73,6 +80,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve plan``: a placement plan.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from alpaserve.cluster_spec import homogeneous_cluster
     from placement import ClockworkOptions, SearchOptions, plan
     from workloads.mixes import MixSpec
@@ -142,6 +162,21 @@ def parse_models(text: str) -> list[Any]:
     """Copies of presets or of ModelSpec JSON files: ``"bert-1.3b:8,tiny.json:2"``.
 
     Copy ``i`` of a file's model ``m`` is named ``m#i``, as for presets.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated ``PRESET[:COUNT]`` or ``FILE.json[:COUNT]`` items.
+
+    Returns
+    -------
+    list of ModelSpec
+        The named copies.
+
+    Raises
+    ------
+    SpecError
+        When an item names no preset nor a readable ModelSpec file, or a count is invalid.
 
     Examples
     --------

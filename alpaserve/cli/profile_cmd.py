@@ -20,6 +20,13 @@ from alpaserve.safe_files import atomic_open, write_text
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve profile``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("model", metavar="MODEL",
                         help="a model preset, a JSON ModelSpec file, or a name for the spec "
                              "given by --layers/--hidden/--heads...")
@@ -42,6 +49,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve profile``: measured stage latencies.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from alpaserve.runtime.profiler import profile_model
 
     spec = resolve_model(args.model, args)

@@ -24,6 +24,13 @@ from alpaserve.errors import ProfileError, SpecError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve simulate``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("placement", type=checks.input_file, metavar="PLAN",
                         help="plan file (from `plan --out`) or placement JSON")
     parser.add_argument("--profiles", type=checks.input_file,
@@ -58,6 +65,25 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def load_profiles(path: Path, models: Any) -> Any:
+    """A profile database from a JSON file or AlpaServe's TSV (by suffix).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    models : mapping of str to ModelSpec
+        The placement's models (the TSV needs their layer counts).
+
+    Returns
+    -------
+    ProfileDB
+        The profiles.
+
+    Raises
+    ------
+    ProfileError
+        When the file is malformed; the message names it.
+    """
     from alpaserve.profiles import ProfileDB
 
     text = checks.read_text(path, "profiles")
@@ -70,6 +96,19 @@ def load_profiles(path: Path, models: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve simulate``: a simulation of a plan.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from alpaserve.cli._workload_args import resolve_workload
     from alpaserve.cost.model import profile_entry
     from alpaserve.plan_file import load_plan_file

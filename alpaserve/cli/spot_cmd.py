@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     ------
     AlpaServeError
         Bad inputs; the CLI prints them on one line and exits with 2.
+
     """
     from alpaserve.cost.llm_profile import LLMProfile
     from alpaserve.errors import SimulationError

@@ -64,6 +64,13 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve sweep``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument("--config", type=Path, help="experiment file (.yaml, .yml or .json)")
@@ -96,6 +103,23 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def grid_from_args(args: argparse.Namespace) -> Any:
+    """The sweep's grid: the ``--config`` file, with the axis flags overriding its keys.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags.
+
+    Returns
+    -------
+    SweepGrid
+        The checked grid.
+
+    Raises
+    ------
+    SpecError
+        When the file or a flag is malformed (one line naming the key).
+    """
     from alpaserve.sweep.cases import SETTINGS
     from alpaserve.sweep.runner import SweepGrid
     from alpaserve.sweep.schema import load_experiment
@@ -133,6 +157,19 @@ def grid_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve sweep``: a resumable parameter sweep.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when a case failed. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from alpaserve.cli._output import format_table
     from alpaserve.sweep.cases import run_plan_case
     from alpaserve.sweep.runner import read_results, run_sweep

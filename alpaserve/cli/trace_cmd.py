@@ -21,6 +21,13 @@ FORMATS = ("auto", "azure-llm", "azure-2019", "azure-2021", "csv", "saved")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``alpaserve trace``'s flags to its parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; flags are added in place.
+    """
     parser.add_argument("path", type=checks.input_file, help="trace file")
     parser.add_argument("--trace-format", "--format", dest="format", choices=FORMATS,
                         default="auto",
@@ -39,7 +46,23 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def detect_format(path: Path) -> str:
-    """The trace format of ``path`` from its suffix or header line."""
+    """The trace format of ``path`` from its suffix or header line.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The trace file.
+
+    Returns
+    -------
+    str
+        One of the reader names (``azure-llm``, ``azure-functions-2019``, ...).
+
+    Raises
+    ------
+    TraceFormatError
+        When the header matches no known format.
+    """
     if path.suffix.lower() in (".npz", ".parquet"):
         return "saved"
     from workloads.traces._common import open_text
@@ -66,6 +89,24 @@ def read_trace(path: Path, fmt: str, *, models: int, skip_bad_rows: bool,
     """Read ``path`` into a Workload; also return what the reader counted.
 
     ``seed`` places the arrivals within each minute of a 2019 per-minute-count trace.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The trace file.
+    fmt : str
+        Its format (:func:`detect_format`).
+    models : int
+        Models the functions are mapped onto (function traces).
+    skip_bad_rows : bool
+        Skip and count malformed rows instead of failing on the first.
+    seed : int, default 0
+        Seed of the within-minute placement.
+
+    Returns
+    -------
+    tuple of (Workload, dict)
+        The workload and the reader's counts (rows read, skipped, ...).
     """
     from workloads.mapping import FunctionMapping
     from workloads.storage import load_workload
@@ -102,6 +143,19 @@ def read_trace(path: Path, fmt: str, *, models: int, skip_bad_rows: bool,
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve trace``: a trace's statistics.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`register`'s, plus the shell's ``--json``, ``--force``, ...).
+
+    Returns
+    -------
+    int
+        The exit status: 0. Errors raise the library's exceptions, which
+        :func:`alpaserve.cli.main` prints as one line with exit status 2.
+    """
     from workloads.stats import summarize, window_stats
 
     path = Path(args.path)

@@ -10,7 +10,7 @@ on disk (:mod:`.cache`).
 
 from alpaserve.parallel.cache import cached_search, default_cache_dir
 from alpaserve.parallel.chain_dp import dp_frontier, solve_chain, solve_dp
-from alpaserve.parallel.inter_op_dp import Partition, StagePlacement, partition_layers
+from alpaserve.parallel.inter_op_dp import LayerPartition, StagePlacement, partition_layers
 from alpaserve.parallel.intra_op_ilp import ilp_frontier, solve_ilp
 from alpaserve.parallel.layer_plans import LayerPlan, LayerPlanner
 from alpaserve.parallel.logical_mesh import LogicalMesh, mesh_shapes
@@ -30,11 +30,11 @@ from alpaserve.parallel.stage_cost import StageCoster, StageEstimate
 __all__ = [
     "Candidate",
     "ConfigSearchOptions",
+    "LayerPartition",
     "LayerPlan",
     "LayerPlanner",
     "LogicalMesh",
     "OpNode",
-    "Partition",
     "SearchResult",
     "ShardingProblem",
     "ShardingSolution",

@@ -53,7 +53,7 @@ class StagePlacement:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Partition:
+class LayerPartition:
     """Stages in pipeline order, the slowest stage and the sum of all stages.
 
     Parameters
@@ -73,7 +73,7 @@ class Partition:
 
 def partition_layers(*, num_layers: int, num_stages: int, num_devices: int,
                      sizes: Sequence[int], stage_cost: StageCostFn,
-                     rel_tol: float = 1e-9) -> Partition | None:
+                     rel_tol: float = 1e-9) -> LayerPartition | None:
     """The exact min-max partition (ties by total latency), or ``None`` if nothing fits.
 
     Parameters
@@ -95,7 +95,7 @@ def partition_layers(*, num_layers: int, num_stages: int, num_devices: int,
 
     Returns
     -------
-    Partition or None
+    LayerPartition or None
         The min-max partition with ties broken by total latency, or ``None`` when no split
         fits.
 
@@ -175,6 +175,6 @@ def partition_layers(*, num_layers: int, num_stages: int, num_devices: int,
                                      num_devices=m, latency=float(cost(d - m, m)[k, i])))
         i, d = k, d - m
     stages.reverse()
-    return Partition(stages=tuple(stages),
+    return LayerPartition(stages=tuple(stages),
                      max_stage_latency=max(st.latency for st in stages),
                      total_latency=float(sum(st.latency for st in stages)))

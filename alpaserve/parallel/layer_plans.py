@@ -115,11 +115,11 @@ class LayerPlanner:
     solves: int = 0
     non_optimal_solves: int = 0
     _spaces: dict[tuple[LayerKind, int, LogicalMesh], LayerShardingSpace] = \
-        field(default_factory=dict, repr=False)
+        field(default_factory=dict, repr=False, init=False)
     _frontiers: dict[tuple[LayerKind, int, LogicalMesh], list[ShardingSolution]] = \
-        field(default_factory=dict, repr=False)
+        field(default_factory=dict, repr=False, init=False)
     _ilp: dict[tuple[LayerKind, int, LogicalMesh], list[tuple[float, ShardingSolution | None]]] \
-        = field(default_factory=dict, repr=False)
+        = field(default_factory=dict, repr=False, init=False)
 
     def __post_init__(self) -> None:
         if self.solver not in ("auto", "dp", "ilp"):

@@ -51,8 +51,8 @@ class OpNode:
         The operator's name within its layer (e.g. ``"qkv"``, ``"ffn1"``).
     kind : str
         The operator kind: ``"input"``, ``"output"``, ``"layernorm"``, ``"matmul"``,
-    ``"attention_score"``, ``"attention_context"``, ``"residual"``, ``"moe_gate"`` or
-    ``"moe_experts"``.
+        ``"attention_score"``, ``"attention_context"``, ``"residual"``, ``"moe_gate"`` or
+        ``"moe_experts"``.
     flops : float
         Floating-point operations of the whole (unsharded) operator.
     input_shapes : tuple of tuple of int

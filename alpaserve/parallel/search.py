@@ -20,7 +20,7 @@ from alpaserve.cluster_spec import ClusterSpec
 from alpaserve.cost.model import DEFAULT_MATMUL_EFFICIENCY, LAYER_OVERHEAD_S, STAGE_OVERHEAD_S
 from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import ModelSpec
-from alpaserve.parallel.inter_op_dp import Partition, partition_layers
+from alpaserve.parallel.inter_op_dp import LayerPartition, partition_layers
 from alpaserve.parallel.intra_op_ilp import Backend
 from alpaserve.parallel.layer_plans import IntraSolver, LayerPlanner
 from alpaserve.parallel.op_graph import layer_graph, layer_kind
@@ -223,13 +223,13 @@ def _make_coster(model: ModelSpec, cluster: ClusterSpec, options: ConfigSearchOp
 
 
 def _partition(coster: StageCoster, stages: int, devices: int, sizes: list[int],
-               batch_size: int) -> Partition | None:
+               batch_size: int) -> LayerPartition | None:
     return partition_layers(
         num_layers=coster.model.num_layers, num_stages=stages, num_devices=devices,
         sizes=sizes, stage_cost=lambda off, m: coster.cost_matrix(off, m, batch_size))
 
 
-def _candidate(coster: StageCoster, part: Partition, group: int, options: ConfigSearchOptions,
+def _candidate(coster: StageCoster, part: LayerPartition, group: int, options: ConfigSearchOptions,
                skipped: list[str]) -> Candidate:
     ref = options.batch_sizes[0]
     stages = []
@@ -278,7 +278,7 @@ def _search_group(coster: StageCoster, group: int, options: ConfigSearchOptions,
                   skipped: list[str]) -> list[Candidate]:
     model, ref = coster.model, options.batch_sizes[0]
     degrees = tensor_degrees(model, group)
-    found: list[tuple[Partition, Candidate]] = []
+    found: list[tuple[LayerPartition, Candidate]] = []
     for t in degrees:
         p = group // t
         if group % t or p > model.num_layers:

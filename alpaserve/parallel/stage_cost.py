@@ -101,11 +101,12 @@ class StageCoster:
     layer_overhead_s: float = LAYER_OVERHEAD_S
     stage_overhead_s: float = STAGE_OVERHEAD_S
     flat_meshes_only: bool = False
-    _bodies: dict[tuple[object, ...], StageEstimate | None] = field(default_factory=dict,
-                                                                    repr=False)
-    _matrices: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
-    _meshes: dict[tuple[int, tuple[int, int]], LogicalMesh] = field(default_factory=dict,
-                                                                   repr=False)
+    _bodies: dict[tuple[object, ...], StageEstimate | None] = field(
+        default_factory=dict, repr=False, init=False)
+    _matrices: dict[tuple[int, int, int], np.ndarray] = field(
+        default_factory=dict, repr=False, init=False)
+    _meshes: dict[tuple[int, tuple[int, int]], LogicalMesh] = field(
+        default_factory=dict, repr=False, init=False)
 
     def __post_init__(self) -> None:
         if self.memory_policy not in ("min-memory", "fastest"):

@@ -118,8 +118,30 @@ class Runtime:
         more conservative when only one group is busy (see ``alpaserve/runtime/fidelity.py``).
     backend
         ``"local"`` (threads in this process) or ``"ray"`` (one actor per group).
+    seed
+        Seed of the random weights and tokens.
+    dtype
+        JAX dtype to run in; each model's own (from ``dtype_bytes``) by default.
+    warmup, repeats
+        Untimed and timed runs per stage when profiling and calibrating.
+    overhead
+        Seconds the dispatcher adds to every predicted finish.
+    calibrate
+        Re-measure the profile through the serving path (see ``profile``).
+    calibration_gap
+        Seconds between calibration rounds.
+    clock
+        The clock every time is read from.
     feedback
         Let observed stage completions push the dispatcher's predicted free times forward.
+    ray_actor_options
+        Options of every group's Ray actor (``ray.remote(...).options``).
+    ray_gpus
+        Give each group's Ray actor its own GPUs: ``num_gpus`` equal to the group's device
+        count (Ray then sets ``CUDA_VISIBLE_DEVICES`` per actor, so groups never share a GPU).
+    ray_group_options
+        Per group name, options merged over the shared ones (e.g. ``{"g1": {"num_gpus": 4,
+        "resources": {"node:10.0.0.2": 0.01}}}`` to pin a group to a node).
 
     Examples
     --------
@@ -132,6 +154,8 @@ class Runtime:
                  feedback: bool = True, calibrate: bool = True,
                  calibrate_concurrently: bool = True, calibration_gap: float = 0.01,
                  ray_actor_options: Mapping[str, Any] | None = None,
+                 ray_gpus: bool = False,
+                 ray_group_options: Mapping[str, Mapping[str, Any]] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         if backend not in ("local", "ray"):
             raise SpecError(f"Runtime backend must be 'local' or 'ray', got {backend!r}")
@@ -148,6 +172,12 @@ class Runtime:
         self.calibrate_concurrently = calibrate_concurrently
         self.calibration_gap = calibration_gap
         self.ray_actor_options = dict(ray_actor_options or {})
+        self.ray_gpus = ray_gpus
+        self.ray_group_options = {k: dict(v) for k, v in (ray_group_options or {}).items()}
+        unknown = sorted(set(self.ray_group_options) - {g.name for g in placement.groups})
+        if unknown:
+            raise SpecError(f"ray_group_options names groups {unknown} that the placement does "
+                            f"not have ({[g.name for g in placement.groups]})")
         self.clock = clock
         self._given_profile = profile
         self._executors: list[GroupExecutor] = []
@@ -197,13 +227,39 @@ class Runtime:
             ex.close()
         self._executors = []
 
+    def actor_options(self, group: Any) -> dict[str, Any]:
+        """The Ray actor options of ``group``: the shared ones, its GPUs, its own.
+
+        Parameters
+        ----------
+        group : Group
+            One of the placement's groups.
+
+        Returns
+        -------
+        dict
+            Options for ``ray.remote(...).options``.
+
+        Examples
+        --------
+        >>> from alpaserve import Group, Placement, homogeneous_cluster, model_preset
+        >>> m = model_preset("bert-tiny")
+        >>> p = Placement(cluster=homogeneous_cluster(4), models={m.name: m}, groups=(
+        ...     Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[m]),))
+        >>> rt = Runtime(p, backend="ray", ray_gpus=True, ray_actor_options={"num_cpus": 1})
+        >>> rt.actor_options(p.groups[0])
+        {'num_cpus': 1, 'num_gpus': 2}
+        """
+        gpus = {"num_gpus": group.num_devices} if self.ray_gpus else {}
+        return {**self.ray_actor_options, **gpus, **self.ray_group_options.get(group.name, {})}
+
     def _make_executor(self, group: Any) -> GroupExecutor:
         specs = {m: self.placement.models[m] for m in group.models}
         if self.backend == "ray":
             from alpaserve.runtime.ray_executor import RayGroupExecutor
 
             return RayGroupExecutor(group=group, specs=specs, seed=self.seed, dtype=self.dtype,
-                                    actor_options=self.ray_actor_options)
+                                    actor_options=self.actor_options(group))
         devices = self.devices
         if devices is None:
             import jax
