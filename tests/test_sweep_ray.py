@@ -10,6 +10,7 @@ would end every Ray on the machine).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -52,24 +53,46 @@ def _free_ports(n: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def ray_head() -> Iterator[str]:
-    """The address of a fresh head node; the driver's auth variables are set meanwhile
-    (before ray is imported here: Ray reads its token once per process)."""
+def ray_head() -> Iterator[tuple[str, dict[str, str]]]:
+    """The address of a fresh head node and the auth variables a driver needs."""
     ray_bin = Path(sys.executable).parent / "ray"
     if not ray_bin.exists():
         pytest.skip("the ray command line is not installed next to this Python")
+    pytest.importorskip("ray")
     gcs, agent, agent_grpc, node, objects, env_agent, metrics = _free_ports(7)
     auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in auth.items():
-            mp.setenv(key, value)
-        ray = pytest.importorskip("ray")
-        # Ray rewrites a loopback address to the machine's outward IP (found by a route
-        # lookup), where this head, started on the loopback, does not listen; everything
-        # here stays on the loopback interface.
-        mp.setattr(ray._private.services, "get_node_ip_address", lambda address=None: "127.0.0.1")
-        yield from _head(ray_bin, gcs, [agent, agent_grpc, node, objects, env_agent, metrics],
-                         {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    for address in _head(ray_bin, gcs, [agent, agent_grpc, node, objects, env_agent, metrics],
+                         {**os.environ, **auth, "RAY_USAGE_STATS_ENABLED": "0"}):
+        yield address, auth
+
+
+# The driver side runs in a fresh process: Ray reads its auth token once per process, and an
+# earlier test may already have started Ray in this one. Ray also rewrites a loopback address
+# to the machine's outward IP, where this head (started on the loopback) does not listen; the
+# driver is kept on the loopback, as everything here is.
+_DRIVER = """
+import json, sys
+sys.path[:0] = [{root!r}, {tests!r}]
+import ray._private.services as services
+services.get_node_ip_address = lambda address=None: "127.0.0.1"
+from test_sweep_ray import GRID
+from _sweep_runner import failing_runner
+from alpaserve.sweep.cases import run_plan_case
+from alpaserve.sweep.runner import run_sweep
+ok = run_sweep(GRID, {ok!r}, runner=run_plan_case, ray_address={address!r})
+bad = run_sweep(GRID, {bad!r}, runner=failing_runner, ray_address={address!r})
+print(json.dumps({{"completed": ok.completed, "failed": bad.failed}}))
+"""
+
+
+def run_on_cluster(address: str, auth: dict[str, str], ok: Path, bad: Path) -> dict:
+    code = _DRIVER.format(root=str(Path(__file__).resolve().parents[1]),
+                          tests=str(Path(__file__).resolve().parent), ok=str(ok),
+                          bad=str(bad), address=address)
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **auth},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _head(ray_bin: Path, gcs: int, ports: list[int], env: dict[str, str]) -> Iterator[str]:
@@ -128,20 +151,18 @@ def comparable(path: Path) -> list[dict]:
                   key=lambda r: r["case_id"])
 
 
-def test_cluster_sweep_equals_the_local_pool(tmp_path: Path, ray_head: str) -> None:
-    address = ray_head
+def test_cluster_sweep_equals_the_local_pool(tmp_path: Path,
+                                             ray_head: tuple[str, dict[str, str]]) -> None:
+    address, auth = ray_head
     assert len(GRID.cases()) >= 16
     local = run_sweep(GRID, tmp_path / "local.csv", runner=run_plan_case, workers=2)
-    remote = run_sweep(GRID, tmp_path / "ray.csv", runner=run_plan_case,
-                       ray_address=address)
-    assert (local.completed, remote.completed) == (16, 16)
-    assert comparable(tmp_path / "ray.csv") == comparable(tmp_path / "local.csv")
     # a runner from outside the packages is shipped too; failures are counted the same way
     failing_local = run_sweep(GRID, tmp_path / "fl.csv", runner=failing_runner)
-    failing_ray = run_sweep(GRID, tmp_path / "fr.csv", runner=failing_runner,
-                            ray_address=address)
-    assert failing_ray.failed == failing_local.failed
-    assert len(failing_ray.failed) == 8
+    remote = run_on_cluster(address, auth, tmp_path / "ray.csv", tmp_path / "fr.csv")
+    assert (local.completed, remote["completed"]) == (16, 16)
+    assert comparable(tmp_path / "ray.csv") == comparable(tmp_path / "local.csv")
+    assert remote["failed"] == failing_local.failed
+    assert len(remote["failed"]) == 8
     assert comparable(tmp_path / "fr.csv") == comparable(tmp_path / "fl.csv")
 
 
