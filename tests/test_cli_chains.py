@@ -161,6 +161,9 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     assert isinstance(report, dict)
     assert report["num_requests"] == 30
     assert "held-out requests of the plan's trace" in report["workload"]
+    # the summary keys; the replay check reproduces the run whatever the host did
+    assert {"predicted_attainment", "measured_attainment", "host_steady"} <= set(report)
+    assert report["replay_agreement"] >= 0.99
 
 
 def test_simulate_replays_the_planned_mix_and_flags_override(
