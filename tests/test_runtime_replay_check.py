@@ -89,7 +89,7 @@ def test_the_replay_reproduces_the_run(case: str, request: pytest.FixtureRequest
     assert rep.status_agreement >= AGREEMENT, summary
     served = run.status == 0
     assert 0 < served.sum() < len(run), summary  # admission was exercised both ways
-    assert len(set(run.group[served].tolist())) == len(placement.groups), summary
+    assert len(set(run.group[served].tolist())) >= 2, summary  # several groups dispatched to
 
 
 def test_the_trace_holds_every_stage_of_every_served_request(three_groups: Any) -> None:

@@ -35,6 +35,8 @@ from workloads import Workload
 
 logger = logging.getLogger(__name__)
 
+_MAX_BURST = 64  # request ids of one calibration round: round * _MAX_BURST + j
+
 Backend = Literal["local", "ray"]
 SPIN_WINDOW = 0.002  # seconds before a release when the dispatcher stops sleeping
 
@@ -130,6 +132,10 @@ class Runtime:
         Re-measure the profile through the serving path (see ``profile``).
     calibration_gap
         Seconds between calibration rounds.
+    calibrate_pipelines
+        Give a pipeline as many calibration requests per round as it has stages, so its
+        stages run at once, as in a burst, and the profile holds their contended service
+        times (``False``: one request per round, each stage alone).
     clock
         The clock every time is read from.
     feedback
@@ -153,6 +159,7 @@ class Runtime:
                  dtype: Any = None, warmup: int = 2, repeats: int = 5, overhead: float = 0.0,
                  feedback: bool = True, calibrate: bool = True,
                  calibrate_concurrently: bool = True, calibration_gap: float = 0.01,
+                 calibrate_pipelines: bool = True,
                  ray_actor_options: Mapping[str, Any] | None = None,
                  ray_gpus: bool = False,
                  ray_group_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -171,6 +178,9 @@ class Runtime:
         self.calibrate = calibrate
         self.calibrate_concurrently = calibrate_concurrently
         self.calibration_gap = calibration_gap
+        self.calibrate_pipelines = calibrate_pipelines
+        if max((g.num_stages for g in placement.groups), default=1) > _MAX_BURST:
+            raise SpecError(f"the runtime serves pipelines of at most {_MAX_BURST} stages")
         self.ray_actor_options = dict(ray_actor_options or {})
         self.ray_gpus = ray_gpus
         self.ray_group_options = {k: dict(v) for k, v in (ray_group_options or {}).items()}
@@ -296,6 +306,12 @@ class Runtime:
         groups = self.placement.groups
         models = [list(group.models) for group in groups]
         ends: list[dict[int, list[float]]] = [{} for _ in executors]
+        begins: list[dict[int, list[float]]] = [{} for _ in executors]
+        # A pipeline gets as many requests per round as it has stages, so that its stages
+        # run at once, as they do in a burst: where they share hardware (CPU virtual devices)
+        # each is slower then than alone.
+        burst = [groups[g].num_stages if self.calibrate_pipelines else 1
+                 for g in range(len(groups))]
         lock = threading.Lock()
         done = threading.Event()
         failure: list[BaseException] = []
@@ -304,8 +320,9 @@ class Runtime:
         def hooks(g: int) -> tuple[DoneCallback, StageCallback]:
             depth = groups[g].num_stages
 
-            def on_stage(rid: int, k: int, _begin: float, end: float) -> None:
+            def on_stage(rid: int, k: int, begin: float, end: float) -> None:
                 ends[g].setdefault(rid, [float("nan")] * depth)[k] = end
+                begins[g].setdefault(rid, [float("nan")] * depth)[k] = begin
 
             def on_done(rid: int, t_start: float, t_end: float,
                         err: BaseException | None) -> None:
@@ -332,11 +349,12 @@ class Runtime:
                 time.sleep(self.calibration_gap)
                 picks = {g: models[g][i % len(models[g])] for g in members}
                 with lock:
-                    left[0] = len(members)
+                    left[0] = sum(burst[g] for g in members)
                     done.clear()
                 released = self.clock()
                 for g, model in picks.items():
-                    executors[g].submit(i, model)
+                    for j in range(burst[g]):
+                        executors[g].submit(i * _MAX_BURST + j, model)
                 if not done.wait(60.0) or failure:
                     raise ExecutionError(f"calibration round {i} ({picks}) failed: "
                                          f"{failure or 'timed out'}")
@@ -344,9 +362,17 @@ class Runtime:
                     count = sent[g, model] = sent.get((g, model), 0) + 1
                     if count > self.warmup:
                         key = kernel.get(model, groups[g].models[model], 1).key
-                        marks = [released, *ends[g][i]]
+                        first = i * _MAX_BURST
+                        # the first request's stage 0 counts from the release (as serving
+                        # pays it); every other sample is a stage's own service time
+                        marks = [released, *ends[g][first]]
                         samples.setdefault(key, []).append(
                             [b - a for a, b in pairwise(marks)])
+                        for j in range(1, burst[g]):
+                            rid = first + j
+                            samples[key].append([e - b for b, e in
+                                                 zip(begins[g][rid], ends[g][rid],
+                                                     strict=True)])
         finally:
             for ex in started:
                 ex.stop()
