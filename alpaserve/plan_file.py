@@ -34,8 +34,11 @@ from alpaserve.profiles import ProfileDB
 from alpaserve.safe_files import write_text
 from alpaserve.strict_json import dumps_strict
 
-#: The profiles a plan file's memory is checked with, or a reader of them given its models.
-ProfilesArg = ProfileDB | Callable[[Mapping[str, ModelSpec]], ProfileDB] | None
+#: The profiles a plan file's memory is checked with, or a reader of them given the file's
+#: models and its own profiles source (``None`` for a bare placement); the reader may return
+#: None (analytic weights).
+ProfileReader = Callable[[Mapping[str, ModelSpec], Mapping[str, Any] | None], ProfileDB | None]
+ProfilesArg = ProfileDB | ProfileReader | None
 
 __all__ = ["PLAN_FORMAT", "PLAN_VERSION", "PlanFile", "file_sha256", "load_plan_file",
            "parse_plan_file"]
@@ -197,7 +200,8 @@ def parse_plan_file(text: str, *, path: str | None = None,
     profiles
         The profiles the placement's memory is checked with (their weights where they
         have an entry, analytic weights elsewhere): a :class:`ProfileDB`, or a function of
-        the file's models that reads one (an AlpaServe TSV needs the specs).
+        the file's models and its recorded profiles source that reads one (an AlpaServe TSV
+        needs the specs; the source names the file a plan was made with).
 
     Returns
     -------
@@ -225,7 +229,7 @@ def parse_plan_file(text: str, *, path: str | None = None,
             raise SpecError(f"{where}neither a plan file (no 'format' key) nor a placement "
                             "(no 'cluster' key)")
         return PlanFile(placement=Placement.from_dict(data, profiles=_profiles_for(
-            data, profiles, where)), path=path)
+            data, None, profiles, where)), path=path)
     if data["format"] != PLAN_FORMAT:
         raise SpecError(f"{where}format {data['format']!r} is not {PLAN_FORMAT!r}")
     version = data.get("version")
@@ -245,15 +249,15 @@ def parse_plan_file(text: str, *, path: str | None = None,
         bad = {k: v for k, v in slo.items() if not isinstance(v, int | float) or not v > 0}
         if bad:
             raise SpecError(f"{where}plan file SLOs must be positive seconds, got {bad}")
-    db = _profiles_for(data["placement"], profiles, where)
+    db = _profiles_for(data["placement"], data.get("profiles"), profiles, where)
     return PlanFile(placement=Placement.from_dict(data["placement"], profiles=db),
                     slo=None if slo is None else {k: float(v) for k, v in slo.items()},
                     workload=data.get("workload"), profiles=data.get("profiles"),
                     summary={k: v for k, v in data.items() if k not in _OWN_KEYS}, path=path)
 
 
-def _profiles_for(placement: Mapping[str, Any], profiles: ProfilesArg,
-                  where: str) -> ProfileDB | None:
+def _profiles_for(placement: Mapping[str, Any], source: Mapping[str, Any] | None,
+                  profiles: ProfilesArg, where: str) -> ProfileDB | None:
     if profiles is None or isinstance(profiles, ProfileDB):
         return profiles
     try:
@@ -261,7 +265,7 @@ def _profiles_for(placement: Mapping[str, Any], profiles: ProfilesArg,
                   for name, spec in dict(placement["models"]).items()}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SpecError(f"{where}the placement's models are malformed: {exc!r}") from exc
-    return profiles(models)
+    return profiles(models, source)
 
 
 def load_plan_file(path: str | os.PathLike[str], *,

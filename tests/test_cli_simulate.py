@@ -99,3 +99,30 @@ def test_alpaserve_mode_trims_requests(placement_file: Path,
     assert 0.7 * whole < trimmed < 0.9 * whole
     assert main([*base, "--warmup", "-1"]) == 2
     assert "--warmup" in capsys.readouterr().err
+
+
+def test_a_plan_packed_by_profile_weights_loads_with_its_profiles(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Five bert-1.3b fit one 13e9-byte device only by the measured (0.8×) weights; the plan
+    file names its profile file, so `simulate plan.json` checks memory with it."""
+    from alpaserve import Group, Placement, homogeneous_cluster, model_preset
+    from alpaserve.errors import SpecError
+    from alpaserve.plan_file import PlanFile
+    from tests._fixtures_profiles import measured_profiles
+
+    models = [model_preset("bert-1.3b").renamed(f"b{i}") for i in range(5)]
+    db = measured_profiles(models, weight_scale=0.8)
+    group = Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=models)
+    cluster = homogeneous_cluster(1)
+    spec = {m.name: m for m in models}
+    with pytest.raises(SpecError):  # the analytic weights do not fit
+        Placement(cluster=cluster, models=spec, groups=(group,))
+    placement = Placement(cluster=cluster, models=spec, groups=(group,), profiles=db)
+    (tmp_path / "prof.json").write_text(db.to_json())
+    PlanFile(placement=placement, slo={m.name: 2.0 for m in models},
+             profiles={"source": "file", "path": str(tmp_path / "prof.json")}
+             ).save(tmp_path / "plan.json")
+    rows = run_json(["simulate", str(tmp_path / "plan.json"), "--rate", "4", "--duration", "20"],
+                    capsys)
+    assert rows[0]["model"] == "(all)"
+    assert rows[0]["served"] > 0

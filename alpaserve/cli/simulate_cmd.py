@@ -117,21 +117,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_batch < 1:
         raise SpecError(f"--max-batch must be >= 1, got {args.max_batch}")
-    if args.profiles is None:  # the profiles the plan was made with, if it names a file
-        planned_profiles = dict(load_plan_file(args.placement).profiles or {})
-        if planned_profiles.get("source") == "file":
-            args.profiles = Path(planned_profiles["path"])
-            if not args.profiles.is_file():
-                raise SpecError(f"the plan was made with profiles {str(args.profiles)!r}, "
-                                "which is gone; give --profiles")
-    given = args.profiles
+    def read_profiles(models: Any, planned: Any) -> Any:
+        """--profiles, else the profile file the plan was made with, else None (analytic)."""
+        path = args.profiles
+        if path is None and (planned or {}).get("source") == "file":
+            path = Path(planned["path"])
+            if not path.is_file():
+                raise SpecError(f"the plan was made with profiles {str(path)!r}, which is "
+                                "gone; give --profiles")
+        return None if path is None else load_profiles(path, models)
+
     # Profiles are the truth for memory: the placement is checked with their weights.
-    plan_file = load_plan_file(args.placement, profiles=None if given is None else (
-        lambda models: load_profiles(given, models)))
+    plan_file = load_plan_file(args.placement, profiles=read_profiles)
     placement = plan_file.placement
     names = sorted(placement.models)
-    if given is not None:
-        profiles = placement.profiles if placement.profiles is not None else ProfileDB()
+    if placement.profiles is not None:
+        profiles = placement.profiles
     else:
         profiles = ProfileDB()
         for group in placement.groups:
