@@ -95,7 +95,8 @@ class ReplayReport:
         return out
 
 
-def replay_run(placement: Placement, profile: ProfileDB, run: RunResult) -> ReplayResult:
+def replay_run(placement: Placement, profile: ProfileDB, run: RunResult, *,
+               handoff: np.ndarray | None = None) -> ReplayResult:
     """Replay ``run`` through the simulator with the timings it recorded.
 
     Parameters
@@ -106,6 +107,8 @@ def replay_run(placement: Placement, profile: ProfileDB, run: RunResult) -> Repl
         The profile its dispatcher predicted with (``Runtime.profile`` during the run).
     run : RunResult
         A run with a :class:`~alpaserve.runtime.result.ServeTrace`.
+    handoff : numpy.ndarray, optional
+        The run's :func:`measured_handoffs`, when the caller has them already.
 
     Returns
     -------
@@ -122,9 +125,10 @@ def replay_run(placement: Placement, profile: ProfileDB, run: RunResult) -> Repl
     workload = Workload.from_arrays(arrival=run.arrival, model=run.model_codes,
                                     model_names=run.model_names, slo=run.slo)
     trace = run.trace
-    handoff = measured_handoffs(run)
     return replay_measured(placement, profile, workload, service=trace.service,
-                           decided=trace.decided, handoff=np.clip(handoff, 0.0, None),
+                           decided=trace.decided,
+                           handoff=np.clip(measured_handoffs(run) if handoff is None
+                                           else handoff, 0.0, None),
                            feedback=trace.feedback, overhead=trace.overhead)
 
 
@@ -167,7 +171,8 @@ def measured_handoffs(run: RunResult) -> np.ndarray:
 
 
 def compare_replay(run: RunResult, replay: ReplayResult, *,
-                   tolerance: float = FINISH_TOLERANCE_S) -> ReplayReport:
+                   tolerance: float = FINISH_TOLERANCE_S,
+                   handoff: np.ndarray | None = None) -> ReplayReport:
     """Compare a run with its replay request by request.
 
     Parameters
@@ -178,6 +183,8 @@ def compare_replay(run: RunResult, replay: ReplayResult, *,
         Its replay (:func:`replay_run`).
     tolerance : float, default 1e-4
         The largest finish difference, in seconds, counted as reproduced.
+    handoff : numpy.ndarray, optional
+        The run's :func:`measured_handoffs`, when the caller has them already.
 
     Returns
     -------
@@ -209,10 +216,9 @@ def compare_replay(run: RunResult, replay: ReplayResult, *,
     same_group = served & (run.group == sim.group)
     error = np.abs(run.finish - sim.finish)
     ok = same_status & (~served | (same_group & (error <= tolerance)))
-    handoff = np.empty(0)
-    if run.trace is not None:
-        handoff = measured_handoffs(run)
-        handoff = handoff[~np.isnan(handoff)]
+    if handoff is None:
+        handoff = measured_handoffs(run) if run.trace is not None else np.empty(0)
+    handoff = handoff[~np.isnan(handoff)]
     errors = error[same_group]
     stat = (lambda q: float(np.percentile(errors, q))) if errors.size else (lambda q: np.nan)
     return ReplayReport(
@@ -247,4 +253,6 @@ def replay_check(placement: Placement, profile: ProfileDB, run: RunResult, *,
     ReplayReport
         How closely the simulator reproduced the run.
     """
-    return compare_replay(run, replay_run(placement, profile, run), tolerance=tolerance)
+    handoff = measured_handoffs(run)  # raises without a trace
+    return compare_replay(run, replay_run(placement, profile, run, handoff=handoff),
+                          tolerance=tolerance, handoff=handoff)
