@@ -13,10 +13,11 @@ between the runtime and the simulator, whatever the host's load was.
 Rules (those of :class:`~alpaserve.runtime.dispatch.Dispatcher` and the stage threads):
 
 * Requests are decided in workload order, request ``i`` at ``decided[i]`` (when the runtime's
-  dispatcher actually looked at it; ``>= arrival``). The prediction for group ``g`` is the
-  recurrence over the predicted free times ``P[g][k]`` starting at ``decided[i]``, plus
-  ``overhead``; the earliest predicted finish wins (ties to the lower group) and a request
-  whose predicted finish is later than ``arrival + slo`` is dropped.
+  dispatcher actually looked at it; ``>= arrival``), by the runtime's own
+  :class:`~simulator.dispatch.Dispatcher` over the profiled latencies: the recurrence over
+  the predicted free times ``P[g][k]`` starting at ``decided[i]``, plus ``overhead``; the
+  earliest predicted finish wins (ties to the lower group) and a request whose predicted
+  finish is later than ``arrival + slo`` is dropped.
 * An admitted request enters stage 0 of its group at ``decided[i]``. Stage ``k`` begins it at
   ``max(ready, B[g][k]) + handoff[i, k]`` (``B`` the stage's real busy-until time, ``ready``
   the end of its previous stage, ``handoff`` the runtime's measured delay in taking it, 0
@@ -43,11 +44,10 @@ import numpy.typing as npt
 from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
-from simulator.result import DROPPED, SERVED, UNSERVED, SimResult
+from simulator.dispatch import Dispatcher
+from simulator.result import SERVED, SimResult
 from simulator.semantics import compile_placement
 from workloads import Workload
-
-_EPS = 1e-12  # the runtime dispatcher's slack: a finish exactly at the deadline is admitted
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,10 +176,12 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
                               "request's arrival")
     slos = workload.slo_array(slo)
     lat1 = tables.lat[:, :, 0, :]
-    hosts = [tuple(int(g) for g in tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]])
-             for m in range(len(names))]
     stages = [int(s) for s in tables.num_stages]
-    predicted = [[-np.inf] * s for s in stages]
+    dispatcher = Dispatcher(  # the runtime's own dispatcher, over the profiled latencies
+        num_groups=max(len(stages), 1), overhead=overhead,
+        stage_latencies={(int(g), names[m]): tuple(float(x) for x in lat1[g, m, :stages[g]])
+                         for m in range(len(names))
+                         for g in tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]]})
     busy = [[-np.inf] * s for s in stages]
     pending: list[tuple[float, int, int]] = []  # stage ends not yet reported: (end, g, k)
     start, finish = np.full(n, np.nan), np.full(n, np.nan)
@@ -189,23 +191,13 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
         t, m = float(when[i]), int(workload.model_codes[i])
         while feedback and pending and pending[0][0] <= t:
             end, g, k = heapq.heappop(pending)
-            predicted[g][k] = max(predicted[g][k], end)
-        if not hosts[m]:
-            status[i] = UNSERVED
-            continue
-        options = []
-        for g in hosts[m]:
-            ends, e = [], t
-            for k in range(stages[g]):
-                e = max(e, predicted[g][k]) + float(lat1[g, m, k])
-                ends.append(e)
-            options.append((e + overhead, g, ends))
-        predicted_finish, g, ends = min(options, key=lambda o: (o[0], o[1]))
+            dispatcher.observe(g, k, end)
+        decision = dispatcher.decide(names[m], arrival=float(arrival[i]), slo=float(slos[i]),
+                                     now=t)
+        status[i], g = decision.status, decision.group
         group[i] = g  # recorded for a dropped request too, as the simulator does
-        if predicted_finish > arrival[i] + slos[i] + _EPS:
-            status[i] = DROPPED
+        if decision.status != SERVED:
             continue
-        predicted[g] = ends
         s = times[i, :stages[g]]
         s = np.where(np.isnan(s), lat1[g, m, :stages[g]], s)
         begins = run_stages(t, busy[g], [float(x) for x in s],

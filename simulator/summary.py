@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,14 @@ DROPPED = 1
 UNSERVED = 2
 #: The name of each status code, by code.
 STATUS_NAMES = ("served", "dropped", "unserved")
+
+
+class RequestStatus(IntEnum):
+    """What happened to a request: the status codes as an enum (equal to the ints)."""
+
+    SERVED = SERVED      # ran to completion (possibly after its deadline)
+    DROPPED = DROPPED    # refused at admission: its predicted finish exceeded arrival + SLO
+    UNSERVED = UNSERVED  # no group hosts its model
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,14 +25,7 @@ import numpy.typing as npt
 
 from alpaserve.errors import SpecError
 from simulator import SimResult
-
-
-class RequestStatus(IntEnum):
-    """What happened to a request."""
-
-    SERVED = 0     # ran to completion (possibly after its deadline)
-    DROPPED = 1    # refused at admission: its predicted finish exceeded arrival + SLO
-    UNSERVED = 2   # no group hosts its model
+from simulator.summary import RequestStatus
 
 
 class ResultLike(Protocol):
