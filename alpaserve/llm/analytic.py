@@ -3,19 +3,18 @@
 One layer on one device of a ``tp``-way group runs, for ``n`` tokens (names as in Vidur's
 profiles, :mod:`alpaserve.llm.vidur`):
 
-==========================  =================================================================
-``input_layernorm``         fused residual add + RMSNorm: reads and writes ``2 n h``
-``attn_pre_proj``           GEMM ``n × h × (q + 2 kv) / tp`` (GQA: ``kv`` = KV heads × head)
-``attn_rope``               rotary embedding of Q and K, read and written
-``attn_post_proj``          GEMM ``n × (h / tp) × h``
-``post_attention_layernorm`` as ``input_layernorm``
-``mlp_up_proj``             GEMM ``n × h × 2 ffn / tp`` (gate and up fused; ``ffn`` plain)
-``mlp_act``                 SiLU × up: reads ``2 ffn / tp``, writes ``ffn / tp`` per token
-``mlp_down_proj``           GEMM ``n × (ffn / tp) × h``
-``add``                     one residual add: reads ``2 n h``, writes ``n h``
-==========================  =================================================================
+* ``input_layernorm``: fused residual add + RMSNorm, reads and writes ``2 n h``;
+* ``attn_pre_proj``: GEMM ``n × h × (q + 2 kv) / tp`` (GQA: ``kv`` = KV heads × head);
+* ``attn_rope``: rotary embedding of Q and K, read and written;
+* ``attn_post_proj``: GEMM ``n × (h / tp) × h``;
+* ``post_attention_layernorm``: as ``input_layernorm``;
+* ``mlp_up_proj``: GEMM ``n × h × 2 ffn / tp`` (gate and up fused; ``ffn`` when plain);
+* ``mlp_act``: SiLU × up, reads ``2 ffn / tp`` and writes ``ffn / tp`` per token;
+* ``mlp_down_proj``: GEMM ``n × (ffn / tp) × h``;
+* ``add``: one residual add, reads ``2 n h`` and writes ``n h``.
 
-Each takes ``max(flops / (peak · matmul), bytes / (bandwidth · memory)) + kernel_s``
+Each takes ``kernel_s`` plus a blend of ``flops / (peak · matmul)`` and
+``bytes / (bandwidth · memory)`` (their ``sharpness``-norm; the maximum as it grows)
 (elementwise kernels use the ``elementwise`` bandwidth fraction). GEMMs get no tile or wave
 quantization: cuBLAS picks split-K and narrow tiles for thin outputs, and the wave model of
 :func:`alpaserve.cost.primitives.gemm_quantization` overestimated Vidur's measured GEMMs up to

@@ -7,12 +7,10 @@ per-kernel time, the roofline blend and the link constants used by
 :func:`~alpaserve.llm.calibration.fit_link` on Vidur's A100 (DGX A100 80 GB) and H100 (DGX)
 profiles (``benchmarks/validate_llm_cost.py`` prints the fit and the errors it leaves):
 
-=====  ======  ======  ===========  ========  =========  =================  ==================
-GPU    matmul  memory  elementwise  kernel    sharpness  all-reduce (8 GPU)  error (median/p90)
-=====  ======  ======  ===========  ========  =========  =================  ==================
-A100   0.718   0.811   1.0          4.26 us   1.58       152 GB/s, 39 us    2.4-4.3% / 7-10%
-H100   0.718   0.952   0.868        3.87 us   1.50       339 GB/s, 29 us    2.8-4.8% / 8-15.4%
-=====  ======  ======  ===========  ========  =========  =================  ==================
+* A100: matmul 0.718, memory 0.811, elementwise 1.0, kernel 4.26 us, sharpness 1.58;
+  all-reduce 152 GB/s bus bandwidth + 39 us (8 GPUs); error median 2.4-4.3%, p90 7-10%.
+* H100: matmul 0.718, memory 0.952, elementwise 0.868, kernel 3.87 us, sharpness 1.50;
+  all-reduce 339 GB/s + 29 us (8 GPUs); error median 2.8-4.8%, p90 8-15.4%.
 
 The error is that of the per-layer non-attention time over 259 token counts (1-4,096) per
 (model, tp) for Llama-2-7B, CodeLlama-34B (A100) and Llama-2-70B at tp 1, 2, 4, 8. Residual
