@@ -14,7 +14,7 @@ from simulator.llm.engine.driver import group_tables
 from simulator.llm.engine.kernel import group_kernel
 from simulator.llm.prepared import prepare_llm
 from simulator.llm.semantics import LLMRequestStatus
-from tests._fixtures_llm import llm_cost, one_group, random_llm_workload
+from tests._fixtures_llm_engine import llm_cost, one_group, random_llm_workload
 from workloads.workload import Workload
 
 

@@ -11,7 +11,7 @@ from alpaserve.errors import SpecError
 from simulator.llm.engine import run_compiled
 from simulator.llm.prepared import prepare_llm
 from simulator.llm.result import LLMSimResult
-from tests._fixtures_llm import one_group, random_llm_workload
+from tests._fixtures_llm_engine import one_group, random_llm_workload
 from workloads.workload import Workload
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from alpaserve.errors import SimulationError
 from simulator import LLMSimResult, simulate_llm
-from tests._fixtures_llm import one_group, random_llm_workload
+from tests._fixtures_llm_engine import one_group, random_llm_workload
 from workloads.workload import Workload
 
 
