@@ -1,4 +1,4 @@
-"""Small LLM deployments and workloads for the compiled engine's, result's and entry point's tests."""
+"""Small LLM deployments and workloads for the compiled engine's tests."""
 
 from __future__ import annotations
 

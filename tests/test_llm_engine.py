@@ -100,7 +100,8 @@ def test_fast_path_is_bit_identical(rng: np.random.Generator) -> None:
         dep = one_group(kv_blocks=64, scheduler=SchedulerConfig(
             max_num_seqs=8, max_batched_tokens=256, chunked_prefill=chunked))
         a, b = run(dep, w), run(dep, w, fast=False)
-        assert np.array_equal(a.finish, b.finish) and np.array_equal(a.first_token,
+        assert np.array_equal(a.finish, b.finish)
+        assert np.array_equal(a.first_token,
                                                                       b.first_token)
         assert a.kv_block_seconds[0] == b.kv_block_seconds[0]
         assert a.busy_s[0] == b.busy_s[0]
@@ -126,8 +127,11 @@ def test_invariants(seed: int, chunked: bool, shared: bool, kv: int, stages: int
     p = prepare_llm(w, dep)
     try:
         out = run_compiled(p, dep)
-    except SimulationError as exc:  # a shared pool can deadlock partial prefills
-        assert "deadlocked" in str(exc) and shared and chunked
+    except SimulationError as exc:  # a shared pool can deadlock several models' chunks
+        message = str(exc)
+        assert "deadlocked" in message
+        assert shared
+        assert chunked
         return
     live = ~p.rejected
     assert np.all(out.status[live] == LLMRequestStatus.FINISHED)
@@ -251,7 +255,8 @@ def test_empty_workload_and_threads(rng: np.random.Generator) -> None:
     w = Workload.from_arrays(arrival=[], model="m", prompt_tokens=[], output_tokens=[],
                              model_names=("m",))
     out = run(dep, w)
-    assert out.end_time == 0.0 and out.iterations.tolist() == [0]
+    assert out.end_time == 0.0
+    assert out.iterations.tolist() == [0]
     from simulator.llm.config import EngineGroup
 
     groups = tuple(EngineGroup(name=f"g{k}", num_devices=1, models=dep.groups[0].models,

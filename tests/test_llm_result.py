@@ -27,9 +27,11 @@ def test_latencies_by_hand() -> None:
     r = result_of(w)
     assert r.ttft[0] == r.first_token[0]
     assert r.tpot[0] == pytest.approx((r.finish[0] - r.first_token[0]) / 4)
-    assert r.tpot[1] == 0.0 and r.e2e[1] == r.finish[1] - 0.5
+    assert r.tpot[1] == 0.0
+    assert r.e2e[1] == r.finish[1] - 0.5
     s = r.summary(ttft_slo=10.0, tpot_slo=10.0)
-    assert s.overall.goodput == 1.0 and s.overall.finished == 2
+    assert s.overall.goodput == 1.0
+    assert s.overall.finished == 2
     assert s.overall.goodput_rps == pytest.approx(2 / r.span_s)
     assert s.overall.tokens_per_s == pytest.approx(6 / r.span_s)
 
@@ -39,11 +41,13 @@ def test_attainment_counts_rejected_as_failing() -> None:
                              prompt_tokens=[10, 10, 10_000], output_tokens=[3, 3, 3])
     r = result_of(w)
     s = r.summary(ttft_slo=100.0, tpot_slo=100.0)
-    assert s.overall.rejected == 1 and s.overall.requests == 3
+    assert s.overall.rejected == 1
+    assert s.overall.requests == 3
     assert s.overall.goodput == pytest.approx(2 / 3)
     assert s.overall.ttft_attainment == pytest.approx(2 / 3)
     tight = r.summary(ttft_slo=1e-6)
-    assert tight.overall.ttft_attainment == 0.0 and tight.overall.goodput is None
+    assert tight.overall.ttft_attainment == 0.0
+    assert tight.overall.goodput is None
 
 
 def test_per_model_slos_and_utilisation(rng: np.random.Generator) -> None:
@@ -85,5 +89,6 @@ def test_empty_model_has_no_percentiles() -> None:
                              model_names=("a",))
     r = result_of(w, models=("a", "b"))
     s = r.summary()
-    assert s.models["b"].requests == 0 and s.models["b"].ttft_p50 is None
+    assert s.models["b"].requests == 0
+    assert s.models["b"].ttft_p50 is None
     assert s.models["b"].to_dict()["goodput"] is None

@@ -16,7 +16,9 @@ from workloads.workload import Workload
 def test_compiled_engine(rng: np.random.Generator) -> None:
     w = random_llm_workload(rng, 50, rate=20.0)
     r = simulate_llm(one_group(), w)
-    assert isinstance(r, LLMSimResult) and r.engine == "compiled" and len(r) == 50
+    assert isinstance(r, LLMSimResult)
+    assert r.engine == "compiled"
+    assert len(r) == 50
     assert np.all(np.isfinite(r.finish))
 
 
@@ -27,7 +29,8 @@ def test_reference_engine_agrees(rng: np.random.Generator) -> None:
     dep = one_group(kv_blocks=16)
     a = simulate_llm(dep, w)
     b = simulate_llm(dep, w, engine="reference")
-    assert np.array_equal(a.finish, b.finish) and np.array_equal(a.preemptions,
+    assert np.array_equal(a.finish, b.finish)
+    assert np.array_equal(a.preemptions,
                                                                  b.preemptions)
 
 

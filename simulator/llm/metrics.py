@@ -122,7 +122,7 @@ class LLMMetrics:
         dict
             Every field (``None`` where undefined).
         """
-        return strict(asdict(self))  # type: ignore[no-any-return]
+        return strict(asdict(self))
 
 
 def compute_metrics(*, mask: npt.NDArray[np.bool_], finished: npt.NDArray[np.bool_],

@@ -211,7 +211,7 @@ class LLMSimResult:
                        for k, g in enumerate(self.group_names)}}
         if per_request:
             out["per_request"] = {name: getattr(self, name).tolist() for name in _COLUMNS}
-        return strict(out)  # type: ignore[no-any-return]
+        return strict(out)
 
     def to_frame(self) -> Any:
         """Per-request table as a pandas DataFrame (pandas is imported here).

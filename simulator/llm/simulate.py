@@ -62,7 +62,7 @@ def simulate_llm(deployment: LLMDeployment, workload: Workload, *,
         outcome = run_compiled(prepared, deployment, workers=workers)
     elif engine == "reference":
         try:
-            from simulator.llm.reference import run_reference  # type: ignore[import-not-found]
+            from simulator.llm.reference import run_reference
         except ImportError as exc:
             raise SimulationError("the SimPy reference engine (simulator.llm.reference) is "
                                   f"not available in this installation: {exc}") from None
