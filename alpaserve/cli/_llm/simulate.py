@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     plan_file = load_llm_plan_file(args.plan)
     planned = dict(plan_file.workload)
+    spec, default_part = _spec(args, planned)  # flags first: no work before they are right
     plan = bridge.plan_from_dict(plan_file.plan, where=str(args.plan))
     deployment = bridge.deployment_of(plan)
     names = tuple(planned["model_names"])
@@ -82,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
         warning = check_trace_unchanged(planned)
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
-    spec, default_part = _spec(args, planned)
     part = args.part or default_part
     contexts = bridge.contexts(plan, names)
     parts = build_workload(spec, contexts)
