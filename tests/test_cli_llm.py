@@ -13,7 +13,6 @@ import pytest
 
 from alpaserve.cli import main
 from alpaserve.cli._llm.workload import build_workload, synthetic_spec, trace_spec
-from alpaserve.errors import SpecError
 from tests._fixtures_traces import write_azure_llm
 
 MODELS = "llm-tiny:2,llm-small"
@@ -57,7 +56,8 @@ def trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_a_trace_is_split_by_a_power_law_and_fitted_to_contexts(trace: Path) -> None:
     spec = trace_spec(path=str(trace), fmt="auto", window=(0.0, None), rate_scale=2.0,
                       split=None, alpha=1.5, seed=0, train_fraction=0.5, model_names=NAMES)
-    assert spec["format"] == "azure-llm" and spec["split"] == "power-law"
+    assert spec["format"] == "azure-llm"
+    assert spec["split"] == "power-law"
     parts = build_workload(spec, CONTEXTS)
     r = parts.report
     counts = [r["requests_per_model"][n] for n in NAMES]
@@ -123,8 +123,10 @@ def test_plan_then_simulate_replays_the_held_out_part(trace: Path, method: str,
     out = capsys.readouterr().out
     assert "wrote the LLM plan file plan.json" in out
     plan = strict_loads(Path("plan.json").read_text())
-    assert plan["kind"] == "alpaserve-llm-plan" and plan["version"] == 1
-    assert plan["workload"]["split"] == "power-law" and plan["workload"]["alpha"] == 1.2
+    assert plan["kind"] == "alpaserve-llm-plan"
+    assert plan["version"] == 1
+    assert plan["workload"]["split"] == "power-law"
+    assert plan["workload"]["alpha"] == 1.2
     assert plan["workload"]["clipped"] > 0
     assert plan["method"] == method
     assert run("llm simulate plan.json --json") == 0
@@ -148,7 +150,8 @@ def test_simulate_prints_a_table_and_takes_another_trace(trace: Path,
     assert run("llm simulate plan.json --trace other.csv --tpot-slo 0.5 --out rows.csv") == 0
     out = capsys.readouterr().out
     assert "the whole window (120 requests)" in out
-    assert "ttft_p99_s" in out and "goodput" in out
+    assert "ttft_p99_s" in out
+    assert "goodput" in out
     assert Path("rows.csv").read_text().startswith("model,requests,")
 
 
@@ -159,7 +162,8 @@ def test_synthetic_mode_runs_on_a_fresh_machine(tmp_path: Path, monkeypatch: pyt
     assert run("llm plan --models llm-tiny:2 --devices 2 --rate 4 --cv 2 --duration 60 "
                "--out syn.json --json") == 0
     plan = strict_loads(capsys.readouterr().out)
-    assert plan["workload"]["kind"] == "synthetic" and plan["workload"]["cv"] == 2.0
+    assert plan["workload"]["kind"] == "synthetic"
+    assert plan["workload"]["cv"] == 2.0
     assert run("llm simulate syn.json --json --engine reference") == 0
     data = strict_loads(capsys.readouterr().out)
     assert data["overall"]["requests"] == plan["workload"]["test_requests"]
