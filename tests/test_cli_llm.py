@@ -110,7 +110,7 @@ def test_a_csv_keeps_its_model_column(tmp_path: Path) -> None:
 
 
 def _engine_and_placer() -> None:
-    pytest.importorskip("simulator.llm.simulate", reason="the token-level engine (llm-engine)")
+    pytest.importorskip("simulator.llm.engine", reason="the token-level engine (llm-engine)")
     pytest.importorskip("placement.llm", reason="the LLM placer (llm-placement)")
 
 
@@ -118,7 +118,7 @@ def _engine_and_placer() -> None:
 def test_plan_then_simulate_replays_the_held_out_part(trace: Path, method: str,
                                                      capsys: pytest.CaptureFixture) -> None:
     _engine_and_placer()
-    assert run(f"llm plan --trace {trace} --models {MODELS} --devices 2 --rate-scale 2 "
+    assert run(f"llm plan --trace {trace} --models {MODELS} --devices 4 --rate-scale 2 "
                f"--alpha 1.2 --method {method} --out plan.json") == 0
     out = capsys.readouterr().out
     assert "wrote the LLM plan file plan.json" in out
@@ -143,7 +143,7 @@ def test_plan_then_simulate_replays_the_held_out_part(trace: Path, method: str,
 def test_simulate_prints_a_table_and_takes_another_trace(trace: Path,
                                                           capsys: pytest.CaptureFixture) -> None:
     _engine_and_placer()
-    assert run(f"llm plan --trace {trace} --models {MODELS} --devices 2 --method dedicated "
+    assert run(f"llm plan --trace {trace} --models {MODELS} --devices 4 --method dedicated "
                "--out plan.json") == 0
     write_azure_llm(Path("other.csv"), n=120, rate=10.0, seed=3)
     capsys.readouterr()
@@ -164,10 +164,14 @@ def test_synthetic_mode_runs_on_a_fresh_machine(tmp_path: Path, monkeypatch: pyt
     plan = strict_loads(capsys.readouterr().out)
     assert plan["workload"]["kind"] == "synthetic"
     assert plan["workload"]["cv"] == 2.0
-    assert run("llm simulate syn.json --json --engine reference") == 0
+    assert run("llm simulate syn.json --json") == 0
     data = strict_loads(capsys.readouterr().out)
     assert data["overall"]["requests"] == plan["workload"]["test_requests"]
-    assert data["overall"]["goodput"] == plan["test"]["goodput"]  # the engines agree
+    assert data["overall"]["goodput"] == plan["test"]["goodput"]
+    pytest.importorskip("simulator.llm.reference", reason="the SimPy reference (llm-reference)")
+    assert run("llm simulate syn.json --json --engine reference") == 0
+    ref = strict_loads(capsys.readouterr().out)
+    assert ref["rows"] == data["rows"]  # the engines agree on every metric
 
 
 # -- bad inputs --------------------------------------------------------------------------

@@ -252,12 +252,25 @@ def simulate(deployment: Any, workload: Any, *, engine: str = "compiled") -> Any
 
     Returns
     -------
-    LLMSimResult
-        The outcome.
+    LLMRun
+        The routed requests and their outcome.
     """
-    from simulator.llm.simulate import simulate_llm
+    from alpaserve.cli._llm.metrics import LLMRun
+    from simulator.llm.prepared import prepare_llm
 
-    return simulate_llm(deployment, workload, engine=engine)
+    prepared = prepare_llm(workload, deployment)
+    if engine == "reference":
+        try:
+            from simulator.llm.reference import run_reference
+        except ImportError as exc:
+            raise SpecError("--engine reference needs the SimPy reference engine "
+                            "(simulator/llm/reference.py), which this install lacks") from exc
+        outcome = run_reference(prepared, deployment)
+    else:
+        from simulator.llm.engine import run_compiled
+
+        outcome = run_compiled(prepared, deployment)
+    return LLMRun(deployment=deployment, prepared=prepared, outcome=outcome)
 
 
 def metrics(result: Any, *, ttft_slo: Mapping[str, float],
@@ -266,22 +279,22 @@ def metrics(result: Any, *, ttft_slo: Mapping[str, float],
 
     Parameters
     ----------
-    result : LLMSimResult
-        A simulation.
+    result : LLMRun
+        A simulation (:func:`simulate`).
     ttft_slo, tpot_slo : mapping of str to float
-        SLOs per model, seconds.
+        SLOs per model, seconds; their keys are the models reported.
 
     Returns
     -------
     dict
-        ``{"overall": {...}, "per_model": {model: {...}}, "groups": [...]}``.
+        ``{"overall": {...}, "per_model": {model: {...}}, "groups": [...]}``
+        (:func:`alpaserve.cli._llm.metrics.run_metrics`), NaN as None.
     """
+    from alpaserve.cli._llm.metrics import run_metrics
     from alpaserve.strict_json import strict
 
-    summary = result.summary(ttft_slo=dict(ttft_slo), tpot_slo=dict(tpot_slo))
-    data = strict(summary.to_dict() if hasattr(summary, "to_dict") else summary)
-    return {"overall": data["overall"], "per_model": data["per_model"],
-            "groups": data.get("groups", [])}
+    return dict(strict(run_metrics(result, model_names=tuple(ttft_slo), ttft_slo=ttft_slo,
+                                   tpot_slo=tpot_slo)))
 
 
 def nonzero(counts: Mapping[str, int]) -> str:
