@@ -142,7 +142,8 @@ def test_the_readme_many_llm_study_runs(tmp_path: Path, monkeypatch: pytest.Monk
     assert [shlex.split(line)[1:3] for line in lines] == [["llm", "plan"], ["llm", "simulate"]]
     for line in lines:
         assert run_line(line) == 0, f"{line!r} failed: {capsys.readouterr().err}"
-    data = strict_loads(capsys.readouterr().out)
+        out = capsys.readouterr().out
+    data = strict_loads(out)  # the simulate line's --json: stdout is one JSON document
     plan = strict_loads((repo / "llm_plan.json").read_text())
     assert plan["kind"] == "alpaserve-llm-plan"
     assert plan["workload"]["alpha"] == 1.2
