@@ -83,6 +83,38 @@ over chunks of ``c`` tokens after ``p`` stored ones (a whole prefill: ``p = 0``)
 ``decode_kv_tokens`` sums ``prompt + g`` over decoding sequences (after the append).
 :meth:`alpaserve.llm.iteration.IterationCost.stage_s` turns them into seconds.
 
+Decisions on cases the rules above leave open
+--------------------------------------------
+These were settled while writing the compiled engine; the reference follows them too.
+
+- *Rejected requests are not events*: they never reach the group and never wake it.
+- *Empty prompts.* A request with ``prompt + g == 0`` (prompt 0, nothing generated) is
+  prefilled with zero tokens and zero blocks; with chunked prefill it is admitted with an
+  empty chunk (which does not stop admission) and emits its first token at that
+  iteration's end.
+- *Long recomputes (prefill-first).* A waiting request whose prefill ``prompt + g`` alone
+  exceeds ``max_batched_tokens`` (only a recompute can, since longer prompts are rejected)
+  is admitted when it is the first of the batch; otherwise it would never run again.
+- *Stuck chunks (chunked prefill).* When a running sequence's incomplete prefill gets no
+  room (no block free and its last block full) while budget is left, it preempts, as in
+  step 2, the model's most recently admitted running sequence that is neither in flight nor
+  in this batch, until it has room or that sequence would be itself (it never preempts
+  itself). Without this, two partial prefills can hold each other's blocks forever.
+- *Deadlock.* If a group runs out of events with requests unfinished (sequences wait for
+  blocks nothing will free, e.g. a shared pool held by several models' partial prefills),
+  the simulation raises :class:`alpaserve.errors.SimulationError`.
+- *Pipelines.* Nothing caps the iterations in flight; each completes at its own
+  ``start + P * S`` (iterations ending at the same time complete in start order). The first
+  stage also wakes at ``free_at`` when no completion or arrival falls there; an attempt then
+  finds nothing to do unless work remains, so this is not observable.
+- *Swapping.* The next model to load is the first with waiting requests in round-robin
+  order after the resident one. A load of ``0`` seconds schedules at once.
+- *Round robin.* A model with no waiting and no running sequence is skipped (its attempt
+  would yield nothing and preempt nothing).
+- *KV integral.* ``kv_block_seconds`` adds, at each event time ``t``, the blocks in use
+  just before ``t`` times ``t`` minus the previous event time (compare it with a relative
+  tolerance: the float sums may group differently between engines).
+
 Outputs
 -------
 Per request: group, first-token time (the end of the iteration that emitted token 1),
