@@ -23,7 +23,7 @@ A100 = device_preset("a100-80gb")
 PLAIN = DeviceSpec(name="plain", peak_flops=100e12, memory_bandwidth=1e12,
                    memory_bytes=80 * 2**30)
 EXACT = Efficiency(matmul=1.0, memory=1.0, elementwise=1.0, kernel_s=0.0,
-                   attention_compute=1.0, attention_memory=1.0)
+                   attention_compute=1.0, attention_memory=1.0, sharpness=50.0)
 
 
 def test_linear_table_is_monotone_and_covers_max_tokens() -> None:

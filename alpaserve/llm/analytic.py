@@ -16,8 +16,10 @@ profiles, :mod:`alpaserve.llm.vidur`):
 ==========================  =================================================================
 
 Each takes ``max(flops / (peak · matmul), bytes / (bandwidth · memory)) + kernel_s``
-(elementwise kernels use the ``elementwise`` bandwidth fraction), with the tile and wave
-quantization of :func:`alpaserve.cost.primitives.gemm_quantization` on GEMMs. A layer adds two
+(elementwise kernels use the ``elementwise`` bandwidth fraction). GEMMs get no tile or wave
+quantization: cuBLAS picks split-K and narrow tiles for thin outputs, and the wave model of
+:func:`alpaserve.cost.primitives.gemm_quantization` overestimated Vidur's measured GEMMs up to
+4× between 32 and 1,000 tokens. A layer adds two
 ring all-reduces of ``n h`` activations when ``tp > 1`` (alpha-beta:
 ``latency + 2 (tp - 1) / tp · bytes / bus bandwidth``; NVLink inside a node of
 ``gpus_per_node``, the inter-node link beyond). Outside the layers: the embedding gather
@@ -30,22 +32,21 @@ prefill ``4 · head_dim · heads / tp`` FLOPs per (query, key) pair and layer at
 per KV token and layer at ``attention_memory`` of the bandwidth. A pipeline hand-off moves
 ``n h`` activations over the link between stages.
 
-The efficiency constants are fitted on Vidur's measured operators (``calibrate`` in
-:mod:`alpaserve.llm.calibration`); :func:`calibrated_efficiency` returns them per GPU kind.
-Values and the errors they leave are in that module's docstring.
+The efficiency constants (:class:`~alpaserve.llm.efficiency.Efficiency`) are fitted on
+Vidur's measured operators by :mod:`alpaserve.llm.calibration`;
+:func:`~alpaserve.llm.efficiency.calibrated_efficiency` returns them per GPU kind, and
+:mod:`alpaserve.llm.efficiency` documents their values and the errors they leave.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import numpy as np
 import numpy.typing as npt
 
-from alpaserve._validation import non_negative_float, positive_float, positive_int
-from alpaserve.cost.primitives import GEMM_TILE
+from alpaserve._validation import positive_int
 from alpaserve.device_spec import DeviceSpec
 from alpaserve.errors import SpecError
+from alpaserve.llm.efficiency import Efficiency, calibrated_efficiency
 from alpaserve.llm.iteration import IterationCost
 from alpaserve.llm.memory import stage_layers
 from alpaserve.llm.spec import LLMSpec
@@ -57,124 +58,15 @@ LAYER_OPERATORS = ("input_layernorm", "attn_pre_proj", "attn_rope", "attn_post_p
 GEMM_OPERATORS = frozenset({"attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj"})
 
 
-@dataclass(frozen=True, kw_only=True)
-class Efficiency:
-    """Fractions of the data-sheet rates that kernels reach, and fixed per-kernel times.
-
-    Parameters
-    ----------
-    matmul : float, default 0.7
-        Fraction of peak FLOP/s of a large GEMM, in ``(0, 1]``.
-    memory : float, default 0.75
-        Fraction of memory bandwidth when a GEMM streams its weights, in ``(0, 1]``.
-    elementwise : float, default 0.6
-        Fraction of memory bandwidth of norms, rotary embedding, activations and adds.
-    kernel_s : float, default 4e-6
-        Fixed seconds per kernel (launch and tail), >= 0.
-    attention_compute : float, default 0.5
-        Fraction of peak FLOP/s of prefill attention.
-    attention_memory : float, default 0.7
-        Fraction of memory bandwidth of decode attention reading the KV cache.
-    allreduce_bandwidth : float, default 150e9
-        All-reduce bus bandwidth inside a node, bytes/s.
-    allreduce_latency_s : float, default 25e-6
-        Fixed seconds of one all-reduce inside a node.
-    link_bandwidth : float, default 150e9
-        Point-to-point bandwidth between pipeline stages inside a node, bytes/s.
-    link_latency_s : float, default 20e-6
-        Fixed seconds of one point-to-point hand-off inside a node.
-    inter_node_bandwidth : float, default 25e9
-        Bandwidth between nodes (InfiniBand), bytes/s, for collectives and hand-offs
-        that leave the node.
-    inter_node_latency_s : float, default 30e-6
-        Fixed seconds of a transfer between nodes.
-
-    Raises
-    ------
-    SpecError
-        If a value is out of range.
-
-    Examples
-    --------
-    >>> Efficiency(matmul=0.8).memory
-    0.75
-    """
-
-    matmul: float = 0.7
-    memory: float = 0.75
-    elementwise: float = 0.6
-    kernel_s: float = 4e-6
-    attention_compute: float = 0.5
-    attention_memory: float = 0.7
-    allreduce_bandwidth: float = 150e9
-    allreduce_latency_s: float = 25e-6
-    link_bandwidth: float = 150e9
-    link_latency_s: float = 20e-6
-    inter_node_bandwidth: float = 25e9
-    inter_node_latency_s: float = 30e-6
-
-    def __post_init__(self) -> None:
-        for name in ("matmul", "memory", "elementwise", "attention_compute",
-                     "attention_memory"):
-            value = positive_float("Efficiency", name, getattr(self, name))
-            if value > 1:
-                raise SpecError(f"Efficiency.{name} must be in (0, 1], got {value!r}")
-        for name in ("allreduce_bandwidth", "link_bandwidth", "inter_node_bandwidth"):
-            positive_float("Efficiency", name, getattr(self, name))
-        for name in ("kernel_s", "allreduce_latency_s", "link_latency_s",
-                     "inter_node_latency_s"):
-            non_negative_float("Efficiency", name, getattr(self, name))
-
-
-# Fitted on Vidur's A100 (80 GB, DGX) and H100 (DGX) operator and all-reduce profiles by
-# alpaserve.llm.calibration; see its docstring for the errors they leave.
-_CALIBRATED = {
-    "a100": Efficiency(),
-    "h100": Efficiency(),
-}
-
-
-def calibrated_efficiency(device: DeviceSpec) -> Efficiency:
-    """The efficiency constants fitted for ``device``'s GPU kind (defaults for others).
-
-    Parameters
-    ----------
-    device : DeviceSpec
-        The device; its name's prefix (``a100``, ``h100``) selects the fit.
-
-    Returns
-    -------
-    Efficiency
-        The calibrated constants, or :class:`Efficiency`'s defaults for an unknown kind.
-
-    Examples
-    --------
-    >>> from alpaserve.device_spec import device_preset
-    >>> calibrated_efficiency(device_preset("t4")) == Efficiency()
-    True
-    """
-    for prefix, eff in _CALIBRATED.items():
-        if device.name.lower().startswith(prefix):
-            return eff
-    return Efficiency()
-
-
-def _gemm_quantization(rows: Floats, cols: int, device: DeviceSpec) -> Floats:
-    """Vectorised :func:`alpaserve.cost.primitives.gemm_quantization` over ``rows``."""
-    safe = np.maximum(rows, 1.0)
-    tile_r = np.minimum(GEMM_TILE[0], np.maximum(16.0, 2.0 ** np.ceil(np.log2(safe))))
-    tile_c = min(GEMM_TILE[1], max(16, 1 << (cols - 1).bit_length()))
-    tiles = np.ceil(safe / tile_r) * np.ceil(cols / tile_c)
-    if device.num_sms > 0:
-        tiles = np.ceil(tiles / device.num_sms) * device.num_sms
-    return np.asarray(safe * cols / (tiles * tile_r * tile_c), dtype=np.float64)
-
-
-def _roofline(flops: Floats, bytes_moved: Floats, device: DeviceSpec, compute_eff: Floats | float,
-              memory_eff: float, kernel_s: float) -> Floats:
-    return np.asarray(np.maximum(flops / (device.peak_flops * compute_eff),
-                                 bytes_moved / (device.memory_bandwidth * memory_eff))
-                      + kernel_s, dtype=np.float64)
+def _roofline(flops: Floats, bytes_moved: Floats, device: DeviceSpec, compute_eff: float,
+              memory_eff: float, kernel_s: float, sharpness: float) -> Floats:
+    """``kernel_s`` plus the ``sharpness``-norm of the compute and memory times (max as
+    ``sharpness`` grows): kernels near the ridge point overlap the two imperfectly."""
+    compute = flops / (device.peak_flops * compute_eff)
+    memory = bytes_moved / (device.memory_bandwidth * memory_eff)
+    top = np.maximum(np.maximum(compute, memory), 1e-300)
+    blend = top * ((compute / top) ** sharpness + (memory / top) ** sharpness) ** (1 / sharpness)
+    return np.asarray(blend + kernel_s, dtype=np.float64)
 
 
 def _gemm(n: Floats, k: int, m: int, spec: LLMSpec, device: DeviceSpec,
@@ -183,15 +75,16 @@ def _gemm(n: Floats, k: int, m: int, spec: LLMSpec, device: DeviceSpec,
     b = spec.dtype_bytes
     flops = 2.0 * n * k * m
     moved = (n * k + k * m + n * m) * b
-    quant = _gemm_quantization(n, m, device)
-    return _roofline(flops, moved, device, eff.matmul * quant, eff.memory, eff.kernel_s)
+    return _roofline(flops, moved, device, eff.matmul, eff.memory, eff.kernel_s,
+                     eff.sharpness)
 
 
 def _stream(n: Floats, elements_per_token: float, spec: LLMSpec, device: DeviceSpec,
             eff: Efficiency) -> Floats:
     """An elementwise kernel moving ``elements_per_token`` elements per token."""
     moved = n * elements_per_token * spec.dtype_bytes
-    return _roofline(np.zeros_like(n), moved, device, 1.0, eff.elementwise, eff.kernel_s)
+    return _roofline(np.zeros_like(n), moved, device, 1.0, eff.elementwise, eff.kernel_s,
+                     eff.sharpness)
 
 
 def layer_operator_times(spec: LLMSpec, device: DeviceSpec, *, tp: int,
@@ -334,9 +227,44 @@ def non_attention_seconds(spec: LLMSpec, device: DeviceSpec, *, tp: int, tokens:
     per_layer += 2.0 * allreduce_seconds(n * spec.hidden_size * spec.dtype_bytes, tp=tp,
                                          efficiency=eff, inter_node=tp > gpus_per_node)
     embedding = _stream(n, 2.0 * spec.hidden_size, spec, device, eff)
-    rows = np.minimum(n, float(max_num_seqs))
-    head = _gemm(rows, spec.hidden_size, -(-spec.vocab_size // tp), spec, device, eff)
+    head = lm_head_seconds(spec, device, tp=tp, tokens=n, max_num_seqs=max_num_seqs,
+                           efficiency=eff)
     return np.asarray(count * per_layer + embedding + head, dtype=np.float64)
+
+
+def lm_head_seconds(spec: LLMSpec, device: DeviceSpec, *, tp: int, tokens: npt.ArrayLike,
+                    max_num_seqs: int = 256, efficiency: Efficiency | None = None) -> Floats:
+    """Seconds of the LM head: a GEMM of ``min(n, max_num_seqs)`` rows by ``h × vocab / tp``.
+
+    Only the last token of each sequence is sampled; an iteration of ``n`` tokens samples
+    at most ``n`` and at most ``max_num_seqs`` sequences, and the GEMM's weight read
+    dominates at those sizes, so the bound costs little accuracy.
+
+    Parameters
+    ----------
+    spec : LLMSpec
+        The model.
+    device : DeviceSpec
+        The device.
+    tp : int
+        Tensor-parallel degree (vocabulary-parallel head).
+    tokens : array_like of int
+        Token counts (each >= 1).
+    max_num_seqs : int, default 256
+        Most sequences sampled per iteration.
+    efficiency : Efficiency, optional
+        Constants; by default :func:`calibrated_efficiency` of ``device``.
+
+    Returns
+    -------
+    ndarray of float
+        Seconds aligned with ``tokens``.
+    """
+    spec.check_tensor_degree(tp)
+    positive_int("lm_head_seconds", "max_num_seqs", max_num_seqs)
+    eff = efficiency if efficiency is not None else calibrated_efficiency(device)
+    rows = np.minimum(np.asarray(tokens, dtype=np.float64).reshape(-1), float(max_num_seqs))
+    return _gemm(rows, spec.hidden_size, -(-spec.vocab_size // tp), spec, device, eff)
 
 
 def analytic_iteration_cost(spec: LLMSpec, device: DeviceSpec, *, tp: int, pp: int,
@@ -412,25 +340,3 @@ def analytic_iteration_cost(spec: LLMSpec, device: DeviceSpec, *, tp: int, pp: i
                          handoff_s=handoff_s, handoff_s_per_token=handoff_per_token,
                          source=f"analytic:{device.name}")
 
-
-def with_efficiency(efficiency: Efficiency, **changes: float) -> Efficiency:
-    """A copy of ``efficiency`` with some constants changed (validated).
-
-    Parameters
-    ----------
-    efficiency : Efficiency
-        The constants to start from.
-    **changes : float
-        Fields to replace.
-
-    Returns
-    -------
-    Efficiency
-        The new constants.
-
-    Examples
-    --------
-    >>> with_efficiency(Efficiency(), matmul=0.9).matmul
-    0.9
-    """
-    return replace(efficiency, **changes)

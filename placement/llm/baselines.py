@@ -33,6 +33,7 @@ from placement.llm.demand import (
 from placement.llm.layout import Slot, assign_devices, candidate_partitions, fill_slot, smallest_fit
 from placement.llm.problem import LLMPlanProblem
 from placement.llm.result import LLMPlan
+from simulator.llm.config import KVSharing
 from workloads.workload import Workload
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def muxserve_layout(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand]
     """
     fits = fits_of(problem)
     names = problem.model_names
-    mode = "shared" if "shared" in problem.kv_sharing else "partitioned"
+    mode: KVSharing = "shared" if "shared" in problem.kv_sharing else "partitioned"
     loads = {m: demands[m].token_rate for m in names}
     order = sorted(names, key=lambda m: (
         -demands[m].rate * problem.cost_model.weight_bytes(m, fits[m][1], fits[m][2])

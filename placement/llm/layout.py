@@ -115,8 +115,8 @@ def candidate_partitions(problem: LLMPlanProblem, *, min_size: int = 1,
     for big in pooled:
         for count in range(1, nodes * node // big + 1):
             pooled_choices.append((big,) * count)
-    for big in itertools.combinations(pooled, 2):
-        pooled_choices.append(big)
+    for pair in itertools.combinations(pooled, 2):
+        pooled_choices.append(pair)
     for pool in pooled_choices:
         rest_nodes = nodes - sum(pool) // node
         if rest_nodes < 0:

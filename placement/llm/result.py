@@ -313,7 +313,7 @@ def plan_from_slots(slots: Any, *, problem: Any, method: str, train: Any = None,
         If no slot hosts a model.
     """
     costs = problem.cost_model
-    groups = []
+    groups: list[GroupPlan] = []
     for slot in slots:
         if not slot.models:
             continue

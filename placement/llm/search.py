@@ -38,6 +38,7 @@ from placement.llm.layout import Slot, assign_devices, candidate_partitions, fil
 from placement.llm.problem import LLMPlanProblem
 from placement.llm.result import LLMPlan, plan_from_slots
 from placement.llm.score import Engine, Score, Scorer
+from simulator.llm.config import KVSharing
 from workloads.workload import Workload
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def construct(problem: LLMPlanProblem, sizes: tuple[int, ...],
             util = slot_utilisation(problem, filled, demands, {})
             key = (util / filled.size, -filled.size if not s.models else 0, i)
             if best is None or key < best[:3]:
-                best = (*key, filled)  # type: ignore[assignment]
+                best = (key[0], key[1], key[2], filled)
         if best is None:
             return None
         slots[best[2]] = best[3]
@@ -184,7 +185,7 @@ def _moves(problem: LLMPlanProblem, slots: list[Slot], score: Score,
     if len(problem.kv_sharing) > 1:
         for i, s in enumerate(slots):
             if len(s.models) > 1:
-                flip = "shared" if s.kv_sharing == "partitioned" else "partitioned"
+                flip: KVSharing = "shared" if s.kv_sharing == "partitioned" else "partitioned"
                 out.append([*slots[:i], replace(s, kv_sharing=flip), *slots[i + 1:]])
     return [_reweight(problem, t, demands) for t in out]
 
@@ -280,7 +281,7 @@ def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer:
         logger.info("no MuxServe start point: %s", exc)
     candidates = len(starts)
     min_size = min(f[0] for f in fits_of(problem).values())
-    ranked = []
+    ranked: list[tuple[float, int, list[Slot]]] = []
     for sizes in candidate_partitions(problem, min_size=min_size):
         layout = construct(problem, sizes, demands)
         candidates += 1

@@ -105,7 +105,7 @@ def _check(prepared: PreparedLLM, deployment: LLMDeployment) -> None:
 
 
 def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
-                 workers: int = 1) -> LLMOutcome:
+                 workers: int = 1, fast: bool = True) -> LLMOutcome:
     """Simulate a routed LLM workload with the compiled engine.
 
     Parameters
@@ -117,6 +117,9 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
     workers : int, default 1
         Threads simulating groups at once (groups are independent; the kernel releases the
         GIL).
+    fast : bool, default True
+        Play steady decode runs in a tight loop; ``False`` gives the same outcome, bit for
+        bit, more slowly (for checking).
 
     Returns
     -------
@@ -153,7 +156,7 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
                      np.ascontiguousarray(prepared.prompt[idx]),
                      np.ascontiguousarray(prepared.output[idx]),
                      np.ascontiguousarray(prepared.slot[idx]), fcost, icost, lin, sched,
-                     f, e, p, istats[g], fstats[g])
+                     f, e, p, istats[g], fstats[g], fast)
         first[idx] = f
         finish[idx] = e
         preemptions[idx] = p

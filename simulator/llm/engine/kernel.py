@@ -14,6 +14,7 @@ import numpy as np
 
 from simulator.engine.common import _njit
 from simulator.llm.engine.attempt import chunked_attempt, prefill_first_attempt
+from simulator.llm.engine.fastpath import decode_run
 from simulator.llm.engine.state import (
     ACC_SIZE,
     BHEAD,
@@ -27,6 +28,7 @@ from simulator.llm.engine.state import (
     KV,
     LAST,
     MS_COLS,
+    NSEQ,
     PRE,
     RCNT,
     RESIDENT,
@@ -130,9 +132,23 @@ def _choose(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any) -> in
 
 
 @_njit(cache=True, nogil=True)
+def _steady(ms: Any, acc: Any, icost: Any, sched: Any, m: int, n_if: int) -> bool:
+    """Whether the batch just formed is a pure decode of all of model ``m``'s sequences that
+    the next attempt would repeat (one stage, nothing waiting, no other model to serve)."""
+    if (n_if != 1 or icost[m, C_STAGES] != 1 or acc[UNITS] != 0 or acc[TOK] != acc[NSEQ]
+            or ms[m, WCNT] != 0 or acc[NSEQ] != ms[m, RCNT]):
+        return False
+    if sched[S_SWAP] == 0:
+        for k in range(ms.shape[0]):
+            if k != m and ms[k, WCNT] + ms[k, RCNT] > 0:
+                return False
+    return True
+
+
+@_njit(cache=True, nogil=True)
 def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, icost: Any,
                  lin: Any, sched: Any, first: Any, finish: Any, preemptions: Any,
-                 istats: Any, fstats: Any) -> None:
+                 istats: Any, fstats: Any, fast: bool) -> None:
     """Simulate one group's requests under :mod:`simulator.llm.semantics`.
 
     Parameters
@@ -157,6 +173,9 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
         Out: iterations run; requests left unfinished (non-zero means a deadlock).
     fstats : ndarray of float64, shape (2,)
         Out: busy seconds of the first stage; KV block-seconds.
+    fast : bool
+        Play steady decode runs with :func:`~simulator.llm.engine.fastpath.decode_run`
+        (same floats; ``False`` only to check that).
     """
     n = arrival.size
     n_models = icost.shape[0]
@@ -172,6 +191,7 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
     gs = np.zeros(GS_SIZE, dtype=np.int64)
     gs[LAST] = n_models - 1
     acc = np.zeros(ACC_SIZE, dtype=np.int64)
+    hist = np.zeros(sched[S_BLOCK], dtype=np.int64)
     cap = n + 1
     if_end = np.empty(cap, dtype=np.float64)
     if_head = np.empty(cap, dtype=np.int64)
@@ -247,6 +267,15 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
             if_end[n_if] = t + float(icost[m, C_STAGES]) * s
             if_head[n_if] = acc[BHEAD]
             n_if += 1
+            if fast and _steady(ms, acc, icost, sched, m, n_if):
+                t, t_end, busy, kv_seconds, steps = decode_run(
+                    seq, ms, gs, hist, prompt, output, arrival, ap, acc[BHEAD], acc[NSEQ],
+                    acc[KV], 0 if shared else m, sched[S_BLOCK], fcost[m, C_OVERHEAD],
+                    fcost[m, C_PREFILL], fcost[m, C_DECODE], lin, icost[m, C_LIN_OFF],
+                    icost[m, C_LIN_LEN], t, if_end[0], busy, kv_seconds)
+                iterations += steps
+                free_at = t_end
+                if_end[0] = t_end
     for i in range(n):
         preemptions[i] = seq[i, PRE]
     istats[I_ITERS] = iterations

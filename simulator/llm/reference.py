@@ -1,0 +1,398 @@
+"""The SimPy reference of the token-level engine: :mod:`simulator.llm.semantics`, executable.
+
+Written to be read, not to be fast. Each group is a SimPy process that sleeps until
+something happens to it (an iteration completes, a request arrives, its first stage frees
+up, a model finishes loading) and then, at that instant's *scheduling* priority, tries to
+start an iteration. One arrival process per group feeds its queues. Event priorities make
+the semantics' order at one time hold: every completion (and stage-free or load-end wake-up)
+comes first, then every arrival, then the scheduling. One model's attempt (prefill-first or
+chunked, with recompute preemption) is in :mod:`simulator.llm.reference_state`.
+
+Times are absolute: an arrival fires at exactly its time, an iteration started at ``t`` with
+stage time ``S`` frees the first stage at ``t + S`` and completes at ``t + P * S``, each
+evaluated once as written, so the compiled engine can reproduce every float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from heapq import heappush
+from typing import Any
+
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from alpaserve.errors import SimulationError
+from simulator.llm.config import EngineGroup, LLMDeployment
+from simulator.llm.outcome import LLMOutcome
+from simulator.llm.prepared import PreparedLLM
+from simulator.llm.reference_state import (
+    Batch,
+    BlockPool,
+    ModelState,
+    Preemption,
+    Sequence,
+    attempt_chunked,
+    attempt_prefill_first,
+)
+from simulator.llm.semantics import LLMRequestStatus
+
+COMPLETION_PRIORITY = 0  # completions, stage-free and load-end wake-ups
+WAKE_PRIORITY = 1  # SimPy's NORMAL: a succeeded event (the group process waking up)
+ARRIVAL_PRIORITY = 2
+SCHEDULE_PRIORITY = 3  # last at its instant: after every completion and arrival
+
+
+class _At(Event):
+    """An event firing at absolute time ``t`` (not ``now + delay``, which may round)."""
+
+    def __init__(self, env: simpy.Environment, t: float, priority: int,
+                 callback: Callable[[Event], None] | None = None) -> None:
+        super().__init__(env)
+        if t < env.now:
+            raise SimulationError(f"cannot schedule at {t}, before now={env.now}")
+        if callback is not None:
+            self.callbacks.append(callback)
+        self._ok = True
+        self._value = None
+        entry: tuple[float, int, int, Event] = (t, priority, next(env._eid), self)
+        heappush(env._queue, entry)  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class IterationRecord:
+    """One iteration, as the debug log records it.
+
+    Parameters
+    ----------
+    group, slot : int
+        The group and the index of the model that ran.
+    start, stage_s, end : float
+        Start, first-stage time ``S`` and completion (``start + P * S``).
+    chunks : tuple of tuple of int
+        ``(request, tokens, stored_before, completes_prefill)`` per prompt chunk.
+    decodes : tuple of int
+        Requests decoding one token.
+    preempted : tuple of Preemption
+        Preemptions made while choosing this iteration (by any model's attempt).
+    pool_used, pool_capacity : int
+        Blocks in use in the model's pool after allocating for this batch, and its size.
+    group_used : int
+        Blocks in use over the group's pools.
+    in_flight : int
+        Iterations of the group in flight, this one included.
+    """
+
+    group: int
+    slot: int
+    start: float
+    stage_s: float
+    end: float
+    chunks: tuple[tuple[int, int, int, bool], ...]
+    decodes: tuple[int, ...]
+    preempted: tuple[Preemption, ...]
+    pool_used: int
+    pool_capacity: int
+    group_used: int
+    in_flight: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceOutcome(LLMOutcome):
+    """:class:`LLMOutcome` plus, with ``debug=True``, the reference's logs.
+
+    Parameters
+    ----------
+    first_token, finish, preemptions, status, iterations, busy_s, kv_block_seconds, end_time
+        As in :class:`LLMOutcome`.
+    iteration_log : tuple of IterationRecord
+        Every iteration in start order (empty unless ``debug``).
+    preemption_log : tuple of tuple
+        ``(time, group, slot, Preemption)`` for every preemption, including those made by
+        attempts that ran nothing (empty unless ``debug``).
+    load_log : tuple of tuple
+        ``(time, group, slot, load_s)`` for every model switch of a swapping group.
+    """
+
+    iteration_log: tuple[IterationRecord, ...] = ()
+    preemption_log: tuple[tuple[float, int, int, Preemption], ...] = ()
+    load_log: tuple[tuple[float, int, int, float], ...] = ()
+
+
+class _Group:
+    """A group's state: its models, pools, first stage and accounting."""
+
+    def __init__(self, index: int, spec: EngineGroup) -> None:
+        self.index, self.spec = index, spec
+        if spec.kv_sharing == "shared":
+            pool = BlockPool(capacity=sum(m.kv_blocks for m in spec.models))
+            self.pools = [pool]
+            pools = [pool] * len(spec.models)
+        else:
+            self.pools = [BlockPool(capacity=m.kv_blocks) for m in spec.models]
+            pools = self.pools
+        self.models = [ModelState(slot=s, served=m, pool=pools[s])
+                       for s, m in enumerate(spec.models)]
+        self.attempt = attempt_chunked if spec.scheduler.chunked_prefill else attempt_prefill_first
+        self.free_at = 0.0  # when the first stage is free
+        self.last = len(self.models) - 1  # the model that ran last: the first one goes first
+        self.resident = 0  # with swap: the model whose weights are loaded
+        self.in_flight = 0
+        self.wake: Event | None = None  # pending wake-up of the group's process
+        self.iterations = 0
+        self.busy_s = 0.0
+        self.kv_block_seconds = 0.0
+        self.kv_since = 0.0
+
+    def blocks_in_use(self) -> int:
+        return sum(p.used for p in self.pools)
+
+    def account_kv(self, now: float) -> None:
+        """Add the blocks in use since the last change; call before every change."""
+        self.kv_block_seconds += self.blocks_in_use() * (now - self.kv_since)
+        self.kv_since = now
+
+    def round_robin(self) -> list[ModelState]:
+        m = len(self.models)
+        return [self.models[(self.last + 1 + k) % m] for k in range(m)]
+
+
+class _Reference:
+    """One run: the SimPy environment, the groups, the per-request results."""
+
+    def __init__(self, prepared: PreparedLLM, deployment: LLMDeployment, debug: bool) -> None:
+        self.prepared, self.debug = prepared, debug
+        self.env = simpy.Environment()
+        self.groups = [_Group(g, spec) for g, spec in enumerate(deployment.groups)]
+        n = len(prepared)
+        self.first_token = np.full(n, np.nan)
+        self.finish = np.full(n, np.nan)
+        self.status = np.full(n, LLMRequestStatus.FINISHED, dtype=np.int64)
+        self.status[prepared.rejected] = LLMRequestStatus.REJECTED
+        self.sequences: list[Sequence | None] = [
+            None if prepared.rejected[i] else
+            Sequence(index=i, prompt=int(prepared.prompt[i]), output=int(prepared.output[i]))
+            for i in range(n)]
+        self.iteration_log: list[IterationRecord] = []
+        self.preemption_log: list[tuple[float, int, int, Preemption]] = []
+        self.load_log: list[tuple[float, int, int, float]] = []
+
+    # ------------------------------------------------------------------ processes
+    def arrivals(self, g: int) -> Generator[Event, Any, None]:
+        """Group ``g``'s arrivals, in order; a rejected request never reaches the group."""
+        group, p = self.groups[g], self.prepared
+        for i in np.flatnonzero(p.group == g).tolist():
+            yield _At(self.env, float(p.arrival[i]), ARRIVAL_PRIORITY)
+            seq = self.sequences[i]
+            if seq is not None:
+                group.models[int(p.slot[i])].waiting.append(seq)
+                self.poke(group)
+
+    def group_process(self, group: _Group) -> Generator[Event, Any, None]:
+        """Sleep until poked; then, after this instant's completions and arrivals, schedule."""
+        env = self.env
+        while True:
+            group.wake = env.event()
+            yield group.wake
+            group.wake = None  # pokes until the scheduling below are already covered
+            yield _At(env, env.now, SCHEDULE_PRIORITY)
+            if group.free_at <= env.now:
+                self.schedule(group)
+
+    def poke(self, group: _Group, _event: Event | None = None) -> None:
+        """Something happened to ``group``: make it schedule at this instant."""
+        if group.wake is not None and not group.wake.triggered:
+            group.wake.succeed()
+
+    # ------------------------------------------------------------------ scheduling
+    def schedule(self, group: _Group) -> None:
+        """Choose a model (round robin, or the resident one with swap) and start its batch."""
+        now = self.env.now
+        group.account_kv(now)  # attempts allocate and preempt
+        if group.spec.swap:
+            resident = group.models[group.resident]
+            if resident.has_work():
+                candidates = [resident]
+            else:
+                nxt = next((m for m in group.round_robin() if m.waiting), None)
+                if nxt is not None:
+                    self.load(group, nxt, now)
+                return
+        else:
+            candidates = group.round_robin()
+        preempted: list[Preemption] = []
+        for model in candidates:
+            batch = group.attempt(model, group.spec.scheduler)
+            if self.debug:
+                preempted += batch.preempted
+                self.preemption_log += [(now, group.index, model.slot, pre)
+                                        for pre in batch.preempted]
+            if batch:
+                group.last = model.slot
+                self.start(group, batch, now, tuple(preempted))
+                return
+
+    def load(self, group: _Group, model: ModelState, now: float) -> None:
+        """Switch a swapping group to ``model``: the first stage is held for its load."""
+        load_s = model.served.load_s
+        group.resident = model.slot
+        group.free_at = now + load_s
+        group.busy_s += load_s
+        if self.debug:
+            self.load_log.append((now, group.index, model.slot, load_s))
+        _At(self.env, group.free_at, COMPLETION_PRIORITY, lambda e: self.poke(group))
+
+    def start(self, group: _Group, batch: Batch, now: float,
+              preempted: tuple[Preemption, ...]) -> None:
+        """Start ``batch`` at ``now``: hold the first stage ``S``, complete at ``now + P * S``."""
+        cost = batch.model.served.cost
+        stage = cost.stage_s(n_tokens=batch.n_tokens, prefill_units=batch.prefill_units,
+                             decode_kv_tokens=batch.decode_kv_tokens)
+        end = now + cost.pipeline_stages * stage
+        group.free_at = now + stage
+        group.busy_s += stage
+        group.iterations += 1
+        group.in_flight += 1
+        if self.debug:
+            pool = batch.model.pool
+            self.iteration_log.append(IterationRecord(
+                group=group.index, slot=batch.model.slot, start=now, stage_s=stage, end=end,
+                chunks=tuple((s.index, c, before, s.stored == s.prompt + s.generated)
+                             for s, c, before in batch.chunks),
+                decodes=tuple(s.index for s in batch.decodes), preempted=preempted,
+                pool_used=pool.used, pool_capacity=pool.capacity,
+                group_used=group.blocks_in_use(), in_flight=group.in_flight))
+        _At(self.env, end, COMPLETION_PRIORITY, lambda e: self.complete(group, batch))
+        if cost.pipeline_stages > 1:  # the first stage frees up before the tokens come out
+            _At(self.env, group.free_at, COMPLETION_PRIORITY, lambda e: self.poke(group))
+
+    def complete(self, group: _Group, batch: Batch) -> None:
+        """The iteration ends now: emit tokens, finish requests, free their blocks."""
+        now = self.env.now
+        group.account_kv(now)
+        group.in_flight -= 1
+        model = batch.model
+        emitting = list(batch.decodes)
+        for seq, _, _ in batch.chunks:
+            seq.in_flight = False
+            if seq.stored == seq.prompt + seq.generated:  # its last chunk: a token comes out
+                seq.prefill_done = True
+                emitting.append(seq)
+        for seq in emitting:
+            seq.in_flight = False
+            seq.generated += 1
+            if seq.generated == 1:
+                self.first_token[seq.index] = now
+            if seq.generated == seq.output:
+                self.finish[seq.index] = now
+                model.running.remove(seq)
+                model.pool.used -= seq.blocks
+                seq.blocks = 0
+                seq.running = False
+        self.poke(group)
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> ReferenceOutcome:
+        """Simulate to the end and gather the outcome."""
+        env = self.env
+        for group in self.groups:
+            env.process(self.group_process(group))
+            env.process(self.arrivals(group.index))
+        env.run()
+        unfinished = [s.index for s in self.sequences
+                      if s is not None and s.generated < s.output]
+        if unfinished:
+            raise SimulationError(f"{len(unfinished)} requests never finished (first: "
+                                  f"{unfinished[:5]}): they can never be admitted")
+        p = self.prepared
+        ends = [float(np.max(p.arrival))] if len(p) else [0.0]
+        if np.any(~p.rejected):
+            ends.append(float(np.nanmax(self.finish)))
+        seqs = [s for s in self.sequences if s is not None]
+        preemptions = np.zeros(len(p), dtype=np.int64)
+        preemptions[[s.index for s in seqs]] = [s.preemptions for s in seqs]
+        return ReferenceOutcome(
+            first_token=self.first_token, finish=self.finish, preemptions=preemptions,
+            status=self.status,
+            iterations=np.array([g.iterations for g in self.groups], dtype=np.int64),
+            busy_s=np.array([g.busy_s for g in self.groups]),
+            kv_block_seconds=np.array([g.kv_block_seconds for g in self.groups]),
+            end_time=max(ends), iteration_log=tuple(self.iteration_log),
+            preemption_log=tuple(self.preemption_log), load_log=tuple(self.load_log))
+
+
+def _check(prepared: PreparedLLM, deployment: LLMDeployment) -> None:
+    if not isinstance(prepared, PreparedLLM):
+        raise SimulationError(f"prepared must be a PreparedLLM, got {type(prepared).__name__}")
+    if not isinstance(deployment, LLMDeployment):
+        raise SimulationError("deployment must be an LLMDeployment, "
+                              f"got {type(deployment).__name__}")
+    n = len(prepared)
+    for name in ("prompt", "output", "group", "slot", "rejected"):
+        if getattr(prepared, name).shape != (n,):
+            raise SimulationError(f"prepared.{name} has shape {getattr(prepared, name).shape}, "
+                                  f"expected ({n},)")
+    if n and np.any(np.diff(prepared.arrival) < 0):
+        raise SimulationError("prepared.arrival must be sorted (use prepare_llm)")
+    if n and not np.all(np.isfinite(prepared.arrival)):
+        raise SimulationError("prepared.arrival must be finite")
+    sizes = np.array([len(g.models) for g in deployment.groups])
+    bad = (prepared.group < 0) | (prepared.group >= sizes.size)
+    if not np.any(bad):
+        bad = (prepared.slot < 0) | (prepared.slot >= sizes[prepared.group])
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise SimulationError(f"request {i} is routed to group {int(prepared.group[i])}, "
+                              f"slot {int(prepared.slot[i])}, which the deployment lacks "
+                              "(prepare it with this deployment)")
+    if n and (np.any(prepared.prompt < 0) or np.any(prepared.output < 1)):
+        raise SimulationError("prepared.prompt must be >= 0 and prepared.output >= 1")
+
+
+def run_reference(prepared: PreparedLLM, deployment: LLMDeployment, *,
+                  debug: bool = False) -> ReferenceOutcome:
+    """Simulate ``prepared`` on ``deployment`` with the SimPy reference.
+
+    Parameters
+    ----------
+    prepared : PreparedLLM
+        The routed workload (:func:`simulator.llm.prepared.prepare_llm` with this deployment).
+    deployment : LLMDeployment
+        Groups, their models, schedulers and KV budgets.
+    debug : bool, default False
+        Also record every iteration, preemption and load (:class:`ReferenceOutcome`).
+
+    Returns
+    -------
+    ReferenceOutcome
+        The outcome (an :class:`LLMOutcome`), with the logs when ``debug``.
+
+    Raises
+    ------
+    SimulationError
+        If the inputs do not match, or a request could never be admitted (a prompt of 0
+        tokens under chunked prefill).
+
+    Examples
+    --------
+    >>> from alpaserve.llm.iteration import IterationCost
+    >>> from simulator.llm.config import EngineGroup, ServedModel
+    >>> from simulator.llm.prepared import prepare_llm
+    >>> from workloads.workload import Workload
+    >>> cost = IterationCost(linear_s=[0.0, 0.5], prefill_attention_s=0.0,
+    ...                      decode_attention_s=0.0)
+    >>> dep = LLMDeployment(groups=(EngineGroup(name="g", num_devices=1, models=(
+    ...     ServedModel(model="m", cost=cost, kv_blocks=8),)),))
+    >>> w = Workload.from_arrays(arrival=[0.0], model="m", prompt_tokens=[4],
+    ...                          output_tokens=[3])
+    >>> out = run_reference(prepare_llm(w, dep), dep)
+    >>> float(out.first_token[0]), float(out.finish[0]), int(out.iterations[0])
+    (2.0, 3.0, 3)
+    """
+    _check(prepared, deployment)
+    return _Reference(prepared, deployment, bool(debug)).run()
+
+
+__all__ = ["IterationRecord", "ReferenceOutcome", "run_reference"]

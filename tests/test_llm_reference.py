@@ -1,0 +1,259 @@
+"""The SimPy reference of the token-level engine: closed forms, invariants, bad inputs."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+
+from alpaserve.errors import SimulationError
+from alpaserve.llm.iteration import IterationCost
+from simulator.llm.config import SchedulerConfig, ServedModel
+from simulator.llm.prepared import PreparedLLM, prepare_llm
+from simulator.llm.reference import ReferenceOutcome, run_reference
+from simulator.llm.semantics import LLMRequestStatus
+from tests._fixtures_llm import Case, cases, flat_cost, one_group
+from workloads.workload import Workload
+
+COST = IterationCost(linear_s=[0.0, 0.004, 0.0045, 0.005, 0.006], prefill_attention_s=1e-6,
+                     decode_attention_s=2e-6, overhead_s=0.001)
+
+
+def simulate(deployment, arrival, prompt, output, model="m", **kw) -> ReferenceOutcome:
+    w = Workload.from_arrays(arrival=arrival, model=model, prompt_tokens=prompt,
+                             output_tokens=output, **kw)
+    return run_reference(prepare_llm(w, deployment), deployment, debug=True)
+
+
+# ---------------------------------------------------------------- closed forms
+def test_one_request_alone() -> None:
+    dep = one_group(ServedModel(model="m", cost=COST, kv_blocks=64))
+    prompt, output, arrival = 37, 6, 1.25
+    out = simulate(dep, [arrival], [prompt], [output])
+    first = arrival + COST.stage_s(n_tokens=prompt, prefill_units=prompt * (prompt + 1) // 2,
+                                   decode_kv_tokens=0)
+    t = first
+    busy = first - arrival
+    for g in range(1, output):
+        s = COST.stage_s(n_tokens=1, prefill_units=0, decode_kv_tokens=prompt + g)
+        t += s
+        busy += s
+    assert out.first_token[0] == first
+    assert out.finish[0] == t
+    assert out.iterations.tolist() == [output]
+    assert out.busy_s[0] == pytest.approx(busy, rel=1e-12)
+    assert out.end_time == t
+    assert out.preemptions.tolist() == [0]
+    assert out.status.tolist() == [LLMRequestStatus.FINISHED]
+    # KV: ceil(stored / 16) blocks over each iteration
+    area = sum(-(-(prompt + g) // 16) * (r.end - r.start)
+               for g, r in enumerate(out.iteration_log))
+    assert out.kv_block_seconds[0] == pytest.approx(area, rel=1e-12)
+
+
+def test_equal_requests_arriving_together_share_iterations() -> None:
+    k, prompt, output = 5, 12, 4
+    dep = one_group(ServedModel(model="m", cost=COST, kv_blocks=64))
+    out = simulate(dep, [0.5] * k, [prompt] * k, [output] * k)
+    t = 0.5 + COST.stage_s(n_tokens=k * prompt, prefill_units=k * prompt * (prompt + 1) // 2,
+                           decode_kv_tokens=0)
+    assert out.first_token.tolist() == [t] * k
+    for g in range(1, output):
+        t += COST.stage_s(n_tokens=k, prefill_units=0, decode_kv_tokens=k * (prompt + g))
+    assert out.finish.tolist() == [t] * k
+    assert out.iterations.tolist() == [output]
+    assert [len(r.chunks) + len(r.decodes) for r in out.iteration_log] == [k] * output
+
+
+def test_two_pipeline_stages_interleave_two_batches() -> None:
+    # one prompt per iteration: A's prefill at 0, B's at S, then each decodes while the
+    # other is in flight; S = 0.25 keeps every time exact
+    output = 5
+    dep = one_group(ServedModel(model="m", cost=flat_cost(0.25, stages=2), kv_blocks=64),
+                    scheduler=SchedulerConfig(max_num_seqs=2, max_batched_tokens=8))
+    out = simulate(dep, [0.0, 0.0], [8, 8], [output, output])
+    assert out.first_token.tolist() == [0.5, 0.75]
+    assert out.finish.tolist() == [2 * output * 0.25, (2 * output + 1) * 0.25]
+    assert out.iterations.tolist() == [2 * output]
+    assert out.busy_s.tolist() == [2 * output * 0.25]
+    assert max(r.in_flight for r in out.iteration_log) == 2
+    assert [r.start for r in out.iteration_log] == [0.25 * i for i in range(2 * output)]
+
+
+def test_recompute_preemption_when_blocks_run_out() -> None:
+    # 10 blocks of 1 token: both prompts (8), one decode each (10); A's next block preempts B,
+    # which recomputes 4 + 2 tokens once A has finished
+    dep = one_group(ServedModel(model="m", cost=flat_cost(1.0), kv_blocks=10),
+                    scheduler=SchedulerConfig(block_size=1, max_num_seqs=4))
+    out = simulate(dep, [0.0, 0.0], [4, 4], [4, 4])
+    assert out.preemptions.tolist() == [0, 1]
+    assert out.finish.tolist() == [4.0, 6.0]
+    assert out.first_token.tolist() == [1.0, 1.0]
+    assert [(t, pre.request, pre.free_blocks, pre.generated)
+            for t, _, _, pre in out.preemption_log] == [(2.0, 1, 0, 2)]
+    assert out.iteration_log[4].chunks == ((1, 6, 0, True),)
+
+
+def test_chunked_prefill_splits_a_long_prompt() -> None:
+    dep = one_group(ServedModel(model="m", cost=flat_cost(1.0), kv_blocks=64),
+                    scheduler=SchedulerConfig(max_num_seqs=2, max_batched_tokens=8,
+                                              block_size=4, chunked_prefill=True))
+    out = simulate(dep, [0.0, 0.0], [20, 3], [2, 2])
+    log = out.iteration_log
+    assert log[0].chunks == ((0, 8, 0, False),)
+    assert log[1].chunks == ((0, 8, 8, False),)
+    assert log[2].chunks == ((0, 4, 16, True), (1, 3, 0, True))  # B fills the budget
+    assert out.first_token.tolist() == [3.0, 3.0]
+    assert log[3].decodes == (0, 1)
+
+
+def test_round_robin_over_models_and_swap_load() -> None:
+    served = (ServedModel(model="a", cost=flat_cost(1.0), kv_blocks=8, load_s=0.5),
+              ServedModel(model="b", cost=flat_cost(1.0), kv_blocks=8, load_s=2.0))
+    rr = simulate(one_group(*served), [0.0, 0.0], [4, 4], [2, 2], model=["a", "b"],
+                  model_names=("a", "b"))
+    assert [r.slot for r in rr.iteration_log] == [0, 1, 0, 1]
+    assert rr.finish.tolist() == [3.0, 4.0]
+    sw = simulate(one_group(*served, swap=True), [0.0, 0.0], [4, 4], [2, 2],
+                  model=["a", "b"], model_names=("a", "b"))
+    # a is resident: it runs to the end, then b loads for 2 s
+    assert [r.slot for r in sw.iteration_log] == [0, 0, 1, 1]
+    assert sw.load_log == ((2.0, 0, 1, 2.0),)
+    assert sw.finish.tolist() == [2.0, 6.0]
+    assert sw.busy_s.tolist() == [6.0]
+
+
+# ---------------------------------------------------------------- invariants
+def reference_or_deadlock(case: Case) -> ReferenceOutcome | None:
+    """The reference's outcome, or None where chunked prefills deadlock (see the module)."""
+    try:
+        return run_reference(prepare_llm(case.workload, case.deployment), case.deployment,
+                             debug=True)
+    except SimulationError as exc:
+        if "never finished" not in str(exc):
+            raise
+        return None
+
+
+def check_invariants(case: Case, out: ReferenceOutcome) -> None:
+    dep, prepared = case.deployment, prepare_llm(case.workload, case.deployment)
+    n = len(prepared)
+    assert ((out.status == LLMRequestStatus.REJECTED) == prepared.rejected).all()
+    done = ~prepared.rejected
+    assert np.isnan(out.first_token[~done]).all()
+    assert np.isnan(out.finish[~done]).all()
+    assert (out.first_token[done] > prepared.arrival[done]).all()
+    assert (out.finish[done] >= out.first_token[done]).all()
+    tokens: Counter[int] = Counter()
+    first_admission: dict[tuple[int, int], list[int]] = defaultdict(list)
+    seen: set[int] = set()
+    busy = [0.0] * len(dep.groups)
+    last_free = [0.0] * len(dep.groups)
+    spans: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for r in out.iteration_log:
+        grp = dep.groups[r.group]
+        assert 0 <= r.pool_used <= r.pool_capacity
+        assert r.group_used <= sum(m.kv_blocks for m in grp.models)
+        assert r.start >= last_free[r.group]  # the first stage runs one thing at a time
+        last_free[r.group] = r.start + r.stage_s
+        busy[r.group] += r.stage_s
+        budget = grp.scheduler.max_batched_tokens
+        assert sum(c for _, c, _, _ in r.chunks) + len(r.decodes) <= budget
+        for i, _, before, completes in r.chunks:
+            tokens[i] += completes
+            spans[i].append((r.start, r.end))
+            if i not in seen and before == 0:
+                seen.add(i)
+                first_admission[(r.group, r.slot)].append(i)
+        for i in r.decodes:
+            tokens[i] += 1
+            spans[i].append((r.start, r.end))
+    for _t, g, _, load_s in out.load_log:
+        busy[g] += load_s
+    assert out.busy_s == pytest.approx(busy, rel=1e-9)
+    per_group = Counter(r.group for r in out.iteration_log)
+    assert out.iterations.tolist() == [per_group[g] for g in range(len(dep.groups))]
+    for i in np.flatnonzero(done):  # every token once; a sequence is in one iteration at a time
+        assert tokens[i] == prepared.output[i]
+        ordered = sorted(spans[i])
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(ordered))
+    for order in first_admission.values():  # FCFS: first admissions in arrival order
+        assert order == sorted(order)
+    assert {i for i in range(n) if done[i]} == seen
+    pre = Counter(p.request for _, _, _, p in out.preemption_log)
+    assert out.preemptions.tolist() == [pre[i] for i in range(n)]
+    assert all(p.free_blocks == 0 for _, _, _, p in out.preemption_log)
+    capacity = [sum(m.kv_blocks for m in g.models) for g in dep.groups]
+    assert (out.kv_block_seconds <= np.array(capacity) * out.end_time * (1 + 1e-12)).all()
+    if n:
+        assert out.end_time == max(float(prepared.arrival[-1]),
+                                   float(np.nanmax(out.finish)) if done.any() else 0.0)
+
+
+@settings(max_examples=60)
+@given(cases(max_requests=25))
+def test_invariants_on_random_deployments(case: Case) -> None:
+    out = reference_or_deadlock(case)
+    assume(out is not None)
+    check_invariants(case, out)
+
+
+def test_debug_changes_nothing_but_the_logs() -> None:
+    dep = one_group(ServedModel(model="m", cost=COST, kv_blocks=6),
+                    scheduler=SchedulerConfig(block_size=4, max_num_seqs=3))
+    w = Workload.from_arrays(arrival=np.arange(12) * 0.003, model="m",
+                             prompt_tokens=np.arange(12) % 7 + 3, output_tokens=[5] * 12)
+    p = prepare_llm(w, dep)
+    fast, slow = run_reference(p, dep), run_reference(p, dep, debug=True)
+    assert fast.iteration_log == ()
+    assert len(slow.iteration_log) == int(slow.iterations[0])
+    for name in ("first_token", "finish", "preemptions", "iterations", "busy_s",
+                 "kv_block_seconds"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+    assert slow.preemptions.sum() > 0
+
+
+# ---------------------------------------------------------------- bad inputs
+def test_bad_inputs() -> None:
+    dep = one_group(ServedModel(model="m", cost=COST, kv_blocks=8))
+    w = Workload.from_arrays(arrival=[0.0, 1.0], model="m", prompt_tokens=[3, 3],
+                             output_tokens=[2, 2])
+    p = prepare_llm(w, dep)
+    with pytest.raises(SimulationError, match="must be a PreparedLLM, got Workload"):
+        run_reference(w, dep)  # type: ignore[arg-type]
+    with pytest.raises(SimulationError, match="must be an LLMDeployment, got str"):
+        run_reference(p, "g0")  # type: ignore[arg-type]
+    moved = PreparedLLM(arrival=p.arrival, prompt=p.prompt, output=p.output,
+                        group=np.array([0, 1]), slot=p.slot, rejected=p.rejected)
+    with pytest.raises(SimulationError, match="request 1 is routed to group 1, slot 0"):
+        run_reference(moved, dep)
+    backwards = PreparedLLM(arrival=np.array([1.0, 0.0]), prompt=p.prompt, output=p.output,
+                            group=p.group, slot=p.slot, rejected=p.rejected)
+    with pytest.raises(SimulationError, match="must be sorted"):
+        run_reference(backwards, dep)
+    short = PreparedLLM(arrival=p.arrival, prompt=p.prompt[:1], output=p.output,
+                        group=p.group, slot=p.slot, rejected=p.rejected)
+    with pytest.raises(SimulationError, match=r"prepared.prompt has shape \(1,\)"):
+        run_reference(short, dep)
+
+
+def test_an_empty_prompt_under_chunked_prefill_is_reported() -> None:
+    dep = one_group(ServedModel(model="m", cost=COST, kv_blocks=8),
+                    scheduler=SchedulerConfig(chunked_prefill=True))
+    with pytest.raises(SimulationError, match="1 requests never finished"):
+        simulate(dep, [0.0], [0], [3])
+
+
+def test_rejected_and_empty_workloads() -> None:
+    dep = one_group(ServedModel(model="m", cost=COST, kv_blocks=2),
+                    scheduler=SchedulerConfig(block_size=4))
+    out = simulate(dep, [0.0, 2.0], [4, 20], [5, 1])  # 8 tokens fit, 20 do not
+    assert out.status.tolist() == [LLMRequestStatus.FINISHED, LLMRequestStatus.REJECTED]
+    assert np.isnan(out.finish[1])
+    assert out.end_time == 2.0
+    empty = simulate(dep, np.empty(0), np.empty(0, dtype=int), np.empty(0, dtype=int))
+    assert empty.end_time == 0.0
+    assert empty.iterations.tolist() == [0]
