@@ -224,6 +224,9 @@ def parse_plan_file(text: str, *, path: str | None = None,
         raise SpecError(f"{where}not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise SpecError(f"{where}a plan file or placement must be a JSON object")
+    if data.get("kind") == "alpaserve-llm-plan":
+        raise SpecError(f"{where}an LLM plan file (from `alpaserve llm plan`), not a "
+                        "request-level plan; simulate it with `alpaserve llm simulate`")
     if "format" not in data:
         if "cluster" not in data:
             raise SpecError(f"{where}neither a plan file (no 'format' key) nor a placement "

@@ -128,6 +128,29 @@ def test_the_readme_trace_study_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert plan["workload"]["rate_scale"] == 4.0
 
 
+@pytest.mark.slow
+def test_the_readme_many_llm_study_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
+    """``llm plan`` then ``llm simulate --json``, on a generated trace where ``../shared``
+    holds the real one."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write_azure_llm(tmp_path / "shared/data/azure_llm_2023/AzureLLMInferenceTrace_code.csv",
+                    n=400, rate=4.0)
+    monkeypatch.chdir(repo)
+    lines = readme_commands("### Many LLMs on one cluster")
+    assert [shlex.split(line)[1:3] for line in lines] == [["llm", "plan"], ["llm", "simulate"]]
+    for line in lines:
+        assert run_line(line) == 0, f"{line!r} failed: {capsys.readouterr().err}"
+        out = capsys.readouterr().out
+    data = strict_loads(out)  # the simulate line's --json: stdout is one JSON document
+    plan = strict_loads((repo / "llm_plan.json").read_text())
+    assert plan["kind"] == "alpaserve-llm-plan"
+    assert plan["workload"]["alpha"] == 1.2
+    assert data["overall"]["requests"] == plan["workload"]["test_requests"]
+    assert len(data["rows"]) == 1 + 6
+
+
 def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture) -> None:
     monkeypatch.chdir(tmp_path)
@@ -299,6 +322,8 @@ JSON_COMMANDS = {
     "sweep": ["sweep", "--models", "bert-1.3b:2", "--rate", "4", "--duration", "10",
               "--devices", "1", "--policies", "sr", "--no-progress", "--out", "r.csv"],
     "profile": ["profile", "tiny.json", "--cpu-devices", "8", "--repeats", "2"],
+    "llm": ["llm", "plan", "--models", "llm-tiny:2", "--devices", "2", "--rate", "4",
+            "--duration", "30"],
 }
 
 

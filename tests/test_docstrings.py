@@ -55,6 +55,7 @@ ENFORCED = (  # every folder of the four packages
     "placement/*.py",
     "placement/spot",
     "placement/modelless",
+    "placement/llm",
 )
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef

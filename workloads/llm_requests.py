@@ -22,6 +22,17 @@ from workloads.workload import Workload
 
 logger = logging.getLogger(__name__)
 
+#: A small built-in spread of ``(prompt, output)`` token pairs for synthetic LLM workloads
+#: that must run without a trace: chat-like requests (prompts of hundreds to a few thousand
+#: tokens, outputs of tens to hundreds) and code-completion-like ones (long prompts, short
+#: outputs). Hand-picked shapes, not drawn from any trace; every pair fits a 4,096-token
+#: context.
+SMALL_TOKEN_PAIRS: tuple[tuple[int, int], ...] = (
+    (64, 128), (128, 32), (192, 256), (256, 64), (384, 16), (512, 128), (640, 400),
+    (768, 48), (1024, 256), (1024, 12), (1536, 32), (1792, 160), (2048, 96), (2304, 24),
+    (2560, 200), (3072, 64),
+)
+
 
 def gamma_arrivals(*, rate: float, cv: float, start: float, end: float,
                    seed: SeedLike,

@@ -37,6 +37,9 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
      "measure a model's stage latencies and memory on real devices"),
     ("fidelity", "alpaserve.cli.fidelity_cmd",
      "serve a placement for real and compare it with its simulation"),
+    ("llm", "alpaserve.cli.llm_cmd",
+     "many LLMs on one cluster: token-level planning (llm plan) and simulation "
+     "(llm simulate)"),
 )
 
 # Subcommands whose --config is their own experiment format (a sweep grid).
@@ -106,12 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module, _parser=p)
         importlib.import_module(module).register(p)
-        _add_shell_flags(p, suppress=True)
-        if name not in OWN_CONFIG:
-            add_config_flag(p)
-        p.add_argument("--force", action="store_true",
-                       help="replace output files that alpaserve did not write")
+        for leaf in _leaf_parsers(p):  # `llm plan`: the flags go where they are parsed
+            _add_shell_flags(leaf, suppress=True)
+            if name not in OWN_CONFIG:
+                add_config_flag(leaf)
+            leaf.add_argument("--force", action="store_true",
+                              help="replace output files that alpaserve did not write")
     return parser
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` itself, or the parsers of its own sub-commands (``llm plan``, ...)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return [leaf for child in dict(action.choices).values()
+                    for leaf in _leaf_parsers(child)]
+    return [parser]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,8 @@ turning into hours of work or gigabytes of memory:
 ``MAX_SECONDS``     1e6 seconds for SLOs, windows, grace periods and warmups
 ``MAX_DEVICES``     4096 devices
 ``MAX_COUNT``       1e6 models, requests, repeats or workers
+``MAX_BLOCK_SIZE``  4096 tokens per KV-cache block
+``MAX_NODE``        64 devices per node
 ==================  =========================================================
 
 Paths: an input must be an existing, readable regular file; an output must have a known
@@ -42,6 +44,8 @@ MAX_SECONDS = 1e6
 MAX_DEVICES = 4096
 MAX_COUNT = 1_000_000
 MAX_SEED = 2**63 - 1
+MAX_BLOCK_SIZE = 4096
+MAX_NODE = 64
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".json")
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".ps", ".tif", ".tiff",
@@ -185,6 +189,8 @@ tokens = whole(1, MAX_TOKENS)
 devices = whole(1, MAX_DEVICES)
 count = whole(1, MAX_COUNT)
 count_or_zero = whole(0, MAX_COUNT)
+block_size = whole(1, MAX_BLOCK_SIZE)
+per_node = whole(1, MAX_NODE)
 
 
 def input_file(text: str) -> Path:

@@ -68,9 +68,17 @@ def preload_config(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None
     if name is None:
         return
     sub = subs[name]
+    rest = list(argv[argv.index(name) + 1:])
+    while _subparsers(sub):  # a command with sub-commands (`llm plan`): the leaf's flags
+        inner = _subparsers(sub)
+        name = next((t for t in rest if t in inner), None)
+        if name is None:
+            return
+        sub = inner[name]
+        rest = rest[rest.index(name) + 1:]
     if not any(a.dest == "config_file" for a in sub._actions):
         return
-    path = _config_path(argv[argv.index(name) + 1:])
+    path = _config_path(rest)
     if path is None:
         return
     data = load_mapping(path)

@@ -1,0 +1,1 @@
+"""Helpers of ``alpaserve llm``: flags, workloads, the plan and simulate commands, tables."""

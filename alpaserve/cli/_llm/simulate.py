@@ -1,0 +1,110 @@
+"""``alpaserve llm simulate PLAN``: replay an LLM plan file's held-out workload (or a trace)
+on the token-level engine and print the metrics.
+
+With the plan file alone, the workload it was planned for is rebuilt from its spec (the
+same trace, window, rate scale, split and seed, or the same synthetic draw) and its held-out
+test part replayed under the plan's SLOs. ``--trace FILE`` replays another trace (all of it
+by default, ``--part`` to choose), split over the plan's models as the flags say (the plan's
+split, alpha and seed otherwise). ``--ttft-slo``/``--tpot-slo`` override the SLOs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from alpaserve.cli._llm import args as llm_args
+from alpaserve.cli._llm.workload import (
+    build_workload,
+    check_trace_unchanged,
+    describe,
+    trace_spec,
+)
+from alpaserve.errors import SpecError
+
+
+def _spec(args: argparse.Namespace, planned: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The workload spec to replay and the default part."""
+    names = tuple(planned["model_names"])
+    if args.trace is None:
+        given = [flag for dest, flag in (*llm_args.TRACE_ONLY, ("split", "--split"),
+                                         ("alpha", "--alpha"), ("seed", "--seed"))
+                 if getattr(args, dest, None) is not None]
+        if given:
+            raise SpecError(f"{', '.join(given)}: without --trace the plan's own workload is "
+                            "replayed as planned; give --trace FILE to replay another")
+        return dict(planned), "test"
+    if planned.get("kind") == "synthetic" and args.split is None:
+        split = None  # the plan's power law over a synthetic stream: a trace picks its own
+    else:
+        split = args.split if args.split is not None else planned.get("split")
+    alpha = args.alpha if args.alpha is not None else float(planned["alpha"])
+    seed = args.seed if args.seed is not None else int(planned["seed"])
+    spec = trace_spec(path=str(args.trace), fmt=args.trace_format or "auto",
+                      window=args.window or (0.0, None),
+                      rate_scale=1.0 if args.rate_scale is None else args.rate_scale,
+                      split=split, alpha=alpha, seed=seed,
+                      train_fraction=float(planned["train_fraction"]), model_names=names)
+    same = planned.get("kind") == "trace" and spec["sha256"] == planned.get("sha256") and all(
+        spec[k] == planned.get(k) for k in ("window", "rate_scale", "split", "alpha", "seed"))
+    return spec, "test" if same else "all"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``alpaserve llm simulate``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed flags (:func:`alpaserve.cli._llm.args.register_simulate`'s).
+
+    Returns
+    -------
+    int
+        The exit status: 0.
+    """
+    from alpaserve.cli._llm import bridge
+    from alpaserve.cli._llm.report import metric_rows
+    from alpaserve.cli._output import emit
+    from alpaserve.llm.plan_file import load_llm_plan_file
+
+    plan_file = load_llm_plan_file(args.plan)
+    planned = dict(plan_file.workload)
+    spec, default_part = _spec(args, planned)  # flags first: no work before they are right
+    plan = bridge.plan_from_dict(plan_file.plan, where=str(args.plan))
+    deployment = bridge.deployment_of(plan)
+    names = tuple(planned["model_names"])
+    unserved = sorted(set(names) - set(deployment.model_names))
+    if unserved:
+        raise SpecError(f"{str(args.plan)!r}: the plan serves no replica of {unserved}, which "
+                        "its workload requests; the file was edited or is damaged")
+    if planned["kind"] == "trace" and args.trace is None:
+        warning = check_trace_unchanged(planned)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+    part = args.part or default_part
+    contexts = bridge.contexts(plan, names)
+    parts = build_workload(spec, contexts)
+    workload = parts.part(part)
+    if len(workload) == 0:
+        raise SpecError(f"the {part} part of the workload holds no request")
+    ttft = {n: args.ttft_slo or plan_file.slo["ttft"][n] for n in names}
+    tpot = {n: args.tpot_slo or plan_file.slo["tpot"][n] for n in names}
+    result = bridge.simulate(deployment, workload, engine=args.engine)
+    metrics = bridge.metrics(result, ttft_slo=ttft, tpot_slo=tpot)
+    description = describe(parts.report, part)
+    source = {"description": description, "part": part, **{
+        k: parts.report[k] for k in ("kind", "requests", "clipped", "clipped_per_model",
+                                     "train_span", "test_span")}}
+    if parts.report["clipped"]:
+        print(f"warning: {parts.report['clipped']} requests were clipped to their model's "
+              f"context: {bridge.nonzero(parts.report['clipped_per_model'])}", file=sys.stderr)
+    rows = metric_rows(metrics)
+    title = (f"workload: {description}\n{len(workload)} requests on "
+             f"{len(deployment.groups)} groups ({deployment.num_devices} devices), engine "
+             f"{args.engine}")
+    emit(rows, args, title=title, extra={"overall": metrics["overall"],
+                                          "groups": metrics["groups"], "workload": source,
+                                          "slo": {"ttft": ttft, "tpot": tpot}})
+    return 0

@@ -1,0 +1,96 @@
+"""plan_llm: every model served within memory, at least as good as the baselines on the
+training workload, deterministic, bounded, and clear about bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alpaserve.errors import PlacementError, SpecError
+from placement.llm import LLMPlan, plan_llm
+from placement.llm.layout import candidate_partitions, kv_budgets
+from placement.llm.search import training_window
+from tests._fixtures_llm_plan import toy_problem, toy_workload
+
+
+def _check_memory(plan: LLMPlan) -> None:
+    """Weights, the largest activation reserve and every KV block fit each device."""
+    problem = toy_problem()
+    costs = problem.cost_model
+    for g in plan.groups:
+        used = sum(costs.weight_bytes(m, g.tp, g.pp) + b * costs.kv_block_bytes(m, g.tp, g.pp, 16)
+                   for m, b in zip(g.models, g.kv_blocks, strict=True))
+        used += max(costs.activation_bytes(m, g.tp, g.pp) for m in g.models)
+        assert used <= problem.memory_budget_bytes
+        assert all(b >= problem.min_kv_blocks for b in g.kv_blocks)
+
+
+def test_search_serves_every_model_and_beats_the_baselines() -> None:
+    problem = toy_problem()
+    work = toy_workload(rates=(120.0, 40.0, 15.0), duration=10.0)  # overloads the baselines
+    plans = {m: plan_llm(problem, work, method=m) for m in ("search", "dedicated", "muxserve")}
+    for plan in plans.values():
+        assert set(plan.deployment.model_names) == {"a", "b", "c"}
+        assert plan.num_devices <= 4
+        assert len({d for g in plan.groups for d in g.devices}) == plan.num_devices
+        _check_memory(plan)
+        assert plan.train_requests == len(work)
+    search = plans["search"]
+    assert search.train_good >= plans["dedicated"].train_good
+    assert search.train_good >= plans["muxserve"].train_good
+    assert search.train_good > plans["dedicated"].train_good  # co-location pays here
+    assert 0 < search.train_goodput <= 1
+    assert search.simulations <= 120
+    assert "simulations" in search.explain()
+
+
+def test_search_is_deterministic_and_respects_the_budget() -> None:
+    problem = toy_problem()
+    work = toy_workload(rates=(120.0, 40.0, 15.0), duration=5.0)
+    one = plan_llm(problem, work, seed=3, max_simulations=5)
+    two = plan_llm(problem, work, seed=3, max_simulations=5)
+    assert one.simulations == 5
+    assert [g.to_dict() for g in one.groups] == [g.to_dict() for g in two.groups]
+    assert one.train_good == two.train_good
+
+
+def test_a_large_workload_is_scored_on_a_window() -> None:
+    work = toy_workload(duration=30.0)
+    rng = np.random.default_rng(0)
+    window = training_window(work, 100, rng)
+    assert len(window) == 100
+    plan = plan_llm(toy_problem(), work, max_requests=200, max_simulations=3)
+    assert plan.train_requests == 200
+    assert any("window of 200" in n for n in plan.notes)
+
+
+def test_kv_budgets_split_by_load_and_refuse_overfull_groups() -> None:
+    problem = toy_problem()
+    blocks = kv_budgets(problem, tp=1, pp=1, models=["a", "b"], loads={"a": 3.0, "b": 1.0})
+    assert blocks is not None
+    assert blocks[0] > 2 * blocks[1]
+    assert kv_budgets(problem, tp=1, pp=1, models=["c"], loads={}) is None  # 12 GB > 9 GB
+    assert kv_budgets(problem, tp=2, pp=1, models=["c"], loads={}) is not None
+
+
+def test_partitions_are_node_aligned() -> None:
+    parts = candidate_partitions(toy_problem(num_devices=8), min_size=2)
+    assert (8,) in parts
+    assert (4, 4) in parts
+    assert (4, 2, 2) in parts
+    assert all(sum(p) == 8 and min(p) >= 2 for p in parts)
+
+
+def test_bad_inputs() -> None:
+    problem = toy_problem()
+    work = toy_workload(duration=5.0)
+    with pytest.raises(SpecError, match="method must be one of"):
+        plan_llm(problem, work, method="random")
+    with pytest.raises(SpecError, match="max_simulations must be a positive int"):
+        plan_llm(problem, work, max_simulations=0)
+    with pytest.raises(PlacementError, match="non-empty Workload"):
+        plan_llm(problem, work.filter_models([]))
+    with pytest.raises(PlacementError, match="fits no group"):
+        plan_llm(toy_problem(num_devices=1, gpus_per_node=1), work)
+    with pytest.raises(PlacementError, match="does not serve"):
+        plan_llm(toy_problem(models=["a", "b"], costs=toy_problem().costs), work)
