@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from alpaserve.errors import AlpaServeError, SpecError
+from simulator.llm.outcome import LLMOutcome
 
 
 def model_specs(names: tuple[str, ...]) -> dict[str, Any]:
@@ -259,6 +260,7 @@ def simulate(deployment: Any, workload: Any, *, engine: str = "compiled") -> Any
     from simulator.llm.prepared import prepare_llm
 
     prepared = prepare_llm(workload, deployment)
+    outcome: LLMOutcome
     if engine == "reference":
         try:
             from simulator.llm.reference import run_reference
