@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from alpaserve.errors import SpecError
+from simulator.llm.config import LLMDeployment
 from simulator.llm.engine import run_compiled
 from simulator.llm.prepared import prepare_llm
 from simulator.llm.result import LLMSimResult
+from simulator.llm.simulate import simulate_llm
 from tests._fixtures_llm_engine import one_group, random_llm_workload
 from workloads.workload import Workload
 
@@ -92,3 +94,69 @@ def test_empty_model_has_no_percentiles() -> None:
     assert s.models["b"].requests == 0
     assert s.models["b"].ttft_p50 is None
     assert s.models["b"].to_dict()["goodput"] is None
+
+
+def _three_groups() -> LLMDeployment:
+    """``a`` alone on g0, ``b`` alone on g1, ``a`` and ``c`` sharing g2."""
+    from simulator.llm.config import EngineGroup, SchedulerConfig, ServedModel
+    from tests._fixtures_llm_engine import llm_cost
+
+    sched = SchedulerConfig(max_num_seqs=8, max_batched_tokens=256)
+
+    def served(*names: str, blocks: int) -> tuple[ServedModel, ...]:
+        return tuple(ServedModel(model=m, cost=llm_cost(), kv_blocks=blocks) for m in names)
+
+    return LLMDeployment(groups=(
+        EngineGroup(name="g0", num_devices=1, models=served("a", blocks=64), scheduler=sched),
+        EngineGroup(name="g1", num_devices=1, models=served("b", blocks=32), scheduler=sched),
+        EngineGroup(name="g2", num_devices=1, models=served("a", "c", blocks=48),
+                    scheduler=sched)))
+
+
+def test_kv_utilisation_per_model_and_overall_weighs_groups_by_blocks(
+        rng: np.random.Generator) -> None:
+    dep = _three_groups()
+    w = random_llm_workload(rng, 120, models=("a", "b", "c"), rate=40.0)
+    r = simulate_llm(dep, w)
+    assert r.group_models == ((0,), (1,), (0, 2))
+    s = r.summary(ttft_slo=1.0, tpot_slo=0.5)
+    span = r.span_s
+    by_hand = {g: r.kv_block_seconds[k] / (r.kv_capacity[k] * span)
+               for k, g in enumerate(r.group_names)}
+    assert s.kv_utilization == pytest.approx(by_hand)
+    # the overall figure is all block-time in use over all block-time, not a mean of groups
+    assert s.overall.kv_utilization == pytest.approx(
+        r.kv_block_seconds.sum() / (r.kv_capacity.sum() * span))
+    # a model's own figure is over the groups it has to itself; c only shares g2
+    assert s.models["a"].kv_utilization == pytest.approx(by_hand["g0"])
+    assert s.models["b"].kv_utilization == pytest.approx(by_hand["g1"])
+    assert s.models["c"].kv_utilization is None
+    assert s.overall.good == round(s.overall.goodput * 120)  # type: ignore[operator]
+    assert sum(m.good for m in s.models.values()) == s.overall.good  # type: ignore[misc]
+
+
+def test_rates_over_a_zero_span_are_undefined() -> None:
+    # one rejected request: the span is 0, so no rate is defined (not a division by ~0)
+    w = Workload.from_arrays(arrival=[0.0], model="m", prompt_tokens=[10_000],
+                             output_tokens=[3])
+    s = result_of(w).summary(ttft_slo=1.0, tpot_slo=1.0)
+    assert s.span_s == 0.0
+    assert s.overall.goodput == 0.0
+    assert s.overall.good == 0
+    assert s.overall.goodput_rps is None
+    assert s.overall.tokens_per_s is None
+    assert s.overall.kv_utilization is None
+    assert s.busy_fraction == {"g0": None}
+    assert json.loads(json.dumps(s.to_dict(), allow_nan=False))["overall"]["tokens_per_s"] is None
+
+
+def test_latencies_per_model_are_the_finished_requests(rng: np.random.Generator) -> None:
+    w = random_llm_workload(rng, 40, models=("a", "b"), rate=30.0, max_prompt=300)
+    r = result_of(w, models=("a", "b"), kv_blocks=20)  # small KV: some are rejected
+    assert (~r.finished).any()
+    ttft = r.latencies("ttft")
+    assert list(ttft) == ["a", "b"]
+    assert sum(v.size for v in ttft.values()) == int(r.finished.sum())
+    assert all(np.isfinite(v).all() for v in r.latencies("tpot").values())
+    with pytest.raises(SpecError, match="kind must be"):
+        r.latencies("queue")

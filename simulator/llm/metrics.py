@@ -1,8 +1,24 @@
 """Serving metrics of a token-level simulation: TTFT, TPOT, end-to-end latency, SLO
 attainment, goodput, throughput, KV utilisation, preemptions and rejections.
 
-Rejected requests count as failing every SLO; latency percentiles are over finished
-requests only (``None`` when there are none).
+The one definition, used by the library, the command line and the notebooks:
+
+- TTFT is the first token's time minus the arrival; TPOT is
+  ``(finish - first_token) / (output - 1)``, 0 for a one-token output; both are NaN for a
+  rejected request. Percentiles are NumPy's linear ones over finished requests only
+  (``None`` when there are none).
+- A request is *good* when it finished with TTFT and TPOT within its model's SLOs.
+  Attainment and goodput are fractions of *all* requests, so a rejected request counts as
+  failing every SLO (it is never silently left out of the denominator).
+- Rates (good requests and output tokens per second) divide by the span from the first
+  arrival to the last event; with a zero span they are undefined (``None``), never a
+  division by a tiny number.
+- KV utilisation is a group's block-seconds in use over its blocks times the span. Over
+  several groups, it is their block-seconds over their blocks times the span (groups
+  weighed by their blocks: the fraction of all the KV cache's block-time in use). The
+  engine integrates blocks per group, not per model, so a model's own utilisation is the
+  one over the groups it has to itself, and undefined (``None``) for a model that only
+  shares groups.
 """
 
 from __future__ import annotations
@@ -90,10 +106,15 @@ class LLMMetrics:
     ttft_attainment, tpot_attainment, goodput : float or None
         Fractions of requests meeting the TTFT SLO, the TPOT SLO, and both (None without
         the SLOs it needs).
+    good : int or None
+        Requests meeting both SLOs (None without both SLOs).
     goodput_rps : float or None
         Requests meeting both SLOs per second of the span.
-    tokens_per_s : float
-        Output tokens of finished requests per second of the span.
+    tokens_per_s : float or None
+        Output tokens of finished requests per second of the span (None for a zero span).
+    kv_utilization : float or None
+        Block-weighted KV utilisation of the groups these requests have to themselves (all
+        groups for the overall figure); None where there are none.
     """
 
     requests: int
@@ -111,8 +132,10 @@ class LLMMetrics:
     ttft_attainment: float | None
     tpot_attainment: float | None
     goodput: float | None
+    good: int | None
     goodput_rps: float | None
-    tokens_per_s: float
+    tokens_per_s: float | None
+    kv_utilization: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A strict-JSON-safe dict.
@@ -130,7 +153,8 @@ def compute_metrics(*, mask: npt.NDArray[np.bool_], finished: npt.NDArray[np.boo
                     e2e: npt.NDArray[np.float64], output: npt.NDArray[np.int64],
                     preemptions: npt.NDArray[np.int64],
                     ttft_slo: npt.NDArray[np.float64] | None,
-                    tpot_slo: npt.NDArray[np.float64] | None, span_s: float) -> LLMMetrics:
+                    tpot_slo: npt.NDArray[np.float64] | None, span_s: float,
+                    kv_utilization: float | None = None) -> LLMMetrics:
     """Metrics of the requests selected by ``mask``.
 
     Parameters
@@ -145,6 +169,8 @@ def compute_metrics(*, mask: npt.NDArray[np.bool_], finished: npt.NDArray[np.boo
         Per-request SLOs.
     span_s : float
         Seconds the rates are taken over.
+    kv_utilization : float, optional
+        The requests' KV utilisation (:func:`kv_utilization_of`), carried into the result.
 
     Returns
     -------
@@ -160,7 +186,7 @@ def compute_metrics(*, mask: npt.NDArray[np.bool_], finished: npt.NDArray[np.boo
     def frac(ok: npt.NDArray[np.bool_] | None) -> float | None:
         return None if ok is None or n == 0 else float(ok.sum()) / n
 
-    rate = span_s if span_s > 0 else float("nan")
+    spanned = span_s > 0  # rates over a zero span are undefined
     return LLMMetrics(
         requests=n, finished=int(done.sum()), rejected=int((mask & ~finished).sum()),
         preemptions=int(preemptions[mask].sum()),
@@ -169,8 +195,43 @@ def compute_metrics(*, mask: npt.NDArray[np.bool_], finished: npt.NDArray[np.boo
         tpot_p90=_pct(tpot[done], 90), tpot_p99=_pct(tpot[done], 99),
         e2e_p50=_pct(e2e[done], 50), e2e_p99=_pct(e2e[done], 99),
         ttft_attainment=frac(ok_ttft), tpot_attainment=frac(ok_tpot), goodput=frac(good),
-        goodput_rps=None if good is None else float(good.sum()) / rate,
-        tokens_per_s=float(output[done].sum()) / rate)
+        good=None if good is None else int(good.sum()),
+        goodput_rps=float(good.sum()) / span_s if good is not None and spanned else None,
+        tokens_per_s=float(output[done].sum()) / span_s if spanned else None,
+        kv_utilization=kv_utilization)
+
+
+def kv_utilization_of(block_seconds: npt.NDArray[np.float64], capacity: npt.NDArray[np.int64],
+                   span_s: float) -> float | None:
+    """Block-weighted KV utilisation of some groups over a span.
+
+    Parameters
+    ----------
+    block_seconds : ndarray of float64
+        Each group's blocks in use integrated over time.
+    capacity : ndarray of int64
+        Each group's KV blocks.
+    span_s : float
+        Seconds.
+
+    Returns
+    -------
+    float or None
+        ``sum(block_seconds) / (sum(capacity) * span_s)``; None without groups, blocks or
+        span.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> kv_utilization_of(np.array([50.0, 0.0]), np.array([10, 30]), 10.0)
+    0.125
+    >>> kv_utilization_of(np.array([]), np.array([], dtype=np.int64), 10.0) is None
+    True
+    """
+    blocks = float(np.sum(capacity))
+    if blocks <= 0 or not span_s > 0:
+        return None
+    return float(np.sum(block_seconds)) / (blocks * span_s)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,18 +244,18 @@ class LLMSummary:
         All requests.
     models : dict of str to LLMMetrics
         Per model, in deployment order.
-    kv_utilization : dict of str to float
-        Per group: block-seconds in use over capacity × span.
-    busy_fraction : dict of str to float
-        Per group: first-stage busy seconds over the span.
+    kv_utilization : dict of str to float or None
+        Per group: block-seconds in use over capacity × span (None for a zero span).
+    busy_fraction : dict of str to float or None
+        Per group: first-stage busy seconds over the span (None for a zero span).
     span_s : float
         Seconds from the first arrival to the last event.
     """
 
     overall: LLMMetrics
     models: dict[str, LLMMetrics]
-    kv_utilization: dict[str, float]
-    busy_fraction: dict[str, float]
+    kv_utilization: dict[str, float | None]
+    busy_fraction: dict[str, float | None]
     span_s: float
 
     def to_dict(self) -> dict[str, Any]:

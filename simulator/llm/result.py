@@ -8,10 +8,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from alpaserve.errors import SimulationError
+from alpaserve.errors import SimulationError, SpecError
 from alpaserve.strict_json import strict
 from simulator.llm.config import LLMDeployment
-from simulator.llm.metrics import LLMSummary, SLOSpec, compute_metrics, slo_per_request
+from simulator.llm.metrics import (
+    LLMSummary,
+    SLOSpec,
+    compute_metrics,
+    kv_utilization_of,
+    slo_per_request,
+)
 from simulator.llm.outcome import LLMOutcome
 from simulator.llm.prepared import PreparedLLM
 from simulator.llm.semantics import LLMRequestStatus
@@ -49,6 +55,9 @@ class LLMSimResult:
         ``"compiled"`` or ``"reference"``.
     raised_outputs : int
         Requests with 0 output tokens counted as 1.
+    group_models : tuple of tuple of int
+        Per group, the models it hosts (indices into ``model_names``); a model's own KV
+        utilisation is taken over the groups it has to itself.
     """
 
     model_names: tuple[str, ...]
@@ -72,6 +81,7 @@ class LLMSimResult:
     end_time: float
     engine: str = "compiled"
     raised_outputs: int = 0
+    group_models: tuple[tuple[int, ...], ...] = ()
 
     @classmethod
     def from_outcome(cls, prepared: PreparedLLM, outcome: LLMOutcome,
@@ -128,7 +138,8 @@ class LLMSimResult:
                    iterations=outcome.iterations, kv_capacity=capacity,
                    busy_s=outcome.busy_s, kv_block_seconds=outcome.kv_block_seconds,
                    end_time=float(outcome.end_time), engine=engine,
-                   raised_outputs=prepared.raised_outputs)
+                   raised_outputs=prepared.raised_outputs,
+                   group_models=tuple(tuple(int(c) for c in codes) for codes in slot_code))
 
     def __len__(self) -> int:
         return int(self.arrival.size)
@@ -156,7 +167,8 @@ class LLMSimResult:
         Returns
         -------
         LLMSummary
-            Metrics per model and overall, KV utilisation and busy fraction per group.
+            Metrics per model and overall (with their KV utilisation: see
+            :mod:`simulator.llm.metrics`), KV utilisation and busy fraction per group.
 
         Raises
         ------
@@ -168,19 +180,51 @@ class LLMSimResult:
         tpot_req = slo_per_request(tpot_slo, "tpot_slo", self.model_names, self.model)
         fin = self.finished
 
-        def metrics(mask: npt.NDArray[np.bool_]) -> Any:
+        def metrics(mask: npt.NDArray[np.bool_], groups: list[int]) -> Any:
+            kv = kv_utilization_of(self.kv_block_seconds[groups], self.kv_capacity[groups],
+                                   span) if groups else None
             return compute_metrics(mask=mask, finished=fin, ttft=self.ttft, tpot=self.tpot,
                                    e2e=self.e2e, output=self.output,
                                    preemptions=self.preemptions, ttft_slo=ttft_req,
-                                   tpot_slo=tpot_req, span_s=span)
+                                   tpot_slo=tpot_req, span_s=span, kv_utilization=kv)
 
-        models = {name: metrics(self.model == c) for c, name in enumerate(self.model_names)}
-        denom = span if span > 0 else float("nan")
-        kv = {g: float(self.kv_block_seconds[k]) / (float(self.kv_capacity[k]) * denom)
-              for k, g in enumerate(self.group_names)}
-        busy = {g: float(self.busy_s[k]) / denom for k, g in enumerate(self.group_names)}
-        return LLMSummary(overall=metrics(np.ones(len(self), dtype=bool)), models=models,
-                          kv_utilization=kv, busy_fraction=busy, span_s=span)
+        # the groups each model has to itself (the engine counts KV blocks per group)
+        own = {c: [g for g, hosted in enumerate(self.group_models) if hosted == (c,)]
+               for c in range(len(self.model_names))}
+        models = {name: metrics(self.model == c, own[c])
+                  for c, name in enumerate(self.model_names)}
+        kv = {g: kv_utilization_of(self.kv_block_seconds[k:k + 1], self.kv_capacity[k:k + 1],
+                                   span) for k, g in enumerate(self.group_names)}
+        busy = {g: float(self.busy_s[k]) / span if span > 0 else None
+                for k, g in enumerate(self.group_names)}
+        return LLMSummary(overall=metrics(np.ones(len(self), dtype=bool),
+                                          list(range(len(self.group_names)))),
+                          models=models, kv_utilization=kv, busy_fraction=busy, span_s=span)
+
+    def latencies(self, kind: str = "ttft") -> dict[str, FloatArray]:
+        """One latency of the finished requests, per model (for CDFs).
+
+        Parameters
+        ----------
+        kind : {"ttft", "tpot", "e2e"}, default "ttft"
+            Which latency.
+
+        Returns
+        -------
+        dict of str to ndarray of float64
+            Seconds, by model in deployment order (empty for a model without finished
+            requests).
+
+        Raises
+        ------
+        SpecError
+            On an unknown ``kind``.
+        """
+        if kind not in ("ttft", "tpot", "e2e"):
+            raise SpecError(f"kind must be 'ttft', 'tpot' or 'e2e', got {kind!r}")
+        values, fin = getattr(self, kind), self.finished
+        return {name: values[fin & (self.model == c)]
+                for c, name in enumerate(self.model_names)}
 
     def to_dict(self, *, ttft_slo: SLOSpec = None, tpot_slo: SLOSpec = None,
                 per_request: bool = False) -> dict[str, Any]:

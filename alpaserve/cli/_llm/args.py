@@ -19,6 +19,7 @@ from alpaserve.errors import SpecError
 METHODS = ("search", "dedicated", "muxserve")
 TTFT_SLO_DEFAULT = 1.0
 TPOT_SLO_DEFAULT = 0.1
+MAX_WORKERS = 1024  # as `alpaserve plan --workers`
 SYNTHETIC_DEFAULTS = {"rate": 2.0, "cv": 1.0, "duration": 120.0}
 # (dest, flag) of the flags that belong to one kind of workload only.
 TRACE_ONLY = (("trace_format", "--trace-format"), ("window", "--window"),
@@ -113,6 +114,23 @@ def add_trace_flags(parser: argparse.ArgumentParser) -> None:
                    help="seed of the split and of synthetic draws (default 0)")
 
 
+def add_workers_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers N``: threads over a deployment's groups in each engine run.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser.
+
+    Returns
+    -------
+    None
+    """
+    parser.add_argument("--workers", type=checks.whole(1, MAX_WORKERS), default=1,
+                        help="threads over groups in each token-level simulation; groups "
+                             "are independent, so the numbers do not change (%(default)s)")
+
+
 def check_kinds(args: argparse.Namespace, *, trace: bool) -> None:
     """Raise a one-line error for flags of the other kind of workload.
 
@@ -201,6 +219,7 @@ def register_plan(parser: argparse.ArgumentParser) -> None:
                    help="tokens per KV-cache block (%(default)s)")
     s.add_argument("--chunked-prefill", action="store_true",
                    help="decodes first, prompt chunks fill the token budget (Sarathi)")
+    add_workers_flag(parser)
     parser.add_argument("--out", type=checks.json_file, default=None,
                         help="write the LLM plan file here, for `alpaserve llm simulate`")
     parser.add_argument("--json", action="store_true", help="print the plan file's JSON")
@@ -230,6 +249,7 @@ def register_simulate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=("compiled", "reference"), default="compiled",
                         help="the compiled engine or the SimPy reference (%(default)s)")
     add_trace_flags(parser)
+    add_workers_flag(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the per-model rows to FILE (.csv, .parquet or .json)")

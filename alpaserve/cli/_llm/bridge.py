@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from alpaserve.errors import AlpaServeError, SpecError
-from simulator.llm.outcome import LLMOutcome
 
 
 def model_specs(names: tuple[str, ...]) -> dict[str, Any]:
@@ -118,7 +117,7 @@ def problem(*, names: tuple[str, ...], device: Any, num_devices: int, gpus_per_n
                           ttft_slo=dict(ttft_slo), tpot_slo=dict(tpot_slo))
 
 
-def plan(problem: Any, workload: Any, *, method: str, seed: int) -> Any:
+def plan(problem: Any, workload: Any, *, method: str, seed: int, workers: int = 1) -> Any:
     """Plan with ``method`` on ``workload`` (the training part).
 
     Parameters
@@ -131,6 +130,8 @@ def plan(problem: Any, workload: Any, *, method: str, seed: int) -> Any:
         ``"search"``, ``"dedicated"`` or ``"muxserve"``.
     seed : int
         The search's seed.
+    workers : int, default 1
+        Threads over groups in each of the search's engine runs.
 
     Returns
     -------
@@ -139,7 +140,20 @@ def plan(problem: Any, workload: Any, *, method: str, seed: int) -> Any:
     """
     from placement.llm import plan_llm
 
-    return plan_llm(problem, workload, method=method, seed=seed)
+    engine = None if workers == 1 else _threaded_engine(workers)
+    return plan_llm(problem, workload, method=method, seed=seed, engine=engine)
+
+
+def _threaded_engine(workers: int) -> Any:
+    """The placer's engine (route, then the compiled engine) on ``workers`` threads."""
+    from simulator.llm.engine import run_compiled
+    from simulator.llm.prepared import prepare_llm
+
+    def engine(deployment: Any, workload: Any) -> tuple[Any, Any]:
+        prepared = prepare_llm(workload, deployment)
+        return prepared, run_compiled(prepared, deployment, workers=workers)
+
+    return engine
 
 
 def deployment_of(plan: Any) -> Any:
@@ -239,7 +253,8 @@ def contexts(plan: Any, names: tuple[str, ...]) -> dict[str, int]:
     return {n: s.max_context for n, s in model_specs(names).items()}
 
 
-def simulate(deployment: Any, workload: Any, *, engine: str = "compiled") -> Any:
+def simulate(deployment: Any, workload: Any, *, engine: str = "compiled",
+             workers: int = 1) -> Any:
     """The token-level simulation of ``workload`` on ``deployment``.
 
     Parameters
@@ -250,53 +265,56 @@ def simulate(deployment: Any, workload: Any, *, engine: str = "compiled") -> Any
         Requests with token counts.
     engine : str, default "compiled"
         ``"compiled"`` or ``"reference"`` (SimPy).
+    workers : int, default 1
+        Threads over groups (compiled engine).
 
     Returns
     -------
-    LLMRun
-        The routed requests and their outcome.
+    LLMSimResult
+        :func:`simulator.llm.simulate.simulate_llm`'s result.
     """
-    from alpaserve.cli._llm.metrics import LLMRun
-    from simulator.llm.prepared import prepare_llm
+    from simulator.llm.simulate import simulate_llm
 
-    prepared = prepare_llm(workload, deployment)
-    outcome: LLMOutcome
-    if engine == "reference":
-        try:
-            from simulator.llm.reference import run_reference
-        except ImportError as exc:
-            raise SpecError("--engine reference needs the SimPy reference engine "
-                            "(simulator/llm/reference.py), which this install lacks") from exc
-        outcome = run_reference(prepared, deployment)
-    else:
-        from simulator.llm.engine import run_compiled
-
-        outcome = run_compiled(prepared, deployment)
-    return LLMRun(deployment=deployment, prepared=prepared, outcome=outcome)
+    return simulate_llm(deployment, workload, engine=engine,  # type: ignore[arg-type]
+                        workers=workers)
 
 
-def metrics(result: Any, *, ttft_slo: Mapping[str, float],
+def metrics(result: Any, deployment: Any, *, ttft_slo: Mapping[str, float],
             tpot_slo: Mapping[str, float]) -> dict[str, Any]:
     """The metrics of a simulation under per-model SLOs, JSON-ready.
 
+    The numbers are :meth:`simulator.llm.result.LLMSimResult.summary`'s (their definitions
+    are in :mod:`simulator.llm.metrics`); this only lays them out for the command line.
+
     Parameters
     ----------
-    result : LLMRun
+    result : LLMSimResult
         A simulation (:func:`simulate`).
+    deployment : LLMDeployment
+        What it ran on (devices and models per group, for the ``groups`` rows).
     ttft_slo, tpot_slo : mapping of str to float
-        SLOs per model, seconds; their keys are the models reported.
+        SLOs per model, seconds; their keys are the models reported, in order.
 
     Returns
     -------
     dict
-        ``{"overall": {...}, "per_model": {model: {...}}, "groups": [...]}``
-        (:func:`alpaserve.cli._llm.metrics.run_metrics`), NaN as None.
+        ``{"overall": {...}, "per_model": {model: {...}}, "groups": [...]}``: the overall
+        and per-model :class:`~simulator.llm.metrics.LLMMetrics`, and per group its
+        devices, models, KV blocks, iterations, busy fraction and KV utilisation; NaN as
+        None.
     """
-    from alpaserve.cli._llm.metrics import run_metrics
     from alpaserve.strict_json import strict
 
-    return dict(strict(run_metrics(result, model_names=tuple(ttft_slo), ttft_slo=ttft_slo,
-                                   tpot_slo=tpot_slo)))
+    summary = result.summary(ttft_slo=dict(ttft_slo), tpot_slo=dict(tpot_slo))
+    groups = [{"group": g.name, "devices": g.num_devices, "models": list(g.model_names),
+               "kv_blocks": int(result.kv_capacity[k]),
+               "iterations": int(result.iterations[k]),
+               "busy": summary.busy_fraction[g.name],
+               "kv_utilization": summary.kv_utilization[g.name]}
+              for k, g in enumerate(deployment.groups)]
+    return dict(strict({"overall": summary.overall.to_dict(),
+                        "per_model": {m: summary.models[m].to_dict() for m in ttft_slo},
+                        "groups": groups}))
 
 
 def nonzero(counts: Mapping[str, int]) -> str:

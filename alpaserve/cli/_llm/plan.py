@@ -79,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
                              gpus_per_node=args.gpus_per_node, scheduler=scheduler,
                              ttft_slo=ttft, tpot_slo=tpot)
     t0 = time.perf_counter()
-    plan = bridge.plan(problem, parts.train, method=args.method, seed=report["seed"])
+    plan = bridge.plan(problem, parts.train, method=args.method, seed=report["seed"],
+                       workers=args.workers)
     plan_s = time.perf_counter() - t0
-    result = bridge.simulate(bridge.deployment_of(plan), parts.test)
-    metrics = bridge.metrics(result, ttft_slo=ttft, tpot_slo=tpot)
+    deployment = bridge.deployment_of(plan)
+    result = bridge.simulate(deployment, parts.test, workers=args.workers)
+    metrics = bridge.metrics(result, deployment, ttft_slo=ttft, tpot_slo=tpot)
     summary = {"method": args.method, "devices": args.devices, "device": args.device,
                "gpus_per_node": args.gpus_per_node, "plan_seconds": plan_s,
                "test": {"description": describe(report, "test"), **metrics["overall"]},

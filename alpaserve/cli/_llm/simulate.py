@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"the {part} part of the workload holds no request")
     ttft = {n: args.ttft_slo or plan_file.slo["ttft"][n] for n in names}
     tpot = {n: args.tpot_slo or plan_file.slo["tpot"][n] for n in names}
-    result = bridge.simulate(deployment, workload, engine=args.engine)
-    metrics = bridge.metrics(result, ttft_slo=ttft, tpot_slo=tpot)
+    result = bridge.simulate(deployment, workload, engine=args.engine, workers=args.workers)
+    metrics = bridge.metrics(result, deployment, ttft_slo=ttft, tpot_slo=tpot)
     description = describe(parts.report, part)
     source = {"description": description, "part": part, **{
         k: parts.report[k] for k in ("kind", "requests", "clipped", "clipped_per_model",
