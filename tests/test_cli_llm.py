@@ -129,7 +129,7 @@ def test_plan_then_simulate_replays_the_held_out_part(trace: Path, method: str,
     assert plan["workload"]["alpha"] == 1.2
     assert plan["workload"]["clipped"] > 0
     assert plan["method"] == method
-    assert run("llm simulate plan.json --json") == 0
+    assert run("llm simulate plan.json --json --workers 3") == 0  # threads: same numbers
     data = strict_loads(capsys.readouterr().out)
     assert [r["model"] for r in data["rows"]] == ["(all)", *NAMES]
     assert data["workload"]["part"] == "test"
@@ -147,8 +147,11 @@ def test_simulate_prints_a_table_and_takes_another_trace(trace: Path,
                "--out plan.json") == 0
     write_azure_llm(Path("other.csv"), n=120, rate=10.0, seed=3)
     capsys.readouterr()
-    assert run("llm simulate plan.json --trace other.csv --tpot-slo 0.5 --out rows.csv") == 0
+    assert run("llm simulate plan.json --trace other.csv --tpot-slo 0.5 --out rows.csv "
+               "--plot fig.png --workers 2") == 0
     out = capsys.readouterr().out
+    assert "wrote fig.png" in out
+    assert Path("fig.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "the whole window (120 requests)" in out
     assert "ttft_p99_s" in out
     assert "goodput" in out
@@ -160,7 +163,7 @@ def test_synthetic_mode_runs_on_a_fresh_machine(tmp_path: Path, monkeypatch: pyt
     _engine_and_placer()
     monkeypatch.chdir(tmp_path)
     assert run("llm plan --models llm-tiny:2 --devices 2 --rate 4 --cv 2 --duration 60 "
-               "--out syn.json --json") == 0
+               "--out syn.json --json --workers 2") == 0
     plan = strict_loads(capsys.readouterr().out)
     assert plan["workload"]["kind"] == "synthetic"
     assert plan["workload"]["cv"] == 2.0
@@ -260,6 +263,11 @@ SIMULATE_ERRORS = [
     ("llm simulate good.json --part middle", "invalid choice"),
     ("llm simulate good.json --engine fast", "invalid choice"),
     ("llm simulate good.json --out rows.txt", "must end in"),
+    ("llm simulate good.json --plot fig.bmp", "--plot: 'fig.bmp' must end in .png"),
+    ("llm simulate good.json --plot nodir/fig.png", "does not exist"),
+    ("llm simulate good.json --workers 0", "--workers: must be an integer at least 1"),
+    ("llm simulate good.json --workers 2000", "at most 1024"),
+    ("llm plan --models llm-tiny --devices 2 --workers x", "--workers: must be an integer"),
     ("llm simulate", "PLAN"),
     ("simulate good.json", "an LLM plan file .* `alpaserve llm simulate`"),
     ("llm", "COMMAND"),

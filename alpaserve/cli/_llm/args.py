@@ -253,6 +253,9 @@ def register_simulate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--out", metavar="FILE", type=checks.table_file,
                         help="also write the per-model rows to FILE (.csv, .parquet or .json)")
+    parser.add_argument("--plot", metavar="PNG", type=checks.plot_file,
+                        help="write a figure: TTFT and TPOT CDFs per model, KV-cache use per "
+                             "group")
 
 
 def models_from(text: str) -> tuple[str, ...]:

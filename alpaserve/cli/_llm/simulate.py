@@ -107,4 +107,26 @@ def run(args: argparse.Namespace) -> int:
     emit(rows, args, title=title, extra={"overall": metrics["overall"],
                                           "groups": metrics["groups"], "workload": source,
                                           "slo": {"ttft": ttft, "tpot": tpot}})
+    if args.plot:
+        _plot(args, result, metrics, ttft=ttft, tpot=tpot, title=title.splitlines()[-1])
     return 0
+
+
+def _plot(args: argparse.Namespace, result: Any, metrics: dict[str, Any], *,
+          ttft: dict[str, float], tpot: dict[str, float], title: str) -> None:
+    """Write ``--plot``: latency CDFs per model and KV use per group."""
+    from alpaserve.llm.plots import plot_llm_simulation
+    from alpaserve.safe_files import save_figure
+
+    def label(row: dict[str, Any]) -> str:
+        return f"{row['group']}: {', '.join(row['models'])}"
+
+    slo = {kind: next(iter(v)) if len(v) == 1 else None  # one SLO line when all agree
+           for kind, v in (("ttft", set(ttft.values())), ("tpot", set(tpot.values())))}
+    fig = plot_llm_simulation(ttft=result.latencies("ttft"), tpot=result.latencies("tpot"),
+                              kv_utilization={label(g): g["kv_utilization"]
+                                              for g in metrics["groups"]},
+                              busy_fraction={label(g): g["busy"] for g in metrics["groups"]},
+                              ttft_slo=slo["ttft"], tpot_slo=slo["tpot"], title=title)
+    save_figure(fig, args.plot, force=getattr(args, "force", False), dpi=120)
+    print(f"wrote {args.plot}")  # to stderr under --json (machine_stdout)

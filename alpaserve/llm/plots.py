@@ -1,0 +1,233 @@
+"""Matplotlib figures of token-level (many-LLM) simulations.
+
+The conventions of :mod:`alpaserve.plots`: the object API (no ``pyplot``, so no global
+figure state and no window; any backend, Agg included, can save them), plain data in (arrays
+and mappings, e.g. ``LLMSimResult.latencies("ttft")`` or ``LLMSummary.kv_utilization``), a
+:class:`~matplotlib.figure.Figure` out, and ``ax=`` to draw a single panel into a larger
+figure. The module never imports the simulator; matplotlib loads only when it is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from alpaserve.errors import SpecError
+from alpaserve.plots import plot_latency_cdf
+
+Scores = Mapping[str, Mapping[str, float | None]]
+
+_LABELS = {"goodput": "goodput (% meeting TTFT and TPOT SLOs)",
+           "ttft_attainment": "TTFT SLO attainment (%)",
+           "tpot_attainment": "TPOT SLO attainment (%)"}
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        fig = ax.get_figure()
+        if not isinstance(fig, Figure):
+            raise SpecError("ax must belong to a matplotlib Figure")
+        return fig, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _percent(value: float | None) -> float:
+    return float("nan") if value is None else 100.0 * float(value)
+
+
+def plot_llm_latency_cdfs(ttft: Mapping[str, npt.ArrayLike],
+                          tpot: Mapping[str, npt.ArrayLike], *,
+                          ttft_slo: float | None = None, tpot_slo: float | None = None,
+                          title: str | None = None) -> Figure:
+    """TTFT and TPOT CDFs side by side, one line per label (a model, or a plan).
+
+    Parameters
+    ----------
+    ttft, tpot : Mapping[str, array_like]
+        Seconds per label over finished requests (``LLMSimResult.latencies("ttft")`` and
+        ``.latencies("tpot")``); empty ones are not drawn.
+    ttft_slo, tpot_slo : float, optional
+        Draw a dashed line at each SLO (seconds).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure with two panels.
+
+    Examples
+    --------
+    >>> fig = plot_llm_latency_cdfs({"a": [0.2, 0.4]}, {"a": [0.02, 0.03]}, ttft_slo=0.5)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['time to first token (s)', 'time per output token (s)']
+    """
+    fig = Figure(figsize=(9.5, 3.4), layout="constrained")
+    for ax, values, slo, label in zip(fig.subplots(1, 2), (ttft, tpot), (ttft_slo, tpot_slo),
+                                      ("time to first token (s)", "time per output token (s)"),
+                                      strict=True):
+        plot_latency_cdf(values, slo=slo, ax=ax)
+        ax.set_xlabel(label)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_llm_attainment(per_plan: Scores, *, metric: str = "goodput",
+                        ax: Axes | None = None) -> Figure:
+    """Grouped bars per model, one bar colour per plan (or method).
+
+    Parameters
+    ----------
+    per_plan : Mapping[str, Mapping[str, float or None]]
+        ``{plan: {model: fraction}}``, e.g. each plan's
+        ``{m: summary.models[m].goodput for m in models}``; None (a model without requests)
+        leaves a gap. Models are drawn in the order they first appear.
+    metric : str, default "goodput"
+        What the fractions are, for the axis label (``goodput``, ``ttft_attainment``,
+        ``tpot_attainment`` get readable ones).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this panel of an existing figure; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax``'s figure when given).
+
+    Raises
+    ------
+    SpecError
+        Without plans, or with a fraction outside [0, 1].
+
+    Examples
+    --------
+    >>> fig = plot_llm_attainment({"dedicated": {"a": 0.9, "b": 0.5},
+    ...                            "search": {"a": 0.95, "b": 0.8}})
+    >>> len(fig.axes[0].patches)
+    4
+    """
+    if not per_plan:
+        raise SpecError("plot_llm_attainment needs at least one plan")
+    for plan, scores in per_plan.items():
+        bad = {m: v for m, v in scores.items() if v is not None and not 0.0 <= v <= 1.0}
+        if bad:
+            raise SpecError(f"plot_llm_attainment: plan {plan!r} has fractions outside "
+                            f"[0, 1]: {bad}")
+    models = list(dict.fromkeys(m for scores in per_plan.values() for m in scores))
+    plans = list(per_plan)
+    fig, ax = _axes(ax, (max(5.0, 0.45 * len(models) * len(plans) + 1.5), 3.4))
+    width = 0.8 / len(plans)
+    x = np.arange(len(models))
+    for k, plan in enumerate(plans):
+        ys = [_percent(per_plan[plan].get(m)) for m in models]
+        ax.bar(x + (k - (len(plans) - 1) / 2) * width, ys, width, label=plan)
+    tilt = len(models) > 6
+    ax.set_xticks(x, models, rotation=45 if tilt else 0, ha="right" if tilt else "center")
+    ax.set_ylabel(_LABELS.get(metric, f"{metric} (%)"))
+    ax.set_ylim(0, 102)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    return fig
+
+
+def plot_kv_utilization(per_plan: Scores, *, busy: Scores | None = None,
+                        ax: Axes | None = None) -> Figure:
+    """Horizontal bars of each group's KV-cache utilisation, plans one after the other.
+
+    Parameters
+    ----------
+    per_plan : Mapping[str, Mapping[str, float or None]]
+        ``{plan: {group: utilisation}}`` (``LLMSummary.kv_utilization``; a label such as
+        ``"g0: llama-2-7b"`` reads better than a bare group name). A single plan may be
+        given as ``{"": {...}}``.
+    busy : Mapping[str, Mapping[str, float or None]], optional
+        ``{plan: {group: busy fraction}}`` (``LLMSummary.busy_fraction``), drawn as a black
+        tick on each bar.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this panel of an existing figure; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax``'s figure when given).
+
+    Raises
+    ------
+    SpecError
+        Without groups.
+
+    Examples
+    --------
+    >>> fig = plot_kv_utilization({"muxserve": {"g0": 0.4}, "dedicated": {"g0": 0.7,
+    ...                                                                   "g1": 0.2}})
+    >>> len(fig.axes[0].patches)
+    3
+    """
+    rows = [(plan, group, value) for plan, groups in per_plan.items()
+            for group, value in groups.items()]
+    if not rows:
+        raise SpecError("plot_kv_utilization needs at least one group")
+    fig, ax = _axes(ax, (6.0, 0.9 + 0.28 * len(rows)))
+    colours = {plan: f"C{k}" for k, plan in enumerate(per_plan)}
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y, [_percent(v) for _, _, v in rows], color=[colours[p] for p, _, _ in rows])
+    if busy is not None:
+        ticks = [_percent(busy.get(p, {}).get(g)) for p, g, _ in rows]
+        ax.scatter(ticks, y, marker="|", s=200, color="black", label="busy", zorder=3)
+        ax.legend(fontsize="small", loc="lower right")
+    ax.set_yticks(y, [f"{p}: {g}" if p else g for p, g, _ in rows], fontsize="small")
+    ax.set_xlabel("KV-cache utilisation (% of block-time)")
+    ax.set_xlim(0, 102)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def plot_llm_simulation(*, ttft: Mapping[str, npt.ArrayLike],
+                        tpot: Mapping[str, npt.ArrayLike],
+                        kv_utilization: Mapping[str, float | None],
+                        busy_fraction: Mapping[str, float | None] | None = None,
+                        ttft_slo: float | None = None, tpot_slo: float | None = None,
+                        title: str | None = None) -> Figure:
+    """One simulation in three panels: TTFT and TPOT CDFs per model, KV use per group.
+
+    Parameters
+    ----------
+    ttft, tpot : Mapping[str, array_like]
+        Seconds per model over finished requests.
+    kv_utilization : Mapping[str, float or None]
+        Per group (label).
+    busy_fraction : Mapping[str, float or None], optional
+        Per group, the same labels.
+    ttft_slo, tpot_slo : float, optional
+        SLO lines (seconds).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure.
+
+    Examples
+    --------
+    >>> fig = plot_llm_simulation(ttft={"a": [0.1]}, tpot={"a": [0.01]},
+    ...                           kv_utilization={"g0": 0.3})
+    >>> len(fig.axes)
+    3
+    """
+    fig = Figure(figsize=(14.0, 3.6), layout="constrained")
+    left, middle, right = fig.subplots(1, 3)
+    for ax, values, slo, label in ((left, ttft, ttft_slo, "time to first token (s)"),
+                                   (middle, tpot, tpot_slo, "time per output token (s)")):
+        plot_latency_cdf(values, slo=slo, ax=ax)
+        ax.set_xlabel(label)
+    plot_kv_utilization({"": kv_utilization},
+                        busy=None if busy_fraction is None else {"": busy_fraction}, ax=right)
+    if title:
+        fig.suptitle(title)
+    return fig
