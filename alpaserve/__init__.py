@@ -2,8 +2,10 @@
 
 ``import alpaserve`` loads only the core layer (specs, cost model, profiles, parallel
 configs). The main entry points of the other layers are importable from here too
-(``from alpaserve import plan, simulate, MixSpec``); they load on first access, so a
-plain ``import alpaserve`` never loads the simulator or the placer.
+(``from alpaserve import plan, simulate, MixSpec``), and so are those of the token-level
+path for many LLMs (``from alpaserve import LLMPlanProblem, plan_llm, simulate_llm``); they
+load on first access, so a plain ``import alpaserve`` never loads the simulator or the
+placer.
 
 Examples
 --------
@@ -11,6 +13,9 @@ Examples
 >>> from alpaserve import MixSpec, plan, simulate
 >>> simulate.__module__
 'simulator.simulate'
+>>> from alpaserve import LLMDeployment, plan_llm, simulate_llm
+>>> simulate_llm.__module__, plan_llm.__module__
+('simulator.llm.simulate', 'placement.llm.search')
 """
 
 from importlib import import_module
@@ -39,7 +44,10 @@ from alpaserve.profiles import ProfileDB, ProfileEntry
 
 if TYPE_CHECKING:
     from alpaserve.cost.model import analytic_profiles
+    from alpaserve.llm.plan_file import LLMPlanFile, load_llm_plan_file
+    from alpaserve.llm.spec import LLMSpec, llm_preset
     from placement import PlanResult, SearchOptions, plan
+    from placement.llm import LLMPlan, LLMPlanProblem, plan_llm
     from simulator import (
         PreparedWorkload,
         SimResult,
@@ -49,6 +57,10 @@ if TYPE_CHECKING:
         prepare,
         simulate,
     )
+    from simulator.llm.config import EngineGroup, LLMDeployment, SchedulerConfig, ServedModel
+    from simulator.llm.metrics import LLMMetrics, LLMSummary
+    from simulator.llm.result import LLMSimResult
+    from simulator.llm.simulate import simulate_llm
     from workloads import GammaProcess, MixSpec, Workload, generate_mix, load_workload
 
 # Entry points of the layers above and beside the core, loaded on first access.
@@ -69,6 +81,22 @@ _LAZY = {
     "GammaProcess": "workloads",
     "generate_mix": "workloads",
     "load_workload": "workloads",
+    # many LLMs on one cluster (token level)
+    "LLMSpec": "alpaserve.llm.spec",
+    "llm_preset": "alpaserve.llm.spec",
+    "LLMPlanFile": "alpaserve.llm.plan_file",
+    "load_llm_plan_file": "alpaserve.llm.plan_file",
+    "SchedulerConfig": "simulator.llm.config",
+    "ServedModel": "simulator.llm.config",
+    "EngineGroup": "simulator.llm.config",
+    "LLMDeployment": "simulator.llm.config",
+    "simulate_llm": "simulator.llm.simulate",
+    "LLMSimResult": "simulator.llm.result",
+    "LLMSummary": "simulator.llm.metrics",
+    "LLMMetrics": "simulator.llm.metrics",
+    "LLMPlanProblem": "placement.llm",
+    "LLMPlan": "placement.llm",
+    "plan_llm": "placement.llm",
 }
 
 
@@ -131,4 +159,19 @@ __all__ = [  # noqa: RUF022 - core names first, then the lazily loaded entry poi
     "plan",
     "prepare",
     "simulate",
+    "EngineGroup",
+    "LLMDeployment",
+    "LLMMetrics",
+    "LLMPlan",
+    "LLMPlanFile",
+    "LLMPlanProblem",
+    "LLMSimResult",
+    "LLMSpec",
+    "LLMSummary",
+    "SchedulerConfig",
+    "ServedModel",
+    "llm_preset",
+    "load_llm_plan_file",
+    "plan_llm",
+    "simulate_llm",
 ]

@@ -105,3 +105,18 @@ def test_import_alpaserve_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_lazy_entry_points_resolve_and_are_exported() -> None:
+    # in a fresh interpreter: every lazy name loads from its module, the LLM path included
+    code = ("import alpaserve, importlib; "
+            "bad = [n for n, m in alpaserve._LAZY.items() "
+            "if getattr(alpaserve, n) is not getattr(importlib.import_module(m), n) "
+            "or n not in alpaserve.__all__ or n not in dir(alpaserve)]; "
+            "from alpaserve import LLMDeployment, LLMPlanProblem, plan_llm, simulate_llm; "
+            "print(bad, simulate_llm.__module__, plan_llm.__module__, "
+            "LLMDeployment.__module__, LLMPlanProblem.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.split() == ["[]", "simulator.llm.simulate", "placement.llm.search",
+                                  "simulator.llm.config", "placement.llm.problem"]
