@@ -129,9 +129,10 @@ def plot_llm_attainment(per_plan: Scores, *, metric: str = "goodput",
     tilt = len(models) > 6
     ax.set_xticks(x, models, rotation=45 if tilt else 0, ha="right" if tilt else "center")
     ax.set_ylabel(_LABELS.get(metric, f"{metric} (%)"))
-    ax.set_ylim(0, 102)
+    ax.set_ylim(0, 118)  # room for the legend above the bars
+    ax.set_yticks(np.arange(0, 101, 20))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper center", ncols=min(len(plans), 4), frameon=False)
     return fig
 
 
