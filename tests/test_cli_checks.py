@@ -23,6 +23,7 @@ from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.model_spec import model_preset
 from alpaserve.placement_spec import Group, Placement
 from tests._fixtures_bad_inputs import CONTENT_CASES, TSV_CASES
+from tests._fixtures_bad_llm_inputs import LLM_CONTENT_CASES, LLM_PLAN_EDITS, edited
 
 LIMIT_S = 30.0
 
@@ -67,7 +68,9 @@ REAL_BAD = ("nan", "NaN", "inf", "-inf", "1e400", "abc", "", "-1", "0x10")
 INT_BAD = ("1.5", "abc", "", "-1", "1e3", "nan", "99999999999999999999999")
 
 # (command, prefix arguments, flag, kind, cap): kind "pos" > 0, "nonneg" >= 0, "int1" >= 1,
-# "int0" >= 0. The prefix names the placement, trace or model where a command needs one.
+# "int0" >= 0. The prefix names the placement, trace or model where a command needs one;
+# a command of two words ("llm plan") is split.
+LLM_PLAN = ("--models", "llm-tiny", "--devices", "1")
 FLAGS: list[tuple[str, tuple[str, ...], str, str, float | None]] = [
     *[("simulate", ("@placement",), f, k, c) for f, k, c in [
         ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
@@ -113,6 +116,20 @@ FLAGS: list[tuple[str, tuple[str, ...], str, str, float | None]] = [
     *[("profile", ("bert-1.3b",), f, k, c) for f, k, c in [
         ("--warmup", "int0", checks.MAX_COUNT), ("--repeats", "int1", checks.MAX_COUNT),
         ("--layers", "int1", 10_000), ("--dtype-bytes", "int1", 8)]],
+    *[("llm plan", LLM_PLAN, f, k, c) for f, k, c in [
+        ("--devices", "int1", checks.MAX_DEVICES), ("--gpus-per-node", "int1", checks.MAX_NODE),
+        ("--ttft-slo", "pos", checks.MAX_SECONDS), ("--tpot-slo", "pos", checks.MAX_SECONDS),
+        ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
+        ("--duration", "pos", checks.MAX_DURATION), ("--alpha", "nonneg", checks.MAX_ZIPF),
+        ("--rate-scale", "pos", 1e6), ("--seed", "int0", None),
+        ("--max-num-seqs", "int1", checks.MAX_TOKENS),
+        ("--max-batched-tokens", "int1", checks.MAX_TOKENS),
+        ("--block-size", "int1", checks.MAX_BLOCK_SIZE), ("--workers", "int1", 1024)]],
+    # the plan file exists (any file passes the parser's check; the flags fail first)
+    *[("llm simulate", ("@placement",), f, k, c) for f, k, c in [
+        ("--ttft-slo", "pos", checks.MAX_SECONDS), ("--tpot-slo", "pos", checks.MAX_SECONDS),
+        ("--alpha", "nonneg", checks.MAX_ZIPF), ("--rate-scale", "pos", 1e6),
+        ("--seed", "int0", None), ("--workers", "int1", 1024)]],
 ]
 
 
@@ -125,7 +142,8 @@ def _bad_values(kind: str, cap: float | None) -> list[str]:
     return values
 
 
-NUMERIC_CASES = [pytest.param(cmd, prefix, flag, value, id=f"{cmd}{flag}={value!r}")
+NUMERIC_CASES = [pytest.param(cmd, prefix, flag, value,
+                              id=f"{cmd.replace(' ', '-')}{flag}={value!r}")
                  for cmd, prefix, flag, kind, cap in FLAGS
                  for value in _bad_values(kind, cap)]
 
@@ -138,8 +156,8 @@ def _expand(args: tuple[str, ...], files: dict[str, Path]) -> list[str]:
 def test_bad_numbers_are_named_one_line_errors(command: str, prefix: tuple[str, ...], flag: str,
                                                value: str, files: dict[str, Path],
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err, elapsed = run_cli([command, *_expand(prefix, files), f"{flag}={value}"],
-                                      capsys)
+    code, out, err, elapsed = run_cli([*command.split(), *_expand(prefix, files),
+                                       f"{flag}={value}"], capsys)
     assert code == 2
     assert_one_line_error(code, err, elapsed, f"argument {flag}", repr(value))
     assert "at most" in err or "at least" in err or "above" in err
@@ -152,11 +170,15 @@ def _path_cases() -> list[tuple[str, list[str], str]]:
     cases: list[tuple[str, list[str], str]] = []
     inputs = [("simulate", []), ("simulate", ["@placement", "--profiles"]), ("trace", []),
               ("spot", ["--trace"]), ("modelless", ["--registry"]), ("fidelity", []),
-              ("plan", ["--config"]), ("simulate", ["@placement", "--trace"])]
+              ("plan", ["--config"]), ("simulate", ["@placement", "--trace"]),
+              ("llm simulate", []), ("llm simulate", ["@placement", "--trace"]),
+              ("llm plan", [*LLM_PLAN, "--trace"])]
     for cmd, args in inputs:
         flag = args[-1] if args else "input"
-        cases.append((f"{cmd}-{flag}-missing", [cmd, *args, "{missing}"], "missing.json"))
-        cases.append((f"{cmd}-{flag}-dir", [cmd, *args, "{dir}"], "adir"))
+        name = cmd.replace(" ", "-")
+        cases.append((f"{name}-{flag}-missing", [*cmd.split(), *args, "{missing}"],
+                      "missing.json"))
+        cases.append((f"{name}-{flag}-dir", [*cmd.split(), *args, "{dir}"], "adir"))
     outputs = [("simulate", ["@placement", "--out"], ".csv"),
                ("simulate", ["@placement", "--per-request"], ".csv"),
                ("trace", ["@trace", "--out"], ".csv"), ("trace", ["@trace", "--plot"], ".png"),
@@ -165,14 +187,17 @@ def _path_cases() -> list[tuple[str, list[str], str]]:
                ("costs", ["--out"], ".json"), ("configs", ["bert-1.3b", "--out"], ".csv"),
                ("fidelity", ["@placement", "--out"], ".json"),
                ("profile", ["bert-1.3b", "--out"], ".json"),
-               ("profile", ["bert-1.3b", "--tsv"], ".tsv")]
+               ("profile", ["bert-1.3b", "--tsv"], ".tsv"),
+               ("llm plan", [*LLM_PLAN, "--out"], ".json"),
+               ("llm simulate", ["@placement", "--out"], ".csv"),
+               ("llm simulate", ["@placement", "--plot"], ".png")]
     for cmd, args, suffix in outputs:
-        flag = args[-1]
-        cases.append((f"{cmd}{flag}-missing-dir", [cmd, *args, "{nodir}/x" + suffix],
+        flag, name, words = args[-1], cmd.replace(" ", "-"), cmd.split()
+        cases.append((f"{name}{flag}-missing-dir", [*words, *args, "{nodir}/x" + suffix],
                       "does not exist"))
-        cases.append((f"{cmd}{flag}-bad-suffix", [cmd, *args, "{root}/x.unknown"],
+        cases.append((f"{name}{flag}-bad-suffix", [*words, *args, "{root}/x.unknown"],
                       "must end in"))
-        cases.append((f"{cmd}{flag}-is-dir", [cmd, *args, "{dir}/sub" + suffix], ""))
+        cases.append((f"{name}{flag}-is-dir", [*words, *args, "{dir}/sub" + suffix], ""))
     cases.append(("configs-cache-file", ["configs", "bert-1.3b", "--cache-dir", "@trace"],
                   "is not a directory"))
     cases.append(("configs-cache-under-file",
@@ -204,7 +229,8 @@ def test_bad_paths_fail_before_any_work(argv: list[str], text: str, files: dict[
 
 # ------------------------------------------------------------------ file contents
 @pytest.mark.parametrize(("name", "data", "argv", "expect", "text"),
-                         [pytest.param(*c[1:], id=c[0]) for c in CONTENT_CASES])
+                         [pytest.param(*c[1:], id=c[0])
+                          for c in CONTENT_CASES + LLM_CONTENT_CASES])
 def test_bad_file_contents(name: str, data: bytes, argv: list[str], expect: int, text: str,
                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / name
@@ -217,6 +243,40 @@ def test_bad_file_contents(name: str, data: bytes, argv: list[str], expect: int,
     else:
         assert code == expect
         assert_one_line_error(code, err, elapsed, text)
+
+
+@pytest.fixture(scope="module")
+def llm_plan_file(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A real LLM plan file (one tiny model, one device, a synthetic stream), as JSON."""
+    path = tmp_path_factory.mktemp("llm") / "plan.json"
+    assert main(["llm", "plan", "--models", "llm-tiny", "--devices", "1", "--method",
+                 "dedicated", "--rate", "2", "--duration", "10", "--out", str(path)]) == 0
+    return dict(json.loads(path.read_text()))
+
+
+@pytest.mark.parametrize(("path", "value", "text"),
+                         [pytest.param(*c[1:], id=c[0]) for c in LLM_PLAN_EDITS])
+def test_edited_llm_plan_files(path: tuple[object, ...], value: object, text: str,
+                               llm_plan_file: dict[str, object], tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    import copy
+
+    capsys.readouterr()
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(edited(copy.deepcopy(llm_plan_file), path, value)))
+    code, out, err, elapsed = run_cli(["llm", "simulate", str(plan)], capsys)
+    assert code == 2
+    assert_one_line_error(code, err, elapsed, text)
+    assert out == ""
+
+
+def test_the_unedited_llm_plan_file_simulates(llm_plan_file: dict[str, object], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(llm_plan_file))
+    code, out, err, _ = run_cli(["llm", "simulate", str(plan), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["overall"]["requests"] > 0
 
 
 @pytest.mark.parametrize(("data", "text"), [pytest.param(*c[1:], id=c[0]) for c in TSV_CASES])

@@ -106,6 +106,20 @@ def test_a_csv_keeps_its_model_column(tmp_path: Path) -> None:
     assert float(parts.workload.arrival[-1]) < 14.0
 
 
+def test_the_whole_trace_keeps_its_last_request(tmp_path: Path) -> None:
+    # t0 + (last - t0) + one ulp rounded back onto the last arrival, whose half-open window
+    # then dropped it; the window now ends just after the last arrival in absolute time
+    path = tmp_path / "t.csv"
+    path.write_text("arrival_s,model,prompt_tokens,output_tokens\n"
+                    "0.1,llm-tiny,10,5\n0.2,llm-tiny,10,5\n")
+    spec = trace_spec(path=str(path), fmt="auto", window=(0.0, None), rate_scale=1.0,
+                      split=None, alpha=1.0, seed=0, train_fraction=0.5,
+                      model_names=("llm-tiny",))
+    parts = build_workload(spec, {"llm-tiny": 256})
+    assert len(parts.workload) == 2
+    assert len(parts.train) + len(parts.test) == 2
+
+
 # -- the chain ---------------------------------------------------------------------------
 
 

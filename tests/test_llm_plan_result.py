@@ -78,7 +78,7 @@ def test_explain_lists_groups(plan: LLMPlan) -> None:
 
 @pytest.mark.parametrize(("mutate", "match"), [
     (lambda d: d.update(format="other"), "not an LLM plan"),
-    (lambda d: d["groups"][0].pop("tp"), "malformed"),
+    (lambda d: d["groups"][0].pop("tp"), "group 'g0' has no 'tp'"),  # names the field
     (lambda d: d["costs"].update(kind="magic"), "unknown cost kind"),
     (lambda d: d["settings"]["scheduler"].update(block_size=0), "block_size"),
 ])

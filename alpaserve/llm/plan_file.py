@@ -143,6 +143,9 @@ def _check_scheduler(scheduler: Any, where: str) -> dict[str, Any]:
         if not _type_ok(scheduler.get(key), typ):
             raise SpecError(f"{where}scheduler {key!r} must be a {typ.__name__}, got "
                             f"{scheduler.get(key)!r}")
+        if typ is int and scheduler[key] < 1:
+            raise SpecError(f"{where}scheduler {key!r} must be at least 1, got "
+                            f"{scheduler[key]!r}")
     return dict(scheduler)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from alpaserve.errors import SpecError
 from placement.llm.costs import LLMCostModel, costs_from_dict
+from placement.llm.validate import check_layout, group_fields
 from simulator.llm.config import EngineGroup, KVSharing, LLMDeployment, SchedulerConfig, ServedModel
 
 FORMAT = "alpaserve-llm-plan/1"
@@ -85,15 +86,7 @@ class GroupPlan:
         SpecError
             If a field is missing or malformed.
         """
-        try:
-            return cls(name=str(data["name"]), devices=tuple(int(d) for d in data["devices"]),
-                       tp=int(data["tp"]), pp=int(data["pp"]),
-                       models=tuple(str(m) for m in data["models"]),
-                       kv_blocks=tuple(int(b) for b in data["kv_blocks"]),
-                       route_weights=tuple(float(w) for w in data["route_weights"]),
-                       kv_sharing=data["kv_sharing"], cost_source=str(data["cost_source"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SpecError(f"malformed plan group {data!r}: {exc!r}") from None
+        return cls(**group_fields(data, 0))
 
 
 def build_deployment(groups: tuple[GroupPlan, ...], costs: LLMCostModel,
@@ -258,11 +251,23 @@ class LLMPlan:
         if not isinstance(data, Mapping) or data.get("format") != FORMAT:
             got = data.get("format") if isinstance(data, Mapping) else data
             raise SpecError(f"not an LLM plan: format {got!r}, expected {FORMAT!r}")
+        raw_groups = data.get("groups")
+        if not isinstance(raw_groups, list):
+            raise SpecError(f"'groups' must be a list, got {type(raw_groups).__name__}")
+        groups = tuple(GroupPlan(**group_fields(g, k)) for k, g in enumerate(raw_groups))
+        if not isinstance(data.get("settings"), Mapping):
+            raise SpecError("'settings' must be an object")
+        check_layout(groups, data["settings"])
         try:
-            groups = tuple(GroupPlan.from_dict(g) for g in data["groups"])
             settings = dict(data["settings"])
             scheduler = SchedulerConfig(**settings["scheduler"])
             model = costs if costs is not None else costs_from_dict(data["costs"])
+            for g in groups:  # the file's cost sources must be what its cost model builds
+                source = model.iteration_cost(g.models[0], g.tp, g.pp).source
+                if source != g.cost_source:
+                    raise SpecError(f"group {g.name!r} says its costs come from "
+                                    f"{g.cost_source!r}, but the plan's cost model gives "
+                                    f"{source!r}")
             train = data.get("train", {})
             search = data.get("search", {})
             return cls(deployment=build_deployment(groups, model, scheduler), groups=groups,

@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     spec, default_part = _spec(args, planned)  # flags first: no work before they are right
     plan = bridge.plan_from_dict(plan_file.plan, where=str(args.plan))
     deployment = bridge.deployment_of(plan)
+    if plan_file.scheduler != plan.settings.get("scheduler"):
+        raise SpecError(f"{str(args.plan)!r}: the scheduler {plan_file.scheduler} differs from "
+                        f"the plan's {plan.settings.get('scheduler')}; the file was edited or "
+                        "is damaged")
     names = tuple(planned["model_names"])
     unserved = sorted(set(names) - set(deployment.model_names))
     if unserved:

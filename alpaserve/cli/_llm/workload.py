@@ -163,11 +163,19 @@ def _window(raw: Any, spec: Mapping[str, Any]) -> tuple[Any, float]:
                         "needed")
     t0 = float(raw.arrival[0])
     last = float(raw.arrival[-1]) - t0
-    stop = math.nextafter(last, math.inf) if end is None else float(end)
+    if not last > 0:
+        raise SpecError(f"all {len(raw)} requests of {spec['path']!r} arrive at the same "
+                        "instant: no span to split into training and test parts")
+    if end is None:  # up to just after the last request, in absolute time: t0 + a tiny
+        abs_stop = math.nextafter(float(raw.arrival[-1]), math.inf)  # stop may round it away
+        stop = abs_stop - t0
+    else:
+        stop = float(end)
+        abs_stop = t0 + stop
     if stop <= start:
         raise SpecError(f"--window starts at {start:g} s, past the trace's last request "
                         f"({last:g} s after its first)")
-    window = raw.window(t0 + start, t0 + stop, rebase=True)
+    window = raw.window(t0 + start, abs_stop, rebase=True)
     if len(window) < 2:
         raise SpecError(f"the window [{start:g}, {stop:g}) s of {spec['path']!r} holds "
                         f"{len(window)} request(s); at least 2 are needed")
