@@ -15,7 +15,7 @@ from simulator.llm.config import SchedulerConfig, ServedModel
 from simulator.llm.prepared import PreparedLLM, prepare_llm
 from simulator.llm.reference import ReferenceOutcome, run_reference
 from simulator.llm.semantics import LLMRequestStatus
-from tests._fixtures_llm import Case, cases, flat_cost, one_group
+from tests._fixtures_llm_cases import Case, cases, flat_cost, one_group
 from workloads.workload import Workload
 
 COST = IterationCost(linear_s=[0.0, 0.004, 0.0045, 0.005, 0.006], prefill_attention_s=1e-6,
@@ -240,11 +240,49 @@ def test_bad_inputs() -> None:
         run_reference(short, dep)
 
 
-def test_an_empty_prompt_under_chunked_prefill_is_reported() -> None:
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_empty_prompt_is_prefilled_with_nothing(chunked: bool) -> None:
     dep = one_group(ServedModel(model="m", cost=COST, kv_blocks=8),
-                    scheduler=SchedulerConfig(chunked_prefill=True))
-    with pytest.raises(SimulationError, match="1 requests never finished"):
-        simulate(dep, [0.0], [0], [3])
+                    scheduler=SchedulerConfig(chunked_prefill=chunked))
+    out = simulate(dep, [0.0], [0], [3])
+    assert out.first_token[0] == COST.stage_s(n_tokens=0, prefill_units=0, decode_kv_tokens=0)
+    assert out.iteration_log[0].chunks == ((0, 0, 0, True),)
+    assert out.iteration_log[0].pool_used == 0
+
+
+def test_a_recompute_longer_than_the_budget_runs_alone() -> None:
+    # 2 blocks of 4: at the 5th token A preempts B, whose recompute (1 + 4 tokens) exceeds
+    # the budget of 4 and is admitted alone once A is done
+    dep = one_group(ServedModel(model="m", cost=flat_cost(1.0), kv_blocks=2),
+                    scheduler=SchedulerConfig(max_num_seqs=2, max_batched_tokens=4,
+                                              block_size=4))
+    out = simulate(dep, [0.0, 0.0], [1, 1], [5, 5])
+    assert out.preemptions.tolist() == [0, 1]
+    assert out.iteration_log[-1].chunks == ((1, 5, 0, True),)
+    assert out.finish.tolist() == [5.0, 6.0]
+
+
+def test_a_stuck_chunk_preempts_a_later_partial_prefill() -> None:
+    # 2 blocks of 4, budget 4 (with P = 2): A's first chunk is in flight when B takes the
+    # other block; A's next chunk finds no room and preempts B
+    dep = one_group(ServedModel(model="m", cost=flat_cost(0.25, stages=2), kv_blocks=2),
+                    scheduler=SchedulerConfig(max_num_seqs=2, max_batched_tokens=4,
+                                              block_size=4, chunked_prefill=True))
+    out = simulate(dep, [0.0, 0.0], [8, 8], [1, 1])
+    assert out.preemptions.tolist() == [0, 1]
+    assert [(pre.request, pre.generated) for _, _, _, pre in out.preemption_log] == [(1, 0)]
+    assert (out.finish > 0).all()
+
+
+def test_a_deadlock_is_reported() -> None:
+    # a shared pool of 3 blocks held by two models' partial prefills: nothing frees a block
+    served = (ServedModel(model="a", cost=flat_cost(1.0), kv_blocks=1),
+              ServedModel(model="b", cost=flat_cost(1.0), kv_blocks=2))
+    dep = one_group(*served, kv_sharing="shared",
+                    scheduler=SchedulerConfig(max_num_seqs=1, max_batched_tokens=4,
+                                              block_size=4, chunked_prefill=True))
+    with pytest.raises(SimulationError, match="2 requests never finished"):
+        simulate(dep, [0.0, 0.0], [9, 5], [1, 1], model=["a", "b"], model_names=("a", "b"))
 
 
 def test_rejected_and_empty_workloads() -> None:
