@@ -66,7 +66,8 @@ def groups(draw: st.DrawFn, index: int, *, chunked: bool | None = None,
         max_num_seqs=max_seqs, max_batched_tokens=draw(st.integers(max(max_seqs, 4), 48)),
         block_size=draw(st.sampled_from([1, 2, 4, 8])),
         chunked_prefill=draw(st.booleans()) if chunked is None else chunked)
-    served = tuple(ServedModel(model=name, cost=draw(costs(p, free_steps=free_steps)), kv_blocks=draw(st.integers(1, 24)),
+    served = tuple(ServedModel(model=name, cost=draw(costs(p, free_steps=free_steps)),
+                               kv_blocks=draw(st.integers(1, 24)),
                                route_weight=draw(st.sampled_from([1.0, 2.0, 3.0])),
                                load_s=draw(dyadic(0, 32, 16)))
                    for name in names)
@@ -86,9 +87,9 @@ class Case:
 @st.composite
 def cases(draw: st.DrawFn, *, max_requests: int = 30, max_groups: int = 3,
           chunked: bool | None = None, stages: tuple[int, ...] = (1, 2, 3),
-          min_prompt: int = 1, free_steps: bool = False) -> Case:
+          min_prompt: int = 1, max_output: int = 12, free_steps: bool = False) -> Case:
     """A random deployment of 1-``max_groups`` groups and up to ``max_requests`` requests
-    (prompts of ``min_prompt`` to 40 tokens)."""
+    (prompts of ``min_prompt`` to 40 tokens, outputs of 1 to ``max_output``)."""
     count = draw(st.integers(1, max_groups))
     deployment = LLMDeployment(groups=tuple(
         draw(groups(g, chunked=chunked, stages=stages, free_steps=free_steps))
@@ -102,5 +103,5 @@ def cases(draw: st.DrawFn, *, max_requests: int = 30, max_groups: int = 3,
         model=draw(st.lists(st.sampled_from(hosted), min_size=n, max_size=n)) if n else [],
         model_names=hosted,
         prompt_tokens=draw(st.lists(st.integers(min_prompt, 40), min_size=n, max_size=n)),
-        output_tokens=draw(st.lists(st.integers(1, 12), min_size=n, max_size=n)))
+        output_tokens=draw(st.lists(st.integers(1, max_output), min_size=n, max_size=n)))
     return Case(deployment=deployment, workload=workload)

@@ -295,3 +295,47 @@ def test_rejected_and_empty_workloads() -> None:
     empty = simulate(dep, np.empty(0), np.empty(0, dtype=int), np.empty(0, dtype=int))
     assert empty.end_time == 0.0
     assert empty.iterations.tolist() == [0]
+
+
+# ---------------------------------------------------------------- the compiled engine agrees
+def assert_same_outcome(case: Case) -> None:
+    """Both engines give the same outcome, or both find the same deadlock."""
+    from simulator.llm.engine import run_compiled
+
+    prepared = prepare_llm(case.workload, case.deployment)
+    try:
+        ref = run_reference(prepared, case.deployment)
+    except SimulationError:
+        with pytest.raises(SimulationError, match="never finished"):
+            run_reference(prepared, case.deployment)
+        with pytest.raises(SimulationError, match="deadlocked"):
+            run_compiled(prepared, case.deployment)
+        return
+    out = run_compiled(prepared, case.deployment)
+    np.testing.assert_array_equal(out.status, ref.status)
+    np.testing.assert_array_equal(out.preemptions, ref.preemptions)
+    np.testing.assert_array_equal(out.iterations, ref.iterations)
+    np.testing.assert_array_equal(out.first_token, ref.first_token)  # bit for bit
+    np.testing.assert_array_equal(out.finish, ref.finish)
+    np.testing.assert_allclose(out.busy_s, ref.busy_s, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(out.kv_block_seconds, ref.kv_block_seconds, rtol=1e-9, atol=0)
+    assert out.end_time == ref.end_time
+
+
+@settings(max_examples=150)
+@given(cases(max_requests=30))
+def test_engines_agree_on_random_deployments(case: Case) -> None:
+    # prefill-first and chunked, partitioned and shared KV, swap, P in {1, 2, 3}, routes
+    assert_same_outcome(case)
+
+
+@settings(max_examples=60)
+@given(cases(max_requests=30, max_groups=1, chunked=True, min_prompt=0, free_steps=True))
+def test_engines_agree_on_chunked_prefill_with_empty_prompts_and_free_steps(case: Case) -> None:
+    assert_same_outcome(case)
+
+
+@settings(max_examples=90)
+@given(cases(max_requests=30, max_groups=2, stages=(2, 3), max_output=30))
+def test_engines_agree_on_pipelines(case: Case) -> None:
+    assert_same_outcome(case)
