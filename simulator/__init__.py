@@ -6,6 +6,9 @@ with :func:`prepare` and call :func:`simulate_prepared` or the counts-only :func
 (:func:`attainment_many` evaluates several placements on threads at once).
 """
 
+from simulator.llm.metrics import LLMMetrics, LLMSummary
+from simulator.llm.result import LLMSimResult
+from simulator.llm.simulate import simulate_llm
 from simulator.options import SimulationOptions
 from simulator.prepared import PreparedWorkload, prepare
 from simulator.result import DROPPED, SERVED, UNSERVED, AttainmentSummary, SimResult
@@ -17,6 +20,9 @@ __all__ = [
     "SERVED",
     "UNSERVED",
     "AttainmentSummary",
+    "LLMMetrics",
+    "LLMSimResult",
+    "LLMSummary",
     "PlacementTables",
     "PreparedWorkload",
     "SimResult",
@@ -26,5 +32,6 @@ __all__ = [
     "compile_placement",
     "prepare",
     "simulate",
+    "simulate_llm",
     "simulate_prepared",
 ]

@@ -192,7 +192,8 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
     gs[LAST] = n_models - 1
     acc = np.zeros(ACC_SIZE, dtype=np.int64)
     hist = np.zeros(sched[S_BLOCK], dtype=np.int64)
-    cap = n + 1
+    # in-flight iterations hold disjoint non-empty batches of running sequences
+    cap = min(n, n_models * sched[S_MAX_SEQS]) + 1
     if_end = np.empty(cap, dtype=np.float64)
     if_head = np.empty(cap, dtype=np.int64)
     n_if = 0
