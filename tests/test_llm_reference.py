@@ -161,7 +161,8 @@ def check_invariants(case: Case, out: ReferenceOutcome) -> None:
         last_free[r.group] = r.start + r.stage_s
         busy[r.group] += r.stage_s
         budget = grp.scheduler.max_batched_tokens
-        assert sum(c for _, c, _, _ in r.chunks) + len(r.decodes) <= budget
+        tokens_in = sum(c for _, c, _, _ in r.chunks) + len(r.decodes)
+        assert tokens_in <= budget or (len(r.chunks) == 1 and not r.decodes)  # long recompute
         for i, _, before, completes in r.chunks:
             tokens[i] += completes
             spans[i].append((r.start, r.end))
