@@ -1,6 +1,6 @@
 """``plan_llm``: simulator-guided placement of many LLMs (AlpaServe's search, token level).
 
-1. Start points: the dedicated and MuxServe layouts (:mod:`.baselines`), so the search never
+1. Start points: the dedicated and MuxServe layouts (:mod:`placement.llm.baselines`), so the search never
    scores below either on the training workload.
 2. Partitions: node-aligned multisets of power-of-two groups (:func:`.layout.candidate_partitions`);
    each is filled by a greedy on the analytic estimate (models by request rate × size onto
