@@ -69,8 +69,9 @@ def main() -> None:
     parser.add_argument("--train", type=float, default=0.5)
     parser.add_argument("--ttft-slo", type=float, default=2.0)
     parser.add_argument("--tpot-slo", type=float, default=0.1)
-    parser.add_argument("--max-simulations", type=int, default=60)
+    parser.add_argument("--max-simulations", type=int, default=600)
     parser.add_argument("--max-requests", type=int, default=20000)
+    parser.add_argument("--fairness", type=float, default=0.9)
     args = parser.parse_args()
     work = load(args.data, args.rate_scale, args.alpha)
     cut = float(work.arrival[0] + args.train * (work.arrival[-1] - work.arrival[0]))
@@ -89,7 +90,7 @@ def main() -> None:
     for method in ("dedicated", "muxserve", "search"):
         t0 = time.perf_counter()
         plan = plan_llm(problem, train, method=method, max_simulations=args.max_simulations,
-                        max_requests=args.max_requests)
+                        max_requests=args.max_requests, fairness=args.fairness)
         plan_s = time.perf_counter() - t0
         results[method] = (plan, plan_s, evaluate(problem, plan, test))
     for method, (plan, plan_s, ev) in results.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -126,8 +126,43 @@ def good_mask(problem: LLMPlanProblem, deployment: LLMDeployment, prepared: Prep
     return good, model
 
 
+def at_load(workload: Workload, load: float) -> Workload:
+    """``workload`` with its arrival rate times ``load`` (gaps divided by it, same requests).
+
+    Parameters
+    ----------
+    workload : Workload
+        Requests.
+    load : float
+        Rate factor, > 0.
+
+    Returns
+    -------
+    Workload
+        The same requests, arrivals ``t0 + (t - t0) / load``.
+
+    Raises
+    ------
+    PlacementError
+        If ``load`` is not positive and finite.
+
+    Examples
+    --------
+    >>> w = Workload.from_arrays(arrival=[1.0, 2.0, 4.0], model="m")
+    >>> at_load(w, 0.5).arrival.tolist()
+    [1.0, 3.0, 7.0]
+    """
+    if isinstance(load, bool) or not isinstance(load, int | float) or not (
+            0 < load < float("inf")):
+        raise PlacementError(f"a load factor must be positive and finite, got {load!r}")
+    if load == 1 or len(workload) == 0:
+        return workload
+    t0 = float(workload.arrival[0])
+    return replace(workload, arrival=t0 + (workload.arrival - t0) / float(load))
+
+
 class Scorer:
-    """Scores deployments on one workload and counts the simulations.
+    """Scores deployments on one workload (at one or more loads) and counts the simulations.
 
     Parameters
     ----------
@@ -139,21 +174,31 @@ class Scorer:
         ``engine(deployment, workload) -> (PreparedLLM, LLMOutcome)``; by default the
         compiled engine.
     max_simulations : int, optional
-        Refuse (raise) past this many simulations.
+        Refuse (raise) past this many simulations (each load counts as one).
+    loads : tuple of float, default (1.0,)
+        Rate factors the workload is replayed at (:func:`at_load`); the score adds them up,
+        so a layout is judged on the load seen and on the others (a hedge against a future
+        rate unlike the training one).
     """
 
     def __init__(self, problem: LLMPlanProblem, workload: Workload, *,
-                 engine: Engine | None = None, max_simulations: int | None = None) -> None:
+                 engine: Engine | None = None, max_simulations: int | None = None,
+                 loads: tuple[float, ...] = (1.0,)) -> None:
         self.problem = problem
         self.workload = workload
         self.engine = engine or default_engine
         self.max_simulations = max_simulations
         self.simulations = 0
+        if not loads:
+            raise PlacementError("Scorer needs at least one load factor")
+        self.loads = tuple(float(x) for x in loads)
+        self._workloads = [at_load(workload, x) for x in self.loads]
 
     @property
     def exhausted(self) -> bool:
-        """Whether the simulation budget is spent."""
-        return self.max_simulations is not None and self.simulations >= self.max_simulations
+        """Whether the budget has no room for one more score (a run per load)."""
+        return self.max_simulations is not None and (
+            self.simulations + len(self._workloads) > self.max_simulations)
 
     def __call__(self, deployment: LLMDeployment) -> Score:
         """Simulate ``deployment`` and count its good requests.
@@ -175,11 +220,14 @@ class Scorer:
         """
         if self.exhausted:
             raise PlacementError(f"simulation budget of {self.max_simulations} spent")
-        self.simulations += 1
-        prepared, outcome = self.engine(deployment, self.workload)
-        good, model = good_mask(self.problem, deployment, prepared, outcome)
         names = self.problem.model_names
-        totals = np.bincount(model, minlength=len(names))
-        goods = np.bincount(model, weights=good.astype(np.float64), minlength=len(names))
+        goods = np.zeros(len(names))
+        totals = np.zeros(len(names), dtype=np.int64)
+        for work in self._workloads:
+            self.simulations += 1
+            prepared, outcome = self.engine(deployment, work)
+            good, model = good_mask(self.problem, deployment, prepared, outcome)
+            totals += np.bincount(model, minlength=len(names))
+            goods += np.bincount(model, weights=good.astype(np.float64), minlength=len(names))
         per_model = {m: (int(goods[i]), int(totals[i])) for i, m in enumerate(names)}
-        return Score(good=int(good.sum()), requests=int(good.size), per_model=per_model)
+        return Score(good=int(goods.sum()), requests=int(totals.sum()), per_model=per_model)
