@@ -128,12 +128,12 @@ def dedicated_layout(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand]
             break
         replicas[ranked[0]] += 1
         free -= fits[ranked[0]][0]
-    sizes = [(fits[m][0], i, m) for i, m in enumerate(names) for _ in range(replicas[m])]
-    sizes.sort(key=lambda t: (-t[0], t[1]))
-    devices = assign_devices([s for s, _, _ in sizes], problem)
+    groups = [(fits[m][0], i, m) for i, m in enumerate(names) for _ in range(replicas[m])]
+    groups.sort(key=lambda t: (-t[0], t[1]))
+    devices = assign_devices([s for s, _, _ in groups], problem)
     slots = []
     loads = {m: demands[m].token_rate for m in names}
-    for (_, _, m), devs in zip(sizes, devices, strict=True):
+    for (_, _, m), devs in zip(groups, devices, strict=True):
         _, tp, pp = fits[m]
         slot = fill_slot(problem, Slot(devices=devs, tp=tp, pp=pp), [m], loads)
         if slot is None:  # smallest_fit found it fits: a cost model that disagrees with itself

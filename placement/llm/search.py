@@ -131,7 +131,8 @@ def construct(problem: LLMPlanProblem, sizes: tuple[int, ...],
 def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "search",
              seed: int = 0, max_simulations: int = 200, max_requests: int = 20000,
              simulate_partitions: int = 4, move_width: int = 3, moves_per_step: int = 24,
-             climbs: int = 3, fairness: float = 0.9, loads: tuple[float, ...] = (1.0,),
+             climbs: int = 3, fairness: float = 0.9, min_gain: float = 0.002,
+             loads: tuple[float, ...] = (1.0,),
              engine: Engine | None = None) -> LLMPlan:
     """Place the problem's LLMs on its cluster, scored by the token-level engine.
 
@@ -162,6 +163,9 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
         No model's attainment may fall below this fraction of the worst model's under the
         dedicated layout (:class:`Objective`); 0 maximises goodput alone, which may starve
         the large models.
+    min_gain : float, default 0.002
+        A layout replaces a fair one only when it gains more than this fraction of the
+        training requests (:class:`Objective`); 0 takes any gain.
     loads : tuple of float, default (1.0,)
         Rate factors the training workload is scored at, summed (:class:`.score.Scorer`);
         e.g. ``(1.0, 0.75, 0.5)`` hedges against a lighter future than the training window.
@@ -190,9 +194,9 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
                         ("climbs", climbs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SpecError(f"plan_llm: {name} must be a positive int, got {value!r}")
-    if isinstance(fairness, bool) or not isinstance(fairness, int | float) or not (
-            0 <= fairness <= 1):
-        raise SpecError(f"plan_llm: fairness must be in [0, 1], got {fairness!r}")
+    for name, frac in (("fairness", fairness), ("min_gain", min_gain)):
+        if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 <= frac <= 1:
+            raise SpecError(f"plan_llm: {name} must be in [0, 1], got {frac!r}")
     if (not isinstance(loads, tuple) or not loads or any(
             isinstance(x, bool) or not isinstance(x, int | float) or not 0 < x < float("inf")
             for x in loads)):
@@ -226,7 +230,8 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
                                wall_s=time.perf_counter() - started, notes=notes)
     return _search(problem, demands, scorer, started=started, notes=notes,
                    simulate_partitions=simulate_partitions, move_width=move_width,
-                   moves_per_step=moves_per_step, climbs=climbs, fairness=fairness)
+                   moves_per_step=moves_per_step, climbs=climbs, fairness=fairness,
+                   min_gain=min_gain)
 
 
 class Objective:
@@ -237,7 +242,10 @@ class Objective:
     ``fairness`` times the worst model's attainment in the reference layout (the dedicated
     one: each model's share of the cluster by load × size). Fair layouts rank first, then
     by fewer requests short of the floor, then by good requests, then by the worst model's
-    attainment.
+    attainment. A fair layout replaces another only when it gains more than ``min_gain``
+    of the requests scored: smaller gains are within the noise of one replay (a different
+    routing order alone moves a model's attainment by a few percent) and do not carry over
+    to held-out requests.
 
     Parameters
     ----------
@@ -245,9 +253,13 @@ class Objective:
         In ``[0, 1]``; 0 ranks by goodput alone.
     reference : Score, optional
         The reference layout's score (no floor without one).
+    min_gain : float, default 0
+        Fraction of the scored requests a fair layout must gain to count as better.
     """
 
-    def __init__(self, fairness: float, reference: Score | None) -> None:
+    def __init__(self, fairness: float, reference: Score | None, *,
+                 min_gain: float = 0.0) -> None:
+        self.min_gain = float(min_gain)
         shares = [good / total for good, total in
                   (reference.per_model.values() if reference else ()) if total]
         self.floor = fairness * min(shares, default=0.0)
@@ -285,6 +297,24 @@ class Objective:
         shares = [good / total for good, total in score.per_model.values() if total]
         return short <= 1e-9, -short, score.good, min(shares, default=1.0)
 
+    def better(self, score: Score, than: Score) -> bool:
+        """Whether ``score`` beats ``than`` by more than the noise margin.
+
+        Parameters
+        ----------
+        score, than : Score
+            Two layouts' scores on the same workload.
+
+        Returns
+        -------
+        bool
+            Fairer, or as fair and more than ``min_gain * requests`` more good requests.
+        """
+        a, b = self.key(score), self.key(than)
+        if a[0] != b[0] or not a[0]:
+            return a[:2] > b[:2]
+        return a[2] > b[2] + self.min_gain * score.requests
+
 
 def _layout_key(slots: list[Slot]) -> tuple[tuple[object, ...], ...]:
     return tuple(sorted((s.devices, s.tp, s.pp, s.models, s.kv_sharing) for s in slots))
@@ -292,7 +322,8 @@ def _layout_key(slots: list[Slot]) -> tuple[tuple[object, ...], ...]:
 
 def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer: Scorer, *,
             started: float, notes: tuple[str, ...], simulate_partitions: int,
-            move_width: int, moves_per_step: int, climbs: int, fairness: float) -> LLMPlan:
+            move_width: int, moves_per_step: int, climbs: int, fairness: float,
+            min_gain: float) -> LLMPlan:
     seen: dict[tuple[tuple[object, ...], ...], Score] = {}
     stats: dict[str, list[int]] = {}  # move kind -> [simulated, accepted]
 
@@ -328,7 +359,7 @@ def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer:
     if not pool:
         raise PlacementError("no layout of the cluster hosts every model")
     first = evaluate(pool[0])
-    objective = Objective(fairness, first if starts else None)
+    objective = Objective(fairness, first if starts else None, min_gain=min_gain)
     scored: list[tuple[tuple[bool, float, int, float], int, list[Slot], Score]] = [
         (objective.key(first), 0, pool[0], first)]
     for layout in pool[1:]:
@@ -336,15 +367,15 @@ def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer:
             break
         s = evaluate(layout)
         scored.append((objective.key(s), -len(scored), layout, s))
+    best = scored[0][2:]  # the first start (dedicated) unless beaten by the margin
     scored.sort(key=lambda t: t[:2], reverse=True)
-    best = scored[0]
     generator = MoveGenerator(problem, demands)
     for start in scored[:climbs]:
-        current = start
-        while not scorer.exhausted and current[3].good < current[3].requests:
-            improved = None
+        current = start[2:]
+        while not scorer.exhausted and current[1].good < current[1].requests:
+            improved: tuple[list[Slot], Score, str] | None = None
             tried = 0
-            for move in generator.neighbours(current[2], current[3], move_width):
+            for move in generator.neighbours(current[0], current[1], move_width):
                 if scorer.exhausted or tried >= moves_per_step:
                     break
                 if _layout_key(move.layout) in seen:
@@ -353,24 +384,23 @@ def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer:
                 candidates += 1
                 s = evaluate(move.layout)
                 stats.setdefault(move.kind, [0, 0])[0] += 1
-                k = objective.key(s)
-                if k > (improved[0] if improved else current[0]):
-                    improved = (k, 0, move.layout, s, move.kind)
+                if objective.better(s, improved[1] if improved else current[1]):
+                    improved = (move.layout, s, move.kind)
             if improved is None:
                 break
-            stats[improved[4]][1] += 1
-            logger.info("plan_llm: %s move -> %d/%d good", improved[4], improved[3].good,
-                        improved[3].requests)
-            current = improved[:4]
-        if current[:2] > best[:2]:
+            stats[improved[2]][1] += 1
+            logger.info("plan_llm: %s move -> %d/%d good", improved[2], improved[1].good,
+                        improved[1].requests)
+            current = improved[:2]
+        if objective.better(current[1], best[1]):
             best = current
     wall = time.perf_counter() - started
     logger.info("plan_llm: %d simulations (%d layouts), %d candidates, %.2f s, goodput %d/%d; "
                 "moves simulated/accepted: %s", scorer.simulations, len(seen), candidates, wall,
-                best[3].good, best[3].requests,
+                best[1].good, best[1].requests,
                 ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(stats.items())))
     moves_note = "moves simulated/accepted: " + (", ".join(
         f"{k} {v[0]}/{v[1]}" for k, v in sorted(stats.items())) or "none")
-    return plan_from_slots(best[2], problem=problem, method="search", train=best[3],
+    return plan_from_slots(best[0], problem=problem, method="search", train=best[1],
                            simulations=scorer.simulations, candidates=candidates,
                            wall_s=wall, notes=(*notes, moves_note))
