@@ -15,6 +15,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,13 +64,13 @@ def evaluate(problem: LLMPlanProblem, plan: LLMPlan, test: Workload) -> dict[str
 
 def _problem(args: argparse.Namespace) -> LLMPlanProblem:
     device = device_preset("a100-80gb")
-    settings = {"models": list(MODELS), "num_devices": 32, "device": device,
+    settings: dict[str, Any] = {"models": list(MODELS), "num_devices": 32, "device": device,
                 "ttft_slo": args.ttft_slo, "tpot_slo": args.tpot_slo}
     if args.costs == "analytic":
-        return LLMPlanProblem(**settings)  # type: ignore[arg-type]
+        return LLMPlanProblem(**settings)
     specs = {m: resolve_spec(m, None) for m in MODELS}
     costs = MeasuredCosts.from_vidur(args.data / "vidur_profiles", specs, device)
-    return LLMPlanProblem(**settings, costs=costs)  # type: ignore[arg-type]
+    return LLMPlanProblem(**settings, costs=costs)
 
 
 def _ratio(value: float, base: float) -> str:
@@ -132,8 +133,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, object]]:
               + "; ".join(plan.notes))
         print(plan.explain().split("\ntraining")[0] if args.verbose else "  " + ", ".join(
             f"{g.tp}x{g.pp}:{'+'.join(g.models)}" for g in plan.groups))
+        per_model: dict[str, float] = ev["per_model"]  # type: ignore[assignment]
         print("  held-out attainment: " + ", ".join(f"{m} {v:.3f}"
-                                                     for m, v in ev["per_model"].items()))
+                                                     for m, v in per_model.items()))
     ded = results["dedicated"][2]
     mux = results["muxserve"][2]
     print(f"\n{'method':10} {'plan s':>7} {'sims':>5} {'train':>7} {'held-out':>8} "

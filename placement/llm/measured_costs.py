@@ -172,8 +172,8 @@ class MeasuredCosts(AnalyticCosts):
             self._network = read_collective_profile(self.allreduce)
         spec = self._spec(model)
         profile = self._profile(spec.name)
-        assert profile is not None  # measured() checked it
-        cost = measured_iteration_cost(spec, self.device, operators=profile,
+        cost = measured_iteration_cost(spec, self.device,
+                                       operators=profile or self.operators[spec.name],
                                        allreduce=self._network if tp > 1 else None, tp=tp,
                                        pp=pp, max_tokens=self.max_batched_tokens,
                                        gpus_per_node=self.gpus_per_node,

@@ -37,7 +37,7 @@ from placement.llm.layout import Slot, assign_devices, candidate_partitions, fil
 from placement.llm.moves import MoveGenerator
 from placement.llm.problem import LLMPlanProblem
 from placement.llm.result import LLMPlan, plan_from_slots
-from placement.llm.score import Engine, Score, Scorer
+from placement.llm.score import Engine, Objective, Score, Scorer
 from workloads.workload import Workload
 
 logger = logging.getLogger(__name__)
@@ -232,88 +232,6 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
                    simulate_partitions=simulate_partitions, move_width=move_width,
                    moves_per_step=moves_per_step, climbs=climbs, fairness=fairness,
                    min_gain=min_gain)
-
-
-class Objective:
-    """How the search ranks scores: goodput, under a floor on every model's attainment.
-
-    Maximising goodput alone starves the large models (a 70B request costs the cluster what
-    ten 7B ones do), so a layout is *fair* when no model's attainment falls below
-    ``fairness`` times the worst model's attainment in the reference layout (the dedicated
-    one: each model's share of the cluster by load × size). Fair layouts rank first, then
-    by fewer requests short of the floor, then by good requests, then by the worst model's
-    attainment. A fair layout replaces another only when it gains more than ``min_gain``
-    of the requests scored: smaller gains are within the noise of one replay (a different
-    routing order alone moves a model's attainment by a few percent) and do not carry over
-    to held-out requests.
-
-    Parameters
-    ----------
-    fairness : float
-        In ``[0, 1]``; 0 ranks by goodput alone.
-    reference : Score, optional
-        The reference layout's score (no floor without one).
-    min_gain : float, default 0
-        Fraction of the scored requests a fair layout must gain to count as better.
-    """
-
-    def __init__(self, fairness: float, reference: Score | None, *,
-                 min_gain: float = 0.0) -> None:
-        self.min_gain = float(min_gain)
-        shares = [good / total for good, total in
-                  (reference.per_model.values() if reference else ()) if total]
-        self.floor = fairness * min(shares, default=0.0)
-
-    def shortfall(self, score: Score) -> float:
-        """Requests below the models' floors.
-
-        Parameters
-        ----------
-        score : Score
-            A layout's score.
-
-        Returns
-        -------
-        float
-            ``sum(max(0, floor * total - good))`` over models.
-        """
-        return sum(max(0.0, self.floor * total - good)
-                   for good, total in score.per_model.values())
-
-    def key(self, score: Score) -> tuple[bool, float, int, float]:
-        """Sort key, larger is better.
-
-        Parameters
-        ----------
-        score : Score
-            A layout's score.
-
-        Returns
-        -------
-        tuple
-            ``(fair, -shortfall, good, worst attainment)``.
-        """
-        short = self.shortfall(score)
-        shares = [good / total for good, total in score.per_model.values() if total]
-        return short <= 1e-9, -short, score.good, min(shares, default=1.0)
-
-    def better(self, score: Score, than: Score) -> bool:
-        """Whether ``score`` beats ``than`` by more than the noise margin.
-
-        Parameters
-        ----------
-        score, than : Score
-            Two layouts' scores on the same workload.
-
-        Returns
-        -------
-        bool
-            Fairer, or as fair and more than ``min_gain * requests`` more good requests.
-        """
-        a, b = self.key(score), self.key(than)
-        if a[0] != b[0] or not a[0]:
-            return a[:2] > b[:2]
-        return a[2] > b[2] + self.min_gain * score.requests
 
 
 def _layout_key(slots: list[Slot]) -> tuple[tuple[object, ...], ...]:
