@@ -125,8 +125,9 @@ class Dispatcher:
     --------
     >>> d = Dispatcher(num_groups=2,
     ...                stage_latencies={(0, "m"): (0.125, 0.125), (1, "m"): (0.375,)})
-    >>> d.decide("m", arrival=0.0, slo=1.0)
-    Decision(status=<RequestStatus.SERVED: 0>, group=0, predicted_start=0.0, predicted_finish=0.25, queued=False)
+    >>> first = d.decide("m", arrival=0.0, slo=1.0)
+    >>> first.status.name, first.group, first.predicted_start, first.predicted_finish
+    ('SERVED', 0, 0.0, 0.25)
     >>> dec = d.decide("m", arrival=0.0, slo=1.0)  # g0's stage 0 is busy until 0.125
     >>> dec.group, dec.predicted_finish  # ties with g1 at 0.375: the lower id wins
     (0, 0.375)

@@ -110,3 +110,69 @@ def test_probing_needs_an_open_runtime(devices: list) -> None:
         rt.measure_serving_path()
     with pytest.raises(ExecutionError, match="not open"):
         rt.recalibrate()
+
+
+def test_batches_run_as_one_array_with_the_weights_and_programs_reused(devices: list) -> None:
+    import threading
+
+    from alpaserve.runtime.executor import LocalGroupExecutor
+
+    p = two_group_placement()
+    ex = LocalGroupExecutor(group=p.groups[0], specs=p.models, seed=0,
+                            device_map=dict(enumerate(devices)), batch_sizes=(3,))
+    ex.build()
+    pipe = ex._pipelines["a"]
+    params = [stage.params for stage in pipe.stages]
+    compiled = [stage.fn._cache_size() for stage in pipe.stages]
+    assert compiled == [2, 2]  # sizes 1 and 3, compiled at build
+    done: dict[int, float] = {}
+    stages: list[tuple[int, int, float, float]] = []
+    finished = threading.Event()
+
+    def on_done(rid: int, start: float, finish: float, err: BaseException | None) -> None:
+        assert err is None
+        done[rid] = finish
+        if len(done) == 4:
+            finished.set()
+
+    ex.start(on_done, lambda rid, k, b, e: stages.append((rid, k, b, e)))
+    ex.submit_batch([7, 8, 9], "a")
+    ex.submit(10, "a")
+    assert finished.wait(60)
+    ex.stop()
+    assert done[7] == done[8] == done[9] != done[10]  # one batch, one finish
+    by_stage = {(rid, k): (b, e) for rid, k, b, e in stages}
+    assert by_stage[7, 1] == by_stage[9, 1]
+    assert [stage.fn._cache_size() for stage in pipe.stages] == compiled  # nothing new
+    assert all(stage.params is before for stage, before in zip(pipe.stages, params,
+                                                                strict=True))
+    out = pipe.forward(ex._tokens_for("a", 3))
+    assert out.shape == (3, 8, 32)
+    ex.close()
+
+
+def test_a_batching_runtime_profiles_every_size_and_batches(devices: list) -> None:
+    from alpaserve.runtime.runtime import Runtime
+
+    p = two_group_placement()
+    with Runtime(p, devices=devices, repeats=3, max_batch=2) as rt:
+        assert rt.batch_sizes == (1, 2)
+        assert rt.profile.batch_sizes("a", p.groups[0].models["a"]) == [1, 2]
+        assert set(rt.batch_latencies()[0, "a"]) == {2}
+        w = gamma_workload(rate=400.0, cv=3.0, n=60, models=["a", "b"], seed=2)
+        run = rt.serve(w, slo=1.0)
+    assert run.trace is not None and run.trace.batch_size is not None
+    served = run.status == RequestStatus.SERVED
+    assert served.all()
+    assert run.trace.batch_size[served].max() == 2
+    assert np.all(run.finish[served] > run.start[served])
+
+
+def test_batching_is_checked(devices: list) -> None:
+    from alpaserve.errors import SpecError
+    from alpaserve.runtime.runtime import Runtime
+
+    with pytest.raises(SpecError, match="max_batch must be an integer >= 1"):
+        Runtime(two_group_placement(), devices=devices, max_batch=0)
+    with pytest.raises(SpecError, match="local backend only"):
+        Runtime(two_group_placement(), backend="ray", max_batch=2)
