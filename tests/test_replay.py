@@ -68,7 +68,8 @@ def test_a_batch_waits_for_stage_0_and_its_formation_delay() -> None:
                           handoff=handoff, slo=1e9, max_batch=4)
     assert rep.result.batch_size.tolist() == [2, 2, 1]  # sizes 1, 2, 4: three take 2 + 1
     assert rep.result.start.tolist() == [0.01, 0.01, 0.51]
-    assert rep.formed is not None and rep.formed.tolist() == [0.01, 0.01, 0.51]
+    assert rep.formed is not None
+    assert rep.formed.tolist() == [0.01, 0.01, 0.51]
 
 
 def test_slower_stages_feed_back_into_admission() -> None:

@@ -177,11 +177,14 @@ def test_a_run_without_a_trace_is_an_error(three_groups: Any) -> None:
 def test_the_replay_reproduces_the_batches(batched: Any) -> None:
     placement, run, profile = batched
     trace = run.trace
-    assert trace is not None and trace.batch_size is not None and trace.formed is not None
+    assert trace is not None
+    assert trace.batch_size is not None
+    assert trace.formed is not None
     assert trace.max_batch == 4
     served = run.status == 0
     sizes = trace.batch_size[served]
-    assert sizes.max() > 1 and set(sizes.tolist()) <= {1, 2, 4}, np.bincount(sizes)
+    assert sizes.max() > 1, np.bincount(sizes)
+    assert set(sizes.tolist()) <= {1, 2, 4}, np.bincount(sizes)
     for f in np.unique(trace.formed[served]):  # a batch: one model, one group, one timing
         members = np.flatnonzero(served & (trace.formed == f))
         assert len(members) == trace.batch_size[members[0]]

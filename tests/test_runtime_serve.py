@@ -161,7 +161,8 @@ def test_a_batching_runtime_profiles_every_size_and_batches(devices: list) -> No
         assert set(rt.batch_latencies()[0, "a"]) == {2}
         w = gamma_workload(rate=400.0, cv=3.0, n=60, models=["a", "b"], seed=2)
         run = rt.serve(w, slo=1.0)
-    assert run.trace is not None and run.trace.batch_size is not None
+    assert run.trace is not None
+    assert run.trace.batch_size is not None
     served = run.status == RequestStatus.SERVED
     assert served.all()
     assert run.trace.batch_size[served].max() == 2

@@ -358,6 +358,7 @@ class _Session:
         slo = self.slo if isinstance(self.slo, dict | float | int) else None
         return replace(report, host=host, replay=replay,
                        extra={"time_scale": self.time_scale, "profile_entries": len(profile),
+                              "max_batch": self.runtime.max_batch,
                               "slo": slo, "attempt": attempt})
 
 def _with_slos(workload: Workload, slos: np.ndarray) -> Workload:
