@@ -56,11 +56,12 @@ def tp4_and_pp2tp2() -> Placement:
 
 
 def pp2tp2_and_pp4() -> Placement:
+    """Both models on a pp2 x tp2 group (batches pick the head's model), one also on pp4."""
     a, b = models()
     return Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b}, groups=(
         Group.uniform(name="pp2xtp2", device_ids=[0, 1, 2, 3], pipeline_degree=2,
                       models=[a, b]),
-        Group.uniform(name="pp4", device_ids=[4, 5, 6, 7], pipeline_degree=4, models=[a, b])))
+        Group.uniform(name="pp4", device_ids=[4, 5, 6, 7], pipeline_degree=4, models=[a])))
 
 
 def serve(placement: Placement, *, rate: float, cv: float, seed: int, feedback: bool = True,
@@ -72,6 +73,10 @@ def serve(placement: Placement, *, rate: float, cv: float, seed: int, feedback: 
                  feedback=feedback, max_batch=max_batch) as rt:
         # tight: bursts drop requests
         slo = slo_from_latency(rt.stage_latencies(), slo_scale)
+        if max_batch > 1:  # every size compiled, profiled and offered to the dispatcher
+            assert rt.batch_sizes == (1, 2, 4)
+            assert rt.profile.batch_sizes("a", placement.groups[0].models["a"]) == [1, 2, 4]
+            assert set(rt.batch_latencies()[0, "b"]) == {2, 4}
         return rt.serve(workload, slo=slo), rt.profile
 
 

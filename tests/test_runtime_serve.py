@@ -117,8 +117,9 @@ def test_batches_run_as_one_array_with_the_weights_and_programs_reused(devices: 
 
     from alpaserve.runtime.executor import LocalGroupExecutor
 
-    p = two_group_placement()
-    ex = LocalGroupExecutor(group=p.groups[0], specs=p.models, seed=0,
+    a = two_group_placement().models["a"]
+    group = Group.uniform(name="pp2", device_ids=[0, 1], pipeline_degree=2, models=[a])
+    ex = LocalGroupExecutor(group=group, specs={"a": a}, seed=0,
                             device_map=dict(enumerate(devices)), batch_sizes=(3,))
     ex.build()
     pipe = ex._pipelines["a"]
@@ -149,24 +150,6 @@ def test_batches_run_as_one_array_with_the_weights_and_programs_reused(devices: 
     out = pipe.forward(ex._tokens_for("a", 3))
     assert out.shape == (3, 8, 32)
     ex.close()
-
-
-def test_a_batching_runtime_profiles_every_size_and_batches(devices: list) -> None:
-    from alpaserve.runtime.runtime import Runtime
-
-    p = two_group_placement()
-    with Runtime(p, devices=devices, repeats=3, max_batch=2) as rt:
-        assert rt.batch_sizes == (1, 2)
-        assert rt.profile.batch_sizes("a", p.groups[0].models["a"]) == [1, 2]
-        assert set(rt.batch_latencies()[0, "a"]) == {2}
-        w = gamma_workload(rate=400.0, cv=3.0, n=60, models=["a", "b"], seed=2)
-        run = rt.serve(w, slo=1.0)
-    assert run.trace is not None
-    assert run.trace.batch_size is not None
-    served = run.status == RequestStatus.SERVED
-    assert served.all()
-    assert run.trace.batch_size[served].max() == 2
-    assert np.all(run.finish[served] > run.start[served])
 
 
 def test_batching_is_checked(devices: list) -> None:
