@@ -15,6 +15,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from alpaserve.device_spec import device_preset  # noqa: E402
-from placement.llm import LLMPlan, LLMPlanProblem, plan_llm  # noqa: E402
+from placement.llm import LLMPlan, LLMPlanProblem, MeasuredCosts, plan_llm  # noqa: E402
+from placement.llm.analytic_costs import resolve_spec  # noqa: E402
 from placement.llm.score import default_engine, good_mask  # noqa: E402
 from workloads.mapping import StreamMapping, map_requests  # noqa: E402
 from workloads.traces.azure.llm import read_azure_llm  # noqa: E402
@@ -60,8 +62,34 @@ def evaluate(problem: LLMPlanProblem, plan: LLMPlan, test: Workload) -> dict[str
             "rejected": int(np.count_nonzero(prepared.rejected))}
 
 
-def main() -> None:
-    """Run the comparison and print the table."""
+def _problem(args: argparse.Namespace) -> LLMPlanProblem:
+    device = device_preset("a100-80gb")
+    settings: dict[str, Any] = {"models": list(MODELS), "num_devices": 32, "device": device,
+                "ttft_slo": args.ttft_slo, "tpot_slo": args.tpot_slo}
+    if args.costs == "analytic":
+        return LLMPlanProblem(**settings)
+    specs = {m: resolve_spec(m, None) for m in MODELS}
+    costs = MeasuredCosts.from_vidur(args.data / "vidur_profiles", specs, device)
+    return LLMPlanProblem(**settings, costs=costs)
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.3f}" if base > 0 else "inf"
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, object]]:
+    """Run the comparison and print the table.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    dict
+        Per method: planning seconds, simulations, training and held-out goodput.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--rate-scale", type=float, default=6.0)
@@ -69,42 +97,63 @@ def main() -> None:
     parser.add_argument("--train", type=float, default=0.5)
     parser.add_argument("--ttft-slo", type=float, default=2.0)
     parser.add_argument("--tpot-slo", type=float, default=0.1)
-    parser.add_argument("--max-simulations", type=int, default=60)
+    parser.add_argument("--max-simulations", type=int, default=600)
     parser.add_argument("--max-requests", type=int, default=20000)
-    args = parser.parse_args()
+    parser.add_argument("--fairness", type=float, default=0.9)
+    parser.add_argument("--loads", type=str, default="1,0.75,0.5",
+                        help="comma-separated rate factors the search scores at")
+    parser.add_argument("--costs", choices=("analytic", "measured"), default="analytic",
+                        help="measured: Vidur's profiles where they exist")
+    parser.add_argument("--verbose", action="store_true", help="print every plan")
+    args = parser.parse_args(argv)
     work = load(args.data, args.rate_scale, args.alpha)
     cut = float(work.arrival[0] + args.train * (work.arrival[-1] - work.arrival[0]))
     train = work.window(float(work.arrival[0]), cut)
     test = work.window(cut, float(np.nextafter(work.arrival[-1], np.inf)))
-    problem = LLMPlanProblem(models=list(MODELS), num_devices=32,
-                             device=device_preset("a100-80gb"), ttft_slo=args.ttft_slo,
-                             tpot_slo=args.tpot_slo)
+    problem = _problem(args)
     counts = work.counts_by_model()
     print(f"code trace x{args.rate_scale:g}: {len(work)} requests "
-          f"({len(work) / work.duration:.1f}/s), train {len(train)}, test {len(test)}; "
-          f"power law alpha={args.alpha:g}: " + ", ".join(f"{m} {counts.get(m, 0)}"
-                                                      for m in MODELS))
-    print(f"SLOs: TTFT {args.ttft_slo:g} s, TPOT {args.tpot_slo:g} s; 32 x a100-80gb")
+          f"({len(work) / work.duration:.1f}/s), train {len(train)} "
+          f"({len(train) / train.duration:.1f}/s), test {len(test)} "
+          f"({len(test) / test.duration:.1f}/s); power law alpha={args.alpha:g}: "
+          + ", ".join(f"{m} {counts.get(m, 0)}" for m in MODELS))
+    print(f"SLOs: TTFT {args.ttft_slo:g} s, TPOT {args.tpot_slo:g} s; 32 x a100-80gb; "
+          f"{args.costs} costs; search: fairness {args.fairness:g}, loads {args.loads}, "
+          f"at most {args.max_simulations} simulations")
+    loads = tuple(float(x) for x in args.loads.split(","))
     results = {}
     for method in ("dedicated", "muxserve", "search"):
         t0 = time.perf_counter()
         plan = plan_llm(problem, train, method=method, max_simulations=args.max_simulations,
-                        max_requests=args.max_requests)
+                        max_requests=args.max_requests, fairness=args.fairness, loads=loads)
         plan_s = time.perf_counter() - t0
         results[method] = (plan, plan_s, evaluate(problem, plan, test))
+    for method, (plan, _, ev) in results.items():
+        print(f"\n== {method}: {len(plan.groups)} groups; "
+              + "; ".join(plan.notes))
+        print(plan.explain().split("\ntraining")[0] if args.verbose else "  " + ", ".join(
+            f"{g.tp}x{g.pp}:{'+'.join(g.models)}" for g in plan.groups))
+        per_model: dict[str, float] = ev["per_model"]  # type: ignore[assignment]
+        print("  held-out attainment: " + ", ".join(f"{m} {v:.3f}"
+                                                     for m, v in per_model.items()))
+    ded = results["dedicated"][2]
+    mux = results["muxserve"][2]
+    print(f"\n{'method':10} {'plan s':>7} {'sims':>5} {'train':>7} {'held-out':>8} "
+          f"{'/ded':>6} {'/mux':>6} {'good/s':>7} {'worst':>6} {'TTFT p99':>9} "
+          f"{'TPOT p99':>9}")
+    out: dict[str, dict[str, object]] = {}
     for method, (plan, plan_s, ev) in results.items():
-        print(f"\n== {method}: plan {plan_s:.2f} s, {plan.simulations} simulations, "
-              f"train goodput {plan.train_goodput:.4f}")
-        print(plan.explain().split("\ntraining")[0])
-        print(f"held-out goodput {ev['goodput']:.4f} ({ev['good_per_s']:.2f} good req/s), "
-              f"TTFT p99 {ev['ttft_p99']:.3f} s, TPOT p99 {ev['tpot_p99']:.4f} s, "
-              f"rejected {ev['rejected']}")
-        print("  attainment: " + ", ".join(f"{m} {v:.3f}" for m, v in ev["per_model"].items()))
-    ours = results["search"][2]["goodput"]
-    for base in ("dedicated", "muxserve"):
-        theirs = results[base][2]["goodput"]
-        ratio = ours / theirs if theirs else float("inf")
-        print(f"goodput ratio search / {base}: {ratio:.3f}")
+        g = float(ev["goodput"])  # type: ignore[arg-type]
+        worst = min(ev["per_model"].values())  # type: ignore[attr-defined]
+        print(f"{method:10} {plan_s:7.2f} {plan.simulations:5d} {plan.train_goodput:7.4f} "
+              f"{g:8.4f} {_ratio(g, float(ded['goodput'])):>6} "  # type: ignore[arg-type]
+              f"{_ratio(g, float(mux['goodput'])):>6} "  # type: ignore[arg-type]
+              f"{ev['good_per_s']:7.2f} {worst:6.3f} {ev['ttft_p99']:9.3f} "
+              f"{ev['tpot_p99']:9.4f}")
+        out[method] = {"plan_s": plan_s, "simulations": plan.simulations,
+                       "train_goodput": plan.train_goodput, "goodput": g,
+                       "worst_attainment": worst}
+    return out
 
 
 if __name__ == "__main__":

@@ -102,7 +102,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--skip-profiles", action="store_true")
+    parser.add_argument("--max-batch", type=int, default=1,
+                        help="batch up to this size in the fidelity runs (runtime and "
+                             "simulator alike; default 1)")
+    parser.add_argument("--layouts", default=None,
+                        help="comma-separated fidelity layouts to run (default: all that fit)")
     args = parser.parse_args()
+    if args.max_batch < 1:
+        parser.error(f"--max-batch must be >= 1, got {args.max_batch}")
     import numpy as np
 
     from alpaserve.runtime.fidelity import measure_fidelity
@@ -121,8 +128,14 @@ def main() -> int:
               f"{time.perf_counter() - began:.0f} s -> {args.out_dir / 'profiles.tsv'}")
     a_name, b_name = args.fidelity_models.split(",")
     rows = []
-    for layout, placement in placements(model_preset(a_name), model_preset(b_name),
-                                        len(devs)).items():
+    chosen = placements(model_preset(a_name), model_preset(b_name), len(devs))
+    if args.layouts:
+        wanted = args.layouts.split(",")
+        unknown = sorted(set(wanted) - set(chosen))
+        if unknown:
+            parser.error(f"--layouts {unknown} not among {sorted(chosen)}")
+        chosen = {k: chosen[k] for k in wanted}
+    for layout, placement in chosen.items():
         rng = np.random.default_rng(0)
         arrival = np.cumsum(rng.gamma(1 / 9, 9 / 40.0, args.requests))  # CV 3
         workload = Workload.from_arrays(arrival=arrival, model=rng.choice([a_name, b_name],
@@ -130,14 +143,17 @@ def main() -> int:
                                         model_names=[a_name, b_name])
         rep = measure_fidelity(placement, workload, slo_scale=5.0,
                                runtime_options={"devices": devs, "repeats": args.repeats,
-                                                "calibrate_concurrently": bool(args.cpu_devices)})
+                                                "calibrate_concurrently": bool(args.cpu_devices),
+                                                "max_batch": args.max_batch})
         replay = rep.replay.agreement if rep.replay is not None else float("nan")
+        sizes = rep.replay is not None and rep.replay.batch_agreement
         rows.append((layout, sum(g.num_devices for g in placement.groups),
                      rep.attainment_sim, rep.attainment_real, rep.attainment_diff_pp, replay,
                      rep.host_steady))
         print(f"{layout:12s} predicted {rep.attainment_sim:.3f} measured "
               f"{rep.attainment_real:.3f} ({rep.attainment_diff_pp:+.1f} pp) replay "
-              f"{replay:.3f} host steady {rep.host_steady}")
+              f"{replay:.3f} (batch sizes {sizes}) host steady {rep.host_steady}, "
+              f"max batch {args.max_batch}")
     lines = ["layout\tdevices\tpredicted\tmeasured\tdiff_pp\treplay_agreement\thost_steady"]
     lines += ["\t".join(str(x) for x in row) for row in rows]
     (args.out_dir / "fidelity.tsv").write_text("\n".join(lines) + "\n")

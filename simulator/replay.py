@@ -30,6 +30,15 @@ Rules (those of :class:`~alpaserve.runtime.dispatch.Dispatcher` and the stage th
 When every service time equals its profiled latency and ``decided == arrival``, the replay
 is the simulator's earliest-finish policy without batching, request by request (checked in
 ``tests/test_replay.py`` against :func:`simulator.simulate`).
+
+With batching (``max_batch > 1``) the dispatcher queues admitted requests per group, and a
+group forms its next batch (:meth:`~simulator.dispatch.Dispatcher.form_batch`) at
+``max(B[g][0], decided[head]) + handoff[head, 0]``: once its stage 0 is free and its oldest
+queued request was decided, after the formation's measured delay. Decisions at or before a
+formation's time come first, and formations of equal times go in group order. The batch then
+runs through the stages with the service and handoff times measured for its head request
+(NaN service: the profiled latency of its batch size). With profiled service times and no
+delays this is the simulator's batching rule, request by request.
 """
 
 from __future__ import annotations
@@ -45,8 +54,8 @@ from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
 from simulator.dispatch import Dispatcher
-from simulator.result import SERVED, SimResult
-from simulator.semantics import compile_placement
+from simulator.result import DROPPED, SERVED, SimResult
+from simulator.semantics import PlacementTables, compile_placement
 from workloads import Workload
 
 
@@ -57,14 +66,19 @@ class ReplayResult:
     Parameters
     ----------
     result : SimResult
-        Arrival, start, finish, group and status per request (``engine="replay"``).
+        Arrival, start, finish, group, status and batch size per request
+        (``engine="replay"``).
     stage_begin, stage_end : numpy.ndarray
         ``(n, max_stages)`` seconds; NaN for stages a request did not run.
+    formed : numpy.ndarray, optional
+        With batching: ``(n,)`` seconds at which each request left its group's queue (in a
+        batch or dropped); NaN for requests never queued.
     """
 
     result: SimResult
     stage_begin: npt.NDArray[np.float64]
     stage_end: npt.NDArray[np.float64]
+    formed: npt.NDArray[np.float64] | None = None
 
 
 def run_stages(ready: float, busy: list[float], service: Sequence[float],
@@ -108,7 +122,7 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
                     service: npt.ArrayLike, decided: npt.ArrayLike | None = None,
                     handoff: npt.ArrayLike | None = None,
                     slo: float | dict[str, float] | None = None, feedback: bool = True,
-                    overhead: float = 0.0) -> ReplayResult:
+                    overhead: float = 0.0, max_batch: int = 1) -> ReplayResult:
     """Replay ``workload`` on ``placement`` with measured service times (see the module doc).
 
     Parameters
@@ -133,6 +147,9 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
         Report stage ends to the dispatcher (as the runtime does by default).
     overhead : float, default 0.0
         Seconds the dispatcher adds to every predicted finish.
+    max_batch : int, default 1
+        Largest batch; above 1 the batching rules apply (see the module doc), and
+        ``handoff[i, 0]`` is the delay of the formation that took request ``i`` off its queue.
 
     Returns
     -------
@@ -164,7 +181,7 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
     ([0.2, 0.5], [0.1, 0.2])
     """
     names = workload.model_names
-    tables = compile_placement(placement, profiles, names)
+    tables = compile_placement(placement, profiles, names, max_batch=max_batch)
     n, depth = len(workload), int(tables.num_stages.max(initial=1))
     arrival = np.asarray(workload.arrival, dtype=np.float64)
     times = _checked_service(service, n, depth, "service")
@@ -177,11 +194,10 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
     slos = workload.slo_array(slo)
     lat1 = tables.lat[:, :, 0, :]
     stages = [int(s) for s in tables.num_stages]
-    dispatcher = Dispatcher(  # the runtime's own dispatcher, over the profiled latencies
-        num_groups=max(len(stages), 1), overhead=overhead,
-        stage_latencies={(int(g), names[m]): tuple(float(x) for x in lat1[g, m, :stages[g]])
-                         for m in range(len(names))
-                         for g in tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]]})
+    dispatcher = table_dispatcher(tables, overhead=overhead)
+    if dispatcher.batching:
+        return _replay_batching(workload, tables, dispatcher, times, delays, when, slos,
+                                feedback)
     busy = [[-np.inf] * s for s in stages]
     pending: list[tuple[float, int, int]] = []  # stage ends not yet reported: (end, g, k)
     start, finish = np.full(n, np.nan), np.full(n, np.nan)
@@ -212,6 +228,102 @@ def replay_measured(placement: Placement, profiles: ProfileDB, workload: Workloa
         model_codes=workload.model_codes, slo=slos, start=start, finish=finish, group=group,
         status=status, group_num_stages=stages, engine="replay")
     return ReplayResult(result=result, stage_begin=begin_at, stage_end=end_at)
+
+
+def table_dispatcher(tables: PlacementTables, *, overhead: float = 0.0) -> Dispatcher:
+    """The runtime's own :class:`Dispatcher` over a compiled placement's latencies.
+
+    Parameters
+    ----------
+    tables : PlacementTables
+        The placement, compiled with the batch sizes to use.
+    overhead : float, default 0.0
+        Seconds added to every predicted finish.
+
+    Returns
+    -------
+    Dispatcher
+        Batching when ``tables.max_batch > 1``.
+    """
+    names, stages = tables.model_names, [int(s) for s in tables.num_stages]
+    pairs = [(int(g), m) for m in range(len(names))
+             for g in tables.cand_groups[tables.cand_ptr[m]:tables.cand_ptr[m + 1]]]
+
+    def row(g: int, m: int, j: int) -> tuple[float, ...]:
+        return tuple(float(x) for x in tables.lat[g, m, j, :stages[g]])
+
+    return Dispatcher(
+        num_groups=max(len(stages), 1), overhead=overhead, max_batch=tables.max_batch,
+        stage_latencies={(g, names[m]): row(g, m, 0) for g, m in pairs},
+        batch_latencies={(g, names[m]): {int(tables.sizes[g, m, j]): row(g, m, j)
+                                         for j in range(1, int(tables.num_sizes[g, m]))}
+                         for g, m in pairs})
+
+
+def _replay_batching(workload: Workload, tables: PlacementTables, dispatcher: Dispatcher,
+                     times: npt.NDArray[np.float64], delays: npt.NDArray[np.float64],
+                     when: npt.NDArray[np.float64], slos: npt.NDArray[np.float64],
+                     feedback: bool) -> ReplayResult:
+    """The batching replay (module doc): decisions and formations in time order."""
+    names, n = workload.model_names, len(workload)
+    stages = [int(s) for s in tables.num_stages]
+    depth = max(stages, default=1)
+    arrival = np.asarray(workload.arrival, dtype=np.float64)
+    busy = [[-np.inf] * s for s in stages]
+    queues: list[list[int]] = [[] for _ in stages]  # request ids, as the dispatcher's queue
+    pending: list[tuple[float, int, int]] = []
+    start, finish, formed = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    group, status = np.full(n, -1, dtype=np.int32), np.full(n, SERVED, dtype=np.int8)
+    batch = np.zeros(n, dtype=np.int32)
+    begin_at, end_at = np.full((n, depth), np.nan), np.full((n, depth), np.nan)
+
+    def observe_until(t: float) -> None:
+        while feedback and pending and pending[0][0] <= t:
+            end, g, k = heapq.heappop(pending)
+            dispatcher.observe(g, k, end)
+
+    i = 0
+    while True:
+        formation = min(((max(busy[g][0], float(when[q[0]])) + float(delays[q[0], 0]), g)
+                         for g, q in enumerate(queues) if q), default=None)
+        if i < n and (formation is None or when[i] <= formation[0]):
+            t, m = float(when[i]), int(workload.model_codes[i])
+            observe_until(t)
+            d = dispatcher.decide(names[m], arrival=float(arrival[i]), slo=float(slos[i]),
+                                  now=t, request=i)
+            status[i], group[i] = d.status, d.group
+            if d.queued:
+                queues[d.group].append(i)
+            i += 1
+            continue
+        if formation is None:
+            break
+        t, g = formation
+        observe_until(t)
+        f = dispatcher.form_batch(g, t)
+        for j in (*f.dropped, *f.members):
+            queues[g].remove(j)
+            formed[j] = t
+        status[list(f.dropped)] = DROPPED
+        if not f.members:
+            continue
+        head, s = f.members[0], stages[g]
+        m = int(workload.model_codes[head])
+        j = int(np.flatnonzero(tables.sizes[g, m, :tables.num_sizes[g, m]] == f.size)[0])
+        service = np.where(np.isnan(times[head, :s]), tables.lat[g, m, j, :s], times[head, :s])
+        begins = run_stages(t, busy[g], [float(x) for x in service],
+                            [0.0, *(float(x) for x in delays[head, 1:s])])
+        members = list(f.members)
+        start[members], finish[members], batch[members] = begins[0], busy[g][-1], f.size
+        begin_at[np.ix_(members, range(s))] = begins
+        end_at[np.ix_(members, range(s))] = busy[g]
+        for k, end in enumerate(busy[g]):
+            heapq.heappush(pending, (end, g, k))
+    result = SimResult.from_outcomes(
+        model_names=names, group_names=tables.group_names, arrival=arrival,
+        model_codes=workload.model_codes, slo=slos, start=start, finish=finish, group=group,
+        status=status, batch_size=batch, group_num_stages=stages, engine="replay")
+    return ReplayResult(result=result, stage_begin=begin_at, stage_end=end_at, formed=formed)
 
 
 def _checked_service(values: npt.ArrayLike, n: int, depth: int,

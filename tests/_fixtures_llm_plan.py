@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from alpaserve.device_spec import GB, DeviceSpec
+from pathlib import Path
+
+from alpaserve.device_spec import GB, DeviceSpec, device_preset
+from alpaserve.llm.analytic import LAYER_OPERATORS, layer_operator_times
 from alpaserve.llm.iteration import IterationCost
+from alpaserve.llm.spec import llm_preset
 from placement.llm import LLMPlanProblem, TableCosts, TableEntry
 from workloads.llm_requests import gamma_arrivals, llm_workload
 from workloads.workload import Workload
@@ -53,3 +57,41 @@ def toy_workload(*, rates: tuple[float, ...] = (12.0, 4.0, 1.5), duration: float
         parts.append(llm_workload(arrivals=arrivals, seed=seed + 10 + i, model=name,
                                   token_pairs=[(128, 32), (512, 16), (64, 96)]))
     return Workload.merge(parts)
+
+
+def write_vidur_profiles(root: Path, *, preset: str = "llm-small",
+                         tps: tuple[int, ...] = (1, 2)) -> Path:
+    """Vidur's folder layout under ``root`` with an ``mlp.csv`` for ``preset`` on an A100
+    (operator times from the analytic model, embedding 1 us per token) and an
+    ``all_reduce.csv``; the preset's folder is registered in ``VIDUR_MODELS`` by the caller."""
+    spec = llm_preset(preset)
+    device = device_preset("a100-80gb")
+    stats = ("min", "max", "mean", "median", "std")
+    ops = ("emb", *LAYER_OPERATORS)
+    header = [f"time_stats.{op}.{s}" for op in ops for s in stats]
+    header += ["n_head", "n_kv_head", "n_embd", "n_expanded_embd", "vocab_size",
+               "use_gated_mlp", "num_tokens", "num_tensor_parallel_workers"]
+    lines = [",".join(header)]
+    tokens = (1, 16, 256, 4096)
+    for tp in tps:
+        times = layer_operator_times(spec, device, tp=tp, tokens=tokens)
+        for i, n in enumerate(tokens):
+            ms = [0.001 * n] + [times[op][i] * 1e3 for op in LAYER_OPERATORS]
+            cells = [f"{v:.9g}" for v in ms for _ in stats]
+            cells += [str(spec.num_heads), str(spec.num_kv_heads), str(spec.hidden_size),
+                      str(spec.ffn_size), str(spec.vocab_size), str(spec.gated_mlp), str(n),
+                      str(tp)]
+            lines.append(",".join(cells))
+    folder = root / "compute" / "a100" / "test" / preset
+    folder.mkdir(parents=True)
+    (folder / "mlp.csv").write_text("\n".join(lines) + "\n")
+    net = root / "network" / "a100_dgx"
+    net.mkdir(parents=True)
+    rows = [",time_stats.all_reduce.min,time_stats.all_reduce.max,time_stats.all_reduce.mean,"
+            "time_stats.all_reduce.median,time_stats.all_reduce.std,rank,num_workers,size,"
+            "collective,devices_per_node,max_devices_per_node"]
+    for i, (w, size) in enumerate((w, s) for w in (2, 4) for s in (2048, 1 << 20, 1 << 24)):
+        t = (20e-6 + 2 * (w - 1) / w * size / 100e9) * 1e3
+        rows.append(f"{i},{t},{t},{t},{t},0,0,{w},{size},all_reduce,{w},8")
+    (net / "all_reduce.csv").write_text("\n".join(rows) + "\n")
+    return folder / "mlp.csv"

@@ -178,10 +178,17 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     from tests._fixtures_runtime import cpu_devices
 
     cpu_devices()
+    planned["max_batch"] = "two"  # a plan file carrying a batch size: checked, then used
+    (tmp_path / "plan.json").write_text(json.dumps(planned))
+    assert main(["fidelity", "plan.json", "--cpu-devices", "8"]) == 2
+    assert "max_batch must be an integer in 1...256, got 'two'" in capsys.readouterr().err
+    planned["max_batch"] = 2
+    (tmp_path / "plan.json").write_text(json.dumps(planned))
     assert main(["fidelity", "plan.json", "--cpu-devices", "8", "--requests", "30",
                  "--repeats", "2", "--json"]) == 0
     report = strict_loads(capsys.readouterr().out)
     assert isinstance(report, dict)
+    assert report["extra"]["max_batch"] == 2
     assert report["num_requests"] == 30
     assert "held-out requests of the plan's trace" in report["workload"]
     # the summary keys; the replay check reproduces the run whatever the host did

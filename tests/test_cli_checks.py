@@ -112,7 +112,8 @@ FLAGS: list[tuple[str, tuple[str, ...], str, str, float | None]] = [
         ("--rate", "pos", checks.MAX_RATE), ("--cv", "pos", checks.MAX_CV),
         ("--requests", "int1", checks.MAX_COUNT), ("--slo-scale", "pos", 1e6),
         ("--time-scale", "pos", 1e6), ("--workload-seed", "int0", None),
-        ("--repeats", "int1", checks.MAX_COUNT), ("--cpu-devices", "int1", checks.MAX_DEVICES)]],
+        ("--repeats", "int1", checks.MAX_COUNT), ("--cpu-devices", "int1", checks.MAX_DEVICES),
+        ("--max-batch", "int1", checks.MAX_BATCH)]],
     *[("profile", ("bert-1.3b",), f, k, c) for f, k, c in [
         ("--warmup", "int0", checks.MAX_COUNT), ("--repeats", "int1", checks.MAX_COUNT),
         ("--layers", "int1", 10_000), ("--dtype-bytes", "int1", 8)]],

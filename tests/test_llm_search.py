@@ -9,6 +9,7 @@ import pytest
 from alpaserve.errors import PlacementError, SpecError
 from placement.llm import LLMPlan, plan_llm
 from placement.llm.layout import candidate_partitions, kv_budgets
+from placement.llm.score import Objective, Score, at_load
 from placement.llm.search import training_window
 from tests._fixtures_llm_plan import toy_problem, toy_workload
 
@@ -94,3 +95,47 @@ def test_bad_inputs() -> None:
         plan_llm(toy_problem(num_devices=1, gpus_per_node=1), work)
     with pytest.raises(PlacementError, match="does not serve"):
         plan_llm(toy_problem(models=["a", "b"], costs=toy_problem().costs), work)
+
+
+def test_objective_keeps_every_model_above_the_floor_and_needs_a_margin() -> None:
+    ref = Score(good=150, requests=200, per_model={"a": (90, 100), "b": (60, 100)})
+    objective = Objective(0.9, ref, min_gain=0.05)
+    assert objective.floor == pytest.approx(0.54)
+    starved = Score(good=160, requests=200, per_model={"a": (100, 100), "b": (60, 100)})
+    assert objective.key(starved)[0]
+    unfair = Score(good=170, requests=200, per_model={"a": (100, 100), "b": (50, 100)})
+    assert not objective.key(unfair)[0]
+    assert objective.better(starved, unfair)  # fair beats more goodput
+    assert not objective.better(starved, ref)  # +10 is within the 5% margin
+    big = Score(good=175, requests=200, per_model={"a": (100, 100), "b": (75, 100)})
+    assert objective.better(big, ref)
+    assert Objective(0.0, None).better(unfair, starved)
+
+
+def test_loads_are_scored_and_counted_as_simulations() -> None:
+    problem = toy_problem()
+    work = toy_workload(rates=(60.0, 20.0, 8.0), duration=4.0)
+    one = plan_llm(problem, work, method="dedicated")
+    three = plan_llm(problem, work, method="dedicated", loads=(1.0, 0.5, 0.25))
+    assert three.simulations == 3
+    assert three.train_requests == 3 * one.train_requests
+    assert three.train_goodput >= one.train_goodput  # lighter loads are easier
+    plan = plan_llm(problem, work, loads=(1.0, 0.5), max_simulations=9)
+    assert plan.simulations <= 9
+    assert plan.simulations % 2 == 0
+    with pytest.raises(SpecError, match="loads must be a non-empty tuple"):
+        plan_llm(problem, work, loads=(1.0, 0.0))
+    with pytest.raises(SpecError, match="fairness must be in"):
+        plan_llm(problem, work, fairness=1.5)
+    with pytest.raises(SpecError, match="min_gain must be in"):
+        plan_llm(problem, work, min_gain=-0.1)
+
+
+def test_at_load_compresses_or_stretches_the_gaps() -> None:
+    work = toy_workload(duration=5.0)
+    fast = at_load(work, 2.0)
+    assert fast.arrival[0] == work.arrival[0]
+    assert fast.duration == pytest.approx(work.duration / 2)
+    assert at_load(work, 1.0) is work
+    with pytest.raises(PlacementError, match="load factor must be positive"):
+        at_load(work, 0.0)

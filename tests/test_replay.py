@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alpaserve.errors import SimulationError
-from simulator import simulate
+from simulator import SimulationOptions, simulate
 from simulator.replay import replay_measured, run_stages
 from simulator.semantics import compile_placement
 from tests._fixtures_simulator import random_scenario
@@ -35,6 +35,41 @@ def test_profiled_service_times_reproduce_the_simulator(seed: int, cv: float) ->
         np.testing.assert_array_equal(rep.group, sim.group)
         np.testing.assert_array_equal(rep.start, sim.start)
         np.testing.assert_array_equal(rep.finish, sim.finish)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), cv=st.sampled_from([0.5, 4.0]),
+       max_batch=st.sampled_from([2, 4, 8]), engine=st.sampled_from(["reference", "fast"]))
+def test_profiled_service_times_reproduce_the_simulators_batching(seed: int, cv: float,
+                                                                   max_batch: int,
+                                                                   engine: str) -> None:
+    sc = random_scenario(seed, n=80, cv=cv)
+    service, _ = _profiled_service(sc)
+    sim = simulate(sc.placement, sc.profiles, sc.workload,
+                   SimulationOptions(max_batch=max_batch, engine=engine), slo=sc.slo)
+    for feedback in (True, False):
+        rep = replay_measured(sc.placement, sc.profiles, sc.workload, service=service,
+                              slo=sc.slo, feedback=feedback, max_batch=max_batch)
+        np.testing.assert_array_equal(rep.result.status, sim.status)
+        np.testing.assert_array_equal(rep.result.group, sim.group)
+        np.testing.assert_array_equal(rep.result.batch_size, sim.batch_size)
+        np.testing.assert_array_equal(rep.result.start, sim.start)
+        np.testing.assert_array_equal(rep.result.finish, sim.finish)
+
+
+def test_a_batch_waits_for_stage_0_and_its_formation_delay() -> None:
+    sc = next(s for s in (random_scenario(seed, n=3, max_groups=1, max_models=1, max_stages=1)
+                          for seed in range(100)) if s.placement.groups[0].models)
+    w = Workload.from_arrays(arrival=[0.0, 0.0, 0.0], model=sc.workload.model_names[0],
+                             model_names=sc.workload.model_names)
+    handoff = np.zeros((3, 1))
+    handoff[0, 0] = 0.01  # the first formation comes 10 ms late and takes all three
+    rep = replay_measured(sc.placement, sc.profiles, w, service=np.full((3, 1), 0.5),
+                          handoff=handoff, slo=1e9, max_batch=4)
+    assert rep.result.batch_size.tolist() == [2, 2, 1]  # sizes 1, 2, 4: three take 2 + 1
+    assert rep.result.start.tolist() == [0.01, 0.01, 0.51]
+    assert rep.formed is not None
+    assert rep.formed.tolist() == [0.01, 0.01, 0.51]
 
 
 def test_slower_stages_feed_back_into_admission() -> None:

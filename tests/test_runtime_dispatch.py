@@ -114,3 +114,61 @@ def test_dispatcher_makes_the_simulators_decisions(gaps: list[float], slo: float
     served = simulated.status == SERVED
     assert np.allclose(predicted.finish[served], simulated.finish[served], atol=1e-9)
     assert predicted.group[served].tolist() == simulated.group[served].tolist()
+
+
+def _batching(max_batch: int = 4) -> Dispatcher:
+    return Dispatcher(num_groups=2, max_batch=max_batch,
+                      stage_latencies={(0, "m"): (0.125,), (0, "n"): (0.125,),
+                                       (1, "m"): (0.375,)},
+                      batch_latencies={(0, "m"): {2: (0.15,), 4: (0.2,), 8: (0.3,)},
+                                       (1, "m"): {4: (0.5,)}})
+
+
+def test_batching_queues_by_the_estimate_behind_the_queue() -> None:
+    d = _batching()
+    assert d.batching
+    assert d.batch_sizes(0, "m") == (1, 2, 4)
+    groups = [d.decide("m", arrival=0.0, slo=10.0, request=i).group for i in range(4)]
+    # g0's queue grows by 0.125 per request; g1 (0.375) wins once g0's estimate passes it
+    assert groups == [0, 0, 0, 1]
+    assert (d.queued(0), d.queued(1)) == (3, 1)
+
+
+def test_a_batch_is_the_largest_fitting_size_of_the_heads_model() -> None:
+    d = _batching()
+    for i, model in enumerate(["m", "n", "m", "m"]):
+        d.decide(model, arrival=0.0, slo=10.0, request=i)
+    f = d.form_batch(0, 0.0)
+    assert f.model == "m"
+    assert f.members == (0, 2)
+    assert f.size == 2
+    assert f.predicted_finish == pytest.approx(0.15)
+    nxt = d.form_batch(0, 0.15)
+    assert nxt.members == (1,)
+    assert nxt.predicted_start == pytest.approx(0.15)
+
+
+def test_a_head_no_batch_can_serve_in_time_is_dropped() -> None:
+    d = _batching()
+    d.decide("m", arrival=0.0, slo=0.13, request=0)  # alone it would finish at 0.125
+    d.decide("n", arrival=0.0, slo=10.0, request=1)
+    f = d.form_batch(0, 0.05)  # stage 0 frees late: 0.175 > 0.13
+    assert f.dropped == (0,)
+    assert f.members == (1,)
+    assert d.form_batch(0, 1.0).size == 0
+    assert d.queued(0) == 0
+
+
+def test_batching_admission_uses_the_optimistic_estimate() -> None:
+    d = _batching(max_batch=2)
+    dec = d.decide("n", arrival=0.0, slo=0.05, request=0)
+    assert dec.status == RequestStatus.DROPPED
+    assert dec.group == 0
+    assert not dec.queued
+    with pytest.raises(SimulationError, match="needs the request's id"):
+        d.decide("m", arrival=0.0, slo=1.0)
+    with pytest.raises(SimulationError, match="max_batch must be an integer"):
+        Dispatcher(num_groups=1, stage_latencies={(0, "m"): (0.1,)}, max_batch=0)
+    with pytest.raises(SimulationError, match="batch-2 latencies"):
+        Dispatcher(num_groups=1, stage_latencies={(0, "m"): (0.1,)}, max_batch=2,
+                   batch_latencies={(0, "m"): {2: (0.1, 0.1)}})

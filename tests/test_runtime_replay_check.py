@@ -55,13 +55,28 @@ def tp4_and_pp2tp2() -> Placement:
                       models=[a, b])))
 
 
-def serve(placement: Placement, *, rate: float, cv: float, seed: int,
-          feedback: bool = True) -> tuple[RunResult, ProfileDB]:
+def pp2tp2_and_pp4() -> Placement:
+    """Both models on a pp2 x tp2 group (batches pick the head's model), one also on pp4."""
+    a, b = models()
+    return Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a, "b": b}, groups=(
+        Group.uniform(name="pp2xtp2", device_ids=[0, 1, 2, 3], pipeline_degree=2,
+                      models=[a, b]),
+        Group.uniform(name="pp4", device_ids=[4, 5, 6, 7], pipeline_degree=4, models=[a])))
+
+
+def serve(placement: Placement, *, rate: float, cv: float, seed: int, feedback: bool = True,
+          max_batch: int = 1, slo_scale: float = 1.5) -> tuple[RunResult, ProfileDB]:
     from alpaserve.runtime.runtime import Runtime
 
     workload = gamma_workload(rate=rate, cv=cv, n=200, models=["a", "b"], seed=seed)
-    with Runtime(placement, devices=cpu_devices(), repeats=8, feedback=feedback) as rt:
-        slo = slo_from_latency(rt.stage_latencies(), 1.5)  # tight: bursts drop requests
+    with Runtime(placement, devices=cpu_devices(), repeats=8 if max_batch == 1 else 4,
+                 feedback=feedback, max_batch=max_batch) as rt:
+        # tight: bursts drop requests
+        slo = slo_from_latency(rt.stage_latencies(), slo_scale)
+        if max_batch > 1:  # every size compiled, profiled and offered to the dispatcher
+            assert rt.batch_sizes == (1, 2, 4)
+            assert rt.profile.batch_sizes("a", placement.groups[0].models["a"]) == [1, 2, 4]
+            assert set(rt.batch_latencies()[0, "b"]) == {2, 4}
         return rt.serve(workload, slo=slo), rt.profile
 
 
@@ -79,7 +94,15 @@ def two_groups() -> tuple[Placement, RunResult, ProfileDB]:
     return placement, run, profile
 
 
-@pytest.mark.parametrize("case", ["three_groups", "two_groups"])
+@pytest.fixture(scope="module")
+def batched() -> tuple[Placement, RunResult, ProfileDB]:
+    """pp2 x tp2 and pp4 groups batching up to 4 (sizes 1, 2 and 4) under a Gamma burst."""
+    placement = pp2tp2_and_pp4()
+    run, profile = serve(placement, rate=300.0, cv=4.0, seed=5, max_batch=4, slo_scale=2.5)
+    return placement, run, profile
+
+
+@pytest.mark.parametrize("case", ["three_groups", "two_groups", "batched"])
 def test_the_replay_reproduces_the_run(case: str, request: pytest.FixtureRequest) -> None:
     placement, run, profile = request.getfixturevalue(case)
     rep = replay_check(placement, profile, run)
@@ -154,3 +177,34 @@ def test_a_run_without_a_trace_is_an_error(three_groups: Any) -> None:
     with pytest.raises(ExecutionError, match="no trace"):
         replay_check(placement, profile, bare)
     assert compare_replay(bare, replay_run(placement, profile, run)).rule_violations == 0
+
+
+def test_the_replay_reproduces_the_batches(batched: Any) -> None:
+    placement, run, profile = batched
+    trace = run.trace
+    assert trace is not None
+    assert trace.batch_size is not None
+    assert trace.formed is not None
+    assert trace.max_batch == 4
+    served = run.status == 0
+    sizes = trace.batch_size[served]
+    assert sizes.max() > 1, np.bincount(sizes)
+    assert set(sizes.tolist()) <= {1, 2, 4}, np.bincount(sizes)
+    for f in np.unique(trace.formed[served]):  # a batch: one model, one group, one timing
+        members = np.flatnonzero(served & (trace.formed == f))
+        assert len(members) == trace.batch_size[members[0]]
+        assert len(set(run.model_codes[members].tolist())) == 1
+        assert len(set(run.group[members].tolist())) == 1
+        assert len(set(run.finish[members].tolist())) == 1
+    rep = replay_check(placement, profile, run)
+    assert rep.batch_agreement >= AGREEMENT, rep
+    assert rep.rule_violations == 0, rep
+
+
+def test_a_replay_that_ignores_batching_fails(batched: Any) -> None:
+    placement, run, profile = batched
+    assert run.trace is not None
+    unbatched = dataclasses.replace(run, trace=dataclasses.replace(run.trace, max_batch=1))
+    rep = compare_replay(run, replay_run(placement, profile, unbatched))
+    assert rep.agreement < AGREEMENT, rep
+    assert rep.batch_agreement < AGREEMENT, rep

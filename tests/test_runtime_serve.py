@@ -110,3 +110,53 @@ def test_probing_needs_an_open_runtime(devices: list) -> None:
         rt.measure_serving_path()
     with pytest.raises(ExecutionError, match="not open"):
         rt.recalibrate()
+
+
+def test_batches_run_as_one_array_with_the_weights_and_programs_reused(devices: list) -> None:
+    import threading
+
+    from alpaserve.runtime.executor import LocalGroupExecutor
+
+    a = two_group_placement().models["a"]
+    group = Group.uniform(name="pp2", device_ids=[0, 1], pipeline_degree=2, models=[a])
+    ex = LocalGroupExecutor(group=group, specs={"a": a}, seed=0,
+                            device_map=dict(enumerate(devices)), batch_sizes=(3,))
+    ex.build()
+    pipe = ex._pipelines["a"]
+    params = [stage.params for stage in pipe.stages]
+    compiled = [stage.fn._cache_size() for stage in pipe.stages]
+    assert compiled == [2, 2]  # sizes 1 and 3, compiled at build
+    done: dict[int, float] = {}
+    stages: list[tuple[int, int, float, float]] = []
+    finished = threading.Event()
+
+    def on_done(rid: int, start: float, finish: float, err: BaseException | None) -> None:
+        assert err is None
+        done[rid] = finish
+        if len(done) == 4:
+            finished.set()
+
+    ex.start(on_done, lambda rid, k, b, e: stages.append((rid, k, b, e)))
+    ex.submit_batch([7, 8, 9], "a")
+    ex.submit(10, "a")
+    assert finished.wait(60)
+    ex.stop()
+    assert done[7] == done[8] == done[9] != done[10]  # one batch, one finish
+    by_stage = {(rid, k): (b, e) for rid, k, b, e in stages}
+    assert by_stage[7, 1] == by_stage[9, 1]
+    assert [stage.fn._cache_size() for stage in pipe.stages] == compiled  # nothing new
+    assert all(stage.params is before for stage, before in zip(pipe.stages, params,
+                                                                strict=True))
+    out = pipe.forward(ex._tokens_for("a", 3))
+    assert out.shape == (3, 8, 32)
+    ex.close()
+
+
+def test_batching_is_checked(devices: list) -> None:
+    from alpaserve.errors import SpecError
+    from alpaserve.runtime.runtime import Runtime
+
+    with pytest.raises(SpecError, match="max_batch must be an integer >= 1"):
+        Runtime(two_group_placement(), devices=devices, max_batch=0)
+    with pytest.raises(SpecError, match="local backend only"):
+        Runtime(two_group_placement(), backend="ray", max_batch=2)

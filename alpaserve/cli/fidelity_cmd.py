@@ -4,6 +4,9 @@
 Gamma arrivals (``--rate``, ``--cv``, ``--requests``); with a plan file the rate and CV
 default to the planned mix's, and for a plan made for a trace the first ``--requests`` of the
 trace's held-out test part are replayed (unless ``--rate``/``--cv`` are given).
+
+``--max-batch N`` (N > 1) serves with the simulator's batching rules and predicts with them;
+a plan file carrying ``"max_batch"`` (written next to its placement) uses it by default.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workload-seed", type=checks.seed, default=0)
     parser.add_argument("--repeats", type=checks.count, default=10,
                         help="calibration runs per stage (default 10)")
+    parser.add_argument("--max-batch", type=checks.batch, default=None,
+                        help="largest batch the runtime forms (and the simulator predicts "
+                             f"with), at most {checks.MAX_BATCH} (default: the plan file's "
+                             "max_batch, else 1)")
     parser.add_argument("--out", type=checks.json_file, help="write the report as JSON here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--calibrate-concurrently", action=argparse.BooleanOptionalAction,
@@ -95,6 +102,18 @@ def _workload(args: argparse.Namespace, plan_file: Any, models: list[str]
                       f"{args.workload_seed}")
 
 
+def _max_batch(args: argparse.Namespace, plan_file: Any) -> int:
+    """``--max-batch``, else the plan file's ``max_batch``, else 1 (checked like the flag)."""
+    if args.max_batch is not None:
+        return int(args.max_batch)
+    planned = plan_file.summary.get("max_batch", 1)
+    if isinstance(planned, bool) or not isinstance(planned, int) \
+            or not 1 <= planned <= checks.MAX_BATCH:
+        raise SpecError(f"{args.placement}: max_batch must be an integer in 1..."
+                        f"{checks.MAX_BATCH}, got {planned!r}")
+    return planned
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``alpaserve fidelity``: a real run against its simulation.
 
@@ -120,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"placement {args.placement} hosts no model")
     if args.requests <= 0:
         raise SpecError(f"--requests must be positive, got {args.requests}")
+    max_batch = _max_batch(args, plan_file)
     workload, source = _workload(args, plan_file, models)
     if len(workload) == 0:
         raise SpecError(f"no requests to serve from {source}")
@@ -128,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
                               runtime_options={"devices": devices_from(args), "seed": args.seed,
                                                "dtype": args.dtype, "repeats": args.repeats,
                                                "calibrate_concurrently":
-                                                   args.calibrate_concurrently})
+                                                   args.calibrate_concurrently,
+                                               "max_batch": max_batch})
     why = report.host.violations(Tolerance()) if report.host is not None else []
     data = {**report.to_dict(), "workload": source, "host_not_steady": list(why)}
     if args.out:

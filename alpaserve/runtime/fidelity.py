@@ -97,6 +97,7 @@ from alpaserve.runtime.stationarity import (
     run_until_steady,
     service_tail,
 )
+from simulator import SimulationOptions
 from simulator import simulate as run_simulation
 from workloads import Workload
 
@@ -106,7 +107,8 @@ Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
 
 
 def simulate_with_profile(placement: Placement, workload: Workload, profile: ProfileDB,
-                          slo: float | dict[str, float] | None = None) -> ResultLike:
+                          slo: float | dict[str, float] | None = None, *,
+                          max_batch: int = 1) -> ResultLike:
     """The simulator's prediction of ``workload`` on ``placement`` with ``profile``.
 
     Parameters
@@ -119,13 +121,16 @@ def simulate_with_profile(placement: Placement, workload: Workload, profile: Pro
         The stage latencies to simulate with (e.g. measured on the runtime).
     slo : float or dict of str to float, optional
         SLO in seconds, one or per model; the workload's own by default.
+    max_batch : int, default 1
+        Largest batch (the runtime's ``max_batch``); the profile's sizes up to it are used.
 
     Returns
     -------
     SimResult
         The predicted outcome of every request.
     """
-    return run_simulation(placement, profile, workload, slo=slo)
+    return run_simulation(placement, profile, workload, SimulationOptions(max_batch=max_batch),
+                          slo=slo)
 
 
 def slo_from_latency(stage_latencies: dict[tuple[int, str], tuple[float, ...]],
@@ -286,7 +291,9 @@ class _Session:
         self.placement = placement
         self.workload = workload
         self.slo, self.slo_scale, self.time_scale = slo, slo_scale, time_scale
-        self.simulate = simulate if simulate is not None else simulate_with_profile
+        max_batch = int((runtime_options or {}).get("max_batch", 1))
+        self.simulate: Simulate = simulate if simulate is not None else (
+            lambda p, w, prof, slo: simulate_with_profile(p, w, prof, slo, max_batch=max_batch))
         self.percentiles = percentiles
         self.runtime = Runtime(placement, **(runtime_options or {}))
 
@@ -351,6 +358,7 @@ class _Session:
         slo = self.slo if isinstance(self.slo, dict | float | int) else None
         return replace(report, host=host, replay=replay,
                        extra={"time_scale": self.time_scale, "profile_entries": len(profile),
+                              "max_batch": self.runtime.max_batch,
                               "slo": slo, "attempt": attempt})
 
 def _with_slos(workload: Workload, slos: np.ndarray) -> Workload:

@@ -237,7 +237,8 @@ class RayGroupExecutor:
         return [ProfileEntry.from_dict(d)
                 for d in ray.get(self._actor.measure.remote(warmup, repeats))]
 
-    def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None) -> None:
+    def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None,
+              sync: Any = None) -> None:
         """Start serving; results come back on a driver thread.
 
         Parameters
@@ -247,6 +248,9 @@ class RayGroupExecutor:
             (``error`` is the exception that failed it, else ``None``).
         on_stage : callable, optional
             ``on_stage(request_id, stage, begin, end)`` when a request leaves each stage.
+        sync : context manager, optional
+            Ignored: stage ends are read in the actor, and reported only when the request
+            is done, so they cannot be reported at once.
         """
         import ray
 
@@ -269,6 +273,25 @@ class RayGroupExecutor:
         """
         sent = self.clock()
         self._pending.put((self._actor.run.remote(request_id, model), request_id, sent))
+
+    def submit_batch(self, request_ids: Any, model: str) -> None:
+        """Batches are not served through Ray actors (see :class:`Runtime`'s ``max_batch``).
+
+        Parameters
+        ----------
+        request_ids : sequence of int
+            The batch's requests.
+        model : str
+            Their model.
+
+        Raises
+        ------
+        ExecutionError
+            Always: an actor reports stage ends only when a request is done, too late for
+            the driver to form the next batch when stage 0 frees.
+        """
+        raise ExecutionError(f"group {self.name!r}: Ray actors serve batch size 1 only "
+                             f"(got a batch of {len(request_ids)} for {model!r})")
 
     def _collect(self, on_done: DoneCallback, on_stage: StageCallback | None) -> None:
         import ray

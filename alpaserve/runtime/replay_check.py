@@ -17,6 +17,12 @@ the runtime broke the rules (a stage serving two requests at once, out of order,
 the request's previous stage ended); :attr:`ReplayReport.rule_violations` counts them. With
 both inputs, every admitted request must finish at the replayed time up to ``tolerance``
 (float rounding of sums of clock readings), and every decision must be the same.
+
+With batching the unit of work is a batch (its members share their stage times), and a
+batch's stage-0 handoff is its *formation* delay: the formation's time minus the moment the
+rules allowed it (the group's stage 0 free, and its oldest queued request decided). Every
+request taken off a queue by that formation, in the batch or dropped, carries it; the
+replay then must form the same batches (members and sizes) as well.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ class ReplayReport:
         Fraction with the same status (served, dropped, unserved).
     group_agreement : float
         Among requests served in both, the fraction on the same group.
+    batch_agreement : float
+        Among requests served in both, the fraction in a batch of the same size (1.0 for a
+        run without batching).
     finish_error_p50, finish_error_p99, finish_error_max : float
         ``|finish_real - finish_replay|`` in seconds over requests served on the same group
         in both (NaN when there are none).
@@ -69,6 +78,7 @@ class ReplayReport:
     agreement: float
     status_agreement: float
     group_agreement: float
+    batch_agreement: float
     finish_error_p50: float
     finish_error_p99: float
     finish_error_max: float
@@ -129,14 +139,16 @@ def replay_run(placement: Placement, profile: ProfileDB, run: RunResult, *,
                            decided=trace.decided,
                            handoff=np.clip(measured_handoffs(run) if handoff is None
                                            else handoff, 0.0, None),
-                           feedback=trace.feedback, overhead=trace.overhead)
+                           feedback=trace.feedback, overhead=trace.overhead,
+                           max_batch=trace.max_batch)
 
 
 def measured_handoffs(run: RunResult) -> np.ndarray:
     """Per served request and stage: its begin minus the earliest begin the rules allow.
 
-    The rules: a stage takes one request at a time, in the order it took them, and a
-    request enters stage ``k`` after leaving stage ``k - 1`` (stage 0: after its decision).
+    The rules: a stage takes one request (or batch) at a time, in the order it took them,
+    and a request enters stage ``k`` after leaving stage ``k - 1`` (stage 0: after its
+    decision; with batching, stage 0 is the formation, see the module docstring).
 
     Parameters
     ----------
@@ -155,19 +167,41 @@ def measured_handoffs(run: RunResult) -> np.ndarray:
     """
     if run.trace is None:
         raise ExecutionError("the run has no trace; serve it with Runtime.serve")
-    begin, end, decided = run.trace.stage_begin, run.trace.stage_end, run.trace.decided
+    trace = run.trace
+    begin, end, decided = trace.stage_begin, trace.stage_end, trace.decided
     out = np.full_like(begin, np.nan)
     served = np.flatnonzero(run.status == RequestStatus.SERVED)
+    formed, queue_group = trace.formed, trace.queue_group
+    batching = trace.max_batch > 1 and formed is not None and queue_group is not None
     for g in np.unique(run.group[served]):
         mine = served[run.group[served] == g]
-        for k in range(begin.shape[1]):
+        for k in range(1 if batching else 0, begin.shape[1]):
             here = mine[~np.isnan(begin[mine, k])]
             previous_end = -np.inf
-            for i in here[np.argsort(begin[here, k], kind="stable")]:
-                ready = decided[i] if k == 0 else end[i, k - 1]
-                out[i, k] = begin[i, k] - max(ready, previous_end)
-                previous_end = end[i, k]
+            # a batch's members share their begin: they are one unit of the stage
+            for b in np.unique(begin[here, k]):
+                unit = here[begin[here, k] == b]
+                ready = decided[unit].max() if k == 0 else end[unit, k - 1].max()
+                out[unit, k] = b - max(ready, previous_end)
+                previous_end = end[unit, k].max()
+    if formed is not None and queue_group is not None and batching:
+        _formation_delays(formed, queue_group, decided, end, run.status, out)
     return out
+
+
+def _formation_delays(formed: np.ndarray, queue_group: np.ndarray, decided: np.ndarray,
+                      stage_end: np.ndarray, status: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out[:, 0]`` with each formation's delay, for every request it took off a queue."""
+    served = status == RequestStatus.SERVED
+    for g in np.unique(queue_group[queue_group >= 0]):
+        mine = np.flatnonzero((queue_group == g) & ~np.isnan(formed))
+        stage0_free = -np.inf
+        for f in np.unique(formed[mine]):  # formations in time order
+            taken = mine[formed[mine] == f]
+            out[taken, 0] = f - max(stage0_free, float(decided[taken].min()))
+            batch = taken[served[taken]]
+            if batch.size:
+                stage0_free = float(stage_end[batch, 0].max())
 
 
 def compare_replay(run: RunResult, replay: ReplayResult, *,
@@ -214,8 +248,11 @@ def compare_replay(run: RunResult, replay: ReplayResult, *,
     same_status = run.status == sim.status
     served = same_status & (run.status == RequestStatus.SERVED)
     same_group = served & (run.group == sim.group)
+    sizes = run.trace.batch_size if run.trace is not None else None
+    same_batch = served & ((sizes == sim.batch_size) if sizes is not None
+                           else (sim.batch_size <= 1))
     error = np.abs(run.finish - sim.finish)
-    ok = same_status & (~served | (same_group & (error <= tolerance)))
+    ok = same_status & (~served | (same_group & same_batch & (error <= tolerance)))
     if handoff is None:
         handoff = measured_handoffs(run) if run.trace is not None else np.empty(0)
     handoff = handoff[~np.isnan(handoff)]
@@ -225,6 +262,7 @@ def compare_replay(run: RunResult, replay: ReplayResult, *,
         num_requests=n, agreement=float(ok.mean()) if n else 1.0,
         status_agreement=float(same_status.mean()) if n else 1.0,
         group_agreement=float(same_group.sum() / served.sum()) if served.any() else 1.0,
+        batch_agreement=float(same_batch.sum() / served.sum()) if served.any() else 1.0,
         finish_error_p50=stat(50), finish_error_p99=stat(99),
         finish_error_max=float(errors.max()) if errors.size else np.nan, tolerance=tolerance,
         handoff_p50=float(np.percentile(handoff, 50)) if handoff.size else np.nan,

@@ -71,6 +71,17 @@ class ServeTrace:
         Whether stage ends were reported to the dispatcher during the run.
     overhead : float
         Seconds the dispatcher added to every predicted finish.
+    max_batch : int, default 1
+        The largest batch the run could form; above 1 it batched, and the next three
+        columns are recorded (a batch's members share their stage begins and ends; stage 0
+        begins at the formation).
+    formed : numpy.ndarray of float64, optional
+        ``(n,)`` seconds: when each request left its group's queue, in a batch or dropped
+        (NaN: never queued).
+    queue_group : numpy.ndarray of int32, optional
+        ``(n,)``: the group whose queue each request joined (-1: none).
+    batch_size : numpy.ndarray of int32, optional
+        ``(n,)``: the size of the batch each request ran in (0: did not run).
     """
 
     decided: npt.NDArray[np.float64]
@@ -78,6 +89,10 @@ class ServeTrace:
     stage_end: npt.NDArray[np.float64]
     feedback: bool
     overhead: float
+    max_batch: int = 1
+    formed: npt.NDArray[np.float64] | None = None
+    queue_group: npt.NDArray[np.int32] | None = None
+    batch_size: npt.NDArray[np.int32] | None = None
 
     @property
     def service(self) -> npt.NDArray[np.float64]:

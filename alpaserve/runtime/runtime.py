@@ -16,81 +16,30 @@ SLOs and execution times are not scaled.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from itertools import pairwise, product
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 
 from alpaserve.errors import ExecutionError, SpecError
 from alpaserve.placement_spec import Placement
-from alpaserve.profiles import ProfileDB, ProfileEntry
+from alpaserve.profiles import ProfileDB
+from alpaserve.runtime.calibration import (
+    MAX_BURST,
+    CalibrationOptions,
+    calibrate_serving_path,
+)
 from alpaserve.runtime.dispatch import Dispatcher
-from alpaserve.runtime.executor import DoneCallback, LocalGroupExecutor, StageCallback
-from alpaserve.runtime.result import RequestStatus, RunResult, ServeTrace
+from alpaserve.runtime.executor import GroupExecutor, LocalGroupExecutor, serving_batch_sizes
+from alpaserve.runtime.result import RunResult
+from alpaserve.runtime.serving import ServeSetup, serve_workload
 from workloads import Workload
 
 logger = logging.getLogger(__name__)
 
-_MAX_BURST = 64  # request ids of one calibration round: round * _MAX_BURST + j
-
 Backend = Literal["local", "ray"]
 SPIN_WINDOW = 0.002  # seconds before a release when the dispatcher stops sleeping
-
-
-class GroupExecutor(Protocol):
-    """What the runtime needs from a group's executor (local threads or a Ray actor)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def build(self) -> None: ...
-
-    def measure(self, *, warmup: int = 2, repeats: int = 5) -> list[ProfileEntry]:
-        """Profile every hosted model at batch size 1.
-
-        Parameters
-        ----------
-        warmup : int, default 2
-            Untimed runs before timing.
-        repeats : int, default 5
-            Timed runs; the median is kept.
-
-        Returns
-        -------
-        list of ProfileEntry
-            One ``source="measured"`` entry per hosted model at batch size 1.
-        """
-
-    def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None) -> None:
-        """Start serving submitted requests.
-
-        Parameters
-        ----------
-        on_done : callable
-            ``on_done(request_id, start, finish, error)`` when a request leaves its last stage
-            (``error`` is the exception that failed it, else ``None``).
-        on_stage : callable, optional
-            ``on_stage(request_id, stage, begin, end)`` when a request leaves each stage.
-        """
-
-    def submit(self, request_id: int, model: str) -> None:
-        """Queue one batch-1 request at stage 0 (returns at once).
-
-        Parameters
-        ----------
-        request_id : int
-            The request's index in the workload.
-        model : str
-            A model hosted on this group.
-        """
-
-    def stop(self) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Runtime:
@@ -148,6 +97,14 @@ class Runtime:
     ray_group_options
         Per group name, options merged over the shared ones (e.g. ``{"g1": {"num_gpus": 4,
         "resources": {"node:10.0.0.2": 0.01}}}`` to pin a group to a node).
+    max_batch
+        Largest batch; above 1 the dispatcher batches with the simulator's rules
+        (:mod:`simulator.semantics`) and each group's stage 0 runs a batch as one array
+        (local backend only).
+    batch_sizes
+        The batch sizes to compile, profile and serve (1 is always added; sizes above
+        ``max_batch`` are dropped); by default the powers of two below ``max_batch`` and
+        ``max_batch`` itself. With a given profile, its sizes up to ``max_batch``.
 
     Examples
     --------
@@ -163,9 +120,17 @@ class Runtime:
                  ray_actor_options: Mapping[str, Any] | None = None,
                  ray_gpus: bool = False,
                  ray_group_options: Mapping[str, Mapping[str, Any]] | None = None,
+                 max_batch: int = 1, batch_sizes: Sequence[int] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         if backend not in ("local", "ray"):
             raise SpecError(f"Runtime backend must be 'local' or 'ray', got {backend!r}")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise SpecError(f"Runtime max_batch must be an integer >= 1, got {max_batch!r}")
+        if max_batch > 1 and backend == "ray":
+            raise SpecError(f"batching (max_batch={max_batch}) runs on the local backend "
+                            "only: a Ray actor reports stage ends only when a request is done")
+        self.max_batch = max_batch
+        self.batch_sizes = serving_batch_sizes(max_batch, batch_sizes, profile, placement)
         self.placement = placement
         self.devices = None if devices is None else list(devices)
         self.backend = backend
@@ -179,8 +144,8 @@ class Runtime:
         self.calibrate_concurrently = calibrate_concurrently
         self.calibration_gap = calibration_gap
         self.calibrate_pipelines = calibrate_pipelines
-        if max((g.num_stages for g in placement.groups), default=1) > _MAX_BURST:
-            raise SpecError(f"the runtime serves pipelines of at most {_MAX_BURST} stages")
+        if max((g.num_stages for g in placement.groups), default=1) > MAX_BURST:
+            raise SpecError(f"the runtime serves pipelines of at most {MAX_BURST} stages")
         self.ray_actor_options = dict(ray_actor_options or {})
         self.ray_gpus = ray_gpus
         self.ray_group_options = {k: dict(v) for k, v in (ray_group_options or {}).items()}
@@ -218,7 +183,8 @@ class Runtime:
         if self._given_profile is not None:  # fail before compiling on a missing entry
             for group in self.placement.groups:
                 for model, config in group.models.items():
-                    self._given_profile.get(model, config, 1)
+                    for b in self.batch_sizes:
+                        self._given_profile.get(model, config, b)
         executors = [self._make_executor(g) for g in self.placement.groups]
         try:
             for ex in executors:
@@ -277,7 +243,8 @@ class Runtime:
             devices = jax.devices()
         return LocalGroupExecutor(group=group, specs=specs,
                                   device_map=dict(enumerate(devices)), seed=self.seed,
-                                  dtype=self.dtype, clock=self.clock)
+                                  dtype=self.dtype, clock=self.clock,
+                                  batch_sizes=self.batch_sizes)
 
     def _settle_profile(self, executors: Sequence[GroupExecutor]) -> ProfileDB:
         if self._given_profile is not None:
@@ -293,102 +260,15 @@ class Runtime:
         return self._calibrate(executors, kernel)
 
     def _calibrate(self, executors: Sequence[GroupExecutor], kernel: ProfileDB) -> ProfileDB:
-        """Re-measure every stage through the serving path, all groups at once.
-
-        Each round releases one request to every group at the same instant (group ``g``
-        cycles through its models), waits until all finish, then pauses ``calibration_gap``.
-        Groups therefore run concurrently, as they do when serving a burst, and share the
-        host's resources (cores, the GIL, the runtime's own threads) as they will then.
-        Without ``calibrate_concurrently`` each group gets its rounds alone, the others idle.
-        A (model, config) hosted by several groups pools their samples; each stage's latency
-        is the median, stage 0 counted from the release.
-        """
-        groups = self.placement.groups
-        models = [list(group.models) for group in groups]
-        ends: list[dict[int, list[float]]] = [{} for _ in executors]
-        begins: list[dict[int, list[float]]] = [{} for _ in executors]
-        # A pipeline gets as many requests per round as it has stages, so that its stages
-        # run at once, as they do in a burst: where they share hardware (CPU virtual devices)
-        # each is slower then than alone.
-        burst = [groups[g].num_stages if self.calibrate_pipelines else 1
-                 for g in range(len(groups))]
-        lock = threading.Lock()
-        done = threading.Event()
-        failure: list[BaseException] = []
-        left = [0]
-
-        def hooks(g: int) -> tuple[DoneCallback, StageCallback]:
-            depth = groups[g].num_stages
-
-            def on_stage(rid: int, k: int, begin: float, end: float) -> None:
-                ends[g].setdefault(rid, [float("nan")] * depth)[k] = end
-                begins[g].setdefault(rid, [float("nan")] * depth)[k] = begin
-
-            def on_done(rid: int, t_start: float, t_end: float,
-                        err: BaseException | None) -> None:
-                with lock:
-                    if err is not None:
-                        failure.append(err)
-                    left[0] -= 1
-                    if left[0] == 0:
-                        done.set()
-            return on_done, on_stage
-
-        samples: dict[Any, list[list[float]]] = {}
-        sent: dict[tuple[int, str], int] = {}
-        rounds = (self.warmup + self.repeats) * max(len(m) for m in models)
-        together = ([list(range(len(groups)))] if self.calibrate_concurrently
-                    else [[g] for g in range(len(groups))])
-        started: list[GroupExecutor] = []
-        try:
-            for g, ex in enumerate(executors):
-                on_done, on_stage = hooks(g)
-                ex.start(on_done, on_stage)
-                started.append(ex)
-            for i, members in product(range(rounds), together):
-                time.sleep(self.calibration_gap)
-                picks = {g: models[g][i % len(models[g])] for g in members}
-                with lock:
-                    left[0] = sum(burst[g] for g in members)
-                    done.clear()
-                released = self.clock()
-                for g, model in picks.items():
-                    for j in range(burst[g]):
-                        executors[g].submit(i * _MAX_BURST + j, model)
-                if not done.wait(60.0) or failure:
-                    raise ExecutionError(f"calibration round {i} ({picks}) failed: "
-                                         f"{failure or 'timed out'}")
-                for g, model in picks.items():
-                    count = sent[g, model] = sent.get((g, model), 0) + 1
-                    if count > self.warmup:
-                        key = kernel.get(model, groups[g].models[model], 1).key
-                        first = i * _MAX_BURST
-                        # the first request's stage 0 counts from the release (as serving
-                        # pays it); every other sample is a stage's own service time
-                        marks = [released, *ends[g][first]]
-                        samples.setdefault(key, []).append(
-                            [b - a for a, b in pairwise(marks)])
-                        for j in range(1, burst[g]):
-                            rid = first + j
-                            samples[key].append([e - b for b, e in
-                                                 zip(begins[g][rid], ends[g][rid],
-                                                     strict=True)])
-        finally:
-            for ex in started:
-                ex.stop()
-        db = ProfileDB()
-        for g, group in enumerate(groups):
-            for model, config in group.models.items():
-                entry = kernel.get(model, config, 1)
-                if entry.key in db:
-                    continue
-                lats = tuple(max(float(np.median(col)), 1e-9)
-                             for col in zip(*samples[entry.key], strict=True))
-                logger.info("group %d %s: serving-path stages %s ms (alone %s ms)", g, model,
-                            [round(x * 1e3, 3) for x in lats],
-                            [round(x * 1e3, 3) for x in entry.stage_latencies])
-                db.add(replace(entry, stage_latencies=lats))
-        return db
+        """Re-measure every stage through the serving path (:mod:`.calibration`)."""
+        return calibrate_serving_path(
+            executors, self.placement.groups, kernel,
+            CalibrationOptions(warmup=self.warmup, repeats=self.repeats,
+                               gap=self.calibration_gap,
+                               concurrently=self.calibrate_concurrently,
+                               pipelines=self.calibrate_pipelines,
+                               batch_sizes=self.batch_sizes),
+            clock=self.clock)
 
     def measure_serving_path(self) -> ProfileDB:
         """Calibrate every hosted model again through the open groups, as :meth:`open` does,
@@ -442,6 +322,21 @@ class Runtime:
                 for g, group in enumerate(self.placement.groups)
                 for model, config in group.models.items()}
 
+    def batch_latencies(self) -> dict[tuple[int, str], dict[int, tuple[float, ...]]]:
+        """``(group index, model) -> {batch size: per-stage latency}`` for sizes above 1.
+
+        Returns
+        -------
+        dict of (int, str) to dict of int to tuple of float
+            Per-stage seconds from the current profile, for every size the runtime serves
+            (empty without batching).
+        """
+        profile = self.profile
+        return {(g, model): {b: profile.get(model, config, b).stage_latencies
+                             for b in self.batch_sizes if b > 1}
+                for g, group in enumerate(self.placement.groups)
+                for model, config in group.models.items()}
+
     # ------------------------------------------------------------------ serving
     def _sleep_until(self, target: float) -> None:
         """Sleep to ``SPIN_WINDOW`` before ``target``, then yield-spin: ``time.sleep`` alone
@@ -487,77 +382,17 @@ class Runtime:
         if not time_scale > 0:
             raise SpecError(f"time_scale must be positive, got {time_scale!r}")
         slos = workload.slo_array(slo)
-        n = len(workload)
-        names = workload.model_names
-        arrival = np.asarray(workload.arrival, dtype=np.float64) * time_scale
-        start = np.full(n, np.nan)
-        finish = np.full(n, np.nan)
-        group = np.full(n, -1, dtype=np.int32)
-        status = np.zeros(n, dtype=np.int8)
-        dispatcher = Dispatcher(num_groups=len(self.placement.groups),
-                                stage_latencies=self.stage_latencies(), overhead=self.overhead)
-        depth = max(g.num_stages for g in self.placement.groups)
-        decided = np.full(n, np.nan)
-        stage_begin, stage_end = np.full((n, depth), np.nan), np.full((n, depth), np.nan)
-        lock = threading.Lock()
-        all_done = threading.Event()
-        state = {"pending": 0, "dispatched": False}
-        errors: list[tuple[int, BaseException]] = []
-        origin = self.clock() + start_delay - (float(arrival[0]) if n else 0.0)
+        setup = ServeSetup(
+            executors=self._executors, group_names=[g.name for g in self.placement.groups],
+            dispatcher=Dispatcher(num_groups=len(self.placement.groups),
+                                  stage_latencies=self.stage_latencies(),
+                                  batch_latencies=self.batch_latencies(),
+                                  max_batch=self.max_batch, overhead=self.overhead),
+            feedback=self.feedback, overhead=self.overhead, clock=self.clock,
+            sleep_until=self._sleep_until)
+        return serve_workload(setup, workload, slos=slos,
+                              arrival=np.asarray(workload.arrival, dtype=np.float64)
+                              * time_scale,
+                              depth=max(g.num_stages for g in self.placement.groups),
+                              start_delay=start_delay, drain_timeout=drain_timeout)
 
-        def on_done(rid: int, t_start: float, t_end: float, err: BaseException | None) -> None:
-            with lock:
-                start[rid], finish[rid] = t_start - origin, t_end - origin
-                if err is not None:
-                    errors.append((rid, err))
-                state["pending"] -= 1
-                if state["dispatched"] and state["pending"] == 0:
-                    all_done.set()
-
-        def stage_hook(g: int) -> StageCallback:
-            def on_stage(rid: int, k: int, begin: float, end: float) -> None:
-                stage_begin[rid, k], stage_end[rid, k] = begin - origin, end - origin
-                if self.feedback:
-                    dispatcher.observe(g, k, end - origin)
-            return on_stage
-
-        for g, ex in enumerate(self._executors):
-            ex.start(on_done, stage_hook(g))
-        lags = np.zeros(n)
-        try:
-            for i in range(n):
-                self._sleep_until(origin + arrival[i])
-                now = self.clock() - origin
-                lags[i] = now - arrival[i]
-                decided[i] = max(now, float(arrival[i]))
-                d = dispatcher.decide(names[workload.model_codes[i]], arrival=float(arrival[i]),
-                                      slo=float(slos[i]), now=now)
-                status[i] = d.status
-                if d.status == RequestStatus.SERVED:
-                    group[i] = d.group
-                    with lock:
-                        state["pending"] += 1
-                    self._executors[d.group].submit(i, names[workload.model_codes[i]])
-            with lock:
-                state["dispatched"] = True
-                if state["pending"] == 0:
-                    all_done.set()
-            if not all_done.wait(drain_timeout):
-                raise ExecutionError(f"{state['pending']} requests were still running "
-                                     f"{drain_timeout}s after the last arrival")
-        finally:
-            for ex in self._executors:
-                ex.stop()
-        if errors:
-            rid, err = errors[0]
-            raise ExecutionError(f"{len(errors)} requests failed; request {rid}: {err!r}") \
-                from err
-        if n:
-            logger.info("served %d requests: dispatch lag mean %.3f ms, max %.3f ms", n,
-                        1e3 * float(lags.mean()), 1e3 * float(lags.max()))
-        return RunResult.from_columns(
-            arrival=arrival, start=start, finish=finish, group=group, status=status,
-            model_codes=workload.model_codes, model_names=names, slo=slos,
-            group_names=[g.name for g in self.placement.groups],
-            trace=ServeTrace(decided=decided, stage_begin=stage_begin, stage_end=stage_end,
-                             feedback=self.feedback, overhead=self.overhead))

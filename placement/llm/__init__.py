@@ -11,10 +11,11 @@ popularity-based placement. Every method returns an :class:`LLMPlan`.
 from placement.llm.analytic_costs import AnalyticCosts
 from placement.llm.baselines import dedicated_plan, muxserve_plan
 from placement.llm.costs import LLMCostModel, TableCosts, TableEntry, costs_from_dict
+from placement.llm.measured_costs import MeasuredCosts
 from placement.llm.problem import LLMPlanProblem
 from placement.llm.result import GroupPlan, LLMPlan
 from placement.llm.search import plan_llm
 
 __all__ = ["AnalyticCosts", "GroupPlan", "LLMCostModel", "LLMPlan", "LLMPlanProblem",
-           "TableCosts", "TableEntry", "costs_from_dict", "dedicated_plan", "muxserve_plan",
-           "plan_llm"]
+           "MeasuredCosts", "TableCosts", "TableEntry", "costs_from_dict", "dedicated_plan",
+           "muxserve_plan", "plan_llm"]

@@ -26,11 +26,18 @@ from alpaserve.errors import PlacementError
 from placement.llm.demand import (
     ModelDemand,
     estimated_throughput,
+    reweight,
     route_shares,
-    service_time,
     slot_utilisation,
 )
-from placement.llm.layout import Slot, assign_devices, candidate_partitions, fill_slot, smallest_fit
+from placement.llm.layout import (
+    Slot,
+    assign_devices,
+    candidate_partitions,
+    fill_slot,
+    kv_budgets,
+    smallest_fit,
+)
 from placement.llm.problem import LLMPlanProblem
 from placement.llm.result import LLMPlan
 from simulator.llm.config import KVSharing
@@ -68,20 +75,8 @@ def fits_of(problem: LLMPlanProblem) -> dict[str, tuple[int, int, int]]:
     return out
 
 
-def _capacity_weights(problem: LLMPlanProblem, slots: list[Slot],
-                      demands: Mapping[str, ModelDemand]) -> list[Slot]:
-    """Route weights of each model's replicas in proportion to their estimated capacity."""
-    out = []
-    for s in slots:
-        weights = tuple(1.0 / max(service_time(problem, m, s, b, demands[m]), 1e-12)
-                        for m, b in zip(s.models, s.kv_blocks, strict=True))
-        out.append(Slot(devices=s.devices, tp=s.tp, pp=s.pp, models=s.models,
-                        kv_blocks=s.kv_blocks, weights=weights, kv_sharing=s.kv_sharing))
-    return out
-
-
-def dedicated_layout(problem: LLMPlanProblem,
-                     demands: Mapping[str, ModelDemand]) -> list[Slot]:
+def dedicated_layout(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], *,
+                     sizes: Mapping[str, int] | None = None) -> list[Slot]:
     """One model per group: devices split by load × size, each model at its smallest shape.
 
     Parameters
@@ -90,6 +85,10 @@ def dedicated_layout(problem: LLMPlanProblem,
         The problem.
     demands : mapping of str to ModelDemand
         Per-model request statistics.
+    sizes : mapping of str to int, optional
+        Group size of some models (at the most tensor-parallel shape that fits); the
+        search's start points use larger groups than the smallest fit. A size where the
+        model does not fit is ignored.
 
     Returns
     -------
@@ -103,6 +102,11 @@ def dedicated_layout(problem: LLMPlanProblem,
     """
     fits = fits_of(problem)
     names = problem.model_names
+    for m, size in (sizes or {}).items():
+        shape = next((sh for sh in problem.group_shapes(size) if kv_budgets(
+            problem, tp=sh[0], pp=sh[1], models=[m], loads={}) is not None), None)
+        if m in fits and shape is not None:
+            fits[m] = (size, *shape)
     need = sum(fits[m][0] for m in names)
     if need > problem.num_devices:
         raise PlacementError(f"one dedicated replica of each model needs {need} devices, "
@@ -124,12 +128,12 @@ def dedicated_layout(problem: LLMPlanProblem,
             break
         replicas[ranked[0]] += 1
         free -= fits[ranked[0]][0]
-    sizes = [(fits[m][0], i, m) for i, m in enumerate(names) for _ in range(replicas[m])]
-    sizes.sort(key=lambda t: (-t[0], t[1]))
-    devices = assign_devices([s for s, _, _ in sizes], problem)
+    groups = [(fits[m][0], i, m) for i, m in enumerate(names) for _ in range(replicas[m])]
+    groups.sort(key=lambda t: (-t[0], t[1]))
+    devices = assign_devices([s for s, _, _ in groups], problem)
     slots = []
     loads = {m: demands[m].token_rate for m in names}
-    for (_, _, m), devs in zip(sizes, devices, strict=True):
+    for (_, _, m), devs in zip(groups, devices, strict=True):
         _, tp, pp = fits[m]
         slot = fill_slot(problem, Slot(devices=devs, tp=tp, pp=pp), [m], loads)
         if slot is None:  # smallest_fit found it fits: a cost model that disagrees with itself
@@ -203,7 +207,7 @@ def muxserve_layout(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand]
     if best is None:
         raise PlacementError("no mesh group of the cluster hosts every model (MuxServe)")
     logger.info("muxserve: %d mesh groups, best estimate %.3f req/s", tried, best[0])
-    return _capacity_weights(problem, best[2], demands), tried
+    return reweight(problem, best[2], demands), tried
 
 
 def dedicated_plan(problem: LLMPlanProblem, workload: Workload, **options: Any) -> LLMPlan:

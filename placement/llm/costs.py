@@ -290,12 +290,12 @@ def costs_from_dict(data: Mapping[str, Any]) -> LLMCostModel:
     Parameters
     ----------
     data : mapping
-        ``{"kind": "table", ...}`` or ``{"kind": "analytic", ...}``.
+        ``{"kind": "table" | "analytic" | "measured", ...}``.
 
     Returns
     -------
     LLMCostModel
-        A :class:`TableCosts` or :class:`AnalyticCosts`.
+        A :class:`TableCosts`, :class:`AnalyticCosts` or :class:`MeasuredCosts`.
 
     Raises
     ------
@@ -315,7 +315,10 @@ def costs_from_dict(data: Mapping[str, Any]) -> LLMCostModel:
     if kind == "analytic":
         from placement.llm.analytic_costs import AnalyticCosts
         return AnalyticCosts.from_dict(data)
-    raise SpecError(f"unknown cost kind {kind!r}: expected 'table' or 'analytic'")
+    if kind == "measured":
+        from placement.llm.measured_costs import MeasuredCosts
+        return MeasuredCosts.from_dict(data)
+    raise SpecError(f"unknown cost kind {kind!r}: expected 'table', 'analytic' or 'measured'")
 
 
 def check_device(device: object) -> DeviceSpec:

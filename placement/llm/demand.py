@@ -9,7 +9,7 @@ its time, so the group serves ``sum(rate) * min(1, 1 / utilisation)``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -192,3 +192,36 @@ def estimated_throughput(problem: LLMPlanProblem, slots: list[Slot],
         rate = sum(demands[m].rate * shares[(m, s.devices)] for m in s.models)
         total += rate * (1.0 if util <= 1.0 else 1.0 / util)
     return total
+
+
+def reweight(problem: LLMPlanProblem, slots: list[Slot],
+             demands: Mapping[str, ModelDemand]) -> list[Slot]:
+    """Route weights in proportion to each replica's estimated capacity.
+
+    Each model's weights are relative to its fastest replica and rounded to three decimals,
+    so replicas of one shape get exactly equal weights (the router's smooth round robin
+    then cycles them exactly rather than by floating-point ties).
+
+    Parameters
+    ----------
+    problem : LLMPlanProblem
+        Costs and scheduler.
+    slots : list of Slot
+        The layout.
+    demands : mapping of str to ModelDemand
+        Per-model statistics.
+
+    Returns
+    -------
+    list of Slot
+        The same groups with new weights.
+    """
+    raw = [[1.0 / max(service_time(problem, m, s, b, demands[m]), 1e-12)
+            for m, b in zip(s.models, s.kv_blocks, strict=True)] for s in slots]
+    top: dict[str, float] = {}
+    for s, ws in zip(slots, raw, strict=True):
+        for m, w in zip(s.models, ws, strict=True):
+            top[m] = max(top.get(m, 0.0), w)
+    return [replace(s, weights=tuple(max(round(w / top[m], 3), 0.001)
+                                     for m, w in zip(s.models, ws, strict=True)))
+            for s, ws in zip(slots, raw, strict=True)]

@@ -41,7 +41,8 @@ class GroupPlan:
     kv_sharing : {"partitioned", "shared"}
         KV mode.
     cost_source : str
-        Where the iteration costs come from (``IterationCost.source``).
+        Where the iteration costs come from (``IterationCost.source``; ``model=source``
+        pairs joined by ``"; "`` when co-located models' sources differ).
     """
 
     name: str
@@ -322,7 +323,9 @@ def plan_from_slots(slots: Any, *, problem: Any, method: str, train: Any = None,
     for slot in slots:
         if not slot.models:
             continue
-        source = costs.iteration_cost(slot.models[0], slot.tp, slot.pp).source
+        sources = [costs.iteration_cost(m, slot.tp, slot.pp).source for m in slot.models]
+        source = sources[0] if len(set(sources)) == 1 else "; ".join(
+            f"{m}={s}" for m, s in zip(slot.models, sources, strict=True))
         groups.append(GroupPlan(name=f"g{len(groups)}", devices=tuple(slot.devices),
                                 tp=slot.tp, pp=slot.pp, models=tuple(slot.models),
                                 kv_blocks=tuple(slot.kv_blocks),

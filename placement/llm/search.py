@@ -1,15 +1,19 @@
 """``plan_llm``: simulator-guided placement of many LLMs (AlpaServe's search, token level).
 
-1. Start points: the dedicated and MuxServe layouts (:mod:`.baselines`), so the search never
-   scores below either on the training workload.
+1. Start points: the dedicated and MuxServe layouts (:mod:`placement.llm.baselines`) and a dedicated
+   layout at twice each model's smallest group, so the search never scores below them on
+   the training workload.
 2. Partitions: node-aligned multisets of power-of-two groups (:func:`.layout.candidate_partitions`);
    each is filled by a greedy on the analytic estimate (models by request rate × size onto
    the group they load least, then spare groups take replicas of the most loaded models),
    and the best few by estimated throughput are simulated.
-3. Local search from the best simulated layouts: for the models that miss most requests,
-   try adding a replica on another group, moving a co-located model off their group, and
-   flipping a group's KV mode; keep the best move while it raises the number of good
-   requests and simulations remain.
+3. Local search (best improvement) from the best ``climbs`` start points, over the moves of
+   :mod:`.moves` for the models that miss most requests: give a group or half of it to a
+   model, split a group into halves, merge buddy groups, reshape ``tp × pp``, co-locate,
+   evict a neighbour, flip a KV mode. Layouts are ranked by :class:`.score.Objective`:
+   goodput, with no model below ``fairness`` times the dedicated layout's worst model, and
+   a gain must exceed ``min_gain`` of the requests (replay noise does not carry over to
+   held-out requests). Layouts met twice are simulated once.
 
 Every candidate is scored by the token-level engine on the training workload (a random time
 window of ``max_requests`` requests when it is larger); the plan reports how many.
@@ -20,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 
 import numpy as np
 
@@ -30,15 +33,15 @@ from placement.llm.demand import (
     ModelDemand,
     estimated_throughput,
     model_demands,
+    reweight,
     route_shares,
-    service_time,
     slot_utilisation,
 )
 from placement.llm.layout import Slot, assign_devices, candidate_partitions, fill_slot
+from placement.llm.moves import MoveGenerator
 from placement.llm.problem import LLMPlanProblem
 from placement.llm.result import LLMPlan, plan_from_slots
-from placement.llm.score import Engine, Score, Scorer
-from simulator.llm.config import KVSharing
+from placement.llm.score import Engine, Objective, Score, Scorer
 from workloads.workload import Workload
 
 logger = logging.getLogger(__name__)
@@ -71,17 +74,6 @@ def training_window(workload: Workload, max_requests: int,
     t0 = float(workload.arrival[start])
     t1 = float(workload.arrival[start + max_requests - 1])
     return workload.window(t0, np.nextafter(t1, np.inf))
-
-
-def _reweight(problem: LLMPlanProblem, slots: list[Slot],
-              demands: Mapping[str, ModelDemand]) -> list[Slot]:
-    """Route weights ∝ estimated capacity; KV budgets recomputed by load."""
-    out = []
-    for s in slots:
-        weights = tuple(1.0 / max(service_time(problem, m, s, b, demands[m]), 1e-12)
-                        for m, b in zip(s.models, s.kv_blocks, strict=True))
-        out.append(replace(s, weights=weights))
-    return out
 
 
 def construct(problem: LLMPlanProblem, sizes: tuple[int, ...],
@@ -137,62 +129,14 @@ def construct(problem: LLMPlanProblem, sizes: tuple[int, ...],
             if filled is not None:
                 slots[i] = filled
                 break
-    return _reweight(problem, [s for s in slots if s.models], demands)
-
-
-def _moves(problem: LLMPlanProblem, slots: list[Slot], score: Score,
-           demands: Mapping[str, ModelDemand], width: int) -> list[list[Slot]]:
-    """Neighbouring layouts that may help the models that miss most requests."""
-    names = problem.model_names
-    loads = {m: demands[m].token_rate for m in names}
-    worst = [m for m in sorted(names, key=lambda m: (-score.missed(m), names.index(m)))
-             if score.missed(m) > 0][:width]
-    shares = route_shares(slots)
-    util = [slot_utilisation(problem, s, demands, shares) / s.size for s in slots]
-    out: list[list[Slot]] = []
-    for m in worst:
-        adds = []
-        for i, s in enumerate(slots):
-            if m in s.models:
-                continue
-            filled = fill_slot(problem, s, [*s.models, m], loads, kv_sharing=s.kv_sharing)
-            if filled is not None:
-                adds.append((util[i], i, filled))
-        for _, i, filled in sorted(adds, key=lambda t: t[:2])[:2]:
-            out.append([*slots[:i], filled, *slots[i + 1:]])
-        for i, s in enumerate(slots):  # move a neighbour off m's busiest group
-            if m not in s.models or len(s.models) < 2:
-                continue
-            for other in s.models:
-                if other == m:
-                    continue
-                rest = [x for x in s.models if x != other]
-                left = fill_slot(problem, s, rest, loads)
-                if left is None:
-                    continue
-                homes = [(util[j], j) for j, t in enumerate(slots)
-                         if j != i and other not in t.models]
-                for _, j in sorted(homes)[:1]:
-                    moved = fill_slot(problem, slots[j], [*slots[j].models, other], loads)
-                    if moved is not None:
-                        trial = list(slots)
-                        trial[i], trial[j] = left, moved
-                        out.append(trial)
-                if any(other in t.models for j, t in enumerate(slots) if j != i):
-                    trial = list(slots)  # or drop the neighbour's replica here
-                    trial[i] = left
-                    out.append(trial)
-    if len(problem.kv_sharing) > 1:
-        for i, s in enumerate(slots):
-            if len(s.models) > 1:
-                flip: KVSharing = "shared" if s.kv_sharing == "partitioned" else "partitioned"
-                out.append([*slots[:i], replace(s, kv_sharing=flip), *slots[i + 1:]])
-    return [_reweight(problem, t, demands) for t in out]
+    return reweight(problem, [s for s in slots if s.models], demands)
 
 
 def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "search",
-             seed: int = 0, max_simulations: int = 120, max_requests: int = 20000,
-             simulate_partitions: int = 4, move_width: int = 3,
+             seed: int = 0, max_simulations: int = 200, max_requests: int = 20000,
+             simulate_partitions: int = 4, move_width: int = 3, moves_per_step: int = 24,
+             climbs: int = 3, fairness: float = 0.9, min_gain: float = 0.002,
+             loads: tuple[float, ...] = (1.0,),
              engine: Engine | None = None) -> LLMPlan:
     """Place the problem's LLMs on its cluster, scored by the token-level engine.
 
@@ -206,14 +150,30 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
         The simulator-guided search, or a baseline (scored once).
     seed : int, default 0
         Picks the training window when the workload is subsampled.
-    max_simulations : int, default 120
-        Most engine runs of the search (the baselines' included).
+    max_simulations : int, default 200
+        Most engine runs of the search (the baselines' included); a layout met twice is
+        simulated once.
     max_requests : int, default 20000
         Larger workloads are cut to a random window of this many requests.
     simulate_partitions : int, default 4
         Partitions simulated after ranking them by estimated throughput.
     move_width : int, default 3
         Worst models the local search tries to help per step.
+    moves_per_step : int, default 24
+        Most neighbours simulated per step of the local search (the best one is taken).
+    climbs : int, default 3
+        Local searches, from the best-scoring start points.
+    fairness : float, default 0.9
+        No model's attainment may fall below this fraction of the worst model's under the
+        dedicated layout (:class:`Objective`); 0 maximises goodput alone, which may starve
+        the large models.
+    min_gain : float, default 0.002
+        A layout replaces a fair one only when it gains more than this fraction of the
+        training requests (:class:`Objective`); 0 takes any gain.
+    loads : tuple of float, default (1.0,)
+        Rate factors the training workload is scored at, summed (:class:`.score.Scorer`);
+        e.g. ``(1.0, 0.75, 0.5)`` hedges against a lighter future than the training window.
+        Each counts as one simulation.
     engine : callable, optional
         ``engine(deployment, workload) -> (PreparedLLM, LLMOutcome)``; default the
         compiled engine.
@@ -234,9 +194,18 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
         raise SpecError(f"method must be one of {METHODS}, got {method!r}")
     for name, value in (("max_simulations", max_simulations), ("max_requests", max_requests),
                         ("simulate_partitions", simulate_partitions),
-                        ("move_width", move_width)):
+                        ("move_width", move_width), ("moves_per_step", moves_per_step),
+                        ("climbs", climbs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SpecError(f"plan_llm: {name} must be a positive int, got {value!r}")
+    for name, frac in (("fairness", fairness), ("min_gain", min_gain)):
+        if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 <= frac <= 1:
+            raise SpecError(f"plan_llm: {name} must be in [0, 1], got {frac!r}")
+    if (not isinstance(loads, tuple) or not loads or any(
+            isinstance(x, bool) or not isinstance(x, int | float) or not 0 < x < float("inf")
+            for x in loads)):
+        raise SpecError(f"plan_llm: loads must be a non-empty tuple of positive factors, "
+                        f"got {loads!r}")
     if not isinstance(workload, Workload) or len(workload) == 0:
         raise PlacementError("plan_llm needs a non-empty Workload of LLM requests")
     started = time.perf_counter()
@@ -246,7 +215,8 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
     if len(train) < len(workload):
         notes = (f"scored on a window of {len(train)} of {len(workload)} training requests",)
     demands = model_demands(train, problem.model_names)
-    scorer = Scorer(problem, train, engine=engine, max_simulations=max_simulations)
+    scorer = Scorer(problem, train, engine=engine, max_simulations=max_simulations,
+                    loads=loads)
     fits_of(problem)  # names a model that fits nowhere
     if method == "dedicated":
         slots = dedicated_layout(problem, demands)
@@ -263,24 +233,42 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
                                simulations=scorer.simulations, candidates=tried,
                                wall_s=time.perf_counter() - started, notes=notes)
     return _search(problem, demands, scorer, started=started, notes=notes,
-                   simulate_partitions=simulate_partitions, move_width=move_width)
+                   simulate_partitions=simulate_partitions, move_width=move_width,
+                   moves_per_step=moves_per_step, climbs=climbs, fairness=fairness,
+                   min_gain=min_gain)
+
+
+def _layout_key(slots: list[Slot]) -> tuple[tuple[object, ...], ...]:
+    return tuple(sorted((s.devices, s.tp, s.pp, s.models, s.kv_sharing) for s in slots))
 
 
 def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer: Scorer, *,
             started: float, notes: tuple[str, ...], simulate_partitions: int,
-            move_width: int) -> LLMPlan:
-    def evaluate(slots: list[Slot]) -> Score:
-        return scorer(plan_from_slots(slots, problem=problem, method="search").deployment)
+            move_width: int, moves_per_step: int, climbs: int, fairness: float,
+            min_gain: float) -> LLMPlan:
+    seen: dict[tuple[tuple[object, ...], ...], Score] = {}
+    stats: dict[str, list[int]] = {}  # move kind -> [simulated, accepted]
 
-    scored: list[tuple[int, int, list[Slot], Score]] = []  # (-good, order, slots, score)
-    starts = [dedicated_layout(problem, demands)]
-    try:
-        mux, _ = muxserve_layout(problem, demands)
-        starts.append(mux)
-    except PlacementError as exc:
-        logger.info("no MuxServe start point: %s", exc)
+    def evaluate(slots: list[Slot]) -> Score:
+        key = _layout_key(slots)
+        if key not in seen:
+            seen[key] = scorer(plan_from_slots(slots, problem=problem,
+                                               method="search").deployment)
+        return seen[key]
+
+    starts = []
+    fits = fits_of(problem)
+    wider = {m: 2 * f[0] for m, f in fits.items() if 2 * f[0] in problem.group_sizes()}
+    for name, build in (("dedicated", lambda: dedicated_layout(problem, demands)),
+                        ("MuxServe", lambda: muxserve_layout(problem, demands)[0]),
+                        ("wider dedicated", lambda: dedicated_layout(problem, demands,
+                                                                     sizes=wider))):
+        try:
+            starts.append(reweight(problem, build(), demands))
+        except PlacementError as exc:
+            logger.info("no %s start point: %s", name, exc)
     candidates = len(starts)
-    min_size = min(f[0] for f in fits_of(problem).values())
+    min_size = min(f[0] for f in fits.values())
     ranked: list[tuple[float, int, list[Slot]]] = []
     for sizes in candidate_partitions(problem, min_size=min_size):
         layout = construct(problem, sizes, demands)
@@ -290,32 +278,51 @@ def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer:
                            layout))
     ranked.sort(key=lambda t: t[:2])
     pool = starts + [t[2] for t in ranked[:simulate_partitions]]
-    for layout in pool:
+    if not pool:
+        raise PlacementError("no layout of the cluster hosts every model")
+    first = evaluate(pool[0])
+    objective = Objective(fairness, first if starts else None, min_gain=min_gain)
+    scored: list[tuple[tuple[bool, float, int, float], int, list[Slot], Score]] = [
+        (objective.key(first), 0, pool[0], first)]
+    for layout in pool[1:]:
         if scorer.exhausted:
             break
         s = evaluate(layout)
-        scored.append((-s.good, len(scored), layout, s))
-    scored.sort(key=lambda t: t[:2])
-    best = scored[0]
-    for start in scored[:2]:
-        current = start
-        while not scorer.exhausted and current[3].good < current[3].requests:
-            improved = None
-            for trial in _moves(problem, current[2], current[3], demands, move_width):
-                if scorer.exhausted:
+        scored.append((objective.key(s), -len(scored), layout, s))
+    best = scored[0][2:]  # the first start (dedicated) unless beaten by the margin
+    scored.sort(key=lambda t: t[:2], reverse=True)
+    generator = MoveGenerator(problem, demands)
+    for start in scored[:climbs]:
+        current = start[2:]
+        while not scorer.exhausted and current[1].good < current[1].requests:
+            improved: tuple[list[Slot], Score, str] | None = None
+            tried = 0
+            for move in generator.neighbours(current[0], current[1], move_width):
+                if scorer.exhausted or tried >= moves_per_step:
                     break
+                if _layout_key(move.layout) in seen:
+                    continue
+                tried += 1
                 candidates += 1
-                s = evaluate(trial)
-                if s.good > (improved[3].good if improved else current[3].good):
-                    improved = (-s.good, 0, trial, s)
+                s = evaluate(move.layout)
+                stats.setdefault(move.kind, [0, 0])[0] += 1
+                if objective.better(s, improved[1] if improved else current[1]):
+                    improved = (move.layout, s, move.kind)
             if improved is None:
                 break
-            current = improved
-        if current[3].good > best[3].good:
+            stats[improved[2]][1] += 1
+            logger.info("plan_llm: %s move -> %d/%d good", improved[2], improved[1].good,
+                        improved[1].requests)
+            current = improved[:2]
+        if objective.better(current[1], best[1]):
             best = current
     wall = time.perf_counter() - started
-    logger.info("plan_llm: %d simulations, %d candidates, %.2f s, goodput %d/%d",
-                scorer.simulations, candidates, wall, best[3].good, best[3].requests)
-    return plan_from_slots(best[2], problem=problem, method="search", train=best[3],
+    logger.info("plan_llm: %d simulations (%d layouts), %d candidates, %.2f s, goodput %d/%d; "
+                "moves simulated/accepted: %s", scorer.simulations, len(seen), candidates, wall,
+                best[1].good, best[1].requests,
+                ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(stats.items())))
+    moves_note = "moves simulated/accepted: " + (", ".join(
+        f"{k} {v[0]}/{v[1]}" for k, v in sorted(stats.items())) or "none")
+    return plan_from_slots(best[0], problem=problem, method="search", train=best[1],
                            simulations=scorer.simulations, candidates=candidates,
-                           wall_s=wall, notes=notes)
+                           wall_s=wall, notes=(*notes, moves_note))

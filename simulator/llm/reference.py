@@ -216,7 +216,9 @@ class _Reference:
             if resident.has_work():
                 candidates = [resident]
             else:
-                nxt = next((m for m in group.round_robin() if m.waiting), None)
+                order = [group.models[(resident.slot + k) % len(group.models)]
+                         for k in range(1, len(group.models))]
+                nxt = next((m for m in order if m.waiting), None)
                 if nxt is not None:
                     self.load(group, nxt, now)
                 return

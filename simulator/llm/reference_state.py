@@ -247,6 +247,9 @@ def _admit(model: ModelState, seq: Sequence, blocks: int) -> None:
 def admit_whole_prefills(model: ModelState, sched: SchedulerConfig, batch: Batch) -> None:
     """Prefill-first step 1: admit from the head while the sequences, tokens and blocks fit.
 
+    A recompute longer than the token budget is admitted when it comes first in the batch
+    (the semantics' *long recomputes*).
+
     Parameters
     ----------
     model : ModelState
@@ -261,8 +264,8 @@ def admit_whole_prefills(model: ModelState, sched: SchedulerConfig, batch: Batch
         seq = model.waiting[0]
         need = seq.prompt + seq.generated
         blocks = _blocks_for(need, sched.block_size)
-        if (len(model.running) + 1 > sched.max_num_seqs
-                or tokens + need > sched.max_batched_tokens or blocks > model.pool.free):
+        too_long = tokens + need > sched.max_batched_tokens and bool(batch.chunks)
+        if len(model.running) + 1 > sched.max_num_seqs or too_long or blocks > model.pool.free:
             return  # first come, first served: stop at the first that does not fit
         _admit(model, seq, blocks)
         tokens += need
@@ -338,7 +341,9 @@ def attempt_chunked(model: ModelState, sched: SchedulerConfig) -> Batch:
     Returns
     -------
     Batch
-        Decodes first, then prompt chunks within the token budget; maybe empty.
+        Decodes first, then prompt chunks within the token budget (a running sequence whose
+        chunk finds no room preempts later-admitted ones: the semantics' *stuck chunks*);
+        maybe empty.
     """
     batch = Batch(model=model)
     decode_step(model, sched, batch, prefilled_only=True)
@@ -347,9 +352,16 @@ def attempt_chunked(model: ModelState, sched: SchedulerConfig) -> Batch:
     for seq in list(model.running):  # incomplete prefills, in admission order
         if not seq.running or seq.in_flight or seq.prefill_done:
             continue
-        room = block_size * seq.blocks - seq.stored
-        chunk = min(seq.prompt + seq.generated - seq.stored, budget,
-                    block_size * pool.free + room)
+        if budget <= 0:
+            break
+        room = block_size * (pool.free + seq.blocks) - seq.stored
+        while room == 0:  # a stuck chunk takes blocks from a later-admitted sequence
+            victim = next(s for s in reversed(model.running) if not s.in_flight)
+            if victim is seq:
+                break  # never from itself
+            preempt(model, victim, batch)
+            room = block_size * (pool.free + seq.blocks) - seq.stored
+        chunk = min(seq.prompt + seq.generated - seq.stored, budget, room)
         if chunk == 0:
             continue
         new_blocks = _blocks_for(seq.stored + chunk, block_size) - seq.blocks
@@ -359,9 +371,11 @@ def attempt_chunked(model: ModelState, sched: SchedulerConfig) -> Batch:
         budget -= chunk
     while model.waiting and len(model.running) + 1 <= sched.max_num_seqs:
         seq = model.waiting[0]
-        chunk = min(seq.prompt + seq.generated, budget, block_size * pool.free)
-        if chunk == 0:
+        remaining = seq.prompt + seq.generated
+        chunk = min(remaining, budget, block_size * pool.free)
+        if chunk <= 0 and remaining > 0:
             break  # a chunk of zero stops the admission of new requests
+        chunk = max(chunk, 0)  # an empty prompt is admitted with an empty chunk
         _admit(model, seq, _blocks_for(chunk, block_size))
         batch.add_chunk(seq, chunk)
         budget -= chunk

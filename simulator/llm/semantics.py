@@ -84,7 +84,7 @@ over chunks of ``c`` tokens after ``p`` stored ones (a whole prefill: ``p = 0``)
 :meth:`alpaserve.llm.iteration.IterationCost.stage_s` turns them into seconds.
 
 Decisions on cases the rules above leave open
---------------------------------------------
+---------------------------------------------
 These were settled while writing the compiled engine; the reference follows them too.
 
 - *Rejected requests are not events*: they never reach the group and never wake it.

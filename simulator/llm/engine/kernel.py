@@ -268,6 +268,8 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
             if_end[n_if] = t + float(icost[m, C_STAGES]) * s
             if_head[n_if] = acc[BHEAD]
             n_if += 1
+            if if_end[n_if - 1] <= t:
+                break  # it ends now (zero seconds): complete it before scheduling again
             if fast and _steady(ms, acc, icost, sched, m, n_if):
                 t, t_end, busy, kv_seconds, steps = decode_run(
                     seq, ms, gs, hist, prompt, output, arrival, ap, acc[BHEAD], acc[NSEQ],

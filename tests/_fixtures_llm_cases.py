@@ -40,9 +40,10 @@ def dyadic(lo: int, hi: int, denom: int) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def costs(draw: st.DrawFn, stages: int) -> IterationCost:
-    """A random iteration cost with ``stages`` pipeline stages."""
-    steps = draw(st.lists(st.integers(0, 8), min_size=1, max_size=5))
+def costs(draw: st.DrawFn, stages: int, *, free_steps: bool = False) -> IterationCost:
+    """A random iteration cost with ``stages`` pipeline stages (``free_steps``: some token
+    counts cost nothing more, so an iteration may take no time at all)."""
+    steps = draw(st.lists(st.integers(-1 if free_steps else 0, 8), min_size=1, max_size=5))
     table = np.concatenate([[0.0], np.cumsum([(s + 1) / 64 for s in steps])])
     return IterationCost(
         linear_s=table,
@@ -56,7 +57,7 @@ def costs(draw: st.DrawFn, stages: int) -> IterationCost:
 
 @st.composite
 def groups(draw: st.DrawFn, index: int, *, chunked: bool | None = None,
-           stages: tuple[int, ...] = (1, 2, 3)) -> EngineGroup:
+           stages: tuple[int, ...] = (1, 2, 3), free_steps: bool = False) -> EngineGroup:
     """A random group hosting 1-3 of :data:`MODEL_NAMES`."""
     names = draw(st.lists(st.sampled_from(MODEL_NAMES), min_size=1, max_size=3, unique=True))
     p = draw(st.sampled_from(stages))
@@ -65,7 +66,8 @@ def groups(draw: st.DrawFn, index: int, *, chunked: bool | None = None,
         max_num_seqs=max_seqs, max_batched_tokens=draw(st.integers(max(max_seqs, 4), 48)),
         block_size=draw(st.sampled_from([1, 2, 4, 8])),
         chunked_prefill=draw(st.booleans()) if chunked is None else chunked)
-    served = tuple(ServedModel(model=name, cost=draw(costs(p)), kv_blocks=draw(st.integers(1, 24)),
+    served = tuple(ServedModel(model=name, cost=draw(costs(p, free_steps=free_steps)),
+                               kv_blocks=draw(st.integers(1, 24)),
                                route_weight=draw(st.sampled_from([1.0, 2.0, 3.0])),
                                load_s=draw(dyadic(0, 32, 16)))
                    for name in names)
@@ -84,11 +86,14 @@ class Case:
 
 @st.composite
 def cases(draw: st.DrawFn, *, max_requests: int = 30, max_groups: int = 3,
-          chunked: bool | None = None, stages: tuple[int, ...] = (1, 2, 3)) -> Case:
-    """A random deployment of 1-``max_groups`` groups and up to ``max_requests`` requests."""
+          chunked: bool | None = None, stages: tuple[int, ...] = (1, 2, 3),
+          min_prompt: int = 1, max_output: int = 12, free_steps: bool = False) -> Case:
+    """A random deployment of 1-``max_groups`` groups and up to ``max_requests`` requests
+    (prompts of ``min_prompt`` to 40 tokens, outputs of 1 to ``max_output``)."""
     count = draw(st.integers(1, max_groups))
-    deployment = LLMDeployment(groups=tuple(draw(groups(g, chunked=chunked, stages=stages))
-                                            for g in range(count)))
+    deployment = LLMDeployment(groups=tuple(
+        draw(groups(g, chunked=chunked, stages=stages, free_steps=free_steps))
+        for g in range(count)))
     hosted = deployment.model_names
     n = draw(st.integers(0, max_requests))
     gaps = draw(st.lists(st.sampled_from([0.0, 0.0, 1 / 16, 1 / 4, 1.0, 3.0]),
@@ -97,6 +102,6 @@ def cases(draw: st.DrawFn, *, max_requests: int = 30, max_groups: int = 3,
         arrival=np.cumsum(gaps) if n else np.empty(0),
         model=draw(st.lists(st.sampled_from(hosted), min_size=n, max_size=n)) if n else [],
         model_names=hosted,
-        prompt_tokens=draw(st.lists(st.integers(1, 40), min_size=n, max_size=n)),
-        output_tokens=draw(st.lists(st.integers(1, 12), min_size=n, max_size=n)))
+        prompt_tokens=draw(st.lists(st.integers(min_prompt, 40), min_size=n, max_size=n)),
+        output_tokens=draw(st.lists(st.integers(1, max_output), min_size=n, max_size=n)))
     return Case(deployment=deployment, workload=workload)
