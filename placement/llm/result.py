@@ -90,6 +90,30 @@ class GroupPlan:
         return cls(**group_fields(data, 0))
 
 
+def cost_source(costs: LLMCostModel, models: tuple[str, ...], tp: int, pp: int) -> str:
+    """Where a group's iteration costs come from, as :class:`GroupPlan` records it.
+
+    Parameters
+    ----------
+    costs : LLMCostModel
+        The cost model.
+    models : tuple of str
+        The group's models.
+    tp, pp : int
+        Its shape.
+
+    Returns
+    -------
+    str
+        The models' common ``IterationCost.source``, or ``model=source`` pairs joined by
+        ``"; "`` when they differ.
+    """
+    sources = [costs.iteration_cost(m, tp, pp).source for m in models]
+    if len(set(sources)) == 1:
+        return sources[0]
+    return "; ".join(f"{m}={s}" for m, s in zip(models, sources, strict=True))
+
+
 def build_deployment(groups: tuple[GroupPlan, ...], costs: LLMCostModel,
                      scheduler: SchedulerConfig) -> LLMDeployment:
     """The engine deployment of ``groups`` with costs from ``costs``.
@@ -264,7 +288,7 @@ class LLMPlan:
             scheduler = SchedulerConfig(**settings["scheduler"])
             model = costs if costs is not None else costs_from_dict(data["costs"])
             for g in groups:  # the file's cost sources must be what its cost model builds
-                source = model.iteration_cost(g.models[0], g.tp, g.pp).source
+                source = cost_source(model, g.models, g.tp, g.pp)
                 if source != g.cost_source:
                     raise SpecError(f"group {g.name!r} says its costs come from "
                                     f"{g.cost_source!r}, but the plan's cost model gives "
@@ -323,9 +347,7 @@ def plan_from_slots(slots: Any, *, problem: Any, method: str, train: Any = None,
     for slot in slots:
         if not slot.models:
             continue
-        sources = [costs.iteration_cost(m, slot.tp, slot.pp).source for m in slot.models]
-        source = sources[0] if len(set(sources)) == 1 else "; ".join(
-            f"{m}={s}" for m, s in zip(slot.models, sources, strict=True))
+        source = cost_source(costs, tuple(slot.models), slot.tp, slot.pp)
         groups.append(GroupPlan(name=f"g{len(groups)}", devices=tuple(slot.devices),
                                 tp=slot.tp, pp=slot.pp, models=tuple(slot.models),
                                 kv_blocks=tuple(slot.kv_blocks),
