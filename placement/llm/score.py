@@ -2,7 +2,8 @@
 
 A request is *good* when it finished, its time to first token is within its model's TTFT
 SLO and its time per output token, ``(finish - first_token) / (output - 1)`` (0 for one
-token), within the TPOT SLO. The score is the number of good requests; the planner compares
+token), within the TPOT SLO: the definitions of :mod:`simulator.llm.metrics`, whose functions
+compute them here too. The score is the number of good requests; the planner compares
 deployments on one (possibly subsampled) training workload, so counts compare directly.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 from alpaserve.errors import PlacementError
 from placement.llm.problem import LLMPlanProblem
 from simulator.llm.config import LLMDeployment
+from simulator.llm.metrics import good_requests, request_latencies
 from simulator.llm.outcome import LLMOutcome
 from simulator.llm.prepared import PreparedLLM, prepare_llm
 from simulator.llm.semantics import LLMRequestStatus
@@ -116,14 +118,10 @@ def good_mask(problem: LLMPlanProblem, deployment: LLMDeployment, prepared: Prep
     model = table[prepared.group, prepared.slot]
     ttft_slo = np.array([problem.slo(m)[0] for m in names])[model]
     tpot_slo = np.array([problem.slo(m)[1] for m in names])[model]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ttft = outcome.first_token - prepared.arrival
-        steps = np.maximum(prepared.output - 1, 1)
-        tpot = np.where(prepared.output > 1, (outcome.finish - outcome.first_token) / steps,
-                        0.0)
-        good = ((outcome.status == LLMRequestStatus.FINISHED) & (ttft <= ttft_slo)
-                & (tpot <= tpot_slo))
-    return good, model
+    ttft, tpot, _ = request_latencies(prepared.arrival, prepared.output, outcome.first_token,
+                                      outcome.finish)
+    finished = outcome.status == LLMRequestStatus.FINISHED
+    return good_requests(finished, ttft, tpot, ttft_slo, tpot_slo), model
 
 
 def at_load(workload: Workload, load: float) -> Workload:

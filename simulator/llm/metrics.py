@@ -85,6 +85,63 @@ def _positive(kind: str, value: object) -> float:
     return float(value)
 
 
+def request_latencies(arrival: npt.NDArray[np.float64], output: npt.NDArray[np.int64],
+                      first_token: npt.NDArray[np.float64], finish: npt.NDArray[np.float64]
+                      ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                 npt.NDArray[np.float64]]:
+    """TTFT, TPOT and end-to-end latency of each request (the definitions above).
+
+    Parameters
+    ----------
+    arrival : ndarray of float64
+        Arrival times.
+    output : ndarray of int64
+        Output tokens.
+    first_token, finish : ndarray of float64
+        When the first and the last token came out (NaN when rejected).
+
+    Returns
+    -------
+    tuple of ndarray of float64
+        ``(ttft, tpot, e2e)``; NaN for rejected requests.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ttft, tpot, e2e = request_latencies(np.array([0.0, 1.0]), np.array([5, 1]),
+    ...                                     np.array([0.5, 1.2]), np.array([0.9, 1.2]))
+    >>> ttft.tolist(), tpot.tolist(), e2e.tolist()
+    ([0.5, 0.19999999999999996], [0.1, 0.0], [0.9, 0.19999999999999996])
+    """
+    steps = np.maximum(output - 1, 1).astype(np.float64)
+    tpot = np.where(output > 1, (finish - first_token) / steps,
+                    np.where(np.isnan(first_token), np.nan, 0.0))
+    return first_token - arrival, tpot, finish - arrival
+
+
+def good_requests(finished: npt.NDArray[np.bool_], ttft: npt.NDArray[np.float64],
+                  tpot: npt.NDArray[np.float64], ttft_slo: npt.NDArray[np.float64] | float,
+                  tpot_slo: npt.NDArray[np.float64] | float) -> npt.NDArray[np.bool_]:
+    """The requests that finished within both SLOs (the definition of *good*).
+
+    Parameters
+    ----------
+    finished : ndarray of bool
+        Requests that emitted all their tokens.
+    ttft, tpot : ndarray of float64
+        Their latencies (:func:`request_latencies`).
+    ttft_slo, tpot_slo : ndarray of float64 or float
+        SLOs, per request or for all.
+
+    Returns
+    -------
+    ndarray of bool
+        Good requests; a rejected one never is.
+    """
+    with np.errstate(invalid="ignore"):
+        return finished & (ttft <= ttft_slo) & (tpot <= tpot_slo)
+
+
 def _pct(values: npt.NDArray[np.float64], q: float) -> float | None:
     return float(np.percentile(values, q)) if values.size else None
 
@@ -179,8 +236,9 @@ def compute_metrics(*, mask: npt.NDArray[np.bool_], finished: npt.NDArray[np.boo
     """
     done = mask & finished
     n = int(mask.sum())
-    ok_ttft = done & (ttft <= ttft_slo) if ttft_slo is not None else None
-    ok_tpot = done & (tpot <= tpot_slo) if tpot_slo is not None else None
+    with np.errstate(invalid="ignore"):  # NaN latencies (rejected) are never within an SLO
+        ok_ttft = done & (ttft <= ttft_slo) if ttft_slo is not None else None
+        ok_tpot = done & (tpot <= tpot_slo) if tpot_slo is not None else None
     good = ok_ttft & ok_tpot if ok_ttft is not None and ok_tpot is not None else None
 
     def frac(ok: npt.NDArray[np.bool_] | None) -> float | None:

@@ -16,6 +16,7 @@ from simulator.llm.metrics import (
     SLOSpec,
     compute_metrics,
     kv_utilization_of,
+    request_latencies,
     slo_per_request,
 )
 from simulator.llm.outcome import LLMOutcome
@@ -123,11 +124,7 @@ class LLMSimResult:
             mine = prepared.group == g
             model[mine] = codes[prepared.slot[mine]]
         first, finish = outcome.first_token, outcome.finish
-        ttft = first - prepared.arrival
-        e2e = finish - prepared.arrival
-        steps = np.maximum(prepared.output - 1, 1).astype(np.float64)
-        tpot = np.where(prepared.output > 1, (finish - first) / steps,
-                        np.where(np.isnan(first), np.nan, 0.0))
+        ttft, tpot, e2e = request_latencies(prepared.arrival, prepared.output, first, finish)
         capacity = np.array([sum(m.kv_blocks for m in g.models) for g in deployment.groups],
                             dtype=np.int64)
         return cls(model_names=names, group_names=tuple(g.name for g in deployment.groups),
