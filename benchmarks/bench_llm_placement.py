@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from alpaserve.device_spec import device_preset  # noqa: E402
 from placement.llm import LLMPlan, LLMPlanProblem, MeasuredCosts, plan_llm  # noqa: E402
 from placement.llm.analytic_costs import resolve_spec  # noqa: E402
-from placement.llm.score import default_engine, good_mask  # noqa: E402
+from simulator.llm.simulate import simulate_llm  # noqa: E402
 from workloads.mapping import StreamMapping, map_requests  # noqa: E402
 from workloads.traces.azure.llm import read_azure_llm  # noqa: E402
 from workloads.workload import Workload  # noqa: E402
@@ -46,20 +46,20 @@ def load(data: Path, rate_scale: float, alpha: float) -> Workload:
 
 
 def evaluate(problem: LLMPlanProblem, plan: LLMPlan, test: Workload) -> dict[str, object]:
-    """Held-out goodput, per-model attainment and TTFT/TPOT p99 of ``plan``."""
-    prepared, outcome = default_engine(plan.deployment, test)
-    good, model = good_mask(problem, plan.deployment, prepared, outcome)
-    ttft = outcome.first_token - prepared.arrival
-    steps = np.maximum(prepared.output - 1, 1)
-    tpot = np.where(prepared.output > 1, (outcome.finish - outcome.first_token) / steps, 0.0)
-    done = np.isfinite(outcome.finish)
-    per_model = {m: float(good[model == i].mean()) if np.any(model == i) else float("nan")
-                 for i, m in enumerate(problem.model_names)}
-    return {"goodput": float(good.mean()), "good_per_s": float(good.sum()) / test.duration,
-            "per_model": per_model,
-            "ttft_p99": float(np.percentile(ttft[done], 99)) if done.any() else float("nan"),
-            "tpot_p99": float(np.percentile(tpot[done], 99)) if done.any() else float("nan"),
-            "rejected": int(np.count_nonzero(prepared.rejected))}
+    """Held-out goodput, per-model attainment and TTFT/TPOT p99 of ``plan`` (the summary's
+    definitions: :mod:`simulator.llm.metrics`)."""
+    s = simulate_llm(plan.deployment, test).summary(ttft_slo=problem.ttft_slo,
+                                                     tpot_slo=problem.tpot_slo)
+    nan = float("nan")
+
+    def num(value: float | None) -> float:
+        return nan if value is None else float(value)
+
+    return {"goodput": num(s.overall.goodput), "good_per_s": num(s.overall.goodput_rps),
+            "per_model": {m: num(s.models[m].goodput) if m in s.models else nan
+                          for m in problem.model_names},
+            "ttft_p99": num(s.overall.ttft_p99), "tpot_p99": num(s.overall.tpot_p99),
+            "rejected": s.overall.rejected}
 
 
 def _problem(args: argparse.Namespace) -> LLMPlanProblem:
