@@ -71,3 +71,11 @@ def test_model_demands() -> None:
     assert d["a"].rate > d["b"].rate > d["c"].rate > 0
     assert sum(x.requests for x in d.values()) == len(work)
     assert 64 <= d["a"].mean_prompt <= 512
+
+
+def test_muxserve_meshes_stay_inside_a_node_and_host_each_model_once() -> None:
+    problem = toy_problem(num_devices=8)
+    slots, _ = muxserve_layout(problem, _demands({"a": 30.0, "b": 5.0, "c": 2.0}))
+    assert all(s.size <= problem.gpus_per_node and s.pp == 1 for s in slots)
+    hosted = [m for s in slots for m in s.models]
+    assert sorted(hosted) == ["a", "b", "c"]

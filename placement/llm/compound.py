@@ -102,6 +102,8 @@ def compound_moves(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand],
     ranked.sort(key=lambda t: t[:3], reverse=True)
     out = []
     for *_, a, b in ranked:
+        if len(out) >= width:
+            break
         one, two = tried[a][0], tried[b][0]
         changes = {**one.changes, **two.changes}
         layout = apply_changes(slots, changes)
@@ -109,6 +111,4 @@ def compound_moves(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand],
             continue
         out.append(Move(kind=f"{one.kind}+{two.kind}",
                         layout=reweight(problem, layout, demands), changes=changes))
-        if len(out) >= width:
-            break
     return out
