@@ -100,7 +100,7 @@ def compound_moves(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand],
                 continue
             ranked.append((objective.key(guess), -a, -b, a, b))
     ranked.sort(key=lambda t: t[:3], reverse=True)
-    out = []
+    out: list[Move] = []
     for *_, a, b in ranked:
         if len(out) >= width:
             break
