@@ -1,22 +1,29 @@
 """``plan_llm``: simulator-guided placement of many LLMs (AlpaServe's search, token level).
 
-1. Start points: the dedicated and MuxServe layouts (:mod:`placement.llm.baselines`) and a dedicated
-   layout at twice each model's smallest group, so the search never scores below them on
-   the training workload.
-2. Partitions: node-aligned multisets of power-of-two groups (:func:`.layout.candidate_partitions`);
-   each is filled by a greedy on the analytic estimate (models by request rate × size onto
-   the group they load least, then spare groups take replicas of the most loaded models),
-   and the best few by estimated throughput are simulated.
-3. Local search (best improvement) from the best ``climbs`` start points, over the moves of
-   :mod:`.moves` for the models that miss most requests: give a group or half of it to a
-   model, split a group into halves, merge buddy groups, reshape ``tp × pp``, co-locate,
-   evict a neighbour, flip a KV mode. Layouts are ranked by :class:`.score.Objective`:
-   goodput, with no model below ``fairness`` times the dedicated layout's worst model, and
-   a gain must exceed ``min_gain`` of the requests (replay noise does not carry over to
-   held-out requests). Layouts met twice are simulated once.
+1. Start points, in families: the dedicated and MuxServe layouts
+   (:mod:`placement.llm.baselines`) and a dedicated layout at twice each model's smallest
+   group, so the search never scores below them on the training workload; AlpaServe-style
+   *pooled* layouts (:mod:`.pooled`: equal large groups, each shared by several models, the
+   candidates where model parallelism buys statistical multiplexing); and *partitions*:
+   node-aligned multisets of power-of-two groups (:func:`.layout.candidate_partitions`),
+   each filled by a greedy on the analytic estimate (models by request rate × size onto the
+   group they load least, then spare groups take replicas of the most loaded models), the
+   best few by estimated throughput simulated.
+2. Local search (best improvement) from the best start point of each family, then the best
+   others (``climbs`` in all), over the moves of :mod:`.moves` for the models that miss most
+   requests: give a group or half of it to a model, split a group into halves, merge buddy
+   groups, reshape ``tp × pp``, co-locate, evict a neighbour, flip a KV mode, swap two
+   groups' models; plus, each step, the best *compound* moves (:mod:`.compound`): two
+   simulated moves on disjoint groups joined when their summed per-model changes predict a
+   gain (near the dedicated layout every single move hurts some model; a pair can pay the
+   donor back). Layouts are ranked by :class:`.score.Objective`: goodput, with no model
+   below ``fairness`` times the dedicated layout's worst model, and a gain must exceed
+   ``min_gain`` of the requests (replay noise does not carry over to held-out requests).
+   Layouts met twice are simulated once.
 
 Every candidate is scored by the token-level engine on the training workload (a random time
-window of ``max_requests`` requests when it is larger); the plan reports how many.
+window of ``max_requests`` requests when it is larger); the plan reports how many, and its
+notes list each start point's score and the moves simulated/accepted by kind.
 """
 
 from __future__ import annotations
