@@ -59,7 +59,8 @@ def test_baseline_plans_are_scored() -> None:
     for make, name in ((dedicated_plan, "dedicated"), (muxserve_plan, "muxserve")):
         plan = make(toy_problem(), work)
         assert plan.method == name
-        assert plan.simulations == 1
+        # MuxServe's co-located groups are scored with both KV modes, the better kept.
+        assert plan.simulations == (1 if name == "dedicated" else 2)
         assert plan.train_requests == len(work)
         assert 0 <= plan.train_good <= len(work)
 
@@ -70,3 +71,11 @@ def test_model_demands() -> None:
     assert d["a"].rate > d["b"].rate > d["c"].rate > 0
     assert sum(x.requests for x in d.values()) == len(work)
     assert 64 <= d["a"].mean_prompt <= 512
+
+
+def test_muxserve_meshes_stay_inside_a_node_and_host_each_model_once() -> None:
+    problem = toy_problem(num_devices=8)
+    slots, _ = muxserve_layout(problem, _demands({"a": 30.0, "b": 5.0, "c": 2.0}))
+    assert all(s.size <= problem.gpus_per_node and s.pp == 1 for s in slots)
+    hosted = [m for s in slots for m in s.models]
+    assert sorted(hosted) == ["a", "b", "c"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from placement.llm.baselines import dedicated_layout
 from placement.llm.demand import model_demands, reweight
 from placement.llm.layout import Slot, fill_slot
-from placement.llm.moves import MoveGenerator
+from placement.llm.moves import MoveGenerator, apply_changes
 from placement.llm.score import Score
 from tests._fixtures_llm_plan import toy_problem, toy_workload
 
@@ -73,3 +73,23 @@ def test_reweight_gives_identical_replicas_exactly_equal_weights() -> None:
         assert max(ws) == 1.0, m
     same_shape = [s.weights for s in slots if s.models == ("a",) and s.size == 1]
     assert len(set(same_shape)) <= 1
+
+
+def test_swap_trades_groups_of_different_sizes_and_changes_rebuild_the_layout() -> None:
+    layout = [_slot((0, 1, 2, 3), 4, 1, "c"), _slot((4, 5), 2, 1, "a"),
+              _slot((6,), 1, 1, "b"), _slot((7,), 1, 1, "a")]
+    moves = MoveGenerator(PROBLEM, DEMANDS).neighbours(layout, _score({"a": 40}), 1)
+    swaps = [m for m in moves if m.kind == "swap"]
+    assert swaps
+    for move in swaps:
+        _valid(move.layout)
+        assert len(move.changes) == 2
+        (i, (here,)), (j, (there,)) = sorted(move.changes.items())
+        assert here.devices == layout[i].devices
+        assert there.devices == layout[j].devices
+        assert set(here.models) == set(layout[j].models)
+        assert set(there.models) == set(layout[i].models)
+    for move in moves:  # every move says which groups it replaced
+        rebuilt = apply_changes(layout, move.changes)
+        assert [(s.devices, s.models) for s in rebuilt] == [(s.devices, s.models)
+                                                            for s in move.layout]

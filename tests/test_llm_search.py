@@ -89,6 +89,10 @@ def test_bad_inputs() -> None:
         plan_llm(problem, work, method="random")
     with pytest.raises(SpecError, match="max_simulations must be a positive int"):
         plan_llm(problem, work, max_simulations=0)
+    with pytest.raises(SpecError, match="pooled must be a non-negative int"):
+        plan_llm(problem, work, pooled=-1)
+    with pytest.raises(SpecError, match="compounds must be a non-negative int"):
+        plan_llm(problem, work, compounds=True)
     with pytest.raises(PlacementError, match="non-empty Workload"):
         plan_llm(problem, work.filter_models([]))
     with pytest.raises(PlacementError, match="fits no group"):
@@ -139,3 +143,18 @@ def test_at_load_compresses_or_stretches_the_gaps() -> None:
     assert at_load(work, 1.0) is work
     with pytest.raises(PlacementError, match="load factor must be positive"):
         at_load(work, 0.0)
+
+
+def test_start_points_include_pooled_groups_and_compounds_are_tried() -> None:
+    problem = toy_problem(num_devices=8)
+    work = toy_workload(rates=(500.0, 150.0, 60.0), duration=2.0)  # overloaded
+    plan = plan_llm(problem, work, max_simulations=50)
+    starts = next(n for n in plan.notes if n.startswith("start points: "))
+    assert "dedicated" in starts
+    assert "pooled " in starts
+    assert "partition " in starts
+    assert "compound " in next(n for n in plan.notes if n.startswith("moves "))
+    assert plan.simulations <= 50
+    bare = plan_llm(problem, work, max_simulations=50, pooled=0, compounds=0)
+    assert "pooled " not in next(n for n in bare.notes if n.startswith("start points: "))
+    assert "compound" not in next(n for n in bare.notes if n.startswith("moves "))

@@ -14,7 +14,12 @@ node-aligned and within memory (KV budgets are recomputed by :func:`.layout.fill
 * ``colocate``: a model that misses adds a replica on a group it does not use;
 * ``evict``: a co-located neighbour of a missing model moves to another group, or drops
   this replica when it has others;
-* ``kv``: a group with several models flips its KV mode.
+* ``kv``: a group with several models flips its KV mode;
+* ``swap``: a group of a missing model and a group of another size (or shape) exchange
+  their models, each at the shape that fits it best.
+
+Every move records the groups it replaced (``Move.changes``), so the search can join two
+moves on disjoint groups into one compound step (:mod:`.compound`).
 
 Moves are generated for the ``width`` models that miss most requests and ranked cheapest
 first; the search simulates them, so the estimate only orders them.
@@ -23,7 +28,7 @@ first; the search simulates them, so the estimate only orders them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from placement.llm.demand import ModelDemand, reweight, route_shares, slot_utilisation
 from placement.llm.layout import Slot, fill_slot
@@ -41,14 +46,18 @@ class Move:
     Parameters
     ----------
     kind : str
-        ``"give"``, ``"split"``, ``"merge"``, ``"reshape"``, ``"colocate"``, ``"evict"`` or
-        ``"kv"``.
+        ``"give"``, ``"split"``, ``"merge"``, ``"reshape"``, ``"colocate"``, ``"evict"``,
+        ``"kv"``, ``"swap"``, or ``"a+b"`` for a compound of two moves.
     layout : list of Slot
         The layout after the move (route weights set).
+    changes : dict of int to tuple of Slot, optional
+        Index of each replaced group of the layout the move started from, and the groups
+        (zero, one or two) that replace it.
     """
 
     kind: str
     layout: Layout
+    changes: Mapping[int, tuple[Slot, ...]] = field(default_factory=dict)
 
 
 def shaped(problem: LLMPlanProblem, devices: tuple[int, ...], models: Sequence[str],
@@ -94,12 +103,30 @@ def _replicas(slots: Layout) -> dict[str, int]:
     return out
 
 
-def _with(slots: Layout, changes: Mapping[int, Sequence[Slot]]) -> Layout:
-    """``slots`` with group ``i`` replaced by ``changes[i]`` (zero, one or two groups)."""
+def apply_changes(slots: Layout, changes: Mapping[int, Sequence[Slot]]) -> Layout:
+    """``slots`` with group ``i`` replaced by ``changes[i]`` (zero, one or two groups).
+
+    Parameters
+    ----------
+    slots : list of Slot
+        A layout.
+    changes : mapping of int to sequence of Slot
+        Replacements by group index.
+
+    Returns
+    -------
+    list of Slot
+        The new layout (route weights as given).
+    """
     out: Layout = []
     for i, s in enumerate(slots):
         out.extend(changes.get(i, (s,)))
     return out
+
+
+def _mv(kind: str, slots: Layout, changes: Mapping[int, Sequence[Slot]]) -> Move:
+    frozen = {i: tuple(v) for i, v in changes.items()}
+    return Move(kind=kind, layout=apply_changes(slots, frozen), changes=frozen)
 
 
 class MoveGenerator:
@@ -146,7 +173,8 @@ class MoveGenerator:
         for m in worst:
             lists += [self._give(slots, score, m), self._split(slots, m),
                       self._merge(slots, m), self._reshape(slots, m),
-                      self._colocate(slots, m), self._evict(slots, m)]
+                      self._colocate(slots, m), self._evict(slots, m),
+                      self._swap(slots, score, m)]
         lists.append(self._kv(slots))
         # Round robin over (model, kind) so a capped step still sees every kind of move.
         moves = [lst[k] for k in range(max(map(len, lists), default=0)) for lst in lists
@@ -181,13 +209,13 @@ class MoveGenerator:
             whole = self._fill(s.devices, [m], s.kv_sharing) if all(
                 count[x] > 1 for x in s.models) else None
             if whole is not None:
-                out.append(Move(kind="give", layout=_with(slots, {i: [whole]})))
+                out.append(_mv("give", slots, {i: [whole]}))
             half = s.size // 2
             if half and half in self.problem.group_sizes():
                 keep = self._fill(s.devices[:half], s.models, s.kv_sharing)
                 take = self._fill(s.devices[half:], [m], s.kv_sharing)
                 if keep is not None and take is not None:
-                    out.append(Move(kind="give", layout=_with(slots, {i: [keep, take]})))
+                    out.append(_mv("give", slots, {i: [keep, take]}))
         return out
 
     def _halves(self, s: Slot) -> list[tuple[Slot, Slot]]:
@@ -215,7 +243,7 @@ class MoveGenerator:
         out = []
         for i, s in enumerate(slots):
             if m in s.models:
-                out += [Move(kind="split", layout=_with(slots, {i: list(pair)}))
+                out += [_mv("split", slots, {i: list(pair)})
                         for pair in self._halves(s)]
         return out
 
@@ -244,7 +272,7 @@ class MoveGenerator:
                 else t.kv_sharing
             merged = self._fill(devices, models, mode)
             if merged is not None:
-                out.append(Move(kind="merge", layout=_with(slots, {i: [merged], j: []})))
+                out.append(_mv("merge", slots, {i: [merged], j: []}))
         return out
 
     def _reshape(self, slots: Layout, m: str) -> list[Move]:
@@ -257,7 +285,7 @@ class MoveGenerator:
                     continue
                 other = fill_slot(self.problem, replace(s, tp=tp, pp=pp), s.models, self.loads)
                 if other is not None:
-                    out.append(Move(kind="reshape", layout=_with(slots, {i: [other]})))
+                    out.append(_mv("reshape", slots, {i: [other]}))
         return out
 
     def _colocate(self, slots: Layout, m: str) -> list[Move]:
@@ -271,7 +299,7 @@ class MoveGenerator:
             filled = fill_slot(self.problem, s, [*s.models, m], self.loads)
             if filled is not None:
                 adds.append((util[i], i, filled))
-        return [Move(kind="colocate", layout=_with(slots, {i: [f]}))
+        return [_mv("colocate", slots, {i: [f]})
                 for _, i, f in sorted(adds, key=lambda t: t[:2])[:2]]
 
     def _evict(self, slots: Layout, m: str) -> list[Move]:
@@ -296,10 +324,28 @@ class MoveGenerator:
                     moved = fill_slot(self.problem, slots[j], [*slots[j].models, other],
                                       self.loads)
                     if moved is not None:
-                        out.append(Move(kind="evict", layout=_with(slots, {i: [left],
-                                                                           j: [moved]})))
+                        out.append(_mv("evict", slots, {i: [left], j: [moved]}))
                 if count[other] > 1:
-                    out.append(Move(kind="evict", layout=_with(slots, {i: [left]})))
+                    out.append(_mv("evict", slots, {i: [left]}))
+        return out
+
+    def _swap(self, slots: Layout, score: Score, m: str) -> list[Move]:
+        """``m``'s group and a group of another size (models missing least first) trade."""
+        out = []
+        donors = self._donors(slots, score, m)
+        for i, s in enumerate(slots):
+            if m not in s.models:
+                continue
+            for j in donors:
+                t = slots[j]
+                if t.size == s.size or set(s.models) & set(t.models):
+                    continue
+                here = self._fill(s.devices, t.models, t.kv_sharing)
+                there = self._fill(t.devices, s.models, s.kv_sharing)
+                if here is not None and there is not None:
+                    out.append(_mv("swap", slots, {i: [here], j: [there]}))
+                if len(out) >= 3:
+                    return out
         return out
 
     def _kv(self, slots: Layout) -> list[Move]:
@@ -309,6 +355,5 @@ class MoveGenerator:
         for i, s in enumerate(slots):
             if len(s.models) > 1:
                 flip: KVSharing = "shared" if s.kv_sharing == "partitioned" else "partitioned"
-                out.append(Move(kind="kv", layout=_with(slots, {i: [replace(s,
-                                                                            kv_sharing=flip)]})))
+                out.append(_mv("kv", slots, {i: [replace(s, kv_sharing=flip)]}))
         return out

@@ -1,22 +1,29 @@
 """``plan_llm``: simulator-guided placement of many LLMs (AlpaServe's search, token level).
 
-1. Start points: the dedicated and MuxServe layouts (:mod:`placement.llm.baselines`) and a dedicated
-   layout at twice each model's smallest group, so the search never scores below them on
-   the training workload.
-2. Partitions: node-aligned multisets of power-of-two groups (:func:`.layout.candidate_partitions`);
-   each is filled by a greedy on the analytic estimate (models by request rate × size onto
-   the group they load least, then spare groups take replicas of the most loaded models),
-   and the best few by estimated throughput are simulated.
-3. Local search (best improvement) from the best ``climbs`` start points, over the moves of
-   :mod:`.moves` for the models that miss most requests: give a group or half of it to a
-   model, split a group into halves, merge buddy groups, reshape ``tp × pp``, co-locate,
-   evict a neighbour, flip a KV mode. Layouts are ranked by :class:`.score.Objective`:
-   goodput, with no model below ``fairness`` times the dedicated layout's worst model, and
-   a gain must exceed ``min_gain`` of the requests (replay noise does not carry over to
-   held-out requests). Layouts met twice are simulated once.
+1. Start points, in families: the dedicated and MuxServe layouts
+   (:mod:`placement.llm.baselines`) and a dedicated layout at twice each model's smallest
+   group, so the search never scores below them on the training workload; AlpaServe-style
+   *pooled* layouts (:mod:`.pooled`: equal large groups, each shared by several models, the
+   candidates where model parallelism buys statistical multiplexing); and *partitions*:
+   node-aligned multisets of power-of-two groups (:func:`.layout.candidate_partitions`),
+   each filled by a greedy on the analytic estimate (models by request rate × size onto the
+   group they load least, then spare groups take replicas of the most loaded models), the
+   best few by estimated throughput simulated.
+2. Local search (best improvement) from the best start point of each family, then the best
+   others (``climbs`` in all), over the moves of :mod:`.moves` for the models that miss most
+   requests: give a group or half of it to a model, split a group into halves, merge buddy
+   groups, reshape ``tp × pp``, co-locate, evict a neighbour, flip a KV mode, swap two
+   groups' models; plus, each step, the best *compound* moves (:mod:`.compound`): two
+   simulated moves on disjoint groups joined when their summed per-model changes predict a
+   gain (near the dedicated layout every single move hurts some model; a pair can pay the
+   donor back). Layouts are ranked by :class:`.score.Objective`: goodput, with no model
+   below ``fairness`` times the dedicated layout's worst model, and a gain must exceed
+   ``min_gain`` of the requests (replay noise does not carry over to held-out requests).
+   Layouts met twice are simulated once.
 
 Every candidate is scored by the token-level engine on the training workload (a random time
-window of ``max_requests`` requests when it is larger); the plan reports how many.
+window of ``max_requests`` requests when it is larger); the plan reports how many, and its
+notes list each start point's score and the moves simulated/accepted by kind.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from alpaserve.errors import PlacementError, SpecError
 from placement.llm.baselines import dedicated_layout, fits_of, muxserve_layout
+from placement.llm.compound import compound_moves
 from placement.llm.demand import (
     ModelDemand,
     estimated_throughput,
@@ -38,7 +47,8 @@ from placement.llm.demand import (
     slot_utilisation,
 )
 from placement.llm.layout import Slot, assign_devices, candidate_partitions, fill_slot
-from placement.llm.moves import MoveGenerator
+from placement.llm.moves import Move, MoveGenerator
+from placement.llm.pooled import pooled_layouts
 from placement.llm.problem import LLMPlanProblem
 from placement.llm.result import LLMPlan, plan_from_slots
 from placement.llm.score import Engine, Objective, Score, Scorer
@@ -135,8 +145,8 @@ def construct(problem: LLMPlanProblem, sizes: tuple[int, ...],
 def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "search",
              seed: int = 0, max_simulations: int = 200, max_requests: int = 20000,
              simulate_partitions: int = 4, move_width: int = 3, moves_per_step: int = 24,
-             climbs: int = 3, fairness: float = 0.9, min_gain: float = 0.002,
-             loads: tuple[float, ...] = (1.0,),
+             climbs: int = 4, fairness: float = 0.9, min_gain: float = 0.002,
+             loads: tuple[float, ...] = (1.0,), pooled: int = 3, compounds: int = 3,
              engine: Engine | None = None) -> LLMPlan:
     """Place the problem's LLMs on its cluster, scored by the token-level engine.
 
@@ -161,8 +171,9 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
         Worst models the local search tries to help per step.
     moves_per_step : int, default 24
         Most neighbours simulated per step of the local search (the best one is taken).
-    climbs : int, default 3
-        Local searches, from the best-scoring start points.
+    climbs : int, default 4
+        Local searches: from the best start point of each family (dedicated, MuxServe,
+        wider dedicated, pooled, partition), best first, then from the best others.
     fairness : float, default 0.9
         No model's attainment may fall below this fraction of the worst model's under the
         dedicated layout (:class:`Objective`); 0 maximises goodput alone, which may starve
@@ -174,6 +185,10 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
         Rate factors the training workload is scored at, summed (:class:`.score.Scorer`);
         e.g. ``(1.0, 0.75, 0.5)`` hedges against a lighter future than the training window.
         Each counts as one simulation.
+    pooled : int, default 3
+        Shared-group start points (:func:`.pooled.pooled_layouts`) simulated; 0 for none.
+    compounds : int, default 3
+        Compound moves (:func:`.compound.compound_moves`) simulated per step; 0 for none.
     engine : callable, optional
         ``engine(deployment, workload) -> (PreparedLLM, LLMOutcome)``; default the
         compiled engine.
@@ -198,6 +213,9 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
                         ("climbs", climbs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SpecError(f"plan_llm: {name} must be a positive int, got {value!r}")
+    for name, value in (("pooled", pooled), ("compounds", compounds)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SpecError(f"plan_llm: {name} must be a non-negative int, got {value!r}")
     for name, frac in (("fairness", fairness), ("min_gain", min_gain)):
         if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 <= frac <= 1:
             raise SpecError(f"plan_llm: {name} must be in [0, 1], got {frac!r}")
@@ -227,15 +245,30 @@ def plan_llm(problem: LLMPlanProblem, workload: Workload, *, method: str = "sear
                                wall_s=time.perf_counter() - started, notes=notes)
     if method == "muxserve":
         slots, tried = muxserve_layout(problem, demands)
-        return plan_from_slots(slots, problem=problem, method=method,
-                               train=scorer(plan_from_slots(slots, problem=problem,
-                                                            method=method).deployment),
-                               simulations=scorer.simulations, candidates=tried,
-                               wall_s=time.perf_counter() - started, notes=notes)
+        # Its placement with our best KV mode (see placement.llm.baselines).
+        options = [slots]
+        if "partitioned" in problem.kv_sharing and any(
+                len(s.models) > 1 and s.kv_sharing == "shared" for s in slots):
+            flipped = [fill_slot(problem, replace(s, kv_sharing="partitioned"), s.models,
+                                 {m: d.token_rate for m, d in demands.items()})
+                       if len(s.models) > 1 else s for s in slots]
+            if all(s is not None for s in flipped):
+                options.append(reweight(problem, [s for s in flipped if s is not None],
+                                        demands))
+        scores = [scorer(plan_from_slots(o, problem=problem, method=method).deployment)
+                  for o in options]
+        pick = max(range(len(options)), key=lambda i: (scores[i].good, -i))
+        if len(options) > 1:
+            notes = (*notes, f"KV: shared {scores[0].good}, partitioned {scores[1].good} "
+                             f"good; kept {('shared', 'partitioned')[pick]}")
+        return plan_from_slots(options[pick], problem=problem, method=method,
+                               train=scores[pick], simulations=scorer.simulations,
+                               candidates=tried, wall_s=time.perf_counter() - started,
+                               notes=notes)
     return _search(problem, demands, scorer, started=started, notes=notes,
                    simulate_partitions=simulate_partitions, move_width=move_width,
                    moves_per_step=moves_per_step, climbs=climbs, fairness=fairness,
-                   min_gain=min_gain)
+                   min_gain=min_gain, pooled=pooled, compounds=compounds)
 
 
 def _layout_key(slots: list[Slot]) -> tuple[tuple[object, ...], ...]:
@@ -245,7 +278,7 @@ def _layout_key(slots: list[Slot]) -> tuple[tuple[object, ...], ...]:
 def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer: Scorer, *,
             started: float, notes: tuple[str, ...], simulate_partitions: int,
             move_width: int, moves_per_step: int, climbs: int, fairness: float,
-            min_gain: float) -> LLMPlan:
+            min_gain: float, pooled: int, compounds: int) -> LLMPlan:
     seen: dict[tuple[tuple[object, ...], ...], Score] = {}
     stats: dict[str, list[int]] = {}  # move kind -> [simulated, accepted]
 
@@ -256,73 +289,112 @@ def _search(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], scorer:
                                                method="search").deployment)
         return seen[key]
 
-    starts = []
-    fits = fits_of(problem)
-    wider = {m: 2 * f[0] for m, f in fits.items() if 2 * f[0] in problem.group_sizes()}
-    for name, build in (("dedicated", lambda: dedicated_layout(problem, demands)),
-                        ("MuxServe", lambda: muxserve_layout(problem, demands)[0]),
-                        ("wider dedicated", lambda: dedicated_layout(problem, demands,
-                                                                     sizes=wider))):
-        try:
-            starts.append(reweight(problem, build(), demands))
-        except PlacementError as exc:
-            logger.info("no %s start point: %s", name, exc)
-    candidates = len(starts)
-    min_size = min(f[0] for f in fits.values())
-    ranked: list[tuple[float, int, list[Slot]]] = []
-    for sizes in candidate_partitions(problem, min_size=min_size):
-        layout = construct(problem, sizes, demands)
-        candidates += 1
-        if layout is not None:
-            ranked.append((-estimated_throughput(problem, layout, demands), len(ranked),
-                           layout))
-    ranked.sort(key=lambda t: t[:2])
-    pool = starts + [t[2] for t in ranked[:simulate_partitions]]
+    pool, candidates = _start_points(problem, demands,
+                                     simulate_partitions=simulate_partitions, pooled=pooled)
     if not pool:
         raise PlacementError("no layout of the cluster hosts every model")
-    first = evaluate(pool[0])
-    objective = Objective(fairness, first if starts else None, min_gain=min_gain)
-    scored: list[tuple[tuple[bool, float, int, float], int, list[Slot], Score]] = [
-        (objective.key(first), 0, pool[0], first)]
-    for layout in pool[1:]:
+    first = evaluate(pool[0][1])
+    objective = Objective(fairness, first if pool[0][0] == "dedicated" else None,
+                          min_gain=min_gain)
+    scored: list[tuple[tuple[bool, float, int, float], int, str, list[Slot], Score]] = [
+        (objective.key(first), 0, pool[0][0], pool[0][1], first)]
+    for label, layout in pool[1:]:
         if scorer.exhausted:
             break
         s = evaluate(layout)
-        scored.append((objective.key(s), -len(scored), layout, s))
-    best = scored[0][2:]  # the first start (dedicated) unless beaten by the margin
-    scored.sort(key=lambda t: t[:2], reverse=True)
+        scored.append((objective.key(s), -len(scored), label, layout, s))
+    best = scored[0][3:]  # the first start (dedicated) unless beaten by the margin
+    start_note = "start points: " + ", ".join(
+        f"{label} {s.good}/{s.requests}" for *_, label, _, s in scored)
     generator = MoveGenerator(problem, demands)
-    for start in scored[:climbs]:
-        current = start[2:]
+    for label, current in _restarts(scored, climbs):
+        tag = label.split(" ")[0]
         while not scorer.exhausted and current[1].good < current[1].requests:
             improved: tuple[list[Slot], Score, str] | None = None
-            tried = 0
+            tried: list[tuple[Move, Score]] = []
             for move in generator.neighbours(current[0], current[1], move_width):
-                if scorer.exhausted or tried >= moves_per_step:
+                if scorer.exhausted or len(tried) >= moves_per_step:
                     break
                 if _layout_key(move.layout) in seen:
                     continue
-                tried += 1
                 candidates += 1
                 s = evaluate(move.layout)
+                tried.append((move, s))
                 stats.setdefault(move.kind, [0, 0])[0] += 1
                 if objective.better(s, improved[1] if improved else current[1]):
                     improved = (move.layout, s, move.kind)
+            for move in compound_moves(problem, demands, current[0], current[1], tried,
+                                       objective, width=compounds):
+                if scorer.exhausted:
+                    break
+                if _layout_key(move.layout) in seen:
+                    continue
+                candidates += 1
+                s = evaluate(move.layout)
+                stats.setdefault("compound", [0, 0])[0] += 1
+                if objective.better(s, improved[1] if improved else current[1]):
+                    improved = (move.layout, s, "compound")
             if improved is None:
                 break
             stats[improved[2]][1] += 1
-            logger.info("plan_llm: %s move -> %d/%d good", improved[2], improved[1].good,
-                        improved[1].requests)
+            logger.info("plan_llm: climb from %s: %s move -> %d/%d good", tag, improved[2],
+                        improved[1].good, improved[1].requests)
             current = improved[:2]
         if objective.better(current[1], best[1]):
             best = current
     wall = time.perf_counter() - started
-    logger.info("plan_llm: %d simulations (%d layouts), %d candidates, %.2f s, goodput %d/%d; "
-                "moves simulated/accepted: %s", scorer.simulations, len(seen), candidates, wall,
-                best[1].good, best[1].requests,
-                ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(stats.items())))
     moves_note = "moves simulated/accepted: " + (", ".join(
         f"{k} {v[0]}/{v[1]}" for k, v in sorted(stats.items())) or "none")
+    logger.info("plan_llm: %d simulations (%d layouts), %d candidates, %.2f s, goodput %d/%d; "
+                "%s; %s", scorer.simulations, len(seen), candidates, wall, best[1].good,
+                best[1].requests, start_note, moves_note)
     return plan_from_slots(best[0], problem=problem, method="search", train=best[1],
                            simulations=scorer.simulations, candidates=candidates,
-                           wall_s=wall, notes=(*notes, moves_note))
+                           wall_s=wall, notes=(*notes, start_note, moves_note))
+
+
+def _start_points(problem: LLMPlanProblem, demands: Mapping[str, ModelDemand], *,
+                  simulate_partitions: int, pooled: int
+                  ) -> tuple[list[tuple[str, list[Slot]]], int]:
+    """Labelled start layouts (dedicated first) and how many layouts were built."""
+    starts: list[tuple[str, list[Slot]]] = []
+    fits = fits_of(problem)
+    wider = {m: 2 * f[0] for m, f in fits.items() if 2 * f[0] in problem.group_sizes()}
+    for name, build in (("dedicated", lambda: dedicated_layout(problem, demands)),
+                        ("MuxServe", lambda: muxserve_layout(problem, demands)[0]),
+                        ("wider-dedicated", lambda: dedicated_layout(problem, demands,
+                                                                     sizes=wider))):
+        try:
+            starts.append((name, reweight(problem, build(), demands)))
+        except PlacementError as exc:
+            logger.info("no %s start point: %s", name, exc)
+    tried = len(starts)
+    starts += pooled_layouts(problem, demands, limit=pooled)
+    min_size = min(f[0] for f in fits.values())
+    ranked: list[tuple[float, int, tuple[int, ...], list[Slot]]] = []
+    for sizes in candidate_partitions(problem, min_size=min_size):
+        layout = construct(problem, sizes, demands)
+        tried += 1
+        if layout is not None:
+            ranked.append((-estimated_throughput(problem, layout, demands), len(ranked),
+                           sizes, layout))
+    ranked.sort(key=lambda t: t[:2])
+    starts += [(f"partition {'+'.join(map(str, t[2]))}", t[3])
+               for t in ranked[:simulate_partitions]]
+    return starts, tried + pooled
+
+
+def _restarts(scored: list[tuple[tuple[bool, float, int, float], int, str, list[Slot], Score]],
+              climbs: int) -> list[tuple[str, tuple[list[Slot], Score]]]:
+    """Start points of the climbs: the best of each family first, then the best others."""
+    order = sorted(scored, key=lambda t: t[:2], reverse=True)
+    chosen: list[int] = []
+    families: set[str] = set()
+    for i, t in enumerate(order):
+        family = t[2].split(" ")[0]
+        if family not in families:
+            families.add(family)
+            chosen.append(i)
+    chosen += [i for i in range(len(order)) if i not in chosen]
+    # Family leaders ranked by their score, so the best start climbs first.
+    return [(order[i][2], (order[i][3], order[i][4])) for i in chosen[:climbs]]
