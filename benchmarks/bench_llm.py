@@ -1,5 +1,7 @@
 """Token-level engine speed: the compiled engine on the Azure LLM code trace tiled in time to
-10 M requests, beside the SimPy reference on a subset, measured in the same run.
+10 M requests, beside the SimPy reference on a subset, measured in the same run; then the
+many-LLM placement study (``bench_llm_placement.py``: 8 LLMs of 7B-70B on 32 A100s, our plan
+against the dedicated and MuxServe-style baselines).
 
 One llama-2-7B replica (tp=1, pp=1) on one A100-80GB: iteration cost from the analytic model
 (``alpaserve.llm.analytic``), KV blocks from vLLM's sizing (``alpaserve.llm.memory``),
@@ -10,7 +12,8 @@ machine slows them less than wall time; both are printed.
 Usage::
 
     python benchmarks/bench_llm.py [--data /work/shared/data] [--requests 10000000]
-                                   [--reference-requests 3000]
+                                   [--reference-requests 3000] [--skip-placement]
+                                   [--placement-args "--alpha 1 --rate-scale 6"]
 """
 
 from __future__ import annotations
@@ -76,7 +79,23 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--reference-requests", type=int, default=3000)
+    parser.add_argument("--skip-placement", action="store_true",
+                        help="only the engine's rate, not the placement study")
+    parser.add_argument("--placement-args", default="",
+                        help="flags passed on to bench_llm_placement.py")
     args = parser.parse_args()
+    engine_rate(args)
+    if not args.skip_placement:
+        import shlex
+
+        import bench_llm_placement
+
+        print("\n== many-LLM placement (bench_llm_placement.py) ==")
+        bench_llm_placement.main(["--data", str(args.data), *shlex.split(args.placement_args)])
+
+
+def engine_rate(args: argparse.Namespace) -> None:
+    """Print the compiled engine's rate beside the SimPy reference's."""
     base = read_azure_llm(args.data / TRACE).workload
     model = "llama-2-7b"
     dep = deployment(model)
