@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
-from placement import _kernel
+from placement import _kernel, incremental
+from placement.incremental import RunTrace
 from simulator.prepared import prepare
 from simulator.semantics import inflate_stage
 from workloads.workload import Workload
@@ -385,6 +386,9 @@ class EvalOutcome:
         Good requests per replica, in the order of ``arrays``.
     arrays : ReplicaArrays
         The placement evaluated.
+    trace : RunTrace, optional
+        What the run did request by request; a later evaluation of a similar placement
+        re-simulates only what differs (see :mod:`placement.incremental`).
 
     Examples
     --------
@@ -399,6 +403,7 @@ class EvalOutcome:
     good_per_model: npt.NDArray[np.int64]
     good_per_replica: npt.NDArray[np.int64]
     arrays: ReplicaArrays
+    trace: RunTrace | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -464,7 +469,7 @@ class Evaluator:
         if self.group_stages.size == 0 or self.group_stages.min() < 1:
             raise SimulationError(f"group_stages must be positive, got {list(group_stages)}")
         self.max_stages = int(self.group_stages.max())
-        self._mode = DISPATCH_MODES[self.options.dispatch]
+        self.mode = DISPATCH_MODES[self.options.dispatch]
         self.num_evaluations = 0
 
     @property
@@ -524,18 +529,23 @@ class Evaluator:
                                    active_from=a_from, active_until=a_until, ready_at=ready)
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, replicas: Sequence[Replica] | ReplicaArrays) -> EvalOutcome:
+    def evaluate(self, replicas: Sequence[Replica] | ReplicaArrays, *,
+                 reference: EvalOutcome | None = None) -> EvalOutcome:
         """Simulate one placement (given as replicas, or as sorted :class:`ReplicaArrays`).
 
         Parameters
         ----------
         replicas : Sequence[Replica] or ReplicaArrays
             The placement.
+        reference : EvalOutcome, optional
+            An earlier outcome of this evaluator on a similar placement: only the requests
+            the differences can reach are re-simulated (:mod:`placement.incremental`); the
+            result is the same as without it.
 
         Returns
         -------
         EvalOutcome
-            Good requests overall, per model and per replica.
+            Good requests overall, per model and per replica, with the run's trace.
 
         Raises
         ------
@@ -545,34 +555,27 @@ class Evaluator:
         Examples
         --------
         >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
-        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1, 1])
         >>> out = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
-        >>> out.good, ev.num_evaluations
-        (1, 1)
+        >>> two = [Replica(model=0, group=g, latencies=(0.1,)) for g in (0, 1)]
+        >>> out.good, ev.evaluate(two, reference=out).good, ev.num_evaluations
+        (1, 2, 2)
         """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
-        p = self.prepared
-        free = np.zeros((self.group_stages.size, self.max_stages))
-        good_pm = np.zeros(self.num_models, dtype=np.int64)
-        rep_good = np.zeros(ra.size + 1, dtype=np.int64)
-        d_i8, d_f, d_i32 = np.zeros(1, np.int8), np.zeros(1), np.zeros(1, np.int32)
-        good = _kernel.run_once(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
-                                ra.group, ra.latencies, ra.active_from, ra.active_until,
-                                ra.ready_at, -1, -1, 0, np.zeros(self.max_stages), self._mode,
-                                self.options.admission, free, good_pm, rep_good, False, d_i8,
-                                d_f, d_f, d_i32, d_i32)
+        good, good_pm, rep_good, trace = incremental.run(self, ra, reference)
         self.num_evaluations += 1
-        return EvalOutcome(good=int(good), good_per_model=good_pm,
-                           good_per_replica=rep_good[:ra.size], arrays=ra)
+        return EvalOutcome(good=good, good_per_model=good_pm, good_per_replica=rep_good,
+                           arrays=ra, trace=trace)
 
-    def evaluate_moves(self, replicas: Sequence[Replica] | ReplicaArrays,
+    def evaluate_moves(self, replicas: Sequence[Replica] | ReplicaArrays | EvalOutcome,
                        moves: Sequence[Move]) -> npt.NDArray[np.int64]:
         """Good counts of each one-move variant of a base placement.
 
         Parameters
         ----------
-        replicas : Sequence[Replica] or ReplicaArrays
-            The base placement.
+        replicas : Sequence[Replica], ReplicaArrays or EvalOutcome
+            The base placement; given as this evaluator's outcome of it, each variant
+            re-simulates only what its move can reach (the counts are the same).
         moves : Sequence[Move]
             The variants; ``Move.skip`` indexes the base replicas in sorted (model, group)
             order, the order of :class:`ReplicaArrays`.
@@ -592,13 +595,16 @@ class Evaluator:
         >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model=["a", "a", "a"])
         >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.15), group_stages=[1, 1])
         >>> base = [Replica(model=0, group=0, latencies=(0.1,))]
-        >>> ev.evaluate_moves(base, [Move(skip=0),
-        ...                          Move(add_model=0, add_group=1, add_latencies=(0.1,))])
-        array([0, 3])
+        >>> moves = [Move(skip=0), Move(add_model=0, add_group=1, add_latencies=(0.1,))]
+        >>> ev.evaluate_moves(base, moves), ev.evaluate_moves(ev.evaluate(base), moves)
+        (array([0, 3]), array([0, 3]))
         """
         if not moves:
             return np.zeros(0, dtype=np.int64)
-        ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
+        if isinstance(replicas, EvalOutcome):
+            ra = replicas.arrays
+        else:
+            ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         c = len(moves)
         skip = np.empty(c, dtype=np.int64)
         model = np.empty(c, dtype=np.int64)
@@ -611,12 +617,14 @@ class Evaluator:
                 if len(mv.add_latencies) != self.group_stages[mv.add_group]:
                     raise SimulationError(f"move {mv} has the wrong number of stages")
                 clat[i, :len(mv.add_latencies)] = mv.add_latencies
+        self.num_evaluations += c
+        if isinstance(replicas, EvalOutcome) and incremental.usable(self, replicas):
+            return incremental.run_moves(self, replicas, skip, model, grp, clat)
         p = self.prepared
         out = _kernel.run_candidates(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
                                      ra.group, ra.latencies, ra.active_from, ra.active_until,
-                                     ra.ready_at, skip, model, grp, clat, self._mode,
+                                     ra.ready_at, skip, model, grp, clat, self.mode,
                                      self.options.admission, self.num_models)
-        self.num_evaluations += c
         return np.asarray(out, dtype=np.int64)
 
     def detailed(self, replicas: Sequence[Replica] | ReplicaArrays) -> DetailedOutcome:
@@ -654,7 +662,7 @@ class Evaluator:
         good = _kernel.run_once(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
                                 ra.group, ra.latencies, ra.active_from, ra.active_until,
                                 ra.ready_at, -1, -1, 0,
-                                np.zeros(self.max_stages), self._mode, self.options.admission,
+                                np.zeros(self.max_stages), self.mode, self.options.admission,
                                 free, good_pm, rep_good, True, status, start, finish,
                                 out_group, out_rep)
         self.num_evaluations += 1

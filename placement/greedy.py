@@ -231,13 +231,13 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
         steps += 1
         if opts.top_models <= 1 and opts.top_groups <= 1:
             added = _add_on_distinct_groups(state, models, fit, loads, free_mem, opts.batch)
-            prev = out.good
-            out = ev.evaluate(state.arrays())
-            if stop_without_gain and out.good <= prev:
+            prev = out
+            out = ev.evaluate(state.arrays(), reference=prev)
+            if stop_without_gain and out.good <= prev.good:
                 for g, m in added:
                     state.remove(g, m)
                     blocked[m] = True
-                out = ev.evaluate(state.arrays())
+                out = ev.evaluate(state.arrays(), reference=prev)
             continue
         moves: list[Move] = []
         pairs: list[tuple[int, int]] = []
@@ -246,10 +246,10 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                 moves.append(Move(add_model=m, add_group=g,
                                   add_latencies=state.space.latencies(g, m)))
                 pairs.append((g, m))
-        goods = ev.evaluate_moves(state.arrays(), moves)
+        goods = ev.evaluate_moves(out, moves)
         g, m = pairs[int(np.argmax(goods))]
         state.add(g, m)
-        out = ev.evaluate(state.arrays())
+        out = ev.evaluate(state.arrays(), reference=out)
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)
 
@@ -342,7 +342,7 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
                     tried += 1
         if not moves:
             break
-        goods = ev.evaluate_moves(arrays, moves)
+        goods = ev.evaluate_moves(out, moves)
         order = np.lexsort((np.arange(len(goods)), -goods))
         if goods[order[0]] <= out.good:
             break
@@ -364,14 +364,14 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
             if b >= 0:
                 trial.remove(g, b)
             trial.add(g, a)
-        trial_out = ev.evaluate(trial.arrays())
+        trial_out = ev.evaluate(trial.arrays(), reference=out)
         if len(chosen) > 1 and trial_out.good < goods[order[0]]:
             trial = state.copy()
             g, a, b = touched[int(order[0])]
             if b >= 0:
                 trial.remove(g, b)
             trial.add(g, a)
-            trial_out = ev.evaluate(trial.arrays())
+            trial_out = ev.evaluate(trial.arrays(), reference=out)
         if trial_out.good <= out.good:
             break
         state, out = trial, trial_out
@@ -492,7 +492,7 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
         added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch,
                                         blocked=blocked)
-        trial = ev.evaluate(state.arrays())
+        trial = ev.evaluate(state.arrays(), reference=out)
         if trial.good >= out.good:
             out = trial
             continue
@@ -502,6 +502,6 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
             blocked[added[0][1]] = True
         else:
             batch = 1
-        out = ev.evaluate(state.arrays())
+        out = ev.evaluate(state.arrays(), reference=out)
     return GreedyResult(assignment=state, good=out.good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)

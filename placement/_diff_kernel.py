@@ -1,0 +1,347 @@
+"""Compiled re-simulation of a placement against a recorded reference run (numba).
+
+The rules are :mod:`placement._kernel`'s. A request only reads and advances the groups that
+host its model, so when its model's replicas are the reference's and every group hosting it
+is in the reference's state at that moment, it takes the reference's decision: its outcome
+is copied instead of simulated. The run tracks, per group, whether its state has *diverged*
+from the reference's (holding its own state when it has), and per model how many of its
+groups have diverged; a diverged group whose stage free times equal the reference's again,
+bit for bit, rejoins it. The outcome is exactly a full run's.
+
+A reference is what any run of :func:`run_diff` records: per request the group whose stages
+it advanced (-1 when dropped or unserved), whether it was good, and that group's stage free
+times after it. The group's state at request ``i`` in the reference is the record of the last
+request before ``i`` that advanced it (``-inf`` before the first).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from placement._kernel import njit
+
+INF = math.inf
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ref_pos(ref_gptr, ref_req, cur, g, i):
+    """Where the reference's state of group ``g`` before request ``i`` is recorded (or -1).
+
+    ``cur[g]`` counts ``g``'s reference requests already passed; it only moves forward
+    (requests are taken in order), by galloping then bisecting."""
+    lo = ref_gptr[g] + cur[g]
+    end = ref_gptr[g + 1]
+    if lo < end and ref_req[lo] < i:
+        step = 1
+        while lo + step < end and ref_req[lo + step] < i:
+            lo += step
+            step *= 2
+        hi = min(lo + step, end)  # ref_req[lo] < i, and ref_req[hi] >= i or hi == end
+        lo += 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ref_req[mid] < i:
+                lo = mid + 1
+            else:
+                hi = mid
+        cur[g] = lo - ref_gptr[g]
+    return ref_req[lo - 1] if lo > ref_gptr[g] else -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sync(free, ref_state, ref_gptr, ref_req, cur, synced, g, i, nst):
+    """Load the reference's state of group ``g`` before request ``i`` into ``free[g]``.
+
+    ``synced[g]`` is the record ``free[g]`` holds (so an unchanged one is not copied again).
+    Returns that record (-1 for the initial state)."""
+    src = _ref_pos(ref_gptr, ref_req, cur, g, i)
+    if src != synced[g]:
+        for k in range(nst):
+            free[g, k] = ref_state[src, k] if src >= 0 else -INF
+        synced[g] = src
+    return src
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _flip(h, on, div, aff, gptr, gmod):
+    """Mark group ``h`` diverged (or rejoined) and count it for the models it hosts."""
+    div[h] = on
+    d = 1 if on else -1
+    for j in range(gptr[h], gptr[h + 1]):
+        aff[gmod[j]] += d
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _same_as_ref(free, ref_state, src, h, nst):
+    """Whether group ``h``'s own state equals the reference's, recorded at ``src``."""
+    for k in range(nst):
+        f = ref_state[src, k] if src >= 0 else -INF
+        if free[h, k] != f:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _replica_on(rep_ptr, rep_group, m, g):
+    """Index of model ``m``'s replica on group ``g`` (-1 when none)."""
+    for r in range(rep_ptr[m], rep_ptr[m + 1]):
+        if rep_group[r] == g:
+            return r
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
+             rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
+             admission, has_ref, changed, ref_grp, ref_good, ref_state, ref_gptr, ref_req,
+             ref_total, gptr, gmod, free, div, cur, synced, aff, tmp, good_pm, rep_good,
+             per_replica, record, rec_grp, rec_good, rec_state):
+    """Simulate one placement, keeping the reference's outcome where nothing differs.
+
+    The placement is the replicas (CSR by model, as ``_kernel.run_once``) less ``skip_rep``
+    plus one always-active replica of ``extra_model`` on ``extra_group``. ``changed[m]`` is
+    nonzero for every model whose replicas differ from the reference's; ``gptr``/``gmod``
+    list the models each group hosts, ``ref_gptr``/``ref_req`` the requests that advanced
+    each group in the reference (CSRs by group). On entry ``good_pm`` and ``rep_good`` hold
+    the reference's counts (``rep_good`` mapped to these replicas, 0 for changed models)
+    and the record arrays the reference's record; only what differs is updated. Without a
+    reference (``has_ref`` False) every request is simulated from zeroed counts. Returns the
+    number of good requests.
+    """
+    n_rep = rep_group.shape[0]
+    cur[:] = 0
+    aff[:] = 0
+    synced[:] = -1
+    free[:, :] = -INF  # every group's state before the first request
+    div[:] = not has_ref
+    total = ref_total if has_ref else 0
+    for i in range(arrival.shape[0]):
+        m = code[i]
+        if has_ref and changed[m] == 0 and aff[m] == 0:
+            continue  # its groups are as in the reference: so is its outcome
+        a = arrival[i]
+        best_key = INF
+        best_fin = INF
+        best_g = -1
+        best_r = -1
+        lo = rep_ptr[m]
+        hi = rep_ptr[m + 1]
+        n_cand = hi - lo
+        if m == extra_model:
+            n_cand += 1
+        for j in range(n_cand):
+            if j < hi - lo:
+                r = lo + j
+                if r == skip_rep or a < rep_from[r] or a >= rep_until[r]:
+                    continue
+                g = rep_group[r]
+                ready = rep_ready[r]
+            else:
+                r = n_rep
+                g = extra_group
+                ready = -INF
+            nst = grp_nst[g]
+            if not div[g]:
+                _sync(free, ref_state, ref_gptr, ref_req, cur, synced, g, i, nst)
+            if mode == 1:  # the key needs no stage walk: skip a replica that cannot win
+                key = free[g, nst - 1]
+                if not (key < best_key or (key == best_key and g < best_g)):
+                    continue
+            t = a if a > ready else ready
+            if r < n_rep:
+                for k in range(nst):
+                    f = free[g, k]
+                    t = (t if t > f else f) + rep_lat[r, k]
+                    if mode == 0 and t > best_fin:
+                        break  # stage times only grow: this replica cannot win
+            else:
+                for k in range(nst):
+                    f = free[g, k]
+                    t = (t if t > f else f) + extra_lat[k]
+            key = t if mode == 0 else free[g, nst - 1]
+            if key < best_key or (key == best_key and g < best_g):
+                best_key = key
+                best_fin = t
+                best_g = g
+                best_r = r
+        g = best_g
+        served = g >= 0 and not (admission and best_fin > deadline[i])
+        gd = 0
+        if served:  # commit: the chosen group's stage times after this request
+            ready = rep_ready[best_r] if best_r < n_rep else -INF
+            t = a if a > ready else ready
+            for k in range(grp_nst[g]):  # free[g] is current: synced while choosing
+                f = free[g, k]
+                t = (t if t > f else f) + (rep_lat[best_r, k] if best_r < n_rep
+                                           else extra_lat[k])
+                tmp[k] = t
+            if t <= deadline[i]:
+                gd = 1
+        else:
+            g = -1
+        b = -1
+        if has_ref:
+            b = ref_grp[i]
+            rg = ref_good[i]
+            total += gd - rg
+            good_pm[m] += gd - rg
+            if per_replica and rg and changed[m] == 0:
+                rep_good[_replica_on(rep_ptr, rep_group, m, b)] -= 1
+        else:
+            total += gd
+            good_pm[m] += gd
+        if per_replica and gd:
+            rep_good[best_r] += 1
+        if b >= 0 and not div[b] and b != g:
+            # the reference advanced b and this run did not: b keeps its state before i
+            _sync(free, ref_state, ref_gptr, ref_req, cur, synced, b, i, grp_nst[b])
+            _flip(b, True, div, aff, gptr, gmod)
+        if g >= 0:
+            nst = grp_nst[g]
+            agree = False
+            if g == b and not div[g]:  # both advanced g: the same way?
+                agree = True
+                for k in range(nst):
+                    if tmp[k] != ref_state[i, k]:
+                        agree = False
+                        break
+            if not agree:
+                for k in range(nst):
+                    free[g, k] = tmp[k]
+                synced[g] = -2  # holds no record now
+                if has_ref and not div[g]:
+                    _flip(g, True, div, aff, gptr, gmod)
+            if record:
+                for k in range(nst):
+                    rec_state[i, k] = tmp[k]
+        if has_ref:  # a diverged group that was just advanced may agree again
+            if g >= 0 and div[g]:
+                src = _ref_pos(ref_gptr, ref_req, cur, g, i + 1)
+                if _same_as_ref(free, ref_state, src, g, grp_nst[g]):
+                    synced[g] = src
+                    _flip(g, False, div, aff, gptr, gmod)
+            if b >= 0 and b != g and div[b] and _same_as_ref(free, ref_state, i, b,
+                                                             grp_nst[b]):
+                synced[b] = i
+                _flip(b, False, div, aff, gptr, gmod)
+        if record:
+            rec_grp[i] = g
+            rec_good[i] = gd
+    return total
+
+
+@njit(cache=True, nogil=True)
+def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, rep_group,
+                        rep_lat, rep_from, rep_until, rep_ready, cand_skip, cand_model,
+                        cand_group, cand_lat, mode, admission, n_models, ref_grp, ref_good,
+                        ref_state, ref_gptr, ref_req, ref_total, gptr, gmod):
+    """Good-request counts of many one-move variants of the reference's placement."""
+    n_cand = cand_skip.shape[0]
+    n_grp = grp_nst.shape[0]
+    n_st = rep_lat.shape[1]
+    out = np.zeros(n_cand, dtype=np.int64)
+    free = np.zeros((n_grp, n_st), dtype=np.float64)
+    div = np.zeros(n_grp, dtype=np.bool_)
+    cur = np.zeros(n_grp, dtype=np.int64)
+    synced = np.zeros(n_grp, dtype=np.int64)
+    aff = np.zeros(n_models, dtype=np.int64)
+    tmp = np.zeros(n_st, dtype=np.float64)
+    changed = np.zeros(n_models, dtype=np.uint8)
+    good_pm = np.zeros(n_models, dtype=np.int64)
+    rep_good = np.zeros(1, dtype=np.int64)
+    d_i32 = np.zeros(1, dtype=np.int32)
+    d_i8 = np.zeros(1, dtype=np.int8)
+    d_f = np.zeros((1, 1), dtype=np.float64)
+    for c in range(n_cand):
+        s = cand_skip[c]
+        if s >= 0:
+            changed[rep_model[s]] = 1
+        if cand_model[c] >= 0:
+            changed[cand_model[c]] = 1
+        out[c] = run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
+                          rep_from, rep_until, rep_ready, s, cand_model[c], cand_group[c],
+                          cand_lat[c], mode, admission, True, changed, ref_grp, ref_good,
+                          ref_state, ref_gptr, ref_req, ref_total, gptr, gmod, free, div,
+                          cur, synced, aff, tmp, good_pm, rep_good, False, False, d_i32,
+                          d_i8, d_f)
+        if s >= 0:
+            changed[rep_model[s]] = 0
+        if cand_model[c] >= 0:
+            changed[cand_model[c]] = 0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def requests_by_group(n_groups, ref_grp):
+    """CSR by group of the requests that advanced each group: ``(ptr, requests)``."""
+    ptr = np.zeros(n_groups + 1, dtype=np.int64)
+    for i in range(ref_grp.shape[0]):
+        if ref_grp[i] >= 0:
+            ptr[ref_grp[i] + 1] += 1
+    for g in range(n_groups):
+        ptr[g + 1] += ptr[g]
+    fill = ptr[:-1].copy()
+    req = np.zeros(ptr[n_groups], dtype=np.int64)
+    for i in range(ref_grp.shape[0]):
+        g = ref_grp[i]
+        if g >= 0:
+            req[fill[g]] = i
+            fill[g] += 1
+    return ptr, req
+
+
+@njit(cache=True, nogil=True)
+def map_replica_counts(n_models, changed, ptr, ref_ptr, ref_counts):
+    """The reference's per-replica counts on these replicas (0 for changed models)."""
+    out = np.zeros(ptr[n_models] + 1, dtype=np.int64)
+    for m in range(n_models):
+        if changed[m] == 0:
+            for j in range(ptr[m + 1] - ptr[m]):
+                out[ptr[m] + j] = ref_counts[ref_ptr[m] + j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def changed_models(n_models, ptr_a, grp_a, lat_a, from_a, until_a, ready_a, ptr_b, grp_b,
+                   lat_b, from_b, until_b, ready_b):
+    """Per model: 1 when its replicas differ between placements ``a`` and ``b``."""
+    out = np.zeros(n_models, dtype=np.uint8)
+    n_st = min(lat_a.shape[1], lat_b.shape[1])
+    for m in range(n_models):
+        lo_a, lo_b = ptr_a[m], ptr_b[m]
+        n = ptr_a[m + 1] - lo_a
+        if n != ptr_b[m + 1] - lo_b or lat_a.shape[1] != lat_b.shape[1]:
+            out[m] = 1
+            continue
+        for j in range(n):
+            ra, rb = lo_a + j, lo_b + j
+            if grp_a[ra] != grp_b[rb] or from_a[ra] != from_b[rb] \
+                    or until_a[ra] != until_b[rb] or ready_a[ra] != ready_b[rb]:
+                out[m] = 1
+                break
+            for k in range(n_st):
+                if lat_a[ra, k] != lat_b[rb, k]:
+                    out[m] = 1
+                    break
+            if out[m]:
+                break
+    return out
+
+
+@njit(cache=True, nogil=True)
+def group_models(n_groups, rep_model, rep_group):
+    """CSR by group of the models each group hosts: ``(gptr, gmod)``."""
+    gptr = np.zeros(n_groups + 1, dtype=np.int64)
+    for r in range(rep_group.shape[0]):
+        gptr[rep_group[r] + 1] += 1
+    for g in range(n_groups):
+        gptr[g + 1] += gptr[g]
+    fill = gptr[:-1].copy()
+    gmod = np.zeros(rep_group.shape[0], dtype=np.int64)
+    for r in range(rep_group.shape[0]):
+        g = rep_group[r]
+        gmod[fill[g]] = rep_model[r]
+        fill[g] += 1
+    return gptr, gmod

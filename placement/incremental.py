@@ -1,0 +1,215 @@
+"""Incremental evaluation: re-simulate only what a changed placement can change.
+
+Every run of the :class:`~placement.evaluator.Evaluator` records a :class:`RunTrace` (per
+request: the group whose stages it advanced, whether it was good, that group's stage free
+times after it). A placement that differs from a traced one by a few replicas is then
+re-simulated against the trace (:mod:`placement._diff_kernel`): a request is simulated only
+when its model's replicas changed or one of its groups is, at that moment, in a different
+state than in the traced run; every other request's outcome is the trace's. Groups fall
+back in step with the trace as soon as their stage free times match it again, which under
+bursty traffic happens within a few requests, so a one-replica change re-simulates a few
+per cent of the requests. The counts are exactly those of a full run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaserve.errors import SimulationError
+from placement import _diff_kernel
+
+if TYPE_CHECKING:
+    from placement.evaluator import EvalOutcome, Evaluator, ReplicaArrays
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RunTrace:
+    """What one evaluation did, request by request (the reference of later ones).
+
+    Parameters
+    ----------
+    owner : object
+        The evaluator that ran it (a trace is only reused by its own evaluator).
+    num_groups : int
+        Groups of that evaluator.
+    group : numpy.ndarray of int32, shape (n,)
+        The group whose stages each request advanced; -1 when dropped or unserved.
+    good : numpy.ndarray of int8, shape (n,)
+        1 when the request was served within its SLO.
+    state : numpy.ndarray of float64, shape (n, S)
+        That group's stage free times after the request (unused columns and rows of
+        requests that advanced nothing are undefined).
+
+    Examples
+    --------
+    >>> from placement.evaluator import Evaluator, Replica, prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
+    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+    >>> tr = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))]).trace
+    >>> tr.group.tolist(), tr.good.tolist(), float(tr.state[0, 0])
+    ([0, -1], [1, 0], 0.1)
+    """
+
+    owner: object
+    num_groups: int
+    group: npt.NDArray[np.int32]
+    good: npt.NDArray[np.int8]
+    state: npt.NDArray[np.float64]
+
+
+    @cached_property
+    def by_group(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The requests that advanced each group, in order, as a CSR ``(ptr, requests)``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray of int64
+            ``requests[ptr[g]:ptr[g + 1]]`` advanced group ``g``.
+        """
+        return _diff_kernel.requests_by_group(self.num_groups, self.group)
+
+
+def usable(ev: Evaluator, reference: EvalOutcome | None) -> bool:
+    """Whether ``reference`` carries a trace ``ev`` can re-simulate against.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        The evaluator.
+    reference : EvalOutcome, optional
+        An earlier outcome.
+
+    Returns
+    -------
+    bool
+        True when the outcome has a trace of ``ev`` itself.
+    """
+    return reference is not None and reference.trace is not None \
+        and reference.trace.owner is ev
+
+
+def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
+        ) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64], RunTrace]:
+    """Simulate ``ra`` in full, or against ``reference``'s trace when :func:`usable`.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Its workload, groups and options.
+    ra : ReplicaArrays
+        The placement.
+    reference : EvalOutcome, optional
+        An earlier outcome of ``ev`` (any placement on its groups).
+
+    Returns
+    -------
+    tuple of (int, numpy.ndarray, numpy.ndarray, RunTrace)
+        Good requests, good per model, good per replica (in ``ra``'s order) and the trace
+        of this run.
+
+    Examples
+    --------
+    >>> from placement.evaluator import Evaluator, Replica, prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 1.0], model=["a", "a", "b"])
+    >>> ev = Evaluator(prepare_workload(w, ["a", "b"], slo=0.12), group_stages=[1, 1])
+    >>> one = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
+    >>> two = ev.arrays([Replica(model=0, group=g, latencies=(0.1,)) for g in (0, 1)])
+    >>> run(ev, two, one)[:2], run(ev, two, None)[:2]
+    ((2, array([2, 0])), (2, array([2, 0])))
+    """
+    p = ev.prepared
+    n, n_grp, n_st = p.num_requests, ev.group_stages.size, ev.max_stages
+    gptr, gmod = _diff_kernel.group_models(n_grp, ra.model, ra.group)
+    if reference is not None and reference.trace is not None and usable(ev, reference):
+        ref, tr = reference.arrays, reference.trace
+        changed = _diff_kernel.changed_models(
+            ev.num_models, ra.ptr, ra.group, ra.latencies, ra.active_from, ra.active_until,
+            ra.ready_at, ref.ptr, ref.group, ref.latencies, ref.active_from,
+            ref.active_until, ref.ready_at)
+        good_pm = reference.good_per_model.copy()
+        rep_good = _diff_kernel.map_replica_counts(ev.num_models, changed, ra.ptr, ref.ptr,
+                                                   reference.good_per_replica)
+        out = RunTrace(owner=ev, num_groups=n_grp, group=tr.group.copy(),
+                       good=tr.good.copy(), state=tr.state.copy())
+        ref_ptr, ref_req = tr.by_group
+        good = _diff_kernel.run_diff(
+            p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
+            ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
+            ev.options.admission, True, changed, tr.group, tr.good, tr.state, ref_ptr,
+            ref_req, reference.good, gptr, gmod, np.zeros((n_grp, n_st)),
+            np.zeros(n_grp, np.bool_), np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
+            np.zeros(ev.num_models, np.int64), np.zeros(n_st), good_pm, rep_good, True, True,
+            out.group, out.good, out.state)
+        return int(good), good_pm, rep_good[:ra.size], out
+    out = RunTrace(owner=ev, num_groups=n_grp, group=np.empty(n, np.int32),
+                   good=np.empty(n, np.int8), state=np.empty((n, n_st)))
+    good_pm = np.zeros(ev.num_models, dtype=np.int64)
+    rep_good = np.zeros(ra.size + 1, dtype=np.int64)
+    i32, i64, u8 = np.zeros(1, np.int32), np.zeros(1, np.int64), np.zeros(1, np.uint8)
+    good = _diff_kernel.run_diff(
+        p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
+        ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
+        ev.options.admission, False, u8, i32, np.zeros(1, np.int8), np.zeros((1, 1)), i64,
+        i64, 0, gptr, gmod, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
+        np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
+        np.zeros(ev.num_models, np.int64), np.zeros(n_st), good_pm, rep_good, True, True,
+        out.group, out.good, out.state)
+    return int(good), good_pm, rep_good[:ra.size], out
+
+
+def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
+              model: npt.NDArray[np.int64], group: npt.NDArray[np.int64],
+              lat: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Good counts of one-move variants of ``base``, each simulated against its trace.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Its workload, groups and options.
+    base : EvalOutcome
+        ``ev``'s outcome of the base placement (:func:`usable`).
+    skip, model, group : numpy.ndarray of int64, shape (C,)
+        Per variant: the base replica dropped (or -1), the model added (or -1) and its
+        group.
+    lat : numpy.ndarray of float64, shape (C, S)
+        The added replicas' stage latencies.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (C,)
+        Good requests of each variant.
+
+    Raises
+    ------
+    SimulationError
+        If ``base`` has no trace of ``ev``.
+
+    Examples
+    --------
+    >>> from placement.evaluator import Evaluator, Replica, prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model=["a", "a", "a"])
+    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.15), group_stages=[1, 1])
+    >>> base = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
+    >>> run_moves(ev, base, np.array([0, -1]), np.array([-1, 0]), np.array([0, 1]),
+    ...           np.array([[0.0], [0.1]])).tolist()
+    [0, 3]
+    """
+    tr = base.trace
+    if tr is None or tr.owner is not ev:
+        raise SimulationError("run_moves needs an outcome traced by the same evaluator")
+    p, ra = ev.prepared, base.arrays
+    gptr, gmod = _diff_kernel.group_models(ev.group_stages.size, ra.model, ra.group)
+    ref_ptr, ref_req = tr.by_group
+    return np.asarray(_diff_kernel.run_candidates_diff(
+        p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
+        ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
+        ev.mode, ev.options.admission, ev.num_models, tr.group, tr.good, tr.state, ref_ptr,
+        ref_req, base.good, gptr, gmod), dtype=np.int64)
