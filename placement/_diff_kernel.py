@@ -26,42 +26,16 @@ INF = math.inf
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ref_pos(ref_gptr, ref_req, cur, g, i):
-    """Where the reference's state of group ``g`` before request ``i`` is recorded (or -1).
+def _sync(free, ref_state, last, synced, g, nst):
+    """Load the reference's current state of group ``g`` into ``free[g]``.
 
-    ``cur[g]`` counts ``g``'s reference requests already passed; it only moves forward
-    (requests are taken in order), by galloping then bisecting."""
-    lo = ref_gptr[g] + cur[g]
-    end = ref_gptr[g + 1]
-    if lo < end and ref_req[lo] < i:
-        step = 1
-        while lo + step < end and ref_req[lo + step] < i:
-            lo += step
-            step *= 2
-        hi = min(lo + step, end)  # ref_req[lo] < i, and ref_req[hi] >= i or hi == end
-        lo += 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if ref_req[mid] < i:
-                lo = mid + 1
-            else:
-                hi = mid
-        cur[g] = lo - ref_gptr[g]
-    return ref_req[lo - 1] if lo > ref_gptr[g] else -1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sync(free, ref_state, ref_gptr, ref_req, cur, synced, g, i, nst):
-    """Load the reference's state of group ``g`` before request ``i`` into ``free[g]``.
-
-    ``synced[g]`` is the record ``free[g]`` holds (so an unchanged one is not copied again).
-    Returns that record (-1 for the initial state)."""
-    src = _ref_pos(ref_gptr, ref_req, cur, g, i)
+    ``last[g]`` is the record of the reference's latest request on ``g`` (-1: none yet) and
+    ``synced[g]`` the record ``free[g]`` holds, so an unchanged state is not copied again."""
+    src = last[g]
     if src != synced[g]:
         for k in range(nst):
             free[g, k] = ref_state[src, k] if src >= 0 else -INF
         synced[g] = src
-    return src
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -95,32 +69,34 @@ def _replica_on(rep_ptr, rep_group, m, g):
 @njit(cache=True, nogil=True)
 def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
              rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
-             admission, has_ref, changed, ref_grp, ref_good, ref_state, ref_gptr, ref_req,
-             ref_total, gptr, gmod, free, div, cur, synced, aff, tmp, good_pm, rep_good,
-             per_replica, record, rec_grp, rec_good, rec_state):
+             admission, has_ref, changed, ref_grp, ref_good, ref_state, ref_total, gptr,
+             gmod, free, div, last, synced, aff, tmp, good_pm, rep_good, per_replica, record,
+             rec_grp, rec_good, rec_state):
     """Simulate one placement, keeping the reference's outcome where nothing differs.
 
     The placement is the replicas (CSR by model, as ``_kernel.run_once``) less ``skip_rep``
     plus one always-active replica of ``extra_model`` on ``extra_group``. ``changed[m]`` is
     nonzero for every model whose replicas differ from the reference's; ``gptr``/``gmod``
-    list the models each group hosts, ``ref_gptr``/``ref_req`` the requests that advanced
-    each group in the reference (CSRs by group). On entry ``good_pm`` and ``rep_good`` hold
-    the reference's counts (``rep_good`` mapped to these replicas, 0 for changed models)
-    and the record arrays the reference's record; only what differs is updated. Without a
-    reference (``has_ref`` False) every request is simulated from zeroed counts. Returns the
-    number of good requests.
+    list the models each group hosts (a CSR by group). On entry ``good_pm`` and ``rep_good``
+    hold the reference's counts (``rep_good`` mapped to these replicas, 0 for changed
+    models) and the record arrays the reference's record; only what differs is updated.
+    Without a reference (``has_ref`` False) every request is simulated from zeroed counts.
+    Returns the number of good requests.
     """
     n_rep = rep_group.shape[0]
-    cur[:] = 0
-    aff[:] = 0
+    last[:] = -1
     synced[:] = -1
+    aff[:] = 0
     free[:, :] = -INF  # every group's state before the first request
     div[:] = not has_ref
     total = ref_total if has_ref else 0
     for i in range(arrival.shape[0]):
         m = code[i]
         if has_ref and changed[m] == 0 and aff[m] == 0:
-            continue  # its groups are as in the reference: so is its outcome
+            b = ref_grp[i]  # its groups are as in the reference: so is its outcome
+            if b >= 0:
+                last[b] = i
+            continue
         a = arrival[i]
         best_key = INF
         best_fin = INF
@@ -144,7 +120,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 ready = -INF
             nst = grp_nst[g]
             if not div[g]:
-                _sync(free, ref_state, ref_gptr, ref_req, cur, synced, g, i, nst)
+                _sync(free, ref_state, last, synced, g, nst)
             if mode == 1:  # the key needs no stage walk: skip a replica that cannot win
                 key = free[g, nst - 1]
                 if not (key < best_key or (key == best_key and g < best_g)):
@@ -167,12 +143,13 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 best_g = g
                 best_r = r
         g = best_g
-        served = g >= 0 and not (admission and best_fin > deadline[i])
         gd = 0
-        if served:  # commit: the chosen group's stage times after this request
+        if g >= 0 and not (admission and best_fin > deadline[i]):
+            # commit: the chosen group's stage times after this request (free[g] is
+            # current: it was synced while choosing)
             ready = rep_ready[best_r] if best_r < n_rep else -INF
             t = a if a > ready else ready
-            for k in range(grp_nst[g]):  # free[g] is current: synced while choosing
+            for k in range(grp_nst[g]):
                 f = free[g, k]
                 t = (t if t > f else f) + (rep_lat[best_r, k] if best_r < n_rep
                                            else extra_lat[k])
@@ -194,10 +171,11 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             good_pm[m] += gd
         if per_replica and gd:
             rep_good[best_r] += 1
-        if b >= 0 and not div[b] and b != g:
-            # the reference advanced b and this run did not: b keeps its state before i
-            _sync(free, ref_state, ref_gptr, ref_req, cur, synced, b, i, grp_nst[b])
-            _flip(b, True, div, aff, gptr, gmod)
+        if b >= 0:  # the reference advanced b
+            if not div[b] and b != g:  # ... and this run did not: b keeps its old state
+                _sync(free, ref_state, last, synced, b, grp_nst[b])
+                _flip(b, True, div, aff, gptr, gmod)
+            last[b] = i
         if g >= 0:
             nst = grp_nst[g]
             agree = False
@@ -217,11 +195,9 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 for k in range(nst):
                     rec_state[i, k] = tmp[k]
         if has_ref:  # a diverged group that was just advanced may agree again
-            if g >= 0 and div[g]:
-                src = _ref_pos(ref_gptr, ref_req, cur, g, i + 1)
-                if _same_as_ref(free, ref_state, src, g, grp_nst[g]):
-                    synced[g] = src
-                    _flip(g, False, div, aff, gptr, gmod)
+            if g >= 0 and div[g] and _same_as_ref(free, ref_state, last[g], g, grp_nst[g]):
+                synced[g] = last[g]
+                _flip(g, False, div, aff, gptr, gmod)
             if b >= 0 and b != g and div[b] and _same_as_ref(free, ref_state, i, b,
                                                              grp_nst[b]):
                 synced[b] = i
@@ -236,7 +212,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
 def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, rep_group,
                         rep_lat, rep_from, rep_until, rep_ready, cand_skip, cand_model,
                         cand_group, cand_lat, mode, admission, n_models, ref_grp, ref_good,
-                        ref_state, ref_gptr, ref_req, ref_total, gptr, gmod):
+                        ref_state, ref_total, gptr, gmod):
     """Good-request counts of many one-move variants of the reference's placement."""
     n_cand = cand_skip.shape[0]
     n_grp = grp_nst.shape[0]
@@ -244,7 +220,7 @@ def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, re
     out = np.zeros(n_cand, dtype=np.int64)
     free = np.zeros((n_grp, n_st), dtype=np.float64)
     div = np.zeros(n_grp, dtype=np.bool_)
-    cur = np.zeros(n_grp, dtype=np.int64)
+    last = np.zeros(n_grp, dtype=np.int64)
     synced = np.zeros(n_grp, dtype=np.int64)
     aff = np.zeros(n_models, dtype=np.int64)
     tmp = np.zeros(n_st, dtype=np.float64)
@@ -263,33 +239,13 @@ def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, re
         out[c] = run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
                           rep_from, rep_until, rep_ready, s, cand_model[c], cand_group[c],
                           cand_lat[c], mode, admission, True, changed, ref_grp, ref_good,
-                          ref_state, ref_gptr, ref_req, ref_total, gptr, gmod, free, div,
-                          cur, synced, aff, tmp, good_pm, rep_good, False, False, d_i32,
-                          d_i8, d_f)
+                          ref_state, ref_total, gptr, gmod, free, div, last, synced, aff,
+                          tmp, good_pm, rep_good, False, False, d_i32, d_i8, d_f)
         if s >= 0:
             changed[rep_model[s]] = 0
         if cand_model[c] >= 0:
             changed[cand_model[c]] = 0
     return out
-
-
-@njit(cache=True, nogil=True)
-def requests_by_group(n_groups, ref_grp):
-    """CSR by group of the requests that advanced each group: ``(ptr, requests)``."""
-    ptr = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(ref_grp.shape[0]):
-        if ref_grp[i] >= 0:
-            ptr[ref_grp[i] + 1] += 1
-    for g in range(n_groups):
-        ptr[g + 1] += ptr[g]
-    fill = ptr[:-1].copy()
-    req = np.zeros(ptr[n_groups], dtype=np.int64)
-    for i in range(ref_grp.shape[0]):
-        g = ref_grp[i]
-        if g >= 0:
-            req[fill[g]] = i
-            fill[g] += 1
-    return ptr, req
 
 
 @njit(cache=True, nogil=True)

@@ -14,7 +14,6 @@ per cent of the requests. The counts are exactly those of a full run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,8 +34,6 @@ class RunTrace:
     ----------
     owner : object
         The evaluator that ran it (a trace is only reused by its own evaluator).
-    num_groups : int
-        Groups of that evaluator.
     group : numpy.ndarray of int32, shape (n,)
         The group whose stages each request advanced; -1 when dropped or unserved.
     good : numpy.ndarray of int8, shape (n,)
@@ -57,22 +54,9 @@ class RunTrace:
     """
 
     owner: object
-    num_groups: int
     group: npt.NDArray[np.int32]
     good: npt.NDArray[np.int8]
     state: npt.NDArray[np.float64]
-
-
-    @cached_property
-    def by_group(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The requests that advanced each group, in order, as a CSR ``(ptr, requests)``.
-
-        Returns
-        -------
-        tuple of numpy.ndarray of int64
-            ``requests[ptr[g]:ptr[g + 1]]`` advanced group ``g``.
-        """
-        return _diff_kernel.requests_by_group(self.num_groups, self.group)
 
 
 def usable(ev: Evaluator, reference: EvalOutcome | None) -> bool:
@@ -136,28 +120,27 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
         good_pm = reference.good_per_model.copy()
         rep_good = _diff_kernel.map_replica_counts(ev.num_models, changed, ra.ptr, ref.ptr,
                                                    reference.good_per_replica)
-        out = RunTrace(owner=ev, num_groups=n_grp, group=tr.group.copy(),
+        out = RunTrace(owner=ev, group=tr.group.copy(),
                        good=tr.good.copy(), state=tr.state.copy())
-        ref_ptr, ref_req = tr.by_group
         good = _diff_kernel.run_diff(
             p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
             ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
-            ev.options.admission, True, changed, tr.group, tr.good, tr.state, ref_ptr,
-            ref_req, reference.good, gptr, gmod, np.zeros((n_grp, n_st)),
+            ev.options.admission, True, changed, tr.group, tr.good, tr.state, reference.good,
+            gptr, gmod, np.zeros((n_grp, n_st)),
             np.zeros(n_grp, np.bool_), np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
             np.zeros(ev.num_models, np.int64), np.zeros(n_st), good_pm, rep_good, True, True,
             out.group, out.good, out.state)
         return int(good), good_pm, rep_good[:ra.size], out
-    out = RunTrace(owner=ev, num_groups=n_grp, group=np.empty(n, np.int32),
+    out = RunTrace(owner=ev, group=np.empty(n, np.int32),
                    good=np.empty(n, np.int8), state=np.empty((n, n_st)))
     good_pm = np.zeros(ev.num_models, dtype=np.int64)
     rep_good = np.zeros(ra.size + 1, dtype=np.int64)
-    i32, i64, u8 = np.zeros(1, np.int32), np.zeros(1, np.int64), np.zeros(1, np.uint8)
+    i32, u8 = np.zeros(1, np.int32), np.zeros(1, np.uint8)
     good = _diff_kernel.run_diff(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
         ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
-        ev.options.admission, False, u8, i32, np.zeros(1, np.int8), np.zeros((1, 1)), i64,
-        i64, 0, gptr, gmod, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
+        ev.options.admission, False, u8, i32, np.zeros(1, np.int8), np.zeros((1, 1)), 0,
+        gptr, gmod, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
         np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
         np.zeros(ev.num_models, np.int64), np.zeros(n_st), good_pm, rep_good, True, True,
         out.group, out.good, out.state)
@@ -207,9 +190,8 @@ def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
         raise SimulationError("run_moves needs an outcome traced by the same evaluator")
     p, ra = ev.prepared, base.arrays
     gptr, gmod = _diff_kernel.group_models(ev.group_stages.size, ra.model, ra.group)
-    ref_ptr, ref_req = tr.by_group
     return np.asarray(_diff_kernel.run_candidates_diff(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
         ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
-        ev.mode, ev.options.admission, ev.num_models, tr.group, tr.good, tr.state, ref_ptr,
-        ref_req, base.good, gptr, gmod), dtype=np.int64)
+        ev.mode, ev.options.admission, ev.num_models, tr.group, tr.good, tr.state, base.good,
+        gptr, gmod), dtype=np.int64)
