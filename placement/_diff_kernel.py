@@ -39,9 +39,14 @@ def _sync(free, ref_state, last, synced, g, nst):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _flip(h, on, div, aff, gptr, gmod):
-    """Mark group ``h`` diverged (or rejoined) and count it for the models it hosts."""
+def _flip(h, on, div, aff, dmask, gptr, gmod):
+    """Mark group ``h`` diverged (or rejoined): in the bit mask of diverged groups when
+    there are at most 64 groups, else in the count of each model it hosts."""
     div[h] = on
+    if div.shape[0] <= 64:
+        bit = np.uint64(1) << np.uint64(h)
+        dmask[0] = dmask[0] | bit if on else dmask[0] & ~bit
+        return
     d = 1 if on else -1
     for j in range(gptr[h], gptr[h + 1]):
         aff[gmod[j]] += d
@@ -70,14 +75,15 @@ def _replica_on(rep_ptr, rep_group, m, g):
 def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
              rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
              admission, has_ref, changed, ref_grp, ref_good, ref_state, ref_total, gptr,
-             gmod, free, div, last, synced, aff, tmp, good_pm, rep_good, per_replica, record,
-             rec_grp, rec_good, rec_state):
+             gmod, gmask, free, div, last, synced, aff, dmask, tmp, good_pm, rep_good,
+             per_replica, record, rec_grp, rec_good, rec_state):
     """Simulate one placement, keeping the reference's outcome where nothing differs.
 
     The placement is the replicas (CSR by model, as ``_kernel.run_once``) less ``skip_rep``
     plus one always-active replica of ``extra_model`` on ``extra_group``. ``changed[m]`` is
     nonzero for every model whose replicas differ from the reference's; ``gptr``/``gmod``
-    list the models each group hosts (a CSR by group). On entry ``good_pm`` and ``rep_good``
+    list the models each group hosts (a CSR by group) and, with at most 64 groups,
+    ``gmask[m]`` the groups hosting model ``m`` as bits. On entry ``good_pm`` and ``rep_good``
     hold the reference's counts (``rep_good`` mapped to these replicas, 0 for changed
     models) and the record arrays the reference's record; only what differs is updated.
     Without a reference (``has_ref`` False) every request is simulated from zeroed counts.
@@ -87,12 +93,15 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
     last[:] = -1
     synced[:] = -1
     aff[:] = 0
+    dmask[0] = 0
+    small = div.shape[0] <= 64  # diverged groups as a bit mask
     free[:, :] = -INF  # every group's state before the first request
     div[:] = not has_ref
     total = ref_total if has_ref else 0
     for i in range(arrival.shape[0]):
         m = code[i]
-        if has_ref and changed[m] == 0 and aff[m] == 0:
+        if has_ref and changed[m] == 0 and ((gmask[m] & dmask[0]) == 0 if small
+                                            else aff[m] == 0):
             b = ref_grp[i]  # its groups are as in the reference: so is its outcome
             if b >= 0:
                 last[b] = i
@@ -174,7 +183,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
         if b >= 0:  # the reference advanced b
             if not div[b] and b != g:  # ... and this run did not: b keeps its old state
                 _sync(free, ref_state, last, synced, b, grp_nst[b])
-                _flip(b, True, div, aff, gptr, gmod)
+                _flip(b, True, div, aff, dmask, gptr, gmod)
             last[b] = i
         if g >= 0:
             nst = grp_nst[g]
@@ -190,18 +199,18 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                     free[g, k] = tmp[k]
                 synced[g] = -2  # holds no record now
                 if has_ref and not div[g]:
-                    _flip(g, True, div, aff, gptr, gmod)
+                    _flip(g, True, div, aff, dmask, gptr, gmod)
             if record:
                 for k in range(nst):
                     rec_state[i, k] = tmp[k]
         if has_ref:  # a diverged group that was just advanced may agree again
             if g >= 0 and div[g] and _same_as_ref(free, ref_state, last[g], g, grp_nst[g]):
                 synced[g] = last[g]
-                _flip(g, False, div, aff, gptr, gmod)
+                _flip(g, False, div, aff, dmask, gptr, gmod)
             if b >= 0 and b != g and div[b] and _same_as_ref(free, ref_state, i, b,
                                                              grp_nst[b]):
                 synced[b] = i
-                _flip(b, False, div, aff, gptr, gmod)
+                _flip(b, False, div, aff, dmask, gptr, gmod)
         if record:
             rec_grp[i] = g
             rec_good[i] = gd
@@ -212,7 +221,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
 def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, rep_group,
                         rep_lat, rep_from, rep_until, rep_ready, cand_skip, cand_model,
                         cand_group, cand_lat, mode, admission, n_models, ref_grp, ref_good,
-                        ref_state, ref_total, gptr, gmod):
+                        ref_state, ref_total, gptr, gmod, gmask):
     """Good-request counts of many one-move variants of the reference's placement."""
     n_cand = cand_skip.shape[0]
     n_grp = grp_nst.shape[0]
@@ -223,6 +232,7 @@ def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, re
     last = np.zeros(n_grp, dtype=np.int64)
     synced = np.zeros(n_grp, dtype=np.int64)
     aff = np.zeros(n_models, dtype=np.int64)
+    dmask = np.zeros(1, dtype=np.uint64)
     tmp = np.zeros(n_st, dtype=np.float64)
     changed = np.zeros(n_models, dtype=np.uint8)
     good_pm = np.zeros(n_models, dtype=np.int64)
@@ -239,8 +249,8 @@ def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, re
         out[c] = run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
                           rep_from, rep_until, rep_ready, s, cand_model[c], cand_group[c],
                           cand_lat[c], mode, admission, True, changed, ref_grp, ref_good,
-                          ref_state, ref_total, gptr, gmod, free, div, last, synced, aff,
-                          tmp, good_pm, rep_good, False, False, d_i32, d_i8, d_f)
+                          ref_state, ref_total, gptr, gmod, gmask, free, div, last, synced,
+                          aff, dmask, tmp, good_pm, rep_good, False, False, d_i32, d_i8, d_f)
         if s >= 0:
             changed[rep_model[s]] = 0
         if cand_model[c] >= 0:
@@ -287,11 +297,15 @@ def changed_models(n_models, ptr_a, grp_a, lat_a, from_a, until_a, ready_a, ptr_
 
 
 @njit(cache=True, nogil=True)
-def group_models(n_groups, rep_model, rep_group):
-    """CSR by group of the models each group hosts: ``(gptr, gmod)``."""
+def group_models(n_groups, n_models, rep_model, rep_group):
+    """The models each group hosts, as a CSR by group ``(gptr, gmod)``, and per model the
+    groups hosting it as bits (``gmask``; zeros above 64 groups)."""
     gptr = np.zeros(n_groups + 1, dtype=np.int64)
+    gmask = np.zeros(n_models, dtype=np.uint64)
     for r in range(rep_group.shape[0]):
         gptr[rep_group[r] + 1] += 1
+        if n_groups <= 64:
+            gmask[rep_model[r]] |= np.uint64(1) << np.uint64(rep_group[r])
     for g in range(n_groups):
         gptr[g + 1] += gptr[g]
     fill = gptr[:-1].copy()
@@ -300,4 +314,4 @@ def group_models(n_groups, rep_model, rep_group):
         g = rep_group[r]
         gmod[fill[g]] = rep_model[r]
         fill[g] += 1
-    return gptr, gmod
+    return gptr, gmod, gmask

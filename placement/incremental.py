@@ -110,7 +110,7 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
     """
     p = ev.prepared
     n, n_grp, n_st = p.num_requests, ev.group_stages.size, ev.max_stages
-    gptr, gmod = _diff_kernel.group_models(n_grp, ra.model, ra.group)
+    gptr, gmod, gmask = _diff_kernel.group_models(n_grp, ev.num_models, ra.model, ra.group)
     if reference is not None and reference.trace is not None and usable(ev, reference):
         ref, tr = reference.arrays, reference.trace
         changed = _diff_kernel.changed_models(
@@ -126,9 +126,10 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
             p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
             ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
             ev.options.admission, True, changed, tr.group, tr.good, tr.state, reference.good,
-            gptr, gmod, np.zeros((n_grp, n_st)),
-            np.zeros(n_grp, np.bool_), np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
-            np.zeros(ev.num_models, np.int64), np.zeros(n_st), good_pm, rep_good, True, True,
+            gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
+            np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
+            np.zeros(ev.num_models, np.int64), np.zeros(1, np.uint64), np.zeros(n_st),
+            good_pm, rep_good, True, True,
             out.group, out.good, out.state)
         return int(good), good_pm, rep_good[:ra.size], out
     out = RunTrace(owner=ev, group=np.empty(n, np.int32),
@@ -140,9 +141,10 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
         ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
         ev.options.admission, False, u8, i32, np.zeros(1, np.int8), np.zeros((1, 1)), 0,
-        gptr, gmod, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
+        gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
         np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
-        np.zeros(ev.num_models, np.int64), np.zeros(n_st), good_pm, rep_good, True, True,
+        np.zeros(ev.num_models, np.int64), np.zeros(1, np.uint64), np.zeros(n_st), good_pm,
+        rep_good, True, True,
         out.group, out.good, out.state)
     return int(good), good_pm, rep_good[:ra.size], out
 
@@ -189,9 +191,10 @@ def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
     if tr is None or tr.owner is not ev:
         raise SimulationError("run_moves needs an outcome traced by the same evaluator")
     p, ra = ev.prepared, base.arrays
-    gptr, gmod = _diff_kernel.group_models(ev.group_stages.size, ra.model, ra.group)
+    gptr, gmod, gmask = _diff_kernel.group_models(ev.group_stages.size, ev.num_models,
+                                                  ra.model, ra.group)
     return np.asarray(_diff_kernel.run_candidates_diff(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
         ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
         ev.mode, ev.options.admission, ev.num_models, tr.group, tr.good, tr.state, base.good,
-        gptr, gmod), dtype=np.int64)
+        gptr, gmod, gmask), dtype=np.int64)
