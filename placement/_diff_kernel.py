@@ -62,21 +62,12 @@ def _same_as_ref(free, ref_state, src, h, nst):
     return True
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _replica_on(rep_ptr, rep_group, m, g):
-    """Index of model ``m``'s replica on group ``g`` (-1 when none)."""
-    for r in range(rep_ptr[m], rep_ptr[m + 1]):
-        if rep_group[r] == g:
-            return r
-    return -1
-
-
 @njit(cache=True, nogil=True)
 def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
              rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
-             admission, has_ref, changed, ref_grp, ref_good, ref_state, ref_total, gptr,
-             gmod, gmask, free, div, last, synced, aff, dmask, tmp, good_pm, rep_good,
-             per_replica, record, rec_grp, rec_good, rec_state):
+             admission, has_ref, changed, ref_grp, ref_rank, ref_good, ref_state, ref_total,
+             gptr, gmod, gmask, free, div, last, synced, aff, dmask, tmp, good_pm, rep_good,
+             per_replica, record, rec_grp, rec_rank, rec_good, rec_state):
     """Simulate one placement, keeping the reference's outcome where nothing differs.
 
     The placement is the replicas (CSR by model, as ``_kernel.run_once``) less ``skip_rep``
@@ -173,8 +164,8 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             rg = ref_good[i]
             total += gd - rg
             good_pm[m] += gd - rg
-            if per_replica and rg and changed[m] == 0:
-                rep_good[_replica_on(rep_ptr, rep_group, m, b)] -= 1
+            if per_replica and rg and changed[m] == 0:  # same replicas, same ranks
+                rep_good[lo + ref_rank[i]] -= 1
         else:
             total += gd
             good_pm[m] += gd
@@ -213,6 +204,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 _flip(b, False, div, aff, dmask, gptr, gmod)
         if record:
             rec_grp[i] = g
+            rec_rank[i] = best_r - lo if g >= 0 else -1
             rec_good[i] = gd
     return total
 
@@ -248,9 +240,11 @@ def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, re
             changed[cand_model[c]] = 1
         out[c] = run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
                           rep_from, rep_until, rep_ready, s, cand_model[c], cand_group[c],
-                          cand_lat[c], mode, admission, True, changed, ref_grp, ref_good,
+                          cand_lat[c], mode, admission, True, changed, ref_grp, d_i32,
+                          ref_good,
                           ref_state, ref_total, gptr, gmod, gmask, free, div, last, synced,
-                          aff, dmask, tmp, good_pm, rep_good, False, False, d_i32, d_i8, d_f)
+                          aff, dmask, tmp, good_pm, rep_good, False, False, d_i32, d_i32,
+                          d_i8, d_f)
         if s >= 0:
             changed[rep_model[s]] = 0
         if cand_model[c] >= 0:

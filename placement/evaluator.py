@@ -530,7 +530,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, replicas: Sequence[Replica] | ReplicaArrays, *,
-                 reference: EvalOutcome | None = None) -> EvalOutcome:
+                 reference: EvalOutcome | None = None, trace: bool = True) -> EvalOutcome:
         """Simulate one placement (given as replicas, or as sorted :class:`ReplicaArrays`).
 
         Parameters
@@ -541,11 +541,15 @@ class Evaluator:
             An earlier outcome of this evaluator on a similar placement: only the requests
             the differences can reach are re-simulated (:mod:`placement.incremental`); the
             result is the same as without it.
+        trace : bool, default True
+            Record the run's :class:`~placement.incremental.RunTrace`, so that the outcome
+            can be a later evaluation's ``reference`` (a run against a reference always
+            records one).
 
         Returns
         -------
         EvalOutcome
-            Good requests overall, per model and per replica, with the run's trace.
+            Good requests overall, per model and per replica, and the trace when recorded.
 
         Raises
         ------
@@ -562,10 +566,23 @@ class Evaluator:
         (1, 2, 2)
         """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
-        good, good_pm, rep_good, trace = incremental.run(self, ra, reference)
         self.num_evaluations += 1
-        return EvalOutcome(good=good, good_per_model=good_pm, good_per_replica=rep_good,
-                           arrays=ra, trace=trace)
+        if trace or incremental.usable(self, reference):
+            good, good_pm, rep_good, run = incremental.run(self, ra, reference)
+            return EvalOutcome(good=good, good_per_model=good_pm, good_per_replica=rep_good,
+                               arrays=ra, trace=run)
+        p = self.prepared
+        free = np.zeros((self.group_stages.size, self.max_stages))
+        good_pm = np.zeros(self.num_models, dtype=np.int64)
+        rep_good = np.zeros(ra.size + 1, dtype=np.int64)
+        d_i8, d_f, d_i32 = np.zeros(1, np.int8), np.zeros(1), np.zeros(1, np.int32)
+        total = _kernel.run_once(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
+                                 ra.group, ra.latencies, ra.active_from, ra.active_until,
+                                 ra.ready_at, -1, -1, 0, np.zeros(self.max_stages), self.mode,
+                                 self.options.admission, free, good_pm, rep_good, False, d_i8,
+                                 d_f, d_f, d_i32, d_i32)
+        return EvalOutcome(good=int(total), good_per_model=good_pm,
+                           good_per_replica=rep_good[:ra.size], arrays=ra)
 
     def evaluate_moves(self, replicas: Sequence[Replica] | ReplicaArrays | EvalOutcome,
                        moves: Sequence[Move]) -> npt.NDArray[np.int64]:

@@ -412,7 +412,7 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
     """
     state = start.copy()
     evals0 = ev.num_evaluations
-    best_state, best_good = state.copy(), ev.evaluate(state.arrays()).good
+    best_state, best_good = state.copy(), ev.evaluate(state.arrays(), trace=False).good
     steps = 0
     limit = math.inf if max_steps is None else max_steps
     if best_good >= ev.prepared.num_requests:

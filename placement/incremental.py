@@ -36,6 +36,9 @@ class RunTrace:
         The evaluator that ran it (a trace is only reused by its own evaluator).
     group : numpy.ndarray of int32, shape (n,)
         The group whose stages each request advanced; -1 when dropped or unserved.
+    rank : numpy.ndarray of int32, shape (n,)
+        The replica that served it, as its rank among its model's replicas (in
+        :class:`~placement.evaluator.ReplicaArrays` order); -1 when dropped or unserved.
     good : numpy.ndarray of int8, shape (n,)
         1 when the request was served within its SLO.
     state : numpy.ndarray of float64, shape (n, S)
@@ -55,6 +58,7 @@ class RunTrace:
 
     owner: object
     group: npt.NDArray[np.int32]
+    rank: npt.NDArray[np.int32]
     good: npt.NDArray[np.int8]
     state: npt.NDArray[np.float64]
 
@@ -109,43 +113,38 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
     ((2, array([2, 0])), (2, array([2, 0])))
     """
     p = ev.prepared
-    n, n_grp, n_st = p.num_requests, ev.group_stages.size, ev.max_stages
-    gptr, gmod, gmask = _diff_kernel.group_models(n_grp, ev.num_models, ra.model, ra.group)
+    n, n_grp, n_st, n_m = p.num_requests, ev.group_stages.size, ev.max_stages, ev.num_models
+    gptr, gmod, gmask = _diff_kernel.group_models(n_grp, n_m, ra.model, ra.group)
     if reference is not None and reference.trace is not None and usable(ev, reference):
         ref, tr = reference.arrays, reference.trace
         changed = _diff_kernel.changed_models(
-            ev.num_models, ra.ptr, ra.group, ra.latencies, ra.active_from, ra.active_until,
+            n_m, ra.ptr, ra.group, ra.latencies, ra.active_from, ra.active_until,
             ra.ready_at, ref.ptr, ref.group, ref.latencies, ref.active_from,
             ref.active_until, ref.ready_at)
+        # the counts and the record start as the reference's; the kernel corrects them
         good_pm = reference.good_per_model.copy()
-        rep_good = _diff_kernel.map_replica_counts(ev.num_models, changed, ra.ptr, ref.ptr,
+        rep_good = _diff_kernel.map_replica_counts(n_m, changed, ra.ptr, ref.ptr,
                                                    reference.good_per_replica)
-        out = RunTrace(owner=ev, group=tr.group.copy(),
+        out = RunTrace(owner=ev, group=tr.group.copy(), rank=tr.rank.copy(),
                        good=tr.good.copy(), state=tr.state.copy())
-        good = _diff_kernel.run_diff(
-            p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
-            ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
-            ev.options.admission, True, changed, tr.group, tr.good, tr.state, reference.good,
-            gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
-            np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
-            np.zeros(ev.num_models, np.int64), np.zeros(1, np.uint64), np.zeros(n_st),
-            good_pm, rep_good, True, True,
-            out.group, out.good, out.state)
-        return int(good), good_pm, rep_good[:ra.size], out
-    out = RunTrace(owner=ev, group=np.empty(n, np.int32),
-                   good=np.empty(n, np.int8), state=np.empty((n, n_st)))
-    good_pm = np.zeros(ev.num_models, dtype=np.int64)
-    rep_good = np.zeros(ra.size + 1, dtype=np.int64)
-    i32, u8 = np.zeros(1, np.int32), np.zeros(1, np.uint8)
+        has_ref, base, base_good = True, tr, reference.good
+    else:
+        changed = np.ones(n_m, dtype=np.uint8)
+        good_pm = np.zeros(n_m, dtype=np.int64)
+        rep_good = np.zeros(ra.size + 1, dtype=np.int64)
+        out = RunTrace(owner=ev, group=np.empty(n, np.int32), rank=np.empty(n, np.int32),
+                       good=np.empty(n, np.int8), state=np.empty((n, n_st)))
+        has_ref, base_good = False, 0
+        base = RunTrace(owner=None, group=np.zeros(1, np.int32), rank=np.zeros(1, np.int32),
+                        good=np.zeros(1, np.int8), state=np.zeros((1, 1)))
     good = _diff_kernel.run_diff(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
         ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
-        ev.options.admission, False, u8, i32, np.zeros(1, np.int8), np.zeros((1, 1)), 0,
-        gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
-        np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
-        np.zeros(ev.num_models, np.int64), np.zeros(1, np.uint64), np.zeros(n_st), good_pm,
-        rep_good, True, True,
-        out.group, out.good, out.state)
+        ev.options.admission, has_ref, changed, base.group, base.rank, base.good, base.state,
+        base_good, gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
+        np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64), np.zeros(n_m, np.int64),
+        np.zeros(1, np.uint64), np.zeros(n_st), good_pm, rep_good, True, True, out.group,
+        out.rank, out.good, out.state)
     return int(good), good_pm, rep_good[:ra.size], out
 
 
