@@ -11,8 +11,7 @@ from alpaserve.errors import SimulationError
 from placement import incremental
 from placement._examples import tiny_problem
 from placement.alpaserve_search import SearchOptions, refine_layout, screen_layout
-from placement.evaluator import EvalOptions, EvalOutcome, Evaluator, Move, Replica, \
-    prepare_workload
+from placement.evaluator import EvalOptions, EvalOutcome, Evaluator, Move, Replica, prepare_workload
 from placement.selective_replication import sr_space
 from workloads.workload import Workload
 
@@ -118,8 +117,9 @@ def test_a_trace_is_reused_only_by_its_evaluator():
     one, two = (Evaluator(work, group_stages=[1, 1]) for _ in range(2))
     reps = [Replica(model=0, group=0, latencies=(0.1,))]
     out = one.evaluate(reps)
-    assert incremental.usable(one, out) and not incremental.usable(two, out)
-    more = reps + [Replica(model=0, group=1, latencies=(0.1,))]
+    assert incremental.usable(one, out)
+    assert not incremental.usable(two, out)
+    more = [*reps, Replica(model=0, group=1, latencies=(0.1,))]
     assert two.evaluate(more, reference=out).good == one.evaluate(more, reference=out).good == 3
     assert one.evaluate(reps, trace=False).trace is None
     with pytest.raises(SimulationError, match="same evaluator"):
@@ -138,5 +138,5 @@ def test_the_search_is_the_same_without_traces(monkeypatch):
     fresh = screen_layout(space, p.train, p, opts)
     again = refine_layout(space, p.train, p, opts, fresh[0][1])
     for a, b in zip(with_traces + refined, fresh + again, strict=True):
-        assert a[0] == b[0] and a[2] == b[2] and a[3] == b[3]
+        assert (a[0], a[2], a[3]) == (b[0], b[2], b[3])
         np.testing.assert_array_equal(a[1].hosts, b[1].hosts)
