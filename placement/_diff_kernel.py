@@ -121,10 +121,13 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             nst = grp_nst[g]
             if not div[g]:
                 _sync(free, ref_state, last, synced, g, nst)
-            if mode == 1:  # the key needs no stage walk: skip a replica that cannot win
+            if mode == 1:  # the key needs no stage walk: only the winner's is taken
                 key = free[g, nst - 1]
-                if not (key < best_key or (key == best_key and g < best_g)):
-                    continue
+                if key < best_key or (key == best_key and g < best_g):
+                    best_key = key
+                    best_g = g
+                    best_r = r
+                continue
             t = a if a > ready else ready
             if r < n_rep:
                 for k in range(nst):
@@ -144,8 +147,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 best_r = r
         g = best_g
         gd = 0
-        if g >= 0 and not (admission and best_fin > deadline[i]):
-            # commit: the chosen group's stage times after this request (free[g] is
+        if g >= 0:  # the chosen group's stage times after this request (free[g] is
             # current: it was synced while choosing)
             ready = rep_ready[best_r] if best_r < n_rep else -INF
             t = a if a > ready else ready
@@ -154,10 +156,10 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 t = (t if t > f else f) + (rep_lat[best_r, k] if best_r < n_rep
                                            else extra_lat[k])
                 tmp[k] = t
-            if t <= deadline[i]:
+            if admission and t > deadline[i]:
+                g = -1  # dropped: it uses nothing
+            elif t <= deadline[i]:
                 gd = 1
-        else:
-            g = -1
         b = -1
         if has_ref:
             b = ref_grp[i]

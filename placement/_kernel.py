@@ -67,10 +67,13 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 if r == skip_rep or a < rep_from[r] or a >= rep_until[r]:
                     continue
                 g = rep_group[r]
-                if mode == 1:  # the key needs no stage walk: skip a replica that cannot win
+                if mode == 1:  # the key needs no stage walk: only the winner's is taken
                     key = free[g, grp_nst[g] - 1]
-                    if not (key < best_key or (key == best_key and g < best_g)):
-                        continue
+                    if key < best_key or (key == best_key and g < best_g):
+                        best_key = key
+                        best_g = g
+                        best_r = r
+                    continue
                 t = a if a > rep_ready[r] else rep_ready[r]
                 for k in range(grp_nst[g]):
                     f = free[g, k]
@@ -82,8 +85,11 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 g = extra_group
                 if mode == 1:
                     key = free[g, grp_nst[g] - 1]
-                    if not (key < best_key or (key == best_key and g < best_g)):
-                        continue
+                    if key < best_key or (key == best_key and g < best_g):
+                        best_key = key
+                        best_g = g
+                        best_r = r
+                    continue
                 t = a
                 for k in range(grp_nst[g]):
                     f = free[g, k]
@@ -94,6 +100,19 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 best_fin = t
                 best_g = g
                 best_r = r
+        if mode == 1 and best_g >= 0:  # the winner's finish time
+            g = best_g
+            if best_r < n_rep:
+                t = a if a > rep_ready[best_r] else rep_ready[best_r]
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + rep_lat[best_r, k]
+            else:
+                t = a
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + extra_lat[k]
+            best_fin = t
         if best_g < 0:
             if record:
                 out_status[i] = 2
