@@ -67,7 +67,8 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
              rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
              admission, has_ref, changed, ref_grp, ref_rank, ref_good, ref_state, ref_total,
              gptr, gmod, gmask, free, div, last, synced, aff, dmask, tmp, good_pm, rep_good,
-             per_replica, record, rec_grp, rec_rank, rec_good, rec_state):
+             per_replica, record, rec_grp, rec_rank, rec_good, rec_state, rec_list,
+             rec_count):
     """Simulate one placement, keeping the reference's outcome where nothing differs.
 
     The placement is the replicas (CSR by model, as ``_kernel.run_once``) less ``skip_rep``
@@ -78,7 +79,9 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
     hold the reference's counts (``rep_good`` mapped to these replicas, 0 for changed
     models) and the record arrays the reference's record; only what differs is updated.
     Without a reference (``has_ref`` False) every request is simulated from zeroed counts.
-    Returns the number of good requests.
+    With a non-empty ``rec_list``, the requests recorded are also listed there (``rec_count``
+    of them), so that the record can be a patch (see :func:`apply_patch`). Returns the
+    number of good requests.
     """
     n_rep = rep_group.shape[0]
     last[:] = -1
@@ -208,7 +211,25 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             rec_grp[i] = g
             rec_rank[i] = best_r - lo if g >= 0 else -1
             rec_good[i] = gd
+            if rec_list.shape[0] > 0:
+                rec_list[rec_count[0]] = i
+                rec_count[0] += 1
     return total
+
+
+@njit(cache=True, nogil=True)
+def apply_patch(grp_nst, rec_list, count, rec_grp, rec_rank, rec_good, rec_state, grp, rank,
+                good, state):
+    """Copy the listed requests' records (the first ``count`` of ``rec_list``) over a record."""
+    for j in range(count):
+        i = rec_list[j]
+        g = rec_grp[i]
+        grp[i] = g
+        rank[i] = rec_rank[i]
+        good[i] = rec_good[i]
+        if g >= 0:
+            for k in range(grp_nst[g]):
+                state[i, k] = rec_state[i, k]
 
 
 @njit(cache=True, nogil=True)
@@ -234,6 +255,7 @@ def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, re
     d_i32 = np.zeros(1, dtype=np.int32)
     d_i8 = np.zeros(1, dtype=np.int8)
     d_f = np.zeros((1, 1), dtype=np.float64)
+    no_list = np.zeros(0, dtype=np.int64)
     for c in range(n_cand):
         s = cand_skip[c]
         if s >= 0:
@@ -246,7 +268,7 @@ def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, re
                           ref_good,
                           ref_state, ref_total, gptr, gmod, gmask, free, div, last, synced,
                           aff, dmask, tmp, good_pm, rep_good, False, False, d_i32, d_i32,
-                          d_i8, d_f)
+                          d_i8, d_f, no_list, no_list)
         if s >= 0:
             changed[rep_model[s]] = 0
         if cand_model[c] >= 0:

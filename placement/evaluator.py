@@ -530,7 +530,8 @@ class Evaluator:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, replicas: Sequence[Replica] | ReplicaArrays, *,
-                 reference: EvalOutcome | None = None, trace: bool = True) -> EvalOutcome:
+                 reference: EvalOutcome | None = None, trace: bool = True,
+                 consume: bool = False) -> EvalOutcome:
         """Simulate one placement (given as replicas, or as sorted :class:`ReplicaArrays`).
 
         Parameters
@@ -545,6 +546,10 @@ class Evaluator:
             Record the run's :class:`~placement.incremental.RunTrace`, so that the outcome
             can be a later evaluation's ``reference`` (a run against a reference always
             records one).
+        consume : bool, default False
+            Take over ``reference``'s trace (only what differs is rewritten) instead of
+            copying it; ``reference`` then cannot be a reference again. For a search that
+            moves on from one placement to the next.
 
         Returns
         -------
@@ -568,7 +573,8 @@ class Evaluator:
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         self.num_evaluations += 1
         if trace or incremental.usable(self, reference):
-            good, good_pm, rep_good, run = incremental.run(self, ra, reference)
+            good, good_pm, rep_good, run = incremental.run(self, ra, reference,
+                                                           consume=consume)
             return EvalOutcome(good=good, good_per_model=good_pm, good_per_replica=rep_good,
                                arrays=ra, trace=run)
         p = self.prepared

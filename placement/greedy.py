@@ -231,13 +231,13 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
         steps += 1
         if opts.top_models <= 1 and opts.top_groups <= 1:
             added = _add_on_distinct_groups(state, models, fit, loads, free_mem, opts.batch)
-            prev = out
-            out = ev.evaluate(state.arrays(), reference=prev)
-            if stop_without_gain and out.good <= prev.good:
+            prev = out.good
+            out = ev.evaluate(state.arrays(), reference=out, consume=True)
+            if stop_without_gain and out.good <= prev:
                 for g, m in added:
                     state.remove(g, m)
                     blocked[m] = True
-                out = ev.evaluate(state.arrays(), reference=prev)
+                out = ev.evaluate(state.arrays(), reference=out, consume=True)
             continue
         moves: list[Move] = []
         pairs: list[tuple[int, int]] = []
@@ -249,7 +249,7 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
         goods = ev.evaluate_moves(out, moves)
         g, m = pairs[int(np.argmax(goods))]
         state.add(g, m)
-        out = ev.evaluate(state.arrays(), reference=out)
+        out = ev.evaluate(state.arrays(), reference=out, consume=True)
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)
 
@@ -492,7 +492,7 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
         added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch,
                                         blocked=blocked)
-        trial = ev.evaluate(state.arrays(), reference=out)
+        trial = ev.evaluate(state.arrays(), reference=out, consume=True)
         if trial.good >= out.good:
             out = trial
             continue
@@ -502,6 +502,6 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
             blocked[added[0][1]] = True
         else:
             batch = 1
-        out = ev.evaluate(state.arrays(), reference=out)
+        out = ev.evaluate(state.arrays(), reference=trial, consume=True)
     return GreedyResult(assignment=state, good=out.good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)

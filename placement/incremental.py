@@ -13,7 +13,7 @@ per cent of the requests. The counts are exactly those of a full run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +44,9 @@ class RunTrace:
     state : numpy.ndarray of float64, shape (n, S)
         That group's stage free times after the request (unused columns and rows of
         requests that advanced nothing are undefined).
+    alive : numpy.ndarray of bool, shape (1,)
+        False once a later run has taken over the arrays (``consume``): the trace can no
+        longer be a reference.
 
     Examples
     --------
@@ -61,6 +64,7 @@ class RunTrace:
     rank: npt.NDArray[np.int32]
     good: npt.NDArray[np.int8]
     state: npt.NDArray[np.float64]
+    alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.ones(1, dtype=bool))
 
 
 def usable(ev: Evaluator, reference: EvalOutcome | None) -> bool:
@@ -76,13 +80,14 @@ def usable(ev: Evaluator, reference: EvalOutcome | None) -> bool:
     Returns
     -------
     bool
-        True when the outcome has a trace of ``ev`` itself.
+        True when the outcome has a live trace of ``ev`` itself.
     """
     return reference is not None and reference.trace is not None \
-        and reference.trace.owner is ev
+        and reference.trace.owner is ev and bool(reference.trace.alive[0])
 
 
-def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
+def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
+        consume: bool = False
         ) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64], RunTrace]:
     """Simulate ``ra`` in full, or against ``reference``'s trace when :func:`usable`.
 
@@ -94,6 +99,9 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
         The placement.
     reference : EvalOutcome, optional
         An earlier outcome of ``ev`` (any placement on its groups).
+    consume : bool, default False
+        Write this run's trace over the reference's (only the requests that differ), which
+        then stops being usable; otherwise the reference's trace is copied.
 
     Returns
     -------
@@ -125,8 +133,14 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
         good_pm = reference.good_per_model.copy()
         rep_good = _diff_kernel.map_replica_counts(n_m, changed, ra.ptr, ref.ptr,
                                                    reference.good_per_replica)
-        out = RunTrace(owner=ev, group=tr.group.copy(), rank=tr.rank.copy(),
-                       good=tr.good.copy(), state=tr.state.copy())
+        if consume:  # record what differs aside, then patch the reference's arrays
+            out = RunTrace(owner=ev, group=np.empty(n, np.int32), rank=np.empty(n, np.int32),
+                           good=np.empty(n, np.int8), state=np.empty((n, n_st)))
+            rec_list = np.empty(n, dtype=np.int64)
+        else:
+            out = RunTrace(owner=ev, group=tr.group.copy(), rank=tr.rank.copy(),
+                           good=tr.good.copy(), state=tr.state.copy())
+            rec_list = np.zeros(0, dtype=np.int64)
         has_ref, base, base_good = True, tr, reference.good
     else:
         changed = np.ones(n_m, dtype=np.uint8)
@@ -134,9 +148,10 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
         rep_good = np.zeros(ra.size + 1, dtype=np.int64)
         out = RunTrace(owner=ev, group=np.empty(n, np.int32), rank=np.empty(n, np.int32),
                        good=np.empty(n, np.int8), state=np.empty((n, n_st)))
-        has_ref, base_good = False, 0
+        has_ref, base_good, rec_list = False, 0, np.zeros(0, dtype=np.int64)
         base = RunTrace(owner=None, group=np.zeros(1, np.int32), rank=np.zeros(1, np.int32),
                         good=np.zeros(1, np.int8), state=np.zeros((1, 1)))
+    count = np.zeros(1, dtype=np.int64)
     good = _diff_kernel.run_diff(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
         ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
@@ -144,7 +159,14 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None
         base_good, gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
         np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64), np.zeros(n_m, np.int64),
         np.zeros(1, np.uint64), np.zeros(n_st), good_pm, rep_good, True, True, out.group,
-        out.rank, out.good, out.state)
+        out.rank, out.good, out.state, rec_list, count)
+    if rec_list.shape[0]:
+        _diff_kernel.apply_patch(ev.group_stages, rec_list, int(count[0]), out.group,
+                                 out.rank, out.good, out.state, base.group, base.rank,
+                                 base.good, base.state)
+        base.alive[0] = False
+        out = RunTrace(owner=ev, group=base.group, rank=base.rank, good=base.good,
+                       state=base.state)
     return int(good), good_pm, rep_good[:ra.size], out
 
 

@@ -83,9 +83,10 @@ def test_against_a_reference_equals_a_fresh_run(seed, mode, admission, windows):
     reps = _replicas(rng, n_models, stages, windows)
     ref = ev.evaluate(reps)
     _same(ref, ev.evaluate(reps, trace=False))
-    for _ in range(3):  # a chain: each placement is run against the previous one's trace
+    for k in range(4):  # a chain: each placement is run against the previous one's trace
         reps = _mutate(rng, reps, n_models, stages)
-        out = ev.evaluate(reps, reference=ref)
+        out = ev.evaluate(reps, reference=ref, consume=k % 2 == 1)  # copied or taken over
+        assert incremental.usable(ev, ref) == (k % 2 == 0)
         _same(out, ev.evaluate(reps))
         _same(out, ev.evaluate(reps, trace=False))
         ref = out
