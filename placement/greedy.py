@@ -143,31 +143,29 @@ def _group_order(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float6
 
 def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
                             fit: npt.NDArray[np.bool_], loads: npt.NDArray[np.float64],
-                            free_mem: npt.NDArray[np.float64], batch: int, *,
-                            blocked: npt.NDArray[np.bool_] | None = None
+                            free_mem: npt.NDArray[np.float64], batch: int
                             ) -> list[tuple[int, int]]:
-    """Add up to ``batch`` replicas of ``models`` (in order), each on the best group it fits
-    that this batch has not used yet; ``blocked`` models stay unplaceable after each add.
-    Returns the ``(group, model)`` pairs added."""
+    """Add up to ``batch`` replicas of ``models`` (in order), each on the best group that
+    ``fit`` allows and this batch has not used yet. Returns the ``(group, model)`` pairs."""
     added: list[tuple[int, int]] = []
-    used: set[int] = set()
-    original = fit
+    # loads and free memory are the batch's start's, so one ranking of the groups serves
+    # every model: its best group is the first in that order that fits it and is unused
+    order = np.array(_group_order(loads, free_mem, np.ones(fit.shape[0], dtype=bool)),
+                     dtype=np.int64)
+    pos = np.empty_like(order)
+    pos[order] = np.arange(order.size)
+    ranked = fit[order].T.copy()  # [m, rank]: room, groups in rank order
     for m in models:
         if len(added) >= max(1, batch):
             break
-        mask = fit[:, m].copy()
-        mask[list(used)] = False
-        if not mask.any():
+        row = ranked[m]
+        first = int(np.argmax(row))
+        if not row[first]:
             continue
-        g = _group_order(loads, free_mem, mask)[0]
+        g = int(order[first])
         state.add(g, m)
         added.append((g, m))
-        used.add(g)
-        if fit is original:  # the caller's matrix stays as it was
-            fit = fit.copy()
-        fit[g] = state.fit_row(g)  # only group g's room changed
-        if blocked is not None:
-            fit[g, blocked] = False
+        ranked[:, pos[g]] = False  # a group takes one replica per batch
     return added
 
 
@@ -490,8 +488,7 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         models = [int(m) for m in cand[np.lexsort((cand, -per_replica[cand]))]]
         loads = group_loads(state, rates)
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
-        added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch,
-                                        blocked=blocked)
+        added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch)
         trial = ev.evaluate(state.arrays(), reference=out, consume=True)
         if trial.good >= out.good:
             out = trial
