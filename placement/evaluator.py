@@ -545,7 +545,8 @@ class Evaluator:
         trace : bool, default True
             Record the run's :class:`~placement.incremental.RunTrace`, so that the outcome
             can be a later evaluation's ``reference`` (a run against a reference always
-            records one).
+            records one). With a single group there is none: every request shares it, so a
+            change reaches them all and a plain run is faster.
         consume : bool, default False
             Take over ``reference``'s trace (only what differs is rewritten) instead of
             copying it; ``reference`` then cannot be a reference again. For a search that
@@ -572,7 +573,7 @@ class Evaluator:
         """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         self.num_evaluations += 1
-        if trace or incremental.usable(self, reference):
+        if (trace and self.group_stages.size > 1) or incremental.usable(self, reference):
             good, good_pm, rep_good, run = incremental.run(self, ra, reference,
                                                            consume=consume)
             return EvalOutcome(good=good, good_per_model=good_pm, good_per_replica=rep_good,

@@ -208,7 +208,10 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     blocked = np.zeros(state.space.num_models, dtype=bool)
     best_state, best_good = state.copy(), -1
     since_best, steps = 0, 0
-    out = ev.evaluate(state.arrays())
+    # re-simulating against the previous step pays when a step changes one replica; with
+    # several per step most requests change, and the plain kernel is faster
+    traced = opts.batch <= 1 or opts.top_models > 1 or opts.top_groups > 1
+    out = ev.evaluate(state.arrays(), trace=traced)
     while True:
         if out.good > best_good:
             best_state, best_good, since_best = state.copy(), out.good, 0
@@ -230,12 +233,12 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
         if opts.top_models <= 1 and opts.top_groups <= 1:
             added = _add_on_distinct_groups(state, models, fit, loads, free_mem, opts.batch)
             prev = out.good
-            out = ev.evaluate(state.arrays(), reference=out, consume=True)
+            out = ev.evaluate(state.arrays(), reference=out, consume=True, trace=traced)
             if stop_without_gain and out.good <= prev:
                 for g, m in added:
                     state.remove(g, m)
                     blocked[m] = True
-                out = ev.evaluate(state.arrays(), reference=out, consume=True)
+                out = ev.evaluate(state.arrays(), reference=out, consume=True, trace=traced)
             continue
         moves: list[Move] = []
         pairs: list[tuple[int, int]] = []

@@ -53,7 +53,7 @@ class RunTrace:
     >>> from placement.evaluator import Evaluator, Replica, prepare_workload
     >>> from workloads.workload import Workload
     >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
-    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+    >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1, 1])
     >>> tr = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))]).trace
     >>> tr.group.tolist(), tr.good.tolist(), float(tr.state[0, 0])
     ([0, -1], [1, 0], 0.1)

@@ -86,7 +86,7 @@ def test_against_a_reference_equals_a_fresh_run(seed, mode, admission, windows):
     for k in range(4):  # a chain: each placement is run against the previous one's trace
         reps = _mutate(rng, reps, n_models, stages)
         out = ev.evaluate(reps, reference=ref, consume=k % 2 == 1)  # copied or taken over
-        assert incremental.usable(ev, ref) == (k % 2 == 0)
+        assert incremental.usable(ev, ref) == (k % 2 == 0 and len(stages) > 1)
         _same(out, ev.evaluate(reps))
         _same(out, ev.evaluate(reps, trace=False))
         ref = out
@@ -107,6 +107,7 @@ def test_moves_against_a_trace_equal_fresh_runs(seed, mode, admission):
         add = int(rng.integers(-1, n_models))
         moves.append(Move(skip=skip, add_model=add, add_group=g if add >= 0 else -1,
                           add_latencies=lat if add >= 0 else ()))
+    assert (base.trace is None) == (len(stages) == 1)  # one group: never traced
     fresh = ev.evaluate_moves(base.arrays, moves)
     np.testing.assert_array_equal(ev.evaluate_moves(base, moves), fresh)
     assert ev.num_evaluations == 1 + 2 * len(moves)
