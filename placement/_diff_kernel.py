@@ -79,9 +79,10 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
     hold the reference's counts (``rep_good`` mapped to these replicas, 0 for changed
     models) and the record arrays the reference's record; only what differs is updated.
     Without a reference (``has_ref`` False) every request is simulated from zeroed counts.
-    With a non-empty ``rec_list``, the requests recorded are also listed there (``rec_count``
-    of them), so that the record can be a patch (see :func:`apply_patch`). Returns the
-    number of good requests.
+    With a non-empty ``rec_list`` the record is a patch: the simulated requests' records are
+    packed at rows ``0, 1, ...`` (``rec_count`` of them, request ids in ``rec_list``; see
+    :func:`apply_patch`), so only as much memory is touched as requests are simulated.
+    Returns the number of good requests.
     """
     n_rep = rep_group.shape[0]
     last[:] = -1
@@ -92,6 +93,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
     free[:, :] = -INF  # every group's state before the first request
     div[:] = not has_ref
     total = ref_total if has_ref else 0
+    patch = rec_list.shape[0] > 0
     for i in range(arrival.shape[0]):
         m = code[i]
         if has_ref and changed[m] == 0 and ((gmask[m] & dmask[0]) == 0 if small
@@ -100,6 +102,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             if b >= 0:
                 last[b] = i
             continue
+        row = rec_count[0] if patch else i  # where this request's record goes
         a = arrival[i]
         best_key = INF
         best_fin = INF
@@ -198,7 +201,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                     _flip(g, True, div, aff, dmask, gptr, gmod)
             if record:
                 for k in range(nst):
-                    rec_state[i, k] = tmp[k]
+                    rec_state[row, k] = tmp[k]
         if has_ref:  # a diverged group that was just advanced may agree again
             if g >= 0 and div[g] and _same_as_ref(free, ref_state, last[g], g, grp_nst[g]):
                 synced[g] = last[g]
@@ -208,11 +211,11 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 synced[b] = i
                 _flip(b, False, div, aff, dmask, gptr, gmod)
         if record:
-            rec_grp[i] = g
-            rec_rank[i] = best_r - lo if g >= 0 else -1
-            rec_good[i] = gd
-            if rec_list.shape[0] > 0:
-                rec_list[rec_count[0]] = i
+            rec_grp[row] = g
+            rec_rank[row] = best_r - lo if g >= 0 else -1
+            rec_good[row] = gd
+            if patch:
+                rec_list[row] = i
                 rec_count[0] += 1
     return total
 
@@ -220,16 +223,17 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
 @njit(cache=True, nogil=True)
 def apply_patch(grp_nst, rec_list, count, rec_grp, rec_rank, rec_good, rec_state, grp, rank,
                 good, state):
-    """Copy the listed requests' records (the first ``count`` of ``rec_list``) over a record."""
+    """Write a packed patch (row ``j`` is request ``rec_list[j]``, ``count`` rows) over a
+    record."""
     for j in range(count):
         i = rec_list[j]
-        g = rec_grp[i]
+        g = rec_grp[j]
         grp[i] = g
-        rank[i] = rec_rank[i]
-        good[i] = rec_good[i]
+        rank[i] = rec_rank[j]
+        good[i] = rec_good[j]
         if g >= 0:
             for k in range(grp_nst[g]):
-                state[i, k] = rec_state[i, k]
+                state[i, k] = rec_state[j, k]
 
 
 @njit(cache=True, nogil=True)

@@ -471,6 +471,32 @@ class Evaluator:
         self.max_stages = int(self.group_stages.max())
         self.mode = DISPATCH_MODES[self.options.dispatch]
         self.num_evaluations = 0
+        self._patch: tuple[RunTrace, npt.NDArray[np.int64]] | None = None
+
+    def patch_buffers(self) -> tuple[RunTrace, npt.NDArray[np.int64]]:
+        """Scratch space for a patch of a trace (see :mod:`placement.incremental`).
+
+        Allocated once and reused, so that a run touches only the memory it records.
+
+        Returns
+        -------
+        tuple of (RunTrace, numpy.ndarray of int64)
+            Record arrays with a row per request, and the list of the requests recorded.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1, 1])
+        >>> ev.patch_buffers()[0].state.shape, ev.patch_buffers() is ev.patch_buffers()
+        ((2, 1), True)
+        """
+        if self._patch is None:
+            n = self.prepared.num_requests
+            self._patch = (RunTrace(owner=None, group=np.empty(n, np.int32),
+                                    rank=np.empty(n, np.int32), good=np.empty(n, np.int8),
+                                    state=np.empty((n, self.max_stages))),
+                           np.empty(n, dtype=np.int64))
+        return self._patch
 
     @property
     def num_models(self) -> int:

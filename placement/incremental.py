@@ -134,9 +134,7 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
         rep_good = _diff_kernel.map_replica_counts(n_m, changed, ra.ptr, ref.ptr,
                                                    reference.good_per_replica)
         if consume:  # record what differs aside, then patch the reference's arrays
-            out = RunTrace(owner=ev, group=np.empty(n, np.int32), rank=np.empty(n, np.int32),
-                           good=np.empty(n, np.int8), state=np.empty((n, n_st)))
-            rec_list = np.empty(n, dtype=np.int64)
+            out, rec_list = ev.patch_buffers()
         else:
             out = RunTrace(owner=ev, group=tr.group.copy(), rank=tr.rank.copy(),
                            good=tr.good.copy(), state=tr.state.copy())
