@@ -1,14 +1,19 @@
 """Incremental evaluation: re-simulate only what a changed placement can change.
 
-Every run of the :class:`~placement.evaluator.Evaluator` records a :class:`RunTrace` (per
-request: the group whose stages it advanced, whether it was good, that group's stage free
-times after it). A placement that differs from a traced one by a few replicas is then
-re-simulated against the trace (:mod:`placement._diff_kernel`): a request is simulated only
-when its model's replicas changed or one of its groups is, at that moment, in a different
-state than in the traced run; every other request's outcome is the trace's. Groups fall
-back in step with the trace as soon as their stage free times match it again, which under
-bursty traffic happens within a few requests, so a one-replica change re-simulates a few
-per cent of the requests. The counts are exactly those of a full run.
+A run of the :class:`~placement.evaluator.Evaluator` records a :class:`RunTrace` (per
+request: the group whose stages it advanced, the replica, whether it was good, that group's
+stage free times after it). A placement that differs from a traced one by a few replicas is
+then re-simulated against the trace (:mod:`placement._diff_kernel`): a request is simulated
+only when its model's replicas changed or one of its groups is, at that moment, in a
+different state than in the traced run; every other request's outcome is the trace's. Groups
+fall back in step with the trace as soon as their stage free times match it again, which
+under bursty traffic happens within a few requests, so a one-replica change re-simulates a
+few per cent of the requests. The counts are exactly those of a full run.
+
+Re-simulation does not pay everywhere: when the changed models hold more than
+:data:`MAX_CHANGED` of the requests the run is a full one, and the evaluator never traces a
+single group (every request shares it). A search that moves on from a placement lets the
+next run take over its trace (``consume``) and patch only what differs.
 """
 
 from __future__ import annotations
