@@ -49,6 +49,11 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
     rep_good[:] = 0
     n_rep = rep_group.shape[0]
     total = 0
+    windows = False  # a search's replicas are always active and ready: skip those checks
+    for r in range(n_rep):
+        if rep_from[r] > -INF or rep_until[r] < INF or rep_ready[r] > -INF:
+            windows = True
+            break
     for i in range(arrival.shape[0]):
         m = code[i]
         a = arrival[i]
@@ -64,14 +69,17 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
         for j in range(n_cand):
             if j < hi - lo:
                 r = lo + j
-                if r == skip_rep or a < rep_from[r] or a >= rep_until[r]:
+                if r == skip_rep or (windows and (a < rep_from[r] or a >= rep_until[r])):
                     continue
                 g = rep_group[r]
-                if mode == 1:  # the key needs no stage walk: skip a replica that cannot win
+                if mode == 1:  # the key needs no stage walk: only the winner's is taken
                     key = free[g, grp_nst[g] - 1]
-                    if not (key < best_key or (key == best_key and g < best_g)):
-                        continue
-                t = a if a > rep_ready[r] else rep_ready[r]
+                    if key < best_key or (key == best_key and g < best_g):
+                        best_key = key
+                        best_g = g
+                        best_r = r
+                    continue
+                t = a if not windows or a > rep_ready[r] else rep_ready[r]
                 for k in range(grp_nst[g]):
                     f = free[g, k]
                     t = (t if t > f else f) + rep_lat[r, k]
@@ -82,8 +90,11 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 g = extra_group
                 if mode == 1:
                     key = free[g, grp_nst[g] - 1]
-                    if not (key < best_key or (key == best_key and g < best_g)):
-                        continue
+                    if key < best_key or (key == best_key and g < best_g):
+                        best_key = key
+                        best_g = g
+                        best_r = r
+                    continue
                 t = a
                 for k in range(grp_nst[g]):
                     f = free[g, k]
@@ -94,6 +105,19 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
                 best_fin = t
                 best_g = g
                 best_r = r
+        if mode == 1 and best_g >= 0:  # the winner's finish time
+            g = best_g
+            if best_r < n_rep:
+                t = a if not windows or a > rep_ready[best_r] else rep_ready[best_r]
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + rep_lat[best_r, k]
+            else:
+                t = a
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + extra_lat[k]
+            best_fin = t
         if best_g < 0:
             if record:
                 out_status[i] = 2
@@ -108,7 +132,8 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             continue
         # commit: recompute the stage times on the chosen replica
         g = best_g
-        t = (a if a > rep_ready[best_r] else rep_ready[best_r]) if best_r < n_rep else a
+        t = a if best_r == n_rep or not windows or a > rep_ready[best_r] \
+            else rep_ready[best_r]
         start = INF
         for k in range(grp_nst[g]):
             f = free[g, k]

@@ -474,7 +474,8 @@ def pick_robust(finalists: list[tuple[int, Assignment]], work: EvalWorkload,
         return top, tied[0]
     hard = stressed(work)
     scores = [Evaluator(hard, group_stages=a.space.group_stages,
-                        options=problem.options).evaluate(a.arrays()).good for a in tied]
+                        options=problem.options).evaluate(a.arrays(), trace=False).good
+              for a in tied]
     return top, tied[int(np.argmax(scores))]
 
 

@@ -282,4 +282,4 @@ def evaluate_schedule(problem: Problem, outcome: ClockworkOutcome, work: EvalWor
     starts = [s + offset for s in outcome.starts]
     reps = schedule_replicas(outcome.space, starts, outcome.assignments,
                              problem.cluster.host_to_device_bandwidth)
-    return ev.evaluate(reps).good
+    return ev.evaluate(reps, trace=False).good

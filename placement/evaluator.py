@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
-from placement import _kernel
+from placement import _kernel, incremental
+from placement.incremental import RunTrace
 from simulator.prepared import prepare
 from simulator.semantics import inflate_stage
 from workloads.workload import Workload
@@ -385,6 +386,9 @@ class EvalOutcome:
         Good requests per replica, in the order of ``arrays``.
     arrays : ReplicaArrays
         The placement evaluated.
+    trace : RunTrace, optional
+        What the run did request by request; a later evaluation of a similar placement
+        re-simulates only what differs (see :mod:`placement.incremental`).
 
     Examples
     --------
@@ -399,6 +403,7 @@ class EvalOutcome:
     good_per_model: npt.NDArray[np.int64]
     good_per_replica: npt.NDArray[np.int64]
     arrays: ReplicaArrays
+    trace: RunTrace | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -464,8 +469,34 @@ class Evaluator:
         if self.group_stages.size == 0 or self.group_stages.min() < 1:
             raise SimulationError(f"group_stages must be positive, got {list(group_stages)}")
         self.max_stages = int(self.group_stages.max())
-        self._mode = DISPATCH_MODES[self.options.dispatch]
+        self.mode = DISPATCH_MODES[self.options.dispatch]
         self.num_evaluations = 0
+        self._patch: tuple[RunTrace, npt.NDArray[np.int64]] | None = None
+
+    def patch_buffers(self) -> tuple[RunTrace, npt.NDArray[np.int64]]:
+        """Scratch space for a patch of a trace (see :mod:`placement.incremental`).
+
+        Allocated once and reused, so that a run touches only the memory it records.
+
+        Returns
+        -------
+        tuple of (RunTrace, numpy.ndarray of int64)
+            Record arrays with a row per request, and the list of the requests recorded.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1, 1])
+        >>> ev.patch_buffers()[0].state.shape, ev.patch_buffers() is ev.patch_buffers()
+        ((2, 1), True)
+        """
+        if self._patch is None:
+            n = self.prepared.num_requests
+            self._patch = (RunTrace(owner=None, group=np.empty(n, np.int32),
+                                    rank=np.empty(n, np.int32), good=np.empty(n, np.int8),
+                                    state=np.empty((n, self.max_stages))),
+                           np.empty(n, dtype=np.int64))
+        return self._patch
 
     @property
     def num_models(self) -> int:
@@ -524,18 +555,33 @@ class Evaluator:
                                    active_from=a_from, active_until=a_until, ready_at=ready)
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, replicas: Sequence[Replica] | ReplicaArrays) -> EvalOutcome:
+    def evaluate(self, replicas: Sequence[Replica] | ReplicaArrays, *,
+                 reference: EvalOutcome | None = None, trace: bool = True,
+                 consume: bool = False) -> EvalOutcome:
         """Simulate one placement (given as replicas, or as sorted :class:`ReplicaArrays`).
 
         Parameters
         ----------
         replicas : Sequence[Replica] or ReplicaArrays
             The placement.
+        reference : EvalOutcome, optional
+            An earlier outcome of this evaluator on a similar placement: only the requests
+            the differences can reach are re-simulated (:mod:`placement.incremental`); the
+            result is the same as without it.
+        trace : bool, default True
+            Record the run's :class:`~placement.incremental.RunTrace`, so that the outcome
+            can be a later evaluation's ``reference`` (a run against a reference always
+            records one). With a single group there is none: every request shares it, so a
+            change reaches them all and a plain run is faster.
+        consume : bool, default False
+            Take over ``reference``'s trace (only what differs is rewritten) instead of
+            copying it; ``reference`` then cannot be a reference again. For a search that
+            moves on from one placement to the next.
 
         Returns
         -------
         EvalOutcome
-            Good requests overall, per model and per replica.
+            Good requests overall, per model and per replica, and the trace when recorded.
 
         Raises
         ------
@@ -545,34 +591,41 @@ class Evaluator:
         Examples
         --------
         >>> w = Workload.from_arrays(arrival=[0.0, 0.05], model=["a", "a"])
-        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.12), group_stages=[1, 1])
         >>> out = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
-        >>> out.good, ev.num_evaluations
-        (1, 1)
+        >>> two = [Replica(model=0, group=g, latencies=(0.1,)) for g in (0, 1)]
+        >>> out.good, ev.evaluate(two, reference=out).good, ev.num_evaluations
+        (1, 2, 2)
         """
         ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
+        self.num_evaluations += 1
+        if (trace and self.group_stages.size > 1) or incremental.usable(self, reference):
+            good, good_pm, rep_good, run = incremental.run(self, ra, reference,
+                                                           consume=consume)
+            return EvalOutcome(good=good, good_per_model=good_pm, good_per_replica=rep_good,
+                               arrays=ra, trace=run)
         p = self.prepared
         free = np.zeros((self.group_stages.size, self.max_stages))
         good_pm = np.zeros(self.num_models, dtype=np.int64)
         rep_good = np.zeros(ra.size + 1, dtype=np.int64)
         d_i8, d_f, d_i32 = np.zeros(1, np.int8), np.zeros(1), np.zeros(1, np.int32)
-        good = _kernel.run_once(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
-                                ra.group, ra.latencies, ra.active_from, ra.active_until,
-                                ra.ready_at, -1, -1, 0, np.zeros(self.max_stages), self._mode,
-                                self.options.admission, free, good_pm, rep_good, False, d_i8,
-                                d_f, d_f, d_i32, d_i32)
-        self.num_evaluations += 1
-        return EvalOutcome(good=int(good), good_per_model=good_pm,
+        total = _kernel.run_once(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
+                                 ra.group, ra.latencies, ra.active_from, ra.active_until,
+                                 ra.ready_at, -1, -1, 0, np.zeros(self.max_stages), self.mode,
+                                 self.options.admission, free, good_pm, rep_good, False, d_i8,
+                                 d_f, d_f, d_i32, d_i32)
+        return EvalOutcome(good=int(total), good_per_model=good_pm,
                            good_per_replica=rep_good[:ra.size], arrays=ra)
 
-    def evaluate_moves(self, replicas: Sequence[Replica] | ReplicaArrays,
+    def evaluate_moves(self, replicas: Sequence[Replica] | ReplicaArrays | EvalOutcome,
                        moves: Sequence[Move]) -> npt.NDArray[np.int64]:
         """Good counts of each one-move variant of a base placement.
 
         Parameters
         ----------
-        replicas : Sequence[Replica] or ReplicaArrays
-            The base placement.
+        replicas : Sequence[Replica], ReplicaArrays or EvalOutcome
+            The base placement; given as this evaluator's outcome of it, each variant
+            re-simulates only what its move can reach (the counts are the same).
         moves : Sequence[Move]
             The variants; ``Move.skip`` indexes the base replicas in sorted (model, group)
             order, the order of :class:`ReplicaArrays`.
@@ -592,13 +645,16 @@ class Evaluator:
         >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model=["a", "a", "a"])
         >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.15), group_stages=[1, 1])
         >>> base = [Replica(model=0, group=0, latencies=(0.1,))]
-        >>> ev.evaluate_moves(base, [Move(skip=0),
-        ...                          Move(add_model=0, add_group=1, add_latencies=(0.1,))])
-        array([0, 3])
+        >>> moves = [Move(skip=0), Move(add_model=0, add_group=1, add_latencies=(0.1,))]
+        >>> ev.evaluate_moves(base, moves), ev.evaluate_moves(ev.evaluate(base), moves)
+        (array([0, 3]), array([0, 3]))
         """
         if not moves:
             return np.zeros(0, dtype=np.int64)
-        ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
+        if isinstance(replicas, EvalOutcome):
+            ra = replicas.arrays
+        else:
+            ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         c = len(moves)
         skip = np.empty(c, dtype=np.int64)
         model = np.empty(c, dtype=np.int64)
@@ -611,12 +667,14 @@ class Evaluator:
                 if len(mv.add_latencies) != self.group_stages[mv.add_group]:
                     raise SimulationError(f"move {mv} has the wrong number of stages")
                 clat[i, :len(mv.add_latencies)] = mv.add_latencies
+        self.num_evaluations += c
+        if isinstance(replicas, EvalOutcome) and incremental.usable(self, replicas):
+            return incremental.run_moves(self, replicas, skip, model, grp, clat)
         p = self.prepared
         out = _kernel.run_candidates(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
                                      ra.group, ra.latencies, ra.active_from, ra.active_until,
-                                     ra.ready_at, skip, model, grp, clat, self._mode,
+                                     ra.ready_at, skip, model, grp, clat, self.mode,
                                      self.options.admission, self.num_models)
-        self.num_evaluations += c
         return np.asarray(out, dtype=np.int64)
 
     def detailed(self, replicas: Sequence[Replica] | ReplicaArrays) -> DetailedOutcome:
@@ -654,7 +712,7 @@ class Evaluator:
         good = _kernel.run_once(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
                                 ra.group, ra.latencies, ra.active_from, ra.active_until,
                                 ra.ready_at, -1, -1, 0,
-                                np.zeros(self.max_stages), self._mode, self.options.admission,
+                                np.zeros(self.max_stages), self.mode, self.options.admission,
                                 free, good_pm, rep_good, True, status, start, finish,
                                 out_group, out_rep)
         self.num_evaluations += 1

@@ -100,7 +100,7 @@ def exact_assignment(space: SearchSpace, ev: Evaluator, *,
         for g, sub in enumerate(combo):
             for m in sub:
                 assign.add(g, m)
-        good = ev.evaluate(assign.arrays()).good
+        good = ev.evaluate(assign.arrays(), trace=False).good
         if good > best_good:
             best, best_good = assign, good
     return best, best_good

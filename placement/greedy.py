@@ -143,31 +143,29 @@ def _group_order(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float6
 
 def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
                             fit: npt.NDArray[np.bool_], loads: npt.NDArray[np.float64],
-                            free_mem: npt.NDArray[np.float64], batch: int, *,
-                            blocked: npt.NDArray[np.bool_] | None = None
+                            free_mem: npt.NDArray[np.float64], batch: int
                             ) -> list[tuple[int, int]]:
-    """Add up to ``batch`` replicas of ``models`` (in order), each on the best group it fits
-    that this batch has not used yet; ``blocked`` models stay unplaceable after each add.
-    Returns the ``(group, model)`` pairs added."""
+    """Add up to ``batch`` replicas of ``models`` (in order), each on the best group that
+    ``fit`` allows and this batch has not used yet. Returns the ``(group, model)`` pairs."""
     added: list[tuple[int, int]] = []
-    used: set[int] = set()
-    original = fit
+    # loads and free memory are the batch's start's, so one ranking of the groups serves
+    # every model: its best group is the first in that order that fits it and is unused
+    order = np.array(_group_order(loads, free_mem, np.ones(fit.shape[0], dtype=bool)),
+                     dtype=np.int64)
+    pos = np.empty_like(order)
+    pos[order] = np.arange(order.size)
+    ranked = fit[order].T.copy()  # [m, rank]: room, groups in rank order
     for m in models:
         if len(added) >= max(1, batch):
             break
-        mask = fit[:, m].copy()
-        mask[list(used)] = False
-        if not mask.any():
+        row = ranked[m]
+        first = int(np.argmax(row))
+        if not row[first]:
             continue
-        g = _group_order(loads, free_mem, mask)[0]
+        g = int(order[first])
         state.add(g, m)
         added.append((g, m))
-        used.add(g)
-        if fit is original:  # the caller's matrix stays as it was
-            fit = fit.copy()
-        fit[g] = state.fit_row(g)  # only group g's room changed
-        if blocked is not None:
-            fit[g, blocked] = False
+        ranked[:, pos[g]] = False  # a group takes one replica per batch
     return added
 
 
@@ -210,7 +208,10 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     blocked = np.zeros(state.space.num_models, dtype=bool)
     best_state, best_good = state.copy(), -1
     since_best, steps = 0, 0
-    out = ev.evaluate(state.arrays())
+    # re-simulating against the previous step pays when a step changes one replica; with
+    # several per step most requests change, and the plain kernel is faster
+    traced = opts.batch <= 1 or opts.top_models > 1 or opts.top_groups > 1
+    out = ev.evaluate(state.arrays(), trace=traced)
     while True:
         if out.good > best_good:
             best_state, best_good, since_best = state.copy(), out.good, 0
@@ -232,12 +233,12 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
         if opts.top_models <= 1 and opts.top_groups <= 1:
             added = _add_on_distinct_groups(state, models, fit, loads, free_mem, opts.batch)
             prev = out.good
-            out = ev.evaluate(state.arrays())
+            out = ev.evaluate(state.arrays(), reference=out, consume=True, trace=traced)
             if stop_without_gain and out.good <= prev:
                 for g, m in added:
                     state.remove(g, m)
                     blocked[m] = True
-                out = ev.evaluate(state.arrays())
+                out = ev.evaluate(state.arrays(), reference=out, consume=True, trace=traced)
             continue
         moves: list[Move] = []
         pairs: list[tuple[int, int]] = []
@@ -246,10 +247,10 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                 moves.append(Move(add_model=m, add_group=g,
                                   add_latencies=state.space.latencies(g, m)))
                 pairs.append((g, m))
-        goods = ev.evaluate_moves(state.arrays(), moves)
+        goods = ev.evaluate_moves(out, moves)
         g, m = pairs[int(np.argmax(goods))]
         state.add(g, m)
-        out = ev.evaluate(state.arrays())
+        out = ev.evaluate(state.arrays(), reference=out, consume=True)
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)
 
@@ -342,7 +343,7 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
                     tried += 1
         if not moves:
             break
-        goods = ev.evaluate_moves(arrays, moves)
+        goods = ev.evaluate_moves(out, moves)
         order = np.lexsort((np.arange(len(goods)), -goods))
         if goods[order[0]] <= out.good:
             break
@@ -364,14 +365,14 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
             if b >= 0:
                 trial.remove(g, b)
             trial.add(g, a)
-        trial_out = ev.evaluate(trial.arrays())
+        trial_out = ev.evaluate(trial.arrays(), reference=out)
         if len(chosen) > 1 and trial_out.good < goods[order[0]]:
             trial = state.copy()
             g, a, b = touched[int(order[0])]
             if b >= 0:
                 trial.remove(g, b)
             trial.add(g, a)
-            trial_out = ev.evaluate(trial.arrays())
+            trial_out = ev.evaluate(trial.arrays(), reference=out)
         if trial_out.good <= out.good:
             break
         state, out = trial, trial_out
@@ -412,7 +413,7 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
     """
     state = start.copy()
     evals0 = ev.num_evaluations
-    best_state, best_good = state.copy(), ev.evaluate(state.arrays()).good
+    best_state, best_good = state.copy(), ev.evaluate(state.arrays(), trace=False).good
     steps = 0
     limit = math.inf if max_steps is None else max_steps
     if best_good >= ev.prepared.num_requests:
@@ -490,9 +491,8 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         models = [int(m) for m in cand[np.lexsort((cand, -per_replica[cand]))]]
         loads = group_loads(state, rates)
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
-        added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch,
-                                        blocked=blocked)
-        trial = ev.evaluate(state.arrays())
+        added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch)
+        trial = ev.evaluate(state.arrays(), reference=out, consume=True)
         if trial.good >= out.good:
             out = trial
             continue
@@ -502,6 +502,6 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
             blocked[added[0][1]] = True
         else:
             batch = 1
-        out = ev.evaluate(state.arrays())
+        out = ev.evaluate(state.arrays(), reference=trial, consume=True)
     return GreedyResult(assignment=state, good=out.good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)

@@ -545,8 +545,10 @@ class Assignment:
         [[False, True], [True, True]]
         """
         room = self.space.capacity - self.used  # [g, k]
-        ok = np.all(self._mem <= room[:, None, :], axis=2)
-        return ok & self._allowed & ~self.hosts
+        ok = self._allowed & ~self.hosts
+        for k in range(room.shape[1]):  # stage by stage: faster than all() over a short axis
+            ok &= self._mem[:, :, k] <= room[:, None, k]
+        return ok
 
     def fit_row(self, group: int) -> npt.NDArray[np.bool_]:
         """Row ``group`` of :meth:`fit_matrix` (all that one add or remove changes).
@@ -562,8 +564,11 @@ class Assignment:
             Per model: whether one more replica fits on ``group``.
         """
         room = self.space.capacity - self.used[group]  # [k]
-        ok = np.all(self._mem[group] <= room[None, :], axis=1)
-        return ok & self._allowed[group] & ~self.hosts[group]
+        mem = self._mem[group]
+        ok = self._allowed[group] & ~self.hosts[group]
+        for k in range(room.shape[0]):
+            ok &= mem[:, k] <= room[k]
+        return ok
 
     def add(self, group: int, model: int) -> None:
         """Host ``model`` on ``group`` (unchecked: call :meth:`fits` first).
