@@ -21,18 +21,15 @@ from simulator.llm.engine.state import (
     NXT,
     RCNT,
     RHEAD,
-    RTAIL,
     STORED,
     TOK,
     UNITS,
     USED,
     WCNT,
     WHEAD,
-    WTAIL,
+    admit,
     join_batch,
     preempt,
-    push_back,
-    unlink,
     victim,
 )
 
@@ -121,10 +118,7 @@ def admit_whole(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, pool:
         if (ms[m, RCNT] + 1 > max_seqs or (acc[TOK] + c > max_tokens and admitted > 0)
                 or need > ms[pool, FREE]):
             break
-        unlink(seq, ms, WHEAD, WTAIL, m, i)
-        ms[m, WCNT] -= 1
-        push_back(seq, ms, RHEAD, RTAIL, m, i)
-        ms[m, RCNT] += 1
+        admit(seq, ms, gs, m, i)
         seq[i, HELD] = need
         seq[i, STORED] = c
         seq[i, LEFT] = 0
@@ -219,10 +213,7 @@ def chunked_attempt(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, p
         c = min(rem, max_tokens - acc[TOK], block * ms[pool, FREE])
         if c <= 0 and rem > 0:
             break
-        unlink(seq, ms, WHEAD, WTAIL, m, i)
-        ms[m, WCNT] -= 1
-        push_back(seq, ms, RHEAD, RTAIL, m, i)
-        ms[m, RCNT] += 1
+        admit(seq, ms, gs, m, i)
         seq[i, HELD] = 0
         seq[i, STORED] = 0
         seq[i, LEFT] = rem

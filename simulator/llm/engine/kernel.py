@@ -41,6 +41,9 @@ from simulator.llm.engine.state import (
     WCNT,
     WHEAD,
     WTAIL,
+    group_victim,
+    oldest_model,
+    preempt,
     push_back,
     release,
     unlink,
@@ -109,9 +112,10 @@ def _attempt(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any, m: i
 
 
 @_njit(cache=True, nogil=True)
-def _choose(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any) -> int:
+def _choose(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any, first: int) -> int:
     """The model whose attempt yields a batch (left in ``acc``), or -1; with swapping, -2 - m
-    asks to load model ``m``."""
+    asks to load model ``m``. The round robin starts at ``first``, or after the model that
+    ran last when ``first`` is -1."""
     n_models = ms.shape[0]
     if sched[S_SWAP] != 0:
         r = gs[RESIDENT]
@@ -122,8 +126,9 @@ def _choose(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any) -> in
             if ms[m, WCNT] > 0:
                 return -2 - m
         return -1
+    start = gs[LAST] + 1 if first == -1 else first
     for k in range(n_models):
-        m = (gs[LAST] + 1 + k) % n_models
+        m = (start + k) % n_models
         if ms[m, WCNT] + ms[m, RCNT] == 0:
             continue  # nothing to schedule: the attempt would yield nothing and preempt none
         if _attempt(seq, ms, gs, acc, prompt, sched, m) > 0:
@@ -170,7 +175,7 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
     preemptions : ndarray of int64
         Out: preemptions per request.
     istats : ndarray of int64, shape (2,)
-        Out: iterations run; requests left unfinished (non-zero means a deadlock).
+        Out: iterations run; requests left unfinished (non-zero only through a bug).
     fstats : ndarray of float64, shape (2,)
         Out: busy seconds of the first stage; KV block-seconds.
     fast : bool
@@ -250,10 +255,21 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
             push_back(seq, ms, WHEAD, WTAIL, m, ap)
             ms[m, WCNT] += 1
             ap += 1
+        first_try = -1
         while free_at <= t:
-            m = _choose(seq, ms, gs, acc, prompt, sched)
+            m = _choose(seq, ms, gs, acc, prompt, sched, first_try)
             if m == -1:
-                break
+                if n_if != 0 or gs[USED] == 0:
+                    break  # wait for the next event
+                # stuck group: nothing in flight will free a block, so the latest admission
+                # of any model gives its blocks back to the oldest one's model, tried first
+                vm, v = group_victim(seq, ms)
+                if v == -1:
+                    break  # cannot happen (blocks are held by running sequences)
+                preempt(seq, ms, gs, prompt, 0 if shared else vm, vm, v)
+                first_try = oldest_model(seq, ms)
+                continue
+            first_try = -1
             if m < -1:  # swap: load the next model, then schedule when it is resident
                 m = -2 - m
                 gs[RESIDENT] = m
