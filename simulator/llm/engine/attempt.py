@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator.engine.common import _njit
 from simulator.llm.engine.state import (
+    ADM,
     FREE,
     GEN,
     HELD,
@@ -21,15 +22,19 @@ from simulator.llm.engine.state import (
     NXT,
     RCNT,
     RHEAD,
+    RTAIL,
+    STAMP,
     STORED,
     TOK,
     UNITS,
     USED,
     WCNT,
     WHEAD,
-    admit,
+    WTAIL,
     join_batch,
     preempt,
+    push_back,
+    unlink,
     victim,
 )
 
@@ -118,7 +123,12 @@ def admit_whole(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, pool:
         if (ms[m, RCNT] + 1 > max_seqs or (acc[TOK] + c > max_tokens and admitted > 0)
                 or need > ms[pool, FREE]):
             break
-        admit(seq, ms, gs, m, i)
+        unlink(seq, ms, WHEAD, WTAIL, m, i)
+        ms[m, WCNT] -= 1
+        push_back(seq, ms, RHEAD, RTAIL, m, i)
+        ms[m, RCNT] += 1
+        seq[i, ADM] = gs[STAMP]  # group-wide admission order (the stuck-group rule)
+        gs[STAMP] += 1
         seq[i, HELD] = need
         seq[i, STORED] = c
         seq[i, LEFT] = 0
@@ -213,7 +223,12 @@ def chunked_attempt(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, p
         c = min(rem, max_tokens - acc[TOK], block * ms[pool, FREE])
         if c <= 0 and rem > 0:
             break
-        admit(seq, ms, gs, m, i)
+        unlink(seq, ms, WHEAD, WTAIL, m, i)
+        ms[m, WCNT] -= 1
+        push_back(seq, ms, RHEAD, RTAIL, m, i)
+        ms[m, RCNT] += 1
+        seq[i, ADM] = gs[STAMP]
+        gs[STAMP] += 1
         seq[i, HELD] = 0
         seq[i, STORED] = 0
         seq[i, LEFT] = rem

@@ -176,26 +176,6 @@ def victim(seq: Any, ms: Any, m: int) -> int:
 
 
 @_njit(cache=True, nogil=True)
-def admit(seq: Any, ms: Any, gs: Any, m: int, i: int) -> None:
-    """Move the head of model ``m``'s queue, request ``i``, to the end of its running list and
-    stamp its admission (group-wide order, for the stuck-group rule).
-
-    Parameters
-    ----------
-    seq, ms, gs : ndarray of int64
-        Request, model and group tables.
-    m, i : int
-        Model slot and request.
-    """
-    unlink(seq, ms, WHEAD, WTAIL, m, i)
-    ms[m, WCNT] -= 1
-    push_back(seq, ms, RHEAD, RTAIL, m, i)
-    ms[m, RCNT] += 1
-    seq[i, ADM] = gs[STAMP]
-    gs[STAMP] += 1
-
-
-@_njit(cache=True, nogil=True)
 def group_victim(seq: Any, ms: Any) -> tuple[int, int]:
     """The group's most recently admitted running request that is not in flight.
 
