@@ -5,8 +5,10 @@ something happens to it (an iteration completes, a request arrives, its first st
 up, a model finishes loading) and then, at that instant's *scheduling* priority, tries to
 start an iteration. One arrival process per group feeds its queues. Event priorities make
 the semantics' order at one time hold: every completion (and stage-free or load-end wake-up)
-comes first, then every arrival, then the scheduling. One model's attempt (prefill-first or
-chunked, with recompute preemption) is in :mod:`simulator.llm.reference_state`.
+comes first, then every arrival, then the scheduling (with the stuck-group rule when no
+model yields a batch). One model's attempt (prefill-first or chunked, with recompute
+preemption) is in :mod:`simulator.llm.reference_state`; the debug records in
+:mod:`simulator.llm.debug_log`.
 
 Times are absolute: an arrival fires at exactly its time, an iteration started at ``t`` with
 stage time ``S`` frees the first stage at ``t + S`` and completes at ``t + P * S``, each
@@ -16,8 +18,8 @@ evaluated once as written, so the compiled engine can reproduce every float.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from heapq import heappush
+from itertools import count
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ from simpy.events import Event
 
 from alpaserve.errors import SimulationError
 from simulator.llm.config import EngineGroup, LLMDeployment
-from simulator.llm.outcome import LLMOutcome
+from simulator.llm.debug_log import IterationRecord, ReferenceOutcome
 from simulator.llm.prepared import PreparedLLM
 from simulator.llm.reference_state import (
     Batch,
@@ -36,6 +38,7 @@ from simulator.llm.reference_state import (
     Sequence,
     attempt_chunked,
     attempt_prefill_first,
+    preempt,
 )
 from simulator.llm.semantics import LLMRequestStatus
 
@@ -61,66 +64,6 @@ class _At(Event):
         heappush(env._queue, entry)  # type: ignore[misc]
 
 
-@dataclass(frozen=True, slots=True)
-class IterationRecord:
-    """One iteration, as the debug log records it.
-
-    Parameters
-    ----------
-    group, slot : int
-        The group and the index of the model that ran.
-    start, stage_s, end : float
-        Start, first-stage time ``S`` and completion (``start + P * S``).
-    chunks : tuple of tuple of int
-        ``(request, tokens, stored_before, completes_prefill)`` per prompt chunk.
-    decodes : tuple of int
-        Requests decoding one token.
-    preempted : tuple of Preemption
-        Preemptions made while choosing this iteration (by any model's attempt).
-    pool_used, pool_capacity : int
-        Blocks in use in the model's pool after allocating for this batch, and its size.
-    group_used : int
-        Blocks in use over the group's pools.
-    in_flight : int
-        Iterations of the group in flight, this one included.
-    """
-
-    group: int
-    slot: int
-    start: float
-    stage_s: float
-    end: float
-    chunks: tuple[tuple[int, int, int, bool], ...]
-    decodes: tuple[int, ...]
-    preempted: tuple[Preemption, ...]
-    pool_used: int
-    pool_capacity: int
-    group_used: int
-    in_flight: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReferenceOutcome(LLMOutcome):
-    """:class:`LLMOutcome` plus, with ``debug=True``, the reference's logs.
-
-    Parameters
-    ----------
-    first_token, finish, preemptions, status, iterations, busy_s, kv_block_seconds, end_time
-        As in :class:`LLMOutcome`.
-    iteration_log : tuple of IterationRecord
-        Every iteration in start order (empty unless ``debug``).
-    preemption_log : tuple of tuple
-        ``(time, group, slot, Preemption)`` for every preemption, including those made by
-        attempts that ran nothing (empty unless ``debug``).
-    load_log : tuple of tuple
-        ``(time, group, slot, load_s)`` for every model switch of a swapping group.
-    """
-
-    iteration_log: tuple[IterationRecord, ...] = ()
-    preemption_log: tuple[tuple[float, int, int, Preemption], ...] = ()
-    load_log: tuple[tuple[float, int, int, float], ...] = ()
-
-
 class _Group:
     """A group's state: its models, pools, first stage and accounting."""
 
@@ -133,7 +76,8 @@ class _Group:
         else:
             self.pools = [BlockPool(capacity=m.kv_blocks) for m in spec.models]
             pools = self.pools
-        self.models = [ModelState(slot=s, served=m, pool=pools[s])
+        stamps = count()  # admission order over the whole group
+        self.models = [ModelState(slot=s, served=m, pool=pools[s], stamps=stamps)
                        for s, m in enumerate(spec.models)]
         self.attempt = attempt_chunked if spec.scheduler.chunked_prefill else attempt_prefill_first
         self.free_at = 0.0  # when the first stage is free
@@ -154,9 +98,11 @@ class _Group:
         self.kv_block_seconds += self.blocks_in_use() * (now - self.kv_since)
         self.kv_since = now
 
-    def round_robin(self) -> list[ModelState]:
+    def round_robin(self, first: int | None = None) -> list[ModelState]:
+        """Models in trying order: from ``first``, or after the one that ran last."""
         m = len(self.models)
-        return [self.models[(self.last + 1 + k) % m] for k in range(m)]
+        start = self.last + 1 if first is None else first
+        return [self.models[(start + k) % m] for k in range(m)]
 
 
 class _Reference:
@@ -208,9 +154,36 @@ class _Reference:
 
     # ------------------------------------------------------------------ scheduling
     def schedule(self, group: _Group) -> None:
-        """Choose a model (round robin, or the resident one with swap) and start its batch."""
+        """Start a batch or a load; while none starts, nothing is in flight and blocks are
+        held, preempt the group's latest admission and try again (the stuck-group rule)."""
         now = self.env.now
         group.account_kv(now)  # attempts allocate and preempt
+        preempted: list[Preemption] = []
+        first: int | None = None
+        while not self.try_models(group, now, preempted, first):
+            if group.in_flight or not group.blocks_in_use():
+                return  # wait for the next event
+            running = [(seq, model) for model in group.models for seq in model.running
+                       if not seq.in_flight]
+            seq, model = max(running, key=lambda pair: pair[0].admitted)
+            forced: list[Preemption] = []
+            preempt(model, seq, forced, stuck_group=True)
+            preempted += forced
+            if self.debug:
+                self.preemption_log += [(now, group.index, model.slot, pre) for pre in forced]
+            # the oldest admission's model tries first: it gets the freed blocks
+            oldest = min(((s, m) for m in group.models for s in m.running),
+                         key=lambda pair: pair[0].admitted, default=None)
+            first = None if oldest is None else oldest[1].slot
+
+    def try_models(self, group: _Group, now: float, preempted: list[Preemption],
+                   first: int | None) -> bool:
+        """Choose a model (round robin from ``first`` or after the last to run, or the
+        resident one with swap) and start its batch.
+
+        Returns whether a batch or a load started; ``preempted`` gathers the attempts'
+        preemptions for the debug log.
+        """
         if group.spec.swap:
             resident = group.models[group.resident]
             if resident.has_work():
@@ -219,12 +192,12 @@ class _Reference:
                 order = [group.models[(resident.slot + k) % len(group.models)]
                          for k in range(1, len(group.models))]
                 nxt = next((m for m in order if m.waiting), None)
-                if nxt is not None:
-                    self.load(group, nxt, now)
-                return
+                if nxt is None:
+                    return False
+                self.load(group, nxt, now)
+                return True
         else:
-            candidates = group.round_robin()
-        preempted: list[Preemption] = []
+            candidates = group.round_robin(first)
         for model in candidates:
             batch = group.attempt(model, group.spec.scheduler)
             if self.debug:
@@ -234,7 +207,8 @@ class _Reference:
             if batch:
                 group.last = model.slot
                 self.start(group, batch, now, tuple(preempted))
-                return
+                return True
+        return False
 
     def load(self, group: _Group, model: ModelState, now: float) -> None:
         """Switch a swapping group to ``model``: the first stage is held for its load."""
@@ -306,8 +280,9 @@ class _Reference:
         unfinished = [s.index for s in self.sequences
                       if s is not None and s.generated < s.output]
         if unfinished:
+            # the stuck-group rule makes this unreachable: a guard against bugs
             raise SimulationError(f"{len(unfinished)} requests never finished (first: "
-                                  f"{unfinished[:5]}): they can never be admitted")
+                                  f"{unfinished[:5]}): a bug in the reference")
         p = self.prepared
         ends = [float(np.max(p.arrival))] if len(p) else [0.0]
         if np.any(~p.rejected):
@@ -374,8 +349,7 @@ def run_reference(prepared: PreparedLLM, deployment: LLMDeployment, *,
     Raises
     ------
     SimulationError
-        If the inputs do not match, or a request could never be admitted (a prompt of 0
-        tokens under chunked prefill).
+        If the inputs do not match, or (a bug) a request is left unfinished.
 
     Examples
     --------

@@ -8,7 +8,9 @@ classes are mutable, plain Python and private to the reference: clarity first.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import count
 
 from alpaserve.errors import SimulationError
 from simulator.llm.config import SchedulerConfig, ServedModel
@@ -38,6 +40,8 @@ class Sequence:
         In an iteration that has started and not completed (or in the batch being formed).
     preemptions : int, default 0
         Times it was preempted.
+    admitted : int, default -1
+        Stamp of its latest admission, group-wide (larger: admitted later).
     """
 
     index: int
@@ -50,6 +54,7 @@ class Sequence:
     running: bool = False
     in_flight: bool = False
     preemptions: int = 0
+    admitted: int = -1
 
 
 @dataclass(eq=False, slots=True)
@@ -107,6 +112,8 @@ class ModelState:
         Requests waiting for admission, head first.
     running : list of Sequence
         Admitted sequences in admission order (in flight or not).
+    stamps : iterator of int
+        Admission stamps, one counter shared by the group's models.
     """
 
     slot: int
@@ -114,6 +121,7 @@ class ModelState:
     pool: BlockPool
     waiting: deque[Sequence] = field(default_factory=deque)
     running: list[Sequence] = field(default_factory=list)
+    stamps: Iterator[int] = field(default_factory=count)
 
     def has_work(self) -> bool:
         """Whether any sequence waits, runs or is in flight.
@@ -138,11 +146,14 @@ class Preemption:
         Free blocks of its pool when the preemption was decided (always 0).
     generated : int
         Tokens it had emitted (kept).
+    stuck_group : bool, default False
+        Made by the group's stuck-group rule rather than by a model's attempt.
     """
 
     request: int
     free_blocks: int
     generated: int
+    stuck_group: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -211,7 +222,8 @@ def _blocks_for(tokens: int, block_size: int) -> int:
     return -(-tokens // block_size)
 
 
-def preempt(model: ModelState, seq: Sequence, batch: Batch) -> None:
+def preempt(model: ModelState, seq: Sequence, log: list[Preemption], *,
+            stuck_group: bool = False) -> None:
     """Preempt ``seq`` (recompute): free its blocks, keep ``generated``, requeue at the head.
 
     Victims are taken most recent first, so each new one was admitted before the earlier
@@ -223,11 +235,13 @@ def preempt(model: ModelState, seq: Sequence, batch: Batch) -> None:
         Its model.
     seq : Sequence
         A running sequence, not in flight.
-    batch : Batch
-        The batch being formed (records the preemption).
+    log : list of Preemption
+        Receives the record (a batch's ``preempted``).
+    stuck_group : bool, default False
+        Whether the stuck-group rule preempts it (for the record).
     """
-    batch.preempted.append(Preemption(request=seq.index, free_blocks=model.pool.free,
-                                      generated=seq.generated))
+    log.append(Preemption(request=seq.index, free_blocks=model.pool.free,
+                          generated=seq.generated, stuck_group=stuck_group))
     model.running.remove(seq)
     model.pool.used -= seq.blocks
     seq.blocks = seq.stored = 0
@@ -241,6 +255,7 @@ def _admit(model: ModelState, seq: Sequence, blocks: int) -> None:
     model.pool.allocate(blocks)
     seq.blocks = blocks
     seq.running = True
+    seq.admitted = next(model.stamps)
     model.running.append(seq)
 
 
@@ -295,7 +310,7 @@ def decode_step(model: ModelState, sched: SchedulerConfig, batch: Batch, *,
         if seq.stored + 1 > block_size * seq.blocks:  # needs a new block
             while model.pool.free == 0 and seq.running:
                 victim = next(s for s in reversed(model.running) if not s.in_flight)
-                preempt(model, victim, batch)
+                preempt(model, victim, batch.preempted)
             if not seq.running:
                 continue  # it was the most recent: preempted itself, move on
             model.pool.allocate(1)
@@ -359,7 +374,7 @@ def attempt_chunked(model: ModelState, sched: SchedulerConfig) -> Batch:
             victim = next(s for s in reversed(model.running) if not s.in_flight)
             if victim is seq:
                 break  # never from itself
-            preempt(model, victim, batch)
+            preempt(model, victim, batch.preempted)
             room = block_size * (pool.free + seq.blocks) - seq.stored
         chunk = min(seq.prompt + seq.generated - seq.stored, budget, room)
         if chunk == 0:

@@ -44,11 +44,35 @@ Choosing a model
 Models of a group are tried in round-robin order, starting after the model that ran the
 group's previous iteration (the first model at the start). The first attempt that yields a
 non-empty batch runs; an attempt may preempt sequences even when it yields nothing. If no
-model yields a batch, the group waits for the next event. With ``swap=True`` only the
-*resident* model (initially the first) is tried while it has any waiting, running or
-in-flight sequence; otherwise the round robin picks the next model with waiting requests,
-which becomes resident after ``load_s`` (the first stage is held for the load, then the
-group schedules).
+model yields a batch, the group waits for the next event, unless it is *stuck* (below).
+With ``swap=True`` only the *resident* model (initially the first) is tried while it has
+any waiting, running or in-flight sequence; otherwise the round robin picks the next model
+with waiting requests, which becomes resident after ``load_s`` (the first stage is held for
+the load, then the group schedules).
+
+Stuck group
+-----------
+If no model yields a batch (and no load starts), no iteration of the group is in flight and
+some sequence holds blocks, nothing would ever free a block (partial prefills of several
+models can fill a shared pool, each unable to preempt the others). The group then preempts
+its most recently admitted running sequence, of any model (as in step 2: blocks freed,
+``generated`` kept, back to the head of its model's queue, one more preemption), and tries
+the models again, this time in round-robin order starting at the model of its
+earliest-admitted running sequence, which gets the freed blocks first; it repeats until a
+batch (or a load) starts. Admission order is group-wide: each admission, recomputes
+included, comes after every earlier one.
+
+Since every request that is not rejected fits the pool alone, this always ends with a
+batch, so no group ends with requests unfinished. It can only fire with chunked prefill, a
+shared pool and several models without swapping (otherwise a model whose attempt yields
+nothing has preempted every sequence it ran or holds none); there a stuck model holds one
+partial prefill with its last block full, and one preemption suffices. It cannot livelock:
+a sequence decodes only after a token came out, so once tokens stop coming out (and
+arrivals), the decoders soon are gone; from then on every iteration raises the stored
+tokens of the earliest admission it changes (a chunk stores more, an admission adds a later
+sequence, a preemption only removes a later one than the sequence that takes the blocks;
+the earliest-admitted sequence is never preempted and takes a stuck group's freed blocks),
+and the states are finite.
 
 One model's attempt, prefill-first (``chunked_prefill=False``)
 --------------------------------------------------------------
@@ -100,9 +124,9 @@ These were settled while writing the compiled engine; the reference follows them
   step 2, the model's most recently admitted running sequence that is neither in flight nor
   in this batch, until it has room or that sequence would be itself (it never preempts
   itself). Without this, two partial prefills can hold each other's blocks forever.
-- *Deadlock.* If a group runs out of events with requests unfinished (sequences wait for
-  blocks nothing will free, e.g. a shared pool held by several models' partial prefills),
-  the simulation raises :class:`alpaserve.errors.SimulationError`.
+- *No deadlock.* The stuck-group rule leaves no group out of events with requests
+  unfinished; both engines still raise :class:`alpaserve.errors.SimulationError` if one
+  is, as a guard against bugs.
 - *Pipelines.* Nothing caps the iterations in flight; each completes at its own
   ``start + P * S`` (iterations ending at the same time complete in start order). The first
   stage also wakes at ``free_at`` when no completion or arrival falls there; an attempt then

@@ -37,7 +37,7 @@ def simulate_llm(deployment: LLMDeployment, workload: Workload, *,
     ------
     SimulationError
         On an unknown engine, a workload without token counts, a model no group hosts, or
-        a deadlocked group.
+        (an engine bug) a group left with requests unfinished.
 
     Examples
     --------

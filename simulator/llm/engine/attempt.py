@@ -11,6 +11,7 @@ from typing import Any
 
 from simulator.engine.common import _njit
 from simulator.llm.engine.state import (
+    ADM,
     FREE,
     GEN,
     HELD,
@@ -22,6 +23,7 @@ from simulator.llm.engine.state import (
     RCNT,
     RHEAD,
     RTAIL,
+    STAMP,
     STORED,
     TOK,
     UNITS,
@@ -125,6 +127,8 @@ def admit_whole(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, pool:
         ms[m, WCNT] -= 1
         push_back(seq, ms, RHEAD, RTAIL, m, i)
         ms[m, RCNT] += 1
+        seq[i, ADM] = gs[STAMP]  # group-wide admission order (the stuck-group rule)
+        gs[STAMP] += 1
         seq[i, HELD] = need
         seq[i, STORED] = c
         seq[i, LEFT] = 0
@@ -223,6 +227,8 @@ def chunked_attempt(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, p
         ms[m, WCNT] -= 1
         push_back(seq, ms, RHEAD, RTAIL, m, i)
         ms[m, RCNT] += 1
+        seq[i, ADM] = gs[STAMP]
+        gs[STAMP] += 1
         seq[i, HELD] = 0
         seq[i, STORED] = 0
         seq[i, LEFT] = rem

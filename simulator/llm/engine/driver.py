@@ -129,8 +129,8 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
     Raises
     ------
     SimulationError
-        If ``prepared`` does not match ``deployment``, or a group deadlocks (every remaining
-        sequence waits for blocks that nothing will free).
+        If ``prepared`` does not match ``deployment``, or (an engine bug) a group ends with
+        requests unfinished.
     """
     _check(prepared, deployment)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -168,12 +168,12 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
         with ThreadPoolExecutor(max_workers=min(workers, n_groups)) as pool:
             list(pool.map(run_group, range(n_groups)))
     stuck = np.flatnonzero(istats[:, I_UNFINISHED])
-    if stuck.size:
+    if stuck.size:  # the stuck-group rule makes this unreachable: a guard against bugs
         g = int(stuck[0])
         raise SimulationError(
             f"group {deployment.groups[g].name!r} deadlocked with "
-            f"{int(istats[g, I_UNFINISHED])} requests unfinished: the sequences left hold or "
-            "wait for KV blocks nothing will free (raise kv_blocks)")
+            f"{int(istats[g, I_UNFINISHED])} requests unfinished: an engine bug (the "
+            "stuck-group rule of simulator.llm.semantics should prevent it)")
     ends = [float(np.max(finish[~prepared.rejected]))] if np.any(live) else []
     if n:
         ends.append(float(prepared.arrival[-1]))

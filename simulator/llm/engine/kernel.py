@@ -41,6 +41,9 @@ from simulator.llm.engine.state import (
     WCNT,
     WHEAD,
     WTAIL,
+    group_victim,
+    oldest_model,
+    preempt,
     push_back,
     release,
     unlink,
@@ -109,26 +112,47 @@ def _attempt(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any, m: i
 
 
 @_njit(cache=True, nogil=True)
-def _choose(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any) -> int:
+def _unstick(seq: Any, ms: Any, gs: Any, prompt: Any, shared: bool) -> int:
+    """The stuck-group rule: preempt the group's latest admission (of any model); return the
+    model of its earliest admission, to try first (-1: nothing runs; -2: no victim)."""
+    vm, v = group_victim(seq, ms)
+    if v == -1:
+        return -2
+    preempt(seq, ms, gs, prompt, 0 if shared else vm, vm, v)
+    return oldest_model(seq, ms)
+
+
+@_njit(cache=True, nogil=True)
+def _choose(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, sched: Any, n_if: int) -> int:
     """The model whose attempt yields a batch (left in ``acc``), or -1; with swapping, -2 - m
-    asks to load model ``m``."""
+    asks to load model ``m``. With ``n_if`` iterations in flight."""
     n_models = ms.shape[0]
-    if sched[S_SWAP] != 0:
-        r = gs[RESIDENT]
-        if ms[r, WCNT] + ms[r, RCNT] > 0:
-            return r if _attempt(seq, ms, gs, acc, prompt, sched, r) > 0 else -1
-        for k in range(1, n_models):
-            m = (r + k) % n_models
-            if ms[m, WCNT] > 0:
-                return -2 - m
-        return -1
-    for k in range(n_models):
-        m = (gs[LAST] + 1 + k) % n_models
-        if ms[m, WCNT] + ms[m, RCNT] == 0:
-            continue  # nothing to schedule: the attempt would yield nothing and preempt none
-        if _attempt(seq, ms, gs, acc, prompt, sched, m) > 0:
-            return m
-    return -1
+    start = gs[LAST] + 1
+    while True:
+        if sched[S_SWAP] != 0:
+            r = gs[RESIDENT]
+            if ms[r, WCNT] + ms[r, RCNT] > 0:
+                if _attempt(seq, ms, gs, acc, prompt, sched, r) > 0:
+                    return r
+            else:
+                for k in range(1, n_models):
+                    m = (r + k) % n_models
+                    if ms[m, WCNT] > 0:
+                        return -2 - m
+        else:
+            for k in range(n_models):
+                m = (start + k) % n_models
+                if ms[m, WCNT] + ms[m, RCNT] == 0:
+                    continue  # nothing to schedule: the attempt would yield nothing
+                if _attempt(seq, ms, gs, acc, prompt, sched, m) > 0:
+                    return m
+        if n_if != 0 or gs[USED] == 0:
+            return -1  # wait for the next event
+        # stuck group: nothing in flight will free a block (kept out of line: it is rare)
+        first = _unstick(seq, ms, gs, prompt, sched[S_SHARED] != 0)
+        if first == -2:
+            return -1  # cannot happen (blocks are held by running sequences)
+        start = gs[LAST] + 1 if first == -1 else first
 
 
 @_njit(cache=True, nogil=True)
@@ -170,7 +194,7 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
     preemptions : ndarray of int64
         Out: preemptions per request.
     istats : ndarray of int64, shape (2,)
-        Out: iterations run; requests left unfinished (non-zero means a deadlock).
+        Out: iterations run; requests left unfinished (non-zero only through a bug).
     fstats : ndarray of float64, shape (2,)
         Out: busy seconds of the first stage; KV block-seconds.
     fast : bool
@@ -251,7 +275,7 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
             ms[m, WCNT] += 1
             ap += 1
         while free_at <= t:
-            m = _choose(seq, ms, gs, acc, prompt, sched)
+            m = _choose(seq, ms, gs, acc, prompt, sched, n_if)
             if m == -1:
                 break
             if m < -1:  # swap: load the next model, then schedule when it is resident

@@ -6,10 +6,11 @@ One group is simulated with flat int64 tables, no per-request objects:
   tokens generated, blocks held, tokens stored, prefill tokens left, the two links of the
   list the request is on (a model's waiting queue or its running list, never both), whether
   it is in flight, whether its pending iteration emits a token, the link to the next member
-  of its iteration, and its preemptions;
+  of its iteration, its preemptions and its admission stamp;
 - ``ms[m, :]``, one row per model slot: waiting and running list ends and counts, and free
   blocks (row 0 holds the group's pool when the KV cache is shared);
-- ``gs``: the group's scalars (blocks in use, models' round-robin position, resident model).
+- ``gs``: the group's scalars (blocks in use, models' round-robin position, resident model,
+  next admission stamp).
 
 Lists are doubly linked through ``seq[:, NXT]`` and ``seq[:, PRV]`` (``-1`` ends them), so
 admission, finishing and preemption are O(1) and the running list keeps admission order.
@@ -22,14 +23,14 @@ from typing import Any
 from simulator.engine.common import _njit
 
 # columns of seq
-GEN, HELD, STORED, LEFT, NXT, PRV, INFL, EMIT, ITN, PRE = range(10)
-SEQ_COLS = 10
+GEN, HELD, STORED, LEFT, NXT, PRV, INFL, EMIT, ITN, PRE, ADM = range(11)
+SEQ_COLS = 11
 # columns of ms
 WHEAD, WTAIL, WCNT, RHEAD, RTAIL, RCNT, FREE = range(7)
 MS_COLS = 7
 # entries of gs
-USED, LAST, RESIDENT = range(3)
-GS_SIZE = 3
+USED, LAST, RESIDENT, STAMP = range(4)
+GS_SIZE = 4
 # entries of the batch accumulator
 TOK, UNITS, KV, BHEAD, BTAIL, NSEQ = range(6)
 ACC_SIZE = 6
@@ -172,6 +173,52 @@ def victim(seq: Any, ms: Any, m: int) -> int:
     while v != -1 and seq[v, INFL] != 0:
         v = seq[v, PRV]
     return v
+
+
+@_njit(cache=True, nogil=True)
+def group_victim(seq: Any, ms: Any) -> tuple[int, int]:
+    """The group's most recently admitted running request that is not in flight.
+
+    Parameters
+    ----------
+    seq, ms : ndarray of int64
+        Request and model tables.
+
+    Returns
+    -------
+    tuple of int
+        ``(model slot, request)``, or ``(-1, -1)`` when there is none.
+    """
+    best_m = -1
+    best = -1
+    for m in range(ms.shape[0]):
+        v = victim(seq, ms, m)
+        if v != -1 and (best == -1 or seq[v, ADM] > seq[best, ADM]):
+            best_m = m
+            best = v
+    return best_m, best
+
+
+@_njit(cache=True, nogil=True)
+def oldest_model(seq: Any, ms: Any) -> int:
+    """The model of the group's earliest-admitted running request.
+
+    Parameters
+    ----------
+    seq, ms : ndarray of int64
+        Request and model tables.
+
+    Returns
+    -------
+    int
+        Its model slot, or -1 when nothing runs.
+    """
+    best_m = -1
+    for m in range(ms.shape[0]):
+        i = ms[m, RHEAD]
+        if i != -1 and (best_m == -1 or seq[i, ADM] < seq[ms[best_m, RHEAD], ADM]):
+            best_m = m
+    return best_m
 
 
 @_njit(cache=True, nogil=True)
