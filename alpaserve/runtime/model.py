@@ -13,6 +13,7 @@ BERT and GPT); the output is the last layer's hidden states. ``jax`` is imported
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -95,7 +96,8 @@ class StageProgram:
     params : dict
         The placed (sharded) weights.
     fn : callable
-        The jitted program ``fn(params, x)``.
+        The jitted program ``fn(params, x)`` (a jitted function, or a ``functools.partial``
+        of one binding its static arguments).
     first : bool
         Whether it is the first stage (takes token ids and embeds them).
     """
@@ -144,6 +146,25 @@ class StageProgram:
             Hidden states, replicated on this stage's sub-mesh.
         """
         return self.fn(self.params, x)
+
+    def lower(self, x: Any) -> Any:
+        """Lower the program for ``x`` (see ``jax.stages``): ``.compile()`` returns the
+        executable JAX serves ``x``'s shape with, from its cache when already compiled.
+
+        Parameters
+        ----------
+        x : jax.Array
+            An input placed with :meth:`place`.
+
+        Returns
+        -------
+        jax.stages.Lowered
+            The lowered program.
+        """
+        fn = self.fn
+        if isinstance(fn, functools.partial):
+            return fn.func.lower(self.params, x, *fn.args, **fn.keywords)
+        return fn.lower(self.params, x)
 
     @property
     def device_ids(self) -> tuple[int, ...]:
@@ -247,7 +268,7 @@ def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequen
         the head count and FFN width.
     """
     import jax
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from jax.sharding import Mesh, NamedSharding
 
     check_supported(spec)
     if len(devices) != stage.tensor_degree:
@@ -261,17 +282,41 @@ def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequen
     mesh = Mesh(np.asarray(devices, dtype=object).reshape(stage.mesh_shape), MESH_AXES)
     first = stage.layer_start == 0
 
+    shardings = jax.tree_util.tree_map(lambda s: NamedSharding(mesh, s), _param_specs(first))
+    params = stage_weights(spec, stage.layer_start, stage.layer_end, seed, embed=first,
+                           dtype=jdtype, shardings=shardings)
+
+    logger.debug("built stage %d of %s on devices %s", index, spec.name,
+                 [d.id for d in devices])
+    # One module-level program with static arguments, not a closure, so stages of the same
+    # shape on the same devices (another model of that shape, a rebuilt runtime) share
+    # JAX's trace and compile caches instead of compiling again.
+    fn = functools.partial(jax.jit(_stage_program, static_argnames=_STATIC),
+                           mesh=mesh, first=first, head_dim=spec.head_dim,
+                           decoder=spec.is_decoder)
+    return StageProgram(model=spec.name, index=index, stage=stage, mesh=mesh, params=params,
+                        fn=fn, first=first)
+
+
+_STATIC = ("mesh", "first", "head_dim", "decoder")
+
+
+def _param_specs(first: bool) -> dict[str, Any]:
+    from jax.sharding import PartitionSpec
+
     ndims = {"w_qkv": 4, "b_qkv": 3, "w_o": 3, "w_1": 3, "w_2": 3}  # with the layer axis
     specs: dict[str, Any] = {"layers": {k: _spec_for(k, ndims.get(k, 2)) for k in LAYER_KEYS}}
     if first:
         emb_spec = PartitionSpec(None, MESH_AXES)
         specs["embed"] = {"tok_emb": emb_spec, "pos_emb": emb_spec}
-    shardings = jax.tree_util.tree_map(lambda s: NamedSharding(mesh, s), specs)
-    params = stage_weights(spec, stage.layer_start, stage.layer_end, seed, embed=first,
-                           dtype=jdtype, shardings=shardings)
+    return specs
 
-    head_dim = spec.head_dim
-    decoder = spec.is_decoder
+
+def _stage_program(p: dict[str, Any], x: Any, *, mesh: Any, first: bool, head_dim: int,
+                   decoder: bool) -> Any:
+    """One stage: ``shard_map`` of the local computation over the stage's sub-mesh."""
+    import jax
+    from jax.sharding import PartitionSpec
 
     def local(p: dict[str, Any], x: Any) -> Any:
         def reduce(y: Any) -> Any:
@@ -285,12 +330,8 @@ def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequen
 
     # Every device ends a stage with the full activation (after the psum), so the output is
     # replicated; the vma checker cannot prove it through the all_gather and scan carry.
-    sharded = jax.shard_map(local, mesh=mesh, in_specs=(specs, PartitionSpec()),
-                            out_specs=PartitionSpec(), check_vma=False)
-    logger.debug("built stage %d of %s on devices %s", index, spec.name,
-                 [d.id for d in devices])
-    return StageProgram(model=spec.name, index=index, stage=stage, mesh=mesh, params=params,
-                        fn=jax.jit(sharded), first=first)
+    return jax.shard_map(local, mesh=mesh, in_specs=(_param_specs(first), PartitionSpec()),
+                         out_specs=PartitionSpec(), check_vma=False)(p, x)
 
 
 def split_devices(config: ParallelConfig, devices: Sequence[Any]) -> list[list[Any]]:

@@ -349,7 +349,7 @@ class Runtime:
 
     def serve(self, workload: Workload, *, slo: float | dict[str, float] | None = None,
               time_scale: float = 1.0, start_delay: float = 0.05,
-              drain_timeout: float = 60.0) -> RunResult:
+              drain_timeout: float = 60.0, feedback: bool | None = None) -> RunResult:
         """Replay ``workload`` in real time and return what happened to every request.
 
         Parameters
@@ -364,6 +364,8 @@ class Runtime:
             Seconds between the call and the first arrival.
         drain_timeout : float, default 60.0
             Seconds to wait for in-flight requests after the last arrival.
+        feedback : bool, optional
+            Overrides the runtime's ``feedback`` for this run.
 
         Returns
         -------
@@ -388,7 +390,8 @@ class Runtime:
                                   stage_latencies=self.stage_latencies(),
                                   batch_latencies=self.batch_latencies(),
                                   max_batch=self.max_batch, overhead=self.overhead),
-            feedback=self.feedback, overhead=self.overhead, clock=self.clock,
+            feedback=self.feedback if feedback is None else bool(feedback),
+            overhead=self.overhead, clock=self.clock,
             sleep_until=self._sleep_until)
         return serve_workload(setup, workload, slos=slos,
                               arrival=np.asarray(workload.arrival, dtype=np.float64)
