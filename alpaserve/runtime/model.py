@@ -161,9 +161,10 @@ class StageProgram:
         jax.stages.Lowered
             The lowered program.
         """
-        fn = self.fn
+        fn: Any = self.fn
         if isinstance(fn, functools.partial):
-            return fn.func.lower(self.params, x, *fn.args, **fn.keywords)
+            jitted: Any = fn.func
+            return jitted.lower(self.params, x, *fn.args, **fn.keywords)
         return fn.lower(self.params, x)
 
     @property

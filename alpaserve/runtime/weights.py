@@ -199,8 +199,11 @@ def stage_weights(spec: ModelSpec, start: int, end: int, seed: int, *, embed: bo
     out_dtype = jnp.dtype(dtype) if dtype is not None else jnp.dtype(jnp.float32)
     # a module-level program with static shapes: stages of one shape on the same devices
     # (another model, a rebuilt runtime) reuse JAX's compiled generator
+    # (it runs once per stage: XLA's backend optimisations would only halve a cheap run and
+    # double the compile)
     options: dict[str, Any] = {} if shardings is None else {"out_shardings": shardings}
-    fn = jax.jit(_generate, static_argnames=("shapes", "embed_shapes", "dtype"), **options)
+    fn = jax.jit(_generate, static_argnames=("shapes", "embed_shapes", "dtype"),
+                 compiler_options={"xla_backend_optimization_level": 0}, **options)
     result: dict[str, Any] = fn(
         _seed_words(seed), np.arange(start + 1, end + 1, dtype=np.uint32),
         shapes=tuple((k, shapes[k]) for k in LAYER_KEYS),
