@@ -264,7 +264,7 @@ class RayGroupExecutor:
 
         if not ray.is_initialized():
             raise ExecutionError("the Ray backend needs ray.init() before the runtime opens")
-        actor_cls = ray.remote(_fresh_actor_class())
+        actor_cls: Any = ray.remote(_fresh_actor_class())
         self._actor = actor_cls.options(**self._options()).remote(
             self.group.to_dict(), {n: s.to_dict() for n, s in self.specs.items()}, self.seed,
             self.dtype)
