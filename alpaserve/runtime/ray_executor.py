@@ -21,13 +21,14 @@ waited for by that delay (which the replay check measures as the formation's han
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,170 +36,12 @@ from alpaserve.errors import ExecutionError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.placement_spec import Group
 from alpaserve.profiles import ProfileEntry
-from alpaserve.runtime.executor import DoneCallback, LocalGroupExecutor, StageCallback
+from alpaserve.runtime.executor import DoneCallback, StageCallback
+from alpaserve.runtime.ray_actor import MAX_IN_FLIGHT, fresh_actor_class
 
 logger = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 256  # concurrent calls one actor accepts (calls waiting for their turn)
 POLL_TIMEOUT = 0.05  # seconds an idle poll waits in the actor (the collector's stop check)
-
-
-class GroupActor:
-    """The object each Ray actor holds (plain class; wrapped by ``ray.remote`` lazily).
-
-    Parameters
-    ----------
-    group : dict
-        The group as :meth:`Group.to_dict` writes it.
-    specs : dict of str to dict
-        The hosted models' specs as dictionaries.
-    seed : int
-        Seed of the random weights.
-    dtype : str or None
-        JAX dtype name, or ``None`` for each spec's own.
-    """
-
-    def __init__(self, group: dict[str, Any], specs: dict[str, dict[str, Any]], seed: int,
-                 dtype: str | None) -> None:
-        self._group = Group.from_dict(group)
-        self._specs = {name: ModelSpec.from_dict(s) for name, s in specs.items()}
-        self._seed = seed
-        self._dtype = dtype
-        self._ex: LocalGroupExecutor | None = None
-        self._cond = threading.Condition()
-        self._events: list[tuple[Any, ...]] = []
-        self._next = 0  # the next call number to queue
-        self._early: dict[int, tuple[list[int], str]] = {}
-
-    def build(self, batch_sizes: list[int] | None = None) -> int:
-        """Build the group on the actor's local JAX devices.
-
-        Parameters
-        ----------
-        batch_sizes : list of int, optional
-            Batch sizes to compile at build (1 by default).
-
-        Returns
-        -------
-        int
-            The number of devices the group uses.
-
-        Raises
-        ------
-        ExecutionError
-            When the actor sees fewer devices than the group needs.
-        """
-        import jax
-
-        devices = jax.devices()
-        ids = self._group.device_ids
-        if len(devices) < len(ids):
-            raise ExecutionError(f"actor for group {self._group.name!r} sees {len(devices)} "
-                                 f"devices but the group needs {len(ids)}")
-        self._ex = LocalGroupExecutor(group=self._group, specs=self._specs,
-                                      device_map={d: devices[i] for i, d in enumerate(ids)},
-                                      seed=self._seed, dtype=self._dtype,
-                                      batch_sizes=batch_sizes or (1,))
-        self._ex.build()
-        return len(devices)
-
-    def _executor(self) -> LocalGroupExecutor:
-        if self._ex is None:
-            raise ExecutionError(f"group {self._group.name!r} actor was not built")
-        return self._ex
-
-    def measure(self, warmup: int, repeats: int) -> list[dict[str, Any]]:
-        """Profile the hosted models; entries as dictionaries (picklable).
-
-        Parameters
-        ----------
-        warmup : int
-            Untimed runs before timing.
-        repeats : int
-            Timed runs.
-
-        Returns
-        -------
-        list of dict
-            :meth:`ProfileEntry.to_dict` of each entry.
-        """
-        return [e.to_dict() for e in self._executor().measure(warmup=warmup, repeats=repeats)]
-
-    def start(self) -> None:
-        """Start the stage threads; calls are numbered from 0 again."""
-        with self._cond:
-            self._events, self._next, self._early = [], 0, {}
-        self._executor().start(self._on_done, self._on_stage)
-
-    def stop(self) -> None:
-        """Finish the queued requests and end the stage threads."""
-        self._executor().stop()
-
-    def _on_stage(self, rid: int, k: int, begin: float, end: float) -> None:
-        with self._cond:
-            self._events.append(("stage", rid, k, begin, end))
-            self._cond.notify_all()
-
-    def _on_done(self, rid: int, start: float, finish: float, err: BaseException | None) -> None:
-        with self._cond:
-            self._events.append(("done", rid, start, finish, None if err is None else repr(err)))
-            self._cond.notify_all()
-
-    def submit(self, seq: int, rids: list[int], model: str) -> float:
-        """Queue one request or batch at stage 0, after every call numbered before ``seq``.
-
-        Parameters
-        ----------
-        seq : int
-            The call's number (0, 1, ... since :meth:`start`).
-        rids : list of int
-            Its request ids (one: batch size 1).
-        model : str
-            Hosted model.
-
-        Returns
-        -------
-        float
-            The actor's clock when the call arrived.
-        """
-        received = time.perf_counter()
-        ex = self._executor()
-        with self._cond:
-            self._early[seq] = (rids, model)
-            while self._next in self._early:  # in the driver's order, whatever Ray's
-                ids, name = self._early.pop(self._next)
-                ex.submit_batch(ids, name)
-                self._next += 1
-        return received
-
-    def poll(self, timeout: float) -> list[tuple[Any, ...]]:
-        """The stage ends and completions since the last poll (waits up to ``timeout``).
-
-        Parameters
-        ----------
-        timeout : float
-            Seconds to wait for a first event.
-
-        Returns
-        -------
-        list of tuple
-            ``("stage", rid, k, begin, end)`` and ``("done", rid, start, finish, error)``
-            in the order they happened, on the actor's clock.
-        """
-        with self._cond:
-            if not self._events:
-                self._cond.wait(timeout)
-            out, self._events = self._events, []
-        return out
-
-
-def _fresh_actor_class() -> type:
-    """A copy of :class:`GroupActor` with its own function objects: Ray sets a tracing
-    parameter on the signature of every method of the class it wraps."""
-    methods = {name: types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__,
-                                        f.__closure__)
-               for name, f in vars(GroupActor).items() if isinstance(f, types.FunctionType)}
-    return type("GroupActor", (GroupActor,), methods)
 
 
 class RayGroupExecutor:
@@ -240,6 +83,7 @@ class RayGroupExecutor:
         self._received: dict[Any, float] = {}
         self._seq = 0
         self._stopping = False
+        self._sync: AbstractContextManager[Any] = contextlib.nullcontext()
 
     @property
     def name(self) -> str:
@@ -264,7 +108,7 @@ class RayGroupExecutor:
 
         if not ray.is_initialized():
             raise ExecutionError("the Ray backend needs ray.init() before the runtime opens")
-        actor_cls: Any = ray.remote(_fresh_actor_class())
+        actor_cls: Any = ray.remote(fresh_actor_class())
         self._actor = actor_cls.options(**self._options()).remote(
             self.group.to_dict(), {n: s.to_dict() for n, s in self.specs.items()}, self.seed,
             self.dtype)
@@ -304,8 +148,9 @@ class RayGroupExecutor:
         on_stage : callable, optional
             ``on_stage(request_id, stage, begin, end)`` when a request leaves each stage.
         sync : context manager, optional
-            Ignored: the callbacks take the caller's lock themselves; a stage end is read in
-            the actor and reported one poll later (see the module docstring).
+            A re-entrant lock held while one poll's events are reported, so all members of a
+            batch leave a stage together for whoever holds it (a stage end is read in the
+            actor and reported one poll later, see the module docstring).
         """
         import ray
 
@@ -314,6 +159,7 @@ class RayGroupExecutor:
         ray.get(self._actor.start.remote())
         with self._lock:
             self._calls, self._received, self._seq, self._stopping = {}, {}, 0, False
+        self._sync = sync if sync is not None else contextlib.nullcontext()
         self._collector = threading.Thread(target=self._collect, args=(on_done, on_stage),
                                            name=f"{self.name}-collector", daemon=True)
         self._collector.start()
@@ -374,18 +220,23 @@ class RayGroupExecutor:
                 for rid in lost:
                     on_done(rid, float("nan"), float("nan"), exc)
                 return
-            for kind, rid, *rest in events:
-                if kind == "stage":  # (k, begin, end)
-                    with self._lock:
-                        a, b = self._to_driver(rid, rest[1]), self._to_driver(rid, rest[2])
-                    if on_stage is not None:
-                        on_stage(rid, rest[0], a, b)
-                    continue
-                start, finish, error = rest  # "done"
+            with self._sync:
+                self._report(events, on_done, on_stage)
+
+    def _report(self, events: list[tuple[Any, ...]], on_done: DoneCallback,
+                on_stage: StageCallback | None) -> None:
+        for kind, rid, *rest in events:
+            if kind == "stage":  # (k, begin, end)
                 with self._lock:
-                    a, b = self._to_driver(rid, start), self._to_driver(rid, finish)
-                    del self._calls[rid]
-                on_done(rid, a, b, None if error is None else ExecutionError(error))
+                    a, b = self._to_driver(rid, rest[1]), self._to_driver(rid, rest[2])
+                if on_stage is not None:
+                    on_stage(rid, rest[0], a, b)
+                continue
+            start, finish, error = rest  # "done"
+            with self._lock:
+                a, b = self._to_driver(rid, start), self._to_driver(rid, finish)
+                del self._calls[rid]
+            on_done(rid, a, b, None if error is None else ExecutionError(error))
 
     def stop(self) -> None:
         """Wait for the submitted requests, then stop the collector and the actor's stages."""
