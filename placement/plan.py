@@ -170,12 +170,16 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     train_fraction : float, default 0.5
         Share of a trace's time span the search sees, in ``(0, 1)``.
     profiles : ProfileDB, optional
-        Stage latencies and memory; default the analytic cost model. Where a profile entry
+        Stage latencies and memory; default the analytic cost model (at every batch size up
+        to ``options.max_batch``). Where a profile entry
         exists its weights are the memory charged (search, validation, feasibility, load
         delays).
     options : SimulationOptions, optional
-        How the test run simulates; the search scores with its dispatch rule (when
-        earliest-finish or alpaserve), admission and overheads, without batching.
+        How the test run simulates (``max_batch`` included); the search scores with its
+        dispatch rule (when earliest-finish or alpaserve), admission and overheads, but
+        without batching (its compiled scorer has no batching rule), so with
+        ``max_batch > 1`` it plans for the unbatched load and the test run shows what
+        batching adds.
     search : SearchOptions, optional
         Knobs of the AlpaServe searches (its ``max_group_size`` also bounds the analytic
         profiles).
@@ -231,7 +235,9 @@ def plan(models: Sequence[ModelSpec] | Mapping[str, ModelSpec], cluster: Cluster
     sim_opts = options or SimulationOptions()
     if profiles is None:
         max_size = sopts.max_group_size or min(cluster.num_devices, 4 * cluster.devices_per_node)
-        profiles = build_profiles(specs, cluster, max_group_size=max_size)
+        # batching needs the sizes it may form (the simulator batches with the profiled ones)
+        profiles = build_profiles(specs, cluster, max_group_size=max_size,
+                                  batch_sizes=range(1, sim_opts.max_batch + 1))
     missing = [m.name for m in specs if not profiles.configs(m.name)]
     if missing:
         raise ProfileError(f"the profile database has no entries for models {missing}")

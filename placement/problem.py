@@ -224,7 +224,7 @@ def _shape_key(model: ModelSpec) -> tuple:
 
 
 def build_profiles(models: Sequence[ModelSpec], cluster: ClusterSpec, *,
-                   max_group_size: int) -> ProfileDB:
+                   max_group_size: int, batch_sizes: Sequence[int] = (1,)) -> ProfileDB:
     """Analytic profiles of ``models``, computed once per distinct model shape.
 
     Copies of one architecture (``bert-1.3b#0``, ``#1``, ...) share their entries, renamed.
@@ -237,6 +237,8 @@ def build_profiles(models: Sequence[ModelSpec], cluster: ClusterSpec, *,
         The devices (their type sets the costs).
     max_group_size : int
         Largest group size to profile, capped at the cluster's device count.
+    batch_sizes : sequence of int, default (1,)
+        Batch sizes to profile (the simulator batches with the sizes profiled).
 
     Returns
     -------
@@ -259,7 +261,8 @@ def build_profiles(models: Sequence[ModelSpec], cluster: ClusterSpec, *,
     db = ProfileDB()
     size = min(max_group_size, cluster.num_devices)
     for group in by_shape.values():
-        base = analytic_profiles(models=[group[0]], cluster=cluster, max_group_size=size)
+        base = analytic_profiles(models=[group[0]], cluster=cluster, max_group_size=size,
+                                 batch_sizes=batch_sizes)
         for m in group:
             for e in base:
                 db.add(ProfileEntry(**{**_entry_fields(e), "model": m.name}))

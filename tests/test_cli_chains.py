@@ -157,10 +157,12 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     write_azure_llm(tmp_path / "llm.csv", n=400, rate=40.0)
     write_tiny_model(tmp_path / "tiny.json")
     assert main(["plan", "--models", "tiny.json:2", "--device", "cpu", "--devices", "2",
-                 "--trace", "llm.csv", "--policy", "sr", "--out", "plan.json", "--json"]) == 0
+                 "--trace", "llm.csv", "--policy", "sr", "--max-batch", "2", "--out",
+                 "plan.json", "--json"]) == 0
     planned = strict_loads(capsys.readouterr().out)
     assert isinstance(planned, dict)
     assert planned["format"] == "alpaserve-plan"
+    assert planned["max_batch"] == 2  # tested with batching; simulate and fidelity use it
     work = planned["workload"]
     assert (work["kind"], work["mapping_used"]) == ("trace", "round-robin")
     assert all(n > 0 for n in work["requests_per_model"].values())  # not all to the first
@@ -172,6 +174,11 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     assert sim["workload"]["part"] == "test"
     assert sim["rows"][0]["requests"] == work["test_requests"] == planned["num_requests"]
     assert sim["rows"][0]["attainment"] == pytest.approx(planned["attainment"])
+    assert sim["max_batch"] == 2  # the plan's, unless a flag overrides it
+    assert main(["simulate", "plan.json", "--max-batch", "1", "--json"]) == 0
+    unbatched = strict_loads(capsys.readouterr().out)
+    assert isinstance(unbatched, dict)
+    assert unbatched["max_batch"] == 1
     assert main(["simulate", "plan.json"]) == 0
     assert "tested on [" in capsys.readouterr().out
     pytest.importorskip("jax", reason="fidelity needs the 'runtime' extra")
@@ -182,7 +189,7 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     (tmp_path / "plan.json").write_text(json.dumps(planned))
     assert main(["fidelity", "plan.json", "--cpu-devices", "8"]) == 2
     assert "max_batch must be an integer in 1...256, got 'two'" in capsys.readouterr().err
-    planned["max_batch"] = 2
+    planned["max_batch"] = 2  # as plan wrote it
     (tmp_path / "plan.json").write_text(json.dumps(planned))
     assert main(["fidelity", "plan.json", "--cpu-devices", "8", "--requests", "30",
                  "--repeats", "2", "--json"]) == 0

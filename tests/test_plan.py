@@ -160,3 +160,18 @@ def test_alpaserve_mode_search_scores_what_the_simulator_runs():
     # needs the search to use float32 latencies too
     r = _plan(policy="sr", in_sample=True, options=SimulationOptions.alpaserve())
     assert r.train_attainment == r.attainment
+
+
+def test_batching_options_test_the_plan_with_batches() -> None:
+    """``options.max_batch`` reaches the test run, with analytic profiles at each size."""
+    from simulator import SimulationOptions
+
+    models = [tiny_model("a"), tiny_model("b")]
+    mix = MixSpec(model_names=("a", "b"), total_rate=400.0, cv=4.0)
+    kw = {"slo_scale": 8.0, "duration": 5.0, "policy": "sr", "seed": 1}
+    batched = plan(models, tiny_cluster(2), mix, options=SimulationOptions(max_batch=4), **kw)
+    single = plan(models, tiny_cluster(2), mix, **kw)
+    assert batched.placement == single.placement  # the search scores without batching
+    sizes = batched.test_result.batch_size[batched.test_result.status == 0]
+    assert 1 < sizes.max() <= 4
+    assert batched.test_result.attainment > single.test_result.attainment

@@ -388,6 +388,49 @@ def load_placement(path: Path) -> Any:
         raise SpecError(f"placement {str(path)!r}: {exc}") from exc
 
 
+def planned_max_batch(flag: int | None, plan_file: Any, path: Path) -> int:
+    """``--max-batch`` if given, else the plan file's ``max_batch``, else 1.
+
+    Parameters
+    ----------
+    flag : int or None
+        The parsed ``--max-batch`` (already checked), ``None`` when not given.
+    plan_file : PlanFile
+        The plan file read (``alpaserve plan --max-batch`` writes ``max_batch`` in its
+        summary; a bare placement has none).
+    path : pathlib.Path
+        Its path, for the error message.
+
+    Returns
+    -------
+    int
+        The largest batch to simulate or serve with.
+
+    Raises
+    ------
+    SpecError
+        When the plan file's ``max_batch`` is not an integer in ``1..MAX_BATCH``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> planned_max_batch(None, SimpleNamespace(summary={"max_batch": 4}), Path("p.json"))
+    4
+    >>> planned_max_batch(2, SimpleNamespace(summary={}), Path("p.json"))
+    2
+    """
+    from alpaserve.errors import SpecError
+
+    if flag is not None:
+        return int(flag)
+    planned = (plan_file.summary or {}).get("max_batch", 1)
+    if isinstance(planned, bool) or not isinstance(planned, int) \
+            or not 1 <= planned <= MAX_BATCH:
+        raise SpecError(f"{path}: max_batch must be an integer in 1...{MAX_BATCH}, "
+                        f"got {planned!r}")
+    return planned
+
+
 def report_unexpected(command: str, exc: BaseException) -> None:
     """Print an exception that escaped a command as one line on stderr."""
     if isinstance(exc, OSError) and exc.strerror:

@@ -102,18 +102,6 @@ def _workload(args: argparse.Namespace, plan_file: Any, models: list[str]
                       f"{args.workload_seed}")
 
 
-def _max_batch(args: argparse.Namespace, plan_file: Any) -> int:
-    """``--max-batch``, else the plan file's ``max_batch``, else 1 (checked like the flag)."""
-    if args.max_batch is not None:
-        return int(args.max_batch)
-    planned = plan_file.summary.get("max_batch", 1)
-    if isinstance(planned, bool) or not isinstance(planned, int) \
-            or not 1 <= planned <= checks.MAX_BATCH:
-        raise SpecError(f"{args.placement}: max_batch must be an integer in 1..."
-                        f"{checks.MAX_BATCH}, got {planned!r}")
-    return planned
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``alpaserve fidelity``: a real run against its simulation.
 
@@ -139,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"placement {args.placement} hosts no model")
     if args.requests <= 0:
         raise SpecError(f"--requests must be positive, got {args.requests}")
-    max_batch = _max_batch(args, plan_file)
+    max_batch = checks.planned_max_batch(args.max_batch, plan_file, args.placement)
     workload, source = _workload(args, plan_file, models)
     if len(workload) == 0:
         raise SpecError(f"no requests to serve from {source}")

@@ -14,7 +14,10 @@ sees one sample and the plan is tested on a fresh one. A trace (``--trace``) is 
 rate-scaled and mapped onto the models (see ``alpaserve.cli._trace_args``); its early part
 trains the plan and the later part tests it. The plan is printed (``PlanResult.explain()``);
 ``--out`` writes the plan file (placement, SLOs, profiles source, workload spec) that
-``simulate`` and ``fidelity`` read; ``--json`` prints it.
+``simulate`` and ``fidelity`` read; ``--json`` prints it. ``--max-batch N`` tests the plan
+with the simulator's batching (analytic profiles at batch sizes 1..N) and records
+``max_batch`` in the plan file, which ``simulate`` and ``fidelity`` then use by default; the
+search itself scores without batching.
 Synthetic arrivals start stationary (``--policy alpaserve-published`` keeps AlpaServe's
 ordinary start).
 """
@@ -72,6 +75,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-sample", action="store_true",
                         help="plan on the evaluation workload itself (AlpaServe's artifact); "
                              "by default the plan is tested on an independent sample")
+    parser.add_argument("--max-batch", type=checks.batch, default=1,
+                        help="largest batch the plan is tested with and that `simulate` and "
+                             f"`fidelity` use, at most {checks.MAX_BATCH} (default 1; the "
+                             "search scores without batching)")
     parser.add_argument("--out", default=None, type=checks.json_file,
                         help="write the plan file (JSON) here, for `simulate`/`fidelity`")
     parser.add_argument("--json", action="store_true", help="print the plan file's JSON")
@@ -93,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
         The exit status: 0. Errors raise the library's exceptions, which
         :func:`alpaserve.cli.main` prints as one line with exit status 2.
     """
+    import dataclasses
+
     from alpaserve.cluster_spec import homogeneous_cluster
     from placement import ClockworkOptions, SearchOptions, plan
+    from simulator import SimulationOptions
     from workloads.mixes import MixSpec
 
     models = parse_models(args.models)
@@ -132,15 +142,15 @@ def run(args: argparse.Namespace) -> int:
                                        progress=sys.stderr.isatty() if args.progress is None
                                        else args.progress),
                   clockwork=ClockworkOptions(window=args.window), memory_budget=budget,
-                  in_sample=args.in_sample)
+                  in_sample=args.in_sample, options=SimulationOptions(max_batch=args.max_batch))
     if trace_report is not None:  # name the held-out span rather than "the given workload"
-        import dataclasses
-
         a, b = trace_report["test_span"]
         result = dataclasses.replace(result, test_source=f"the later part [{a:.6g}, {b:.6g}] "
                                                          "s of the trace")
     plan_file = result.to_plan_file(workload=spec, profiles={"source": "analytic",
                                                              "device": cluster.device.name})
+    plan_file = dataclasses.replace(plan_file, summary={**plan_file.summary,
+                                                        "max_batch": args.max_batch})
     unplaced = plan_file.summary["models_without_replica"]
     if args.out:
         plan_file.save(args.out, force=getattr(args, "force", False))

@@ -40,8 +40,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dispatch", choices=("earliest-finish", "least-outstanding",
                                                "alpaserve"), default="earliest-finish",
                         help="dispatch policy (default: %(default)s)")
-    parser.add_argument("--max-batch", type=checks.batch, default=1,
-                        help=f"batching limit, at most {checks.MAX_BATCH} (default 1)")
+    parser.add_argument("--max-batch", type=checks.batch, default=None,
+                        help=f"batching limit, at most {checks.MAX_BATCH} (default: the plan "
+                             "file's max_batch, else 1)")
     parser.add_argument("--no-admission", action="store_true",
                         help="run late requests instead of dropping them")
     parser.add_argument("--alpaserve-mode", action="store_true",
@@ -115,8 +116,6 @@ def run(args: argparse.Namespace) -> int:
     from alpaserve.profiles import ProfileDB
     from simulator import SimulationOptions, simulate
 
-    if args.max_batch < 1:
-        raise SpecError(f"--max-batch must be >= 1, got {args.max_batch}")
     def read_profiles(models: Any, planned: Any) -> Any:
         """--profiles, else the profile file the plan was made with, else None (analytic)."""
         path = args.profiles
@@ -130,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     # Profiles are the truth for memory: the placement is checked with their weights.
     plan_file = load_plan_file(args.placement, profiles=read_profiles)
     placement = plan_file.placement
+    max_batch = checks.planned_max_batch(args.max_batch, plan_file, args.placement)
     names = sorted(placement.models)
     if placement.profiles is not None:
         profiles = placement.profiles
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         for group in placement.groups:
             stage_ids = [mesh.device_ids for mesh in group.stage_meshes]
             for name, config in group.models.items():
-                for b in range(1, args.max_batch + 1):
+                for b in range(1, max_batch + 1):
                     profiles.add(profile_entry(model=placement.models[name], config=config,
                                                cluster=placement.cluster, batch_size=b,
                                                stage_device_ids=stage_ids))
@@ -153,12 +153,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {len(unplaced)} model(s) have no replica and miss every SLO: "
               f"{', '.join(unplaced[:8])}", file=sys.stderr)
     if args.alpaserve_mode:
-        options = SimulationOptions.alpaserve(engine=args.engine, max_batch=args.max_batch,
+        options = SimulationOptions.alpaserve(engine=args.engine, max_batch=max_batch,
                                               admission=not args.no_admission,
                                               warmup=args.warmup, cooldown=args.cooldown)
     else:
         options = SimulationOptions(engine=args.engine, policy=args.dispatch,
-                                    max_batch=args.max_batch, admission=not args.no_admission,
+                                    max_batch=max_batch, admission=not args.no_admission,
                                     warmup=args.warmup, cooldown=args.cooldown)
     result = simulate(placement, profiles, workload, options, slo=slo)
     rows: list[dict[str, Any]] = [{
@@ -173,10 +173,11 @@ def run(args: argparse.Namespace) -> int:
                      "slo_ms": 1e3 * slo[name]})
     title = (f"workload: {source['description']}\n{len(workload)} requests on "
              f"{len(placement.groups)} groups, throughput {result.throughput:.3g} req/s, "
-             f"engine {args.engine}")
+             f"engine {args.engine}" + (f", batches up to {max_batch}" if max_batch > 1 else ""))
     emit(rows, args, title=title, columns=("model", "requests", "attainment", "served",
                                            "dropped", "unserved", "p50_ms", "p99_ms", "slo_ms"),
-         extra={"workload": source, "models_without_replica": unplaced})
+         extra={"workload": source, "models_without_replica": unplaced,
+                "max_batch": max_batch})
     if args.plot:
         from alpaserve.plots import plot_attainment_over_time
         from alpaserve.safe_files import save_figure

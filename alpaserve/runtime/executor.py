@@ -91,7 +91,7 @@ class GroupExecutor(Protocol):
         """
 
     def submit_batch(self, request_ids: Sequence[int], model: str) -> None:
-        """Queue one batch at stage 0 (returns at once; local executors only).
+        """Queue one batch at stage 0 (returns at once).
 
         Parameters
         ----------

@@ -13,6 +13,7 @@ BERT and GPT); the output is the last layer's hidden states. ``jax`` is imported
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -22,18 +23,17 @@ import numpy as np
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig, StageConfig
-from alpaserve.runtime import layers
-from alpaserve.runtime.weights import (
-    LAYER_KEYS,
-    check_supported,
-    stage_weights,
+from alpaserve.runtime.programs import (
+    MESH_AXES,
+    STAGE_STATIC,
+    param_specs,
+    reference_program,
+    stage_program,
 )
+from alpaserve.runtime.weights import check_supported, stage_weights
 
 logger = logging.getLogger(__name__)
 
-MESH_AXES = ("rows", "cols")
-# Leading None is the stacked-layer axis; the tensor-parallel axis spans the whole sub-mesh.
-_TP_DIMS = {"w_qkv": 3, "b_qkv": 2, "w_o": 1, "w_1": 2, "b_1": 1, "w_2": 1}
 
 
 def resolve_dtype(spec: ModelSpec, dtype: Any = None) -> Any:
@@ -67,15 +67,6 @@ def resolve_dtype(spec: ModelSpec, dtype: Any = None) -> Any:
     return jnp.dtype(by_bytes[spec.dtype_bytes])
 
 
-def _spec_for(name: str, ndim: int) -> Any:
-    from jax.sharding import PartitionSpec
-
-    dims: list[Any] = [None] * ndim
-    if name in _TP_DIMS:
-        dims[_TP_DIMS[name]] = MESH_AXES
-    return PartitionSpec(*dims)
-
-
 class StageProgram:
     """One pipeline stage of one model: its sub-mesh, placed weights and jitted program.
 
@@ -95,7 +86,8 @@ class StageProgram:
     params : dict
         The placed (sharded) weights.
     fn : callable
-        The jitted program ``fn(params, x)``.
+        The jitted program ``fn(params, x)`` (a jitted function, or a ``functools.partial``
+        of one binding its static arguments).
     first : bool
         Whether it is the first stage (takes token ids and embeds them).
     """
@@ -144,6 +136,26 @@ class StageProgram:
             Hidden states, replicated on this stage's sub-mesh.
         """
         return self.fn(self.params, x)
+
+    def lower(self, x: Any) -> Any:
+        """Lower the program for ``x`` (see ``jax.stages``): ``.compile()`` returns the
+        executable JAX serves ``x``'s shape with, from its cache when already compiled.
+
+        Parameters
+        ----------
+        x : jax.Array
+            An input placed with :meth:`place`.
+
+        Returns
+        -------
+        jax.stages.Lowered
+            The lowered program.
+        """
+        fn: Any = self.fn
+        if isinstance(fn, functools.partial):
+            jitted: Any = fn.func
+            return jitted.lower(self.params, x, *fn.args, **fn.keywords)
+        return fn.lower(self.params, x)
 
     @property
     def device_ids(self) -> tuple[int, ...]:
@@ -247,7 +259,7 @@ def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequen
         the head count and FFN width.
     """
     import jax
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from jax.sharding import Mesh, NamedSharding
 
     check_supported(spec)
     if len(devices) != stage.tensor_degree:
@@ -261,36 +273,20 @@ def build_stage(spec: ModelSpec, stage: StageConfig, index: int, devices: Sequen
     mesh = Mesh(np.asarray(devices, dtype=object).reshape(stage.mesh_shape), MESH_AXES)
     first = stage.layer_start == 0
 
-    ndims = {"w_qkv": 4, "b_qkv": 3, "w_o": 3, "w_1": 3, "w_2": 3}  # with the layer axis
-    specs: dict[str, Any] = {"layers": {k: _spec_for(k, ndims.get(k, 2)) for k in LAYER_KEYS}}
-    if first:
-        emb_spec = PartitionSpec(None, MESH_AXES)
-        specs["embed"] = {"tok_emb": emb_spec, "pos_emb": emb_spec}
-    shardings = jax.tree_util.tree_map(lambda s: NamedSharding(mesh, s), specs)
+    shardings = jax.tree_util.tree_map(lambda s: NamedSharding(mesh, s), param_specs(first))
     params = stage_weights(spec, stage.layer_start, stage.layer_end, seed, embed=first,
                            dtype=jdtype, shardings=shardings)
 
-    head_dim = spec.head_dim
-    decoder = spec.is_decoder
-
-    def local(p: dict[str, Any], x: Any) -> Any:
-        def reduce(y: Any) -> Any:
-            return jax.lax.psum(y, MESH_AXES)
-
-        if first:
-            part = layers.embed(x, p["embed"]["tok_emb"], p["embed"]["pos_emb"])
-            x = jax.lax.all_gather(part, MESH_AXES, axis=2, tiled=True)
-        return layers.layer_stack(x, p["layers"], head_dim=head_dim, decoder=decoder,
-                                  reduce=reduce)
-
-    # Every device ends a stage with the full activation (after the psum), so the output is
-    # replicated; the vma checker cannot prove it through the all_gather and scan carry.
-    sharded = jax.shard_map(local, mesh=mesh, in_specs=(specs, PartitionSpec()),
-                            out_specs=PartitionSpec(), check_vma=False)
     logger.debug("built stage %d of %s on devices %s", index, spec.name,
                  [d.id for d in devices])
+    # One module-level program with static arguments, not a closure, so stages of the same
+    # shape on the same devices (another model of that shape, a rebuilt runtime) share
+    # JAX's trace and compile caches instead of compiling again.
+    fn = functools.partial(jax.jit(stage_program, static_argnames=STAGE_STATIC),
+                           mesh=mesh, first=first, head_dim=spec.head_dim,
+                           decoder=spec.is_decoder)
     return StageProgram(model=spec.name, index=index, stage=stage, mesh=mesh, params=params,
-                        fn=jax.jit(sharded), first=first)
+                        fn=fn, first=first)
 
 
 def split_devices(config: ParallelConfig, devices: Sequence[Any]) -> list[list[Any]]:
@@ -404,10 +400,6 @@ def reference_forward(spec: ModelSpec, tokens: Any, *, seed: int = 0, dtype: Any
     params = stage_weights(spec, 0, spec.num_layers, seed, embed=True, dtype=jdtype,
                            shardings=jax.sharding.SingleDeviceSharding(device))
 
-    @jax.jit
-    def run(p: dict[str, Any], x: Any) -> Any:
-        h = layers.embed(x, p["embed"]["tok_emb"], p["embed"]["pos_emb"])
-        return layers.layer_stack(h, p["layers"], head_dim=spec.head_dim,
-                                  decoder=spec.is_decoder)
-
-    return np.asarray(run(params, jax.device_put(np.asarray(tokens), device)))
+    run = jax.jit(reference_program, static_argnames=("head_dim", "decoder"))
+    return np.asarray(run(params, jax.device_put(np.asarray(tokens), device),
+                          head_dim=spec.head_dim, decoder=spec.is_decoder))

@@ -140,7 +140,7 @@ def stage_peak_memory(stage: StageProgram, x: Any) -> int:
     """
     weights = stage.weight_bytes
     try:
-        stats = stage.fn.lower(stage.params, stage.place(x)).compile().memory_analysis()
+        stats = stage.lower(stage.place(x)).compile().memory_analysis()
         extra = int(stats.temp_size_in_bytes) + int(stats.output_size_in_bytes)
     except (AttributeError, NotImplementedError, TypeError):  # backend without the analysis
         extra = int(x.size) * int(x.dtype.itemsize)

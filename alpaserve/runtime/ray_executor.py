@@ -3,22 +3,32 @@
 The actor owns the group's devices: its JAX sees them as local devices ``0 .. n-1`` (CPU
 virtual devices by default; pass ``actor_options={"num_gpus": n}`` for GPUs) and runs a
 :class:`~alpaserve.runtime.executor.LocalGroupExecutor` inside, with one thread per stage.
-The driver submits each request as an actor call; a collector thread waits on the replies.
+
+The driver sends each request or batch as an actor call that only queues it at stage 0 and
+returns at once. Every stage end is an event the actor buffers as it happens; a driver
+thread long-polls the actor for them and reports each one (``on_stage``, ``on_done``) as soon
+as it arrives, so the driver learns that a group's stage 0 is free while the rest of the
+pipeline still runs, which is what batching needs: the next batch forms then. Calls may run
+out of order in the actor's thread pool, so each carries a sequence number and the actor
+queues them in the driver's order.
 
 Clocks: an actor reports its stage times on its own clock together with the time it received
 the call, and the driver maps them onto its clock as ``sent + (t - received)``. That needs no
-clock synchronisation between hosts and leaves out only the call's one-way transit time.
+clock synchronisation between hosts and leaves out only the call's one-way transit time; the
+report itself arrives one poll later, so a formation on the driver follows the stage end it
+waited for by that delay (which the replay check measures as the formation's handoff).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -26,132 +36,12 @@ from alpaserve.errors import ExecutionError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.placement_spec import Group
 from alpaserve.profiles import ProfileEntry
-from alpaserve.runtime.executor import DoneCallback, LocalGroupExecutor, StageCallback
+from alpaserve.runtime.executor import DoneCallback, StageCallback
+from alpaserve.runtime.ray_actor import MAX_IN_FLIGHT, fresh_actor_class
 
 logger = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 256  # concurrent calls one actor accepts (requests queued in its stages)
-
-
-class GroupActor:
-    """The object each Ray actor holds (plain class; wrapped by ``ray.remote`` lazily).
-
-    Parameters
-    ----------
-    group : dict
-        The group as :meth:`Group.to_dict` writes it.
-    specs : dict of str to dict
-        The hosted models' specs as dictionaries.
-    seed : int
-        Seed of the random weights.
-    dtype : str or None
-        JAX dtype name, or ``None`` for each spec's own.
-    """
-
-    def __init__(self, group: dict[str, Any], specs: dict[str, dict[str, Any]], seed: int,
-                 dtype: str | None) -> None:
-        self._group = Group.from_dict(group)
-        self._specs = {name: ModelSpec.from_dict(s) for name, s in specs.items()}
-        self._seed = seed
-        self._dtype = dtype
-        self._ex: LocalGroupExecutor | None = None
-        self._waiting: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-
-    def build(self) -> int:
-        """Build the group on the actor's local JAX devices.
-
-        Returns
-        -------
-        int
-            The number of devices the group uses.
-
-        Raises
-        ------
-        ExecutionError
-            When the actor sees fewer devices than the group needs.
-        """
-        import jax
-
-        devices = jax.devices()
-        ids = self._group.device_ids
-        if len(devices) < len(ids):
-            raise ExecutionError(f"actor for group {self._group.name!r} sees {len(devices)} "
-                                 f"devices but the group needs {len(ids)}")
-        self._ex = LocalGroupExecutor(group=self._group, specs=self._specs,
-                                      device_map={d: devices[i] for i, d in enumerate(ids)},
-                                      seed=self._seed, dtype=self._dtype)
-        self._ex.build()
-        return len(devices)
-
-    def _executor(self) -> LocalGroupExecutor:
-        if self._ex is None:
-            raise ExecutionError(f"group {self._group.name!r} actor was not built")
-        return self._ex
-
-    def measure(self, warmup: int, repeats: int) -> list[dict[str, Any]]:
-        """Profile the hosted models; entries as dictionaries (picklable).
-
-        Parameters
-        ----------
-        warmup : int
-            Untimed runs before timing.
-        repeats : int
-            Timed runs.
-
-        Returns
-        -------
-        list of dict
-            :meth:`ProfileEntry.to_dict` of each entry.
-        """
-        return [e.to_dict() for e in self._executor().measure(warmup=warmup, repeats=repeats)]
-
-    def start(self) -> None:
-        self._executor().start(self._on_done, self._on_stage)
-
-    def stop(self) -> None:
-        self._executor().stop()
-
-    def _on_stage(self, rid: int, k: int, begin: float, end: float) -> None:
-        with self._lock:
-            record = self._waiting[rid][1]
-            record["begins"][k] = begin
-            record["stages"][k] = end
-
-    def _on_done(self, rid: int, start: float, finish: float, err: BaseException | None) -> None:
-        with self._lock:
-            event, record = self._waiting[rid]
-        record.update(start=start, finish=finish, error=None if err is None else repr(err))
-        event.set()
-
-    def run(self, rid: int, model: str) -> dict[str, Any]:
-        """Serve one request; blocks this call's thread until the request's last stage.
-
-        Parameters
-        ----------
-        rid : int
-            Request id.
-        model : str
-            Hosted model.
-
-        Returns
-        -------
-        dict
-            ``received`` (the actor's clock when the call arrived), ``begins`` and ``stages``
-            (each stage's begin and end), and the fields the completion callback fills in.
-        """
-        received = time.perf_counter()
-        event = threading.Event()
-        depth = self._group.num_stages
-        record: dict[str, Any] = {"received": received, "begins": [float("nan")] * depth,
-                                  "stages": [float("nan")] * depth}
-        with self._lock:
-            self._waiting[rid] = (event, record)
-        self._executor().submit(rid, model)
-        event.wait()
-        with self._lock:
-            del self._waiting[rid]
-        return record
+POLL_TIMEOUT = 0.05  # seconds an idle poll waits in the actor (the collector's stop check)
 
 
 class RayGroupExecutor:
@@ -171,11 +61,15 @@ class RayGroupExecutor:
         Options for ``ray.remote(...).options`` (e.g. ``num_cpus``, ``num_gpus``).
     clock : callable, default time.perf_counter
         The driver's clock for the callbacks.
+    batch_sizes : iterable of int, default (1,)
+        Batch sizes the actor compiles at build and profiles.
     """
 
     def __init__(self, *, group: Group, specs: Mapping[str, ModelSpec], seed: int = 0,
                  dtype: Any = None, actor_options: Mapping[str, Any] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 batch_sizes: Iterable[int] = (1,)) -> None:
+        self.batch_sizes = tuple(sorted({1, *batch_sizes}))
         self.group = group
         self.specs = dict(specs)
         self.seed = seed
@@ -183,8 +77,13 @@ class RayGroupExecutor:
         self.actor_options = dict(actor_options or {})
         self.clock = clock
         self._actor: Any = None
-        self._pending: queue.Queue[Any] = queue.Queue()
         self._collector: threading.Thread | None = None
+        self._lock = threading.Condition()
+        self._calls: dict[int, tuple[float, Any]] = {}  # request -> (sent, ref of the call)
+        self._received: dict[Any, float] = {}
+        self._seq = 0
+        self._stopping = False
+        self._sync: AbstractContextManager[Any] = contextlib.nullcontext()
 
     @property
     def name(self) -> str:
@@ -209,11 +108,11 @@ class RayGroupExecutor:
 
         if not ray.is_initialized():
             raise ExecutionError("the Ray backend needs ray.init() before the runtime opens")
-        actor_cls = ray.remote(GroupActor)
+        actor_cls: Any = ray.remote(fresh_actor_class())
         self._actor = actor_cls.options(**self._options()).remote(
             self.group.to_dict(), {n: s.to_dict() for n, s in self.specs.items()}, self.seed,
             self.dtype)
-        n = ray.get(self._actor.build.remote())
+        n = ray.get(self._actor.build.remote(list(self.batch_sizes)))
         logger.info("group %s: actor built on %d devices (python %s)", self.name, n,
                     sys.version.split()[0])
 
@@ -230,7 +129,7 @@ class RayGroupExecutor:
         Returns
         -------
         list of ProfileEntry
-            One ``source="measured"`` entry per hosted model at batch size 1.
+            One ``source="measured"`` entry per hosted model and batch size.
         """
         import ray
 
@@ -239,7 +138,7 @@ class RayGroupExecutor:
 
     def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None,
               sync: Any = None) -> None:
-        """Start serving; results come back on a driver thread.
+        """Start serving; stage ends are reported from a driver thread as they arrive.
 
         Parameters
         ----------
@@ -249,14 +148,18 @@ class RayGroupExecutor:
         on_stage : callable, optional
             ``on_stage(request_id, stage, begin, end)`` when a request leaves each stage.
         sync : context manager, optional
-            Ignored: stage ends are read in the actor, and reported only when the request
-            is done, so they cannot be reported at once.
+            A re-entrant lock held while one poll's events are reported, so all members of a
+            batch leave a stage together for whoever holds it (a stage end is read in the
+            actor and reported one poll later, see the module docstring).
         """
         import ray
 
         if self._collector is not None:
             raise ExecutionError(f"group {self.name!r} is already running")
         ray.get(self._actor.start.remote())
+        with self._lock:
+            self._calls, self._received, self._seq, self._stopping = {}, {}, 0, False
+        self._sync = sync if sync is not None else contextlib.nullcontext()
         self._collector = threading.Thread(target=self._collect, args=(on_done, on_stage),
                                            name=f"{self.name}-collector", daemon=True)
         self._collector.start()
@@ -271,11 +174,10 @@ class RayGroupExecutor:
         model : str
             A model hosted on this group.
         """
-        sent = self.clock()
-        self._pending.put((self._actor.run.remote(request_id, model), request_id, sent))
+        self.submit_batch((request_id,), model)
 
-    def submit_batch(self, request_ids: Any, model: str) -> None:
-        """Batches are not served through Ray actors (see :class:`Runtime`'s ``max_batch``).
+    def submit_batch(self, request_ids: Sequence[int], model: str) -> None:
+        """Send one batch to the actor (returns at once); it runs as one array.
 
         Parameters
         ----------
@@ -283,39 +185,58 @@ class RayGroupExecutor:
             The batch's requests.
         model : str
             Their model.
-
-        Raises
-        ------
-        ExecutionError
-            Always: an actor reports stage ends only when a request is done, too late for
-            the driver to form the next batch when stage 0 frees.
         """
-        raise ExecutionError(f"group {self.name!r}: Ray actors serve batch size 1 only "
-                             f"(got a batch of {len(request_ids)} for {model!r})")
+        if self._collector is None:
+            raise ExecutionError(f"group {self.name!r} is not running (call start() first)")
+        if not request_ids:
+            raise ExecutionError(f"group {self.name!r}: a batch needs at least one request")
+        with self._lock:
+            sent = self.clock()
+            ref = self._actor.submit.remote(self._seq, list(request_ids), model)
+            self._seq += 1
+            for rid in request_ids:
+                self._calls[rid] = (sent, ref)
+
+    def _to_driver(self, rid: int, t: float) -> float:
+        import ray
+
+        sent, ref = self._calls[rid]
+        if ref not in self._received:
+            self._received[ref] = ray.get(ref)
+        return sent + (t - self._received[ref])
 
     def _collect(self, on_done: DoneCallback, on_stage: StageCallback | None) -> None:
         import ray
 
         while True:
-            item = self._pending.get()
-            if item is None:
-                return
-            ref, rid, sent = item
+            with self._lock:
+                if self._stopping and not self._calls:
+                    return
             try:
-                rec = ray.get(ref)
-            except Exception as exc:  # the call itself failed (actor died...)
-                on_done(rid, float("nan"), float("nan"), exc)
+                events = ray.get(self._actor.poll.remote(POLL_TIMEOUT))
+            except Exception as exc:  # the actor died: fail every request still out
+                with self._lock:
+                    lost, self._calls = list(self._calls), {}
+                for rid in lost:
+                    on_done(rid, float("nan"), float("nan"), exc)
+                return
+            with self._sync:
+                self._report(events, on_done, on_stage)
+
+    def _report(self, events: list[tuple[Any, ...]], on_done: DoneCallback,
+                on_stage: StageCallback | None) -> None:
+        for kind, rid, *rest in events:
+            if kind == "stage":  # (k, begin, end)
+                with self._lock:
+                    a, b = self._to_driver(rid, rest[1]), self._to_driver(rid, rest[2])
+                if on_stage is not None:
+                    on_stage(rid, rest[0], a, b)
                 continue
-
-            def local(t: float, rec: dict[str, Any] = rec, sent: float = sent) -> float:
-                return sent + (t - rec["received"])
-
-            if on_stage is not None:
-                for k, (begin, end) in enumerate(zip(rec["begins"], rec["stages"],
-                                                     strict=True)):
-                    on_stage(rid, k, local(begin), local(end))
-            err = None if rec["error"] is None else ExecutionError(rec["error"])
-            on_done(rid, local(rec["start"]), local(rec["finish"]), err)
+            start, finish, error = rest  # "done"
+            with self._lock:
+                a, b = self._to_driver(rid, start), self._to_driver(rid, finish)
+                del self._calls[rid]
+            on_done(rid, a, b, None if error is None else ExecutionError(error))
 
     def stop(self) -> None:
         """Wait for the submitted requests, then stop the collector and the actor's stages."""
@@ -323,7 +244,8 @@ class RayGroupExecutor:
 
         if self._collector is None:
             return
-        self._pending.put(None)
+        with self._lock:
+            self._stopping = True
         self._collector.join()
         self._collector = None
         ray.get(self._actor.stop.remote())

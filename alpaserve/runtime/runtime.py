@@ -99,8 +99,7 @@ class Runtime:
         "resources": {"node:10.0.0.2": 0.01}}}`` to pin a group to a node).
     max_batch
         Largest batch; above 1 the dispatcher batches with the simulator's rules
-        (:mod:`simulator.semantics`) and each group's stage 0 runs a batch as one array
-        (local backend only).
+        (:mod:`simulator.semantics`) and each group's stage 0 runs a batch as one array.
     batch_sizes
         The batch sizes to compile, profile and serve (1 is always added; sizes above
         ``max_batch`` are dropped); by default the powers of two below ``max_batch`` and
@@ -126,9 +125,6 @@ class Runtime:
             raise SpecError(f"Runtime backend must be 'local' or 'ray', got {backend!r}")
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise SpecError(f"Runtime max_batch must be an integer >= 1, got {max_batch!r}")
-        if max_batch > 1 and backend == "ray":
-            raise SpecError(f"batching (max_batch={max_batch}) runs on the local backend "
-                            "only: a Ray actor reports stage ends only when a request is done")
         self.max_batch = max_batch
         self.batch_sizes = serving_batch_sizes(max_batch, batch_sizes, profile, placement)
         self.placement = placement
@@ -235,7 +231,8 @@ class Runtime:
             from alpaserve.runtime.ray_executor import RayGroupExecutor
 
             return RayGroupExecutor(group=group, specs=specs, seed=self.seed, dtype=self.dtype,
-                                    actor_options=self.actor_options(group))
+                                    actor_options=self.actor_options(group), clock=self.clock,
+                                    batch_sizes=self.batch_sizes)
         devices = self.devices
         if devices is None:
             import jax
@@ -349,7 +346,7 @@ class Runtime:
 
     def serve(self, workload: Workload, *, slo: float | dict[str, float] | None = None,
               time_scale: float = 1.0, start_delay: float = 0.05,
-              drain_timeout: float = 60.0) -> RunResult:
+              drain_timeout: float = 60.0, feedback: bool | None = None) -> RunResult:
         """Replay ``workload`` in real time and return what happened to every request.
 
         Parameters
@@ -364,6 +361,8 @@ class Runtime:
             Seconds between the call and the first arrival.
         drain_timeout : float, default 60.0
             Seconds to wait for in-flight requests after the last arrival.
+        feedback : bool, optional
+            Overrides the runtime's ``feedback`` for this run.
 
         Returns
         -------
@@ -388,7 +387,8 @@ class Runtime:
                                   stage_latencies=self.stage_latencies(),
                                   batch_latencies=self.batch_latencies(),
                                   max_batch=self.max_batch, overhead=self.overhead),
-            feedback=self.feedback, overhead=self.overhead, clock=self.clock,
+            feedback=self.feedback if feedback is None else bool(feedback),
+            overhead=self.overhead, clock=self.clock,
             sleep_until=self._sleep_until)
         return serve_workload(setup, workload, slos=slos,
                               arrival=np.asarray(workload.arrival, dtype=np.float64)

@@ -1,12 +1,16 @@
 """Random transformer weights, generated where they live from an explicit seed.
 
-Weights are drawn with JAX's counter-based generator inside a jitted function whose outputs
-carry the stage's shardings, so each device creates only its own shard, directly in the
-model's dtype: nothing passes through host memory at full precision (a 6.7B-parameter model
-used to take minutes and tens of GB of host RAM). Every tensor has its own stream,
-``fold_in(fold_in(key(seed), 1 + layer), tensor)`` (the embeddings use stream 0), so a layer's
+Weights are computed inside a jitted function whose outputs carry the stage's shardings, so
+each device creates only its own shard, directly in the model's dtype: nothing passes through
+host memory at full precision (a 6.7B-parameter model used to take minutes and tens of GB of
+host RAM). The generator is counter-based: element ``e`` of tensor ``j`` of layer ``l`` is a
+32-bit integer hash (:func:`mix`) of ``(seed, 1 + l, j, e)``, mapped to a uniform value with
+the standard deviation wanted (0.02 for matrices and biases, 0.1 around 1 or 0 for layer
+norms); the embeddings are stream ``l = -1``. A value depends on nothing else, so a layer's
 weights do not depend on how the model is cut into stages or sharded: a sharded pipeline and
-the unsharded reference see identical values (jit's results do not depend on shardings).
+the unsharded reference see identical values. A hash of an index compiles in well under a
+second, where ``jax.random``'s threefry took 3-12 s per stage on a loaded 2-core CPU host,
+which dominated building a runtime; serving latency does not depend on the values.
 
 Layout (``h`` hidden, ``f`` FFN width; one transformer layer)::
 
@@ -188,33 +192,101 @@ def stage_weights(spec: ModelSpec, start: int, end: int, seed: int, *, embed: bo
     shapes = {"ln1_g": (h,), "ln1_b": (h,), "w_qkv": (h, 3, h), "b_qkv": (3, h), "w_o": (h, h),
               "b_o": (h,), "ln2_g": (h,), "ln2_b": (h,), "w_1": (h, f), "b_1": (f,),
               "w_2": (f, h), "b_2": (h,)}
-    out_dtype = jnp.dtype(dtype) if dtype is not None else jnp.float32
-
-    def one_layer(key: Any) -> dict[str, Any]:
-        out = {}
-        for j, name in enumerate(LAYER_KEYS):
-            norm = name.startswith("ln")
-            x = jax.random.normal(jax.random.fold_in(key, j), shapes[name], jnp.float32)
-            x = x * (0.1 if norm else INIT_SCALE) + (1.0 if name.endswith("_g") else 0.0)
-            out[name] = x.astype(out_dtype)
-        return out
-
-    def generate() -> dict[str, Any]:
-        base = jax.random.key(seed)
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(start + 1, end + 1))
-        tree: dict[str, Any] = {"layers": jax.vmap(one_layer)(keys)}
-        if embed:
-            key = jax.random.fold_in(base, 0)
-            tree["embed"] = {
-                "tok_emb": (jax.random.normal(jax.random.fold_in(key, 0),
-                                              (spec.vocab_size, h)) * INIT_SCALE
-                            ).astype(out_dtype),
-                "pos_emb": (jax.random.normal(jax.random.fold_in(key, 1), (spec.seq_len, h))
-                            * INIT_SCALE).astype(out_dtype)}
-        return tree
-
-    result: dict[str, Any] = jax.jit(generate, out_shardings=shardings)()
+    biggest = max(h * max(3 * h, f), spec.vocab_size * h)
+    if biggest >= 2**32:
+        raise SpecError(f"model {spec.name!r} has a weight tensor of {biggest} elements; the "
+                        "weight generator counts elements in 32 bits")
+    out_dtype = jnp.dtype(dtype) if dtype is not None else jnp.dtype(jnp.float32)
+    # a module-level program with static shapes: stages of one shape on the same devices
+    # (another model, a rebuilt runtime) reuse JAX's compiled generator
+    # (it runs once per stage: XLA's backend optimisations would only halve a cheap run and
+    # double the compile)
+    options: dict[str, Any] = {} if shardings is None else {"out_shardings": shardings}
+    fn = jax.jit(_generate, static_argnames=("shapes", "embed_shapes", "dtype"),
+                 compiler_options={"xla_backend_optimization_level": 0}, **options)
+    result: dict[str, Any] = fn(
+        _seed_words(seed), np.arange(start + 1, end + 1, dtype=np.uint32),
+        shapes=tuple((k, shapes[k]) for k in LAYER_KEYS),
+        embed_shapes=(("tok_emb", (spec.vocab_size, h)), ("pos_emb", (spec.seq_len, h)))
+        if embed else (), dtype=out_dtype)
     return result
+
+
+def _uniform(stream: Any, shape: tuple[int, ...]) -> Any:
+    """Uniform on (-1, 1) with unit variance; element ``e`` of row ``r`` hashes
+    ``stream[r] + mix(e)`` (``stream`` broadcasts over all axes but the first)."""
+    import jax
+    import jax.numpy as jnp
+
+    idx = jnp.zeros(shape, jnp.uint32)
+    stride = 1
+    for axis in range(len(shape) - 1, 0, -1):
+        idx = idx + jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * np.uint32(stride)
+        stride *= shape[axis]
+    bits = mix(stream + mix(idx))
+    # the top 24 bits, centred, then scaled by sqrt(3)
+    return (((bits >> 8).astype(jnp.float32) + 0.5) * (2.0**-23) - 1.0) * _SQRT3
+
+
+def _generate(seed_words: Any, layer_ids: Any, *, shapes: tuple[tuple[str, tuple[int, ...]], ...],
+              embed_shapes: tuple[tuple[str, tuple[int, ...]], ...], dtype: Any) -> dict[str, Any]:
+    """The weights of layers ``layer_ids - 1`` (and the embeddings when ``embed_shapes``)."""
+    import jax.numpy as jnp
+
+    base = mix(seed_words[0] ^ mix(seed_words[1] + np.uint32(0x9E3779B9)))
+    layers: dict[str, Any] = {}
+    for j, (name, shape) in enumerate(shapes):
+        rows = layer_ids.reshape((-1,) + (1,) * len(shape))
+        x = _uniform(_stream(base, rows, j), (layer_ids.shape[0], *shape))
+        std = 0.1 if name.startswith("ln") else INIT_SCALE
+        layers[name] = (x * std + (1.0 if name.endswith("_g") else 0.0)).astype(dtype)
+    tree: dict[str, Any] = {"layers": layers}
+    if embed_shapes:
+        zero = jnp.zeros((1, 1), jnp.uint32)
+        tree["embed"] = {name: (_uniform(_stream(base, zero, j), (1, *shape))[0]
+                                * INIT_SCALE).astype(dtype)
+                         for j, (name, shape) in enumerate(embed_shapes)}
+    return tree
+
+
+_SQRT3 = 3.0**0.5  # a uniform on (-1, 1) times sqrt(3) has unit variance
+
+
+def mix(x: Any) -> Any:
+    """A bijective 32-bit integer hash (C. Wellons' ``lowbias32``), elementwise.
+
+    Parameters
+    ----------
+    x : array of uint32
+        NumPy or JAX integers; wrapping arithmetic.
+
+    Returns
+    -------
+    array of uint32
+        The hashed values, same shape and library.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mix(np.arange(3, dtype=np.uint32)).tolist()
+    [0, 1753845952, 3507691905]
+    """
+    x = x ^ (x >> 16)
+    x = x * np.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * np.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _seed_words(seed: int) -> npt.NDArray[np.uint32]:
+    """The seed's low and high 32 bits (a traced argument: one program serves every seed)."""
+    s = int(seed)
+    return np.asarray([s & 0xFFFFFFFF, (s >> 32) & 0xFFFFFFFF], dtype=np.uint32)
+
+
+def _stream(base: Any, rows: Any, tensor: int) -> Any:
+    """The stream of tensor ``tensor`` of each row's layer (row 0: the embeddings)."""
+    return mix(base + mix(rows * np.uint32(64) + np.uint32(tensor)))
 
 
 def random_tokens(spec: ModelSpec, batch_size: int, seed: int) -> npt.NDArray[np.int32]:
