@@ -109,12 +109,14 @@ def run_case(name: str, new: bool, threads: int = 0, repeats: int = 3) -> dict:
         cluster = dataclasses.replace(cluster, device=dataclasses.replace(
             dev, reserved_bytes=dev.memory_bytes - 13 * GIB))
     plan(models, cluster, mix, **kwargs)  # warm: compiles and caches what a rerun reuses
-    times = []
+    times, cpu = [], []
     for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = plan(models, cluster, mix, **kwargs)
         times.append(time.perf_counter() - t0)
-    return {"case": name, "seconds": min(times), "attainment": r.attainment,
+        cpu.append(time.process_time() - c0)
+    return {"case": name, "seconds": min(times), "cpu_seconds": min(cpu),
+            "attainment": r.attainment,
             "replicas": sum(len(g.models) for g in r.placement.groups)}
 
 
@@ -143,7 +145,7 @@ def main() -> None:
         return
     old_tree = None if args.no_baseline else baseline_tree(args.baseline)
     print(f"{'case':<44} {'AlpaServe':>9} {'target':>7} {'plan()':>8} {'before':>8} "
-          f"{'speed-up':>8}  attainment after / before")
+          f"{'speed-up':>8}  attainment after / before; CPU s after / before")
     for name in args.cases:
         rows = {}
         for kind, tree in (("new", ROOT), ("old", old_tree)):
@@ -165,7 +167,10 @@ def main() -> None:
               + (f"{old['seconds']:>7.3f}s {old['seconds'] / new['seconds']:>7.1f}x  "
                  f"{new['attainment']:.4f} / {old['attainment']:.4f}" if old else
                  f"{'-':>8} {'-':>8}  {new['attainment']:.4f}")
-              + f"  ({new['replicas']} replicas)", flush=True)
+              + f"  ({new['replicas']} replicas)"
+              + f"; CPU {new['cpu_seconds']:.3f}"
+              + (f" / {old['cpu_seconds']:.3f}" if old and 'cpu_seconds' in old else ""),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ Three routines share the bookkeeping of :class:`~placement.space.Assignment`:
   = 1``, one simulation per step, optionally several replicas per step), or scores the
   ``top_models × top_groups`` most promising additions in one compiled batch and keeps the
   best.
-* :func:`local_search` improves an assignment with *add* and *swap* moves (drop the least
-  useful replica of a group to make room for a needy model), scoring a batch of moves per
-  round and applying the best ones that touch disjoint groups.
+* :func:`~placement.local_search.local_search` (its own module; also importable from here)
+  improves an assignment with *add* and *swap* moves (drop the least useful replica of a
+  group to make room for a needy model), scoring a batch of moves per round and applying
+  the best ones that touch disjoint groups.
 * :func:`full_greedy` is AlpaServe's published Algorithm 1 with beam width 1: score *every*
   feasible (model, group) addition at every step.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +31,13 @@ import numpy.typing as npt
 from placement.evaluator import Evaluator, Move
 from placement.space import Assignment
 
+__all__ = ["GreedyOptions", "GreedyResult", "construct", "fill_free_memory", "full_greedy",
+           "group_loads"]
+
 
 @dataclass(frozen=True, kw_only=True)
 class GreedyOptions:
-    """Knobs of :func:`construct` and :func:`local_search`.
+    """Knobs of :func:`construct` and :func:`~placement.local_search.local_search`.
 
     Parameters
     ----------
@@ -45,9 +50,9 @@ class GreedyOptions:
     patience : int, optional
         Stop construction after that many steps without a better score; None: never.
     local_rounds : int
-        Most rounds of :func:`local_search` (0: none).
+        Most rounds of :func:`~placement.local_search.local_search` (0: none).
     moves_per_round : int
-        Most moves :func:`local_search` scores per round.
+        Most moves :func:`~placement.local_search.local_search` scores per round.
     apply_per_round : int
         Most improving moves on disjoint groups and models applied per round.
 
@@ -255,132 +260,6 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                         evaluations=ev.num_evaluations - evals0)
 
 
-def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
-                 top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2
-                 ) -> GreedyResult:
-    """Hill-climb with add and swap moves for ``options.local_rounds`` rounds at most.
-
-    Stops early when every request is good or no move improves the score.
-
-    Parameters
-    ----------
-    ev : Evaluator
-        Scores assignments.
-    start : Assignment
-        The starting point; not modified.
-    options : GreedyOptions, optional
-        ``local_rounds``, ``moves_per_round`` and ``apply_per_round``; default
-        ``GreedyOptions()`` (no rounds).
-    top_models : int, default 4
-        Neediest models considered per round.
-    top_groups : int, default 3
-        Groups tried per needy model.
-    swaps_per_group : int, default 2
-        Swap moves tried per group (dropping its least useful replicas).
-
-    Returns
-    -------
-    GreedyResult
-        The improved assignment; ``steps`` counts rounds.
-
-    Examples
-    --------
-    >>> from placement._examples import tiny_problem
-    >>> from placement.selective_replication import sr_space
-    >>> p = tiny_problem(num_models=2, num_devices=2)
-    >>> sp = sr_space(p)
-    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
-    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
-    >>> res = local_search(ev, start, options=GreedyOptions(local_rounds=5))
-    >>> res.good >= ev.evaluate(start.arrays()).good
-    True
-    """
-    opts = options or GreedyOptions()
-    state = start.copy()
-    rates = ev.prepared.rates()
-    evals0 = ev.num_evaluations
-    arrays = state.arrays()
-    out = ev.evaluate(arrays)
-    rounds = 0
-    for _ in range(opts.local_rounds):
-        rounds += 1
-        unmet = _unmet(ev, out.good_per_model)
-        if not unmet.any():
-            break
-        index = {(int(m), int(g)): i for i, (m, g) in enumerate(zip(arrays.model, arrays.group,
-                                                                    strict=True))}
-        allowed = state.space.replica_mask() & ~state.hosts
-        needy = _model_order(unmet, rates, (unmet > 0) & allowed.any(axis=0))[:top_models]
-        loads = group_loads(state, rates)
-        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
-        moves: list[Move] = []
-        touched: list[tuple[int, int, int]] = []  # (group, added model, removed model)
-        for a in needy:
-            tried = 0
-            for g in _group_order(loads, free_mem, allowed[:, a]):
-                if tried >= top_groups or len(moves) >= opts.moves_per_round:
-                    break
-                lat = state.space.latencies(g, a)
-                if state.fits(g, a):
-                    moves.append(Move(add_model=a, add_group=g, add_latencies=lat))
-                    touched.append((g, a, -1))
-                    tried += 1
-                    continue
-                hosted = np.flatnonzero(state.hosts[g])
-                useful = sorted((int(h) for h in hosted),
-                                key=lambda b: (out.good_per_replica[index[(b, g)]],
-                                               -unmet[b], b))
-                n_swaps = 0
-                for b in useful:
-                    if n_swaps >= swaps_per_group:
-                        break
-                    if state.fits(g, a, removing=int(b)):
-                        moves.append(Move(skip=index[(int(b), g)], add_model=a, add_group=g,
-                                          add_latencies=lat))
-                        touched.append((g, a, int(b)))  # b: a model index
-                        n_swaps += 1
-                if n_swaps:
-                    tried += 1
-        if not moves:
-            break
-        goods = ev.evaluate_moves(out, moves)
-        order = np.lexsort((np.arange(len(goods)), -goods))
-        if goods[order[0]] <= out.good:
-            break
-        chosen: list[int] = []
-        groups_used: set[int] = set()
-        models_used: set[int] = set()
-        for i in order[:opts.moves_per_round]:
-            if goods[i] <= out.good or len(chosen) >= opts.apply_per_round:
-                break
-            g, a, b = touched[int(i)]
-            if g in groups_used or a in models_used or b in models_used:
-                continue
-            chosen.append(int(i))
-            groups_used.add(g)
-            models_used.update({a, b} - {-1})
-        trial = state.copy()
-        for i in chosen:
-            g, a, b = touched[i]
-            if b >= 0:
-                trial.remove(g, b)
-            trial.add(g, a)
-        trial_out = ev.evaluate(trial.arrays(), reference=out)
-        if len(chosen) > 1 and trial_out.good < goods[order[0]]:
-            trial = state.copy()
-            g, a, b = touched[int(order[0])]
-            if b >= 0:
-                trial.remove(g, b)
-            trial.add(g, a)
-            trial_out = ev.evaluate(trial.arrays(), reference=out)
-        if trial_out.good <= out.good:
-            break
-        state, out = trial, trial_out
-        arrays = out.arrays
-    return GreedyResult(assignment=state, good=out.good, steps=rounds,
-                        evaluations=ev.num_evaluations - evals0)
-
-
 def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None
                 ) -> GreedyResult:
     """AlpaServe's Algorithm 1 (beam 1): add the best of *all* feasible replicas each step.
@@ -505,3 +384,28 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         out = ev.evaluate(state.arrays(), reference=trial, consume=True)
     return GreedyResult(assignment=state, good=out.good, steps=steps,
                         evaluations=ev.num_evaluations - evals0)
+
+
+def __getattr__(name: str) -> Any:
+    """``local_search`` from :mod:`placement.local_search` (imported late: it imports this).
+
+    Parameters
+    ----------
+    name : str
+        The attribute.
+
+    Returns
+    -------
+    Any
+        :func:`placement.local_search.local_search` for ``"local_search"``.
+
+    Raises
+    ------
+    AttributeError
+        For any other name.
+    """
+    if name == "local_search":
+        from placement.local_search import local_search
+
+        return local_search
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,147 @@
+"""Add/swap local search on a fixed set of groups (see :mod:`placement.greedy`).
+
+Each round scores a batch of moves at once (add a needy model's replica where it fits, or
+swap out a group's least useful replica for it) and applies the best ones that touch
+disjoint groups and models; it stops when no move improves the score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from placement.assignment import Assignment
+from placement.evaluator import Evaluator, Move
+from placement.greedy import (
+    GreedyOptions,
+    GreedyResult,
+    _group_order,
+    _model_order,
+    _unmet,
+    group_loads,
+)
+
+
+def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
+                 top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2
+                 ) -> GreedyResult:
+    """Hill-climb with add and swap moves for ``options.local_rounds`` rounds at most.
+
+    Stops early when every request is good or no move improves the score.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Scores assignments.
+    start : Assignment
+        The starting point; not modified.
+    options : GreedyOptions, optional
+        ``local_rounds``, ``moves_per_round`` and ``apply_per_round``; default
+        ``GreedyOptions()`` (no rounds).
+    top_models : int, default 4
+        Neediest models considered per round.
+    top_groups : int, default 3
+        Groups tried per needy model.
+    swaps_per_group : int, default 2
+        Swap moves tried per group (dropping its least useful replicas).
+
+    Returns
+    -------
+    GreedyResult
+        The improved assignment; ``steps`` counts rounds.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
+    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
+    >>> res = local_search(ev, start, options=GreedyOptions(local_rounds=5))
+    >>> res.good >= ev.evaluate(start.arrays()).good
+    True
+    """
+    opts = options or GreedyOptions()
+    state = start.copy()
+    rates = ev.prepared.rates()
+    evals0 = ev.num_evaluations
+    arrays = state.arrays()
+    out = ev.evaluate(arrays)
+    rounds = 0
+    for _ in range(opts.local_rounds):
+        rounds += 1
+        unmet = _unmet(ev, out.good_per_model)
+        if not unmet.any():
+            break
+        index = {(int(m), int(g)): i for i, (m, g) in enumerate(zip(arrays.model, arrays.group,
+                                                                    strict=True))}
+        allowed = state.space.replica_mask() & ~state.hosts
+        needy = _model_order(unmet, rates, (unmet > 0) & allowed.any(axis=0))[:top_models]
+        loads = group_loads(state, rates)
+        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
+        moves: list[Move] = []
+        touched: list[tuple[int, int, int]] = []  # (group, added model, removed model)
+        for a in needy:
+            tried = 0
+            for g in _group_order(loads, free_mem, allowed[:, a]):
+                if tried >= top_groups or len(moves) >= opts.moves_per_round:
+                    break
+                lat = state.space.latencies(g, a)
+                if state.fits(g, a):
+                    moves.append(Move(add_model=a, add_group=g, add_latencies=lat))
+                    touched.append((g, a, -1))
+                    tried += 1
+                    continue
+                hosted = np.flatnonzero(state.hosts[g])
+                useful = sorted((int(h) for h in hosted),
+                                key=lambda b: (out.good_per_replica[index[(b, g)]],
+                                               -unmet[b], b))
+                n_swaps = 0
+                for b in useful:
+                    if n_swaps >= swaps_per_group:
+                        break
+                    if state.fits(g, a, removing=int(b)):
+                        moves.append(Move(skip=index[(int(b), g)], add_model=a, add_group=g,
+                                          add_latencies=lat))
+                        touched.append((g, a, int(b)))  # b: a model index
+                        n_swaps += 1
+                if n_swaps:
+                    tried += 1
+        if not moves:
+            break
+        goods = ev.evaluate_moves(out, moves)
+        order = np.lexsort((np.arange(len(goods)), -goods))
+        if goods[order[0]] <= out.good:
+            break
+        chosen: list[int] = []
+        groups_used: set[int] = set()
+        models_used: set[int] = set()
+        for i in order[:opts.moves_per_round]:
+            if goods[i] <= out.good or len(chosen) >= opts.apply_per_round:
+                break
+            g, a, b = touched[int(i)]
+            if g in groups_used or a in models_used or b in models_used:
+                continue
+            chosen.append(int(i))
+            groups_used.add(g)
+            models_used.update({a, b} - {-1})
+        trial = state.copy()
+        for i in chosen:
+            g, a, b = touched[i]
+            if b >= 0:
+                trial.remove(g, b)
+            trial.add(g, a)
+        trial_out = ev.evaluate(trial.arrays(), reference=out)
+        if len(chosen) > 1 and trial_out.good < goods[order[0]]:
+            trial = state.copy()
+            g, a, b = touched[int(order[0])]
+            if b >= 0:
+                trial.remove(g, b)
+            trial.add(g, a)
+            trial_out = ev.evaluate(trial.arrays(), reference=out)
+        if trial_out.good <= out.good:
+            break
+        state, out = trial, trial_out
+        arrays = out.arrays
+    return GreedyResult(assignment=state, good=out.good, steps=rounds,
+                        evaluations=ev.num_evaluations - evals0)
