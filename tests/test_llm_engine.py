@@ -12,7 +12,6 @@ from simulator.llm.config import LLMDeployment, SchedulerConfig
 from simulator.llm.engine import run_compiled
 from simulator.llm.engine.driver import group_tables
 from simulator.llm.engine.kernel import group_kernel
-from simulator.llm.engine.timeline import new_state
 from simulator.llm.prepared import prepare_llm
 from simulator.llm.semantics import LLMRequestStatus
 from tests._fixtures_llm_engine import llm_cost, one_group, random_llm_workload
@@ -226,7 +225,7 @@ def test_kernel_runs_as_python(rng: np.random.Generator) -> None:
     pre, ist, fst = np.zeros(m, np.int64), np.zeros(2, np.int64), np.zeros(2)
     kernel = getattr(group_kernel, "py_func", group_kernel)
     kernel(p.arrival[live], p.prompt[live], p.output[live], p.slot[live], fc, ic, lin, sc,
-           first, finish, pre, ist, fst, *new_state(0), True)
+           first, finish, pre, ist, fst, None, True)
     assert np.array_equal(finish, out.finish[live])
     assert ist[0] == out.iterations[0]
 
@@ -255,7 +254,7 @@ def test_a_stuck_shared_pool_never_deadlocks() -> None:
     pre, ist, fst = np.zeros(n, np.int64), np.zeros(2, np.int64), np.zeros(2)
     kernel = getattr(group_kernel, "py_func", group_kernel)
     kernel(p.arrival, p.prompt, p.output, p.slot, fc, ic, lin, sc, first, finish, pre, ist,
-           fst, *new_state(0), True)
+           fst, None, True)
     assert np.array_equal(finish, out.finish)
     assert ist.tolist() == [out.iterations[0], 0]
 

@@ -78,12 +78,12 @@ def change_streams(draw: st.DrawFn) -> list[tuple[float, int]]:
 def test_online_downsampling_matches_the_offline_one(stream: list[tuple[float, int]],
                                                      cap: int) -> None:
     log = ChangeLog()
-    tf, ti, bt, bv = online.new_state(cap)
+    state = online.new_state(cap)
     for t, b in stream:
         log.record(t, b)
-        online.record(tf, ti, bt, bv, t, b)
-    online.close(tf, ti, bt, bv)
-    times, blocks, changes = online.points(tf, ti, bt, bv)
+        online.record(state, t, b)
+    online.close(state)
+    times, blocks, changes = online.points(state)
     want_t, want_b = downsample(log.times, log.blocks, cap)
     assert changes == len(log.times)
     np.testing.assert_array_equal(times, want_t)

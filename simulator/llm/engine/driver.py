@@ -162,14 +162,14 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
         f = np.full(idx.size, np.nan)
         e = np.full(idx.size, np.nan)
         p = np.zeros(idx.size, dtype=np.int64)
-        tl = timeline.new_state(max_points if idx.size else 0)
+        tl = timeline.new_state(max_points) if max_points and idx.size else None
         group_kernel(np.ascontiguousarray(prepared.arrival[idx]),
                      np.ascontiguousarray(prepared.prompt[idx]),
                      np.ascontiguousarray(prepared.output[idx]),
                      np.ascontiguousarray(prepared.slot[idx]), fcost, icost, lin, sched,
-                     f, e, p, istats[g], fstats[g], *tl, fast)
-        if max_points and idx.size:
-            lines[g] = timeline.points(*tl)
+                     f, e, p, istats[g], fstats[g], tl, fast)
+        if tl is not None:
+            lines[g] = timeline.points(tl)
         first[idx] = f
         finish[idx] = e
         preemptions[idx] = p

@@ -32,8 +32,8 @@ def _linear(lin: Any, off: int, length: int, n_tokens: int) -> float:
 def decode_run(seq: Any, ms: Any, gs: Any, hist: Any, prompt: Any, output: Any,
                arrival: Any, ap: int, head: int, nseq: int, kv0: int, pool: int, block: int,
                overhead: float, pa: float, da: float, lin: Any, off: int, length: int,
-               t: float, t_end: float, busy: float, kv_seconds: float, tf: Any, ti: Any,
-               bt: Any, bv: Any) -> tuple[float, float, float, float, int]:
+               t: float, t_end: float, busy: float, kv_seconds: float, tl: Any
+               ) -> tuple[float, float, float, float, int]:
     """Continue a pure decode iteration (started at ``t``, ending at ``t_end``) with the
     same batch for as long as nothing else can happen.
 
@@ -66,9 +66,9 @@ def decode_run(seq: Any, ms: Any, gs: Any, hist: Any, prompt: Any, output: Any,
         Start and end of the iteration in flight.
     busy, kv_seconds : float
         Running sums of the group's busy seconds and KV block-seconds.
-    tf, ti, bt, bv : ndarray
-        The KV timeline (:mod:`simulator.llm.engine.timeline`; ``bt.size == 0``: none):
-        each step that allocates records its new value.
+    tl : tuple of ndarray or None
+        The KV timeline's state (:mod:`simulator.llm.engine.timeline`) or None: each step
+        that allocates records its new value.
 
     Returns
     -------
@@ -101,8 +101,8 @@ def decode_run(seq: Any, ms: Any, gs: Any, hist: Any, prompt: Any, output: Any,
             t = t_end
             ms[pool, FREE] -= need
             gs[USED] = used + need
-            if need > 0 and bt.size > 0:
-                record(tf, ti, bt, bv, t, used + need)
+            if tl is not None and need > 0:
+                record(tl, t, used + need)
             kv += nseq
             s = overhead + linear + pa * 0.0 + da * float(kv)
             busy += s

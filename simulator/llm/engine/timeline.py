@@ -26,7 +26,7 @@ TI_SIZE = 5
 
 
 def new_state(max_points: int) -> tuple[FloatArray, IntArray, FloatArray, IntArray]:
-    """An empty timeline buffer (``max_points == 0``: recording off).
+    """An empty timeline buffer.
 
     Parameters
     ----------
@@ -110,20 +110,21 @@ def _commit(tf: Any, ti: Any, bt: Any, bv: Any, t: float, b: int) -> None:
         bv[2 * j + 1] = b
 
 
-@_njit(cache=True, nogil=True)
-def record(tf: Any, ti: Any, bt: Any, bv: Any, t: float, b: int) -> None:
+@_njit(cache=True, nogil=True, inline="always")
+def record(tl: Any, t: float, b: int) -> None:
     """The group holds ``b`` blocks from ``t`` on (a later call at the same ``t`` replaces
     this value; :class:`simulator.llm.kv_timeline.ChangeLog` is the same rule, unbounded).
 
     Parameters
     ----------
-    tf, ti, bt, bv : ndarray
+    tl : tuple of ndarray
         The timeline state (:func:`new_state`).
     t : float
         Now (non-decreasing over calls).
     b : int
         Blocks in use.
     """
+    tf, ti, bt, bv = tl
     if ti[TI_HAS_PEND] != 0:
         if tf[TF_PEND_T] == t:
             if b == ti[TI_LAST_B]:
@@ -142,26 +143,27 @@ def record(tf: Any, ti: Any, bt: Any, bv: Any, t: float, b: int) -> None:
 
 
 @_njit(cache=True, nogil=True)
-def close(tf: Any, ti: Any, bt: Any, bv: Any) -> None:
+def close(tl: Any) -> None:
     """Commit the pending change (the end of the run).
 
     Parameters
     ----------
-    tf, ti, bt, bv : ndarray
+    tl : tuple of ndarray
         The timeline state.
     """
+    tf, ti, bt, bv = tl
     if ti[TI_HAS_PEND] != 0:
         _commit(tf, ti, bt, bv, tf[TF_PEND_T], ti[TI_PEND_B])
         ti[TI_HAS_PEND] = 0
 
 
-def points(tf: FloatArray, ti: IntArray, bt: FloatArray,
-           bv: IntArray) -> tuple[FloatArray, IntArray, int]:
+def points(tl: tuple[FloatArray, IntArray, FloatArray, IntArray]
+           ) -> tuple[FloatArray, IntArray, int]:
     """The kept points of a closed timeline.
 
     Parameters
     ----------
-    tf, ti, bt, bv : ndarray
+    tl : tuple of ndarray
         The timeline state, after :func:`close`.
 
     Returns
@@ -169,6 +171,7 @@ def points(tf: FloatArray, ti: IntArray, bt: FloatArray,
     tuple
         Times (float64), blocks (int64) and the number of changes seen.
     """
+    tf, ti, bt, bv = tl
     n, k = int(ti[TI_COUNT]), int(ti[TI_STRIDE])
     if k == 1:
         return bt[:n].copy(), bv[:n].copy(), n
