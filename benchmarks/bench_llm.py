@@ -111,6 +111,12 @@ def engine_rate(args: argparse.Namespace) -> None:
           f"{rate:,.0f} requests/s per core ({len(work) / wall:,.0f} by wall time); "
           f"{int(out.iterations.sum()):,} iterations, "  # type: ignore[attr-defined]
           f"{int(out.preemptions.sum()):,} preemptions")  # type: ignore[attr-defined]
+    # the opt-in KV timeline (simulate_llm(..., kv_timeline=True)), beside the run without
+    tl, tcpu, _ = timed(lambda: run_compiled(prepared, dep, kv_timeline=True))
+    line = tl.kv_timeline  # type: ignore[attr-defined]
+    print(f"  with the KV timeline: {len(work) / tcpu:,.0f} requests/s per core "
+          f"({cpu / tcpu:.2f}x the rate without); {int(line.changes[0]):,} changes kept in "
+          f"{line.times[0].size:,} points (cap {line.max_points:,})")
     try:
         from simulator.llm.reference import run_reference
     except ImportError:

@@ -99,8 +99,11 @@ def test_fast_path_is_bit_identical(rng: np.random.Generator) -> None:
     for chunked in (False, True):
         dep = one_group(kv_blocks=64, scheduler=SchedulerConfig(
             max_num_seqs=8, max_batched_tokens=256, chunked_prefill=chunked))
-        a, b = run(dep, w), run(dep, w, fast=False)
+        a, b = run(dep, w, kv_timeline=True), run(dep, w, fast=False, kv_timeline=True)
         assert np.array_equal(a.finish, b.finish)
+        # the fast path records the blocks each of its steps allocates
+        assert np.array_equal(a.kv_timeline.times[0], b.kv_timeline.times[0])
+        assert np.array_equal(a.kv_timeline.blocks[0], b.kv_timeline.blocks[0])
         assert np.array_equal(a.first_token,
                                                                       b.first_token)
         assert a.kv_block_seconds[0] == b.kv_block_seconds[0]
@@ -222,7 +225,7 @@ def test_kernel_runs_as_python(rng: np.random.Generator) -> None:
     pre, ist, fst = np.zeros(m, np.int64), np.zeros(2, np.int64), np.zeros(2)
     kernel = getattr(group_kernel, "py_func", group_kernel)
     kernel(p.arrival[live], p.prompt[live], p.output[live], p.slot[live], fc, ic, lin, sc,
-           first, finish, pre, ist, fst, True)
+           first, finish, pre, ist, fst, None, True)
     assert np.array_equal(finish, out.finish[live])
     assert ist[0] == out.iterations[0]
 
@@ -251,7 +254,7 @@ def test_a_stuck_shared_pool_never_deadlocks() -> None:
     pre, ist, fst = np.zeros(n, np.int64), np.zeros(2, np.int64), np.zeros(2)
     kernel = getattr(group_kernel, "py_func", group_kernel)
     kernel(p.arrival, p.prompt, p.output, p.slot, fc, ic, lin, sc, first, finish, pre, ist,
-           fst, True)
+           fst, None, True)
     assert np.array_equal(finish, out.finish)
     assert ist.tolist() == [out.iterations[0], 0]
 

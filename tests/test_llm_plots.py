@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from alpaserve.errors import SpecError
 from alpaserve.llm.plots import (
+    plot_kv_timeline,
     plot_kv_utilization,
     plot_llm_attainment,
     plot_llm_latency_cdfs,
@@ -75,3 +76,31 @@ def test_one_simulation_in_three_panels(tmp_path: Path) -> None:
                               ttft_slo=0.5, tpot_slo=0.05, title="run")
     assert len(fig.axes) == 3
     assert len(saved_png(fig, tmp_path / "sim.png")) > 1000
+
+
+def test_kv_timeline_step_lines_per_group(tmp_path: Path) -> None:
+    series = {"g0: a": ([0.0, 1.0, 3.0], [0.25, 0.375, 0.0]), "g1: b": ([], []),
+              "g2: c": ([0.5, 2.0], [1.0, 0.0])}
+    fig = plot_kv_timeline(series, end_time=4.0, title="kv")
+    ax = fig.axes[0]
+    assert len(ax.lines) == 2  # the empty group draws nothing
+    assert ax.lines[0].get_drawstyle() == "steps-post"
+    assert ax.lines[0].get_ydata().tolist() == [25.0, 37.5, 0.0, 0.0]  # extended to 4 s
+    assert ax.lines[1].get_xdata().tolist() == [0.5, 2.0, 4.0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["g0: a", "g2: c"]
+    saved_png(fig, tmp_path / "timeline.png")
+    with pytest.raises(SpecError, match="at least one group"):
+        plot_kv_timeline({})
+    with pytest.raises(SpecError, match="'x' has \\(2,\\) times but \\(1,\\)"):
+        plot_kv_timeline({"x": ([0.0, 1.0], [0.5])})
+    with pytest.raises(SpecError, match="outside"):
+        plot_kv_timeline({"x": ([0.0], [1.5])})
+
+
+def test_one_simulation_with_its_kv_timeline_in_four_panels(tmp_path: Path) -> None:
+    fig = plot_llm_simulation(ttft={"a": [0.1, 0.2]}, tpot={"a": [0.01, 0.02]},
+                              kv_utilization={"g0: a": 0.3},
+                              kv_timeline={"g0: a": ([0.0, 1.0], [0.6, 0.0])}, end_time=2.0)
+    assert len(fig.axes) == 4
+    assert fig.axes[3].get_ylabel() == "KV blocks in use (%)"
+    saved_png(fig, tmp_path / "sim4.png")

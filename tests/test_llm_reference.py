@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alpaserve.errors import SimulationError
 from alpaserve.llm.iteration import IterationCost
@@ -361,3 +362,21 @@ def test_engines_agree_on_chunked_prefill_with_empty_prompts_and_free_steps(case
 @given(cases(max_requests=30, max_groups=2, stages=(2, 3), max_output=30))
 def test_engines_agree_on_pipelines(case: Case) -> None:
     assert_same_outcome(case)
+
+
+@settings(max_examples=60)
+@given(cases(max_requests=30), st.sampled_from([True, 5, 12]))
+def test_engines_record_the_same_kv_timeline(case: Case, cap: bool | int) -> None:
+    from simulator.llm.engine import run_compiled
+
+    prepared = prepare_llm(case.workload, case.deployment)
+    ref = run_reference(prepared, case.deployment, kv_timeline=cap).kv_timeline
+    out = run_compiled(prepared, case.deployment, kv_timeline=cap).kv_timeline
+    assert ref is not None
+    assert out is not None
+    np.testing.assert_array_equal(out.changes, ref.changes)
+    np.testing.assert_array_equal(out.capacity, ref.capacity)
+    for t_out, t_ref, b_out, b_ref in zip(out.times, ref.times, out.blocks, ref.blocks,
+                                          strict=True):
+        np.testing.assert_array_equal(t_out, t_ref)  # bit for bit, downsampled or not
+        np.testing.assert_array_equal(b_out, b_ref)

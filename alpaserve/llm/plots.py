@@ -188,13 +188,78 @@ def plot_kv_utilization(per_plan: Scores, *, busy: Scores | None = None,
     return fig
 
 
+def plot_kv_timeline(series: Mapping[str, tuple[npt.ArrayLike, npt.ArrayLike]], *,
+                     end_time: float | None = None, ax: Axes | None = None,
+                     title: str | None = None) -> Figure:
+    """KV-cache utilisation over time, a step line per group.
+
+    Parameters
+    ----------
+    series : Mapping[str, tuple of array_like]
+        ``{label: (times, fraction)}``: from each time on, that fraction of the group's KV
+        blocks is in use (``LLMSimResult.kv_timeline.utilisation()``, recorded with
+        ``simulate_llm(..., kv_timeline=True)``); empty series are not drawn.
+    end_time : float, optional
+        Extend each line to this time (the run's ``end_time``).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this panel of an existing figure; default: a new figure.
+    title : str, optional
+        Panel title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax``'s figure when given).
+
+    Raises
+    ------
+    SpecError
+        Without series, on times and fractions of different lengths, or on a fraction
+        outside [0, 1].
+
+    Examples
+    --------
+    >>> fig = plot_kv_timeline({"g0": ([0.0, 1.0, 3.0], [0.25, 0.375, 0.0])}, end_time=4.0)
+    >>> fig.axes[0].lines[0].get_xdata().tolist()
+    [0.0, 1.0, 3.0, 4.0]
+    """
+    if not series:
+        raise SpecError("plot_kv_timeline needs at least one group")
+    fig, ax = _axes(ax, (8.0, 3.2))
+    for label, (times, fraction) in series.items():
+        t = np.asarray(times, dtype=np.float64)
+        u = np.asarray(fraction, dtype=np.float64)
+        if t.shape != u.shape or t.ndim != 1:
+            raise SpecError(f"plot_kv_timeline: {label!r} has {t.shape} times but "
+                            f"{u.shape} fractions")
+        if np.any((u < 0) | (u > 1)):
+            raise SpecError(f"plot_kv_timeline: {label!r} has fractions outside [0, 1]")
+        if t.size == 0:
+            continue
+        if end_time is not None and end_time > t[-1]:
+            t, u = np.append(t, end_time), np.append(u, u[-1])
+        ax.step(t, 100.0 * u, where="post", label=label, linewidth=1.0)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("KV blocks in use (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize="small", loc="upper right")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def plot_llm_simulation(*, ttft: Mapping[str, npt.ArrayLike],
                         tpot: Mapping[str, npt.ArrayLike],
                         kv_utilization: Mapping[str, float | None],
                         busy_fraction: Mapping[str, float | None] | None = None,
                         ttft_slo: float | None = None, tpot_slo: float | None = None,
-                        title: str | None = None) -> Figure:
-    """One simulation in three panels: TTFT and TPOT CDFs per model, KV use per group.
+                        title: str | None = None,
+                        kv_timeline: Mapping[str, tuple[npt.ArrayLike, npt.ArrayLike]]
+                        | None = None, end_time: float | None = None) -> Figure:
+    """One simulation in three panels: TTFT and TPOT CDFs per model, KV use per group; with
+    ``kv_timeline``, a fourth below them: KV use over time per group.
 
     Parameters
     ----------
@@ -208,6 +273,10 @@ def plot_llm_simulation(*, ttft: Mapping[str, npt.ArrayLike],
         SLO lines (seconds).
     title : str, optional
         Figure title.
+    kv_timeline : Mapping[str, tuple of array_like], optional
+        Per group, ``(times, fraction)`` (:func:`plot_kv_timeline`).
+    end_time : float, optional
+        The run's last event, where the timeline's lines end.
 
     Returns
     -------
@@ -220,9 +289,19 @@ def plot_llm_simulation(*, ttft: Mapping[str, npt.ArrayLike],
     ...                           kv_utilization={"g0": 0.3})
     >>> len(fig.axes)
     3
+    >>> len(plot_llm_simulation(ttft={"a": [0.1]}, tpot={"a": [0.01]},
+    ...                         kv_utilization={"g0": 0.3},
+    ...                         kv_timeline={"g0": ([0.0, 2.0], [0.3, 0.0])}).axes)
+    4
     """
-    fig = Figure(figsize=(14.0, 3.6), layout="constrained")
-    left, middle, right = fig.subplots(1, 3)
+    if kv_timeline is None:
+        fig = Figure(figsize=(14.0, 3.6), layout="constrained")
+        left, middle, right = fig.subplots(1, 3)
+    else:
+        fig = Figure(figsize=(14.0, 6.8), layout="constrained")
+        grid = fig.add_gridspec(2, 3)
+        left, middle, right = (fig.add_subplot(grid[0, k]) for k in range(3))
+        plot_kv_timeline(kv_timeline, end_time=end_time, ax=fig.add_subplot(grid[1, :]))
     for ax, values, slo, label in ((left, ttft, ttft_slo, "time to first token (s)"),
                                    (middle, tpot, tpot_slo, "time per output token (s)")):
         plot_latency_cdf(values, slo=slo, ax=ax)

@@ -58,6 +58,8 @@ class ReferenceOutcome(LLMOutcome):
     ----------
     first_token, finish, preemptions, status, iterations, busy_s, kv_block_seconds, end_time
         As in :class:`LLMOutcome`.
+    kv_timeline : KVTimeline or None
+        As in :class:`LLMOutcome` (with ``kv_timeline=`` only).
     iteration_log : tuple of IterationRecord
         Every iteration in start order (empty unless ``debug``).
     preemption_log : tuple of tuple

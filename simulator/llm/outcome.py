@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from simulator.llm.kv_timeline import KVTimeline
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -34,6 +36,8 @@ class LLMOutcome:
         Time integral of each group's blocks in use, in block-seconds.
     end_time : float
         Time of the last event (the last finish, or the last arrival).
+    kv_timeline : KVTimeline or None, default None
+        Each group's blocks in use over time, when the run recorded it.
     """
 
     first_token: FloatArray
@@ -44,3 +48,4 @@ class LLMOutcome:
     busy_s: FloatArray
     kv_block_seconds: FloatArray
     end_time: float
+    kv_timeline: KVTimeline | None = None

@@ -29,6 +29,7 @@ from simpy.events import Event
 from alpaserve.errors import SimulationError
 from simulator.llm.config import EngineGroup, LLMDeployment
 from simulator.llm.debug_log import IterationRecord, ReferenceOutcome
+from simulator.llm.kv_timeline import ChangeLog, KVTimeline, timeline_points
 from simulator.llm.prepared import PreparedLLM
 from simulator.llm.reference_state import (
     Batch,
@@ -67,7 +68,7 @@ class _At(Event):
 class _Group:
     """A group's state: its models, pools, first stage and accounting."""
 
-    def __init__(self, index: int, spec: EngineGroup) -> None:
+    def __init__(self, index: int, spec: EngineGroup, timeline: bool) -> None:
         self.index, self.spec = index, spec
         if spec.kv_sharing == "shared":
             pool = BlockPool(capacity=sum(m.kv_blocks for m in spec.models))
@@ -89,6 +90,7 @@ class _Group:
         self.busy_s = 0.0
         self.kv_block_seconds = 0.0
         self.kv_since = 0.0
+        self.kv_log = ChangeLog() if timeline else None  # the KV timeline, unbounded
 
     def blocks_in_use(self) -> int:
         return sum(p.used for p in self.pools)
@@ -97,6 +99,11 @@ class _Group:
         """Add the blocks in use since the last change; call before every change."""
         self.kv_block_seconds += self.blocks_in_use() * (now - self.kv_since)
         self.kv_since = now
+
+    def log_kv(self, now: float) -> None:
+        """Record the blocks in use now (after every change; the last at an instant counts)."""
+        if self.kv_log is not None:
+            self.kv_log.record(now, self.blocks_in_use())
 
     def round_robin(self, first: int | None = None) -> list[ModelState]:
         """Models in trying order: from ``first``, or after the one that ran last."""
@@ -108,10 +115,12 @@ class _Group:
 class _Reference:
     """One run: the SimPy environment, the groups, the per-request results."""
 
-    def __init__(self, prepared: PreparedLLM, deployment: LLMDeployment, debug: bool) -> None:
-        self.prepared, self.debug = prepared, debug
+    def __init__(self, prepared: PreparedLLM, deployment: LLMDeployment, debug: bool,
+                 max_points: int) -> None:
+        self.prepared, self.debug, self.max_points = prepared, debug, max_points
         self.env = simpy.Environment()
-        self.groups = [_Group(g, spec) for g, spec in enumerate(deployment.groups)]
+        self.groups = [_Group(g, spec, max_points > 0)
+                       for g, spec in enumerate(deployment.groups)]
         n = len(prepared)
         self.first_token = np.full(n, np.nan)
         self.finish = np.full(n, np.nan)
@@ -162,6 +171,7 @@ class _Reference:
         first: int | None = None
         while not self.try_models(group, now, preempted, first):
             if group.in_flight or not group.blocks_in_use():
+                group.log_kv(now)
                 return  # wait for the next event
             running = [(seq, model) for model in group.models for seq in model.running
                        if not seq.in_flight]
@@ -175,6 +185,7 @@ class _Reference:
             oldest = min(((s, m) for m in group.models for s in m.running),
                          key=lambda pair: pair[0].admitted, default=None)
             first = None if oldest is None else oldest[1].slot
+        group.log_kv(now)
 
     def try_models(self, group: _Group, now: float, preempted: list[Preemption],
                    first: int | None) -> bool:
@@ -267,6 +278,7 @@ class _Reference:
                 model.pool.used -= seq.blocks
                 seq.blocks = 0
                 seq.running = False
+        group.log_kv(now)
         self.poke(group)
 
     # ------------------------------------------------------------------ the run
@@ -296,7 +308,12 @@ class _Reference:
             iterations=np.array([g.iterations for g in self.groups], dtype=np.int64),
             busy_s=np.array([g.busy_s for g in self.groups]),
             kv_block_seconds=np.array([g.kv_block_seconds for g in self.groups]),
-            end_time=max(ends), iteration_log=tuple(self.iteration_log),
+            end_time=max(ends), kv_timeline=KVTimeline.from_changes(
+                groups=tuple(g.spec.name for g in self.groups),
+                logs=[g.kv_log for g in self.groups if g.kv_log is not None],
+                capacity=[sum(p.capacity for p in g.pools) for g in self.groups],
+                max_points=self.max_points) if self.max_points else None,
+            iteration_log=tuple(self.iteration_log),
             preemption_log=tuple(self.preemption_log), load_log=tuple(self.load_log))
 
 
@@ -329,7 +346,7 @@ def _check(prepared: PreparedLLM, deployment: LLMDeployment) -> None:
 
 
 def run_reference(prepared: PreparedLLM, deployment: LLMDeployment, *,
-                  debug: bool = False) -> ReferenceOutcome:
+                  debug: bool = False, kv_timeline: bool | int = False) -> ReferenceOutcome:
     """Simulate ``prepared`` on ``deployment`` with the SimPy reference.
 
     Parameters
@@ -340,6 +357,9 @@ def run_reference(prepared: PreparedLLM, deployment: LLMDeployment, *,
         Groups, their models, schedulers and KV budgets.
     debug : bool, default False
         Also record every iteration, preemption and load (:class:`ReferenceOutcome`).
+    kv_timeline : bool or int, default False
+        Also record each group's KV blocks in use over time, as the compiled engine does
+        (``True``, or the most points per group: :mod:`simulator.llm.kv_timeline`).
 
     Returns
     -------
@@ -349,7 +369,8 @@ def run_reference(prepared: PreparedLLM, deployment: LLMDeployment, *,
     Raises
     ------
     SimulationError
-        If the inputs do not match, or (a bug) a request is left unfinished.
+        If the inputs do not match, ``kv_timeline`` is invalid, or (a bug) a request is
+        left unfinished.
 
     Examples
     --------
@@ -368,7 +389,7 @@ def run_reference(prepared: PreparedLLM, deployment: LLMDeployment, *,
     (2.0, 3.0, 3)
     """
     _check(prepared, deployment)
-    return _Reference(prepared, deployment, bool(debug)).run()
+    return _Reference(prepared, deployment, bool(debug), timeline_points(kv_timeline)).run()
 
 
 __all__ = ["IterationRecord", "ReferenceOutcome", "run_reference"]

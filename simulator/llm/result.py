@@ -11,6 +11,7 @@ import numpy.typing as npt
 from alpaserve.errors import SimulationError, SpecError
 from alpaserve.strict_json import strict
 from simulator.llm.config import LLMDeployment
+from simulator.llm.kv_timeline import KVTimeline
 from simulator.llm.metrics import (
     LLMSummary,
     SLOSpec,
@@ -59,6 +60,8 @@ class LLMSimResult:
     group_models : tuple of tuple of int
         Per group, the models it hosts (indices into ``model_names``); a model's own KV
         utilisation is taken over the groups it has to itself.
+    kv_timeline : KVTimeline or None, default None
+        Per group, KV blocks in use over time (``simulate_llm(..., kv_timeline=True)``).
     """
 
     model_names: tuple[str, ...]
@@ -83,6 +86,7 @@ class LLMSimResult:
     engine: str = "compiled"
     raised_outputs: int = 0
     group_models: tuple[tuple[int, ...], ...] = ()
+    kv_timeline: KVTimeline | None = None
 
     @classmethod
     def from_outcome(cls, prepared: PreparedLLM, outcome: LLMOutcome,
@@ -136,7 +140,8 @@ class LLMSimResult:
                    busy_s=outcome.busy_s, kv_block_seconds=outcome.kv_block_seconds,
                    end_time=float(outcome.end_time), engine=engine,
                    raised_outputs=prepared.raised_outputs,
-                   group_models=tuple(tuple(int(c) for c in codes) for codes in slot_code))
+                   group_models=tuple(tuple(int(c) for c in codes) for codes in slot_code),
+                   kv_timeline=outcome.kv_timeline)
 
     def __len__(self) -> int:
         return int(self.arrival.size)
@@ -238,8 +243,8 @@ class LLMSimResult:
         Returns
         -------
         dict
-            ``engine``, ``requests``, ``end_time``, ``summary``, ``groups`` and optionally
-            ``per_request``.
+            ``engine``, ``requests``, ``end_time``, ``summary``, ``groups``, optionally
+            ``per_request``, and ``kv_timeline`` when recorded (:meth:`KVTimeline.to_dict`).
         """
         out: dict[str, Any] = {
             "engine": self.engine, "requests": len(self), "end_time": self.end_time,
@@ -252,6 +257,8 @@ class LLMSimResult:
                        for k, g in enumerate(self.group_names)}}
         if per_request:
             out["per_request"] = {name: getattr(self, name).tolist() for name in _COLUMNS}
+        if self.kv_timeline is not None:
+            out["kv_timeline"] = self.kv_timeline.to_dict()
         return strict(out)
 
     def to_frame(self) -> Any:
@@ -270,6 +277,26 @@ class LLMSimResult:
         frame["group"] = pd.Categorical.from_codes(self.group, categories=self.group_names)
         frame["status"] = [LLMRequestStatus(s).name for s in self.status]
         return frame
+
+
+    def kv_timeline_frame(self) -> Any:
+        """KV blocks in use over time, one row per recorded point (pandas is imported here).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``group``, ``time``, ``blocks``, ``capacity``, ``utilisation``
+            (:meth:`KVTimeline.to_frame`): from ``time`` on, ``blocks`` are in use.
+
+        Raises
+        ------
+        SimulationError
+            If the run did not record it (``simulate_llm(..., kv_timeline=True)``).
+        """
+        if self.kv_timeline is None:
+            raise SimulationError("this result has no KV timeline: simulate with "
+                                  "kv_timeline=True (or a number of points per group)")
+        return self.kv_timeline.to_frame()
 
 
 _COLUMNS = ("model", "group", "arrival", "first_token", "finish", "ttft", "tpot", "e2e",

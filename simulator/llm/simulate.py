@@ -14,7 +14,8 @@ LLMEngine = Literal["compiled", "reference"]
 
 
 def simulate_llm(deployment: LLMDeployment, workload: Workload, *,
-                 engine: LLMEngine = "compiled", workers: int = 1) -> LLMSimResult:
+                 engine: LLMEngine = "compiled", workers: int = 1,
+                 kv_timeline: bool | int = False) -> LLMSimResult:
     """Simulate ``workload`` on ``deployment`` at the token level.
 
     Parameters
@@ -27,6 +28,12 @@ def simulate_llm(deployment: LLMDeployment, workload: Workload, *,
         The numba engine, or the SimPy reference (slow, written to be read; same outcome).
     workers : int, default 1
         Threads over groups (compiled engine only).
+    kv_timeline : bool or int, default False
+        Also record each group's KV blocks in use over time (``result.kv_timeline``,
+        ``result.kv_timeline_frame()``): ``True`` keeps up to
+        :data:`~simulator.llm.kv_timeline.DEFAULT_KV_TIMELINE_POINTS` points per group, an
+        int sets that cap; past it the points are downsampled, keeping every peak
+        (:mod:`simulator.llm.kv_timeline`). Off by default: recording costs a little time.
 
     Returns
     -------
@@ -36,8 +43,8 @@ def simulate_llm(deployment: LLMDeployment, workload: Workload, *,
     Raises
     ------
     SimulationError
-        On an unknown engine, a workload without token counts, a model no group hosts, or
-        (an engine bug) a group left with requests unfinished.
+        On an unknown engine, an invalid ``kv_timeline``, a workload without token counts,
+        a model no group hosts, or (an engine bug) a group left with requests unfinished.
 
     Examples
     --------
@@ -51,6 +58,9 @@ def simulate_llm(deployment: LLMDeployment, workload: Workload, *,
     ...                          output_tokens=[3])
     >>> simulate_llm(dep, w).finish.tolist()
     [0.03]
+    >>> line = simulate_llm(dep, w, kv_timeline=True).kv_timeline
+    >>> line.times[0].tolist(), line.blocks[0].tolist()
+    ([0.0, 0.03], [1, 0])
     """
     if not isinstance(deployment, LLMDeployment):
         raise SimulationError(
@@ -59,14 +69,15 @@ def simulate_llm(deployment: LLMDeployment, workload: Workload, *,
     if engine == "compiled":
         from simulator.llm.engine import run_compiled
 
-        outcome = run_compiled(prepared, deployment, workers=workers)
+        outcome = run_compiled(prepared, deployment, workers=workers,
+                               kv_timeline=kv_timeline)
     elif engine == "reference":
         try:
             from simulator.llm.reference import run_reference
         except ImportError as exc:
             raise SimulationError("the SimPy reference engine (simulator.llm.reference) is "
                                   f"not available in this installation: {exc}") from None
-        outcome = run_reference(prepared, deployment)
+        outcome = run_reference(prepared, deployment, kv_timeline=kv_timeline)
     else:
         raise SimulationError(f"engine must be 'compiled' or 'reference', got {engine!r}")
     return LLMSimResult.from_outcome(prepared, outcome, deployment, engine=engine)

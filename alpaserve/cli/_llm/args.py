@@ -255,7 +255,7 @@ def register_simulate(parser: argparse.ArgumentParser) -> None:
                         help="also write the per-model rows to FILE (.csv, .parquet or .json)")
     parser.add_argument("--plot", metavar="PNG", type=checks.plot_file,
                         help="write a figure: TTFT and TPOT CDFs per model, KV-cache use per "
-                             "group")
+                             "group, and over time per group")
 
 
 def models_from(text: str) -> tuple[str, ...]:

@@ -254,7 +254,7 @@ def contexts(plan: Any, names: tuple[str, ...]) -> dict[str, int]:
 
 
 def simulate(deployment: Any, workload: Any, *, engine: str = "compiled",
-             workers: int = 1) -> Any:
+             workers: int = 1, kv_timeline: bool | int = False) -> Any:
     """The token-level simulation of ``workload`` on ``deployment``.
 
     Parameters
@@ -267,6 +267,8 @@ def simulate(deployment: Any, workload: Any, *, engine: str = "compiled",
         ``"compiled"`` or ``"reference"`` (SimPy).
     workers : int, default 1
         Threads over groups (compiled engine).
+    kv_timeline : bool or int, default False
+        Also record KV use over time per group (points per group; ``simulate_llm``'s).
 
     Returns
     -------
@@ -276,7 +278,7 @@ def simulate(deployment: Any, workload: Any, *, engine: str = "compiled",
     from simulator.llm.simulate import simulate_llm
 
     return simulate_llm(deployment, workload, engine=engine,  # type: ignore[arg-type]
-                        workers=workers)
+                        workers=workers, kv_timeline=kv_timeline)
 
 
 def metrics(result: Any, deployment: Any, *, ttft_slo: Mapping[str, float],

@@ -23,6 +23,10 @@ from alpaserve.cli._llm.workload import (
 )
 from alpaserve.errors import SpecError
 
+# points per group of the KV timeline drawn by --plot: plenty for a figure, and recording
+# them costs the compiled engine little (benchmarks/bench_llm.py prints how little)
+PLOT_TIMELINE_POINTS = 2000
+
 
 def _spec(args: argparse.Namespace, planned: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The workload spec to replay and the default part."""
@@ -95,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"the {part} part of the workload holds no request")
     ttft = {n: args.ttft_slo or plan_file.slo["ttft"][n] for n in names}
     tpot = {n: args.tpot_slo or plan_file.slo["tpot"][n] for n in names}
-    result = bridge.simulate(deployment, workload, engine=args.engine, workers=args.workers)
+    result = bridge.simulate(deployment, workload, engine=args.engine, workers=args.workers,
+                             kv_timeline=PLOT_TIMELINE_POINTS if args.plot else False)
     metrics = bridge.metrics(result, deployment, ttft_slo=ttft, tpot_slo=tpot)
     description = describe(parts.report, part)
     source = {"description": description, "part": part, **{
@@ -118,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace, result: Any, metrics: dict[str, Any], *,
           ttft: dict[str, float], tpot: dict[str, float], title: str) -> None:
-    """Write ``--plot``: latency CDFs per model and KV use per group."""
+    """Write ``--plot``: latency CDFs per model, KV use per group and over time."""
     from alpaserve.llm.plots import plot_llm_simulation
     from alpaserve.safe_files import save_figure
 
@@ -127,10 +132,14 @@ def _plot(args: argparse.Namespace, result: Any, metrics: dict[str, Any], *,
 
     slo = {kind: next(iter(v)) if len(v) == 1 else None  # one SLO line when all agree
            for kind, v in (("ttft", set(ttft.values())), ("tpot", set(tpot.values())))}
+    series = result.kv_timeline.utilisation()
     fig = plot_llm_simulation(ttft=result.latencies("ttft"), tpot=result.latencies("tpot"),
                               kv_utilization={label(g): g["kv_utilization"]
                                               for g in metrics["groups"]},
                               busy_fraction={label(g): g["busy"] for g in metrics["groups"]},
-                              ttft_slo=slo["ttft"], tpot_slo=slo["tpot"], title=title)
+                              ttft_slo=slo["ttft"], tpot_slo=slo["tpot"], title=title,
+                              kv_timeline={label(g): series[g["group"]]
+                                           for g in metrics["groups"]},
+                              end_time=result.end_time)
     save_figure(fig, args.plot, force=getattr(args, "force", False), dpi=120)
     print(f"wrote {args.plot}")  # to stderr under --json (machine_stdout)

@@ -8,6 +8,7 @@ import numpy as np
 
 from alpaserve.errors import SimulationError
 from simulator.llm.config import EngineGroup, LLMDeployment
+from simulator.llm.engine import timeline
 from simulator.llm.engine.kernel import (
     C_DECODE,
     C_HANDOFF,
@@ -34,6 +35,7 @@ from simulator.llm.engine.kernel import (
     SCHED_SIZE,
     group_kernel,
 )
+from simulator.llm.kv_timeline import KVTimeline, timeline_points
 from simulator.llm.outcome import LLMOutcome
 from simulator.llm.prepared import PreparedLLM
 from simulator.llm.semantics import LLMRequestStatus
@@ -105,7 +107,8 @@ def _check(prepared: PreparedLLM, deployment: LLMDeployment) -> None:
 
 
 def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
-                 workers: int = 1, fast: bool = True) -> LLMOutcome:
+                 workers: int = 1, fast: bool = True,
+                 kv_timeline: bool | int = False) -> LLMOutcome:
     """Simulate a routed LLM workload with the compiled engine.
 
     Parameters
@@ -120,11 +123,15 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
     fast : bool, default True
         Play steady decode runs in a tight loop; ``False`` gives the same outcome, bit for
         bit, more slowly (for checking).
+    kv_timeline : bool or int, default False
+        Also record each group's KV blocks in use over time: ``True`` for up to
+        :data:`~simulator.llm.kv_timeline.DEFAULT_KV_TIMELINE_POINTS` points per group, or
+        the most points (:mod:`simulator.llm.kv_timeline` says how it downsamples).
 
     Returns
     -------
     LLMOutcome
-        Per-request and per-group arrays.
+        Per-request and per-group arrays (``kv_timeline`` set when asked for).
 
     Raises
     ------
@@ -133,6 +140,7 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
         requests unfinished.
     """
     _check(prepared, deployment)
+    max_points = timeline_points(kv_timeline)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise SimulationError(f"workers must be a positive int, got {workers!r}")
     n = len(prepared)
@@ -145,6 +153,8 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
     istats = np.zeros((n_groups, 2), dtype=np.int64)
     fstats = np.zeros((n_groups, 2), dtype=np.float64)
     live = ~prepared.rejected
+    lines: list[tuple[np.ndarray, np.ndarray, int]] = [
+        (np.zeros(0), np.zeros(0, dtype=np.int64), 0)] * n_groups
 
     def run_group(g: int) -> None:
         idx = np.flatnonzero(live & (prepared.group == g))
@@ -152,11 +162,14 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
         f = np.full(idx.size, np.nan)
         e = np.full(idx.size, np.nan)
         p = np.zeros(idx.size, dtype=np.int64)
+        tl = timeline.new_state(max_points) if max_points and idx.size else None
         group_kernel(np.ascontiguousarray(prepared.arrival[idx]),
                      np.ascontiguousarray(prepared.prompt[idx]),
                      np.ascontiguousarray(prepared.output[idx]),
                      np.ascontiguousarray(prepared.slot[idx]), fcost, icost, lin, sched,
-                     f, e, p, istats[g], fstats[g], fast)
+                     f, e, p, istats[g], fstats[g], tl, fast)
+        if tl is not None:
+            lines[g] = timeline.points(tl)
         first[idx] = f
         finish[idx] = e
         preemptions[idx] = p
@@ -177,8 +190,14 @@ def run_compiled(prepared: PreparedLLM, deployment: LLMDeployment, *,
     ends = [float(np.max(finish[~prepared.rejected]))] if np.any(live) else []
     if n:
         ends.append(float(prepared.arrival[-1]))
+    kv = None if not max_points else KVTimeline(
+        groups=tuple(g.name for g in deployment.groups),
+        times=tuple(t for t, _, _ in lines), blocks=tuple(b for _, b, _ in lines),
+        capacity=np.array([sum(m.kv_blocks for m in g.models) for g in deployment.groups],
+                          dtype=np.int64),
+        changes=np.array([c for _, _, c in lines], dtype=np.int64), max_points=max_points)
     return LLMOutcome(first_token=first, finish=finish, preemptions=preemptions,
                       status=status, iterations=istats[:, I_ITERS].copy(),
                       busy_s=fstats[:, F_BUSY].copy(),
                       kv_block_seconds=fstats[:, F_KV].copy(),
-                      end_time=max(ends) if ends else 0.0)
+                      end_time=max(ends) if ends else 0.0, kv_timeline=kv)

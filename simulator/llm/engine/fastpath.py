@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator.engine.common import _njit
 from simulator.llm.engine.state import FREE, GEN, HELD, ITN, USED
+from simulator.llm.engine.timeline import record
 
 
 @_njit(cache=True, nogil=True)
@@ -31,7 +32,7 @@ def _linear(lin: Any, off: int, length: int, n_tokens: int) -> float:
 def decode_run(seq: Any, ms: Any, gs: Any, hist: Any, prompt: Any, output: Any,
                arrival: Any, ap: int, head: int, nseq: int, kv0: int, pool: int, block: int,
                overhead: float, pa: float, da: float, lin: Any, off: int, length: int,
-               t: float, t_end: float, busy: float, kv_seconds: float
+               t: float, t_end: float, busy: float, kv_seconds: float, tl: Any
                ) -> tuple[float, float, float, float, int]:
     """Continue a pure decode iteration (started at ``t``, ending at ``t_end``) with the
     same batch for as long as nothing else can happen.
@@ -65,6 +66,9 @@ def decode_run(seq: Any, ms: Any, gs: Any, hist: Any, prompt: Any, output: Any,
         Start and end of the iteration in flight.
     busy, kv_seconds : float
         Running sums of the group's busy seconds and KV block-seconds.
+    tl : tuple of ndarray or None
+        The KV timeline's state (:mod:`simulator.llm.engine.timeline`) or None: each step
+        that allocates records its new value.
 
     Returns
     -------
@@ -97,6 +101,8 @@ def decode_run(seq: Any, ms: Any, gs: Any, hist: Any, prompt: Any, output: Any,
             t = t_end
             ms[pool, FREE] -= need
             gs[USED] = used + need
+            if tl is not None and need > 0:
+                record(tl, t, used + need)
             kv += nseq
             s = overhead + linear + pa * 0.0 + da * float(kv)
             busy += s

@@ -48,6 +48,7 @@ from simulator.llm.engine.state import (
     release,
     unlink,
 )
+from simulator.llm.engine.timeline import close, record
 
 # entries of the float cost table, one row per model slot
 C_OVERHEAD, C_PREFILL, C_DECODE, C_HANDOFF, C_HANDOFF_TOKEN, C_LOAD = range(6)
@@ -172,7 +173,7 @@ def _steady(ms: Any, acc: Any, icost: Any, sched: Any, m: int, n_if: int) -> boo
 @_njit(cache=True, nogil=True)
 def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, icost: Any,
                  lin: Any, sched: Any, first: Any, finish: Any, preemptions: Any,
-                 istats: Any, fstats: Any, fast: bool) -> None:
+                 istats: Any, fstats: Any, tl: Any, fast: bool) -> None:
     """Simulate one group's requests under :mod:`simulator.llm.semantics`.
 
     Parameters
@@ -197,6 +198,9 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
         Out: iterations run; requests left unfinished (non-zero only through a bug).
     fstats : ndarray of float64, shape (2,)
         Out: busy seconds of the first stage; KV block-seconds.
+    tl : tuple of ndarray or None
+        The KV timeline's state (:func:`simulator.llm.engine.timeline.new_state`), or None
+        not to record one (numba then compiles the recording out).
     fast : bool
         Play steady decode runs with :func:`~simulator.llm.engine.fastpath.decode_run`
         (same floats; ``False`` only to check that).
@@ -295,14 +299,20 @@ def group_kernel(arrival: Any, prompt: Any, output: Any, slot: Any, fcost: Any, 
             if if_end[n_if - 1] <= t:
                 break  # it ends now (zero seconds): complete it before scheduling again
             if fast and _steady(ms, acc, icost, sched, m, n_if):
+                if tl is not None:  # this instant's value before the run moves on
+                    record(tl, t, gs[USED])
                 t, t_end, busy, kv_seconds, steps = decode_run(
                     seq, ms, gs, hist, prompt, output, arrival, ap, acc[BHEAD], acc[NSEQ],
                     acc[KV], 0 if shared else m, sched[S_BLOCK], fcost[m, C_OVERHEAD],
                     fcost[m, C_PREFILL], fcost[m, C_DECODE], lin, icost[m, C_LIN_OFF],
-                    icost[m, C_LIN_LEN], t, if_end[0], busy, kv_seconds)
+                    icost[m, C_LIN_LEN], t, if_end[0], busy, kv_seconds, tl)
                 iterations += steps
                 free_at = t_end
                 if_end[0] = t_end
+        if tl is not None:
+            record(tl, t, gs[USED])
+    if tl is not None:
+        close(tl)
     for i in range(n):
         preemptions[i] = seq[i, PRE]
     istats[I_ITERS] = iterations
