@@ -10,7 +10,7 @@ import pytest
 from alpaserve.cli import SUBCOMMANDS, main
 
 EXPECTED = {"demo", "costs", "configs", "plan", "simulate", "sweep", "trace", "spot",
-            "modelless", "profile", "fidelity"}
+            "modelless", "profile", "fidelity", "llm"}
 
 
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture) -> None:
