@@ -2,6 +2,7 @@
 latency and memory of a parallel configuration, and the LLM prefill/decode model.
 
 Modules: :mod:`alpaserve.cost.primitives`, :mod:`alpaserve.cost.layers`,
-:mod:`alpaserve.cost.model` (stage latency, memory, analytic profiles) and
+:mod:`alpaserve.cost.stage` (stage latency and memory), :mod:`alpaserve.cost.model` (configs
+that fit, analytic profiles; the cost model's front door) and
 :mod:`alpaserve.cost.llm` (SpotServe's token-level latency and KV-cache memory).
 """

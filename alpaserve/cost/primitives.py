@@ -4,8 +4,8 @@
 * a ring all-reduce over ``n`` devices costs ``2(n-1)/n × bytes / bw + latency``;
 * a point-to-point transfer costs ``bytes / bw + latency``.
 
-The constants are calibrated in :mod:`alpaserve.cost.model` (see its docstring for sources),
-which re-exports everything here.
+The constants are calibrated in :mod:`alpaserve.cost.stage` (see its docstring for sources);
+:mod:`alpaserve.cost.model` re-exports everything here.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def op_time(op: OpCost, device: DeviceSpec, *,
 
     A matmul (``op.gemm`` set) runs at ``matmul_efficiency`` times its tile and wave
     quantization on the device's SMs (:func:`gemm_quantization`); memory traffic streams at
-    ``memory_efficiency`` of the bandwidth. :func:`alpaserve.cost.model.layer_time` sums it
+    ``memory_efficiency`` of the bandwidth. :func:`alpaserve.cost.stage.layer_time` sums it
     over a layer's Megatron-sharded operators; :mod:`alpaserve.parallel.sharding` over the
     operators of each sharding strategy, built with the same constructors of
     :mod:`alpaserve.cost.layers` at the per-device shapes.
