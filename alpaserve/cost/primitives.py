@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from alpaserve.cost.layers import OpCost
+from alpaserve.cost.kernels import OpCost
 from alpaserve.device_spec import DeviceSpec
 
 # Fraction of the data-sheet peak that large, well-shaped fp16 GEMMs reach (cuBLAS on V100:
@@ -190,7 +190,7 @@ def op_time(op: OpCost, device: DeviceSpec, *,
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.cost.layers import matmul_cost
+    >>> from alpaserve.cost.kernels import matmul_cost
     >>> v100 = device_preset("v100-16gb")
     >>> narrow, wide = (matmul_cost("mm", 2048, 2048, n, 2) for n in (2048, 2560))
     >>> round(op_time(narrow, v100) * 1e6), round(op_time(wide, v100) * 1e6)  # 1.6 vs 2 waves
@@ -227,7 +227,7 @@ def ops_time(ops: Iterable[OpCost], device: DeviceSpec, *,
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.cost.layers import gelu_cost
+    >>> from alpaserve.cost.kernels import gelu_cost
     >>> v100 = device_preset("v100-16gb")
     >>> ops_time([gelu_cost(1e6, 2)] * 2, v100) == 2 * op_time(gelu_cost(1e6, 2), v100)
     True

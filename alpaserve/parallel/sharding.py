@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from alpaserve.cost.layers import (
+from alpaserve.cost.kernels import (
     OpCost,
     attention_costs,
     gelu_cost,
