@@ -36,9 +36,10 @@ from alpaserve.errors import (
     TraceFormatError,
     WorkloadError,
 )
+from alpaserve.group_spec import Group
 from alpaserve.model_spec import ModelSpec, model_preset
 from alpaserve.parallel_config import ParallelConfig, StageConfig
-from alpaserve.placement_spec import Group, Placement
+from alpaserve.placement_spec import Placement
 from alpaserve.plan_file import PlanFile, load_plan_file
 from alpaserve.profiles import ProfileDB, ProfileEntry
 

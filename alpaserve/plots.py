@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from alpaserve.errors import SpecError
-from alpaserve.placement_spec import Group, Placement
+from alpaserve.group_spec import Group
+from alpaserve.placement_spec import Placement
 from workloads.workload import Workload
 
 # Figure 11 of the AlpaServe paper varies these four parameters around a default.
@@ -197,7 +198,7 @@ def plot_placement(placement: Placement, *, max_models_per_label: int = 3,
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
     >>> from alpaserve.model_spec import model_preset
-    >>> from alpaserve.placement_spec import Group
+    >>> from alpaserve.group_spec import Group
     >>> bert = model_preset("bert-1.3b")
     >>> p = Placement(cluster=homogeneous_cluster(4), models={bert.name: bert},
     ...               groups=(Group.uniform(name="g0", device_ids=range(4),

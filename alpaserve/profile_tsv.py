@@ -20,7 +20,8 @@ from typing import Any
 from alpaserve.errors import ProfileError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
-from alpaserve.profiles import TSV_COLUMNS, ProfileEntry
+from alpaserve.profiles.database import TSV_COLUMNS
+from alpaserve.profiles.entry import ProfileEntry
 
 logger = logging.getLogger(__name__)
 

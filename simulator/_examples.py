@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.group_spec import Group
 from alpaserve.model_spec import model_preset
-from alpaserve.placement_spec import Group, Placement
+from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB, ProfileEntry
 
 

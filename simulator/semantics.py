@@ -236,7 +236,7 @@ def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Se
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
     >>> from alpaserve.model_spec import model_preset
-    >>> from alpaserve.placement_spec import Group
+    >>> from alpaserve.group_spec import Group
     >>> from alpaserve.profiles import ProfileEntry
     >>> bert = model_preset("bert-1.3b")
     >>> g = Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[bert])

@@ -249,7 +249,7 @@ def attainment_many(prepared: PreparedWorkload, placements: Sequence[PlacementLi
     >>> [s.good_per_model.tolist() for s in attainment_many(prepared, [p, p], db, workers=2)]
     [[2], [2]]
     """
-    from simulator.engine.driver import attainment_batch, batch_plan
+    from simulator.engine.attainment import attainment_batch, batch_plan
 
     opts = options or SimulationOptions()
     tables = [tables_for(prepared, p, profiles, opts) for p in placements]
@@ -317,7 +317,7 @@ def attainment(prepared: PreparedWorkload, placement: PlacementLike,
     >>> attainment(prepared, p, db).good_per_model.tolist()
     [2]
     """
-    from simulator.engine.driver import attainment_fast
+    from simulator.engine.attainment import attainment_fast
 
     options = options or SimulationOptions()
     return attainment_fast(prepared, tables_for(prepared, placement, profiles, options), options)

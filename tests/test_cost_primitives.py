@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alpaserve.cost.layers import OpCost
+from alpaserve.cost.kernels import OpCost
 from alpaserve.cost.primitives import (
     DEFAULT_MATMUL_EFFICIENCY,
     allreduce_time,

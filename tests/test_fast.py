@@ -151,7 +151,8 @@ def test_stage_specialised_attainment_equals_general_kernel(
         seed: int, cv: float, slo_scale: float, grid: bool, admission: bool, overhead: float,
         warmup: float) -> None:
     """The per-stage-count attainment kernels count exactly what pipeline_kernel counts."""
-    from simulator.engine.driver import _run, attainment_fast
+    from simulator.engine.attainment import attainment_fast
+    from simulator.engine.driver import _run
 
     sc = random_scenario(seed, n=80, cv=cv, slo_scale=slo_scale, grid=grid, max_groups=5)
     span = float(sc.workload.arrival[-1] - sc.workload.arrival[0])
@@ -172,7 +173,8 @@ def test_interleaved_batch_equals_each_placement_alone(
         seed: int, count: int, stages: int, grid: bool, admission: bool, warmup: float) -> None:
     """One interleaved pass over several placements (different group counts, host lists and
     widths, one stage count) counts exactly what the general kernel counts for each."""
-    from simulator.engine.driver import _run, attainment_batch
+    from simulator.engine.attainment import attainment_batch
+    from simulator.engine.driver import _run
 
     base = random_scenario(seed, n=80, cv=3.0, grid=grid, max_groups=5)
     rng = np.random.default_rng(seed + 7)
@@ -197,7 +199,7 @@ def test_interleaved_batch_equals_each_placement_alone(
 
 
 def test_batch_plan_groups_by_stage_count() -> None:
-    from simulator.engine.driver import MAX_INTERLEAVED, attainment_batch, batch_plan
+    from simulator.engine.attainment import MAX_INTERLEAVED, attainment_batch, batch_plan
 
     models = ["a", "b"]
     two = build_placement(models, [2, 1], [["a"], ["a", "b"]])

@@ -96,7 +96,7 @@ def test_a_cluster_that_drains_is_repaired_briefly(
     placement = build_placement(["a"], [3], [["a"]])
     profiles = build_profiles(placement, np.random.default_rng(0))
     w = Workload.from_arrays(arrival=np.arange(200) * 10.0, model="a")
-    with caplog.at_level(logging.DEBUG, logger="simulator.engine.driver"):
+    with caplog.at_level(logging.DEBUG, logger="simulator.engine.attainment"):
         counts = attainment(prepare(w, 1.0), placement, profiles,
                             SimulationOptions(threads=4))
     assert "repairs reran [0, 0, 0, 0] requests" in caplog.text

@@ -7,7 +7,6 @@ import pytest
 
 from alpaserve.cost.llm import (
     LLMConfig,
-    _roofline,
     decode_step_time,
     device_memory_bytes,
     fits_memory,
@@ -16,6 +15,7 @@ from alpaserve.cost.llm import (
     request_latency,
     throughput,
 )
+from alpaserve.cost.llm.latency import _roofline
 from alpaserve.cost.model import roofline_time
 from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import model_preset

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from alpaserve.errors import ProfileError, SpecError
-from alpaserve.modelless.registry import VariantRegistry, example_registry, variants_from_profiles
+from alpaserve.modelless.profiled import variants_from_profiles
+from alpaserve.modelless.registry import VariantRegistry, example_registry
 from alpaserve.modelless.variants import HardwareType
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry

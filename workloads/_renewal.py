@@ -39,6 +39,13 @@ def check_request(n: int | None, duration: float | None, start: float) -> None:
                             "(workloads.arrivals.MAX_ARRIVALS)")
 
 
+def check_positive(name: str, value: float) -> None:
+    """Raise unless ``value`` is a positive finite number (``name`` names it)."""
+    if not (isinstance(value, int | float | np.floating | np.integer)
+            and math.isfinite(value) and value > 0):
+        raise WorkloadError(f"{name} must be a positive finite number, got {value!r}")
+
+
 def check_start_mode(mode: object) -> None:
     """Raise unless ``mode`` is ``"stationary"`` or ``"ordinary"``."""
     if mode not in START_MODES:

@@ -16,14 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from workloads.availability import (
-    G4DN_12XLARGE,
-    MARKETS,
-    AvailabilityTrace,
-    NodeInfo,
-    NodeType,
-)
+from workloads.availability import AvailabilityTrace
 from workloads.errors import TraceFormatError
+from workloads.nodes import G4DN_12XLARGE, MARKETS, NodeInfo, NodeType
 from workloads.traces._common import MAX_SECONDS, next_row, open_text
 
 AvailabilityFormat = Literal["csv", "jsonl"]

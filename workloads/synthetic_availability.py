@@ -5,14 +5,9 @@ from __future__ import annotations
 import math
 
 from workloads._rng import SeedLike, as_generator
-from workloads.availability import (
-    G4DN_12XLARGE,
-    AvailabilityTrace,
-    Market,
-    NodeInfo,
-    NodeType,
-)
+from workloads.availability import AvailabilityTrace
 from workloads.errors import WorkloadError
+from workloads.nodes import G4DN_12XLARGE, Market, NodeInfo, NodeType
 
 
 def synthetic_availability(*, duration: float, num_spot: int, mean_lifetime: float,

@@ -198,7 +198,7 @@ def slo_per_model(models: Mapping[str, Any], device: Any, args: argparse.Namespa
     >>> slo_per_model(m, device_preset("v100-16gb"), none, {"m": 0.25})
     {'m': 0.25}
     """
-    from alpaserve.cost.model import single_device_latency
+    from alpaserve.cost.stage import single_device_latency
 
     if args.slo is not None:
         if not args.slo > 0:

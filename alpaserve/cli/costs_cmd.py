@@ -57,13 +57,8 @@ def cost_rows(models: list[str], device_name: str, batch_size: int,
         One record per model: its configs with stage latencies and per-device memory.
     """
     from alpaserve.cluster_spec import ClusterSpec
-    from alpaserve.cost.model import (
-        fits,
-        min_devices_to_fit,
-        profile_entry,
-        single_device_latency,
-        uniform_configs,
-    )
+    from alpaserve.cost.model import fits, min_devices_to_fit, profile_entry, uniform_configs
+    from alpaserve.cost.stage import single_device_latency
     from alpaserve.device_spec import device_preset
     from alpaserve.errors import InfeasibleError, SpecError
     from alpaserve.model_spec import model_preset

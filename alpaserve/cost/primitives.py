@@ -4,8 +4,8 @@
 * a ring all-reduce over ``n`` devices costs ``2(n-1)/n × bytes / bw + latency``;
 * a point-to-point transfer costs ``bytes / bw + latency``.
 
-The constants are calibrated in :mod:`alpaserve.cost.model` (see its docstring for sources),
-which re-exports everything here.
+The constants are calibrated in :mod:`alpaserve.cost.stage` (see its docstring for sources);
+:mod:`alpaserve.cost.model` re-exports everything here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from alpaserve.cost.layers import OpCost
+from alpaserve.cost.kernels import OpCost
 from alpaserve.device_spec import DeviceSpec
 
 # Fraction of the data-sheet peak that large, well-shaped fp16 GEMMs reach (cuBLAS on V100:
@@ -166,7 +166,7 @@ def op_time(op: OpCost, device: DeviceSpec, *,
 
     A matmul (``op.gemm`` set) runs at ``matmul_efficiency`` times its tile and wave
     quantization on the device's SMs (:func:`gemm_quantization`); memory traffic streams at
-    ``memory_efficiency`` of the bandwidth. :func:`alpaserve.cost.model.layer_time` sums it
+    ``memory_efficiency`` of the bandwidth. :func:`alpaserve.cost.stage.layer_time` sums it
     over a layer's Megatron-sharded operators; :mod:`alpaserve.parallel.sharding` over the
     operators of each sharding strategy, built with the same constructors of
     :mod:`alpaserve.cost.layers` at the per-device shapes.
@@ -190,7 +190,7 @@ def op_time(op: OpCost, device: DeviceSpec, *,
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.cost.layers import matmul_cost
+    >>> from alpaserve.cost.kernels import matmul_cost
     >>> v100 = device_preset("v100-16gb")
     >>> narrow, wide = (matmul_cost("mm", 2048, 2048, n, 2) for n in (2048, 2560))
     >>> round(op_time(narrow, v100) * 1e6), round(op_time(wide, v100) * 1e6)  # 1.6 vs 2 waves
@@ -227,7 +227,7 @@ def ops_time(ops: Iterable[OpCost], device: DeviceSpec, *,
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.cost.layers import gelu_cost
+    >>> from alpaserve.cost.kernels import gelu_cost
     >>> v100 = device_preset("v100-16gb")
     >>> ops_time([gelu_cost(1e6, 2)] * 2, v100) == 2 * op_time(gelu_cost(1e6, 2), v100)
     True

@@ -47,7 +47,7 @@ from alpaserve.device_spec import DeviceSpec
 from alpaserve.errors import SpecError
 from alpaserve.llm.efficiency import Efficiency, calibrated_efficiency
 from alpaserve.llm.iteration import IterationCost
-from alpaserve.llm.memory import stage_layers
+from alpaserve.llm.shards import stage_layers
 from alpaserve.llm.spec import LLMSpec
 
 Floats = npt.NDArray[np.float64]
@@ -281,7 +281,7 @@ def analytic_iteration_cost(spec: LLMSpec, device: DeviceSpec, *, tp: int, pp: i
     tp : int
         Tensor-parallel degree.
     pp : int
-        Pipeline stages (layers split as in :func:`alpaserve.llm.memory.stage_layers`).
+        Pipeline stages (layers split as in :func:`alpaserve.llm.shards.stage_layers`).
     max_tokens : int
         Largest batch the table covers (``linear_s`` has ``max_tokens + 1`` entries); the
         cost extrapolates beyond it.

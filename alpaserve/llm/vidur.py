@@ -47,7 +47,7 @@ from alpaserve.llm.collectives import (
     read_collective_profile,
 )
 from alpaserve.llm.iteration import IterationCost
-from alpaserve.llm.memory import stage_layers
+from alpaserve.llm.shards import stage_layers
 from alpaserve.llm.spec import LLMSpec
 from workloads.traces._common import (
     check_width,

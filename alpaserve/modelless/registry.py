@@ -2,7 +2,7 @@
 
 Registries load from YAML or JSON documents, from CSV tables, or from a :class:`ProfileDB`
 (measured profiles or the analytic cost model's estimates), see
-:func:`variants_from_profiles`. The document schema::
+:func:`~alpaserve.modelless.profiled.variants_from_profiles`. The document schema::
 
     format_version: 1
     hardware:                       # one entry per worker type
@@ -29,22 +29,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alpaserve.errors import ProfileError, SpecError
-from alpaserve.modelless.variants import HardwareType, Variant, fit_latency
-from alpaserve.profiles import ProfileDB
-
-logger = logging.getLogger(__name__)
+from alpaserve.errors import SpecError
+from alpaserve.modelless._records import hardware_from_record, split_numbers, variant_from_record
+from alpaserve.modelless.profiled import variants_from_profiles as variants_from_profiles
+from alpaserve.modelless.variants import HardwareType, Variant
 
 FORMAT_VERSION = 1
 EXAMPLE_FILE = "infaas_image_classification.yaml"
-MIB = 1 << 20
-GIB = 1 << 30
 
 
 class VariantRegistry:
@@ -285,13 +281,13 @@ class VariantRegistry:
             raise SpecError(f"{source}: unknown top-level keys {sorted(unknown)}")
         reg = cls()
         for i, raw in enumerate(data.get("hardware") or []):
-            reg.add_hardware(_hardware_from_record(raw, f"{source} hardware[{i}]"))
+            reg.add_hardware(hardware_from_record(raw, f"{source} hardware[{i}]"))
         defaults = dict(data.get("defaults") or {})
         for i, raw in enumerate(data.get("variants") or []):
             if not isinstance(raw, Mapping):
                 raise SpecError(f"{source} variants[{i}] is not a mapping: {raw!r}")
             record = {**defaults, **raw}
-            reg.add(_variant_from_record(record, reg, f"{source} variants[{i}]"))
+            reg.add(variant_from_record(record, reg.hardware_of, f"{source} variants[{i}]"))
         return reg
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -412,9 +408,9 @@ class VariantRegistry:
             where = f"{source} line {line_no}"
             if "batch_sizes" in record or "latency_ms" in record:
                 record["profile"] = {
-                    "batch_sizes": _split_numbers(record.pop("batch_sizes", ""), where),
-                    "latency_ms": _split_numbers(record.pop("latency_ms", ""), where)}
-            reg.add(_variant_from_record(record, reg, where))
+                    "batch_sizes": split_numbers(record.pop("batch_sizes", ""), where),
+                    "latency_ms": split_numbers(record.pop("latency_ms", ""), where)}
+            reg.add(variant_from_record(record, reg.hardware_of, where))
         return reg
 
     @classmethod
@@ -461,197 +457,3 @@ def example_registry() -> VariantRegistry:
     """
     text = resources.files("alpaserve").joinpath("data", EXAMPLE_FILE).read_text()
     return VariantRegistry.from_yaml(text, source=EXAMPLE_FILE)
-
-
-def variants_from_profiles(db: ProfileDB, *, task: str, hardware: HardwareType,
-                           accuracy: Mapping[str, float], framework: str = "alpa",
-                           load_bandwidth: float = 2e9, load_overhead: float = 0.5,
-                           devices_per_worker: int = 1,
-                           models: Sequence[str] | None = None) -> list[Variant]:
-    """Variants fitted from a profile database (measured, or the analytic cost model's).
-
-    For every (model, parallel config) in ``db`` the latency line is fitted from its
-    entries' end-to-end latencies over the profiled batch sizes; the peak memory is the
-    largest per-device stage peak; the load latency is ``load_overhead`` plus the weights
-    over ``load_bandwidth`` (bytes/s); ``max_batch`` is the largest profiled batch size.
-    ``accuracy`` gives each model's top-1 accuracy; models missing from it are an error.
-    ``hardware`` is one worker with ``devices_per_worker`` devices: only configs that use
-    exactly that many devices become variants (the others are counted and logged).
-
-    Parameters
-    ----------
-    db : ProfileDB
-        The profiles.
-    task : str
-        Task of the variants.
-    hardware : HardwareType
-        The worker type they run on.
-    accuracy : mapping of str to float
-        Top-1 accuracy (percent) of each model.
-    framework : str
-        Framework name of the variants.
-    load_bandwidth : float
-        Bytes per second at which weights load.
-    load_overhead : float
-        Seconds added to every load.
-    devices_per_worker : int
-        Devices of one worker; only configs using exactly that many become variants.
-    models : sequence of str or None
-        Models to take; None: all of ``db``'s.
-
-    Returns
-    -------
-    list of Variant
-        One per (model, parallel config) kept, named ``{model}-pp{p}-tp{t}-{hardware}``.
-
-    Raises
-    ------
-    SpecError
-        If a model has no accuracy or no profile.
-
-    Examples
-    --------
-    >>> from alpaserve.parallel_config import ParallelConfig
-    >>> from alpaserve.profiles import ProfileEntry
-    >>> cfg = ParallelConfig.uniform(num_layers=2)
-    >>> db = ProfileDB(ProfileEntry(model="m", config=cfg, batch_size=b,
-    ...                             stage_latencies=(0.01 + 0.002 * b,),
-    ...                             stage_weight_bytes=(10**9,),
-    ...                             stage_peak_memory_bytes=(2 * 10**9,), source="analytic")
-    ...                for b in (1, 2, 4))
-    >>> hw = HardwareType(name="v100", kind="gpu", price_per_hour=3.06, startup_time=40,
-    ...                   memory_bytes=16 << 30)
-    >>> [v] = variants_from_profiles(db, task="t", hardware=hw, accuracy={"m": 80.0})
-    >>> v.name, round(v.latency_slope, 4), v.max_batch, v.load_latency
-    ('m-pp1-tp1-v100', 0.002, 4, 1.0)
-    """
-    out: list[Variant] = []
-    skipped = 0
-    names = sorted(db.models()) if models is None else list(models)
-    for model in names:
-        if model not in accuracy:
-            raise ProfileError(f"no accuracy given for model {model!r}; "
-                               f"given: {sorted(accuracy)}")
-        configs = db.configs(model)
-        if not configs:
-            raise ProfileError(f"profile database has no entries for model {model!r}")
-        for cfg in configs:
-            if cfg.num_devices != devices_per_worker:
-                skipped += 1
-                continue
-            sizes = db.batch_sizes(model, cfg)
-            entries = [db.get(model, cfg, b) for b in sizes]
-            fit = fit_latency(sizes, [e.total_latency for e in entries])
-            weights = sum(w * d for w, d in zip(entries[0].stage_weight_bytes,
-                                                cfg.tensor_degrees, strict=True))
-            out.append(Variant(
-                task=task, name=f"{model}-{cfg.key}-{hardware.name}", architecture=model,
-                framework=framework, hardware=hardware.name, accuracy=float(accuracy[model]),
-                latency_slope=fit.slope, latency_intercept=fit.intercept,
-                load_latency=load_overhead + weights / load_bandwidth,
-                peak_memory_bytes=max(max(e.stage_peak_memory_bytes) for e in entries) or 1,
-                max_batch=max(sizes), price_per_hour=hardware.price_per_hour,
-            ))
-    if skipped:
-        logger.info("variants_from_profiles: skipped %d configs that do not use %d device(s)",
-                    skipped, devices_per_worker)
-    return out
-
-
-# ---------------------------------------------------------------------- record parsing
-def _number(record: Mapping[str, Any], key: str, where: str) -> float:
-    try:
-        return float(record[key])
-    except KeyError:
-        raise SpecError(f"{where}: missing field {key!r}") from None
-    except (TypeError, ValueError):
-        raise SpecError(f"{where}: field {key!r} is not a number: {record[key]!r}") from None
-
-
-def _bytes(record: Mapping[str, Any], stem: str, where: str) -> int:
-    for suffix, scale in (("_bytes", 1), ("_mib", MIB), ("_gib", GIB)):
-        if stem + suffix in record:
-            return round(_number(record, stem + suffix, where) * scale)
-    raise SpecError(f"{where}: missing field {stem + '_bytes'!r} (or _mib/_gib)")
-
-
-def _split_numbers(text: str, where: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(";") if x.strip()]
-    except ValueError:
-        raise SpecError(f"{where}: expected ';'-separated numbers, got {text!r}") from None
-
-
-def _hardware_from_record(raw: Any, where: str) -> HardwareType:
-    if not isinstance(raw, Mapping):
-        raise SpecError(f"{where} is not a mapping: {raw!r}")
-    known = {"name", "kind", "price_per_hour", "startup_time", "description",
-             "memory_bytes", "memory_mib", "memory_gib"}
-    unknown = set(raw) - known
-    if unknown:
-        raise SpecError(f"{where}: unknown fields {sorted(unknown)}")
-    try:
-        return HardwareType(name=raw.get("name", ""), kind=raw.get("kind", ""),
-                            price_per_hour=_number(raw, "price_per_hour", where),
-                            startup_time=_number(raw, "startup_time", where),
-                            memory_bytes=_bytes(raw, "memory", where),
-                            description=str(raw.get("description", "")))
-    except SpecError as exc:
-        if str(exc).startswith(where):
-            raise
-        raise SpecError(f"{where}: {exc}") from exc
-
-
-_VARIANT_FIELDS = {"task", "name", "architecture", "framework", "hardware", "accuracy",
-                   "latency_slope", "latency_intercept", "profile", "load_latency",
-                   "peak_memory_bytes", "peak_memory_mib", "peak_memory_gib", "max_batch",
-                   "price_per_hour", "source"}
-
-
-def _variant_from_record(record: Mapping[str, Any], reg: VariantRegistry,
-                         where: str) -> Variant:
-    unknown = set(record) - _VARIANT_FIELDS
-    if unknown:
-        raise SpecError(f"{where}: unknown fields {sorted(unknown)}")
-    hw = reg.hardware_of(str(record.get("hardware", "")))
-    try:
-        max_batch = _number(record, "max_batch", where)
-        if max_batch != int(max_batch):
-            raise SpecError(f"{where}: max_batch must be a whole number, got {max_batch!r}")
-        fields: dict[str, Any] = {
-            "task": str(record.get("task", "")), "name": str(record.get("name", "")),
-            "architecture": str(record.get("architecture", "")),
-            "framework": str(record.get("framework", "")), "hardware": hw.name,
-            "accuracy": _number(record, "accuracy", where),
-            "load_latency": _number(record, "load_latency", where),
-            "peak_memory_bytes": _bytes(record, "peak_memory", where),
-            "max_batch": int(max_batch),
-            "price_per_hour": (_number(record, "price_per_hour", where)
-                               if "price_per_hour" in record else hw.price_per_hour),
-        }
-        if "profile" in record:
-            if "latency_slope" in record or "latency_intercept" in record:
-                raise SpecError(f"{where}: give either a profile or latency_slope/"
-                                "latency_intercept, not both")
-            prof = record["profile"]
-            if not isinstance(prof, Mapping) or "batch_sizes" not in prof:
-                raise SpecError(f"{where}: profile needs batch_sizes and latency_ms "
-                                f"(or latencies in seconds), got {prof!r}")
-            if "latency_ms" in prof:
-                lat = [float(x) / 1000.0 for x in prof["latency_ms"]]
-            elif "latencies" in prof:
-                lat = [float(x) for x in prof["latencies"]]
-            else:
-                raise SpecError(f"{where}: profile needs latency_ms or latencies")
-            try:
-                return Variant.from_points(batch_sizes=list(prof["batch_sizes"]),
-                                           latencies=lat, **fields)
-            except ProfileError as exc:
-                raise SpecError(f"{where}: {exc}") from exc
-        return Variant(latency_slope=_number(record, "latency_slope", where),
-                       latency_intercept=_number(record, "latency_intercept", where),
-                       **fields)
-    except SpecError as exc:
-        if str(exc).startswith(where):
-            raise
-        raise SpecError(f"{where}: {exc}") from exc

@@ -16,7 +16,7 @@ MoE experts split tokens, experts (``expert@a``, two all-to-alls) or the FFN ins
 expert (``tensor@a``, one all-reduce).
 
 Costs use the analytic cost model's own functions, so that a Megatron plan costs exactly what
-:func:`alpaserve.cost.model.stage_latency` says: compute is :func:`op_time` of the kernels that
+:func:`alpaserve.cost.stage.stage_latency` says: compute is :func:`op_time` of the kernels that
 :mod:`alpaserve.cost.layers` builds (:func:`matmul_cost`, :func:`attention_costs`, ...) at the
 per-device shard shapes, with the same matmul efficiency, SM-wave quantization and memory
 efficiency. An all-reduce is :func:`allreduce_time` (over both axes: the faster of one flat
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from alpaserve.cost.layers import (
+from alpaserve.cost.kernels import (
     OpCost,
     attention_costs,
     gelu_cost,

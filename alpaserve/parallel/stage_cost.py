@@ -4,7 +4,7 @@ A stage of layers ``[k, i)`` holds ``n_dense`` dense and ``n_moe`` MoE layers, s
 ``n_dense`` copies of the dense layer plan plus ``n_moe`` copies of the MoE one (plus the
 resharding where the two kinds' boundary layouts differ), the embedding lookup on the first
 stage, and the activation transfer to the next stage (not on the last). Like
-:func:`alpaserve.cost.model.stage_latency`, every layer pays the fixed ``LAYER_OVERHEAD_S``
+:func:`alpaserve.cost.stage.stage_latency`, every layer pays the fixed ``LAYER_OVERHEAD_S``
 and every stage ``STAGE_OVERHEAD_S`` (kernel and executable launches).
 
 Memory per device: the layers' weight shards, the first stage's share of the embedding

@@ -345,7 +345,7 @@ class ModellessResult:
         --------
         >>> from alpaserve.modelless.registry import example_registry
         >>> from simulator.modelless.simulate import simulate_modelless
-        >>> from simulator.modelless.cluster import Load, Route
+        >>> from simulator.modelless.policy import Load, Route
         >>> q = ModellessQueries.from_arrays(arrival=[0.0, 35.0], task="image-classification",
         ...                                  slo=0.3, min_accuracy=0.0)
         >>> class Pick:

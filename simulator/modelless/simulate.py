@@ -31,19 +31,8 @@ from simulator.modelless.cluster import (
     LOADING,
     READY,
     STOPPED,
-    Action,
-    AddReplica,
-    AddWorker,
-    AutoscalingPolicy,
     ClusterView,
-    Drop,
-    Load,
-    Query,
-    RemoveReplica,
-    RemoveWorker,
     ReplicaState,
-    Route,
-    SelectionPolicy,
     WorkerState,
 )
 from simulator.modelless.metrics import (
@@ -57,6 +46,19 @@ from simulator.modelless.metrics import (
     WorkerRecord,
 )
 from simulator.modelless.options import Interference, ModellessSimConfig
+from simulator.modelless.policy import (
+    Action,
+    AddReplica,
+    AddWorker,
+    AutoscalingPolicy,
+    Drop,
+    Load,
+    Query,
+    RemoveReplica,
+    RemoveWorker,
+    Route,
+    SelectionPolicy,
+)
 
 __all__ = ["Interference", "ModellessSimConfig", "simulate_modelless"]
 
