@@ -153,6 +153,27 @@ def preempt(seq: Any, ms: Any, gs: Any, prompt: Any, pool: int, m: int, i: int) 
 
 
 @_njit(cache=True, nogil=True)
+def admit(seq: Any, ms: Any, gs: Any, m: int, i: int) -> None:
+    """Move request ``i`` from model ``m``'s waiting queue to the end of its running list and
+    give it the group's next admission stamp (the order preemption and the stuck-group rule
+    go by).
+
+    Parameters
+    ----------
+    seq, ms, gs : ndarray of int64
+        Request, model and group tables.
+    m, i : int
+        Model slot and request.
+    """
+    unlink(seq, ms, WHEAD, WTAIL, m, i)
+    ms[m, WCNT] -= 1
+    push_back(seq, ms, RHEAD, RTAIL, m, i)
+    ms[m, RCNT] += 1
+    seq[i, ADM] = gs[STAMP]
+    gs[STAMP] += 1
+
+
+@_njit(cache=True, nogil=True)
 def victim(seq: Any, ms: Any, m: int) -> int:
     """The most recently admitted running request of model ``m`` that is neither in flight nor
     in the batch being formed (batch members are marked in flight as they join).
