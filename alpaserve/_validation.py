@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from alpaserve.errors import SpecError
 
@@ -39,3 +40,10 @@ def non_empty_name(owner: str, field: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SpecError(f"{owner}.{field} must be a non-empty string, got {value!r}")
     return value
+
+
+def non_empty_tuple(owner: str, value: object, kind: type) -> tuple[Any, ...]:
+    items = tuple(value) if isinstance(value, list | tuple) else None
+    if not items or not all(isinstance(x, kind) for x in items):
+        raise SpecError(f"{owner} needs a non-empty tuple of {kind.__name__}, got {value!r}")
+    return items

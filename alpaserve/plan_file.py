@@ -20,7 +20,6 @@ too: it is a plan file without the rest.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from alpaserve.model_spec import ModelSpec
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
 from alpaserve.safe_files import write_text
-from alpaserve.strict_json import dumps_strict
+from alpaserve.strict_json import dumps_strict, loads_object, read_text
 
 #: The profiles a plan file's memory is checked with, or a reader of them given the file's
 #: models and its own profiles source (``None`` for a bare placement); the reader may return
@@ -216,14 +215,7 @@ def parse_plan_file(text: str, *, path: str | None = None,
     alpaserve.errors.SpecError: plan file version 99 is newer than this alpaserve reads (1)
     """
     where = f"{path!r}: " if path else ""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{where}not valid JSON: {exc}") from exc
-    except RecursionError:
-        raise SpecError(f"{where}not valid JSON: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{where}a plan file or placement must be a JSON object")
+    data = loads_object(text, where=where, what="a plan file or placement")
     if data.get("kind") == "alpaserve-llm-plan":
         raise SpecError(f"{where}an LLM plan file (from `alpaserve llm plan`), not a "
                         "request-level plan; simulate it with `alpaserve llm simulate`")
@@ -295,12 +287,5 @@ def load_plan_file(path: str | os.PathLike[str], *,
     ...     print(exc)
     cannot read placement or plan file 'no-such-plan.json': No such file or directory
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SpecError(f"cannot read placement or plan file {str(path)!r}: "
-                        f"{exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"placement or plan file {str(path)!r} is not UTF-8 text (byte "
-                        f"{exc.start}); a binary or compressed file?") from None
+    text = read_text(path, "placement or plan file")
     return parse_plan_file(text, path=str(path), profiles=profiles)

@@ -357,17 +357,6 @@ def test_cache_dir_may_be_created_in_a_writable_parent(tmp_path: Path) -> None:
         checks.cache_dir(str(tmp_path / "f"))
 
 
-def test_read_text_drops_a_bom_and_names_binary_files(tmp_path: Path) -> None:
-    from alpaserve.errors import SpecError
-
-    path = tmp_path / "p.json"
-    path.write_bytes(b"\xef\xbb\xbf{}")
-    assert checks.read_text(path, "placement") == "{}"
-    path.write_bytes(b"\x80")
-    with pytest.raises(SpecError, match=r"placement .*p\.json.* is not UTF-8"):
-        checks.read_text(path, "placement")
-
-
 def test_a_bom_json_config_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.json"
     config.write_bytes(b"\xef\xbb\xbf" + json.dumps({"models": "bert-1.3b"}).encode())

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alpaserve.strict_json import dumps_strict, strict
+from alpaserve.errors import SpecError
+from alpaserve.strict_json import dumps_strict, loads_object, read_text, strict
 
 LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
 VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4)
@@ -48,3 +49,24 @@ def test_numpy_and_paths() -> None:
 def test_unknown_objects_are_named() -> None:
     with pytest.raises(TypeError, match="cannot serialise object as JSON"):
         dumps_strict({"x": object()})
+
+
+def test_read_text_drops_a_bom_and_names_binary_files(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_bytes(b"\xef\xbb\xbf{}")
+    assert read_text(path, "placement") == "{}"
+    path.write_bytes(b"\x80")
+    with pytest.raises(SpecError, match=r"placement .*p\.json.* is not UTF-8"):
+        read_text(path, "placement")
+    with pytest.raises(SpecError, match=r"cannot read placement .*nope"):
+        read_text(tmp_path / "nope", "placement")
+
+
+def test_loads_object_names_what_is_wrong() -> None:
+    assert loads_object('{"a": 1}', where="", what="a plan") == {"a": 1}
+    with pytest.raises(SpecError, match=r"^'f': not valid JSON: Expecting"):
+        loads_object("{", where="'f': ", what="a plan")
+    with pytest.raises(SpecError, match="nested too deeply"):
+        loads_object("[" * 100_000, where="", what="a plan")
+    with pytest.raises(SpecError, match=r"^'f': a plan must be a JSON object$"):
+        loads_object("[1]", where="'f': ", what="a plan")

@@ -344,29 +344,6 @@ def fits_context(prompt: int, output: int, model: str, context: int) -> None:
                         f"{context}-token context; at most {context - output} prompt tokens")
 
 
-def read_text(path: Path, what: str) -> str:
-    """The UTF-8 text of ``path`` (a byte-order mark is dropped); a file that cannot be read
-    or is not UTF-8 raises :class:`~alpaserve.errors.SpecError` naming it.
-
-    Examples
-    --------
-    >>> try:
-    ...     read_text(Path("/no/such.json"), "placement")
-    ... except Exception as exc:
-    ...     print(exc)
-    cannot read placement '/no/such.json': No such file or directory
-    """
-    from alpaserve.errors import SpecError
-
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SpecError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}); a binary "
-                        "or compressed file?") from None
-
-
 def load_placement(path: Path) -> Any:
     """The :class:`~alpaserve.placement_spec.Placement` in ``path``; an error names the file.
 
@@ -380,6 +357,7 @@ def load_placement(path: Path) -> Any:
     """
     from alpaserve.errors import SpecError
     from alpaserve.placement_spec import Placement
+    from alpaserve.strict_json import read_text
 
     text = read_text(path, "placement")
     try:

@@ -26,7 +26,7 @@ def add_config_flag(parser: argparse.ArgumentParser) -> None:
 
 def load_mapping(path: Path) -> dict[str, Any]:
     """A YAML (``.yaml``/``.yml``) or JSON file holding one mapping."""
-    from alpaserve.cli._checks import read_text
+    from alpaserve.strict_json import read_text
 
     text = read_text(path, "config file")  # a named error for a missing or binary file
     try:

@@ -148,7 +148,9 @@ class TraceParts:
 
     ``report`` is the spec plus what was read: the format, the rows, the mapping used and
     the requests per model, and the ``train_span``/``test_span`` (seconds after the window
-    start, rate scaling applied) with their request counts. See :func:`load_trace`.
+    start, rate scaling applied) with their request counts. See :func:`load_trace`. The
+    ``alpaserve llm`` commands keep their workloads (trace or synthetic) in it too
+    (:func:`alpaserve.cli._llm.workload.build_workload`).
     """
 
     workload: Any

@@ -86,8 +86,9 @@ def load_profiles(path: Path, models: Any) -> Any:
         When the file is malformed; the message names it.
     """
     from alpaserve.profiles import ProfileDB
+    from alpaserve.strict_json import read_text
 
-    text = checks.read_text(path, "profiles")
+    text = read_text(path, "profiles")
     if path.suffix.lower() == ".tsv":
         return ProfileDB.from_tsv(text, models, path=str(path))
     try:

@@ -21,7 +21,6 @@ rebuilds exactly the held-out part the plan was tested on. This module checks th
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -31,7 +30,7 @@ from typing import Any
 
 from alpaserve.errors import SpecError
 from alpaserve.safe_files import write_text
-from alpaserve.strict_json import dumps_strict
+from alpaserve.strict_json import dumps_strict, loads_object, read_text
 
 __all__ = ["LLM_PLAN_KIND", "LLM_PLAN_VERSION", "LLMPlanFile", "check_workload_spec",
            "load_llm_plan_file", "parse_llm_plan_file"]
@@ -265,14 +264,7 @@ def parse_llm_plan_file(text: str, *, path: str | None = None) -> LLMPlanFile:
     simulate it with `alpaserve simulate`
     """
     where = f"{path!r}: " if path else ""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{where}not valid JSON: {exc}") from exc
-    except RecursionError:
-        raise SpecError(f"{where}not valid JSON: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{where}an LLM plan file must be a JSON object")
+    data = loads_object(text, where=where, what="an LLM plan file")
     if data.get("format") == "alpaserve-plan" or ("cluster" in data and "kind" not in data):
         raise SpecError(f"{where}a request-level plan file (from `alpaserve plan`), not an LLM "
                         "plan file; simulate it with `alpaserve simulate`")
@@ -328,11 +320,5 @@ def load_llm_plan_file(path: str | os.PathLike[str]) -> LLMPlanFile:
     ...     print(exc)
     cannot read LLM plan file 'no-such-plan.json': No such file or directory
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SpecError(f"cannot read LLM plan file {str(path)!r}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"LLM plan file {str(path)!r} is not UTF-8 text (byte {exc.start}); "
-                        "a binary or compressed file?") from None
+    text = read_text(path, "LLM plan file")
     return parse_llm_plan_file(text, path=str(path))

@@ -17,23 +17,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from alpaserve.errors import SpecError
-from alpaserve.plots import plot_latency_cdf
+from alpaserve.plots import _axes, plot_latency_cdf
 
 Scores = Mapping[str, Mapping[str, float | None]]
 
 _LABELS = {"goodput": "goodput (% meeting TTFT and TPOT SLOs)",
            "ttft_attainment": "TTFT SLO attainment (%)",
            "tpot_attainment": "TPOT SLO attainment (%)"}
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is not None:
-        fig = ax.get_figure()
-        if not isinstance(fig, Figure):
-            raise SpecError("ax must belong to a matplotlib Figure")
-        return fig, ax
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig, fig.add_subplot()
 
 
 def _percent(value: float | None) -> float:

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from alpaserve._validation import non_empty_name, non_negative_float, positive_int
+from alpaserve._validation import (
+    non_empty_name,
+    non_empty_tuple,
+    non_negative_float,
+    positive_int,
+)
 from alpaserve.errors import SpecError
 from alpaserve.llm.iteration import IterationCost
 
@@ -154,10 +159,7 @@ class EngineGroup:
     def __post_init__(self) -> None:
         non_empty_name("EngineGroup", "name", self.name)
         positive_int("EngineGroup", "num_devices", self.num_devices)
-        models = tuple(self.models) if isinstance(self.models, list | tuple) else None
-        if not models or not all(isinstance(m, ServedModel) for m in models):
-            raise SpecError(f"EngineGroup {self.name!r} needs a non-empty tuple of "
-                            f"ServedModel, got {self.models!r}")
+        models = non_empty_tuple(f"EngineGroup {self.name!r}", self.models, ServedModel)
         names = [m.model for m in models]
         if len(set(names)) != len(names):
             raise SpecError(f"EngineGroup {self.name!r} hosts a model twice: {names}")
@@ -205,10 +207,7 @@ class LLMDeployment:
     groups: tuple[EngineGroup, ...]
 
     def __post_init__(self) -> None:
-        groups = tuple(self.groups) if isinstance(self.groups, list | tuple) else None
-        if not groups or not all(isinstance(g, EngineGroup) for g in groups):
-            raise SpecError(f"LLMDeployment needs a non-empty tuple of EngineGroup, "
-                            f"got {self.groups!r}")
+        groups = non_empty_tuple("LLMDeployment", self.groups, EngineGroup)
         names = [g.name for g in groups]
         if len(set(names)) != len(names):
             raise SpecError(f"LLMDeployment group names must be unique: {names}")

@@ -21,51 +21,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alpaserve.cli._trace_args import TraceParts
 from alpaserve.errors import SpecError
 
 TRACE_FORMATS = ("auto", "azure-llm", "csv")
 SPLITS = ("power-law", "column")
-
-
-@dataclass(frozen=True, kw_only=True)
-class LLMWorkloadParts:
-    """A workload for the LLM commands and its parts.
-
-    Parameters
-    ----------
-    workload : Workload
-        Every request of the window, on the plan's models, fitted to their contexts.
-    train, test : Workload
-        The early part (plans are searched on it) and the rest (plans are scored on it).
-    report : dict
-        The spec plus what was read: rows, requests per model, clipped per model, spans.
-    """
-
-    workload: Any
-    train: Any
-    test: Any
-    report: dict[str, Any]
-
-    def part(self, name: str) -> Any:
-        """``"train"``, ``"test"`` or ``"all"``.
-
-        Parameters
-        ----------
-        name : str
-            The part.
-
-        Returns
-        -------
-        Workload
-            That part.
-        """
-        return {"train": self.train, "test": self.test, "all": self.workload}[name]
 
 
 def trace_spec(*, path: str, fmt: str, window: tuple[float, float | None], rate_scale: float,
@@ -244,7 +209,7 @@ def fit_contexts(workload: Any, contexts: Mapping[str, int]) -> tuple[Any, dict[
     return fitted, clipped
 
 
-def build_workload(spec: Mapping[str, Any], contexts: Mapping[str, int]) -> LLMWorkloadParts:
+def build_workload(spec: Mapping[str, Any], contexts: Mapping[str, int]) -> TraceParts:
     """The workload a spec describes, split into training and test parts.
 
     Parameters
@@ -256,7 +221,7 @@ def build_workload(spec: Mapping[str, Any], contexts: Mapping[str, int]) -> LLMW
 
     Returns
     -------
-    LLMWorkloadParts
+    TraceParts
         The requests, the parts and a report.
 
     Raises
@@ -295,7 +260,7 @@ def build_workload(spec: Mapping[str, Any], contexts: Mapping[str, int]) -> LLMW
               "clipped_per_model": clipped, "clipped": sum(clipped.values()),
               "train_span": [0.0, cut], "test_span": [cut, span],
               "train_requests": len(train), "test_requests": len(test)}
-    return LLMWorkloadParts(workload=workload, train=train, test=test, report=report)
+    return TraceParts(workload=workload, train=train, test=test, report=report)
 
 
 def check_trace_unchanged(spec: Mapping[str, Any]) -> str | None:
@@ -326,7 +291,7 @@ def describe(report: Mapping[str, Any], part: str) -> str:
     Parameters
     ----------
     report : mapping
-        :attr:`LLMWorkloadParts.report`.
+        :attr:`~alpaserve.cli._trace_args.TraceParts.report`.
     part : str
         ``"test"``, ``"train"`` or ``"all"``.
 

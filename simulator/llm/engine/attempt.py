@@ -11,7 +11,6 @@ from typing import Any
 
 from simulator.engine.common import _njit
 from simulator.llm.engine.state import (
-    ADM,
     FREE,
     GEN,
     HELD,
@@ -22,19 +21,15 @@ from simulator.llm.engine.state import (
     NXT,
     RCNT,
     RHEAD,
-    RTAIL,
-    STAMP,
     STORED,
     TOK,
     UNITS,
     USED,
     WCNT,
     WHEAD,
-    WTAIL,
+    admit,
     join_batch,
     preempt,
-    push_back,
-    unlink,
     victim,
 )
 
@@ -123,12 +118,7 @@ def admit_whole(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, pool:
         if (ms[m, RCNT] + 1 > max_seqs or (acc[TOK] + c > max_tokens and admitted > 0)
                 or need > ms[pool, FREE]):
             break
-        unlink(seq, ms, WHEAD, WTAIL, m, i)
-        ms[m, WCNT] -= 1
-        push_back(seq, ms, RHEAD, RTAIL, m, i)
-        ms[m, RCNT] += 1
-        seq[i, ADM] = gs[STAMP]  # group-wide admission order (the stuck-group rule)
-        gs[STAMP] += 1
+        admit(seq, ms, gs, m, i)
         seq[i, HELD] = need
         seq[i, STORED] = c
         seq[i, LEFT] = 0
@@ -223,12 +213,7 @@ def chunked_attempt(seq: Any, ms: Any, gs: Any, acc: Any, prompt: Any, m: int, p
         c = min(rem, max_tokens - acc[TOK], block * ms[pool, FREE])
         if c <= 0 and rem > 0:
             break
-        unlink(seq, ms, WHEAD, WTAIL, m, i)
-        ms[m, WCNT] -= 1
-        push_back(seq, ms, RHEAD, RTAIL, m, i)
-        ms[m, RCNT] += 1
-        seq[i, ADM] = gs[STAMP]
-        gs[STAMP] += 1
+        admit(seq, ms, gs, m, i)
         seq[i, HELD] = 0
         seq[i, STORED] = 0
         seq[i, LEFT] = rem

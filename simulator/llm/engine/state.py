@@ -37,6 +37,21 @@ ACC_SIZE = 6
 
 
 @_njit(cache=True, nogil=True)
+def _push(seq: Any, ms: Any, near: int, far: int, toward: int, away: int, m: int,
+          i: int) -> None:
+    # put i at the ``near`` end of a list; ``toward`` links point from that end inwards
+    # (push_front: near=head, toward=NXT; push_back mirrors it)
+    first = ms[m, near]
+    seq[i, toward] = first
+    seq[i, away] = -1
+    if first == -1:
+        ms[m, far] = i
+    else:
+        seq[first, away] = i
+    ms[m, near] = i
+
+
+@_njit(cache=True, nogil=True)
 def push_back(seq: Any, ms: Any, head: int, tail: int, m: int, i: int) -> None:
     """Append request ``i`` to the list of model ``m`` whose ends are columns ``head``/``tail``.
 
@@ -49,14 +64,7 @@ def push_back(seq: Any, ms: Any, head: int, tail: int, m: int, i: int) -> None:
     m, i : int
         Model slot and request.
     """
-    last = ms[m, tail]
-    seq[i, PRV] = last
-    seq[i, NXT] = -1
-    if last == -1:
-        ms[m, head] = i
-    else:
-        seq[last, NXT] = i
-    ms[m, tail] = i
+    _push(seq, ms, tail, head, PRV, NXT, m, i)
 
 
 @_njit(cache=True, nogil=True)
@@ -72,14 +80,7 @@ def push_front(seq: Any, ms: Any, head: int, tail: int, m: int, i: int) -> None:
     m, i : int
         Model slot and request.
     """
-    first = ms[m, head]
-    seq[i, NXT] = first
-    seq[i, PRV] = -1
-    if first == -1:
-        ms[m, tail] = i
-    else:
-        seq[first, PRV] = i
-    ms[m, head] = i
+    _push(seq, ms, head, tail, NXT, PRV, m, i)
 
 
 @_njit(cache=True, nogil=True)
@@ -150,6 +151,27 @@ def preempt(seq: Any, ms: Any, gs: Any, prompt: Any, pool: int, m: int, i: int) 
     ms[m, WCNT] += 1
     seq[i, PRE] += 1
     seq[i, LEFT] = prompt[i] + seq[i, GEN]
+
+
+@_njit(cache=True, nogil=True)
+def admit(seq: Any, ms: Any, gs: Any, m: int, i: int) -> None:
+    """Move request ``i`` from model ``m``'s waiting queue to the end of its running list and
+    give it the group's next admission stamp (the order preemption and the stuck-group rule
+    go by).
+
+    Parameters
+    ----------
+    seq, ms, gs : ndarray of int64
+        Request, model and group tables.
+    m, i : int
+        Model slot and request.
+    """
+    unlink(seq, ms, WHEAD, WTAIL, m, i)
+    ms[m, WCNT] -= 1
+    push_back(seq, ms, RHEAD, RTAIL, m, i)
+    ms[m, RCNT] += 1
+    seq[i, ADM] = gs[STAMP]
+    gs[STAMP] += 1
 
 
 @_njit(cache=True, nogil=True)
