@@ -67,6 +67,14 @@ class Evaluator:
         self.mode = DISPATCH_MODES[self.options.dispatch]
         self.num_evaluations = 0
         self._patch: tuple[RunTrace, npt.NDArray[np.int64]] | None = None
+        self._scratch: incremental.Scratch | None = None
+
+    @property
+    def scratch(self) -> incremental.Scratch:
+        """Re-simulation's working memory (:class:`~placement.incremental.Scratch`)."""
+        if self._scratch is None:
+            self._scratch = incremental.Scratch(self)
+        return self._scratch
 
     def patch_buffers(self) -> tuple[RunTrace, npt.NDArray[np.int64]]:
         """Scratch space for a patch of a trace (see :mod:`placement.incremental`).

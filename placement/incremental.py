@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
-from placement import _diff_kernel
+from placement import _diff_kernel, _sparse_kernel
 
 if TYPE_CHECKING:
     from placement.evaluator import EvalOutcome, Evaluator, ReplicaArrays
@@ -96,6 +96,87 @@ def usable(ev: Evaluator, reference: EvalOutcome | None) -> bool:
         and reference.trace.owner is ev and bool(reference.trace.alive[0])
 
 
+class Scratch:
+    """Per-evaluator working memory of re-simulation, allocated once and reused.
+
+    It holds the workload's requests listed by model (for the sparse kernel,
+    :mod:`placement._sparse_kernel`), the latest reference's requests listed by group
+    (shared by the variants of one reference, rebuilt when the reference changes) and the
+    kernels' scratch arrays.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        The evaluator it serves.
+
+    Examples
+    --------
+    >>> from placement.evaluator import Evaluator, Replica, prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 1.0], model=["a", "a", "b"])
+    >>> ev = Evaluator(prepare_workload(w, ["a", "b"], slo=0.12), group_stages=[1, 1])
+    >>> ev.scratch.mids.tolist(), ev.scratch.mptr.tolist()
+    ([0, 1, 2], [0, 2, 3])
+    """
+
+    def __init__(self, ev: Evaluator) -> None:
+        n_grp, n_st, n_m = ev.group_stages.size, ev.max_stages, ev.num_models
+        self.mptr, self.mids = _sparse_kernel.request_lists(ev.prepared.code, n_m)
+        self._ref: tuple[RunTrace, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self.free = np.zeros((n_grp, n_st))
+        self.div = np.zeros(n_grp, np.bool_)
+        self.synced = np.zeros(n_grp, np.int64)
+        self.gcur = np.zeros(n_grp, np.int64)
+        self.aff = np.zeros(n_m, np.int64)
+        self.heap = np.zeros(n_m, np.int64)
+        self.inheap = np.zeros(n_m, np.bool_)
+        self.key = np.zeros(n_m, np.int64)
+        self.mcur = np.zeros(n_m, np.int64)
+        self.dmask = np.zeros(1, np.uint64)
+        self.tmp = np.zeros(n_st)
+        self.last = np.zeros(n_grp, np.int64)
+        self.zst = np.zeros(n_st)
+        self.count = np.zeros(1, np.int64)
+        self.no_list = np.zeros(0, np.int64)
+
+    def cached_lists(self, trace: RunTrace
+                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+        """:meth:`reference_lists` of ``trace`` if they are built already, else None.
+
+        Parameters
+        ----------
+        trace : RunTrace
+            A live trace of the evaluator.
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, numpy.ndarray) of int64, optional
+            As :meth:`reference_lists`.
+        """
+        if self._ref is None or self._ref[0] is not trace:
+            return None
+        return self._ref[1], self._ref[2]
+
+    def reference_lists(self, trace: RunTrace
+                        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The requests of ``trace`` by the group they advanced (a CSR), cached per trace.
+
+        Parameters
+        ----------
+        trace : RunTrace
+            A live trace of the evaluator.
+
+        Returns
+        -------
+        tuple of (numpy.ndarray, numpy.ndarray) of int64
+            ``ptr`` (per group, its range in ``ids``) and ``ids`` (ascending per group).
+        """
+        if self._ref is None or self._ref[0] is not trace:
+            lptr, lids = _sparse_kernel.request_lists(trace.group, self.free.shape[0])
+            self._ref = (trace, lptr, lids)
+        return self._ref[1], self._ref[2]
+
+
 def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
         consume: bool = False
         ) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64], RunTrace]:
@@ -155,7 +236,7 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
         else:
             out = RunTrace(owner=ev, group=tr.group.copy(), rank=tr.rank.copy(),
                            good=tr.good.copy(), state=tr.state.copy())
-            rec_list = np.zeros(0, dtype=np.int64)
+            rec_list = ev.scratch.no_list
         has_ref, base, base_good = True, tr, reference.good
     else:
         changed[:] = 1
@@ -163,18 +244,30 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
         rep_good = np.zeros(ra.size + 1, dtype=np.int64)
         out = RunTrace(owner=ev, group=np.empty(n, np.int32), rank=np.empty(n, np.int32),
                        good=np.empty(n, np.int8), state=np.empty((n, n_st)))
-        has_ref, base_good, rec_list = False, 0, np.zeros(0, dtype=np.int64)
+        has_ref, base_good, rec_list = False, 0, ev.scratch.no_list
         base = RunTrace(owner=None, group=np.zeros(1, np.int32), rank=np.zeros(1, np.int32),
                         good=np.zeros(1, np.int8), state=np.zeros((1, 1)))
-    count = np.zeros(1, dtype=np.int64)
-    good = _diff_kernel.run_diff(
-        p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
-        ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
-        ev.options.admission, has_ref, changed, base.group, base.rank, base.good, base.state,
-        base_good, gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
-        np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64), np.zeros(n_m, np.int64),
-        np.zeros(1, np.uint64), np.zeros(n_st), good_pm, rep_good, True, True, out.group,
-        out.rank, out.good, out.state, rec_list, count)
+    sc = ev.scratch
+    sc.count[0] = 0
+    lists = sc.cached_lists(base) if has_ref else None
+    if lists is not None:  # the reference's variants were scored: its lists are built
+        good = _sparse_kernel.run_sparse(
+            p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
+            ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, sc.zst, ev.mode,
+            ev.options.admission, changed, base.group, base.rank, base.good, base.state,
+            base_good, gptr, gmod, gmask, sc.mptr, sc.mids, lists[0], lists[1], sc.free,
+            sc.div, sc.synced, sc.aff, sc.dmask, sc.tmp, sc.heap, sc.key, sc.mcur, sc.gcur,
+            sc.last, good_pm, rep_good, True, True, out.group, out.rank, out.good,
+            out.state, rec_list, sc.count, _sparse_kernel.CATCH_UP)
+    else:
+        good = _diff_kernel.run_diff(
+            p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
+            ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, sc.zst, ev.mode,
+            ev.options.admission, has_ref, changed, base.group, base.rank, base.good,
+            base.state, base_good, gptr, gmod, gmask, sc.free, sc.div, sc.last, sc.synced,
+            sc.aff, sc.dmask, sc.tmp, good_pm, rep_good, True, True, out.group, out.rank,
+            out.good, out.state, rec_list, sc.count)
+    count = sc.count
     if rec_list.shape[0]:
         _diff_kernel.apply_patch(ev.group_stages, rec_list, int(count[0]), out.group,
                                  out.rank, out.good, out.state, base.group, base.rank,
@@ -226,11 +319,12 @@ def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
     tr = base.trace
     if tr is None or tr.owner is not ev:
         raise SimulationError("run_moves needs an outcome traced by the same evaluator")
-    p, ra = ev.prepared, base.arrays
+    p, ra, sc = ev.prepared, base.arrays, ev.scratch
     gptr, gmod, gmask = _diff_kernel.group_models(ev.group_stages.size, ev.num_models,
                                                   ra.model, ra.group)
-    return np.asarray(_diff_kernel.run_candidates_diff(
+    lptr, lids = sc.reference_lists(tr)
+    return np.asarray(_sparse_kernel.run_candidates_sparse(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
         ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
-        ev.mode, ev.options.admission, ev.num_models, tr.group, tr.good, tr.state, base.good,
-        gptr, gmod, gmask), dtype=np.int64)
+        ev.mode, ev.options.admission, tr.group, tr.good, tr.state, base.good, gptr, gmod,
+        gmask, sc.mptr, sc.mids, lptr, lids, _sparse_kernel.CATCH_UP), dtype=np.int64)
