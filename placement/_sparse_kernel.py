@@ -34,19 +34,28 @@ CATCH_UP = 64
 def request_lists(keys, n_keys):
     """Request ids by key (a CSR ``(ptr, ids)``, ids ascending); keys below 0 are left out."""
     ptr = np.zeros(n_keys + 1, dtype=np.int64)
+    ids = np.zeros(keys.shape[0], dtype=np.int64)
+    fill = np.zeros(n_keys, dtype=np.int64)
+    lists_into(keys, n_keys, ptr, ids, fill)
+    return ptr, ids[:ptr[n_keys]]
+
+
+@njit(cache=True, nogil=True)
+def lists_into(keys, n_keys, ptr, ids, fill):
+    """:func:`request_lists` written into ``ptr`` (``n_keys + 1``), ``ids`` (at least the
+    ids kept) and ``fill`` (scratch, ``n_keys``)."""
+    ptr[:] = 0
     for i in range(keys.shape[0]):
         if keys[i] >= 0:
             ptr[keys[i] + 1] += 1
     for k in range(n_keys):
         ptr[k + 1] += ptr[k]
-    fill = ptr[:-1].copy()
-    ids = np.zeros(ptr[n_keys], dtype=np.int64)
+    fill[:] = ptr[:-1]
     for i in range(keys.shape[0]):
         k = keys[i]
         if k >= 0:
             ids[fill[k]] = i
             fill[k] += 1
-    return ptr, ids
 
 
 @njit(cache=True, nogil=True)
@@ -81,10 +90,30 @@ def _last_before(lptr, lids, gcur, g, x):
 
 
 @njit(cache=True, nogil=True)
-def _look_up(last, lptr, lids, gcur, x):
-    """Every group's latest request in the reference before request ``x``, from its list."""
-    for g in range(last.shape[0]):
-        last[g] = _last_before(lptr, lids, gcur, g, x)
+def _refresh(last, ref_grp, pos, i, budget, lptr, lids, fill, gcur, built):
+    """Bring ``last`` (every group's latest reference request before ``pos``) forward to
+    before ``i``, over requests ``pos .. i-1`` not walked: backward from ``i`` for at most
+    ``budget`` requests, which usually finds every busy group; the groups left are looked
+    up in the reference's lists, built here on first need (``built[0]``)."""
+    n_grp = last.shape[0]
+    lim = i - budget if i - budget > pos else pos
+    found = 0
+    for j in range(i - 1, lim - 1, -1):
+        b = ref_grp[j]
+        if b >= 0 and last[b] < pos:  # the latest one on b
+            last[b] = j
+            found += 1
+            if found == n_grp:
+                return
+    if lim == pos:
+        return  # the whole gap scanned: the groups not found kept their latest
+    if not built[0]:
+        lists_into(ref_grp, n_grp, lptr, lids, fill)
+        gcur[:] = lptr[:-1]
+        built[0] = True
+    for g in range(n_grp):
+        if last[g] < pos:
+            last[g] = _last_before(lptr, lids, gcur, g, i)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -145,9 +174,10 @@ def _queue_next(m, mptr, mids, mcur, key, heap, size):
 def run_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
                rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
                admission, changed, ref_grp, ref_rank, ref_good, ref_state, ref_total, gptr,
-               gmod, gmask, mptr, mids, lptr, lids, free, div, synced, aff, dmask, tmp,
-               heap, key, mcur, gcur, last, good_pm, rep_good, per_replica, record, rec_grp,
-               rec_rank, rec_good, rec_state, rec_list, rec_count, catch_up):
+               gmod, gmask, mptr, mids, lptr, lids, fill, built, free, div, synced, aff,
+               dmask, tmp, heap, key, mcur, gcur, last, good_pm, rep_good, per_replica,
+               record, rec_grp, rec_rank, rec_good, rec_state, rec_list, rec_count,
+               catch_up):
     """:func:`~placement._diff_kernel.run_diff` with a reference, visiting only what may
     differ (the arguments are its, plus the request lists ``mptr/mids`` by model and
     ``lptr/lids`` by the reference's group, and scratch: ``heap``, ``key``, ``mcur`` per
@@ -166,7 +196,8 @@ def run_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, re
     free[:, :] = -INF
     div[:] = False
     mcur[:] = mptr[:-1]
-    gcur[:] = lptr[:-1]
+    if built[0]:
+        gcur[:] = lptr[:-1]
     total = ref_total
     patch = rec_list.shape[0] > 0
     size = 0
@@ -181,13 +212,8 @@ def run_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, re
             if size == 0:
                 break
             i = key[heap[0]]
-            if i - pos > catch_up:  # many skipped: the groups' latest ones are looked up
-                _look_up(last, lptr, lids, gcur, i)
-            else:  # a few: passing them is cheaper than looking up
-                for j in range(pos, i):
-                    b = ref_grp[j]
-                    if b >= 0:
-                        last[b] = j
+            if i > pos:  # requests skipped: the groups' latest ones move on
+                _refresh(last, ref_grp, pos, i, catch_up, lptr, lids, fill, gcur, built)
         else:  # walk to the next request of a changed model or one on a diverged group
             i = pos
             dm = dmask[0]
@@ -329,7 +355,8 @@ def run_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, re
 def run_candidates_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_model, rep_group,
                           rep_lat, rep_from, rep_until, rep_ready, cand_skip, cand_model,
                           cand_group, cand_lat, mode, admission, ref_grp, ref_good, ref_state,
-                          ref_total, gptr, gmod, gmask, mptr, mids, lptr, lids, catch_up):
+                          ref_total, gptr, gmod, gmask, mptr, mids, lptr, lids, fill, built,
+                          catch_up):
     """Good-request counts of many one-move variants of the reference's placement."""
     n_cand = cand_skip.shape[0]
     n_grp = grp_nst.shape[0]
@@ -364,8 +391,8 @@ def run_candidates_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_model, 
                             rep_from, rep_until, rep_ready, s, cand_model[c], cand_group[c],
                             cand_lat[c], mode, admission, changed, ref_grp, d_i32, ref_good,
                             ref_state, ref_total, gptr, gmod, gmask, mptr, mids, lptr, lids,
-                            free, div, synced, aff, dmask, tmp, heap, key, mcur, gcur,
-                            last, good_pm, d_i64, False, False, d_i32, d_i32, d_i8, d_f,
+                            fill, built, free, div, synced, aff, dmask, tmp, heap, key, mcur,
+                            gcur, last, good_pm, d_i64, False, False, d_i32, d_i32, d_i8, d_f,
                             no_list, d_i64, catch_up)
         if s >= 0:
             changed[rep_model[s]] = 0

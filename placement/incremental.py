@@ -122,26 +122,29 @@ class Scratch:
     def __init__(self, ev: Evaluator) -> None:
         n_grp, n_st, n_m = ev.group_stages.size, ev.max_stages, ev.num_models
         self.mptr, self.mids = _sparse_kernel.request_lists(ev.prepared.code, n_m)
-        self._ref: tuple[RunTrace, npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
+        self._ref: RunTrace | None = None
+        self.lptr = np.zeros(n_grp + 1, np.int64)
+        self.lids = np.zeros(ev.prepared.num_requests, np.int64)
+        self.fill = np.zeros(n_grp, np.int64)
+        self.built = np.zeros(1, np.bool_)
         self.free = np.zeros((n_grp, n_st))
         self.div = np.zeros(n_grp, np.bool_)
         self.synced = np.zeros(n_grp, np.int64)
         self.gcur = np.zeros(n_grp, np.int64)
+        self.last = np.zeros(n_grp, np.int64)
         self.aff = np.zeros(n_m, np.int64)
         self.heap = np.zeros(n_m, np.int64)
-        self.inheap = np.zeros(n_m, np.bool_)
         self.key = np.zeros(n_m, np.int64)
         self.mcur = np.zeros(n_m, np.int64)
         self.dmask = np.zeros(1, np.uint64)
         self.tmp = np.zeros(n_st)
-        self.last = np.zeros(n_grp, np.int64)
         self.zst = np.zeros(n_st)
         self.count = np.zeros(1, np.int64)
         self.no_list = np.zeros(0, np.int64)
 
-    def cached_lists(self, trace: RunTrace
-                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
-        """:meth:`reference_lists` of ``trace`` if they are built already, else None.
+    def reference(self, trace: RunTrace) -> tuple[npt.NDArray[np.int64], ...]:
+        """The buffers of ``trace``'s requests listed by group (built by the kernel on first
+        need, and kept while the reference is the same trace).
 
         Parameters
         ----------
@@ -150,31 +153,13 @@ class Scratch:
 
         Returns
         -------
-        tuple of (numpy.ndarray, numpy.ndarray) of int64, optional
-            As :meth:`reference_lists`.
+        tuple of numpy.ndarray
+            ``lptr``, ``lids``, ``fill`` and ``built`` for :mod:`placement._sparse_kernel`.
         """
-        if self._ref is None or self._ref[0] is not trace:
-            return None
-        return self._ref[1], self._ref[2]
-
-    def reference_lists(self, trace: RunTrace
-                        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """The requests of ``trace`` by the group they advanced (a CSR), cached per trace.
-
-        Parameters
-        ----------
-        trace : RunTrace
-            A live trace of the evaluator.
-
-        Returns
-        -------
-        tuple of (numpy.ndarray, numpy.ndarray) of int64
-            ``ptr`` (per group, its range in ``ids``) and ``ids`` (ascending per group).
-        """
-        if self._ref is None or self._ref[0] is not trace:
-            lptr, lids = _sparse_kernel.request_lists(trace.group, self.free.shape[0])
-            self._ref = (trace, lptr, lids)
-        return self._ref[1], self._ref[2]
+        if self._ref is not trace:
+            self._ref = trace
+            self.built[0] = False
+        return self.lptr, self.lids, self.fill, self.built
 
 
 def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
@@ -249,13 +234,13 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
                         good=np.zeros(1, np.int8), state=np.zeros((1, 1)))
     sc = ev.scratch
     sc.count[0] = 0
-    lists = sc.cached_lists(base) if has_ref else None
-    if lists is not None:  # the reference's variants were scored: its lists are built
+    if has_ref:
+        lptr, lids, fill, built = sc.reference(base)
         good = _sparse_kernel.run_sparse(
             p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
             ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, sc.zst, ev.mode,
             ev.options.admission, changed, base.group, base.rank, base.good, base.state,
-            base_good, gptr, gmod, gmask, sc.mptr, sc.mids, lists[0], lists[1], sc.free,
+            base_good, gptr, gmod, gmask, sc.mptr, sc.mids, lptr, lids, fill, built, sc.free,
             sc.div, sc.synced, sc.aff, sc.dmask, sc.tmp, sc.heap, sc.key, sc.mcur, sc.gcur,
             sc.last, good_pm, rep_good, True, True, out.group, out.rank, out.good,
             out.state, rec_list, sc.count, _sparse_kernel.CATCH_UP)
@@ -322,9 +307,10 @@ def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
     p, ra, sc = ev.prepared, base.arrays, ev.scratch
     gptr, gmod, gmask = _diff_kernel.group_models(ev.group_stages.size, ev.num_models,
                                                   ra.model, ra.group)
-    lptr, lids = sc.reference_lists(tr)
+    lptr, lids, fill, built = sc.reference(tr)
     return np.asarray(_sparse_kernel.run_candidates_sparse(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
         ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
         ev.mode, ev.options.admission, tr.group, tr.good, tr.state, base.good, gptr, gmod,
-        gmask, sc.mptr, sc.mids, lptr, lids, _sparse_kernel.CATCH_UP), dtype=np.int64)
+        gmask, sc.mptr, sc.mids, lptr, lids, fill, built, _sparse_kernel.CATCH_UP),
+        dtype=np.int64)

@@ -94,9 +94,8 @@ def test_against_a_reference_equals_a_fresh_run(seed, mode, admission, windows, 
             mp.setattr(incremental, "MAX_CHANGED", 1.0)
         for k in range(4):  # a chain: each placement runs against the previous one's trace
             reps = _mutate(rng, reps, n_models, stages)
-            if sparse and ref.trace is not None:  # scoring its variants lists its requests,
-                ev.evaluate_moves(ref, [Move()])  # so the run is the sparse kernel's
-                assert ev.scratch.cached_lists(ref.trace) is not None
+            if sparse and ref.trace is not None:  # its variants scored first: the run may
+                ev.evaluate_moves(ref, [Move()])  # find the reference's lists built
             out = ev.evaluate(reps, reference=ref, consume=k % 2 == 1)  # copied or taken
             if always:
                 assert incremental.usable(ev, ref) == (k % 2 == 0 and len(stages) > 1)
@@ -143,7 +142,6 @@ def _moves_equal_fresh_runs(seed: int, mode: str, admission: bool, many: bool) -
         if mv.add_model >= 0:
             reps.append(Replica(model=mv.add_model, group=mv.add_group,
                                 latencies=mv.add_latencies))
-        assert ev.scratch.cached_lists(base.trace) is not None
         calls = []
         kernel = _sparse_kernel.run_sparse
         with pytest.MonkeyPatch.context() as mp:
