@@ -142,7 +142,8 @@ class Scratch:
         self.count = np.zeros(1, np.int64)
         self.no_list = np.zeros(0, np.int64)
 
-    def reference(self, trace: RunTrace) -> tuple[npt.NDArray[np.int64], ...]:
+    def reference(self, trace: RunTrace) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                  npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """The buffers of ``trace``'s requests listed by group (built by the kernel on first
         need, and kept while the reference is the same trace).
 
