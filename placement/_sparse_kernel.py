@@ -25,9 +25,10 @@ from placement._diff_kernel import _flip, _same_as_ref
 from placement._kernel import njit
 
 INF = math.inf
-#: Most requests a jump passes one by one (keeping the groups' latest requests current)
-#: rather than leaving the groups to be looked up in their lists
-CATCH_UP = 64
+#: Requests per group a jump scans back for the groups' latest ones before looking the
+#: groups not found up in their lists (the scan is bounded by the lists' cost, and never
+#: costs more than walking the requests jumped over)
+CATCH_UP = 16
 
 
 @njit(cache=True, nogil=True)
@@ -183,9 +184,9 @@ def run_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, re
     ``lptr/lids`` by the reference's group, and scratch: ``heap``, ``key``, ``mcur`` per
     model and ``gcur``, ``last`` per group). While no group is diverged the run jumps from one
     changed model's request to the next (a heap merges their lists); while one is, it
-    walks the requests. A jump over at most ``catch_up`` requests (:data:`CATCH_UP`) passes
-    them to keep the groups' latest requests, a longer one looks them up. Returns the good
-    requests."""
+    walks the requests. After a jump the groups' latest requests are found scanning back
+    at most ``catch_up`` requests (:data:`CATCH_UP` per group), then looked up. Returns the
+    good requests."""
     n = arrival.shape[0]
     n_rep = rep_group.shape[0]
     n_models = mptr.shape[0] - 1

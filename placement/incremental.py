@@ -142,6 +142,23 @@ class Scratch:
         self.count = np.zeros(1, np.int64)
         self.no_list = np.zeros(0, np.int64)
 
+    def serves(self, trace: RunTrace) -> bool:
+        """Whether ``trace`` is the reference whose variants were scored last.
+
+        Parameters
+        ----------
+        trace : RunTrace
+            A trace of the evaluator.
+
+        Returns
+        -------
+        bool
+            True when :meth:`reference` was last asked for ``trace``: a run against it then
+            takes the sparse kernel (a single run against another reference walks every
+            request, which is faster than looking up many groups' states after jumps).
+        """
+        return self._ref is trace
+
     def reference(self, trace: RunTrace) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
                                                   npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         """The buffers of ``trace``'s requests listed by group (built by the kernel on first
@@ -235,7 +252,7 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
                         good=np.zeros(1, np.int8), state=np.zeros((1, 1)))
     sc = ev.scratch
     sc.count[0] = 0
-    if has_ref:
+    if has_ref and sc.serves(base):  # its variants were scored: the sparse kernel pays
         lptr, lids, fill, built = sc.reference(base)
         good = _sparse_kernel.run_sparse(
             p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
@@ -244,7 +261,7 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
             base_good, gptr, gmod, gmask, sc.mptr, sc.mids, lptr, lids, fill, built, sc.free,
             sc.div, sc.synced, sc.aff, sc.dmask, sc.tmp, sc.heap, sc.key, sc.mcur, sc.gcur,
             sc.last, good_pm, rep_good, True, True, out.group, out.rank, out.good,
-            out.state, rec_list, sc.count, _sparse_kernel.CATCH_UP)
+            out.state, rec_list, sc.count, _sparse_kernel.CATCH_UP * n_grp)
     else:
         good = _diff_kernel.run_diff(
             p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
@@ -313,5 +330,6 @@ def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
         ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
         ev.mode, ev.options.admission, tr.group, tr.good, tr.state, base.good, gptr, gmod,
-        gmask, sc.mptr, sc.mids, lptr, lids, fill, built, _sparse_kernel.CATCH_UP),
+        gmask, sc.mptr, sc.mids, lptr, lids, fill, built,
+        _sparse_kernel.CATCH_UP * ev.group_stages.size),
         dtype=np.int64)
