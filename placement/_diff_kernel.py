@@ -237,50 +237,6 @@ def apply_patch(grp_nst, rec_list, count, rec_grp, rec_rank, rec_good, rec_state
 
 
 @njit(cache=True, nogil=True)
-def run_candidates_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_model, rep_group,
-                        rep_lat, rep_from, rep_until, rep_ready, cand_skip, cand_model,
-                        cand_group, cand_lat, mode, admission, n_models, ref_grp, ref_good,
-                        ref_state, ref_total, gptr, gmod, gmask):
-    """Good-request counts of many one-move variants of the reference's placement."""
-    n_cand = cand_skip.shape[0]
-    n_grp = grp_nst.shape[0]
-    n_st = rep_lat.shape[1]
-    out = np.zeros(n_cand, dtype=np.int64)
-    free = np.zeros((n_grp, n_st), dtype=np.float64)
-    div = np.zeros(n_grp, dtype=np.bool_)
-    last = np.zeros(n_grp, dtype=np.int64)
-    synced = np.zeros(n_grp, dtype=np.int64)
-    aff = np.zeros(n_models, dtype=np.int64)
-    dmask = np.zeros(1, dtype=np.uint64)
-    tmp = np.zeros(n_st, dtype=np.float64)
-    changed = np.zeros(n_models, dtype=np.uint8)
-    good_pm = np.zeros(n_models, dtype=np.int64)
-    rep_good = np.zeros(1, dtype=np.int64)
-    d_i32 = np.zeros(1, dtype=np.int32)
-    d_i8 = np.zeros(1, dtype=np.int8)
-    d_f = np.zeros((1, 1), dtype=np.float64)
-    no_list = np.zeros(0, dtype=np.int64)
-    for c in range(n_cand):
-        s = cand_skip[c]
-        if s >= 0:
-            changed[rep_model[s]] = 1
-        if cand_model[c] >= 0:
-            changed[cand_model[c]] = 1
-        out[c] = run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
-                          rep_from, rep_until, rep_ready, s, cand_model[c], cand_group[c],
-                          cand_lat[c], mode, admission, True, changed, ref_grp, d_i32,
-                          ref_good,
-                          ref_state, ref_total, gptr, gmod, gmask, free, div, last, synced,
-                          aff, dmask, tmp, good_pm, rep_good, False, False, d_i32, d_i32,
-                          d_i8, d_f, no_list, no_list)
-        if s >= 0:
-            changed[rep_model[s]] = 0
-        if cand_model[c] >= 0:
-            changed[cand_model[c]] = 0
-    return out
-
-
-@njit(cache=True, nogil=True)
 def map_replica_counts(n_models, changed, ptr, ref_ptr, ref_counts):
     """The reference's per-replica counts on these replicas (0 for changed models)."""
     out = np.zeros(ptr[n_models] + 1, dtype=np.int64)

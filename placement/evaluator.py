@@ -67,6 +67,14 @@ class Evaluator:
         self.mode = DISPATCH_MODES[self.options.dispatch]
         self.num_evaluations = 0
         self._patch: tuple[RunTrace, npt.NDArray[np.int64]] | None = None
+        self._scratch: incremental.Scratch | None = None
+
+    @property
+    def scratch(self) -> incremental.Scratch:
+        """Re-simulation's working memory (:class:`~placement.incremental.Scratch`)."""
+        if self._scratch is None:
+            self._scratch = incremental.Scratch(self)
+        return self._scratch
 
     def patch_buffers(self) -> tuple[RunTrace, npt.NDArray[np.int64]]:
         """Scratch space for a patch of a trace (see :mod:`placement.incremental`).
@@ -246,10 +254,6 @@ class Evaluator:
         """
         if not moves:
             return np.zeros(0, dtype=np.int64)
-        if isinstance(replicas, EvalOutcome):
-            ra = replicas.arrays
-        else:
-            ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         c = len(moves)
         skip = np.empty(c, dtype=np.int64)
         model = np.empty(c, dtype=np.int64)
@@ -262,13 +266,53 @@ class Evaluator:
                 if len(mv.add_latencies) != self.group_stages[mv.add_group]:
                     raise SimulationError(f"move {mv} has the wrong number of stages")
                 clat[i, :len(mv.add_latencies)] = mv.add_latencies
+        return self.evaluate_move_arrays(replicas, skip, model, grp, clat)
+
+    def evaluate_move_arrays(self, replicas: Sequence[Replica] | ReplicaArrays | EvalOutcome,
+                             skip: npt.NDArray[np.int64], model: npt.NDArray[np.int64],
+                             group: npt.NDArray[np.int64], latencies: npt.NDArray[np.float64]
+                             ) -> npt.NDArray[np.int64]:
+        """:meth:`evaluate_moves` with the moves given as arrays (no :class:`Move` objects).
+
+        Parameters
+        ----------
+        replicas : Sequence[Replica], ReplicaArrays or EvalOutcome
+            The base placement, as for :meth:`evaluate_moves`.
+        skip, model, group : numpy.ndarray of int64, shape (C,)
+            Per move: the base replica dropped (-1: none), the model added (-1: none) and
+            its group (any valid group when none is added).
+        latencies : numpy.ndarray of float64, shape (C, max_stages)
+            The added replicas' stage latencies, zero past their group's stage count (the
+            caller keeps them consistent with the groups: they are not checked here).
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (C,)
+            Good requests of each variant.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 0.1], model=["a", "a", "a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.15), group_stages=[1, 1])
+        >>> base = ev.evaluate([Replica(model=0, group=0, latencies=(0.1,))])
+        >>> ev.evaluate_move_arrays(base, np.array([0, -1]), np.array([-1, 0]),
+        ...                         np.array([0, 1]), np.array([[0.0], [0.1]]))
+        array([0, 3])
+        """
+        c = skip.shape[0]
+        if c == 0:
+            return np.zeros(0, dtype=np.int64)
         self.num_evaluations += c
         if isinstance(replicas, EvalOutcome) and incremental.usable(self, replicas):
-            return incremental.run_moves(self, replicas, skip, model, grp, clat)
+            return incremental.run_moves(self, replicas, skip, model, group, latencies)
+        if isinstance(replicas, EvalOutcome):
+            ra = replicas.arrays
+        else:
+            ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         p = self.prepared
         out = _kernel.run_candidates(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
                                      ra.group, ra.latencies, ra.active_from, ra.active_until,
-                                     ra.ready_at, skip, model, grp, clat, self.mode,
+                                     ra.ready_at, skip, model, group, latencies, self.mode,
                                      self.options.admission, self.num_models)
         return np.asarray(out, dtype=np.int64)
 

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from placement.evaluator import Evaluator, Move
-from placement.space import Assignment
+from placement.evaluator import Evaluator
+from placement.space import Assignment, SearchSpace
 
 __all__ = ["GreedyOptions", "GreedyResult", "construct", "fill_free_memory", "full_greedy",
            "group_loads"]
@@ -146,6 +146,15 @@ def _group_order(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float6
     return [int(i) for i in idx[order]]
 
 
+def _add_moves(space: SearchSpace, gs: npt.NDArray[np.int64], ms: npt.NDArray[np.int64],
+               max_stages: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                         npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Moves adding model ``ms[k]`` on group ``gs[k]`` as ``Evaluator.evaluate_move_arrays``
+    takes them (``space.latency`` is zero past a shape's stages, as it wants)."""
+    lat = space.latency[space.group_shape[gs], ms, :max_stages]
+    return np.full(gs.size, -1, dtype=np.int64), ms, gs, lat
+
+
 def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
                             fit: npt.NDArray[np.bool_], loads: npt.NDArray[np.float64],
                             free_mem: npt.NDArray[np.float64], batch: int
@@ -245,14 +254,10 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                     blocked[m] = True
                 out = ev.evaluate(state.arrays(), reference=out, consume=True, trace=traced)
             continue
-        moves: list[Move] = []
-        pairs: list[tuple[int, int]] = []
-        for m in models[:opts.top_models]:
-            for g in _group_order(loads, free_mem, fit[:, m])[:opts.top_groups]:
-                moves.append(Move(add_model=m, add_group=g,
-                                  add_latencies=state.space.latencies(g, m)))
-                pairs.append((g, m))
-        goods = ev.evaluate_moves(out, moves)
+        pairs = [(g, m) for m in models[:opts.top_models]
+                 for g in _group_order(loads, free_mem, fit[:, m])[:opts.top_groups]]
+        gs, ms = (np.array(x, dtype=np.int64) for x in zip(*pairs, strict=True))
+        goods = ev.evaluate_move_arrays(out, *_add_moves(state.space, gs, ms, ev.max_stages))
         g, m = pairs[int(np.argmax(goods))]
         state.add(g, m)
         out = ev.evaluate(state.arrays(), reference=out, consume=True)
@@ -304,10 +309,8 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
             break
         order = np.lexsort((gs, ms))  # model-major: (model, group) order
         gs, ms = gs[order], ms[order]
-        moves = [Move(add_model=int(m), add_group=int(g),
-                      add_latencies=state.space.latencies(int(g), int(m)))
-                 for g, m in zip(gs, ms, strict=True)]
-        goods = ev.evaluate_moves(state.arrays(), moves)
+        goods = ev.evaluate_move_arrays(state.arrays(),
+                                        *_add_moves(state.space, gs, ms, ev.max_stages))
         i = int(np.argmax(goods))
         state.add(int(gs[i]), int(ms[i]))
         steps += 1

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
-from placement import _diff_kernel
+from placement import _diff_kernel, _sparse_kernel
 
 if TYPE_CHECKING:
     from placement.evaluator import EvalOutcome, Evaluator, ReplicaArrays
@@ -96,6 +96,90 @@ def usable(ev: Evaluator, reference: EvalOutcome | None) -> bool:
         and reference.trace.owner is ev and bool(reference.trace.alive[0])
 
 
+class Scratch:
+    """Per-evaluator working memory of re-simulation, allocated once and reused.
+
+    It holds the workload's requests listed by model (for the sparse kernel,
+    :mod:`placement._sparse_kernel`), the latest reference's requests listed by group
+    (shared by the variants of one reference, rebuilt when the reference changes) and the
+    kernels' scratch arrays.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        The evaluator it serves.
+
+    Examples
+    --------
+    >>> from placement.evaluator import Evaluator, Replica, prepare_workload
+    >>> from workloads.workload import Workload
+    >>> w = Workload.from_arrays(arrival=[0.0, 0.05, 1.0], model=["a", "a", "b"])
+    >>> ev = Evaluator(prepare_workload(w, ["a", "b"], slo=0.12), group_stages=[1, 1])
+    >>> ev.scratch.mids.tolist(), ev.scratch.mptr.tolist()
+    ([0, 1, 2], [0, 2, 3])
+    """
+
+    def __init__(self, ev: Evaluator) -> None:
+        n_grp, n_st, n_m = ev.group_stages.size, ev.max_stages, ev.num_models
+        self.mptr, self.mids = _sparse_kernel.request_lists(ev.prepared.code, n_m)
+        self._ref: RunTrace | None = None
+        self.lptr = np.zeros(n_grp + 1, np.int64)
+        self.lids = np.zeros(ev.prepared.num_requests, np.int64)
+        self.fill = np.zeros(n_grp, np.int64)
+        self.built = np.zeros(1, np.bool_)
+        self.free = np.zeros((n_grp, n_st))
+        self.div = np.zeros(n_grp, np.bool_)
+        self.synced = np.zeros(n_grp, np.int64)
+        self.gcur = np.zeros(n_grp, np.int64)
+        self.last = np.zeros(n_grp, np.int64)
+        self.aff = np.zeros(n_m, np.int64)
+        self.heap = np.zeros(n_m, np.int64)
+        self.key = np.zeros(n_m, np.int64)
+        self.mcur = np.zeros(n_m, np.int64)
+        self.dmask = np.zeros(1, np.uint64)
+        self.tmp = np.zeros(n_st)
+        self.zst = np.zeros(n_st)
+        self.count = np.zeros(1, np.int64)
+        self.no_list = np.zeros(0, np.int64)
+
+    def serves(self, trace: RunTrace) -> bool:
+        """Whether ``trace`` is the reference whose variants were scored last.
+
+        Parameters
+        ----------
+        trace : RunTrace
+            A trace of the evaluator.
+
+        Returns
+        -------
+        bool
+            True when :meth:`reference` was last asked for ``trace``: a run against it then
+            takes the sparse kernel (a single run against another reference walks every
+            request, which is faster than looking up many groups' states after jumps).
+        """
+        return self._ref is trace
+
+    def reference(self, trace: RunTrace) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                                  npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """The buffers of ``trace``'s requests listed by group (built by the kernel on first
+        need, and kept while the reference is the same trace).
+
+        Parameters
+        ----------
+        trace : RunTrace
+            A live trace of the evaluator.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``lptr``, ``lids``, ``fill`` and ``built`` for :mod:`placement._sparse_kernel`.
+        """
+        if self._ref is not trace:
+            self._ref = trace
+            self.built[0] = False
+        return self.lptr, self.lids, self.fill, self.built
+
+
 def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
         consume: bool = False
         ) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64], RunTrace]:
@@ -155,7 +239,7 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
         else:
             out = RunTrace(owner=ev, group=tr.group.copy(), rank=tr.rank.copy(),
                            good=tr.good.copy(), state=tr.state.copy())
-            rec_list = np.zeros(0, dtype=np.int64)
+            rec_list = ev.scratch.no_list
         has_ref, base, base_good = True, tr, reference.good
     else:
         changed[:] = 1
@@ -163,18 +247,30 @@ def run(ev: Evaluator, ra: ReplicaArrays, reference: EvalOutcome | None, *,
         rep_good = np.zeros(ra.size + 1, dtype=np.int64)
         out = RunTrace(owner=ev, group=np.empty(n, np.int32), rank=np.empty(n, np.int32),
                        good=np.empty(n, np.int8), state=np.empty((n, n_st)))
-        has_ref, base_good, rec_list = False, 0, np.zeros(0, dtype=np.int64)
+        has_ref, base_good, rec_list = False, 0, ev.scratch.no_list
         base = RunTrace(owner=None, group=np.zeros(1, np.int32), rank=np.zeros(1, np.int32),
                         good=np.zeros(1, np.int8), state=np.zeros((1, 1)))
-    count = np.zeros(1, dtype=np.int64)
-    good = _diff_kernel.run_diff(
-        p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
-        ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, np.zeros(n_st), ev.mode,
-        ev.options.admission, has_ref, changed, base.group, base.rank, base.good, base.state,
-        base_good, gptr, gmod, gmask, np.zeros((n_grp, n_st)), np.zeros(n_grp, np.bool_),
-        np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64), np.zeros(n_m, np.int64),
-        np.zeros(1, np.uint64), np.zeros(n_st), good_pm, rep_good, True, True, out.group,
-        out.rank, out.good, out.state, rec_list, count)
+    sc = ev.scratch
+    sc.count[0] = 0
+    if has_ref and sc.serves(base):  # its variants were scored: the sparse kernel pays
+        lptr, lids, fill, built = sc.reference(base)
+        good = _sparse_kernel.run_sparse(
+            p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
+            ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, sc.zst, ev.mode,
+            ev.options.admission, changed, base.group, base.rank, base.good, base.state,
+            base_good, gptr, gmod, gmask, sc.mptr, sc.mids, lptr, lids, fill, built, sc.free,
+            sc.div, sc.synced, sc.aff, sc.dmask, sc.tmp, sc.heap, sc.key, sc.mcur, sc.gcur,
+            sc.last, good_pm, rep_good, True, True, out.group, out.rank, out.good,
+            out.state, rec_list, sc.count, _sparse_kernel.CATCH_UP * n_grp)
+    else:
+        good = _diff_kernel.run_diff(
+            p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.group, ra.latencies,
+            ra.active_from, ra.active_until, ra.ready_at, -1, -1, 0, sc.zst, ev.mode,
+            ev.options.admission, has_ref, changed, base.group, base.rank, base.good,
+            base.state, base_good, gptr, gmod, gmask, sc.free, sc.div, sc.last, sc.synced,
+            sc.aff, sc.dmask, sc.tmp, good_pm, rep_good, True, True, out.group, out.rank,
+            out.good, out.state, rec_list, sc.count)
+    count = sc.count
     if rec_list.shape[0]:
         _diff_kernel.apply_patch(ev.group_stages, rec_list, int(count[0]), out.group,
                                  out.rank, out.good, out.state, base.group, base.rank,
@@ -226,11 +322,14 @@ def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
     tr = base.trace
     if tr is None or tr.owner is not ev:
         raise SimulationError("run_moves needs an outcome traced by the same evaluator")
-    p, ra = ev.prepared, base.arrays
+    p, ra, sc = ev.prepared, base.arrays, ev.scratch
     gptr, gmod, gmask = _diff_kernel.group_models(ev.group_stages.size, ev.num_models,
                                                   ra.model, ra.group)
-    return np.asarray(_diff_kernel.run_candidates_diff(
+    lptr, lids, fill, built = sc.reference(tr)
+    return np.asarray(_sparse_kernel.run_candidates_sparse(
         p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
         ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
-        ev.mode, ev.options.admission, ev.num_models, tr.group, tr.good, tr.state, base.good,
-        gptr, gmod, gmask), dtype=np.int64)
+        ev.mode, ev.options.admission, tr.group, tr.good, tr.state, base.good, gptr, gmod,
+        gmask, sc.mptr, sc.mids, lptr, lids, fill, built,
+        _sparse_kernel.CATCH_UP * ev.group_stages.size),
+        dtype=np.int64)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alpaserve.errors import SimulationError
-from placement import incremental
+from placement import _sparse_kernel, incremental
 from placement._examples import tiny_problem
 from placement.alpaserve_search import SearchOptions, refine_layout, screen_layout
 from placement.evaluator import EvalOptions, EvalOutcome, Evaluator, Move, Replica, prepare_workload
@@ -64,10 +64,13 @@ def _same(a: EvalOutcome, b: EvalOutcome) -> None:
             np.testing.assert_array_equal(a.trace.state[i, :nst], b.trace.state[i, :nst])
 
 
-def _setup(seed: int, mode: str, admission: bool) -> tuple[Evaluator, list[int], int]:
+def _setup(seed: int, mode: str, admission: bool, many: bool = False
+           ) -> tuple[Evaluator, list[int], int]:
     rng = np.random.default_rng(seed)
     n_models = int(rng.integers(1, 4))
-    stages = [int(s) for s in rng.integers(1, 4, int(rng.integers(1, 5)))]
+    # over 64 groups the kernels count diverged groups per model instead of a bit mask
+    n_groups = int(rng.integers(65, 70)) if many else int(rng.integers(1, 5))
+    stages = [int(s) for s in rng.integers(1, 4, n_groups)]
     opts = EvalOptions(dispatch=mode, admission=admission)
     work = prepare_workload(_workload(rng, n_models), [f"m{i}" for i in range(n_models)],
                             slo=float(rng.choice([0.1, 0.2, 0.5])), options=opts)
@@ -76,18 +79,24 @@ def _setup(seed: int, mode: str, admission: bool) -> tuple[Evaluator, list[int],
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 100_000), mode=st.sampled_from(["earliest-finish", "alpaserve"]),
-       admission=st.booleans(), windows=st.booleans(), always=st.booleans())
-def test_against_a_reference_equals_a_fresh_run(seed, mode, admission, windows, always):
+       admission=st.booleans(), windows=st.booleans(), always=st.booleans(),
+       sparse=st.booleans(), catch_up=st.sampled_from([0, 2, 16]))
+def test_against_a_reference_equals_a_fresh_run(seed, mode, admission, windows, always,
+                                                 sparse, catch_up):
     ev, stages, n_models = _setup(seed, mode, admission)
     rng = np.random.default_rng(seed + 1)
     reps = _replicas(rng, n_models, stages, windows)
     ref = ev.evaluate(reps)
     _same(ref, ev.evaluate(reps, trace=False))
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_sparse_kernel, "CATCH_UP", catch_up)  # groups' states scanned or looked up
         if always:  # re-simulate against the reference however much changed
             mp.setattr(incremental, "MAX_CHANGED", 1.0)
         for k in range(4):  # a chain: each placement runs against the previous one's trace
             reps = _mutate(rng, reps, n_models, stages)
+            if sparse and ref.trace is not None:  # its variants scored first: the run
+                ev.evaluate_moves(ref, [Move()])  # against it is the sparse kernel's
+                assert ev.scratch.serves(ref.trace)
             out = ev.evaluate(reps, reference=ref, consume=k % 2 == 1)  # copied or taken
             if always:
                 assert incremental.usable(ev, ref) == (k % 2 == 0 and len(stages) > 1)
@@ -98,9 +107,16 @@ def test_against_a_reference_equals_a_fresh_run(seed, mode, admission, windows, 
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 100_000), mode=st.sampled_from(["earliest-finish", "alpaserve"]),
-       admission=st.booleans())
-def test_moves_against_a_trace_equal_fresh_runs(seed, mode, admission):
-    ev, stages, n_models = _setup(seed, mode, admission)
+       admission=st.booleans(), many=st.sampled_from([False, False, False, True]),
+       catch_up=st.sampled_from([0, 2, 16]))
+def test_moves_against_a_trace_equal_fresh_runs(seed, mode, admission, many, catch_up):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_sparse_kernel, "CATCH_UP", catch_up)  # groups' states scanned or looked up
+        _moves_equal_fresh_runs(seed, mode, admission, many)
+
+
+def _moves_equal_fresh_runs(seed: int, mode: str, admission: bool, many: bool) -> None:
+    ev, stages, n_models = _setup(seed, mode, admission, many)
     rng = np.random.default_rng(seed + 2)
     base = ev.evaluate(_replicas(rng, n_models, stages, windows=True))
     moves = []
@@ -115,6 +131,25 @@ def test_moves_against_a_trace_equal_fresh_runs(seed, mode, admission):
     fresh = ev.evaluate_moves(base.arrays, moves)
     np.testing.assert_array_equal(ev.evaluate_moves(base, moves), fresh)
     assert ev.num_evaluations == 1 + 2 * len(moves)
+    if base.trace is not None:  # the sparse re-simulation of one variant, traced
+        mv = moves[0]
+        ra = base.arrays
+        reps = [Replica(model=int(ra.model[j]), group=int(ra.group[j]),
+                        latencies=tuple(ra.latencies[j, :stages[int(ra.group[j])]]),
+                        active_from=float(ra.active_from[j]),
+                        active_until=float(ra.active_until[j]),
+                        ready_at=float(ra.ready_at[j]))
+                for j in range(ra.size) if j != mv.skip]
+        if mv.add_model >= 0:
+            reps.append(Replica(model=mv.add_model, group=mv.add_group,
+                                latencies=mv.add_latencies))
+        calls = []
+        kernel = _sparse_kernel.run_sparse
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(incremental, "MAX_CHANGED", 1.0)
+            mp.setattr(_sparse_kernel, "run_sparse", lambda *a: calls.append(1) or kernel(*a))
+            _same(ev.evaluate(reps, reference=base), ev.evaluate(reps))
+        assert calls == [1]
 
 
 def test_a_trace_is_reused_only_by_its_evaluator():
