@@ -83,7 +83,7 @@ def main() -> int:
               f"keys averaged); fit in {fit_s:.1f} s")
         print("fitted this run:", {k: f"{v:.4g}" for k, v in efficiency_fields(fitted).items()
                                    if k in ("matmul", "memory", "elementwise", "kernel_s",
-                                            "sharpness")})
+                                            "sharpness", "tile_padding")})
         for w in (2, 4, 8):
             link = fit_link(allreduce, num_workers=w)
             print(f"  all-reduce fit w={w}: latency {link.latency_s * 1e6:.1f} us, bus "

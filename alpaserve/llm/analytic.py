@@ -18,7 +18,9 @@ Each takes ``kernel_s`` plus a blend of ``flops / (peak · matmul)`` and
 (elementwise kernels use the ``elementwise`` bandwidth fraction). GEMMs get no tile or wave
 quantization: cuBLAS picks split-K and narrow tiles for thin outputs, and the wave model of
 :func:`alpaserve.cost.primitives.gemm_quantization` overestimated Vidur's measured GEMMs up to
-4× between 32 and 1,000 tokens. A layer adds two
+4× between 32 and 1,000 tokens. Beyond one ``gemm_tile`` of tokens, the FLOPs count
+``tile_padding`` of the padding to the next tile multiple (H100's GEMMs step up by 25-80 %
+every 128-256 tokens from 256 on; 0 turns it off). A layer adds two
 ring all-reduces of ``n h`` activations when ``tp > 1`` (alpha-beta:
 ``latency + 2 (tp - 1) / tp · bytes / bus bandwidth``; NVLink inside a node of
 ``gpus_per_node``, the inter-node link beyond). Outside the layers: the embedding gather
@@ -72,7 +74,11 @@ def _gemm(n: Floats, k: int, m: int, spec: LLMSpec, device: DeviceSpec,
           eff: Efficiency) -> Floats:
     """A GEMM of ``n × k`` activations by a ``k × m`` weight."""
     b = spec.dtype_bytes
-    flops = 2.0 * n * k * m
+    # cuBLAS pads the token dimension to its tile beyond one tile; ``tile_padding`` is the
+    # fraction of that padding paid on average over its tile choices (measured on H100).
+    tile = float(eff.gemm_tile)
+    padded = np.where(n > tile, np.ceil(n / tile) * tile, n)
+    flops = 2.0 * (n + eff.tile_padding * (padded - n)) * k * m
     moved = (n * k + k * m + n * m) * b
     return _roofline(flops, moved, device, eff.matmul, eff.memory, eff.kernel_s,
                      eff.sharpness)
