@@ -73,18 +73,10 @@ def _route(weights: list[float], count: int) -> IntArray:
     """Smooth weighted round robin over ``len(weights)`` candidates for ``count`` requests."""
     if len(weights) == 1:
         return np.zeros(count, dtype=np.int64)
-    credit = [0.0] * len(weights)
-    total = float(sum(weights))
-    picks = np.empty(count, dtype=np.int64)
-    for i in range(count):
-        best = 0
-        for k, w in enumerate(weights):
-            credit[k] += w
-            if credit[k] > credit[best]:
-                best = k
-        credit[best] -= total
-        picks[i] = best
-    return picks
+    from simulator.llm.engine.route import smooth_round_robin
+
+    return np.asarray(smooth_round_robin(np.array(weights, dtype=np.float64), count),
+                      dtype=np.int64)
 
 
 def prepare_llm(workload: Workload, deployment: LLMDeployment) -> PreparedLLM:
