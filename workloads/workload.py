@@ -18,29 +18,27 @@ so requests that arrive at the same instant keep their given order.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from workloads.columns import (
+    OPTIONAL_COLUMNS,
+    CodeArray,
+    FloatArray,
+    IntArray,
+    validated_columns,
+)
 from workloads.errors import WorkloadError
+from workloads.transforms import WorkloadTransforms
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-CodeArray = npt.NDArray[np.int32]
-OPTIONAL_COLUMNS = ("slo", "prompt_tokens", "output_tokens")
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array)
-    array.flags.writeable = False
-    return array
-
+__all__ = ["OPTIONAL_COLUMNS", "Workload"]
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class Workload:
+class Workload(WorkloadTransforms):
     """Requests sorted by arrival time.
 
     Build one with :meth:`from_arrays` rather than the raw constructor, which expects
@@ -134,44 +132,9 @@ class Workload:
         ...
         workloads.errors.WorkloadError: model 'm' is not in model_names ['a']
         """
-        arr = np.asarray(arrival, dtype=np.float64).ravel()
-        n = arr.size
-        if n and not np.all(np.isfinite(arr)):
-            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-            raise WorkloadError(f"arrival[{bad}] is {arr[bad]!r}; arrivals must be finite")
-        codes, names = _encode_models(model, n, model_names)
-        columns: dict[str, Any] = {}
-        if slo is not None:
-            s = np.broadcast_to(np.asarray(slo, dtype=np.float64), (n,)).copy()
-            if n and not np.all(s > 0):
-                bad = int(np.flatnonzero(~(s > 0))[0])
-                raise WorkloadError(f"slo[{bad}] is {s[bad]!r}; SLOs must be positive")
-            columns["slo"] = s
-        for name, values in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
-            if values is None:
-                continue
-            raw = np.asarray(values)
-            if raw.shape != (n,):
-                raise WorkloadError(f"{name} has shape {raw.shape}, expected ({n},)")
-            if n and (not np.all(np.isfinite(raw.astype(np.float64)))
-                      or np.any(raw.astype(np.float64) != np.round(raw.astype(np.float64)))):
-                raise WorkloadError(f"{name} must hold whole numbers")
-            ints = raw.astype(np.int64)
-            if n and ints.min() < 0:
-                bad = int(np.argmin(ints))
-                raise WorkloadError(f"{name}[{bad}] is {ints[bad]}; token counts must be >= 0")
-            columns[name] = ints
-        if n > 1 and not np.all(arr[1:] >= arr[:-1]):  # O(n) check spares sorted input a sort
-            order = np.argsort(arr, kind="stable")
-            arr = arr[order]
-            codes = codes[order]
-            columns = {k: v[order] for k, v in columns.items()}
-        return cls(
-            arrival=_readonly(arr),
-            model_codes=_readonly(codes),
-            model_names=names,
-            **{k: _readonly(v) for k, v in columns.items()},
-        )
+        return cls(**validated_columns(arrival=arrival, model=model, slo=slo,
+                                       prompt_tokens=prompt_tokens,
+                                       output_tokens=output_tokens, model_names=model_names))
 
     @classmethod
     def empty(cls, model_names: Sequence[str] = ()) -> Workload:
@@ -411,214 +374,3 @@ class Workload:
         from workloads.storage import load_workload
 
         return load_workload(path)
-
-    # ------------------------------------------------------------------ transforms
-    def _take(self, index: npt.NDArray[Any] | slice) -> Workload:
-        def pick(col: np.ndarray | None) -> np.ndarray | None:
-            return None if col is None else _readonly(col[index])
-
-        return Workload(
-            arrival=_readonly(self.arrival[index]),
-            model_codes=_readonly(self.model_codes[index]),
-            model_names=self.model_names,
-            slo=pick(self.slo),
-            prompt_tokens=pick(self.prompt_tokens),
-            output_tokens=pick(self.output_tokens),
-        )
-
-    def window(self, start: float, end: float, *, rebase: bool = False) -> Workload:
-        """Requests with ``start <= arrival < end``; ``rebase`` shifts times to start at 0.
-
-        Parameters
-        ----------
-        start, end : float
-            The window in seconds; ``end`` must exceed ``start``.
-        rebase : bool, default False
-            Subtract ``start`` from every arrival.
-
-        Returns
-        -------
-        Workload
-            The requests in the window, with all columns and model names.
-
-        Raises
-        ------
-        WorkloadError
-            If ``end`` does not exceed ``start``.
-
-        Examples
-        --------
-        >>> w = Workload.from_arrays(arrival=[1.0, 5.0, 9.0], model="m")
-        >>> w.window(4.0, 10.0).arrival.tolist(), w.window(4.0, 10.0, rebase=True).arrival.tolist()
-        ([5.0, 9.0], [1.0, 5.0])
-        """
-        if not end > start:
-            raise WorkloadError(f"window end {end!r} must exceed start {start!r}")
-        lo, hi = np.searchsorted(self.arrival, [start, end], side="left")
-        out = self._take(slice(int(lo), int(hi)))
-        return out.shifted(-start) if rebase else out
-
-    def shifted(self, offset: float) -> Workload:
-        """The same requests with ``offset`` added to every arrival.
-
-        Parameters
-        ----------
-        offset : float
-            Seconds to add (may be negative).
-
-        Returns
-        -------
-        Workload
-            The shifted workload.
-
-        Examples
-        --------
-        >>> Workload.from_arrays(arrival=[1.0], model="m").shifted(-0.5).arrival.tolist()
-        [0.5]
-        """
-        return Workload(arrival=_readonly(self.arrival + offset), model_codes=self.model_codes,
-                        model_names=self.model_names, slo=self.slo,
-                        prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens)
-
-    def filter_models(self, names: Iterable[str]) -> Workload:
-        """Only the requests for ``names`` (model names are kept, codes unchanged).
-
-        Parameters
-        ----------
-        names : iterable of str
-            The models to keep.
-
-        Returns
-        -------
-        Workload
-            Their requests, in arrival order.
-
-        Raises
-        ------
-        WorkloadError
-            If a name is not a model of the workload.
-
-        Examples
-        --------
-        >>> w = Workload.from_arrays(arrival=[0.0, 1.0], model=["a", "b"]).filter_models(["b"])
-        >>> w.arrival.tolist(), w.model_names
-        ([1.0], ('a', 'b'))
-        """
-        codes = [self.model_code(n) for n in names]
-        return self._take(np.isin(self.model_codes, codes))
-
-    def with_slo(self, slo: float | dict[str, float]) -> Workload:
-        """A copy with the ``slo`` column set from a scalar or a per-model mapping.
-
-        Parameters
-        ----------
-        slo : float or dict of str to float
-            SLO in seconds for every request, or per model name (every model needed).
-
-        Returns
-        -------
-        Workload
-            The workload with its ``slo`` column replaced.
-
-        Raises
-        ------
-        WorkloadError
-            If a model has no SLO or an SLO is not positive.
-
-        Examples
-        --------
-        >>> Workload.from_arrays(arrival=[0.0], model="m").with_slo(0.25).slo.tolist()
-        [0.25]
-        """
-        if self.slo is not None:
-            return self._replace_slo(None).with_slo(slo)
-        return self._replace_slo(_readonly(self.slo_array(slo)))
-
-    def _replace_slo(self, slo: FloatArray | None) -> Workload:
-        return Workload(arrival=self.arrival, model_codes=self.model_codes,
-                        model_names=self.model_names, slo=slo,
-                        prompt_tokens=self.prompt_tokens, output_tokens=self.output_tokens)
-
-    @classmethod
-    def merge(cls, workloads: Iterable[Workload]) -> Workload:
-        """Interleave several workloads by arrival; model names are unioned in order seen.
-
-        An optional column is kept when every non-empty input has it.
-
-        Parameters
-        ----------
-        workloads : iterable of Workload
-            The workloads to merge (none gives an empty workload).
-
-        Returns
-        -------
-        Workload
-            All requests sorted by arrival (stable), with the union of model names.
-
-        Raises
-        ------
-        WorkloadError
-            If a column is present in some non-empty inputs and missing in others (rather
-            than dropping it silently).
-
-        Examples
-        --------
-        >>> a = Workload.from_arrays(arrival=[0.0, 2.0], model="a")
-        >>> b = Workload.from_arrays(arrival=[1.0], model="b")
-        >>> m = Workload.merge([a, b])
-        >>> m.models_of().tolist(), m.model_names
-        (['a', 'b', 'a'], ('a', 'b'))
-        """
-        parts = list(workloads)
-        if not parts:
-            return cls.empty()
-        names: list[str] = []
-        for w in parts:
-            names.extend(n for n in w.model_names if n not in names)
-        code_maps = [np.array([names.index(n) for n in w.model_names], dtype=np.int32)
-                     for w in parts]
-        columns: dict[str, Any] = {}
-        for col in OPTIONAL_COLUMNS:
-            present = [getattr(w, col) is not None for w in parts if len(w)]
-            if any(present) and not all(present):
-                raise WorkloadError(f"cannot merge: column {col!r} is present in some "
-                                    "workloads and missing in others")
-            if present and all(present):
-                columns[col] = np.concatenate([getattr(w, col) for w in parts if len(w)])
-        return cls.from_arrays(
-            arrival=np.concatenate([w.arrival for w in parts]),
-            model=np.concatenate([m[w.model_codes] if len(w) else np.empty(0, np.int32)
-                                  for m, w in zip(code_maps, parts, strict=True)]),
-            model_names=tuple(names),
-            **columns,
-        )
-
-
-def _encode_models(model: Any, n: int, model_names: Sequence[str] | None
-                   ) -> tuple[CodeArray, tuple[str, ...]]:
-    if isinstance(model, str):
-        names = tuple(model_names) if model_names is not None else (model,)
-        if model not in names:
-            raise WorkloadError(f"model {model!r} is not in model_names {list(names)}")
-        return np.full(n, names.index(model), dtype=np.int32), names
-    raw = np.asarray(model)
-    if raw.shape != (n,):
-        raise WorkloadError(f"model has shape {raw.shape}, expected ({n},)")
-    if raw.dtype.kind in "iu":
-        if model_names is None:
-            raise WorkloadError("integer model codes need model_names")
-        names = tuple(model_names)
-        if n and (raw.min() < 0 or raw.max() >= len(names)):
-            raise WorkloadError(f"model codes must lie in [0, {len(names)}), "
-                                f"got range [{raw.min()}, {raw.max()}]")
-        return raw.astype(np.int32), names
-    strings = raw.astype(str)
-    uniques, inverse = np.unique(strings, return_inverse=True)
-    if model_names is None:
-        return inverse.astype(np.int32), tuple(str(u) for u in uniques)
-    names = tuple(model_names)
-    unknown = sorted(set(uniques.tolist()) - set(names))
-    if unknown:
-        raise WorkloadError(f"models {unknown} are not in model_names {list(names)}")
-    remap = np.array([names.index(str(u)) for u in uniques], dtype=np.int32)
-    return remap[inverse], names
