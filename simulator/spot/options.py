@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
 
 from alpaserve.errors import SimulationError
+
+if TYPE_CHECKING:
+    from workloads.availability import AvailabilityTrace
+    from workloads.workload import Workload
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,3 +93,75 @@ class SpotOptions:
                 or self.queue_growth < 1:
             raise SimulationError(f"SpotOptions.queue_growth must be an int >= 1, got "
                                   f"{self.queue_growth!r}")
+
+    def run_end(self, workload: Workload, trace: AvailabilityTrace) -> float:
+        """When the run ends: ``end_time``, else the trace's ``DONE``, else ``drain`` after
+        the last arrival or trace event.
+
+        Parameters
+        ----------
+        workload : Workload
+            The requests.
+        trace : AvailabilityTrace
+            The fleet's nodes over time.
+
+        Returns
+        -------
+        float
+            The end of the window, seconds.
+
+        Raises
+        ------
+        SimulationError
+            If a request arrives after the end.
+        """
+        last = float(workload.arrival[-1]) if len(workload) else 0.0
+        if self.end_time is not None:
+            end = self.end_time
+        elif trace.stop_time is not None:
+            end = trace.stop_time
+        else:
+            end = max(last, trace.end_time) + self.drain
+        if len(workload) and last > end:
+            raise SimulationError(f"the last arrival at {last}s comes after the end of the run "
+                                  f"({end}s); keep only the requests inside the window")
+        return end
+
+
+def windowed_rate(arrival: npt.NDArray[np.float64], now: float, *, window: float,
+                  initial_rate: float | None) -> float:
+    """Requests/s that arrived over the last ``window`` seconds before ``now``.
+
+    Before a full window has passed since the first arrival, ``initial_rate`` if given, else
+    the first window's rate (so the estimate does not start at zero).
+
+    Parameters
+    ----------
+    arrival : numpy.ndarray
+        Sorted arrival times, seconds.
+    now : float
+        The time of the estimate.
+    window : float
+        Seconds measured (> 0).
+    initial_rate : float, optional
+        The rate assumed during the first window.
+
+    Returns
+    -------
+    float
+        Requests per second.
+
+    Examples
+    --------
+    >>> windowed_rate(np.array([0.0, 1.0, 2.0, 3.0]), 4.0, window=2.0, initial_rate=None)
+    0.5
+    """
+    first = float(arrival[0]) if len(arrival) else 0.0
+    if now - first < window:
+        if initial_rate is not None:
+            return initial_rate
+        count = np.searchsorted(arrival, first + window, side="left")
+    else:
+        count = (np.searchsorted(arrival, now, side="right")
+                 - np.searchsorted(arrival, now - window, side="right"))
+    return float(count) / window

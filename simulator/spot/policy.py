@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
 
+from alpaserve.errors import SimulationError
 from alpaserve.spot.deployment import Deployment, DeviceKey
 
 
@@ -144,3 +145,43 @@ class SpotPolicy(Protocol):
             ``None`` keeps the current deployment.
         """
         ...
+
+
+def check_reconfiguration(d: Reconfiguration, ctx: PolicyContext, *, policy: str,
+                          replicas: int) -> None:
+    """Refuse a decision whose shape does not match the fleet it is applied to.
+
+    Parameters
+    ----------
+    d : Reconfiguration
+        The policy's decision.
+    ctx : PolicyContext
+        What the policy was shown (its usable devices).
+    policy : str
+        The policy's name, for the message.
+    replicas : int
+        Replicas serving before the decision.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    SimulationError
+        Carry entries for a different number of replicas, ready times for a different
+        number of new replicas (unless all are kept), or devices that are not usable.
+    """
+    new = d.deployment
+    n_new = new.config.data if new is not None else 0
+    if len(d.carry) not in (0, replicas):
+        raise SimulationError(f"policy {policy!r} gave {len(d.carry)} carry entries for "
+                              f"{replicas} replicas")
+    if len(d.ready_at) != n_new and len({j for _, j in d.kept}) != n_new:
+        raise SimulationError(f"policy {policy!r} gave {len(d.ready_at)} ready times for "
+                              f"{n_new} replicas")
+    if new is not None:
+        bad = set(new.devices) - set(ctx.usable)
+        if bad:
+            raise SimulationError(f"policy {policy!r} placed replicas on devices that are "
+                                  f"not usable: {sorted(bad)[:4]}")

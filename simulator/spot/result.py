@@ -173,3 +173,67 @@ def latency_stats(latency: FloatArray) -> tuple[float, float, float, float]:
         return nan, nan, nan, nan
     p50, p90, p99 = np.percentile(done, [50, 90, 99])
     return float(done.mean()), float(p50), float(p90), float(p99)
+
+
+def assemble_result(*, policy: str, workload: Any, finish: FloatArray,
+                    dropped: npt.NDArray[np.bool_], in_flight: int,
+                    restarts: npt.NDArray[np.int64], lost_tokens: int, recomputed_tokens: int,
+                    records: tuple[ReconfigRecord, ...], cost: dict[str, float], end: float,
+                    slo: float | None) -> SpotResult:
+    """The :class:`SpotResult` of a finished run, from the engine's per-request arrays.
+
+    Parameters
+    ----------
+    policy : str
+        The policy's name.
+    workload : Workload
+        The requests (with ``prompt_tokens`` and ``output_tokens``).
+    finish : numpy.ndarray
+        Finish time per request (NaN: unfinished).
+    dropped : numpy.ndarray
+        Whether each request was dropped from the queue.
+    in_flight : int
+        Requests queued or running at the end.
+    restarts : numpy.ndarray
+        Restarts per request.
+    lost_tokens, recomputed_tokens : int
+        Work lost to removals and recomputed.
+    records : tuple of ReconfigRecord
+        The reconfigurations applied.
+    cost : dict of str to float
+        Dollars of ``"spot"`` and ``"on-demand"`` nodes held over the window.
+    end : float
+        End of the window, seconds.
+    slo : float, optional
+        One SLO for all requests; else the workload's ``slo`` column, if any.
+
+    Returns
+    -------
+    SpotResult
+        Latencies over all requests (unfinished ones up to ``end``, a lower bound, so a
+        policy cannot look faster by leaving requests unfinished), attainment and totals.
+    """
+    finished = np.isfinite(finish)
+    n = len(workload)
+    arrival = np.asarray(workload.arrival, dtype=np.float64)
+    prompt = np.asarray(workload.prompt_tokens, dtype=np.int64)
+    output = np.asarray(workload.output_tokens, dtype=np.int64)
+    lat = finish - arrival
+    mean, p50, p90, p99 = latency_stats(np.where(finished, lat, end - arrival))
+    slos = (np.full(n, slo) if slo is not None
+            else workload.slo if workload.slo is not None else None)
+    attain = float(np.mean(finished & (lat <= slos))) if slos is not None and n else math.nan
+    changes = [rec for rec in records if rec.moved_bytes > 0 or rec.transfer_time > 0]
+    return SpotResult(
+        policy=policy, num_requests=n, finished=int(finished.sum()),
+        dropped=int(dropped.sum()), in_flight=in_flight, unfinished=n - int(finished.sum()),
+        latency_mean=mean, latency_p50=p50, latency_p90=p90, latency_p99=p99,
+        finished_latency_p99=latency_stats(lat)[3], attainment=attain,
+        tokens_served=int(output[finished].sum()),
+        prompt_tokens_served=int(prompt[finished].sum()),
+        requests_restarted=int((restarts > 0).sum()), restarts=int(restarts.sum()),
+        lost_tokens=lost_tokens, recomputed_tokens=recomputed_tokens, migrations=len(changes),
+        moved_bytes=float(sum(r.moved_bytes for r in changes)),
+        migration_time=float(sum(r.transfer_time for r in changes)),
+        cost_spot=cost["spot"], cost_on_demand=cost["on-demand"], end_time=end,
+        arrival=arrival, finish=finish.copy(), reconfigurations=records)

@@ -36,9 +36,14 @@ from alpaserve.model_spec import ModelSpec
 from alpaserve.spot.deployment import Deployment, DeviceKey
 from alpaserve.spot.hardware import SpotHardware
 from simulator.spot.batch import Batch, IntArray, build_batch
-from simulator.spot.options import SpotOptions
-from simulator.spot.policy import PolicyContext, Reconfiguration, SpotPolicy
-from simulator.spot.result import ReconfigRecord, SpotResult, latency_stats
+from simulator.spot.options import SpotOptions, windowed_rate
+from simulator.spot.policy import (
+    PolicyContext,
+    Reconfiguration,
+    SpotPolicy,
+    check_reconfiguration,
+)
+from simulator.spot.result import ReconfigRecord, SpotResult, assemble_result
 from workloads.availability import AvailabilityTrace
 from workloads.workload import Workload
 
@@ -98,16 +103,7 @@ class _Engine:
         self.last_target: float | None = None
         self.records: list[ReconfigRecord] = []
         self.plans: dict[LLMConfig, StagePlan] = {}
-        last = float(workload.arrival[-1]) if n else 0.0
-        if options.end_time is not None:
-            self.end = options.end_time
-        elif trace.stop_time is not None:
-            self.end = trace.stop_time
-        else:
-            self.end = max(last, trace.end_time) + options.drain
-        if n and last > self.end:
-            raise SimulationError(f"the last arrival at {last}s comes after the end of the run "
-                                  f"({self.end}s); keep only the requests inside the window")
+        self.end = options.run_end(workload, trace)
 
     # ------------------------------------------------------------------ events
     def push(self, time: float, kind: int, payload: object = None) -> None:
@@ -115,16 +111,8 @@ class _Engine:
         heapq.heappush(self.events, (time, kind, self.seq, payload))
 
     def rate(self, now: float) -> float:
-        arr, win = self.w.arrival, self.opt.rate_window
-        first = float(arr[0]) if len(arr) else 0.0
-        if now - first < win:
-            if self.opt.initial_rate is not None:
-                return self.opt.initial_rate
-            count = np.searchsorted(arr, first + win, side="left")
-        else:
-            count = (np.searchsorted(arr, now, side="right")
-                     - np.searchsorted(arr, now - win, side="right"))
-        return float(count) / win
+        return windowed_rate(self.w.arrival, now, window=self.opt.rate_window,
+                             initial_rate=self.opt.initial_rate)
 
     def run(self) -> SpotResult:
         added: dict[str, float] = {}
@@ -341,19 +329,8 @@ class _Engine:
     def apply(self, d: Reconfiguration, ctx: PolicyContext) -> None:
         now, old = ctx.now, self.replicas
         new = d.deployment
-        n_new = new.config.data if new is not None else 0
-        if len(d.carry) not in (0, len(old)):
-            raise SimulationError(f"policy {self.policy.name!r} gave {len(d.carry)} carry "
-                                  f"entries for {len(old)} replicas")
+        check_reconfiguration(d, ctx, policy=self.policy.name, replicas=len(old))
         kept = dict((j, i) for i, j in d.kept)
-        if len(d.ready_at) != n_new and len(kept) != n_new:
-            raise SimulationError(f"policy {self.policy.name!r} gave {len(d.ready_at)} ready "
-                                  f"times for {n_new} replicas")
-        if new is not None:
-            bad = set(new.devices) - set(ctx.usable)
-            if bad:
-                raise SimulationError(f"policy {self.policy.name!r} placed replicas on "
-                                      f"devices that are not usable: {sorted(bad)[:4]}")
         if self.opt.warm_start and not self.records and self.deployment is None:
             d = replace(d, ready_at=(now,) * len(d.ready_at))  # serving before the trace
         stop = max(now, d.stop_at)
@@ -415,35 +392,12 @@ class _Engine:
         return int(seen.sum())
 
     def result(self) -> SpotResult:
-        in_flight = self.check_accounting()
-        finished = np.isfinite(self.finish)
-        n = len(self.w)
-        lat = self.finish - self.w.arrival
-        # Unfinished requests count up to the end of the window (a lower bound).
-        mean, p50, p90, p99 = latency_stats(np.where(finished, lat, self.end - self.w.arrival))
-        done_p99 = latency_stats(lat)[3]
-        slo = (np.full(n, self.opt.slo) if self.opt.slo is not None
-               else self.w.slo if self.w.slo is not None else None)
-        attain = (float(np.mean(finished & (lat <= slo))) if slo is not None and n
-                  else float("nan"))
-        cost = self.trace.cost(end=self.end)
-        changes = [rec for rec in self.records if rec.moved_bytes > 0 or rec.transfer_time > 0]
-        return SpotResult(
-            policy=self.policy.name, num_requests=n, finished=int(finished.sum()),
-            dropped=int(self.dropped.sum()), in_flight=in_flight,
-            unfinished=n - int(finished.sum()),
-            latency_mean=mean, latency_p50=p50, latency_p90=p90, latency_p99=p99,
-            finished_latency_p99=done_p99, attainment=attain,
-            tokens_served=int(self.output[finished].sum()),
-            prompt_tokens_served=int(self.prompt[finished].sum()),
-            requests_restarted=int((self.restarts > 0).sum()),
-            restarts=int(self.restarts.sum()), lost_tokens=self.lost_tokens,
-            recomputed_tokens=self.recomputed, migrations=len(changes),
-            moved_bytes=float(sum(r.moved_bytes for r in changes)),
-            migration_time=float(sum(r.transfer_time for r in changes)),
-            cost_spot=cost["spot"], cost_on_demand=cost["on-demand"], end_time=self.end,
-            arrival=np.asarray(self.w.arrival, dtype=np.float64), finish=self.finish.copy(),
-            reconfigurations=tuple(self.records))
+        return assemble_result(
+            policy=self.policy.name, workload=self.w, finish=self.finish,
+            dropped=self.dropped, in_flight=self.check_accounting(), restarts=self.restarts,
+            lost_tokens=self.lost_tokens, recomputed_tokens=self.recomputed,
+            records=tuple(self.records), cost=self.trace.cost(end=self.end), end=self.end,
+            slo=self.opt.slo)
 
 
 def simulate_spot(*, workload: Workload, trace: AvailabilityTrace, policy: SpotPolicy,
