@@ -37,7 +37,8 @@ from alpaserve.errors import (
     WorkloadError,
 )
 from alpaserve.group_spec import Group
-from alpaserve.model_spec import ModelSpec, model_preset
+from alpaserve.model_presets import model_preset
+from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig, StageConfig
 from alpaserve.placement_spec import Placement
 from alpaserve.plan_file import PlanFile, load_plan_file

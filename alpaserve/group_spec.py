@@ -40,7 +40,7 @@ class Group:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> bert = model_preset("bert-1.3b")
     >>> g = Group.uniform(name="g0", device_ids=range(4), pipeline_degree=2,
     ...                   models=[bert])
@@ -116,7 +116,7 @@ class Group:
 
         Examples
         --------
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> g = Group.uniform(name="g", device_ids=range(8), pipeline_degree=2,
         ...                   models=[model_preset("bert-1.3b")], mesh_rows=2)
         >>> [m.shape for m in g.stage_meshes]
@@ -170,7 +170,7 @@ class Group:
 
         Examples
         --------
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> g = Group.uniform(name="g", device_ids=[0], pipeline_degree=1,
         ...                   models=[model_preset("bert-1.3b")])
         >>> dict(g.with_models({}).models)

@@ -261,7 +261,7 @@ class ParallelConfig:
 
         Examples
         --------
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> ParallelConfig.uniform(num_layers=4).validate_for(model_preset("bert-1.3b"))
         Traceback (most recent call last):
         ...
@@ -299,7 +299,7 @@ class ParallelConfig:
 
         Examples
         --------
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> one = ParallelConfig.uniform(num_layers=24).stage_weight_bytes(bert)
         >>> one == (bert.weight_bytes,)

@@ -52,7 +52,7 @@ class Placement:
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> bert = model_preset("bert-1.3b")
     >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
     ...               groups=(Group.uniform(name="g0", device_ids=[0, 1],
@@ -116,7 +116,7 @@ class Placement:
         Examples
         --------
         >>> from alpaserve.cluster_spec import homogeneous_cluster
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert},
         ...               groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
@@ -171,7 +171,7 @@ class Placement:
         Examples
         --------
         >>> from alpaserve.cluster_spec import homogeneous_cluster
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
         ...               groups=(Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=1,
@@ -200,7 +200,7 @@ class Placement:
         Examples
         --------
         >>> from alpaserve.cluster_spec import homogeneous_cluster
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> p = Placement(cluster=homogeneous_cluster(2), models={bert.name: bert},
         ...               groups=(Group.uniform(name="g0", device_ids=[0], pipeline_degree=1,
@@ -232,7 +232,7 @@ class Placement:
         Examples
         --------
         >>> from alpaserve.cluster_spec import homogeneous_cluster
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
         >>> sorted(p.to_dict())
@@ -272,7 +272,7 @@ class Placement:
         Examples
         --------
         >>> from alpaserve.cluster_spec import homogeneous_cluster
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
         >>> Placement.from_dict(p.to_dict()) == p
@@ -307,7 +307,7 @@ class Placement:
         Examples
         --------
         >>> from alpaserve.cluster_spec import homogeneous_cluster
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> p = Placement(cluster=homogeneous_cluster(1), models={bert.name: bert}, groups=())
         >>> p.to_json(indent=None)[:20]

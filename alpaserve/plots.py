@@ -197,7 +197,7 @@ def plot_placement(placement: Placement, *, max_models_per_label: int = 3,
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.group_spec import Group
     >>> bert = model_preset("bert-1.3b")
     >>> p = Placement(cluster=homogeneous_cluster(4), models={bert.name: bert},

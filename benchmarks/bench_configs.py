@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel import ConfigSearchOptions, cached_search, search_configs
 
 

@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from placement import ClockworkOptions, SearchOptions, plan
 from placement.problem import build_profiles
 from workloads.mixes import MixSpec

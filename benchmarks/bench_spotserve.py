@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from alpaserve.cost.llm_profile import LLMProfile
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.calibration import calibration_error
 from alpaserve.spot.config import ConfigSpace
 from alpaserve.spot.hardware import g4dn_hardware

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.group_spec import Group
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB, ProfileEntry
 

@@ -69,7 +69,7 @@ def load_seconds(model: ModelSpec, config: ParallelConfig, bandwidth: float,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> bert = model_preset("bert-1.3b")
     >>> cfg = ParallelConfig.uniform(num_layers=24)
     >>> round(load_seconds(bert, cfg, 12e9), 3)

@@ -235,7 +235,7 @@ def compile_placement(placement: Placement, profiles: ProfileDB, model_names: Se
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.group_spec import Group
     >>> from alpaserve.profiles import ProfileEntry
     >>> bert = model_preset("bert-1.3b")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel.cache import CACHE_ENV, cache_key, cached_search, default_cache_dir
 from alpaserve.parallel.search import ConfigSearchOptions
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from alpaserve.device_spec import device_preset
 from alpaserve.errors import SolverError, SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel.chain_dp import dp_frontier, max_live_states, solve_chain, solve_dp
 from alpaserve.parallel.intra_op_ilp import ilp_frontier, solve_ilp
 from alpaserve.parallel.logical_mesh import LogicalMesh

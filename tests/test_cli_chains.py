@@ -18,7 +18,7 @@ from alpaserve import __version__
 from alpaserve.cli import SUBCOMMANDS, main
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.errors import AlpaServeError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.placement_spec import Group, Placement
 from tests._fixtures_traces import write_azure_llm, write_generic, write_tiny_model
 from workloads.availability_io import write_availability_csv

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from alpaserve.cli import _checks as checks
 from alpaserve.cli import main
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.placement_spec import Group, Placement
 from tests._fixtures_bad_inputs import CONTENT_CASES, TSV_CASES
 from tests._fixtures_bad_llm_inputs import LLM_CONTENT_CASES, LLM_PLAN_EDITS, edited

@@ -10,7 +10,7 @@ import pytest
 from alpaserve.cli import main
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.cost.model import profile_entry
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.profiles import ProfileDB
 

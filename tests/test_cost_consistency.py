@@ -19,7 +19,8 @@ from alpaserve.cost.model import (
     profile_entry,
     uniform_configs,
 )
-from alpaserve.model_spec import ModelSpec, model_preset
+from alpaserve.model_presets import model_preset
+from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import layer_graph, layer_kind
 from alpaserve.parallel.search import ConfigSearchOptions, SearchResult, search_configs

@@ -23,7 +23,8 @@ from alpaserve.cost.model import (
 )
 from alpaserve.device_spec import device_preset
 from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.model_spec import ModelSpec, model_preset
+from alpaserve.model_presets import model_preset
+from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
 from tests._fixtures_foundation import model_specs
 

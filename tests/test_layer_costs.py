@@ -6,7 +6,7 @@ import pytest
 
 from alpaserve.cost.layers import embedding_cost, layer_cost
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 
 BERT = model_preset("bert-1.3b")
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from alpaserve.device_spec import device_preset
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel.layer_plans import LayerPlanner
 from alpaserve.parallel.logical_mesh import LogicalMesh
 

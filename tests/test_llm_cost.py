@@ -18,7 +18,7 @@ from alpaserve.cost.llm import (
 from alpaserve.cost.llm.latency import _roofline
 from alpaserve.cost.model import roofline_time
 from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.hardware import g4dn_hardware
 
 M20 = model_preset("gpt-20b")

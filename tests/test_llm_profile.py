@@ -12,7 +12,7 @@ import pytest
 from alpaserve.cost.llm import LLMConfig
 from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.errors import ProfileError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.calibration import calibration_error
 from alpaserve.spot.config import ConfigSpace, ConfigTable, RequestShape
 from alpaserve.spot.hardware import g4dn_hardware

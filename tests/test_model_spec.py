@@ -1,4 +1,4 @@
-"""Model specs: validation, parameter counts, presets and JSON round trips."""
+"""Model specs: validation, parameter counts, structure and JSON round trips."""
 
 from __future__ import annotations
 
@@ -8,36 +8,12 @@ import pytest
 from hypothesis import given
 
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import ModelSpec, model_preset, preset_names
+from alpaserve.model_presets import model_preset
+from alpaserve.model_spec import ModelSpec
 from tests._fixtures_foundation import model_specs
 
 BASE = dict(name="m", family="bert", num_layers=2, hidden_size=64, num_heads=4, ffn_size=256,
             vocab_size=100, seq_len=16)
-
-
-@pytest.mark.parametrize("name", preset_names())
-def test_preset_parameter_counts_match_their_names(name: str) -> None:
-    if name.endswith("-tiny"):  # the CPU presets: small enough to serve in milliseconds
-        assert model_preset(name).num_params < 50e6
-        return
-    target = float(name.split("-")[1].removesuffix("b")) * 1e9
-    assert model_preset(name).num_params == pytest.approx(target, rel=0.05)
-
-
-def test_required_presets_exist() -> None:
-    for name in ("bert-1.3b", "bert-2.6b", "bert-6.7b", "bert-103.5b", "gpt-1.3b", "gpt-30b",
-                 "moe-1.3b", "moe-10b"):
-        assert model_preset(name.upper()).name == name
-
-
-def test_bert_weights_match_alpaserve() -> None:
-    assert model_preset("bert-1.3b").weight_bytes / 1e9 == pytest.approx(2.6, rel=0.05)
-    assert model_preset("bert-2.6b").weight_bytes / 1e9 == pytest.approx(5.2, rel=0.05)
-
-
-def test_unknown_preset_is_named() -> None:
-    with pytest.raises(SpecError, match=r"'bert-9b'"):
-        model_preset("bert-9b")
 
 
 @pytest.mark.parametrize(("field", "value"), [
@@ -89,18 +65,3 @@ def test_structure_queries() -> None:
 @given(model_specs())
 def test_json_round_trip(spec: ModelSpec) -> None:
     assert ModelSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
-
-
-def test_model_copies_names_and_errors() -> None:
-    from alpaserve.model_spec import model_copies
-
-    names = [m.name for m in model_copies(" bert-1.3b:2 , gpt-1.3b ")]
-    assert names == ["bert-1.3b#0", "bert-1.3b#1", "gpt-1.3b#0"]
-    with pytest.raises(SpecError, match=r"'bert-1\.3b:x' is not an integer"):
-        model_copies("bert-1.3b:x")
-    with pytest.raises(SpecError, match="must be positive"):
-        model_copies("bert-1.3b:0")
-    with pytest.raises(SpecError, match="unknown model preset 'nope'"):
-        model_copies("nope:2")
-    with pytest.raises(SpecError, match="no models in ' , '"):
-        model_copies(" , ")

@@ -4,7 +4,7 @@ import networkx as nx
 import pytest
 
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel.op_graph import layer_graph, layer_kind
 
 

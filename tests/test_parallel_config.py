@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel_config import ParallelConfig, StageConfig
 from tests._fixtures_foundation import parallel_configs
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from alpaserve.cluster_spec import Mesh, homogeneous_cluster
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.placement_spec import Group, Placement
 
@@ -112,7 +112,7 @@ def test_json_round_trip(p: Placement) -> None:
 
 
 def _copies(n: int) -> list:
-    from alpaserve.model_spec import model_copies
+    from alpaserve.model_presets import model_copies
 
     return list(model_copies(f"bert-1.3b:{n}"))
 

@@ -9,7 +9,7 @@ import pytest
 
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.errors import InfeasibleError, ProfileError, SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from placement import POLICIES, ClockworkOptions, plan
 from placement._examples import tiny_cluster, tiny_model, tiny_profiles
 from workloads.mixes import MixSpec, generate_mix
@@ -89,7 +89,7 @@ def test_a_mix_needs_a_positive_duration(duration: float) -> None:
 
 
 def _bert_copies(n: int) -> list:
-    from alpaserve.model_spec import model_copies
+    from alpaserve.model_presets import model_copies
 
     return list(model_copies(f"bert-1.3b:{n}"))
 

@@ -10,7 +10,7 @@ import pytest
 
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.plan_file import PLAN_FORMAT, PlanFile, file_sha256, load_plan_file
 

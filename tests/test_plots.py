@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.plots import (
     plot_arrival_rate,

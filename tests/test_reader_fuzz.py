@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alpaserve.errors import AlpaServeError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.profiles import TSV_COLUMNS, ProfileDB
 from workloads.availability_io import read_availability_csv, read_availability_jsonl
 from workloads.mapping import FunctionMapping

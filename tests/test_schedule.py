@@ -55,7 +55,7 @@ def test_bad_schedules():
 
 def test_schedule_load_delays_use_profile_weights():
     from alpaserve.cluster_spec import homogeneous_cluster
-    from alpaserve.model_spec import model_preset
+    from alpaserve.model_presets import model_preset
     from alpaserve.parallel_config import ParallelConfig
     from placement.problem import build_profiles
     from simulator.schedule import load_seconds

@@ -5,7 +5,8 @@ import pytest
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.cost.model import STAGE_OVERHEAD_S
 from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.model_spec import ModelSpec, model_preset
+from alpaserve.model_presets import model_preset
+from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.search import ConfigSearchOptions, search_configs, tensor_degrees
 
 SPEC = model_preset("bert-1.3b")

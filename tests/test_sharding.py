@@ -4,7 +4,7 @@ import pytest
 
 from alpaserve.cost.model import allreduce_time
 from alpaserve.device_spec import device_preset
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import layer_graph
 from alpaserve.parallel.sharding import (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from alpaserve.cost.llm import LLMConfig, request_latency
 from alpaserve.errors import SimulationError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.deployment import pack_devices
 from alpaserve.spot.hardware import g4dn_hardware
 from simulator.spot import simulate as spot

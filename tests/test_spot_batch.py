@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alpaserve.cost.llm import LLMConfig, decode_step_time, prefill_time
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.hardware import g4dn_hardware
 from simulator.spot.batch import build_batch
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from alpaserve.cost.llm import LLMConfig, fits_memory, request_latency
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.config import (
     ConfigEstimate,
     ConfigSpace,

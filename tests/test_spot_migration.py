@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from alpaserve.cost.llm import LLMConfig
 from alpaserve.device_spec import device_preset
 from alpaserve.errors import InfeasibleError, SpecError
-from alpaserve.model_spec import ModelSpec, model_preset
+from alpaserve.model_presets import model_preset
+from alpaserve.model_spec import ModelSpec
 from alpaserve.spot.deployment import Deployment, devices_of_nodes, pack_devices
 from alpaserve.spot.hardware import SpotHardware
 from alpaserve.spot.migration import (

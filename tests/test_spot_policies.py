@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alpaserve.cost.llm import LLMConfig
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.config import ConfigSpace, ConfigTable, RequestShape
 from alpaserve.spot.deployment import devices_of_nodes, pack_devices
 from alpaserve.spot.hardware import g4dn_hardware

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alpaserve.errors import SimulationError
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.spot.hardware import g4dn_hardware
 from placement.spot.run import POLICY_NAMES, make_policy, request_shape, run_policies
 from simulator.spot.simulate import SpotOptions

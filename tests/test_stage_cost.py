@@ -5,7 +5,7 @@ import pytest
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.cost.layers import layer_cost
 from alpaserve.cost.model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, layer_time
-from alpaserve.model_spec import model_preset
+from alpaserve.model_presets import model_preset
 from alpaserve.parallel.layer_plans import LayerPlanner
 from alpaserve.parallel.stage_cost import StageCoster
 

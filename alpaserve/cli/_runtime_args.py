@@ -10,7 +10,8 @@ from typing import Any
 
 from alpaserve.cli import _checks as checks
 from alpaserve.errors import SpecError
-from alpaserve.model_spec import ModelSpec, model_preset, preset_names
+from alpaserve.model_presets import model_preset, preset_names
+from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig, StageConfig
 
 _UNIFORM = re.compile(r"^pp(\d+)-tp(\d+)(?:x(\d+))?$")

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         :func:`alpaserve.cli.main` prints as one line with exit status 2.
     """
     from alpaserve.cluster_spec import homogeneous_cluster
-    from alpaserve.model_spec import model_preset
+    from alpaserve.model_presets import model_preset
     from alpaserve.parallel import ConfigSearchOptions, cached_search, search_configs
 
     if args.devices <= 0:

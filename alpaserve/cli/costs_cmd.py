@@ -61,7 +61,7 @@ def cost_rows(models: list[str], device_name: str, batch_size: int,
     from alpaserve.cost.stage import single_device_latency
     from alpaserve.device_spec import device_preset
     from alpaserve.errors import InfeasibleError, SpecError
-    from alpaserve.model_spec import model_preset
+    from alpaserve.model_presets import model_preset
 
     if batch_size <= 0 or max_devices <= 0:
         raise SpecError(f"--batch-size and --max-devices must be positive, got {batch_size} "

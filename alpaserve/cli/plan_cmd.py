@@ -197,7 +197,8 @@ def parse_models(text: str) -> list[Any]:
     from pathlib import Path
 
     from alpaserve.errors import SpecError
-    from alpaserve.model_spec import ModelSpec, model_copies
+    from alpaserve.model_presets import model_copies
+    from alpaserve.model_spec import ModelSpec
 
     models = []
     for part in (p.strip() for p in text.split(",") if p.strip()):

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from alpaserve.cost.llm_profile import LLMProfile
     from alpaserve.errors import SimulationError
-    from alpaserve.model_spec import model_preset
+    from alpaserve.model_presets import model_preset
     from alpaserve.spot.hardware import g4dn_hardware
     from placement.spot.run import POLICY_NAMES, run_policies
     from simulator.spot.simulate import SpotOptions

@@ -66,7 +66,7 @@ class LayerCost:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> c = layer_cost(model_preset("bert-1.3b"), 0)
     >>> round(c.flops / 1e9), round(c.weight_bytes / 1e6), c.num_allreduces
     (241, 101, 0)
@@ -130,7 +130,7 @@ def layer_cost(model: ModelSpec, layer: int, *, batch_size: int = 1, seq_len: in
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> bert = model_preset("bert-1.3b")
     >>> one, two = layer_cost(bert, 0), layer_cost(bert, 0, tensor_degree=2)
     >>> two.num_allreduces, round(one.matmul_flops / two.matmul_flops, 3)
@@ -207,7 +207,7 @@ def embedding_cost(model: ModelSpec, *, batch_size: int = 1, seq_len: int | None
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> round(embedding_cost(model_preset("bert-1.3b")).bytes_moved / 1e6, 1)
     25.2
     """

@@ -385,7 +385,7 @@ class LLMProfile:
 
         Examples
         --------
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> p = LLMProfile(name="p", num_layers=24, prefill={1: {1: 0.01, 2: 0.02}},
         ...                decode={1: {1: 0.001, 2: 0.0012}}, embed={1: 0.0, 2: 0.0},
         ...                pp_init_comm=0.0, pp_incr_comm=0.0, final_fix_factor=1.0)

@@ -104,7 +104,7 @@ def profile_entry(*, model: ModelSpec, config: ParallelConfig, cluster: ClusterS
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> bert = model_preset("bert-1.3b")
     >>> cfg = ParallelConfig.uniform(num_layers=24, pipeline_degree=2)
     >>> e = profile_entry(model=bert, config=cfg, cluster=homogeneous_cluster(8))
@@ -149,7 +149,7 @@ def uniform_configs(model: ModelSpec, max_group_size: int = 8) -> list[ParallelC
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> [c.key for c in uniform_configs(model_preset("bert-1.3b"), 2)]
     ['pp1-tp1', 'pp1-tp2', 'pp2-tp1']
     """
@@ -196,7 +196,7 @@ def fits(*, model: ModelSpec, config: ParallelConfig, device: DeviceSpec,
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> cfg = ParallelConfig.uniform(num_layers=32)
     >>> fits(model=model_preset("bert-6.7b"), config=cfg, device=device_preset("v100-16gb"))
     False
@@ -237,7 +237,7 @@ def min_devices_to_fit(*, model: ModelSpec, device: DeviceSpec) -> int:
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> v100 = device_preset("v100-16gb")
     >>> [min_devices_to_fit(model=model_preset(m), device=v100)
     ...  for m in ("bert-1.3b", "bert-6.7b", "bert-103.5b")]
@@ -275,7 +275,7 @@ def check_fits(*, model: ModelSpec, device: DeviceSpec, max_group_size: int = 8)
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> v100 = device_preset("v100-16gb")
     >>> check_fits(model=model_preset("bert-6.7b"), device=v100)
     2
@@ -334,7 +334,7 @@ def analytic_profiles(*, models: Iterable[ModelSpec], cluster: ClusterSpec,
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> db = analytic_profiles(models=[model_preset("bert-6.7b")], cluster=homogeneous_cluster(4))
     >>> sorted(c.key for c in db.configs("bert-6.7b"))
     ['pp1-tp2', 'pp1-tp4', 'pp2-tp1', 'pp2-tp2', 'pp4-tp1']

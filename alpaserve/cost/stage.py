@@ -92,7 +92,7 @@ def layer_time(cost: LayerCost, device: DeviceSpec, *, bandwidth: float,
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> cost = layer_cost(model_preset("bert-1.3b"), 0)
     >>> t = layer_time(cost, device_preset("v100-16gb"), bandwidth=130e9, latency=5e-6)
     >>> round(t * 1e3, 1)  # milliseconds
@@ -142,7 +142,7 @@ def stage_latency(*, model: ModelSpec, stage: StageConfig, cluster: ClusterSpec,
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> bert, cluster = model_preset("bert-1.3b"), homogeneous_cluster(8)
     >>> whole = StageConfig(layer_start=0, layer_end=24)
     >>> round(stage_latency(model=bert, stage=whole, cluster=cluster, device_ids=[0]), 3)
@@ -190,7 +190,7 @@ def stage_peak_memory_bytes(*, model: ModelSpec, config: ParallelConfig,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> bert = model_preset("bert-1.3b")
     >>> one = stage_peak_memory_bytes(model=bert, config=ParallelConfig.uniform(num_layers=24))
     >>> round(one[0] / 1e9, 2)
@@ -238,7 +238,7 @@ def stage_latencies(*, model: ModelSpec, config: ParallelConfig, cluster: Cluste
     Examples
     --------
     >>> from alpaserve.cluster_spec import homogeneous_cluster
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> cfg = ParallelConfig.uniform(num_layers=24, pipeline_degree=2)
     >>> lats = stage_latencies(model=model_preset("bert-1.3b"), config=cfg,
     ...                        cluster=homogeneous_cluster(8))
@@ -331,7 +331,7 @@ def single_device_latency(*, model: ModelSpec, device: DeviceSpec, batch_size: i
     Examples
     --------
     >>> from alpaserve.device_spec import device_preset
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> v100 = device_preset("v100-16gb")
     >>> round(single_device_latency(model=model_preset("bert-2.6b"), device=v100), 3)
     0.161

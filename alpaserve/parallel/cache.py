@@ -65,7 +65,7 @@ def cache_key(model: ModelSpec, cluster: ClusterSpec, max_devices: int,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.cluster_spec import homogeneous_cluster
     >>> a = cache_key(model_preset("bert-1.3b"), homogeneous_cluster(2), 2, ConfigSearchOptions())
     >>> b = cache_key(model_preset("bert-1.3b"), homogeneous_cluster(4), 2, ConfigSearchOptions())
@@ -134,7 +134,7 @@ def cached_search(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int | 
     Examples
     --------
     >>> import tempfile
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.cluster_spec import homogeneous_cluster
     >>> opts = ConfigSearchOptions(batch_sizes=(1,))
     >>> with tempfile.TemporaryDirectory() as d:

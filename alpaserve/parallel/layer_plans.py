@@ -91,7 +91,7 @@ class LayerPlanner:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.device_spec import device_preset
     >>> planner = LayerPlanner(model=model_preset("bert-1.3b"),
     ...                        device=device_preset("v100-16gb"))

@@ -128,7 +128,7 @@ def layer_kind(model: ModelSpec, layer: int) -> LayerKind:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> [layer_kind(model_preset("moe-1.3b"), i) for i in range(3)]
     ['dense', 'moe', 'dense']
     """
@@ -157,7 +157,7 @@ def layer_graph(model: ModelSpec, *, batch_size: int, kind: LayerKind = "dense")
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> spec = model_preset("bert-1.3b")
     >>> g = layer_graph(spec, batch_size=1)
     >>> flops = sum(d["op"].flops for _, d in g.nodes(data=True))

@@ -189,7 +189,7 @@ def tensor_degrees(model: ModelSpec, max_degree: int) -> list[int]:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> tensor_degrees(model_preset("bert-103.5b"), 32)
     [1, 2, 4, 5, 8, 10, 16, 20]
     """
@@ -334,7 +334,7 @@ def search_configs(model: ModelSpec, cluster: ClusterSpec, *, max_devices: int |
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.cluster_spec import homogeneous_cluster
     >>> res = search_configs(model_preset("bert-1.3b"), homogeneous_cluster(2),
     ...                      options=ConfigSearchOptions(batch_sizes=(1,)))

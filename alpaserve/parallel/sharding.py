@@ -333,7 +333,7 @@ def op_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.device_spec import device_preset
     >>> from alpaserve.parallel.op_graph import layer_graph
     >>> g = layer_graph(model_preset("bert-1.3b"), batch_size=1)
@@ -397,7 +397,7 @@ def build_sharding_problem(graph: nx.DiGraph, mesh: LogicalMesh, device: DeviceS
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.device_spec import device_preset
     >>> from alpaserve.parallel.op_graph import layer_graph
     >>> g = layer_graph(model_preset("bert-1.3b"), batch_size=1)

@@ -82,7 +82,7 @@ class StageCoster:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.cluster_spec import homogeneous_cluster
     >>> spec, cluster = model_preset("bert-1.3b"), homogeneous_cluster(8)
     >>> coster = StageCoster(model=spec, cluster=cluster,

@@ -263,7 +263,7 @@ class ProfileStore:
 
         Examples
         --------
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> bert = model_preset("bert-1.3b")
         >>> cfg = ParallelConfig.uniform(num_layers=bert.num_layers, pipeline_degree=2)
         >>> db = ProfileStore([ProfileEntry(model=bert.name, config=cfg, batch_size=1,

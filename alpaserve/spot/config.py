@@ -153,7 +153,7 @@ class ConfigTable:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> table = ConfigTable.build(model=model_preset("gpt-20b"), hardware=g4dn_hardware(),
     ...                           request=RequestShape(prompt_tokens=512, output_tokens=64,

@@ -134,7 +134,7 @@ def plan_migration(*, model: ModelSpec, hardware: SpotHardware, old: Deployment 
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> m, hw = model_preset("gpt-1.3b"), g4dn_hardware()
     >>> cfg = LLMConfig(data=2, pipeline=1, tensor=2, batch=4)

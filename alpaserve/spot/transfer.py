@@ -104,7 +104,7 @@ def reuse_bytes(model: ModelSpec, held: Shard, needed: Shard, *, kv_tokens: int 
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> m = model_preset("gpt-1.3b")
     >>> a = shard_of(m, LLMConfig(data=1, pipeline=1, tensor=2, batch=1), 0, 0)
     >>> b = shard_of(m, LLMConfig(data=1, pipeline=1, tensor=4, batch=1), 0, 1)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from alpaserve.cluster_spec import homogeneous_cluster
-from alpaserve.model_spec import model_copies
+from alpaserve.model_presets import model_copies
 from alpaserve.sweep.runner import SweepCase
 from alpaserve.sweep.schema import SettingsSchema
 from placement.plan import plan

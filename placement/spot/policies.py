@@ -60,7 +60,7 @@ class SpotServePolicy:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.config import ConfigSpace, RequestShape
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> table = ConfigTable.build(model=model_preset("gpt-1.3b"), hardware=g4dn_hardware(),

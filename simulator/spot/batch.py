@@ -134,7 +134,7 @@ def build_batch(*, model: ModelSpec, hardware: SpotHardware, config: LLMConfig, 
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> b = build_batch(model=model_preset("gpt-1.3b"), hardware=g4dn_hardware(),
     ...                 config=LLMConfig(data=1, pipeline=1, tensor=1, batch=2), start=10.0,

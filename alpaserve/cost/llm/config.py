@@ -110,7 +110,7 @@ class LLMConfig:
         Examples
         --------
         >>> cfg = LLMConfig(data=1, pipeline=2, tensor=2, batch=4)
-        >>> from alpaserve.model_spec import model_preset
+        >>> from alpaserve.model_presets import model_preset
         >>> cfg.parallel_config(model_preset("gpt-1.3b")).key
         'pp2-tp2\'
         """

@@ -77,7 +77,7 @@ def prefill_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
     >>> one = prefill_time(m, hw, LLMConfig(data=1, pipeline=1, tensor=4, batch=1), [512])
@@ -131,7 +131,7 @@ def decode_step_time(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
     >>> cfg = LLMConfig(data=1, pipeline=1, tensor=4, batch=8)
@@ -189,7 +189,7 @@ def request_latency(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> cfg = LLMConfig(data=1, pipeline=1, tensor=4, batch=1)
     >>> lat = request_latency(model_preset("gpt-20b"), g4dn_hardware(), cfg,
@@ -235,7 +235,7 @@ def throughput(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *, prompt_
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
     >>> one = throughput(m, hw, LLMConfig(data=1, pipeline=1, tensor=4, batch=1),

@@ -36,7 +36,7 @@ def device_memory_bytes(model: ModelSpec, config: LLMConfig, *, context_tokens: 
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> m = model_preset("gpt-20b")
     >>> round(device_memory_bytes(m, LLMConfig(data=1, pipeline=1, tensor=4, batch=1),
     ...                           context_tokens=0) / 1e9, 1)
@@ -75,7 +75,7 @@ def fits_memory(model: ModelSpec, hw: SpotHardware, config: LLMConfig, *,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> m, hw = model_preset("gpt-20b"), g4dn_hardware()
     >>> [fits_memory(m, hw, LLMConfig(data=1, pipeline=1, tensor=t, batch=1), context_tokens=2048)
@@ -118,7 +118,7 @@ def memory_floor(model: ModelSpec, hw: SpotHardware, *, context_tokens: int,
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> from alpaserve.spot.hardware import g4dn_hardware
     >>> memory_floor(model_preset("gpt-20b"), g4dn_hardware(), context_tokens=2048)
     4

@@ -34,7 +34,7 @@ class StageCost:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> plan = stage_plan(model_preset("gpt-1.3b"), LLMConfig(data=1, pipeline=1, tensor=1,
     ...                                                        batch=1))
     >>> plan.stages[0].layers, plan.stages[0].head
@@ -63,7 +63,7 @@ class StagePlan:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> plan = stage_plan(model_preset("gpt-1.3b"), LLMConfig(data=1, pipeline=2, tensor=1,
     ...                                                        batch=1))
     >>> [s.layers for s in plan.stages], [s.head for s in plan.stages]
@@ -97,7 +97,7 @@ def stage_plan(model: ModelSpec, config: LLMConfig) -> StagePlan:
 
     Examples
     --------
-    >>> from alpaserve.model_spec import model_preset
+    >>> from alpaserve.model_presets import model_preset
     >>> stage_plan(model_preset("bert-1.3b"), LLMConfig(data=1, pipeline=1, tensor=1, batch=1))
     Traceback (most recent call last):
     ...
