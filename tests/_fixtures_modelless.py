@@ -8,6 +8,21 @@ from alpaserve.modelless.variants import HardwareType, Variant
 
 TASK = "classify"
 GIB = 1 << 30
+# A registry document of the schema in alpaserve.modelless.registry: two types, two variants.
+REGISTRY_DOC = """
+format_version: 1
+hardware:
+  - {name: cpu, kind: cpu, price_per_hour: 0.17, startup_time: 30, memory_gib: 8}
+  - {name: gpu, kind: gpu, price_per_hour: 3.0, startup_time: 40, memory_gib: 16}
+defaults: {task: t}
+variants:
+  - {name: small-cpu, architecture: small, framework: tf, hardware: cpu, accuracy: 70,
+     profile: {batch_sizes: [1, 4], latency_ms: [20, 50]}, load_latency: 1,
+     peak_memory_mib: 100, max_batch: 4}
+  - {name: big-gpu, architecture: big, framework: trt, hardware: gpu, accuracy: 78,
+     latency_slope: 0.001, latency_intercept: 0.002, load_latency: 2,
+     peak_memory_bytes: 1000000, max_batch: 32}
+"""
 
 
 def small_registry(*, cpu_startup: float = 10.0, gpu_startup: float = 20.0,
