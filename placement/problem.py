@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -19,9 +20,10 @@ from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
+from placement.config_select import ShapeRowCache
 from placement.evaluator import EvalOptions, EvalWorkload
 from placement.partitions import GroupShape
-from placement.space import SearchSpace, ShapeRows, shape_rows
+from placement.space import SearchSpace, ShapeRows
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +61,14 @@ class Problem:
     slo: Mapping[str, float]
     train: EvalWorkload
     options: EvalOptions
-    #: each group shape's config selection for all models, made once (searches build a
-    #: space per layout and bucket, and layouts share shapes)
-    _rows: dict[GroupShape, ShapeRows] = field(default_factory=dict, init=False, repr=False)
+
+    @cached_property
+    def row_cache(self) -> ShapeRowCache:
+        """Each group shape's config selection for all models, made once per class of equal
+        models and kept for this problem's lifetime (a search builds a space per layout and
+        bucket, and layouts share shapes)."""
+        return ShapeRowCache(models=self.models, profiles=self.profiles, options=self.options,
+                             slo=self.slo, capacity=self.cluster.device.usable_memory_bytes)
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -95,13 +102,10 @@ class Problem:
         """
         models = self.models if model_idx is None else [self.models[i] for i in model_idx]
 
+        cache = self.row_cache
+
         def rows(shape: GroupShape) -> ShapeRows:
-            if shape not in self._rows:
-                self._rows[shape] = shape_rows(
-                    models=self.models, shape=shape, profiles=self.profiles,
-                    options=self.options, slo=self.slo,
-                    capacity=self.cluster.device.usable_memory_bytes)
-            full = self._rows[shape]
+            full = cache.rows(shape)
             return full if model_idx is None else full.take(model_idx)
 
         return SearchSpace.build(cluster=self.cluster, models=models, groups=groups,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -181,6 +182,23 @@ class SearchSpace:
         """``[g, m]``: the slowest stage of model ``m`` on group ``g`` (computed once)."""
         return self.latency[self.group_shape].max(axis=2)
 
+    @cached_property
+    def group_latency(self) -> npt.NDArray[np.float64]:
+        """``[g, m, k]``: ``latency`` looked up by each group's shape (computed once,
+        read-only: every assignment on the space shares it)."""
+        return _frozen(self.latency[self.group_shape])
+
+    @cached_property
+    def group_memory(self) -> npt.NDArray[np.int64]:
+        """``[g, m, k]``: ``memory`` looked up by each group's shape (computed once,
+        read-only)."""
+        return _frozen(self.memory[self.group_shape])
+
+    @cached_property
+    def group_feasible(self) -> npt.NDArray[np.bool_]:
+        """``[g, m]``: :meth:`replica_mask`, computed once and read-only."""
+        return _frozen(self.feasible[self.group_shape])
+
     def latencies(self, group: int, model: int) -> tuple[float, ...]:
         """The stage latencies of ``model`` on ``group``.
 
@@ -240,3 +258,8 @@ class SearchSpace:
         0
         """
         return Assignment(self)
+
+
+def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    a.flags.writeable = False
+    return a
