@@ -136,14 +136,14 @@ def _model_order(unmet: npt.NDArray[np.int64], rates: npt.NDArray[np.float64],
                  mask: npt.NDArray[np.bool_]) -> list[int]:
     idx = np.flatnonzero(mask)
     order = np.lexsort((idx, -rates[idx], -unmet[idx]))
-    return [int(i) for i in idx[order]]
+    return idx[order].tolist()  # type: ignore[no-any-return]
 
 
-def _group_order(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float64],
-                 mask: npt.NDArray[np.bool_]) -> list[int]:
-    idx = np.flatnonzero(mask)
-    order = np.lexsort((idx, -free_mem[idx], np.round(loads[idx], 12)))
-    return [int(i) for i in idx[order]]
+def _group_rank(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float64]
+                ) -> npt.NDArray[np.int64]:
+    """Every group, least loaded first (then most free memory, then index): a total order,
+    so the order of a subset of the groups is ``rank[mask[rank]]``."""
+    return np.lexsort((np.arange(loads.size), -free_mem, loads.round(12)))
 
 
 def _add_moves(space: SearchSpace, gs: npt.NDArray[np.int64], ms: npt.NDArray[np.int64],
@@ -164,8 +164,7 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
     added: list[tuple[int, int]] = []
     # loads and free memory are the batch's start's, so one ranking of the groups serves
     # every model: its best group is the first in that order that fits it and is unused
-    order = np.array(_group_order(loads, free_mem, np.ones(fit.shape[0], dtype=bool)),
-                     dtype=np.int64)
+    order = _group_rank(loads, free_mem)
     pos = np.empty_like(order)
     pos[order] = np.arange(order.size)
     ranked = fit[order].T.copy()  # [m, rank]: room, groups in rank order
@@ -254,8 +253,9 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                     blocked[m] = True
                 out = ev.evaluate(state.arrays(), reference=out, consume=True, trace=traced)
             continue
+        rank = _group_rank(loads, free_mem)
         pairs = [(g, m) for m in models[:opts.top_models]
-                 for g in _group_order(loads, free_mem, fit[:, m])[:opts.top_groups]]
+                 for g in rank[fit[rank, m]][:opts.top_groups].tolist()]
         gs, ms = (np.array(x, dtype=np.int64) for x in zip(*pairs, strict=True))
         goods = ev.evaluate_move_arrays(out, *_add_moves(state.space, gs, ms, ev.max_stages))
         g, m = pairs[int(np.argmax(goods))]

@@ -14,7 +14,7 @@ from placement.evaluator import Evaluator, Move
 from placement.greedy import (
     GreedyOptions,
     GreedyResult,
-    _group_order,
+    _group_rank,
     _model_order,
     _unmet,
     group_loads,
@@ -81,9 +81,10 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
         moves: list[Move] = []
         touched: list[tuple[int, int, int]] = []  # (group, added model, removed model)
+        rank = _group_rank(loads, free_mem)
         for a in needy:
             tried = 0
-            for g in _group_order(loads, free_mem, allowed[:, a]):
+            for g in rank[allowed[rank, a]].tolist():
                 if tried >= top_groups or len(moves) >= opts.moves_per_round:
                     break
                 lat = state.space.latencies(g, a)
