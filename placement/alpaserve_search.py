@@ -141,14 +141,17 @@ def _refine_part(space: SearchSpace, work: EvalWorkload, problem: Problem,
     out = []
     if part == "screen":
         phase, begin = "screen+local", start
+        known = None
     elif start.num_replicas <= opts.lookahead_max_replicas:
         built = construct(ev, space.empty(), options=greedy)
         out.append(("lookahead", built.assignment, built.good, built.evaluations))
-        phase, begin = "lookahead+local", built.assignment
+        phase, begin, known = "lookahead+local", built.assignment, built.outcome
     else:
         return out
-    res = local_search(ev, begin, options=greedy)
-    filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2))
+    # each routine starts from the previous one's outcome: no placement simulated twice
+    res = local_search(ev, begin, options=greedy, start_outcome=known)
+    filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2),
+                              start_outcome=res.outcome)
     out.append((phase + "+fill", filled.assignment, filled.good,
                 res.evaluations + filled.evaluations))
     return out

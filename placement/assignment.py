@@ -182,11 +182,8 @@ class Assignment:
             Per model: whether one more replica fits on ``group``.
         """
         room = self.space.capacity - self.used[group]  # [k]
-        mem = self._mem[group]
-        ok = self._allowed[group] & ~self.hosts[group]
-        for k in range(room.shape[0]):
-            ok &= mem[:, k] <= room[k]
-        return ok
+        return self._allowed[group] & ~self.hosts[group] \
+            & (self._mem[group] <= room).all(axis=1)
 
     def add(self, group: int, model: int) -> None:
         """Host ``model`` on ``group`` (unchecked: call :meth:`fits` first).

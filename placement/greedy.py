@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from placement.evaluator import Evaluator
+from placement.evaluator import EvalOutcome, Evaluator
+from placement.incremental import usable
 from placement.space import Assignment, SearchSpace
 
 __all__ = ["GreedyOptions", "GreedyResult", "construct", "fill_free_memory", "full_greedy",
@@ -85,6 +86,10 @@ class GreedyResult:
         Steps (or local-search rounds) taken.
     evaluations : int
         Simulations run.
+    outcome : EvalOutcome, optional
+        The routine's evaluator's outcome of ``assignment`` when its trace is still live:
+        a next routine on the same evaluator starts from it instead of simulating the
+        assignment again (see ``start_outcome``).
 
     Examples
     --------
@@ -95,6 +100,7 @@ class GreedyResult:
     good: int
     steps: int
     evaluations: int
+    outcome: EvalOutcome | None = None
 
 
 def group_loads(assign: Assignment, rates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -165,20 +171,18 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
     # loads and free memory are the batch's start's, so one ranking of the groups serves
     # every model: its best group is the first in that order that fits it and is unused
     order = _group_rank(loads, free_mem)
-    pos = np.empty_like(order)
-    pos[order] = np.arange(order.size)
     ranked = fit[order].T.copy()  # [m, rank]: room, groups in rank order
     for m in models:
         if len(added) >= max(1, batch):
             break
         row = ranked[m]
-        first = int(np.argmax(row))
+        first = int(row.argmax())
         if not row[first]:
             continue
         g = int(order[first])
         state.add(g, m)
         added.append((g, m))
-        ranked[:, pos[g]] = False  # a group takes one replica per batch
+        ranked[:, first] = False  # a group takes one replica per batch
     return added
 
 
@@ -225,9 +229,10 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     # several per step most requests change, and the plain kernel is faster
     traced = opts.batch <= 1 or opts.top_models > 1 or opts.top_groups > 1
     out = ev.evaluate(state.arrays(), trace=traced)
+    best_out = out
     while True:
         if out.good > best_good:
-            best_state, best_good, since_best = state.copy(), out.good, 0
+            best_state, best_good, best_out, since_best = state.copy(), out.good, out, 0
         else:
             since_best += 1
         if best_good >= ev.prepared.num_requests:
@@ -262,7 +267,8 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
         state.add(g, m)
         out = ev.evaluate(state.arrays(), reference=out, consume=True)
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0)
+                        evaluations=ev.num_evaluations - evals0,
+                        outcome=best_out if usable(ev, best_out) else None)
 
 
 def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None
@@ -322,7 +328,8 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
                         evaluations=ev.num_evaluations - evals0)
 
 
-def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> GreedyResult:
+def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1,
+                     start_outcome: EvalOutcome | None = None) -> GreedyResult:
     """Use leftover memory: add replicas where they do not lower the score.
 
     A search that serves every training request stops early and leaves memory idle; extra
@@ -338,6 +345,10 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         The starting point; not modified.
     batch : int, default 1
         Replicas added per step (falls back to 1 after a rejected batch).
+    start_outcome : EvalOutcome, optional
+        ``ev``'s outcome of ``start`` (e.g. a previous routine's
+        :attr:`GreedyResult.outcome`): used, and taken over, instead of simulating
+        ``start`` again when its trace is live.
 
     Returns
     -------
@@ -359,7 +370,8 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
     state = start.copy()
     rates = ev.prepared.rates()
     evals0 = ev.num_evaluations
-    out = ev.evaluate(state.arrays())
+    out = start_outcome if start_outcome is not None and usable(ev, start_outcome) \
+        else ev.evaluate(state.arrays())
     blocked = np.zeros(state.space.num_models, dtype=bool)
     steps = 0
     while True:
@@ -386,7 +398,8 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
             batch = 1
         out = ev.evaluate(state.arrays(), reference=trial, consume=True)
     return GreedyResult(assignment=state, good=out.good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0)
+                        evaluations=ev.num_evaluations - evals0,
+                        outcome=out if usable(ev, out) else None)
 
 
 def __getattr__(name: str) -> Any:

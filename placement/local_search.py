@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from placement.assignment import Assignment
-from placement.evaluator import Evaluator, Move
+from placement.evaluator import EvalOutcome, Evaluator, Move
 from placement.greedy import (
     GreedyOptions,
     GreedyResult,
@@ -19,11 +19,12 @@ from placement.greedy import (
     _unmet,
     group_loads,
 )
+from placement.incremental import usable
 
 
 def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
-                 top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2
-                 ) -> GreedyResult:
+                 top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2,
+                 start_outcome: EvalOutcome | None = None) -> GreedyResult:
     """Hill-climb with add and swap moves for ``options.local_rounds`` rounds at most.
 
     Stops early when every request is good or no move improves the score.
@@ -43,6 +44,9 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
         Groups tried per needy model.
     swaps_per_group : int, default 2
         Swap moves tried per group (dropping its least useful replicas).
+    start_outcome : EvalOutcome, optional
+        ``ev``'s outcome of ``start`` (e.g. :attr:`GreedyResult.outcome` of the routine
+        that built it): used instead of simulating ``start`` again when its trace is live.
 
     Returns
     -------
@@ -65,8 +69,12 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
     state = start.copy()
     rates = ev.prepared.rates()
     evals0 = ev.num_evaluations
-    arrays = state.arrays()
-    out = ev.evaluate(arrays)
+    if start_outcome is not None and usable(ev, start_outcome):
+        out = start_outcome
+        arrays = out.arrays
+    else:
+        arrays = state.arrays()
+        out = ev.evaluate(arrays)
     rounds = 0
     for _ in range(opts.local_rounds):
         rounds += 1
@@ -145,4 +153,5 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
         state, out = trial, trial_out
         arrays = out.arrays
     return GreedyResult(assignment=state, good=out.good, steps=rounds,
-                        evaluations=ev.num_evaluations - evals0)
+                        evaluations=ev.num_evaluations - evals0,
+                        outcome=out if usable(ev, out) else None)

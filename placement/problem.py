@@ -128,9 +128,13 @@ class Problem:
         0.0265
         """
         out = dict.fromkeys(self.model_names, math.inf)
-        for e in self.profiles:
-            if e.batch_size == 1 and e.model in out:
-                out[e.model] = min(out[e.model], sum(self.options.inflate(e.stage_latencies)))
+        total: dict[tuple[float, ...], float] = {}  # copies of a model share stage latencies
+        for name in out:
+            for e in self.profiles.entries(name, 1):
+                lat = e.stage_latencies
+                if lat not in total:
+                    total[lat] = sum(self.options.inflate(lat))
+                out[name] = min(out[name], total[lat])
         return {k: v + self.options.overhead for k, v in out.items()}
 
     def reference_latency(self) -> dict[str, float]:
@@ -149,12 +153,11 @@ class Problem:
         {'m0': 0.1}
         """
         best: dict[str, tuple[int, float]] = {}
-        for e in self.profiles:
-            if e.batch_size != 1:
-                continue
-            key = (e.config.num_devices, e.total_latency)
-            if e.model not in best or key < best[e.model]:
-                best[e.model] = key
+        for m in self.model_names:
+            keys = [(e.config.num_devices, e.total_latency)
+                    for e in self.profiles.entries(m, 1)]
+            if keys:
+                best[m] = min(keys)
         return {m: best[m][1] if m in best else math.inf for m in self.model_names}
 
     def slo_warnings(self) -> dict[str, str]:
