@@ -229,7 +229,7 @@ class ParallelConfig:
         if h is None:
             h = hash((self.stages,))  # the value dataclass would compute
             object.__setattr__(self, "_hash", h)
-        return h  # type: ignore[no-any-return]
+        return h
 
     @property
     def is_uniform(self) -> bool:

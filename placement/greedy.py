@@ -142,7 +142,7 @@ def _model_order(unmet: npt.NDArray[np.int64], rates: npt.NDArray[np.float64],
                  mask: npt.NDArray[np.bool_]) -> list[int]:
     idx = np.flatnonzero(mask)
     order = np.lexsort((idx, -rates[idx], -unmet[idx]))
-    return idx[order].tolist()  # type: ignore[no-any-return]
+    return idx[order].tolist()
 
 
 def _group_rank(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float64]
