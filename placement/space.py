@@ -25,7 +25,7 @@ from alpaserve.profiles import ProfileDB
 from placement.assignment import Assignment
 from placement.config_select import ShapeRows, select_entry, shape_rows
 from placement.eval_inputs import EvalOptions
-from placement.partitions import GroupShape, stage_meshes
+from placement.partitions import GroupShape, check_shape
 
 __all__ = ["Assignment", "SearchSpace", "ShapeRows", "select_entry", "shape_rows"]
 
@@ -154,7 +154,7 @@ class SearchSpace:
             feasible[s] = r.feasible
             configs.append(r.configs)
         for devices, shape in groups:
-            stage_meshes(cluster, devices, shape)  # raises when a stage spans nodes
+            check_shape(cluster, devices, shape)  # raises when a stage spans nodes
         return cls(cluster=cluster, models=tuple(models),
                    group_devices=tuple(tuple(d) for d, _ in groups),
                    group_shape=np.array([shapes.index(s) for _, s in groups], dtype=np.int64),
