@@ -281,9 +281,11 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     work = subset_workload(problem.train, model_idx)
     max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
     lays = layouts(problem.cluster, device_ids, max_size)
-    tasks = [(lay, problem, list(model_idx), work, opts) for lay in lays]
-    screened = _map(_run_screen, tasks, opts, f"screen {label}",
-                    requests=work.num_requests)
+    # larger groups take more screening steps: scored first, threads balance better
+    first = sorted(range(len(lays)), key=lambda i: -max(lays[i].partition.sizes))
+    tasks = [(lays[i], problem, list(model_idx), work, opts) for i in first]
+    results = _map(_run_screen, tasks, opts, f"screen {label}", requests=work.num_requests)
+    screened = [results[first.index(i)] for i in range(len(lays))]  # back in layout order
     log: list[LogEntry] = []
     ranked: list[tuple[int, int, Layout, SearchSpace, Assignment]] = []
     for lay, (space, results, secs) in zip(lays, screened, strict=True):
@@ -296,12 +298,14 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
         return BucketResult(good=0, assignment=None, log=log)
     ranked.sort(key=lambda r: (r[0], r[1]))
     top = ranked[:max(1, opts.refine_top)]
-    # each layout's two halves are independent tasks: threads balance better
-    parts = _map(_run_refine, [(sp, problem, work, opts, a, part) for _, _, _, sp, a in top
-                               for part in ("lookahead", "screen")],
+    # each layout's two halves are independent tasks, the (longer) look-ahead ones first:
+    # threads balance better
+    parts = _map(_run_refine, [(sp, problem, work, opts, a, part)
+                               for part in ("lookahead", "screen") for _, _, _, sp, a in top],
                  opts, f"refine {label}", requests=work.num_requests)
-    refined = [(parts[2 * i][0] + parts[2 * i + 1][0], parts[2 * i][1] + parts[2 * i + 1][1])
-               for i in range(len(top))]
+    k = len(top)
+    refined = [(parts[i][0] + parts[k + i][0], parts[i][1] + parts[k + i][1])
+               for i in range(k)]
     finalists = [(-ranked[0][0], ranked[0][4])]
     for (_, _, lay, _, _), (results, secs) in zip(top, refined, strict=True):
         for phase, assign, good, evals in results:
