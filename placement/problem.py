@@ -100,6 +100,8 @@ class Problem:
         >>> sp.group_stages, [m.name for m in sp.models]
         ([2], ['m1'])
         """
+        if model_idx is not None and list(model_idx) == list(range(len(self.models))):
+            model_idx = None  # every model in order: the cached rows as they are
         models = self.models if model_idx is None else [self.models[i] for i in model_idx]
 
         cache = self.row_cache
