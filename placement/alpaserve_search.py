@@ -178,8 +178,8 @@ def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, A
 #: (``SearchOptions.threads == 0``) uses more than one thread. Every simulation of a layout
 #: walks the bucket's requests in compiled code, which releases the GIL, between glue that
 #: holds it; with few requests the glue dominates and threads only add hand-offs. On 2
-#: cores, the issue-18 cases with 2.9 k requests ran 1.2x slower with 2 threads, those with
-#: 12.7 k and more 1.2 to 1.7x faster.
+#: cores, the issue-18 case with 2.9 k training requests ran 1.1x slower with 2 threads,
+#: those with 12.7 k to 38 k requests 1.4 to 1.8x faster.
 MIN_THREADED_REQUESTS = 6_000
 
 
@@ -284,8 +284,9 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     # larger groups take more screening steps: scored first, threads balance better
     first = sorted(range(len(lays)), key=lambda i: -max(lays[i].partition.sizes))
     tasks = [(lays[i], problem, list(model_idx), work, opts) for i in first]
-    results = _map(_run_screen, tasks, opts, f"screen {label}", requests=work.num_requests)
-    screened = [results[first.index(i)] for i in range(len(lays))]  # back in layout order
+    done = dict(zip(first, _map(_run_screen, tasks, opts, f"screen {label}",
+                                requests=work.num_requests), strict=True))
+    screened = [done[i] for i in range(len(lays))]  # back in layout order
     log: list[LogEntry] = []
     ranked: list[tuple[int, int, Layout, SearchSpace, Assignment]] = []
     for lay, (space, results, secs) in zip(lays, screened, strict=True):
