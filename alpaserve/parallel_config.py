@@ -8,6 +8,7 @@ A :class:`ParallelConfig` belongs to one model. Stage ``k`` runs layers
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
@@ -213,13 +214,22 @@ class ParallelConfig:
     def num_layers(self) -> int:
         return self.stages[-1].layer_end
 
-    @property
+    # derived once per config: planners ask for these thousands of times per plan
+    @cached_property
     def tensor_degrees(self) -> tuple[int, ...]:
         return tuple(s.tensor_degree for s in self.stages)
 
-    @property
+    @cached_property
     def num_devices(self) -> int:
         return sum(self.tensor_degrees)
+
+    def __hash__(self) -> int:
+        # configs key the profile index: hash the stages once (the instance is frozen)
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.stages,))  # the value dataclass would compute
+            object.__setattr__(self, "_hash", h)
+        return h
 
     @property
     def is_uniform(self) -> bool:

@@ -37,7 +37,7 @@ from placement.space import Assignment, SearchSpace
 
 __all__ = ["BucketResult", "LogEntry", "SearchOptions", "SearchOutcome", "alpaserve_search",
            "bucketed_search", "pick_robust", "refine_layout", "screen_layout",
-           "solve_bucket", "stressed"]
+           "search_threads", "solve_bucket", "stressed"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,20 +125,35 @@ def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
     >>> [phase for phase, *_ in refine_layout(sp, p.train, p, SearchOptions(), screened)]
     ['lookahead', 'lookahead+local+fill', 'screen+local+fill']
     """
+    return (_refine_part(space, work, problem, opts, start, "lookahead")
+            + _refine_part(space, work, problem, opts, start, "screen"))
+
+
+def _refine_part(space: SearchSpace, work: EvalWorkload, problem: Problem,
+                 opts: SearchOptions, start: Assignment, part: str
+                 ) -> list[tuple[str, Assignment, int, int]]:
+    """One independent half of :func:`refine_layout` (threads may run the halves apart):
+    ``"lookahead"`` (the look-ahead greedy, then local search on it) or ``"screen"``
+    (local search on the screened plan)."""
     ev = _evaluator(space, work, problem)
     greedy = GreedyOptions(top_models=opts.top_models, top_groups=opts.top_groups,
                            local_rounds=opts.local_rounds)
     out = []
-    starts = [("screen+local", start)]
-    if start.num_replicas <= opts.lookahead_max_replicas:
+    if part == "screen":
+        phase, begin = "screen+local", start
+        known = None
+    elif start.num_replicas <= opts.lookahead_max_replicas:
         built = construct(ev, space.empty(), options=greedy)
         out.append(("lookahead", built.assignment, built.good, built.evaluations))
-        starts.insert(0, ("lookahead+local", built.assignment))
-    for phase, begin in starts:
-        res = local_search(ev, begin, options=greedy)
-        filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2))
-        out.append((phase + "+fill", filled.assignment, filled.good,
-                    res.evaluations + filled.evaluations))
+        phase, begin, known = "lookahead+local", built.assignment, built.outcome
+    else:
+        return out
+    # each routine starts from the previous one's outcome: no placement simulated twice
+    res = local_search(ev, begin, options=greedy, start_outcome=known)
+    filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2),
+                              start_outcome=res.outcome)
+    out.append((phase + "+fill", filled.assignment, filled.good,
+                res.evaluations + filled.evaluations))
     return out
 
 
@@ -152,14 +167,58 @@ def _run_screen(task: tuple[Layout, Problem, Sequence[int], EvalWorkload, Search
     return space, screen_layout(space, work, problem, opts), time.perf_counter() - t0
 
 
-def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, Assignment]
-                ) -> tuple[list[tuple[str, Assignment, int, int]], float]:
-    space, problem, work, opts, start = task
+def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, Assignment,
+                            str]) -> tuple[list[tuple[str, Assignment, int, int]], float]:
+    space, problem, work, opts, start, part = task
     t0 = time.perf_counter()
-    return refine_layout(space, work, problem, opts, start), time.perf_counter() - t0
+    return _refine_part(space, work, problem, opts, start, part), time.perf_counter() - t0
 
 
-def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str) -> list:
+#: Fewest training requests for which the automatic thread count
+#: (``SearchOptions.threads == 0``) uses more than one thread. Every simulation of a layout
+#: walks the bucket's requests in compiled code, which releases the GIL, between glue that
+#: holds it; with few requests the glue dominates and threads only add hand-offs. On 2
+#: cores, the issue-18 case with 2.9 k training requests ran 1.1x slower with 2 threads,
+#: those with 12.7 k to 38 k requests 1.4 to 1.8x faster.
+MIN_THREADED_REQUESTS = 6_000
+
+
+def search_threads(opts: SearchOptions, tasks: int, requests: int) -> int:
+    """Threads that score ``tasks`` independent layout tasks on ``requests`` requests.
+
+    An explicit ``opts.threads`` is honoured (capped at ``tasks``); ``0`` means automatic:
+    one thread per CPU when there are at least :data:`MIN_THREADED_REQUESTS` requests, else
+    the caller's thread alone. The plan is the same for any count.
+
+    Parameters
+    ----------
+    opts : SearchOptions
+        Its ``threads``.
+    tasks : int
+        Independent tasks (layouts to screen, halves of refinements).
+    requests : int
+        Training requests each task simulates.
+
+    Returns
+    -------
+    int
+        At least 1, at most ``max(tasks, 1)``.
+
+    Examples
+    --------
+    >>> search_threads(SearchOptions(threads=3), tasks=10, requests=100)
+    3
+    >>> search_threads(SearchOptions(), tasks=10, requests=100)
+    1
+    """
+    if opts.threads:
+        return max(1, min(opts.threads, tasks))
+    if requests < MIN_THREADED_REQUESTS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, tasks))
+
+
+def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str, *, requests: int) -> list:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(tasks), desc=desc, disable=not opts.progress, leave=False)
@@ -172,7 +231,7 @@ def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str) -> list:
                     results.append(r)
                     bar.update()
                 return results
-        threads = min(opts.threads or os.cpu_count() or 1, len(tasks))
+        threads = search_threads(opts, len(tasks), requests)
         if threads > 1:
             with ThreadPoolExecutor(max_workers=threads) as tpool:
                 results = []
@@ -222,8 +281,12 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     work = subset_workload(problem.train, model_idx)
     max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
     lays = layouts(problem.cluster, device_ids, max_size)
-    tasks = [(lay, problem, list(model_idx), work, opts) for lay in lays]
-    screened = _map(_run_screen, tasks, opts, f"screen {label}")
+    # larger groups take more screening steps: scored first, threads balance better
+    first = sorted(range(len(lays)), key=lambda i: -max(lays[i].partition.sizes))
+    tasks = [(lays[i], problem, list(model_idx), work, opts) for i in first]
+    done = dict(zip(first, _map(_run_screen, tasks, opts, f"screen {label}",
+                                requests=work.num_requests), strict=True))
+    screened = [done[i] for i in range(len(lays))]  # back in layout order
     log: list[LogEntry] = []
     ranked: list[tuple[int, int, Layout, SearchSpace, Assignment]] = []
     for lay, (space, results, secs) in zip(lays, screened, strict=True):
@@ -236,8 +299,14 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
         return BucketResult(good=0, assignment=None, log=log)
     ranked.sort(key=lambda r: (r[0], r[1]))
     top = ranked[:max(1, opts.refine_top)]
-    refined = _map(_run_refine, [(sp, problem, work, opts, a) for _, _, _, sp, a in top],
-                   opts, f"refine {label}")
+    # each layout's two halves are independent tasks, the (longer) look-ahead ones first:
+    # threads balance better
+    parts = _map(_run_refine, [(sp, problem, work, opts, a, part)
+                               for part in ("lookahead", "screen") for _, _, _, sp, a in top],
+                 opts, f"refine {label}", requests=work.num_requests)
+    k = len(top)
+    refined = [(parts[i][0] + parts[k + i][0], parts[i][1] + parts[k + i][1])
+               for i in range(k)]
     finalists = [(-ranked[0][0], ranked[0][4])]
     for (_, _, lay, _, _), (results, secs) in zip(top, refined, strict=True):
         for phase, assign, good, evals in results:

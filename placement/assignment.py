@@ -54,10 +54,13 @@ class Assignment:
         self.space = space
         self.hosts = np.zeros((space.num_groups, space.num_models), dtype=bool) \
             if hosts is None else hosts.copy()
-        mem = space.memory[space.group_shape]  # [g, m, k]
+        mem = space.group_memory  # [g, m, k], shared read-only by the space's assignments
         self._mem = mem
         self.used = np.einsum("gm,gmk->gk", self.hosts.astype(np.int64), mem)
-        self._allowed = space.replica_mask()
+        self._allowed = space.group_feasible
+        # fit_matrix's result, kept up to date row by row: a step changes a few groups
+        self._fit: npt.NDArray[np.bool_] | None = None
+        self._stale: set[int] = set()
 
     def copy(self) -> Assignment:
         """An independent copy.
@@ -76,7 +79,12 @@ class Assignment:
         >>> a.num_replicas, b.num_replicas
         (0, 1)
         """
-        return Assignment(self.space, self.hosts)
+        twin = Assignment.__new__(Assignment)
+        twin.space, twin._mem, twin._allowed = self.space, self._mem, self._allowed
+        twin.hosts, twin.used = self.hosts.copy(), self.used.copy()
+        twin._fit = None if self._fit is None else self._fit.copy()
+        twin._stale = set(self._stale)
+        return twin
 
     def key(self) -> bytes:
         """A hashable fingerprint of ``hosts``.
@@ -148,11 +156,17 @@ class Assignment:
         >>> a.fit_matrix().tolist()
         [[False, True], [True, True]]
         """
-        room = self.space.capacity - self.used  # [g, k]
-        ok = self._allowed & ~self.hosts
-        for k in range(room.shape[1]):  # stage by stage: faster than all() over a short axis
-            ok &= self._mem[:, :, k] <= room[:, None, k]
-        return ok
+        if self._fit is None:
+            room = self.space.capacity - self.used  # [g, k]
+            ok = self._allowed & ~self.hosts
+            for k in range(room.shape[1]):  # stage by stage: faster than all() over a short axis
+                ok &= self._mem[:, :, k] <= room[:, None, k]
+            self._fit, self._stale = ok, set()
+        elif self._stale:
+            for g in self._stale:
+                self._fit[g] = self.fit_row(g)
+            self._stale.clear()
+        return self._fit.copy()
 
     def fit_row(self, group: int) -> npt.NDArray[np.bool_]:
         """Row ``group`` of :meth:`fit_matrix` (all that one add or remove changes).
@@ -168,11 +182,8 @@ class Assignment:
             Per model: whether one more replica fits on ``group``.
         """
         room = self.space.capacity - self.used[group]  # [k]
-        mem = self._mem[group]
-        ok = self._allowed[group] & ~self.hosts[group]
-        for k in range(room.shape[0]):
-            ok &= mem[:, k] <= room[k]
-        return ok
+        return self._allowed[group] & ~self.hosts[group] \
+            & (self._mem[group] <= room).all(axis=1)
 
     def add(self, group: int, model: int) -> None:
         """Host ``model`` on ``group`` (unchecked: call :meth:`fits` first).
@@ -193,6 +204,7 @@ class Assignment:
         """
         self.hosts[group, model] = True
         self.used[group] += self._mem[group, model]
+        self._stale.add(group)
 
     def remove(self, group: int, model: int) -> None:
         """Drop ``model`` from ``group`` (unchecked: it must be hosted there).
@@ -213,6 +225,7 @@ class Assignment:
         """
         self.hosts[group, model] = False
         self.used[group] -= self._mem[group, model]
+        self._stale.add(group)
 
     # ------------------------------------------------------------------ views
     @property
@@ -259,7 +272,7 @@ class Assignment:
         """
         m_idx, g_idx = np.nonzero(self.hosts.T)
         sp = self.space
-        lat = sp.latency[sp.group_shape[g_idx], m_idx]
+        lat = sp.group_latency[g_idx, m_idx]
         return ReplicaArrays.build(model=m_idx.astype(np.int64), group=g_idx.astype(np.int64),
                                    latencies=lat, num_models=sp.num_models)
 

@@ -137,7 +137,8 @@ def shape_rows(*, models: Sequence[ModelSpec], shape: GroupShape, profiles: Prof
 
     Memory comes from the profile entry when there is one (the analytic model only
     otherwise). Models whose batch-1 entries, SLO and architecture are all equal (copies
-    of one model) share one selection.
+    of one model) share one selection. A caller that needs many shapes keeps a
+    :class:`ShapeRowCache` instead.
 
     Parameters
     ----------
@@ -170,31 +171,125 @@ def shape_rows(*, models: Sequence[ModelSpec], shape: GroupShape, profiles: Prof
     >>> [c.pipeline_degree for c in r.configs], r.feasible.tolist()
     ([2, 2], [True, True])
     """
-    n_m, p = len(models), shape.pipeline
-    latency = np.zeros((n_m, p))
-    memory = np.zeros((n_m, p), dtype=np.int64)
-    feasible = np.zeros(n_m, dtype=bool)
-    configs: list[ParallelConfig | None] = []
-    chosen: dict[tuple, tuple[ProfileEntry, tuple[int, ...]] | None] = {}
-    for m, model in enumerate(models):
-        own = [e for e in profiles.entries(model.name, 1)
-               if e.config.pipeline_degree == p
-               and all(t == shape.tensor for t in e.config.tensor_degrees)]
-        weights = {e.config: profiles.stage_weights(model, e.config)[0] for e in own}
-        limit = None if slo is None else slo.get(model.name)
-        key = (_arch(model), limit,
-               tuple((e.config, e.stage_latencies, weights[e.config]) for e in own))
-        if key not in chosen:
-            entry = select_entry(own, model, shape, limit, weights)
-            chosen[key] = None if entry is None else (entry, weights[entry.config])
-        pick = chosen[key]
-        if pick is None:
-            configs.append(None)
-            continue
-        entry, mem = pick
-        configs.append(entry.config)
-        latency[m] = options.inflate(entry.stage_latencies)
-        memory[m] = mem
-        feasible[m] = max(mem) <= capacity
-    return ShapeRows(configs=tuple(configs), latency=latency, memory=memory,
-                     feasible=feasible)
+    return ShapeRowCache(models=models, profiles=profiles, options=options, slo=slo,
+                         capacity=capacity).rows(shape)
+
+
+#: one class of models: a representative, its SLO, and its batch-1 entries with their
+#: weights keyed by (pipeline degree, tensor degree of every stage)
+_Class = tuple[ModelSpec, float | None,
+               dict[tuple[int, int], list[tuple[ProfileEntry, tuple[int, ...]]]]]
+
+
+class ShapeRowCache:
+    """:func:`shape_rows` of one problem's models, memoised per shape (one plan's cache).
+
+    The models are first grouped, once, into classes whose architecture, SLO and batch-1
+    entries (config, stage latencies and weights, in order) are all equal: copies of one
+    model. A shape's configs are then selected once per class, with the entries of that
+    shape looked up rather than filtered, and every member gets its class's row; the result
+    is :func:`select_entry`'s choice for each model.
+
+    Parameters
+    ----------
+    models : Sequence[ModelSpec]
+        The models (row ``m`` is ``models[m]``).
+    profiles : ProfileDB
+        The profile database.
+    options : EvalOptions
+        Latency inflation of the search.
+    slo : Mapping[str, float], optional
+        Per-model SLOs (seconds).
+    capacity : int
+        Usable bytes per device.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_model, tiny_profiles
+    >>> from placement.partitions import GroupShape
+    >>> ms = [tiny_model("a"), tiny_model("b")]
+    >>> cache = ShapeRowCache(models=ms, profiles=tiny_profiles(ms), options=EvalOptions(),
+    ...                       slo=None, capacity=10**9)
+    >>> shape = GroupShape(pipeline=2, tensor=1)
+    >>> cache.rows(shape) is cache.rows(shape), cache.num_classes
+    (True, 1)
+    """
+
+    def __init__(self, *, models: Sequence[ModelSpec], profiles: ProfileDB,
+                 options: EvalOptions, slo: Mapping[str, float] | None,
+                 capacity: int) -> None:
+        self._models = tuple(models)
+        self._profiles = profiles
+        self._options = options
+        self._slo = slo
+        self._capacity = capacity
+        self._rows: dict[GroupShape, ShapeRows] = {}
+        self._classes: list[tuple[_Class, npt.NDArray[np.int64]]] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        """Distinct classes of models (each selects its configs once per shape)."""
+        return len(self._grouped())
+
+    def _grouped(self) -> list[tuple[_Class, npt.NDArray[np.int64]]]:
+        if self._classes is None:
+            index: dict[tuple, int] = {}
+            reps: list[_Class] = []
+            members: list[list[int]] = []
+            for m, model in enumerate(self._models):
+                own = self._profiles.entries(model.name, 1)
+                weights = [self._profiles.stage_weights(model, e.config)[0] for e in own]
+                limit = None if self._slo is None else self._slo.get(model.name)
+                key = (_arch(model), limit, tuple((e.config, e.stage_latencies, w)
+                                                  for e, w in zip(own, weights, strict=True)))
+                k = index.setdefault(key, len(reps))
+                if k == len(reps):
+                    by_shape: dict[tuple[int, int], list[tuple[ProfileEntry,
+                                                              tuple[int, ...]]]] = {}
+                    for e, w in zip(own, weights, strict=True):
+                        tensor = e.config.tensor_degrees
+                        if all(t == tensor[0] for t in tensor):
+                            by_shape.setdefault((len(tensor), tensor[0]), []).append((e, w))
+                    reps.append((model, limit, by_shape))
+                    members.append([])
+                members[k].append(m)
+            self._classes = [(c, np.array(i, dtype=np.int64))
+                             for c, i in zip(reps, members, strict=True)]
+        return self._classes
+
+    def rows(self, shape: GroupShape) -> ShapeRows:
+        """Every model's config, inflated latencies and memory on groups of ``shape``.
+
+        Parameters
+        ----------
+        shape : GroupShape
+            Pipeline × tensor shape of the groups.
+
+        Returns
+        -------
+        ShapeRows
+            One row per model (the same object for the same shape).
+        """
+        if shape in self._rows:
+            return self._rows[shape]
+        n_m, p = len(self._models), shape.pipeline
+        latency = np.zeros((n_m, p))
+        memory = np.zeros((n_m, p), dtype=np.int64)
+        feasible = np.zeros(n_m, dtype=bool)
+        configs: list[ParallelConfig | None] = [None] * n_m
+        for (model, limit, by_shape), idx in self._grouped():
+            own = by_shape.get((p, shape.tensor), [])
+            entry = select_entry([e for e, _ in own], model, shape, limit,
+                                 {e.config: w for e, w in own})
+            if entry is None:
+                continue
+            mem = next(w for e, w in own if e is entry)
+            latency[idx] = self._options.inflate(entry.stage_latencies)
+            memory[idx] = mem
+            feasible[idx] = max(mem) <= self._capacity
+            for m in idx.tolist():
+                configs[m] = entry.config
+        out = ShapeRows(configs=tuple(configs), latency=latency, memory=memory,
+                        feasible=feasible)
+        self._rows[shape] = out
+        return out

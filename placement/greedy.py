@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from placement.evaluator import Evaluator
+from placement.evaluator import EvalOutcome, Evaluator
+from placement.incremental import usable
 from placement.space import Assignment, SearchSpace
 
 __all__ = ["GreedyOptions", "GreedyResult", "construct", "fill_free_memory", "full_greedy",
@@ -85,6 +86,10 @@ class GreedyResult:
         Steps (or local-search rounds) taken.
     evaluations : int
         Simulations run.
+    outcome : EvalOutcome, optional
+        The routine's evaluator's outcome of ``assignment`` when its trace is still live:
+        a next routine on the same evaluator starts from it instead of simulating the
+        assignment again (see ``start_outcome``).
 
     Examples
     --------
@@ -95,6 +100,7 @@ class GreedyResult:
     good: int
     steps: int
     evaluations: int
+    outcome: EvalOutcome | None = None
 
 
 def group_loads(assign: Assignment, rates: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -136,14 +142,14 @@ def _model_order(unmet: npt.NDArray[np.int64], rates: npt.NDArray[np.float64],
                  mask: npt.NDArray[np.bool_]) -> list[int]:
     idx = np.flatnonzero(mask)
     order = np.lexsort((idx, -rates[idx], -unmet[idx]))
-    return [int(i) for i in idx[order]]
+    return idx[order].tolist()
 
 
-def _group_order(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float64],
-                 mask: npt.NDArray[np.bool_]) -> list[int]:
-    idx = np.flatnonzero(mask)
-    order = np.lexsort((idx, -free_mem[idx], np.round(loads[idx], 12)))
-    return [int(i) for i in idx[order]]
+def _group_rank(loads: npt.NDArray[np.float64], free_mem: npt.NDArray[np.float64]
+                ) -> npt.NDArray[np.int64]:
+    """Every group, least loaded first (then most free memory, then index): a total order,
+    so the order of a subset of the groups is ``rank[mask[rank]]``."""
+    return np.lexsort((np.arange(loads.size), -free_mem, loads.round(12)))
 
 
 def _add_moves(space: SearchSpace, gs: npt.NDArray[np.int64], ms: npt.NDArray[np.int64],
@@ -164,22 +170,19 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
     added: list[tuple[int, int]] = []
     # loads and free memory are the batch's start's, so one ranking of the groups serves
     # every model: its best group is the first in that order that fits it and is unused
-    order = np.array(_group_order(loads, free_mem, np.ones(fit.shape[0], dtype=bool)),
-                     dtype=np.int64)
-    pos = np.empty_like(order)
-    pos[order] = np.arange(order.size)
+    order = _group_rank(loads, free_mem)
     ranked = fit[order].T.copy()  # [m, rank]: room, groups in rank order
     for m in models:
         if len(added) >= max(1, batch):
             break
         row = ranked[m]
-        first = int(np.argmax(row))
+        first = int(row.argmax())
         if not row[first]:
             continue
         g = int(order[first])
         state.add(g, m)
         added.append((g, m))
-        ranked[:, pos[g]] = False  # a group takes one replica per batch
+        ranked[:, first] = False  # a group takes one replica per batch
     return added
 
 
@@ -226,9 +229,10 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     # several per step most requests change, and the plain kernel is faster
     traced = opts.batch <= 1 or opts.top_models > 1 or opts.top_groups > 1
     out = ev.evaluate(state.arrays(), trace=traced)
+    best_out = out
     while True:
         if out.good > best_good:
-            best_state, best_good, since_best = state.copy(), out.good, 0
+            best_state, best_good, best_out, since_best = state.copy(), out.good, out, 0
         else:
             since_best += 1
         if best_good >= ev.prepared.num_requests:
@@ -254,15 +258,17 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                     blocked[m] = True
                 out = ev.evaluate(state.arrays(), reference=out, consume=True, trace=traced)
             continue
+        rank = _group_rank(loads, free_mem)
         pairs = [(g, m) for m in models[:opts.top_models]
-                 for g in _group_order(loads, free_mem, fit[:, m])[:opts.top_groups]]
+                 for g in rank[fit[rank, m]][:opts.top_groups].tolist()]
         gs, ms = (np.array(x, dtype=np.int64) for x in zip(*pairs, strict=True))
         goods = ev.evaluate_move_arrays(out, *_add_moves(state.space, gs, ms, ev.max_stages))
         g, m = pairs[int(np.argmax(goods))]
         state.add(g, m)
         out = ev.evaluate(state.arrays(), reference=out, consume=True)
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0)
+                        evaluations=ev.num_evaluations - evals0,
+                        outcome=best_out if usable(ev, best_out) else None)
 
 
 def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None
@@ -322,7 +328,8 @@ def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = Non
                         evaluations=ev.num_evaluations - evals0)
 
 
-def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> GreedyResult:
+def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1,
+                     start_outcome: EvalOutcome | None = None) -> GreedyResult:
     """Use leftover memory: add replicas where they do not lower the score.
 
     A search that serves every training request stops early and leaves memory idle; extra
@@ -338,6 +345,10 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
         The starting point; not modified.
     batch : int, default 1
         Replicas added per step (falls back to 1 after a rejected batch).
+    start_outcome : EvalOutcome, optional
+        ``ev``'s outcome of ``start`` (e.g. a previous routine's
+        :attr:`GreedyResult.outcome`): used, and taken over, instead of simulating
+        ``start`` again when its trace is live.
 
     Returns
     -------
@@ -359,7 +370,8 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
     state = start.copy()
     rates = ev.prepared.rates()
     evals0 = ev.num_evaluations
-    out = ev.evaluate(state.arrays())
+    out = start_outcome if start_outcome is not None and usable(ev, start_outcome) \
+        else ev.evaluate(state.arrays())
     blocked = np.zeros(state.space.num_models, dtype=bool)
     steps = 0
     while True:
@@ -386,7 +398,8 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1) -> Gre
             batch = 1
         out = ev.evaluate(state.arrays(), reference=trial, consume=True)
     return GreedyResult(assignment=state, good=out.good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0)
+                        evaluations=ev.num_evaluations - evals0,
+                        outcome=out if usable(ev, out) else None)
 
 
 def __getattr__(name: str) -> Any:

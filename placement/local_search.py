@@ -10,20 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from placement.assignment import Assignment
-from placement.evaluator import Evaluator, Move
+from placement.evaluator import EvalOutcome, Evaluator
 from placement.greedy import (
     GreedyOptions,
     GreedyResult,
-    _group_order,
+    _group_rank,
     _model_order,
     _unmet,
     group_loads,
 )
+from placement.incremental import usable
 
 
 def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
-                 top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2
-                 ) -> GreedyResult:
+                 top_models: int = 4, top_groups: int = 3, swaps_per_group: int = 2,
+                 start_outcome: EvalOutcome | None = None) -> GreedyResult:
     """Hill-climb with add and swap moves for ``options.local_rounds`` rounds at most.
 
     Stops early when every request is good or no move improves the score.
@@ -43,6 +44,9 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
         Groups tried per needy model.
     swaps_per_group : int, default 2
         Swap moves tried per group (dropping its least useful replicas).
+    start_outcome : EvalOutcome, optional
+        ``ev``'s outcome of ``start`` (e.g. :attr:`GreedyResult.outcome` of the routine
+        that built it): used instead of simulating ``start`` again when its trace is live.
 
     Returns
     -------
@@ -65,51 +69,57 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
     state = start.copy()
     rates = ev.prepared.rates()
     evals0 = ev.num_evaluations
-    arrays = state.arrays()
-    out = ev.evaluate(arrays)
+    if start_outcome is not None and usable(ev, start_outcome):
+        out = start_outcome
+        arrays = out.arrays
+    else:
+        arrays = state.arrays()
+        out = ev.evaluate(arrays)
     rounds = 0
     for _ in range(opts.local_rounds):
         rounds += 1
         unmet = _unmet(ev, out.good_per_model)
         if not unmet.any():
             break
-        index = {(int(m), int(g)): i for i, (m, g) in enumerate(zip(arrays.model, arrays.group,
-                                                                    strict=True))}
+        index = {mg: i for i, mg in enumerate(zip(arrays.model.tolist(),
+                                                   arrays.group.tolist(), strict=True))}
+        rep_good, unmet_of = out.good_per_replica.tolist(), unmet.tolist()
         allowed = state.space.replica_mask() & ~state.hosts
         needy = _model_order(unmet, rates, (unmet > 0) & allowed.any(axis=0))[:top_models]
         loads = group_loads(state, rates)
         free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
-        moves: list[Move] = []
+        skips: list[int] = []  # the moves, as Evaluator.evaluate_move_arrays takes them
         touched: list[tuple[int, int, int]] = []  # (group, added model, removed model)
+        rank = _group_rank(loads, free_mem)
         for a in needy:
             tried = 0
-            for g in _group_order(loads, free_mem, allowed[:, a]):
-                if tried >= top_groups or len(moves) >= opts.moves_per_round:
+            for g in rank[allowed[rank, a]].tolist():
+                if tried >= top_groups or len(skips) >= opts.moves_per_round:
                     break
-                lat = state.space.latencies(g, a)
                 if state.fits(g, a):
-                    moves.append(Move(add_model=a, add_group=g, add_latencies=lat))
+                    skips.append(-1)
                     touched.append((g, a, -1))
                     tried += 1
                     continue
-                hosted = np.flatnonzero(state.hosts[g])
-                useful = sorted((int(h) for h in hosted),
-                                key=lambda b: (out.good_per_replica[index[(b, g)]],
-                                               -unmet[b], b))
+                useful = sorted(np.flatnonzero(state.hosts[g]).tolist(),
+                                key=lambda b: (rep_good[index[(b, g)]], -unmet_of[b], b))
                 n_swaps = 0
                 for b in useful:
                     if n_swaps >= swaps_per_group:
                         break
-                    if state.fits(g, a, removing=int(b)):
-                        moves.append(Move(skip=index[(int(b), g)], add_model=a, add_group=g,
-                                          add_latencies=lat))
-                        touched.append((g, a, int(b)))  # b: a model index
+                    if state.fits(g, a, removing=b):
+                        skips.append(index[(b, g)])
+                        touched.append((g, a, b))  # b: a model index
                         n_swaps += 1
                 if n_swaps:
                     tried += 1
-        if not moves:
+        if not skips:
             break
-        goods = ev.evaluate_moves(out, moves)
+        gs = np.array([t[0] for t in touched], dtype=np.int64)
+        ms = np.array([t[1] for t in touched], dtype=np.int64)
+        # space latencies are zero past a group's stages, as the evaluator wants
+        goods = ev.evaluate_move_arrays(out, np.array(skips, dtype=np.int64), ms, gs,
+                                        state.space.group_latency[gs, ms])
         order = np.lexsort((np.arange(len(goods)), -goods))
         if goods[order[0]] <= out.good:
             break
@@ -144,4 +154,5 @@ def local_search(ev: Evaluator, start: Assignment, *, options: GreedyOptions | N
         state, out = trial, trial_out
         arrays = out.arrays
     return GreedyResult(assignment=state, good=out.good, steps=rounds,
-                        evaluations=ev.num_evaluations - evals0)
+                        evaluations=ev.num_evaluations - evals0,
+                        outcome=out if usable(ev, out) else None)

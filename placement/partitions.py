@@ -249,6 +249,50 @@ def group_shapes(cluster: ClusterSpec, group_size: int) -> list[GroupShape]:
     return shapes
 
 
+def check_shape(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupShape) -> None:
+    """Raise unless ``shape`` can be laid on ``device_ids`` (what :func:`stage_meshes` checks,
+    without building the meshes).
+
+    Parameters
+    ----------
+    cluster : ClusterSpec
+        The devices.
+    device_ids : Sequence[int]
+        The group's devices, ``shape.num_devices`` of them, in stage order.
+    shape : GroupShape
+        The group's shape.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    SpecError
+        When the device count does not match the shape, or a tensor-parallel stage would
+        span two nodes.
+
+    Examples
+    --------
+    >>> from alpaserve.cluster_spec import homogeneous_cluster
+    >>> check_shape(homogeneous_cluster(16), range(4, 12), GroupShape(pipeline=1, tensor=8))
+    Traceback (most recent call last):
+    ...
+    alpaserve.errors.SpecError: stage 0 of shape pp1-tp8 on devices (4, ..., 11) spans nodes; ...
+    """
+    ids = tuple(device_ids)
+    if len(ids) != shape.num_devices:
+        raise SpecError(f"shape {shape.key} needs {shape.num_devices} devices, "
+                        f"got {len(ids)}: {ids}")
+    if shape.tensor == 1:
+        return
+    for k in range(shape.pipeline):
+        part = ids[k * shape.tensor:(k + 1) * shape.tensor]
+        if cluster.spans_nodes(part):
+            raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans nodes; "
+                            "a tensor-parallel stage must stay within one node")
+
+
 def stage_meshes(cluster: ClusterSpec, device_ids: Sequence[int],
                  shape: GroupShape) -> tuple[Mesh, ...]:
     """Cut a group's devices into ``shape.pipeline`` consecutive sub-meshes.
@@ -271,7 +315,7 @@ def stage_meshes(cluster: ClusterSpec, device_ids: Sequence[int],
     ------
     SpecError
         When the device count does not match the shape, or a tensor-parallel stage would
-        span two nodes.
+        span two nodes (see :func:`check_shape`).
 
     Examples
     --------
@@ -281,17 +325,9 @@ def stage_meshes(cluster: ClusterSpec, device_ids: Sequence[int],
     [(0, 1), (2, 3)]
     """
     ids = tuple(device_ids)
-    if len(ids) != shape.num_devices:
-        raise SpecError(f"shape {shape.key} needs {shape.num_devices} devices, "
-                        f"got {len(ids)}: {ids}")
-    meshes = []
-    for k in range(shape.pipeline):
-        part = ids[k * shape.tensor:(k + 1) * shape.tensor]
-        if shape.tensor > 1 and cluster.spans_nodes(part):
-            raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans nodes; "
-                            "a tensor-parallel stage must stay within one node")
-        meshes.append(Mesh(device_ids=part, shape=(1, shape.tensor)))
-    return tuple(meshes)
+    check_shape(cluster, ids, shape)
+    return tuple(Mesh(device_ids=ids[k * shape.tensor:(k + 1) * shape.tensor],
+                      shape=(1, shape.tensor)) for k in range(shape.pipeline))
 
 
 def shape_fits(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupShape) -> bool:
@@ -320,7 +356,7 @@ def shape_fits(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupShap
     (False, True)
     """
     try:
-        stage_meshes(cluster, device_ids, shape)
+        check_shape(cluster, device_ids, shape)
     except SpecError:
         return False
     return True

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -19,9 +20,10 @@ from alpaserve.errors import InfeasibleError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
+from placement.config_select import ShapeRowCache
 from placement.evaluator import EvalOptions, EvalWorkload
 from placement.partitions import GroupShape
-from placement.space import SearchSpace, ShapeRows, shape_rows
+from placement.space import SearchSpace, ShapeRows
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +61,14 @@ class Problem:
     slo: Mapping[str, float]
     train: EvalWorkload
     options: EvalOptions
-    #: each group shape's config selection for all models, made once (searches build a
-    #: space per layout and bucket, and layouts share shapes)
-    _rows: dict[GroupShape, ShapeRows] = field(default_factory=dict, init=False, repr=False)
+
+    @cached_property
+    def row_cache(self) -> ShapeRowCache:
+        """Each group shape's config selection for all models, made once per class of equal
+        models and kept for this problem's lifetime (a search builds a space per layout and
+        bucket, and layouts share shapes)."""
+        return ShapeRowCache(models=self.models, profiles=self.profiles, options=self.options,
+                             slo=self.slo, capacity=self.cluster.device.usable_memory_bytes)
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -93,15 +100,14 @@ class Problem:
         >>> sp.group_stages, [m.name for m in sp.models]
         ([2], ['m1'])
         """
+        if model_idx is not None and list(model_idx) == list(range(len(self.models))):
+            model_idx = None  # every model in order: the cached rows as they are
         models = self.models if model_idx is None else [self.models[i] for i in model_idx]
 
+        cache = self.row_cache
+
         def rows(shape: GroupShape) -> ShapeRows:
-            if shape not in self._rows:
-                self._rows[shape] = shape_rows(
-                    models=self.models, shape=shape, profiles=self.profiles,
-                    options=self.options, slo=self.slo,
-                    capacity=self.cluster.device.usable_memory_bytes)
-            full = self._rows[shape]
+            full = cache.rows(shape)
             return full if model_idx is None else full.take(model_idx)
 
         return SearchSpace.build(cluster=self.cluster, models=models, groups=groups,
@@ -124,9 +130,13 @@ class Problem:
         0.0265
         """
         out = dict.fromkeys(self.model_names, math.inf)
-        for e in self.profiles:
-            if e.batch_size == 1 and e.model in out:
-                out[e.model] = min(out[e.model], sum(self.options.inflate(e.stage_latencies)))
+        total: dict[tuple[float, ...], float] = {}  # copies of a model share stage latencies
+        for name in out:
+            for e in self.profiles.entries(name, 1):
+                lat = e.stage_latencies
+                if lat not in total:
+                    total[lat] = sum(self.options.inflate(lat))
+                out[name] = min(out[name], total[lat])
         return {k: v + self.options.overhead for k, v in out.items()}
 
     def reference_latency(self) -> dict[str, float]:
@@ -145,12 +155,11 @@ class Problem:
         {'m0': 0.1}
         """
         best: dict[str, tuple[int, float]] = {}
-        for e in self.profiles:
-            if e.batch_size != 1:
-                continue
-            key = (e.config.num_devices, e.total_latency)
-            if e.model not in best or key < best[e.model]:
-                best[e.model] = key
+        for m in self.model_names:
+            keys = [(e.config.num_devices, e.total_latency)
+                    for e in self.profiles.entries(m, 1)]
+            if keys:
+                best[m] = min(keys)
         return {m: best[m][1] if m in best else math.inf for m in self.model_names}
 
     def slo_warnings(self) -> dict[str, str]:

@@ -77,8 +77,10 @@ def solve_bucket_published(problem: Problem, model_idx: Sequence[int],
     work = subset_workload(problem.train, model_idx)
     max_size = opts.max_group_size or min(len(device_ids), 4 * problem.cluster.devices_per_node)
     lays = layouts(problem.cluster, device_ids, max_size)
+    # each step scores every (model, group) addition in one compiled call: for the thread
+    # rule its work counts as that many passes over the requests
     results = _map(_run_full, [(lay, problem, list(model_idx), work) for lay in lays], opts,
-                   f"published {label}")
+                   f"published {label}", requests=work.num_requests * len(model_idx))
     log, best_good, best = [], -1, None
     for lay, (assign, good, evals, secs) in zip(lays, results, strict=True):
         if assign is None:

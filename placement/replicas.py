@@ -143,7 +143,7 @@ class ReplicaArrays:
         """
         n = model.shape[0]
         ptr = np.zeros(num_models + 1, dtype=np.int64)
-        ptr[1:] = np.cumsum(np.bincount(model, minlength=num_models))
+        np.cumsum(np.bincount(model, minlength=num_models), out=ptr[1:])
         return cls(model=np.ascontiguousarray(model, dtype=np.int64),
                    group=np.ascontiguousarray(group, dtype=np.int64),
                    latencies=np.ascontiguousarray(latencies, dtype=np.float64), ptr=ptr,

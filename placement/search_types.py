@@ -39,9 +39,11 @@ class SearchOptions:
     n_jobs : int
         Processes scoring layouts at once (1: in this process).
     threads : int
-        With ``n_jobs`` 1, threads screening and refining layouts (0: one per CPU; the
-        compiled evaluator releases the GIL). Layouts are independent and results keep
-        their order, so the plan is the same for any number of threads.
+        With ``n_jobs`` 1, threads screening and refining layouts (the compiled evaluator
+        releases the GIL). 0 is automatic: one per CPU when the training workload is large
+        enough for threads to pay, else the caller's thread alone (see
+        :func:`~placement.alpaserve_search.search_threads`). Layouts are independent and
+        results keep their order, so the plan is the same for any number of threads.
     progress : bool
         Show progress bars (tqdm).
 
@@ -92,7 +94,8 @@ class LogEntry:
     evaluations : int
         Simulations the phase ran.
     seconds : float
-        Wall-clock seconds the layout's screening or refinement took.
+        Wall-clock seconds the layout's screening or refinement took (a refinement's two
+        independent halves summed).
 
     Examples
     --------

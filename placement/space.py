@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +25,7 @@ from alpaserve.profiles import ProfileDB
 from placement.assignment import Assignment
 from placement.config_select import ShapeRows, select_entry, shape_rows
 from placement.eval_inputs import EvalOptions
-from placement.partitions import GroupShape, stage_meshes
+from placement.partitions import GroupShape, check_shape
 
 __all__ = ["Assignment", "SearchSpace", "ShapeRows", "select_entry", "shape_rows"]
 
@@ -153,7 +154,7 @@ class SearchSpace:
             feasible[s] = r.feasible
             configs.append(r.configs)
         for devices, shape in groups:
-            stage_meshes(cluster, devices, shape)  # raises when a stage spans nodes
+            check_shape(cluster, devices, shape)  # raises when a stage spans nodes
         return cls(cluster=cluster, models=tuple(models),
                    group_devices=tuple(tuple(d) for d, _ in groups),
                    group_shape=np.array([shapes.index(s) for _, s in groups], dtype=np.int64),
@@ -180,6 +181,23 @@ class SearchSpace:
     def bottleneck(self) -> npt.NDArray[np.float64]:
         """``[g, m]``: the slowest stage of model ``m`` on group ``g`` (computed once)."""
         return self.latency[self.group_shape].max(axis=2)
+
+    @cached_property
+    def group_latency(self) -> npt.NDArray[np.float64]:
+        """``[g, m, k]``: ``latency`` looked up by each group's shape (computed once,
+        read-only: every assignment on the space shares it)."""
+        return _frozen(self.latency[self.group_shape])
+
+    @cached_property
+    def group_memory(self) -> npt.NDArray[np.int64]:
+        """``[g, m, k]``: ``memory`` looked up by each group's shape (computed once,
+        read-only)."""
+        return _frozen(self.memory[self.group_shape])
+
+    @cached_property
+    def group_feasible(self) -> npt.NDArray[np.bool_]:
+        """``[g, m]``: :meth:`replica_mask`, computed once and read-only."""
+        return _frozen(self.feasible[self.group_shape])
 
     def latencies(self, group: int, model: int) -> tuple[float, ...]:
         """The stage latencies of ``model`` on ``group``.
@@ -240,3 +258,8 @@ class SearchSpace:
         0
         """
         return Assignment(self)
+
+
+def _frozen(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    a.flags.writeable = False
+    return a

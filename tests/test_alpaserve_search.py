@@ -57,3 +57,37 @@ def test_threads_do_not_change_the_plan():
     assert one.placement == two.placement
     with pytest.raises(SpecError, match="threads must be an integer >= 0"):
         SearchOptions(threads=-1)
+
+
+def test_automatic_threads_follow_the_request_count(monkeypatch):
+    from placement import alpaserve_search as search
+
+    monkeypatch.setattr(search.os, "cpu_count", lambda: 4)
+    few = search.MIN_THREADED_REQUESTS - 1
+    assert search.search_threads(SearchOptions(), tasks=10, requests=few) == 1
+    assert search.search_threads(SearchOptions(), tasks=10, requests=few + 1) == 4
+    assert search.search_threads(SearchOptions(), tasks=3, requests=10**6) == 3
+    assert search.search_threads(SearchOptions(threads=2), tasks=10, requests=1) == 2
+    assert search.search_threads(SearchOptions(threads=8), tasks=0, requests=1) == 1
+
+
+def test_automatic_threads_give_the_plan_of_one_thread(monkeypatch):
+    from placement import alpaserve_search as search
+
+    p = tiny_problem(num_models=4, num_devices=4, seed=6, cv=4.0, slo=0.2)
+    one = alpaserve_search(p, SearchOptions(threads=1))
+    used = []
+    real = search.search_threads
+
+    def spy(opts, tasks, requests):
+        used.append(real(opts, tasks, requests))
+        return used[-1]
+
+    monkeypatch.setattr(search, "MIN_THREADED_REQUESTS", 0)  # a tiny search threads too
+    monkeypatch.setattr(search.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(search, "search_threads", spy)
+    auto = alpaserve_search(p, SearchOptions())
+    assert max(used) == 2
+    assert auto.placement == one.placement
+    assert [(e.layout, e.phase, e.good, e.evaluations) for e in auto.log] == \
+        [(e.layout, e.phase, e.good, e.evaluations) for e in one.log]

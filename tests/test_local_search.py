@@ -37,3 +37,25 @@ def test_old_import_path():
     assert placement.greedy.local_search is local_search
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = placement.greedy.nope
+
+
+def test_start_outcome_spares_a_simulation_and_changes_nothing():
+    from placement.greedy import construct, fill_free_memory
+
+    p = tiny_problem(num_models=4, num_devices=4, seed=2, cv=4.0, slo=0.2)
+    space = p.search_space(layouts(p.cluster, range(4))[0].groups())
+    results = []
+    for reuse in (False, True):
+        ev = Evaluator(p.train, group_stages=space.group_stages)
+        opts = GreedyOptions(top_models=3, top_groups=2, local_rounds=10)
+        built = construct(ev, space.empty(), options=opts)
+        res = local_search(ev, built.assignment, options=opts,
+                           start_outcome=built.outcome if reuse else None)
+        filled = fill_free_memory(ev, res.assignment, batch=2,
+                                  start_outcome=res.outcome if reuse else None)
+        assert res.outcome is not None
+        assert res.outcome.good == res.good
+        results.append((res.good, filled.good, filled.assignment.hosts.tolist(),
+                        res.evaluations + filled.evaluations))
+    assert results[0][:3] == results[1][:3]
+    assert results[1][3] <= results[0][3] - 1  # the fill did not simulate its start again

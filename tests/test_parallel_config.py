@@ -102,3 +102,19 @@ def test_from_dict_errors() -> None:
         StageConfig.from_dict({"layers": [0, 1, 2], "mesh_shape": [1, 1]})
     with pytest.raises(SpecError, match=r"cannot build a ParallelConfig"):
         ParallelConfig.from_dict({})
+
+
+def test_derived_values_and_hash_are_cached_consistently():
+    import pickle
+
+    cfg = ParallelConfig.uniform(num_layers=8, pipeline_degree=2, tensor_degree=4)
+    twin = ParallelConfig.uniform(num_layers=8, pipeline_degree=2, tensor_degree=4)
+    assert cfg.tensor_degrees == (4, 4)
+    assert cfg.num_devices == 8
+    assert hash(cfg) == hash(twin) == hash((cfg.stages,))  # the dataclass formula
+    back = pickle.loads(pickle.dumps(cfg))
+    assert back == cfg
+    assert hash(back) == hash(cfg)
+    assert {cfg: 1}[back] == 1
+    assert cfg != ParallelConfig.uniform(num_layers=8, pipeline_degree=4, tensor_degree=2)
+    assert repr(cfg).count("_hash") == 0
