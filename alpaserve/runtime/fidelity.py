@@ -77,14 +77,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from alpaserve.errors import SimulationError
+from alpaserve.errors import SimulationError, SpecError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
 from alpaserve.runtime.comparison import DEFAULT_PERCENTILES, FidelityReport, compare_results
+from alpaserve.runtime.contention import ContentionCalibration, calibrate_contention
 from alpaserve.runtime.replay_check import replay_check
 from alpaserve.runtime.result import RequestStatus, ResultLike, RunResult
 from alpaserve.runtime.stationarity import (
@@ -99,11 +100,72 @@ from alpaserve.runtime.stationarity import (
 )
 from simulator import SimulationOptions
 from simulator import simulate as run_simulation
+from simulator.contention import predict_contended
 from workloads import Workload
 
 logger = logging.getLogger(__name__)
 
 Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
+Contention = Literal["auto", "on", "off"]
+
+
+def contention_applies(mode: str, placement: Placement, runtime_options: dict[str, Any], *,
+                       custom_simulator: bool = False) -> bool:
+    """Whether a fidelity run predicts with the contention model (module doc).
+
+    ``"auto"`` turns it on for pipelines (a group of two or more stages) on CPU devices
+    served in this process: the stages of a pipeline share the host's cores with a
+    concurrency that varies from one moment to the next, which no single profiled latency
+    holds. Single-stage groups keep the plain prediction (their concurrent calibration holds
+    the contention of a burst), and so do accelerators (each stage owns its device), Ray
+    groups and a caller's own simulator.
+
+    Parameters
+    ----------
+    mode : {"auto", "on", "off"}
+        The choice.
+    placement : Placement
+        The groups.
+    runtime_options : dict
+        The :class:`~alpaserve.runtime.runtime.Runtime` options (``devices``, ``backend``).
+    custom_simulator : bool, default False
+        Whether the caller gave its own ``simulate``.
+
+    Returns
+    -------
+    bool
+        ``True`` to calibrate the curve and predict with it.
+
+    Raises
+    ------
+    SpecError
+        When ``mode`` is unknown, or ``"on"`` meets a Ray backend or a caller's simulator.
+
+    Examples
+    --------
+    >>> from alpaserve import Group, Placement, homogeneous_cluster, model_preset
+    >>> m = model_preset("bert-tiny")
+    >>> p = Placement(cluster=homogeneous_cluster(2), models={m.name: m}, groups=(
+    ...     Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[m]),))
+    >>> contention_applies("on", p, {}), contention_applies("off", p, {})
+    (True, False)
+    """
+    if mode not in ("auto", "on", "off"):
+        raise SpecError(f"contention must be 'auto', 'on' or 'off', got {mode!r}")
+    local = runtime_options.get("backend", "local") == "local"
+    if mode == "on" and (custom_simulator or not local):
+        raise SpecError("contention='on' predicts with the contention model, in this process: "
+                        "it needs the local backend and no simulate of its own")
+    if mode != "auto":
+        return mode == "on"
+    if custom_simulator or not local or all(g.num_stages == 1 for g in placement.groups):
+        return False
+    devices = runtime_options.get("devices")
+    if devices is None:
+        import jax
+
+        devices = jax.devices()
+    return all(getattr(d, "platform", "") == "cpu" for d in devices)
 
 
 def simulate_with_profile(placement: Placement, workload: Workload, profile: ProfileDB,
@@ -167,7 +229,8 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
                      simulate: Simulate | None = None,
                      runtime_options: dict[str, Any] | None = None,
                      percentiles: Sequence[float] = DEFAULT_PERCENTILES,
-                     probe_host: bool = True) -> FidelityReport:
+                     probe_host: bool = True, contention: Contention = "auto"
+                     ) -> FidelityReport:
     """Serve ``workload`` on ``placement`` for real, simulate it with the measured profile,
     and compare.
 
@@ -201,6 +264,10 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
         Latency percentiles to compare.
     probe_host : bool, default True
         Measure the profile again after the run and read the host's load.
+    contention : {"auto", "on", "off"}, default "auto"
+        Predict with the contention model (:func:`contention_applies`): the curve is
+        calibrated right before serving and the report's ``contention`` holds it, with the
+        plain simulator's attainment.
 
     Returns
     -------
@@ -209,8 +276,9 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
     """
     with _Session(placement, workload, slo=slo, slo_scale=slo_scale, time_scale=time_scale,
                   simulate=simulate, runtime_options=runtime_options,
-                  percentiles=percentiles) as session:
+                  percentiles=percentiles, contention=contention) as session:
         if not probe_host:
+            session.calibrate_contention()
             return session.compare(session.serve(), attempt=0, host=None)
         return session.attempt(0, recalibrate=False)[0]
 
@@ -222,7 +290,8 @@ def measure_fidelity_steady(placement: Placement, workload: Workload, *,
                             runtime_options: dict[str, Any] | None = None,
                             percentiles: Sequence[float] = DEFAULT_PERCENTILES,
                             needed: int = 3, max_attempts: int = 5,
-                            tolerance: Tolerance | None = None) -> SteadyRuns[FidelityReport]:
+                            tolerance: Tolerance | None = None,
+                            contention: Contention = "auto") -> SteadyRuns[FidelityReport]:
     """:func:`measure_fidelity` repeated on one runtime until ``needed`` attempts saw a
     steady host (:func:`~alpaserve.runtime.stationarity.run_until_steady`).
 
@@ -259,6 +328,9 @@ def measure_fidelity_steady(placement: Placement, workload: Workload, *,
     tolerance : Tolerance, optional
         How unsteady a host may be; :class:`~alpaserve.runtime.stationarity.Tolerance`'s
         defaults when omitted.
+    contention : {"auto", "on", "off"}, default "auto"
+        Predict with the contention model (:func:`contention_applies`), its curve measured
+        again before every attempt.
 
     Returns
     -------
@@ -271,7 +343,7 @@ def measure_fidelity_steady(placement: Placement, workload: Workload, *,
     """
     with _Session(placement, workload, slo=slo, slo_scale=slo_scale, time_scale=time_scale,
                   simulate=simulate, runtime_options=runtime_options,
-                  percentiles=percentiles) as session:
+                  percentiles=percentiles, contention=contention) as session:
         return run_until_steady(lambda i: session.attempt(i, recalibrate=True),
                                 needed=needed, max_attempts=max_attempts, tolerance=tolerance)
 
@@ -283,11 +355,14 @@ class _Session:
                  slo: float | dict[str, float] | None, slo_scale: float | None,
                  time_scale: float, simulate: Simulate | None,
                  runtime_options: dict[str, Any] | None,
-                 percentiles: Sequence[float]) -> None:
+                 percentiles: Sequence[float], contention: Contention = "auto") -> None:
         from alpaserve.runtime.runtime import Runtime
 
         if slo_scale is not None and slo is not None:
             raise SimulationError("give slo or slo_scale, not both")
+        self.contended = contention_applies(contention, placement, runtime_options or {},
+                                            custom_simulator=simulate is not None)
+        self.calibration: ContentionCalibration | None = None
         self.placement = placement
         self.workload = workload
         self.slo, self.slo_scale, self.time_scale = slo, slo_scale, time_scale
@@ -316,6 +391,15 @@ class _Session:
     def __exit__(self, *exc: object) -> None:
         self.runtime.close()
 
+    def calibrate_contention(self) -> None:
+        """Measure the contention curve afresh (before serving), when it applies."""
+        if self.contended:
+            rt = self.runtime
+            template = rt.kernel_profile if rt.kernel_profile is not None else rt.profile
+            self.calibration = calibrate_contention(
+                rt.executors, self.placement.groups, template, batch_sizes=rt.batch_sizes,
+                clock=rt.clock)
+
     def serve(self) -> ResultLike:
         return self.runtime.serve(self.served, time_scale=self.time_scale)
 
@@ -332,6 +416,7 @@ class _Session:
             before = rt.recalibrate() if recalibrate else rt.profile
         else:  # a given or kernel-only profile is no serving-path probe
             before = rt.measure_serving_path()
+        self.calibrate_contention()
         real = self.serve()
         drift = profile_drift(before, rt.measure_serving_path())
         seen = Stationarity(drift=drift, load=host_load(start, cpu_sample()),
@@ -352,11 +437,23 @@ class _Session:
                 host: Stationarity | None) -> FidelityReport:
         profile = self.runtime.profile
         sim = self.simulate(self.placement, self.scaled, profile, None)
+        contention = None
+        if self.calibration is not None:
+            rt, cal = self.runtime, self.calibration
+            pred = predict_contended(self.placement, profile, self.scaled, lone=cal.lone,
+                                     curve=cal.curve, max_batch=rt.max_batch,
+                                     feedback=rt.feedback, overhead=rt.overhead)
+            if not pred.converged:
+                logger.warning("the contention-aware prediction did not converge in %d "
+                               "rounds (last change %.3g)", pred.rounds, pred.change)
+            contention = {**cal.to_dict(), **pred.to_dict(),
+                          "predicted_attainment_uncontended": float(sim.attainment)}
+            sim = pred.result
         report = compare_results(real, sim, percentiles=self.percentiles)
         replay = (replay_check(self.placement, profile, real)
                   if isinstance(real, RunResult) and real.trace is not None else None)
         slo = self.slo if isinstance(self.slo, dict | float | int) else None
-        return replace(report, host=host, replay=replay,
+        return replace(report, host=host, replay=replay, contention=contention,
                        extra={"time_scale": self.time_scale, "profile_entries": len(profile),
                               "max_batch": self.runtime.max_batch,
                               "slo": slo, "attempt": attempt})
