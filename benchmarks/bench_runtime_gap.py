@@ -50,6 +50,7 @@ def main() -> int:
     from alpaserve.runtime.devices import use_cpu_devices
 
     devs = use_cpu_devices(8)
+    from alpaserve.runtime.contention import calibrate_contention
     from alpaserve.runtime.fidelity import simulate_with_profile, slo_from_latency
     from alpaserve.runtime.replay_check import measured_handoffs
     from alpaserve.runtime.runtime import Runtime
@@ -61,7 +62,6 @@ def main() -> int:
         profile_drift,
         service_tail,
     )
-    from alpaserve.runtime.contention import calibrate_contention
     from simulator.contention import predict_contended
     from simulator.replay import replay_measured
 

@@ -350,12 +350,13 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
         sizes = np.maximum(np.asarray(res.batch_size), 1)
         # one stage run per (group, stage, begin): a batch's members share theirs
         heads: dict[tuple[int, float], int] = {}
-        for i in served:
-            heads.setdefault((int(res.group[i]), float(rep.stage_begin[i, 0])), int(i))
-        runs_i, runs_k = [], []
-        for i in heads.values():
-            runs_i += [i] * stages[int(res.group[i])]
-            runs_k += list(range(stages[int(res.group[i])]))
+        for i in served.tolist():
+            heads.setdefault((int(res.group[i]), float(rep.stage_begin[i, 0])), i)
+        runs_i: list[int] = []
+        runs_k: list[int] = []
+        for h in heads.values():
+            runs_i += [h] * stages[int(res.group[h])]
+            runs_k += list(range(stages[int(res.group[h])]))
         ri, rk = np.asarray(runs_i, dtype=np.int64), np.asarray(runs_k, dtype=np.int64)
         work = np.array([_lone(solo, int(res.group[i]), int(codes[i]), int(sizes[i]), int(k))
                          for i, k in zip(runs_i, runs_k, strict=True)])

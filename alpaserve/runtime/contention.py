@@ -22,16 +22,77 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from alpaserve.errors import ExecutionError, SpecError
-from alpaserve.placement_spec import Group
+from alpaserve.placement_spec import Group, Placement
 from alpaserve.profiles import ProfileDB
 from simulator.contention import ContentionCurve
 
 logger = logging.getLogger(__name__)
+
+Contention = Literal["auto", "on", "off"]
+
+
+def contention_applies(mode: str, placement: Placement, runtime_options: dict[str, Any], *,
+                       custom_simulator: bool = False) -> bool:
+    """Whether a fidelity run predicts with the contention model (module doc).
+
+    ``"auto"`` turns it on for pipelines (a group of two or more stages) on CPU devices
+    served in this process: the stages of a pipeline share the host's cores with a
+    concurrency that varies from one moment to the next, which no single profiled latency
+    holds. Single-stage groups keep the plain prediction (their concurrent calibration holds
+    the contention of a burst), and so do accelerators (each stage owns its device), Ray
+    groups and a caller's own simulator.
+
+    Parameters
+    ----------
+    mode : {"auto", "on", "off"}
+        The choice.
+    placement : Placement
+        The groups.
+    runtime_options : dict
+        The :class:`~alpaserve.runtime.runtime.Runtime` options (``devices``, ``backend``).
+    custom_simulator : bool, default False
+        Whether the caller gave its own ``simulate``.
+
+    Returns
+    -------
+    bool
+        ``True`` to calibrate the curve and predict with it.
+
+    Raises
+    ------
+    SpecError
+        When ``mode`` is unknown, or ``"on"`` meets a Ray backend or a caller's simulator.
+
+    Examples
+    --------
+    >>> from alpaserve import Group, Placement, homogeneous_cluster, model_preset
+    >>> m = model_preset("bert-tiny")
+    >>> p = Placement(cluster=homogeneous_cluster(2), models={m.name: m}, groups=(
+    ...     Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[m]),))
+    >>> contention_applies("on", p, {}), contention_applies("off", p, {})
+    (True, False)
+    """
+    if mode not in ("auto", "on", "off"):
+        raise SpecError(f"contention must be 'auto', 'on' or 'off', got {mode!r}")
+    local = runtime_options.get("backend", "local") == "local"
+    if mode == "on" and (custom_simulator or not local):
+        raise SpecError("contention='on' predicts with the contention model, in this process: "
+                        "it needs the local backend and no simulate of its own")
+    if mode != "auto":
+        return mode == "on"
+    if custom_simulator or not local or all(g.num_stages == 1 for g in placement.groups):
+        return False
+    devices = runtime_options.get("devices")
+    if devices is None:
+        import jax
+
+        devices = jax.devices()
+    return all(getattr(d, "platform", "") == "cpu" for d in devices)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,11 +122,12 @@ class ContentionCalibration:
         Returns
         -------
         dict
-            ``curve``, ``lone_ms`` (per profile key, per stage), ``samples`` and ``seconds``.
+            ``curve``, ``lone_ms`` (per ``model/config/bs``, per stage), ``samples`` and
+            ``seconds``.
         """
         return {"curve": self.curve.to_dict(),
-                "lone_ms": {e.key: [round(1e3 * x, 4) for x in e.stage_latencies]
-                            for e in self.lone},
+                "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
+                            [round(1e3 * x, 4) for x in e.stage_latencies] for e in self.lone},
                 "samples": {str(k): list(v) for k, v in self.samples.items()},
                 "seconds": self.seconds}
 

@@ -77,17 +77,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from alpaserve.errors import SimulationError, SpecError
+from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
 from alpaserve.runtime.comparison import DEFAULT_PERCENTILES, FidelityReport, compare_results
-from alpaserve.runtime.contention import ContentionCalibration, calibrate_contention
+from alpaserve.runtime.contention import (
+    Contention,
+    ContentionCalibration,
+    calibrate_contention,
+    contention_applies,
+)
 from alpaserve.runtime.replay_check import replay_check
-from alpaserve.runtime.result import RequestStatus, ResultLike, RunResult
+from alpaserve.runtime.result import RequestStatus, ResultLike, RunResult, attainment
 from alpaserve.runtime.stationarity import (
     Stationarity,
     SteadyRuns,
@@ -106,68 +111,6 @@ from workloads import Workload
 logger = logging.getLogger(__name__)
 
 Simulate = Callable[[Placement, Workload, ProfileDB, Any], ResultLike]
-Contention = Literal["auto", "on", "off"]
-
-
-def contention_applies(mode: str, placement: Placement, runtime_options: dict[str, Any], *,
-                       custom_simulator: bool = False) -> bool:
-    """Whether a fidelity run predicts with the contention model (module doc).
-
-    ``"auto"`` turns it on for pipelines (a group of two or more stages) on CPU devices
-    served in this process: the stages of a pipeline share the host's cores with a
-    concurrency that varies from one moment to the next, which no single profiled latency
-    holds. Single-stage groups keep the plain prediction (their concurrent calibration holds
-    the contention of a burst), and so do accelerators (each stage owns its device), Ray
-    groups and a caller's own simulator.
-
-    Parameters
-    ----------
-    mode : {"auto", "on", "off"}
-        The choice.
-    placement : Placement
-        The groups.
-    runtime_options : dict
-        The :class:`~alpaserve.runtime.runtime.Runtime` options (``devices``, ``backend``).
-    custom_simulator : bool, default False
-        Whether the caller gave its own ``simulate``.
-
-    Returns
-    -------
-    bool
-        ``True`` to calibrate the curve and predict with it.
-
-    Raises
-    ------
-    SpecError
-        When ``mode`` is unknown, or ``"on"`` meets a Ray backend or a caller's simulator.
-
-    Examples
-    --------
-    >>> from alpaserve import Group, Placement, homogeneous_cluster, model_preset
-    >>> m = model_preset("bert-tiny")
-    >>> p = Placement(cluster=homogeneous_cluster(2), models={m.name: m}, groups=(
-    ...     Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[m]),))
-    >>> contention_applies("on", p, {}), contention_applies("off", p, {})
-    (True, False)
-    """
-    if mode not in ("auto", "on", "off"):
-        raise SpecError(f"contention must be 'auto', 'on' or 'off', got {mode!r}")
-    local = runtime_options.get("backend", "local") == "local"
-    if mode == "on" and (custom_simulator or not local):
-        raise SpecError("contention='on' predicts with the contention model, in this process: "
-                        "it needs the local backend and no simulate of its own")
-    if mode != "auto":
-        return mode == "on"
-    if custom_simulator or not local or all(g.num_stages == 1 for g in placement.groups):
-        return False
-    devices = runtime_options.get("devices")
-    if devices is None:
-        import jax
-
-        devices = jax.devices()
-    return all(getattr(d, "platform", "") == "cpu" for d in devices)
-
-
 def simulate_with_profile(placement: Placement, workload: Workload, profile: ProfileDB,
                           slo: float | dict[str, float] | None = None, *,
                           max_batch: int = 1) -> ResultLike:
@@ -265,9 +208,10 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
     probe_host : bool, default True
         Measure the profile again after the run and read the host's load.
     contention : {"auto", "on", "off"}, default "auto"
-        Predict with the contention model (:func:`contention_applies`): the curve is
-        calibrated right before serving and the report's ``contention`` holds it, with the
-        plain simulator's attainment.
+        Predict with the contention model
+        (:func:`~alpaserve.runtime.contention.contention_applies`): the curve is calibrated
+        right before serving and the report's ``contention`` holds it, with the plain
+        simulator's attainment.
 
     Returns
     -------
@@ -329,8 +273,9 @@ def measure_fidelity_steady(placement: Placement, workload: Workload, *,
         How unsteady a host may be; :class:`~alpaserve.runtime.stationarity.Tolerance`'s
         defaults when omitted.
     contention : {"auto", "on", "off"}, default "auto"
-        Predict with the contention model (:func:`contention_applies`), its curve measured
-        again before every attempt.
+        Predict with the contention model
+        (:func:`~alpaserve.runtime.contention.contention_applies`), its curve measured again
+        before every attempt.
 
     Returns
     -------
@@ -447,7 +392,7 @@ class _Session:
                 logger.warning("the contention-aware prediction did not converge in %d "
                                "rounds (last change %.3g)", pred.rounds, pred.change)
             contention = {**cal.to_dict(), **pred.to_dict(),
-                          "predicted_attainment_uncontended": float(sim.attainment)}
+                          "predicted_attainment_uncontended": attainment(sim)}
             sim = pred.result
         report = compare_results(real, sim, percentiles=self.percentiles)
         replay = (replay_check(self.placement, profile, real)
