@@ -106,7 +106,7 @@ class ContentionCalibration:
     lone : ProfileDB
         Every hosted (model, config, batch size), each stage timed with nothing else busy.
     samples : dict of int to tuple of float
-        Per busy count, each thread's median slowdown.
+        Per busy count, each thread's median slowdown in each pass.
     seconds : float
         Wall time the calibration took.
     """
@@ -134,8 +134,8 @@ class ContentionCalibration:
 
 def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
                          template: ProfileDB, *, batch_sizes: Sequence[int] = (1,),
-                         warmup: int = 2, repeats: int = 20, window: float = 0.15,
-                         clock: Callable[[], float] = time.perf_counter
+                         warmup: int = 2, repeats: int = 20, window: float = 0.12,
+                         passes: int = 2, clock: Callable[[], float] = time.perf_counter
                          ) -> ContentionCalibration:
     """Lone latencies and the slowdown curve (see the module doc).
 
@@ -152,8 +152,11 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
         The batch sizes to time alone (the curve is measured at batch size 1).
     warmup, repeats : int
         Untimed and timed runs of each stage alone.
-    window : float, default 0.15
-        Seconds each busy count runs.
+    window : float, default 0.12
+        Seconds each busy count runs, per pass.
+    passes : int, default 2
+        Sweeps over the busy counts (1, 2, ..., then again), pooled: a burst of other
+        processes' load during one sweep moves a count's median less.
     clock : callable, default time.perf_counter
         The clock.
 
@@ -170,9 +173,9 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
     ExecutionError
         When a stage fails while timed.
     """
-    if repeats < 1 or warmup < 0 or not window > 0:
-        raise SpecError(f"need repeats >= 1, warmup >= 0 and window > 0, got {repeats}, "
-                        f"{warmup}, {window}")
+    if repeats < 1 or warmup < 0 or not window > 0 or passes < 1:
+        raise SpecError(f"need repeats >= 1, warmup >= 0, window > 0 and passes >= 1, got "
+                        f"{repeats}, {warmup}, {window}, {passes}")
     if not all(hasattr(ex, "stage_calls") for ex in executors):
         raise SpecError("contention calibration runs stages in this process: it needs the "
                         "local backend")
@@ -182,14 +185,14 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
     slots = [(g, k) for k in range(depth) for g, group in enumerate(groups)
              if k < group.num_stages]
     samples: dict[int, tuple[float, ...]] = {}
-    for busy in range(1, len(slots) + 1):
+    for busy in [k for _ in range(passes) for k in range(1, len(slots) + 1)]:
         jobs = []
         for j, (g, k) in enumerate(slots[:busy]):
             models = list(groups[g].models)
             model = models[j % len(models)]
             base = lone.get(model, groups[g].models[model], 1).stage_latencies[k]
             jobs.append((executors[g].stage_calls(model, 1)[k], base))
-        samples[busy] = _together(jobs, window, clock)
+        samples[busy] = samples.get(busy, ()) + _together(jobs, window, clock)
     curve = ContentionCurve.fit({k: list(v) for k, v in samples.items()})
     seconds = clock() - began
     logger.info("contention curve %s (effective cores %.2f) in %.2f s", curve.slowdown,
