@@ -48,8 +48,8 @@ cores, so:
   :func:`~alpaserve.runtime.contention.calibrate_contention` times each stage alone and
   ``k`` stages at once (``k = 1..`` all stages, 1.5-3 s), and the fixed point stretches
   every stage run of a replay by the slowdown ``s(n)`` of the stages busy alongside it.
-  Applied to a run's own stage intervals the curve gives its measured stage times at the
-  median (ratio 1.00), and the prediction halves the plain one's gap on a loaded host
+  Applied to a run's own stage intervals the curve gives 0.80-1.00 of its measured stage
+  times (median ratio), and the prediction halves the plain one's gap on a loaded host
   (pp4: median -15 -> -8 points; pp2xtp2 + pp4: -23 -> -14; with batching up to 4, pp4
   -12.5 -> -4); what remains is the spread of service times around ``s(n)`` (p90 1.5-2x
   the median on a loaded host), which the deterministic fixed point has no term for. The
