@@ -50,6 +50,7 @@ def main() -> int:
     from alpaserve.runtime.devices import use_cpu_devices
 
     devs = use_cpu_devices(8)
+    from alpaserve.runtime.contention import calibrate_contention
     from alpaserve.runtime.fidelity import simulate_with_profile, slo_from_latency
     from alpaserve.runtime.replay_check import measured_handoffs
     from alpaserve.runtime.runtime import Runtime
@@ -61,6 +62,7 @@ def main() -> int:
         profile_drift,
         service_tail,
     )
+    from simulator.contention import predict_contended, stretched_durations
     from simulator.replay import replay_measured
 
     a, b = model_preset("bert-tiny"), model_preset("gpt-tiny")
@@ -76,6 +78,8 @@ def main() -> int:
                                     model_names=names)
     with Runtime(placement, devices=devs, repeats=10, max_batch=args.max_batch) as rt:
         slo = slo_from_latency(rt.stage_latencies(), 5.0)
+        cal = calibrate_contention(rt.executors, placement.groups, rt.profile,
+                                   batch_sizes=rt.batch_sizes)  # before serving
         start, before = cpu_sample(), rt.profile
         run = rt.serve(workload, slo=slo)
         after = rt.measure_serving_path()
@@ -90,11 +94,18 @@ def main() -> int:
     w = Workload.from_arrays(arrival=run.arrival, model=run.model_codes,
                              model_names=run.model_names, slo=run.slo)
     predicted = attainment(simulate_with_profile(placement, w, profile, None))
+    pred = predict_contended(placement, profile, w, lone=cal.lone, curve=cal.curve,
+                             max_batch=trace.max_batch, feedback=trace.feedback,
+                             overhead=trace.overhead)
     measured = attainment(run)
     print(f"{args.layout}, {args.requests} requests, max batch {args.max_batch}: "
           f"host_steady={steady} ({host.describe()})")
     print(f"predicted {predicted:.3f}  measured {measured:.3f}  "
           f"({100 * (measured - predicted):+.1f} pp)")
+    print(f"contention-aware predicted {attainment(pred.result):.3f} "
+          f"({100 * (measured - attainment(pred.result)):+.1f} pp; {pred.rounds} rounds, "
+          f"converged {pred.converged}); curve s(n) {cal.curve.slowdown} "
+          f"measured in {cal.seconds:.2f} s")
     hand = np.clip(measured_handoffs(run), 0.0, None)
     unknown = np.full_like(service, np.nan)
     steps = {"A prediction's inputs (baseline)": {"service": unknown},
@@ -111,25 +122,52 @@ def main() -> int:
                                          **kw).result)
         base = got if base is None else base
         print(f"  {label:36s} {got:.3f}  ({100 * (got - base):+.1f} pp vs A)")
-    ratios, busy = [], []
+    ratios, busy, lone_ratios = [], [], []
     sizes = np.ones(len(run), dtype=int) if trace.batch_size is None else trace.batch_size
     spans = [(trace.stage_begin[i, k], trace.stage_end[i, k], int(run.group[i]), k,
               int(run.model_codes[i]), int(sizes[i]))
              for i in np.flatnonzero(run.status == 0)
              for k in range(placement.groups[run.group[i]].num_stages)]
-    edges = np.array([(s[0], s[1]) for s in spans])
+    edges = np.array(sorted({(s[0], s[1], s[2], s[3]) for s in spans}))[:, :2]  # a batch once
     for begin, end, g, k, m, size in spans:  # a batch's members each count (same times)
         config = placement.groups[g].models[run.model_names[m]]
         lat = profile.get(run.model_names[m], config, size).stage_latencies[k]
         ratios.append((end - begin) / lat)
+        lone_ratios.append((end - begin)
+                           / cal.lone.get(run.model_names[m], config, size).stage_latencies[k])
         mid = 0.5 * (begin + end)
         busy.append(int(((edges[:, 0] <= mid) & (edges[:, 1] >= mid)).sum()))
-    r, c = np.array(ratios), np.array(busy)
-    print("measured / profiled stage service time, by stages busy at once (all groups):")
+    # the model on the run's own schedule: each measured stage run stretched from its lone
+    # work by s(n) over the measured spans, then replayed (F); near D: the curve holds
+    keys = sorted({(s[0], s[1], s[2], s[3]) for s in spans})
+    lone_of = {}
+    for begin, end, g, k, m, size in spans:
+        config = placement.groups[g].models[run.model_names[m]]
+        lone_of[(begin, end, g, k)] = cal.lone.get(run.model_names[m], config,
+                                                   size).stage_latencies[k]
+    kb = np.array([x[0] for x in keys])
+    ke = np.array([x[1] for x in keys])
+    dur = dict(zip(keys, stretched_durations(kb, ke, [lone_of[x] for x in keys], cal.curve),
+                   strict=True))
+    modelled = service.copy()
+    for i in np.flatnonzero(run.status == 0):
+        g = int(run.group[i])
+        for k in range(placement.groups[g].num_stages):
+            modelled[i, k] = dur[(trace.stage_begin[i, k], trace.stage_end[i, k], g, k)]
+    f = attainment(replay_measured(placement, profile, w, service=modelled,
+                                   feedback=trace.feedback, overhead=trace.overhead,
+                                   max_batch=trace.max_batch).result)
+    print(f"  F the curve on the run's own spans    {f:.3f}  ({100 * (f - base):+.1f} pp vs A); "
+          f"stage time modelled / measured: median "
+          f"{np.nanmedian(modelled / service):.2f}")
+    r, c, lr = np.array(ratios), np.array(busy), np.array(lone_ratios)
+    print("measured / profiled stage service time, by stages busy at once (all groups),")
+    print("and measured / lone against the calibrated curve s(n):")
     for n in sorted(set(c.tolist())):
         sel = c == n
         print(f"  {n} busy: {sel.sum():4d} stage runs, median {np.median(r[sel]):.2f}, "
-              f"p90 {np.percentile(r[sel], 90):.2f}")
+              f"p90 {np.percentile(r[sel], 90):.2f} | / lone: median {np.median(lr[sel]):.2f}"
+              f", s({n}) = {cal.curve.at([n])[0]:.2f}")
     return 0
 
 

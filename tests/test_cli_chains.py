@@ -192,7 +192,7 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     planned["max_batch"] = 2  # as plan wrote it
     (tmp_path / "plan.json").write_text(json.dumps(planned))
     assert main(["fidelity", "plan.json", "--cpu-devices", "8", "--requests", "30",
-                 "--repeats", "2", "--json"]) == 0
+                 "--repeats", "2", "--contention", "on", "--json"]) == 0
     report = strict_loads(capsys.readouterr().out)
     assert isinstance(report, dict)
     assert report["extra"]["max_batch"] == 2
@@ -201,6 +201,11 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     # the summary keys; the replay check reproduces the run whatever the host did
     assert {"predicted_attainment", "measured_attainment", "host_steady"} <= set(report)
     assert report["replay_agreement"] >= 0.99
+    # the contention-aware prediction, with the plain one and the calibrated curve beside it
+    assert report["prediction"] == "contention-aware"
+    assert 0.0 <= report["predicted_attainment_uncontended"] <= 1.0
+    assert report["contention"]["curve"]["busy"][0] == 1
+    assert report["contention"]["rounds"] >= 1
 
 
 def test_simulate_replays_the_planned_mix_and_flags_override(

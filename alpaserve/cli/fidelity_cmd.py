@@ -7,6 +7,11 @@ trace's held-out test part are replayed (unless ``--rate``/``--cv`` are given).
 
 ``--max-batch N`` (N > 1) serves with the simulator's batching rules and predicts with them;
 a plan file carrying ``"max_batch"`` (written next to its placement) uses it by default.
+
+``--contention`` chooses the prediction: ``auto`` (the default) predicts pipelines on CPU
+devices with the contention model (:mod:`simulator.contention`, calibrated right before
+serving), everything else with the plain simulator; the report names the one used and gives
+both attainments (``predicted_attainment``, ``predicted_attainment_uncontended``).
 """
 
 from __future__ import annotations
@@ -61,6 +66,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="calibrate all groups at once, so groups that share hardware "
                              "(CPU virtual devices) are profiled contended; turn off on "
                              "GPUs, where groups have their own devices (default: on)")
+    parser.add_argument("--contention", choices=("auto", "on", "off"), default="auto",
+                        help="predict with the measured slowdown of stages that share the "
+                             "host's cores (auto: pipelines on CPU devices; off: the plain "
+                             "simulator; see alpaserve/runtime/fidelity.py)")
     add_device_args(parser)
 
 
@@ -137,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
                                                "dtype": args.dtype, "repeats": args.repeats,
                                                "calibrate_concurrently":
                                                    args.calibrate_concurrently,
-                                               "max_batch": max_batch})
+                                               "max_batch": max_batch},
+                              contention=args.contention)
     why = report.host.violations(Tolerance()) if report.host is not None else []
     data = {**report.to_dict(), "workload": source, "host_not_steady": list(why)}
     if args.out:

@@ -53,6 +53,10 @@ class FidelityReport:
     replay : ReplayReport, optional
         How closely the simulator reproduced the run given its measured timings
         (:mod:`alpaserve.runtime.replay_check`), when the run recorded them.
+    contention : dict, optional
+        When the prediction is the contention-aware one
+        (:func:`simulator.contention.predict_contended`): its curve, lone latencies, rounds,
+        and ``predicted_attainment_uncontended``, the plain simulator's attainment.
     """
 
     num_requests: int
@@ -70,6 +74,7 @@ class FidelityReport:
     extra: dict[str, Any] = field(default_factory=dict)
     host: Stationarity | None = None  # what the run saw of the host (measure_fidelity)
     replay: ReplayReport | None = None
+    contention: dict[str, Any] | None = None
 
     @property
     def host_steady(self) -> bool | None:
@@ -103,6 +108,10 @@ class FidelityReport:
         """
         return _json_safe({
             "predicted_attainment": self.attainment_sim,
+            "predicted_attainment_uncontended": (
+                self.attainment_sim if self.contention is None
+                else self.contention["predicted_attainment_uncontended"]),
+            "prediction": "plain" if self.contention is None else "contention-aware",
             "measured_attainment": self.attainment_real,
             "replay_agreement": None if self.replay is None else self.replay.agreement,
             "host_steady": self.host_steady,
@@ -124,6 +133,7 @@ class FidelityReport:
             **({"extra": self.extra} if self.extra else {}),
             **({"host": self.host.to_dict()} if self.host is not None else {}),
             **({"replay": self.replay.to_dict()} if self.replay is not None else {}),
+            **({"contention": self.contention} if self.contention is not None else {}),
         })
 
     def format(self) -> str:
@@ -151,6 +161,15 @@ class FidelityReport:
                          f"{self.status_counts_sim[name]:>10d}")
         lines.append(f"same status: {100 * self.status_agreement:.1f}%   "
                      f"same group (both served): {100 * self.group_agreement:.1f}%")
+        c = self.contention
+        if c is None:
+            lines.append("prediction: the simulator (each stage its profiled latency)")
+        else:
+            curve = ", ".join(f"{s:.2f}" for s in c["curve"]["slowdown"])
+            lines.append(f"prediction: contention-aware (slowdown by stages busy, 1..: {curve}; "
+                         f"{c['rounds']} rounds, "
+                         f"{'converged' if c['converged'] else 'NOT converged'}); the "
+                         f"simulator alone: {100 * c['predicted_attainment_uncontended']:.2f}%")
         if self.replay is not None:
             rp = self.replay
             lines.append(f"replay with the measured timings: {100 * rp.agreement:.1f}% of "

@@ -14,6 +14,7 @@ and runs every size in ``batch_sizes`` once, so no compilation is ever timed or 
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -211,6 +212,31 @@ class LocalGroupExecutor:
                 for entry in profile_pipeline(pipe, self.batch_sizes, warmup=warmup,
                                               repeats=repeats, seed=self.seed)]
 
+    def stage_calls(self, model: str, size: int = 1) -> tuple[Callable[[], Any], ...]:
+        """One call per stage running it once as a stage thread does (move its real input
+        onto the stage's devices, run, block until ready), for timing stages outside the
+        serving threads (:mod:`alpaserve.runtime.contention`).
+
+        Parameters
+        ----------
+        model : str
+            A model hosted on this group (built).
+        size : int, default 1
+            The batch size.
+
+        Returns
+        -------
+        tuple of callable
+            The stages' calls, in order.
+        """
+        if model not in self._pipelines:
+            raise SpecError(f"group {self.group.name!r} has not built {model!r}")
+        x, calls = self._tokens_for(model, size), []
+        for stage in self._pipelines[model].stages:
+            calls.append(functools.partial(_run_stage, stage, x))
+            x = _run_stage(stage, x)
+        return tuple(calls)
+
     def start(self, on_done: DoneCallback, on_stage: StageCallback | None = None,
               sync: AbstractContextManager[Any] | None = None) -> None:
         """Launch one thread per stage; completions are reported through the callbacks.
@@ -323,6 +349,10 @@ class LocalGroupExecutor:
             if not last:
                 self._queues[k + 1].put(_Item(request_ids=item.request_ids, model=item.model,
                                               payload=out, start=start))
+
+
+def _run_stage(stage: Any, x: Any) -> Any:
+    return stage(stage.place(x)).block_until_ready()
 
 
 def serving_batch_sizes(max_batch: int, sizes: Sequence[int] | None,

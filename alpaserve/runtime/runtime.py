@@ -295,6 +295,11 @@ class Runtime:
         return self._profile
 
     @property
+    def executors(self) -> tuple[GroupExecutor, ...]:
+        """The open groups' executors, in placement order (empty when closed)."""
+        return tuple(self._executors)
+
+    @property
     def kernel_profile(self) -> ProfileDB | None:
         """Stages timed alone, back to back (``None`` when a profile was given)."""
         return self._kernel_profile

@@ -1,0 +1,274 @@
+"""Measure how stages slow each other down where devices share cores (CPU virtual devices).
+
+:func:`calibrate_contention` times, before any serving, (1) every stage of every hosted model
+at every batch size alone, back to back (the *lone* latencies), and (2) for ``k = 1, 2, ...``
+up to the placement's stage count, ``k`` stages run at once on their own threads, each in a
+loop for ``window`` seconds: the stages are taken one per group in turn, first stages first,
+as a burst would fill them. Each thread's median service time over its stage's lone latency
+is one sample of the slowdown ``s(k)``; :class:`~simulator.contention.ContentionCurve.fit`
+takes the median per ``k``. The stages run through the executors' own programs, the way
+their serving threads run them (:meth:`LocalGroupExecutor.stage_calls`), so the lone
+latencies and the curve describe the service times a run records.
+
+:func:`simulator.contention.predict_contended` turns the two into a prediction;
+:mod:`alpaserve.runtime.fidelity` uses them on CPU hosts.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from alpaserve.errors import ExecutionError, SpecError
+from alpaserve.placement_spec import Group, Placement
+from alpaserve.profiles import ProfileDB
+from simulator.contention import ContentionCurve
+
+logger = logging.getLogger(__name__)
+
+Contention = Literal["auto", "on", "off"]
+
+
+def contention_applies(mode: str, placement: Placement, runtime_options: dict[str, Any], *,
+                       custom_simulator: bool = False) -> bool:
+    """Whether a fidelity run predicts with the contention model (module doc).
+
+    ``"auto"`` turns it on for pipelines (a group of two or more stages) on CPU devices
+    served in this process: the stages of a pipeline share the host's cores with a
+    concurrency that varies from one moment to the next, which no single profiled latency
+    holds. Single-stage groups keep the plain prediction (their concurrent calibration holds
+    the contention of a burst), and so do accelerators (each stage owns its device), Ray
+    groups and a caller's own simulator.
+
+    Parameters
+    ----------
+    mode : {"auto", "on", "off"}
+        The choice.
+    placement : Placement
+        The groups.
+    runtime_options : dict
+        The :class:`~alpaserve.runtime.runtime.Runtime` options (``devices``, ``backend``).
+    custom_simulator : bool, default False
+        Whether the caller gave its own ``simulate``.
+
+    Returns
+    -------
+    bool
+        ``True`` to calibrate the curve and predict with it.
+
+    Raises
+    ------
+    SpecError
+        When ``mode`` is unknown, or ``"on"`` meets a Ray backend or a caller's simulator.
+
+    Examples
+    --------
+    >>> from alpaserve import Group, Placement, homogeneous_cluster, model_preset
+    >>> m = model_preset("bert-tiny")
+    >>> p = Placement(cluster=homogeneous_cluster(2), models={m.name: m}, groups=(
+    ...     Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[m]),))
+    >>> contention_applies("on", p, {}), contention_applies("off", p, {})
+    (True, False)
+    """
+    if mode not in ("auto", "on", "off"):
+        raise SpecError(f"contention must be 'auto', 'on' or 'off', got {mode!r}")
+    local = runtime_options.get("backend", "local") == "local"
+    if mode == "on" and (custom_simulator or not local):
+        raise SpecError("contention='on' predicts with the contention model, in this process: "
+                        "it needs the local backend and no simulate of its own")
+    if mode != "auto":
+        return mode == "on"
+    if custom_simulator or not local or all(g.num_stages == 1 for g in placement.groups):
+        return False
+    devices = runtime_options.get("devices")
+    if devices is None:
+        import jax
+
+        devices = jax.devices()
+    return all(getattr(d, "platform", "") == "cpu" for d in devices)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentionCalibration:
+    """The lone stage latencies and the slowdown curve of one host.
+
+    Parameters
+    ----------
+    curve : ContentionCurve
+        Slowdown by the number of stages busy at once.
+    lone : ProfileDB
+        Every hosted (model, config, batch size), each stage timed with nothing else busy.
+    samples : dict of int to tuple of float
+        Per busy count, each thread's median slowdown in each pass.
+    seconds : float
+        Wall time the calibration took.
+    """
+
+    curve: ContentionCurve
+    lone: ProfileDB
+    samples: dict[int, tuple[float, ...]]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The calibration as JSON-ready values.
+
+        Returns
+        -------
+        dict
+            ``curve``, ``lone_ms`` (per ``model/config/bs``, per stage), ``samples`` and
+            ``seconds``.
+        """
+        return {"curve": self.curve.to_dict(),
+                "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
+                            [round(1e3 * x, 4) for x in e.stage_latencies] for e in self.lone},
+                "samples": {str(k): list(v) for k, v in self.samples.items()},
+                "seconds": self.seconds}
+
+
+def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
+                         template: ProfileDB, *, batch_sizes: Sequence[int] = (1,),
+                         warmup: int = 2, repeats: int = 20, window: float = 0.12,
+                         passes: int = 2, clock: Callable[[], float] = time.perf_counter
+                         ) -> ContentionCalibration:
+    """Lone latencies and the slowdown curve (see the module doc).
+
+    Parameters
+    ----------
+    executors : sequence of LocalGroupExecutor
+        The groups' built executors, in placement order (not serving: their threads stopped).
+    groups : sequence of Group
+        The placement's groups.
+    template : ProfileDB
+        An entry for every hosted (model, config, batch size) (weights, memory); the lone
+        profile copies them with its own latencies.
+    batch_sizes : sequence of int, default (1,)
+        The batch sizes to time alone (the curve is measured at batch size 1).
+    warmup, repeats : int
+        Untimed and timed runs of each stage alone.
+    window : float, default 0.12
+        Seconds each busy count runs, per pass.
+    passes : int, default 2
+        Sweeps over the busy counts (1, 2, ..., then again), pooled: a burst of other
+        processes' load during one sweep moves a count's median less.
+    clock : callable, default time.perf_counter
+        The clock.
+
+    Returns
+    -------
+    ContentionCalibration
+        The curve, the lone profile and the samples.
+
+    Raises
+    ------
+    SpecError
+        When an executor cannot run stages directly (a Ray group), or ``repeats``,
+        ``warmup`` or ``window`` is out of range.
+    ExecutionError
+        When a stage fails while timed.
+    """
+    if repeats < 1 or warmup < 0 or not window > 0 or passes < 1:
+        raise SpecError(f"need repeats >= 1, warmup >= 0, window > 0 and passes >= 1, got "
+                        f"{repeats}, {warmup}, {window}, {passes}")
+    if not all(hasattr(ex, "stage_calls") for ex in executors):
+        raise SpecError("contention calibration runs stages in this process: it needs the "
+                        "local backend")
+    began = clock()
+    lone = _lone_profile(executors, groups, template, batch_sizes, warmup, repeats, clock)
+    depth = max((g.num_stages for g in groups), default=0)
+    slots = [(g, k) for k in range(depth) for g, group in enumerate(groups)
+             if k < group.num_stages]
+    samples: dict[int, tuple[float, ...]] = {}
+    for busy in [k for _ in range(passes) for k in range(1, len(slots) + 1)]:
+        jobs = []
+        for j, (g, k) in enumerate(slots[:busy]):
+            models = list(groups[g].models)
+            model = models[j % len(models)]
+            base = lone.get(model, groups[g].models[model], 1).stage_latencies[k]
+            jobs.append((executors[g].stage_calls(model, 1)[k], base))
+        samples[busy] = samples.get(busy, ()) + _together(jobs, window, clock)
+    curve = ContentionCurve.fit({k: list(v) for k, v in samples.items()})
+    seconds = clock() - began
+    logger.info("contention curve %s (effective cores %.2f) in %.2f s", curve.slowdown,
+                curve.effective_cores, seconds)
+    return ContentionCalibration(curve=curve, lone=lone, samples=samples, seconds=seconds)
+
+
+def _lone_profile(executors: Sequence[Any], groups: Sequence[Group], template: ProfileDB,
+                  sizes: Sequence[int], warmup: int, repeats: int,
+                  clock: Callable[[], float]) -> ProfileDB:
+    """Each stage alone, back to back; a (model, config, size) on several groups pools."""
+    runs: dict[Any, list[list[float]]] = {}
+    for ex, group in zip(executors, groups, strict=True):
+        for model, config in group.models.items():
+            for size in sizes:
+                key = template.get(model, config, size).key
+                per_stage = runs.setdefault(key, [[] for _ in range(config.pipeline_degree)])
+                for k, call in enumerate(ex.stage_calls(model, size)):
+                    for _ in range(warmup):
+                        _checked(call)
+                    for _ in range(repeats):
+                        t0 = clock()
+                        _checked(call)
+                        per_stage[k].append(clock() - t0)
+    db = ProfileDB()
+    for entry in template:
+        if entry.key in runs:
+            db.add(replace(entry, stage_latencies=tuple(
+                max(statistics.median(x), 1e-9) for x in runs[entry.key])))
+    return db
+
+
+def _together(jobs: Sequence[tuple[Callable[[], Any], float]], window: float,
+              clock: Callable[[], float]) -> tuple[float, ...]:
+    """Run every call in a loop on its own thread for ``window`` seconds; per thread, the
+    median time of the calls that began after all threads had started, over its base."""
+    barrier = threading.Barrier(len(jobs) + 1)
+    stop = threading.Event()
+    times: list[list[tuple[float, float]]] = [[] for _ in jobs]
+    failure: list[BaseException] = []
+
+    def loop(j: int) -> None:
+        call = jobs[j][0]
+        barrier.wait()
+        try:
+            while not stop.is_set():
+                t0 = clock()
+                call()
+                times[j].append((t0, clock()))
+        except Exception as exc:  # reported by the caller
+            failure.append(exc)
+
+    threads = [threading.Thread(target=loop, args=(j,), daemon=True) for j in range(len(jobs))]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = clock()
+    time.sleep(window)
+    stop.set()
+    end = clock()
+    for t in threads:
+        t.join()
+    if failure:
+        raise ExecutionError(f"a stage failed while timing contention: {failure[0]!r}")
+    # calls that began once every thread was in its loop and ended before the stop
+    settled = max((ts[0][1] for ts in times if ts), default=start)
+    out = []
+    for (_, base), ts in zip(jobs, times, strict=True):
+        kept = [b - a for a, b in ts if a >= settled and b <= end] or [b - a for a, b in ts]
+        if kept:
+            out.append(float(np.median(kept)) / base)
+    return tuple(out)
+
+
+def _checked(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except Exception as exc:
+        raise ExecutionError(f"a stage failed while timed alone: {exc!r}") from exc

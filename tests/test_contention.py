@@ -1,0 +1,148 @@
+"""The contention-aware prediction (simulator/contention.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.errors import SimulationError
+from alpaserve.placement_spec import Group, Placement
+from alpaserve.profiles import ProfileDB
+from simulator import SimulationOptions, simulate
+from simulator.contention import ContentionCurve, predict_contended, stretched_durations
+from tests._fixtures_runtime import tiny_spec
+from tests._fixtures_simulator import entry, random_scenario
+from workloads import Workload
+
+TWO_X = ContentionCurve(busy=(1, 2), slowdown=(1.0, 2.0))
+
+
+def test_the_curve_interpolates_then_shares_the_processor() -> None:
+    c = ContentionCurve(busy=(1, 2, 4), slowdown=(1.0, 1.5, 2.5))
+    assert c.at([1, 2, 3, 4]).tolist() == [1.0, 1.5, 2.0, 2.5]
+    assert c.at([8]).tolist() == [5.0]  # past the last count: s grows in proportion to n
+    assert c.effective_cores == pytest.approx(1.6)
+    assert c.to_dict() == {"busy": [1, 2, 4], "slowdown": [1.0, 1.5, 2.5],
+                           "effective_cores": pytest.approx(1.6)}
+    assert ContentionCurve.flat(3).at([1, 2, 3]).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_the_fit_takes_medians_and_never_decreases() -> None:
+    c = ContentionCurve.fit({1: [0.9, 1.0, 1.1, 5.0], 2: [1.8, 1.9, 2.0], 3: [1.7, 1.7]})
+    assert c.busy == (1, 2, 3)
+    assert c.slowdown == pytest.approx((1.05, 1.9, 1.9))  # 3 busy dipped: noise, held at 1.9
+    with pytest.raises(SimulationError, match="no valid contention sample with 2 stages"):
+        ContentionCurve.fit({1: [1.0], 2: [float("nan"), -1.0]})
+
+
+@pytest.mark.parametrize(("busy", "slowdown", "match"), [
+    ((2, 3), (1.0, 2.0), "must start at 1"),
+    ((1, 1), (1.0, 2.0), "must start at 1 and increase"),
+    ((1, 2), (1.0,), "one slowdown each"),
+    ((1, 2), (1.0, 0.5), "non-decreasing"),
+    ((1,), (0.0,), "positive"),
+])
+def test_a_bad_curve_is_refused(busy: tuple[int, ...], slowdown: tuple[float, ...],
+                                match: str) -> None:
+    with pytest.raises(SimulationError, match=match):
+        ContentionCurve(busy=busy, slowdown=slowdown)
+
+
+def test_two_runs_overlapping_half_their_time_share_the_core() -> None:
+    # over the given intervals the first has 0.5 s alone, then half speed for its last 0.5 s
+    # of work; the second does 0.25 s of work while they overlap and 0.75 s alone
+    begin = np.array([0.0, 0.5])
+    got = stretched_durations(begin, begin + 1.0, [1.0, 1.0], TWO_X)
+    assert got.tolist() == [1.5, 1.25]
+    for _ in range(60):  # the fixed point: each 0.5 s alone, 1 s together (0.5 s of work)
+        got = stretched_durations(begin, begin + got, [1.0, 1.0], TWO_X)
+    assert got.tolist() == pytest.approx([1.5, 1.5])
+    # the second starts when the first ends (in this round): both alone, unchanged
+    assert stretched_durations([0.0, 1.0], [1.0, 2.0], [1.0, 1.0], TWO_X).tolist() == [1.0, 1.0]
+    # a short run inside a long one: the short one at half speed throughout (0.4 s); the long
+    # one at half speed over the short one's current 0.2 s, so 0.1 s later than alone
+    got = stretched_durations([0.0, 0.2], [1.0, 0.4], [1.0, 0.2], TWO_X)
+    assert got.tolist() == pytest.approx([1.1, 0.4])
+
+
+def test_no_slowdown_leaves_the_work_exactly() -> None:
+    b = np.array([0.0, 0.1, 0.3, 0.7])
+    w = np.array([0.3, 0.7, 0.2, 0.1]) / 3
+    got = stretched_durations(b, b + w, w, ContentionCurve.flat(4))
+    assert got.tobytes() == w.tobytes()
+
+
+def pipeline() -> tuple[Placement, ProfileDB]:
+    spec = tiny_spec("a", num_layers=2)
+    placement = Placement(cluster=homogeneous_cluster(2, "cpu"), models={"a": spec},
+                          groups=(Group.uniform(name="g0", device_ids=[0, 1],
+                                                pipeline_degree=2, models=[spec]),))
+    config = placement.groups[0].models["a"]
+    return placement, ProfileDB([entry("a", config, 1, [1.0, 1.0])])
+
+
+def test_a_pipeline_converges_to_its_hand_computed_times() -> None:
+    """Request 0 runs stage 0 alone on [0, 1]; then its stage 1 and request 1's stage 0
+    (arriving at 1) share the cores at s(2) = 2 and end at 3; request 1's stage 1 runs alone
+    on [3, 4]."""
+    placement, db = pipeline()
+    w = Workload.from_arrays(arrival=[0.0, 1.0], model="a", slo=100.0)
+    pred = predict_contended(placement, db, w, lone=db, curve=TWO_X, tolerance=1e-4)
+    assert pred.converged
+    assert pred.result.finish.tolist() == pytest.approx([3.0, 4.0], rel=1e-3)
+    np.testing.assert_allclose(pred.service, [[1.0, 2.0], [2.0, 1.0]], rtol=1e-3)
+    assert pred.attainments[0] == 1.0
+    again = predict_contended(placement, db, w, lone=db, curve=TWO_X, tolerance=1e-4)
+    assert again.result.finish.tobytes() == pred.result.finish.tobytes()  # deterministic
+    assert again.rounds == pred.rounds
+    assert pred.to_dict()["converged"] is True
+    # both take 3 s instead of the 2 s the plain prediction gives them
+    tight = Workload.from_arrays(arrival=[0.0, 1.0], model="a", slo=2.5)
+    assert simulate(placement, db, tight).attainment == 1.0
+    assert predict_contended(placement, db, tight, lone=db, curve=TWO_X).result.attainment \
+        == 0.0
+
+
+def test_the_rounds_are_capped_and_reported() -> None:
+    placement, db = pipeline()
+    w = Workload.from_arrays(arrival=[0.0, 1.0], model="a", slo=100.0)
+    pred = predict_contended(placement, db, w, lone=db, curve=TWO_X, max_rounds=2)
+    assert (pred.rounds, pred.converged) == (2, False)
+    assert pred.change > 0.01
+    with pytest.raises(SimulationError, match="0 < damping <= 1"):
+        predict_contended(placement, db, w, lone=db, curve=TWO_X, damping=0.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), max_batch=st.sampled_from([1, 2]))
+def test_without_contention_it_is_the_plain_prediction(seed: int, max_batch: int) -> None:
+    sc = random_scenario(seed, n=60, cv=2.0)
+    stages = sum(g.num_stages for g in sc.placement.groups)
+    pred = predict_contended(sc.placement, sc.profiles, sc.workload, lone=sc.profiles,
+                             curve=ContentionCurve.flat(stages), slo=sc.slo,
+                             max_batch=max_batch)
+    sim = simulate(sc.placement, sc.profiles, sc.workload,
+                   SimulationOptions(max_batch=max_batch), slo=sc.slo)
+    assert pred.converged
+    assert pred.rounds == 2  # the profiled replay, then the same again
+    np.testing.assert_array_equal(pred.result.status, sim.status)
+    np.testing.assert_array_equal(pred.result.group, sim.group)
+    np.testing.assert_array_equal(pred.result.finish, sim.finish)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_contention_never_helps(seed: int) -> None:
+    """Stretching stages can only delay: attainment is at most the plain prediction's when the
+    dispatcher is told nothing (no feedback), and every stage takes at least its lone time."""
+    sc = random_scenario(seed, n=60, cv=2.0, max_groups=2, max_stages=3)
+    curve = ContentionCurve(busy=(1, 2, 3), slowdown=(1.0, 1.6, 2.2))
+    pred = predict_contended(sc.placement, sc.profiles, sc.workload, lone=sc.profiles,
+                             curve=curve, slo=sc.slo, feedback=False)
+    sim = simulate(sc.placement, sc.profiles, sc.workload, slo=sc.slo)
+    np.testing.assert_array_equal(pred.result.status, sim.status)  # decisions: profile only
+    served = sim.status == 0
+    assert np.all(pred.result.finish[served] >= sim.finish[served] - 1e-12)

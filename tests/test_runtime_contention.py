@@ -1,0 +1,94 @@
+"""Calibrating the contention curve on real stages (alpaserve/runtime/contention.py), and
+when fidelity predicts with it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from alpaserve.cluster_spec import homogeneous_cluster
+from alpaserve.errors import SpecError
+from alpaserve.placement_spec import Group, Placement
+from alpaserve.runtime.contention import contention_applies
+from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
+
+
+def placement(pipeline_degree: int) -> Placement:
+    a = tiny_spec("a", num_layers=2, hidden_size=32, seq_len=8)
+    return Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a},
+                     groups=(Group.uniform(name="g0", device_ids=list(range(pipeline_degree)),
+                                           pipeline_degree=pipeline_degree, models=[a]),))
+
+
+class _CPU:
+    platform = "cpu"
+
+
+class _GPU:
+    platform = "gpu"
+
+
+def test_auto_predicts_with_contention_for_pipelines_on_cpu_only() -> None:
+    pp2, pp1 = placement(2), placement(1)
+    assert contention_applies("auto", pp2, {"devices": [_CPU()] * 2})
+    assert not contention_applies("auto", pp1, {"devices": [_CPU()]})  # one stage per group
+    assert not contention_applies("auto", pp2, {"devices": [_GPU()] * 2})  # own devices
+    assert not contention_applies("auto", pp2, {"devices": [_CPU()] * 2, "backend": "ray"})
+    assert not contention_applies("auto", pp2, {"devices": [_CPU()] * 2},
+                                  custom_simulator=True)
+    assert contention_applies("on", pp1, {"devices": [_GPU()]})
+    assert not contention_applies("off", pp2, {"devices": [_CPU()] * 2})
+    with pytest.raises(SpecError, match="needs the local backend"):
+        contention_applies("on", pp2, {"backend": "ray"})
+    with pytest.raises(SpecError, match="contention must be 'auto', 'on' or 'off', got 'yes'"):
+        contention_applies("yes", pp2, {})
+
+
+def test_calibration_times_each_stage_alone_and_together() -> None:
+    from alpaserve.runtime.contention import calibrate_contention
+    from alpaserve.runtime.runtime import Runtime
+
+    p = placement(2)
+    with Runtime(p, devices=cpu_devices(), calibrate=False, repeats=3) as rt:
+        cal = calibrate_contention(rt.executors, p.groups, rt.profile, repeats=3,
+                                   window=0.04)
+        with pytest.raises(SpecError, match="window > 0"):
+            calibrate_contention(rt.executors, p.groups, rt.profile, window=0.0)
+    assert cal.curve.busy == (1, 2)
+    assert set(cal.samples) == {1, 2}
+    assert len(cal.samples[2]) == 4  # one per thread and pass
+    (entry,) = list(cal.lone)
+    assert (entry.model, entry.config.key, entry.batch_size) == ("a", "pp2-tp1", 1)
+    assert len(entry.stage_latencies) == 2
+    assert all(x > 0 for x in entry.stage_latencies)
+    assert cal.seconds > 0
+    assert list(json.loads(json.dumps(cal.to_dict()))["lone_ms"]) == ["a/pp2-tp1/bs1"]
+
+    class NoStages:  # a Ray group runs its stages elsewhere
+        pass
+
+    with pytest.raises(SpecError, match="needs the local backend"):
+        calibrate_contention([NoStages()], p.groups, rt.profile)
+
+
+def test_fidelity_reports_both_predictions() -> None:
+    from alpaserve.runtime.fidelity import measure_fidelity
+
+    p = placement(2)
+    w = gamma_workload(rate=50.0, cv=2.0, n=20, models=["a"], seed=3)
+    options: dict[str, Any] = {"devices": cpu_devices(), "repeats": 3}
+    rep = measure_fidelity(p, w, slo_scale=5.0, runtime_options=options, probe_host=False,
+                           contention="on")
+    data = rep.to_dict()
+    assert data["prediction"] == "contention-aware"
+    assert data["predicted_attainment"] == rep.attainment_sim
+    assert 0.0 <= data["predicted_attainment_uncontended"] <= 1.0
+    assert data["contention"]["curve"]["busy"] == [1, 2]
+    assert "prediction: contention-aware" in rep.format()
+    plain = measure_fidelity(p, w, slo_scale=5.0, runtime_options=options, probe_host=False,
+                             contention="off")
+    assert plain.contention is None
+    assert plain.to_dict()["prediction"] == "plain"
+    assert "prediction: the simulator" in plain.format()
