@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from alpaserve.model_spec import ModelSpec
+from alpaserve.runtime.host_load import HostLoad
+from alpaserve.runtime.stationarity import Stationarity
 from workloads import Workload
 
 NUM_DEVICES = 8
@@ -36,3 +38,12 @@ def gamma_workload(*, rate: float, cv: float, n: int, models: list[str], seed: i
     arrival = np.cumsum(rng.gamma(1.0 / cv**2, cv**2 / rate, n))
     return Workload.from_arrays(arrival=arrival, model=rng.choice(models, n, p=weights),
                                 model_names=models)
+
+
+# Host readings for the stationarity and retry tests (no real time).
+QUIET = HostLoad(wall=3.0, other_cores=0.01, steal_cores=0.0, own_cores=0.2)
+BUSY = HostLoad(wall=3.0, other_cores=0.95, steal_cores=0.02, own_cores=0.2)
+
+
+def seen(drift: float, load: HostLoad = QUIET) -> Stationarity:
+    return Stationarity(drift={"a/pp1-tp1/bs1": drift}, load=load)

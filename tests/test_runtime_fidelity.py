@@ -20,7 +20,8 @@ from alpaserve.runtime.fidelity import (
     simulate_with_profile,
 )
 from alpaserve.runtime.result import ResultLike, RunResult
-from alpaserve.runtime.stationarity import SteadyRuns, Tolerance
+from alpaserve.runtime.stationarity import Tolerance
+from alpaserve.runtime.steady_runs import SteadyRuns
 from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
 from workloads.workload import Workload
 

@@ -106,18 +106,16 @@ from alpaserve.runtime.contention import (
     calibrate_contention,
     contention_applies,
 )
+from alpaserve.runtime.host_load import cpu_sample, host_load
 from alpaserve.runtime.replay_check import replay_check
 from alpaserve.runtime.result import RequestStatus, ResultLike, RunResult, attainment
 from alpaserve.runtime.stationarity import (
     Stationarity,
-    SteadyRuns,
     Tolerance,
-    cpu_sample,
-    host_load,
     profile_drift,
-    run_until_steady,
     service_tail,
 )
+from alpaserve.runtime.steady_runs import SteadyRuns, run_until_steady
 from simulator import SimulationOptions
 from simulator import simulate as run_simulation
 from simulator.contention import predict_contended
