@@ -54,6 +54,9 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
         if rep_from[r] > -INF or rep_until[r] < INF or rep_ready[r] > -INF:
             windows = True
             break
+    if not windows and skip_rep < 0 and extra_model < 0 and not record:
+        return _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mode,
+                          admission, free, good_pm, rep_good)
     for i in range(arrival.shape[0]):
         m = code[i]
         a = arrival[i]
@@ -153,6 +156,65 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             out_finish[i] = t
             out_group[i] = g
             out_rep[i] = best_r
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mode, admission,
+               free, good_pm, rep_good):
+    """:func:`run_once` without time windows, moves or a record (a search's plain runs): the
+    same loop less their branches. ``free``, ``good_pm`` and ``rep_good`` come zeroed."""
+    total = 0
+    for i in range(arrival.shape[0]):
+        m = code[i]
+        a = arrival[i]
+        best_g = -1
+        best_r = -1
+        best_fin = INF
+        if mode == 1:  # the earliest-freeing last stage; only the winner's walk is needed
+            best_key = INF
+            for r in range(rep_ptr[m], rep_ptr[m + 1]):
+                g = rep_group[r]
+                key = free[g, grp_nst[g] - 1]
+                if key < best_key or (key == best_key and g < best_g):
+                    best_key = key
+                    best_g = g
+                    best_r = r
+        else:
+            for r in range(rep_ptr[m], rep_ptr[m + 1]):
+                g = rep_group[r]
+                t = a
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + rep_lat[r, k]
+                    if t > best_fin:
+                        break  # stage times only grow: this replica cannot win
+                if t < best_fin or (t == best_fin and g < best_g):
+                    best_fin = t
+                    best_g = g
+                    best_r = r
+        if best_g < 0:
+            continue  # unserved
+        g = best_g
+        nst = grp_nst[g]
+        t = best_fin
+        if mode == 1:  # the winner's finish (earliest-finish computed it while choosing)
+            t = a
+            for k in range(nst):
+                f = free[g, k]
+                t = (t if t > f else f) + rep_lat[best_r, k]
+        d = deadline[i]
+        if admission and t > d:
+            continue  # dropped: it uses nothing
+        t = a
+        for k in range(nst):  # commit
+            f = free[g, k]
+            t = (t if t > f else f) + rep_lat[best_r, k]
+            free[g, k] = t
+        if t <= d:
+            good_pm[m] += 1
+            rep_good[best_r] += 1
+            total += 1
     return total
 
 

@@ -43,6 +43,7 @@ def test_matches_the_simulator(seed, layout, dispatch, admission, cv):
                    SimulationOptions(policy=dispatch, admission=admission,
                                      request_overhead=0.005, stage_inflation=0.01), slo=0.3)
     assert mine.good == sim.num_good
+    assert ev.evaluate(assign.arrays(), trace=False).good == sim.num_good  # the plain loop
     np.testing.assert_array_equal(mine.status, sim.status)
     np.testing.assert_allclose(mine.finish, sim.finish, atol=1e-9)
 
