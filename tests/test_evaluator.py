@@ -129,3 +129,26 @@ def test_many_interleaved_moves_equal_direct_evaluation(dispatch, admission):
     assert len(moves) > 8
     goods = ev.evaluate_moves(arrays, moves)
     assert goods.tolist() == [ev.evaluate(v.arrays()).good for v in variants]
+    # split over threads, from the plain base and against its trace: the same counts
+    split = Evaluator(p.train, group_stages=space.group_stages, options=ev.options, threads=3)
+    np.testing.assert_array_equal(split.evaluate_moves(arrays, moves), goods)
+    np.testing.assert_array_equal(split.evaluate_moves(split.evaluate(arrays), moves), goods)
+    assert split.scratch.built[0]  # the trace's lists were built before the threads ran
+
+
+def test_batches_split_over_threads_in_order():
+    ev = Evaluator(prepare_workload(Workload.from_arrays(arrival=[0.0], model="a"), ["a"],
+                                    slo=1.0), group_stages=[1], threads=3)
+    seen = []
+
+    def run(sl):
+        seen.append((sl.start, sl.stop))
+        return np.arange(sl.start, sl.stop)
+
+    assert ev.run_batch(run, 7).tolist() == list(range(7))  # under 2 x 4: inline
+    assert seen == [(0, 7)]
+    seen.clear()
+    assert ev.run_batch(run, 13).tolist() == list(range(13))  # 3 parts of 4 or more
+    assert sorted(seen) == [(0, 4), (4, 8), (8, 13)]
+    with pytest.raises(SimulationError, match="threads must be an integer >= 1, got 0"):
+        Evaluator(ev.prepared, group_stages=[1], threads=0)
