@@ -47,8 +47,10 @@ Solver = Callable[[SearchSpace, EvalWorkload, Problem, SearchOptions],
                   list[tuple[str, Assignment, int, int]]]
 
 
-def _evaluator(space: SearchSpace, work: EvalWorkload, problem: Problem) -> Evaluator:
-    return Evaluator(work, group_stages=space.group_stages, options=problem.options)
+def _evaluator(space: SearchSpace, work: EvalWorkload, problem: Problem,
+               threads: int = 1) -> Evaluator:
+    return Evaluator(work, group_stages=space.group_stages, options=problem.options,
+                     threads=threads)
 
 
 def screen_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
@@ -88,7 +90,8 @@ def screen_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
 
 
 def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
-                  opts: SearchOptions, start: Assignment) -> list[tuple[str, Assignment, int, int]]:
+                  opts: SearchOptions, start: Assignment, *, threads: int = 1
+                  ) -> list[tuple[str, Assignment, int, int]]:
     """Look-ahead greedy from scratch, then local search on it and on ``start``.
 
     The look-ahead costs ``top_models × top_groups`` simulations per replica, so it runs only
@@ -108,6 +111,9 @@ def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
         The search's knobs.
     start : Assignment
         The screened plan of this layout.
+    threads : int, default 1
+        Threads a batch of candidates may be split over (``Evaluator.threads``); the plans
+        are the same for any number.
 
     Returns
     -------
@@ -125,7 +131,7 @@ def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
     >>> [phase for phase, *_ in refine_layout(sp, p.train, p, SearchOptions(), screened)]
     ['lookahead', 'lookahead+local+fill', 'screen+local+fill']
     """
-    ev = _evaluator(space, work, problem)
+    ev = _evaluator(space, work, problem, threads)
     greedy = GreedyOptions(top_models=opts.top_models, top_groups=opts.top_groups,
                            local_rounds=opts.local_rounds)
     out = []
@@ -152,11 +158,12 @@ def _run_screen(task: tuple[Layout, Problem, Sequence[int], EvalWorkload, Search
     return space, screen_layout(space, work, problem, opts), time.perf_counter() - t0
 
 
-def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, Assignment]
-                ) -> tuple[list[tuple[str, Assignment, int, int]], float]:
-    space, problem, work, opts, start = task
+def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, Assignment,
+                            int]) -> tuple[list[tuple[str, Assignment, int, int]], float]:
+    space, problem, work, opts, start, threads = task
     t0 = time.perf_counter()
-    return refine_layout(space, work, problem, opts, start), time.perf_counter() - t0
+    return (refine_layout(space, work, problem, opts, start, threads=threads),
+            time.perf_counter() - t0)
 
 
 def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str) -> list:
@@ -236,8 +243,10 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
         return BucketResult(good=0, assignment=None, log=log)
     ranked.sort(key=lambda r: (r[0], r[1]))
     top = ranked[:max(1, opts.refine_top)]
-    refined = _map(_run_refine, [(sp, problem, work, opts, a) for _, _, _, sp, a in top],
-                   opts, f"refine {label}")
+    # threads the refinements leave idle split their candidate batches
+    spare = 1 if opts.n_jobs > 1 else max(1, (opts.threads or os.cpu_count() or 1) // len(top))
+    refined = _map(_run_refine, [(sp, problem, work, opts, a, spare)
+                                 for _, _, _, sp, a in top], opts, f"refine {label}")
     finalists = [(-ranked[0][0], ranked[0][4])]
     for (_, _, lay, _, _), (results, secs) in zip(top, refined, strict=True):
         for phase, assign, good, evals in results:
