@@ -164,6 +164,9 @@ def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mo
                free, good_pm, rep_good):
     """:func:`run_once` without time windows, moves or a record (a search's plain runs): the
     same loop less their branches. ``free``, ``good_pm`` and ``rep_good`` come zeroed."""
+    if grp_nst.max() == 1:
+        return _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode,
+                              admission, good_pm, rep_good)
     total = 0
     for i in range(arrival.shape[0]):
         m = code[i]
@@ -211,6 +214,42 @@ def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mo
             f = free[g, k]
             t = (t if t > f else f) + rep_lat[best_r, k]
             free[g, k] = t
+        if t <= d:
+            good_pm[m] += 1
+            rep_good[best_r] += 1
+            total += 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode, admission,
+                   good_pm, rep_good):
+    """:func:`_run_plain` when every group has one stage (tensor-parallel groups): a group's
+    state is one free time, and both rules compare the same finish or free time."""
+    free = np.full(rep_group.max() + 1 if rep_group.shape[0] else 1, -INF)
+    total = 0
+    for i in range(arrival.shape[0]):
+        m = code[i]
+        a = arrival[i]
+        best_g = -1
+        best_r = -1
+        best_key = INF
+        for r in range(rep_ptr[m], rep_ptr[m + 1]):
+            g = rep_group[r]
+            f = free[g]
+            key = f if mode == 1 else (a if a > f else f) + rep_lat[r, 0]
+            if key < best_key or (key == best_key and g < best_g):
+                best_key = key
+                best_g = g
+                best_r = r
+        if best_g < 0:
+            continue  # unserved
+        f = free[best_g]
+        t = (a if a > f else f) + rep_lat[best_r, 0]
+        d = deadline[i]
+        if admission and t > d:
+            continue  # dropped: it uses nothing
+        free[best_g] = t
         if t <= d:
             good_pm[m] += 1
             rep_good[best_r] += 1
