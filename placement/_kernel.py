@@ -258,6 +258,28 @@ def _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode, a
 
 
 @njit(cache=True, nogil=True)
+def _variant(rep_ptr, rep_group, rep_lat, skip, add_model, add_group, add_lat, v_ptr, v_group,
+             v_lat):
+    """A one-move variant as replica arrays (into ``v_*``): replica ``skip`` left out, and the
+    added one last among its model's replicas, so every model's replicas come in the order
+    :func:`run_once` visits them (ties go the same way)."""
+    n_models = rep_ptr.shape[0] - 1
+    j = 0
+    for m in range(n_models):
+        v_ptr[m] = j
+        for r in range(rep_ptr[m], rep_ptr[m + 1]):
+            if r != skip:
+                v_group[j] = rep_group[r]
+                v_lat[j, :] = rep_lat[r, :]
+                j += 1
+        if m == add_model:
+            v_group[j] = add_group
+            v_lat[j, :] = add_lat
+            j += 1
+    v_ptr[n_models] = j
+
+
+@njit(cache=True, nogil=True)
 def run_candidates(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
                    rep_until, rep_ready, cand_skip, cand_model, cand_group, cand_lat, mode,
                    admission, n_models):
@@ -270,6 +292,25 @@ def run_candidates(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat
     d_i32 = np.zeros(1, dtype=np.int32)
     d_i8 = np.zeros(1, dtype=np.int8)
     d_f = np.zeros(1, dtype=np.float64)
+    n_rep = rep_group.shape[0]
+    windows = False
+    for r in range(n_rep):
+        if rep_from[r] > -INF or rep_until[r] < INF or rep_ready[r] > -INF:
+            windows = True
+            break
+    if not windows:  # each variant as replica arrays of its own, run by the plain loops
+        v_ptr = np.zeros(n_models + 1, dtype=np.int64)
+        v_group = np.zeros(n_rep + 1, dtype=np.int64)
+        v_lat = np.zeros((n_rep + 1, rep_lat.shape[1]), dtype=np.float64)
+        for c in range(n_cand):
+            _variant(rep_ptr, rep_group, rep_lat, cand_skip[c], cand_model[c], cand_group[c],
+                     cand_lat[c], v_ptr, v_group, v_lat)
+            free[:, :] = -INF
+            good_pm[:] = 0
+            rep_good[:] = 0
+            out[c] = _run_plain(arrival, code, deadline, grp_nst, v_ptr, v_group, v_lat, mode,
+                                admission, free, good_pm, rep_good)
+        return out
     for c in range(n_cand):
         out[c] = run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
                           rep_from, rep_until, rep_ready, cand_skip[c], cand_model[c],
