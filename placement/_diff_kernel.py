@@ -63,6 +63,16 @@ def _same_as_ref(free, ref_state, src, h, nst):
 
 
 @njit(cache=True, nogil=True)
+def has_windows(rep_from, rep_until, rep_ready):
+    """Whether any replica is limited to a time window or becomes ready late (a search's
+    replicas never are: the kernels then skip those checks)."""
+    for r in range(rep_from.shape[0]):
+        if rep_from[r] > -INF or rep_until[r] < INF or rep_ready[r] > -INF:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
              rep_until, rep_ready, skip_rep, extra_model, extra_group, extra_lat, mode,
              admission, has_ref, changed, ref_grp, ref_rank, ref_good, ref_state, ref_total,
@@ -94,6 +104,7 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
     div[:] = not has_ref
     total = ref_total if has_ref else 0
     patch = rec_list.shape[0] > 0
+    windows = has_windows(rep_from, rep_until, rep_ready)
     for i in range(arrival.shape[0]):
         m = code[i]
         if has_ref and changed[m] == 0 and ((gmask[m] & dmask[0]) == 0 if small
@@ -116,49 +127,42 @@ def run_diff(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
         for j in range(n_cand):
             if j < hi - lo:
                 r = lo + j
-                if r == skip_rep or a < rep_from[r] or a >= rep_until[r]:
+                if r == skip_rep or (windows and (a < rep_from[r] or a >= rep_until[r])):
                     continue
                 g = rep_group[r]
-                ready = rep_ready[r]
             else:
                 r = n_rep
                 g = extra_group
-                ready = -INF
             nst = grp_nst[g]
-            if not div[g]:
-                _sync(free, ref_state, last, synced, g, nst)
+            # a group in the reference's state is read from its record in place (-1: the
+            # initial state), so only a group that diverges is ever copied into free
+            src = -2 if div[g] else last[g]
             if mode == 1:  # the key needs no stage walk: only the winner's is taken
-                key = free[g, nst - 1]
-                if key < best_key or (key == best_key and g < best_g):
-                    best_key = key
+                key_g = free[g, nst - 1] if src == -2 else (ref_state[src, nst - 1]
+                                                           if src >= 0 else -INF)
+                if key_g < best_key or (key_g == best_key and g < best_g):
+                    best_key = key_g
                     best_g = g
                     best_r = r
                 continue
-            t = a if a > ready else ready
-            if r < n_rep:
-                for k in range(nst):
-                    f = free[g, k]
-                    t = (t if t > f else f) + rep_lat[r, k]
-                    if mode == 0 and t > best_fin:
-                        break  # stage times only grow: this replica cannot win
-            else:
-                for k in range(nst):
-                    f = free[g, k]
-                    t = (t if t > f else f) + extra_lat[k]
-            key = t if mode == 0 else free[g, nst - 1]
-            if key < best_key or (key == best_key and g < best_g):
-                best_key = key
+            t = a if not windows or r == n_rep or a > rep_ready[r] else rep_ready[r]
+            for k in range(nst):
+                f = free[g, k] if src == -2 else (ref_state[src, k] if src >= 0 else -INF)
+                t = (t if t > f else f) + (rep_lat[r, k] if r < n_rep else extra_lat[k])
+                if t > best_fin:
+                    break  # stage times only grow: this replica cannot win
+            if t < best_fin or (t == best_fin and g < best_g):
                 best_fin = t
                 best_g = g
                 best_r = r
         g = best_g
         gd = 0
-        if g >= 0:  # the chosen group's stage times after this request (free[g] is
-            # current: it was synced while choosing)
-            ready = rep_ready[best_r] if best_r < n_rep else -INF
-            t = a if a > ready else ready
+        if g >= 0:  # the chosen group's stage times after this request
+            src = -2 if div[g] else last[g]
+            t = a if not windows or best_r == n_rep or a > rep_ready[best_r] \
+                else rep_ready[best_r]
             for k in range(grp_nst[g]):
-                f = free[g, k]
+                f = free[g, k] if src == -2 else (ref_state[src, k] if src >= 0 else -INF)
                 t = (t if t > f else f) + (rep_lat[best_r, k] if best_r < n_rep
                                            else extra_lat[k])
                 tmp[k] = t

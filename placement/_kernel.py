@@ -54,6 +54,9 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
         if rep_from[r] > -INF or rep_until[r] < INF or rep_ready[r] > -INF:
             windows = True
             break
+    if not windows and skip_rep < 0 and extra_model < 0 and not record:
+        return _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mode,
+                          admission, free, good_pm, rep_good)
     for i in range(arrival.shape[0]):
         m = code[i]
         a = arrival[i]
@@ -157,6 +160,126 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
 
 
 @njit(cache=True, nogil=True)
+def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mode, admission,
+               free, good_pm, rep_good):
+    """:func:`run_once` without time windows, moves or a record (a search's plain runs): the
+    same loop less their branches. ``free``, ``good_pm`` and ``rep_good`` come zeroed."""
+    if grp_nst.max() == 1:
+        return _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode,
+                              admission, good_pm, rep_good)
+    total = 0
+    for i in range(arrival.shape[0]):
+        m = code[i]
+        a = arrival[i]
+        best_g = -1
+        best_r = -1
+        best_fin = INF
+        if mode == 1:  # the earliest-freeing last stage; only the winner's walk is needed
+            best_key = INF
+            for r in range(rep_ptr[m], rep_ptr[m + 1]):
+                g = rep_group[r]
+                key = free[g, grp_nst[g] - 1]
+                if key < best_key or (key == best_key and g < best_g):
+                    best_key = key
+                    best_g = g
+                    best_r = r
+        else:
+            for r in range(rep_ptr[m], rep_ptr[m + 1]):
+                g = rep_group[r]
+                t = a
+                for k in range(grp_nst[g]):
+                    f = free[g, k]
+                    t = (t if t > f else f) + rep_lat[r, k]
+                    if t > best_fin:
+                        break  # stage times only grow: this replica cannot win
+                if t < best_fin or (t == best_fin and g < best_g):
+                    best_fin = t
+                    best_g = g
+                    best_r = r
+        if best_g < 0:
+            continue  # unserved
+        g = best_g
+        nst = grp_nst[g]
+        t = best_fin
+        if mode == 1:  # the winner's finish (earliest-finish computed it while choosing)
+            t = a
+            for k in range(nst):
+                f = free[g, k]
+                t = (t if t > f else f) + rep_lat[best_r, k]
+        d = deadline[i]
+        if admission and t > d:
+            continue  # dropped: it uses nothing
+        t = a
+        for k in range(nst):  # commit
+            f = free[g, k]
+            t = (t if t > f else f) + rep_lat[best_r, k]
+            free[g, k] = t
+        if t <= d:
+            good_pm[m] += 1
+            rep_good[best_r] += 1
+            total += 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode, admission,
+                   good_pm, rep_good):
+    """:func:`_run_plain` when every group has one stage (tensor-parallel groups): a group's
+    state is one free time, and both rules compare the same finish or free time."""
+    free = np.full(rep_group.max() + 1 if rep_group.shape[0] else 1, -INF)
+    total = 0
+    for i in range(arrival.shape[0]):
+        m = code[i]
+        a = arrival[i]
+        best_g = -1
+        best_r = -1
+        best_key = INF
+        for r in range(rep_ptr[m], rep_ptr[m + 1]):
+            g = rep_group[r]
+            f = free[g]
+            key = f if mode == 1 else (a if a > f else f) + rep_lat[r, 0]
+            if key < best_key or (key == best_key and g < best_g):
+                best_key = key
+                best_g = g
+                best_r = r
+        if best_g < 0:
+            continue  # unserved
+        f = free[best_g]
+        t = (a if a > f else f) + rep_lat[best_r, 0]
+        d = deadline[i]
+        if admission and t > d:
+            continue  # dropped: it uses nothing
+        free[best_g] = t
+        if t <= d:
+            good_pm[m] += 1
+            rep_good[best_r] += 1
+            total += 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _variant(rep_ptr, rep_group, rep_lat, skip, add_model, add_group, add_lat, v_ptr, v_group,
+             v_lat):
+    """A one-move variant as replica arrays (into ``v_*``): replica ``skip`` left out, and the
+    added one last among its model's replicas, so every model's replicas come in the order
+    :func:`run_once` visits them (ties go the same way)."""
+    n_models = rep_ptr.shape[0] - 1
+    j = 0
+    for m in range(n_models):
+        v_ptr[m] = j
+        for r in range(rep_ptr[m], rep_ptr[m + 1]):
+            if r != skip:
+                v_group[j] = rep_group[r]
+                v_lat[j, :] = rep_lat[r, :]
+                j += 1
+        if m == add_model:
+            v_group[j] = add_group
+            v_lat[j, :] = add_lat
+            j += 1
+    v_ptr[n_models] = j
+
+
+@njit(cache=True, nogil=True)
 def run_candidates(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_from,
                    rep_until, rep_ready, cand_skip, cand_model, cand_group, cand_lat, mode,
                    admission, n_models):
@@ -169,6 +292,25 @@ def run_candidates(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat
     d_i32 = np.zeros(1, dtype=np.int32)
     d_i8 = np.zeros(1, dtype=np.int8)
     d_f = np.zeros(1, dtype=np.float64)
+    n_rep = rep_group.shape[0]
+    windows = False
+    for r in range(n_rep):
+        if rep_from[r] > -INF or rep_until[r] < INF or rep_ready[r] > -INF:
+            windows = True
+            break
+    if not windows:  # each variant as replica arrays of its own, run by the plain loops
+        v_ptr = np.zeros(n_models + 1, dtype=np.int64)
+        v_group = np.zeros(n_rep + 1, dtype=np.int64)
+        v_lat = np.zeros((n_rep + 1, rep_lat.shape[1]), dtype=np.float64)
+        for c in range(n_cand):
+            _variant(rep_ptr, rep_group, rep_lat, cand_skip[c], cand_model[c], cand_group[c],
+                     cand_lat[c], v_ptr, v_group, v_lat)
+            free[:, :] = -INF
+            good_pm[:] = 0
+            rep_good[:] = 0
+            out[c] = _run_plain(arrival, code, deadline, grp_nst, v_ptr, v_group, v_lat, mode,
+                                admission, free, good_pm, rep_good)
+        return out
     for c in range(n_cand):
         out[c] = run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,
                           rep_from, rep_until, rep_ready, cand_skip[c], cand_model[c],

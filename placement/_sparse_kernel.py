@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from placement._diff_kernel import _flip, _same_as_ref
+from placement._diff_kernel import _flip, _same_as_ref, has_windows
 from placement._kernel import njit
 
 INF = math.inf
@@ -201,6 +201,7 @@ def run_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, re
         gcur[:] = lptr[:-1]
     total = ref_total
     patch = rec_list.shape[0] > 0
+    windows = has_windows(rep_from, rep_until, rep_ready)
     size = 0
     for m in range(n_models):
         if changed[m]:
@@ -248,49 +249,42 @@ def run_sparse(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, re
         for j in range(n_cand):
             if j < hi - lo:
                 r = lo + j
-                if r == skip_rep or a < rep_from[r] or a >= rep_until[r]:
+                if r == skip_rep or (windows and (a < rep_from[r] or a >= rep_until[r])):
                     continue
                 g = rep_group[r]
-                ready = rep_ready[r]
             else:
                 r = n_rep
                 g = extra_group
-                ready = -INF
             nst = grp_nst[g]
-            if not div[g]:
-                _sync_to(free, ref_state, last[g],
-                         synced, g, nst)
-            if mode == 1:
-                key_g = free[g, nst - 1]
+            # a group in the reference's state is read from its record in place (-1: the
+            # initial state), so only a group that diverges is ever copied into free
+            src = -2 if div[g] else last[g]
+            if mode == 1:  # the key needs no stage walk: only the winner's is taken
+                key_g = free[g, nst - 1] if src == -2 else (ref_state[src, nst - 1]
+                                                           if src >= 0 else -INF)
                 if key_g < best_key or (key_g == best_key and g < best_g):
                     best_key = key_g
                     best_g = g
                     best_r = r
                 continue
-            t = a if a > ready else ready
-            if r < n_rep:
-                for k in range(nst):
-                    f = free[g, k]
-                    t = (t if t > f else f) + rep_lat[r, k]
-                    if mode == 0 and t > best_fin:
-                        break
-            else:
-                for k in range(nst):
-                    f = free[g, k]
-                    t = (t if t > f else f) + extra_lat[k]
-            key_g = t if mode == 0 else free[g, nst - 1]
-            if key_g < best_key or (key_g == best_key and g < best_g):
-                best_key = key_g
+            t = a if not windows or r == n_rep or a > rep_ready[r] else rep_ready[r]
+            for k in range(nst):
+                f = free[g, k] if src == -2 else (ref_state[src, k] if src >= 0 else -INF)
+                t = (t if t > f else f) + (rep_lat[r, k] if r < n_rep else extra_lat[k])
+                if t > best_fin:
+                    break  # stage times only grow: this replica cannot win
+            if t < best_fin or (t == best_fin and g < best_g):
                 best_fin = t
                 best_g = g
                 best_r = r
         g = best_g
         gd = 0
-        if g >= 0:
-            ready = rep_ready[best_r] if best_r < n_rep else -INF
-            t = a if a > ready else ready
+        if g >= 0:  # the chosen group's stage times after this request
+            src = -2 if div[g] else last[g]
+            t = a if not windows or best_r == n_rep or a > rep_ready[best_r] \
+                else rep_ready[best_r]
             for k in range(grp_nst[g]):
-                f = free[g, k]
+                f = free[g, k] if src == -2 else (ref_state[src, k] if src >= 0 else -INF)
                 t = (t if t > f else f) + (rep_lat[best_r, k] if best_r < n_rep
                                            else extra_lat[k])
                 tmp[k] = t

@@ -47,8 +47,10 @@ Solver = Callable[[SearchSpace, EvalWorkload, Problem, SearchOptions],
                   list[tuple[str, Assignment, int, int]]]
 
 
-def _evaluator(space: SearchSpace, work: EvalWorkload, problem: Problem) -> Evaluator:
-    return Evaluator(work, group_stages=space.group_stages, options=problem.options)
+def _evaluator(space: SearchSpace, work: EvalWorkload, problem: Problem,
+               threads: int = 1) -> Evaluator:
+    return Evaluator(work, group_stages=space.group_stages, options=problem.options,
+                     threads=threads)
 
 
 def screen_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
@@ -88,7 +90,8 @@ def screen_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
 
 
 def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
-                  opts: SearchOptions, start: Assignment) -> list[tuple[str, Assignment, int, int]]:
+                  opts: SearchOptions, start: Assignment, *, threads: int = 1
+                  ) -> list[tuple[str, Assignment, int, int]]:
     """Look-ahead greedy from scratch, then local search on it and on ``start``.
 
     The look-ahead costs ``top_models × top_groups`` simulations per replica, so it runs only
@@ -108,6 +111,9 @@ def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
         The search's knobs.
     start : Assignment
         The screened plan of this layout.
+    threads : int, default 1
+        Threads a batch of candidates may be split over (``Evaluator.threads``); the plans
+        are the same for any number.
 
     Returns
     -------
@@ -125,17 +131,17 @@ def refine_layout(space: SearchSpace, work: EvalWorkload, problem: Problem,
     >>> [phase for phase, *_ in refine_layout(sp, p.train, p, SearchOptions(), screened)]
     ['lookahead', 'lookahead+local+fill', 'screen+local+fill']
     """
-    return (_refine_part(space, work, problem, opts, start, "lookahead")
-            + _refine_part(space, work, problem, opts, start, "screen"))
+    return (_refine_part(space, work, problem, opts, start, "lookahead", threads)
+            + _refine_part(space, work, problem, opts, start, "screen", threads))
 
 
 def _refine_part(space: SearchSpace, work: EvalWorkload, problem: Problem,
-                 opts: SearchOptions, start: Assignment, part: str
+                 opts: SearchOptions, start: Assignment, part: str, threads: int = 1
                  ) -> list[tuple[str, Assignment, int, int]]:
     """One independent half of :func:`refine_layout` (threads may run the halves apart):
     ``"lookahead"`` (the look-ahead greedy, then local search on it) or ``"screen"``
     (local search on the screened plan)."""
-    ev = _evaluator(space, work, problem)
+    ev = _evaluator(space, work, problem, threads)
     greedy = GreedyOptions(top_models=opts.top_models, top_groups=opts.top_groups,
                            local_rounds=opts.local_rounds)
     out = []
@@ -168,10 +174,11 @@ def _run_screen(task: tuple[Layout, Problem, Sequence[int], EvalWorkload, Search
 
 
 def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, Assignment,
-                            str]) -> tuple[list[tuple[str, Assignment, int, int]], float]:
-    space, problem, work, opts, start, part = task
+                            str, int]) -> tuple[list[tuple[str, Assignment, int, int]], float]:
+    space, problem, work, opts, start, part, threads = task
     t0 = time.perf_counter()
-    return _refine_part(space, work, problem, opts, start, part), time.perf_counter() - t0
+    out = _refine_part(space, work, problem, opts, start, part, threads)
+    return out, time.perf_counter() - t0
 
 
 #: Fewest training requests for which the automatic thread count
@@ -300,8 +307,11 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     ranked.sort(key=lambda r: (r[0], r[1]))
     top = ranked[:max(1, opts.refine_top)]
     # each layout's two halves are independent tasks, the (longer) look-ahead ones first:
-    # threads balance better
-    parts = _map(_run_refine, [(sp, problem, work, opts, a, part)
+    # threads balance better; threads the halves leave idle split their candidate batches
+    halves = 2 * len(top)
+    spare = 1 if opts.n_jobs > 1 else max(
+        1, search_threads(opts, 1 << 30, work.num_requests) // halves)
+    parts = _map(_run_refine, [(sp, problem, work, opts, a, part, spare)
                                for part in ("lookahead", "screen") for _, _, _, sp, a in top],
                  opts, f"refine {label}", requests=work.num_requests)
     k = len(top)

@@ -13,7 +13,8 @@ only at ``ready_at``, which is how time-varying placements with model-load delay
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -40,11 +41,14 @@ class Evaluator:
         Stages of each group (each >= 1, at least one group); replicas index the groups.
     options : EvalOptions, optional
         Dispatch rule and admission; default ``EvalOptions()``.
+    threads : int, default 1
+        Threads a batch of move variants may be split over (:meth:`run_batch`; the
+        compiled kernels release the GIL). The counts are the same for any number.
 
     Raises
     ------
     SimulationError
-        If ``group_stages`` is empty or has a count below 1.
+        If ``group_stages`` is empty or has a count below 1, or ``threads`` is below 1.
 
     Examples
     --------
@@ -57,7 +61,11 @@ class Evaluator:
     """
 
     def __init__(self, prepared: EvalWorkload, *, group_stages: Sequence[int],
-                 options: EvalOptions | None = None) -> None:
+                 options: EvalOptions | None = None, threads: int = 1) -> None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise SimulationError(f"threads must be an integer >= 1, got {threads!r}")
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
         self.prepared = prepared
         self.options = options or EvalOptions()
         self.group_stages = np.asarray(group_stages, dtype=np.int64)
@@ -100,6 +108,44 @@ class Evaluator:
                                     state=np.empty((n, self.max_stages))),
                            np.empty(n, dtype=np.int64))
         return self._patch
+
+    def run_batch(self, run: Callable[[slice], npt.NDArray[np.int64]], count: int
+                  ) -> npt.NDArray[np.int64]:
+        """``run`` over a batch of ``count`` candidates, split over :attr:`threads`.
+
+        A batch is split into contiguous parts of at least
+        :data:`~placement.incremental.MIN_PER_THREAD` candidates, one per thread, the calling
+        thread taking the first; smaller batches (or ``threads`` 1) run inline.
+
+        Parameters
+        ----------
+        run : Callable[[slice], numpy.ndarray]
+            Scores the candidates of a slice of the batch (thread-safe).
+        count : int
+            Candidates in the batch.
+
+        Returns
+        -------
+        numpy.ndarray of int64, shape (count,)
+            ``run``'s results in batch order.
+
+        Examples
+        --------
+        >>> w = Workload.from_arrays(arrival=[0.0], model=["a"])
+        >>> ev = Evaluator(prepare_workload(w, ["a"], slo=0.1), group_stages=[1], threads=2)
+        >>> ev.run_batch(lambda sl: np.arange(sl.start, sl.stop) * 10, 9).tolist()
+        [0, 10, 20, 30, 40, 50, 60, 70, 80]
+        """
+        parts = min(self.threads, count // incremental.MIN_PER_THREAD)
+        if parts <= 1:
+            return np.asarray(run(slice(0, count)), dtype=np.int64)
+        if self._pool is None:  # the caller's thread runs a part too
+            self._pool = ThreadPoolExecutor(max_workers=self.threads - 1)
+        cut = [count * k // parts for k in range(parts + 1)]
+        futures = [self._pool.submit(run, slice(cut[k], cut[k + 1])) for k in range(1, parts)]
+        first = run(slice(cut[0], cut[1]))
+        return np.concatenate([np.asarray(first, dtype=np.int64)]
+                              + [np.asarray(f.result(), dtype=np.int64) for f in futures])
 
     @property
     def num_models(self) -> int:
@@ -310,11 +356,15 @@ class Evaluator:
         else:
             ra = replicas if isinstance(replicas, ReplicaArrays) else self.arrays(replicas)
         p = self.prepared
-        out = _kernel.run_candidates(p.arrival, p.code, p.deadline, self.group_stages, ra.ptr,
-                                     ra.group, ra.latencies, ra.active_from, ra.active_until,
-                                     ra.ready_at, skip, model, group, latencies, self.mode,
-                                     self.options.admission, self.num_models)
-        return np.asarray(out, dtype=np.int64)
+
+        def run(sl: slice) -> npt.NDArray[np.int64]:
+            return _kernel.run_candidates(p.arrival, p.code, p.deadline, self.group_stages,
+                                          ra.ptr, ra.group, ra.latencies, ra.active_from,
+                                          ra.active_until, ra.ready_at, skip[sl], model[sl],
+                                          group[sl], latencies[sl], self.mode,
+                                          self.options.admission, self.num_models)
+
+        return self.run_batch(run, c)
 
     def detailed(self, replicas: Sequence[Replica] | ReplicaArrays) -> DetailedOutcome:
         """Per-request outcomes of one placement (for building a ``SimResult``).

@@ -30,6 +30,10 @@ from placement import _diff_kernel, _sparse_kernel
 if TYPE_CHECKING:
     from placement.evaluator import EvalOutcome, Evaluator, ReplicaArrays
 
+#: Fewest candidates each thread of a split batch gets (``Evaluator.run_batch``): smaller
+#: batches run inline, as handing a part to a thread costs about a candidate's simulation
+MIN_PER_THREAD = 4
+
 #: Most share of the requests whose model's replicas changed for which :func:`run`
 #: re-simulates against the reference rather than from scratch (measured on the search's
 #: cases: a one-replica change is 2-4x faster than a full run, a 32-replica one 2x slower)
@@ -326,10 +330,17 @@ def run_moves(ev: Evaluator, base: EvalOutcome, skip: npt.NDArray[np.int64],
     gptr, gmod, gmask = _diff_kernel.group_models(ev.group_stages.size, ev.num_models,
                                                   ra.model, ra.group)
     lptr, lids, fill, built = sc.reference(tr)
-    return np.asarray(_sparse_kernel.run_candidates_sparse(
-        p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
-        ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip, model, group, lat,
-        ev.mode, ev.options.admission, tr.group, tr.good, tr.state, base.good, gptr, gmod,
-        gmask, sc.mptr, sc.mids, lptr, lids, fill, built,
-        _sparse_kernel.CATCH_UP * ev.group_stages.size),
-        dtype=np.int64)
+    if not built[0] and min(ev.threads, skip.shape[0] // MIN_PER_THREAD) > 1:
+        # the kernel builds the reference's lists on first need: not in several threads
+        _sparse_kernel.lists_into(tr.group, ev.group_stages.size, lptr, lids, fill)
+        built[0] = True
+
+    def run(sl: slice) -> npt.NDArray[np.int64]:
+        return _sparse_kernel.run_candidates_sparse(
+            p.arrival, p.code, p.deadline, ev.group_stages, ra.ptr, ra.model, ra.group,
+            ra.latencies, ra.active_from, ra.active_until, ra.ready_at, skip[sl], model[sl],
+            group[sl], lat[sl], ev.mode, ev.options.admission, tr.group, tr.good, tr.state,
+            base.good, gptr, gmod, gmask, sc.mptr, sc.mids, lptr, lids, fill, built,
+            _sparse_kernel.CATCH_UP * ev.group_stages.size)
+
+    return ev.run_batch(run, skip.shape[0])

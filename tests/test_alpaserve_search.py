@@ -53,8 +53,9 @@ def test_threads_do_not_change_the_plan():
     p = tiny_problem(num_models=4, num_devices=4, seed=3, cv=4.0)
     one = alpaserve_search(p, SearchOptions(threads=1))
     two = alpaserve_search(p, SearchOptions(threads=3))
-    assert one.good == two.good
-    assert one.placement == two.placement
+    four = alpaserve_search(p, SearchOptions(threads=4))  # 2 refinements split their batches
+    assert one.good == two.good == four.good
+    assert one.placement == two.placement == four.placement
     with pytest.raises(SpecError, match="threads must be an integer >= 0"):
         SearchOptions(threads=-1)
 

@@ -43,6 +43,7 @@ def test_matches_the_simulator(seed, layout, dispatch, admission, cv):
                    SimulationOptions(policy=dispatch, admission=admission,
                                      request_overhead=0.005, stage_inflation=0.01), slo=0.3)
     assert mine.good == sim.num_good
+    assert ev.evaluate(assign.arrays(), trace=False).good == sim.num_good  # the plain loop
     np.testing.assert_array_equal(mine.status, sim.status)
     np.testing.assert_allclose(mine.finish, sim.finish, atol=1e-9)
 
@@ -128,3 +129,51 @@ def test_many_interleaved_moves_equal_direct_evaluation(dispatch, admission):
     assert len(moves) > 8
     goods = ev.evaluate_moves(arrays, moves)
     assert goods.tolist() == [ev.evaluate(v.arrays()).good for v in variants]
+    # split over threads, from the plain base and against its trace: the same counts
+    split = Evaluator(p.train, group_stages=space.group_stages, options=ev.options, threads=3)
+    np.testing.assert_array_equal(split.evaluate_moves(arrays, moves), goods)
+    np.testing.assert_array_equal(split.evaluate_moves(split.evaluate(arrays), moves), goods)
+    assert split.scratch.built[0]  # the trace's lists were built before the threads ran
+
+
+def test_batches_split_over_threads_in_order():
+    ev = Evaluator(prepare_workload(Workload.from_arrays(arrival=[0.0], model="a"), ["a"],
+                                    slo=1.0), group_stages=[1], threads=3)
+    seen = []
+
+    def run(sl):
+        seen.append((sl.start, sl.stop))
+        return np.arange(sl.start, sl.stop)
+
+    assert ev.run_batch(run, 7).tolist() == list(range(7))  # under 2 x 4: inline
+    assert seen == [(0, 7)]
+    seen.clear()
+    assert ev.run_batch(run, 13).tolist() == list(range(13))  # 3 parts of 4 or more
+    assert sorted(seen) == [(0, 4), (4, 8), (8, 13)]
+    with pytest.raises(SimulationError, match="threads must be an integer >= 1, got 0"):
+        Evaluator(ev.prepared, group_stages=[1], threads=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 100_000), dispatch=st.sampled_from(["earliest-finish", "alpaserve"]),
+       admission=st.booleans(), one_stage=st.booleans())
+def test_plain_loops_equal_the_recording_one(seed, dispatch, admission, one_stage):
+    # evaluate(trace=False) takes the plain loop (one-stage groups: the one-stage loop); the
+    # traced run and detailed() take the general ones: same counts per model and replica
+    rng = np.random.default_rng(seed)
+    n_models, n_groups = int(rng.integers(1, 4)), int(rng.integers(2, 5))
+    stages = [1] * n_groups if one_stage else [int(s) for s in rng.integers(1, 4, n_groups)]
+    n = int(rng.integers(1, 150))
+    w = Workload.from_arrays(arrival=np.sort(np.round(rng.exponential(0.03, n).cumsum(), 2)),
+                             model=[f"m{int(k)}" for k in rng.integers(0, n_models, n)])
+    opts = EvalOptions(dispatch=dispatch, admission=admission)
+    ev = Evaluator(prepare_workload(w, [f"m{i}" for i in range(n_models)],
+                                    slo=float(rng.choice([0.1, 0.3])), options=opts),
+                   group_stages=stages, options=opts)
+    reps = [Replica(model=m, group=g, latencies=tuple(float(x) for x in
+                                                      rng.choice([0.02, 0.05, 0.1], nst)))
+            for g, nst in enumerate(stages) for m in range(n_models) if rng.random() < 0.5]
+    plain, traced = ev.evaluate(reps, trace=False), ev.evaluate(reps)
+    assert plain.good == traced.good == ev.detailed(reps).good
+    np.testing.assert_array_equal(plain.good_per_model, traced.good_per_model)
+    np.testing.assert_array_equal(plain.good_per_replica, traced.good_per_replica)
