@@ -16,13 +16,19 @@ damped, are the next replay's service times. It stops when the durations move by
 ``tolerance`` (relative) and every decision (status, group, batch size) repeats, or after
 ``max_rounds`` (reported, not hidden). The dispatcher keeps predicting with its own profile,
 as the runtime's does: only what the stages really take changes.
+
+A fixed point gives every run the curve's time, but real runs scatter around it, and since
+admission packs requests up to their deadlines it is the slow tail that makes them late.
+Given the calibration's ``spread`` (percentiles of a run's time over its median), each of
+``samples`` fixed points draws one factor per stage run from it, and the median sample is
+the prediction.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -192,6 +198,9 @@ class ContentionPrediction:
         The largest relative change of a stage run's duration in the last round.
     attainments : tuple of float
         The attainment of each round's replay (the first: profiled service times).
+    sample_attainments : tuple of float
+        With a ``spread``, every sample's converged attainment (the result is the median
+        sample's); empty without.
     """
 
     result: SimResult
@@ -200,6 +209,7 @@ class ContentionPrediction:
     converged: bool
     change: float
     attainments: tuple[float, ...]
+    sample_attainments: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready values (no per-request arrays).
@@ -207,10 +217,12 @@ class ContentionPrediction:
         Returns
         -------
         dict
-            ``rounds``, ``converged``, ``change`` and ``attainments``.
+            ``rounds``, ``converged``, ``change``, ``attainments`` and
+            ``sample_attainments``.
         """
         return {"rounds": self.rounds, "converged": self.converged, "change": self.change,
-                "attainments": list(self.attainments)}
+                "attainments": list(self.attainments),
+                "sample_attainments": list(self.sample_attainments)}
 
 
 def stretched_durations(begin: npt.ArrayLike, end: npt.ArrayLike, work: npt.ArrayLike,
@@ -277,7 +289,9 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
                       lone: ProfileDB, curve: ContentionCurve,
                       slo: float | dict[str, float] | None = None, max_batch: int = 1,
                       feedback: bool = True, overhead: float = 0.0, damping: float = 0.5,
-                      max_rounds: int = 30, tolerance: float = 0.01) -> ContentionPrediction:
+                      max_rounds: int = 30, tolerance: float = 0.01,
+                      spread: Sequence[float] = (), samples: int = 9,
+                      seed: int = 0) -> ContentionPrediction:
     """Predict ``workload`` on ``placement`` with stage times stretched by ``curve``.
 
     See the module doc. Nothing measured during a run enters: the inputs are the profile
@@ -310,6 +324,17 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
     tolerance : float, default 0.01
         Converged when no duration moves by more than this fraction and every decision
         repeats.
+    spread : sequence of float, default ()
+        Percentiles 0, 1, ..., 100 of a stage run's time over the curve's (as
+        :class:`~alpaserve.runtime.contention.ContentionCalibration` measures them). When
+        given, each of ``samples`` predictions draws every stage run's factor from it (fixed
+        across its rounds), and the median sample is returned: a deterministic fixed point
+        has no tail, and admission packs requests up to their deadlines, so the tail is what
+        makes requests late.
+    samples : int, default 9
+        Predictions drawn with a ``spread``.
+    seed : int, default 0
+        Seed of the draws (``numpy.random.default_rng([seed, sample])``).
 
     Returns
     -------
@@ -330,6 +355,34 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
     if not 0.0 < damping <= 1.0 or max_rounds < 1 or not tolerance > 0:
         raise SimulationError(f"need 0 < damping <= 1, max_rounds >= 1 and tolerance > 0, "
                               f"got {damping}, {max_rounds}, {tolerance}")
+    pct = np.asarray(spread, dtype=np.float64)
+    if pct.size and (pct.size != 101 or not np.all(np.isfinite(pct)) or np.any(pct <= 0)
+                     or np.any(np.diff(pct) < 0)):
+        raise SimulationError(f"spread must be 101 positive, non-decreasing percentiles, "
+                              f"got {pct.size} values")
+    if samples < 1:
+        raise SimulationError(f"samples must be >= 1, got {samples}")
+    args = (placement, profiles, workload, lone, curve, slo, max_batch, feedback, overhead,
+            damping, max_rounds, tolerance)
+    if not pct.size:
+        return _fixed_point(*args, noise=None)
+    depth = max((g.num_stages for g in placement.groups), default=1)
+    runs = []
+    for j in range(samples):
+        u = np.random.default_rng([seed, j]).random((len(workload), depth))
+        runs.append(_fixed_point(*args, noise=np.interp(100.0 * u, np.arange(101.0), pct)))
+    got = [float(r.result.attainment) for r in runs]
+    middle = runs[int(np.argsort(got, kind="stable")[len(got) // 2])]
+    return replace(middle, sample_attainments=tuple(got))
+
+
+def _fixed_point(placement: Placement, profiles: ProfileDB, workload: Workload,
+                 lone: ProfileDB, curve: ContentionCurve,
+                 slo: float | dict[str, float] | None, max_batch: int, feedback: bool,
+                 overhead: float, damping: float, max_rounds: int, tolerance: float, *,
+                 noise: npt.NDArray[np.float64] | None) -> ContentionPrediction:
+    """One fixed point (the module doc); ``noise[i, k]`` scales the stage runs whose first
+    member is request ``i``."""
     names = workload.model_names
     solo = compile_placement(placement, lone, names, max_batch=max_batch)
     prof = compile_placement(placement, profiles, names, max_batch=max_batch)
@@ -362,6 +415,8 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
                          for i, k in zip(runs_i, runs_k, strict=True)])
         target = (stretched_durations(rep.stage_begin[ri, rk], rep.stage_end[ri, rk], work,
                                       curve) if ri.size else np.empty(0))
+        if noise is not None and ri.size:
+            target = target * noise[ri, rk]
         # the service each run had (NaN: the replay took the profiled latency)
         current = np.array([_lone(prof, int(res.group[i]), int(codes[i]), int(sizes[i]), int(k))
                             if np.isnan(service[i, k]) else float(service[i, k])

@@ -146,3 +146,46 @@ def test_contention_never_helps(seed: int) -> None:
     np.testing.assert_array_equal(pred.result.status, sim.status)  # decisions: profile only
     served = sim.status == 0
     assert np.all(pred.result.finish[served] >= sim.finish[served] - 1e-12)
+
+
+def test_a_spread_of_ones_is_the_deterministic_prediction() -> None:
+    placement, db = pipeline()
+    w = Workload.from_arrays(arrival=[0.0, 1.0], model="a", slo=100.0)
+    plain = predict_contended(placement, db, w, lone=db, curve=TWO_X, tolerance=1e-4)
+    ones = predict_contended(placement, db, w, lone=db, curve=TWO_X, tolerance=1e-4,
+                             spread=[1.0] * 101, samples=3)
+    assert ones.result.finish.tobytes() == plain.result.finish.tobytes()
+    assert ones.sample_attainments == (1.0, 1.0, 1.0)
+    assert plain.sample_attainments == ()
+
+
+def test_a_spread_samples_the_tail_deterministically() -> None:
+    """Each stage run drawn from a spread whose top decile is 3x: some runs of the median
+    sample are late where the deterministic fixed point has none; the same seed repeats."""
+    placement, db = pipeline()
+    w = Workload.from_arrays(arrival=np.arange(40) * 2.5, model="a", slo=2.9)
+    spread = [1.0] * 90 + [3.0] * 11
+    plain = predict_contended(placement, db, w, lone=db, curve=TWO_X)
+    drawn = predict_contended(placement, db, w, lone=db, curve=TWO_X, spread=spread,
+                              samples=5, seed=3)
+    again = predict_contended(placement, db, w, lone=db, curve=TWO_X, spread=spread,
+                              samples=5, seed=3)
+    assert plain.result.attainment == 1.0
+    assert len(drawn.sample_attainments) == 5
+    assert max(drawn.sample_attainments) < 1.0
+    assert drawn.result.attainment == sorted(drawn.sample_attainments)[2]  # the median
+    assert again.sample_attainments == drawn.sample_attainments
+
+
+@pytest.mark.parametrize(("spread", "samples", "match"), [
+    ([1.0] * 100, 3, "101 positive, non-decreasing percentiles, got 100"),
+    ([2.0] + [1.0] * 100, 3, "non-decreasing"),
+    ([0.0] * 101, 3, "positive"),
+    ([1.0] * 101, 0, "samples must be >= 1, got 0"),
+])
+def test_a_bad_spread_is_named(spread: list[float], samples: int, match: str) -> None:
+    placement, db = pipeline()
+    w = Workload.from_arrays(arrival=[0.0], model="a", slo=100.0)
+    with pytest.raises(SimulationError, match=match):
+        predict_contended(placement, db, w, lone=db, curve=TWO_X, spread=spread,
+                          samples=samples)

@@ -65,6 +65,11 @@ def test_calibration_times_each_stage_alone_and_together() -> None:
     assert all(x > 0 for x in entry.stage_latencies)
     assert cal.seconds > 0
     assert list(json.loads(json.dumps(cal.to_dict()))["lone_ms"]) == ["a/pp2-tp1/bs1"]
+    # every call's time over its thread's median: percentiles 0..100, around 1
+    assert len(cal.spread) == 101
+    assert all(a <= b for a, b in zip(cal.spread, cal.spread[1:], strict=False))
+    assert cal.spread[0] <= 1.0 <= cal.spread[-1]
+    assert len(json.loads(json.dumps(cal.to_dict()))["spread"]) == 11
 
     class NoStages:  # a Ray group runs its stages elsewhere
         pass
@@ -86,6 +91,7 @@ def test_fidelity_reports_both_predictions() -> None:
     assert data["predicted_attainment"] == rep.attainment_sim
     assert 0.0 <= data["predicted_attainment_uncontended"] <= 1.0
     assert data["contention"]["curve"]["busy"] == [1, 2]
+    assert len(data["contention"]["sample_attainments"]) == 9  # drawn from the spread
     assert "prediction: contention-aware" in rep.format()
     plain = measure_fidelity(p, w, slo_scale=5.0, runtime_options=options, probe_host=False,
                              contention="off")

@@ -109,12 +109,16 @@ class ContentionCalibration:
         Per busy count, each thread's median slowdown in each pass.
     seconds : float
         Wall time the calibration took.
+    spread : tuple of float
+        Percentiles 0, 1, ..., 100 of every timed call over its thread's median while
+        stages ran together: how far one stage run strays from the curve (empty: unknown).
     """
 
     curve: ContentionCurve
     lone: ProfileDB
     samples: dict[int, tuple[float, ...]]
     seconds: float
+    spread: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The calibration as JSON-ready values.
@@ -122,14 +126,15 @@ class ContentionCalibration:
         Returns
         -------
         dict
-            ``curve``, ``lone_ms`` (per ``model/config/bs``, per stage), ``samples`` and
-            ``seconds``.
+            ``curve``, ``lone_ms`` (per ``model/config/bs``, per stage), ``samples``,
+            ``seconds`` and ``spread`` (percentiles 0, 10, ..., 100 of it).
         """
         return {"curve": self.curve.to_dict(),
                 "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
                             [round(1e3 * x, 4) for x in e.stage_latencies] for e in self.lone},
                 "samples": {str(k): list(v) for k, v in self.samples.items()},
-                "seconds": self.seconds}
+                "seconds": self.seconds,
+                "spread": [round(x, 4) for x in self.spread[::10]]}
 
 
 def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
@@ -185,6 +190,7 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
     slots = [(g, k) for k in range(depth) for g, group in enumerate(groups)
              if k < group.num_stages]
     samples: dict[int, tuple[float, ...]] = {}
+    scatter: list[float] = []
     for busy in [k for _ in range(passes) for k in range(1, len(slots) + 1)]:
         jobs = []
         for j, (g, k) in enumerate(slots[:busy]):
@@ -192,12 +198,17 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
             model = models[j % len(models)]
             base = lone.get(model, groups[g].models[model], 1).stage_latencies[k]
             jobs.append((executors[g].stage_calls(model, 1)[k], base))
-        samples[busy] = samples.get(busy, ()) + _together(jobs, window, clock)
+        medians, ratios = _together(jobs, window, clock)
+        samples[busy] = samples.get(busy, ()) + medians
+        scatter += ratios
     curve = ContentionCurve.fit({k: list(v) for k, v in samples.items()})
+    spread = (tuple(float(x) for x in np.percentile(scatter, np.arange(101)))
+              if scatter else ())
     seconds = clock() - began
     logger.info("contention curve %s (effective cores %.2f) in %.2f s", curve.slowdown,
                 curve.effective_cores, seconds)
-    return ContentionCalibration(curve=curve, lone=lone, samples=samples, seconds=seconds)
+    return ContentionCalibration(curve=curve, lone=lone, samples=samples, seconds=seconds,
+                                 spread=spread)
 
 
 def _lone_profile(executors: Sequence[Any], groups: Sequence[Group], template: ProfileDB,
@@ -226,9 +237,10 @@ def _lone_profile(executors: Sequence[Any], groups: Sequence[Group], template: P
 
 
 def _together(jobs: Sequence[tuple[Callable[[], Any], float]], window: float,
-              clock: Callable[[], float]) -> tuple[float, ...]:
+              clock: Callable[[], float]) -> tuple[tuple[float, ...], list[float]]:
     """Run every call in a loop on its own thread for ``window`` seconds; per thread, the
-    median time of the calls that began after all threads had started, over its base."""
+    median time of the calls that began after all threads had started, over its base; and
+    every such call's time over its thread's median."""
     barrier = threading.Barrier(len(jobs) + 1)
     stop = threading.Event()
     times: list[list[tuple[float, float]]] = [[] for _ in jobs]
@@ -259,12 +271,14 @@ def _together(jobs: Sequence[tuple[Callable[[], Any], float]], window: float,
         raise ExecutionError(f"a stage failed while timing contention: {failure[0]!r}")
     # calls that began once every thread was in its loop and ended before the stop
     settled = max((ts[0][1] for ts in times if ts), default=start)
-    out = []
+    out, ratios = [], []
     for (_, base), ts in zip(jobs, times, strict=True):
         kept = [b - a for a, b in ts if a >= settled and b <= end] or [b - a for a, b in ts]
         if kept:
-            out.append(float(np.median(kept)) / base)
-    return tuple(out)
+            median = float(np.median(kept))
+            out.append(median / base)
+            ratios += [t / median for t in kept if median > 0]
+    return tuple(out), ratios
 
 
 def _checked(call: Callable[[], Any]) -> None:
