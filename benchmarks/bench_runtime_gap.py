@@ -62,8 +62,9 @@ def main() -> int:
         profile_drift,
         service_tail,
     )
-    from simulator.contention import predict_contended, stretched_durations
+    from simulator.contention import predict_contended
     from simulator.replay import replay_measured
+    from simulator.slowdown import stretched_durations
 
     a, b = model_preset("bert-tiny"), model_preset("gpt-tiny")
     groups = tuple(Group.uniform(name=f"g{i}", device_ids=list(range(first, first + n)),

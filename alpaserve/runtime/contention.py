@@ -29,7 +29,7 @@ import numpy as np
 from alpaserve.errors import ExecutionError, SpecError
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.profiles import ProfileDB
-from simulator.contention import ContentionCurve
+from simulator.slowdown import ContentionCurve
 
 logger = logging.getLogger(__name__)
 
