@@ -75,3 +75,17 @@ def test_tolerance_validates_and_violations_name_the_numbers() -> None:
     both = Stationarity(drift={"a": 0.05, "b": -0.2}, load=QUIET)
     assert both.worst_drift == -0.2
     assert both.to_dict()["worst_drift"] == -0.2
+
+
+def test_a_skewed_contention_calibration_marks_the_host_unsteady() -> None:
+    with pytest.raises(SpecError, match="max_calibration_skew"):
+        Tolerance(max_calibration_skew=-0.5)
+    skewed = Stationarity(drift={"a": 0.0}, load=QUIET, calibration_skew=0.47)
+    assert skewed.violations(Tolerance()) == (
+        "the contention calibration's lone stage was +47.0% off its lone timing (max 15%): "
+        "the host's speed changed while calibrating",)
+    assert "calibration skew +47.0%" in skewed.describe()
+    assert skewed.to_dict()["calibration_skew"] == 0.47
+    held = Stationarity(drift={"a": 0.0}, load=QUIET, calibration_skew=-0.08)
+    assert held.violations(Tolerance()) == ()
+    assert Stationarity(drift={}, load=QUIET).to_dict()["calibration_skew"] is None

@@ -379,8 +379,11 @@ class _Session:
         self.calibrate_contention()
         real = self.serve()
         drift = profile_drift(before, rt.measure_serving_path())
+        cal = self.calibration
         seen = Stationarity(drift=drift, load=host_load(start, cpu_sample()),
-                            tail=service_tail(self._service_times(real)))
+                            tail=service_tail(self._service_times(real)),
+                            calibration_skew=(cal.curve.slowdown[0] - 1.0
+                                              if cal is not None else None))
         report = self.compare(real, attempt=i, host=seen)
         logger.info("fidelity attempt %d: real - sim %+.2f pp; host: %s", i,
                     report.attainment_diff_pp, seen.describe())

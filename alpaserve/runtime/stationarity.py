@@ -23,6 +23,10 @@ about the simulator, so it is measured, not assumed:
   ``/proc/stat``). With the Ray backend the actors' CPU counts as other load.
 * *Stalls during the run*: the tail of the run's own service times (:func:`service_tail`),
   which sees a slowdown confined to the middle of a run that both probes miss.
+* *Speed changes while calibrating contention*: where a contention curve is calibrated
+  (:mod:`alpaserve.runtime.contention`), its one-busy pass times a stage alone again a moment
+  after its lone timing; ``s(1)`` far from 1 means the host's speed moved in between, and the
+  prediction built on that curve says little.
 
 :func:`~alpaserve.runtime.steady_runs.run_until_steady` repeats an attempt until ``needed``
 of them saw a steady host (:class:`Tolerance`), at most ``max_attempts`` times;
@@ -134,6 +138,9 @@ class Tolerance:
     sharpest sign of a noisy physical host (the load limits are ignored where they cannot
     be measured).
     ``max_tail``: the largest p99 / p50 of the run's own service times (:func:`service_tail`).
+    ``max_calibration_skew``: the largest ``|s(1) - 1|`` of a contention calibration: a stage
+    timed alone in the curve's one-busy pass against the same stage timed alone a moment
+    before; on a host whose speed holds they agree within about 10%.
 
     Parameters
     ----------
@@ -145,18 +152,22 @@ class Tolerance:
         Largest average steal, in cores.
     max_tail : float, default 3.5
         Largest p99/p50 of service times.
+    max_calibration_skew : float, default 0.15
+        Largest ``|s(1) - 1|`` of the contention calibration.
     """
 
     max_drift: float = 0.30
     max_other_cores: float = 0.05
     max_steal_cores: float = 0.01
     max_tail: float = 3.5
+    max_calibration_skew: float = 0.15
 
     def __post_init__(self) -> None:
         non_negative_float("Tolerance", "max_drift", self.max_drift)
         non_negative_float("Tolerance", "max_other_cores", self.max_other_cores)
         non_negative_float("Tolerance", "max_steal_cores", self.max_steal_cores)
         non_negative_float("Tolerance", "max_tail", self.max_tail)
+        non_negative_float("Tolerance", "max_calibration_skew", self.max_calibration_skew)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,11 +183,15 @@ class Stationarity:
         The host's load during the attempt.
     tail : float, optional
         p99/p50 of the run's service times (:func:`service_tail`).
+    calibration_skew : float, optional
+        ``s(1) - 1`` of the contention calibration made for the attempt (none: no
+        calibration).
     """
 
     drift: dict[str, float]
     load: HostLoad
     tail: float | None = None
+    calibration_skew: float | None = None
 
     @property
     def worst_drift(self) -> float:
@@ -212,6 +227,11 @@ class Stationarity:
         if self.tail is not None and self.tail > tolerance.max_tail:
             out.append(f"service times p99/p50 {self.tail:.1f} (max {tolerance.max_tail:.1f}): "
                        "stages stalled during the run")
+        skew = self.calibration_skew
+        if skew is not None and abs(skew) > tolerance.max_calibration_skew:
+            out.append(f"the contention calibration's lone stage was {100 * skew:+.1f}% off "
+                       f"its lone timing (max {100 * tolerance.max_calibration_skew:.0f}%): "
+                       "the host's speed changed while calibrating")
         return tuple(out)
 
     def describe(self) -> str:
@@ -226,8 +246,10 @@ class Stationarity:
         load = ("others' load unknown" if other is None else
                 f"other processes {other:.3f} cores, steal {steal or 0.0:.3f} cores")
         tail = "" if self.tail is None else f", service p99/p50 {self.tail:.1f}"
+        skew = ("" if self.calibration_skew is None
+                else f", calibration skew {100 * self.calibration_skew:+.1f}%")
         return (f"speed drift {100 * self.worst_drift:+.1f}%, {load}, own "
-                f"{self.load.own_cores:.2f} cores over {self.load.wall:.1f}s{tail}")
+                f"{self.load.own_cores:.2f} cores over {self.load.wall:.1f}s{tail}{skew}")
 
     def to_dict(self) -> dict[str, Any]:
         """The readings as JSON-ready values.
@@ -235,12 +257,13 @@ class Stationarity:
         Returns
         -------
         dict
-            Drift per entry and its worst value, the loads, and the tail.
+            Drift per entry and its worst value, the loads, the tail and the calibration
+            skew.
         """
         return {"drift": dict(self.drift), "worst_drift": self.worst_drift,
                 "wall": self.load.wall, "other_cores": self.load.other_cores,
                 "steal_cores": self.load.steal_cores, "own_cores": self.load.own_cores,
-                "tail": self.tail}
+                "tail": self.tail, "calibration_skew": self.calibration_skew}
 
 
 def __getattr__(name: str) -> Any:
