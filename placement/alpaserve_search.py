@@ -18,11 +18,8 @@ AlpaServe's exhaustive per-step greedy.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 
@@ -32,10 +29,13 @@ from placement.evaluator import Evaluator, EvalWorkload
 from placement.greedy import GreedyOptions, construct, fill_free_memory
 from placement.local_search import local_search
 from placement.problem import Problem, subset_workload
+from placement.robust_pick import pick_robust, stressed
 from placement.search_types import BucketResult, LogEntry, SearchOptions, SearchOutcome
 from placement.space import Assignment, SearchSpace
+from placement.task_pool import MIN_THREADED_REQUESTS, map_tasks, search_threads
 
-__all__ = ["BucketResult", "LogEntry", "SearchOptions", "SearchOutcome", "alpaserve_search",
+__all__ = ["MIN_THREADED_REQUESTS", "BucketResult", "LogEntry", "SearchOptions",
+           "SearchOutcome", "alpaserve_search",
            "bucketed_search", "pick_robust", "refine_layout", "screen_layout",
            "search_threads", "solve_bucket", "stressed"]
 
@@ -181,80 +181,6 @@ def _run_refine(task: tuple[SearchSpace, Problem, EvalWorkload, SearchOptions, A
     return out, time.perf_counter() - t0
 
 
-#: Fewest training requests for which the automatic thread count
-#: (``SearchOptions.threads == 0``) uses more than one thread. Every simulation of a layout
-#: walks the bucket's requests in compiled code, which releases the GIL, between glue that
-#: holds it; with few requests the glue dominates and threads only add hand-offs. On 2
-#: cores, the issue-18 case with 2.9 k training requests ran 1.1x slower with 2 threads,
-#: those with 12.7 k to 38 k requests 1.4 to 1.8x faster.
-MIN_THREADED_REQUESTS = 6_000
-
-
-def search_threads(opts: SearchOptions, tasks: int, requests: int) -> int:
-    """Threads that score ``tasks`` independent layout tasks on ``requests`` requests.
-
-    An explicit ``opts.threads`` is honoured (capped at ``tasks``); ``0`` means automatic:
-    one thread per CPU when there are at least :data:`MIN_THREADED_REQUESTS` requests, else
-    the caller's thread alone. The plan is the same for any count.
-
-    Parameters
-    ----------
-    opts : SearchOptions
-        Its ``threads``.
-    tasks : int
-        Independent tasks (layouts to screen, halves of refinements).
-    requests : int
-        Training requests each task simulates.
-
-    Returns
-    -------
-    int
-        At least 1, at most ``max(tasks, 1)``.
-
-    Examples
-    --------
-    >>> search_threads(SearchOptions(threads=3), tasks=10, requests=100)
-    3
-    >>> search_threads(SearchOptions(), tasks=10, requests=100)
-    1
-    """
-    if opts.threads:
-        return max(1, min(opts.threads, tasks))
-    if requests < MIN_THREADED_REQUESTS:
-        return 1
-    return max(1, min(os.cpu_count() or 1, tasks))
-
-
-def _map(fn: Callable, tasks: list, opts: SearchOptions, desc: str, *, requests: int) -> list:
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), desc=desc, disable=not opts.progress, leave=False)
-    try:
-        if opts.n_jobs > 1 and len(tasks) > 1:
-            with ProcessPoolExecutor(max_workers=opts.n_jobs,
-                                     mp_context=get_context("forkserver")) as pool:
-                results = []
-                for r in pool.map(fn, tasks):
-                    results.append(r)
-                    bar.update()
-                return results
-        threads = search_threads(opts, len(tasks), requests)
-        if threads > 1:
-            with ThreadPoolExecutor(max_workers=threads) as tpool:
-                results = []
-                for r in tpool.map(fn, tasks):
-                    results.append(r)
-                    bar.update()
-                return results
-        results = []
-        for t in tasks:
-            results.append(fn(t))
-            bar.update()
-        return results
-    finally:
-        bar.close()
-
-
 def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequence[int],
                  opts: SearchOptions, *, label: str = "all") -> BucketResult:
     """Our search on one bucket: screen every layout, refine the best few.
@@ -291,8 +217,8 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     # larger groups take more screening steps: scored first, threads balance better
     first = sorted(range(len(lays)), key=lambda i: -max(lays[i].partition.sizes))
     tasks = [(lays[i], problem, list(model_idx), work, opts) for i in first]
-    done = dict(zip(first, _map(_run_screen, tasks, opts, f"screen {label}",
-                                requests=work.num_requests), strict=True))
+    done = dict(zip(first, map_tasks(_run_screen, tasks, opts, f"screen {label}",
+                                     requests=work.num_requests), strict=True))
     screened = [done[i] for i in range(len(lays))]  # back in layout order
     log: list[LogEntry] = []
     ranked: list[tuple[int, int, Layout, SearchSpace, Assignment]] = []
@@ -311,9 +237,10 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     halves = 2 * len(top)
     spare = 1 if opts.n_jobs > 1 else max(
         1, search_threads(opts, 1 << 30, work.num_requests) // halves)
-    parts = _map(_run_refine, [(sp, problem, work, opts, a, part, spare)
-                               for part in ("lookahead", "screen") for _, _, _, sp, a in top],
-                 opts, f"refine {label}", requests=work.num_requests)
+    parts = map_tasks(_run_refine, [(sp, problem, work, opts, a, part, spare)
+                                    for part in ("lookahead", "screen")
+                                    for _, _, _, sp, a in top],
+                      opts, f"refine {label}", requests=work.num_requests)
     k = len(top)
     refined = [(parts[i][0] + parts[k + i][0], parts[i][1] + parts[k + i][1])
                for i in range(k)]
@@ -326,77 +253,6 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
             finalists.append((good, assign))
     best_good, best = pick_robust(finalists, work, problem)
     return BucketResult(good=best_good, assignment=best, log=log)
-
-
-def stressed(work: EvalWorkload, factor: float = 1.5) -> EvalWorkload:
-    """The same requests arriving ``factor`` times faster (same SLOs).
-
-    Parameters
-    ----------
-    work : EvalWorkload
-        The workload.
-    factor : float, default 1.5
-        Rate multiplier (> 0); arrival times are divided by it.
-
-    Returns
-    -------
-    EvalWorkload
-        Arrivals and deadlines moved; each request keeps its time to deadline.
-
-    Examples
-    --------
-    >>> from placement.evaluator import prepare_workload
-    >>> from workloads.workload import Workload
-    >>> w = prepare_workload(Workload.from_arrays(arrival=[0.0, 3.0], model="a"), ["a"],
-    ...                      slo=1.0)
-    >>> s = stressed(w, 3.0)
-    >>> s.arrival.tolist(), s.deadline.tolist()
-    ([0.0, 1.0], [1.0, 2.0])
-    """
-    arrival = work.arrival / factor
-    return EvalWorkload(model_names=work.model_names, arrival=arrival, code=work.code,
-                            slo=work.slo, deadline=arrival + (work.deadline - work.arrival),
-                            counts=work.counts)
-
-
-def pick_robust(finalists: list[tuple[int, Assignment]], work: EvalWorkload,
-                problem: Problem) -> tuple[int, Assignment]:
-    """The most good requests; ties go to the plan that does best under 1.5x the load.
-
-    Parameters
-    ----------
-    finalists : list of (int, Assignment)
-        Good training requests and the plan, per candidate (at least one).
-    work : EvalWorkload
-        The training workload the counts were taken on.
-    problem : Problem
-        The placement problem (its ``options`` score the tie-break).
-
-    Returns
-    -------
-    tuple of (int, Assignment)
-        The top count and the chosen plan; among equals, the first of the best under
-        :func:`stressed` load.
-
-    Examples
-    --------
-    >>> from placement._examples import tiny_problem
-    >>> from placement.selective_replication import sr_space
-    >>> p = tiny_problem(num_models=2, num_devices=2)
-    >>> plan_a = sr_space(p).empty()
-    >>> good, chosen = pick_robust([(5, plan_a), (3, plan_a.copy())], p.train, p)
-    >>> good, chosen is plan_a
-    (5, True)
-    """
-    top = max(g for g, _ in finalists)
-    tied = [a for g, a in finalists if g == top]
-    if len(tied) == 1:
-        return top, tied[0]
-    hard = stressed(work)
-    scores = [Evaluator(hard, group_stages=a.space.group_stages,
-                        options=problem.options).evaluate(a.arrays(), trace=False).good
-              for a in tied]
-    return top, tied[int(np.argmax(scores))]
 
 
 BucketSolver = Callable[[Problem, Sequence[int], Sequence[int], SearchOptions, str],

@@ -20,7 +20,6 @@ from placement.alpaserve_search import (
     LogEntry,
     SearchOptions,
     SearchOutcome,
-    _map,
     bucketed_search,
 )
 from placement.buckets import Layout, layouts
@@ -28,6 +27,7 @@ from placement.evaluator import Evaluator, EvalWorkload
 from placement.greedy import full_greedy
 from placement.problem import Problem, subset_workload
 from placement.space import Assignment
+from placement.task_pool import map_tasks
 
 
 def _run_full(task: tuple[Layout, Problem, Sequence[int], EvalWorkload]
@@ -79,8 +79,9 @@ def solve_bucket_published(problem: Problem, model_idx: Sequence[int],
     lays = layouts(problem.cluster, device_ids, max_size)
     # each step scores every (model, group) addition in one compiled call: for the thread
     # rule its work counts as that many passes over the requests
-    results = _map(_run_full, [(lay, problem, list(model_idx), work) for lay in lays], opts,
-                   f"published {label}", requests=work.num_requests * len(model_idx))
+    results = map_tasks(_run_full, [(lay, problem, list(model_idx), work) for lay in lays],
+                        opts, f"published {label}",
+                        requests=work.num_requests * len(model_idx))
     log, best_good, best = [], -1, None
     for lay, (assign, good, evals, secs) in zip(lays, results, strict=True):
         if assign is None:

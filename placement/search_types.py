@@ -42,7 +42,7 @@ class SearchOptions:
         With ``n_jobs`` 1, threads screening and refining layouts (the compiled evaluator
         releases the GIL). 0 is automatic: one per CPU when the training workload is large
         enough for threads to pay, else the caller's thread alone (see
-        :func:`~placement.alpaserve_search.search_threads`). Layouts are independent and
+        :func:`~placement.task_pool.search_threads`). Layouts are independent and
         results keep their order, so the plan is the same for any number of threads.
     progress : bool
         Show progress bars (tqdm).

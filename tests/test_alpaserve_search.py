@@ -60,20 +60,8 @@ def test_threads_do_not_change_the_plan():
         SearchOptions(threads=-1)
 
 
-def test_automatic_threads_follow_the_request_count(monkeypatch):
-    from placement import alpaserve_search as search
-
-    monkeypatch.setattr(search.os, "cpu_count", lambda: 4)
-    few = search.MIN_THREADED_REQUESTS - 1
-    assert search.search_threads(SearchOptions(), tasks=10, requests=few) == 1
-    assert search.search_threads(SearchOptions(), tasks=10, requests=few + 1) == 4
-    assert search.search_threads(SearchOptions(), tasks=3, requests=10**6) == 3
-    assert search.search_threads(SearchOptions(threads=2), tasks=10, requests=1) == 2
-    assert search.search_threads(SearchOptions(threads=8), tasks=0, requests=1) == 1
-
-
 def test_automatic_threads_give_the_plan_of_one_thread(monkeypatch):
-    from placement import alpaserve_search as search
+    from placement import task_pool as search
 
     p = tiny_problem(num_models=4, num_devices=4, seed=6, cv=4.0, slo=0.2)
     one = alpaserve_search(p, SearchOptions(threads=1))
