@@ -166,11 +166,15 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
                               f"got {pct.size} values")
     if samples < 1:
         raise SimulationError(f"samples must be >= 1, got {samples}")
-    args = (placement, profiles, workload, lone, curve, slo, max_batch, feedback, overhead,
-            damping, max_rounds, tolerance)
+    names = workload.model_names
+    # the lone and profiled stage latencies as tables, compiled once for every sample
+    solo = compile_placement(placement, lone, names, max_batch=max_batch)
+    prof = compile_placement(placement, profiles, names, max_batch=max_batch)
+    args = (placement, profiles, workload, solo, prof, curve, slo, max_batch, feedback,
+            overhead, damping, max_rounds, tolerance)
     if not pct.size:
         return _fixed_point(*args, noise=None)
-    depth = max((g.num_stages for g in placement.groups), default=1)
+    depth = int(solo.num_stages.max(initial=1))
     runs = []
     for j in range(samples):
         u = np.random.default_rng([seed, j]).random((len(workload), depth))
@@ -181,15 +185,13 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
 
 
 def _fixed_point(placement: Placement, profiles: ProfileDB, workload: Workload,
-                 lone: ProfileDB, curve: ContentionCurve,
+                 solo: Any, prof: Any, curve: ContentionCurve,
                  slo: float | dict[str, float] | None, max_batch: int, feedback: bool,
                  overhead: float, damping: float, max_rounds: int, tolerance: float, *,
                  noise: npt.NDArray[np.float64] | None) -> ContentionPrediction:
     """One fixed point (the module doc); ``noise[i, k]`` scales the stage runs whose first
-    member is request ``i``."""
-    names = workload.model_names
-    solo = compile_placement(placement, lone, names, max_batch=max_batch)
-    prof = compile_placement(placement, profiles, names, max_batch=max_batch)
+    member is request ``i``; ``solo`` and ``prof`` are the compiled lone and profiled
+    latencies."""
     n, depth = len(workload), int(solo.num_stages.max(initial=1))
     codes = np.asarray(workload.model_codes)
     stages = [int(x) for x in solo.num_stages]
