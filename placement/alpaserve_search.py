@@ -236,7 +236,7 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
     # threads balance better; threads the halves leave idle split their candidate batches
     halves = 2 * len(top)
     spare = 1 if opts.n_jobs > 1 else max(
-        1, search_threads(opts, 1 << 30, work.num_requests) // halves)
+        1, search_threads(opts, None, work.num_requests) // halves)
     parts = map_tasks(_run_refine, [(sp, problem, work, opts, a, part, spare)
                                     for part in ("lookahead", "screen")
                                     for _, _, _, sp, a in top],

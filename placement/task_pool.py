@@ -28,7 +28,7 @@ __all__ = ["MIN_THREADED_REQUESTS", "map_tasks", "search_threads"]
 MIN_THREADED_REQUESTS = 6_000
 
 
-def search_threads(opts: SearchOptions, tasks: int, requests: int) -> int:
+def search_threads(opts: SearchOptions, tasks: int | None, requests: int) -> int:
     """Threads that score ``tasks`` independent layout tasks on ``requests`` requests.
 
     An explicit ``opts.threads`` is honoured (capped at ``tasks``); ``0`` means automatic:
@@ -39,15 +39,16 @@ def search_threads(opts: SearchOptions, tasks: int, requests: int) -> int:
     ----------
     opts : SearchOptions
         Its ``threads``.
-    tasks : int
-        Independent tasks (layouts to screen, halves of refinements).
+    tasks : int or None
+        Independent tasks (layouts to screen, halves of refinements); None: the threads
+        available, not capped by a task count.
     requests : int
         Training requests each task simulates.
 
     Returns
     -------
     int
-        At least 1, at most ``max(tasks, 1)``.
+        At least 1, at most ``max(tasks, 1)`` when ``tasks`` is given.
 
     Examples
     --------
@@ -57,10 +58,12 @@ def search_threads(opts: SearchOptions, tasks: int, requests: int) -> int:
     1
     """
     if opts.threads:
-        return max(1, min(opts.threads, tasks))
-    if requests < MIN_THREADED_REQUESTS:
+        wanted = opts.threads
+    elif requests < MIN_THREADED_REQUESTS:
         return 1
-    return max(1, min(os.cpu_count() or 1, tasks))
+    else:
+        wanted = os.cpu_count() or 1
+    return max(1, wanted if tasks is None else min(wanted, tasks))
 
 
 def map_tasks(fn: Callable[[Any], Any], tasks: list[Any], opts: SearchOptions, desc: str, *,

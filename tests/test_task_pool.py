@@ -16,6 +16,8 @@ def test_automatic_threads_follow_the_request_count(monkeypatch):
     assert search.search_threads(SearchOptions(), tasks=3, requests=10**6) == 3
     assert search.search_threads(SearchOptions(threads=2), tasks=10, requests=1) == 2
     assert search.search_threads(SearchOptions(threads=8), tasks=0, requests=1) == 1
+    assert search.search_threads(SearchOptions(), tasks=None, requests=10**6) == 4
+    assert search.search_threads(SearchOptions(threads=8), tasks=None, requests=1) == 8
 
 
 def test_results_keep_task_order_on_threads_and_inline() -> None:
