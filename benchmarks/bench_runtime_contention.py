@@ -2,8 +2,9 @@
 
 Serves the layouts of ``bench_runtime_gap.py`` (bert-tiny and gpt-tiny, Gamma CV 3 arrivals
 at 40 req/s, SLO 5x) on 8 virtual CPU devices, several attempts per (layout, max batch) on
-one open runtime. Before each attempt the serving-path profile and the contention curve are
-measured afresh (:mod:`alpaserve.runtime.contention`); the attempt is then predicted twice,
+one open runtime. Before each attempt the serving-path profile is measured afresh, and the
+contention curve just before and just after it (:mod:`alpaserve.runtime.contention`; their
+average predicts, their shift judges the host); the attempt is then predicted twice,
 by the plain simulator (the baseline, each stage its profiled latency) and by the
 contention-aware fixed point (:func:`simulator.contention.predict_contended`), and compared
 with the run. Prints one row per attempt (with ``host_steady``, the replay agreement, the
@@ -61,7 +62,7 @@ def main() -> int:
 
     print(f"{'layout':12s} {'mb':>2s} {'try':>3s} {'plain':>6s} {'contend':>7s} "
           f"{'measured':>8s} {'gap plain':>9s} {'gap cont':>8s} {'replay':>6s} steady  "
-          "rounds  s(n) 1..N")
+          "shift  rounds  s(n) 1..N")
     summary = []
     for layout in args.layouts.split(","):
         for mb in (int(x) for x in args.max_batch.split(",")):
@@ -86,7 +87,8 @@ def main() -> int:
                 agree = rep.replay.agreement if rep.replay is not None else float("nan")
                 print(f"{layout:12s} {mb:2d} {i:3d} {plain:6.3f} {rep.attainment_sim:7.3f} "
                       f"{rep.attainment_real:8.3f} {g_plain:+9.1f} {rep.attainment_diff_pp:+8.1f}"
-                      f" {agree:6.3f} {rep.host_steady!s:6s} {c['rounds']:3d}"
+                      f" {agree:6.3f} {rep.host_steady!s:6s} {100 * (c.get('shift') or 0):4.1f}%"
+                      f" {c['rounds']:3d}"
                       f"{'' if c['converged'] else '*':1s}    {curve}", flush=True)
                 if not rep.host_steady and rep.host is not None:
                     print(f"{'':16s}host: {rep.host.describe()}")

@@ -3,6 +3,7 @@ when fidelity predicts with it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.errors import SpecError
 from alpaserve.placement_spec import Group, Placement
+from alpaserve.profiles import ProfileDB
 from alpaserve.runtime.contention import contention_applies
+from simulator.slowdown import ContentionCurve
 from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
 
 
@@ -78,6 +81,34 @@ def test_calibration_times_each_stage_alone_and_together() -> None:
         calibrate_contention([NoStages()], p.groups, rt.profile)
 
 
+def test_bracket_averages_two_calibrations_and_measures_their_shift() -> None:
+    from alpaserve.runtime._examples import toy_calibration
+    from alpaserve.runtime.contention import bracket, calibration_shift
+
+    before, after = toy_calibration(0.010, 1.4), toy_calibration(0.012, 1.6)
+    both = bracket(before, after)
+    assert [e.stage_latencies for e in both.lone] == [(pytest.approx(0.011),)]
+    assert both.samples == {1: (1.0, 1.0), 2: (1.4, 1.6)}
+    assert both.curve.slowdown == (1.0, pytest.approx(1.5))
+    # at two busy: 1.2 (lone) x 1.6 / 1.4 (curve) - 1
+    assert both.shift == pytest.approx(1.2 * 1.6 / 1.4 - 1.0)
+    assert calibration_shift(before, before) == 0.0
+    assert both.parts == (before, after)
+    data = json.loads(json.dumps(both.to_dict()))
+    assert data["shift"] == pytest.approx(both.shift)
+    assert [c["curve"]["slowdown"] for c in data["bracket"]] == [[1.0, 1.4], [1.0, 1.6]]
+    assert "bracket" not in before.to_dict()
+    # the larger |s(1) - 1| of the parts is the bracketed calibration's skew
+    skewed = dataclasses.replace(after, curve=ContentionCurve(busy=(1, 2),
+                                                              slowdown=(1.3, 1.6)))
+    assert bracket(before, skewed).skew == pytest.approx(0.3)
+    other = dataclasses.replace(after, samples={1: (1.0,)})
+    with pytest.raises(SpecError, match="cannot bracket calibrations of different placements"):
+        bracket(before, other)
+    with pytest.raises(SpecError, match="share no lone entry"):
+        calibration_shift(before, dataclasses.replace(after, lone=ProfileDB()))
+
+
 def test_fidelity_reports_both_predictions() -> None:
     from alpaserve.runtime.fidelity import measure_fidelity
 
@@ -92,7 +123,11 @@ def test_fidelity_reports_both_predictions() -> None:
     assert 0.0 <= data["predicted_attainment_uncontended"] <= 1.0
     assert data["contention"]["curve"]["busy"] == [1, 2]
     assert len(data["contention"]["sample_attainments"]) == 9  # drawn from the spread
+    # calibrated just before and just after the run: the prediction uses their average
+    assert len(data["contention"]["bracket"]) == 2
+    assert data["contention"]["shift"] >= 0.0
     assert "prediction: contention-aware" in rep.format()
+    assert "calibrated before and after the run" in rep.format()
     plain = measure_fidelity(p, w, slo_scale=5.0, runtime_options=options, probe_host=False,
                              contention="off")
     assert plain.contention is None

@@ -89,3 +89,18 @@ def test_a_skewed_contention_calibration_marks_the_host_unsteady() -> None:
     held = Stationarity(drift={"a": 0.0}, load=QUIET, calibration_skew=-0.08)
     assert held.violations(Tolerance()) == ()
     assert Stationarity(drift={}, load=QUIET).to_dict()["calibration_skew"] is None
+
+
+def test_contention_calibrations_that_moved_during_the_run_mark_the_host_unsteady() -> None:
+    with pytest.raises(SpecError, match="max_calibration_shift"):
+        Tolerance(max_calibration_shift=-0.1)
+    moved = Stationarity(drift={"a": 0.0}, load=QUIET, calibration_shift=0.31)
+    assert moved.violations(Tolerance()) == (
+        "the contention calibrations before and after the run differ by 31.0% (max 20%): "
+        "the host's speed changed during the run",)
+    assert "calibration shift 31.0%" in moved.describe()
+    assert moved.to_dict()["calibration_shift"] == 0.31
+    assert Stationarity(drift={"a": 0.0}, load=QUIET, calibration_shift=0.12).violations(
+        Tolerance()) == ()
+    assert moved.violations(Tolerance(max_calibration_shift=0.5)) == ()
+    assert Stationarity(drift={}, load=QUIET).to_dict()["calibration_shift"] is None

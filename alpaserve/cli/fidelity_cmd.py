@@ -9,9 +9,11 @@ trace's held-out test part are replayed (unless ``--rate``/``--cv`` are given).
 a plan file carrying ``"max_batch"`` (written next to its placement) uses it by default.
 
 ``--contention`` chooses the prediction: ``auto`` (the default) predicts pipelines on CPU
-devices with the contention model (:mod:`simulator.contention`, calibrated right before
-serving), everything else with the plain simulator; the report names the one used and gives
-both attainments (``predicted_attainment``, ``predicted_attainment_uncontended``).
+devices with the contention model (:mod:`simulator.contention`, calibrated just before and
+just after serving, and predicted with their average), everything else with the plain
+simulator; the report names the one used and gives both attainments
+(``predicted_attainment``, ``predicted_attainment_uncontended``). Two calibrations that
+differ by more than 20% mark the host as not steady (``host_not_steady``).
 """
 
 from __future__ import annotations

@@ -170,6 +170,9 @@ class FidelityReport:
                          f"{c['rounds']} rounds, "
                          f"{'converged' if c['converged'] else 'NOT converged'}); the "
                          f"simulator alone: {100 * c['predicted_attainment_uncontended']:.2f}%")
+            if c.get("shift") is not None:
+                lines.append(f"  calibrated before and after the run (their average used; "
+                             f"they differ by {100 * c['shift']:.1f}%)")
         if self.replay is not None:
             rp = self.replay
             lines.append(f"replay with the measured timings: {100 * rp.agreement:.1f}% of "

@@ -112,6 +112,11 @@ class ContentionCalibration:
     spread : tuple of float
         Percentiles 0, 1, ..., 100 of every timed call over its thread's median while
         stages ran together: how far one stage run strays from the curve (empty: unknown).
+    shift : float, optional
+        For a calibration made of two around a run (:func:`bracket`): how far the second
+        moved from the first (:func:`calibration_shift`); ``None`` for a single one.
+    parts : tuple of ContentionCalibration
+        The two calibrations a bracketed one averages (empty for a single one).
     """
 
     curve: ContentionCurve
@@ -119,6 +124,20 @@ class ContentionCalibration:
     samples: dict[int, tuple[float, ...]]
     seconds: float
     spread: tuple[float, ...] = ()
+    shift: float | None = None
+    parts: tuple[ContentionCalibration, ...] = ()
+
+    @property
+    def skew(self) -> float:
+        """``s(1) - 1`` of largest magnitude over this calibration and its parts: a stage
+        timed alone in the curve's one-busy pass against its lone timing a moment before.
+
+        Returns
+        -------
+        float
+            The signed skew.
+        """
+        return max((c.curve.slowdown[0] - 1.0 for c in (self, *self.parts)), key=abs)
 
     def to_dict(self) -> dict[str, Any]:
         """The calibration as JSON-ready values.
@@ -129,12 +148,117 @@ class ContentionCalibration:
             ``curve``, ``lone_ms`` (per ``model/config/bs``, per stage), ``samples``,
             ``seconds`` and ``spread`` (percentiles 0, 10, ..., 100 of it).
         """
-        return {"curve": self.curve.to_dict(),
-                "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
-                            [round(1e3 * x, 4) for x in e.stage_latencies] for e in self.lone},
-                "samples": {str(k): list(v) for k, v in self.samples.items()},
-                "seconds": self.seconds,
-                "spread": [round(x, 4) for x in self.spread[::10]]}
+        out: dict[str, Any] = {
+            "curve": self.curve.to_dict(),
+            "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
+                        [round(1e3 * x, 4) for x in e.stage_latencies] for e in self.lone},
+            "samples": {str(k): list(v) for k, v in self.samples.items()},
+            "seconds": self.seconds,
+            "spread": [round(x, 4) for x in self.spread[::10]]}
+        if self.parts:
+            out["shift"] = self.shift
+            out["bracket"] = [{"curve": c.curve.to_dict(), "seconds": c.seconds,
+                               "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
+                                           [round(1e3 * x, 4) for x in e.stage_latencies]
+                                           for e in c.lone}} for c in self.parts]
+        return out
+
+
+def calibration_shift(before: ContentionCalibration, after: ContentionCalibration) -> float:
+    """How far a stage's service time moved between two calibrations, at any busy count.
+
+    A stage busy with ``n`` others takes its lone latency times ``s(n)``; the shift is the
+    largest ``|L · s_after(n) / s_before(n) - 1|`` over the counts both measured, where ``L``
+    is the geometric mean over lone entries of their total latency after / before. A host
+    whose speed drifted during the run between them shows as a large shift.
+
+    Parameters
+    ----------
+    before, after : ContentionCalibration
+        Two calibrations of the same placement.
+
+    Returns
+    -------
+    float
+        The shift (0: the two agree).
+
+    Raises
+    ------
+    SpecError
+        When the two share no lone entry or no busy count.
+
+    Examples
+    --------
+    >>> from alpaserve.runtime._examples import toy_calibration as cal
+    >>> round(calibration_shift(cal(0.010, 1.5), cal(0.011, 1.5)), 3)  # 10% slower alone
+    0.1
+    >>> round(calibration_shift(cal(0.010, 1.5), cal(0.010, 1.2)), 3)  # busy pair 20% faster
+    0.2
+    """
+    ratios = [after.lone.get(e.model, e.config, e.batch_size).total_latency / e.total_latency
+              for e in before.lone if e.key in after.lone]
+    counts = sorted(set(before.curve.busy) & set(after.curve.busy))
+    if not ratios or not counts:
+        raise SpecError("the two calibrations share no lone entry or busy count: are they of "
+                        "the same placement?")
+    lone = float(np.exp(np.mean(np.log(ratios))))
+    s_before, s_after = before.curve.at(counts), after.curve.at(counts)
+    return float(np.max(np.abs(lone * s_after / s_before - 1.0)))
+
+
+def bracket(before: ContentionCalibration, after: ContentionCalibration
+            ) -> ContentionCalibration:
+    """One calibration from two made just before and just after a run.
+
+    A host's speed drifts over seconds (on a shared VM by 30-50% between probes), so one
+    calibration taken before a run describes its start, not the run. Bracketing averages
+    the two: each lone stage latency is the mean of both timings, the curve is fitted to
+    both calibrations' samples pooled, and the spread is the mean of both at each
+    percentile. :func:`calibration_shift` between them says how far the host moved
+    (:class:`~alpaserve.runtime.stationarity.Stationarity` judges it).
+
+    Parameters
+    ----------
+    before, after : ContentionCalibration
+        Two calibrations of the same placement, around one run.
+
+    Returns
+    -------
+    ContentionCalibration
+        The averaged calibration, with ``shift`` and both ``parts``.
+
+    Raises
+    ------
+    SpecError
+        When the two do not cover the same lone entries and stage counts.
+
+    Examples
+    --------
+    >>> from alpaserve.runtime._examples import toy_calibration as cal
+    >>> both = bracket(cal(0.010, 1.4), cal(0.012, 1.6))
+    >>> [round(e.total_latency, 4) for e in both.lone]
+    [0.011]
+    >>> both.curve.slowdown, round(both.shift, 3), both.seconds
+    ((1.0, 1.5), 0.371, 2.0)
+    """
+    keys = {e.key for e in before.lone}
+    if keys != {e.key for e in after.lone} or set(before.samples) != set(after.samples):
+        raise SpecError("cannot bracket calibrations of different placements: their lone "
+                        "entries or busy counts differ")
+    lone = ProfileDB()
+    for e in before.lone:
+        other = after.lone.get(e.model, e.config, e.batch_size).stage_latencies
+        lone.add(replace(e, stage_latencies=tuple(
+            (a + b) / 2.0 for a, b in zip(e.stage_latencies, other, strict=True))))
+    samples = {k: before.samples[k] + after.samples[k] for k in before.samples}
+    curve = ContentionCurve.fit({k: list(v) for k, v in samples.items()}) if samples \
+        else before.curve
+    spread = (tuple((a + b) / 2.0 for a, b in zip(before.spread, after.spread, strict=True))
+              if before.spread and after.spread else before.spread or after.spread)
+    return ContentionCalibration(curve=curve, lone=lone, samples=samples,
+                                 seconds=before.seconds + after.seconds, spread=spread,
+                                 shift=calibration_shift(before, after),
+                                 parts=(before, after))
 
 
 def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],

@@ -105,6 +105,7 @@ from alpaserve.runtime.comparison import DEFAULT_PERCENTILES, FidelityReport, co
 from alpaserve.runtime.contention import (
     Contention,
     ContentionCalibration,
+    bracket,
     calibrate_contention,
     contention_applies,
 )
@@ -225,8 +226,9 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
     contention : {"auto", "on", "off"}, default "auto"
         Predict with the contention model
         (:func:`~alpaserve.runtime.contention.contention_applies`): the curve is calibrated
-        right before serving and the report's ``contention`` holds it, with the plain
-        simulator's attainment.
+        just before and just after serving (:func:`~alpaserve.runtime.contention.bracket`)
+        and the report's ``contention`` holds their average, both parts, their shift and the
+        plain simulator's attainment.
 
     Returns
     -------
@@ -237,7 +239,6 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
                   simulate=simulate, runtime_options=runtime_options,
                   percentiles=percentiles, contention=contention) as session:
         if not probe_host:
-            session.calibrate_contention()
             return session.compare(session.serve(), attempt=0, host=None)
         return session.attempt(0, recalibrate=False)[0]
 
@@ -290,7 +291,7 @@ def measure_fidelity_steady(placement: Placement, workload: Workload, *,
     contention : {"auto", "on", "off"}, default "auto"
         Predict with the contention model
         (:func:`~alpaserve.runtime.contention.contention_applies`), its curve measured again
-        before every attempt.
+        just before and just after every attempt.
 
     Returns
     -------
@@ -351,17 +352,21 @@ class _Session:
     def __exit__(self, *exc: object) -> None:
         self.runtime.close()
 
-    def calibrate_contention(self) -> None:
-        """Measure the contention curve afresh (before serving), when it applies."""
-        if self.contended:
-            rt = self.runtime
-            template = rt.kernel_profile if rt.kernel_profile is not None else rt.profile
-            self.calibration = calibrate_contention(
-                rt.executors, self.placement.groups, template, batch_sizes=rt.batch_sizes,
-                clock=rt.clock)
+    def _calibrated(self) -> ContentionCalibration:
+        rt = self.runtime
+        template = rt.kernel_profile if rt.kernel_profile is not None else rt.profile
+        return calibrate_contention(rt.executors, self.placement.groups, template,
+                                    batch_sizes=rt.batch_sizes, clock=rt.clock)
 
     def serve(self) -> ResultLike:
-        return self.runtime.serve(self.served, time_scale=self.time_scale)
+        """Serve the workload once; where contention applies, calibrate the curve just
+        before and just after and keep their average (:func:`bracket`)."""
+        if not self.contended:
+            return self.runtime.serve(self.served, time_scale=self.time_scale)
+        before = self._calibrated()
+        real = self.runtime.serve(self.served, time_scale=self.time_scale)
+        self.calibration = bracket(before, self._calibrated())
+        return real
 
     def attempt(self, i: int, *, recalibrate: bool) -> tuple[FidelityReport, Stationarity]:
         """Serve once, measure the serving-path profile again, and read the host's load
@@ -376,14 +381,13 @@ class _Session:
             before = rt.recalibrate() if recalibrate else rt.profile
         else:  # a given or kernel-only profile is no serving-path probe
             before = rt.measure_serving_path()
-        self.calibrate_contention()
         real = self.serve()
         drift = profile_drift(before, rt.measure_serving_path())
         cal = self.calibration
         seen = Stationarity(drift=drift, load=host_load(start, cpu_sample()),
                             tail=service_tail(self._service_times(real)),
-                            calibration_skew=(cal.curve.slowdown[0] - 1.0
-                                              if cal is not None else None))
+                            calibration_skew=cal.skew if cal is not None else None,
+                            calibration_shift=cal.shift if cal is not None else None)
         report = self.compare(real, attempt=i, host=seen)
         logger.info("fidelity attempt %d: real - sim %+.2f pp; host: %s", i,
                     report.attainment_diff_pp, seen.describe())

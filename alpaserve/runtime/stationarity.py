@@ -27,6 +27,10 @@ about the simulator, so it is measured, not assumed:
   (:mod:`alpaserve.runtime.contention`), its one-busy pass times a stage alone again a moment
   after its lone timing; ``s(1)`` far from 1 means the host's speed moved in between, and the
   prediction built on that curve says little.
+* *Speed changes during the run, seen by the contention calibrations*: where contention is
+  calibrated, it is calibrated just before and just after the run and the prediction uses
+  their average; a large :func:`~alpaserve.runtime.contention.calibration_shift` between
+  the two means the run saw a host neither describes.
 
 :func:`~alpaserve.runtime.steady_runs.run_until_steady` repeats an attempt until ``needed``
 of them saw a steady host (:class:`Tolerance`), at most ``max_attempts`` times;
@@ -141,6 +145,10 @@ class Tolerance:
     ``max_calibration_skew``: the largest ``|s(1) - 1|`` of a contention calibration: a stage
     timed alone in the curve's one-busy pass against the same stage timed alone a moment
     before; on a host whose speed holds they agree within about 10%.
+    ``max_calibration_shift``: the largest change of a stage's contended service time between
+    the contention calibrations just before and just after the run
+    (:func:`~alpaserve.runtime.contention.calibration_shift`): the prediction uses their
+    average, which describes the run only if the host's speed held between them.
 
     Parameters
     ----------
@@ -154,6 +162,8 @@ class Tolerance:
         Largest p99/p50 of service times.
     max_calibration_skew : float, default 0.15
         Largest ``|s(1) - 1|`` of the contention calibration.
+    max_calibration_shift : float, default 0.2
+        Largest shift between the contention calibrations around the run.
     """
 
     max_drift: float = 0.30
@@ -161,6 +171,7 @@ class Tolerance:
     max_steal_cores: float = 0.01
     max_tail: float = 3.5
     max_calibration_skew: float = 0.15
+    max_calibration_shift: float = 0.2
 
     def __post_init__(self) -> None:
         non_negative_float("Tolerance", "max_drift", self.max_drift)
@@ -168,6 +179,7 @@ class Tolerance:
         non_negative_float("Tolerance", "max_steal_cores", self.max_steal_cores)
         non_negative_float("Tolerance", "max_tail", self.max_tail)
         non_negative_float("Tolerance", "max_calibration_skew", self.max_calibration_skew)
+        non_negative_float("Tolerance", "max_calibration_shift", self.max_calibration_shift)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,12 +198,16 @@ class Stationarity:
     calibration_skew : float, optional
         ``s(1) - 1`` of the contention calibration made for the attempt (none: no
         calibration).
+    calibration_shift : float, optional
+        How far the contention calibration after the run moved from the one before
+        (:func:`~alpaserve.runtime.contention.calibration_shift`; none: not bracketed).
     """
 
     drift: dict[str, float]
     load: HostLoad
     tail: float | None = None
     calibration_skew: float | None = None
+    calibration_shift: float | None = None
 
     @property
     def worst_drift(self) -> float:
@@ -232,6 +248,11 @@ class Stationarity:
             out.append(f"the contention calibration's lone stage was {100 * skew:+.1f}% off "
                        f"its lone timing (max {100 * tolerance.max_calibration_skew:.0f}%): "
                        "the host's speed changed while calibrating")
+        shift = self.calibration_shift
+        if shift is not None and shift > tolerance.max_calibration_shift:
+            out.append(f"the contention calibrations before and after the run differ by "
+                       f"{100 * shift:.1f}% (max {100 * tolerance.max_calibration_shift:.0f}%): "
+                       "the host's speed changed during the run")
         return tuple(out)
 
     def describe(self) -> str:
@@ -248,6 +269,8 @@ class Stationarity:
         tail = "" if self.tail is None else f", service p99/p50 {self.tail:.1f}"
         skew = ("" if self.calibration_skew is None
                 else f", calibration skew {100 * self.calibration_skew:+.1f}%")
+        skew += ("" if self.calibration_shift is None
+                 else f", calibration shift {100 * self.calibration_shift:.1f}%")
         return (f"speed drift {100 * self.worst_drift:+.1f}%, {load}, own "
                 f"{self.load.own_cores:.2f} cores over {self.load.wall:.1f}s{tail}{skew}")
 
@@ -257,13 +280,14 @@ class Stationarity:
         Returns
         -------
         dict
-            Drift per entry and its worst value, the loads, the tail and the calibration
-            skew.
+            Drift per entry and its worst value, the loads, the tail, and the calibration's
+            skew and shift.
         """
         return {"drift": dict(self.drift), "worst_drift": self.worst_drift,
                 "wall": self.load.wall, "other_cores": self.load.other_cores,
                 "steal_cores": self.load.steal_cores, "own_cores": self.load.own_cores,
-                "tail": self.tail, "calibration_skew": self.calibration_skew}
+                "tail": self.tail, "calibration_skew": self.calibration_skew,
+                "calibration_shift": self.calibration_shift}
 
 
 def __getattr__(name: str) -> Any:
