@@ -7,11 +7,12 @@ fastest possible latency are reported per model.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -129,15 +130,22 @@ class Problem:
         >>> round(tiny_problem(num_models=1).fastest_latency()["m0"], 4)  # on 4 devices
         0.0265
         """
-        out = dict.fromkeys(self.model_names, math.inf)
-        total: dict[tuple[float, ...], float] = {}  # copies of a model share stage latencies
-        for name in out:
-            for e in self.profiles.entries(name, 1):
-                lat = e.stage_latencies
-                if lat not in total:
-                    total[lat] = sum(self.options.inflate(lat))
-                out[name] = min(out[name], total[lat])
-        return {k: v + self.options.overhead for k, v in out.items()}
+        names, db, options = self.model_names, self.profiles, self.options
+
+        def build() -> tuple[float, ...]:
+            out = dict.fromkeys(names, math.inf)
+            total: dict[tuple[float, ...], float] = {}  # copies share stage latencies
+            for name in out:
+                for e in db.entries(name, 1):
+                    lat = e.stage_latencies
+                    if lat not in total:
+                        total[lat] = sum(options.inflate(lat))
+                    out[name] = min(out[name], total[lat])
+            return tuple(v + options.overhead for v in out.values())
+
+        # kept by the database until its next change: plan() asks on every call
+        fastest = db.derived(("fastest-latency", names, options), build)
+        return dict(zip(names, fastest, strict=True))
 
     def reference_latency(self) -> dict[str, float]:
         """Per model: the fastest total latency on its smallest profiled group size.
@@ -154,13 +162,13 @@ class Problem:
         >>> tiny_problem(num_models=1).reference_latency()  # on one device
         {'m0': 0.1}
         """
-        best: dict[str, tuple[int, float]] = {}
+        db = self.profiles
+
+        out = {}
         for m in self.model_names:
-            keys = [(e.config.num_devices, e.total_latency)
-                    for e in self.profiles.entries(m, 1)]
-            if keys:
-                best[m] = min(keys)
-        return {m: best[m][1] if m in best else math.inf for m in self.model_names}
+            best = db.derived(("reference-latency", m), partial(_smallest_fastest, db, m))
+            out[m] = math.inf if best is None else best[1]
+        return out
 
     def slo_warnings(self) -> dict[str, str]:
         """Models whose SLO is below their fastest possible latency (none can be good).
@@ -373,11 +381,10 @@ def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec,
     short = []
     for m in models:
         source = "analytic"
-        usable = [] if profiles is None else [
-            max(e.stage_weight_bytes) for e in profiles.entries(m.name)
-            if e.config.num_devices <= cluster.num_devices]
-        if usable:
-            need, source = min(usable), "profiled"
+        need = None if profiles is None else _lightest_profiled(profiles, m.name,
+                                                                cluster.num_devices)
+        if need is not None:
+            source = "profiled"
         else:
             need = min_weight_per_device(m, cluster)
         if need > cap:
@@ -387,6 +394,33 @@ def check_feasible(models: Sequence[ModelSpec], cluster: ClusterSpec,
         raise InfeasibleError(f"{len(short)} model(s) fit no group of the {cluster.num_devices} "
                               f"{cluster.device.name} devices ({cap / 1e9:.2f} GB usable each): "
                               + "; ".join(short))
+
+
+def _smallest_fastest(db: ProfileDB, model: str) -> tuple[int, float] | None:
+    """(devices, total latency) of ``model``'s smallest, then fastest, batch-1 entry."""
+    return min(((e.config.num_devices, e.total_latency) for e in db.entries(model, 1)),
+               default=None)
+
+
+def _lightest_profiled(db: ProfileDB, model: str, num_devices: int) -> int | None:
+    """Fewest bytes on the fullest device of any ``model`` entry (any batch size) whose
+    config needs at most ``num_devices`` devices; None when there is none."""
+
+    def build() -> tuple[tuple[int, ...], tuple[int, ...]]:
+        lightest: dict[int, int] = {}
+        for e in db.entries(model):
+            n, w = e.config.num_devices, max(e.stage_weight_bytes)
+            lightest[n] = min(lightest.get(n, w), w)
+        sizes = sorted(lightest)
+        running, prefix = None, []
+        for n in sizes:  # the lightest of every config on at most n devices
+            running = lightest[n] if running is None else min(running, lightest[n])
+            prefix.append(running)
+        return tuple(sizes), tuple(prefix)
+
+    sizes, prefix = db.derived(("lightest-by-devices", model), build)
+    i = bisect.bisect_right(sizes, num_devices)
+    return prefix[i - 1] if i else None
 
 
 def log_slo_warnings(warnings: Mapping[str, str]) -> None:

@@ -175,3 +175,50 @@ def test_batching_options_test_the_plan_with_batches() -> None:
     sizes = batched.test_result.batch_size[batched.test_result.status == 0]
     assert 1 < sizes.max() <= 4
     assert batched.test_result.attainment > single.test_result.attainment
+
+
+def test_problem_summaries_follow_the_profile_database() -> None:
+    """The summaries kept by the database equal a direct scan, before and after an add."""
+    import dataclasses
+
+    from alpaserve.parallel_config import ParallelConfig
+    from alpaserve.profiles import ProfileEntry
+    from placement._examples import tiny_problem
+    from placement.problem import check_feasible
+
+    p = tiny_problem(num_models=3)
+    p = dataclasses.replace(p, options=dataclasses.replace(p.options, stage_inflation=0.01,
+                                                           overhead=0.002))
+
+    def scan() -> tuple[dict, dict, dict]:
+        fastest, ref, light = {}, {}, {}
+        for m in p.model_names:
+            es = p.profiles.entries(m, 1)
+            fastest[m] = min(sum(p.options.inflate(e.stage_latencies)) for e in es) \
+                + p.options.overhead
+            ref[m] = min((e.config.num_devices, e.total_latency) for e in es)[1]
+            light[m] = min(max(e.stage_weight_bytes) for e in p.profiles.entries(m)
+                           if e.config.num_devices <= p.cluster.num_devices)
+        return fastest, ref, light
+
+    fastest, ref, _ = scan()
+    assert p.fastest_latency() == fastest
+    assert p.reference_latency() == ref
+    # a faster, lighter entry for m1 on one device changes every summary at once
+    cfg = ParallelConfig.uniform(num_layers=p.models[1].num_layers)
+    heavy = p.profiles.get("m1", cfg, 1)
+    p.profiles.add(ProfileEntry(model="m1", config=cfg, batch_size=1,
+                                stage_latencies=(0.001,), stage_weight_bytes=(10,),
+                                stage_peak_memory_bytes=(11,), source="measured"))
+    fastest2, ref2, _ = scan()
+    assert p.fastest_latency() == fastest2 != fastest
+    assert p.reference_latency() == ref2 != ref
+    assert p.slo_warnings() == {}
+    # memory: a budget below every profiled weight but the new one's
+    tight = dataclasses.replace(p.cluster, device=p.cluster.device.with_usable_memory(100))
+    with pytest.raises(InfeasibleError, match=r"'m0' needs .* GB per device \(profiled\)"):
+        check_feasible(p.models, tight, p.profiles)
+    check_feasible(p.models[1:2], tight, p.profiles)  # m1 now fits in 10 bytes
+    p.profiles.add(heavy)  # back to the heavy entry: m1 no longer fits
+    with pytest.raises(InfeasibleError, match="'m1' needs"):
+        check_feasible(p.models[1:2], tight, p.profiles)

@@ -202,3 +202,18 @@ def test_stage_weights_prefer_the_profile() -> None:
     assert db.stage_weights(spec, cfg) == ((51, 51), "profile (measured)")
     other = ParallelConfig.uniform(num_layers=8, pipeline_degree=8)
     assert db.stage_weights(spec, other) == (other.stage_weight_bytes(spec), "analytic")
+
+
+def test_derived_values_are_kept_until_the_next_add() -> None:
+    db = ProfileDB()
+    calls = []
+
+    def count() -> int:
+        calls.append(1)
+        return len(db)
+
+    assert (db.derived("n", count), db.derived("n", count), len(calls)) == (0, 0, 1)
+    db.add(ProfileEntry(model="m", config=ParallelConfig.uniform(num_layers=2), batch_size=1,
+                        stage_latencies=(0.1,), stage_weight_bytes=(1,),
+                        stage_peak_memory_bytes=(1,), source="measured"))
+    assert (db.derived("n", count), len(calls)) == (1, 2)

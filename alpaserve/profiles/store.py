@@ -7,12 +7,15 @@ adds the JSON and TSV formats on top.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from alpaserve.errors import ProfileError, SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles.entry import ProfileEntry, ProfileKey
+
+T = TypeVar("T")
 
 
 class ProfileStore:
@@ -41,6 +44,8 @@ class ProfileStore:
         self._entries: dict[ProfileKey, ProfileEntry] = {}
         # model -> config -> batch size -> entry: lookups by model or config never scan
         self._index: dict[str, dict[ParallelConfig, dict[int, ProfileEntry]]] = {}
+        # values derived from the entries (see ``derived``); emptied by every ``add``
+        self._derived: dict[Hashable, Any] = {}
         for entry in entries:
             self.add(entry)
 
@@ -80,6 +85,7 @@ class ProfileStore:
             raise ProfileError(f"profile for {entry.model!r} {entry.config.key} "
                                f"bs={entry.batch_size} already exists")
         self._entries[entry.key] = entry
+        self._derived.clear()
         self._index.setdefault(entry.model, {}).setdefault(entry.config, {})[
             entry.batch_size] = entry
 
@@ -104,6 +110,37 @@ class ProfileStore:
         """
         for entry in other:
             self.add(entry)
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, computed once and kept until the next :meth:`add`.
+
+        For summaries a planner asks for on every call (the lightest weights of a model,
+        its fastest latency); ``build`` must read only this store and return an immutable
+        value, which every caller with the same ``key`` then shares.
+
+        Parameters
+        ----------
+        key : Hashable
+            Names the value (include every argument ``build`` depends on).
+        build : callable
+            Computes it from the entries.
+
+        Returns
+        -------
+        object
+            The value.
+
+        Examples
+        --------
+        >>> db = ProfileStore()
+        >>> db.derived("n", lambda: len(db)), db.derived("n", lambda: -1)
+        (0, 0)
+        """
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()
+            return value
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
