@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from placement import _greedy_kernel
 from placement.evaluator import EvalOutcome, Evaluator
 from placement.incremental import usable
 from placement.space import Assignment, SearchSpace
@@ -187,7 +188,7 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
 
 
 def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
-              stop_without_gain: bool = False) -> GreedyResult:
+              stop_without_gain: bool = False, compiled: bool = True) -> GreedyResult:
     """Greedy construction from ``start`` (copied) until nothing fits.
 
     Parameters
@@ -201,6 +202,11 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     stop_without_gain : bool, default False
         Selective replication's rule: revert an addition that does not raise the score and
         stop considering that model.
+    compiled : bool, default True
+        Without look-ahead and ``stop_without_gain``, run every step in one compiled call
+        (:mod:`placement._greedy_kernel`; plain simulations, the same assignment, score and
+        count of simulations, but no ``outcome`` to start from); False keeps the Python
+        loop.
 
     Returns
     -------
@@ -219,6 +225,8 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     (True, True)
     """
     opts = options or GreedyOptions()
+    if compiled and opts.top_models <= 1 and opts.top_groups <= 1 and not stop_without_gain:
+        return _construct_compiled(ev, start, opts)
     state = start.copy()
     rates = ev.prepared.rates()
     evals0 = ev.num_evaluations
@@ -269,6 +277,19 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     return GreedyResult(assignment=best_state, good=best_good, steps=steps,
                         evaluations=ev.num_evaluations - evals0,
                         outcome=best_out if usable(ev, best_out) else None)
+
+
+def _construct_compiled(ev: Evaluator, start: Assignment, opts: GreedyOptions
+                        ) -> GreedyResult:
+    sp, p = start.space, ev.prepared
+    hosts, good, evals, steps = _greedy_kernel.plain_greedy(
+        p.arrival, p.code, p.deadline, ev.group_stages, ev.mode, ev.options.admission,
+        sp.group_latency, sp.group_memory, sp.group_feasible, sp.capacity, sp.bottleneck,
+        p.rates(), p.counts, start.hosts.copy(), opts.batch,
+        -1 if opts.patience is None else opts.patience)
+    ev.num_evaluations += int(evals)
+    return GreedyResult(assignment=Assignment(sp, hosts), good=int(good), steps=int(steps),
+                        evaluations=int(evals))
 
 
 def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None

@@ -1,0 +1,239 @@
+"""The plain greedy construction (:func:`placement.greedy.construct` without look-ahead) in
+one compiled call.
+
+Each step of the Python loop is cheap in compiled code but costs tens of microseconds of
+NumPy calls in Python; a screening run takes a few dozen steps per layout. This kernel runs
+the same steps on the same numbers: the fit matrix from per-stage memory, models ranked by
+unmet requests (then rate, then index), groups ranked by rounded estimated load (then free
+memory, then index), up to ``batch`` replicas on distinct groups per step, and a plain
+simulation (:func:`placement._kernel._run_plain`) of every state. Float results that decide
+an order are computed as NumPy does (pairwise sums, ``round(12)``), so the ranking, and
+hence the assignment, is bit-for-bit the Python path's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from placement._kernel import _run_plain, njit
+
+INF = math.inf
+
+
+@njit(cache=True, nogil=True)
+def _block_sum(a, lo, n):
+    """NumPy's pairwise sum of a block of at most 128 (``n < 8``: in order; else eight
+    accumulators, combined as a tree, then the rest in order)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True, nogil=True)
+def _split(n):
+    """Where NumPy's pairwise sum splits ``n > 128`` values: half, down to a multiple of 8."""
+    half = n // 2
+    return half - half % 8
+
+
+@njit(cache=True, nogil=True)
+def _pairwise(a, lo, n):
+    """NumPy's pairwise sum of ``a[lo:lo + n]`` (its ``add.reduce`` of a contiguous row:
+    blocks of up to 128, halves above), so sums match it bit for bit. The recursion runs on
+    an explicit stack: numba cannot cache a recursive function."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    f_lo = np.empty(64, dtype=np.int64)
+    f_n = np.empty(64, dtype=np.int64)
+    f_right = np.zeros(64, dtype=np.bool_)  # the left half is done, its sum in f_left
+    f_left = np.empty(64, dtype=np.float64)
+    top = 0
+    f_lo[0], f_n[0], f_right[0] = lo, n, False
+    while True:
+        if f_n[top] > 128:  # descend into the left half
+            half = _split(f_n[top])
+            f_lo[top + 1], f_n[top + 1], f_right[top + 1] = f_lo[top], half, False
+            top += 1
+            continue
+        res = _block_sum(a, f_lo[top], f_n[top])
+        top -= 1
+        while top >= 0 and f_right[top]:  # both halves done: return up
+            res = f_left[top] + res
+            top -= 1
+        if top < 0:
+            return res
+        f_left[top], f_right[top] = res, True  # now the right half
+        half = _split(f_n[top])
+        f_lo[top + 1], f_n[top + 1], f_right[top + 1] = f_lo[top] + half, f_n[top] - half, \
+            False
+        top += 1
+
+
+@njit(cache=True, nogil=True)
+def row_sum(a):
+    """``a.sum()`` of a 1-D float64 array as NumPy computes it (0.0 plus the pairwise sum)."""
+    return 0.0 + _pairwise(a, 0, a.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def _replica_arrays(hosts, glat, ptr, rgroup, rlat):
+    """The replicas of ``hosts`` sorted by (model, group) into ``ptr``/``rgroup``/``rlat``
+    (as :meth:`placement.assignment.Assignment.arrays`); returns their number."""
+    n_grp, n_m = hosts.shape
+    j = 0
+    for m in range(n_m):
+        ptr[m] = j
+        for g in range(n_grp):
+            if hosts[g, m]:
+                rgroup[j] = g
+                rlat[j, :] = glat[g, m, :]
+                j += 1
+    ptr[n_m] = j
+    return j
+
+
+@njit(cache=True, nogil=True)
+def plain_greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowed,
+                 capacity, bottleneck, rates, counts, hosts, batch, patience):
+    """:func:`placement.greedy.construct` with ``top_models = top_groups = 1``.
+
+    ``hosts`` (G, M) is the start and is edited in place; ``patience`` < 0 means none.
+    Returns ``(best_hosts, best_good, evaluations, steps)``.
+    """
+    n_grp, n_m = hosts.shape
+    n_st = gmem.shape[2]
+    n_req = arrival.shape[0]
+    n_stage_max = glat.shape[2]
+    used = np.zeros((n_grp, n_st), dtype=np.int64)
+    for g in range(n_grp):
+        for m in range(n_m):
+            if hosts[g, m]:
+                for k in range(n_st):
+                    used[g, k] += gmem[g, m, k]
+    cap = n_grp * n_m + 1
+    ptr = np.zeros(n_m + 1, dtype=np.int64)
+    rgroup = np.zeros(cap, dtype=np.int64)
+    rlat = np.zeros((cap, n_stage_max), dtype=np.float64)
+    free = np.empty((n_grp, n_stage_max), dtype=np.float64)
+    good_pm = np.zeros(n_m, dtype=np.int64)
+    rep_good = np.zeros(cap, dtype=np.int64)
+    fit = np.zeros((n_grp, n_m), dtype=np.bool_)
+    unmet = np.zeros(n_m, dtype=np.int64)
+    reps = np.zeros(n_m, dtype=np.int64)
+    terms = np.zeros(n_m, dtype=np.float64)
+    loads = np.zeros(n_grp, dtype=np.float64)
+    free_mem = np.zeros(n_grp, dtype=np.float64)
+    taken = np.zeros(n_grp, dtype=np.bool_)
+    best_hosts = hosts.copy()
+    best_good = -1
+    since_best = 0
+    steps = 0
+    evals = 0
+    batch = max(1, batch)
+    while True:
+        n_rep = _replica_arrays(hosts, glat, ptr, rgroup, rlat)
+        free[:, :] = -INF
+        good_pm[:] = 0
+        rep_good[:] = 0
+        good = _run_plain(arrival, code, deadline, grp_nst, ptr, rgroup[:n_rep],
+                          rlat[:n_rep], mode, admission, free, good_pm, rep_good)
+        evals += 1
+        if good > best_good:
+            best_hosts[:, :] = hosts
+            best_good = good
+            since_best = 0
+        else:
+            since_best += 1
+        if best_good >= n_req:
+            break  # nothing can beat serving every request
+        if patience >= 0 and since_best > patience:
+            break
+        # the fit matrix: allowed, not hosted, and every stage's weights within its room
+        placeable = 0
+        for m in range(n_m):
+            reps[m] = 0
+        for g in range(n_grp):
+            for m in range(n_m):
+                ok = allowed[g, m] and not hosts[g, m]
+                if ok:
+                    for k in range(n_st):
+                        if gmem[g, m, k] > capacity - used[g, k]:
+                            ok = False
+                            break
+                fit[g, m] = ok
+                if hosts[g, m]:
+                    reps[m] += 1
+        any_fit = np.zeros(n_m, dtype=np.bool_)
+        for m in range(n_m):
+            for g in range(n_grp):
+                if fit[g, m]:
+                    any_fit[m] = True
+                    placeable += 1
+                    break
+        if placeable == 0:
+            break
+        # models: most unmet requests first, then highest rate, then lowest index
+        idx = np.flatnonzero(any_fit)
+        for m in range(n_m):
+            unmet[m] = counts[m] - good_pm[m]
+        neg_rate = np.empty(idx.shape[0], dtype=np.float64)
+        for i in range(idx.shape[0]):
+            neg_rate[i] = -rates[idx[i]]
+        idx = idx[np.argsort(neg_rate, kind="mergesort")]
+        neg_unmet = np.empty(idx.shape[0], dtype=np.int64)
+        for i in range(idx.shape[0]):
+            neg_unmet[i] = -unmet[idx[i]]
+        models = idx[np.argsort(neg_unmet, kind="mergesort")]
+        # groups: least (rounded) estimated load first, then most free memory, then index
+        for g in range(n_grp):
+            for m in range(n_m):
+                r = reps[m] if reps[m] > 1 else 1
+                terms[m] = (1.0 * hosts[g, m] * bottleneck[g, m]) * (rates[m] / r)
+            loads[g] = np.rint(row_sum(terms) * 1e12) / 1e12
+            low = capacity - used[g, 0]
+            for k in range(1, n_st):
+                if capacity - used[g, k] < low:
+                    low = capacity - used[g, k]
+            free_mem[g] = -float(low)
+        order = np.argsort(free_mem, kind="mergesort")
+        order = order[np.argsort(loads[order], kind="mergesort")]
+        steps += 1
+        taken[:] = False
+        added = 0
+        for i in range(models.shape[0]):
+            if added >= batch:
+                break
+            m = models[i]
+            for j in range(n_grp):
+                g = order[j]
+                if fit[g, m] and not taken[g]:
+                    hosts[g, m] = True
+                    for k in range(n_st):
+                        used[g, k] += gmem[g, m, k]
+                    taken[g] = True
+                    added += 1
+                    break
+    return best_hosts, best_good, evals, steps
