@@ -12,7 +12,8 @@ Three routines share the bookkeeping of :class:`~placement.space.Assignment`:
   improves an assignment with *add* and *swap* moves (drop the least useful replica of a
   group to make room for a needy model), scoring a batch of moves per round and applying
   the best ones that touch disjoint groups.
-* :func:`full_greedy` is AlpaServe's published Algorithm 1 with beam width 1: score *every*
+* :func:`~placement.published.full_greedy` (also importable from here) is AlpaServe's
+  published Algorithm 1 with beam width 1: score *every*
   feasible (model, group) addition at every step.
 
 Everything is deterministic: ties go to the lower model index, then the lower group index.
@@ -20,7 +21,6 @@ Everything is deterministic: ties go to the lower model index, then the lower gr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +33,7 @@ from placement.evaluator import EvalOutcome, Evaluator
 from placement.incremental import usable
 from placement.space import Assignment, SearchSpace
 
-__all__ = ["GreedyOptions", "GreedyResult", "construct", "fill_free_memory", "full_greedy",
-           "group_loads"]
+__all__ = ["GreedyOptions", "GreedyResult", "construct", "fill_free_memory", "group_loads"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -292,63 +291,6 @@ def _construct_compiled(ev: Evaluator, start: Assignment, opts: GreedyOptions
                         evaluations=int(evals))
 
 
-def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None
-                ) -> GreedyResult:
-    """AlpaServe's Algorithm 1 (beam 1): add the best of *all* feasible replicas each step.
-
-    It keeps adding until nothing fits and returns the best assignment it passed through.
-
-    Parameters
-    ----------
-    ev : Evaluator
-        Scores assignments.
-    start : Assignment
-        The starting point; not modified.
-    max_steps : int, optional
-        Most additions; default until nothing fits.
-
-    Returns
-    -------
-    GreedyResult
-        The best assignment passed through.
-
-    Examples
-    --------
-    >>> from placement._examples import tiny_problem
-    >>> from placement.selective_replication import sr_space
-    >>> p = tiny_problem(num_models=2, num_devices=2)
-    >>> sp = sr_space(p)
-    >>> res = full_greedy(Evaluator(p.train, group_stages=sp.group_stages), sp.empty())
-    >>> 0 < res.good <= p.train.num_requests
-    True
-    """
-    state = start.copy()
-    evals0 = ev.num_evaluations
-    best_state, best_good = state.copy(), ev.evaluate(state.arrays(), trace=False).good
-    steps = 0
-    limit = math.inf if max_steps is None else max_steps
-    if best_good >= ev.prepared.num_requests:
-        limit = 0
-    while steps < limit:
-        fit = state.fit_matrix()
-        gs, ms = np.nonzero(fit)
-        if gs.size == 0:
-            break
-        order = np.lexsort((gs, ms))  # model-major: (model, group) order
-        gs, ms = gs[order], ms[order]
-        goods = ev.evaluate_move_arrays(state.arrays(),
-                                        *_add_moves(state.space, gs, ms, ev.max_stages))
-        i = int(np.argmax(goods))
-        state.add(int(gs[i]), int(ms[i]))
-        steps += 1
-        if goods[i] > best_good:
-            best_state, best_good = state.copy(), int(goods[i])
-        if best_good >= ev.prepared.num_requests:
-            break  # exact shortcut: no later state can score higher
-    return GreedyResult(assignment=best_state, good=best_good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0)
-
-
 def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1,
                      start_outcome: EvalOutcome | None = None) -> GreedyResult:
     """Use leftover memory: add replicas where they do not lower the score.
@@ -424,7 +366,8 @@ def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1,
 
 
 def __getattr__(name: str) -> Any:
-    """``local_search`` from :mod:`placement.local_search` (imported late: it imports this).
+    """``local_search`` and ``full_greedy`` from :mod:`placement.local_search` and
+    :mod:`placement.published` (imported late: they import this).
 
     Parameters
     ----------
@@ -434,7 +377,8 @@ def __getattr__(name: str) -> Any:
     Returns
     -------
     Any
-        :func:`placement.local_search.local_search` for ``"local_search"``.
+        :func:`placement.local_search.local_search` for ``"local_search"``,
+        :func:`placement.published.full_greedy` for ``"full_greedy"``.
 
     Raises
     ------
@@ -445,4 +389,8 @@ def __getattr__(name: str) -> Any:
         from placement.local_search import local_search
 
         return local_search
+    if name == "full_greedy":
+        from placement.published import full_greedy
+
+        return full_greedy
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
