@@ -116,17 +116,85 @@ def _replica_arrays(hosts, glat, ptr, rgroup, rlat):
 
 
 @njit(cache=True, nogil=True)
-def plain_greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowed,
-                 capacity, bottleneck, rates, counts, hosts, batch, patience):
-    """:func:`placement.greedy.construct` with ``top_models = top_groups = 1``.
+def _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr, rgroup,
+              rlat, free, good_pm, rep_good):
+    """A plain run of ``hosts`` (as :func:`placement._kernel.run_once` without windows);
+    ``good_pm`` gets the good requests per model. Returns the good requests."""
+    n_rep = _replica_arrays(hosts, glat, ptr, rgroup, rlat)
+    free[:, :] = -INF
+    good_pm[:] = 0
+    rep_good[:] = 0
+    return _run_plain(arrival, code, deadline, grp_nst, ptr, rgroup[:n_rep], rlat[:n_rep],
+                      mode, admission, free, good_pm, rep_good)
 
-    ``hosts`` (G, M) is the start and is edited in place; ``patience`` < 0 means none.
-    Returns ``(best_hosts, best_good, evaluations, steps)``.
+
+@njit(cache=True, nogil=True)
+def _step_order(hosts, used, gmem, allowed, capacity, bottleneck, rates, counts, good_pm,
+                fit):
+    """One step's rankings, as ``construct`` computes them: fills ``fit`` (allowed, not
+    hosted, every stage's weights within its room) and returns the placeable models (most
+    unmet requests first, then highest rate, then lowest index) and every group (least
+    rounded estimated load first, then most free memory, then lowest index)."""
+    n_grp, n_m = hosts.shape
+    n_st = gmem.shape[2]
+    reps = np.zeros(n_m, dtype=np.int64)
+    any_fit = np.zeros(n_m, dtype=np.bool_)
+    for g in range(n_grp):
+        for m in range(n_m):
+            ok = allowed[g, m] and not hosts[g, m]
+            if ok:
+                for k in range(n_st):
+                    if gmem[g, m, k] > capacity - used[g, k]:
+                        ok = False
+                        break
+            fit[g, m] = ok
+            any_fit[m] |= ok
+            if hosts[g, m]:
+                reps[m] += 1
+    idx = np.flatnonzero(any_fit)
+    # lexsort by (index, -rate, -unmet): stable sorts from the least significant key
+    neg_rate = np.empty(idx.shape[0], dtype=np.float64)
+    for i in range(idx.shape[0]):
+        neg_rate[i] = -rates[idx[i]]
+    idx = idx[np.argsort(neg_rate, kind="mergesort")]
+    neg_unmet = np.empty(idx.shape[0], dtype=np.int64)
+    for i in range(idx.shape[0]):
+        neg_unmet[i] = good_pm[idx[i]] - counts[idx[i]]
+    models = idx[np.argsort(neg_unmet, kind="mergesort")]
+    # group_loads: sum over models of hosts * bottleneck * rate / replicas, as NumPy sums
+    terms = np.empty(n_m, dtype=np.float64)
+    loads = np.empty(n_grp, dtype=np.float64)
+    neg_free = np.empty(n_grp, dtype=np.float64)
+    for g in range(n_grp):
+        for m in range(n_m):
+            r = reps[m] if reps[m] > 1 else 1
+            terms[m] = (1.0 * hosts[g, m] * bottleneck[g, m]) * (rates[m] / r)
+        loads[g] = np.rint(row_sum(terms) * 1e12) / 1e12  # NumPy's round(12)
+        low = capacity - used[g, 0]
+        for k in range(1, n_st):
+            if capacity - used[g, k] < low:
+                low = capacity - used[g, k]
+        neg_free[g] = -float(low)
+    order = np.argsort(neg_free, kind="mergesort")
+    order = order[np.argsort(loads[order], kind="mergesort")]
+    return models, order
+
+
+@njit(cache=True, nogil=True)
+def greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowed, capacity,
+           bottleneck, rates, counts, hosts, batch, top_models, top_groups, patience):
+    """:func:`placement.greedy.construct` without ``stop_without_gain``.
+
+    ``hosts`` (G, M) is the start and is edited in place; ``patience`` < 0 means none. With
+    ``top_models = top_groups = 1``, each step adds up to ``batch`` replicas on distinct
+    groups and simulates the result; otherwise it simulates the ``top_models × top_groups``
+    candidate additions and keeps the first best, whose per-model counts are the next
+    step's (the Python loop simulates it once more). Returns ``(best_hosts, best_good,
+    simulations, steps)``.
     """
     n_grp, n_m = hosts.shape
     n_st = gmem.shape[2]
     n_req = arrival.shape[0]
-    n_stage_max = glat.shape[2]
     used = np.zeros((n_grp, n_st), dtype=np.int64)
     for g in range(n_grp):
         for m in range(n_m):
@@ -136,31 +204,23 @@ def plain_greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, 
     cap = n_grp * n_m + 1
     ptr = np.zeros(n_m + 1, dtype=np.int64)
     rgroup = np.zeros(cap, dtype=np.int64)
-    rlat = np.zeros((cap, n_stage_max), dtype=np.float64)
-    free = np.empty((n_grp, n_stage_max), dtype=np.float64)
+    rlat = np.zeros((cap, glat.shape[2]), dtype=np.float64)
+    free = np.empty((n_grp, glat.shape[2]), dtype=np.float64)
     good_pm = np.zeros(n_m, dtype=np.int64)
+    chosen_pm = np.zeros(n_m, dtype=np.int64)
     rep_good = np.zeros(cap, dtype=np.int64)
     fit = np.zeros((n_grp, n_m), dtype=np.bool_)
-    unmet = np.zeros(n_m, dtype=np.int64)
-    reps = np.zeros(n_m, dtype=np.int64)
-    terms = np.zeros(n_m, dtype=np.float64)
-    loads = np.zeros(n_grp, dtype=np.float64)
-    free_mem = np.zeros(n_grp, dtype=np.float64)
     taken = np.zeros(n_grp, dtype=np.bool_)
     best_hosts = hosts.copy()
     best_good = -1
     since_best = 0
     steps = 0
-    evals = 0
     batch = max(1, batch)
+    lookahead = top_models > 1 or top_groups > 1
+    good = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr,
+                     rgroup, rlat, free, good_pm, rep_good)
+    sims = 1
     while True:
-        n_rep = _replica_arrays(hosts, glat, ptr, rgroup, rlat)
-        free[:, :] = -INF
-        good_pm[:] = 0
-        rep_good[:] = 0
-        good = _run_plain(arrival, code, deadline, grp_nst, ptr, rgroup[:n_rep],
-                          rlat[:n_rep], mode, admission, free, good_pm, rep_good)
-        evals += 1
         if good > best_good:
             best_hosts[:, :] = hosts
             best_good = good
@@ -171,69 +231,54 @@ def plain_greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, 
             break  # nothing can beat serving every request
         if patience >= 0 and since_best > patience:
             break
-        # the fit matrix: allowed, not hosted, and every stage's weights within its room
-        placeable = 0
-        for m in range(n_m):
-            reps[m] = 0
-        for g in range(n_grp):
-            for m in range(n_m):
-                ok = allowed[g, m] and not hosts[g, m]
-                if ok:
-                    for k in range(n_st):
-                        if gmem[g, m, k] > capacity - used[g, k]:
-                            ok = False
-                            break
-                fit[g, m] = ok
-                if hosts[g, m]:
-                    reps[m] += 1
-        any_fit = np.zeros(n_m, dtype=np.bool_)
-        for m in range(n_m):
-            for g in range(n_grp):
-                if fit[g, m]:
-                    any_fit[m] = True
-                    placeable += 1
-                    break
-        if placeable == 0:
+        models, order = _step_order(hosts, used, gmem, allowed, capacity, bottleneck, rates,
+                                    counts, good_pm, fit)
+        if models.shape[0] == 0:
             break
-        # models: most unmet requests first, then highest rate, then lowest index
-        idx = np.flatnonzero(any_fit)
-        for m in range(n_m):
-            unmet[m] = counts[m] - good_pm[m]
-        neg_rate = np.empty(idx.shape[0], dtype=np.float64)
-        for i in range(idx.shape[0]):
-            neg_rate[i] = -rates[idx[i]]
-        idx = idx[np.argsort(neg_rate, kind="mergesort")]
-        neg_unmet = np.empty(idx.shape[0], dtype=np.int64)
-        for i in range(idx.shape[0]):
-            neg_unmet[i] = -unmet[idx[i]]
-        models = idx[np.argsort(neg_unmet, kind="mergesort")]
-        # groups: least (rounded) estimated load first, then most free memory, then index
-        for g in range(n_grp):
-            for m in range(n_m):
-                r = reps[m] if reps[m] > 1 else 1
-                terms[m] = (1.0 * hosts[g, m] * bottleneck[g, m]) * (rates[m] / r)
-            loads[g] = np.rint(row_sum(terms) * 1e12) / 1e12
-            low = capacity - used[g, 0]
-            for k in range(1, n_st):
-                if capacity - used[g, k] < low:
-                    low = capacity - used[g, k]
-            free_mem[g] = -float(low)
-        order = np.argsort(free_mem, kind="mergesort")
-        order = order[np.argsort(loads[order], kind="mergesort")]
         steps += 1
-        taken[:] = False
-        added = 0
-        for i in range(models.shape[0]):
-            if added >= batch:
-                break
-            m = models[i]
-            for j in range(n_grp):
-                g = order[j]
-                if fit[g, m] and not taken[g]:
-                    hosts[g, m] = True
-                    for k in range(n_st):
-                        used[g, k] += gmem[g, m, k]
-                    taken[g] = True
-                    added += 1
+        if not lookahead:
+            taken[:] = False
+            added = 0
+            for i in range(models.shape[0]):
+                if added >= batch:
                     break
-    return best_hosts, best_good, evals, steps
+                m = models[i]
+                for j in range(n_grp):
+                    g = order[j]
+                    if fit[g, m] and not taken[g]:
+                        hosts[g, m] = True
+                        for k in range(n_st):
+                            used[g, k] += gmem[g, m, k]
+                        taken[g] = True
+                        added += 1
+                        break
+            good = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts,
+                             ptr, rgroup, rlat, free, good_pm, rep_good)
+            sims += 1
+            continue
+        # look-ahead: the neediest models on their least-loaded fitting groups
+        c_good, c_g, c_m = -1, -1, -1
+        for i in range(min(top_models, models.shape[0])):
+            m = models[i]
+            tried = 0
+            for j in range(n_grp):
+                if tried >= top_groups:
+                    break
+                g = order[j]
+                if not fit[g, m]:
+                    continue
+                tried += 1
+                hosts[g, m] = True
+                trial = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat,
+                                  hosts, ptr, rgroup, rlat, free, good_pm, rep_good)
+                hosts[g, m] = False
+                sims += 1
+                if trial > c_good:  # the first best, as argmax
+                    c_good, c_g, c_m = trial, g, m
+                    chosen_pm[:] = good_pm
+        hosts[c_g, c_m] = True
+        for k in range(n_st):
+            used[c_g, k] += gmem[c_g, c_m, k]
+        good = c_good
+        good_pm[:] = chosen_pm
+    return best_hosts, best_good, sims, steps

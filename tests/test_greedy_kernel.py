@@ -1,4 +1,5 @@
-"""The compiled plain greedy equals :func:`placement.greedy.construct`'s Python loop."""
+"""The compiled greedy (plain and look-ahead) equals :func:`placement.greedy.construct`'s
+Python loop."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ def _case(seed: int) -> tuple[Evaluator, SearchSpace, np.ndarray]:
     rng = np.random.default_rng(seed)
     n_m = int(rng.integers(1, 7))
     n_grp = int(rng.integers(1, 6))
-    pipes = [int(p) for p in rng.integers(1, 4, int(rng.integers(1, 3)))]
+    pipes = [int(p) for p in rng.integers(1, 4, min(n_grp, int(rng.integers(1, 3))))]
     shapes = tuple(GroupShape(pipeline=p, tensor=1 + i) for i, p in enumerate(pipes))
-    group_shape = rng.integers(0, len(shapes), n_grp).astype(np.int64)
+    # every shape has a group, as in a real space
+    group_shape = rng.permutation(np.arange(n_grp) % len(shapes)).astype(np.int64)
     smax = max(pipes)
     latency = np.zeros((len(shapes), n_m, smax))
     memory = np.zeros((len(shapes), n_m, smax), dtype=np.int64)
@@ -60,13 +62,15 @@ def _both(ev: Evaluator, space: SearchSpace, start: np.ndarray, opts: GreedyOpti
         if begin.fits(int(g), int(m)):
             begin.add(int(g), int(m))
     before = ev.num_evaluations
-    fast = construct(ev, begin, options=opts)
+    fast = construct(ev, begin, options=opts, compiled=True)
     assert ev.num_evaluations - before == fast.evaluations
     slow = construct(ev, begin, options=opts, compiled=False)
     np.testing.assert_array_equal(fast.assignment.hosts, slow.assignment.hosts)
     np.testing.assert_array_equal(fast.assignment.used, slow.assignment.used)
-    assert (fast.good, fast.evaluations, fast.steps) == (slow.good, slow.evaluations,
-                                                         slow.steps)
+    assert (fast.good, fast.steps) == (slow.good, slow.steps)
+    # the look-ahead keeps its chosen candidate's counts: one simulation a step fewer
+    lookahead = opts.top_models > 1 or opts.top_groups > 1
+    assert fast.evaluations == slow.evaluations - (fast.steps if lookahead else 0)
     return fast, slow
 
 
@@ -78,13 +82,24 @@ def test_compiled_equals_python(seed, batch, patience):
     _both(ev, space, start, GreedyOptions(batch=batch, patience=patience))
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), top_models=st.integers(1, 4), top_groups=st.integers(1, 3),
+       patience=st.one_of(st.none(), st.integers(0, 2)))
+def test_compiled_lookahead_equals_python(seed, top_models, top_groups, patience):
+    ev, space, start = _case(seed)
+    _both(ev, space, start, GreedyOptions(top_models=max(top_models, 3 - top_groups),
+                                          top_groups=top_groups, patience=patience))
+
+
 def test_covers_early_stop_and_an_earlier_best():
     """Over fixed seeds the cases include a stop at "every request good" and a best state
     that is not the last one (more replicas fit, fewer requests good)."""
     stopped = earlier = 0
     for seed in range(150):
         ev, space, start = _case(seed)
-        fast, _ = _both(ev, space, start, GreedyOptions(batch=1 + seed % 3))
+        opts = GreedyOptions(batch=1 + seed % 3) if seed % 2 else \
+            GreedyOptions(top_models=1 + seed % 4, top_groups=2)
+        fast, _ = _both(ev, space, start, opts)
         n = ev.prepared.num_requests
         more_fit = bool(fast.assignment.fit_matrix().any())
         stopped += fast.good == n and more_fit and n > 0
