@@ -6,7 +6,8 @@ For each bucket of models (one bucket unless latencies differ a lot, see
 1. **Screen** every layout (equal power-of-two groups plus leftovers, every pipeline ×
    tensor shape whose stages stay within a node) with a cheap greedy that adds the
    neediest models' replicas, several per simulation.
-2. **Refine** the best ``refine_top`` layouts: a look-ahead greedy from scratch that scores
+2. **Refine** the best ``refine_top`` layouts (those screened within ``refine_gap`` of the
+   best): a look-ahead greedy from scratch that scores
    the ``top_models × top_groups`` most promising additions per step in one compiled batch,
    then add/swap local search on both that result and the screened one.
 
@@ -232,6 +233,14 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
         return BucketResult(good=0, assignment=None, log=log)
     ranked.sort(key=lambda r: (r[0], r[1]))
     top = ranked[:max(1, opts.refine_top)]
+    if opts.refine_gap is not None:  # layouts screened far below the best rarely win
+        floor = -ranked[0][0] - opts.refine_gap * work.num_requests
+        kept = [r for r in top if -r[0] >= floor]
+        if len(kept) < len(top):
+            logger.debug("%s: %d of %d layouts to refine screened over %.1f%% below the "
+                         "best; not refined", label, len(top) - len(kept), len(top),
+                         100 * opts.refine_gap)
+        top = kept
     # each layout's two halves are independent tasks, the (longer) look-ahead ones first:
     # threads balance better; threads the halves leave idle split their candidate batches
     halves = 2 * len(top)
