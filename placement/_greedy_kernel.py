@@ -1,14 +1,15 @@
-"""The plain greedy construction (:func:`placement.greedy.construct` without look-ahead) in
-one compiled call.
+"""Greedy construction (:func:`placement.greedy.construct`) in one compiled call.
 
 Each step of the Python loop is cheap in compiled code but costs tens of microseconds of
-NumPy calls in Python; a screening run takes a few dozen steps per layout. This kernel runs
-the same steps on the same numbers: the fit matrix from per-stage memory, models ranked by
-unmet requests (then rate, then index), groups ranked by rounded estimated load (then free
-memory, then index), up to ``batch`` replicas on distinct groups per step, and a plain
-simulation (:func:`placement._kernel._run_plain`) of every state. Float results that decide
-an order are computed as NumPy does (pairwise sums, ``round(12)``), so the ranking, and
-hence the assignment, is bit-for-bit the Python path's.
+NumPy calls in Python; a screening run takes a few dozen steps per layout, a look-ahead a
+few dozen more. This kernel runs the same steps on the same numbers: the fit matrix from
+per-stage memory, models ranked by unmet requests (then rate, then index), groups ranked by
+rounded estimated load (then free memory, then index); then either up to ``batch``
+replicas on distinct groups per step, or the ``top_models × top_groups`` candidate
+additions, of which the first best is kept. Every state and candidate is a plain full
+simulation (:func:`placement._kernel._run_plain`). Float results that decide an order are
+computed as NumPy does (pairwise sums, ``round(12)``), so the ranking, and hence the
+assignment, is bit-for-bit the Python path's.
 """
 
 from __future__ import annotations
