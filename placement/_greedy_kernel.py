@@ -130,38 +130,31 @@ def _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, pt
 
 
 @njit(cache=True, nogil=True)
-def _step_order(hosts, used, gmem, allowed, capacity, bottleneck, rates, counts, good_pm,
-                fit):
-    """One step's rankings, as ``construct`` computes them: fills ``fit`` (allowed, not
-    hosted, every stage's weights within its room) and returns the placeable models (most
-    unmet requests first, then highest rate, then lowest index) and every group (least
-    rounded estimated load first, then most free memory, then lowest index)."""
+def rank_models(idx, primary, secondary):
+    """``idx`` sorted by ``primary`` (ints), then ``secondary`` (floats), then index, all
+    ascending: NumPy's ``lexsort((idx, secondary, primary))`` as stable sorts from the least
+    significant key (``idx`` comes ascending)."""
+    sec = np.empty(idx.shape[0], dtype=np.float64)
+    for i in range(idx.shape[0]):
+        sec[i] = secondary[idx[i]]
+    idx = idx[np.argsort(sec, kind="mergesort")]
+    pri = np.empty(idx.shape[0], dtype=np.int64)
+    for i in range(idx.shape[0]):
+        pri[i] = primary[idx[i]]
+    return idx[np.argsort(pri, kind="mergesort")]
+
+
+@njit(cache=True, nogil=True)
+def group_order(hosts, used, capacity, bottleneck, rates):
+    """Every group, least rounded estimated load first (``group_loads(...).round(12)``),
+    then most free memory, then lowest index: ``greedy._group_rank``."""
     n_grp, n_m = hosts.shape
-    n_st = gmem.shape[2]
+    n_st = used.shape[1]
     reps = np.zeros(n_m, dtype=np.int64)
-    any_fit = np.zeros(n_m, dtype=np.bool_)
     for g in range(n_grp):
         for m in range(n_m):
-            ok = allowed[g, m] and not hosts[g, m]
-            if ok:
-                for k in range(n_st):
-                    if gmem[g, m, k] > capacity - used[g, k]:
-                        ok = False
-                        break
-            fit[g, m] = ok
-            any_fit[m] |= ok
             if hosts[g, m]:
                 reps[m] += 1
-    idx = np.flatnonzero(any_fit)
-    # lexsort by (index, -rate, -unmet): stable sorts from the least significant key
-    neg_rate = np.empty(idx.shape[0], dtype=np.float64)
-    for i in range(idx.shape[0]):
-        neg_rate[i] = -rates[idx[i]]
-    idx = idx[np.argsort(neg_rate, kind="mergesort")]
-    neg_unmet = np.empty(idx.shape[0], dtype=np.int64)
-    for i in range(idx.shape[0]):
-        neg_unmet[i] = good_pm[idx[i]] - counts[idx[i]]
-    models = idx[np.argsort(neg_unmet, kind="mergesort")]
     # group_loads: sum over models of hosts * bottleneck * rate / replicas, as NumPy sums
     terms = np.empty(n_m, dtype=np.float64)
     loads = np.empty(n_grp, dtype=np.float64)
@@ -177,8 +170,38 @@ def _step_order(hosts, used, gmem, allowed, capacity, bottleneck, rates, counts,
                 low = capacity - used[g, k]
         neg_free[g] = -float(low)
     order = np.argsort(neg_free, kind="mergesort")
-    order = order[np.argsort(loads[order], kind="mergesort")]
-    return models, order
+    return order[np.argsort(loads[order], kind="mergesort")]
+
+
+@njit(cache=True, nogil=True)
+def fit_matrix(hosts, used, gmem, allowed, capacity, fit):
+    """``Assignment.fit_matrix`` into ``fit``: allowed, not hosted, and every stage's
+    weights within its room. Returns whether each model fits some group."""
+    n_grp, n_m = hosts.shape
+    n_st = gmem.shape[2]
+    any_fit = np.zeros(n_m, dtype=np.bool_)
+    for g in range(n_grp):
+        for m in range(n_m):
+            ok = allowed[g, m] and not hosts[g, m]
+            if ok:
+                for k in range(n_st):
+                    if gmem[g, m, k] > capacity - used[g, k]:
+                        ok = False
+                        break
+            fit[g, m] = ok
+            any_fit[m] |= ok
+    return any_fit
+
+
+@njit(cache=True, nogil=True)
+def _step_order(hosts, used, gmem, allowed, capacity, bottleneck, rates, counts, good_pm,
+                fit):
+    """One step's rankings, as ``construct`` computes them: fills ``fit`` and returns the
+    placeable models (most unmet requests first, then highest rate, then lowest index)
+    and every group (:func:`group_order`)."""
+    any_fit = fit_matrix(hosts, used, gmem, allowed, capacity, fit)
+    models = rank_models(np.flatnonzero(any_fit), good_pm - counts, -rates)
+    return models, group_order(hosts, used, capacity, bottleneck, rates)
 
 
 @njit(cache=True, nogil=True)

@@ -27,8 +27,8 @@ import numpy as np
 from alpaserve.placement_spec import Group, Placement
 from placement.buckets import Layout, device_splits, layouts, model_buckets
 from placement.evaluator import Evaluator, EvalWorkload
-from placement.greedy import GreedyOptions, construct, fill_free_memory
-from placement.local_search import local_search
+from placement.greedy import GreedyOptions, construct
+from placement.local_search import fill_free_memory, local_search
 from placement.problem import Problem, subset_workload
 from placement.robust_pick import pick_robust, stressed
 from placement.search_types import BucketResult, LogEntry, SearchOptions, SearchOutcome
@@ -158,7 +158,7 @@ def _refine_part(space: SearchSpace, work: EvalWorkload, problem: Problem,
     # each routine starts from the previous one's outcome: no placement simulated twice
     res = local_search(ev, begin, options=greedy, start_outcome=known)
     filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2),
-                              start_outcome=res.outcome)
+                              start_outcome=res.outcome, start_good=res.good)
     out.append((phase + "+fill", filled.assignment, filled.good,
                 res.evaluations + filled.evaluations))
     return out

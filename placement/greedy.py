@@ -34,7 +34,7 @@ from placement.incremental import usable
 from placement.space import Assignment, SearchSpace
 
 __all__ = ["MIN_TRACED_REQUESTS", "GreedyOptions", "GreedyResult", "compiled_pays",
-           "construct", "fill_free_memory", "group_loads"]
+           "construct", "group_loads", "plain_pays"]
 
 #: Fewest requests for which the look-ahead re-simulates traces in Python rather than
 #: running compiled (see :func:`compiled_pays`): on multi-stage groups, and on
@@ -285,16 +285,44 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                         outcome=best_out if usable(ev, best_out) else None)
 
 
+def plain_pays(ev: Evaluator) -> bool:
+    """Whether one-move candidates are scored faster by full compiled runs than by
+    re-simulating the base's trace (the routines' compiled paths: look-ahead, local search,
+    filling).
+
+    Re-simulation (:mod:`placement.incremental`) walks only the requests a change reaches;
+    with several groups and many requests that beats full compiled runs
+    (:data:`MIN_TRACED_REQUESTS`). Measured on issue-18 cases, compiled look-ahead over
+    Python: 2.9 k requests, 1.3x to 3.4x faster on every layout; 12.7 k requests, 2 to 8
+    groups of 2 to 8 stages 0.5x to 1.1x, of 1 stage or a single group 1.0x to 1.8x; 25 k
+    requests on single-stage groups 0.7x to 0.9x.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Its groups and workload.
+
+    Returns
+    -------
+    bool
+        True when the compiled routines should run.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> p = tiny_problem()
+    >>> plain_pays(Evaluator(p.train, group_stages=[4, 4]))
+    True
+    """
+    limit = MIN_TRACED_REQUESTS[1] if ev.max_stages == 1 else MIN_TRACED_REQUESTS[0]
+    return ev.group_stages.size == 1 or ev.prepared.num_requests < limit
+
+
 def compiled_pays(ev: Evaluator, opts: GreedyOptions) -> bool:
     """Whether :func:`construct`'s compiled loop is expected to be the faster.
 
-    Always without look-ahead. The look-ahead's Python loop re-simulates each candidate
-    against the step's trace (:mod:`placement.incremental`), which walks only the requests
-    a change reaches; with several groups and many requests that beats full compiled runs
-    (:data:`MIN_TRACED_REQUESTS`). Measured on issue-18 cases, compiled over Python: 2.9 k
-    requests, 1.3x to 3.4x faster on every layout; 12.7 k requests, 2 to 8 groups of 2 to
-    8 stages 0.5x to 1.1x, of 1 stage or a single group 1.0x to 1.8x; 25 k requests on
-    single-stage groups 0.7x to 0.9x.
+    Always without look-ahead (the Python loop runs plain simulations too); with it, where
+    :func:`plain_pays`.
 
     Parameters
     ----------
@@ -311,17 +339,13 @@ def compiled_pays(ev: Evaluator, opts: GreedyOptions) -> bool:
     Examples
     --------
     >>> from placement._examples import tiny_problem
-    >>> p = tiny_problem()
-    >>> ev = Evaluator(p.train, group_stages=[4, 4])
+    >>> ev = Evaluator(tiny_problem().train, group_stages=[4, 4])
     >>> compiled_pays(ev, GreedyOptions(batch=2)), compiled_pays(ev, GreedyOptions(top_models=4))
     (True, True)
-    >>> compiled_pays(Evaluator(p.train, group_stages=[1, 1]), GreedyOptions(top_models=4))
-    True
     """
     if opts.top_models <= 1 and opts.top_groups <= 1:
         return True
-    limit = MIN_TRACED_REQUESTS[1] if ev.max_stages == 1 else MIN_TRACED_REQUESTS[0]
-    return ev.group_stages.size == 1 or ev.prepared.num_requests < limit
+    return plain_pays(ev)
 
 
 def _construct_compiled(ev: Evaluator, start: Assignment, opts: GreedyOptions
@@ -337,83 +361,9 @@ def _construct_compiled(ev: Evaluator, start: Assignment, opts: GreedyOptions
                         evaluations=int(evals))
 
 
-def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1,
-                     start_outcome: EvalOutcome | None = None) -> GreedyResult:
-    """Use leftover memory: add replicas where they do not lower the score.
-
-    A search that serves every training request stops early and leaves memory idle; extra
-    replicas of the models with the most load per replica make the plan more robust on
-    unseen bursts. Additions (``batch`` at a time, on distinct groups) are kept when the
-    number of good requests does not drop; otherwise they are undone one model at a time.
-
-    Parameters
-    ----------
-    ev : Evaluator
-        Scores assignments.
-    start : Assignment
-        The starting point; not modified.
-    batch : int, default 1
-        Replicas added per step (falls back to 1 after a rejected batch).
-    start_outcome : EvalOutcome, optional
-        ``ev``'s outcome of ``start`` (e.g. a previous routine's
-        :attr:`GreedyResult.outcome`): used, and taken over, instead of simulating
-        ``start`` again when its trace is live.
-
-    Returns
-    -------
-    GreedyResult
-        The filled assignment and its good requests.
-
-    Examples
-    --------
-    >>> from placement._examples import tiny_problem
-    >>> from placement.selective_replication import sr_space
-    >>> p = tiny_problem(num_models=2, num_devices=2)
-    >>> sp = sr_space(p)
-    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
-    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
-    >>> res = fill_free_memory(ev, start)
-    >>> res.good >= ev.evaluate(start.arrays()).good, res.assignment.num_replicas >= 2
-    (True, True)
-    """
-    state = start.copy()
-    rates = ev.prepared.rates()
-    evals0 = ev.num_evaluations
-    out = start_outcome if start_outcome is not None and usable(ev, start_outcome) \
-        else ev.evaluate(state.arrays())
-    blocked = np.zeros(state.space.num_models, dtype=bool)
-    steps = 0
-    while True:
-        fit = state.fit_matrix()
-        fit[:, blocked] = False
-        if not fit.any():
-            break
-        steps += 1
-        per_replica = rates / np.maximum(state.replica_counts(), 1)
-        cand = np.flatnonzero(fit.any(axis=0))
-        models = [int(m) for m in cand[np.lexsort((cand, -per_replica[cand]))]]
-        loads = group_loads(state, rates)
-        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
-        added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch)
-        trial = ev.evaluate(state.arrays(), reference=out, consume=True)
-        if trial.good >= out.good:
-            out = trial
-            continue
-        for g, m in added:
-            state.remove(g, m)
-        if len(added) == 1:
-            blocked[added[0][1]] = True
-        else:
-            batch = 1
-        out = ev.evaluate(state.arrays(), reference=trial, consume=True)
-    return GreedyResult(assignment=state, good=out.good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0,
-                        outcome=out if usable(ev, out) else None)
-
-
 def __getattr__(name: str) -> Any:
-    """``local_search`` and ``full_greedy`` from :mod:`placement.local_search` and
-    :mod:`placement.published` (imported late: they import this).
+    """``local_search`` and ``fill_free_memory`` from :mod:`placement.local_search` and
+    ``full_greedy`` from :mod:`placement.published` (imported late: they import this).
 
     Parameters
     ----------
@@ -424,6 +374,7 @@ def __getattr__(name: str) -> Any:
     -------
     Any
         :func:`placement.local_search.local_search` for ``"local_search"``,
+        :func:`placement.local_search.fill_free_memory` for ``"fill_free_memory"``,
         :func:`placement.published.full_greedy` for ``"full_greedy"``.
 
     Raises
@@ -435,6 +386,10 @@ def __getattr__(name: str) -> Any:
         from placement.local_search import local_search
 
         return local_search
+    if name == "fill_free_memory":
+        from placement.local_search import fill_free_memory
+
+        return fill_free_memory
     if name == "full_greedy":
         from placement.published import full_greedy
 
