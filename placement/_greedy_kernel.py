@@ -241,6 +241,9 @@ def greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowe
     steps = 0
     batch = max(1, batch)
     lookahead = top_models > 1 or top_groups > 1
+    if n_grp == 1 and not lookahead and patience < 0:
+        return _one_group(arrival, code, deadline, grp_nst, mode, admission, glat, gmem,
+                          allowed, capacity, rates, counts, hosts, used)
     good = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr,
                      rgroup, rlat, free, good_pm, rep_good)
     sims = 1
@@ -306,3 +309,70 @@ def greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowe
         good = c_good
         good_pm[:] = chosen_pm
     return best_hosts, best_good, sims, steps
+
+
+@njit(cache=True, nogil=True)
+def _one_group(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowed,
+               capacity, rates, counts, hosts, used):
+    """:func:`greedy` without look-ahead or patience on a single group, simulating only
+    the states that can be the best.
+
+    On one group a model without a replica has no good request, so its unmet count is its
+    request count: the order of additions (one a step) needs no simulation. A state's good
+    requests are at most its hosted models' requests; once the last state is scored, a
+    state whose bound is below that score, or not above a better earlier one, cannot be
+    the first best and is not simulated. The first best and the step count are the loop's
+    (which stops at the first state that serves every request)."""
+    n_m = hosts.shape[1]
+    n_req = arrival.shape[0]
+    fit = np.zeros((1, n_m), dtype=np.bool_)
+    order = np.zeros(n_m, dtype=np.int64)
+    n_add = 0
+    no_good = np.zeros(n_m, dtype=np.int64)
+    start = hosts.copy()
+    while True:  # the additions, in the loop's order
+        any_fit = fit_matrix(hosts, used, gmem, allowed, capacity, fit)
+        models = rank_models(np.flatnonzero(any_fit), no_good - counts, -rates)
+        if models.shape[0] == 0:
+            break
+        m = models[0]
+        hosts[0, m] = True
+        used[0, :] += gmem[0, m, :]
+        order[n_add] = m
+        n_add += 1
+    bound = np.zeros(n_add + 1, dtype=np.int64)  # hosted models' requests per state
+    for m in range(n_m):
+        if start[0, m]:
+            bound[0] += counts[m]
+    for k in range(n_add):
+        bound[k + 1] = bound[k] + counts[order[k]]
+    cap = n_m + 1
+    ptr = np.zeros(n_m + 1, dtype=np.int64)
+    rgroup = np.zeros(cap, dtype=np.int64)
+    rlat = np.zeros((cap, glat.shape[2]), dtype=np.float64)
+    free = np.empty((1, glat.shape[2]), dtype=np.float64)
+    good_pm = np.zeros(n_m, dtype=np.int64)
+    rep_good = np.zeros(cap, dtype=np.int64)
+    last = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr,
+                     rgroup, rlat, free, good_pm, rep_good)
+    sims = 1
+    hosts[:, :] = start
+    best_good, best_k = -1, n_add
+    for k in range(n_add):
+        if k > 0:
+            hosts[0, order[k - 1]] = True
+        if bound[k] < last or bound[k] <= best_good:
+            continue  # cannot be the first best
+        good = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr,
+                         rgroup, rlat, free, good_pm, rep_good)
+        sims += 1
+        if good > best_good:
+            best_good, best_k = good, k
+            if good >= n_req:
+                break  # the loop stops here
+    if best_good < last:
+        best_good, best_k = last, n_add
+    best = start  # the start plus the first best_k additions
+    for k in range(best_k):
+        best[0, order[k]] = True
+    return best, best_good, sims, (best_k if best_good >= n_req else n_add)

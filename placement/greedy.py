@@ -210,7 +210,8 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     compiled : bool, optional
         Without ``stop_without_gain``: True runs every step in one compiled call
         (:mod:`placement._greedy_kernel`: plain simulations, the same assignment, score and
-        steps; the look-ahead takes one simulation a step fewer; no ``outcome`` to start
+        steps; the look-ahead takes one simulation a step fewer, and on a single group the
+        plain loop scores only the states that can be the best; no ``outcome`` to start
         from), False the Python loop; None (default) picks the faster by
         :func:`compiled_pays`.
 

@@ -12,12 +12,12 @@ from placement.space import SearchSpace
 from workloads.workload import Workload
 
 
-def random_case(seed: int) -> tuple[Evaluator, SearchSpace, np.ndarray]:
+def random_case(seed: int, groups: int | None = None) -> tuple[Evaluator, SearchSpace, np.ndarray]:
     """A random space and workload, coarse enough that every ranking has ties: equal
     request counts and latencies, equal loads and free memory, tied arrivals."""
     rng = np.random.default_rng(seed)
     n_m = int(rng.integers(1, 7))
-    n_grp = int(rng.integers(1, 6))
+    n_grp = int(rng.integers(1, 6)) if groups is None else groups
     pipes = [int(p) for p in rng.integers(1, 4, min(n_grp, int(rng.integers(1, 3))))]
     shapes = tuple(GroupShape(pipeline=p, tensor=1 + i) for i, p in enumerate(pipes))
     # every shape has a group, as in a real space
