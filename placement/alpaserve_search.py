@@ -6,7 +6,8 @@ For each bucket of models (one bucket unless latencies differ a lot, see
 1. **Screen** every layout (equal power-of-two groups plus leftovers, every pipeline ×
    tensor shape whose stages stay within a node) with a cheap greedy that adds the
    neediest models' replicas, several per simulation.
-2. **Refine** the best ``refine_top`` layouts: a look-ahead greedy from scratch that scores
+2. **Refine** the best ``refine_top`` layouts (those screened within ``refine_gap`` of the
+   best): a look-ahead greedy from scratch that scores
    the ``top_models × top_groups`` most promising additions per step in one compiled batch,
    then add/swap local search on both that result and the screened one.
 
@@ -26,8 +27,8 @@ import numpy as np
 from alpaserve.placement_spec import Group, Placement
 from placement.buckets import Layout, device_splits, layouts, model_buckets
 from placement.evaluator import Evaluator, EvalWorkload
-from placement.greedy import GreedyOptions, construct, fill_free_memory
-from placement.local_search import local_search
+from placement.greedy import GreedyOptions, construct
+from placement.local_search import fill_free_memory, local_search
 from placement.problem import Problem, subset_workload
 from placement.robust_pick import pick_robust, stressed
 from placement.search_types import BucketResult, LogEntry, SearchOptions, SearchOutcome
@@ -157,7 +158,7 @@ def _refine_part(space: SearchSpace, work: EvalWorkload, problem: Problem,
     # each routine starts from the previous one's outcome: no placement simulated twice
     res = local_search(ev, begin, options=greedy, start_outcome=known)
     filled = fill_free_memory(ev, res.assignment, batch=max(1, space.num_groups // 2),
-                              start_outcome=res.outcome)
+                              start_outcome=res.outcome, start_good=res.good)
     out.append((phase + "+fill", filled.assignment, filled.good,
                 res.evaluations + filled.evaluations))
     return out
@@ -232,6 +233,14 @@ def solve_bucket(problem: Problem, model_idx: Sequence[int], device_ids: Sequenc
         return BucketResult(good=0, assignment=None, log=log)
     ranked.sort(key=lambda r: (r[0], r[1]))
     top = ranked[:max(1, opts.refine_top)]
+    if opts.refine_gap is not None:  # layouts screened far below the best rarely win
+        floor = -ranked[0][0] - opts.refine_gap * work.num_requests
+        kept = [r for r in top if -r[0] >= floor]
+        if len(kept) < len(top):
+            logger.debug("%s: %d of %d layouts to refine screened over %.1f%% below the "
+                         "best; not refined", label, len(top) - len(kept), len(top),
+                         100 * opts.refine_gap)
+        top = kept
     # each layout's two halves are independent tasks, the (longer) look-ahead ones first:
     # threads balance better; threads the halves leave idle split their candidate batches
     halves = 2 * len(top)

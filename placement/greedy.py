@@ -12,7 +12,8 @@ Three routines share the bookkeeping of :class:`~placement.space.Assignment`:
   improves an assignment with *add* and *swap* moves (drop the least useful replica of a
   group to make room for a needy model), scoring a batch of moves per round and applying
   the best ones that touch disjoint groups.
-* :func:`full_greedy` is AlpaServe's published Algorithm 1 with beam width 1: score *every*
+* :func:`~placement.published.full_greedy` (also importable from here) is AlpaServe's
+  published Algorithm 1 with beam width 1: score *every*
   feasible (model, group) addition at every step.
 
 Everything is deterministic: ties go to the lower model index, then the lower group index.
@@ -20,7 +21,6 @@ Everything is deterministic: ties go to the lower model index, then the lower gr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +28,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from placement import _greedy_kernel
 from placement.evaluator import EvalOutcome, Evaluator
 from placement.incremental import usable
 from placement.space import Assignment, SearchSpace
 
-__all__ = ["GreedyOptions", "GreedyResult", "construct", "fill_free_memory", "full_greedy",
-           "group_loads"]
+__all__ = ["MIN_TRACED_REQUESTS", "GreedyOptions", "GreedyResult", "compiled_pays",
+           "construct", "group_loads", "plain_pays"]
+
+#: Fewest requests for which the look-ahead re-simulates traces in Python rather than
+#: running compiled (see :func:`compiled_pays`): on multi-stage groups, and on
+#: single-stage ones (one free time per group makes full runs cheaper)
+MIN_TRACED_REQUESTS = (6_000, 16_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,7 +193,7 @@ def _add_on_distinct_groups(state: Assignment, models: Sequence[int],
 
 
 def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None = None,
-              stop_without_gain: bool = False) -> GreedyResult:
+              stop_without_gain: bool = False, compiled: bool | None = None) -> GreedyResult:
     """Greedy construction from ``start`` (copied) until nothing fits.
 
     Parameters
@@ -201,6 +207,13 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     stop_without_gain : bool, default False
         Selective replication's rule: revert an addition that does not raise the score and
         stop considering that model.
+    compiled : bool, optional
+        Without ``stop_without_gain``: True runs every step in one compiled call
+        (:mod:`placement._greedy_kernel`: plain simulations, the same assignment, score and
+        steps; the look-ahead takes one simulation a step fewer, and on a single group the
+        plain loop scores only the states that can be the best; no ``outcome`` to start
+        from), False the Python loop; None (default) picks the faster by
+        :func:`compiled_pays`.
 
     Returns
     -------
@@ -219,6 +232,8 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
     (True, True)
     """
     opts = options or GreedyOptions()
+    if not stop_without_gain and (compiled_pays(ev, opts) if compiled is None else compiled):
+        return _construct_compiled(ev, start, opts)
     state = start.copy()
     rates = ev.prepared.rates()
     evals0 = ev.num_evaluations
@@ -271,139 +286,85 @@ def construct(ev: Evaluator, start: Assignment, *, options: GreedyOptions | None
                         outcome=best_out if usable(ev, best_out) else None)
 
 
-def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None
-                ) -> GreedyResult:
-    """AlpaServe's Algorithm 1 (beam 1): add the best of *all* feasible replicas each step.
+def plain_pays(ev: Evaluator) -> bool:
+    """Whether one-move candidates are scored faster by full compiled runs than by
+    re-simulating the base's trace (the routines' compiled paths: look-ahead, local search,
+    filling).
 
-    It keeps adding until nothing fits and returns the best assignment it passed through.
+    Re-simulation (:mod:`placement.incremental`) walks only the requests a change reaches;
+    with several groups and many requests that beats full compiled runs
+    (:data:`MIN_TRACED_REQUESTS`). Measured on issue-18 cases, compiled look-ahead over
+    Python: 2.9 k requests, 1.3x to 3.4x faster on every layout; 12.7 k requests, 2 to 8
+    groups of 2 to 8 stages 0.5x to 1.1x, of 1 stage or a single group 1.0x to 1.8x; 25 k
+    requests on single-stage groups 0.7x to 0.9x.
 
     Parameters
     ----------
     ev : Evaluator
-        Scores assignments.
-    start : Assignment
-        The starting point; not modified.
-    max_steps : int, optional
-        Most additions; default until nothing fits.
+        Its groups and workload.
 
     Returns
     -------
-    GreedyResult
-        The best assignment passed through.
+    bool
+        True when the compiled routines should run.
 
     Examples
     --------
     >>> from placement._examples import tiny_problem
-    >>> from placement.selective_replication import sr_space
-    >>> p = tiny_problem(num_models=2, num_devices=2)
-    >>> sp = sr_space(p)
-    >>> res = full_greedy(Evaluator(p.train, group_stages=sp.group_stages), sp.empty())
-    >>> 0 < res.good <= p.train.num_requests
+    >>> p = tiny_problem()
+    >>> plain_pays(Evaluator(p.train, group_stages=[4, 4]))
     True
     """
-    state = start.copy()
-    evals0 = ev.num_evaluations
-    best_state, best_good = state.copy(), ev.evaluate(state.arrays(), trace=False).good
-    steps = 0
-    limit = math.inf if max_steps is None else max_steps
-    if best_good >= ev.prepared.num_requests:
-        limit = 0
-    while steps < limit:
-        fit = state.fit_matrix()
-        gs, ms = np.nonzero(fit)
-        if gs.size == 0:
-            break
-        order = np.lexsort((gs, ms))  # model-major: (model, group) order
-        gs, ms = gs[order], ms[order]
-        goods = ev.evaluate_move_arrays(state.arrays(),
-                                        *_add_moves(state.space, gs, ms, ev.max_stages))
-        i = int(np.argmax(goods))
-        state.add(int(gs[i]), int(ms[i]))
-        steps += 1
-        if goods[i] > best_good:
-            best_state, best_good = state.copy(), int(goods[i])
-        if best_good >= ev.prepared.num_requests:
-            break  # exact shortcut: no later state can score higher
-    return GreedyResult(assignment=best_state, good=best_good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0)
+    limit = MIN_TRACED_REQUESTS[1] if ev.max_stages == 1 else MIN_TRACED_REQUESTS[0]
+    return ev.group_stages.size == 1 or ev.prepared.num_requests < limit
 
 
-def fill_free_memory(ev: Evaluator, start: Assignment, *, batch: int = 1,
-                     start_outcome: EvalOutcome | None = None) -> GreedyResult:
-    """Use leftover memory: add replicas where they do not lower the score.
+def compiled_pays(ev: Evaluator, opts: GreedyOptions) -> bool:
+    """Whether :func:`construct`'s compiled loop is expected to be the faster.
 
-    A search that serves every training request stops early and leaves memory idle; extra
-    replicas of the models with the most load per replica make the plan more robust on
-    unseen bursts. Additions (``batch`` at a time, on distinct groups) are kept when the
-    number of good requests does not drop; otherwise they are undone one model at a time.
+    Always without look-ahead (the Python loop runs plain simulations too); with it, where
+    :func:`plain_pays`.
 
     Parameters
     ----------
     ev : Evaluator
-        Scores assignments.
-    start : Assignment
-        The starting point; not modified.
-    batch : int, default 1
-        Replicas added per step (falls back to 1 after a rejected batch).
-    start_outcome : EvalOutcome, optional
-        ``ev``'s outcome of ``start`` (e.g. a previous routine's
-        :attr:`GreedyResult.outcome`): used, and taken over, instead of simulating
-        ``start`` again when its trace is live.
+        Its groups and workload.
+    opts : GreedyOptions
+        Its look-ahead.
 
     Returns
     -------
-    GreedyResult
-        The filled assignment and its good requests.
+    bool
+        True when the compiled loop should run.
 
     Examples
     --------
     >>> from placement._examples import tiny_problem
-    >>> from placement.selective_replication import sr_space
-    >>> p = tiny_problem(num_models=2, num_devices=2)
-    >>> sp = sr_space(p)
-    >>> ev = Evaluator(p.train, group_stages=sp.group_stages)
-    >>> start = sp.empty(); start.add(0, 0); start.add(1, 1)
-    >>> res = fill_free_memory(ev, start)
-    >>> res.good >= ev.evaluate(start.arrays()).good, res.assignment.num_replicas >= 2
+    >>> ev = Evaluator(tiny_problem().train, group_stages=[4, 4])
+    >>> compiled_pays(ev, GreedyOptions(batch=2)), compiled_pays(ev, GreedyOptions(top_models=4))
     (True, True)
     """
-    state = start.copy()
-    rates = ev.prepared.rates()
-    evals0 = ev.num_evaluations
-    out = start_outcome if start_outcome is not None and usable(ev, start_outcome) \
-        else ev.evaluate(state.arrays())
-    blocked = np.zeros(state.space.num_models, dtype=bool)
-    steps = 0
-    while True:
-        fit = state.fit_matrix()
-        fit[:, blocked] = False
-        if not fit.any():
-            break
-        steps += 1
-        per_replica = rates / np.maximum(state.replica_counts(), 1)
-        cand = np.flatnonzero(fit.any(axis=0))
-        models = [int(m) for m in cand[np.lexsort((cand, -per_replica[cand]))]]
-        loads = group_loads(state, rates)
-        free_mem = (state.space.capacity - state.used).min(axis=1).astype(np.float64)
-        added = _add_on_distinct_groups(state, models, fit, loads, free_mem, batch)
-        trial = ev.evaluate(state.arrays(), reference=out, consume=True)
-        if trial.good >= out.good:
-            out = trial
-            continue
-        for g, m in added:
-            state.remove(g, m)
-        if len(added) == 1:
-            blocked[added[0][1]] = True
-        else:
-            batch = 1
-        out = ev.evaluate(state.arrays(), reference=trial, consume=True)
-    return GreedyResult(assignment=state, good=out.good, steps=steps,
-                        evaluations=ev.num_evaluations - evals0,
-                        outcome=out if usable(ev, out) else None)
+    if opts.top_models <= 1 and opts.top_groups <= 1:
+        return True
+    return plain_pays(ev)
+
+
+def _construct_compiled(ev: Evaluator, start: Assignment, opts: GreedyOptions
+                        ) -> GreedyResult:
+    sp, p = start.space, ev.prepared
+    hosts, good, evals, steps = _greedy_kernel.greedy(
+        p.arrival, p.code, p.deadline, ev.group_stages, ev.mode, ev.options.admission,
+        sp.group_latency, sp.group_memory, sp.group_feasible, sp.capacity, sp.bottleneck,
+        p.rates(), p.counts, start.hosts.copy(), opts.batch, opts.top_models, opts.top_groups,
+        -1 if opts.patience is None else opts.patience)
+    ev.num_evaluations += int(evals)
+    return GreedyResult(assignment=Assignment(sp, hosts), good=int(good), steps=int(steps),
+                        evaluations=int(evals))
 
 
 def __getattr__(name: str) -> Any:
-    """``local_search`` from :mod:`placement.local_search` (imported late: it imports this).
+    """``local_search`` and ``fill_free_memory`` from :mod:`placement.local_search` and
+    ``full_greedy`` from :mod:`placement.published` (imported late: they import this).
 
     Parameters
     ----------
@@ -413,7 +374,9 @@ def __getattr__(name: str) -> Any:
     Returns
     -------
     Any
-        :func:`placement.local_search.local_search` for ``"local_search"``.
+        :func:`placement.local_search.local_search` for ``"local_search"``,
+        :func:`placement.local_search.fill_free_memory` for ``"fill_free_memory"``,
+        :func:`placement.published.full_greedy` for ``"full_greedy"``.
 
     Raises
     ------
@@ -424,4 +387,12 @@ def __getattr__(name: str) -> Any:
         from placement.local_search import local_search
 
         return local_search
+    if name == "fill_free_memory":
+        from placement.local_search import fill_free_memory
+
+        return fill_free_memory
+    if name == "full_greedy":
+        from placement.published import full_greedy
+
+        return full_greedy
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,8 +12,11 @@ assignment algorithm. Its cost is (steps × models × groups) simulations per la
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
+
+import numpy as np
 
 from placement.alpaserve_search import (
     BucketResult,
@@ -24,10 +27,67 @@ from placement.alpaserve_search import (
 )
 from placement.buckets import Layout, layouts
 from placement.evaluator import Evaluator, EvalWorkload
-from placement.greedy import full_greedy
+from placement.greedy import GreedyResult, _add_moves
 from placement.problem import Problem, subset_workload
 from placement.space import Assignment
 from placement.task_pool import map_tasks
+
+
+def full_greedy(ev: Evaluator, start: Assignment, *, max_steps: int | None = None
+                ) -> GreedyResult:
+    """AlpaServe's Algorithm 1 (beam 1): add the best of *all* feasible replicas each step.
+
+    It keeps adding until nothing fits and returns the best assignment it passed through.
+
+    Parameters
+    ----------
+    ev : Evaluator
+        Scores assignments.
+    start : Assignment
+        The starting point; not modified.
+    max_steps : int, optional
+        Most additions; default until nothing fits.
+
+    Returns
+    -------
+    GreedyResult
+        The best assignment passed through.
+
+    Examples
+    --------
+    >>> from placement._examples import tiny_problem
+    >>> from placement.selective_replication import sr_space
+    >>> p = tiny_problem(num_models=2, num_devices=2)
+    >>> sp = sr_space(p)
+    >>> res = full_greedy(Evaluator(p.train, group_stages=sp.group_stages), sp.empty())
+    >>> 0 < res.good <= p.train.num_requests
+    True
+    """
+    state = start.copy()
+    evals0 = ev.num_evaluations
+    best_state, best_good = state.copy(), ev.evaluate(state.arrays(), trace=False).good
+    steps = 0
+    limit = math.inf if max_steps is None else max_steps
+    if best_good >= ev.prepared.num_requests:
+        limit = 0
+    while steps < limit:
+        fit = state.fit_matrix()
+        gs, ms = np.nonzero(fit)
+        if gs.size == 0:
+            break
+        order = np.lexsort((gs, ms))  # model-major: (model, group) order
+        gs, ms = gs[order], ms[order]
+        goods = ev.evaluate_move_arrays(state.arrays(),
+                                        *_add_moves(state.space, gs, ms, ev.max_stages))
+        i = int(np.argmax(goods))
+        state.add(int(gs[i]), int(ms[i]))
+        steps += 1
+        if goods[i] > best_good:
+            best_state, best_good = state.copy(), int(goods[i])
+        if best_good >= ev.prepared.num_requests:
+            break  # exact shortcut: no later state can score higher
+    return GreedyResult(assignment=best_state, good=best_good, steps=steps,
+                        evaluations=ev.num_evaluations - evals0)
 
 
 def _run_full(task: tuple[Layout, Problem, Sequence[int], EvalWorkload]
@@ -45,7 +105,7 @@ def _run_full(task: tuple[Layout, Problem, Sequence[int], EvalWorkload]
 def solve_bucket_published(problem: Problem, model_idx: Sequence[int],
                            device_ids: Sequence[int], opts: SearchOptions,
                            label: str) -> BucketResult:
-    """Algorithm 1 (:func:`~placement.greedy.full_greedy`) on every layout of one bucket.
+    """Algorithm 1 (:func:`full_greedy`) on every layout of one bucket.
 
     Parameters
     ----------

@@ -15,7 +15,8 @@ import time
 
 from placement.alpaserve_search import LogEntry
 from placement.evaluator import Evaluator, EvalWorkload
-from placement.greedy import GreedyResult, construct, fill_free_memory
+from placement.greedy import GreedyResult, construct
+from placement.local_search import fill_free_memory
 from placement.partitions import GroupShape
 from placement.problem import Problem
 from placement.space import SearchSpace

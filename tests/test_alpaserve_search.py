@@ -80,3 +80,25 @@ def test_automatic_threads_give_the_plan_of_one_thread(monkeypatch):
     assert auto.placement == one.placement
     assert [(e.layout, e.phase, e.good, e.evaluations) for e in auto.log] == \
         [(e.layout, e.phase, e.good, e.evaluations) for e in one.log]
+
+
+def test_refine_gap_skips_layouts_screened_far_below_the_best():
+    p = tiny_problem(num_models=4, num_devices=4, seed=3, cv=4.0, slo=0.2, rate=15.0)
+    n = p.train.num_requests
+
+    def refined(gap):
+        out = alpaserve_search(p, SearchOptions(refine_top=3, refine_gap=gap, bucketing=False))
+        screened = {e.layout: e.good for e in out.log if e.phase == "screen"}
+        return out, screened, {e.layout for e in out.log if e.phase != "screen"}
+
+    full, screened, all_refined = refined(None)
+    best = max(screened.values())
+    assert len(all_refined) == 3
+    for gap in (0.0, 0.02, 1.0):
+        cut, _, kept = refined(gap)
+        assert kept == {lay for lay in all_refined if screened[lay] >= best - gap * n}
+        assert cut.good <= full.good  # it only ever refines fewer layouts
+    assert refined(0.0)[2] < all_refined  # this case has layouts screened below the best
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(SpecError, match="refine_gap must be None or in"):
+            SearchOptions(refine_gap=bad)

@@ -48,11 +48,13 @@ def test_start_outcome_spares_a_simulation_and_changes_nothing():
     for reuse in (False, True):
         ev = Evaluator(p.train, group_stages=space.group_stages)
         opts = GreedyOptions(top_models=3, top_groups=2, local_rounds=10)
-        built = construct(ev, space.empty(), options=opts)
+        # the Python paths hand traces on (the compiled ones keep counts instead)
+        built = construct(ev, space.empty(), options=opts, compiled=False)
         res = local_search(ev, built.assignment, options=opts,
-                           start_outcome=built.outcome if reuse else None)
+                           start_outcome=built.outcome if reuse else None, compiled=False)
         filled = fill_free_memory(ev, res.assignment, batch=2,
-                                  start_outcome=res.outcome if reuse else None)
+                                  start_outcome=res.outcome if reuse else None,
+                                  compiled=False)
         assert res.outcome is not None
         assert res.outcome.good == res.good
         results.append((res.good, filled.good, filled.assignment.hosts.tolist(),
