@@ -75,7 +75,8 @@ def main() -> int:
                 placement_of(layout), w, slo_scale=5.0, contention="on",
                 needed=args.attempts, max_attempts=args.attempts,
                 tolerance=Tolerance(max_drift=1e9, max_other_cores=1e9, max_steal_cores=1e9,
-                                    max_tail=1e9),  # every attempt runs; judged below
+                                    max_tail=1e9, max_calibration_skew=1e9,
+                                    max_calibration_shift=1e9),  # all kept; judged below
                 runtime_options={"devices": devs, "repeats": 10, "max_batch": mb})
             gaps = []
             for i, rep in enumerate(runs.steady):
@@ -95,6 +96,9 @@ def main() -> int:
             summary.append((layout, mb, gaps))
     print("\nmedian measured - predicted (pp): plain | contention-aware  [steady attempts only]")
     for layout, mb, gaps in summary:
+        if not gaps:
+            print(f"  {layout:12s} max batch {mb}: no attempt")
+            continue
         g = np.array([x[:2] for x in gaps])
         steady = np.array([x[:2] for x in gaps if x[2]]).reshape(-1, 2)
         tail = (f"[{np.median(steady[:, 0]):+.1f} | {np.median(steady[:, 1]):+.1f}, "
