@@ -44,9 +44,11 @@ cores, so:
   busy, 1.3 with four), which no single latency holds: the plain prediction came out 4-11
   points above the real run on steady hosts. So on CPU devices a placement with a pipeline
   (``contention="auto"``; ``"on"``/``"off"`` force it) is predicted by
-  :func:`simulator.contention.predict_contended`: just before serving,
+  :func:`simulator.contention.predict_contended`: just before and just after serving,
   :func:`~alpaserve.runtime.contention.calibrate_contention` times each stage alone and
-  ``k`` stages at once (``k = 1..`` all stages, 1.5-3 s), and the fixed point stretches
+  ``k`` stages at once (``k = 1..`` all stages, 1.5-3 s each time; the two are averaged by
+  :func:`~alpaserve.runtime.contention.bracket`, and their shift judges the host), and the
+  fixed point stretches
   every stage run of a replay by the slowdown ``s(n)`` of the stages busy alongside it.
   Real runs scatter around the curve and the slow tail makes requests late, so the
   calibration also records the spread of single calls around their median, and the
