@@ -66,10 +66,51 @@ class Problem:
     @cached_property
     def row_cache(self) -> ShapeRowCache:
         """Each group shape's config selection for all models, made once per class of equal
-        models and kept for this problem's lifetime (a search builds a space per layout and
-        bucket, and layouts share shapes)."""
-        return ShapeRowCache(models=self.models, profiles=self.profiles, options=self.options,
-                             slo=self.slo, capacity=self.cluster.device.usable_memory_bytes)
+        models (a search builds a space per layout and bucket, and layouts share shapes).
+
+        Kept by the profile database until its next change, keyed on everything the rows
+        read besides the entries (the models, their SLOs, the options and the capacity): a
+        later plan of the same problem selects nothing again."""
+        names = self.model_names
+        slo = tuple(self.slo.get(n) for n in names)
+        capacity = self.cluster.device.usable_memory_bytes
+        return self.profiles.derived(
+            ("shape-rows", self.models, slo, self.options, capacity),
+            lambda: ShapeRowCache(models=self.models, profiles=self.profiles,
+                                  options=self.options, slo=dict(zip(names, slo, strict=True)),
+                                  capacity=capacity))
+
+    def can_host(self, groups: Sequence[tuple[Sequence[int], GroupShape]],
+                 model_idx: Sequence[int] | None = None) -> bool:
+        """Whether any of the models (all, or those at ``model_idx``) fits any group alone:
+        :meth:`search_space`'s ``replica_mask().any()``, without building the space.
+
+        Parameters
+        ----------
+        groups : Sequence of (Sequence[int], GroupShape)
+            Each group's device ids and shape.
+        model_idx : Sequence[int], optional
+            Indices into ``models``; default all.
+
+        Returns
+        -------
+        bool
+            False when no replica can be placed on these groups.
+
+        Examples
+        --------
+        >>> from placement._examples import tiny_problem
+        >>> p = tiny_problem(num_models=2, num_devices=2)
+        >>> p.can_host([((0, 1), GroupShape(pipeline=2, tensor=1))], [1])
+        True
+        """
+        cache = self.row_cache
+        idx = None if model_idx is None else np.asarray(model_idx, dtype=np.int64)
+        for shape in {shape for _, shape in groups}:
+            feasible = cache.rows(shape).feasible
+            if (feasible if idx is None else feasible[idx]).any():
+                return True
+        return False
 
     @property
     def model_names(self) -> tuple[str, ...]:
