@@ -31,8 +31,10 @@ def _full(ev, space, hosts):
 @settings(max_examples=120, deadline=None)
 @given(seed=st.integers(0, 10**6), picks=st.lists(st.integers(0, 10**6), min_size=1,
                                                   max_size=3),
-       beat_shift=st.integers(-3, 3))
-def test_component_run_equals_a_full_run(seed, picks, beat_shift):
+       beat_shift=st.integers(-3, 3), swap=st.booleans())
+def test_component_run_equals_a_full_run(seed, picks, beat_shift, swap):
+    """Added replicas (and, for a swap, one dropped from a changed group: its component is
+    taken with the dropped replica still there)."""
     ev, space, start = random_case(seed)
     base = start.copy()
     after = start.copy()
@@ -41,13 +43,18 @@ def test_component_run_equals_a_full_run(seed, picks, beat_shift):
         g, m = k % space.num_groups, (k // space.num_groups) % space.num_models
         after[g, m] = True
         seeds[g] = True
+    union = after.copy()
+    if swap:  # drop the first other replica of the last changed group
+        others = np.flatnonzero(base[g] & (np.arange(space.num_models) != m))
+        if others.size:
+            after[g, others[0]] = False
     base_good, base_pm = _full(ev, space, base)
     want, want_pm = _full(ev, space, after)
     in_grp, in_mod = seeds.copy(), np.zeros(space.num_models, dtype=bool)
-    connect(after, in_grp, in_mod)
+    connect(union, in_grp, in_mod)
     # the component is closed: no replica joins it to a group or model outside
-    assert not after[np.ix_(in_grp, ~in_mod)].any()
-    assert not after[np.ix_(~in_grp, in_mod)].any()
+    assert not union[np.ix_(in_grp, ~in_mod)].any()
+    assert not union[np.ix_(~in_grp, in_mod)].any()
     p = ev.prepared
     ptr, rgroup, rlat, free, good_pm, rep_good = _buffers(ev, space)
 
