@@ -12,6 +12,8 @@ full run.
 
 from __future__ import annotations
 
+import numpy as np
+
 from placement._kernel import INF, _run_plain, njit
 
 
@@ -19,24 +21,31 @@ from placement._kernel import INF, _run_plain, njit
 def connect(hosts, in_grp, in_mod):
     """Grow the groups flagged in ``in_grp`` to their component: flags in ``in_grp`` and
     ``in_mod`` every group and model joined to them through ``hosts`` (``in_mod`` is
-    cleared first)."""
+    cleared first). Each group's row and each model's column is read once."""
     n_grp, n_m = hosts.shape
     in_mod[:] = False
-    changed = True
-    while changed:
-        changed = False
-        for g in range(n_grp):
-            if in_grp[g]:
-                for m in range(n_m):
-                    if hosts[g, m] and not in_mod[m]:
-                        in_mod[m] = True
-                        changed = True
-        for m in range(n_m):
-            if in_mod[m]:
-                for g in range(n_grp):
-                    if hosts[g, m] and not in_grp[g]:
-                        in_grp[g] = True
-                        changed = True
+    stack = np.empty(n_grp + n_m, dtype=np.int64)  # groups as g, models as n_grp + m
+    top = 0
+    for g in range(n_grp):
+        if in_grp[g]:
+            stack[top] = g
+            top += 1
+    while top > 0:
+        top -= 1
+        v = stack[top]
+        if v < n_grp:
+            for m in range(n_m):
+                if hosts[v, m] and not in_mod[m]:
+                    in_mod[m] = True
+                    stack[top] = n_grp + m
+                    top += 1
+        else:
+            m = v - n_grp
+            for g in range(n_grp):
+                if hosts[g, m] and not in_grp[g]:
+                    in_grp[g] = True
+                    stack[top] = g
+                    top += 1
 
 
 @njit(cache=True, nogil=True)
