@@ -6,10 +6,12 @@ few dozen more. This kernel runs the same steps on the same numbers: the fit mat
 per-stage memory, models ranked by unmet requests (then rate, then index), groups ranked by
 rounded estimated load (then free memory, then index); then either up to ``batch``
 replicas on distinct groups per step, or the ``top_models × top_groups`` candidate
-additions, of which the first best is kept. Every state and candidate is a plain full
-simulation (:func:`placement._kernel._run_plain`). Float results that decide an order are
-computed as NumPy does (pairwise sums, ``round(12)``), so the ranking, and hence the
-assignment, is bit-for-bit the Python path's.
+additions, of which the first best is kept. Every state and candidate is a plain run
+(:func:`placement._kernel._run_plain`) of the component the step's change reaches, the
+other models keeping the previous state's counts (:mod:`placement._component_kernel`); a
+candidate's run stops once it cannot beat the best so far. Float results that decide an
+order are computed as NumPy does (pairwise sums, ``round(12)``), so the ranking, and hence
+the assignment, is bit-for-bit the Python path's.
 """
 
 from __future__ import annotations

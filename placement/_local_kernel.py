@@ -2,9 +2,11 @@
 :func:`placement.greedy.fill_free_memory`) in one compiled call each.
 
 The same rounds on the same numbers as the Python routines, with the rankings of
-:mod:`placement._greedy_kernel` (bit-for-bit NumPy's), every candidate a plain full
-simulation. Where the Python routine re-simulates a state it already scored (a reverted
-fill step), the kernel keeps its count instead.
+:mod:`placement._greedy_kernel` (bit-for-bit NumPy's), every state a plain full
+simulation; a local-search move is scored on its group's component alone and stopped once
+it cannot beat the current state (:mod:`placement._component_kernel`), as only moves that
+beat it are applied. Where the Python routine re-simulates a state it already scored (a
+reverted fill step), the kernel keeps its count instead.
 """
 
 from __future__ import annotations

@@ -77,7 +77,9 @@ class Problem:
         return self.profiles.derived(
             ("shape-rows", self.models, slo, self.options, capacity),
             lambda: ShapeRowCache(models=self.models, profiles=self.profiles,
-                                  options=self.options, slo=dict(zip(names, slo, strict=True)),
+                                  options=self.options,
+                                  slo={n: v for n, v in zip(names, slo, strict=True)
+                                       if v is not None},
                                   capacity=capacity))
 
     def can_host(self, groups: Sequence[tuple[Sequence[int], GroupShape]],
