@@ -6,10 +6,12 @@ few dozen more. This kernel runs the same steps on the same numbers: the fit mat
 per-stage memory, models ranked by unmet requests (then rate, then index), groups ranked by
 rounded estimated load (then free memory, then index); then either up to ``batch``
 replicas on distinct groups per step, or the ``top_models × top_groups`` candidate
-additions, of which the first best is kept. Every state and candidate is a plain full
-simulation (:func:`placement._kernel._run_plain`). Float results that decide an order are
-computed as NumPy does (pairwise sums, ``round(12)``), so the ranking, and hence the
-assignment, is bit-for-bit the Python path's.
+additions, of which the first best is kept. Every state and candidate is a plain run
+(:func:`placement._kernel._run_plain`) of the component the step's change reaches, the
+other models keeping the previous state's counts (:mod:`placement._component_kernel`); a
+candidate's run stops once it cannot beat the best so far. Float results that decide an
+order are computed as NumPy does (pairwise sums, ``round(12)``), so the ranking, and hence
+the assignment, is bit-for-bit the Python path's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 
 import numpy as np
 
+from placement._component_kernel import connect, run_component
 from placement._kernel import _run_plain, njit
 
 INF = math.inf
@@ -126,7 +129,7 @@ def _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, pt
     good_pm[:] = 0
     rep_good[:] = 0
     return _run_plain(arrival, code, deadline, grp_nst, ptr, rgroup[:n_rep], rlat[:n_rep],
-                      mode, admission, free, good_pm, rep_good)
+                      mode, admission, free, good_pm, rep_good, arrival.shape[0])
 
 
 @njit(cache=True, nogil=True)
@@ -235,6 +238,9 @@ def greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowe
     rep_good = np.zeros(cap, dtype=np.int64)
     fit = np.zeros((n_grp, n_m), dtype=np.bool_)
     taken = np.zeros(n_grp, dtype=np.bool_)
+    base_pm = np.zeros(n_m, dtype=np.int64)  # the current state's counts
+    in_grp = np.zeros(n_grp, dtype=np.bool_)  # the component a change reaches
+    in_mod = np.zeros(n_m, dtype=np.bool_)
     best_hosts = hosts.copy()
     best_good = -1
     since_best = 0
@@ -279,12 +285,18 @@ def greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowe
                         taken[g] = True
                         added += 1
                         break
-            good = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts,
-                             ptr, rgroup, rlat, free, good_pm, rep_good)
+            # only the component of the groups that changed can fare differently
+            base_pm[:] = good_pm
+            in_grp[:] = taken
+            connect(hosts, in_grp, in_mod)
+            good = run_component(arrival, code, deadline, grp_nst, mode, admission, glat,
+                                 hosts, in_mod, counts, good, base_pm, ptr, rgroup, rlat,
+                                 free, good_pm, rep_good, -1)
             sims += 1
             continue
         # look-ahead: the neediest models on their least-loaded fitting groups
         c_good, c_g, c_m = -1, -1, -1
+        base_pm[:] = good_pm
         for i in range(min(top_models, models.shape[0])):
             m = models[i]
             tried = 0
@@ -296,8 +308,14 @@ def greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowe
                     continue
                 tried += 1
                 hosts[g, m] = True
-                trial = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat,
-                                  hosts, ptr, rgroup, rlat, free, good_pm, rep_good)
+                # only g's component can change, and only a run better than the best so
+                # far matters: one is stopped once it cannot be
+                in_grp[:] = False
+                in_grp[g] = True
+                connect(hosts, in_grp, in_mod)
+                trial = run_component(arrival, code, deadline, grp_nst, mode, admission,
+                                      glat, hosts, in_mod, counts, good, base_pm, ptr, rgroup,
+                                      rlat, free, good_pm, rep_good, c_good)
                 hosts[g, m] = False
                 sims += 1
                 if trial > c_good:  # the first best, as argmax

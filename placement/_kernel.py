@@ -56,7 +56,7 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
             break
     if not windows and skip_rep < 0 and extra_model < 0 and not record:
         return _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mode,
-                          admission, free, good_pm, rep_good)
+                          admission, free, good_pm, rep_good, arrival.shape[0])
     for i in range(arrival.shape[0]):
         m = code[i]
         a = arrival[i]
@@ -161,13 +161,17 @@ def run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, rep_
 
 @njit(cache=True, nogil=True)
 def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mode, admission,
-               free, good_pm, rep_good):
+               free, good_pm, rep_good, max_bad):
     """:func:`run_once` without time windows, moves or a record (a search's plain runs): the
-    same loop less their branches. ``free``, ``good_pm`` and ``rep_good`` come zeroed."""
+    same loop less their branches. ``free``, ``good_pm`` and ``rep_good`` come zeroed.
+
+    A run that has more than ``max_bad`` requests not good stops there and returns -1 (a
+    caller that only wants a better run than one it knows; ``len(arrival)``: never)."""
     if grp_nst.max() == 1:
         return _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode,
-                              admission, good_pm, rep_good)
+                              admission, good_pm, rep_good, max_bad)
     total = 0
+    bad = 0
     for i in range(arrival.shape[0]):
         m = code[i]
         a = arrival[i]
@@ -196,8 +200,11 @@ def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mo
                     best_fin = t
                     best_g = g
                     best_r = r
-        if best_g < 0:
-            continue  # unserved
+        if best_g < 0:  # unserved
+            bad += 1
+            if bad > max_bad:
+                return -1
+            continue
         g = best_g
         nst = grp_nst[g]
         t = best_fin
@@ -207,8 +214,11 @@ def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mo
                 f = free[g, k]
                 t = (t if t > f else f) + rep_lat[best_r, k]
         d = deadline[i]
-        if admission and t > d:
-            continue  # dropped: it uses nothing
+        if admission and t > d:  # dropped: it uses nothing
+            bad += 1
+            if bad > max_bad:
+                return -1
+            continue
         t = a
         for k in range(nst):  # commit
             f = free[g, k]
@@ -218,16 +228,21 @@ def _run_plain(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat, mo
             good_pm[m] += 1
             rep_good[best_r] += 1
             total += 1
+        else:
+            bad += 1
+            if bad > max_bad:
+                return -1
     return total
 
 
 @njit(cache=True, nogil=True)
 def _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode, admission,
-                   good_pm, rep_good):
+                   good_pm, rep_good, max_bad):
     """:func:`_run_plain` when every group has one stage (tensor-parallel groups): a group's
     state is one free time, and both rules compare the same finish or free time."""
     free = np.full(rep_group.max() + 1 if rep_group.shape[0] else 1, -INF)
     total = 0
+    bad = 0
     for i in range(arrival.shape[0]):
         m = code[i]
         a = arrival[i]
@@ -242,18 +257,28 @@ def _run_one_stage(arrival, code, deadline, rep_ptr, rep_group, rep_lat, mode, a
                 best_key = key
                 best_g = g
                 best_r = r
-        if best_g < 0:
-            continue  # unserved
+        if best_g < 0:  # unserved
+            bad += 1
+            if bad > max_bad:
+                return -1
+            continue
         f = free[best_g]
         t = (a if a > f else f) + rep_lat[best_r, 0]
         d = deadline[i]
-        if admission and t > d:
-            continue  # dropped: it uses nothing
+        if admission and t > d:  # dropped: it uses nothing
+            bad += 1
+            if bad > max_bad:
+                return -1
+            continue
         free[best_g] = t
         if t <= d:
             good_pm[m] += 1
             rep_good[best_r] += 1
             total += 1
+        else:
+            bad += 1
+            if bad > max_bad:
+                return -1
     return total
 
 
@@ -309,7 +334,7 @@ def run_candidates(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat
             good_pm[:] = 0
             rep_good[:] = 0
             out[c] = _run_plain(arrival, code, deadline, grp_nst, v_ptr, v_group, v_lat, mode,
-                                admission, free, good_pm, rep_good)
+                                admission, free, good_pm, rep_good, arrival.shape[0])
         return out
     for c in range(n_cand):
         out[c] = run_once(arrival, code, deadline, grp_nst, rep_ptr, rep_group, rep_lat,

@@ -2,15 +2,18 @@
 :func:`placement.greedy.fill_free_memory`) in one compiled call each.
 
 The same rounds on the same numbers as the Python routines, with the rankings of
-:mod:`placement._greedy_kernel` (bit-for-bit NumPy's), every candidate a plain full
-simulation. Where the Python routine re-simulates a state it already scored (a reverted
-fill step), the kernel keeps its count instead.
+:mod:`placement._greedy_kernel` (bit-for-bit NumPy's), every state a plain full
+simulation; a local-search move is scored on its group's component alone and stopped once
+it cannot beat the current state (:mod:`placement._component_kernel`), as only moves that
+beat it are applied. Where the Python routine re-simulates a state it already scored (a
+reverted fill step), the kernel keeps its count instead.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from placement._component_kernel import connect, run_component
 from placement._greedy_kernel import _simulate, fit_matrix, group_order, rank_models
 from placement._kernel import njit
 
@@ -81,6 +84,9 @@ def local_search(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, 
     mv_b = np.zeros(limit, dtype=np.int64)
     goods = np.zeros(limit, dtype=np.int64)
     by_model = np.zeros(n_m, dtype=np.int64)
+    base_pm = np.zeros(n_m, dtype=np.int64)
+    in_grp = np.zeros(n_grp, dtype=np.bool_)
+    in_mod = np.zeros(n_m, dtype=np.bool_)
     good = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr,
                      rgroup, rlat, free, good_pm, rep_good)
     sims = 1
@@ -134,11 +140,24 @@ def local_search(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, 
                     tried += 1
         if n_mv == 0:
             break
+        # A move changes only its group's component (with the dropped replica still
+        # there: its model's other groups see its requests shift), and only moves that
+        # beat this state are ever applied: a move is scored on that component alone and
+        # stopped once it cannot beat ``good`` (-1). The trials below run in full, so
+        # the next round's replica counts cover every replica.
+        base_pm[:] = good_pm
         for i in range(n_mv):
-            _move(hosts, used, gmem, mv_g[i], mv_a[i], mv_b[i], 1)
-            goods[i] = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat,
-                                 hosts, ptr, rgroup, rlat, free, good_pm, rep_good)
-            _move(hosts, used, gmem, mv_g[i], mv_a[i], mv_b[i], -1)
+            g = mv_g[i]
+            hosts[g, mv_a[i]] = True
+            in_grp[:] = False
+            in_grp[g] = True
+            connect(hosts, in_grp, in_mod)
+            hosts[g, mv_a[i]] = False
+            _move(hosts, used, gmem, g, mv_a[i], mv_b[i], 1)
+            goods[i] = run_component(arrival, code, deadline, grp_nst, mode, admission,
+                                     glat, hosts, in_mod, counts, good, base_pm, ptr, rgroup,
+                                     rlat, free, good_pm, rep_good, good)
+            _move(hosts, used, gmem, g, mv_a[i], mv_b[i], -1)
         sims += n_mv
         order = np.argsort(-goods[:n_mv], kind="mergesort")  # best first, then index
         if goods[order[0]] <= good:

@@ -168,9 +168,10 @@ def _run_screen(task: tuple[Layout, Problem, Sequence[int], EvalWorkload, Search
                 ) -> tuple[SearchSpace | None, list[tuple[str, Assignment, int, int]], float]:
     layout, problem, model_idx, work, opts = task
     t0 = time.perf_counter()
-    space = problem.search_space(layout.groups(), model_idx)
-    if not space.replica_mask().any():
+    groups = layout.groups()
+    if not problem.can_host(groups, model_idx):  # no replica fits: no space to build
         return None, [], time.perf_counter() - t0
+    space = problem.search_space(groups, model_idx)
     return space, screen_layout(space, work, problem, opts), time.perf_counter() - t0
 
 

@@ -52,11 +52,14 @@ class Assignment:
 
     def __init__(self, space: SearchSpace, hosts: npt.NDArray[np.bool_] | None = None) -> None:
         self.space = space
-        self.hosts = np.zeros((space.num_groups, space.num_models), dtype=bool) \
-            if hosts is None else hosts.copy()
         mem = space.group_memory  # [g, m, k], shared read-only by the space's assignments
         self._mem = mem
-        self.used = np.einsum("gm,gmk->gk", self.hosts.astype(np.int64), mem)
+        if hosts is None:  # nothing hosted, nothing used
+            self.hosts = np.zeros((space.num_groups, space.num_models), dtype=bool)
+            self.used = np.zeros((mem.shape[0], mem.shape[2]), dtype=np.int64)
+        else:
+            self.hosts = hosts.copy()
+            self.used = np.einsum("gm,gmk->gk", self.hosts.astype(np.int64), mem)
         self._allowed = space.group_feasible
         # fit_matrix's result, kept up to date row by row: a step changes a few groups
         self._fit: npt.NDArray[np.bool_] | None = None

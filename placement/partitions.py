@@ -102,11 +102,19 @@ def _largest_pow2_at_most(n: int) -> int:
     return 1 << (n.bit_length() - 1)
 
 
+def _valid_ids(cluster: ClusterSpec, ids: Sequence[int]) -> bool:
+    """Whether every id is a plain int device of ``cluster`` (what ``check_device`` accepts),
+    checked in bulk; False sends a caller to the per-device checks, which name the culprit."""
+    n = cluster.num_devices
+    return all(type(d) is int and 0 <= d < n for d in ids)
+
+
 def _node_runs(cluster: ClusterSpec, device_ids: Sequence[int]) -> list[list[int]]:
-    """Maximal runs of consecutive device ids that lie on one node."""
+    """Maximal runs of consecutive device ids that lie on one node (ids already checked)."""
     runs: list[list[int]] = []
+    per = cluster.devices_per_node
     for d in sorted(device_ids):
-        if runs and runs[-1][-1] == d - 1 and cluster.node_of(d) == cluster.node_of(runs[-1][-1]):
+        if runs and runs[-1][-1] == d - 1 and d // per == (d - 1) // per:
             runs[-1].append(d)
         else:
             runs.append([d])
@@ -153,8 +161,9 @@ def equal_partition(cluster: ClusterSpec, *, device_ids: Sequence[int] | range,
         raise SpecError(f"group_size must be a positive power of two, got {group_size!r}")
     if len(set(ids)) != len(ids):
         raise SpecError(f"device_ids has duplicates: {ids}")
-    for d in ids:
-        cluster.check_device(d)
+    if not _valid_ids(cluster, ids):
+        for d in ids:  # raises, naming the first invalid id
+            cluster.check_device(d)
     per_node = cluster.devices_per_node
     groups: list[tuple[int, ...]] = []
     runs = _node_runs(cluster, ids)
@@ -284,9 +293,20 @@ def check_shape(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupSha
     if len(ids) != shape.num_devices:
         raise SpecError(f"shape {shape.key} needs {shape.num_devices} devices, "
                         f"got {len(ids)}: {ids}")
-    if shape.tensor == 1:
+    t = shape.tensor
+    if t == 1:
         return
-    for k in range(shape.pipeline):
+    if _valid_ids(cluster, ids):  # every id valid: only a span can fail, by arithmetic
+        per = cluster.devices_per_node
+        nodes = [d // per for d in ids]
+        for k in range(shape.pipeline):
+            first = nodes[k * t]
+            if any(n != first for n in nodes[k * t + 1:(k + 1) * t]):
+                part = ids[k * t:(k + 1) * t]
+                raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans "
+                                "nodes; a tensor-parallel stage must stay within one node")
+        return
+    for k in range(shape.pipeline):  # names the first invalid id as the cluster does
         part = ids[k * shape.tensor:(k + 1) * shape.tensor]
         if cluster.spans_nodes(part):
             raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans nodes; "

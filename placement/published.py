@@ -94,9 +94,10 @@ def _run_full(task: tuple[Layout, Problem, Sequence[int], EvalWorkload]
               ) -> tuple[Assignment | None, int, int, float]:
     layout, problem, model_idx, work = task
     t0 = time.perf_counter()
-    space = problem.search_space(layout.groups(), model_idx)
-    if not space.replica_mask().any():
+    groups = layout.groups()
+    if not problem.can_host(groups, model_idx):  # no replica fits: no space to build
         return None, 0, 0, time.perf_counter() - t0
+    space = problem.search_space(groups, model_idx)
     ev = Evaluator(work, group_stages=space.group_stages, options=problem.options)
     res = full_greedy(ev, space.empty())
     return res.assignment, res.good, res.evaluations, time.perf_counter() - t0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alpaserve.cluster_spec import ClusterSpec, homogeneous_cluster
@@ -12,6 +13,7 @@ from alpaserve.errors import SpecError
 from placement.partitions import (
     GroupShape,
     candidate_group_sizes,
+    check_shape,
     equal_partition,
     group_shapes,
     split_devices,
@@ -73,3 +75,67 @@ def test_group_sizes_and_errors():
         GroupShape(pipeline=0, tensor=1)
     with pytest.raises(SpecError, match="cannot split"):
         split_devices(cluster, [20, 8])
+
+
+def _slow_check_shape(cluster, device_ids, shape):
+    """check_shape as it was: a per-device check and node lookup for every stage."""
+    ids = tuple(device_ids)
+    if len(ids) != shape.num_devices:
+        raise SpecError(f"shape {shape.key} needs {shape.num_devices} devices, "
+                        f"got {len(ids)}: {ids}")
+    if shape.tensor == 1:
+        return
+    for k in range(shape.pipeline):
+        part = ids[k * shape.tensor:(k + 1) * shape.tensor]
+        if cluster.spans_nodes(part):
+            raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans nodes; "
+                            "a tensor-parallel stage must stay within one node")
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        return ("ok", fn(*args, **kwargs))
+    except SpecError as err:
+        return ("error", str(err))
+
+
+_ID = st.one_of(st.integers(-2, 20), st.integers(0, 17).map(np.int64), st.just(True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(per_node=st.sampled_from([1, 2, 4, 8]), nodes=st.integers(1, 3),
+       pipeline=st.integers(1, 4), tensor=st.sampled_from([1, 2, 4]),
+       start=st.integers(0, 12), odd=st.lists(st.tuples(st.integers(0, 15), _ID), max_size=2),
+       extra=st.integers(-1, 1))
+def test_check_shape_by_arithmetic_equals_per_device_checks(per_node, nodes, pipeline, tensor,
+                                                            start, odd, extra):
+    cluster = ClusterSpec(num_nodes=nodes, devices_per_node=per_node,
+                          device=device_preset("v100-16gb"))
+    ids: list = list(range(start, start + max(0, pipeline * tensor + extra)))
+    for pos, value in odd:  # invalid, numpy or bool ids anywhere: the same first complaint
+        if pos < len(ids):
+            ids[pos] = value
+    shape = GroupShape(pipeline=pipeline, tensor=tensor)
+    assert _outcome(check_shape, cluster, ids, shape) == \
+        _outcome(_slow_check_shape, cluster, ids, shape)
+
+
+def _slow_partition(cluster, ids, size):
+    for d in sorted(ids):
+        cluster.check_device(d)
+    return None
+
+
+@settings(max_examples=100, deadline=None)
+@given(per_node=st.sampled_from([1, 2, 4, 8]), nodes=st.integers(1, 3),
+       ids=st.lists(_ID, min_size=1, max_size=12, unique_by=int))
+def test_equal_partition_names_the_first_invalid_device(per_node, nodes, ids):
+    cluster = ClusterSpec(num_nodes=nodes, devices_per_node=per_node,
+                          device=device_preset("v100-16gb"))
+    got = _outcome(equal_partition, cluster, device_ids=ids, group_size=1)
+    want = _outcome(_slow_partition, cluster, ids, 1)
+    if want[0] == "error":
+        assert got == want
+    else:  # every device once, runs cut where nodes change
+        assert got[0] == "ok"
+        assert sorted(d for g in got[1].groups for d in g) == sorted(int(d) for d in ids)

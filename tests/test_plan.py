@@ -222,3 +222,72 @@ def test_problem_summaries_follow_the_profile_database() -> None:
     p.profiles.add(heavy)  # back to the heavy entry: m1 no longer fits
     with pytest.raises(InfeasibleError, match="'m1' needs"):
         check_feasible(p.models[1:2], tight, p.profiles)
+
+
+def test_shape_rows_are_shared_by_equal_problems_until_an_add() -> None:
+    """A later plan of the same problem reuses the rows; any input of theirs or an add()
+    makes new ones, equal to a fresh selection."""
+    import dataclasses
+
+    import numpy as np
+
+    from alpaserve.parallel_config import ParallelConfig
+    from alpaserve.profiles import ProfileEntry
+    from placement._examples import tiny_problem
+    from placement.config_select import shape_rows
+    from placement.partitions import GroupShape
+
+    p = tiny_problem(num_models=3)
+    twin = dataclasses.replace(p, slo=dict(p.slo))  # a new problem, equal inputs
+    shape = GroupShape(pipeline=1, tensor=1)
+    rows = p.row_cache.rows(shape)
+    assert twin.row_cache is p.row_cache
+    assert twin.row_cache.rows(shape) is rows
+
+    def fresh(q):
+        return shape_rows(models=q.models, shape=shape, profiles=q.profiles,
+                          options=q.options, slo=q.slo,
+                          capacity=q.cluster.device.usable_memory_bytes)
+
+    others = [dataclasses.replace(p, slo={**p.slo, "m2": 0.01}),
+              dataclasses.replace(p, options=dataclasses.replace(p.options,
+                                                                 stage_inflation=0.5)),
+              dataclasses.replace(p, cluster=dataclasses.replace(
+                  p.cluster, device=p.cluster.device.with_usable_memory(10))),
+              dataclasses.replace(p, models=(p.models[0], p.models[1].renamed("m9"),
+                                             p.models[2]))]
+    for q in others:
+        assert q.row_cache is not p.row_cache
+        got, want = q.row_cache.rows(shape), fresh(q)
+        assert got.configs == want.configs
+        assert np.array_equal(got.latency, want.latency)
+        assert np.array_equal(got.feasible, want.feasible)
+    assert not others[2].row_cache.rows(shape).feasible.any()  # 10 bytes hold nothing
+    assert others[1].row_cache.rows(shape).latency[0, 0] == 1.5 * rows.latency[0, 0]
+    # an add: the rows follow the database (m1 on one device gets faster)
+    cfg = ParallelConfig.uniform(num_layers=p.models[1].num_layers)
+    p.profiles.add(ProfileEntry(model="m1", config=cfg, batch_size=1,
+                                stage_latencies=(0.001,), stage_weight_bytes=(10,),
+                                stage_peak_memory_bytes=(11,), source="measured"))
+    after = dataclasses.replace(p, slo=dict(p.slo))
+    assert after.row_cache is not p.row_cache
+    new = after.row_cache.rows(shape)
+    assert new.latency[1, 0] == 0.001
+    assert new.latency[0, 0] == rows.latency[0, 0]
+    assert np.array_equal(new.memory, fresh(after).memory)
+
+
+def test_can_host_equals_the_built_spaces_replica_mask() -> None:
+    """Skipping a layout before building its space decides as the space would."""
+    import dataclasses
+
+    from placement._examples import tiny_problem
+    from placement.buckets import layouts
+
+    for memory_models in (0.3, 0.6, 2.5):  # nothing fits one device, some groups, all
+        p = tiny_problem(num_models=3, num_devices=4, memory_models=memory_models)
+        p = dataclasses.replace(p, slo=dict(p.slo))
+        for lay in layouts(p.cluster, range(4)):
+            for idx in (None, [2], [0, 2]):
+                want = p.search_space(lay.groups(), idx).replica_mask().any()
+                assert p.can_host(lay.groups(), idx) == want, (lay.key, idx)
