@@ -120,6 +120,29 @@ def _replica_arrays(hosts, glat, ptr, rgroup, rlat):
 
 
 @njit(cache=True, nogil=True)
+def used_memory(hosts, gmem):
+    """``[g, k]``: bytes per device that ``hosts``' replicas take on each group's stage."""
+    n_grp, n_m = hosts.shape
+    used = np.zeros((n_grp, gmem.shape[2]), dtype=np.int64)
+    for g in range(n_grp):
+        for m in range(n_m):
+            if hosts[g, m]:
+                used[g, :] += gmem[g, m, :]
+    return used
+
+
+@njit(cache=True, nogil=True)
+def scratch(n_grp, n_m, n_st):
+    """The arrays one simulation of an ``n_grp × n_m`` placement writes: replica pointers,
+    groups and latencies (room for every pair), stage free times, good requests per model
+    and per replica. Allocated once per compiled routine and reused by all its runs."""
+    cap = n_grp * n_m + 1
+    return (np.zeros(n_m + 1, dtype=np.int64), np.zeros(cap, dtype=np.int64),
+            np.zeros((cap, n_st), dtype=np.float64), np.empty((n_grp, n_st), dtype=np.float64),
+            np.zeros(n_m, dtype=np.int64), np.zeros(cap, dtype=np.int64))
+
+
+@njit(cache=True, nogil=True)
 def _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr, rgroup,
               rlat, free, good_pm, rep_good):
     """A plain run of ``hosts`` (as :func:`placement._kernel.run_once` without windows);
@@ -222,20 +245,9 @@ def greedy(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowe
     n_grp, n_m = hosts.shape
     n_st = gmem.shape[2]
     n_req = arrival.shape[0]
-    used = np.zeros((n_grp, n_st), dtype=np.int64)
-    for g in range(n_grp):
-        for m in range(n_m):
-            if hosts[g, m]:
-                for k in range(n_st):
-                    used[g, k] += gmem[g, m, k]
-    cap = n_grp * n_m + 1
-    ptr = np.zeros(n_m + 1, dtype=np.int64)
-    rgroup = np.zeros(cap, dtype=np.int64)
-    rlat = np.zeros((cap, glat.shape[2]), dtype=np.float64)
-    free = np.empty((n_grp, glat.shape[2]), dtype=np.float64)
-    good_pm = np.zeros(n_m, dtype=np.int64)
+    used = used_memory(hosts, gmem)
+    ptr, rgroup, rlat, free, good_pm, rep_good = scratch(n_grp, n_m, glat.shape[2])
     chosen_pm = np.zeros(n_m, dtype=np.int64)
-    rep_good = np.zeros(cap, dtype=np.int64)
     fit = np.zeros((n_grp, n_m), dtype=np.bool_)
     taken = np.zeros(n_grp, dtype=np.bool_)
     base_pm = np.zeros(n_m, dtype=np.int64)  # the current state's counts
@@ -364,13 +376,7 @@ def _one_group(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, al
             bound[0] += counts[m]
     for k in range(n_add):
         bound[k + 1] = bound[k] + counts[order[k]]
-    cap = n_m + 1
-    ptr = np.zeros(n_m + 1, dtype=np.int64)
-    rgroup = np.zeros(cap, dtype=np.int64)
-    rlat = np.zeros((cap, glat.shape[2]), dtype=np.float64)
-    free = np.empty((1, glat.shape[2]), dtype=np.float64)
-    good_pm = np.zeros(n_m, dtype=np.int64)
-    rep_good = np.zeros(cap, dtype=np.int64)
+    ptr, rgroup, rlat, free, good_pm, rep_good = scratch(1, n_m, glat.shape[2])
     last = _simulate(arrival, code, deadline, grp_nst, mode, admission, glat, hosts, ptr,
                      rgroup, rlat, free, good_pm, rep_good)
     sims = 1

@@ -14,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from placement._component_kernel import connect, run_component
-from placement._greedy_kernel import _simulate, fit_matrix, group_order, rank_models
+from placement._greedy_kernel import (
+    _simulate,
+    fit_matrix,
+    group_order,
+    rank_models,
+    scratch,
+    used_memory,
+)
 from placement._kernel import njit
 
 
@@ -51,17 +58,6 @@ def _move(hosts, used, gmem, g, a, b, sign):
 
 
 @njit(cache=True, nogil=True)
-def _used(hosts, gmem):
-    n_grp, n_m = hosts.shape
-    used = np.zeros((n_grp, gmem.shape[2]), dtype=np.int64)
-    for g in range(n_grp):
-        for m in range(n_m):
-            if hosts[g, m]:
-                used[g, :] += gmem[g, m, :]
-    return used
-
-
-@njit(cache=True, nogil=True)
 def local_search(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, allowed,
                  capacity, bottleneck, rates, counts, hosts, max_rounds, top_models,
                  top_groups, swaps_per_group, moves_per_round, apply_per_round):
@@ -70,14 +66,8 @@ def local_search(arrival, code, deadline, grp_nst, mode, admission, glat, gmem, 
     Returns ``(hosts, good, simulations, rounds)``.
     """
     n_grp, n_m = hosts.shape
-    used = _used(hosts, gmem)
-    cap = n_grp * n_m + 1
-    ptr = np.zeros(n_m + 1, dtype=np.int64)
-    rgroup = np.zeros(cap, dtype=np.int64)
-    rlat = np.zeros((cap, glat.shape[2]), dtype=np.float64)
-    free = np.empty((n_grp, glat.shape[2]), dtype=np.float64)
-    good_pm = np.zeros(n_m, dtype=np.int64)
-    rep_good = np.zeros(cap, dtype=np.int64)
+    used = used_memory(hosts, gmem)
+    ptr, rgroup, rlat, free, good_pm, rep_good = scratch(n_grp, n_m, glat.shape[2])
     limit = moves_per_round + swaps_per_group + 1  # a group's swaps may pass the cap
     mv_g = np.zeros(limit, dtype=np.int64)
     mv_a = np.zeros(limit, dtype=np.int64)
@@ -203,14 +193,8 @@ def fill_free_memory(arrival, code, deadline, grp_nst, mode, admission, glat, gm
     good count is ``good`` (-1: simulate it). Returns ``(hosts, good, simulations,
     steps)``."""
     n_grp, n_m = hosts.shape
-    used = _used(hosts, gmem)
-    cap = n_grp * n_m + 1
-    ptr = np.zeros(n_m + 1, dtype=np.int64)
-    rgroup = np.zeros(cap, dtype=np.int64)
-    rlat = np.zeros((cap, glat.shape[2]), dtype=np.float64)
-    free = np.empty((n_grp, glat.shape[2]), dtype=np.float64)
-    good_pm = np.zeros(n_m, dtype=np.int64)
-    rep_good = np.zeros(cap, dtype=np.int64)
+    used = used_memory(hosts, gmem)
+    ptr, rgroup, rlat, free, good_pm, rep_good = scratch(n_grp, n_m, glat.shape[2])
     fit = np.zeros((n_grp, n_m), dtype=np.bool_)
     blocked = np.zeros(n_m, dtype=np.bool_)
     taken = np.zeros(n_grp, dtype=np.bool_)
