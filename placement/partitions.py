@@ -102,11 +102,13 @@ def _largest_pow2_at_most(n: int) -> int:
     return 1 << (n.bit_length() - 1)
 
 
-def _valid_ids(cluster: ClusterSpec, ids: Sequence[int]) -> bool:
-    """Whether every id is a plain int device of ``cluster`` (what ``check_device`` accepts),
-    checked in bulk; False sends a caller to the per-device checks, which name the culprit."""
+def _check_ids(cluster: ClusterSpec, ids: Sequence[int]) -> None:
+    """Raise ``check_device``'s error for the first id that is not a device of ``cluster``;
+    the common all-valid case is checked in bulk, without a call per device."""
     n = cluster.num_devices
-    return all(type(d) is int and 0 <= d < n for d in ids)
+    if not all(type(d) is int and 0 <= d < n for d in ids):
+        for d in ids:
+            cluster.check_device(d)
 
 
 def _node_runs(cluster: ClusterSpec, device_ids: Sequence[int]) -> list[list[int]]:
@@ -161,9 +163,7 @@ def equal_partition(cluster: ClusterSpec, *, device_ids: Sequence[int] | range,
         raise SpecError(f"group_size must be a positive power of two, got {group_size!r}")
     if len(set(ids)) != len(ids):
         raise SpecError(f"device_ids has duplicates: {ids}")
-    if not _valid_ids(cluster, ids):
-        for d in ids:  # raises, naming the first invalid id
-            cluster.check_device(d)
+    _check_ids(cluster, ids)
     per_node = cluster.devices_per_node
     groups: list[tuple[int, ...]] = []
     runs = _node_runs(cluster, ids)
@@ -296,19 +296,11 @@ def check_shape(cluster: ClusterSpec, device_ids: Sequence[int], shape: GroupSha
     t = shape.tensor
     if t == 1:
         return
-    if _valid_ids(cluster, ids):  # every id valid: only a span can fail, by arithmetic
-        per = cluster.devices_per_node
-        nodes = [d // per for d in ids]
-        for k in range(shape.pipeline):
-            first = nodes[k * t]
-            if any(n != first for n in nodes[k * t + 1:(k + 1) * t]):
-                part = ids[k * t:(k + 1) * t]
-                raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans "
-                                "nodes; a tensor-parallel stage must stay within one node")
-        return
-    for k in range(shape.pipeline):  # names the first invalid id as the cluster does
-        part = ids[k * shape.tensor:(k + 1) * shape.tensor]
-        if cluster.spans_nodes(part):
+    per = cluster.devices_per_node
+    for k in range(shape.pipeline):
+        part = ids[k * t:(k + 1) * t]
+        _check_ids(cluster, part)
+        if len({d // per for d in part}) > 1:
             raise SpecError(f"stage {k} of shape {shape.key} on devices {part} spans nodes; "
                             "a tensor-parallel stage must stay within one node")
 
