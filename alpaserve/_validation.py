@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from alpaserve.errors import SpecError
+
+T = TypeVar("T")
+
+
+def preset(presets: Mapping[str, T], name: object, kind: str) -> T:
+    """The entry of ``presets`` (lower-case keys) called ``name`` in any case; a name that is
+    not a known string raises a ``SpecError`` listing the known ones."""
+    spec = presets.get(name.lower()) if isinstance(name, str) else None
+    if spec is None:
+        raise SpecError(f"unknown {kind} preset {name!r}; known: {', '.join(presets)}")
+    return spec
 
 
 def positive_int(owner: str, field: str, value: object) -> int:

@@ -26,6 +26,7 @@ from alpaserve._validation import (
     non_negative_int,
     positive_float,
     positive_int,
+    preset,
 )
 from alpaserve.errors import SpecError
 
@@ -235,8 +236,4 @@ def device_preset(name: str) -> DeviceSpec:
     >>> device_preset("A100-80GB").num_sms
     108
     """
-    presets = _presets()
-    spec = presets.get(name.lower())
-    if spec is None:
-        raise SpecError(f"unknown device preset {name!r}; known: {', '.join(presets)}")
-    return spec
+    return preset(_presets(), name, "device")

@@ -9,6 +9,7 @@ percent of the published parameter count; ``tests/test_model_presets.py`` checks
 
 from __future__ import annotations
 
+from alpaserve._validation import preset
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
 
@@ -96,11 +97,7 @@ def model_preset(name: str) -> ModelSpec:
     >>> model_preset("BERT-1.3B").num_layers
     24
     """
-    presets = _presets()
-    spec = presets.get(name.lower())
-    if spec is None:
-        raise SpecError(f"unknown model preset {name!r}; known: {', '.join(presets)}")
-    return spec
+    return preset(_presets(), name, "model")
 
 
 def model_copies(text: str) -> list[ModelSpec]:

@@ -54,3 +54,15 @@ def test_old_import_path_still_works() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         spec_module.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("lookup", ["model", "device", "llm"])
+def test_a_preset_name_that_is_not_a_string_gets_a_named_error(lookup: str) -> None:
+    from alpaserve.device_spec import device_preset
+    from alpaserve.llm.spec import llm_preset
+
+    find = {"model": model_preset, "device": device_preset, "llm": llm_preset}[lookup]
+    with pytest.raises(SpecError, match=r"unknown (model|device|LLM) preset 3; known: "):
+        find(3)
+    with pytest.raises(SpecError, match=r"preset 'no-such'; known: "):
+        find("no-such")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from alpaserve._validation import non_empty_name, positive_int
+from alpaserve._validation import non_empty_name, positive_int, preset
 from alpaserve.errors import SpecError
 
 
@@ -246,8 +246,4 @@ def llm_preset(name: str) -> LLMSpec:
     >>> llm_preset("Llama-2-70B").num_kv_heads
     8
     """
-    presets = _presets()
-    spec = presets.get(name.lower()) if isinstance(name, str) else None
-    if spec is None:
-        raise SpecError(f"unknown LLM preset {name!r}; known: {', '.join(presets)}")
-    return spec
+    return preset(_presets(), name, "LLM")
