@@ -146,7 +146,8 @@ class ContentionCalibration:
         -------
         dict
             ``curve``, ``lone_ms`` (per ``model/config/bs``, per stage), ``samples``,
-            ``seconds`` and ``spread`` (percentiles 0, 10, ..., 100 of it).
+            ``seconds`` and ``spread`` (percentiles 0, 10, ..., 100 of it); a bracketed
+            calibration adds ``shift`` and its two parts' own (``bracket``).
         """
         out: dict[str, Any] = {
             "curve": self.curve.to_dict(),
@@ -157,10 +158,7 @@ class ContentionCalibration:
             "spread": [round(x, 4) for x in self.spread[::10]]}
         if self.parts:
             out["shift"] = self.shift
-            out["bracket"] = [{"curve": c.curve.to_dict(), "seconds": c.seconds,
-                               "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
-                                           [round(1e3 * x, 4) for x in e.stage_latencies]
-                                           for e in c.lone}} for c in self.parts]
+            out["bracket"] = [c.to_dict() for c in self.parts]
         return out
 
 
