@@ -383,16 +383,11 @@ def __getattr__(name: str) -> Any:
     AttributeError
         For any other name.
     """
-    if name == "local_search":
-        from placement.local_search import local_search
+    home = {"local_search": "placement.local_search",
+            "fill_free_memory": "placement.local_search",
+            "full_greedy": "placement.published"}.get(name)
+    if home is not None:
+        import importlib
 
-        return local_search
-    if name == "fill_free_memory":
-        from placement.local_search import fill_free_memory
-
-        return fill_free_memory
-    if name == "full_greedy":
-        from placement.published import full_greedy
-
-        return full_greedy
+        return getattr(importlib.import_module(home), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
