@@ -1,4 +1,4 @@
-"""The direct computation of SeedSequence children equals numpy's spawn, bit for bit."""
+"""The child generators of a seed equal numpy's spawn, and seeds are checked."""
 
 from __future__ import annotations
 
