@@ -41,7 +41,6 @@ from placement.selective_replication import selective_replication
 from simulator.options import SimulationOptions
 from simulator.schedule import PlacementSchedule, simulate_schedule
 from simulator.simulate import simulate
-from workloads import child_generators
 from workloads.mixes import MixSpec, generate_mix
 from workloads.workload import Workload
 
@@ -96,13 +95,10 @@ def _split(workload: Any, test_workload: Workload | None, seed: int, duration: f
             # a zero span would plan for no requests and report NaN attainment
             raise SpecError(f"duration must be a positive finite number of seconds, got "
                             f"{duration!r}")
-        # The children of these private sequences, computed directly: the same streams.
-        n = len(workload.model_names)
-        train = generate_mix(workload, duration=duration, seed=child_generators(train_seed, n))
+        train = generate_mix(workload, duration=duration, seed=train_seed)
         if test_workload is not None:
             return train, test_workload, "the given test workload"
-        return (train, generate_mix(workload, duration=duration,
-                                    seed=child_generators(test_seed, n)),
+        return (train, generate_mix(workload, duration=duration, seed=test_seed),
                 f"a fresh sample of the same mix, seed {seed} child 1")
     if isinstance(workload, WorkloadSource):
         train = workload.sample(seed=train_seed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,18 @@ def test_start_mode_reaches_every_process() -> None:
         == "stationary"
     with pytest.raises(WorkloadError, match="start_mode"):
         MixSpec(model_names=("a",), total_rate=1.0, start_mode="warm")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("cv", "alpha", "n", "mode", "count", "digest"), [
+    (4.0, 0.5, 32, "stationary", 1511, "c2479e542b52cf5b"),
+    (0.0, 0.0, 3, "stationary", 1500, "f5e383f95fbaac1f"),
+    (8.0, 0.5, 7, "ordinary", 2364, "36c6b87a35a3b126"),
+])
+def test_mixes_are_those_of_the_unoptimised_code(cv: float, alpha: float, n: int, mode: str,
+                                                  count: int, digest: str) -> None:
+    # digests recorded with the code before the fast paths (commit 8d1f68f)
+    spec = MixSpec(model_names=tuple(f"m{i}" for i in range(n)), total_rate=30.0,
+                   zipf_alpha=alpha, cv=cv, start_mode=mode)  # type: ignore[arg-type]
+    w = generate_mix(spec, duration=50.0, seed=3, start=2.5)
+    got = hashlib.sha256(w.arrival.tobytes() + w.model_codes.tobytes()).hexdigest()[:16]
+    assert (len(w), got) == (count, digest)

@@ -3,7 +3,7 @@
 The bottom layer of the library: it imports nothing else from the project.
 """
 
-from workloads._rng import SeedLike, as_generator, child_generators, spawn
+from workloads._rng import SeedLike, as_generator, spawn
 from workloads.arrivals import (
     ArrivalProcess,
     DeterministicProcess,
@@ -77,7 +77,6 @@ __all__ = [
     "WorkloadSummary",
     "as_generator",
     "azure_functions_2019_paths",
-    "child_generators",
     "generate_mix",
     "interarrival_cv",
     "load_workload",

@@ -100,7 +100,7 @@ class _Renewal:
             if stationary:
                 buf[0] = self._residual(rng)
             buf[0] += start
-            buf.cumsum(out=buf)  # in place: no second n-sized array
+            np.cumsum(buf, out=buf)  # in place: no second n-sized array
         return buf
 
     def generate(self, *, seed: SeedLike, n: int | None = None, duration: float | None = None,
@@ -136,41 +136,22 @@ class _Renewal:
         True
         """
         check_request(n, duration, start)
+        # A Poisson process needs no residual draw, which keeps its streams as they were.
+        stationary = self.start_mode == "stationary" and not self._memoryless
         rng = as_generator(seed)
         if n is not None:
-            # A Poisson process needs no residual draw, which keeps its streams as they were.
-            stationary = self.start_mode == "stationary" and not self._memoryless
             return self._by_count(rng, int(n), float(start), stationary)
         if duration is None:  # for mypy; check_request guarantees it
             raise WorkloadError("duration is required when n is not given")
-        return self._span(rng, duration, start)
-
-    def _span(self, rng: np.random.Generator, duration: float, start: float) -> FloatArray:
-        """The arrivals in ``[start, start + duration)``; the arguments are already checked
-        (:func:`check_request`), so a mix of many processes checks them once."""
         check_expected(self.rate, duration)
-        stationary = self.start_mode == "stationary" and not self._memoryless
         end = float(start) + float(duration)
-        rate, cv = self.rate, self.cv
-        mean = rate * duration
+        mean = self.rate * duration
         # Draw enough for the whole span with high probability; loop on the rare shortfall.
         # Chunks are bounded, so an extreme CV fails below instead of allocating gigabytes.
-        spread = cv * math.sqrt(mean) if math.isfinite(cv) else 0.1 * mean
+        spread = self.cv * math.sqrt(mean) if math.isfinite(self.cv) else 0.1 * mean
         want = min(int(mean + 6.0 * spread + 16), _CHUNK)
-        arr = self._by_count(rng, want, float(start), stationary)
-        if arr[-1] < end:
-            arr = self._more(rng, arr, want, end, duration)
-        kept = int(arr.searchsorted(end, side="left"))
-        if kept > MAX_ARRIVALS:
-            raise WorkloadError(f"{kept} arrivals in {duration!r} s at rate {self.rate!r}/s "
-                                f"and CV {self.cv!r} exceed the limit of {MAX_ARRIVALS} "
-                                "(workloads.arrivals.MAX_ARRIVALS); lower the CV or duration")
-        return arr[:kept]
-
-    def _more(self, rng: np.random.Generator, first: FloatArray, drawn: int, end: float,
-              duration: float) -> FloatArray:
-        """``first`` extended by further chunks until one passes ``end`` (rare)."""
-        chunks = [first]
+        chunks = [self._by_count(rng, want, float(start), stationary)]
+        drawn = want
         while chunks[-1][-1] < end:
             if drawn > MAX_ARRIVALS:
                 raise WorkloadError(
@@ -181,4 +162,10 @@ class _Renewal:
             want = min(int(remaining * 1.2 + 6.0 * math.sqrt(remaining + 1.0) + 16), _CHUNK)
             chunks.append(self._by_count(rng, want, float(chunks[-1][-1])))
             drawn += want
-        return np.concatenate(chunks)
+        arr = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        kept = int(np.searchsorted(arr, end, side="left"))
+        if kept > MAX_ARRIVALS:
+            raise WorkloadError(f"{kept} arrivals in {duration!r} s at rate {self.rate!r}/s "
+                                f"and CV {self.cv!r} exceed the limit of {MAX_ARRIVALS} "
+                                "(workloads.arrivals.MAX_ARRIVALS); lower the CV or duration")
+        return arr[:kept]

@@ -41,35 +41,3 @@ def spawn(seed: SeedLike, n: int) -> list[np.random.Generator]:
     """
     return as_generator(seed).spawn(n)
 
-
-def child_generators(seq: np.random.SeedSequence, n: int) -> list[np.random.Generator]:
-    """The generators ``default_rng(c)`` of the children ``seq.spawn(n)`` would give next.
-
-    ``seq`` itself is left as it is (its ``n_children_spawned`` does not advance): for a
-    caller that owns ``seq`` and spawns from it once.
-
-    Parameters
-    ----------
-    seq : numpy.random.SeedSequence
-        The parent sequence.
-    n : int
-        Number of children.
-
-    Returns
-    -------
-    list of numpy.random.Generator
-        The generators numpy's ``spawn`` would give.
-
-    Examples
-    --------
-    >>> seq = np.random.SeedSequence(4)
-    >>> mine = [g.random() for g in child_generators(seq, 3)]
-    >>> seq.n_children_spawned
-    0
-    >>> mine == [g.random() for g in np.random.default_rng(seq).spawn(3)]
-    True
-    """
-    first = seq.n_children_spawned
-    return [np.random.default_rng(np.random.SeedSequence(
-        seq.entropy, spawn_key=(*seq.spawn_key, first + i), pool_size=seq.pool_size))
-        for i in range(n)]

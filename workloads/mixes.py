@@ -11,14 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
 
-from workloads._merge import Generators, merge_streams, model_generators
 from workloads._renewal import check_start_mode
-from workloads._rng import SeedLike
+from workloads._rng import SeedLike, spawn
 from workloads.arrivals import ArrivalProcess, GammaProcess, StartMode
 from workloads.errors import WorkloadError
 from workloads.workload import Workload
@@ -236,18 +234,13 @@ class MixSpec:
         >>> MixSpec(model_names=("a", "b"), total_rate=4.0, shares=(1, 0), cv=2.0).processes()
         {'a': GammaProcess(rate=4.0, cv=2.0, start_mode='stationary')}
         """
-        return dict(self._processes)
-
-    @cached_property
-    def _processes(self) -> tuple[tuple[str, GammaProcess], ...]:
-        # built once per (immutable) spec: a planner samples the same mix again and again
-        return tuple((name, GammaProcess(rate=float(rate), cv=cv, start_mode=self.start_mode))
-                     for name, rate, cv in zip(self.model_names, self.rates(),
-                                               self._per_model(self.cv), strict=True)
-                     if rate > 0)
+        return {name: GammaProcess(rate=float(rate), cv=cv, start_mode=self.start_mode)
+                for name, rate, cv in zip(self.model_names, self.rates(),
+                                          self._per_model(self.cv), strict=True)
+                if rate > 0}
 
 
-def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike | Generators,
+def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike,
                   duration: float, start: float = 0.0,
                   slo: float | Mapping[str, float] | None = None,
                   model_names: Sequence[str] | None = None) -> Workload:
@@ -260,9 +253,8 @@ def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike | G
     ----------
     processes : Mapping[str, ArrivalProcess]
         The arrival process of each model.
-    seed : int, numpy.random.SeedSequence, numpy.random.Generator or list of Generator
-        Source of randomness; each model gets its own independent stream (its child
-        generator, or the one given for it: one per model name, in order).
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of randomness; each model gets its own independent stream.
     duration : float
         Length of the span in seconds.
     start : float, default 0.0
@@ -295,13 +287,23 @@ def mix_processes(processes: Mapping[str, ArrivalProcess], *, seed: SeedLike | G
     unknown = [m for m in processes if m not in names]
     if unknown:
         raise WorkloadError(f"processes for models {unknown} not in model_names {list(names)}")
-    rngs = model_generators(seed, len(names))
-    out = merge_streams(processes, names, rngs, duration=duration, start=start)
+    rngs = spawn(seed, len(names))
+    arrivals: list[FloatArray] = []
+    codes: list[npt.NDArray[np.int32]] = []
+    for code, (name, rng) in enumerate(zip(names, rngs, strict=True)):
+        if name not in processes:
+            continue
+        t = processes[name].generate(duration=duration, start=start, seed=rng)
+        arrivals.append(t)
+        codes.append(np.full(t.size, code, dtype=np.int32))
+    arrival = np.concatenate(arrivals) if arrivals else np.empty(0)
+    code_arr = np.concatenate(codes) if codes else np.empty(0, np.int32)
+    out = Workload.from_arrays(arrival=arrival, model=code_arr, model_names=names)
     return out if slo is None else out.with_slo(slo if isinstance(slo, int | float)
                                                 else dict(slo))
 
 
-def generate_mix(spec: MixSpec, *, duration: float, seed: SeedLike | Generators,
+def generate_mix(spec: MixSpec, *, duration: float, seed: SeedLike,
                  start: float = 0.0) -> Workload:
     """Arrivals of every model of ``spec`` over ``[start, start + duration)``.
 
@@ -311,9 +313,8 @@ def generate_mix(spec: MixSpec, *, duration: float, seed: SeedLike | Generators,
         Models, rates, CVs and SLOs.
     duration : float
         Length of the span in seconds.
-    seed : int, numpy.random.SeedSequence, numpy.random.Generator or list of Generator
-        Source of randomness; each model gets its own independent stream (its child
-        generator, or the one given for it: one per model name, in order).
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Source of randomness; each model gets its own independent stream.
     start : float, default 0.0
         Start of the span in seconds.
 
