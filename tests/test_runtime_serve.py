@@ -186,3 +186,17 @@ def test_batching_is_checked(devices: list) -> None:
     with pytest.raises(SpecError, match="max_batch must be an integer >= 1"):
         Runtime(two_group_placement(), devices=devices, max_batch=0)
     assert Runtime(two_group_placement(), backend="ray", max_batch=2).batch_sizes == (1, 2)
+
+
+def test_a_group_that_hosts_nothing_is_built_calibrated_and_idle(devices: list) -> None:
+    # `alpaserve plan` leaves spare devices as empty groups; serving must take them as they are
+    from alpaserve.runtime.runtime import Runtime
+
+    a = tiny_spec("a", num_layers=2, hidden_size=32, ffn_size=64, seq_len=8)
+    p = Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a}, groups=(
+        Group.uniform(name="g0", device_ids=[0], pipeline_degree=1, models=[a]),
+        Group.uniform(name="g1", device_ids=[1], pipeline_degree=1, models=[])))
+    with Runtime(p, devices=devices, repeats=2) as rt:
+        r = rt.serve(gamma_workload(rate=40.0, cv=1.0, n=12, models=["a"], seed=4), slo=1.0)
+    assert r.count(RequestStatus.SERVED) == 12
+    assert set(r.group.tolist()) == {0}

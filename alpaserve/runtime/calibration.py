@@ -119,8 +119,8 @@ def calibrate_serving_path(executors: Sequence[Any], groups: Sequence[Group],
     samples: dict[Any, list[list[float]]] = {}
     sent: dict[tuple[int, str, int], int] = {}
     rounds = (options.warmup + options.repeats) * max(len(m) for m in models)
-    together = ([list(range(len(groups)))] if options.concurrently
-                else [[g] for g in range(len(groups))])
+    hosting = [g for g in range(len(groups)) if models[g]]  # a group may host nothing
+    together = [hosting] if options.concurrently else [[g] for g in hosting]
     started: list[Any] = []
     try:
         for g, ex in enumerate(executors):

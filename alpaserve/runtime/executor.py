@@ -158,6 +158,7 @@ class LocalGroupExecutor:
         self.dtype = dtype
         self.clock = clock
         self._pipelines: dict[str, ModelPipeline] = {}
+        self._built = False  # a group that hosts no model is built with no pipeline
         self._tokens: dict[tuple[str, int], Any] = {}
         self._sync: AbstractContextManager[Any] = nullcontext()
         self._queues: list[queue.Queue[Any]] = []
@@ -186,6 +187,7 @@ class LocalGroupExecutor:
             for b in self.batch_sizes:  # compile and run every stage at every size now
                 pipe.forward(self._tokens_for(name, b)).block_until_ready()
             logger.info("group %s: built %s (%s)", self.group.name, name, config.key)
+        self._built = True
 
     def _tokens_for(self, model: str, size: int) -> Any:
         key = (model, size)
@@ -254,7 +256,7 @@ class LocalGroupExecutor:
             caller shares with its dispatcher), so whoever holds it sees every stage end
             read before it as already reported.
         """
-        if not self._pipelines:
+        if not self._built:
             raise SpecError(f"group {self.group.name!r} was not built (call build() first)")
         if self._threads:
             raise SpecError(f"group {self.group.name!r} is already running")
@@ -314,6 +316,7 @@ class LocalGroupExecutor:
         self.stop()
         self._pipelines.clear()
         self._tokens.clear()
+        self._built = False
 
     def _stage_loop(self, k: int, on_done: DoneCallback,
                     on_stage: StageCallback | None) -> None:
