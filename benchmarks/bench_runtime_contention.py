@@ -62,7 +62,7 @@ def main() -> int:
 
     print(f"{'layout':12s} {'mb':>2s} {'try':>3s} {'plain':>6s} {'contend':>7s} "
           f"{'measured':>8s} {'gap plain':>9s} {'gap cont':>8s} {'replay':>6s} steady  "
-          "shift  rounds  s(n) 1..N")
+          "shift  rounds  s(n) 1..N per group")
     summary = []
     for layout in args.layouts.split(","):
         for mb in (int(x) for x in args.max_batch.split(",")):
@@ -84,7 +84,8 @@ def main() -> int:
                 plain = c.get("predicted_attainment_uncontended", rep.attainment_sim)
                 g_plain = 100 * (rep.attainment_real - plain)
                 gaps.append((g_plain, rep.attainment_diff_pp, bool(rep.host_steady)))
-                curve = " ".join(f"{x:.2f}" for x in c["curve"]["slowdown"])
+                curve = " | ".join(" ".join(f"{x:.2f}" for x in g["slowdown"])
+                                   for g in c["group_curves"] or [c["curve"]])
                 agree = rep.replay.agreement if rep.replay is not None else float("nan")
                 print(f"{layout:12s} {mb:2d} {i:3d} {plain:6.3f} {rep.attainment_sim:7.3f} "
                       f"{rep.attainment_real:8.3f} {g_plain:+9.1f} {rep.attainment_diff_pp:+8.1f}"

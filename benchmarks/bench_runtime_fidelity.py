@@ -27,12 +27,11 @@ from alpaserve.model_spec import ModelSpec
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.runtime.devices import use_cpu_devices
 from alpaserve.runtime.fidelity import compare_results, simulate_with_profile, slo_from_latency
+from alpaserve.runtime.host_load import cpu_sample, host_load
 from alpaserve.runtime.runtime import Runtime
 from alpaserve.runtime.stationarity import (
     Stationarity,
     Tolerance,
-    cpu_sample,
-    host_load,
     profile_drift,
 )
 from workloads import Workload

@@ -52,13 +52,12 @@ def main() -> int:
     devs = use_cpu_devices(8)
     from alpaserve.runtime.contention import calibrate_contention
     from alpaserve.runtime.fidelity import simulate_with_profile, slo_from_latency
+    from alpaserve.runtime.host_load import cpu_sample, host_load
     from alpaserve.runtime.replay_check import measured_handoffs
     from alpaserve.runtime.runtime import Runtime
     from alpaserve.runtime.stationarity import (
         Stationarity,
         Tolerance,
-        cpu_sample,
-        host_load,
         profile_drift,
         service_tail,
     )
@@ -95,7 +94,7 @@ def main() -> int:
     w = Workload.from_arrays(arrival=run.arrival, model=run.model_codes,
                              model_names=run.model_names, slo=run.slo)
     predicted = attainment(simulate_with_profile(placement, w, profile, None))
-    pred = predict_contended(placement, profile, w, lone=cal.lone, curve=cal.curve,
+    pred = predict_contended(placement, profile, w, lone=cal.lone, curve=cal.curves,
                              max_batch=trace.max_batch, feedback=trace.feedback,
                              overhead=trace.overhead)
     measured = attainment(run)
@@ -116,14 +115,14 @@ def main() -> int:
              "D + measured service (the replay)": {"service": service,
                                                    "decided": trace.decided, "handoff": hand},
              "E measured service only": {"service": service}}
-    base = None
+    base = float("nan")
     for label, kw in steps.items():
         got = attainment(replay_measured(placement, profile, w, feedback=trace.feedback,
                                          overhead=trace.overhead, max_batch=trace.max_batch,
                                          **kw).result)
-        base = got if base is None else base
+        base = got if np.isnan(base) else base
         print(f"  {label:36s} {got:.3f}  ({100 * (got - base):+.1f} pp vs A)")
-    ratios, busy, lone_ratios = [], [], []
+    ratios, busy, lone_ratios, group_of = [], [], [], []
     sizes = np.ones(len(run), dtype=int) if trace.batch_size is None else trace.batch_size
     spans = [(trace.stage_begin[i, k], trace.stage_end[i, k], int(run.group[i]), k,
               int(run.model_codes[i]), int(sizes[i]))
@@ -138,6 +137,7 @@ def main() -> int:
                            / cal.lone.get(run.model_names[m], config, size).stage_latencies[k])
         mid = 0.5 * (begin + end)
         busy.append(int(((edges[:, 0] <= mid) & (edges[:, 1] >= mid)).sum()))
+        group_of.append(g)
     # the model on the run's own schedule: each measured stage run stretched from its lone
     # work by s(n) over the measured spans, then replayed (F); near D: the curve holds
     keys = sorted({(s[0], s[1], s[2], s[3]) for s in spans})
@@ -148,8 +148,8 @@ def main() -> int:
                                                    size).stage_latencies[k]
     kb = np.array([x[0] for x in keys])
     ke = np.array([x[1] for x in keys])
-    dur = dict(zip(keys, stretched_durations(kb, ke, [lone_of[x] for x in keys], cal.curve),
-                   strict=True))
+    dur = dict(zip(keys, stretched_durations(kb, ke, [lone_of[x] for x in keys], cal.curves,
+                                         curve_of=[x[2] for x in keys]), strict=True))
     modelled = service.copy()
     for i in np.flatnonzero(run.status == 0):
         g = int(run.group[i])
@@ -169,6 +169,13 @@ def main() -> int:
         print(f"  {n} busy: {sel.sum():4d} stage runs, median {np.median(r[sel]):.2f}, "
               f"p90 {np.percentile(r[sel], 90):.2f} | / lone: median {np.median(lr[sel]):.2f}"
               f", s({n}) = {cal.curve.at([n])[0]:.2f}")
+    gs = np.array(group_of)
+    print("measured / lone by group (stages of different groups slow differently) against "
+          "each group's own curve:")
+    for g, curve in enumerate(cal.group_curves):
+        cells = [f"{n}: {np.median(lr[(c == n) & (gs == g)]):.2f} vs {curve.at([n])[0]:.2f}"
+                 for n in sorted(set(c.tolist())) if ((c == n) & (gs == g)).any()]
+        print(f"  {placement.groups[g].name}: " + ", ".join(cells))
     return 0
 
 

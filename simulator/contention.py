@@ -4,7 +4,8 @@ The simulator charges every stage its profiled latency, as if each stage owned i
 Virtual CPU devices (``--xla_force_host_platform_device_count``) share the host's cores, so
 a stage's service time grows with the number of stages (of all groups) running at the same
 time. :class:`ContentionCurve` is that growth, measured: ``s(n)``, the factor by which a
-stage's lone latency is stretched while ``n`` stages are busy.
+stage's lone latency is stretched while ``n`` stages are busy; one for every stage, or one
+per group (a tensor-parallel group's stages suffer more from the same load).
 
 :func:`predict_contended` predicts a run with it, as a fixed point of the run's own
 concurrency. It replays the workload with :func:`~simulator.replay.replay_measured` (the
@@ -90,7 +91,7 @@ class ContentionPrediction:
 
 
 def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workload, *,
-                      lone: ProfileDB, curve: ContentionCurve,
+                      lone: ProfileDB, curve: ContentionCurve | Sequence[ContentionCurve],
                       slo: float | dict[str, float] | None = None, max_batch: int = 1,
                       feedback: bool = True, overhead: float = 0.0, damping: float = 0.5,
                       max_rounds: int = 30, tolerance: float = 0.01,
@@ -111,8 +112,9 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
         The requests.
     lone : ProfileDB
         Every hosted (model, config, batch size) timed with no other stage busy.
-    curve : ContentionCurve
-        The slowdown by busy-stage count.
+    curve : ContentionCurve or sequence of ContentionCurve
+        The slowdown by busy-stage count: one for every stage, or one per group of
+        ``placement`` (in its order) for each group's stages.
     slo : float or dict of str to float, optional
         SLO in seconds, one or per model; the workload's own by default.
     max_batch : int, default 1
@@ -148,7 +150,8 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
     Raises
     ------
     SimulationError
-        When ``damping``, ``max_rounds`` or ``tolerance`` is out of range.
+        When ``damping``, ``max_rounds`` or ``tolerance`` is out of range, or ``curve`` is
+        a sequence whose length is not the number of groups.
     ProfileError
         When ``lone`` or ``profiles`` lacks a hosted (model, config, batch size).
 
@@ -166,6 +169,9 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
                               f"got {pct.size} values")
     if samples < 1:
         raise SimulationError(f"samples must be >= 1, got {samples}")
+    if not isinstance(curve, ContentionCurve) and len(curve) != len(placement.groups):
+        raise SimulationError(f"need one contention curve per group ({len(placement.groups)}"
+                              f"), got {len(curve)}")
     names = workload.model_names
     # the lone and profiled stage latencies as tables, compiled once for every sample
     solo = compile_placement(placement, lone, names, max_batch=max_batch)
@@ -185,7 +191,7 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
 
 
 def _fixed_point(placement: Placement, profiles: ProfileDB, workload: Workload,
-                 solo: Any, prof: Any, curve: ContentionCurve,
+                 solo: Any, prof: Any, curve: ContentionCurve | Sequence[ContentionCurve],
                  slo: float | dict[str, float] | None, max_batch: int, feedback: bool,
                  overhead: float, damping: float, max_rounds: int, tolerance: float, *,
                  noise: npt.NDArray[np.float64] | None) -> ContentionPrediction:
@@ -220,7 +226,9 @@ def _fixed_point(placement: Placement, profiles: ProfileDB, workload: Workload,
         work = np.array([_lone(solo, int(res.group[i]), int(codes[i]), int(sizes[i]), int(k))
                          for i, k in zip(runs_i, runs_k, strict=True)])
         target = (stretched_durations(rep.stage_begin[ri, rk], rep.stage_end[ri, rk], work,
-                                      curve) if ri.size else np.empty(0))
+                                      curve, curve_of=None if isinstance(
+                                          curve, ContentionCurve) else res.group[ri])
+                  if ri.size else np.empty(0))
         if noise is not None and ri.size:
             target = target * noise[ri, rk]
         # the service each run had (NaN: the replay took the profiled latency)

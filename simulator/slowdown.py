@@ -156,7 +156,8 @@ class ContentionCurve:
 
 
 def stretched_durations(begin: npt.ArrayLike, end: npt.ArrayLike, work: npt.ArrayLike,
-                        curve: ContentionCurve) -> npt.NDArray[np.float64]:
+                        curve: ContentionCurve | Sequence[ContentionCurve], *,
+                        curve_of: npt.ArrayLike | None = None) -> npt.NDArray[np.float64]:
     """Each run's duration when it does ``work`` seconds of lone work from ``begin`` at rate
     ``1 / s(n(t))``, ``n(t)`` being 1 plus the other runs busy over ``[begin, end)``.
 
@@ -166,8 +167,12 @@ def stretched_durations(begin: npt.ArrayLike, end: npt.ArrayLike, work: npt.Arra
         ``(r,)`` seconds: every stage run's interval in the current round.
     work : array_like
         ``(r,)`` seconds: each run's lone latency.
-    curve : ContentionCurve
-        The slowdown ``s(n)``.
+    curve : ContentionCurve or sequence of ContentionCurve
+        The slowdown ``s(n)``; or several, one per kind of run (stages of different groups
+        suffer differently from the same load: a tensor-parallel stage loses the cores it
+        had alone), chosen per run by ``curve_of``.
+    curve_of : array_like of int, optional
+        ``(r,)``: the index in ``curve`` of each run's curve (required with several).
 
     Returns
     -------
@@ -184,20 +189,43 @@ def stretched_durations(begin: npt.ArrayLike, end: npt.ArrayLike, work: npt.Arra
     >>> c = ContentionCurve(busy=(1, 2), slowdown=(1.0, 2.0))
     >>> stretched_durations([0.0, 0.5], [1.0, 1.5], [1.0, 1.0], c).tolist()
     [1.5, 1.25]
+
+    The same two runs, the second unaffected by the first (a flat curve of its own):
+
+    >>> flat = ContentionCurve.flat(2)
+    >>> stretched_durations([0.0, 0.5], [1.0, 1.5], [1.0, 1.0], [c, flat],
+    ...                     curve_of=[0, 1]).tolist()
+    [1.5, 1.0]
+
+    Raises
+    ------
+    SimulationError
+        When ``curve_of`` is missing for several curves, has the wrong length, or names a
+        curve that is not given.
     """
     b, e = np.asarray(begin, dtype=np.float64), np.asarray(end, dtype=np.float64)
     w = np.asarray(work, dtype=np.float64)
+    curves = [curve] if isinstance(curve, ContentionCurve) else list(curve)
+    which = (np.zeros(b.size, dtype=np.int64) if curve_of is None
+             else np.asarray(curve_of, dtype=np.int64).reshape(-1))
+    if not curves or (curve_of is None and len(curves) > 1) or which.size != b.size \
+            or (which.size and not 0 <= int(which.min()) <= int(which.max()) < len(curves)):
+        raise SimulationError(f"need one curve index per run (0..{len(curves) - 1}) for "
+                              f"{len(curves)} curves and {b.size} runs, got "
+                              f"{None if curve_of is None else which.tolist()[:8]}")
     times = np.unique(np.concatenate([b, e]))
     delta = (np.bincount(np.searchsorted(times, b), minlength=times.size)
              - np.bincount(np.searchsorted(times, e), minlength=times.size))
     level = np.cumsum(delta)  # runs busy on [times[j], times[j+1])
     points = times.tolist()
     # s(1 + others) for every level a segment can have, others = level - (own run counted)
-    rate_of = curve.at(np.arange(1, int(level.max(initial=0)) + 2)).tolist()
-    levels = level.tolist()
+    counts = np.arange(1, int(level.max(initial=0)) + 2)
+    rates = [c.at(counts).tolist() for c in curves]
+    levels, kinds = level.tolist(), which.tolist()
     out = np.empty(b.size)
     for i in range(b.size):
         t, left, own_end = float(b[i]), float(w[i]), float(e[i])
+        rate_of = rates[kinds[i]]
         j = bisect.bisect_right(points, t) - 1
         took, stretched, tiny = 0.0, False, 1e-12 * left
         while left > tiny:  # the rest: rounding of the segment sums, not work

@@ -135,3 +135,33 @@ def test_a_bad_spread_is_named(spread: list[float], samples: int, match: str) ->
     with pytest.raises(SimulationError, match=match):
         predict_contended(placement, db, w, lone=db, curve=TWO_X, spread=spread,
                           samples=samples)
+
+
+def two_groups() -> tuple[Placement, ProfileDB]:
+    spec = tiny_spec("a", num_layers=2)
+    placement = Placement(cluster=homogeneous_cluster(4, "cpu"), models={"a": spec}, groups=(
+        Group.uniform(name="g0", device_ids=[0, 1], pipeline_degree=2, models=[spec]),
+        Group.uniform(name="g1", device_ids=[2, 3], pipeline_degree=2, models=[spec])))
+    config = placement.groups[0].models["a"]
+    return placement, ProfileDB([entry("a", config, 1, [1.0, 1.0])])
+
+
+def test_each_group_can_have_its_own_curve() -> None:
+    """Three requests 0.5 s apart alternate between two pipelines: with TWO_X for g0 and a
+    flat curve for g1, only g0's stages are stretched; the same curve for both is the
+    single-curve prediction."""
+    placement, db = two_groups()
+    w = Workload.from_arrays(arrival=[0.0, 0.5, 1.0], model="a", slo=100.0)
+    single = predict_contended(placement, db, w, lone=db, curve=TWO_X, tolerance=1e-4)
+    same = predict_contended(placement, db, w, lone=db, curve=[TWO_X, TWO_X], tolerance=1e-4)
+    assert same.result.finish.tobytes() == single.result.finish.tobytes()
+    mixed = predict_contended(placement, db, w, lone=db, curve=[TWO_X, ContentionCurve.flat(4)],
+                              tolerance=1e-4)
+    groups = mixed.result.group.tolist()
+    assert sorted(set(groups)) == [0, 1]
+    on_g1 = np.asarray(groups) == 1
+    np.testing.assert_allclose(mixed.service[on_g1], 1.0)  # flat: the lone time
+    assert np.all(mixed.service[~on_g1] > 1.0 + 1e-6)  # g0 overlapped with the others
+    assert np.all(single.service[on_g1] > 1.0 + 1e-6)
+    with pytest.raises(SimulationError, match="one contention curve per group \\(2\\), got 3"):
+        predict_contended(placement, db, w, lone=db, curve=[TWO_X] * 3)

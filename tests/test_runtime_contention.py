@@ -81,6 +81,33 @@ def test_calibration_times_each_stage_alone_and_together() -> None:
         calibrate_contention([NoStages()], p.groups, rt.profile)
 
 
+def test_calibration_splits_its_samples_by_group() -> None:
+    """Two pp2 groups: each pass starts its burst from another group, so both groups are
+    measured alone (count 1) and every thread's sample lands in its own group's curve."""
+    from alpaserve.runtime.contention import bracket, calibrate_contention
+    from alpaserve.runtime.runtime import Runtime
+
+    a = tiny_spec("a", num_layers=2, hidden_size=32, seq_len=8)
+    p = Placement(cluster=homogeneous_cluster(8, "cpu"), models={"a": a}, groups=tuple(
+        Group.uniform(name=f"g{i}", device_ids=[2 * i, 2 * i + 1], pipeline_degree=2,
+                      models=[a]) for i in range(2)))
+    with Runtime(p, devices=cpu_devices(), calibrate=False, repeats=3) as rt:
+        cal = calibrate_contention(rt.executors, p.groups, rt.profile, repeats=3,
+                                   window=0.02)
+    assert len(cal.group_samples) == len(cal.group_curves) == 2
+    for n, pooled in cal.samples.items():
+        split = [x for g in cal.group_samples for x in g.get(n, ())]
+        assert sorted(split) == sorted(pooled)
+    assert all(len(g[1]) == 1 for g in cal.group_samples)  # each alone in one pass
+    assert all(c.busy == (1, 2, 3, 4) for c in cal.group_curves)
+    assert cal.curves == cal.group_curves
+    data = json.loads(json.dumps(cal.to_dict()))
+    assert [c["busy"] for c in data["group_curves"]] == [[1, 2, 3, 4]] * 2
+    both = bracket(cal, cal)
+    assert [len(g[1]) for g in both.group_samples] == [2, 2]
+    assert both.group_curves == cal.group_curves
+
+
 def test_bracket_averages_two_calibrations_and_measures_their_shift() -> None:
     from alpaserve.runtime._examples import toy_calibration
     from alpaserve.runtime.contention import bracket, calibration_shift

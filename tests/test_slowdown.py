@@ -64,3 +64,27 @@ def test_no_slowdown_leaves_the_work_exactly() -> None:
     w = np.array([0.3, 0.7, 0.2, 0.1]) / 3
     got = stretched_durations(b, b + w, w, ContentionCurve.flat(4))
     assert got.tobytes() == w.tobytes()
+
+
+def test_each_run_can_have_its_own_curve() -> None:
+    # the first run's curve doubles its time while the other is busy; the second's is flat
+    got = stretched_durations([0.0, 0.5], [1.0, 1.5], [1.0, 1.0], [TWO_X, ContentionCurve.flat(2)],
+                              curve_of=[0, 1])
+    assert got.tolist() == [1.5, 1.0]
+    # one curve given as a list of one is the single curve
+    b = np.array([0.0, 0.2, 0.3])
+    single = stretched_durations(b, b + 0.5, [0.5, 0.5, 0.5], TWO_X)
+    listed = stretched_durations(b, b + 0.5, [0.5, 0.5, 0.5], [TWO_X], curve_of=[0, 0, 0])
+    assert listed.tobytes() == single.tobytes()
+
+
+@pytest.mark.parametrize(("curve_of", "match"), [
+    (None, "one curve index per run"),
+    ([0], "for 2 curves and 2 runs, got \\[0\\]"),
+    ([0, 2], "got \\[0, 2\\]"),
+    ([-1, 0], "got \\[-1, 0\\]"),
+])
+def test_a_bad_curve_index_is_named(curve_of: list[int] | None, match: str) -> None:
+    with pytest.raises(SimulationError, match=match):
+        stretched_durations([0.0, 0.5], [1.0, 1.5], [1.0, 1.0],
+                            [TWO_X, ContentionCurve.flat(2)], curve_of=curve_of)

@@ -4,9 +4,13 @@
 at every batch size alone, back to back (the *lone* latencies), and (2) for ``k = 1, 2, ...``
 up to the placement's stage count, ``k`` stages run at once on their own threads, each in a
 loop for ``window`` seconds: the stages are taken one per group in turn, first stages first,
-as a burst would fill them. Each thread's median service time over its stage's lone latency
-is one sample of the slowdown ``s(k)``; :class:`~simulator.contention.ContentionCurve.fit`
-takes the median per ``k``. The stages run through the executors' own programs, the way
+as a burst would fill them, each pass starting from the next group. Each thread's median
+service time over its stage's lone latency is one sample of the slowdown ``s(k)``;
+:class:`~simulator.contention.ContentionCurve.fit` takes the median per ``k``, over all
+threads (``curve``) and over each group's own (``group_curves``, what predictions use).
+Groups differ: on 2 cores a tensor-parallel stage (which had both cores alone) slowed by 4x
+with four stages busy where a one-device stage beside it slowed by 2.3x, so one curve for
+both overcharged one and undercharged the other. The stages run through the executors' own programs, the way
 their serving threads run them (:meth:`LocalGroupExecutor.stage_calls`), so the lone
 latencies and the curve describe the service times a run records.
 
@@ -20,7 +24,7 @@ import logging
 import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -117,6 +121,12 @@ class ContentionCalibration:
         moved from the first (:func:`calibration_shift`); ``None`` for a single one.
     parts : tuple of ContentionCalibration
         The two calibrations a bracketed one averages (empty for a single one).
+    group_samples : tuple of dict of int to tuple of float
+        ``samples`` split by the group of the thread's stage, in placement order (empty:
+        not split).
+    group_curves : tuple of ContentionCurve
+        One curve per group fitted to its own samples (see :func:`group_curve`); empty:
+        not split.
     """
 
     curve: ContentionCurve
@@ -126,6 +136,20 @@ class ContentionCalibration:
     spread: tuple[float, ...] = ()
     shift: float | None = None
     parts: tuple[ContentionCalibration, ...] = ()
+    group_samples: tuple[dict[int, tuple[float, ...]], ...] = ()
+    group_curves: tuple[ContentionCurve, ...] = ()
+
+    @property
+    def curves(self) -> ContentionCurve | tuple[ContentionCurve, ...]:
+        """What a prediction stretches stages with: the groups' own curves where measured,
+        else the one curve.
+
+        Returns
+        -------
+        ContentionCurve or tuple of ContentionCurve
+            ``group_curves``, or ``curve`` when there are none.
+        """
+        return self.group_curves or self.curve
 
     @property
     def skew(self) -> float:
@@ -146,11 +170,13 @@ class ContentionCalibration:
         -------
         dict
             ``curve``, ``lone_ms`` (per ``model/config/bs``, per stage), ``samples``,
-            ``seconds`` and ``spread`` (percentiles 0, 10, ..., 100 of it); a bracketed
-            calibration adds ``shift`` and its two parts' own (``bracket``).
+            ``seconds`` and ``spread`` (percentiles 0, 10, ..., 100 of it), and the
+            groups' own curves (``group_curves``); a bracketed calibration adds ``shift``
+            and its two parts' own (``bracket``).
         """
         out: dict[str, Any] = {
             "curve": self.curve.to_dict(),
+            "group_curves": [c.to_dict() for c in self.group_curves],
             "lone_ms": {f"{e.model}/{e.config.key}/bs{e.batch_size}":
                         [round(1e3 * x, 4) for x in e.stage_latencies] for e in self.lone},
             "samples": {str(k): list(v) for k, v in self.samples.items()},
@@ -251,12 +277,41 @@ def bracket(before: ContentionCalibration, after: ContentionCalibration
     samples = {k: before.samples[k] + after.samples[k] for k in before.samples}
     curve = ContentionCurve.fit({k: list(v) for k, v in samples.items()}) if samples \
         else before.curve
+    split: tuple[dict[int, tuple[float, ...]], ...] = ()
+    if len(before.group_samples) == len(after.group_samples):
+        split = tuple({k: a.get(k, ()) + b.get(k, ()) for k in sorted({*a, *b})}
+                      for a, b in zip(before.group_samples, after.group_samples, strict=True))
     spread = (tuple((a + b) / 2.0 for a, b in zip(before.spread, after.spread, strict=True))
               if before.spread and after.spread else before.spread or after.spread)
     return ContentionCalibration(curve=curve, lone=lone, samples=samples,
                                  seconds=before.seconds + after.seconds, spread=spread,
                                  shift=calibration_shift(before, after),
-                                 parts=(before, after))
+                                 parts=(before, after), group_samples=split,
+                                 group_curves=tuple(group_curve(x) for x in split))
+
+
+def group_curve(samples: Mapping[int, Sequence[float]]) -> ContentionCurve:
+    """The curve of one group's stages, from the slowdowns its threads saw at each count.
+
+    A group whose stages were never the only one busy gets ``s(1) = 1``: alone, a stage
+    takes its lone latency by definition.
+
+    Parameters
+    ----------
+    samples : dict of int to sequence of float
+        Per busy count, the group's threads' median slowdowns.
+
+    Returns
+    -------
+    ContentionCurve
+        :meth:`ContentionCurve.fit` of them.
+
+    Examples
+    --------
+    >>> group_curve({2: [1.8, 2.2], 3: [2.5]}).slowdown
+    (1.0, 2.0, 2.5)
+    """
+    return ContentionCurve.fit({1: [1.0], **{k: list(v) for k, v in samples.items()}})
 
 
 def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
@@ -309,20 +364,27 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
     began = clock()
     lone = _lone_profile(executors, groups, template, batch_sizes, warmup, repeats, clock)
     depth = max((g.num_stages for g in groups), default=0)
-    slots = [(g, k) for k in range(depth) for g, group in enumerate(groups)
-             if k < group.num_stages]
+    hosting = [g for g, group in enumerate(groups) if group.models]
     samples: dict[int, tuple[float, ...]] = {}
+    split: list[dict[int, tuple[float, ...]]] = [{} for _ in groups]
     scatter: list[float] = []
-    for busy in [k for _ in range(passes) for k in range(1, len(slots) + 1)]:
-        jobs = []
-        for j, (g, k) in enumerate(slots[:busy]):
-            models = list(groups[g].models)
-            model = models[j % len(models)]
-            base = lone.get(model, groups[g].models[model], 1).stage_latencies[k]
-            jobs.append((executors[g].stage_calls(model, 1)[k], base))
-        medians, ratios = _together(jobs, window, clock)
-        samples[busy] = samples.get(busy, ()) + medians
-        scatter += ratios
+    for p in range(passes):
+        # each pass starts the burst from the next group, so every group's stages are
+        # measured at the low counts too
+        order = hosting[p % len(hosting):] + hosting[:p % len(hosting)] if hosting else []
+        slots = [(g, k) for k in range(depth) for g in order if k < groups[g].num_stages]
+        for busy in range(1, len(slots) + 1):
+            jobs = []
+            for j, (g, k) in enumerate(slots[:busy]):
+                models = list(groups[g].models)
+                model = models[j % len(models)]
+                base = lone.get(model, groups[g].models[model], 1).stage_latencies[k]
+                jobs.append((executors[g].stage_calls(model, 1)[k], base))
+            medians, ratios = _together(jobs, window, clock)
+            samples[busy] = samples.get(busy, ()) + medians
+            for (g, _), x in zip(slots[:busy], medians, strict=True):
+                split[g][busy] = (*split[g].get(busy, ()), x)
+            scatter += ratios
     curve = ContentionCurve.fit({k: list(v) for k, v in samples.items()})
     spread = (tuple(float(x) for x in np.percentile(scatter, np.arange(101)))
               if scatter else ())
@@ -330,7 +392,8 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
     logger.info("contention curve %s (effective cores %.2f) in %.2f s", curve.slowdown,
                 curve.effective_cores, seconds)
     return ContentionCalibration(curve=curve, lone=lone, samples=samples, seconds=seconds,
-                                 spread=spread)
+                                 spread=spread, group_samples=tuple(split),
+                                 group_curves=tuple(group_curve(x) for x in split))
 
 
 def _lone_profile(executors: Sequence[Any], groups: Sequence[Group], template: ProfileDB,

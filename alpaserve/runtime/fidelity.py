@@ -410,7 +410,7 @@ class _Session:
         if self.calibration is not None:
             rt, cal = self.runtime, self.calibration
             pred = predict_contended(self.placement, profile, self.scaled, lone=cal.lone,
-                                     curve=cal.curve, max_batch=rt.max_batch,
+                                     curve=cal.curves, max_batch=rt.max_batch,
                                      feedback=rt.feedback, overhead=rt.overhead,
                                      spread=cal.spread)
             if not pred.converged:
