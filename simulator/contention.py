@@ -132,7 +132,7 @@ def predict_contended(placement: Placement, profiles: ProfileDB, workload: Workl
         repeats.
     spread : sequence of float, default ()
         Percentiles 0, 1, ..., 100 of a stage run's time over the curve's (as
-        :class:`~alpaserve.runtime.contention.ContentionCalibration` measures them). When
+        :class:`~alpaserve.runtime.bracket.ContentionCalibration` measures them). When
         given, each of ``samples`` predictions draws every stage run's factor from it (fixed
         across its rounds), and the median sample is returned: a deterministic fixed point
         has no tail, and admission packs requests up to their deadlines, so the tail is what

@@ -3,7 +3,6 @@ when fidelity predicts with it."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -12,9 +11,7 @@ import pytest
 from alpaserve.cluster_spec import homogeneous_cluster
 from alpaserve.errors import SpecError
 from alpaserve.placement_spec import Group, Placement
-from alpaserve.profiles import ProfileDB
 from alpaserve.runtime.contention import contention_applies
-from simulator.slowdown import ContentionCurve
 from tests._fixtures_runtime import cpu_devices, gamma_workload, tiny_spec
 
 
@@ -84,7 +81,8 @@ def test_calibration_times_each_stage_alone_and_together() -> None:
 def test_calibration_splits_its_samples_by_group() -> None:
     """Two pp2 groups: each pass starts its burst from another group, so both groups are
     measured alone (count 1) and every thread's sample lands in its own group's curve."""
-    from alpaserve.runtime.contention import bracket, calibrate_contention
+    from alpaserve.runtime.bracket import bracket
+    from alpaserve.runtime.contention import calibrate_contention
     from alpaserve.runtime.runtime import Runtime
 
     a = tiny_spec("a", num_layers=2, hidden_size=32, seq_len=8)
@@ -106,34 +104,6 @@ def test_calibration_splits_its_samples_by_group() -> None:
     both = bracket(cal, cal)
     assert [len(g[1]) for g in both.group_samples] == [2, 2]
     assert both.group_curves == cal.group_curves
-
-
-def test_bracket_averages_two_calibrations_and_measures_their_shift() -> None:
-    from alpaserve.runtime._examples import toy_calibration
-    from alpaserve.runtime.contention import bracket, calibration_shift
-
-    before, after = toy_calibration(0.010, 1.4), toy_calibration(0.012, 1.6)
-    both = bracket(before, after)
-    assert [e.stage_latencies for e in both.lone] == [(pytest.approx(0.011),)]
-    assert both.samples == {1: (1.0, 1.0), 2: (1.4, 1.6)}
-    assert both.curve.slowdown == (1.0, pytest.approx(1.5))
-    # at two busy: 1.2 (lone) x 1.6 / 1.4 (curve) - 1
-    assert both.shift == pytest.approx(1.2 * 1.6 / 1.4 - 1.0)
-    assert calibration_shift(before, before) == 0.0
-    assert both.parts == (before, after)
-    data = json.loads(json.dumps(both.to_dict()))
-    assert data["shift"] == pytest.approx(both.shift)
-    assert [c["curve"]["slowdown"] for c in data["bracket"]] == [[1.0, 1.4], [1.0, 1.6]]
-    assert "bracket" not in before.to_dict()
-    # the larger |s(1) - 1| of the parts is the bracketed calibration's skew
-    skewed = dataclasses.replace(after, curve=ContentionCurve(busy=(1, 2),
-                                                              slowdown=(1.3, 1.6)))
-    assert bracket(before, skewed).skew == pytest.approx(0.3)
-    other = dataclasses.replace(after, samples={1: (1.0,)})
-    with pytest.raises(SpecError, match="cannot bracket calibrations of different placements"):
-        bracket(before, other)
-    with pytest.raises(SpecError, match="share no lone entry"):
-        calibration_shift(before, dataclasses.replace(after, lone=ProfileDB()))
 
 
 def test_fidelity_reports_both_predictions() -> None:
@@ -160,3 +130,35 @@ def test_fidelity_reports_both_predictions() -> None:
     assert plain.contention is None
     assert plain.to_dict()["prediction"] == "plain"
     assert "prediction: the simulator" in plain.format()
+
+
+def test_lone_runs_pairs_each_stage_run_with_its_lone_latency() -> None:
+    """Two requests batched together run each stage once; a dropped one runs nothing."""
+    import numpy as np
+
+    from alpaserve.profiles import ProfileDB
+    from alpaserve.runtime.contention import lone_runs
+    from alpaserve.runtime.result import RunResult, ServeTrace
+    from tests._fixtures_simulator import entry
+
+    p = placement(2)
+    config = p.groups[0].models["a"]
+    lone = ProfileDB([entry("a", config, 2, [0.1, 0.2]), entry("a", config, 1, [0.05, 0.1])])
+    nan = float("nan")
+    trace = ServeTrace(decided=np.zeros(3), stage_begin=np.array([[0.0, 0.3], [0.0, 0.3],
+                                                                  [nan, nan]]),
+                       stage_end=np.array([[0.3, 0.6], [0.3, 0.6], [nan, nan]]),
+                       feedback=True, overhead=0.0, max_batch=2,
+                       batch_size=np.array([2, 2, 0], dtype=np.int32))
+    real = RunResult.from_columns(arrival=[0.0, 0.0, 0.1], start=[0.0, 0.0, nan],
+                                  finish=[0.6, 0.6, nan], group=[0, 0, -1], status=[0, 0, 1],
+                                  model_codes=[0, 0, 0], model_names=("a",),
+                                  slo=[1.0, 1.0, 1.0], trace=trace)
+    begin, end, base = lone_runs(real, p, lone)
+    assert begin.tolist() == [0.0, 0.3]
+    assert end.tolist() == [0.3, 0.6]
+    assert base.tolist() == [0.1, 0.2]  # the batch of two's lone latencies
+    untraced = RunResult.from_columns(arrival=[0.0], start=[0.0], finish=[0.1], group=[0],
+                                      status=[0], model_codes=[0], model_names=("a",),
+                                      slo=[1.0])
+    assert all(x.size == 0 for x in lone_runs(untraced, p, lone))

@@ -12,6 +12,7 @@ from alpaserve.runtime.host_load import HostLoad
 from alpaserve.runtime.stationarity import (
     Stationarity,
     Tolerance,
+    alone_speed,
     profile_drift,
     service_tail,
 )
@@ -104,3 +105,32 @@ def test_contention_calibrations_that_moved_during_the_run_mark_the_host_unstead
         Tolerance()) == ()
     assert moved.violations(Tolerance(max_calibration_shift=0.5)) == ()
     assert Stationarity(drift={}, load=QUIET).to_dict()["calibration_shift"] is None
+
+
+def test_alone_speed_counts_only_runs_that_overlap_no_other() -> None:
+    # runs 0 and 1 overlap; 2-5 are alone, at 1.0, 1.6, 1.2 and 1.0 times their lone time
+    begin = [0.0, 0.5, 2.0, 3.0, 4.0, 5.0]
+    end = [1.0, 1.5, 2.5, 3.8, 4.6, 5.5]
+    lone = [1.0, 1.0, 0.5, 0.5, 0.5, 0.5]
+    assert alone_speed(begin, end, lone, min_runs=4) == pytest.approx(0.1)
+    assert alone_speed(begin, end, lone, min_runs=5) is None  # only four alone
+    # a run nested inside a long one is not alone, nor is the long one
+    assert alone_speed([0.0, 0.2, 2.0], [1.0, 0.4, 2.4], [1.0, 0.2, 0.2], min_runs=1) \
+        == pytest.approx(1.0)
+    # touching ends are not overlaps; order does not matter
+    assert alone_speed([1.0, 0.0], [2.0, 1.0], [1.0, 1.0], min_runs=2) == 0.0
+    assert alone_speed([], [], []) is None
+
+
+def test_lone_stage_runs_at_another_speed_mark_the_host_unsteady() -> None:
+    with pytest.raises(SpecError, match="max_alone_speed"):
+        Tolerance(max_alone_speed=-1.0)
+    slow = Stationarity(drift={"a": 0.0}, load=QUIET, alone_speed=0.35)
+    assert slow.violations(Tolerance()) == (
+        "stages running alone took +35.0% of their calibrated lone time (max 20%): the host "
+        "ran at another speed during the run",)
+    assert "lone stage runs +35.0%" in slow.describe()
+    assert slow.to_dict()["alone_speed"] == 0.35
+    assert Stationarity(drift={"a": 0.0}, load=QUIET, alone_speed=-0.1).violations(
+        Tolerance()) == ()
+    assert Stationarity(drift={}, load=QUIET).to_dict()["alone_speed"] is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alpaserve.parallel_config import ParallelConfig
 from alpaserve.profiles import ProfileDB, ProfileEntry
-from alpaserve.runtime.contention import ContentionCalibration
+from alpaserve.runtime.bracket import ContentionCalibration
 from simulator.slowdown import ContentionCurve
 
 

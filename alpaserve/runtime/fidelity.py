@@ -47,9 +47,9 @@ cores, so:
   :func:`simulator.contention.predict_contended`: just before and just after serving,
   :func:`~alpaserve.runtime.contention.calibrate_contention` times each stage alone and
   ``k`` stages at once (``k = 1..`` all stages, 1.5-3 s each time; the two are averaged by
-  :func:`~alpaserve.runtime.contention.bracket`, and their shift judges the host), and the
-  fixed point stretches
-  every stage run of a replay by the slowdown ``s(n)`` of the stages busy alongside it.
+  :func:`~alpaserve.runtime.bracket.bracket`, and their shift judges the host), and the
+  fixed point stretches every stage run of a replay by its group's slowdown ``s(n)`` with
+  ``n`` stages busy alongside it.
   Real runs scatter around the curve and the slow tail makes requests late, so the
   calibration also records the spread of single calls around their median, and the
   prediction is the median of 9 seeded fixed points that each draw one factor per stage run
@@ -103,13 +103,13 @@ import numpy as np
 from alpaserve.errors import SimulationError
 from alpaserve.placement_spec import Placement
 from alpaserve.profiles import ProfileDB
+from alpaserve.runtime.bracket import ContentionCalibration, bracket
 from alpaserve.runtime.comparison import DEFAULT_PERCENTILES, FidelityReport, compare_results
 from alpaserve.runtime.contention import (
     Contention,
-    ContentionCalibration,
-    bracket,
     calibrate_contention,
     contention_applies,
+    lone_runs,
 )
 from alpaserve.runtime.host_load import cpu_sample, host_load
 from alpaserve.runtime.replay_check import replay_check
@@ -117,6 +117,7 @@ from alpaserve.runtime.result import RequestStatus, ResultLike, RunResult, attai
 from alpaserve.runtime.stationarity import (
     Stationarity,
     Tolerance,
+    alone_speed,
     profile_drift,
     service_tail,
 )
@@ -228,7 +229,7 @@ def measure_fidelity(placement: Placement, workload: Workload, *,
     contention : {"auto", "on", "off"}, default "auto"
         Predict with the contention model
         (:func:`~alpaserve.runtime.contention.contention_applies`): the curve is calibrated
-        just before and just after serving (:func:`~alpaserve.runtime.contention.bracket`)
+        just before and just after serving (:func:`~alpaserve.runtime.bracket.bracket`)
         and the report's ``contention`` holds their average, both parts, their shift and the
         plain simulator's attainment.
 
@@ -389,7 +390,9 @@ class _Session:
         seen = Stationarity(drift=drift, load=host_load(start, cpu_sample()),
                             tail=service_tail(self._service_times(real)),
                             calibration_skew=cal.skew if cal is not None else None,
-                            calibration_shift=cal.shift if cal is not None else None)
+                            calibration_shift=cal.shift if cal is not None else None,
+                            alone_speed=(alone_speed(*lone_runs(real, self.placement, cal.lone))
+                                         if cal is not None else None))
         report = self.compare(real, attempt=i, host=seen)
         logger.info("fidelity attempt %d: real - sim %+.2f pp; host: %s", i,
                     report.attainment_diff_pp, seen.describe())

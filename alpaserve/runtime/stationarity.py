@@ -29,8 +29,13 @@ about the simulator, so it is measured, not assumed:
   prediction built on that curve says little.
 * *Speed changes during the run, seen by the contention calibrations*: where contention is
   calibrated, it is calibrated just before and just after the run and the prediction uses
-  their average; a large :func:`~alpaserve.runtime.contention.calibration_shift` between
+  their average; a large :func:`~alpaserve.runtime.bracket.calibration_shift` between
   the two means the run saw a host neither describes.
+* *Speed changes during the run, seen by the run*: the stage runs that had the host to
+  themselves (no other stage run overlapping) against the calibrated lone latency
+  (:func:`alone_speed`). On the 2-core VM this moved between -7% and +74% from one run to
+  the next while the calibrations around each run agreed within 15%: the host's speed
+  flips within seconds, and only the run itself sees the state it ran in.
 
 :func:`~alpaserve.runtime.steady_runs.run_until_steady` repeats an attempt until ``needed``
 of them saw a steady host (:class:`Tolerance`), at most ``max_attempts`` times;
@@ -48,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from alpaserve._validation import non_negative_float
 from alpaserve.errors import SimulationError
@@ -59,6 +65,7 @@ from alpaserve.runtime.host_load import (
 logger = logging.getLogger(__name__)
 
 MIN_TAIL_SAMPLES = 50  # a p99 of fewer service times says little
+MIN_ALONE_RUNS = 10  # a median of fewer lone stage runs says little
 
 
 def profile_drift(before: ProfileDB, after: ProfileDB) -> dict[str, float]:
@@ -147,8 +154,10 @@ class Tolerance:
     before; on a host whose speed holds they agree within about 10%.
     ``max_calibration_shift``: the largest change of a stage's contended service time between
     the contention calibrations just before and just after the run
-    (:func:`~alpaserve.runtime.contention.calibration_shift`): the prediction uses their
+    (:func:`~alpaserve.runtime.bracket.calibration_shift`): the prediction uses their
     average, which describes the run only if the host's speed held between them.
+    ``max_alone_speed``: the largest ``|alone_speed|``, how far the stage runs that had the
+    host to themselves were from their calibrated lone latency (:func:`alone_speed`).
 
     Parameters
     ----------
@@ -164,6 +173,8 @@ class Tolerance:
         Largest ``|s(1) - 1|`` of the contention calibration.
     max_calibration_shift : float, default 0.2
         Largest shift between the contention calibrations around the run.
+    max_alone_speed : float, default 0.2
+        Largest change of a lone stage run's time during the run against its calibration.
     """
 
     max_drift: float = 0.30
@@ -172,6 +183,7 @@ class Tolerance:
     max_tail: float = 3.5
     max_calibration_skew: float = 0.15
     max_calibration_shift: float = 0.2
+    max_alone_speed: float = 0.2
 
     def __post_init__(self) -> None:
         non_negative_float("Tolerance", "max_drift", self.max_drift)
@@ -180,6 +192,7 @@ class Tolerance:
         non_negative_float("Tolerance", "max_tail", self.max_tail)
         non_negative_float("Tolerance", "max_calibration_skew", self.max_calibration_skew)
         non_negative_float("Tolerance", "max_calibration_shift", self.max_calibration_shift)
+        non_negative_float("Tolerance", "max_alone_speed", self.max_alone_speed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,7 +213,10 @@ class Stationarity:
         calibration).
     calibration_shift : float, optional
         How far the contention calibration after the run moved from the one before
-        (:func:`~alpaserve.runtime.contention.calibration_shift`; none: not bracketed).
+        (:func:`~alpaserve.runtime.bracket.calibration_shift`; none: not bracketed).
+    alone_speed : float, optional
+        The median stage run that had the host to itself over its calibrated lone latency,
+        minus 1 (:func:`alone_speed`; none: no calibration or too few such runs).
     """
 
     drift: dict[str, float]
@@ -208,6 +224,7 @@ class Stationarity:
     tail: float | None = None
     calibration_skew: float | None = None
     calibration_shift: float | None = None
+    alone_speed: float | None = None
 
     @property
     def worst_drift(self) -> float:
@@ -253,6 +270,11 @@ class Stationarity:
             out.append(f"the contention calibrations before and after the run differ by "
                        f"{100 * shift:.1f}% (max {100 * tolerance.max_calibration_shift:.0f}%): "
                        "the host's speed changed during the run")
+        alone = self.alone_speed
+        if alone is not None and abs(alone) > tolerance.max_alone_speed:
+            out.append(f"stages running alone took {100 * alone:+.1f}% of their calibrated "
+                       f"lone time (max {100 * tolerance.max_alone_speed:.0f}%): the host ran "
+                       "at another speed during the run")
         return tuple(out)
 
     def describe(self) -> str:
@@ -271,6 +293,8 @@ class Stationarity:
                 else f", calibration skew {100 * self.calibration_skew:+.1f}%")
         skew += ("" if self.calibration_shift is None
                  else f", calibration shift {100 * self.calibration_shift:.1f}%")
+        skew += ("" if self.alone_speed is None
+                 else f", lone stage runs {100 * self.alone_speed:+.1f}%")
         return (f"speed drift {100 * self.worst_drift:+.1f}%, {load}, own "
                 f"{self.load.own_cores:.2f} cores over {self.load.wall:.1f}s{tail}{skew}")
 
@@ -280,14 +304,57 @@ class Stationarity:
         Returns
         -------
         dict
-            Drift per entry and its worst value, the loads, the tail, and the calibration's
-            skew and shift.
+            Drift per entry and its worst value, the loads, the tail, the calibration's
+            skew and shift, and the lone stage runs' speed.
         """
         return {"drift": dict(self.drift), "worst_drift": self.worst_drift,
                 "wall": self.load.wall, "other_cores": self.load.other_cores,
                 "steal_cores": self.load.steal_cores, "own_cores": self.load.own_cores,
                 "tail": self.tail, "calibration_skew": self.calibration_skew,
-                "calibration_shift": self.calibration_shift}
+                "calibration_shift": self.calibration_shift, "alone_speed": self.alone_speed}
+
+
+def alone_speed(begin: npt.ArrayLike, end: npt.ArrayLike, lone: npt.ArrayLike, *,
+                min_runs: int = MIN_ALONE_RUNS) -> float | None:
+    """How much slower than calibrated the stage runs that had the host to themselves were.
+
+    Of the given stage runs, those that overlap no other run are timed alone, as the
+    calibration timed their lone latency; the median of their time over that latency,
+    minus 1, is the host's change of speed during the run as the run itself saw it. Only
+    the real run's timings and the calibration enter, never the prediction.
+
+    Parameters
+    ----------
+    begin, end : array_like
+        ``(r,)`` seconds: every stage run of the real run (a batch once).
+    lone : array_like
+        ``(r,)`` seconds: each run's calibrated lone latency.
+    min_runs : int, default 10
+        The fewest lone runs judged.
+
+    Returns
+    -------
+    float or None
+        The signed change (0.1: 10% slower), or ``None`` with fewer than ``min_runs``.
+
+    Examples
+    --------
+    Two overlapping runs, then three alone that took 1.2 times their lone latency:
+
+    >>> alone_speed([0, 0.5, 2, 3, 4], [1, 1.5, 2.6, 3.6, 4.6], [1, 1, 0.5, 0.5, 0.5],
+    ...             min_runs=3)
+    0.2
+    """
+    b, e = np.asarray(begin, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    base = np.asarray(lone, dtype=np.float64)
+    order = np.argsort(b, kind="stable")
+    b, e, base = b[order], e[order], base[order]
+    ended_before = np.maximum.accumulate(np.r_[-np.inf, e[:-1]]) if e.size else e
+    starts_after = np.r_[b[1:], np.inf] if b.size else b
+    alone = (ended_before <= b) & (starts_after >= e) & (base > 0)
+    if int(alone.sum()) < min_runs:
+        return None
+    return round(float(np.median((e[alone] - b[alone]) / base[alone])) - 1.0, 12)
 
 
 def __getattr__(name: str) -> Any:
