@@ -46,6 +46,10 @@ def main() -> int:
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="pp4")
     parser.add_argument("--requests", type=int, default=120)
     parser.add_argument("--max-batch", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=40.0, help="req/s (Gamma, CV 3)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="workload seed (the workload of `alpaserve fidelity "
+                             "--workload-seed N` with the same rate, CV 3 and requests)")
     args = parser.parse_args()
     from alpaserve.runtime.devices import use_cpu_devices
 
@@ -71,9 +75,9 @@ def main() -> int:
                    for i, (first, n, pp) in enumerate(LAYOUTS[args.layout]))
     placement = Placement(cluster=homogeneous_cluster(8, "cpu"),
                           models={a.name: a, b.name: b}, groups=groups)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     names = [a.name, b.name]
-    arrival = np.cumsum(rng.gamma(1 / 9, 9 / 40.0, args.requests))
+    arrival = np.cumsum(rng.gamma(1 / 9, 9 / args.rate, args.requests))
     workload = Workload.from_arrays(arrival=arrival, model=rng.choice(names, args.requests),
                                     model_names=names)
     with Runtime(placement, devices=devs, repeats=10, max_batch=args.max_batch) as rt:

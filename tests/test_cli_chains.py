@@ -206,6 +206,9 @@ def test_plan_trace_simulate_fidelity_chain(tmp_path: Path, monkeypatch: pytest.
     assert 0.0 <= report["predicted_attainment_uncontended"] <= 1.0
     assert report["contention"]["curve"]["busy"][0] == 1
     assert report["contention"]["rounds"] >= 1
+    # two groups: each its own curve, and what one pooled curve would have predicted beside
+    assert len(report["contention"]["group_curves"]) == 2
+    assert 0.0 <= report["contention"]["predicted_attainment_one_curve"] <= 1.0
 
 
 def test_simulate_replays_the_planned_mix_and_flags_override(

@@ -119,6 +119,8 @@ def test_fidelity_reports_both_predictions() -> None:
     assert data["predicted_attainment"] == rep.attainment_sim
     assert 0.0 <= data["predicted_attainment_uncontended"] <= 1.0
     assert data["contention"]["curve"]["busy"] == [1, 2]
+    assert len(data["contention"]["group_curves"]) == 1
+    assert "predicted_attainment_one_curve" not in data["contention"]  # one group: the same
     assert len(data["contention"]["sample_attainments"]) == 9  # drawn from the spread
     # calibrated just before and just after the run: the prediction uses their average
     assert len(data["contention"]["bracket"]) == 2

@@ -55,8 +55,10 @@ class FidelityReport:
         (:mod:`alpaserve.runtime.replay_check`), when the run recorded them.
     contention : dict, optional
         When the prediction is the contention-aware one
-        (:func:`simulator.contention.predict_contended`): its curve, lone latencies, rounds,
-        and ``predicted_attainment_uncontended``, the plain simulator's attainment.
+        (:func:`simulator.contention.predict_contended`): its curves, lone latencies, rounds,
+        ``predicted_attainment_uncontended``, the plain simulator's attainment, and (with a
+        curve per group) ``predicted_attainment_one_curve``, the prediction with one curve
+        pooled over every group.
     """
 
     num_requests: int

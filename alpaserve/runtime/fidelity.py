@@ -12,83 +12,9 @@ a parameter (``simulate(placement, workload, profile, slo) -> ResultLike``); the
 :func:`simulate_with_profile`, the library's simulator (:func:`simulator.simulate`) with its
 default options, which are the policy the runtime's dispatcher implements.
 
-When fidelity degrades
-----------------------
-The simulator assumes every stage has its own device and runs in its profiled time. On CPU
-virtual devices (``--xla_force_host_platform_device_count``) all "devices" share the host's
-cores, so:
-
-* *CPU contention.* Stages of different groups that run at once compete for the same cores;
-  a stage profiled alone at ``l`` takes longer when others run. Measured here (2-core host
-  shared with other jobs, 2-layer BERT, hidden 64, one stage ~0.5 ms): two streams on two
-  virtual devices each take 1.5-2x their lone time, whether they are threads of one process
-  or two processes, and with or without ``--xla_cpu_multi_thread_eigen=false`` or
-  ``jax_cpu_enable_async_dispatch=False`` (one stream keeps ~1.3 cores busy: the caller plus
-  XLA's worker thread), so the slowdown is the cores, not the GIL or XLA's intra-op pool.
-  The runtime therefore calibrates all groups concurrently (``Runtime(...,
-  calibrate_concurrently=True)``, the default): the profile holds the latency a stage has
-  while the other groups run too, which is what a burst sees. Two groups at 250 req/s
-  (Gamma CV 3, SLO 5x the profiled latency): ``|attainment difference|`` 0.5-1.0 pp with
-  concurrent calibration against 3-7 pp (up to 15 pp on a busier host) with each group
-  calibrated alone; in one run of five, other jobs' load during the 0.5 s calibration
-  doubled the profile and the difference was 5 pp.
-  The price: the contended latency is pessimistic when only one group is
-  busy, so admission is more conservative than it needs to be then (at a fixed 9 ms SLO the
-  real run served 87% within SLO against 95% with lone calibration, both predicted within
-  1 pp); pass ``calibrate_concurrently=False`` where groups do not share hardware (real
-  accelerators) or attainment matters more than predictability. Once the offered load keeps
-  more stages busy than there are cores, both calibrations underestimate and attainment
-  falls below the prediction; slow the replay down with ``time_scale``.
-* *Pipelines on shared cores.* A pipeline's stages run at once with a concurrency that
-  changes from moment to moment (measured/profiled stage time 0.5 with one stage of pp4
-  busy, 1.3 with four), which no single latency holds: the plain prediction came out 4-11
-  points above the real run on steady hosts. So on CPU devices a placement with a pipeline
-  (``contention="auto"``; ``"on"``/``"off"`` force it) is predicted by
-  :func:`simulator.contention.predict_contended`: just before and just after serving,
-  :func:`~alpaserve.runtime.contention.calibrate_contention` times each stage alone and
-  ``k`` stages at once (``k = 1..`` all stages, 1.5-3 s each time; the two are averaged by
-  :func:`~alpaserve.runtime.bracket.bracket`, and their shift judges the host), and the
-  fixed point stretches every stage run of a replay by its group's slowdown ``s(n)`` with
-  ``n`` stages busy alongside it.
-  Real runs scatter around the curve and the slow tail makes requests late, so the
-  calibration also records the spread of single calls around their median, and the
-  prediction is the median of 9 seeded fixed points that each draw one factor per stage run
-  from it. On a quiet 2-core host (120 requests, 40 req/s, CV 3) the median gap over steady
-  attempts went from -9.2 to 0.0 points on pp4 and stayed within -3.3..+1.7 on pp2xtp2 +
-  pp4 and with batching, but single attempts range from -13 to +14: the calibration itself
-  moves between attempts (``s(1)`` 0.73-1.47 on one host). The report gives both
-  attainments (``predicted_attainment_uncontended``), the curve and every sample's.
-* *Python and dispatch overhead.* Each stage hop costs a thread hand-off, a ``device_put`` and
-  a ``block_until_ready`` (tens to hundreds of microseconds, serialised by the GIL); the
-  profile includes one hop per stage but not the queueing between threads. Models whose
-  stages take well under a millisecond are dominated by it.
-* *Timer resolution and sleep jitter.* Requests are released by ``time.sleep``, which
-  overshoots by 50 µs to a few ms under load; the dispatcher sees the real (late) time.
-* *Other processes.* Anything else on the host (other tests, builds, a neighbour's
-  benchmark) takes cores in bursts, so stage latencies grow a tail the deterministic
-  simulator has no term for, and since admission packs requests up to their deadlines the
-  tail lands requests past their SLO: with other processes taking 0.3-1.9 of the 2 cores,
-  60 runs of the one-group test scenario came out 0-27 points under their prediction
-  (median 5-7), the two-group one up to 34 (next bullet for quiet runs).
-* *Predicted vs observed free times.* Admission uses predicted stage free times; the runtime
-  pushes them forward when a stage really finishes late (``feedback``), which the simulator
-  cannot do, so under overload the runtime drops more and serves late less than predicted.
-* *A host whose speed drifts.* A shared VM can slow down for minutes or moments at a time
-  (noisy neighbours on the physical host, the hypervisor stealing time), often with nothing
-  visible inside the VM but the steal counter: in one CI run every real run came out
-  2.5-7.5 points below its prediction, with the same code within 1 point before and after.
-  On a 2-core VM whose physical host was oversubscribed at times, of 310 runs of the two
-  scenarios in ``tests/test_runtime_fidelity.py`` the 83 with steal <= 0.01 cores and other
-  processes <= 0.05 cores came out within 3 points of their prediction (79 within 2), the
-  other 227 a median 17 points below it (down to 58). So each run is checked
-  (:mod:`alpaserve.runtime.stationarity`, :attr:`FidelityReport.host`): the serving-path
-  profile is measured again right after it, other processes' CPU time and steal are read
-  from ``/proc/stat``, and the tail of its own service times shows stalls during it.
-  :func:`measure_fidelity_steady` repeats the run until enough attempts saw a steady host
-  (by default steal <= 0.01 cores, other processes <= 0.05, service p99/p50 <= 3.5, speed
-  within 30%); the fidelity tests judge the median of those and skip, with every attempt's
-  readings, when too few were. A slowdown none of these see fails the test, with the
-  readings in its message.
+Where and why a real run parts from its prediction (CPU contention, pipelines on shared
+cores, dispatch overhead, timer jitter, other processes, a host whose speed drifts), with
+what was measured of each, is ``docs/fidelity.rst``.
 """
 
 from __future__ import annotations
@@ -421,6 +347,11 @@ class _Session:
                                "rounds (last change %.3g)", pred.rounds, pred.change)
             contention = {**cal.to_dict(), **pred.to_dict(),
                           "predicted_attainment_uncontended": attainment(sim)}
+            if len(cal.group_curves) > 1:  # what one curve for every group would have said
+                contention["predicted_attainment_one_curve"] = float(predict_contended(
+                    self.placement, profile, self.scaled, lone=cal.lone, curve=cal.curve,
+                    max_batch=rt.max_batch, feedback=rt.feedback, overhead=rt.overhead,
+                    spread=cal.spread).result.attainment)
             sim = pred.result
         report = compare_results(real, sim, percentiles=self.percentiles)
         replay = (replay_check(self.placement, profile, real)
