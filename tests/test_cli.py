@@ -79,3 +79,19 @@ def test_row_commands_write_out_files(argv: list[str], tmp_path: Path,
     assert isinstance(rows, list)
     assert rows
     assert all(isinstance(r, dict) for r in rows)
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["demo", "--rat", "3"], "unrecognized arguments: --rat 3"),  # not --rate
+    (["plan", "--models", "bert-1.3b:1", "--devices", "1", "--dur", "5"],
+     "unrecognized arguments: --dur 5"),  # not --duration
+    (["llm", "plan", "--model", "x", "--devices", "1"], "required: --models"),
+])
+def test_abbreviated_flags_are_rejected(argv: list[str], named: str,
+                                        capsys: pytest.CaptureFixture) -> None:
+    """A prefix of a flag is a typo to name, not a silent match (a later flag sharing the
+    prefix would change what an old command line means)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert named in err
+    assert err.count("\n") == 1

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="alpaserve",
         description="Plan and simulate model-parallel serving on GPU clusters.",
+        allow_abbrev=False,  # `--rat 3` is a typo to name, not `--rate 3` (or `--ratio`)
     )
     from alpaserve import __version__
 
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=OneLineParser)
     for name, module, help_text in SUBCOMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         p.set_defaults(_module=module, _parser=p)
         importlib.import_module(module).register(p)
         for leaf in _leaf_parsers(p):  # `llm plan`: the flags go where they are parsed

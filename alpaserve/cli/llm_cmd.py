@@ -51,7 +51,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                                 parser_class=OneLineParser)
     for name, module, help_text in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text,
-                           prog=f"alpaserve llm {name}")
+                           prog=f"alpaserve llm {name}", allow_abbrev=False)
         p.set_defaults(command=f"llm {name}", llm_module=module)
         (llm_args.register_plan if name == "plan" else llm_args.register_simulate)(p)
 
