@@ -3,6 +3,7 @@ when fidelity predicts with it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -127,6 +128,13 @@ def test_fidelity_reports_both_predictions() -> None:
     assert data["contention"]["shift"] >= 0.0
     assert "prediction: contention-aware" in rep.format()
     assert "calibrated before and after the run" in rep.format()
+    assert "one curve for every group" not in rep.format()
+    two = {**data["contention"], "group_curves": [{"slowdown": [1.0, 2.5]},
+                                                   {"slowdown": [1.0, 1.5]}],
+           "predicted_attainment_one_curve": 0.5}
+    text = dataclasses.replace(rep, contention=two).format()
+    assert "slowdown by stages busy per group, 1..: 1.00, 2.50 | 1.00, 1.50;" in text
+    assert "with one curve for every group: 50.00%" in text
     plain = measure_fidelity(p, w, slo_scale=5.0, runtime_options=options, probe_host=False,
                              contention="off")
     assert plain.contention is None

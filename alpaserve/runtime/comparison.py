@@ -167,11 +167,16 @@ class FidelityReport:
         if c is None:
             lines.append("prediction: the simulator (each stage its profiled latency)")
         else:
-            curve = ", ".join(f"{s:.2f}" for s in c["curve"]["slowdown"])
-            lines.append(f"prediction: contention-aware (slowdown by stages busy, 1..: {curve}; "
-                         f"{c['rounds']} rounds, "
+            curves = c.get("group_curves") or [c["curve"]]
+            curve = " | ".join(", ".join(f"{s:.2f}" for s in g["slowdown"]) for g in curves)
+            per = " per group" if len(curves) > 1 else ""
+            lines.append(f"prediction: contention-aware (slowdown by stages busy{per}, 1..: "
+                         f"{curve}; {c['rounds']} rounds, "
                          f"{'converged' if c['converged'] else 'NOT converged'}); the "
                          f"simulator alone: {100 * c['predicted_attainment_uncontended']:.2f}%")
+            if "predicted_attainment_one_curve" in c:
+                lines.append(f"  with one curve for every group: "
+                             f"{100 * c['predicted_attainment_one_curve']:.2f}%")
             if c.get("shift") is not None:
                 lines.append(f"  calibrated before and after the run (their average used; "
                              f"they differ by {100 * c['shift']:.1f}%)")
