@@ -11,7 +11,8 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from alpaserve.errors import ProfileError
-from alpaserve.modelless.variants import HardwareType, Variant, fit_latency
+from alpaserve.modelless.latency_fit import fit_latency
+from alpaserve.modelless.variants import HardwareType, Variant
 from alpaserve.profiles import ProfileDB
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from alpaserve.modelless.registry import VariantRegistry
 from alpaserve.modelless.variants import Variant
 from placement.modelless.config import InfaasConfig
-from placement.modelless.selection import INTERFERED, InfaasSelection
+from placement.modelless.estimates import INTERFERED
+from placement.modelless.selection import InfaasSelection
 from simulator.modelless.cluster import (
     Action,
     AddReplica,

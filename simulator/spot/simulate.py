@@ -1,7 +1,9 @@
 """Event-driven simulation of LLM serving on a fleet whose nodes come and go.
 
 Requests (``prompt_tokens``, ``output_tokens``) arrive per the workload and wait in one FIFO
-queue; each data-parallel replica serves static batches (:mod:`simulator.spot.batch`).
+queue; each data-parallel replica serves static batches (:mod:`simulator.spot.batch`; the
+requests' and replicas' state, and what happens to a cut batch, in
+:mod:`simulator.spot.serving`; this module is the event loop and re-planning).
 The availability trace adds nodes, announces removals ``grace_period`` seconds early
 (*notice*), and removes them; its ``DONE`` ends the run. After every change of the fleet or
 of the trace's throughput target (``required_tpt``), when the target moves by more than
@@ -23,19 +25,15 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import cast
 
-import numpy as np
-
-from alpaserve.cost.llm import LLMConfig, StagePlan, stage_plan
 from alpaserve.cost.llm_profile import LLMProfile
 from alpaserve.errors import SimulationError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.spot.deployment import Deployment, DeviceKey
 from alpaserve.spot.hardware import SpotHardware
-from simulator.spot.batch import Batch, IntArray, build_batch
+from simulator.spot.batch import Batch
 from simulator.spot.options import SpotOptions, windowed_rate
 from simulator.spot.policy import (
     PolicyContext,
@@ -44,6 +42,19 @@ from simulator.spot.policy import (
     check_reconfiguration,
 )
 from simulator.spot.result import ReconfigRecord, SpotResult, assemble_result
+from simulator.spot.serving import (
+    _ADD,
+    _DONE,
+    _NOTICE,
+    _RATE,
+    _READY,
+    _REMOVE,
+    _REPLAN,
+    _STOP,
+    _TARGET,
+    _Replica,
+    _Serving,
+)
 from workloads.availability import AvailabilityTrace
 from workloads.workload import Workload
 
@@ -51,65 +62,26 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SpotOptions", "simulate_spot"]
 
-# Event priorities at equal times: the fleet changes first, re-planning after them.
-_REMOVE, _NOTICE, _ADD, _TARGET, _STOP, _READY, _DONE, _REPLAN, _RATE = range(9)
 
-
-@dataclass(eq=False)
-class _Replica:
-    devices: tuple[DeviceKey, ...]
-    config: LLMConfig
-    ready_at: float
-    batch: Batch | None = None
-    pending: list[IntArray] = field(default_factory=list)  # carried batches to resume
-    stop_at: float | None = None
-    carry_to: _Replica | None = None
-    keep_progress: bool = False
-    alive: bool = True
-
-
-class _Engine:
+class _Engine(_Serving):
     def __init__(self, workload: Workload, trace: AvailabilityTrace, policy: SpotPolicy,
                  model: ModelSpec, hardware: SpotHardware, options: SpotOptions,
                  profile: LLMProfile | None) -> None:
-        self.w, self.trace, self.policy, self.profile = workload, trace, policy, profile
+        super().__init__(workload, model, hardware, options, profile)
+        self.trace, self.policy = trace, policy
         self.trace_target: float | None = None
         self.last_queue = 0
-        self.model, self.hw, self.opt = model, hardware, options
-        n = len(workload)
-        if workload.prompt_tokens is None or workload.output_tokens is None:
-            raise SimulationError("the workload needs prompt_tokens and output_tokens columns")
-        self.prompt = np.asarray(workload.prompt_tokens, dtype=np.int64)
-        self.output = np.asarray(workload.output_tokens, dtype=np.int64)
-        if n and self.prompt.min() < 1:
-            raise SimulationError("every request needs prompt_tokens >= 1")
-        self.committed = np.zeros(n, dtype=np.int64)
-        self.kv_valid = np.zeros(n, dtype=bool)
-        self.finish = np.full(n, np.nan)
-        self.dropped = np.zeros(n, dtype=bool)
-        self.restarts = np.zeros(n, dtype=np.int64)
-        self.lost_tokens = self.recomputed = 0
-        self.queue: deque[int] = deque()
-        self.events: list[tuple[float, int, int, object]] = []
-        self.seq = 0
         self.alive: dict[str, int] = {}
         self.leaving: dict[DeviceKey, float] = {}
         self.deployment: Deployment | None = None
-        self.replicas: list[_Replica] = []
-        self.retiring: list[_Replica] = []
         self.busy_until = -math.inf
         self.reasons: set[str] = set()
         self.replan_at: float | None = None
         self.last_target: float | None = None
         self.records: list[ReconfigRecord] = []
-        self.plans: dict[LLMConfig, StagePlan] = {}
         self.end = options.run_end(workload, trace)
 
     # ------------------------------------------------------------------ events
-    def push(self, time: float, kind: int, payload: object = None) -> None:
-        self.seq += 1
-        heapq.heappush(self.events, (time, kind, self.seq, payload))
-
     def rate(self, now: float) -> float:
         return windowed_rate(self.w.arrival, now, window=self.opt.rate_window,
                              initial_rate=self.opt.initial_rate)
@@ -225,72 +197,6 @@ class _Engine:
         self.last_queue = queued
         self.push(now + self.opt.rate_check_interval, _RATE)
 
-    # ------------------------------------------------------------------ batches
-    def cut(self, r: _Replica, now: float, *, carry: bool, keep_progress: bool,
-            target: _Replica | None = None) -> None:
-        """Stop ``r`` at ``now``: finished requests complete, the rest commit their tokens
-        and move to ``target`` with their KV cache, or back to the queue without it."""
-        groups = list(r.pending)
-        r.pending = []
-        b = r.batch
-        if b is not None:
-            r.batch = None
-            done = b.finish <= now
-            self.finish[b.ids[done]] = b.finish[done]
-            ids = b.ids[~done]
-            self.committed[ids] += b.tokens_done(now)[~done]
-            self.kv_valid[ids] = now >= b.decode_start
-            groups.insert(0, ids)
-        for ids in groups:
-            if carry and target is not None:
-                target.pending.append(ids)
-                continue
-            had = ids[self.kv_valid[ids]]
-            self.recomputed += int((self.prompt[had] + self.committed[had]).sum())
-            self.kv_valid[ids] = False
-            if not keep_progress:
-                self.lost_tokens += int(self.committed[ids].sum())
-                self.committed[ids] = 0
-                self.restarts[ids] += 1
-            self.queue.extendleft(int(i) for i in ids[::-1])
-
-    def dispatch(self, now: float) -> None:
-        for r in [*self.replicas, *self.retiring]:
-            if (not r.alive or r.batch is not None or r.ready_at > now
-                    or (r.stop_at is not None and now >= r.stop_at)):
-                continue
-            if r.pending:
-                ids = r.pending.pop(0)
-            else:
-                ids = self.take(now, r.config.batch)
-                if ids.size == 0:
-                    continue
-            ctx = self.prompt[ids] + self.committed[ids]
-            batch = build_batch(model=self.model, hardware=self.hw, config=r.config,
-                                start=now, ids=ids, context=ctx,
-                                committed=self.committed[ids].copy(),
-                                remaining=self.output[ids] - self.committed[ids],
-                                needs_prefill=~self.kv_valid[ids], plan=self.plan(r.config),
-                                profile=self.profile)
-            r.batch = batch
-            self.push(batch.end, _DONE, (r, batch))
-
-    def plan(self, config: LLMConfig) -> StagePlan:
-        if config not in self.plans:
-            self.plans[config] = stage_plan(self.model, config)
-        return self.plans[config]
-
-    def take(self, now: float, size: int) -> IntArray:
-        out: list[int] = []
-        limit = self.opt.max_queue_time
-        while self.queue and len(out) < size:
-            i = self.queue.popleft()
-            if limit is not None and now - float(self.w.arrival[i]) > limit:
-                self.dropped[i] = True
-                continue
-            out.append(i)
-        return np.asarray(out, dtype=np.int64)
-
     # ------------------------------------------------------------------ re-planning
     def request_replan(self, now: float, reason: str) -> None:
         self.reasons.add(reason)
@@ -318,13 +224,6 @@ class _Engine:
         if decision is not None:
             self.apply(decision, ctx)
         self.dispatch(now)
-
-    def kv_of(self, r: _Replica, now: float) -> int:
-        total = r.batch.kv_tokens(now) if r.batch is not None else 0
-        for ids in r.pending:
-            ok = ids[self.kv_valid[ids]]
-            total += int((self.prompt[ok] + self.committed[ok]).sum())
-        return total
 
     def apply(self, d: Reconfiguration, ctx: PolicyContext) -> None:
         now, old = ctx.now, self.replicas
@@ -372,25 +271,6 @@ class _Engine:
             moved_bytes=d.moved_bytes, transfer_time=d.transfer_time, note=d.note))
 
     # ------------------------------------------------------------------ result
-    def check_accounting(self) -> int:
-        """Requests in flight at the end, each counted once, or ``SimulationError``."""
-        seen = np.zeros(len(self.w), dtype=np.int64)
-        seen[np.fromiter(self.queue, dtype=np.int64, count=len(self.queue))] += 1
-        for r in [*self.replicas, *self.retiring]:
-            if r.batch is not None:
-                done = r.batch.finish <= self.end
-                self.finish[r.batch.ids[done]] = r.batch.finish[done]
-                np.add.at(seen, r.batch.ids[~done], 1)
-            for ids in r.pending:
-                np.add.at(seen, ids, 1)
-        finished = np.isfinite(self.finish)
-        where = finished.astype(np.int64) + self.dropped + seen
-        if np.any(where != 1):
-            bad = int(np.flatnonzero(where != 1)[0])
-            raise SimulationError(f"request {bad} is accounted {int(where[bad])} times "
-                                  "(finished, dropped, queued or running)")
-        return int(seen.sum())
-
     def result(self) -> SpotResult:
         return assemble_result(
             policy=self.policy.name, workload=self.w, finish=self.finish,
