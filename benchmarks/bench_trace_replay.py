@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from workloads.mapping import FunctionMapping
+from workloads.function_mapping import FunctionMapping
 from workloads.rescale import RescaleSpec, rescale
 from workloads.stats import interarrival_cv, summarize, window_stats
 from workloads.traces.azure.functions_2019 import AzureFunctions2019Spec, read_azure_functions_2019

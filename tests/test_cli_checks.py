@@ -342,21 +342,6 @@ def test_good_values_pass(parse: Callable[[str], float], text: str, value: float
     assert parse(text) == value
 
 
-def test_output_file_rejects_before_the_run(tmp_path: Path) -> None:
-    assert checks.table_file(str(tmp_path / "r.PARQUET")).suffix == ".PARQUET"
-    with pytest.raises(argparse.ArgumentTypeError, match=r"must end in \.csv"):
-        checks.table_file(str(tmp_path / "r.txt"))
-    with pytest.raises(argparse.ArgumentTypeError, match="is not a file name"):
-        checks.table_file(str(tmp_path) + "/")
-
-
-def test_cache_dir_may_be_created_in_a_writable_parent(tmp_path: Path) -> None:
-    assert checks.cache_dir(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
-    (tmp_path / "f").write_text("x")
-    with pytest.raises(argparse.ArgumentTypeError, match="exists and is not a directory"):
-        checks.cache_dir(str(tmp_path / "f"))
-
-
 def test_a_bom_json_config_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "c.json"
     config.write_bytes(b"\xef\xbb\xbf" + json.dumps({"models": "bert-1.3b"}).encode())

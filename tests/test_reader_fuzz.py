@@ -24,7 +24,7 @@ from alpaserve.errors import AlpaServeError
 from alpaserve.model_presets import model_preset
 from alpaserve.profiles import TSV_COLUMNS, ProfileDB
 from workloads.availability_io import read_availability_csv, read_availability_jsonl
-from workloads.mapping import FunctionMapping
+from workloads.function_mapping import FunctionMapping
 from workloads.storage import load_workload
 from workloads.traces import (
     AzureFunctions2019Spec,

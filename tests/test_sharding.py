@@ -5,14 +5,10 @@ import pytest
 from alpaserve.cost.model import allreduce_time
 from alpaserve.device_spec import device_preset
 from alpaserve.model_presets import model_preset
+from alpaserve.parallel.layouts import REPLICATED
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import layer_graph
-from alpaserve.parallel.sharding import (
-    REPLICATED,
-    build_sharding_problem,
-    op_strategies,
-    reshard_time,
-)
+from alpaserve.parallel.sharding import build_sharding_problem, op_strategies
 
 V100 = device_preset("v100-16gb")
 SPEC = model_preset("bert-1.3b")
@@ -41,15 +37,6 @@ def test_2d_mesh_and_divisibility() -> None:
     # batch 1 cannot be split by batch, only by heads, for attention
     names = {s.name for s in op_strategies(g.nodes["attn_score"]["op"], mesh, V100)}
     assert names == {"replicated", "heads@0", "heads@1", "heads@0,1"}
-
-
-def test_reshard_costs() -> None:
-    mesh = LogicalMesh.uniform((1, 4), bandwidth=1e9, latency=0.0)
-    row_split = ((1,), ())
-    col_split = ((), (1,))
-    assert reshard_time(REPLICATED, row_split, 4e9, mesh) == 0.0
-    assert reshard_time(row_split, REPLICATED, 4e9, mesh) == pytest.approx(3.0)  # gather 3 GB
-    assert reshard_time(row_split, col_split, 4e9, mesh) == pytest.approx(0.75)  # all-to-all
 
 
 def test_problem_shape_and_tie() -> None:

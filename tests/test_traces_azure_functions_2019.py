@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from workloads.errors import TraceFormatError, WorkloadError
-from workloads.mapping import FunctionMapping
+from workloads.function_mapping import FunctionMapping
 from workloads.stats import interarrival_cv
 from workloads.traces.azure.functions_2019 import (
     AzureFunctions2019Spec,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from workloads.errors import TraceFormatError, WorkloadError
-from workloads.mapping import FunctionMapping
+from workloads.function_mapping import FunctionMapping
 from workloads.traces.azure.functions_2021 import (
     AzureFunctions2021Spec,
     read_azure_functions_2021,

@@ -13,7 +13,12 @@ from workloads.arrivals import (
     poisson,
 )
 from workloads.errors import AlpaServeError, TraceFormatError, WorkloadError
-from workloads.mapping import FunctionMapping, MappingPolicy, MappingResult, map_functions
+from workloads.function_mapping import (
+    FunctionMapping,
+    MappingPolicy,
+    MappingResult,
+    map_functions,
+)
 from workloads.mixes import (
     MixSpec,
     generate_mix,

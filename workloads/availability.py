@@ -19,40 +19,14 @@ leave (:mod:`workloads.synthetic_availability`). Malformed rows raise
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, cast
+from typing import Any
 
-from workloads.errors import TraceFormatError, WorkloadError
+from workloads.errors import WorkloadError
+from workloads.fleet_events import AvailabilityEvent, EventKind, check_events
 from workloads.nodes import G4DN_12XLARGE, MARKETS, Market, NodeInfo, NodeType
-
-EventKind = Literal["add", "remove"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class AvailabilityEvent:
-    """One node added to or removed from the held fleet, at ``time`` seconds.
-
-    Parameters
-    ----------
-    time : float
-        Seconds from the trace start; non-negative.
-    kind : {"add", "remove"}
-        Whether the node joins or leaves.
-    node : str
-        The node's name.
-
-    Examples
-    --------
-    >>> AvailabilityEvent(time=1.5, kind="add", node="n0").kind
-    'add\'
-    """
-
-    time: float
-    kind: EventKind
-    node: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,52 +98,10 @@ class AvailabilityTrace:
             A node added while alive, removed while absent, a bad kind or time, or an event
             after ``stop_time``.
         """
-        parsed: list[AvailabilityEvent] = []
-        for ev in events:
-            if isinstance(ev, AvailabilityEvent):
-                parsed.append(ev)
-                continue
-            t, kind, node = ev
-            if kind not in ("add", "remove"):
-                raise TraceFormatError(f"event kind must be 'add' or 'remove', got {kind!r}",
-                                       path=path)
-            if not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
-                raise TraceFormatError(f"event time must be finite and >= 0, got {t!r}",
-                                       path=path)
-            parsed.append(AvailabilityEvent(time=float(t), kind=cast(EventKind, kind),
-                                            node=str(node)))
-        parsed.sort(key=lambda e: e.time)
-        alive: set[str] = set()
-        info = dict(nodes or {})
-        for ev in parsed:
-            if ev.kind == "add":
-                if ev.node in alive:
-                    raise TraceFormatError(f"node {ev.node!r} is added at t={ev.time}s while "
-                                           "already alive", path=path)
-                alive.add(ev.node)
-                info.setdefault(ev.node, NodeInfo(name=ev.node, type=node_type))
-            else:
-                if ev.node not in alive:
-                    raise TraceFormatError(f"node {ev.node!r} is removed at t={ev.time}s but "
-                                           "is not alive", path=path)
-                alive.remove(ev.node)
-        if stop_time is not None:
-            if not math.isfinite(stop_time) or stop_time < 0:
-                raise TraceFormatError(f"stop time must be finite and >= 0, got {stop_time!r}",
-                                       path=path)
-            late = [e for e in parsed if e.time > stop_time]
-            if late:
-                raise TraceFormatError(f"event at t={late[0].time}s comes after the end of the "
-                                       f"experiment (DONE at t={stop_time}s)", path=path)
-            parsed += [AvailabilityEvent(time=float(stop_time), kind="remove", node=n)
-                       for n in sorted(alive)]
-        goals = sorted((float(t), float(v)) for t, v in targets)
-        for t, v in goals:
-            if not (math.isfinite(t) and t >= 0 and math.isfinite(v) and v > 0):
-                raise TraceFormatError(f"throughput target {v!r} at t={t!r}s must be a positive "
-                                       "finite number at a time >= 0", path=path)
-        return cls(events=tuple(parsed), nodes=MappingProxyType(info), targets=tuple(goals),
-                   stop_time=None if stop_time is None else float(stop_time))
+        checked, info, goals, stop = check_events(events, node_type=node_type, nodes=nodes,
+                                                  path=path, targets=targets,
+                                                  stop_time=stop_time)
+        return cls(events=checked, nodes=MappingProxyType(info), targets=goals, stop_time=stop)
 
     def __len__(self) -> int:
         return len(self.events)

@@ -286,7 +286,7 @@ def read_mapping_file(path: str) -> dict[str, str]:
 
 def _read(spec: TraceSpec, names: tuple[str, ...]) -> tuple[Any, str, int]:
     from alpaserve.cli.trace_cmd import detect_format
-    from workloads.mapping import FunctionMapping
+    from workloads.function_mapping import FunctionMapping
     from workloads.traces import (
         AzureFunctions2019Spec,
         AzureFunctions2021Spec,

@@ -108,7 +108,7 @@ def read_trace(path: Path, fmt: str, *, models: int, skip_bad_rows: bool,
     tuple of (Workload, dict)
         The workload and the reader's counts (rows read, skipped, ...).
     """
-    from workloads.mapping import FunctionMapping
+    from workloads.function_mapping import FunctionMapping
     from workloads.storage import load_workload
     from workloads.traces import (
         AzureFunctions2019Spec,

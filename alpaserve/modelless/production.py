@@ -29,7 +29,7 @@ from alpaserve.errors import SpecError, WorkloadError
 from alpaserve.modelless.queries import ModellessQueries
 from alpaserve.modelless.registry import VariantRegistry
 from workloads._rng import SeedLike, as_generator
-from workloads.mapping import FunctionMapping
+from workloads.function_mapping import FunctionMapping
 from workloads.traces.azure.functions_2019 import (
     KEY_COLUMNS,
     MINUTES_PER_DAY,

@@ -2,10 +2,10 @@
 
 Replaces what AlpaServe obtained from Alpa's compiler with an analytic search: build each
 layer's operator graph (:mod:`.op_graph`), enumerate sharding strategies on a logical mesh
-(:mod:`.sharding`), pick them with an ILP (:mod:`.intra_op_ilp`) or an exact DP
-(:mod:`.chain_dp`), reuse one solve per distinct layer (:mod:`.layer_plans`), split layers
-into pipeline stages (:mod:`.inter_op_dp`) and emit profile entries (:mod:`.search`), cached
-on disk (:mod:`.cache`).
+(:mod:`.sharding`, over the tensor layouts of :mod:`.layouts`), pick them with an ILP
+(:mod:`.intra_op_ilp`) or an exact DP (:mod:`.chain_dp`), reuse one solve per distinct layer
+(:mod:`.layer_plans`), split layers into pipeline stages (:mod:`.inter_op_dp`) and emit
+profile entries (:mod:`.search`), cached on disk (:mod:`.cache`).
 """
 
 from alpaserve.parallel.cache import cached_search, default_cache_dir

@@ -22,10 +22,11 @@ from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.chain_dp import dp_frontier, max_live_states
 from alpaserve.parallel.intra_op_ilp import Backend, solve_ilp
+from alpaserve.parallel.layouts import Layout
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import LayerKind, layer_graph
 from alpaserve.parallel.problem import ShardingSolution
-from alpaserve.parallel.sharding import LayerShardingSpace, Layout, build_sharding_problem
+from alpaserve.parallel.sharding import LayerShardingSpace, build_sharding_problem
 
 logger = logging.getLogger(__name__)
 

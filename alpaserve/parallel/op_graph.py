@@ -7,7 +7,7 @@ context); layer norms and residual adds count as memory traffic only.
 
 Every activation is viewed as a 2-D tensor ``[rows, cols]``: rows are tokens (``batch ×
 seq``) and cols are features, or heads for the attention tensors. Sharding layouts refer to
-these two logical dimensions (see :mod:`alpaserve.parallel.sharding`).
+these two logical dimensions (see :mod:`alpaserve.parallel.layouts`).
 
 Two extra nodes bound the layer: ``input`` (the activation entering it) and ``output`` (the
 activation leaving it). A solver ties their layouts so that identical layers chain without

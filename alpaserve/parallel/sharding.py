@@ -1,7 +1,7 @@
-"""Sharding strategies of each operator on a logical mesh, and resharding between layouts.
+"""Sharding strategies of each operator on a logical mesh, and a layer's selection problem.
 
-A *layout* of a 2-D activation ``[rows, cols]`` says which mesh axes split each dimension:
-``((), (1,))`` is split by columns along mesh axis 1; ``((), ())`` is replicated.
+Layouts (which mesh axes split each dimension of an activation) and the cost of resharding
+between them live in :mod:`alpaserve.parallel.layouts`.
 
 A strategy assigns every active mesh axis to one loop of the operator, or to none
 (replicated along that axis). For a matmul ``[m, k] × [k, n]``:
@@ -50,12 +50,21 @@ from alpaserve.cost.model import (
 )
 from alpaserve.device_spec import DeviceSpec
 from alpaserve.errors import SpecError
+from alpaserve.parallel.layouts import REPLICATED, Layout, axes_size, layout_name, reshard_time
 from alpaserve.parallel.logical_mesh import LogicalMesh
 from alpaserve.parallel.op_graph import TIED_NODES, OpNode
 from alpaserve.parallel.problem import ShardingProblem
 
-Layout = tuple[tuple[int, ...], tuple[int, ...]]
-REPLICATED: Layout = ((), ())
+__all__ = [  # with the layout names of .layouts, for imports from before the split
+    "REPLICATED",
+    "LayerShardingSpace",
+    "Layout",
+    "Strategy",
+    "build_sharding_problem",
+    "layout_name",
+    "op_strategies",
+    "reshard_time",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,78 +98,6 @@ class Strategy:
         return self.compute_s + self.comm_s
 
 
-def layout_name(layout: Layout) -> str:
-    """``R`` or e.g. ``S0[1]`` (dim 0 split along axis 1), ``S1[0,1]``.
-
-    Parameters
-    ----------
-    layout : tuple of (tuple of int, tuple of int)
-        Mesh axes splitting tensor dims 0 and 1.
-
-    Returns
-    -------
-    str
-        The short name.
-
-    Examples
-    --------
-    >>> layout_name(((), (1,))), layout_name(REPLICATED)
-    ('S1[1]', 'R')
-    """
-    parts = [f"S{d}[{','.join(map(str, axes))}]" for d, axes in enumerate(layout) if axes]
-    return "".join(parts) or "R"
-
-
-def _size(mesh: LogicalMesh, axes: Sequence[int]) -> int:
-    return math.prod(mesh.shape[a] for a in axes)
-
-
-def reshard_time(src: Layout, dst: Layout, tensor_bytes: float, mesh: LogicalMesh) -> float:
-    """Time to turn a tensor laid out as ``src`` into ``dst``, axis by axis.
-
-    Going from split to replicated along an axis is an all-gather; moving the split to the
-    other dimension is an all-to-all; going from replicated to split is a local slice (free).
-
-    Parameters
-    ----------
-    src, dst : Layout
-        Source and target layouts.
-    tensor_bytes : float
-        The full (unsharded) tensor's size in bytes.
-    mesh : LogicalMesh
-        The mesh whose axis links carry the collectives.
-
-    Returns
-    -------
-    float
-        Seconds.
-
-    Examples
-    --------
-    >>> m = LogicalMesh.uniform((1, 2), bandwidth=1e9, latency=0.0)
-    >>> reshard_time(((1,), ()), REPLICATED, 2e9, m)  # gather the other half: 1 GB
-    1.0
-    >>> reshard_time(REPLICATED, ((1,), ()), 2e9, m)
-    0.0
-    """
-    if src == dst:
-        return 0.0
-    current = tensor_bytes / _size(mesh, src[0] + src[1])
-    total = 0.0
-    for a in mesh.active_axes:
-        s_dim = 0 if a in src[0] else 1 if a in src[1] else None
-        d_dim = 0 if a in dst[0] else 1 if a in dst[1] else None
-        if s_dim is None or s_dim == d_dim:
-            continue
-        n, bw, lat = mesh.shape[a], mesh.bandwidth[a], mesh.latency[a]
-        if d_dim is None:  # all-gather: receive the n - 1 other shards
-            total += p2p_time((n - 1) * current, bw, lat)
-            current *= n
-        else:  # all-to-all: keep 1/n, exchange the rest
-            total += p2p_time((n - 1) / n * current, bw, lat)
-    return total
-
-
 def _assignments(mesh: LogicalMesh, options: Sequence[str | None]
                  ) -> list[dict[str | None, tuple[int, ...]]]:
     """Every map of active axes to one of ``options``, as option -> axes."""
@@ -181,7 +118,7 @@ def _name(groups: dict[str | None, tuple[int, ...]], labels: dict[str, str]) -> 
 
 
 def _divides(mesh: LogicalMesh, axes: tuple[int, ...], extent: int) -> bool:
-    return extent % _size(mesh, axes) == 0
+    return extent % axes_size(mesh, axes) == 0
 
 
 def _allreduce(mesh: LogicalMesh, axes: tuple[int, ...], num_bytes: float) -> float:
@@ -191,7 +128,7 @@ def _allreduce(mesh: LogicalMesh, axes: tuple[int, ...], num_bytes: float) -> fl
     if len(axes) <= 1:
         return sum(allreduce_time(num_bytes, mesh.shape[a], mesh.bandwidth[a],
                                   mesh.latency[a]) for a in axes)
-    flat = allreduce_time(num_bytes, _size(mesh, axes), min(mesh.bandwidth[a] for a in axes),
+    flat = allreduce_time(num_bytes, axes_size(mesh, axes), min(mesh.bandwidth[a] for a in axes),
                           max(mesh.latency[a] for a in axes))
     two_level = min(
         allreduce_time(num_bytes, mesh.shape[a], mesh.bandwidth[a], mesh.latency[a])
@@ -215,7 +152,7 @@ def _layout_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec, effici
         if not (_divides(mesh, g["r"], rows) and _divides(mesh, g.get("c", ()), cols)):
             continue
         layout: Layout = (g["r"], g.get("c", ()))
-        shard = op.output_bytes // _size(mesh, layout[0] + layout[1])
+        shard = op.output_bytes // axes_size(mesh, layout[0] + layout[1])
         n_in = len(op.input_shapes)
         elements = shard // op.dtype_bytes
         if op.kind == "layernorm":
@@ -241,7 +178,7 @@ def _matmul_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
         if not (_divides(mesh, g["m"], m) and _divides(mesh, g["n"], d.get("n_unit", n))
                 and _divides(mesh, g["k"], d.get("k_unit", k))):
             continue
-        pm, pn, pk = _size(mesh, g["m"]), _size(mesh, g["n"]), _size(mesh, g["k"])
+        pm, pn, pk = axes_size(mesh, g["m"]), axes_size(mesh, g["n"]), axes_size(mesh, g["k"])
         in_b, out_b = m * k * dt / (pm * pk), m * n * dt / (pm * pn)
         weights = math.ceil(k * n * dt / (pk * pn)) + math.ceil(n * dt / pn)
         # Every split divides its extent (checked above, units divide the extents).
@@ -264,11 +201,11 @@ def _attention_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
     for g in _assignments(mesh, [None, "b", "h"]):
         if not (_divides(mesh, g["b"], batch) and _divides(mesh, g["h"], heads)):
             continue
-        p = _size(mesh, g["b"] + g["h"])
+        p = axes_size(mesh, g["b"] + g["h"])
         layout: Layout = (g["b"], g["h"])
         in_b, out_b = op.input_bytes / p, op.output_bytes / p
         score, softmax, context = attention_costs(
-            batch=batch // _size(mesh, g["b"]), heads=heads // _size(mesh, g["h"]),
+            batch=batch // axes_size(mesh, g["b"]), heads=heads // axes_size(mesh, g["h"]),
             seq_len=seq, head_dim=head_dim, dtype=op.dtype_bytes)
         kernels = [score, softmax] if op.kind == "attention_score" else [context]
         out.append(Strategy(
@@ -291,7 +228,7 @@ def _expert_strategies(op: OpNode, mesh: LogicalMesh, device: DeviceSpec,
         if not (_divides(mesh, rows, t) and _divides(mesh, g["e"], e)
                 and _divides(mesh, g["f"], f)):
             continue
-        pr, pe, pf = _size(mesh, rows), _size(mesh, g["e"]), _size(mesh, g["f"])
+        pr, pe, pf = axes_size(mesh, rows), axes_size(mesh, g["e"]), axes_size(mesh, g["f"])
         tokens = t / pr
         dispatched = tokens * top_k * h * dt
         comm = _allreduce(mesh, g["f"], tokens * h * dt)

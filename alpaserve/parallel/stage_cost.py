@@ -30,9 +30,9 @@ from alpaserve.cost.model import LAYER_OVERHEAD_S, STAGE_OVERHEAD_S, op_time, p2
 from alpaserve.errors import SpecError
 from alpaserve.model_spec import ModelSpec
 from alpaserve.parallel.layer_plans import LayerPlan, LayerPlanner
+from alpaserve.parallel.layouts import reshard_time
 from alpaserve.parallel.logical_mesh import LogicalMesh, mesh_shapes
 from alpaserve.parallel.op_graph import LayerKind, layer_kind
-from alpaserve.parallel.sharding import reshard_time
 
 MemoryPolicy = Literal["min-memory", "fastest"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workloads.errors import TraceFormatError, WorkloadError
-from workloads.mapping import MappingResult
+from workloads.function_mapping import MappingResult
 from workloads.workload import Workload
 
 logger = logging.getLogger(__name__)

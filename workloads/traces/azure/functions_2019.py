@@ -3,7 +3,7 @@
 Each day is one file, ``invocations_per_function_md.anon.dNN.csv``, with columns
 ``HashOwner,HashApp,HashFunction,Trigger,1,2,…,1440``: the invocations of one function in each
 minute of the day. The reader streams the files row by row, keeps only the non-zero counts
-of the selected minutes, maps functions to models (:mod:`workloads.mapping`) and turns each
+of the selected minutes, maps functions to models (:mod:`workloads.function_mapping`) and turns each
 minute's count into exactly that many arrivals inside the minute.
 
 Time 0 is the start of the first selected minute of the first file; the files are taken to
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from workloads._rng import SeedLike, as_generator
 from workloads.arrivals import MAX_ARRIVALS
 from workloads.errors import TraceFormatError, WorkloadError
-from workloads.mapping import FunctionMapping, map_functions
+from workloads.function_mapping import FunctionMapping, map_functions
 from workloads.traces._common import (
     OnError,
     PathLike,

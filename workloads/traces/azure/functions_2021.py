@@ -5,7 +5,7 @@
 ``end_timestamp - duration``; both are at most ``MAX_SECONDS`` (1e12) in magnitude. The
 file is streamed row by row; only the arrival times of rows inside the selected time range
 are kept, grouped by function (``app/func``), and the functions are then mapped to models
-(:mod:`workloads.mapping`). Row order is not required.
+(:mod:`workloads.function_mapping`). Row order is not required.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workloads.errors import TraceFormatError, WorkloadError
-from workloads.mapping import FunctionMapping, map_functions
+from workloads.function_mapping import FunctionMapping, map_functions
 from workloads.traces._common import (
     MAX_SECONDS,
     OnError,
