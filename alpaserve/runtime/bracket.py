@@ -45,9 +45,6 @@ class ContentionCalibration:
     group_samples : tuple of dict of int to tuple of float
         ``samples`` split by the group of the thread's stage, in placement order (empty:
         not split).
-    group_curves : tuple of ContentionCurve
-        One curve per group fitted to its own samples (see :func:`group_curve`); empty:
-        not split.
     """
 
     curve: ContentionCurve
@@ -58,7 +55,17 @@ class ContentionCalibration:
     shift: float | None = None
     parts: tuple[ContentionCalibration, ...] = ()
     group_samples: tuple[dict[int, tuple[float, ...]], ...] = ()
-    group_curves: tuple[ContentionCurve, ...] = ()
+
+    @property
+    def group_curves(self) -> tuple[ContentionCurve, ...]:
+        """One curve per group, fitted to its own samples (:func:`group_curve`).
+
+        Returns
+        -------
+        tuple of ContentionCurve
+            In placement order; empty when the samples were not split by group.
+        """
+        return tuple(group_curve(x) for x in self.group_samples)
 
     @property
     def curves(self) -> ContentionCurve | tuple[ContentionCurve, ...]:
@@ -207,8 +214,7 @@ def bracket(before: ContentionCalibration, after: ContentionCalibration
     return ContentionCalibration(curve=curve, lone=lone, samples=samples,
                                  seconds=before.seconds + after.seconds, spread=spread,
                                  shift=calibration_shift(before, after),
-                                 parts=(before, after), group_samples=split,
-                                 group_curves=tuple(group_curve(x) for x in split))
+                                 parts=(before, after), group_samples=split)
 
 
 def group_curve(samples: Mapping[int, Sequence[float]]) -> ContentionCurve:

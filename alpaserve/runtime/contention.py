@@ -35,7 +35,7 @@ import numpy as np
 from alpaserve.errors import ExecutionError, SpecError
 from alpaserve.placement_spec import Group, Placement
 from alpaserve.profiles import ProfileDB
-from alpaserve.runtime.bracket import ContentionCalibration, group_curve
+from alpaserve.runtime.bracket import ContentionCalibration
 from simulator.slowdown import ContentionCurve
 
 logger = logging.getLogger(__name__)
@@ -180,8 +180,7 @@ def calibrate_contention(executors: Sequence[Any], groups: Sequence[Group],
     logger.info("contention curve %s (effective cores %.2f) in %.2f s", curve.slowdown,
                 curve.effective_cores, seconds)
     return ContentionCalibration(curve=curve, lone=lone, samples=samples, seconds=seconds,
-                                 spread=spread, group_samples=tuple(split),
-                                 group_curves=tuple(group_curve(x) for x in split))
+                                 spread=spread, group_samples=tuple(split))
 
 
 def _lone_profile(executors: Sequence[Any], groups: Sequence[Group], template: ProfileDB,

@@ -341,8 +341,8 @@ def alone_speed(begin: npt.ArrayLike, end: npt.ArrayLike, lone: npt.ArrayLike, *
     --------
     Two overlapping runs, then three alone that took 1.2 times their lone latency:
 
-    >>> alone_speed([0, 0.5, 2, 3, 4], [1, 1.5, 2.6, 3.6, 4.6], [1, 1, 0.5, 0.5, 0.5],
-    ...             min_runs=3)
+    >>> round(alone_speed([0, 0.5, 2, 3, 4], [1, 1.5, 2.6, 3.6, 4.6], [1, 1, 0.5, 0.5, 0.5],
+    ...                   min_runs=3), 6)
     0.2
     """
     b, e = np.asarray(begin, dtype=np.float64), np.asarray(end, dtype=np.float64)
@@ -354,7 +354,7 @@ def alone_speed(begin: npt.ArrayLike, end: npt.ArrayLike, lone: npt.ArrayLike, *
     alone = (ended_before <= b) & (starts_after >= e) & (base > 0)
     if int(alone.sum()) < min_runs:
         return None
-    return round(float(np.median((e[alone] - b[alone]) / base[alone])) - 1.0, 12)
+    return float(np.median((e[alone] - b[alone]) / base[alone])) - 1.0
 
 
 def __getattr__(name: str) -> Any:
